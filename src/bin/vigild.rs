@@ -1,0 +1,167 @@
+//! `vigild`: the daemon. Accepts supervisord's command-line flags (they override the config
+//! file), plus `--check-config` to validate a config without starting anything.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Parser};
+use vigil::config::Overrides;
+use vigil::daemon::{self, DaemonOptions, StartError};
+
+/// A process supervisor that runs an unchanged supervisord.conf.
+#[derive(Parser, Debug)]
+#[command(name = "vigild", version, disable_version_flag = true)]
+struct Args {
+    /// Configuration file path (searched for like supervisord when absent).
+    #[arg(short = 'c', long = "configuration", value_name = "FILE")]
+    configuration: Option<PathBuf>,
+    /// Run in the foreground.
+    #[arg(short = 'n', long)]
+    nodaemon: bool,
+    /// No logs to stderr (foreground only).
+    #[arg(short = 's', long)]
+    silent: bool,
+    /// Print the version and exit.
+    #[arg(short = 'v', long, action = ArgAction::Version)]
+    version: Option<bool>,
+    /// Run as this user (or numeric uid).
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// umask for the daemon (e.g. 022).
+    #[arg(short = 'm', long)]
+    umask: Option<String>,
+    /// Directory to chdir to when daemonized.
+    #[arg(short = 'd', long)]
+    directory: Option<String>,
+    /// Main log file.
+    #[arg(short = 'l', long)]
+    logfile: Option<String>,
+    /// Rotate the main log at this size (e.g. 50MB).
+    #[arg(short = 'y', long = "logfile_maxbytes", value_name = "BYTES")]
+    logfile_maxbytes: Option<String>,
+    /// Number of rotated main logs to keep.
+    #[arg(short = 'z', long = "logfile_backups", value_name = "NUM")]
+    logfile_backups: Option<String>,
+    /// Log level: critical, error, warn, info, debug, trace or blather.
+    #[arg(short = 'e', long)]
+    loglevel: Option<String>,
+    /// Pid file.
+    #[arg(short = 'j', long)]
+    pidfile: Option<String>,
+    /// Identifier of this supervisor.
+    #[arg(short = 'i', long)]
+    identifier: Option<String>,
+    /// Directory for AUTO child logs.
+    #[arg(short = 'q', long)]
+    childlogdir: Option<String>,
+    /// Keep old AUTO child logs at startup.
+    #[arg(short = 'k', long)]
+    nocleanup: bool,
+    /// Minimum number of file descriptors.
+    #[arg(short = 'a', long, value_name = "NUM")]
+    minfds: Option<String>,
+    /// Strip ANSI escapes from child logs.
+    #[arg(short = 't', long = "strip_ansi")]
+    strip_ansi: bool,
+    /// Minimum number of processes.
+    #[arg(long, value_name = "NUM")]
+    minprocs: Option<String>,
+    /// Accepted for compatibility; vigild has no Python profiler.
+    #[arg(long = "profile_options", value_name = "OPTS")]
+    profile_options: Option<String>,
+    /// Load and validate the config (as a start would), print every problem, start nothing.
+    #[arg(long = "check-config")]
+    check_config: bool,
+    /// With --check-config, count warnings as errors.
+    #[arg(long, requires = "check_config")]
+    strict: bool,
+}
+
+impl Args {
+    fn overrides(&self) -> Overrides {
+        let mut values: Vec<(&'static str, String)> = Vec::new();
+        let flags = [
+            ("nodaemon", self.nodaemon),
+            ("silent", self.silent),
+            ("nocleanup", self.nocleanup),
+            ("strip_ansi", self.strip_ansi),
+        ];
+        for (key, set) in flags {
+            if set {
+                values.push((key, "true".into()));
+            }
+        }
+        let texts = [
+            ("user", &self.user),
+            ("umask", &self.umask),
+            ("directory", &self.directory),
+            ("logfile", &self.logfile),
+            ("logfile_maxbytes", &self.logfile_maxbytes),
+            ("logfile_backups", &self.logfile_backups),
+            ("loglevel", &self.loglevel),
+            ("pidfile", &self.pidfile),
+            ("identifier", &self.identifier),
+            ("childlogdir", &self.childlogdir),
+            ("minfds", &self.minfds),
+            ("minprocs", &self.minprocs),
+        ];
+        for (key, value) in texts {
+            if let Some(value) = value {
+                values.push((key, value.clone()));
+            }
+        }
+        Overrides(values)
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.profile_options.is_some() {
+        eprintln!("Warning: --profile_options is ignored: vigild has no Python profiler");
+    }
+    let options = DaemonOptions {
+        config_file: args.configuration.clone(),
+        overrides: args.overrides(),
+    };
+    if args.check_config {
+        return check(&options, args.strict);
+    }
+    match daemon::run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(StartError::Config(errors)) => {
+            for error in &errors.0 {
+                eprintln!("Error: {error}");
+            }
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("Error: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--check-config`: exit 1 if there is an error (or, with --strict, a warning), else 0.
+fn check(options: &DaemonOptions, strict: bool) -> ExitCode {
+    match daemon::check_config(options) {
+        Ok(report) => {
+            for error in &report.errors {
+                println!("Error: {error}");
+            }
+            for warning in &report.warnings {
+                println!("Warning: {warning}");
+            }
+            let failed = !report.errors.is_empty() || (strict && !report.warnings.is_empty());
+            if failed {
+                ExitCode::from(1)
+            } else {
+                println!("config OK");
+                ExitCode::SUCCESS
+            }
+        }
+        Err(err) => {
+            println!("Error: {err}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The option names each kind of section knows, so unknown options (which supervisord silently
+//! ignores) can be reported with the nearest known name as a suggestion.
+
+/// Options shared by `[program:x]`, `[fcgi-program:x]` and `[eventlistener:x]`.
+pub const PROGRAM: &[&str] = &[
+    "command",
+    "process_name",
+    "numprocs",
+    "numprocs_start",
+    "priority",
+    "autostart",
+    "startsecs",
+    "startretries",
+    "autorestart",
+    "exitcodes",
+    "stopsignal",
+    "stopwaitsecs",
+    "stopasgroup",
+    "killasgroup",
+    "user",
+    "redirect_stderr",
+    "stdout_logfile",
+    "stdout_logfile_maxbytes",
+    "stdout_logfile_backups",
+    "stdout_capture_maxbytes",
+    "stdout_events_enabled",
+    "stdout_syslog",
+    "stderr_logfile",
+    "stderr_logfile_maxbytes",
+    "stderr_logfile_backups",
+    "stderr_capture_maxbytes",
+    "stderr_events_enabled",
+    "stderr_syslog",
+    "environment",
+    "directory",
+    "umask",
+    "serverurl",
+    // vigil's own additions
+    "environment_file",
+];
+
+/// Extra options of `[fcgi-program:x]`.
+pub const FCGI: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
+
+/// Extra options of `[eventlistener:x]`.
+pub const LISTENER: &[&str] = &["events", "buffer_size", "result_handler"];
+
+/// Options of `[supervisord]`.
+pub const SUPERVISORD: &[&str] = &[
+    "logfile",
+    "logfile_maxbytes",
+    "logfile_backups",
+    "loglevel",
+    "pidfile",
+    "umask",
+    "nodaemon",
+    "silent",
+    "minfds",
+    "minprocs",
+    "nocleanup",
+    "childlogdir",
+    "user",
+    "directory",
+    "strip_ansi",
+    "environment",
+    "identifier",
+];
+
+/// Options of `[group:x]`.
+pub const GROUP: &[&str] = &["programs", "priority"];
+/// Options of `[include]`.
+pub const INCLUDE: &[&str] = &["files"];
+/// Options of `[unix_http_server]`.
+pub const UNIX_HTTP: &[&str] = &["file", "chmod", "chown", "username", "password"];
+/// Options of `[inet_http_server]`.
+pub const INET_HTTP: &[&str] = &["port", "username", "password"];
+/// Options of `[supervisorctl]`.
+pub const SUPERVISORCTL: &[&str] = &[
+    "serverurl",
+    "username",
+    "password",
+    "prompt",
+    "history_file",
+];
+
+/// The known option closest to `unknown`, if one is near enough to be a likely typo.
+pub fn suggestion<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|candidate| (edit_distance(unknown, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance, counting an adjacent swap as one edit (so `autorestrat` is 1 away).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_get_the_nearest_option() {
+        assert_eq!(
+            suggestion("autorestrat", PROGRAM.iter().copied()),
+            Some("autorestart")
+        );
+        assert_eq!(
+            suggestion("comand", PROGRAM.iter().copied()),
+            Some("command")
+        );
+        assert_eq!(
+            suggestion("stopwaitsec", PROGRAM.iter().copied()),
+            Some("stopwaitsecs")
+        );
+        assert_eq!(
+            suggestion("completely_different", PROGRAM.iter().copied()),
+            None
+        );
+    }
+}

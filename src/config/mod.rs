@@ -1,0 +1,372 @@
+//! Turns a `supervisord.conf` and its `[include]`s into a validated, typed [`Config`].
+//!
+//! The path is raw → resolved: [`ini`] reads the text into untyped sections with line numbers,
+//! [`resolve`] and [`program`] expand `%(...)s` names and parse each value, collecting every
+//! error (each naming file, line, section, option and value) before failing. This module reads
+//! files only; it never spawns or looks at running processes.
+
+mod diagnostic;
+mod expand;
+mod ini;
+mod known;
+mod program;
+mod resolve;
+pub mod value;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::sys::signal::Signal;
+
+pub use diagnostic::{ConfigErrors, Diagnostic, Location};
+
+/// A whole, validated configuration: what vigild runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The main config file (absolute), for reloads and messages.
+    pub file: PathBuf,
+    /// The `[supervisord]` section.
+    pub supervisord: SupervisordConfig,
+    /// Process groups, sorted by priority then name (start order; stop order is the reverse).
+    pub groups: Vec<GroupConfig>,
+    /// `[eventlistener:x]` pools, validated; run by the events module.
+    pub event_listeners: Vec<GroupConfig>,
+    /// `[unix_http_server]`, if present.
+    pub unix_http_server: Option<UnixHttpServer>,
+    /// `[inet_http_server]`, if present.
+    pub inet_http_server: Option<InetHttpServer>,
+    /// `[supervisorctl]`, if present.
+    pub supervisorctl: Option<CtlConfig>,
+}
+
+/// A config together with the warnings found while loading it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The config.
+    pub config: Config,
+    /// Unknown options, unmatched include globs and other things supervisord ignores.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// `[supervisord]` settings, with command-line overrides already applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisordConfig {
+    /// Where the main log goes.
+    pub logfile: MainLog,
+    /// Rotate the main log at this size (0 = never).
+    pub logfile_maxbytes: u64,
+    /// Rotated main-log files to keep.
+    pub logfile_backups: u32,
+    /// Lowest level written to the main log.
+    pub loglevel: LogLevel,
+    /// Where vigild writes its pid.
+    pub pidfile: PathBuf,
+    /// vigild's umask (inherited by children).
+    pub umask: u32,
+    /// Stay in the foreground.
+    pub nodaemon: bool,
+    /// With `nodaemon`, do not echo the log to stderr.
+    pub silent: bool,
+    /// RLIMIT_NOFILE must reach this.
+    pub minfds: u64,
+    /// RLIMIT_NPROC must reach this.
+    pub minprocs: u64,
+    /// Keep old AUTO child logs at startup.
+    pub nocleanup: bool,
+    /// Directory for AUTO child logs.
+    pub childlogdir: PathBuf,
+    /// Drop privileges to this user after startup.
+    pub user: Option<UserSpec>,
+    /// chdir here when daemonizing.
+    pub directory: Option<PathBuf>,
+    /// Strip ANSI escapes from child logs.
+    pub strip_ansi: bool,
+    /// Added to every child's environment.
+    pub environment: Vec<(String, String)>,
+    /// Name of this supervisor (API, AUTO log names, events).
+    pub identifier: String,
+}
+
+/// Where the main log goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MainLog {
+    /// A file, rotated by `logfile_maxbytes`/`logfile_backups`.
+    File(PathBuf),
+    /// `logfile=syslog`.
+    Syslog,
+}
+
+/// supervisord's log levels, from most to least severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// `critical`
+    Critical,
+    /// `error`
+    Error,
+    /// `warn`
+    Warn,
+    /// `info` (the default)
+    Info,
+    /// `debug`
+    Debug,
+    /// `trace`
+    Trace,
+    /// `blather`
+    Blather,
+}
+
+/// A resolved user: name, ids and supplementary groups, looked up at load time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// The name or uid as written.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups from the group database.
+    pub groups: Vec<u32>,
+}
+
+/// One group of processes: a `[program:x]` (homogeneous) or a `[group:x]` (heterogeneous).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConfig {
+    /// Group name.
+    pub name: String,
+    /// Start order (low first); stop order is the reverse.
+    pub priority: i32,
+    /// The processes, sorted by priority then name.
+    pub processes: Vec<Arc<ProcessConfig>>,
+}
+
+/// When a process that exited from RUNNING is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoRestart {
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+    /// When the exit status is not in `exitcodes` (the default).
+    Unexpected,
+}
+
+/// Where one output stream of a child goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// A file in `childlogdir` named by vigild (the default).
+    Auto,
+    /// Read and discarded.
+    None,
+    /// A file path.
+    File(PathBuf),
+    /// The system log (`syslog`, deprecated in supervisord).
+    Syslog,
+}
+
+/// The log options of one stream (`stdout_*` or `stderr_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamLog {
+    /// Target.
+    pub target: LogTarget,
+    /// Rotate at this size (0 = never).
+    pub maxbytes: u64,
+    /// Rotated files to keep.
+    pub backups: u32,
+    /// Capture-mode buffer size (0 = off).
+    pub capture_maxbytes: u64,
+    /// Emit PROCESS_LOG events.
+    pub events_enabled: bool,
+    /// Also send to syslog.
+    pub syslog: bool,
+}
+
+/// The socket an `[fcgi-program:x]` shares among its processes as their fd 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FcgiSocket {
+    /// Where to listen.
+    pub address: FcgiAddress,
+    /// listen() backlog.
+    pub backlog: i32,
+    /// Owner of a unix socket file.
+    pub owner: Option<(u32, u32)>,
+    /// Mode of a unix socket file.
+    pub mode: u32,
+}
+
+/// `tcp://host:port` or `unix:///path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FcgiAddress {
+    /// A TCP listener.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A unix socket file.
+    Unix(PathBuf),
+}
+
+/// The settings only event listeners have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    /// Subscribed event type names, uppercased.
+    pub events: Vec<String>,
+    /// Pool queue length.
+    pub buffer_size: usize,
+    /// Result handler (only supervisord's default is supported).
+    pub result_handler: String,
+}
+
+/// Everything about one process instance, fully expanded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessConfig {
+    /// Process name (`process_name` expanded).
+    pub name: String,
+    /// Group it belongs to.
+    pub group: String,
+    /// The `x` of `[program:x]`.
+    pub program: String,
+    /// Start order within and across groups.
+    pub priority: i32,
+    /// The command line as written (expanded); split at spawn time as supervisord does.
+    pub command: String,
+    /// Start when vigild starts.
+    pub autostart: bool,
+    /// Restart policy after EXITED.
+    pub autorestart: AutoRestart,
+    /// Seconds in STARTING before RUNNING.
+    pub startsecs: u64,
+    /// BACKOFF retries before FATAL.
+    pub startretries: u32,
+    /// Expected exit codes.
+    pub exitcodes: Vec<i32>,
+    /// First stop signal.
+    pub stopsignal: Signal,
+    /// Seconds to wait before SIGKILL.
+    pub stopwaitsecs: u64,
+    /// Send the stop signal to the process group.
+    pub stopasgroup: bool,
+    /// Send SIGKILL to the process group.
+    pub killasgroup: bool,
+    /// Run as this user.
+    pub user: Option<UserSpec>,
+    /// stderr into the stdout pipe.
+    pub redirect_stderr: bool,
+    /// stdout logging.
+    pub stdout: StreamLog,
+    /// stderr logging.
+    pub stderr: StreamLog,
+    /// Extra environment, after `[supervisord] environment`.
+    pub environment: Vec<(String, String)>,
+    /// vigil: KEY=VALUE file read at each start.
+    pub environment_file: Option<PathBuf>,
+    /// chdir before exec.
+    pub directory: Option<PathBuf>,
+    /// umask before exec.
+    pub umask: Option<u32>,
+    /// `SUPERVISOR_SERVER_URL` for the child (AUTO already resolved).
+    pub serverurl: Option<String>,
+    /// The fcgi socket of an `[fcgi-program:x]`.
+    pub fcgi_socket: Option<FcgiSocket>,
+    /// Listener settings of an `[eventlistener:x]`.
+    pub listener: Option<ListenerConfig>,
+}
+
+impl ProcessConfig {
+    /// `group:name`, or `name` when the two are equal, as supervisord names processes.
+    pub fn namespec(&self) -> String {
+        if self.group == self.name {
+            self.name.clone()
+        } else {
+            format!("{}:{}", self.group, self.name)
+        }
+    }
+}
+
+/// `[unix_http_server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixHttpServer {
+    /// Socket path.
+    pub file: PathBuf,
+    /// Socket mode.
+    pub chmod: u32,
+    /// Socket owner (uid, gid).
+    pub chown: Option<(u32, u32)>,
+    /// Basic-auth credentials.
+    pub auth: Option<Credentials>,
+}
+
+/// `[inet_http_server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetHttpServer {
+    /// Host to bind (empty = all interfaces).
+    pub host: String,
+    /// Port to bind.
+    pub port: u16,
+    /// Basic-auth credentials.
+    pub auth: Option<Credentials>,
+}
+
+/// A username with a plain or `{SHA}` password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password as written (plain text or `{SHA}` + hex SHA-1).
+    pub password: String,
+}
+
+/// `[supervisorctl]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlConfig {
+    /// Server URL.
+    pub serverurl: String,
+    /// Basic-auth user.
+    pub username: Option<String>,
+    /// Basic-auth password.
+    pub password: Option<String>,
+    /// Shell prompt.
+    pub prompt: String,
+    /// readline history file.
+    pub history_file: Option<PathBuf>,
+}
+
+/// `[supervisord]` values given on the command line; they win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides(pub Vec<(&'static str, String)>);
+
+/// Loads `path` (with its includes), applies `overrides` and validates everything.
+///
+/// `cwd` is where relative defaults (`supervisord.log`, `supervisord.pid`) go; `env` is
+/// vigild's environment, the source of `%(ENV_X)s`.
+pub fn load(
+    path: &Path,
+    overrides: &Overrides,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<Loaded, ConfigErrors> {
+    let file = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    resolve::load(&file, overrides, cwd, env)
+}
+
+/// The files supervisord tries, in order, when no `-c` is given; `exe` is argv\[0\].
+pub fn search_path(exe: &Path, cwd: &Path) -> Vec<PathBuf> {
+    let here = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."));
+    vec![
+        here.join("etc/supervisord.conf"),
+        here.join("supervisord.conf"),
+        cwd.join("supervisord.conf"),
+        cwd.join("etc/supervisord.conf"),
+        PathBuf::from("/etc/supervisord.conf"),
+        PathBuf::from("/etc/supervisor/supervisord.conf"),
+    ]
+}

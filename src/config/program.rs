@@ -1,0 +1,444 @@
+//! `[program:x]`, `[fcgi-program:x]` and `[eventlistener:x]` sections → process configs,
+//! grouped into homogeneous groups or the `[group:x]` they belong to.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nix::sys::signal::Signal;
+
+use super::diagnostic::Diagnostic;
+use super::expand::Names;
+use super::ini::{RawDoc, RawSection};
+use super::resolve::{
+    absolute, existing_dirpath, owner, priority, user_spec, Context, Membership, SectionReader,
+};
+use super::value;
+use super::{
+    AutoRestart, FcgiAddress, FcgiSocket, GroupConfig, ListenerConfig, LogTarget, ProcessConfig,
+    StreamLog,
+};
+
+/// Event type names a listener may subscribe to (supervisord 4.3).
+pub const EVENT_TYPES: &[&str] = &[
+    "EVENT",
+    "PROCESS_STATE",
+    "PROCESS_STATE_STARTING",
+    "PROCESS_STATE_RUNNING",
+    "PROCESS_STATE_BACKOFF",
+    "PROCESS_STATE_STOPPING",
+    "PROCESS_STATE_EXITED",
+    "PROCESS_STATE_STOPPED",
+    "PROCESS_STATE_FATAL",
+    "PROCESS_STATE_UNKNOWN",
+    "PROCESS_LOG",
+    "PROCESS_LOG_STDOUT",
+    "PROCESS_LOG_STDERR",
+    "PROCESS_COMMUNICATION",
+    "PROCESS_COMMUNICATION_STDOUT",
+    "PROCESS_COMMUNICATION_STDERR",
+    "SUPERVISOR_STATE_CHANGE",
+    "SUPERVISOR_STATE_CHANGE_RUNNING",
+    "SUPERVISOR_STATE_CHANGE_STOPPING",
+    "TICK",
+    "TICK_5",
+    "TICK_60",
+    "TICK_3600",
+    "PROCESS_GROUP",
+    "PROCESS_GROUP_ADDED",
+    "PROCESS_GROUP_REMOVED",
+    "REMOTE_COMMUNICATION",
+];
+
+/// The only result handler vigil can run (it cannot import Python callables).
+const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Program,
+    Fcgi,
+    Listener,
+}
+
+/// Reads every program-like section; returns the process groups and the listener pools, each
+/// sorted by priority then name.
+pub(super) fn read_all(
+    doc: &RawDoc,
+    ctx: &Context,
+    memberships: &BTreeMap<String, Membership>,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> (Vec<GroupConfig>, Vec<GroupConfig>) {
+    let mut groups: BTreeMap<String, GroupConfig> = BTreeMap::new();
+    let mut listeners = Vec::new();
+    for section in &doc.sections {
+        let (kind, program) = match section.name.split_once(':') {
+            Some(("program", name)) => (Kind::Program, name),
+            Some(("fcgi-program", name)) => (Kind::Fcgi, name),
+            Some(("eventlistener", name)) => (Kind::Listener, name),
+            _ => continue,
+        };
+        if let Err(why) = value::name(program) {
+            errors.push(Diagnostic::new(
+                section.location(None),
+                format!("bad program name '{program}': {why}"),
+            ));
+            continue;
+        }
+        let membership = memberships.get(program).filter(|_| kind != Kind::Listener);
+        let group_name = membership.map_or(program, |m| m.group.as_str());
+        let (program_priority, processes) =
+            read_program(section, kind, program, group_name, ctx, errors, warnings);
+        let group_priority = membership.map_or(program_priority, |m| m.priority);
+        if kind == Kind::Listener {
+            listeners.push(GroupConfig {
+                name: program.to_string(),
+                priority: program_priority,
+                processes,
+            });
+            continue;
+        }
+        let group = groups
+            .entry(group_name.to_string())
+            .or_insert_with(|| GroupConfig {
+                name: group_name.to_string(),
+                priority: group_priority,
+                processes: Vec::new(),
+            });
+        if membership.is_none() && !group.processes.is_empty() {
+            errors.push(Diagnostic::new(
+                section.location(None),
+                format!("program name '{program}' is used by more than one section"),
+            ));
+            continue;
+        }
+        group.processes.extend(processes);
+    }
+    let mut groups: Vec<GroupConfig> = groups.into_values().collect();
+    for group in groups.iter_mut().chain(listeners.iter_mut()) {
+        group
+            .processes
+            .sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        let mut seen = HashSet::new();
+        for process in &group.processes {
+            if !seen.insert(process.name.clone()) {
+                errors.push(Diagnostic::new(
+                    super::Location::file(&ctx.cwd),
+                    format!(
+                        "duplicate process name '{}' in group '{}'",
+                        process.name, group.name
+                    ),
+                ));
+            }
+        }
+    }
+    groups.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+    listeners.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+    (groups, listeners)
+}
+
+/// One section → (its priority, its processes).
+fn read_program(
+    section: &RawSection,
+    kind: Kind,
+    program: &str,
+    group: &str,
+    ctx: &Context,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> (i32, Vec<Arc<ProcessConfig>>) {
+    let mut names = ctx.base_names(section);
+    names
+        .text("program_name", program)
+        .text("group_name", group);
+    let mut reader = SectionReader { section, errors };
+
+    let default_priority = if kind == Kind::Listener { -1 } else { 999 };
+    let priority = reader.parse("priority", &names, default_priority, priority);
+    let numprocs: u32 = reader.parse("numprocs", &names, 1, value::count);
+    if numprocs == 0 {
+        reader.error(Some("numprocs"), "numprocs must be at least 1");
+    }
+    let numprocs_start: u32 = reader.parse("numprocs_start", &names, 0, value::count);
+    let process_name_template = section
+        .get("process_name")
+        .map_or("%(program_name)s", |option| option.value.as_str());
+    if numprocs > 1 && !process_name_template.contains("%(process_num)") {
+        reader.error(
+            Some("process_name"),
+            "%(process_num) must be present within process_name when numprocs > 1",
+        );
+    }
+    let stopasgroup = reader.parse("stopasgroup", &names, false, value::boolean);
+    let killasgroup = reader.parse("killasgroup", &names, stopasgroup, value::boolean);
+    if stopasgroup && !killasgroup {
+        reader.error(
+            Some("killasgroup"),
+            "cannot set stopasgroup=true and killasgroup=false",
+        );
+    }
+    let redirect_stderr = reader.parse("redirect_stderr", &names, false, value::boolean);
+    if redirect_stderr && kind == Kind::Listener {
+        reader.error(
+            Some("redirect_stderr"),
+            "redirect_stderr=true is not allowed for event listeners",
+        );
+    }
+    if redirect_stderr && section.get("stderr_logfile").is_some() {
+        warnings.push(Diagnostic::new(
+            section.location(section.get("stderr_logfile")),
+            "stderr_logfile is ignored because redirect_stderr=true",
+        ));
+    }
+    if section.get("command").is_none() {
+        reader.error(
+            None,
+            format!(
+                "program section {} does not specify a command",
+                section.name
+            ),
+        );
+    }
+    let user = reader.optional("user", &names, user_spec);
+    let serverurl = match reader.text("serverurl", &names) {
+        Some(url) if !url.trim().eq_ignore_ascii_case("auto") => Some(url.trim().to_string()),
+        _ => ctx.auto_serverurl.clone(),
+    };
+    let fcgi_socket =
+        (kind == Kind::Fcgi).then(|| read_fcgi_socket(&mut reader, &names, user.as_ref()));
+    let listener = (kind == Kind::Listener).then(|| read_listener(&mut reader, &names));
+    let shared = ProcessConfig {
+        name: String::new(),
+        group: group.to_string(),
+        program: program.to_string(),
+        priority,
+        command: String::new(),
+        autostart: reader.parse("autostart", &names, true, value::boolean),
+        autorestart: reader.parse("autorestart", &names, AutoRestart::Unexpected, auto_restart),
+        startsecs: reader.parse("startsecs", &names, 1, value::count),
+        startretries: reader.parse("startretries", &names, 3, value::count),
+        exitcodes: reader.parse("exitcodes", &names, vec![0], value::exit_codes),
+        stopsignal: reader.parse("stopsignal", &names, Signal::SIGTERM, value::signal),
+        stopwaitsecs: reader.parse("stopwaitsecs", &names, 10, value::count),
+        stopasgroup,
+        killasgroup,
+        user,
+        redirect_stderr,
+        stdout: default_stream_log(),
+        stderr: default_stream_log(),
+        environment: Vec::new(),
+        environment_file: reader
+            .text("environment_file", &names)
+            .map(|path| absolute(&PathBuf::from(path.trim()), &section.here())),
+        directory: None,
+        umask: reader.optional("umask", &names, value::octal),
+        serverurl,
+        fcgi_socket,
+        listener,
+    };
+
+    let mut processes = Vec::new();
+    for process_num in numprocs_start..numprocs_start.saturating_add(numprocs.max(1)) {
+        let mut names = names.clone();
+        names
+            .number("process_num", i64::from(process_num))
+            .number("numprocs", i64::from(numprocs));
+        let name = reader
+            .parse("process_name", &names, program.to_string(), value::name)
+            .to_string();
+        let environment = reader.parse("environment", &names, Vec::new(), value::key_value_pairs);
+        let mut names = names.clone();
+        names.environment(environment.iter().map(|(k, v)| (k, v)));
+        let command = reader.text("command", &names).unwrap_or_default();
+        let directory = reader
+            .text("directory", &names)
+            .map(|dir| absolute(&PathBuf::from(dir.trim()), &ctx.cwd));
+        let stdout = read_stream_log(&mut reader, &names, "stdout", &ctx.cwd);
+        let stderr = read_stream_log(&mut reader, &names, "stderr", &ctx.cwd);
+        processes.push(Arc::new(ProcessConfig {
+            name,
+            command,
+            environment,
+            directory,
+            stdout,
+            stderr,
+            ..shared.clone()
+        }));
+    }
+    (priority, processes)
+}
+
+fn default_stream_log() -> StreamLog {
+    StreamLog {
+        target: LogTarget::Auto,
+        maxbytes: 50 << 20,
+        backups: 10,
+        capture_maxbytes: 0,
+        events_enabled: false,
+        syslog: false,
+    }
+}
+
+fn read_stream_log(
+    reader: &mut SectionReader<'_>,
+    names: &Names,
+    stream: &str,
+    cwd: &std::path::Path,
+) -> StreamLog {
+    let defaults = default_stream_log();
+    let key = |suffix: &str| format!("{stream}_{suffix}");
+    StreamLog {
+        target: reader.parse(&key("logfile"), names, defaults.target, |text| {
+            log_target(text, cwd)
+        }),
+        maxbytes: reader.parse(
+            &key("logfile_maxbytes"),
+            names,
+            defaults.maxbytes,
+            value::byte_size,
+        ),
+        backups: reader.parse(
+            &key("logfile_backups"),
+            names,
+            defaults.backups,
+            value::count,
+        ),
+        capture_maxbytes: reader.parse(&key("capture_maxbytes"), names, 0, value::byte_size),
+        events_enabled: reader.parse(&key("events_enabled"), names, false, value::boolean),
+        syslog: reader.parse(&key("syslog"), names, false, value::boolean),
+    }
+}
+
+/// supervisord's `logfile_name`: NONE/OFF, AUTO, syslog, or a path whose directory exists.
+fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "none" | "off" => Ok(LogTarget::None),
+        "auto" => Ok(LogTarget::Auto),
+        "syslog" => Ok(LogTarget::Syslog),
+        _ => existing_dirpath(text, cwd).map(LogTarget::File),
+    }
+}
+
+fn auto_restart(text: &str) -> Result<AutoRestart, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "unexpected" => Ok(AutoRestart::Unexpected),
+        other => match value::boolean(other) {
+            Ok(true) => Ok(AutoRestart::Always),
+            Ok(false) => Ok(AutoRestart::Never),
+            Err(_) => Err("invalid autorestart value (expected true, false or unexpected)".into()),
+        },
+    }
+}
+
+fn read_fcgi_socket(
+    reader: &mut SectionReader<'_>,
+    names: &Names,
+    user: Option<&super::UserSpec>,
+) -> FcgiSocket {
+    if reader.section.get("socket").is_none() {
+        reader.error(
+            None,
+            format!("{} does not specify a socket", reader.section.name),
+        );
+    }
+    let address = reader.parse(
+        "socket",
+        names,
+        FcgiAddress::Unix(PathBuf::new()),
+        fcgi_address,
+    );
+    let is_unix = matches!(address, FcgiAddress::Unix(_));
+    if !is_unix
+        && (reader.section.get("socket_owner").is_some()
+            || reader.section.get("socket_mode").is_some())
+    {
+        reader.error(
+            Some("socket"),
+            "socket_owner and socket_mode params should only be used with a unix domain socket",
+        );
+    }
+    let backlog =
+        reader.parse(
+            "socket_backlog",
+            names,
+            libc::SOMAXCONN,
+            |text| match value::integer(text)? {
+                n @ 1..=65535 => i32::try_from(n).map_err(|_| "out of range".to_string()),
+                _ => Err("socket_backlog must be between 1 and 65535".into()),
+            },
+        );
+    let default_owner = user.map(|user| (user.uid, user.gid));
+    FcgiSocket {
+        address,
+        backlog,
+        owner: reader
+            .optional("socket_owner", names, owner)
+            .or(default_owner),
+        mode: reader.parse("socket_mode", names, 0o700, value::octal),
+    }
+}
+
+fn fcgi_address(text: &str) -> Result<FcgiAddress, String> {
+    let text = text.trim();
+    if let Some(path) = text.strip_prefix("unix://") {
+        if !path.starts_with('/') {
+            return Err("unix socket path must be absolute (unix:///path)".into());
+        }
+        return Ok(FcgiAddress::Unix(PathBuf::from(path)));
+    }
+    if let Some(rest) = text.strip_prefix("tcp://") {
+        if let Some((host, port)) = rest.rsplit_once(':') {
+            if let Ok(port) = port.parse::<u16>() {
+                return Ok(FcgiAddress::Tcp {
+                    host: host.to_string(),
+                    port,
+                });
+            }
+        }
+    }
+    Err("bad socket (expected tcp://host:port or unix:///path)".into())
+}
+
+fn read_listener(reader: &mut SectionReader<'_>, names: &Names) -> ListenerConfig {
+    if reader.section.get("events").is_none() {
+        reader.error(None, format!("{} must specify events", reader.section.name));
+    }
+    let events = reader.parse("events", names, Vec::new(), |text| {
+        value::list(text)
+            .into_iter()
+            .map(|event| {
+                let upper = event.to_ascii_uppercase();
+                if EVENT_TYPES.contains(&upper.as_str()) {
+                    Ok(upper)
+                } else {
+                    Err(format!("unknown event type '{event}'"))
+                }
+            })
+            .collect()
+    });
+    let buffer_size = reader.parse("buffer_size", names, 10, |text| {
+        match value::count::<usize>(text)? {
+            0 => Err("buffer_size must be at least 1".into()),
+            size => Ok(size),
+        }
+    });
+    let result_handler = reader.parse(
+        "result_handler",
+        names,
+        DEFAULT_RESULT_HANDLER.to_string(),
+        |text| {
+            if text.trim() == DEFAULT_RESULT_HANDLER {
+                Ok(text.trim().to_string())
+            } else {
+                Err(format!(
+                    "result_handler cannot be resolved: vigil cannot import Python callables, only {DEFAULT_RESULT_HANDLER} is supported"
+                ))
+            }
+        },
+    );
+    ListenerConfig {
+        events,
+        buffer_size,
+        result_handler,
+    }
+}

@@ -1,0 +1,589 @@
+//! Raw sections → typed config: `[supervisord]`, the server sections, `[group:x]` assembly,
+//! unknown-option warnings, and the [`SectionReader`] that every section parser uses to
+//! expand, parse and collect located errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{ConfigErrors, Diagnostic};
+use super::expand::{expand, Names};
+use super::ini::{self, RawDoc, RawOption, RawSection};
+use super::known;
+use super::program;
+use super::value;
+use super::{
+    Config, Credentials, CtlConfig, InetHttpServer, Loaded, LogLevel, MainLog, Overrides,
+    SupervisordConfig, UnixHttpServer, UserSpec,
+};
+
+/// Reads options of one section: expands them with a set of names, parses them, and records a
+/// located error (keeping a default) when a value is bad, so all errors are reported at once.
+pub(super) struct SectionReader<'a> {
+    pub section: &'a RawSection,
+    pub errors: &'a mut Vec<Diagnostic>,
+}
+
+impl SectionReader<'_> {
+    /// The expanded text of `key`, or `None` if absent (or unexpandable, which is recorded).
+    pub fn text(&mut self, key: &str, names: &Names) -> Option<String> {
+        let option = self.section.get(key)?;
+        match expand(&option.value, names) {
+            Ok(text) => Some(text),
+            Err(why) => {
+                self.fail(Some(option), why);
+                None
+            }
+        }
+    }
+
+    /// `key` parsed by `parse`, or `default` when absent or bad (bad is recorded).
+    pub fn parse<T>(
+        &mut self,
+        key: &str,
+        names: &Names,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        let Some(text) = self.text(key, names) else {
+            return default;
+        };
+        match parse(&text) {
+            Ok(value) => value,
+            Err(why) => {
+                let option = self.section.get(key);
+                self.fail(option, why);
+                default
+            }
+        }
+    }
+
+    /// `key` parsed as an optional value: absent → `None`.
+    pub fn optional<T>(
+        &mut self,
+        key: &str,
+        names: &Names,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        self.parse(key, names, None, |text| parse(text).map(Some))
+    }
+
+    /// Records an error about `key` (or the whole section).
+    pub fn error(&mut self, key: Option<&str>, why: impl Into<String>) {
+        let option = key.and_then(|k| self.section.get(k));
+        self.fail(option, why.into());
+    }
+
+    fn fail(&mut self, option: Option<&RawOption>, why: String) {
+        self.errors
+            .push(Diagnostic::new(self.section.location(option), why));
+    }
+}
+
+/// Everything the resolvers need besides the raw document.
+pub(super) struct Context {
+    /// `ENV_*`: vigild's environment plus `[supervisord] environment`.
+    pub env: BTreeMap<String, String>,
+    /// `platform.node()`.
+    pub host_node_name: String,
+    /// The `SUPERVISOR_SERVER_URL` that `serverurl=AUTO` stands for.
+    pub auto_serverurl: Option<String>,
+    /// vigild's working directory at startup: relative paths are taken from here, as Python's
+    /// `os.path.abspath` does.
+    pub cwd: PathBuf,
+}
+
+impl Context {
+    /// The names every option of `section` may use: `here`, `host_node_name` and `ENV_*`.
+    pub fn base_names(&self, section: &RawSection) -> Names {
+        let mut names = Names::default();
+        names
+            .environment(&self.env)
+            .text("here", section.here().to_string_lossy())
+            .text("host_node_name", self.host_node_name.clone());
+        names
+    }
+}
+
+pub(super) fn load(
+    file: &Path,
+    overrides: &Overrides,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<Loaded, ConfigErrors> {
+    let host_node_name = nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_default();
+    let mut process_env: BTreeMap<String, String> = env.iter().cloned().collect();
+    let mut include_names = Names::default();
+    include_names
+        .environment(&process_env)
+        .text("host_node_name", host_node_name.clone());
+    let (mut doc, mut warnings) =
+        ini::read(file, &include_names).map_err(|diagnostic| ConfigErrors(vec![diagnostic]))?;
+    apply_overrides(&mut doc, overrides, file);
+
+    let mut errors = Vec::new();
+    let Some(supervisord_section) = doc.section("supervisord").cloned() else {
+        return Err(ConfigErrors(vec![Diagnostic::new(
+            super::Location::file(file),
+            ".ini file does not include supervisord section",
+        )]));
+    };
+    let mut ctx = Context {
+        env: process_env.clone(),
+        host_node_name,
+        auto_serverurl: None,
+        cwd: cwd.to_path_buf(),
+    };
+    let supervisord = read_supervisord(&supervisord_section, &ctx, cwd, &mut errors);
+    process_env.extend(supervisord.environment.iter().cloned());
+    ctx.env = process_env;
+
+    let unix_http_server = doc
+        .section("unix_http_server")
+        .map(|section| read_unix_server(section, &ctx, &mut errors));
+    let inet_http_server = doc
+        .section("inet_http_server")
+        .map(|section| read_inet_server(section, &ctx, &mut errors));
+    ctx.auto_serverurl = auto_serverurl(unix_http_server.as_ref(), inet_http_server.as_ref());
+    let supervisorctl = doc
+        .section("supervisorctl")
+        .map(|section| read_ctl(section, &ctx, &mut errors));
+
+    check_plugin_sections(&doc, &mut errors);
+    warn_unknown(&doc, &mut warnings);
+
+    let memberships = read_group_sections(&doc, &ctx, &mut errors);
+    let (groups, event_listeners) =
+        program::read_all(&doc, &ctx, &memberships, &mut errors, &mut warnings);
+    // numprocs > 1 repeats per-process errors: report each once.
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|diagnostic| seen.insert(diagnostic.to_string()));
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Loaded {
+        config: Config {
+            file: file.to_path_buf(),
+            supervisord,
+            groups,
+            event_listeners,
+            unix_http_server,
+            inet_http_server,
+            supervisorctl,
+        },
+        warnings,
+    })
+}
+
+/// Writes command-line values into `[supervisord]` as if they were in the file.
+fn apply_overrides(doc: &mut RawDoc, overrides: &Overrides, file: &Path) {
+    if overrides.0.is_empty() {
+        return;
+    }
+    let index = match doc.sections.iter().position(|s| s.name == "supervisord") {
+        Some(index) => index,
+        None => {
+            doc.sections.push(RawSection {
+                name: "supervisord".into(),
+                file: file.to_path_buf(),
+                line: None,
+                options: Vec::new(),
+            });
+            doc.sections.len() - 1
+        }
+    };
+    let section = &mut doc.sections[index];
+    for (key, value) in &overrides.0 {
+        let option = RawOption {
+            key: (*key).to_string(),
+            value: value.replace('%', "%%"),
+            line: None,
+        };
+        match section.options.iter_mut().find(|o| o.key == option.key) {
+            Some(existing) => *existing = option,
+            None => section.options.push(option),
+        }
+    }
+}
+
+fn read_supervisord(
+    section: &RawSection,
+    ctx: &Context,
+    cwd: &Path,
+    errors: &mut Vec<Diagnostic>,
+) -> SupervisordConfig {
+    let names = ctx.base_names(section);
+    let mut reader = SectionReader { section, errors };
+    let mut env_names = names.clone();
+    env_names.text("host_node_name", ctx.host_node_name.clone());
+    let environment = reader.parse(
+        "environment",
+        &env_names,
+        Vec::new(),
+        value::key_value_pairs,
+    );
+    let logfile = reader.parse(
+        "logfile",
+        &names,
+        MainLog::File(cwd.join("supervisord.log")),
+        |text| {
+            if text.trim().eq_ignore_ascii_case("syslog") {
+                Ok(MainLog::Syslog)
+            } else {
+                existing_dirpath(text, cwd).map(MainLog::File)
+            }
+        },
+    );
+    SupervisordConfig {
+        logfile,
+        logfile_maxbytes: reader.parse("logfile_maxbytes", &names, 50 << 20, value::byte_size),
+        logfile_backups: reader.parse("logfile_backups", &names, 10, value::count),
+        loglevel: reader.parse("loglevel", &names, LogLevel::Info, log_level),
+        pidfile: reader.parse("pidfile", &names, cwd.join("supervisord.pid"), |text| {
+            existing_dirpath(text, cwd)
+        }),
+        umask: reader.parse("umask", &names, 0o22, value::octal),
+        nodaemon: reader.parse("nodaemon", &names, false, value::boolean),
+        silent: reader.parse("silent", &names, false, value::boolean),
+        minfds: reader.parse("minfds", &names, 1024, value::count),
+        minprocs: reader.parse("minprocs", &names, 200, value::count),
+        nocleanup: reader.parse("nocleanup", &names, false, value::boolean),
+        childlogdir: reader.parse("childlogdir", &names, std::env::temp_dir(), |text| {
+            existing_directory(text, cwd)
+        }),
+        user: reader.optional("user", &names, user_spec),
+        directory: reader.optional("directory", &names, |text| existing_directory(text, cwd)),
+        strip_ansi: reader.parse("strip_ansi", &names, false, value::boolean),
+        environment,
+        identifier: reader.parse("identifier", &names, "supervisor".to_string(), |text| {
+            Ok(text.to_string())
+        }),
+    }
+}
+
+fn read_unix_server(
+    section: &RawSection,
+    ctx: &Context,
+    errors: &mut Vec<Diagnostic>,
+) -> UnixHttpServer {
+    let names = ctx.base_names(section);
+    let mut reader = SectionReader { section, errors };
+    let file = reader.text("file", &names);
+    if file.is_none() && section.get("file").is_none() {
+        reader.error(None, "section [unix_http_server] has no file value");
+    }
+    let file = PathBuf::from(file.unwrap_or_default().trim());
+    UnixHttpServer {
+        file: absolute(&file, &ctx.cwd),
+        chmod: reader.parse("chmod", &names, 0o700, value::octal),
+        chown: reader.optional("chown", &names, owner),
+        auth: read_credentials(&mut reader, &names),
+    }
+}
+
+fn read_inet_server(
+    section: &RawSection,
+    ctx: &Context,
+    errors: &mut Vec<Diagnostic>,
+) -> InetHttpServer {
+    let names = ctx.base_names(section);
+    let mut reader = SectionReader { section, errors };
+    if section.get("port").is_none() {
+        reader.error(None, "section [inet_http_server] has no port value");
+    }
+    let (host, port) = reader.parse("port", &names, (String::new(), 0), inet_address);
+    InetHttpServer {
+        host,
+        port,
+        auth: read_credentials(&mut reader, &names),
+    }
+}
+
+fn read_credentials(reader: &mut SectionReader<'_>, names: &Names) -> Option<Credentials> {
+    let username = reader.text("username", names);
+    let password = reader.text("password", names);
+    match (username, password) {
+        (Some(username), Some(password)) => Some(Credentials { username, password }),
+        (None, None) => None,
+        _ => {
+            let name = reader.section.name.clone();
+            reader.error(
+                None,
+                format!(
+                    "section [{name}] contains incomplete authentication: if a username or a \
+                     password is specified, both the username and password must be specified"
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn read_ctl(section: &RawSection, ctx: &Context, errors: &mut Vec<Diagnostic>) -> CtlConfig {
+    let names = ctx.base_names(section);
+    let mut reader = SectionReader { section, errors };
+    CtlConfig {
+        serverurl: reader
+            .text("serverurl", &names)
+            .unwrap_or_else(|| "http://localhost:9001".into()),
+        username: reader.text("username", &names),
+        password: reader.text("password", &names),
+        prompt: reader
+            .text("prompt", &names)
+            .unwrap_or_else(|| "supervisor".into()),
+        history_file: reader.text("history_file", &names).map(PathBuf::from),
+    }
+}
+
+/// `SUPERVISOR_SERVER_URL` for `serverurl=AUTO`: the unix server first, else the inet one.
+fn auto_serverurl(unix: Option<&UnixHttpServer>, inet: Option<&InetHttpServer>) -> Option<String> {
+    if let Some(unix) = unix {
+        return Some(format!("unix://{}", unix.file.display()));
+    }
+    inet.map(|inet| {
+        let host = if inet.host.is_empty() {
+            "localhost"
+        } else {
+            &inet.host
+        };
+        format!("http://{host}:{}", inet.port)
+    })
+}
+
+/// `[rpcinterface:x]` and `[ctlplugin:x]` must name their factory; vigil serves the
+/// `supervisor` namespace natively and cannot load Python factories.
+fn check_plugin_sections(doc: &RawDoc, errors: &mut Vec<Diagnostic>) {
+    for section in &doc.sections {
+        let required = if section.name.starts_with("rpcinterface:") {
+            "supervisor.rpcinterface_factory"
+        } else if section.name.starts_with("ctlplugin:") {
+            "supervisor.ctl_factory"
+        } else {
+            continue;
+        };
+        if section.get(required).is_none() {
+            errors.push(Diagnostic::new(
+                section.location(None),
+                format!("section [{}] does not specify a {required}", section.name),
+            ));
+        }
+    }
+}
+
+/// `[group:x]` sections: the group each listed program joins, with the group's priority.
+pub(super) struct Membership {
+    pub group: String,
+    pub priority: i32,
+}
+
+fn read_group_sections(
+    doc: &RawDoc,
+    ctx: &Context,
+    errors: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, Membership> {
+    let mut memberships = BTreeMap::new();
+    for section in &doc.sections {
+        let Some(name) = section.name.strip_prefix("group:") else {
+            continue;
+        };
+        let names = ctx.base_names(section);
+        let mut reader = SectionReader { section, errors };
+        if let Err(why) = value::name(name) {
+            reader.error(None, format!("bad group name '{name}': {why}"));
+            continue;
+        }
+        let priority = reader.parse("priority", &names, 999, priority);
+        let Some(programs) = reader.text("programs", &names) else {
+            if section.get("programs").is_none() {
+                reader.error(
+                    None,
+                    format!("group section [{}] does not specify programs", section.name),
+                );
+            }
+            continue;
+        };
+        for program in value::list(&programs) {
+            let as_program = doc.section(&format!("program:{program}")).is_some();
+            let as_fcgi = doc.section(&format!("fcgi-program:{program}")).is_some();
+            match (as_program, as_fcgi) {
+                (true, true) => reader.error(
+                    Some("programs"),
+                    format!("'{program}' is defined both as program and as fcgi-program"),
+                ),
+                (false, false) => reader.error(
+                    Some("programs"),
+                    format!("'{program}' names no [program:{program}] or [fcgi-program:{program}] section"),
+                ),
+                _ => {
+                    memberships.insert(
+                        program,
+                        Membership {
+                            group: name.to_string(),
+                            priority,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    memberships
+}
+
+/// Warns about options and sections supervisord would silently ignore.
+fn warn_unknown(doc: &RawDoc, warnings: &mut Vec<Diagnostic>) {
+    for section in &doc.sections {
+        let kind = section.name.split(':').next().unwrap_or_default();
+        let known: Vec<&str> = match kind {
+            "supervisord" => known::SUPERVISORD.to_vec(),
+            "program" => known::PROGRAM.to_vec(),
+            "fcgi-program" => [known::PROGRAM, known::FCGI].concat(),
+            "eventlistener" => [known::PROGRAM, known::LISTENER].concat(),
+            "group" => known::GROUP.to_vec(),
+            "include" => known::INCLUDE.to_vec(),
+            "unix_http_server" => known::UNIX_HTTP.to_vec(),
+            "inet_http_server" => known::INET_HTTP.to_vec(),
+            "supervisorctl" => known::SUPERVISORCTL.to_vec(),
+            "rpcinterface" | "ctlplugin" => continue,
+            _ => {
+                warnings.push(Diagnostic::new(
+                    section.location(None),
+                    format!("unknown section [{}] is ignored", section.name),
+                ));
+                continue;
+            }
+        };
+        for option in &section.options {
+            if known.contains(&option.key.as_str()) {
+                continue;
+            }
+            let hint = known::suggestion(&option.key, known.iter().copied())
+                .map(|near| format!(" (did you mean '{near}'?)"))
+                .unwrap_or_default();
+            warnings.push(Diagnostic::new(
+                section.location(Some(option)),
+                format!("unknown option '{}' is ignored{hint}", option.key),
+            ));
+        }
+    }
+}
+
+/// A priority: any integer that fits `i32`.
+pub(super) fn priority(text: &str) -> Result<i32, String> {
+    i32::try_from(value::integer(text)?).map_err(|_| "priority is out of range".to_string())
+}
+
+fn log_level(text: &str) -> Result<LogLevel, String> {
+    Ok(match text.trim().to_ascii_lowercase().as_str() {
+        "critical" => LogLevel::Critical,
+        "error" => LogLevel::Error,
+        "warn" => LogLevel::Warn,
+        "info" => LogLevel::Info,
+        "debug" => LogLevel::Debug,
+        "trace" => LogLevel::Trace,
+        "blather" => LogLevel::Blather,
+        _ => {
+            return Err(
+                "bad log level (expected critical, error, warn, info, debug, trace or blather)"
+                    .into(),
+            )
+        }
+    })
+}
+
+/// `user` as a name or a uid, resolved with its groups; unknown users are config errors.
+pub(super) fn user_spec(text: &str) -> Result<UserSpec, String> {
+    use nix::unistd::{getgrouplist, Gid, Uid, User};
+    let name = text.trim();
+    let user = match name.parse::<u32>() {
+        Ok(uid) => User::from_uid(Uid::from_raw(uid)),
+        Err(_) => User::from_name(name),
+    }
+    .map_err(|err| format!("could not look up user '{name}': {err}"))?
+    .ok_or_else(|| format!("invalid user name '{name}'"))?;
+    let groups = std::ffi::CString::new(user.name.clone())
+        .ok()
+        .and_then(|cname| getgrouplist(&cname, user.gid).ok())
+        .unwrap_or_else(|| vec![user.gid]);
+    Ok(UserSpec {
+        name: name.to_string(),
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+        groups: groups.into_iter().map(Gid::as_raw).collect(),
+    })
+}
+
+/// `user[:group]` as used by chown and socket_owner.
+pub(super) fn owner(text: &str) -> Result<(u32, u32), String> {
+    let (user, group) = match text.split_once(':') {
+        Some((user, group)) => (user, Some(group)),
+        None => (text, None),
+    };
+    let spec = user_spec(user)?;
+    let gid = match group {
+        None => spec.gid,
+        Some(group) => match group.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => nix::unistd::Group::from_name(group)
+                .map_err(|err| format!("could not look up group '{group}': {err}"))?
+                .ok_or_else(|| format!("invalid group name '{group}'"))?
+                .gid
+                .as_raw(),
+        },
+    };
+    Ok((spec.uid, gid))
+}
+
+/// `host:port`, `*:port`, `:port` or a bare port.
+fn inet_address(text: &str) -> Result<(String, u16), String> {
+    let text = text.trim();
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => (host, port),
+        None => ("", text),
+    };
+    let host = if host == "*" { "" } else { host };
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| "not a port (expected host:port, *:port, :port or port)".to_string())?;
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+/// A file path whose directory must exist, as supervisord's `existing_dirpath`.
+pub(super) fn existing_dirpath(text: &str, base: &Path) -> Result<PathBuf, String> {
+    let path = absolute(&expand_user(text.trim()), base);
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
+            "the directory named as part of the path {} does not exist",
+            path.display()
+        )),
+        _ => Ok(path),
+    }
+}
+
+/// A directory that must exist, as supervisord's `existing_directory`.
+pub(super) fn existing_directory(text: &str, base: &Path) -> Result<PathBuf, String> {
+    let path = absolute(&expand_user(text.trim()), base);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!("{} is not an existing directory", path.display()))
+    }
+}
+
+fn expand_user(text: &str) -> PathBuf {
+    match (text.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(text),
+    }
+}
+
+/// `path` made absolute against `base`.
+pub(super) fn absolute(path: &Path, base: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}

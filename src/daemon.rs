@@ -1,0 +1,406 @@
+//! vigild's life cycle: find and load the config, refuse a second daemon, set limits and
+//! umask, daemonize, drop privileges, write the pidfile, start the main log and the
+//! supervisor, and turn signals into supervisor controls until shutdown.
+//!
+//! Everything before the tokio runtime starts is single-threaded, so forking is safe there.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::errno::Errno;
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::signal::kill;
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{fork, setsid, ForkResult, Gid, Pid, Uid};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{self, Config, ConfigErrors, Diagnostic, MainLog, Overrides, UserSpec};
+use crate::logs::mainlog::{self, CRITICAL};
+use crate::logs::sink::{LogSink, Rotation};
+use crate::supervisor::{self, Control, Handle};
+
+/// What `vigild` was asked to do on its command line.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonOptions {
+    /// `-c FILE`; without it the supervisord search path is used.
+    pub config_file: Option<PathBuf>,
+    /// `[supervisord]` values given as flags.
+    pub overrides: Overrides,
+}
+
+/// Why vigild could not start (or stopped early).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config has errors (each already located).
+    #[error("{0}")]
+    Config(ConfigErrors),
+    /// No `-c` and nothing on the search path.
+    #[error("no config file found (looked for {0}); use -c FILE")]
+    NoConfig(String),
+    /// The pidfile names a live vigild.
+    #[error("another vigild is already running with pid {pid} (pidfile {path}); stop it first or use another pidfile")]
+    AlreadyRunning {
+        /// Its pid.
+        pid: i32,
+        /// The pidfile.
+        path: PathBuf,
+    },
+    /// A resource limit cannot be raised to `minfds`/`minprocs`.
+    #[error("{0}")]
+    Limits(String),
+    /// `user=` cannot be switched to.
+    #[error("{0}")]
+    Privileges(String),
+    /// An operating-system call failed.
+    #[error("{about}: {source}")]
+    Io {
+        /// What vigild was doing.
+        about: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_error(about: impl Into<String>) -> impl FnOnce(io::Error) -> StartError {
+    let about = about.into();
+    move |source| StartError::Io { about, source }
+}
+
+/// The outcome of `--check-config`: every error and warning, as printed.
+pub struct CheckReport {
+    /// Errors.
+    pub errors: Vec<Diagnostic>,
+    /// Warnings.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads the config exactly as a start would (includes, expansions, validation) without
+/// starting anything.
+pub fn check_config(options: &DaemonOptions) -> Result<CheckReport, StartError> {
+    let source = ConfigSource::discover(options)?;
+    Ok(match source.load() {
+        Ok(loaded) => CheckReport {
+            errors: Vec::new(),
+            warnings: loaded.warnings,
+        },
+        Err(errors) => CheckReport {
+            errors: errors.0,
+            warnings: Vec::new(),
+        },
+    })
+}
+
+/// Where the config comes from, kept to re-read it on SIGHUP.
+#[derive(Debug, Clone)]
+struct ConfigSource {
+    file: PathBuf,
+    overrides: Overrides,
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl ConfigSource {
+    fn discover(options: &DaemonOptions) -> Result<Self, StartError> {
+        let cwd = std::env::current_dir().map_err(io_error("reading the current directory"))?;
+        let file = match &options.config_file {
+            Some(file) => cwd.join(file),
+            None => {
+                let exe = std::env::args_os()
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
+                let candidates = config::search_path(&exe, &cwd);
+                candidates
+                    .iter()
+                    .find(|path| path.is_file())
+                    .cloned()
+                    .ok_or_else(|| {
+                        StartError::NoConfig(
+                            candidates
+                                .iter()
+                                .map(|p| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        )
+                    })?
+            }
+        };
+        Ok(ConfigSource {
+            file,
+            overrides: options.overrides.clone(),
+            cwd,
+            env: std::env::vars().collect(),
+        })
+    }
+
+    fn load(&self) -> Result<config::Loaded, ConfigErrors> {
+        config::load(&self.file, &self.overrides, &self.cwd, &self.env)
+    }
+}
+
+/// Runs vigild until it is shut down.
+pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
+    let source = ConfigSource::discover(options)?;
+    let loaded = source.load().map_err(StartError::Config)?;
+    let config = loaded.config;
+    let settings = &config.supervisord;
+    refuse_second_daemon(&settings.pidfile)?;
+    umask(Mode::from_bits_truncate(settings.umask));
+    raise_limit(
+        Resource::RLIMIT_NOFILE,
+        settings.minfds,
+        "minfds",
+        "file descriptors",
+    )?;
+    raise_limit(
+        Resource::RLIMIT_NPROC,
+        settings.minprocs,
+        "minprocs",
+        "processes",
+    )?;
+    if !settings.nodaemon {
+        for warning in &loaded.warnings {
+            eprintln!("Warning: {warning}");
+        }
+        daemonize(settings.directory.as_deref())?;
+    }
+    if let Some(user) = &settings.user {
+        drop_privileges(user)?;
+    }
+    write_pidfile(&settings.pidfile)?;
+
+    let main_sink = Arc::new(open_main_log(&config)?);
+    mainlog::install(
+        Arc::clone(&main_sink),
+        settings.loglevel,
+        settings.nodaemon && !settings.silent,
+    );
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    if matches!(settings.logfile, MainLog::Syslog) {
+        tracing::warn!("logfile=syslog is not supported yet; the main log is not written");
+    }
+    if settings.user.is_none() && Uid::effective().is_root() {
+        tracing::error!(
+            target: CRITICAL,
+            "Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message."
+        );
+    }
+    tracing::info!(
+        "vigild {} started with pid {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+
+    let pidfile = settings.pidfile.clone();
+    let result = serve(config, source, main_sink);
+    let _ = std::fs::remove_file(&pidfile);
+    tracing::info!("vigild exiting");
+    result
+}
+
+/// Runs the supervisor and the signal source on a tokio runtime until shutdown completes.
+fn serve(config: Config, source: ConfigSource, main_sink: Arc<LogSink>) -> Result<(), StartError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io_error("starting the runtime"))?;
+    runtime.block_on(async move {
+        let base_env = base_environment(&source.env, &config);
+        let (handle, task) =
+            supervisor::start(config, base_env).map_err(io_error("starting the supervisor"))?;
+        let signals = forward_signals(handle, source, main_sink)
+            .map_err(io_error("installing signal handlers"))?;
+        let _ = task.await;
+        signals.abort();
+        Ok(())
+    })
+}
+
+/// vigild's environment plus `[supervisord] environment`: what every child starts from.
+fn base_environment(env: &[(String, String)], config: &Config) -> Vec<(String, String)> {
+    let mut merged: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
+    merged.extend(config.supervisord.environment.iter().cloned());
+    merged.into_iter().collect()
+}
+
+/// Turns SIGTERM/INT/QUIT into a shutdown, SIGHUP into a reload of the config (a bad config
+/// keeps the running fleet), and SIGUSR2 into reopening every log.
+fn forward_signals(
+    handle: Handle,
+    source: ConfigSource,
+    main_sink: Arc<LogSink>,
+) -> io::Result<tokio::task::JoinHandle<()>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut quit = signal(SignalKind::quit())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                _ = quit.recv() => "SIGQUIT",
+                _ = hup.recv() => "SIGHUP",
+                _ = usr2.recv() => "SIGUSR2",
+            };
+            match name {
+                "SIGHUP" => {
+                    tracing::info!("received SIGHUP indicating restart request");
+                    let source = source.clone();
+                    match tokio::task::spawn_blocking(move || source.load()).await {
+                        Ok(Ok(loaded)) => {
+                            for warning in &loaded.warnings {
+                                tracing::warn!("{warning}");
+                            }
+                            handle.send(Control::Restart(Box::new(loaded.config)));
+                        }
+                        Ok(Err(errors)) => {
+                            for error in &errors.0 {
+                                tracing::error!(
+                                    "could not reload the config, keeping the running one: {error}"
+                                );
+                            }
+                        }
+                        Err(err) => tracing::error!("could not reload the config: {err}"),
+                    }
+                }
+                "SIGUSR2" => {
+                    tracing::info!("received SIGUSR2 indicating log reopen request");
+                    if let Err(err) = main_sink.reopen() {
+                        tracing::error!("could not reopen the main log: {err}");
+                    }
+                    handle.send(Control::ReopenLogs);
+                }
+                exit => {
+                    tracing::info!("received {exit} indicating exit request");
+                    handle.send(Control::Shutdown);
+                }
+            }
+        }
+    }))
+}
+
+fn open_main_log(config: &Config) -> Result<LogSink, StartError> {
+    let settings = &config.supervisord;
+    match &settings.logfile {
+        MainLog::Syslog => Ok(LogSink::discard()),
+        MainLog::File(path) => LogSink::open(
+            path,
+            Rotation {
+                maxbytes: settings.logfile_maxbytes,
+                backups: settings.logfile_backups,
+            },
+        )
+        .map_err(io_error(format!("opening the log file {}", path.display()))),
+    }
+}
+
+/// Refuses to start when the pidfile names a live vigild.
+fn refuse_second_daemon(pidfile: &Path) -> Result<(), StartError> {
+    let Ok(text) = std::fs::read_to_string(pidfile) else {
+        return Ok(());
+    };
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        return Ok(());
+    };
+    let alive = matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM));
+    let is_vigild = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.trim() == "vigild");
+    if pid != std::process::id() as i32 && alive && is_vigild {
+        return Err(StartError::AlreadyRunning {
+            pid,
+            path: pidfile.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn write_pidfile(pidfile: &Path) -> Result<(), StartError> {
+    std::fs::write(pidfile, format!("{}\n", std::process::id())).map_err(io_error(format!(
+        "writing the pidfile {}",
+        pidfile.display()
+    )))
+}
+
+/// Raises a soft limit to at least `minimum`, as supervisord does for minfds/minprocs.
+fn raise_limit(
+    resource: Resource,
+    minimum: u64,
+    option: &str,
+    what: &str,
+) -> Result<(), StartError> {
+    let (soft, hard) =
+        getrlimit(resource).map_err(|e| io_error("reading resource limits")(e.into()))?;
+    if soft >= minimum {
+        return Ok(());
+    }
+    setrlimit(resource, minimum, hard.max(minimum)).map_err(|_| {
+        StartError::Limits(format!(
+            "The minimum number of {what} required to run this process is {minimum} as per the \"{option}\" \
+             command-line argument or config file setting. The current environment will only allow you to \
+             open {hard} {what}. Either raise the number of usable {what} in your environment or lower the \
+             {option} setting in the config file to allow the process to start."
+        ))
+    })
+}
+
+/// Double fork and setsid, so vigild has no controlling terminal and is not a session leader;
+/// stdio goes to /dev/null.
+fn daemonize(directory: Option<&Path>) -> Result<(), StartError> {
+    fork_and_leave_parent()?;
+    setsid().map_err(|e| io_error("starting a new session")(e.into()))?;
+    // The second child is not a session leader, so it can never acquire a terminal.
+    fork_and_leave_parent()?;
+    if let Some(dir) = directory {
+        std::env::set_current_dir(dir)
+            .map_err(io_error(format!("changing to {}", dir.display())))?;
+    }
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(io_error("opening /dev/null"))?;
+    use std::os::fd::AsRawFd;
+    for fd in 0..=2 {
+        nix::unistd::dup2(null.as_raw_fd(), fd)
+            .map_err(|e| io_error("redirecting stdio")(e.into()))?;
+    }
+    Ok(())
+}
+
+fn fork_and_leave_parent() -> Result<(), StartError> {
+    // SAFETY: no other thread exists yet (the runtime starts after daemonizing).
+    match unsafe { fork() }.map_err(|e| io_error("forking")(e.into()))? {
+        // SAFETY: _exit ends the parent without running atexit handlers or flushing twice.
+        ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
+        ForkResult::Child => Ok(()),
+    }
+}
+
+/// `[supervisord] user=`: switch the whole daemon to that user (root only).
+fn drop_privileges(user: &UserSpec) -> Result<(), StartError> {
+    let current = Uid::effective();
+    if current.as_raw() == user.uid {
+        return Ok(());
+    }
+    if !current.is_root() {
+        return Err(StartError::Privileges(format!(
+            "can't switch to user '{}': vigild is not running as root (can't drop privilege as nonroot user)",
+            user.name
+        )));
+    }
+    let groups: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    let fail = |what: &str, err: Errno| {
+        StartError::Privileges(format!("could not {what} for user '{}': {err}", user.name))
+    };
+    nix::unistd::setgroups(&groups).map_err(|e| fail("set supplementary groups", e))?;
+    nix::unistd::setgid(Gid::from_raw(user.gid)).map_err(|e| fail("set gid", e))?;
+    nix::unistd::setuid(Uid::from_raw(user.uid)).map_err(|e| fail("set uid", e))?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! vigil: a process supervisor that runs an unchanged `supervisord.conf`, with monitoring built in.
+//!
+//! The crate is cut by responsibility (see `../shared/DESIGN.md`); the two binaries are thin
+//! wrappers around [`daemon::run`] and the control client.
+
+/// Parsing, expanding and validating `supervisord.conf` into a typed `Config`.
+pub mod config;
+/// vigild's life cycle: config, pidfile, daemonizing, signals, and running the supervisor.
+pub mod daemon;
+/// Log files: child output capture, rotation, and the daemon's own log.
+pub mod logs;
+/// One program instance: state machine, spawning, signalling, reaping.
+pub mod process;
+/// The single owner of fleet state: process table, timers, ordered stop and restart.
+pub mod supervisor;
+/// Local-time formatting shared by the logs and status output.
+pub mod timefmt;

@@ -1,0 +1,763 @@
+//! supervisord's process state machine as a pure transition function.
+//!
+//! [`Process::apply`] takes one [`Input`] (a spawn result, a timer, an exit, a stop request)
+//! and returns a [`Step`]: the state changes it made and the [`Effect`]s the supervisor must
+//! carry out (signals, timers, a respawn, log lines). It does no I/O, so every transition of
+//! supervisord's table is unit-tested here without processes.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+
+use super::exit::ExitOutcome;
+use crate::config::{AutoRestart, ProcessConfig};
+
+/// The state of one process; the pid exists only in the states that have a live child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Stopped by request, or never started.
+    Stopped,
+    /// Spawned, waiting for `startsecs`.
+    Starting {
+        /// Child pid.
+        pid: i32,
+    },
+    /// Up for longer than `startsecs`.
+    Running {
+        /// Child pid.
+        pid: i32,
+    },
+    /// Exited (or failed to spawn) too quickly; a retry is scheduled.
+    Backoff,
+    /// Stop signal sent, waiting for the exit.
+    Stopping {
+        /// Child pid.
+        pid: i32,
+    },
+    /// Exited from RUNNING.
+    Exited,
+    /// Gave up after `startretries`.
+    Fatal,
+    /// Signalling failed unexpectedly; the child may still be there.
+    Unknown {
+        /// The pid that could not be signalled.
+        pid: i32,
+    },
+}
+
+impl State {
+    /// supervisord's numeric state code.
+    pub fn code(self) -> i32 {
+        match self {
+            State::Stopped => 0,
+            State::Starting { .. } => 10,
+            State::Running { .. } => 20,
+            State::Backoff => 30,
+            State::Stopping { .. } => 40,
+            State::Exited => 100,
+            State::Fatal => 200,
+            State::Unknown { .. } => 1000,
+        }
+    }
+
+    /// supervisord's state name, e.g. `RUNNING`.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Starting { .. } => "STARTING",
+            State::Running { .. } => "RUNNING",
+            State::Backoff => "BACKOFF",
+            State::Stopping { .. } => "STOPPING",
+            State::Exited => "EXITED",
+            State::Fatal => "FATAL",
+            State::Unknown { .. } => "UNKNOWN",
+        }
+    }
+
+    /// The live child's pid, if any.
+    pub fn pid(self) -> Option<i32> {
+        match self {
+            State::Starting { pid }
+            | State::Running { pid }
+            | State::Stopping { pid }
+            | State::Unknown { pid } => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// supervisord's STOPPED_STATES: nothing is running and nothing is scheduled.
+    pub fn is_stopped(self) -> bool {
+        matches!(
+            self,
+            State::Stopped | State::Exited | State::Fatal | State::Unknown { .. }
+        )
+    }
+
+    /// A start request is allowed from here (not already starting, running or stopping).
+    pub fn can_start(self) -> bool {
+        matches!(
+            self,
+            State::Stopped | State::Exited | State::Fatal | State::Backoff
+        )
+    }
+}
+
+/// Something that happened to a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The supervisor forked and exec'd the child.
+    Spawned {
+        /// Its pid.
+        pid: i32,
+    },
+    /// The spawn failed before a child ran (command missing, not executable, exec error).
+    SpawnFailed {
+        /// supervisord-style `spawnerr` text.
+        error: String,
+    },
+    /// The `startsecs` timer fired.
+    StartSecsElapsed,
+    /// The child was reaped.
+    Exited(ExitOutcome),
+    /// A stop was requested.
+    Stop,
+    /// `stopwaitsecs` passed without an exit.
+    StopTimeout,
+    /// kill() failed for a reason other than "no such process".
+    SignalFailed {
+        /// The error text.
+        error: String,
+    },
+    /// Shutdown while in BACKOFF: stop retrying.
+    GiveUp,
+}
+
+/// The timers a process can have armed (at most one at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Promote STARTING to RUNNING.
+    StartSecs,
+    /// Retry a spawn from BACKOFF.
+    Retry,
+    /// Escalate a stop to SIGKILL.
+    StopTimeout,
+}
+
+/// Log severity of a supervisord message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// CRIT
+    Critical,
+    /// WARN
+    Warn,
+    /// INFO
+    Info,
+    /// DEBG
+    Debug,
+}
+
+/// Something the supervisor must do because of a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send `signal` to the child (or to its process group).
+    Signal {
+        /// The signal.
+        signal: Signal,
+        /// Send to `-pid`.
+        to_group: bool,
+    },
+    /// Arm `timer` to fire after `after`.
+    Arm {
+        /// Which timer.
+        timer: Timer,
+        /// When.
+        after: Duration,
+    },
+    /// autorestart says start again now (only while the supervisor is running).
+    Respawn,
+    /// Write a line to the main log.
+    Log {
+        /// Severity.
+        level: Level,
+        /// supervisord's text.
+        message: String,
+    },
+}
+
+/// One state change, for events and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// Old state.
+    pub from: State,
+    /// New state.
+    pub to: State,
+    /// For EXITED: whether the exit status was expected.
+    pub expected: Option<bool>,
+}
+
+/// What one input did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Step {
+    /// State changes, in order.
+    pub changes: Vec<Change>,
+    /// Effects to carry out, in order.
+    pub effects: Vec<Effect>,
+}
+
+/// Why an input was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// A stop of a process that is not running (supervisord's NOT_RUNNING).
+    NotRunning,
+    /// The input does not apply in the current state (a stale event).
+    Ignored,
+}
+
+/// The runtime record of one process: its state plus what supervisord keeps beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    /// Current state.
+    pub state: State,
+    /// Consecutive too-quick starts (supervisord's `backoff`).
+    pub backoff: u32,
+    /// Monotonic time of the last spawn attempt.
+    pub started_at: Option<Instant>,
+    /// Wall-clock time of the last spawn attempt (`start` in getProcessInfo).
+    pub laststart: Option<SystemTime>,
+    /// Wall-clock time of the last exit (`stop`).
+    pub laststop: Option<SystemTime>,
+    /// Last exit status (-1 after a signal).
+    pub exitstatus: i32,
+    /// Last spawn error.
+    pub spawnerr: Option<String>,
+}
+
+impl Default for Process {
+    fn default() -> Self {
+        Process {
+            state: State::Stopped,
+            backoff: 0,
+            started_at: None,
+            laststart: None,
+            laststop: None,
+            exitstatus: 0,
+            spawnerr: None,
+        }
+    }
+}
+
+/// "Now", passed in so transitions stay pure.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Monotonic now, for durations.
+    pub now: Instant,
+    /// Wall-clock now, for reported times.
+    pub wall: SystemTime,
+}
+
+impl Clock {
+    /// The current time.
+    pub fn now() -> Self {
+        Clock {
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+}
+
+impl Process {
+    /// Applies `input`; returns the changes and effects, or why it was refused.
+    pub fn apply(
+        &mut self,
+        input: Input,
+        config: &ProcessConfig,
+        clock: Clock,
+    ) -> Result<Step, Refused> {
+        let mut step = Step::default();
+        match (self.state, input) {
+            (state, Input::Spawned { pid }) if state.can_start() => {
+                self.begin_start(clock);
+                self.change(&mut step, State::Starting { pid }, None);
+                step.log(
+                    Level::Info,
+                    format!("spawned: '{}' with pid {pid}", config.name),
+                );
+                step.arm(Timer::StartSecs, Duration::from_secs(config.startsecs));
+            }
+            (state, Input::SpawnFailed { error }) if state.can_start() => {
+                self.begin_start(clock);
+                self.change(&mut step, State::Starting { pid: 0 }, None);
+                step.log(Level::Info, format!("spawnerr: {error}"));
+                self.spawnerr = Some(error);
+                self.enter_backoff(&mut step, config);
+            }
+            (State::Starting { pid }, Input::StartSecsElapsed) => {
+                self.backoff = 0;
+                self.change(&mut step, State::Running { pid }, None);
+                step.log(
+                    Level::Info,
+                    format!(
+                        "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
+                        config.name, config.startsecs
+                    ),
+                );
+            }
+            (State::Stopping { .. } | State::Unknown { .. }, Input::Exited(outcome)) => {
+                self.laststop = Some(clock.wall);
+                self.exitstatus = outcome.exit_status();
+                self.change(&mut step, State::Stopped, None);
+                let level = if outcome.is_expected(&config.exitcodes) {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
+                step.log(
+                    level,
+                    format!("stopped: {} ({})", config.name, outcome.describe()),
+                );
+            }
+            (State::Starting { .. }, Input::Exited(outcome)) if self.too_quick(config, clock) => {
+                self.laststop = Some(clock.wall);
+                self.spawnerr = Some("Exited too quickly (process log may have details)".into());
+                step.log(
+                    Level::Warn,
+                    format!(
+                        "exited: {} ({}; not expected)",
+                        config.name,
+                        outcome.describe()
+                    ),
+                );
+                self.enter_backoff(&mut step, config);
+            }
+            (State::Starting { pid } | State::Running { pid }, Input::Exited(outcome)) => {
+                self.laststop = Some(clock.wall);
+                self.backoff = 0;
+                self.exitstatus = outcome.exit_status();
+                if matches!(self.state, State::Starting { .. }) {
+                    self.change(&mut step, State::Running { pid }, None);
+                }
+                let expected = outcome.is_expected(&config.exitcodes);
+                let (level, verdict) = if expected {
+                    (Level::Info, "expected")
+                } else {
+                    self.spawnerr = Some(format!("Bad exit code {}", outcome.exit_status()));
+                    (Level::Warn, "not expected")
+                };
+                step.log(
+                    level,
+                    format!(
+                        "exited: {} ({}; {verdict})",
+                        config.name,
+                        outcome.describe()
+                    ),
+                );
+                self.change(&mut step, State::Exited, Some(expected));
+                let restart = match config.autorestart {
+                    AutoRestart::Always => true,
+                    AutoRestart::Never => false,
+                    AutoRestart::Unexpected => !expected,
+                };
+                if restart {
+                    step.effects.push(Effect::Respawn);
+                }
+            }
+            (State::Starting { pid } | State::Running { pid }, Input::Stop) => {
+                self.change(&mut step, State::Stopping { pid }, None);
+                let signal = config.stopsignal;
+                step.log(
+                    Level::Debug,
+                    format!(
+                        "killing {} (pid {pid}) {}with signal {}",
+                        config.name,
+                        if config.stopasgroup {
+                            "process group "
+                        } else {
+                            ""
+                        },
+                        signal.as_str()
+                    ),
+                );
+                step.effects.push(Effect::Signal {
+                    signal,
+                    to_group: config.stopasgroup,
+                });
+                step.arm(Timer::StopTimeout, Duration::from_secs(config.stopwaitsecs));
+            }
+            (State::Backoff, Input::Stop) => self.change(&mut step, State::Stopped, None),
+            (_, Input::Stop) => return Err(Refused::NotRunning),
+            (State::Stopping { pid }, Input::StopTimeout) => {
+                step.log(
+                    Level::Warn,
+                    format!("killing '{}' ({pid}) with SIGKILL", config.name),
+                );
+                step.effects.push(Effect::Signal {
+                    signal: Signal::SIGKILL,
+                    to_group: config.killasgroup,
+                });
+                step.arm(Timer::StopTimeout, Duration::from_secs(config.stopwaitsecs));
+            }
+            (state, Input::SignalFailed { error }) if state.pid().is_some() => {
+                let pid = state.pid().unwrap_or_default();
+                step.log(
+                    Level::Critical,
+                    format!("unknown problem killing {} ({pid}):{error}", config.name),
+                );
+                self.change(&mut step, State::Unknown { pid }, None);
+            }
+            (State::Backoff, Input::GiveUp) => self.give_up(&mut step, config),
+            _ => return Err(Refused::Ignored),
+        }
+        Ok(step)
+    }
+
+    fn begin_start(&mut self, clock: Clock) {
+        self.started_at = Some(clock.now);
+        self.laststart = Some(clock.wall);
+        self.spawnerr = None;
+    }
+
+    fn too_quick(&self, config: &ProcessConfig, clock: Clock) -> bool {
+        self.started_at.is_some_and(|start| {
+            clock.now.duration_since(start) < Duration::from_secs(config.startsecs)
+        })
+    }
+
+    /// STARTING → BACKOFF, and straight on to FATAL when the retries are used up.
+    fn enter_backoff(&mut self, step: &mut Step, config: &ProcessConfig) {
+        self.backoff += 1;
+        self.change(step, State::Backoff, None);
+        if self.backoff > config.startretries {
+            self.give_up(step, config);
+        } else {
+            step.arm(Timer::Retry, Duration::from_secs(u64::from(self.backoff)));
+        }
+    }
+
+    fn give_up(&mut self, step: &mut Step, config: &ProcessConfig) {
+        self.backoff = 0;
+        self.change(step, State::Fatal, None);
+        step.log(
+            Level::Info,
+            format!(
+                "gave up: {} entered FATAL state, too many start retries too quickly",
+                config.name
+            ),
+        );
+    }
+
+    fn change(&mut self, step: &mut Step, to: State, expected: Option<bool>) {
+        step.changes.push(Change {
+            from: self.state,
+            to,
+            expected,
+        });
+        self.state = to;
+    }
+}
+
+impl Step {
+    fn log(&mut self, level: Level, message: String) {
+        self.effects.push(Effect::Log { level, message });
+    }
+
+    fn arm(&mut self, timer: Timer, after: Duration) {
+        self.effects.push(Effect::Arm { timer, after });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LogTarget, StreamLog};
+
+    fn config() -> ProcessConfig {
+        let log = StreamLog {
+            target: LogTarget::None,
+            maxbytes: 0,
+            backups: 0,
+            capture_maxbytes: 0,
+            events_enabled: false,
+            syslog: false,
+        };
+        ProcessConfig {
+            name: "app".into(),
+            group: "app".into(),
+            program: "app".into(),
+            priority: 999,
+            command: "/bin/true".into(),
+            autostart: true,
+            autorestart: AutoRestart::Unexpected,
+            startsecs: 1,
+            startretries: 3,
+            exitcodes: vec![0],
+            stopsignal: Signal::SIGTERM,
+            stopwaitsecs: 10,
+            stopasgroup: false,
+            killasgroup: false,
+            user: None,
+            redirect_stderr: false,
+            stdout: log.clone(),
+            stderr: log,
+            environment: vec![],
+            environment_file: None,
+            directory: None,
+            umask: None,
+            serverurl: None,
+            fcgi_socket: None,
+            listener: None,
+        }
+    }
+
+    fn at(base: Instant, secs: u64) -> Clock {
+        Clock {
+            now: base + Duration::from_secs(secs),
+            wall: SystemTime::now(),
+        }
+    }
+
+    fn names(step: &Step) -> Vec<&'static str> {
+        step.changes.iter().map(|c| c.to.name()).collect()
+    }
+
+    fn logs(step: &Step) -> Vec<String> {
+        step.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Log { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spawn_then_startsecs_reaches_running() {
+        let cfg = config();
+        let base = Instant::now();
+        let mut p = Process::default();
+        let step = p
+            .apply(Input::Spawned { pid: 42 }, &cfg, at(base, 0))
+            .expect("spawn");
+        assert_eq!(names(&step), ["STARTING"]);
+        assert_eq!(logs(&step), ["spawned: 'app' with pid 42"]);
+        assert!(step.effects.contains(&Effect::Arm {
+            timer: Timer::StartSecs,
+            after: Duration::from_secs(1)
+        }));
+        let step = p
+            .apply(Input::StartSecsElapsed, &cfg, at(base, 1))
+            .expect("running");
+        assert_eq!(p.state, State::Running { pid: 42 });
+        assert_eq!(
+            logs(&step),
+            ["success: app entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)"]
+        );
+    }
+
+    #[test]
+    fn quick_exits_back_off_linearly_then_go_fatal() {
+        let cfg = ProcessConfig {
+            startretries: 2,
+            ..config()
+        };
+        let base = Instant::now();
+        let mut p = Process::default();
+        let mut delays = Vec::new();
+        for attempt in 0..3 {
+            p.apply(Input::Spawned { pid: 10 + attempt }, &cfg, at(base, 0))
+                .expect("spawn");
+            let step = p
+                .apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 0))
+                .expect("exit");
+            assert_eq!(logs(&step)[0], "exited: app (exit status 1; not expected)");
+            for effect in &step.effects {
+                if let Effect::Arm {
+                    timer: Timer::Retry,
+                    after,
+                } = effect
+                {
+                    delays.push(after.as_secs());
+                }
+            }
+            if attempt == 2 {
+                assert_eq!(names(&step), ["BACKOFF", "FATAL"]);
+                assert!(logs(&step).contains(
+                    &"gave up: app entered FATAL state, too many start retries too quickly"
+                        .to_string()
+                ));
+            } else {
+                assert_eq!(names(&step), ["BACKOFF"]);
+            }
+        }
+        assert_eq!(delays, [1, 2]);
+        assert_eq!(p.state, State::Fatal);
+        assert_eq!(p.backoff, 0);
+        assert_eq!(
+            p.spawnerr.as_deref(),
+            Some("Exited too quickly (process log may have details)")
+        );
+    }
+
+    #[test]
+    fn spawn_errors_back_off_and_keep_spawnerr() {
+        let cfg = ProcessConfig {
+            startretries: 0,
+            ..config()
+        };
+        let mut p = Process::default();
+        let error = "can't find command 'nope'".to_string();
+        let step = p
+            .apply(
+                Input::SpawnFailed {
+                    error: error.clone(),
+                },
+                &cfg,
+                Clock::now(),
+            )
+            .expect("applies");
+        assert_eq!(names(&step), ["STARTING", "BACKOFF", "FATAL"]);
+        assert_eq!(p.spawnerr, Some(error));
+    }
+
+    #[test]
+    fn autorestart_policies_after_running() {
+        let base = Instant::now();
+        let cases = [
+            (AutoRestart::Unexpected, 0, false),
+            (AutoRestart::Unexpected, 1, true),
+            (AutoRestart::Always, 0, true),
+            (AutoRestart::Never, 1, false),
+        ];
+        for (policy, code, respawn) in cases {
+            let cfg = ProcessConfig {
+                autorestart: policy,
+                ..config()
+            };
+            let mut p = Process::default();
+            p.apply(Input::Spawned { pid: 5 }, &cfg, at(base, 0))
+                .expect("spawn");
+            p.apply(Input::StartSecsElapsed, &cfg, at(base, 1))
+                .expect("running");
+            let step = p
+                .apply(Input::Exited(ExitOutcome::Exited(code)), &cfg, at(base, 5))
+                .expect("exit");
+            assert_eq!(p.state, State::Exited);
+            assert_eq!(
+                step.changes.last().and_then(|c| c.expected),
+                Some(code == 0)
+            );
+            assert_eq!(
+                step.effects.contains(&Effect::Respawn),
+                respawn,
+                "{policy:?} {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn exit_after_startsecs_before_timer_goes_running_then_exited() {
+        let cfg = config();
+        let base = Instant::now();
+        let mut p = Process::default();
+        p.apply(Input::Spawned { pid: 5 }, &cfg, at(base, 0))
+            .expect("spawn");
+        let step = p
+            .apply(Input::Exited(ExitOutcome::Exited(0)), &cfg, at(base, 2))
+            .expect("exit");
+        assert_eq!(names(&step), ["RUNNING", "EXITED"]);
+    }
+
+    #[test]
+    fn stop_escalates_to_sigkill_for_the_group() {
+        let cfg = ProcessConfig {
+            stopasgroup: true,
+            killasgroup: true,
+            stopsignal: Signal::SIGINT,
+            ..config()
+        };
+        let mut p = Process::default();
+        p.apply(Input::Spawned { pid: 7 }, &cfg, Clock::now())
+            .expect("spawn");
+        let step = p.apply(Input::Stop, &cfg, Clock::now()).expect("stop");
+        assert_eq!(p.state, State::Stopping { pid: 7 });
+        assert!(step.effects.contains(&Effect::Signal {
+            signal: Signal::SIGINT,
+            to_group: true
+        }));
+        let step = p
+            .apply(Input::StopTimeout, &cfg, Clock::now())
+            .expect("kill");
+        assert!(step.effects.contains(&Effect::Signal {
+            signal: Signal::SIGKILL,
+            to_group: true
+        }));
+        assert_eq!(logs(&step), ["killing 'app' (7) with SIGKILL"]);
+        let killed = ExitOutcome::Signaled {
+            signal: Signal::SIGKILL,
+            core_dumped: false,
+        };
+        let step = p
+            .apply(Input::Exited(killed), &cfg, Clock::now())
+            .expect("reaped");
+        assert_eq!(p.state, State::Stopped);
+        assert_eq!(logs(&step), ["stopped: app (terminated by SIGKILL)"]);
+        assert_eq!(p.exitstatus, -1);
+    }
+
+    #[test]
+    fn stop_in_backoff_goes_straight_to_stopped_and_others_refuse() {
+        let cfg = config();
+        let mut p = Process {
+            state: State::Backoff,
+            ..Process::default()
+        };
+        let step = p.apply(Input::Stop, &cfg, Clock::now()).expect("stop");
+        assert_eq!(names(&step), ["STOPPED"]);
+        assert_eq!(
+            p.apply(Input::Stop, &cfg, Clock::now()),
+            Err(Refused::NotRunning)
+        );
+        let mut fatal = Process {
+            state: State::Fatal,
+            ..Process::default()
+        };
+        assert_eq!(
+            fatal.apply(Input::Stop, &cfg, Clock::now()),
+            Err(Refused::NotRunning)
+        );
+    }
+
+    #[test]
+    fn stale_inputs_are_ignored() {
+        let cfg = config();
+        let mut p = Process::default();
+        assert_eq!(
+            p.apply(Input::StartSecsElapsed, &cfg, Clock::now()),
+            Err(Refused::Ignored)
+        );
+        assert_eq!(
+            p.apply(Input::StopTimeout, &cfg, Clock::now()),
+            Err(Refused::Ignored)
+        );
+        let mut running = Process {
+            state: State::Running { pid: 3 },
+            ..Process::default()
+        };
+        assert_eq!(
+            running.apply(Input::Spawned { pid: 4 }, &cfg, Clock::now()),
+            Err(Refused::Ignored)
+        );
+    }
+
+    #[test]
+    fn give_up_during_shutdown() {
+        let cfg = config();
+        let mut p = Process {
+            state: State::Backoff,
+            backoff: 2,
+            ..Process::default()
+        };
+        let step = p.apply(Input::GiveUp, &cfg, Clock::now()).expect("give up");
+        assert_eq!(names(&step), ["FATAL"]);
+        assert_eq!(p.backoff, 0);
+    }
+}

@@ -1,0 +1,357 @@
+//! The supervisor task: waits on its control channel and its next timer, feeds each event to
+//! the process state machine, and carries out the effects (spawn, signal, arm a timer, log).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::table::{ProcKey, Table};
+use super::timers::Timers;
+use super::Control;
+use crate::config::Config;
+use crate::logs::capture;
+use crate::logs::mainlog::CRITICAL;
+use crate::process::signal::{self, Delivery};
+use crate::process::spawn;
+use crate::process::state::{Clock, Effect, Input, Level, Refused, Step, Timer};
+
+/// How often a shutdown that is waiting for processes says so.
+const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
+
+/// What the supervisor as a whole is doing (supervisord's "mood").
+enum Mood {
+    /// Normal operation: autorestarts and retries happen.
+    Running,
+    /// Stopping everything to start again with this config.
+    Restarting(Box<Config>),
+    /// Stopping everything to exit.
+    ShuttingDown,
+}
+
+/// The actor's state; owned by its task alone.
+pub(super) struct Supervisor {
+    base_env: Vec<(String, String)>,
+    table: Table,
+    timers: Timers,
+    mood: Mood,
+    /// Groups still to stop during shutdown/restart, in start order: the last one goes first.
+    stop_queue: Vec<String>,
+    /// When to log the next "waiting for … to die".
+    next_report: Option<Instant>,
+}
+
+impl Supervisor {
+    pub(super) fn new(config: &Config, base_env: Vec<(String, String)>) -> Self {
+        let table = Table::build(config);
+        Supervisor {
+            base_env,
+            table,
+            timers: Timers::default(),
+            mood: Mood::Running,
+            stop_queue: Vec::new(),
+            next_report: None,
+        }
+    }
+
+    /// Runs until a shutdown has stopped every process.
+    pub(super) async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Control>) {
+        self.autostart();
+        let mut channel_open = true;
+        loop {
+            let deadline = [self.timers.next_deadline(), self.next_report]
+                .into_iter()
+                .flatten()
+                .min();
+            tokio::select! {
+                message = receiver.recv(), if channel_open => match message {
+                    Some(control) => self.handle(control),
+                    None => {
+                        channel_open = false;
+                        self.begin_stop(Mood::ShuttingDown);
+                    }
+                },
+                () = sleep_until(deadline), if deadline.is_some() => self.fire_due(),
+            }
+            if !matches!(self.mood, Mood::Running) && self.progress_stop() {
+                match std::mem::replace(&mut self.mood, Mood::Running) {
+                    Mood::ShuttingDown => break,
+                    Mood::Restarting(config) => self.restart_with(*config),
+                    Mood::Running => {}
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, control: Control) {
+        match control {
+            Control::Shutdown => {
+                if !matches!(self.mood, Mood::ShuttingDown) {
+                    self.begin_stop(Mood::ShuttingDown);
+                }
+            }
+            Control::Restart(config) => match &mut self.mood {
+                Mood::Running => self.begin_stop(Mood::Restarting(config)),
+                Mood::Restarting(pending) => *pending = config,
+                Mood::ShuttingDown => {
+                    tracing::info!("ignoring restart request: already shutting down")
+                }
+            },
+            Control::ReopenLogs => {
+                let sinks = self.table.sinks();
+                tokio::task::spawn_blocking(move || {
+                    for sink in sinks {
+                        if let Err(err) = sink.reopen() {
+                            let path = sink
+                                .path()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_default();
+                            tracing::error!("could not reopen log {path}: {err}");
+                        }
+                    }
+                });
+            }
+            Control::ChildExited { pid, outcome } => match self.table.pids.remove(&pid) {
+                Some(key) => {
+                    if let Some(entry) = self.table.entries.get_mut(&key) {
+                        entry.stdin = None;
+                    }
+                    // An exit the state machine does not expect is only logged.
+                    let _ = self.apply(&key, Input::Exited(outcome));
+                }
+                None => tracing::debug!("reaped unknown pid {pid} ({})", outcome.describe()),
+            },
+        }
+    }
+
+    /// Starts every autostart process that was never started, in priority order.
+    fn autostart(&mut self) {
+        let keys: Vec<ProcKey> = self
+            .table
+            .start_order()
+            .filter(|key| {
+                self.table
+                    .entries
+                    .get(*key)
+                    .is_some_and(|e| e.config.autostart && e.process.laststart.is_none())
+            })
+            .cloned()
+            .collect();
+        for key in keys {
+            self.start(&key);
+        }
+    }
+
+    /// Spawns `key` if its state allows a start.
+    fn start(&mut self, key: &ProcKey) {
+        let Some(entry) = self.table.entries.get(key) else {
+            return;
+        };
+        if !entry.process.state.can_start() {
+            return;
+        }
+        let config = Arc::clone(&entry.config);
+        let socket = match &config.fcgi_socket {
+            None => None,
+            Some(_) => match self.table.fcgi_sockets.get(&config.program) {
+                Some(fd) => Some(fd),
+                None => {
+                    let error = format!("no socket for fcgi-program '{}'", config.program);
+                    let _ = self.apply(key, Input::SpawnFailed { error });
+                    return;
+                }
+            },
+        };
+        let spawned = spawn::spawn(
+            &config,
+            &self.base_env,
+            socket.map(|fd| {
+                use std::os::fd::AsFd;
+                fd.as_fd()
+            }),
+        );
+        match spawned {
+            Ok(child) => {
+                let pid = child.pid;
+                self.table.pids.insert(pid, key.clone());
+                if let Some(entry) = self.table.entries.get_mut(key) {
+                    entry.stdin = child.stdin;
+                    let streams = [
+                        (Some(child.stdout), &entry.stdout_log, "stdout"),
+                        (child.stderr, &entry.stderr_log, "stderr"),
+                    ];
+                    for (pipe, sink, stream) in streams {
+                        let Some(pipe) = pipe else { continue };
+                        let label = format!("{} {stream}", config.name);
+                        if let Err(err) = capture::spawn(pipe, Arc::clone(sink), label) {
+                            tracing::error!(
+                                "could not capture {stream} of '{}': {err}",
+                                config.name
+                            );
+                        }
+                    }
+                }
+                let _ = self.apply(key, Input::Spawned { pid });
+            }
+            Err(error) => {
+                let _ = self.apply(key, Input::SpawnFailed { error });
+            }
+        }
+    }
+
+    /// Feeds `input` to `key`'s state machine and carries out the resulting effects.
+    fn apply(&mut self, key: &ProcKey, input: Input) -> Result<(), Refused> {
+        let clock = Clock::now();
+        let Some(entry) = self.table.entries.get_mut(key) else {
+            return Err(Refused::Ignored);
+        };
+        let step = entry.process.apply(input, &entry.config, clock)?;
+        entry.generation += 1;
+        self.execute(key, step, clock.now);
+        Ok(())
+    }
+
+    fn execute(&mut self, key: &ProcKey, step: Step, now: Instant) {
+        for effect in step.effects {
+            match effect {
+                Effect::Log { level, message } => log(level, &message),
+                Effect::Arm { timer, after } => {
+                    if let Some(entry) = self.table.entries.get(key) {
+                        self.timers
+                            .arm(now + after, key.clone(), timer, entry.generation);
+                    }
+                }
+                Effect::Signal { signal, to_group } => self.signal(key, signal, to_group),
+                Effect::Respawn => {
+                    if matches!(self.mood, Mood::Running) {
+                        self.start(key);
+                    }
+                }
+            }
+        }
+    }
+
+    fn signal(&mut self, key: &ProcKey, signal: nix::sys::signal::Signal, to_group: bool) {
+        let Some(entry) = self.table.entries.get(key) else {
+            return;
+        };
+        let Some(pid) = entry.process.state.pid() else {
+            return;
+        };
+        match signal::send(pid, signal, to_group) {
+            Ok(Delivery::Sent) => {}
+            Ok(Delivery::Gone) => tracing::debug!(
+                "unable to signal {} (pid {pid}), it probably just exited on its own",
+                entry.config.name
+            ),
+            Err(errno) => {
+                let _ = self.apply(
+                    key,
+                    Input::SignalFailed {
+                        error: errno.to_string(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn fire_due(&mut self) {
+        let now = Instant::now();
+        for due in self.timers.pop_due(now) {
+            let current = self.table.entries.get(&due.key).map(|e| e.generation);
+            if current != Some(due.generation) {
+                continue;
+            }
+            // Stale or inapplicable timers are simply dropped.
+            let _ = match due.timer {
+                Timer::StartSecs => self.apply(&due.key, Input::StartSecsElapsed),
+                Timer::StopTimeout => self.apply(&due.key, Input::StopTimeout),
+                Timer::Retry => {
+                    if matches!(self.mood, Mood::Running) {
+                        self.start(&due.key);
+                    }
+                    Ok(())
+                }
+            };
+        }
+        if self.next_report.is_some_and(|at| at <= now) {
+            let waiting = self.unstopped_names();
+            if !waiting.is_empty() {
+                tracing::info!("waiting for {} to die", waiting.join(", "));
+            }
+            self.next_report = Some(now + WAITING_REPORT_EVERY);
+        }
+    }
+
+    fn begin_stop(&mut self, mood: Mood) {
+        self.mood = mood;
+        self.stop_queue = self
+            .table
+            .groups
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
+        self.next_report = Some(Instant::now() + WAITING_REPORT_EVERY);
+    }
+
+    /// Stops groups one at a time, highest priority number first; true once all are stopped.
+    fn progress_stop(&mut self) -> bool {
+        while let Some(group) = self.stop_queue.last().cloned() {
+            let keys: Vec<ProcKey> = self
+                .table
+                .groups
+                .iter()
+                .find(|(name, _)| *name == group)
+                .map(|(_, keys)| keys.iter().rev().cloned().collect())
+                .unwrap_or_default();
+            for key in &keys {
+                // Processes already stopping (or stopped) refuse; that is expected here.
+                let _ = self.apply(key, Input::Stop);
+                let _ = self.apply(key, Input::GiveUp);
+            }
+            let unstopped = keys.iter().any(|key| {
+                self.table
+                    .entries
+                    .get(key)
+                    .is_some_and(|e| !e.process.state.is_stopped())
+            });
+            if unstopped {
+                return false;
+            }
+            self.stop_queue.pop();
+        }
+        self.next_report = None;
+        true
+    }
+
+    fn unstopped_names(&self) -> Vec<String> {
+        self.table
+            .start_order()
+            .filter_map(|key| self.table.entries.get(key))
+            .filter(|e| !e.process.state.is_stopped())
+            .map(|e| e.config.name.clone())
+            .collect()
+    }
+
+    fn restart_with(&mut self, config: Config) {
+        self.timers.clear();
+        self.table = Table::build(&config);
+        self.autostart();
+    }
+}
+
+fn log(level: Level, message: &str) {
+    match level {
+        Level::Critical => tracing::error!(target: CRITICAL, "{message}"),
+        Level::Warn => tracing::warn!("{message}"),
+        Level::Info => tracing::info!("{message}"),
+        Level::Debug => tracing::debug!("{message}"),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
