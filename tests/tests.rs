@@ -1,1 +1,18 @@
+//! One integration-test binary: every test runs the real `vigild` with real children in a
+//! temp dir (see `support`).
 
+// The fixture: a real vigild in its own session, wait helpers, log parsing.
+mod support;
+
+// Loading configs: errors naming file/section/option/value, warnings, --check-config.
+mod config_errors;
+// Options that shape a child: environment, directory, umask, user, numprocs, includes.
+mod program_environment;
+// The state machine against real children: startsecs, backoff, FATAL, autorestart.
+mod program_lifecycle;
+// Priority order, stop signals, SIGKILL escalation, process groups, clean shutdown.
+mod stopping;
+// Daemon behaviour: daemonizing, pidfile, signals (HUP reload, USR2 reopen), flags.
+mod daemon;
+// Child output reaching its log files; fcgi sockets.
+mod child_io;

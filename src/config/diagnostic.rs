@@ -61,7 +61,9 @@ impl fmt::Display for Diagnostic {
         if let Some(section) = &loc.section {
             write!(f, ": [{section}]")?;
             match (&loc.option, &loc.value) {
-                (Some(option), Some(value)) => write!(f, " {option}={}", value.replace('\n', "\\n"))?,
+                (Some(option), Some(value)) => {
+                    write!(f, " {option}={}", value.replace('\n', "\\n"))?
+                }
                 (Some(option), None) => write!(f, " {option}")?,
                 _ => {}
             }

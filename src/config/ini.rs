@@ -316,13 +316,20 @@ mod tests {
     fn comment_lines_inside_values_are_skipped() {
         let sections = parse("[program:a]\ncommand=/bin/cat ; c\nenvironment=A=1,\n  ; note\n  B=2\n# x\nuser=nobody\n");
         let program = &sections[0];
-        assert_eq!(program.get("environment").map(|o| o.value.as_str()), Some("A=1,\nB=2"));
-        assert_eq!(program.get("user").map(|o| o.value.as_str()), Some("nobody"));
+        assert_eq!(
+            program.get("environment").map(|o| o.value.as_str()),
+            Some("A=1,\nB=2")
+        );
+        assert_eq!(
+            program.get("user").map(|o| o.value.as_str()),
+            Some("nobody")
+        );
     }
 
     #[test]
     fn syntax_errors_name_the_original_line() {
-        let err = parse_str("; c\n\n[a]\nno delimiter here\n", Path::new("/x.conf")).expect_err("bad");
+        let err =
+            parse_str("; c\n\n[a]\nno delimiter here\n", Path::new("/x.conf")).expect_err("bad");
         assert_eq!(err.location.line, Some(4));
     }
 

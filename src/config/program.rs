@@ -163,11 +163,14 @@ fn read_program(
     let process_name_template = section
         .get("process_name")
         .map_or("%(program_name)s", |option| option.value.as_str());
+    let mut instances = numprocs.max(1);
     if numprocs > 1 && !process_name_template.contains("%(process_num)") {
         reader.error(
             Some("process_name"),
             "%(process_num) must be present within process_name when numprocs > 1",
         );
+        // One instance is enough to report the section's other errors once.
+        instances = 1;
     }
     let stopasgroup = reader.parse("stopasgroup", &names, false, value::boolean);
     let killasgroup = reader.parse("killasgroup", &names, stopasgroup, value::boolean);
@@ -238,7 +241,7 @@ fn read_program(
     };
 
     let mut processes = Vec::new();
-    for process_num in numprocs_start..numprocs_start.saturating_add(numprocs.max(1)) {
+    for process_num in numprocs_start..numprocs_start.saturating_add(instances) {
         let mut names = names.clone();
         names
             .number("process_num", i64::from(process_num))

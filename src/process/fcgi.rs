@@ -15,7 +15,12 @@ use crate::config::{FcgiAddress, FcgiSocket};
 
 /// Creates, binds and listens on `spec`'s socket.
 pub fn bind_socket(spec: &FcgiSocket) -> io::Result<OwnedFd> {
-    let backlog = Backlog::new(spec.backlog).map_err(io::Error::from)?;
+    // nix accepts values below SOMAXCONN only; SOMAXCONN itself has its own constant.
+    let backlog = if spec.backlog >= libc::SOMAXCONN {
+        Backlog::MAXCONN
+    } else {
+        Backlog::new(spec.backlog).map_err(io::Error::from)?
+    };
     match &spec.address {
         FcgiAddress::Tcp { host, port } => {
             let address = (host.as_str(), *port)

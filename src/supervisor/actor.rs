@@ -305,9 +305,11 @@ impl Supervisor {
                 .map(|(_, keys)| keys.iter().rev().cloned().collect())
                 .unwrap_or_default();
             for key in &keys {
-                // Processes already stopping (or stopped) refuse; that is expected here.
-                let _ = self.apply(key, Input::Stop);
-                let _ = self.apply(key, Input::GiveUp);
+                // As supervisord's stop_all: BACKOFF gives up (FATAL), STARTING/RUNNING stop;
+                // processes already stopping or stopped refuse both, as expected.
+                if self.apply(key, Input::GiveUp).is_err() {
+                    let _ = self.apply(key, Input::Stop);
+                }
             }
             let unstopped = keys.iter().any(|key| {
                 self.table

@@ -1,0 +1,163 @@
+//! Daemon behaviour: daemonizing, the pidfile, SIGHUP reload, SIGUSR2 reopen, flags.
+
+use std::fs;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::support::{alive, lines_with, stat_fields, wait_until, SessionGuard, Vigild, Workspace};
+
+#[test]
+fn without_nodaemon_it_daemonizes_writes_a_pidfile_and_refuses_a_second_start() {
+    let ws = Workspace::new();
+    ws.config("[program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+    let output = ws.run_vigild(&["-c", "supervisord.conf"]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        wait_until(|| ws.read("vigild.pid").trim().parse::<i32>().is_ok()),
+        "no pidfile"
+    );
+    let pid: i32 = ws.read("vigild.pid").trim().parse().expect("pid");
+    // Clean up the daemon (and its children, which share its session) whatever happens.
+    let session = stat_fields(pid)
+        .and_then(|f| f.get(3).and_then(|s| s.parse().ok()))
+        .expect("session");
+    let _guard = SessionGuard(session);
+    assert_ne!(
+        session, pid,
+        "double fork: the daemon is not a session leader"
+    );
+    let fields = stat_fields(pid).expect("stat");
+    assert_eq!(
+        fields.get(4).map(String::as_str),
+        Some("0"),
+        "no controlling terminal"
+    );
+    assert!(wait_until(|| ws
+        .read("vigild.log")
+        .contains("success: app entered RUNNING state")));
+
+    let second = ws.run_vigild(&["-c", "supervisord.conf"]);
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("already running with pid {pid}")),
+        "{stderr}"
+    );
+
+    kill(Pid::from_raw(pid), Signal::SIGTERM).expect("term");
+    assert!(wait_until(|| !alive(pid)), "daemon did not exit");
+    assert!(
+        !ws.path().join("vigild.pid").exists(),
+        "pidfile removed at exit"
+    );
+    assert!(ws
+        .read("vigild.log")
+        .contains("stopped: app (terminated by SIGTERM)"));
+}
+
+#[test]
+fn a_stale_pidfile_does_not_block_a_start() {
+    let ws = Workspace::new();
+    ws.config("[program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+    // pid 1 is alive but is not vigild.
+    fs::write(ws.path().join("vigild.pid"), "1\n").expect("pidfile");
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: app entered RUNNING state");
+    assert_eq!(
+        vigild.ws.read("vigild.pid").trim(),
+        vigild.pid().to_string()
+    );
+    vigild.shutdown();
+}
+
+#[test]
+fn sighup_reloads_and_a_bad_config_keeps_the_running_fleet() {
+    let ws = Workspace::new();
+    ws.config("[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+    let vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: a entered RUNNING state");
+
+    vigild
+        .ws
+        .config("[program:a]\ncommand=/bin/sleep 1000\nstartsecs=maybe\n");
+    vigild.signal(Signal::SIGHUP);
+    let log = vigild.wait_log("could not reload the config, keeping the running one");
+    assert!(log.contains("[program:a] startsecs=maybe"), "{log}");
+    assert!(
+        !log.contains("stopped: a"),
+        "a bad config must not stop anything: {log}"
+    );
+
+    vigild.ws.config(
+        "[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n[program:b]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
+    );
+    vigild.signal(Signal::SIGHUP);
+    let log = vigild.wait_log("success: b entered RUNNING state");
+    assert!(
+        log.contains("stopped: a"),
+        "a restart stops everything first: {log}"
+    );
+    assert_eq!(lines_with(&log, "spawned: 'a'").len(), 2, "{log}");
+}
+
+#[test]
+fn sigusr2_reopens_the_logs_for_logrotate() {
+    let ws = Workspace::new();
+    ws.config(
+        "[program:talker]\ncommand=/bin/sh -c \"while true; do echo tick; sleep 0.05; done\"\nstartsecs=0\n\
+         stdout_logfile={dir}/talker.log\nstdout_logfile_maxbytes=0\n",
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: talker entered RUNNING state");
+    let dir = vigild.ws.path().to_path_buf();
+    assert!(wait_until(|| vigild.ws.read("talker.log").contains("tick")));
+    fs::rename(dir.join("talker.log"), dir.join("talker.log.old")).expect("rotate child log");
+    fs::rename(dir.join("vigild.log"), dir.join("vigild.log.old")).expect("rotate main log");
+    vigild.signal(Signal::SIGUSR2);
+    assert!(
+        wait_until(|| vigild.ws.read("talker.log").contains("tick")),
+        "child log not reopened"
+    );
+    assert!(
+        wait_until(|| vigild
+            .ws
+            .read("vigild.log.old")
+            .contains("received SIGUSR2")),
+        "the signal is logged to the old file before the reopen"
+    );
+    vigild.signal(Signal::SIGTERM);
+    vigild.wait_exit();
+    assert!(
+        vigild.ws.read("vigild.log").contains("stopped: talker"),
+        "main log reopened"
+    );
+}
+
+#[test]
+fn command_line_flags_override_the_file() {
+    let ws = Workspace::new();
+    ws.config("[program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+    let other = ws.path().join("other.log").display().to_string();
+    let mut vigild = Vigild::start(ws, &["-l", &other, "-e", "warn", "-j", "other.pid"]);
+    assert!(wait_until(
+        || vigild.ws.read("other.pid").trim() == vigild.pid().to_string()
+    ));
+    vigild.signal(Signal::SIGTERM);
+    vigild.wait_exit();
+    let log = vigild.ws.read("other.log");
+    assert!(log.contains("CRIT") || log.contains("WARN"), "{log}");
+    assert!(!log.contains("INFO"), "loglevel=warn from -e: {log}");
+    assert!(
+        !vigild.ws.path().join("vigild.log").exists(),
+        "-l replaces logfile"
+    );
+}
+
+#[test]
+fn version_flag_prints_the_version() {
+    let ws = Workspace::new();
+    let output = ws.run_vigild(&["-v"]);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
+}

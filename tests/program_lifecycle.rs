@@ -1,0 +1,138 @@
+//! supervisord's process state machine against real children.
+
+use crate::support::{line_time, lines_with, Vigild, Workspace};
+
+#[test]
+fn a_process_that_stays_up_for_startsecs_becomes_running() {
+    let mut vigild = Vigild::with_config("[program:app]\ncommand=/bin/sleep 100\nstartsecs=1\n");
+    let log = vigild.wait_log("success: app entered RUNNING state, process has stayed up for > than 1 seconds (startsecs)");
+    let spawned = lines_with(&log, "spawned: 'app' with pid ");
+    assert_eq!(spawned.len(), 1, "{log}");
+    let success = lines_with(&log, "success: app")[0];
+    assert!(line_time(success) - line_time(spawned[0]) >= 0.99, "{log}");
+    vigild.shutdown();
+}
+
+#[test]
+fn quick_exits_back_off_1s_2s_then_go_fatal() {
+    let mut vigild = Vigild::with_config(
+        "[program:crash]\ncommand=/bin/sh -c \"exit 1\"\nstartsecs=1\nstartretries=2\n",
+    );
+    let log =
+        vigild.wait_log("gave up: crash entered FATAL state, too many start retries too quickly");
+    let spawns = lines_with(&log, "spawned: 'crash'");
+    assert_eq!(spawns.len(), 3, "1 + startretries spawns: {log}");
+    assert_eq!(
+        lines_with(&log, "exited: crash (exit status 1; not expected)").len(),
+        3,
+        "{log}"
+    );
+    let gaps: Vec<f64> = spawns
+        .windows(2)
+        .map(|w| line_time(w[1]) - line_time(w[0]))
+        .collect();
+    assert!(
+        gaps[0] >= 0.99 && gaps[1] >= 1.99,
+        "back-off must wait 1 s then 2 s: {gaps:?}\n{log}"
+    );
+    let log = vigild.shutdown();
+    assert_eq!(
+        lines_with(&log, "spawned: 'crash'").len(),
+        3,
+        "FATAL is final: {log}"
+    );
+}
+
+#[test]
+fn spawn_errors_back_off_to_fatal_and_keep_the_reason() {
+    let ws = Workspace::new();
+    ws.write("not-executable.sh", "#!/bin/sh\nexit 0\n");
+    ws.config(
+        "[program:missing]\ncommand=/no/such/command\nstartretries=1\n\n\
+         [program:noexec]\ncommand={dir}/not-executable.sh\nstartretries=0\n\n\
+         [program:isdir]\ncommand={dir}\nstartretries=0\n\n\
+         [program:pathsearch]\ncommand=no-such-command-on-path\nstartretries=0\n",
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    let log = vigild.wait_log_count("entered FATAL state", 4);
+    assert_eq!(
+        lines_with(&log, "spawnerr: can't find command '/no/such/command'").len(),
+        2,
+        "{log}"
+    );
+    assert!(
+        log.contains("spawnerr: command at '")
+            && log.contains("not-executable.sh' is not executable"),
+        "{log}"
+    );
+    assert!(log.contains("' is a directory"), "{log}");
+    assert!(
+        log.contains("spawnerr: can't find command 'no-such-command-on-path'"),
+        "{log}"
+    );
+    assert!(!log.contains("spawned:"), "nothing could be spawned: {log}");
+    vigild.shutdown();
+}
+
+/// Runs one program that exits with `code` after startsecs, and returns how often it spawned
+/// by the time vigild has shut down (shutdown is processed after the exit, so a restart that
+/// autorestart asked for has happened by then).
+fn spawns_after_exit(autorestart: &str, exitcodes: &str, code: i32) -> usize {
+    let mut vigild = Vigild::with_config(&format!(
+        "[program:job]\ncommand=/bin/sh -c \"sleep 0.3; exit {code}\"\nstartsecs=0\n\
+         autorestart={autorestart}\nexitcodes={exitcodes}\n"
+    ));
+    vigild.wait_log("exited: job (exit status");
+    let log = vigild.shutdown();
+    lines_with(&log, "spawned: 'job'").len()
+}
+
+#[test]
+fn autorestart_follows_exitcodes() {
+    assert_eq!(
+        spawns_after_exit("unexpected", "0", 0),
+        1,
+        "expected exit: no restart"
+    );
+    assert!(
+        spawns_after_exit("unexpected", "0", 3) >= 2,
+        "unexpected exit: restart"
+    );
+    assert_eq!(
+        spawns_after_exit("unexpected", "0,3", 3),
+        1,
+        "3 listed in exitcodes"
+    );
+    assert!(
+        spawns_after_exit("true", "0", 0) >= 2,
+        "autorestart=true restarts always"
+    );
+    assert_eq!(
+        spawns_after_exit("false", "0", 1),
+        1,
+        "autorestart=false never restarts"
+    );
+}
+
+#[test]
+fn exit_messages_match_supervisord() {
+    let mut vigild = Vigild::with_config(
+        "[program:ok]\ncommand=/bin/sh -c \"sleep 0.2\"\nstartsecs=0\nautorestart=false\n\n\
+         [program:bad]\ncommand=/bin/sh -c \"sleep 0.2; exit 4\"\nstartsecs=0\nautorestart=false\n",
+    );
+    let log = vigild.wait_log("exited: bad (exit status 4; not expected)");
+    let log = if log.contains("exited: ok") {
+        log
+    } else {
+        vigild.wait_log("exited: ok")
+    };
+    assert!(
+        log.contains("INFO exited: ok (exit status 0; expected)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("WARN exited: bad (exit status 4; not expected)"),
+        "{log}"
+    );
+    vigild.shutdown();
+}

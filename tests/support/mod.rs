@@ -1,0 +1,274 @@
+//! The test fixture: a real `vigild` on a temp dir, in a session of its own so that every
+//! process it starts (children, grandchildren, orphans) can be found and killed on drop.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+/// How long any awaited condition may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Path of the vigild binary under test.
+pub fn vigild_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vigild")
+}
+
+/// Polls `condition` until it holds or [`DEADLINE`] passes; returns whether it held.
+pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A temp dir holding a config; `{dir}` in config text stands for the dir's path.
+pub struct Workspace {
+    /// The temp dir (removed on drop).
+    pub dir: TempDir,
+}
+
+impl Workspace {
+    /// A new empty workspace.
+    pub fn new() -> Self {
+        Workspace {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The dir's path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` (with `{dir}` replaced) to `name` in the dir and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("mkdir");
+        }
+        fs::write(&path, self.fill(text)).expect("write file");
+        path
+    }
+
+    /// Writes a full config: the standard `[supervisord]` section (log, pidfile and childlogdir
+    /// in the dir) followed by `body`.
+    pub fn config(&self, body: &str) -> PathBuf {
+        self.write(
+            "supervisord.conf",
+            &format!(
+                "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\nloglevel=debug\n\n{body}"
+            ),
+        )
+    }
+
+    /// `text` with `{dir}` replaced by the dir's path.
+    pub fn fill(&self, text: &str) -> String {
+        text.replace("{dir}", &self.path().display().to_string())
+    }
+
+    /// Reads a file of the dir ("" if missing).
+    pub fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.path().join(name)).unwrap_or_default()
+    }
+
+    /// Runs `vigild` with `args` to completion (for commands that exit by themselves).
+    pub fn run_vigild(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(vigild_bin());
+        command
+            .args(args)
+            .current_dir(self.path())
+            .stdin(Stdio::null());
+        new_session(&mut command);
+        let child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn vigild");
+        let guard = SessionGuard(child.id() as i32);
+        let output = child.wait_with_output().expect("vigild output");
+        drop(guard);
+        output
+    }
+}
+
+/// Puts the command in a new session, so everything it starts shares its session id.
+pub fn new_session(command: &mut Command) {
+    // SAFETY: setsid is async-signal-safe and touches no memory.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+}
+
+/// Kills every process of a session on drop (the session id is the leader's pid).
+pub struct SessionGuard(pub i32);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        for pid in session_members(self.0) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Live processes (not zombies) whose session id is `sid`.
+pub fn session_members(sid: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            stat_fields(*pid).is_some_and(|fields| {
+                fields.first().map(String::as_str) != Some("Z")
+                    && fields.get(3).and_then(|s| s.parse::<i32>().ok()) == Some(sid)
+            })
+        })
+        .collect()
+}
+
+/// Fields of /proc/PID/stat after the command name: state, ppid, pgrp, session, tty_nr, …
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    Some(after.split_whitespace().map(str::to_string).collect())
+}
+
+/// Whether `pid` is a live (non-zombie) process.
+pub fn alive(pid: i32) -> bool {
+    stat_fields(pid).is_some_and(|fields| fields.first().map(String::as_str) != Some("Z"))
+}
+
+/// A running `vigild -n` on a workspace; killed with everything it started on drop.
+pub struct Vigild {
+    /// Its workspace.
+    pub ws: Workspace,
+    child: Child,
+    _guard: SessionGuard,
+}
+
+impl Vigild {
+    /// Starts `vigild -n -c supervisord.conf` plus `extra` flags in `ws`.
+    pub fn start(ws: Workspace, extra: &[&str]) -> Self {
+        let mut command = Command::new(vigild_bin());
+        command
+            .args(["-n", "-c", "supervisord.conf"])
+            .args(extra)
+            .current_dir(ws.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                fs::File::create(ws.path().join("vigild.stderr")).expect("stderr file"),
+            ));
+        new_session(&mut command);
+        let child = command.spawn().expect("spawn vigild");
+        let guard = SessionGuard(child.id() as i32);
+        Vigild {
+            ws,
+            child,
+            _guard: guard,
+        }
+    }
+
+    /// Writes `body` as the config and starts vigild on it.
+    pub fn with_config(body: &str) -> Self {
+        let ws = Workspace::new();
+        ws.config(body);
+        Vigild::start(ws, &[])
+    }
+
+    /// vigild's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The main log so far.
+    pub fn log(&self) -> String {
+        self.ws.read("vigild.log")
+    }
+
+    /// Waits until the main log contains `needle` `count` times; returns the log.
+    pub fn wait_log_count(&self, needle: &str, count: usize) -> String {
+        let mut log = String::new();
+        let found = wait_until(|| {
+            log = self.log();
+            log.matches(needle).count() >= count
+        });
+        assert!(
+            found,
+            "main log never had {count} x {needle:?}; log:\n{log}\nstderr:\n{}",
+            self.ws.read("vigild.stderr")
+        );
+        log
+    }
+
+    /// Waits until the main log contains `needle`; returns the log.
+    pub fn wait_log(&self, needle: &str) -> String {
+        self.wait_log_count(needle, 1)
+    }
+
+    /// Sends `signal` to vigild.
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid()), signal).expect("signal vigild");
+    }
+
+    /// Waits for vigild to exit (failing the test after [`DEADLINE`]).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut status = None;
+        let exited = wait_until(|| {
+            status = self.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        assert!(exited, "vigild did not exit; log:\n{}", self.log());
+        status.expect("status")
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns the final log.
+    pub fn shutdown(&mut self) -> String {
+        self.signal(Signal::SIGTERM);
+        let status = self.wait_exit();
+        assert!(
+            status.success(),
+            "vigild exited with {status:?}; log:\n{}",
+            self.log()
+        );
+        self.log()
+    }
+}
+
+impl Drop for Vigild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wall-clock time of a main-log line (`2026-11-24 18:38:18,517 INFO …`), as seconds since
+/// midnight, for ordering and lower-bound checks.
+pub fn line_time(line: &str) -> f64 {
+    let time = line.split_whitespace().nth(1).unwrap_or_default();
+    let (hms, millis) = time.split_once(',').unwrap_or((time, "0"));
+    let parts: Vec<f64> = hms.split(':').filter_map(|p| p.parse().ok()).collect();
+    assert_eq!(parts.len(), 3, "not a log line: {line}");
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2] + millis.parse::<f64>().unwrap_or(0.0) / 1000.0
+}
+
+/// Lines of `log` containing `needle`.
+pub fn lines_with<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
+    log.lines().filter(|line| line.contains(needle)).collect()
+}
