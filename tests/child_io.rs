@@ -61,14 +61,13 @@ fn auto_logs_are_named_like_supervisord_in_childlogdir() {
     vigild.shutdown();
 }
 
+const ECHO_NAME_SERVER: &str = "import os, socket\nlistener = socket.socket(fileno=0)\nwhile True:\n    conn, _ = listener.accept()\n    \
+     conn.sendall(os.environ['SUPERVISOR_PROCESS_NAME'].encode())\n    conn.close()\n";
+
 #[test]
 fn fcgi_programs_share_one_socket_as_fd0() {
     let ws = Workspace::new();
-    ws.write(
-        "serve.py",
-        "import os, socket\nlistener = socket.socket(fileno=0)\nwhile True:\n    conn, _ = listener.accept()\n    \
-         conn.sendall(os.environ['SUPERVISOR_PROCESS_NAME'].encode())\n    conn.close()\n",
-    );
+    ws.write("serve.py", ECHO_NAME_SERVER);
     ws.config(
         "[fcgi-program:web]\ncommand=python3 {dir}/serve.py\nsocket=unix://{dir}/web.sock\nsocket_mode=0600\n\
          process_name=%(program_name)s_%(process_num)d\nnumprocs=2\nstartsecs=0\n",
@@ -86,5 +85,27 @@ fn fcgi_programs_share_one_socket_as_fd0() {
         .read_to_string(&mut reply)
         .expect("read");
     assert!(reply == "web_0" || reply == "web_1", "{reply}");
+    vigild.shutdown();
+}
+
+#[test]
+fn fcgi_programs_can_listen_on_tcp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let ws = Workspace::new();
+    ws.write("serve.py", ECHO_NAME_SERVER);
+    ws.config(&format!(
+        "[fcgi-program:api]\ncommand=python3 {{dir}}/serve.py\nsocket=tcp://127.0.0.1:{port}\nstartsecs=0\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: api entered RUNNING state");
+    let mut reply = String::new();
+    std::net::TcpStream::connect(("127.0.0.1", port))
+        .expect("connect")
+        .read_to_string(&mut reply)
+        .expect("read");
+    assert_eq!(reply, "api");
     vigild.shutdown();
 }

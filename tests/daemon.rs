@@ -161,3 +161,93 @@ fn version_flag_prints_the_version() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn sigint_and_sigquit_also_shut_down_cleanly() {
+    for (signal, name) in [(Signal::SIGINT, "SIGINT"), (Signal::SIGQUIT, "SIGQUIT")] {
+        let mut vigild =
+            Vigild::with_config("[program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+        vigild.wait_log("success: app entered RUNNING state");
+        vigild.signal(signal);
+        assert!(vigild.wait_exit().success(), "{name}");
+        let log = vigild.log();
+        assert!(
+            log.contains(&format!("received {name} indicating exit request")),
+            "{log}"
+        );
+        assert!(
+            log.contains("stopped: app (terminated by SIGTERM)"),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn the_main_log_rotates_by_logfile_maxbytes_and_keeps_logfile_backups() {
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        "[supervisord]\nlogfile={dir}/vigild.log\nlogfile_maxbytes=2KB\nlogfile_backups=2\n\
+         pidfile={dir}/vigild.pid\nchildlogdir={dir}\n\n\
+         [program:churn]\ncommand=/bin/sh -c \"sleep 0.01\"\nstartsecs=0\nautorestart=true\n",
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    assert!(
+        wait_until(|| vigild.ws.path().join("vigild.log.2").exists()),
+        "no second backup"
+    );
+    vigild.signal(Signal::SIGTERM);
+    vigild.wait_exit();
+    let dir = vigild.ws.path();
+    assert!(
+        !dir.join("vigild.log.3").exists(),
+        "only logfile_backups=2 files are kept"
+    );
+    for name in ["vigild.log.1", "vigild.log.2"] {
+        let size = fs::metadata(dir.join(name)).expect("backup").len();
+        assert!((2048..2048 + 200).contains(&size), "{name} is {size} bytes");
+    }
+}
+
+#[test]
+fn without_dash_c_the_config_is_found_in_the_working_directory() {
+    let ws = Workspace::new();
+    ws.config("[program:app]\ncommand=/bin/true\nstartsecs=abc\n");
+    let output = ws.run_vigild(&["--check-config"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let found = ws.path().join("supervisord.conf").display().to_string();
+    assert!(stdout.contains(&found), "{stdout}");
+}
+
+#[test]
+fn the_log_is_echoed_to_stderr_in_the_foreground_unless_silent() {
+    for (flags, echoed) in [(&[][..], true), (&["-s"][..], false)] {
+        let ws = Workspace::new();
+        ws.config("[program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+        let mut vigild = Vigild::start(ws, flags);
+        vigild.wait_log("success: app entered RUNNING state");
+        vigild.shutdown();
+        let stderr = vigild.ws.read("vigild.stderr");
+        assert_eq!(
+            stderr.contains("spawned: 'app' with pid"),
+            echoed,
+            "{flags:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_minfds_refuses_to_start() {
+    let ws = Workspace::new();
+    ws.config("[program:app]\ncommand=/bin/true\n");
+    let output = ws.run_vigild(&["-n", "-c", "supervisord.conf", "-a", "4000000000"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "The minimum number of file descriptors required to run this process is 4000000000"
+        ),
+        "{stderr}"
+    );
+}

@@ -370,3 +370,6 @@ pub fn search_path(exe: &Path, cwd: &Path) -> Vec<PathBuf> {
         PathBuf::from("/etc/supervisor/supervisord.conf"),
     ]
 }
+
+#[cfg(test)]
+mod tests;

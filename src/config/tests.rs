@@ -1,0 +1,354 @@
+//! Whole-config tests: every default against the reference, expansion rules, and the bad
+//! values that must stop a load with a located error.
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+
+use super::*;
+
+/// Loads `text` as `<tmp>/supervisord.conf`; `{dir}` stands for the temp dir.
+fn load_text(text: &str) -> (tempfile::TempDir, Result<Loaded, ConfigErrors>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("supervisord.conf");
+    let text = text.replace("{dir}", &dir.path().display().to_string());
+    std::fs::write(&path, text).expect("write config");
+    let env = vec![("HOME".to_string(), "/home/test".to_string())];
+    let loaded = load(&path, &Overrides::default(), dir.path(), &env);
+    (dir, loaded)
+}
+
+fn loaded(text: &str) -> (tempfile::TempDir, Config) {
+    let (dir, result) = load_text(text);
+    match result {
+        Ok(loaded) => (dir, loaded.config),
+        Err(errors) => panic!("config should load:\n{errors}"),
+    }
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match load_text(text).1 {
+        Ok(_) => panic!("config should not load"),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn supervisord_defaults_match_the_reference() {
+    let (dir, config) = loaded("[supervisord]\n");
+    let s = &config.supervisord;
+    let cwd = dir.path();
+    let expected = SupervisordConfig {
+        logfile: MainLog::File(cwd.join("supervisord.log")),
+        logfile_maxbytes: 50 * 1024 * 1024,
+        logfile_backups: 10,
+        loglevel: LogLevel::Info,
+        pidfile: cwd.join("supervisord.pid"),
+        umask: 0o22,
+        nodaemon: false,
+        silent: false,
+        minfds: 1024,
+        minprocs: 200,
+        nocleanup: false,
+        childlogdir: std::env::temp_dir(),
+        user: None,
+        directory: None,
+        strip_ansi: false,
+        environment: vec![],
+        identifier: "supervisor".into(),
+    };
+    assert_eq!(*s, expected);
+    assert!(config.unix_http_server.is_none() && config.inet_http_server.is_none());
+}
+
+#[test]
+fn program_defaults_match_the_reference() {
+    let (_dir, config) = loaded("[supervisord]\n[program:app]\ncommand=/bin/cat\n");
+    let group = &config.groups[0];
+    assert_eq!((group.name.as_str(), group.priority), ("app", 999));
+    let p = &group.processes[0];
+    let table: [(&str, String, String); 17] = [
+        ("name", p.name.clone(), "app".into()),
+        ("priority", p.priority.to_string(), "999".into()),
+        ("autostart", p.autostart.to_string(), "true".into()),
+        (
+            "autorestart",
+            format!("{:?}", p.autorestart),
+            "Unexpected".into(),
+        ),
+        ("startsecs", p.startsecs.to_string(), "1".into()),
+        ("startretries", p.startretries.to_string(), "3".into()),
+        ("exitcodes", format!("{:?}", p.exitcodes), "[0]".into()),
+        (
+            "stopsignal",
+            format!("{:?}", p.stopsignal),
+            format!("{:?}", Signal::SIGTERM),
+        ),
+        ("stopwaitsecs", p.stopwaitsecs.to_string(), "10".into()),
+        ("stopasgroup", p.stopasgroup.to_string(), "false".into()),
+        ("killasgroup", p.killasgroup.to_string(), "false".into()),
+        ("user", format!("{:?}", p.user), "None".into()),
+        (
+            "redirect_stderr",
+            p.redirect_stderr.to_string(),
+            "false".into(),
+        ),
+        ("environment", format!("{:?}", p.environment), "[]".into()),
+        ("directory", format!("{:?}", p.directory), "None".into()),
+        ("umask", format!("{:?}", p.umask), "None".into()),
+        ("serverurl", format!("{:?}", p.serverurl), "None".into()),
+    ];
+    for (option, actual, expected) in table {
+        assert_eq!(actual, expected, "default of {option}");
+    }
+    let stream = StreamLog {
+        target: LogTarget::Auto,
+        maxbytes: 50 * 1024 * 1024,
+        backups: 10,
+        capture_maxbytes: 0,
+        events_enabled: false,
+        syslog: false,
+    };
+    assert_eq!(p.stdout, stream);
+    assert_eq!(p.stderr, stream);
+}
+
+#[test]
+fn other_section_defaults_match_the_reference() {
+    let (_dir, config) = loaded(
+        "[supervisord]\n[unix_http_server]\nfile={dir}/s.sock\n[inet_http_server]\nport=:9001\n\
+         [supervisorctl]\n[program:a]\ncommand=/bin/cat\n[group:g]\nprograms=a\n\
+         [eventlistener:l]\ncommand=/bin/cat\nevents=TICK_5\n\
+         [fcgi-program:f]\ncommand=/bin/cat\nsocket=unix://{dir}/f.sock\n",
+    );
+    let unix = config.unix_http_server.as_ref().expect("unix server");
+    assert_eq!(
+        (unix.chmod, unix.chown.clone(), unix.auth.clone()),
+        (0o700, None, None)
+    );
+    let inet = config.inet_http_server.as_ref().expect("inet server");
+    assert_eq!((inet.host.as_str(), inet.port), ("", 9001));
+    let ctl = config.supervisorctl.as_ref().expect("ctl");
+    assert_eq!(
+        (ctl.serverurl.as_str(), ctl.prompt.as_str()),
+        ("http://localhost:9001", "supervisor")
+    );
+    let g = config
+        .groups
+        .iter()
+        .find(|g| g.name == "g")
+        .expect("group g");
+    assert_eq!(g.priority, 999);
+    let listener = &config.event_listeners[0];
+    assert_eq!(listener.priority, -1);
+    let settings = listener.processes[0]
+        .listener
+        .as_ref()
+        .expect("listener settings");
+    assert_eq!(settings.buffer_size, 10);
+    assert_eq!(
+        settings.result_handler,
+        "supervisor.dispatchers:default_handler"
+    );
+    let fcgi = config
+        .groups
+        .iter()
+        .find(|g| g.name == "f")
+        .expect("fcgi group");
+    let socket = fcgi.processes[0].fcgi_socket.as_ref().expect("socket");
+    assert_eq!((socket.backlog, socket.mode), (libc::SOMAXCONN, 0o700));
+    // serverurl=AUTO prefers the unix server.
+    let a = &g.processes[0];
+    assert!(
+        a.serverurl
+            .as_deref()
+            .is_some_and(|u| u.starts_with("unix://")),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn inet_ports_accept_supervisords_forms() {
+    for (port, host) in [
+        ("127.0.0.1:9001", "127.0.0.1"),
+        ("*:9001", ""),
+        ("9001", ""),
+        ("LocalHost:9001", "localhost"),
+    ] {
+        let (_dir, config) = loaded(&format!("[supervisord]\n[inet_http_server]\nport={port}\n"));
+        let inet = config.inet_http_server.expect("inet");
+        assert_eq!((inet.host.as_str(), inet.port), (host, 9001), "{port}");
+    }
+}
+
+#[test]
+fn expansions_follow_where_each_name_is_allowed() {
+    let (dir, config) = loaded(
+        "[supervisord]\n[program:web]\ncommand=/bin/echo %(program_name)s %(group_name)s %(process_num)02d %(numprocs)d %(ENV_HOME)s %(here)s\n\
+         process_name=%(program_name)s-%(process_num)d\nnumprocs=2\nnumprocs_start=5\n\
+         environment=PORT=80%(process_num)d\ndirectory=%(ENV_HOME)s\n\n[group:site]\nprograms=web\n",
+    );
+    let here = dir.path().display().to_string();
+    let processes = &config.groups[0].processes;
+    let names: Vec<&str> = processes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["web-5", "web-6"]);
+    assert_eq!(
+        processes[0].command,
+        format!("/bin/echo web site 05 2 /home/test {here}")
+    );
+    assert_eq!(
+        processes[1].environment,
+        vec![("PORT".to_string(), "806".to_string())]
+    );
+    assert_eq!(
+        processes[0].directory.as_deref(),
+        Some(Path::new("/home/test"))
+    );
+    // process_num is only for per-process options.
+    let errs = errors("[supervisord]\n[program:a]\ncommand=/bin/cat\npriority=%(process_num)d\n");
+    assert!(
+        errs[0].contains("[program:a] priority=%(process_num)d")
+            && errs[0].contains("contains names (process_num)"),
+        "{errs:?}"
+    );
+    // A program's own environment is visible to its other per-process options.
+    let (_dir, config) = loaded(
+        "[supervisord]\n[program:a]\ncommand=/bin/echo %(ENV_GREETING)s\nenvironment=GREETING=hi\n",
+    );
+    assert_eq!(config.groups[0].processes[0].command, "/bin/echo hi");
+}
+
+#[test]
+fn supervisord_environment_feeds_env_expansions() {
+    let (_dir, config) = loaded(
+        "[supervisord]\nenvironment=APP_ROOT=/srv/app,HOST=%(host_node_name)s\n[program:a]\ncommand=%(ENV_APP_ROOT)s/run\n",
+    );
+    assert_eq!(config.groups[0].processes[0].command, "/srv/app/run");
+    let host = nix::unistd::gethostname()
+        .expect("hostname")
+        .into_string()
+        .expect("utf8");
+    assert!(config
+        .supervisord
+        .environment
+        .contains(&("HOST".to_string(), host)));
+}
+
+#[test]
+fn bad_values_are_located_errors() {
+    let cases = [
+        ("autorestart=maybe", "invalid autorestart value"),
+        ("startsecs=abc", "not an integer"),
+        ("stopsignal=NOPE", "not a signal name"),
+        (
+            "numprocs=2",
+            "%(process_num) must be present within process_name",
+        ),
+        ("command=%(nope)s", "contains names (nope)"),
+        ("exitcodes=0,300", "is not an exit code"),
+        ("stdout_logfile_maxbytes=lots", "not a byte size"),
+        ("umask=8", "not an octal mode"),
+        ("user=no-such-user-x", "invalid user name"),
+        ("stdout_logfile=/no/such/dir/out.log", "does not exist"),
+        (
+            "stopasgroup=true\nkillasgroup=false",
+            "cannot set stopasgroup=true and killasgroup=false",
+        ),
+        ("process_name=a:b", "invalid name"),
+    ];
+    for (option, why) in cases {
+        let errs = errors(&format!(
+            "[supervisord]\n[program:app]\ncommand=/bin/cat\n{option}\n"
+        ));
+        assert_eq!(errs.len(), 1, "{option}: {errs:?}");
+        let error = &errs[0];
+        assert!(error.contains("supervisord.conf:"), "{error}");
+        assert!(error.contains("[program:app]"), "{error}");
+        assert!(error.contains(why), "{option}: {error}");
+    }
+}
+
+#[test]
+fn structural_errors() {
+    let cases = [
+        ("[program:a]\ncommand=/bin/cat\n", ".ini file does not include supervisord section"),
+        ("[supervisord]\n[program:a]\npriority=1\n", "does not specify a command"),
+        ("[supervisord]\n[group:g]\nprograms=nope\n", "names no [program:nope]"),
+        ("[supervisord]\n[eventlistener:l]\ncommand=/bin/cat\n", "must specify events"),
+        ("[supervisord]\n[eventlistener:l]\ncommand=/bin/cat\nevents=NOPE\n", "unknown event type 'NOPE'"),
+        (
+            "[supervisord]\n[eventlistener:l]\ncommand=/bin/cat\nevents=TICK_5\nresult_handler=my.mod:handler\n",
+            "result_handler cannot be resolved",
+        ),
+        ("[supervisord]\n[eventlistener:l]\ncommand=/bin/cat\nevents=TICK_5\nredirect_stderr=true\n", "not allowed for event listeners"),
+        ("[supervisord]\n[fcgi-program:f]\ncommand=/bin/cat\nsocket=udp://x\n", "bad socket"),
+        ("[supervisord]\n[unix_http_server]\nfile=/tmp/x.sock\nusername=u\n", "incomplete authentication"),
+        ("[supervisord]\n[rpcinterface:supervisor]\nx=1\n", "supervisor.rpcinterface_factory"),
+        ("[supervisord]\n[include]\n", "no files setting"),
+        ("[supervisord]\nloglevel=loud\n", "bad log level"),
+    ];
+    for (text, why) in cases {
+        let errs = errors(text);
+        assert!(errs.iter().any(|e| e.contains(why)), "{why}: {errs:?}");
+    }
+}
+
+#[test]
+fn unknown_options_and_sections_are_warnings() {
+    let (_dir, result) = load_text("[supervisord]\nloglevl=info\n[program:a]\ncommand=/bin/cat\nautorestrat=true\n[programs:x]\n");
+    let warnings: Vec<String> = result
+        .expect("loads")
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(warnings.iter().any(|w| w.contains("[program:a] autorestrat=true: unknown option 'autorestrat' is ignored (did you mean 'autorestart'?)")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("did you mean 'loglevel'")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("unknown section [programs:x]")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn overrides_win_over_the_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("s.conf");
+    std::fs::write(&path, "[supervisord]\nloglevel=info\nidentifier=file\n").expect("write");
+    let overrides = Overrides(vec![
+        ("loglevel", "debug".into()),
+        ("identifier", "cli%".into()),
+    ]);
+    let config = load(&path, &overrides, dir.path(), &[])
+        .expect("loads")
+        .config;
+    assert_eq!(config.supervisord.loglevel, LogLevel::Debug);
+    assert_eq!(
+        config.supervisord.identifier, "cli%",
+        "flag values are not expanded"
+    );
+}
+
+#[test]
+fn the_search_path_is_supervisords() {
+    let paths = search_path(Path::new("/opt/vigil/bin/vigild"), Path::new("/work"));
+    let expected: Vec<PathBuf> = [
+        "/opt/vigil/etc/supervisord.conf",
+        "/opt/vigil/supervisord.conf",
+        "/work/supervisord.conf",
+        "/work/etc/supervisord.conf",
+        "/etc/supervisord.conf",
+        "/etc/supervisor/supervisord.conf",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    assert_eq!(paths, expected);
+}
