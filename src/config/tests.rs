@@ -123,7 +123,7 @@ fn other_section_defaults_match_the_reference() {
     );
     let unix = config.unix_http_server.as_ref().expect("unix server");
     assert_eq!(
-        (unix.chmod, unix.chown.clone(), unix.auth.clone()),
+        (unix.chmod, unix.chown, unix.auth.clone()),
         (0o700, None, None)
     );
     let inet = config.inet_http_server.as_ref().expect("inet server");
