@@ -147,6 +147,13 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     let config = loaded.config;
     let settings = &config.supervisord;
     refuse_second_daemon(&settings.pidfile)?;
+    // As supervisord: the log is opened before privileges are dropped (it may live in a
+    // root-owned directory); the limits are raised as the final user; the pidfile is written
+    // after daemonizing so it holds the daemon's pid.
+    let main_sink = Arc::new(open_main_log(&config)?);
+    if let Some(user) = &settings.user {
+        drop_privileges(user)?;
+    }
     umask(Mode::from_bits_truncate(settings.umask));
     raise_limit(
         Resource::RLIMIT_NOFILE,
@@ -166,12 +173,8 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
         }
         daemonize(settings.directory.as_deref())?;
     }
-    if let Some(user) = &settings.user {
-        drop_privileges(user)?;
-    }
     write_pidfile(&settings.pidfile)?;
 
-    let main_sink = Arc::new(open_main_log(&config)?);
     mainlog::install(
         Arc::clone(&main_sink),
         settings.loglevel,

@@ -251,3 +251,46 @@ fn an_unreachable_minfds_refuses_to_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn supervisord_user_drops_privileges_for_the_daemon_and_its_children() {
+    if !nix::unistd::Uid::effective().is_root() {
+        return; // Only root can switch users; as a user this is a load-time refusal instead.
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .expect("lookup")
+        .expect("nobody");
+    let ws = Workspace::new();
+    std::fs::set_permissions(
+        ws.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    ws.write(
+        "supervisord.conf",
+        "[supervisord]\nlogfile={dir}/vigild.log\npidfile={dir}/vigild.pid\nchildlogdir={dir}\nuser=nobody\n\n\
+         [program:probe]\ncommand=/bin/sh -c \"id -u; sleep 1000\"\nstartsecs=0\nstdout_logfile={dir}/probe.out\n",
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: probe entered RUNNING state");
+    let status = fs::read_to_string(format!("/proc/{}/status", vigild.pid())).expect("status");
+    let uid_line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .expect("Uid line");
+    assert!(
+        uid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|id| id == nobody.uid.to_string()),
+        "{uid_line}"
+    );
+    let expected = format!("{}\n", nobody.uid);
+    assert!(
+        wait_until(|| vigild.ws.read("probe.out") == expected),
+        "{}",
+        vigild.ws.read("probe.out")
+    );
+    assert!(!vigild.log().contains("Supervisor is running as root"));
+    vigild.shutdown();
+}

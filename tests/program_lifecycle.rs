@@ -136,3 +136,42 @@ fn exit_messages_match_supervisord() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn an_exec_failure_backs_off_to_fatal() {
+    // The kernel refuses the file (ENOEXEC); like supervisord's child, the exec path ends in
+    // exit status 127, a too-quick exit.
+    let ws = Workspace::new();
+    let junk = ws.write("junk", "\u{1}\u{2}not a program\n");
+    std::fs::set_permissions(&junk, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    ws.config("[program:junk]\ncommand={dir}/junk\nstartretries=1\n");
+    let mut vigild = Vigild::start(ws, &[]);
+    let log = vigild.wait_log("gave up: junk entered FATAL state");
+    let exits = lines_with(&log, "exited: junk (exit status 127; not expected)");
+    assert_eq!(exits.len(), 2, "{log}");
+    vigild.shutdown();
+}
+
+#[test]
+fn children_lead_their_own_process_group() {
+    let mut vigild = Vigild::with_config("[program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+    let log = vigild.wait_log("spawned: 'app' with pid ");
+    let pid: i32 = lines_with(&log, "spawned: 'app' with pid ")[0]
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("pid in log");
+    let fields = crate::support::stat_fields(pid).expect("child stat");
+    assert_eq!(
+        fields[2],
+        pid.to_string(),
+        "pgrp == pid (setpgrp, as supervisord)"
+    );
+    assert_eq!(
+        fields[3],
+        vigild.pid().to_string(),
+        "same session as vigild: not setsid"
+    );
+    vigild.shutdown();
+}

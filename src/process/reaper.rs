@@ -1,7 +1,9 @@
-//! Reaps every child (and, when vigild is PID 1 or a subreaper, every orphan) as soon as
-//! SIGCHLD arrives, and reports each exit; nothing polls on a tick.
-
-use tokio::signal::unix::{signal, SignalKind};
+//! Reaps every child (and, when vigild is PID 1 or a subreaper, every orphan) when SIGCHLD
+//! arrives; nothing polls on a tick.
+//!
+//! The supervisor calls this from its own task, never concurrently with a spawn: std's
+//! `Command::spawn` waits for a child whose exec failed, and a concurrent `waitpid(-1)` could
+//! steal that status.
 
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -18,23 +20,4 @@ pub fn reap_ready() -> Vec<(i32, ExitOutcome)> {
         }
     }
     ended
-}
-
-/// Starts the reaper: `on_exit(pid, outcome)` is called for each reaped child. The SIGCHLD
-/// handler is installed before this returns, so no exit of a later spawn can be missed.
-pub fn start<F>(on_exit: F) -> std::io::Result<tokio::task::JoinHandle<()>>
-where
-    F: Fn(i32, ExitOutcome) + Send + 'static,
-{
-    let mut sigchld = signal(SignalKind::child())?;
-    Ok(tokio::spawn(async move {
-        loop {
-            for (pid, outcome) in reap_ready() {
-                on_exit(pid, outcome);
-            }
-            if sigchld.recv().await.is_none() {
-                break;
-            }
-        }
-    }))
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::signal::unix::Signal;
 use tokio::sync::mpsc;
 
 use super::table::{ProcKey, Table};
@@ -12,6 +13,8 @@ use super::Control;
 use crate::config::Config;
 use crate::logs::capture;
 use crate::logs::mainlog::CRITICAL;
+use crate::process::exit::ExitOutcome;
+use crate::process::reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
 use crate::process::state::{Clock, Effect, Input, Level, Refused, Step, Timer};
@@ -55,7 +58,11 @@ impl Supervisor {
     }
 
     /// Runs until a shutdown has stopped every process.
-    pub(super) async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Control>) {
+    pub(super) async fn run(
+        mut self,
+        mut receiver: mpsc::UnboundedReceiver<Control>,
+        mut sigchld: Signal,
+    ) {
         self.autostart();
         let mut channel_open = true;
         loop {
@@ -71,6 +78,11 @@ impl Supervisor {
                         self.begin_stop(Mood::ShuttingDown);
                     }
                 },
+                _ = sigchld.recv() => {
+                    for (pid, outcome) in reaper::reap_ready() {
+                        self.child_exited(pid, outcome);
+                    }
+                }
                 () = sleep_until(deadline), if deadline.is_some() => self.fire_due(),
             }
             if !matches!(self.mood, Mood::Running) && self.progress_stop() {
@@ -111,16 +123,19 @@ impl Supervisor {
                     }
                 });
             }
-            Control::ChildExited { pid, outcome } => match self.table.pids.remove(&pid) {
-                Some(key) => {
-                    if let Some(entry) = self.table.entries.get_mut(&key) {
-                        entry.stdin = None;
-                    }
-                    // An exit the state machine does not expect is only logged.
-                    let _ = self.apply(&key, Input::Exited(outcome));
+        }
+    }
+
+    fn child_exited(&mut self, pid: i32, outcome: ExitOutcome) {
+        match self.table.pids.remove(&pid) {
+            Some(key) => {
+                if let Some(entry) = self.table.entries.get_mut(&key) {
+                    entry.stdin = None;
                 }
-                None => tracing::debug!("reaped unknown pid {pid} ({})", outcome.describe()),
-            },
+                // An exit the state machine does not expect is only logged.
+                let _ = self.apply(&key, Input::Exited(outcome));
+            }
+            None => tracing::debug!("reaped unknown pid {pid} ({})", outcome.describe()),
         }
     }
 

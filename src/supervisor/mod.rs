@@ -2,16 +2,17 @@
 //! supervisor's mood, driven by [`Control`] messages (requests, reaped exits, signals).
 //!
 //! Nobody else mutates process state; others hold a [`Handle`] and send messages. The task
-//! never does blocking work beyond a fork/exec and opening log files.
+//! also reaps children on SIGCHLD, so reaping never races a spawn. It does no blocking work
+//! beyond a fork/exec and opening log files.
 
 mod actor;
 mod table;
 mod timers;
 
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::process::exit::ExitOutcome;
 
 /// A message to the supervisor task.
 #[derive(Debug)]
@@ -22,13 +23,6 @@ pub enum Control {
     Restart(Box<Config>),
     /// Reopen every child log file (SIGUSR2).
     ReopenLogs,
-    /// The reaper collected a child.
-    ChildExited {
-        /// Its pid.
-        pid: i32,
-        /// How it ended.
-        outcome: ExitOutcome,
-    },
 }
 
 /// A cheap, cloneable way to talk to the supervisor task.
@@ -44,20 +38,16 @@ impl Handle {
     }
 }
 
-/// Starts the supervisor task (and the reaper feeding it) for `config` and begins the
-/// autostart of its programs. `base_env` is the environment children inherit before their
+/// Starts the supervisor task for `config` and begins the autostart of its programs. `base_env` is the environment children inherit before their
 /// own settings. The task ends after a [`Control::Shutdown`] has stopped every process.
 pub fn start(
     config: Config,
     base_env: Vec<(String, String)>,
 ) -> std::io::Result<(Handle, tokio::task::JoinHandle<()>)> {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let handle = Handle { sender };
-    let reaper_handle = handle.clone();
-    crate::process::reaper::start(move |pid, outcome| {
-        reaper_handle.send(Control::ChildExited { pid, outcome });
-    })?;
+    // Installed before the first spawn, so no child's exit can be missed.
+    let sigchld = signal(SignalKind::child())?;
     let actor = actor::Supervisor::new(&config, base_env);
-    let task = tokio::spawn(actor.run(receiver));
-    Ok((handle, task))
+    let task = tokio::spawn(actor.run(receiver, sigchld));
+    Ok((Handle { sender }, task))
 }
