@@ -13,11 +13,7 @@ fn without_nodaemon_it_daemonizes_writes_a_pidfile_and_refuses_a_second_start() 
     ws.config("[program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
     let output = ws.run_vigild(&["-c", "supervisord.conf"]);
     assert!(output.status.success(), "{output:?}");
-    assert!(
-        wait_until(|| ws.read("vigild.pid").trim().parse::<i32>().is_ok()),
-        "no pidfile"
-    );
-    let pid: i32 = ws.read("vigild.pid").trim().parse().expect("pid");
+    let pid = ws.wait_pid("vigild.pid");
     // Clean up the daemon (and its children, which share its session) whatever happens.
     let session = stat_fields(pid)
         .and_then(|f| f.get(3).and_then(|s| s.parse().ok()))

@@ -81,37 +81,28 @@ fn stopsignal_is_sent_first() {
     assert_eq!(vigild.ws.read("graceful.out"), "got-int\n");
 }
 
-/// A parent that ignores TERM with a grandchild; returns the grandchild's pid after shutdown.
-fn grandchild_after_shutdown(group_options: &str) -> (i32, String) {
+/// Runs `script` (which writes its grandchild's pid to `{dir}/grandchild.pid`) with the
+/// given extra options, shuts vigild down, and returns the grandchild's pid and the log.
+fn grandchild_after_shutdown(script: &str, options: &str) -> (i32, String) {
     let ws = Workspace::new();
-    ws.write(
-        "family.sh",
-        "#!/bin/sh\ntrap '' TERM\nsleep 1000 &\necho $! > {dir}/grandchild.pid\nwhile true; do sleep 0.1; done\n",
-    );
+    ws.write("family.sh", script);
     ws.config(&format!(
-        "[program:family]\ncommand=/bin/sh {{dir}}/family.sh\nstartsecs=0\nstopwaitsecs=1\n{group_options}\n"
+        "[program:family]\ncommand=/bin/sh {{dir}}/family.sh\nstartsecs=0\nstopwaitsecs=1\n{options}\n"
     ));
     let mut vigild = Vigild::start(ws, &[]);
     vigild.wait_log("success: family entered RUNNING state");
-    assert!(wait_until(|| vigild
-        .ws
-        .read("grandchild.pid")
-        .trim()
-        .parse::<i32>()
-        .is_ok()));
-    let grandchild: i32 = vigild
-        .ws
-        .read("grandchild.pid")
-        .trim()
-        .parse()
-        .expect("pid");
+    let grandchild = vigild.ws.wait_pid("grandchild.pid");
     let log = vigild.shutdown();
     (grandchild, log)
 }
 
+/// A parent that ignores TERM, with a grandchild.
+const STUBBORN_FAMILY: &str =
+    "#!/bin/sh\ntrap '' TERM\nsleep 1000 &\necho $! > {dir}/grandchild.pid\nwhile true; do sleep 0.1; done\n";
+
 #[test]
 fn killasgroup_kills_grandchildren() {
-    let (grandchild, log) = grandchild_after_shutdown("killasgroup=true");
+    let (grandchild, log) = grandchild_after_shutdown(STUBBORN_FAMILY, "killasgroup=true");
     assert!(
         log.contains("stopped: family (terminated by SIGKILL)"),
         "{log}"
@@ -125,7 +116,7 @@ fn killasgroup_kills_grandchildren() {
 #[test]
 fn without_killasgroup_the_grandchild_is_left_like_supervisord_does() {
     // The contrast case: only the group signals reach grandchildren.
-    let (grandchild, _) = grandchild_after_shutdown("");
+    let (grandchild, _) = grandchild_after_shutdown(STUBBORN_FAMILY, "");
     assert!(
         alive(grandchild),
         "a plain SIGKILL of the parent must not reach the grandchild"
@@ -135,27 +126,8 @@ fn without_killasgroup_the_grandchild_is_left_like_supervisord_does() {
 
 #[test]
 fn stopasgroup_sends_the_stop_signal_to_the_group() {
-    let ws = Workspace::new();
-    ws.write(
-        "family.sh",
-        "#!/bin/sh\nsleep 1000 &\necho $! > {dir}/grandchild.pid\nwait\n",
-    );
-    ws.config("[program:family]\ncommand=/bin/sh {dir}/family.sh\nstartsecs=0\nstopasgroup=true\n");
-    let mut vigild = Vigild::start(ws, &[]);
-    vigild.wait_log("success: family entered RUNNING state");
-    assert!(wait_until(|| vigild
-        .ws
-        .read("grandchild.pid")
-        .trim()
-        .parse::<i32>()
-        .is_ok()));
-    let grandchild: i32 = vigild
-        .ws
-        .read("grandchild.pid")
-        .trim()
-        .parse()
-        .expect("pid");
-    let log = vigild.shutdown();
+    let script = "#!/bin/sh\nsleep 1000 &\necho $! > {dir}/grandchild.pid\nwait\n";
+    let (grandchild, log) = grandchild_after_shutdown(script, "stopasgroup=true");
     assert!(
         !log.contains("with SIGKILL"),
         "TERM to the group is enough: {log}"

@@ -83,6 +83,17 @@ impl Workspace {
         fs::read_to_string(self.path().join(name)).unwrap_or_default()
     }
 
+    /// Waits until the file `name` holds a pid (written by a child) and returns it.
+    pub fn wait_pid(&self, name: &str) -> i32 {
+        let mut pid = None;
+        let found = wait_until(|| {
+            pid = self.read(name).trim().parse::<i32>().ok();
+            pid.is_some()
+        });
+        assert!(found, "no pid in {name}");
+        pid.unwrap_or_default()
+    }
+
     /// Runs `vigild` with `args` to completion (for commands that exit by themselves).
     pub fn run_vigild(&self, args: &[&str]) -> Output {
         let mut command = Command::new(vigild_bin());
