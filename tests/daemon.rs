@@ -290,3 +290,19 @@ fn supervisord_user_drops_privileges_for_the_daemon_and_its_children() {
     assert!(!vigild.log().contains("Supervisor is running as root"));
     vigild.shutdown();
 }
+
+#[test]
+fn as_pid_1_orphans_are_reaped() {
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root || !std::path::Path::new("/usr/bin/unshare").exists() {
+        return; // A new pid namespace needs root and util-linux's unshare.
+    }
+    let ws = Workspace::new();
+    // The subshell's `sleep` is orphaned at once and re-parented to PID 1: vigild.
+    ws.config(
+        "[program:orphaner]\ncommand=/bin/sh -c \"(sleep 0.2 &) && exec sleep 1000\"\nstartsecs=0\n",
+    );
+    let vigild = Vigild::start_wrapped(ws, &["/usr/bin/unshare", "--pid", "--fork"], &[]);
+    let log = vigild.wait_log("reaped unknown pid");
+    assert!(log.contains("(exit status 0)"), "{log}");
+}

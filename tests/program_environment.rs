@@ -124,7 +124,10 @@ fn user_switches_uid_and_groups_when_root() {
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
     )
     .expect("chmod");
-    let (_, out) = output_of(ws, "command=/bin/sh -c \"id -u; id -g\"\nuser=nobody");
+    let (_, out) = output_of(
+        ws,
+        "command=/bin/sh -c \"id -u; id -g; id -G\"\nuser=nobody",
+    );
     let nobody = nix::unistd::User::from_name("nobody")
         .expect("lookup")
         .expect("nobody exists");
@@ -138,6 +141,17 @@ fn user_switches_uid_and_groups_when_root() {
         lines.get(1).copied(),
         Some(nobody.gid.to_string().as_str()),
         "{out}"
+    );
+    let cname = std::ffi::CString::new(nobody.name.clone()).expect("name");
+    let groups: Vec<String> = nix::unistd::getgrouplist(&cname, nobody.gid)
+        .expect("groups")
+        .iter()
+        .map(|g| g.as_raw().to_string())
+        .collect();
+    assert_eq!(
+        lines.get(2).copied(),
+        Some(groups.join(" ").as_str()),
+        "supplementary groups: {out}"
     );
 }
 

@@ -176,10 +176,19 @@ pub struct Vigild {
 impl Vigild {
     /// Starts `vigild -n -c supervisord.conf` plus `extra` flags in `ws`.
     pub fn start(ws: Workspace, extra: &[&str]) -> Self {
-        let mut command = Command::new(vigild_bin());
+        Vigild::start_wrapped(ws, &[], extra)
+    }
+
+    /// Like [`Vigild::start`], run under `wrapper` (e.g. `unshare --pid --fork`); `pid()` is
+    /// then the wrapper's pid.
+    pub fn start_wrapped(ws: Workspace, wrapper: &[&str], extra: &[&str]) -> Self {
+        let mut argv: Vec<&str> = wrapper.to_vec();
+        argv.push(vigild_bin());
+        argv.extend(["-n", "-c", "supervisord.conf"]);
+        argv.extend(extra);
+        let mut command = Command::new(argv[0]);
         command
-            .args(["-n", "-c", "supervisord.conf"])
-            .args(extra)
+            .args(&argv[1..])
             .current_dir(ws.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
