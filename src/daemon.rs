@@ -16,8 +16,9 @@ use nix::unistd::{fork, setsid, ForkResult, Gid, Pid, Uid};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{self, Config, ConfigErrors, Diagnostic, MainLog, Overrides, UserSpec};
+use crate::logs::file::{LogFile, Rotation};
 use crate::logs::mainlog::{self, CRITICAL};
-use crate::logs::sink::{LogSink, Rotation};
+use crate::logs::stream::LogStream;
 use crate::supervisor::{self, Control, Handle};
 
 /// What `vigild` was asked to do on its command line.
@@ -150,7 +151,7 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     // As supervisord: the log is opened before privileges are dropped (it may live in a
     // root-owned directory); the limits are raised as the final user; the pidfile is written
     // after daemonizing so it holds the daemon's pid.
-    let main_sink = Arc::new(open_main_log(&config)?);
+    let main_log = Arc::new(open_main_log(&config)?);
     if let Some(user) = &settings.user {
         drop_privileges(user)?;
     }
@@ -176,7 +177,7 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     write_pidfile(&settings.pidfile)?;
 
     mainlog::install(
-        Arc::clone(&main_sink),
+        Arc::clone(&main_log),
         settings.loglevel,
         settings.nodaemon && !settings.silent,
     );
@@ -199,14 +200,14 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     );
 
     let pidfile = settings.pidfile.clone();
-    let result = serve(config, source, main_sink);
+    let result = serve(config, source, main_log);
     let _ = std::fs::remove_file(&pidfile);
     tracing::info!("vigild exiting");
     result
 }
 
 /// Runs the supervisor and the signal source on a tokio runtime until shutdown completes.
-fn serve(config: Config, source: ConfigSource, main_sink: Arc<LogSink>) -> Result<(), StartError> {
+fn serve(config: Config, source: ConfigSource, main_log: Arc<LogStream>) -> Result<(), StartError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -216,7 +217,7 @@ fn serve(config: Config, source: ConfigSource, main_sink: Arc<LogSink>) -> Resul
         let base_env = base_environment(&source.env, &config);
         let (handle, task) =
             supervisor::start(config, base_env).map_err(io_error("starting the supervisor"))?;
-        let signals = forward_signals(handle, source, main_sink)
+        let signals = forward_signals(handle, source, main_log)
             .map_err(io_error("installing signal handlers"))?;
         let _ = task.await;
         signals.abort();
@@ -236,7 +237,7 @@ fn base_environment(env: &[(String, String)], config: &Config) -> Vec<(String, S
 fn forward_signals(
     handle: Handle,
     source: ConfigSource,
-    main_sink: Arc<LogSink>,
+    main_log: Arc<LogStream>,
 ) -> io::Result<tokio::task::JoinHandle<()>> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -275,7 +276,7 @@ fn forward_signals(
                 }
                 "SIGUSR2" => {
                     tracing::info!("received SIGUSR2 indicating log reopen request");
-                    if let Err(err) = main_sink.reopen() {
+                    if let Err(err) = main_log.reopen() {
                         tracing::error!("could not reopen the main log: {err}");
                     }
                     handle.send(Control::ReopenLogs);
@@ -289,19 +290,25 @@ fn forward_signals(
     }))
 }
 
-fn open_main_log(config: &Config) -> Result<LogSink, StartError> {
+/// Recent main-log output kept in memory for `readLog`/`maintail`.
+const MAIN_LOG_TAIL_BYTES: usize = 1 << 20;
+
+fn open_main_log(config: &Config) -> Result<LogStream, StartError> {
     let settings = &config.supervisord;
-    match &settings.logfile {
-        MainLog::Syslog => Ok(LogSink::discard()),
-        MainLog::File(path) => LogSink::open(
-            path,
-            Rotation {
-                maxbytes: settings.logfile_maxbytes,
-                backups: settings.logfile_backups,
-            },
-        )
-        .map_err(io_error(format!("opening the log file {}", path.display()))),
-    }
+    let file = match &settings.logfile {
+        MainLog::Syslog => None,
+        MainLog::File(path) => Some(
+            LogFile::open(
+                path,
+                Rotation {
+                    maxbytes: settings.logfile_maxbytes,
+                    backups: settings.logfile_backups,
+                },
+            )
+            .map_err(io_error(format!("opening the log file {}", path.display())))?,
+        ),
+    };
+    Ok(LogStream::new("main", file, MAIN_LOG_TAIL_BYTES))
 }
 
 /// Refuses to start when the pidfile names a live vigild.

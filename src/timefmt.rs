@@ -31,6 +31,25 @@ pub fn log_timestamp(when: SystemTime) -> String {
     )
 }
 
+/// RFC 3339 local time with milliseconds and UTC offset: `2026-11-24T16:05:09.123+01:00`.
+pub fn rfc3339(when: SystemTime) -> String {
+    let (tm, millis) = local(when);
+    let offset_minutes = tm.tm_gmtoff / 60;
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let offset_minutes = offset_minutes.abs();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{millis:03}{sign}{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        offset_minutes / 60,
+        offset_minutes % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +60,8 @@ mod tests {
         let stamp = log_timestamp(UNIX_EPOCH + Duration::from_millis(1_700_000_000_042));
         assert_eq!(stamp.len(), "2023-11-14 22:13:20,042".len());
         assert!(stamp.ends_with(",042"), "{stamp}");
+        let rfc = rfc3339(UNIX_EPOCH + Duration::from_millis(1_700_000_000_042));
+        assert_eq!(rfc.len(), "2023-11-14T22:13:20.042+00:00".len(), "{rfc}");
+        assert_eq!(&rfc[19..23], ".042", "{rfc}");
     }
 }

@@ -37,6 +37,11 @@ pub const PROGRAM: &[&str] = &[
     "serverurl",
     // vigil's own additions
     "environment_file",
+    "stdout_logfile_timestamps",
+    "stderr_logfile_timestamps",
+    "stdout_tail_bytes",
+    "stderr_tail_bytes",
+    "log_markers",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

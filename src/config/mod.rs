@@ -178,6 +178,11 @@ pub struct StreamLog {
     pub events_enabled: bool,
     /// Also send to syslog.
     pub syslog: bool,
+    /// vigil: prefix each line with an RFC 3339 time (`*_logfile_timestamps`).
+    pub timestamps: bool,
+    /// vigil: bytes of recent output kept in memory for tails and crash records
+    /// (`*_tail_bytes`).
+    pub tail_bytes: usize,
 }
 
 /// The socket an `[fcgi-program:x]` shares among its processes as their fd 0.
@@ -271,6 +276,8 @@ pub struct ProcessConfig {
     pub fcgi_socket: Option<FcgiSocket>,
     /// Listener settings of an `[eventlistener:x]`.
     pub listener: Option<ListenerConfig>,
+    /// vigil: write a spawn/exit marker line into the child's own logs (`log_markers`).
+    pub log_markers: bool,
 }
 
 impl ProcessConfig {

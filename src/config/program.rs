@@ -238,6 +238,7 @@ fn read_program(
         serverurl,
         fcgi_socket,
         listener,
+        log_markers: reader.parse("log_markers", &names, false, value::boolean),
     };
 
     let mut processes = Vec::new();
@@ -279,8 +280,13 @@ fn default_stream_log() -> StreamLog {
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
+        timestamps: false,
+        tail_bytes: DEFAULT_TAIL_BYTES,
     }
 }
+
+/// Recent output kept in memory per stream unless `*_tail_bytes` says otherwise.
+pub const DEFAULT_TAIL_BYTES: usize = 1 << 20;
 
 fn read_stream_log(
     reader: &mut SectionReader<'_>,
@@ -309,6 +315,10 @@ fn read_stream_log(
         capture_maxbytes: reader.parse(&key("capture_maxbytes"), names, 0, value::byte_size),
         events_enabled: reader.parse(&key("events_enabled"), names, false, value::boolean),
         syslog: reader.parse(&key("syslog"), names, false, value::boolean),
+        timestamps: reader.parse(&key("logfile_timestamps"), names, false, value::boolean),
+        tail_bytes: reader.parse(&key("tail_bytes"), names, defaults.tail_bytes, |text| {
+            usize::try_from(value::byte_size(text)?).map_err(|_| "is too large".to_string())
+        }),
     }
 }
 

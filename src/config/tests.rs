@@ -67,7 +67,7 @@ fn program_defaults_match_the_reference() {
     let group = &config.groups[0];
     assert_eq!((group.name.as_str(), group.priority), ("app", 999));
     let p = &group.processes[0];
-    let table: [(&str, String, String); 17] = [
+    let table: [(&str, String, String); 18] = [
         ("name", p.name.clone(), "app".into()),
         ("priority", p.priority.to_string(), "999".into()),
         ("autostart", p.autostart.to_string(), "true".into()),
@@ -97,6 +97,7 @@ fn program_defaults_match_the_reference() {
         ("directory", format!("{:?}", p.directory), "None".into()),
         ("umask", format!("{:?}", p.umask), "None".into()),
         ("serverurl", format!("{:?}", p.serverurl), "None".into()),
+        ("log_markers", p.log_markers.to_string(), "false".into()),
     ];
     for (option, actual, expected) in table {
         assert_eq!(actual, expected, "default of {option}");
@@ -108,6 +109,8 @@ fn program_defaults_match_the_reference() {
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
+        timestamps: false,
+        tail_bytes: 1024 * 1024,
     };
     assert_eq!(p.stdout, stream);
     assert_eq!(p.stderr, stream);

@@ -1,45 +1,92 @@
-//! Copies a child's stdout or stderr pipe into its [`LogSink`] in large chunks, on its own
-//! task, so a chatty child never waits on the supervisor and never loses a byte.
+//! Moves a child's stdout or stderr from its pipe into its [`LogStream`]: one thread per
+//! pipe, large reads, optional capture-mode/ANSI/timestamp treatment. A slow disk stalls only
+//! its own stream (and, through the pipe, its own child), never the supervisor or other
+//! children; nothing is dropped.
 
-use std::os::fd::OwnedFd;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use tokio::io::AsyncReadExt;
-use tokio::net::unix::pipe;
-
-use super::sink::LogSink;
+use super::filters::{AnsiStripper, CaptureSplitter, Timestamper};
+use super::stream::LogStream;
 
 /// Bytes read from a pipe at a time.
 const CHUNK: usize = 128 * 1024;
+/// Pipe buffer asked of the kernel, to absorb bursts while a write is in progress.
+const PIPE_BUFFER: libc::c_int = 1 << 20;
+/// Stack of a capture thread: it only copies bytes.
+const STACK: usize = 256 * 1024;
 
-/// Starts copying `pipe` into `sink` until the write end is closed by every holder (the child
-/// and any grandchildren that inherited it). `label` names the stream in error messages.
-pub fn spawn(
+/// How the output of one pipe is treated on its way to the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Treatment {
+    /// Remove ANSI escape sequences (`strip_ansi`).
+    pub strip_ansi: bool,
+    /// Prefix lines with a time (`*_logfile_timestamps`).
+    pub timestamps: bool,
+    /// Capture-mode buffer size (`*_capture_maxbytes`); 0 = off.
+    pub capture_maxbytes: usize,
+}
+
+/// Receives each completed capture-mode block (PROCESS_COMMUNICATION payload).
+pub type OnCapture = Box<dyn FnMut(Vec<u8>) + Send>;
+
+/// Starts copying `pipe` into `stream` until every holder of the write end (the child and
+/// whatever inherited it) has closed it. `name` names the thread.
+pub fn start(
     pipe: OwnedFd,
-    sink: Arc<LogSink>,
-    label: String,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    let mut receiver = pipe::Receiver::from_owned_fd(pipe)?;
-    Ok(tokio::spawn(async move {
-        let mut buffer = vec![0u8; CHUNK];
-        let mut reported = false;
-        loop {
-            match receiver.read(&mut buffer).await {
-                Ok(0) => break,
-                Ok(n) => {
-                    if let Err(err) = sink.write(&buffer[..n]) {
-                        if !reported {
-                            tracing::error!("could not write {label} log: {err}");
-                            reported = true;
-                        }
+    stream: Arc<LogStream>,
+    treatment: Treatment,
+    mut on_capture: OnCapture,
+    name: &str,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    // Best effort: a larger pipe means fewer stalls; the default still works.
+    // SAFETY: F_SETPIPE_SZ on a pipe fd we own; no memory is passed.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER);
+    }
+    std::thread::Builder::new()
+        .name(format!("log {name}"))
+        .stack_size(STACK)
+        .spawn(move || {
+            let mut pipe = File::from(pipe);
+            let mut buffer = vec![0u8; CHUNK];
+            let mut splitter = (treatment.capture_maxbytes > 0)
+                .then(|| CaptureSplitter::new(treatment.capture_maxbytes));
+            let mut stripper = treatment.strip_ansi.then(AnsiStripper::default);
+            let mut stamper = treatment.timestamps.then(Timestamper::default);
+            loop {
+                let n = match pipe.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(err) => {
+                        tracing::error!("could not read output pipe: {err}");
+                        break;
                     }
+                };
+                let mut data = Cow::Borrowed(&buffer[..n]);
+                if let Some(splitter) = &mut splitter {
+                    let mut log = Vec::with_capacity(data.len());
+                    for block in splitter.split(&data, &mut log) {
+                        on_capture(block);
+                    }
+                    data = Cow::Owned(log);
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    tracing::error!("could not read {label} pipe: {err}");
-                    break;
+                if let Some(stripper) = &mut stripper {
+                    let mut out = Vec::with_capacity(data.len());
+                    stripper.strip(&data, &mut out);
+                    data = Cow::Owned(out);
                 }
+                if let Some(stamper) = &mut stamper {
+                    let mut out = Vec::with_capacity(data.len() + 64);
+                    stamper.stamp(&data, SystemTime::now(), &mut out);
+                    data = Cow::Owned(out);
+                }
+                stream.append(&data);
             }
-        }
-    }))
+        })
 }

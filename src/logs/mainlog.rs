@@ -12,7 +12,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::sink::LogSink;
+use super::stream::LogStream;
 use crate::config::LogLevel;
 use crate::timefmt::log_timestamp;
 
@@ -21,7 +21,7 @@ pub const CRITICAL: &str = "vigil::critical";
 
 /// Where main-log lines go.
 pub struct MainLogWriter {
-    sink: Arc<LogSink>,
+    stream: Arc<LogStream>,
     echo: bool,
 }
 
@@ -31,7 +31,7 @@ impl io::Write for &MainLogWriter {
             // A closed stderr must not stop the log file.
             let _ = io::stderr().write_all(buf);
         }
-        self.sink.write(buf)?;
+        self.stream.append(buf);
         Ok(buf.len())
     }
 
@@ -40,12 +40,9 @@ impl io::Write for &MainLogWriter {
     }
 }
 
-/// Installs the global subscriber; the returned sink is reopened on SIGUSR2.
-pub fn install(sink: Arc<LogSink>, level: LogLevel, echo: bool) -> Arc<LogSink> {
-    let writer = Arc::new(MainLogWriter {
-        sink: Arc::clone(&sink),
-        echo,
-    });
+/// Installs the global subscriber writing to `stream` (and to stderr when `echo`).
+pub fn install(stream: Arc<LogStream>, level: LogLevel, echo: bool) {
+    let writer = Arc::new(MainLogWriter { stream, echo });
     let filter = match level {
         LogLevel::Critical | LogLevel::Error => Level::ERROR,
         LogLevel::Warn => Level::WARN,
@@ -60,7 +57,6 @@ pub fn install(sink: Arc<LogSink>, level: LogLevel, echo: bool) -> Arc<LogSink> 
         .finish();
     // A second install (only possible in tests) keeps the first subscriber.
     let _ = tracing::subscriber::set_global_default(subscriber);
-    sink
 }
 
 /// supervisord's main-log line: timestamp, 4-letter level, message.

@@ -1,10 +1,16 @@
-//! Log files: where child output and the daemon's own log are written.
+//! Log files: where child output and the daemon's own log are written and read back.
 //!
-//! [`sink::LogSink`] is one log destination (a rotated file, a plain file, or nothing) that
-//! can be reopened for external logrotate; [`capture`] moves bytes from a child's pipe into a
-//! sink off the supervisor task; [`mainlog`] formats the daemon's log with supervisord's line
-//! format. This module knows bytes and files, never process states.
+//! [`stream::LogStream`] is one stream (a child's stdout or stderr, or the main log): its
+//! rotated [`file::LogFile`], an in-memory [`ring::Ring`] of its last bytes, and supervisord's
+//! read/tail semantics. [`capture`] moves bytes from a child's pipe into its stream on a
+//! thread of its own, through the [`filters`] (capture mode, ANSI stripping, timestamps).
+//! [`mainlog`] formats the daemon's log; [`auto`] names and cleans AUTO files. This module
+//! knows bytes and files, never process states.
 
+pub mod auto;
 pub mod capture;
+pub mod file;
+pub mod filters;
 pub mod mainlog;
-pub mod sink;
+pub mod ring;
+pub mod stream;

@@ -478,6 +478,8 @@ mod tests {
             capture_maxbytes: 0,
             events_enabled: false,
             syslog: false,
+            timestamps: false,
+            tail_bytes: 0,
         };
         ProcessConfig {
             name: "app".into(),
@@ -505,6 +507,7 @@ mod tests {
             serverurl: None,
             fcgi_socket: None,
             listener: None,
+            log_markers: false,
         }
     }
 

@@ -11,7 +11,8 @@ use super::table::{ProcKey, Table};
 use super::timers::Timers;
 use super::Control;
 use crate::config::Config;
-use crate::logs::capture;
+use crate::logs::auto;
+use crate::logs::capture::{self, OnCapture, Treatment};
 use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
 use crate::process::reaper;
@@ -34,6 +35,10 @@ enum Mood {
 
 /// The actor's state; owned by its task alone.
 pub(super) struct Supervisor {
+    /// `[supervisord] strip_ansi`.
+    strip_ansi: bool,
+    /// `[supervisord] nocleanup`: keep AUTO logs.
+    nocleanup: bool,
     base_env: Vec<(String, String)>,
     table: Table,
     timers: Timers,
@@ -46,8 +51,14 @@ pub(super) struct Supervisor {
 
 impl Supervisor {
     pub(super) fn new(config: &Config, base_env: Vec<(String, String)>) -> Self {
+        let settings = &config.supervisord;
+        if !settings.nocleanup {
+            auto::clean(&settings.childlogdir, &settings.identifier);
+        }
         let table = Table::build(config);
         Supervisor {
+            strip_ansi: settings.strip_ansi,
+            nocleanup: settings.nocleanup,
             base_env,
             table,
             timers: Timers::default(),
@@ -87,7 +98,12 @@ impl Supervisor {
             }
             if !matches!(self.mood, Mood::Running) && self.progress_stop() {
                 match std::mem::replace(&mut self.mood, Mood::Running) {
-                    Mood::ShuttingDown => break,
+                    Mood::ShuttingDown => {
+                        if !self.nocleanup {
+                            self.table.remove_auto_logs();
+                        }
+                        break;
+                    }
                     Mood::Restarting(config) => self.restart_with(*config),
                     Mood::Running => {}
                 }
@@ -110,11 +126,11 @@ impl Supervisor {
                 }
             },
             Control::ReopenLogs => {
-                let sinks = self.table.sinks();
+                let streams = self.table.streams();
                 tokio::task::spawn_blocking(move || {
-                    for sink in sinks {
-                        if let Err(err) = sink.reopen() {
-                            let path = sink
+                    for stream in streams {
+                        if let Err(err) = stream.reopen() {
+                            let path = stream
                                 .path()
                                 .map(|p| p.display().to_string())
                                 .unwrap_or_default();
@@ -131,6 +147,13 @@ impl Supervisor {
             Some(key) => {
                 if let Some(entry) = self.table.entries.get_mut(&key) {
                     entry.stdin = None;
+                    if entry.config.log_markers {
+                        entry.write_marker(&format!(
+                            "exited '{}' ({})",
+                            entry.config.name,
+                            outcome.describe()
+                        ));
+                    }
                 }
                 // An exit the state machine does not expect is only logged.
                 let _ = self.apply(&key, Input::Exited(outcome));
@@ -191,14 +214,37 @@ impl Supervisor {
                 self.table.pids.insert(pid, key.clone());
                 if let Some(entry) = self.table.entries.get_mut(key) {
                     entry.stdin = child.stdin;
+                    if config.log_markers {
+                        entry.write_marker(&format!("spawned '{}' with pid {pid}", config.name));
+                    }
                     let streams = [
-                        (Some(child.stdout), &entry.stdout_log, "stdout"),
-                        (child.stderr, &entry.stderr_log, "stderr"),
+                        (
+                            Some(child.stdout),
+                            &entry.stdout_log,
+                            &config.stdout,
+                            "stdout",
+                        ),
+                        (child.stderr, &entry.stderr_log, &config.stderr, "stderr"),
                     ];
-                    for (pipe, sink, stream) in streams {
+                    for (pipe, log, settings, stream) in streams {
                         let Some(pipe) = pipe else { continue };
+                        let treatment = Treatment {
+                            strip_ansi: self.strip_ansi,
+                            timestamps: settings.timestamps,
+                            capture_maxbytes: usize::try_from(settings.capture_maxbytes)
+                                .unwrap_or(usize::MAX),
+                        };
                         let label = format!("{} {stream}", config.name);
-                        if let Err(err) = capture::spawn(pipe, Arc::clone(sink), label) {
+                        let on_capture: OnCapture = Box::new(move |block: Vec<u8>| {
+                            tracing::debug!(
+                                "{label}: captured {} bytes for PROCESS_COMMUNICATION",
+                                block.len()
+                            );
+                        });
+                        let name = format!("{} {stream}", config.name);
+                        if let Err(err) =
+                            capture::start(pipe, Arc::clone(log), treatment, on_capture, &name)
+                        {
                             tracing::error!(
                                 "could not capture {stream} of '{}': {err}",
                                 config.name
@@ -352,6 +398,8 @@ impl Supervisor {
 
     fn restart_with(&mut self, config: Config) {
         self.timers.clear();
+        self.strip_ansi = config.supervisord.strip_ansi;
+        self.nocleanup = config.supervisord.nocleanup;
         self.table = Table::build(&config);
         self.autostart();
     }

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{Config, LogTarget, ProcessConfig, StreamLog};
-use crate::logs::sink::{LogSink, Rotation};
+use crate::logs::auto;
+use crate::logs::file::{LogFile, Rotation};
+use crate::logs::stream::LogStream;
 use crate::process::state::Process;
 
 /// A process's identity: (group name, process name).
@@ -23,10 +24,24 @@ pub struct Entry {
     pub generation: u64,
     /// Write end of the child's stdin, kept open while it runs.
     pub stdin: Option<OwnedFd>,
-    /// Where its stdout goes.
-    pub stdout_log: Arc<LogSink>,
-    /// Where its stderr goes.
-    pub stderr_log: Arc<LogSink>,
+    /// Its stdout (with stderr too under `redirect_stderr`).
+    pub stdout_log: Arc<LogStream>,
+    /// Its stderr.
+    pub stderr_log: Arc<LogStream>,
+}
+
+impl Entry {
+    /// Writes a `log_markers` line into the process's own log(s), so runs can be told apart.
+    pub fn write_marker(&self, what: &str) {
+        let line = format!(
+            "==> vigil: {what} at {} <==\n",
+            crate::timefmt::rfc3339(std::time::SystemTime::now())
+        );
+        self.stdout_log.append(line.as_bytes());
+        if !self.config.redirect_stderr {
+            self.stderr_log.append(line.as_bytes());
+        }
+    }
 }
 
 /// All processes of a config, in start order.
@@ -67,7 +82,7 @@ impl Table {
                 }
                 let stdout_log = open_log(process, &process.stdout, "stdout", config);
                 let stderr_log = if process.redirect_stderr {
-                    Arc::new(LogSink::discard())
+                    Arc::new(LogStream::new(format!("{} stderr", process.name), None, 0))
                 } else {
                     open_log(process, &process.stderr, "stderr", config)
                 };
@@ -94,12 +109,27 @@ impl Table {
         self.groups.iter().flat_map(|(_, keys)| keys.iter())
     }
 
-    /// Every open log sink (for SIGUSR2).
-    pub fn sinks(&self) -> Vec<Arc<LogSink>> {
+    /// Every log stream (for SIGUSR2).
+    pub fn streams(&self) -> Vec<Arc<LogStream>> {
         self.entries
             .values()
             .flat_map(|entry| [Arc::clone(&entry.stdout_log), Arc::clone(&entry.stderr_log)])
             .collect()
+    }
+
+    /// Deletes the AUTO log files of every process (at shutdown, unless `nocleanup`).
+    pub fn remove_auto_logs(&self) {
+        for entry in self.entries.values() {
+            let streams = [
+                (&entry.config.stdout, &entry.stdout_log),
+                (&entry.config.stderr, &entry.stderr_log),
+            ];
+            for (settings, stream) in streams {
+                if let (LogTarget::Auto, Some(path)) = (&settings.target, stream.path()) {
+                    auto::remove_with_backups(&path);
+                }
+            }
+        }
     }
 }
 
@@ -108,58 +138,48 @@ fn open_log(
     log: &StreamLog,
     stream: &str,
     config: &Config,
-) -> Arc<LogSink> {
+) -> Arc<LogStream> {
+    let label = format!("{} {stream}", process.name);
     let rotation = Rotation {
         maxbytes: log.maxbytes,
         backups: log.backups,
     };
     let path = match &log.target {
-        LogTarget::None => return Arc::new(LogSink::discard()),
+        LogTarget::None => None,
         LogTarget::Syslog => {
             tracing::warn!(
-                "{stream} of '{}' goes to syslog, which vigil does not support yet: its output is discarded",
+                "{stream} of '{}' goes to syslog, which vigil does not support yet: it is kept in memory only",
                 process.name
             );
-            return Arc::new(LogSink::discard());
+            None
         }
-        LogTarget::File(path) => path.clone(),
-        LogTarget::Auto => auto_log_path(
+        LogTarget::File(path) => Some(path.clone()),
+        LogTarget::Auto => Some(auto::new_path(
             &config.supervisord.childlogdir,
             &process.name,
             stream,
             &config.supervisord.identifier,
-        ),
+        )),
     };
-    match LogSink::open(&path, rotation) {
-        Ok(sink) => Arc::new(sink),
-        Err(err) => {
-            tracing::error!(
-                "could not open {stream} log {} of '{}': {err}; its output is discarded",
+    let file = path.and_then(|path| {
+        if rotation.maxbytes > 0 && LogFile::is_unrotatable(&path) {
+            tracing::warn!(
+                "{stream}_logfile {} of '{}' is not a regular file: rotation ({stream}_logfile_maxbytes) is switched off for it",
                 path.display(),
                 process.name
             );
-            Arc::new(LogSink::discard())
         }
-    }
-}
-
-/// `<name>-<stream>---<identifier>-<8 random chars>.log` in `childlogdir`, as supervisord
-/// names AUTO logs.
-fn auto_log_path(dir: &Path, name: &str, stream: &str, identifier: &str) -> PathBuf {
-    use std::hash::BuildHasher;
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_";
-    loop {
-        let mut seed = std::collections::hash_map::RandomState::new().hash_one((name, stream));
-        let suffix: String = (0..8)
-            .map(|_| {
-                let index = usize::try_from(seed % ALPHABET.len() as u64).unwrap_or(0);
-                seed /= ALPHABET.len() as u64;
-                char::from(ALPHABET[index])
-            })
-            .collect();
-        let path = dir.join(format!("{name}-{stream}---{identifier}-{suffix}.log"));
-        if !path.exists() {
-            return path;
+        match LogFile::open(&path, rotation) {
+            Ok(file) => Some(file),
+            Err(err) => {
+                tracing::error!(
+                    "could not open {stream} log {} of '{}': {err}; its output is kept in memory only",
+                    path.display(),
+                    process.name
+                );
+                None
+            }
         }
-    }
+    });
+    Arc::new(LogStream::new(label, file, log.tail_bytes))
 }

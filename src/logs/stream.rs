@@ -1,0 +1,356 @@
+//! One log stream (a child's stdout or stderr, or the main log): its file, an in-memory ring
+//! of its last bytes, and supervisord's read and tail semantics over both.
+//!
+//! Offsets given to and returned by [`LogStream::read`] and [`LogStream::tail`] are offsets
+//! in the current file, as supervisord's `readProcessStdoutLog`/`tailProcessStdoutLog` use
+//! them. Internally every byte also has a stream offset (bytes written since the stream was
+//! opened, counting what the file already held), which survives rotation: that is how a tail
+//! continues across a rotation from the ring.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::file::LogFile;
+use super::ring::Ring;
+
+/// Why a read could not be served (supervisord's NO_FILE, BAD_ARGUMENTS, FAILED).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// The stream has no log file (NONE, syslog, or the file could not be opened).
+    #[error("NO_FILE")]
+    NoFile,
+    /// An offset/length combination supervisord rejects.
+    #[error("BAD_ARGUMENTS")]
+    BadArguments,
+    /// Reading the file failed.
+    #[error("FAILED: {0}")]
+    Failed(String),
+}
+
+/// The result of a tail call: data, the offset to pass next time, and whether bytes were
+/// skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// The current file length; the client passes it back as the next offset.
+    pub offset: u64,
+    /// More bytes were available than `length`.
+    pub overflow: bool,
+}
+
+struct State {
+    file: Option<LogFile>,
+    ring: Ring,
+    /// Stream offset of the current file's first byte.
+    file_start: u64,
+    /// Stream offset of the previous file's first byte (before the last rotation/reopen).
+    previous_file_start: u64,
+    write_failed: bool,
+}
+
+/// A log stream shared by the thread that writes it and the readers.
+pub struct LogStream {
+    label: String,
+    state: Mutex<State>,
+}
+
+impl LogStream {
+    /// A stream writing to `file` (or only to memory when `None`), keeping the last
+    /// `ring_bytes` bytes in memory. `label` names it in error messages.
+    pub fn new(label: impl Into<String>, file: Option<LogFile>, ring_bytes: usize) -> Self {
+        let existing = file.as_ref().map_or(0, LogFile::len);
+        let mut ring = Ring::new(ring_bytes);
+        ring.skip_to(existing);
+        LogStream {
+            label: label.into(),
+            state: Mutex::new(State {
+                file,
+                ring,
+                file_start: 0,
+                previous_file_start: 0,
+                write_failed: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The log file's path, if the stream has one.
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.lock().file.as_ref().map(|f| f.path().to_path_buf())
+    }
+
+    /// Bytes written to the stream so far (including what the file held when opened).
+    pub fn total(&self) -> u64 {
+        self.lock().ring.end()
+    }
+
+    /// Appends `bytes` to the file and the ring. A failing file is reported once and the
+    /// bytes still reach the ring.
+    pub fn append(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        let end = state.ring.end();
+        let written = state.file.as_mut().map(|file| file.write(bytes));
+        match written {
+            Some(Ok(true)) => {
+                state.previous_file_start = state.file_start;
+                state.file_start = end;
+                state.write_failed = false;
+            }
+            Some(Ok(false)) => state.write_failed = false,
+            Some(Err(err)) => {
+                if !state.write_failed {
+                    tracing::error!("could not write the {} log: {err}", self.label);
+                }
+                state.write_failed = true;
+            }
+            None => {}
+        }
+        state.ring.push(bytes);
+    }
+
+    /// Reopens the file (external rotation, SIGUSR2).
+    pub fn reopen(&self) -> std::io::Result<()> {
+        let mut state = self.lock();
+        let end = state.ring.end();
+        let Some(file) = state.file.as_mut() else {
+            return Ok(());
+        };
+        let len = file.reopen()?;
+        state.previous_file_start = state.file_start;
+        state.file_start = end.saturating_sub(len);
+        Ok(())
+    }
+
+    /// Empties the file and the ring (clearLog, clearProcessLogs).
+    pub fn clear(&self) -> Result<(), ReadError> {
+        let mut state = self.lock();
+        let Some(file) = state.file.as_mut() else {
+            return Err(ReadError::NoFile);
+        };
+        file.clear()
+            .map_err(|err| ReadError::Failed(err.to_string()))?;
+        state.ring.clear();
+        state.previous_file_start = state.file_start;
+        state.file_start = state.ring.end();
+        Ok(())
+    }
+
+    /// The last `count` bytes written, as far as the ring holds them (for crash records).
+    pub fn last_bytes(&self, count: usize) -> Vec<u8> {
+        let state = self.lock();
+        let from = state
+            .ring
+            .end()
+            .saturating_sub(count as u64)
+            .max(state.ring.start());
+        state.ring.since(from).unwrap_or_default()
+    }
+
+    /// supervisord's `readProcessStdoutLog(offset, length)` / `readLog` semantics:
+    /// `offset >= 0` reads `length` bytes (0 = to the end) of the current file from there;
+    /// `offset < 0` with `length == 0` gives the last `-offset` bytes of the stream (across a
+    /// rotation when the ring still holds them); other combinations are BAD_ARGUMENTS.
+    pub fn read(&self, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
+        let state = self.lock();
+        let Some(file) = &state.file else {
+            return Err(ReadError::NoFile);
+        };
+        match (offset, length) {
+            (o, 0) if o < 0 => {
+                let from = state.ring.end().saturating_sub(o.unsigned_abs());
+                if let Some(bytes) = state.ring.since(from) {
+                    return Ok(bytes);
+                }
+                let len = file.len();
+                let want = o.unsigned_abs().min(len);
+                file.read_at(len - want, want).map_err(failed)
+            }
+            (o, l) if o >= 0 && l >= 0 => {
+                let offset = o.unsigned_abs();
+                let length = if l == 0 { u64::MAX } else { l.unsigned_abs() };
+                state.file_bytes(file, offset, length)
+            }
+            _ => Err(ReadError::BadArguments),
+        }
+    }
+
+    /// supervisord's `tailProcessStdoutLog(offset, length)`: if more than `length` bytes
+    /// follow `offset`, the last `length` bytes with `overflow`; else everything after
+    /// `offset`; the returned offset is where the next call continues.
+    ///
+    /// Offsets here are stream offsets: they equal file offsets (as supervisord returns the
+    /// file size) until the file is first rotated or cleared, and keep counting after it, so
+    /// a client passing back the returned offset continues across a rotation, from the ring.
+    pub fn tail(&self, offset: i64, length: i64) -> Result<Tail, ReadError> {
+        let state = self.lock();
+        let Some(file) = &state.file else {
+            return Ok(Tail {
+                data: Vec::new(),
+                offset: 0,
+                overflow: false,
+            });
+        };
+        if offset < 0 || length < 0 {
+            return Err(ReadError::BadArguments);
+        }
+        let (offset, length) = (offset.unsigned_abs(), length.unsigned_abs());
+        let end = state.ring.end();
+        let from = offset.min(end).max(end.saturating_sub(length));
+        let mut overflow = end.saturating_sub(offset) > length;
+        let data = match state.ring.since(from) {
+            Some(bytes) => bytes,
+            // Not in memory: what the current file holds of it (bytes of an earlier file are
+            // lost to this tail, which counts as overflow).
+            None => {
+                overflow |= from < state.file_start;
+                let in_file = from.max(state.file_start) - state.file_start;
+                file.read_at(in_file, end - from).map_err(failed)?
+            }
+        };
+        Ok(Tail {
+            data,
+            offset: end,
+            overflow,
+        })
+    }
+}
+
+impl State {
+    /// `length` bytes of the current file from `offset`, from the ring when it holds them.
+    fn file_bytes(&self, file: &LogFile, offset: u64, length: u64) -> Result<Vec<u8>, ReadError> {
+        let length = length.min(file.len().saturating_sub(offset));
+        if let Some(mut bytes) = self.ring.since(self.file_start + offset) {
+            bytes.truncate(usize::try_from(length).unwrap_or(usize::MAX));
+            return Ok(bytes);
+        }
+        file.read_at(offset, length).map_err(failed)
+    }
+}
+
+fn failed(err: std::io::Error) -> ReadError {
+    ReadError::Failed(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::file::Rotation;
+
+    fn stream(dir: &std::path::Path, rotation: Rotation, ring: usize) -> LogStream {
+        let file = LogFile::open(&dir.join("x.log"), rotation).expect("open");
+        LogStream::new("x stdout", Some(file), ring)
+    }
+
+    const NO_ROTATION: Rotation = Rotation {
+        maxbytes: 0,
+        backups: 0,
+    };
+
+    #[test]
+    fn tail_matches_supervisords_verified_examples() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = stream(dir.path(), NO_ROTATION, 0);
+        log.append(b"hello\n");
+        let tail = log.tail(0, 3).expect("tail");
+        assert_eq!(
+            (tail.data.as_slice(), tail.offset, tail.overflow),
+            (&b"lo\n"[..], 6, true)
+        );
+        let tail = log.tail(0, 100).expect("tail");
+        assert_eq!(
+            (tail.data.as_slice(), tail.offset, tail.overflow),
+            (&b"hello\n"[..], 6, false)
+        );
+        let tail = log.tail(6, 100).expect("tail");
+        assert_eq!((tail.data.len(), tail.offset), (0, 6));
+    }
+
+    #[test]
+    fn read_offsets_and_lengths_follow_the_reference_table() {
+        let dir = tempfile::tempdir().expect("dir");
+        for ring in [0, 1 << 20] {
+            let sub = tempfile::tempdir_in(dir.path()).expect("dir");
+            let log = stream(sub.path(), NO_ROTATION, ring);
+            log.append(b"0123456789");
+            assert_eq!(log.read(2, 0).expect("to end"), b"23456789", "ring {ring}");
+            assert_eq!(log.read(2, 3).expect("slice"), b"234", "ring {ring}");
+            assert_eq!(log.read(-4, 0).expect("last"), b"6789", "ring {ring}");
+            assert_eq!(
+                log.read(-40, 0).expect("whole"),
+                b"0123456789",
+                "ring {ring}"
+            );
+            assert_eq!(log.read(-1, 2), Err(ReadError::BadArguments));
+            assert_eq!(log.read(1, -2), Err(ReadError::BadArguments));
+        }
+        let none = LogStream::new("n", None, 10);
+        assert_eq!(none.read(0, 0), Err(ReadError::NoFile));
+        let tail = none.tail(0, 10).expect("no fault");
+        assert_eq!((tail.data.len(), tail.offset, tail.overflow), (0, 0, false));
+    }
+
+    #[test]
+    fn a_tail_continues_across_a_rotation_from_the_ring() {
+        let dir = tempfile::tempdir().expect("dir");
+        let rotation = Rotation {
+            maxbytes: 10,
+            backups: 2,
+        };
+        let log = stream(dir.path(), rotation, 1 << 20);
+        log.append(b"first-line\n");
+        let tail = log.tail(0, 1000).expect("tail");
+        assert_eq!(tail.data, b"first-line\n");
+        log.append(b"second-line\n");
+        // The file rotated before the second write; the returned offset keeps counting.
+        let tail = log.tail(tail.offset as i64, 1000).expect("tail");
+        assert_eq!(tail.data, b"second-line\n");
+        assert_eq!(tail.offset, 23);
+        assert!(!tail.overflow);
+        // A ring too small for the gap: what the current file holds, flagged as overflow.
+        let sub = tempfile::tempdir_in(dir.path()).expect("dir");
+        let small = stream(sub.path(), rotation, 4);
+        small.append(b"first-line\n");
+        small.append(b"second-line\n");
+        let tail = small.tail(0, 1000).expect("tail");
+        assert_eq!(
+            (tail.data.as_slice(), tail.overflow),
+            (&b"second-line\n"[..], true)
+        );
+        assert_eq!(
+            log.read(-100, 0).expect("last"),
+            b"first-line\nsecond-line\n"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("x.log.1")).expect("backup"),
+            b"first-line\n"
+        );
+    }
+
+    #[test]
+    fn clear_empties_file_and_ring() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = stream(dir.path(), NO_ROTATION, 100);
+        log.append(b"abc");
+        log.clear().expect("clear");
+        assert_eq!(log.read(0, 0).expect("read"), b"");
+        log.append(b"d");
+        assert_eq!(log.read(0, 0).expect("read"), b"d");
+        assert_eq!(std::fs::read(dir.path().join("x.log")).expect("file"), b"d");
+    }
+
+    #[test]
+    fn reads_fall_back_to_the_file_beyond_the_ring() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = stream(dir.path(), NO_ROTATION, 4);
+        log.append(b"0123456789");
+        assert_eq!(log.read(0, 3).expect("file"), b"012");
+        assert_eq!(log.read(-8, 0).expect("file"), b"23456789");
+        assert_eq!(log.last_bytes(100), b"6789");
+    }
+}
