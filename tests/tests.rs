@@ -16,3 +16,5 @@ mod stopping;
 mod daemon;
 // Child output reaching its log files; fcgi sockets.
 mod child_io;
+// Child log files: rotation, AUTO names and cleanup, filters, markers, slow disks.
+mod child_logs;

@@ -35,11 +35,13 @@ pub struct Treatment {
 pub type OnCapture = Box<dyn FnMut(Vec<u8>) + Send>;
 
 /// Starts copying `pipe` into `stream` until every holder of the write end (the child and
-/// whatever inherited it) has closed it. `name` names the thread.
+/// whatever inherited it) has closed it. `first` (a spawn marker) is written before any
+/// output. `name` names the thread.
 pub fn start(
     pipe: OwnedFd,
     stream: Arc<LogStream>,
     treatment: Treatment,
+    first: Option<Vec<u8>>,
     mut on_capture: OnCapture,
     name: &str,
 ) -> io::Result<std::thread::JoinHandle<()>> {
@@ -52,6 +54,9 @@ pub fn start(
         .name(format!("log {name}"))
         .stack_size(STACK)
         .spawn(move || {
+            if let Some(first) = first {
+                stream.append(&first);
+            }
             let mut pipe = File::from(pipe);
             let mut buffer = vec![0u8; CHUNK];
             let mut splitter = (treatment.capture_maxbytes > 0)

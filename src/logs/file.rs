@@ -68,9 +68,12 @@ impl LogFile {
         })
     }
 
-    /// Whether `path` is something rotation cannot work on (a tty, a pipe, /dev/stdout).
+    /// Whether `path` is something rotation cannot work on: a tty, a pipe, or a device
+    /// path such as `/dev/stdout` (which cannot be renamed even when it points at a file).
     pub fn is_unrotatable(path: &Path) -> bool {
-        std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+        path.starts_with("/dev")
+            || path.starts_with("/proc")
+            || std::fs::metadata(path).is_ok_and(|m| !m.is_file())
     }
 
     /// The file's path.

@@ -49,8 +49,12 @@ struct State {
 }
 
 /// A log stream shared by the thread that writes it and the readers.
+///
+/// The supervisor task must not call methods that lock the state (a writer stuck on a slow
+/// disk holds the lock); [`LogStream::path`] needs no lock.
 pub struct LogStream {
     label: String,
+    path: Option<std::path::PathBuf>,
     state: Mutex<State>,
 }
 
@@ -63,6 +67,7 @@ impl LogStream {
         ring.skip_to(existing);
         LogStream {
             label: label.into(),
+            path: file.as_ref().map(|f| f.path().to_path_buf()),
             state: Mutex::new(State {
                 file,
                 ring,
@@ -78,8 +83,8 @@ impl LogStream {
     }
 
     /// The log file's path, if the stream has one.
-    pub fn path(&self) -> Option<std::path::PathBuf> {
-        self.lock().file.as_ref().map(|f| f.path().to_path_buf())
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
     }
 
     /// Bytes written to the stream so far (including what the file held when opened).

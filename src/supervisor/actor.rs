@@ -12,7 +12,6 @@ use super::timers::Timers;
 use super::Control;
 use crate::config::Config;
 use crate::logs::auto;
-use crate::logs::capture::{self, OnCapture, Treatment};
 use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
 use crate::process::reaper;
@@ -214,43 +213,7 @@ impl Supervisor {
                 self.table.pids.insert(pid, key.clone());
                 if let Some(entry) = self.table.entries.get_mut(key) {
                     entry.stdin = child.stdin;
-                    if config.log_markers {
-                        entry.write_marker(&format!("spawned '{}' with pid {pid}", config.name));
-                    }
-                    let streams = [
-                        (
-                            Some(child.stdout),
-                            &entry.stdout_log,
-                            &config.stdout,
-                            "stdout",
-                        ),
-                        (child.stderr, &entry.stderr_log, &config.stderr, "stderr"),
-                    ];
-                    for (pipe, log, settings, stream) in streams {
-                        let Some(pipe) = pipe else { continue };
-                        let treatment = Treatment {
-                            strip_ansi: self.strip_ansi,
-                            timestamps: settings.timestamps,
-                            capture_maxbytes: usize::try_from(settings.capture_maxbytes)
-                                .unwrap_or(usize::MAX),
-                        };
-                        let label = format!("{} {stream}", config.name);
-                        let on_capture: OnCapture = Box::new(move |block: Vec<u8>| {
-                            tracing::debug!(
-                                "{label}: captured {} bytes for PROCESS_COMMUNICATION",
-                                block.len()
-                            );
-                        });
-                        let name = format!("{} {stream}", config.name);
-                        if let Err(err) =
-                            capture::start(pipe, Arc::clone(log), treatment, on_capture, &name)
-                        {
-                            tracing::error!(
-                                "could not capture {stream} of '{}': {err}",
-                                config.name
-                            );
-                        }
-                    }
+                    entry.capture_output(child.stdout, child.stderr, pid, self.strip_ansi);
                 }
                 let _ = self.apply(key, Input::Spawned { pid });
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, LogTarget, ProcessConfig, StreamLog};
 use crate::logs::auto;
+use crate::logs::capture::{self, OnCapture, Treatment};
 use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
 use crate::process::state::Process;
@@ -31,17 +32,74 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Writes a `log_markers` line into the process's own log(s), so runs can be told apart.
-    pub fn write_marker(&self, what: &str) {
-        let line = format!(
-            "==> vigil: {what} at {} <==\n",
-            crate::timefmt::rfc3339(std::time::SystemTime::now())
-        );
-        self.stdout_log.append(line.as_bytes());
-        if !self.config.redirect_stderr {
-            self.stderr_log.append(line.as_bytes());
+    /// Starts the capture threads that move a fresh child's output into its log streams;
+    /// with `log_markers`, each stream starts with a spawn marker.
+    pub fn capture_output(
+        &self,
+        stdout: OwnedFd,
+        stderr: Option<OwnedFd>,
+        pid: i32,
+        strip_ansi: bool,
+    ) {
+        let config = &self.config;
+        let marker = config
+            .log_markers
+            .then(|| marker_line(&format!("spawned '{}' with pid {pid}", config.name)));
+        let streams = [
+            (Some(stdout), &self.stdout_log, &config.stdout, "stdout"),
+            (stderr, &self.stderr_log, &config.stderr, "stderr"),
+        ];
+        for (pipe, log, settings, stream) in streams {
+            let Some(pipe) = pipe else { continue };
+            let treatment = Treatment {
+                strip_ansi,
+                timestamps: settings.timestamps,
+                capture_maxbytes: usize::try_from(settings.capture_maxbytes).unwrap_or(usize::MAX),
+            };
+            let label = format!("{} {stream}", config.name);
+            let on_capture: OnCapture = Box::new(move |block: Vec<u8>| {
+                tracing::debug!(
+                    "{label}: captured {} bytes for PROCESS_COMMUNICATION",
+                    block.len()
+                );
+            });
+            let name = format!("{} {stream}", config.name);
+            if let Err(err) = capture::start(
+                pipe,
+                Arc::clone(log),
+                treatment,
+                marker.clone(),
+                on_capture,
+                &name,
+            ) {
+                tracing::error!("could not capture {stream} of '{}': {err}", config.name);
+            }
         }
     }
+
+    /// Writes a `log_markers` line into the process's own log(s) off the supervisor task (a
+    /// stream may be stuck on a slow disk).
+    pub fn write_marker(&self, what: &str) {
+        let line = marker_line(what);
+        let mut streams = vec![Arc::clone(&self.stdout_log)];
+        if !self.config.redirect_stderr {
+            streams.push(Arc::clone(&self.stderr_log));
+        }
+        tokio::task::spawn_blocking(move || {
+            for stream in streams {
+                stream.append(&line);
+            }
+        });
+    }
+}
+
+/// A `log_markers` line: `==> vigil: <what> at <time> <==`.
+pub fn marker_line(what: &str) -> Vec<u8> {
+    format!(
+        "==> vigil: {what} at {} <==\n",
+        crate::timefmt::rfc3339(std::time::SystemTime::now())
+    )
+    .into_bytes()
 }
 
 /// All processes of a config, in start order.
@@ -126,7 +184,7 @@ impl Table {
             ];
             for (settings, stream) in streams {
                 if let (LogTarget::Auto, Some(path)) = (&settings.target, stream.path()) {
-                    auto::remove_with_backups(&path);
+                    auto::remove_with_backups(path);
                 }
             }
         }

@@ -191,7 +191,9 @@ impl Vigild {
             .args(&argv[1..])
             .current_dir(ws.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(
+                fs::File::create(ws.path().join("vigild.stdout")).expect("stdout file"),
+            ))
             .stderr(Stdio::from(
                 fs::File::create(ws.path().join("vigild.stderr")).expect("stderr file"),
             ));

@@ -1,0 +1,300 @@
+//! Child log files: rotation without loss, AUTO cleanup, ANSI stripping, timestamps,
+//! capture mode, markers, non-seekable targets and slow disks.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::{lines_with, wait_until, Vigild, Workspace};
+
+/// `name`, `name.1` … as they exist, oldest first.
+fn rotated_files(dir: &Path, name: &str) -> Vec<String> {
+    let mut backups: Vec<u32> = fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            file.strip_prefix(&format!("{name}."))?.parse().ok()
+        })
+        .collect();
+    backups.sort_unstable_by(|a, b| b.cmp(a));
+    let mut files: Vec<String> = backups.iter().map(|n| format!("{name}.{n}")).collect();
+    files.push(name.to_string());
+    files
+}
+
+/// Runs `seq 1 count` through a log with `maxbytes`/`backups`; returns (the kept files in
+/// order, their concatenation).
+fn rotate_numbered_lines(count: u32, maxbytes: &str, backups: u32) -> (Vec<String>, String) {
+    let mut vigild = Vigild::with_config(&format!(
+        "[program:counter]\ncommand=seq 1 {count}\nstartsecs=0\nautorestart=false\n\
+         stdout_logfile={{dir}}/counter.log\nstdout_logfile_maxbytes={maxbytes}\nstdout_logfile_backups={backups}\n"
+    ));
+    vigild.wait_log("exited: counter (exit status 0; expected)");
+    let expected_total: usize = (1..=count).map(|n| n.to_string().len() + 1).sum();
+    let dir = vigild.ws.path().to_path_buf();
+    let total = || -> usize {
+        rotated_files(&dir, "counter.log")
+            .iter()
+            .map(|f| {
+                fs::metadata(dir.join(f))
+                    .map(|m| m.len() as usize)
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    if backups >= 1000 {
+        assert!(wait_until(|| total() == expected_total), "bytes missing");
+    }
+    vigild.shutdown();
+    let files = rotated_files(&dir, "counter.log");
+    let text: String = files
+        .iter()
+        .map(|f| fs::read_to_string(dir.join(f)).expect("read"))
+        .collect();
+    (files, text)
+}
+
+#[test]
+fn rotation_keeps_every_line_exactly_once() {
+    let count = 100_000;
+    let (files, text) = rotate_numbered_lines(count, "64KB", 1000);
+    assert!(files.len() >= 4, "several rotations expected: {files:?}");
+    let numbers: Vec<u32> = text
+        .lines()
+        .map(|l| l.parse().expect("a number per line"))
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=count).collect::<Vec<_>>(),
+        "every line once, in order"
+    );
+}
+
+#[test]
+fn rotation_keeps_no_more_than_backups_old_files() {
+    let count = 100_000;
+    let (files, text) = rotate_numbered_lines(count, "64KB", 3);
+    assert_eq!(files.len(), 4, "counter.log plus 3 backups: {files:?}");
+    // What is kept is the end of the stream, each line once (the oldest kept file may start
+    // in the middle of a line).
+    let numbers: Vec<u32> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().expect("number"))
+        .collect();
+    assert_eq!(numbers.last(), Some(&count));
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "contiguous");
+}
+
+#[test]
+fn zero_backups_truncate_in_place() {
+    let (files, text) = rotate_numbered_lines(20_000, "16KB", 0);
+    assert_eq!(files, ["counter.log"], "no backup files");
+    assert!(text.len() < 16 * 1024 + 128 * 1024, "{} bytes", text.len());
+    assert!(text.ends_with("20000\n"));
+}
+
+#[test]
+fn auto_logs_are_removed_at_shutdown_and_stale_ones_at_startup() {
+    let ws = Workspace::new();
+    ws.write("old-stdout---supervisor-abcdefgh.log", "stale");
+    ws.write("old-stdout---supervisor-abcdefgh.log.1", "stale");
+    ws.write("unrelated.log", "keep");
+    ws.config("[program:auto]\ncommand=/bin/sh -c \"echo hi; sleep 1000\"\nstartsecs=0\n");
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: auto entered RUNNING state");
+    let dir = vigild.ws.path().to_path_buf();
+    let autos = || -> Vec<String> {
+        fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("---supervisor-"))
+            .collect()
+    };
+    let during = autos();
+    assert_eq!(
+        during.len(),
+        2,
+        "only this run's stdout and stderr: {during:?}"
+    );
+    assert!(during.iter().all(|n| n.starts_with("auto-")), "{during:?}");
+    vigild.shutdown();
+    assert!(autos().is_empty(), "{:?}", autos());
+    assert_eq!(vigild.ws.read("unrelated.log"), "keep");
+}
+
+#[test]
+fn nocleanup_keeps_auto_logs() {
+    let ws = Workspace::new();
+    ws.write("old-stdout---supervisor-abcdefgh.log", "stale");
+    ws.config("[program:auto]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
+    let mut vigild = Vigild::start(ws, &["-k"]);
+    vigild.wait_log("success: auto entered RUNNING state");
+    vigild.shutdown();
+    let count = fs::read_dir(vigild.ws.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("---supervisor-"))
+        .count();
+    assert_eq!(count, 3, "the stale file and this run's two");
+}
+
+/// Runs one program printing `printf` text; returns its stdout log after it exited.
+fn logged(options: &str, supervisord: &str, printf: &str) -> String {
+    let ws = Workspace::new();
+    ws.write("print.sh", &format!("#!/bin/sh\nprintf '{printf}'\n"));
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\n{supervisord}\n\n\
+             [program:p]\ncommand=/bin/sh {{dir}}/print.sh\nstartsecs=0\nautorestart=false\n\
+             stdout_logfile={{dir}}/p.log\n{options}\n"
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("exited: p (exit status 0; expected)");
+    vigild.shutdown();
+    vigild.ws.read("p.log")
+}
+
+#[test]
+fn strip_ansi_removes_escape_sequences() {
+    let colored = "\\033[1;31mred\\033[0m plain\\n";
+    assert_eq!(logged("", "strip_ansi=true", colored), "red plain\n");
+    assert_eq!(
+        logged("", "", colored),
+        "\u{1b}[1;31mred\u{1b}[0m plain\n",
+        "off by default"
+    );
+}
+
+#[test]
+fn timestamps_prefix_each_line_when_asked() {
+    let log = logged("stdout_logfile_timestamps=true", "", "one\\ntwo\\n");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for (line, text) in lines.iter().zip(["one", "two"]) {
+        let (stamp, rest) = line.split_once(' ').expect("stamp and text");
+        assert_eq!(rest, text);
+        assert_eq!(
+            stamp.len(),
+            "2026-11-24T16:05:09.123+00:00".len(),
+            "{stamp}"
+        );
+        assert_eq!(&stamp[10..11], "T", "{stamp}");
+    }
+}
+
+#[test]
+fn capture_mode_routes_blocks_out_of_the_log() {
+    let text = "before <!--XSUPERVISOR:BEGIN-->secret<!--XSUPERVISOR:END--> after\\n";
+    assert_eq!(
+        logged("stdout_capture_maxbytes=1KB", "", text),
+        "before  after\n"
+    );
+    assert!(
+        logged("", "", text).contains("secret"),
+        "capture mode is off by default"
+    );
+}
+
+#[test]
+fn log_markers_tell_runs_apart() {
+    let log = logged("log_markers=true", "", "work\\n");
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(
+        lines[0].starts_with("==> vigil: spawned 'p' with pid "),
+        "{log}"
+    );
+    assert_eq!(lines[1], "work");
+    assert!(
+        lines[2].starts_with("==> vigil: exited 'p' (exit status 0) at "),
+        "{log}"
+    );
+}
+
+#[test]
+fn dev_stdout_works_with_the_default_maxbytes() {
+    let mut vigild = Vigild::with_config(
+        "[program:container]\ncommand=/bin/sh -c \"for i in 1 2 3; do echo line-$i; done\"\nstartsecs=0\n\
+         autorestart=false\nstdout_logfile=/dev/stdout\n",
+    );
+    let log = vigild.wait_log("exited: container (exit status 0; expected)");
+    assert!(
+        wait_until(|| vigild.ws.read("vigild.stdout") == "line-1\nline-2\nline-3\n"),
+        "{}",
+        vigild.ws.read("vigild.stdout")
+    );
+    assert_eq!(
+        lines_with(&log, "is not a regular file: rotation").len(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("Illegal seek"), "{log}");
+    vigild.shutdown();
+}
+
+#[test]
+fn a_child_that_closes_stdout_keeps_running_and_stderr_still_flows() {
+    let mut vigild = Vigild::with_config(
+        "[program:quiet]\ncommand=/bin/sh -c \"exec 1>&-; sleep 0.3; echo still-here >&2; exec sleep 1000\"\n\
+         startsecs=1\nstderr_logfile={dir}/quiet.err\n",
+    );
+    vigild.wait_log("success: quiet entered RUNNING state");
+    assert!(wait_until(|| vigild.ws.read("quiet.err") == "still-here\n"));
+    let log = vigild.shutdown();
+    assert!(
+        log.contains("stopped: quiet (terminated by SIGTERM)"),
+        "{log}"
+    );
+}
+
+#[test]
+fn syslog_targets_get_a_clear_startup_warning() {
+    let mut vigild = Vigild::with_config(
+        "[program:s]\ncommand=/bin/sleep 1000\nstartsecs=0\nstdout_logfile=syslog\n",
+    );
+    let log = vigild.wait_log("success: s entered RUNNING state");
+    assert!(
+        log.contains("stdout of 's' goes to syslog, which vigil does not support yet"),
+        "{log}"
+    );
+    vigild.shutdown();
+}
+
+#[test]
+fn a_slow_disk_stalls_only_its_own_stream() {
+    let ws = Workspace::new();
+    let fifo = ws.path().join("slow.log");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    // Our read end keeps the FIFO open for vigild's writer, and we never read: a disk that
+    // has stopped.
+    let _reader = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open fifo");
+    ws.config(
+        "[program:flood]\ncommand=/bin/sh -c \"yes flood\"\nstartsecs=0\nstdout_logfile={dir}/slow.log\n\
+         stdout_logfile_maxbytes=0\n\n\
+         [program:ticker]\ncommand=/bin/sh -c \"while true; do echo tick; sleep 0.05; done\"\nstartsecs=0\n\
+         stdout_logfile={dir}/ticker.log\n\n\
+         [program:crasher]\ncommand=/bin/sh -c \"sleep 0.2; exit 1\"\nstartsecs=0\n",
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: flood entered RUNNING state");
+    let ticks = |v: &Vigild| v.ws.read("ticker.log").matches("tick").count();
+    let before = ticks(&vigild);
+    assert!(
+        wait_until(|| ticks(&vigild) > before + 20),
+        "other logs must keep flowing"
+    );
+    // The supervisor keeps working: the crasher keeps being restarted.
+    vigild.wait_log_count("spawned: 'crasher'", 5);
+    let log = vigild.shutdown();
+    assert!(log.contains("stopped: flood"), "{log}");
+}
+
+use std::os::unix::fs::OpenOptionsExt;
