@@ -17,6 +17,13 @@ use super::stream::LogStream;
 const CHUNK: usize = 128 * 1024;
 /// Pipe buffer asked of the kernel, to absorb bursts while a write is in progress.
 const PIPE_BUFFER: libc::c_int = 1 << 20;
+/// A read at least this large means output is streaming: wait [`BATCH_PAUSE`] before the
+/// next read so the pipe fills and the next read moves a large block, instead of waking for
+/// every small write of the child.
+const STREAMING_READ: usize = 4 * 1024;
+/// How long a streaming capture lets the pipe fill (less than the pipe buffer takes to fill
+/// at memory speed, so the child never waits for it).
+const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Stack of a capture thread: it only copies bytes.
 const STACK: usize = 256 * 1024;
 
@@ -92,6 +99,9 @@ pub fn start(
                     data = Cow::Owned(out);
                 }
                 stream.append(&data);
+                if (STREAMING_READ..CHUNK).contains(&n) {
+                    std::thread::sleep(BATCH_PAUSE);
+                }
             }
         })
 }
