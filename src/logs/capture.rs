@@ -51,16 +51,19 @@ pub fn start(
     first: Option<Vec<u8>>,
     mut on_capture: OnCapture,
     name: &str,
-) -> io::Result<std::thread::JoinHandle<()>> {
+) -> io::Result<Drained> {
     // Best effort: a larger pipe means fewer stalls; the default still works.
     // SAFETY: F_SETPIPE_SZ on a pipe fd we own; no memory is passed.
     unsafe {
         libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER);
     }
+    let (done, drained) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()
         .name(format!("log {name}"))
         .stack_size(STACK)
         .spawn(move || {
+            // Dropped when the thread ends, which wakes whoever waits on `Drained`.
+            let _done = done;
             if let Some(first) = first {
                 stream.append(&first);
             }
@@ -103,5 +106,17 @@ pub fn start(
                     std::thread::sleep(BATCH_PAUSE);
                 }
             }
-        })
+        })?;
+    Ok(Drained(drained))
+}
+
+/// Tells when a capture has copied everything its pipe will ever carry.
+#[derive(Debug)]
+pub struct Drained(std::sync::mpsc::Receiver<()>);
+
+impl Drained {
+    /// Waits until the pipe is drained, at most `limit` (a grandchild may keep it open).
+    pub fn wait(&self, limit: std::time::Duration) {
+        let _ = self.0.recv_timeout(limit);
+    }
 }

@@ -147,7 +147,7 @@ impl Supervisor {
                 if let Some(entry) = self.table.entries.get_mut(&key) {
                     entry.stdin = None;
                     if entry.config.log_markers {
-                        entry.write_marker(&format!(
+                        entry.write_exit_marker(&format!(
                             "exited '{}' ({})",
                             entry.config.name,
                             outcome.describe()

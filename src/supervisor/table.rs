@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, LogTarget, ProcessConfig, StreamLog};
 use crate::logs::auto;
-use crate::logs::capture::{self, OnCapture, Treatment};
+use crate::logs::capture::{self, Drained, OnCapture, Treatment};
 use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
 use crate::process::state::Process;
@@ -25,6 +25,8 @@ pub struct Entry {
     pub generation: u64,
     /// Write end of the child's stdin, kept open while it runs.
     pub stdin: Option<OwnedFd>,
+    /// The running captures of the current spawn, to wait for before an exit marker.
+    pub captures: Vec<Drained>,
     /// Its stdout (with stderr too under `redirect_stderr`).
     pub stdout_log: Arc<LogStream>,
     /// Its stderr.
@@ -35,7 +37,7 @@ impl Entry {
     /// Starts the capture threads that move a fresh child's output into its log streams;
     /// with `log_markers`, each stream starts with a spawn marker.
     pub fn capture_output(
-        &self,
+        &mut self,
         stdout: OwnedFd,
         stderr: Option<OwnedFd>,
         pid: i32,
@@ -45,6 +47,7 @@ impl Entry {
         let marker = config
             .log_markers
             .then(|| marker_line(&format!("spawned '{}' with pid {pid}", config.name)));
+        let mut captures = Vec::new();
         let streams = [
             (Some(stdout), &self.stdout_log, &config.stdout, "stdout"),
             (stderr, &self.stderr_log, &config.stderr, "stderr"),
@@ -64,7 +67,7 @@ impl Entry {
                 );
             });
             let name = format!("{} {stream}", config.name);
-            if let Err(err) = capture::start(
+            match capture::start(
                 pipe,
                 Arc::clone(log),
                 treatment,
@@ -72,26 +75,38 @@ impl Entry {
                 on_capture,
                 &name,
             ) {
-                tracing::error!("could not capture {stream} of '{}': {err}", config.name);
+                Ok(drained) => captures.push(drained),
+                Err(err) => {
+                    tracing::error!("could not capture {stream} of '{}': {err}", config.name)
+                }
             }
         }
+        self.captures = captures;
     }
 
-    /// Writes a `log_markers` line into the process's own log(s) off the supervisor task (a
-    /// stream may be stuck on a slow disk).
-    pub fn write_marker(&self, what: &str) {
+    /// Writes an exit `log_markers` line into the process's own log(s) once its output is
+    /// drained (as supervisord drains before it records an exit), off the supervisor task: a
+    /// stream may be stuck on a slow disk, a grandchild may hold the pipe.
+    pub fn write_exit_marker(&mut self, what: &str) {
         let line = marker_line(what);
         let mut streams = vec![Arc::clone(&self.stdout_log)];
         if !self.config.redirect_stderr {
             streams.push(Arc::clone(&self.stderr_log));
         }
+        let captures = std::mem::take(&mut self.captures);
         tokio::task::spawn_blocking(move || {
+            for drained in &captures {
+                drained.wait(DRAIN_LIMIT);
+            }
             for stream in streams {
                 stream.append(&line);
             }
         });
     }
 }
+
+/// How long an exit marker waits for the output before it (a grandchild may hold the pipe).
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A `log_markers` line: `==> vigil: <what> at <time> <==`.
 pub fn marker_line(what: &str) -> Vec<u8> {
@@ -151,6 +166,7 @@ impl Table {
                         process: Process::default(),
                         generation: 0,
                         stdin: None,
+                        captures: Vec::new(),
                         stdout_log,
                         stderr_log,
                     },
