@@ -8,7 +8,8 @@ never the bottleneck. Measured side by side, on the same bytes:
   supervisord  the same config under Python supervisord 4.3 (target/venv)
 each with rotation off (maxbytes=0) and on (50MB files, enough backups to keep all).
 
-Reported: MB/s, the ratio to cat, and the daemon's CPU (user+sys seconds / wall seconds).
+Reported: MB/s, the ratio to cat, and CPU (user+sys) as cores while relaying and as
+seconds per GB relayed, for the relaying cat and for each daemon.
 Usage: benches/log_throughput.py [MiB]   (default 512; run ./scripts/test once for the venv)
 """
 
@@ -55,12 +56,18 @@ def logged_bytes(directory):
 
 
 def run_cat(lines, work):
+    """`cat lines | cat > out`; returns the wall time and the CPU of the relaying cat."""
     out = os.path.join(work, "cat.out")
     start = time.monotonic()
-    subprocess.run(["sh", "-c", f"cat {lines} | cat > {out}"], check=True)
+    with open(out, "wb") as sink:
+        source = subprocess.Popen(["cat", lines], stdout=subprocess.PIPE)
+        relay = subprocess.Popen(["cat"], stdin=source.stdout, stdout=sink)
+        source.stdout.close()
+        _, _, usage = os.wait4(relay.pid, 0)
+        source.wait()
     wall = time.monotonic() - start
     os.remove(out)
-    return wall
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def run_daemon(binary, lines, size, work, rotate):
@@ -110,10 +117,14 @@ def main():
     try:
         lines = os.path.join(work, "lines")
         generate(lines, size)
-        cat_wall = min(run_cat(lines, work) for _ in range(3))
+        cat_wall, cat_cpu = min(run_cat(lines, work) for _ in range(3))
         rate = lambda wall: size / wall / 1e6
+        per_gb = lambda cpu: cpu / (size / 1e9)
         print(f"{mib} MiB of 100-byte lines")
-        print(f"  cat (pipe to file floor)        {rate(cat_wall):8.0f} MB/s")
+        print(
+            f"  cat (pipe to file floor)            {rate(cat_wall):8.0f} MB/s               "
+            f"relay CPU {cat_cpu / cat_wall:4.2f} cores, {per_gb(cat_cpu):4.2f} s/GB"
+        )
         for rotate in (False, True):
             label = "rotation on (50MB)" if rotate else "rotation off"
             rows = [("vigild", VIGILD)]
@@ -123,7 +134,7 @@ def main():
                 wall, cpu = run_daemon(binary, lines, size, work, rotate)
                 print(
                     f"  {name:15s} {label:19s} {rate(wall):8.0f} MB/s  "
-                    f"{cat_wall / wall:5.2f}x cat  daemon CPU {cpu / wall:4.2f} cores"
+                    f"{cat_wall / wall:5.2f}x cat  daemon CPU {cpu / wall:4.2f} cores, {per_gb(cpu):4.2f} s/GB"
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -68,6 +68,9 @@ pub fn start(
                 stream.append(&first);
             }
             let mut pipe = File::from(pipe);
+            if treatment == Treatment::default() && splice_until_end(&pipe, &stream) {
+                return;
+            }
             let mut buffer = vec![0u8; CHUNK];
             let mut splitter = (treatment.capture_maxbytes > 0)
                 .then(|| CaptureSplitter::new(treatment.capture_maxbytes));
@@ -108,6 +111,34 @@ pub fn start(
             }
         })?;
     Ok(Drained(drained))
+}
+
+/// The zero-copy path for untreated output: pipe pages go straight into the log file.
+/// Returns false when splice cannot serve this stream (the caller then reads and writes).
+fn splice_until_end(pipe: &File, stream: &LogStream) -> bool {
+    loop {
+        // Wait for data without holding the stream's lock.
+        let mut poll = libc::pollfd {
+            fd: pipe.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut poll, 1, -1) } < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        match stream.splice_from(pipe.as_fd(), PIPE_BUFFER as usize) {
+            Ok(Some(0)) => return true,
+            Ok(Some(_)) => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            // Not possible here, or failing (a full disk): the read/write path takes over and
+            // reports write errors while the ring keeps the output.
+            Ok(None) | Err(_) => return false,
+        }
+    }
 }
 
 /// Tells when a capture has copied everything its pipe will ever carry.

@@ -1,9 +1,12 @@
-//! One log file on disk with supervisord's size-based rotation (`name`, `name.1` … `name.N`),
-//! done by the file-rotate crate; it also knows its current length, so readers can map
-//! offsets, and reports when a write rotated the file.
+//! One log file on disk with supervisord's size-based rotation (`name`, `name.1` … `name.N`):
+//! after a write that brings the file to `maxbytes`, the file-rotate crate shifts the
+//! backups and starts a new file. Bytes arrive by `write` or, zero-copy, by `splice` from a
+//! child's pipe; the file knows its length and reports rotations, so readers can map offsets.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use file_rotate::compression::Compression;
@@ -13,58 +16,60 @@ use file_rotate::{ContentLimit, FileRotate};
 /// Rotation settings of a log file (`*_logfile_maxbytes`, `*_logfile_backups`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotation {
-    /// Rotate once the file has grown past this size; 0 = never.
+    /// Rotate once the file reaches this size; 0 = never.
     pub maxbytes: u64,
     /// Rotated files to keep (`name.1` … `name.N`); 0 = truncate in place.
     pub backups: u32,
 }
 
-enum Target {
-    Plain(File),
-    Rotating(Box<FileRotate<AppendCount>>),
+/// What a write did besides storing the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes stored.
+    pub bytes: usize,
+    /// The file reached `maxbytes` and was rotated after these bytes: the next byte starts
+    /// a new file.
+    pub rotated: bool,
 }
 
 /// An open log file.
 pub struct LogFile {
     path: PathBuf,
     rotation: Rotation,
-    target: Target,
+    file: File,
+    /// Regular files are written at explicit offsets (splice cannot append); devices and
+    /// pipes (`/dev/stdout`) are written as streams and never rotated.
+    seekable: bool,
+    /// Does the renaming when rotating (never writes itself).
+    rotator: Option<Box<FileRotate<AppendCount>>>,
     len: u64,
 }
 
 impl LogFile {
-    /// Opens (creating if needed) `path` for appending. Rotation is switched off for targets
-    /// that are not regular files (`/dev/stdout`, a pipe), where it cannot work.
+    /// Opens (creating if needed) `path`, continuing after what it holds. Rotation is
+    /// switched off for targets that cannot be rotated (see [`LogFile::is_unrotatable`]).
     pub fn open(path: &Path, rotation: Rotation) -> io::Result<Self> {
-        // Open once ourselves: a bad path is reported here (file-rotate would only drop the
-        // bytes), and the file exists from the start, as with supervisord.
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_for_writing(path)?;
         let metadata = file.metadata()?;
-        let len = if metadata.is_file() {
-            metadata.len()
-        } else {
-            0
-        };
-        let target = if rotation.maxbytes == 0 || !metadata.is_file() {
-            Target::Plain(file)
-        } else {
+        let seekable = metadata.is_file() && !LogFile::is_unrotatable(path);
+        let rotator = (seekable && rotation.maxbytes > 0).then(|| {
             let mut options = OpenOptions::new();
             options.read(true).create(true).append(true);
-            Target::Rotating(Box::new(FileRotate::new(
+            Box::new(FileRotate::new(
                 path,
                 AppendCount::new(usize::try_from(rotation.backups).unwrap_or(usize::MAX)),
-                ContentLimit::BytesSurpassed(
-                    usize::try_from(rotation.maxbytes).unwrap_or(usize::MAX),
-                ),
+                ContentLimit::None,
                 Compression::None,
                 Some(options),
-            )))
-        };
+            ))
+        });
         Ok(LogFile {
             path: path.to_path_buf(),
             rotation,
-            target,
-            len,
+            file,
+            seekable,
+            rotator,
+            len: if seekable { metadata.len() } else { 0 },
         })
     }
 
@@ -81,6 +86,17 @@ impl LogFile {
         &self.path
     }
 
+    /// Where the last rotation moved the previous file (`name.1`), if rotation keeps one.
+    pub fn previous_path(&self) -> Option<PathBuf> {
+        (self.rotator.is_some() && self.rotation.backups > 0)
+            .then(|| PathBuf::from(format!("{}.1", self.path.display())))
+    }
+
+    /// Whether the file can be read back (a regular file, not `/dev/stdout`).
+    pub fn is_readable(&self) -> bool {
+        self.seekable
+    }
+
     /// Bytes in the current file.
     pub fn len(&self) -> u64 {
         self.len
@@ -91,25 +107,69 @@ impl LogFile {
         self.len == 0
     }
 
-    /// Appends `bytes`; returns true when the file was rotated first (the bytes then start a
-    /// new, empty file).
-    pub fn write(&mut self, bytes: &[u8]) -> io::Result<bool> {
-        match &mut self.target {
-            Target::Plain(file) => {
-                file.write_all(bytes)?;
-                self.len += bytes.len() as u64;
-                Ok(false)
-            }
-            Target::Rotating(file) => {
-                // file-rotate's BytesSurpassed rotates before a write once the file has passed
-                // the limit; mirror that test to know where the new file starts.
-                let rotated = self.len > self.rotation.maxbytes;
-                file.write_all(bytes)?;
-                file.flush()?;
-                self.len = if rotated { 0 } else { self.len } + bytes.len() as u64;
-                Ok(rotated)
-            }
+    /// Appends `bytes`, rotating afterwards if the file reached `maxbytes`.
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<Written> {
+        if self.seekable {
+            self.file.write_all_at(bytes, self.len)?;
+        } else {
+            self.file.write_all(bytes)?;
         }
+        self.stored(bytes.len())
+    }
+
+    /// Moves up to `max` bytes from `pipe` into the file without copying them through user
+    /// space. `Ok(None)` means splice cannot serve this pair (the caller reads and writes
+    /// instead); `Ok(Some(0 bytes))` means the pipe's writers are all gone.
+    pub fn splice_from(&mut self, pipe: BorrowedFd<'_>, max: usize) -> io::Result<Option<Written>> {
+        // Never past `maxbytes`: the file rotates exactly at its size limit.
+        let max = match self.rotator {
+            Some(_) => {
+                max.min(usize::try_from(self.rotation.maxbytes - self.len).unwrap_or(usize::MAX))
+            }
+            None => max,
+        };
+        let mut offset = libc::loff_t::try_from(self.len).unwrap_or(libc::loff_t::MAX);
+        let out_offset: *mut libc::loff_t = if self.seekable {
+            &mut offset
+        } else {
+            std::ptr::null_mut()
+        };
+        // SAFETY: both fds are open for the call; `out_offset` is null or points at a live
+        // local; the kernel moves pages between them and touches no user memory.
+        let moved = unsafe {
+            libc::splice(
+                pipe.as_raw_fd(),
+                std::ptr::null_mut(),
+                self.file.as_raw_fd(),
+                out_offset,
+                max,
+                libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+            )
+        };
+        if moved < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EINVAL | libc::ENOSYS) => Ok(None),
+                _ => Err(err),
+            };
+        }
+        let moved = usize::try_from(moved).unwrap_or(0);
+        self.stored(moved).map(Some)
+    }
+
+    /// Accounts for `bytes` just stored; rotates when the file reached `maxbytes`.
+    fn stored(&mut self, bytes: usize) -> io::Result<Written> {
+        self.len += bytes as u64;
+        let rotated = match &mut self.rotator {
+            Some(rotator) if self.len >= self.rotation.maxbytes => {
+                rotator.rotate()?;
+                self.file = open_for_writing(&self.path)?;
+                self.len = 0;
+                true
+            }
+            _ => false,
+        };
+        Ok(Written { bytes, rotated })
     }
 
     /// Closes and reopens the file (after an external logrotate); returns the new length.
@@ -120,22 +180,37 @@ impl LogFile {
 
     /// Empties the file (supervisord's clearLog / clearProcessLogs).
     pub fn clear(&mut self) -> io::Result<()> {
-        if std::fs::metadata(&self.path).is_ok_and(|m| m.is_file()) {
-            OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(&self.path)?;
+        if self.seekable {
+            self.file.set_len(0)?;
         }
-        *self = LogFile::open(&self.path, self.rotation)?;
+        self.len = 0;
         Ok(())
     }
 
-    /// Reads up to `length` bytes of the current file from `offset`.
+    /// Reads up to `length` bytes of the current file from `offset`. Streams that are not
+    /// regular files (`/dev/stdout`) cannot be read back.
     pub fn read_at(&self, offset: u64, length: u64) -> io::Result<Vec<u8>> {
-        let mut file = File::open(&self.path)?;
-        file.seek(SeekFrom::Start(offset))?;
-        let mut bytes = Vec::new();
-        file.take(length).read_to_end(&mut bytes)?;
-        Ok(bytes)
+        if !self.seekable {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the log is not a regular file",
+            ));
+        }
+        read_file_at(&self.path, offset, length)
     }
+}
+
+/// Opens `path` for writing at explicit offsets, keeping what it holds (not `O_APPEND`:
+/// splice refuses append-mode files).
+fn open_for_writing(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).truncate(false).write(true).open(path)
+}
+
+/// Reads up to `length` bytes of the file at `path` from `offset`.
+pub fn read_file_at(path: &Path, offset: u64, length: u64) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    file.take(length).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

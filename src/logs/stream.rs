@@ -1,15 +1,18 @@
 //! One log stream (a child's stdout or stderr, or the main log): its file, an in-memory ring
 //! of its last bytes, and supervisord's read and tail semantics over both.
 //!
-//! Offsets given to and returned by [`LogStream::read`] and [`LogStream::tail`] are offsets
-//! in the current file, as supervisord's `readProcessStdoutLog`/`tailProcessStdoutLog` use
-//! them. Internally every byte also has a stream offset (bytes written since the stream was
-//! opened, counting what the file already held), which survives rotation: that is how a tail
-//! continues across a rotation from the ring.
+//! Every byte has a stream offset (bytes written since the stream was opened, counting what
+//! the file already held). Offsets given to [`LogStream::read`] are offsets in the current
+//! file, as supervisord's `readProcessStdoutLog` uses them; [`LogStream::tail`] uses stream
+//! offsets, which equal file offsets until the first rotation and keep counting after it,
+//! so a tail continues across a rotation. Bytes are served from the ring when it holds them,
+//! else from the current file and the one rotation moved to `name.1`.
 
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::file::LogFile;
+use super::file::{read_file_at, LogFile, Written};
 use super::ring::Ring;
 
 /// Why a read could not be served (supervisord's NO_FILE, BAD_ARGUMENTS, FAILED).
@@ -32,19 +35,20 @@ pub enum ReadError {
 pub struct Tail {
     /// The bytes.
     pub data: Vec<u8>,
-    /// The current file length; the client passes it back as the next offset.
+    /// Where the next call continues (the stream's length).
     pub offset: u64,
-    /// More bytes were available than `length`.
+    /// More bytes were available than `length`, or some were no longer available.
     pub overflow: bool,
 }
 
 struct State {
     file: Option<LogFile>,
+    /// The last bytes; its end is always the stream's length.
     ring: Ring,
     /// Stream offset of the current file's first byte.
     file_start: u64,
-    /// Stream offset of the previous file's first byte (before the last rotation/reopen).
-    previous_file_start: u64,
+    /// The file the last rotation produced (`name.1`) and its first byte's stream offset.
+    previous_file: Option<(PathBuf, u64)>,
     write_failed: bool,
 }
 
@@ -54,7 +58,7 @@ struct State {
 /// disk holds the lock); [`LogStream::path`] needs no lock.
 pub struct LogStream {
     label: String,
-    path: Option<std::path::PathBuf>,
+    path: Option<PathBuf>,
     state: Mutex<State>,
 }
 
@@ -72,7 +76,7 @@ impl LogStream {
                 file,
                 ring,
                 file_start: 0,
-                previous_file_start: 0,
+                previous_file: None,
                 write_failed: false,
             }),
         }
@@ -83,7 +87,7 @@ impl LogStream {
     }
 
     /// The log file's path, if the stream has one.
-    pub fn path(&self) -> Option<&std::path::Path> {
+    pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
@@ -99,24 +103,30 @@ impl LogStream {
             return;
         }
         let mut state = self.lock();
-        let end = state.ring.end();
         let written = state.file.as_mut().map(|file| file.write(bytes));
         match written {
-            Some(Ok(true)) => {
-                state.previous_file_start = state.file_start;
-                state.file_start = end;
-                state.write_failed = false;
-            }
-            Some(Ok(false)) => state.write_failed = false,
-            Some(Err(err)) => {
-                if !state.write_failed {
-                    tracing::error!("could not write the {} log: {err}", self.label);
-                }
-                state.write_failed = true;
-            }
+            Some(Ok(written)) => state.stored(written),
+            Some(Err(err)) => state.failed(&self.label, &err),
             None => {}
         }
         state.ring.push(bytes);
+    }
+
+    /// Moves what `pipe` holds into the file without copying it through user space (the
+    /// ring then starts over empty: reads come from the files). `Ok(None)`: splice cannot
+    /// serve this stream, use [`LogStream::append`]; `Ok(Some(0))`: the pipe is at its end.
+    pub fn splice_from(&self, pipe: BorrowedFd<'_>, max: usize) -> std::io::Result<Option<usize>> {
+        let mut state = self.lock();
+        let Some(file) = state.file.as_mut() else {
+            return Ok(None);
+        };
+        let Some(written) = file.splice_from(pipe, max)? else {
+            return Ok(None);
+        };
+        state.stored(written);
+        let end = state.ring.end() + written.bytes as u64;
+        state.ring.skip_to(end);
+        Ok(Some(written.bytes))
     }
 
     /// Reopens the file (external rotation, SIGUSR2).
@@ -127,8 +137,9 @@ impl LogStream {
             return Ok(());
         };
         let len = file.reopen()?;
-        state.previous_file_start = state.file_start;
         state.file_start = end.saturating_sub(len);
+        // Where logrotate moved the old file is unknown.
+        state.previous_file = None;
         Ok(())
     }
 
@@ -138,29 +149,27 @@ impl LogStream {
         let Some(file) = state.file.as_mut() else {
             return Err(ReadError::NoFile);
         };
-        file.clear()
-            .map_err(|err| ReadError::Failed(err.to_string()))?;
+        file.clear().map_err(failed)?;
         state.ring.clear();
-        state.previous_file_start = state.file_start;
         state.file_start = state.ring.end();
+        state.previous_file = None;
         Ok(())
     }
 
-    /// The last `count` bytes written, as far as the ring holds them (for crash records).
+    /// The last `count` bytes written, as far as they are still held (for crash records).
     pub fn last_bytes(&self, count: usize) -> Vec<u8> {
         let state = self.lock();
-        let from = state
-            .ring
-            .end()
-            .saturating_sub(count as u64)
-            .max(state.ring.start());
-        state.ring.since(from).unwrap_or_default()
+        let from = state.ring.end().saturating_sub(count as u64);
+        state
+            .since(from)
+            .map(|(bytes, _)| bytes)
+            .unwrap_or_default()
     }
 
     /// supervisord's `readProcessStdoutLog(offset, length)` / `readLog` semantics:
     /// `offset >= 0` reads `length` bytes (0 = to the end) of the current file from there;
     /// `offset < 0` with `length == 0` gives the last `-offset` bytes of the stream (across a
-    /// rotation when the ring still holds them); other combinations are BAD_ARGUMENTS.
+    /// rotation when they are still held); other combinations are BAD_ARGUMENTS.
     pub fn read(&self, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
         let state = self.lock();
         let Some(file) = &state.file else {
@@ -169,17 +178,15 @@ impl LogStream {
         match (offset, length) {
             (o, 0) if o < 0 => {
                 let from = state.ring.end().saturating_sub(o.unsigned_abs());
-                if let Some(bytes) = state.ring.since(from) {
-                    return Ok(bytes);
-                }
-                let len = file.len();
-                let want = o.unsigned_abs().min(len);
-                file.read_at(len - want, want).map_err(failed)
+                state.since(from).map(|(bytes, _)| bytes)
             }
             (o, l) if o >= 0 && l >= 0 => {
-                let offset = o.unsigned_abs();
-                let length = if l == 0 { u64::MAX } else { l.unsigned_abs() };
-                state.file_bytes(file, offset, length)
+                let start = state.file_start + o.unsigned_abs().min(file.len());
+                let (mut bytes, _) = state.since(start)?;
+                if l > 0 {
+                    bytes.truncate(usize::try_from(l).unwrap_or(usize::MAX));
+                }
+                Ok(bytes)
             }
             _ => Err(ReadError::BadArguments),
         }
@@ -188,53 +195,81 @@ impl LogStream {
     /// supervisord's `tailProcessStdoutLog(offset, length)`: if more than `length` bytes
     /// follow `offset`, the last `length` bytes with `overflow`; else everything after
     /// `offset`; the returned offset is where the next call continues.
-    ///
-    /// Offsets here are stream offsets: they equal file offsets (as supervisord returns the
-    /// file size) until the file is first rotated or cleared, and keep counting after it, so
-    /// a client passing back the returned offset continues across a rotation, from the ring.
     pub fn tail(&self, offset: i64, length: i64) -> Result<Tail, ReadError> {
         let state = self.lock();
-        let Some(file) = &state.file else {
+        if state.file.is_none() {
             return Ok(Tail {
                 data: Vec::new(),
                 offset: 0,
                 overflow: false,
             });
-        };
+        }
         if offset < 0 || length < 0 {
             return Err(ReadError::BadArguments);
         }
         let (offset, length) = (offset.unsigned_abs(), length.unsigned_abs());
         let end = state.ring.end();
         let from = offset.min(end).max(end.saturating_sub(length));
-        let mut overflow = end.saturating_sub(offset) > length;
-        let data = match state.ring.since(from) {
-            Some(bytes) => bytes,
-            // Not in memory: what the current file holds of it (bytes of an earlier file are
-            // lost to this tail, which counts as overflow).
-            None => {
-                overflow |= from < state.file_start;
-                let in_file = from.max(state.file_start) - state.file_start;
-                file.read_at(in_file, end - from).map_err(failed)?
-            }
-        };
+        let (data, lost) = state.since(from)?;
         Ok(Tail {
             data,
             offset: end,
-            overflow,
+            overflow: lost || end.saturating_sub(offset) > length,
         })
     }
 }
 
 impl State {
-    /// `length` bytes of the current file from `offset`, from the ring when it holds them.
-    fn file_bytes(&self, file: &LogFile, offset: u64, length: u64) -> Result<Vec<u8>, ReadError> {
-        let length = length.min(file.len().saturating_sub(offset));
-        if let Some(mut bytes) = self.ring.since(self.file_start + offset) {
-            bytes.truncate(usize::try_from(length).unwrap_or(usize::MAX));
-            return Ok(bytes);
+    fn stored(&mut self, written: Written) {
+        self.write_failed = false;
+        if written.rotated {
+            let end = self.ring.end() + written.bytes as u64;
+            let previous = self.file.as_ref().and_then(LogFile::previous_path);
+            self.previous_file = previous.map(|path| (path, self.file_start));
+            self.file_start = end;
         }
-        file.read_at(offset, length).map_err(failed)
+    }
+
+    fn failed(&mut self, label: &str, err: &std::io::Error) {
+        if !self.write_failed {
+            tracing::error!("could not write the {label} log: {err}");
+        }
+        self.write_failed = true;
+    }
+
+    /// The bytes from stream offset `from` to the end: from the ring when it holds them,
+    /// else from the previous and current files. The flag says some bytes were no longer
+    /// available (the result then starts later).
+    fn since(&self, from: u64) -> Result<(Vec<u8>, bool), ReadError> {
+        if let Some(bytes) = self.ring.since(from) {
+            return Ok((bytes, false));
+        }
+        let Some(file) = self.file.as_ref().filter(|file| file.is_readable()) else {
+            let start = self.ring.start();
+            return Ok((self.ring.since(start).unwrap_or_default(), true));
+        };
+        let mut bytes = Vec::new();
+        let mut from = from;
+        let mut lost = false;
+        if from < self.file_start {
+            match &self.previous_file {
+                Some((path, start)) => {
+                    if from < *start {
+                        lost = true;
+                        from = *start;
+                    }
+                    bytes =
+                        read_file_at(path, from - start, self.file_start - from).map_err(failed)?;
+                }
+                None => lost = true,
+            }
+            from = self.file_start;
+        }
+        bytes.extend(
+            file.read_at(from - self.file_start, u64::MAX)
+                .map_err(failed)?,
+        );
+        Ok((bytes, lost))
     }
 }
 
@@ -312,12 +347,13 @@ mod tests {
         let tail = log.tail(0, 1000).expect("tail");
         assert_eq!(tail.data, b"first-line\n");
         log.append(b"second-line\n");
-        // The file rotated before the second write; the returned offset keeps counting.
+        // Each write reached maxbytes and rotated the file; the returned offset keeps counting.
         let tail = log.tail(tail.offset as i64, 1000).expect("tail");
         assert_eq!(tail.data, b"second-line\n");
         assert_eq!(tail.offset, 23);
         assert!(!tail.overflow);
-        // A ring too small for the gap: what the current file holds, flagged as overflow.
+        // A ring too small: the bytes come back from the rotated files (x.log.1 holds the
+        // second line; the first, in x.log.2, is beyond the last rotation: overflow).
         let sub = tempfile::tempdir_in(dir.path()).expect("dir");
         let small = stream(sub.path(), rotation, 4);
         small.append(b"first-line\n");
@@ -331,10 +367,9 @@ mod tests {
             log.read(-100, 0).expect("last"),
             b"first-line\nsecond-line\n"
         );
-        assert_eq!(
-            std::fs::read(dir.path().join("x.log.1")).expect("backup"),
-            b"first-line\n"
-        );
+        let backup = |n: u32| std::fs::read(dir.path().join(format!("x.log.{n}"))).expect("backup");
+        assert_eq!(backup(1), b"second-line\n");
+        assert_eq!(backup(2), b"first-line\n");
     }
 
     #[test]
@@ -356,6 +391,6 @@ mod tests {
         log.append(b"0123456789");
         assert_eq!(log.read(0, 3).expect("file"), b"012");
         assert_eq!(log.read(-8, 0).expect("file"), b"23456789");
-        assert_eq!(log.last_bytes(100), b"6789");
+        assert_eq!(log.last_bytes(100), b"0123456789");
     }
 }
