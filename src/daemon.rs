@@ -13,7 +13,7 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::kill;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{fork, setsid, ForkResult, Gid, Pid, Uid};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::config::{self, Config, ConfigErrors, Diagnostic, MainLog, Overrides, UserSpec};
 use crate::logs::file::{LogFile, Rotation};
@@ -108,10 +108,8 @@ impl ConfigSource {
         let file = match &options.config_file {
             Some(file) => cwd.join(file),
             None => {
-                let exe = std::env::args_os()
-                    .next()
-                    .map(PathBuf::from)
-                    .unwrap_or_default();
+                // The binary's real path (argv[0] may be a bare name found on PATH).
+                let exe = std::env::current_exe().unwrap_or_default();
                 let candidates = config::search_path(&exe, &cwd);
                 candidates
                     .iter()
@@ -148,14 +146,12 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     let config = loaded.config;
     let settings = &config.supervisord;
     refuse_second_daemon(&settings.pidfile)?;
-    // As supervisord: the log is opened before privileges are dropped (it may live in a
-    // root-owned directory); the limits are raised as the final user; the pidfile is written
-    // after daemonizing so it holds the daemon's pid.
-    let main_log = Arc::new(open_main_log(&config)?);
+    // supervisord's order: switch user, raise limits, open the log as that user (so a log
+    // it could not rotate later fails now), daemonize, then write the pidfile (it must hold
+    // the daemon's pid).
     if let Some(user) = &settings.user {
         drop_privileges(user)?;
     }
-    umask(Mode::from_bits_truncate(settings.umask));
     raise_limit(
         Resource::RLIMIT_NOFILE,
         settings.minfds,
@@ -168,19 +164,21 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
         "minprocs",
         "processes",
     )?;
-    if !settings.nodaemon {
-        for warning in &loaded.warnings {
-            eprintln!("Warning: {warning}");
-        }
-        daemonize(settings.directory.as_deref())?;
-    }
-    write_pidfile(&settings.pidfile)?;
-
+    let main_log = Arc::new(open_main_log(&config)?);
     mainlog::install(
         Arc::clone(&main_log),
         settings.loglevel,
         settings.nodaemon && !settings.silent,
     );
+    if !settings.nodaemon {
+        for warning in &loaded.warnings {
+            eprintln!("Warning: {warning}");
+        }
+        daemonize(settings.directory.as_deref(), settings.umask)?;
+    }
+    if let Err(err) = write_pidfile(&settings.pidfile) {
+        tracing::error!(target: CRITICAL, "{err}");
+    }
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
@@ -193,10 +191,11 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
             "Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message."
         );
     }
+    // supervisord's wording, which tools grep for.
     tracing::info!(
-        "vigild {} started with pid {}",
-        env!("CARGO_PKG_VERSION"),
-        std::process::id()
+        "supervisord started with pid {} (vigil {})",
+        std::process::id(),
+        env!("CARGO_PKG_VERSION")
     );
 
     let pidfile = settings.pidfile.clone();
@@ -214,14 +213,18 @@ fn serve(config: Config, source: ConfigSource, main_log: Arc<LogStream>) -> Resu
         .build()
         .map_err(io_error("starting the runtime"))?;
     runtime.block_on(async move {
+        // Handlers first: a signal during the first spawns must not kill vigild outright.
+        let signals = SignalSource::install().map_err(io_error("installing signal handlers"))?;
         let base_env = base_environment(&source.env, &config);
         let (handle, task) =
             supervisor::start(config, base_env).map_err(io_error("starting the supervisor"))?;
-        let signals = forward_signals(handle, source, main_log)
-            .map_err(io_error("installing signal handlers"))?;
-        let _ = task.await;
-        signals.abort();
-        Ok(())
+        let forwarder = tokio::spawn(signals.forward(handle, source, main_log));
+        let ended = task.await;
+        forwarder.abort();
+        ended.map_err(|err| StartError::Io {
+            about: "running the supervisor".into(),
+            source: io::Error::other(err.to_string()),
+        })
     })
 }
 
@@ -232,37 +235,53 @@ fn base_environment(env: &[(String, String)], config: &Config) -> Vec<(String, S
     merged.into_iter().collect()
 }
 
-/// Turns SIGTERM/INT/QUIT into a shutdown, SIGHUP into a reload of the config (a bad config
-/// keeps the running fleet), and SIGUSR2 into reopening every log.
-fn forward_signals(
-    handle: Handle,
-    source: ConfigSource,
-    main_log: Arc<LogStream>,
-) -> io::Result<tokio::task::JoinHandle<()>> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut quit = signal(SignalKind::quit())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut usr2 = signal(SignalKind::user_defined2())?;
-    Ok(tokio::spawn(async move {
+/// The signals vigild acts on, turned into supervisor controls: SIGTERM/INT/QUIT shut down,
+/// SIGHUP reloads the config (a bad config keeps the running fleet), SIGUSR2 reopens logs.
+struct SignalSource {
+    term: Signal,
+    int: Signal,
+    quit: Signal,
+    hup: Signal,
+    usr2: Signal,
+}
+
+impl SignalSource {
+    fn install() -> io::Result<Self> {
+        Ok(SignalSource {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            hup: signal(SignalKind::hangup())?,
+            usr2: signal(SignalKind::user_defined2())?,
+        })
+    }
+
+    async fn forward(mut self, handle: Handle, source: ConfigSource, main_log: Arc<LogStream>) {
+        let mut shutting_down = false;
         loop {
             let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-                _ = quit.recv() => "SIGQUIT",
-                _ = hup.recv() => "SIGHUP",
-                _ = usr2.recv() => "SIGUSR2",
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+                _ = self.quit.recv() => "SIGQUIT",
+                _ = self.hup.recv() => "SIGHUP",
+                _ = self.usr2.recv() => "SIGUSR2",
             };
             match name {
+                "SIGHUP" if shutting_down => {
+                    tracing::warn!(
+                        "ignored SIGHUP indicating restart request (shutdown in progress)"
+                    );
+                }
                 "SIGHUP" => {
-                    tracing::info!("received SIGHUP indicating restart request");
-                    let source = source.clone();
-                    match tokio::task::spawn_blocking(move || source.load()).await {
+                    tracing::warn!("received SIGHUP indicating restart request");
+                    let reload = source.clone();
+                    match tokio::task::spawn_blocking(move || reload.load()).await {
                         Ok(Ok(loaded)) => {
                             for warning in &loaded.warnings {
                                 tracing::warn!("{warning}");
                             }
-                            handle.send(Control::Restart(Box::new(loaded.config)));
+                            let base_env = base_environment(&source.env, &loaded.config);
+                            handle.send(Control::Restart(Box::new(loaded.config), base_env));
                         }
                         Ok(Err(errors)) => {
                             for error in &errors.0 {
@@ -282,12 +301,13 @@ fn forward_signals(
                     handle.send(Control::ReopenLogs);
                 }
                 exit => {
-                    tracing::info!("received {exit} indicating exit request");
+                    tracing::warn!("received {exit} indicating exit request");
+                    shutting_down = true;
                     handle.send(Control::Shutdown);
                 }
             }
         }
-    }))
+    }
 }
 
 /// Recent main-log output kept in memory for `readLog`/`maintail`.
@@ -362,15 +382,18 @@ fn raise_limit(
 
 /// Double fork and setsid, so vigild has no controlling terminal and is not a session leader;
 /// stdio goes to /dev/null.
-fn daemonize(directory: Option<&Path>) -> Result<(), StartError> {
+fn daemonize(directory: Option<&Path>, mask: u32) -> Result<(), StartError> {
     fork_and_leave_parent()?;
     setsid().map_err(|e| io_error("starting a new session")(e.into()))?;
     // The second child is not a session leader, so it can never acquire a terminal.
     fork_and_leave_parent()?;
     if let Some(dir) = directory {
-        std::env::set_current_dir(dir)
-            .map_err(io_error(format!("changing to {}", dir.display())))?;
+        if let Err(err) = std::env::set_current_dir(dir) {
+            tracing::error!(target: CRITICAL, "can't chdir into {}: {err}", dir.display());
+        }
     }
+    // As supervisord, the umask is applied when daemonizing only.
+    umask(Mode::from_bits_truncate(mask));
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

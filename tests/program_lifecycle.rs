@@ -175,3 +175,21 @@ fn children_lead_their_own_process_group() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn a_death_by_a_real_time_signal_is_recorded() {
+    let mut vigild = Vigild::with_config(
+        "[program:rt]\ncommand=/bin/sleep 1000\nstartsecs=0\nautorestart=false\n",
+    );
+    let log = vigild.wait_log("spawned: 'rt' with pid ");
+    let pid: i32 = lines_with(&log, "spawned: 'rt' with pid ")[0]
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("pid in log");
+    // SAFETY: plain kill(2) of our own child with a real-time signal nix has no name for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGRTMIN() + 6) }, 0);
+    let log = vigild.wait_log("exited: rt (terminated by signal");
+    assert!(log.contains("not expected"), "{log}");
+    vigild.shutdown();
+}

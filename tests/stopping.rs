@@ -21,6 +21,12 @@ fn start_low_priority_first_and_stop_in_reverse() {
         .collect();
     assert_eq!(order, ["early", "middle", "late"], "{log}");
     let log = vigild.shutdown();
+    // BACKOFF gives up silently at shutdown (supervisord's give_up): no retry, no stop.
+    let after_term = log.split("received SIGTERM").nth(1).unwrap_or_default();
+    assert!(
+        !after_term.contains("spawned: 'backoff'") && !after_term.contains("stopped: backoff"),
+        "{log}"
+    );
     let stops: Vec<&str> = lines_with(&log, "stopped: ")
         .iter()
         .map(|l| {
@@ -48,6 +54,12 @@ fn a_child_that_ignores_the_stop_signal_is_killed_after_stopwaitsecs() {
     let mut vigild = Vigild::start(ws, &[]);
     vigild.wait_log("success: stubborn entered RUNNING state");
     let log = vigild.shutdown();
+    // BACKOFF gives up silently at shutdown (supervisord's give_up): no retry, no stop.
+    let after_term = log.split("received SIGTERM").nth(1).unwrap_or_default();
+    assert!(
+        !after_term.contains("spawned: 'backoff'") && !after_term.contains("stopped: backoff"),
+        "{log}"
+    );
     let kill = lines_with(&log, "WARN killing 'stubborn' (");
     assert_eq!(kill.len(), 1, "{log}");
     assert!(kill[0].ends_with("with SIGKILL"), "{log}");
@@ -74,6 +86,12 @@ fn stopsignal_is_sent_first() {
     let mut vigild = Vigild::start(ws, &[]);
     vigild.wait_log("success: graceful entered RUNNING state");
     let log = vigild.shutdown();
+    // BACKOFF gives up silently at shutdown (supervisord's give_up): no retry, no stop.
+    let after_term = log.split("received SIGTERM").nth(1).unwrap_or_default();
+    assert!(
+        !after_term.contains("spawned: 'backoff'") && !after_term.contains("stopped: backoff"),
+        "{log}"
+    );
     assert!(
         log.contains("INFO stopped: graceful (exit status 0)"),
         "{log}"
@@ -93,6 +111,12 @@ fn grandchild_after_shutdown(script: &str, options: &str) -> (i32, String) {
     vigild.wait_log("success: family entered RUNNING state");
     let grandchild = vigild.ws.wait_pid("grandchild.pid");
     let log = vigild.shutdown();
+    // BACKOFF gives up silently at shutdown (supervisord's give_up): no retry, no stop.
+    let after_term = log.split("received SIGTERM").nth(1).unwrap_or_default();
+    assert!(
+        !after_term.contains("spawned: 'backoff'") && !after_term.contains("stopped: backoff"),
+        "{log}"
+    );
     (grandchild, log)
 }
 
@@ -158,9 +182,11 @@ fn sigterm_stops_everything_and_leaves_no_process_behind() {
         "vigild, tree + 2 sleeps, 3 workers"
     );
     let log = vigild.shutdown();
+    // BACKOFF gives up silently at shutdown (supervisord's give_up): no retry, no stop.
+    let after_term = log.split("received SIGTERM").nth(1).unwrap_or_default();
     assert!(
-        log.contains("gave up: backoff entered FATAL state"),
-        "BACKOFF gives up at shutdown: {log}"
+        !after_term.contains("spawned: 'backoff'") && !after_term.contains("stopped: backoff"),
+        "{log}"
     );
     assert!(
         wait_until(|| session_members(sid).is_empty()),

@@ -11,6 +11,7 @@ use vigil::daemon::{self, DaemonOptions, StartError};
 /// A process supervisor that runs an unchanged supervisord.conf.
 #[derive(Parser, Debug)]
 #[command(name = "vigild", version, disable_version_flag = true)]
+#[command(after_help = "-? is accepted for --help, as supervisord accepts it.")]
 struct Args {
     /// Configuration file path (searched for like supervisord when absent).
     #[arg(short = 'c', long = "configuration", value_name = "FILE")]
@@ -22,8 +23,11 @@ struct Args {
     #[arg(short = 's', long)]
     silent: bool,
     /// Print the version and exit.
-    #[arg(short = 'v', long, action = ArgAction::Version)]
-    version: Option<bool>,
+    #[arg(short = 'v', long)]
+    version: bool,
+    /// Print help (as -h).
+    #[arg(short = '?', action = ArgAction::Help, hide = true)]
+    question_help: Option<bool>,
     /// Run as this user (or numeric uid).
     #[arg(short = 'u', long)]
     user: Option<String>,
@@ -116,6 +120,11 @@ impl Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.version {
+        // The bare version, as `supervisord -v` prints it.
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     if args.profile_options.is_some() {
         eprintln!("Warning: --profile_options is ignored: vigild has no Python profiler");
     }

@@ -68,7 +68,8 @@ impl RawSection {
         }
     }
 
-    fn set(&mut self, option: RawOption) {
+    /// Sets an option, replacing one of the same name.
+    pub fn set(&mut self, option: RawOption) {
         match self.options.iter_mut().find(|o| o.key == option.key) {
             Some(existing) => *existing = option,
             None => self.options.push(option),
@@ -221,17 +222,28 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<RawSection>, Diagnostic>
     Ok(sections)
 }
 
-/// Removes comments as configparser does (`inline_comment_prefixes=(';', '#')`): lines whose
-/// first non-blank character is `;` or `#` are dropped, and a `;` or `#` at the start of a
-/// line or after a blank ends the line. Returns the text and, per kept line, its original
-/// 1-based line number.
+/// Prepares the text as configparser reads it, for rust-ini: comments are removed
+/// (`inline_comment_prefixes=(';', '#')`: lines whose first non-blank character is `;` or
+/// `#` are dropped, and a `;` or `#` at the start of a line or after a blank ends the line),
+/// and a line continues the previous value only when it is indented more than that value's
+/// key (other lines lose their indentation, so uniformly indented options stay separate).
+/// Returns the text and, per kept line, its original 1-based line number.
 fn strip_comments(text: &str) -> (String, Vec<usize>) {
     let mut kept = String::with_capacity(text.len());
     let mut lines = Vec::new();
+    let mut key_indent: Option<usize> = None;
     for (index, line) in text.lines().enumerate() {
         if line.trim_start().starts_with([';', '#']) {
             continue;
         }
+        let indent = line.len() - line.trim_start().len();
+        let continues = key_indent.is_some_and(|key| indent > key) && !line.trim().is_empty();
+        let line = if continues || line.trim().is_empty() {
+            line
+        } else {
+            key_indent = (!line.trim_start().starts_with('[')).then_some(indent);
+            line.trim_start()
+        };
         let mut end = line.len();
         let mut previous_blank = true;
         for (at, c) in line.char_indices() {
@@ -323,6 +335,20 @@ mod tests {
         assert_eq!(
             program.get("user").map(|o| o.value.as_str()),
             Some("nobody")
+        );
+    }
+
+    #[test]
+    fn only_deeper_indentation_continues_a_value() {
+        let sections = parse("[program:a]\n  command=/bin/cat\n  autostart=false\n    more\n");
+        let program = &sections[0];
+        assert_eq!(
+            program.get("command").map(|o| o.value.as_str()),
+            Some("/bin/cat")
+        );
+        assert_eq!(
+            program.get("autostart").map(|o| o.value.as_str()),
+            Some("false\nmore")
         );
     }
 

@@ -1,7 +1,7 @@
 //! `[program:x]`, `[fcgi-program:x]` and `[eventlistener:x]` sections → process configs,
 //! grouped into homogeneous groups or the `[group:x]` they belong to.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use super::diagnostic::Diagnostic;
 use super::expand::Names;
 use super::ini::{RawDoc, RawSection};
 use super::resolve::{
-    absolute, existing_dirpath, owner, priority, user_spec, Context, Membership, SectionReader,
+    absolute, existing_dirpath, owner, priority, user_spec, Context, HeterogeneousGroup,
+    SectionReader,
 };
 use super::value;
 use super::{
@@ -60,65 +61,71 @@ enum Kind {
     Listener,
 }
 
-/// Reads every program-like section; returns the process groups and the listener pools, each
-/// sorted by priority then name.
+/// Reads every program-like section into groups as supervisord builds them: each
+/// `[group:x]` (its members in `programs=` order), then every other `[program:x]`, then every
+/// other `[fcgi-program:x]`, each in file order; then a stable sort by priority, so equal
+/// priorities keep that order (and processes keep `process_num` order). Returns the process
+/// groups and the listener pools.
 pub(super) fn read_all(
     doc: &RawDoc,
     ctx: &Context,
-    memberships: &BTreeMap<String, Membership>,
+    heterogeneous: &[HeterogeneousGroup],
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
 ) -> (Vec<GroupConfig>, Vec<GroupConfig>) {
-    let mut groups: BTreeMap<String, GroupConfig> = BTreeMap::new();
-    let mut listeners = Vec::new();
-    for section in &doc.sections {
-        let (kind, program) = match section.name.split_once(':') {
-            Some(("program", name)) => (Kind::Program, name),
-            Some(("fcgi-program", name)) => (Kind::Fcgi, name),
-            Some(("eventlistener", name)) => (Kind::Listener, name),
-            _ => continue,
-        };
-        if let Err(why) = value::name(program) {
-            errors.push(Diagnostic::new(
-                section.location(None),
-                format!("bad program name '{program}': {why}"),
-            ));
-            continue;
+    let mut groups = Vec::new();
+    for group in heterogeneous {
+        let mut processes = Vec::new();
+        for member in &group.members {
+            if let Some((section, kind, program)) = program_section(doc, member) {
+                processes.extend(
+                    read_program(section, kind, program, &group.name, ctx, errors, warnings).1,
+                );
+            }
         }
-        let membership = memberships.get(program).filter(|_| kind != Kind::Listener);
-        let group_name = membership.map_or(program, |m| m.group.as_str());
-        let (program_priority, processes) =
-            read_program(section, kind, program, group_name, ctx, errors, warnings);
-        let group_priority = membership.map_or(program_priority, |m| m.priority);
-        if kind == Kind::Listener {
-            listeners.push(GroupConfig {
-                name: program.to_string(),
-                priority: program_priority,
-                processes,
-            });
-            continue;
-        }
-        let group = groups
-            .entry(group_name.to_string())
-            .or_insert_with(|| GroupConfig {
-                name: group_name.to_string(),
-                priority: group_priority,
-                processes: Vec::new(),
-            });
-        if membership.is_none() && !group.processes.is_empty() {
-            errors.push(Diagnostic::new(
-                section.location(None),
-                format!("program name '{program}' is used by more than one section"),
-            ));
-            continue;
-        }
-        group.processes.extend(processes);
+        groups.push(GroupConfig {
+            name: group.name.clone(),
+            priority: group.priority,
+            processes,
+        });
     }
-    let mut groups: Vec<GroupConfig> = groups.into_values().collect();
+    let grouped: HashSet<&str> = heterogeneous
+        .iter()
+        .flat_map(|g| g.members.iter().map(String::as_str))
+        .collect();
+    let mut listeners = Vec::new();
+    for wanted in [Kind::Program, Kind::Fcgi, Kind::Listener] {
+        for section in &doc.sections {
+            let Some((section, kind, program)) = program_section(doc, &section.name) else {
+                continue;
+            };
+            if kind != wanted || grouped.contains(section.name.as_str()) {
+                continue;
+            }
+            let (priority, processes) =
+                read_program(section, kind, program, program, ctx, errors, warnings);
+            let group = GroupConfig {
+                name: program.to_string(),
+                priority,
+                processes,
+            };
+            if kind == Kind::Listener {
+                listeners.push(group);
+            } else if groups.iter().any(|g| g.name == group.name) {
+                errors.push(Diagnostic::new(
+                    section.location(None),
+                    format!(
+                        "group name '{}' is used by more than one section",
+                        group.name
+                    ),
+                ));
+            } else {
+                groups.push(group);
+            }
+        }
+    }
     for group in groups.iter_mut().chain(listeners.iter_mut()) {
-        group
-            .processes
-            .sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        group.processes.sort_by_key(|process| process.priority);
         let mut seen = HashSet::new();
         for process in &group.processes {
             if !seen.insert(process.name.clone()) {
@@ -132,9 +139,20 @@ pub(super) fn read_all(
             }
         }
     }
-    groups.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
-    listeners.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+    groups.sort_by_key(|group| group.priority);
+    listeners.sort_by_key(|group| group.priority);
     (groups, listeners)
+}
+
+/// The section named `name` if it is program-like, with its kind and program name.
+fn program_section<'a>(doc: &'a RawDoc, name: &'a str) -> Option<(&'a RawSection, Kind, &'a str)> {
+    let (kind, program) = match name.split_once(':') {
+        Some(("program", program)) => (Kind::Program, program),
+        Some(("fcgi-program", program)) => (Kind::Fcgi, program),
+        Some(("eventlistener", program)) => (Kind::Listener, program),
+        _ => return None,
+    };
+    Some((doc.section(name)?, kind, program))
 }
 
 /// One section → (its priority, its processes).
@@ -147,6 +165,13 @@ fn read_program(
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
 ) -> (i32, Vec<Arc<ProcessConfig>>) {
+    if let Err(why) = value::name(program) {
+        errors.push(Diagnostic::new(
+            section.location(None),
+            format!("bad program name '{program}': {why}"),
+        ));
+        return (0, Vec::new());
+    }
     let mut names = ctx.base_names(section);
     names
         .text("program_name", program)

@@ -119,17 +119,24 @@ pub(super) fn load(
     include_names
         .environment(&process_env)
         .text("host_node_name", host_node_name.clone());
-    let (mut doc, mut warnings) =
+    let (doc, mut warnings) =
         ini::read(file, &include_names).map_err(|diagnostic| ConfigErrors(vec![diagnostic]))?;
-    apply_overrides(&mut doc, overrides, file);
 
     let mut errors = Vec::new();
-    let Some(supervisord_section) = doc.section("supervisord").cloned() else {
+    let Some(mut supervisord_section) = doc.section("supervisord").cloned() else {
         return Err(ConfigErrors(vec![Diagnostic::new(
             super::Location::file(file),
             ".ini file does not include supervisord section",
         )]));
     };
+    for (key, value) in &overrides.0 {
+        // Flag values are taken literally, not expanded.
+        supervisord_section.set(RawOption {
+            key: (*key).to_string(),
+            value: value.replace('%', "%%"),
+            line: None,
+        });
+    }
     let mut ctx = Context {
         env: process_env.clone(),
         host_node_name,
@@ -154,9 +161,9 @@ pub(super) fn load(
     check_plugin_sections(&doc, &mut errors);
     warn_unknown(&doc, &mut warnings);
 
-    let memberships = read_group_sections(&doc, &ctx, &mut errors);
+    let heterogeneous = read_group_sections(&doc, &ctx, &mut errors);
     let (groups, event_listeners) =
-        program::read_all(&doc, &ctx, &memberships, &mut errors, &mut warnings);
+        program::read_all(&doc, &ctx, &heterogeneous, &mut errors, &mut warnings);
     // numprocs > 1 repeats per-process errors: report each once.
     let mut seen = std::collections::HashSet::new();
     errors.retain(|diagnostic| seen.insert(diagnostic.to_string()));
@@ -176,37 +183,6 @@ pub(super) fn load(
         },
         warnings,
     })
-}
-
-/// Writes command-line values into `[supervisord]` as if they were in the file.
-fn apply_overrides(doc: &mut RawDoc, overrides: &Overrides, file: &Path) {
-    if overrides.0.is_empty() {
-        return;
-    }
-    let index = match doc.sections.iter().position(|s| s.name == "supervisord") {
-        Some(index) => index,
-        None => {
-            doc.sections.push(RawSection {
-                name: "supervisord".into(),
-                file: file.to_path_buf(),
-                line: None,
-                options: Vec::new(),
-            });
-            doc.sections.len() - 1
-        }
-    };
-    let section = &mut doc.sections[index];
-    for (key, value) in &overrides.0 {
-        let option = RawOption {
-            key: (*key).to_string(),
-            value: value.replace('%', "%%"),
-            line: None,
-        };
-        match section.options.iter_mut().find(|o| o.key == option.key) {
-            Some(existing) => *existing = option,
-            None => section.options.push(option),
-        }
-    }
 }
 
 fn read_supervisord(
@@ -373,18 +349,20 @@ fn check_plugin_sections(doc: &RawDoc, errors: &mut Vec<Diagnostic>) {
     }
 }
 
-/// `[group:x]` sections: the group each listed program joins, with the group's priority.
-pub(super) struct Membership {
-    pub group: String,
+/// A `[group:x]` section: its name, priority and member sections, in `programs=` order.
+pub(super) struct HeterogeneousGroup {
+    pub name: String,
     pub priority: i32,
+    /// Names of the member sections (`program:a` or `fcgi-program:a`).
+    pub members: Vec<String>,
 }
 
 fn read_group_sections(
     doc: &RawDoc,
     ctx: &Context,
     errors: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, Membership> {
-    let mut memberships = BTreeMap::new();
+) -> Vec<HeterogeneousGroup> {
+    let mut groups = Vec::new();
     for section in &doc.sections {
         let Some(name) = section.name.strip_prefix("group:") else {
             continue;
@@ -405,31 +383,39 @@ fn read_group_sections(
             }
             continue;
         };
+        let mut members = Vec::new();
         for program in value::list(&programs) {
-            let as_program = doc.section(&format!("program:{program}")).is_some();
-            let as_fcgi = doc.section(&format!("fcgi-program:{program}")).is_some();
-            match (as_program, as_fcgi) {
+            let as_program = format!("program:{program}");
+            let as_fcgi = format!("fcgi-program:{program}");
+            match (
+                doc.section(&as_program).is_some(),
+                doc.section(&as_fcgi).is_some(),
+            ) {
                 (true, true) => reader.error(
                     Some("programs"),
-                    format!("'{program}' is defined both as program and as fcgi-program"),
+                    format!(
+                        "[{}] name {program} is ambiguous (exists as program and fcgi-program)",
+                        section.name
+                    ),
                 ),
                 (false, false) => reader.error(
                     Some("programs"),
-                    format!("'{program}' names no [program:{program}] or [fcgi-program:{program}] section"),
+                    format!(
+                        "[{}] names unknown program or fcgi-program {program}",
+                        section.name
+                    ),
                 ),
-                _ => {
-                    memberships.insert(
-                        program,
-                        Membership {
-                            group: name.to_string(),
-                            priority,
-                        },
-                    );
-                }
+                (true, false) => members.push(as_program),
+                (false, true) => members.push(as_fcgi),
             }
         }
+        groups.push(HeterogeneousGroup {
+            name: name.to_string(),
+            priority,
+            members,
+        });
     }
-    memberships
+    groups
 }
 
 /// Warns about options and sections supervisord would silently ignore.

@@ -276,7 +276,7 @@ fn structural_errors() {
     let cases = [
         ("[program:a]\ncommand=/bin/cat\n", ".ini file does not include supervisord section"),
         ("[supervisord]\n[program:a]\npriority=1\n", "does not specify a command"),
-        ("[supervisord]\n[group:g]\nprograms=nope\n", "names no [program:nope]"),
+        ("[supervisord]\n[group:g]\nprograms=nope\n", "names unknown program or fcgi-program nope"),
         ("[supervisord]\n[eventlistener:l]\ncommand=/bin/cat\n", "must specify events"),
         ("[supervisord]\n[eventlistener:l]\ncommand=/bin/cat\nevents=NOPE\n", "unknown event type 'NOPE'"),
         (
@@ -354,4 +354,20 @@ fn the_search_path_is_supervisords() {
     .map(PathBuf::from)
     .collect();
     assert_eq!(paths, expected);
+}
+
+#[test]
+fn equal_priorities_keep_supervisords_construction_order() {
+    let (_dir, config) = loaded(
+        "[supervisord]\n[program:zeta]\ncommand=/bin/cat\n[program:alpha]\ncommand=/bin/cat\n\
+         [fcgi-program:fast]\ncommand=/bin/cat\nsocket=unix://{dir}/f.sock\n\
+         [program:w]\ncommand=/bin/cat\nprocess_name=w_%(process_num)d\nnumprocs=12\n\
+         [group:grouped]\nprograms=member\n[program:member]\ncommand=/bin/cat\n",
+    );
+    let groups: Vec<&str> = config.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(groups, ["grouped", "zeta", "alpha", "w", "fast"]);
+    let workers = &config.groups[3].processes;
+    let names: Vec<&str> = workers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(&names[..3], ["w_0", "w_1", "w_2"]);
+    assert_eq!(names[11], "w_11");
 }

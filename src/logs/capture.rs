@@ -52,10 +52,14 @@ pub fn start(
     mut on_capture: OnCapture,
     name: &str,
 ) -> io::Result<Drained> {
-    // Best effort: a larger pipe means fewer stalls; the default still works.
-    // SAFETY: F_SETPIPE_SZ on a pipe fd we own; no memory is passed.
-    unsafe {
-        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER);
+    // Best effort: a larger pipe means fewer stalls; the default still works. Only as root:
+    // for other users, big pipes count against a per-user quota that, once used up, shrinks
+    // every new pipe of that user (the children's own pipelines included).
+    if nix::unistd::geteuid().is_root() {
+        // SAFETY: F_SETPIPE_SZ on a pipe fd we own; no memory is passed.
+        unsafe {
+            libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BUFFER);
+        }
     }
     let (done, drained) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new()

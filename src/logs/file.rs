@@ -203,7 +203,11 @@ impl LogFile {
 /// Opens `path` for writing at explicit offsets, keeping what it holds (not `O_APPEND`:
 /// splice refuses append-mode files).
 fn open_for_writing(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).truncate(false).write(true).open(path)
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
 }
 
 /// Reads up to `length` bytes of the file at `path` from `offset`.

@@ -104,12 +104,24 @@ impl LogStream {
         }
         let mut state = self.lock();
         let written = state.file.as_mut().map(|file| file.write(bytes));
+        let mut report = None;
         match written {
             Some(Ok(written)) => state.stored(written),
-            Some(Err(err)) => state.failed(&self.label, &err),
+            Some(Err(err)) => {
+                if !state.write_failed {
+                    report = Some(err);
+                }
+                state.write_failed = true;
+            }
             None => {}
         }
         state.ring.push(bytes);
+        drop(state);
+        // Reported without the lock: for the main log, this line comes back through
+        // `append` (and, the failure being recorded, is not reported again).
+        if let Some(err) = report {
+            tracing::error!("could not write the {} log: {err}", self.label);
+        }
     }
 
     /// Moves what `pipe` holds into the file without copying it through user space (the
@@ -228,13 +240,6 @@ impl State {
             self.previous_file = previous.map(|path| (path, self.file_start));
             self.file_start = end;
         }
-    }
-
-    fn failed(&mut self, label: &str, err: &std::io::Error) {
-        if !self.write_failed {
-            tracing::error!("could not write the {label} log: {err}");
-        }
-        self.write_failed = true;
     }
 
     /// The bytes from stream offset `from` to the end: from the ring when it holds them,

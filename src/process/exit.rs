@@ -1,35 +1,33 @@
 //! How a child ended, decoded once from the wait status (never a magic number).
 
 use nix::sys::signal::Signal;
-use nix::sys::wait::WaitStatus;
 
 /// The end of one child process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitOutcome {
     /// `exit(code)`.
     Exited(i32),
-    /// Killed by a signal.
+    /// Killed by a signal (any number, real-time signals included).
     Signaled {
-        /// The signal.
-        signal: Signal,
+        /// The signal number.
+        signal: i32,
         /// A core file was written.
         core_dumped: bool,
     },
 }
 
 impl ExitOutcome {
-    /// The outcome of a `waitpid` status, or `None` for stop/continue notifications.
-    pub fn from_wait_status(status: WaitStatus) -> Option<(i32, ExitOutcome)> {
-        match status {
-            WaitStatus::Exited(pid, code) => Some((pid.as_raw(), ExitOutcome::Exited(code))),
-            WaitStatus::Signaled(pid, signal, core_dumped) => Some((
-                pid.as_raw(),
-                ExitOutcome::Signaled {
-                    signal,
-                    core_dumped,
-                },
-            )),
-            _ => None,
+    /// The outcome of a raw `waitpid` status, or `None` for stop/continue notifications.
+    pub fn from_raw_status(status: libc::c_int) -> Option<ExitOutcome> {
+        if libc::WIFEXITED(status) {
+            Some(ExitOutcome::Exited(libc::WEXITSTATUS(status)))
+        } else if libc::WIFSIGNALED(status) {
+            Some(ExitOutcome::Signaled {
+                signal: libc::WTERMSIG(status),
+                core_dumped: libc::WCOREDUMP(status),
+            })
+        } else {
+            None
         }
     }
 
@@ -58,9 +56,17 @@ impl ExitOutcome {
                 core_dumped,
             } => {
                 let core = if core_dumped { " (core dumped)" } else { "" };
-                format!("terminated by {}{core}", signal.as_str())
+                format!("terminated by {}{core}", signal_name(signal))
             }
         }
+    }
+}
+
+/// `SIGTERM`, or `signal 40` for numbers without a name, as supervisord's `signame`.
+pub fn signal_name(number: i32) -> String {
+    match Signal::try_from(number) {
+        Ok(signal) => signal.as_str().to_string(),
+        Err(_) => format!("signal {number}"),
     }
 }
 
@@ -72,12 +78,37 @@ mod tests {
     fn describes_like_supervisord() {
         assert_eq!(ExitOutcome::Exited(1).describe(), "exit status 1");
         let killed = ExitOutcome::Signaled {
-            signal: Signal::SIGTERM,
+            signal: libc::SIGTERM,
             core_dumped: false,
         };
         assert_eq!(killed.describe(), "terminated by SIGTERM");
         assert_eq!(killed.exit_status(), -1);
         assert!(!killed.is_expected(&[0]));
         assert!(ExitOutcome::Exited(2).is_expected(&[0, 2]));
+        let realtime = ExitOutcome::Signaled {
+            signal: 40,
+            core_dumped: true,
+        };
+        assert_eq!(realtime.describe(), "terminated by signal 40 (core dumped)");
+    }
+
+    #[test]
+    fn decodes_raw_statuses() {
+        assert_eq!(
+            ExitOutcome::from_raw_status(3 << 8),
+            Some(ExitOutcome::Exited(3))
+        );
+        assert_eq!(
+            ExitOutcome::from_raw_status(40),
+            Some(ExitOutcome::Signaled {
+                signal: 40,
+                core_dumped: false
+            })
+        );
+        assert_eq!(
+            ExitOutcome::from_raw_status(0x137f),
+            None,
+            "stopped, not ended"
+        );
     }
 }

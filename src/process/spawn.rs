@@ -144,7 +144,8 @@ fn resolve_command(argv0: &str, path_var: Option<&str>) -> Result<PathBuf, Strin
         PathBuf::from(argv0)
     } else {
         path_var
-            .unwrap_or_default()
+            .filter(|path| !path.is_empty())
+            .unwrap_or(DEFAULT_PATH)
             .split(':')
             .map(|dir| Path::new(dir).join(argv0))
             .find(|candidate| candidate.metadata().is_ok())
@@ -165,6 +166,10 @@ fn resolve_command(argv0: &str, path_var: Option<&str>) -> Result<PathBuf, Strin
     }
     Ok(found)
 }
+
+/// Where commands are looked up when the environment has no usable PATH (supervisord's
+/// `get_path` default).
+const DEFAULT_PATH: &str = "/bin:/usr/bin:/usr/local/bin";
 
 /// The ids a child switches to, resolved before the fork.
 struct Identity {

@@ -404,7 +404,7 @@ impl Process {
                 );
                 self.change(&mut step, State::Unknown { pid }, None);
             }
-            (State::Backoff, Input::GiveUp) => self.give_up(&mut step, config),
+            (State::Backoff, Input::GiveUp) => self.give_up(&mut step),
             _ => return Err(Refused::Ignored),
         }
         Ok(step)
@@ -427,22 +427,24 @@ impl Process {
         self.backoff += 1;
         self.change(step, State::Backoff, None);
         if self.backoff > config.startretries {
-            self.give_up(step, config);
+            self.give_up(step);
+            step.log(
+                Level::Info,
+                format!(
+                    "gave up: {} entered FATAL state, too many start retries too quickly",
+                    config.name
+                ),
+            );
         } else {
             step.arm(Timer::Retry, Duration::from_secs(u64::from(self.backoff)));
         }
     }
 
-    fn give_up(&mut self, step: &mut Step, config: &ProcessConfig) {
+    /// BACKOFF → FATAL; only running out of retries says "gave up:" (a shutdown gives up
+    /// silently, as supervisord's `give_up`).
+    fn give_up(&mut self, step: &mut Step) {
         self.backoff = 0;
         self.change(step, State::Fatal, None);
-        step.log(
-            Level::Info,
-            format!(
-                "gave up: {} entered FATAL state, too many start retries too quickly",
-                config.name
-            ),
-        );
     }
 
     fn change(&mut self, step: &mut Step, to: State, expected: Option<bool>) {
@@ -695,7 +697,7 @@ mod tests {
         }));
         assert_eq!(logs(&step), ["killing 'app' (7) with SIGKILL"]);
         let killed = ExitOutcome::Signaled {
-            signal: Signal::SIGKILL,
+            signal: libc::SIGKILL,
             core_dumped: false,
         };
         let step = p

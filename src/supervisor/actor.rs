@@ -26,8 +26,8 @@ const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
 enum Mood {
     /// Normal operation: autorestarts and retries happen.
     Running,
-    /// Stopping everything to start again with this config.
-    Restarting(Box<Config>),
+    /// Stopping everything to start again with this config and base environment.
+    Restarting(Box<Config>, Vec<(String, String)>),
     /// Stopping everything to exit.
     ShuttingDown,
 }
@@ -103,7 +103,7 @@ impl Supervisor {
                         }
                         break;
                     }
-                    Mood::Restarting(config) => self.restart_with(*config),
+                    Mood::Restarting(config, base_env) => self.restart_with(*config, base_env),
                     Mood::Running => {}
                 }
             }
@@ -117,9 +117,9 @@ impl Supervisor {
                     self.begin_stop(Mood::ShuttingDown);
                 }
             }
-            Control::Restart(config) => match &mut self.mood {
-                Mood::Running => self.begin_stop(Mood::Restarting(config)),
-                Mood::Restarting(pending) => *pending = config,
+            Control::Restart(config, base_env) => match &mut self.mood {
+                Mood::Running => self.begin_stop(Mood::Restarting(config, base_env)),
+                Mood::Restarting(..) => self.mood = Mood::Restarting(config, base_env),
                 Mood::ShuttingDown => {
                     tracing::info!("ignoring restart request: already shutting down")
                 }
@@ -240,9 +240,10 @@ impl Supervisor {
             match effect {
                 Effect::Log { level, message } => log(level, &message),
                 Effect::Arm { timer, after } => {
-                    if let Some(entry) = self.table.entries.get(key) {
-                        self.timers
-                            .arm(now + after, key.clone(), timer, entry.generation);
+                    // A deadline beyond what an Instant can hold never fires.
+                    let at = now.checked_add(after);
+                    if let (Some(entry), Some(at)) = (self.table.entries.get(key), at) {
+                        self.timers.arm(at, key.clone(), timer, entry.generation);
                     }
                 }
                 Effect::Signal { signal, to_group } => self.signal(key, signal, to_group),
@@ -315,7 +316,8 @@ impl Supervisor {
             .iter()
             .map(|(name, _)| name.clone())
             .collect();
-        self.next_report = Some(Instant::now() + WAITING_REPORT_EVERY);
+        // The first report comes at once, then every few seconds.
+        self.next_report = Some(Instant::now());
     }
 
     /// Stops groups one at a time, highest priority number first; true once all are stopped.
@@ -359,8 +361,12 @@ impl Supervisor {
             .collect()
     }
 
-    fn restart_with(&mut self, config: Config) {
+    fn restart_with(&mut self, config: Config, base_env: Vec<(String, String)>) {
         self.timers.clear();
+        self.base_env = base_env;
+        // The old table goes first: its fcgi sockets must be closed before they are bound
+        // again.
+        self.table = Table::default();
         self.strip_ansi = config.supervisord.strip_ansi;
         self.nocleanup = config.supervisord.nocleanup;
         self.table = Table::build(&config);

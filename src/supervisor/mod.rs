@@ -19,8 +19,9 @@ use crate::config::Config;
 pub enum Control {
     /// Stop everything in reverse priority order, then end the task (SIGTERM/INT/QUIT).
     Shutdown,
-    /// Stop everything, then start again from this config in the same process (SIGHUP).
-    Restart(Box<Config>),
+    /// Stop everything, then start again from this config (and base environment for
+    /// children) in the same process (SIGHUP).
+    Restart(Box<Config>, Vec<(String, String)>),
     /// Reopen every child log file (SIGUSR2).
     ReopenLogs,
 }
