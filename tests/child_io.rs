@@ -109,3 +109,16 @@ fn fcgi_programs_can_listen_on_tcp() {
     assert_eq!(reply, "api");
     vigild.shutdown();
 }
+
+#[test]
+fn an_fcgi_socket_that_cannot_be_created_stops_the_start() {
+    let ws = Workspace::new();
+    ws.config("[fcgi-program:web]\ncommand=/bin/cat\nsocket=unix://{dir}/missing/dir/web.sock\n");
+    let output = ws.run_vigild(&["-n", "-c", "supervisord.conf"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("could not create socket for fcgi-program 'web'"),
+        "{stderr}"
+    );
+}

@@ -200,3 +200,15 @@ fn includes_are_read_relative_to_the_including_file_with_their_own_here() {
     assert_eq!(lines_with(&log, "spawned: 'a'").len(), 1);
     vigild.shutdown();
 }
+
+#[test]
+fn children_ignore_sigpipe_as_under_supervisord() {
+    // supervisord's children inherit Python's ignored SIGPIPE (signal 13: bit 12 of SigIgn).
+    let (_, out) = output_of(
+        Workspace::new(),
+        "command=/bin/grep SigIgn /proc/self/status",
+    );
+    let mask = out.split_whitespace().nth(1).expect("SigIgn mask");
+    let bits = u64::from_str_radix(mask, 16).expect("hex mask");
+    assert_ne!(bits & (1 << (libc::SIGPIPE - 1)), 0, "{out}");
+}

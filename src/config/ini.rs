@@ -126,7 +126,12 @@ pub fn read(path: &Path, base_names: &Names) -> Result<(RawDoc, Vec<Diagnostic>)
         } else {
             here.join(pattern)
         };
-        let matches = glob::glob(&absolute.to_string_lossy()).map_err(|err| {
+        // Like Python's glob, `*` does not match a leading dot (editor backups, `.#x.conf`).
+        let options = glob::MatchOptions {
+            require_literal_leading_dot: true,
+            ..glob::MatchOptions::new()
+        };
+        let matches = glob::glob_with(&absolute.to_string_lossy(), options).map_err(|err| {
             Diagnostic::new(
                 include.location(Some(files)),
                 format!("bad glob '{pattern}': {err}"),

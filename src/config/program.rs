@@ -212,10 +212,17 @@ fn read_program(
             "redirect_stderr=true is not allowed for event listeners",
         );
     }
-    if redirect_stderr && section.get("stderr_logfile").is_some() {
+    let stderr_is_a_file = section.get("stderr_logfile").is_some_and(|option| {
+        !["auto", "none", "off", "syslog"]
+            .contains(&option.value.trim().to_ascii_lowercase().as_str())
+    });
+    if redirect_stderr && stderr_is_a_file {
         warnings.push(Diagnostic::new(
             section.location(section.get("stderr_logfile")),
-            "stderr_logfile is ignored because redirect_stderr=true",
+            format!(
+                "For [{}], redirect_stderr=true but stderr_logfile has also been set to a filename, the filename has been ignored",
+                section.name
+            ),
         ));
     }
     if section.get("command").is_none() {

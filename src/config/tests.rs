@@ -371,3 +371,43 @@ fn equal_priorities_keep_supervisords_construction_order() {
     assert_eq!(&names[..3], ["w_0", "w_1", "w_2"]);
     assert_eq!(names[11], "w_11");
 }
+
+#[test]
+fn redirect_stderr_warns_only_about_a_real_stderr_file() {
+    let warn = |stderr: &str| -> bool {
+        let (_dir, result) = load_text(&format!(
+            "[supervisord]\n[program:a]\ncommand=/bin/cat\nredirect_stderr=true\n{stderr}\n"
+        ));
+        result.expect("loads").warnings.iter().any(|w| {
+            w.message
+                .contains("redirect_stderr=true but stderr_logfile has also been set")
+        })
+    };
+    assert!(warn("stderr_logfile={dir}/err.log"));
+    assert!(!warn("stderr_logfile=AUTO"));
+    assert!(!warn("stderr_logfile=NONE"));
+}
+
+#[test]
+fn include_globs_skip_dotfiles() {
+    let (dir, result) = load_text("[supervisord]\n[include]\nfiles=conf.d/*.conf\n");
+    drop(result);
+    let conf_d = dir.path().join("conf.d");
+    std::fs::create_dir(&conf_d).expect("dir");
+    std::fs::write(conf_d.join("a.conf"), "[program:a]\ncommand=/bin/cat\n").expect("a");
+    std::fs::write(
+        conf_d.join(".#a.conf"),
+        "[program:backup]\ncommand=/bin/cat\n",
+    )
+    .expect("dot");
+    let config = load(
+        &dir.path().join("supervisord.conf"),
+        &Overrides::default(),
+        dir.path(),
+        &[],
+    )
+    .expect("loads")
+    .config;
+    let names: Vec<&str> = config.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["a"]);
+}

@@ -162,6 +162,16 @@ impl LogFile {
         self.len += bytes as u64;
         let rotated = match &mut self.rotator {
             Some(rotator) if self.len >= self.rotation.maxbytes => {
+                // file-rotate panics when the directory has gone; report it instead.
+                if !self.path.parent().is_some_and(Path::is_dir) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!(
+                            "cannot rotate {}: its directory is gone",
+                            self.path.display()
+                        ),
+                    ));
+                }
                 rotator.rotate()?;
                 self.file = open_for_writing(&self.path)?;
                 self.len = 0;

@@ -219,6 +219,9 @@ fn prepare_child(umask: Option<u32>, identity: Option<&Identity>) -> io::Result<
                 return Err(io::Error::last_os_error());
             }
         }
+        // supervisord's children inherit Python's ignored SIGPIPE (a write to a closed pipe
+        // fails with EPIPE instead of killing the child); std resets it, so set it back.
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         // Inherited descriptors above stderr are closed at exec, as supervisord closes them.
         // Marking them close-on-exec (rather than closing) keeps std's exec-error pipe working.
         libc::syscall(

@@ -49,13 +49,18 @@ pub(super) struct Supervisor {
 }
 
 impl Supervisor {
-    pub(super) fn new(config: &Config, base_env: Vec<(String, String)>) -> Self {
+    /// The actor for `config`; fails when an fcgi socket cannot be created (supervisord
+    /// refuses to start then too).
+    pub(super) fn new(config: &Config, base_env: Vec<(String, String)>) -> std::io::Result<Self> {
         let settings = &config.supervisord;
         if !settings.nocleanup {
             auto::clean(&settings.childlogdir, &settings.identifier);
         }
-        let table = Table::build(config);
-        Supervisor {
+        let (table, socket_errors) = Table::build(config);
+        if !socket_errors.is_empty() {
+            return Err(std::io::Error::other(socket_errors.join("; ")));
+        }
+        Ok(Supervisor {
             strip_ansi: settings.strip_ansi,
             nocleanup: settings.nocleanup,
             base_env,
@@ -64,7 +69,7 @@ impl Supervisor {
             mood: Mood::Running,
             stop_queue: Vec::new(),
             next_report: None,
-        }
+        })
     }
 
     /// Runs until a shutdown has stopped every process.
@@ -369,7 +374,11 @@ impl Supervisor {
         self.table = Table::default();
         self.strip_ansi = config.supervisord.strip_ansi;
         self.nocleanup = config.supervisord.nocleanup;
-        self.table = Table::build(&config);
+        let (table, socket_errors) = Table::build(&config);
+        for error in socket_errors {
+            tracing::error!(target: CRITICAL, "{error}");
+        }
+        self.table = table;
         self.autostart();
     }
 }

@@ -48,7 +48,7 @@ pub fn start(
     let (sender, receiver) = mpsc::unbounded_channel();
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
-    let actor = actor::Supervisor::new(&config, base_env);
+    let actor = actor::Supervisor::new(&config, base_env)?;
     let task = tokio::spawn(actor.run(receiver, sigchld));
     Ok((Handle { sender }, task))
 }

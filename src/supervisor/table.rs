@@ -132,10 +132,12 @@ pub struct Table {
 
 impl Table {
     /// Builds the table for `config`, opening each process's log files and fcgi sockets.
-    /// Failures are logged and leave that stream discarded or that program without a socket
-    /// (it then fails to spawn with a clear spawnerr).
-    pub fn build(config: &Config) -> Table {
+    /// A log that cannot be opened is logged and kept in memory only; the fcgi sockets that
+    /// could not be created are returned as errors (their programs then fail to spawn with a
+    /// clear spawnerr).
+    pub fn build(config: &Config) -> (Table, Vec<String>) {
         let mut table = Table::default();
+        let mut socket_errors = Vec::new();
         for group in &config.groups {
             let mut keys = Vec::new();
             for process in &group.processes {
@@ -146,10 +148,10 @@ impl Table {
                             Ok(fd) => {
                                 table.fcgi_sockets.insert(process.program.clone(), fd);
                             }
-                            Err(err) => tracing::error!(
+                            Err(err) => socket_errors.push(format!(
                                 "could not create socket for fcgi-program '{}': {err}",
                                 process.program
-                            ),
+                            )),
                         }
                     }
                 }
@@ -175,7 +177,7 @@ impl Table {
             }
             table.groups.push((group.name.clone(), keys));
         }
-        table
+        (table, socket_errors)
     }
 
     /// Keys of every process, in start order.
