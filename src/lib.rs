@@ -11,6 +11,8 @@ pub mod daemon;
 pub mod logs;
 /// One program instance: state machine, spawning, signalling, reaping.
 pub mod process;
+/// supervisord's XML-RPC API: codec, faults, method table.
+pub mod rpc;
 /// The single owner of fleet state: process table, timers, ordered stop and restart.
 pub mod supervisor;
 /// Local-time formatting shared by the logs and status output.

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::Signal;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::table::{ProcKey, Table};
 use super::timers::Timers;
-use super::Control;
+use super::{Control, ProcessView, Refusal, Snapshot, SupervisorState};
 use crate::config::Config;
 use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
@@ -17,7 +17,7 @@ use crate::process::exit::ExitOutcome;
 use crate::process::reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
-use crate::process::state::{Clock, Effect, Input, Level, Refused, Step, Timer};
+use crate::process::state::{Clock, Effect, Input, Level, Refused, State, Step, Timer};
 
 /// How often a shutdown that is waiting for processes says so.
 const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
@@ -46,12 +46,17 @@ pub(super) struct Supervisor {
     stop_queue: Vec<String>,
     /// When to log the next "waiting for … to die".
     next_report: Option<Instant>,
+    /// Where readers get the fleet's picture.
+    snapshot: watch::Sender<Arc<Snapshot>>,
 }
 
 impl Supervisor {
     /// The actor for `config`; fails when an fcgi socket cannot be created (supervisord
     /// refuses to start then too).
-    pub(super) fn new(config: &Config, base_env: Vec<(String, String)>) -> std::io::Result<Self> {
+    pub(super) fn new(
+        config: &Config,
+        base_env: Vec<(String, String)>,
+    ) -> std::io::Result<(Self, watch::Receiver<Arc<Snapshot>>)> {
         let settings = &config.supervisord;
         if !settings.nocleanup {
             auto::clean(&settings.childlogdir, &settings.identifier);
@@ -60,7 +65,12 @@ impl Supervisor {
         if !socket_errors.is_empty() {
             return Err(std::io::Error::other(socket_errors.join("; ")));
         }
-        Ok(Supervisor {
+        let (snapshot, readers) = watch::channel(Arc::new(Snapshot {
+            state: SupervisorState::Running,
+            processes: Vec::new(),
+            groups: Vec::new(),
+        }));
+        let supervisor = Supervisor {
             strip_ansi: settings.strip_ansi,
             nocleanup: settings.nocleanup,
             base_env,
@@ -69,7 +79,47 @@ impl Supervisor {
             mood: Mood::Running,
             stop_queue: Vec::new(),
             next_report: None,
-        })
+            snapshot,
+        };
+        supervisor.publish();
+        Ok((supervisor, readers))
+    }
+
+    /// Publishes the current picture of the fleet.
+    fn publish(&self) {
+        let state = match self.mood {
+            Mood::Running => SupervisorState::Running,
+            Mood::Restarting(..) => SupervisorState::Restarting,
+            Mood::ShuttingDown => SupervisorState::Shutdown,
+        };
+        let mut processes: Vec<ProcessView> = self
+            .table
+            .entries
+            .values()
+            .map(|entry| ProcessView {
+                name: entry.config.name.clone(),
+                group: entry.config.group.clone(),
+                state: entry.process.state,
+                start: entry.process.laststart,
+                stop: entry.process.laststop,
+                spawnerr: entry.process.spawnerr.clone().unwrap_or_default(),
+                exitstatus: entry.process.exitstatus,
+                stdout: Arc::clone(&entry.stdout_log),
+                stderr: Arc::clone(&entry.stderr_log),
+            })
+            .collect();
+        processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+        let groups = self
+            .table
+            .groups
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
+        self.snapshot.send_replace(Arc::new(Snapshot {
+            state,
+            processes,
+            groups,
+        }));
     }
 
     /// Runs until a shutdown has stopped every process.
@@ -100,7 +150,8 @@ impl Supervisor {
                 }
                 () = sleep_until(deadline), if deadline.is_some() => self.fire_due(),
             }
-            if !matches!(self.mood, Mood::Running) && self.progress_stop() {
+            let finished = !matches!(self.mood, Mood::Running) && self.progress_stop();
+            if finished {
                 match std::mem::replace(&mut self.mood, Mood::Running) {
                     Mood::ShuttingDown => {
                         if !self.nocleanup {
@@ -112,7 +163,9 @@ impl Supervisor {
                     Mood::Running => {}
                 }
             }
+            self.publish();
         }
+        self.publish();
     }
 
     fn handle(&mut self, control: Control) {
@@ -129,6 +182,15 @@ impl Supervisor {
                     tracing::info!("ignoring restart request: already shutting down")
                 }
             },
+            Control::Start(key, reply) => {
+                let _ = reply.send(self.start_request(&key));
+            }
+            Control::Stop(key, reply) => {
+                let _ = reply.send(self.stop_request(&key));
+            }
+            Control::Signal(key, signal, reply) => {
+                let _ = reply.send(self.signal_request(&key, signal));
+            }
             Control::ReopenLogs => {
                 let streams = self.table.streams();
                 tokio::task::spawn_blocking(move || {
@@ -163,6 +225,85 @@ impl Supervisor {
                 let _ = self.apply(&key, Input::Exited(outcome));
             }
             None => tracing::debug!("reaped unknown pid {pid} ({})", outcome.describe()),
+        }
+    }
+
+    /// `startProcess`: allowed from STOPPED, EXITED and FATAL; a spawn that fails at once is
+    /// a SPAWN_ERROR.
+    fn start_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+        if !matches!(self.mood, Mood::Running) {
+            return Err(Refusal::ShuttingDown);
+        }
+        let state = self
+            .table
+            .entries
+            .get(key)
+            .ok_or(Refusal::BadName)?
+            .process
+            .state;
+        match state {
+            State::Starting { .. } | State::Running { .. } | State::Backoff => {
+                return Err(Refusal::AlreadyStarted)
+            }
+            State::Unknown { .. } | State::Stopping { .. } => {
+                return Err(Refusal::Failed(format!(
+                    "process is in state {}",
+                    state.name()
+                )))
+            }
+            State::Stopped | State::Exited | State::Fatal => {}
+        }
+        self.start(key);
+        let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
+        match (&entry.process.spawnerr, entry.process.state.pid()) {
+            (Some(error), None) => Err(Refusal::SpawnError(error.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// `stopProcess`: allowed from STARTING, RUNNING and BACKOFF.
+    fn stop_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+        let state = self
+            .table
+            .entries
+            .get(key)
+            .ok_or(Refusal::BadName)?
+            .process
+            .state;
+        if !matches!(
+            state,
+            State::Starting { .. } | State::Running { .. } | State::Backoff
+        ) {
+            return Err(Refusal::NotRunning);
+        }
+        self.apply(key, Input::Stop)
+            .map_err(|_| Refusal::NotRunning)?;
+        match self.table.entries.get(key).map(|e| e.process.state) {
+            Some(State::Unknown { .. }) => {
+                Err(Refusal::Failed("could not signal the process".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `signalProcess`: allowed from RUNNING, STARTING and STOPPING, to the pid only.
+    fn signal_request(&mut self, key: &ProcKey, number: i32) -> Result<(), Refusal> {
+        let state = self
+            .table
+            .entries
+            .get(key)
+            .ok_or(Refusal::BadName)?
+            .process
+            .state;
+        let pid = match state {
+            State::Running { pid } | State::Starting { pid } | State::Stopping { pid } => pid,
+            _ => return Err(Refusal::NotRunning),
+        };
+        let signal = nix::sys::signal::Signal::try_from(number)
+            .map_err(|err| Refusal::Failed(err.to_string()))?;
+        match signal::send(pid, signal, false) {
+            Ok(_) => Ok(()),
+            Err(errno) => Err(Refusal::Failed(errno.to_string())),
         }
     }
 

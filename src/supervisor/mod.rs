@@ -6,13 +6,42 @@
 //! beyond a fork/exec and opening log files.
 
 mod actor;
+mod snapshot;
 mod table;
 mod timers;
 
+use std::sync::Arc;
+
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
+
+pub use snapshot::{ProcessView, Snapshot, SupervisorState};
+
+/// A process's identity: (group name, process name).
+pub type ProcKey = (String, String);
+
+/// Why the supervisor refused a request about one process (the rpc module maps these to
+/// supervisord's faults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such process.
+    BadName,
+    /// start: already STARTING, RUNNING or BACKOFF.
+    AlreadyStarted,
+    /// stop/signal: not in a state that allows it.
+    NotRunning,
+    /// The spawn failed at once; the text is the spawnerr.
+    SpawnError(String),
+    /// Anything else (kill failed, process in UNKNOWN), with supervisord's text.
+    Failed(String),
+    /// The supervisor is shutting down or restarting.
+    ShuttingDown,
+}
+
+/// The reply to a process request.
+pub type Reply = oneshot::Sender<Result<(), Refusal>>;
 
 /// A message to the supervisor task.
 #[derive(Debug)]
@@ -24,18 +53,44 @@ pub enum Control {
     Restart(Box<Config>, Vec<(String, String)>),
     /// Reopen every child log file (SIGUSR2).
     ReopenLogs,
+    /// Start one process (`startProcess`).
+    Start(ProcKey, Reply),
+    /// Stop one process (`stopProcess`).
+    Stop(ProcKey, Reply),
+    /// Send a signal to one process (`signalProcess`).
+    Signal(ProcKey, i32, Reply),
 }
 
-/// A cheap, cloneable way to talk to the supervisor task.
-#[derive(Debug, Clone)]
+/// A cheap, cloneable way to talk to the supervisor task and to read its snapshots.
+#[derive(Clone)]
 pub struct Handle {
     sender: mpsc::UnboundedSender<Control>,
+    snapshot: watch::Receiver<Arc<Snapshot>>,
 }
 
 impl Handle {
     /// Sends `control`; returns false if the supervisor has already ended.
     pub fn send(&self, control: Control) -> bool {
         self.sender.send(control).is_ok()
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot.borrow())
+    }
+
+    /// A receiver that wakes on every new snapshot (for `wait=true` calls).
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.clone()
+    }
+
+    /// Asks for `make(reply)` and waits for the answer.
+    pub async fn request(&self, make: impl FnOnce(Reply) -> Control) -> Result<(), Refusal> {
+        let (reply, answer) = oneshot::channel();
+        if !self.send(make(reply)) {
+            return Err(Refusal::ShuttingDown);
+        }
+        answer.await.unwrap_or(Err(Refusal::ShuttingDown))
     }
 }
 
@@ -48,7 +103,7 @@ pub fn start(
     let (sender, receiver) = mpsc::unbounded_channel();
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
-    let actor = actor::Supervisor::new(&config, base_env)?;
+    let (actor, snapshot) = actor::Supervisor::new(&config, base_env)?;
     let task = tokio::spawn(actor.run(receiver, sigchld));
-    Ok((Handle { sender }, task))
+    Ok((Handle { sender, snapshot }, task))
 }

@@ -12,8 +12,7 @@ use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
 use crate::process::state::Process;
 
-/// A process's identity: (group name, process name).
-pub type ProcKey = (String, String);
+pub use super::ProcKey;
 
 /// One process: its config, its state record and what vigild holds open for it.
 pub struct Entry {

@@ -1,0 +1,519 @@
+//! The XML-RPC wire format: parsing a `<methodCall>` and writing a `<methodResponse>` (a
+//! value or a fault), as Python's `xmlrpc.client` and supervisord produce and expect them.
+
+use std::fmt::Write as _;
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+/// An XML-RPC value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `<int>` / `<i4>`.
+    Int(i64),
+    /// `<boolean>`.
+    Bool(bool),
+    /// `<string>` or an untyped value.
+    String(String),
+    /// `<double>`.
+    Double(f64),
+    /// `<array>`.
+    Array(Vec<Value>),
+    /// `<struct>`, members in order.
+    Struct(Vec<(String, Value)>),
+    /// `<base64>` (kept encoded).
+    Base64(String),
+    /// `<dateTime.iso8601>` (kept as text).
+    DateTime(String),
+    /// `<nil/>`.
+    Nil,
+}
+
+impl Value {
+    /// A struct from `(name, value)` pairs.
+    pub fn record(members: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+        Value::Struct(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+
+    /// The member `name` of a struct.
+    pub fn member(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Struct(members) => members.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Value::String(text.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Self {
+        Value::String(text)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(number: i64) -> Self {
+        Value::Int(number)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(flag: bool) -> Self {
+        Value::Bool(flag)
+    }
+}
+
+/// A parsed `<methodCall>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `methodName`.
+    pub method: String,
+    /// The params, in order.
+    pub params: Vec<Value>,
+}
+
+/// Why a request body is not an XML-RPC call (answered with HTTP 400, as supervisord does).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed XML-RPC request: {0}")]
+pub struct Malformed(pub String);
+
+/// Nesting allowed in a request, so a hostile body cannot exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
+/// Parses a `<methodCall>`.
+pub fn parse_call(body: &[u8]) -> Result<Call, Malformed> {
+    let text = std::str::from_utf8(body).map_err(|_| Malformed("body is not UTF-8".into()))?;
+    let mut parser = Parser::new(text);
+    parser.open("methodCall")?;
+    parser.open("methodName")?;
+    let method = parser.text()?;
+    parser.close("methodName")?;
+    let mut params = Vec::new();
+    match parser.next_tag()? {
+        Tag::Open(name) if name == "params" => {
+            loop {
+                match parser.next_tag()? {
+                    Tag::Open(name) if name == "param" => {
+                        params.push(parser.value_element(0)?);
+                        parser.close("param")?;
+                    }
+                    Tag::Close(name) if name == "params" => break,
+                    Tag::Empty(name) if name == "params" => break,
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            parser.close("methodCall")?;
+        }
+        Tag::Empty(name) if name == "params" => parser.close("methodCall")?,
+        Tag::Close(name) if name == "methodCall" => {}
+        other => return Err(unexpected(&other)),
+    }
+    Ok(Call {
+        method: method.trim().to_string(),
+        params,
+    })
+}
+
+#[derive(Debug)]
+enum Tag {
+    Open(String),
+    Close(String),
+    Empty(String),
+    Text(String),
+}
+
+fn unexpected(tag: &Tag) -> Malformed {
+    Malformed(format!("unexpected {tag:?}"))
+}
+
+struct Parser<'a> {
+    reader: Reader<&'a [u8]>,
+    pending: Option<Tag>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut reader = Reader::from_str(text);
+        reader.config_mut().trim_text(false);
+        Parser {
+            reader,
+            pending: None,
+        }
+    }
+
+    /// The next tag or text, skipping declarations, comments and blank text.
+    fn next_any(&mut self) -> Result<Tag, Malformed> {
+        if let Some(tag) = self.pending.take() {
+            return Ok(tag);
+        }
+        loop {
+            let event = self
+                .reader
+                .read_event()
+                .map_err(|e| Malformed(e.to_string()))?;
+            return Ok(match event {
+                Event::Start(e) => Tag::Open(name_of(e.name().as_ref())),
+                Event::End(e) => Tag::Close(name_of(e.name().as_ref())),
+                Event::Empty(e) => Tag::Empty(name_of(e.name().as_ref())),
+                Event::Text(e) => Tag::Text(
+                    e.decode()
+                        .map_err(|e| Malformed(e.to_string()))?
+                        .into_owned(),
+                ),
+                Event::GeneralRef(e) => {
+                    let name = e.decode().map_err(|e| Malformed(e.to_string()))?;
+                    Tag::Text(resolve_entity(&name)?)
+                }
+                Event::CData(e) => Tag::Text(String::from_utf8_lossy(&e).into_owned()),
+                Event::Eof => return Err(Malformed("unexpected end of document".into())),
+                _ => continue,
+            });
+        }
+    }
+
+    /// The next tag, skipping whitespace text.
+    fn next_tag(&mut self) -> Result<Tag, Malformed> {
+        loop {
+            match self.next_any()? {
+                Tag::Text(text) if text.trim().is_empty() => continue,
+                tag => return Ok(tag),
+            }
+        }
+    }
+
+    fn open(&mut self, expected: &str) -> Result<(), Malformed> {
+        match self.next_tag()? {
+            Tag::Open(name) if name == expected => Ok(()),
+            other => Err(Malformed(format!("expected <{expected}>, found {other:?}"))),
+        }
+    }
+
+    fn close(&mut self, expected: &str) -> Result<(), Malformed> {
+        match self.next_tag()? {
+            Tag::Close(name) if name == expected => Ok(()),
+            other => Err(Malformed(format!(
+                "expected </{expected}>, found {other:?}"
+            ))),
+        }
+    }
+
+    /// Text up to the next tag (entities resolved, pieces joined).
+    fn text(&mut self) -> Result<String, Malformed> {
+        let mut text = String::new();
+        loop {
+            match self.next_any()? {
+                Tag::Text(piece) => text.push_str(&piece),
+                tag => {
+                    self.pending = Some(tag);
+                    return Ok(text);
+                }
+            }
+        }
+    }
+
+    /// `<value>…</value>`.
+    fn value_element(&mut self, depth: usize) -> Result<Value, Malformed> {
+        if depth > MAX_DEPTH {
+            return Err(Malformed("values nested too deeply".into()));
+        }
+        match self.next_tag()? {
+            Tag::Open(name) if name == "value" => {}
+            Tag::Empty(name) if name == "value" => return Ok(Value::String(String::new())),
+            other => return Err(unexpected(&other)),
+        }
+        // An untyped value is a string.
+        let leading = self.text()?;
+        let value = match self.next_tag()? {
+            Tag::Close(name) if name == "value" => return Ok(Value::String(leading)),
+            Tag::Empty(name) => match name.as_str() {
+                "nil" => Value::Nil,
+                "string" => Value::String(String::new()),
+                "array" => Value::Array(Vec::new()),
+                "struct" => Value::Struct(Vec::new()),
+                other => return Err(Malformed(format!("empty <{other}/>"))),
+            },
+            Tag::Open(kind) => self.typed(&kind, depth)?,
+            other => return Err(unexpected(&other)),
+        };
+        self.close("value")?;
+        Ok(value)
+    }
+
+    fn typed(&mut self, kind: &str, depth: usize) -> Result<Value, Malformed> {
+        let value = match kind {
+            "int" | "i4" | "i8" => {
+                let text = self.text()?;
+                Value::Int(
+                    text.trim()
+                        .parse()
+                        .map_err(|_| Malformed(format!("bad int {text:?}")))?,
+                )
+            }
+            "boolean" => match self.text()?.trim() {
+                "1" => Value::Bool(true),
+                "0" => Value::Bool(false),
+                other => return Err(Malformed(format!("bad boolean {other:?}"))),
+            },
+            "string" => Value::String(self.text()?),
+            "double" => {
+                let text = self.text()?;
+                Value::Double(
+                    text.trim()
+                        .parse()
+                        .map_err(|_| Malformed(format!("bad double {text:?}")))?,
+                )
+            }
+            "base64" => Value::Base64(self.text()?.trim().to_string()),
+            "dateTime.iso8601" => Value::DateTime(self.text()?.trim().to_string()),
+            "array" => {
+                self.open("data")?;
+                let mut items = Vec::new();
+                loop {
+                    match self.next_tag()? {
+                        Tag::Close(name) if name == "data" => break,
+                        tag => {
+                            self.pending = Some(tag);
+                            items.push(self.value_element(depth + 1)?);
+                        }
+                    }
+                }
+                Value::Array(items)
+            }
+            "struct" => {
+                let mut members = Vec::new();
+                loop {
+                    match self.next_tag()? {
+                        Tag::Close(name) if name == "struct" => return Ok(Value::Struct(members)),
+                        Tag::Open(name) if name == "member" => {
+                            self.open("name")?;
+                            let key = self.text()?;
+                            self.close("name")?;
+                            let value = self.value_element(depth + 1)?;
+                            self.close("member")?;
+                            members.push((key, value));
+                        }
+                        other => return Err(unexpected(&other)),
+                    }
+                }
+            }
+            other => return Err(Malformed(format!("unknown type <{other}>"))),
+        };
+        self.close(kind)?;
+        Ok(value)
+    }
+}
+
+fn name_of(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+fn resolve_entity(name: &str) -> Result<String, Malformed> {
+    let resolved = match name {
+        "lt" => "<".to_string(),
+        "gt" => ">".to_string(),
+        "amp" => "&".to_string(),
+        "quot" => "\"".to_string(),
+        "apos" => "'".to_string(),
+        _ => {
+            let code = name
+                .strip_prefix("#x")
+                .map(|hex| u32::from_str_radix(hex, 16))
+                .or_else(|| name.strip_prefix('#').map(str::parse::<u32>))
+                .and_then(Result::ok)
+                .and_then(char::from_u32)
+                .ok_or_else(|| Malformed(format!("unknown entity &{name};")))?;
+            code.to_string()
+        }
+    };
+    Ok(resolved)
+}
+
+/// A `<methodResponse>` carrying `value`.
+pub fn response(value: &Value) -> String {
+    let mut out = String::from("<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n");
+    write_value(&mut out, value);
+    out.push_str("</param>\n</params>\n</methodResponse>\n");
+    out
+}
+
+/// A `<methodResponse>` carrying a fault.
+pub fn fault(code: i64, text: &str) -> String {
+    let mut out = String::from("<?xml version='1.0'?>\n<methodResponse>\n<fault>\n");
+    write_value(
+        &mut out,
+        &Value::record([
+            ("faultCode", Value::Int(code)),
+            ("faultString", Value::from(text)),
+        ]),
+    );
+    out.push_str("</fault>\n</methodResponse>\n");
+    out
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    out.push_str("<value>");
+    match value {
+        Value::Int(n) => {
+            let _ = write!(out, "<int>{n}</int>");
+        }
+        Value::Bool(b) => {
+            let _ = write!(out, "<boolean>{}</boolean>", u8::from(*b));
+        }
+        Value::String(s) => {
+            out.push_str("<string>");
+            escape_into(out, s);
+            out.push_str("</string>");
+        }
+        Value::Double(d) => {
+            let _ = write!(out, "<double>{d:?}</double>");
+        }
+        Value::Array(items) => {
+            out.push_str("<array><data>\n");
+            for item in items {
+                write_value(out, item);
+            }
+            out.push_str("</data></array>");
+        }
+        Value::Struct(members) => {
+            out.push_str("<struct>\n");
+            for (name, member) in members {
+                out.push_str("<member>\n<name>");
+                escape_into(out, name);
+                out.push_str("</name>\n");
+                write_value(out, member);
+                out.push_str("</member>\n");
+            }
+            out.push_str("</struct>");
+        }
+        Value::Base64(b) => {
+            let _ = write!(out, "<base64>{b}</base64>");
+        }
+        Value::DateTime(d) => {
+            let _ = write!(out, "<dateTime.iso8601>{d}</dateTime.iso8601>");
+        }
+        Value::Nil => out.push_str("<nil/>"),
+    }
+    out.push_str("</value>\n");
+}
+
+/// XML-escapes `text`, dropping characters XML 1.0 cannot carry (as Python's client would
+/// fail on them).
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_python_client_call() {
+        let body = br#"<?xml version='1.0'?>
+<methodCall>
+<methodName>supervisor.startProcess</methodName>
+<params>
+<param>
+<value><string>web:web_0</string></value>
+</param>
+<param>
+<value><boolean>1</boolean></value>
+</param>
+</params>
+</methodCall>
+"#;
+        let call = parse_call(body).expect("parses");
+        assert_eq!(call.method, "supervisor.startProcess");
+        assert_eq!(
+            call.params,
+            vec![Value::from("web:web_0"), Value::Bool(true)]
+        );
+    }
+
+    #[test]
+    fn parses_nested_values_entities_and_untyped_strings() {
+        let body = br#"<methodCall><methodName>system.multicall</methodName><params><param><value><array><data>
+<value><struct><member><name>methodName</name><value>supervisor.getState</value></member>
+<member><name>params</name><value><array><data><value><int>-3</int></value><value>a &amp; b&#x21;</value></data></array></value></member></struct></value>
+</data></array></value></param></params></methodCall>"#;
+        let call = parse_call(body).expect("parses");
+        let Value::Array(calls) = &call.params[0] else {
+            panic!("array expected")
+        };
+        assert_eq!(
+            calls[0].member("methodName"),
+            Some(&Value::from("supervisor.getState"))
+        );
+        assert_eq!(
+            calls[0].member("params"),
+            Some(&Value::Array(vec![Value::Int(-3), Value::from("a & b!")]))
+        );
+    }
+
+    #[test]
+    fn calls_without_params_parse() {
+        let call =
+            parse_call(b"<methodCall><methodName>supervisor.getPID</methodName></methodCall>")
+                .expect("parses");
+        assert!(call.params.is_empty());
+        let call = parse_call(b"<methodCall><methodName>x</methodName><params/></methodCall>")
+            .expect("parses");
+        assert!(call.params.is_empty());
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        for body in [
+            &b""[..],
+            b"not xml",
+            b"<methodCall>",
+            b"<methodCall><methodName>x</methodName><params><param><value><int>x</int></value></param></params></methodCall>",
+            b"\xff\xfe",
+        ] {
+            assert!(parse_call(body).is_err(), "{body:?}");
+        }
+        let deep = format!(
+            "<methodCall><methodName>x</methodName><params><param>{}{}</param></params></methodCall>",
+            "<value><array><data>".repeat(200),
+            "</data></array></value>".repeat(200)
+        );
+        assert!(parse_call(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn responses_and_faults_round_trip() {
+        let value = Value::record([
+            ("name", Value::from("a<b")),
+            ("pid", Value::Int(7)),
+            ("ok", Value::Bool(true)),
+        ]);
+        let text = response(&value);
+        assert!(
+            text.contains("<string>a&lt;b</string>") && text.contains("<int>7</int>"),
+            "{text}"
+        );
+        let text = fault(10, "BAD_NAME: nope");
+        assert!(
+            text.contains("<name>faultCode</name>\n<value><int>10</int></value>"),
+            "{text}"
+        );
+    }
+}

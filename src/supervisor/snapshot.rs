@@ -1,0 +1,93 @@
+//! A read-only picture of the fleet, published by the supervisor after every change, so
+//! status calls, `/metrics` and the web page read it without asking (or locking) the actor.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::logs::stream::LogStream;
+use crate::process::state::State;
+
+/// supervisord's own state (`getState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupervisorState {
+    /// Normal operation (statecode 1).
+    Running,
+    /// Stopping everything to start again (0).
+    Restarting,
+    /// Stopping everything to exit (-1).
+    Shutdown,
+}
+
+impl SupervisorState {
+    /// supervisord's code.
+    pub fn code(self) -> i64 {
+        match self {
+            SupervisorState::Running => 1,
+            SupervisorState::Restarting => 0,
+            SupervisorState::Shutdown => -1,
+        }
+    }
+
+    /// supervisord's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SupervisorState::Running => "RUNNING",
+            SupervisorState::Restarting => "RESTARTING",
+            SupervisorState::Shutdown => "SHUTDOWN",
+        }
+    }
+}
+
+/// One process as the API shows it.
+#[derive(Clone)]
+pub struct ProcessView {
+    /// Process name.
+    pub name: String,
+    /// Group name.
+    pub group: String,
+    /// Current state.
+    pub state: State,
+    /// Last spawn attempt.
+    pub start: Option<SystemTime>,
+    /// Last exit.
+    pub stop: Option<SystemTime>,
+    /// Last spawn error, or empty.
+    pub spawnerr: String,
+    /// Last exit status.
+    pub exitstatus: i32,
+    /// Its stdout stream (stderr too with redirect_stderr).
+    pub stdout: Arc<LogStream>,
+    /// Its stderr stream.
+    pub stderr: Arc<LogStream>,
+}
+
+impl ProcessView {
+    /// `group:name`, or `name` when they are equal.
+    pub fn namespec(&self) -> String {
+        if self.group == self.name {
+            self.name.clone()
+        } else {
+            format!("{}:{}", self.group, self.name)
+        }
+    }
+}
+
+/// The whole fleet at one moment.
+#[derive(Clone)]
+pub struct Snapshot {
+    /// supervisord's state.
+    pub state: SupervisorState,
+    /// Every process, sorted by group then name (getAllProcessInfo's order).
+    pub processes: Vec<ProcessView>,
+    /// Group names in start (priority) order.
+    pub groups: Vec<String>,
+}
+
+impl Snapshot {
+    /// The process `group`/`name`.
+    pub fn process(&self, group: &str, name: &str) -> Option<&ProcessView> {
+        self.processes
+            .iter()
+            .find(|p| p.group == group && p.name == name)
+    }
+}
