@@ -16,9 +16,11 @@ use nix::unistd::{fork, setsid, ForkResult, Gid, Pid, Uid};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::config::{self, Config, ConfigErrors, Diagnostic, MainLog, Overrides, UserSpec};
+use crate::http;
 use crate::logs::file::{LogFile, Rotation};
 use crate::logs::mainlog::{self, CRITICAL};
 use crate::logs::stream::LogStream;
+use crate::rpc::methods::Api;
 use crate::supervisor::{self, Control, Handle};
 
 /// What `vigild` was asked to do on its command line.
@@ -165,6 +167,8 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
         "processes",
     )?;
     let main_log = Arc::new(open_main_log(&config)?);
+    let listeners = http::bind(&config).map_err(io_error("starting the HTTP servers"))?;
+    let socket_path = listeners.socket_path();
     mainlog::install(
         Arc::clone(&main_log),
         settings.loglevel,
@@ -199,14 +203,22 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     );
 
     let pidfile = settings.pidfile.clone();
-    let result = serve(config, source, main_log);
+    let result = serve(config, source, main_log, listeners);
     let _ = std::fs::remove_file(&pidfile);
+    if let Some(socket) = socket_path {
+        let _ = std::fs::remove_file(socket);
+    }
     tracing::info!("vigild exiting");
     result
 }
 
 /// Runs the supervisor and the signal source on a tokio runtime until shutdown completes.
-fn serve(config: Config, source: ConfigSource, main_log: Arc<LogStream>) -> Result<(), StartError> {
+fn serve(
+    config: Config,
+    source: ConfigSource,
+    main_log: Arc<LogStream>,
+    listeners: http::Listeners,
+) -> Result<(), StartError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -216,8 +228,15 @@ fn serve(config: Config, source: ConfigSource, main_log: Arc<LogStream>) -> Resu
         // Handlers first: a signal during the first spawns must not kill vigild outright.
         let signals = SignalSource::install().map_err(io_error("installing signal handlers"))?;
         let base_env = base_environment(&source.env, &config);
+        let identification = config.supervisord.identifier.clone();
         let (handle, task) =
             supervisor::start(config, base_env).map_err(io_error("starting the supervisor"))?;
+        let api = Api {
+            handle: handle.clone(),
+            identification,
+            main_log: Arc::clone(&main_log),
+        };
+        http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
         let forwarder = tokio::spawn(signals.forward(handle, source, main_log));
         let ended = task.await;
         forwarder.abort();

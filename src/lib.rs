@@ -7,6 +7,8 @@
 pub mod config;
 /// vigild's life cycle: config, pidfile, daemonizing, signals, and running the supervisor.
 pub mod daemon;
+/// The HTTP servers: /RPC2 with basic auth on the unix socket and the inet port.
+pub mod http;
 /// Log files: child output capture, rotation, and the daemon's own log.
 pub mod logs;
 /// One program instance: state machine, spawning, signalling, reaping.

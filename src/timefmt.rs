@@ -50,6 +50,39 @@ pub fn rfc3339(when: SystemTime) -> String {
     )
 }
 
+/// supervisord's stop time in status lines: local `%b %d %I:%M %p`, e.g. `Nov 24 04:05 PM`.
+pub fn month_day_clock(when: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (tm, _) = local(when);
+    let month = usize::try_from(tm.tm_mon)
+        .ok()
+        .and_then(|m| MONTHS.get(m))
+        .unwrap_or(&"Jan");
+    let hour12 = match tm.tm_hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    let meridiem = if tm.tm_hour < 12 { "AM" } else { "PM" };
+    format!(
+        "{month} {:02} {hour12:02}:{:02} {meridiem}",
+        tm.tm_mday, tm.tm_min
+    )
+}
+
+/// Python's `str(timedelta)` for whole seconds: `0:00:18`, `1 day, 0:00:01`, `5 days, 7:18:14`.
+pub fn uptime(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    let clock = format!("{}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    match days {
+        0 => clock,
+        1 => format!("1 day, {clock}"),
+        n => format!("{n} days, {clock}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +96,22 @@ mod tests {
         let rfc = rfc3339(UNIX_EPOCH + Duration::from_millis(1_700_000_000_042));
         assert_eq!(rfc.len(), "2023-11-14T22:13:20.042+00:00".len(), "{rfc}");
         assert_eq!(&rfc[19..23], ".042", "{rfc}");
+    }
+
+    #[test]
+    fn uptimes_read_like_python_timedeltas() {
+        assert_eq!(uptime(18), "0:00:18");
+        assert_eq!(uptime(86_401), "1 day, 0:00:01");
+        assert_eq!(
+            uptime(5 * 86_400 + 7 * 3600 + 18 * 60 + 14),
+            "5 days, 7:18:14"
+        );
+    }
+
+    #[test]
+    fn stop_times_have_supervisords_shape() {
+        let text = month_day_clock(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        assert_eq!(text.len(), "Nov 14 10:13 PM".len(), "{text}");
+        assert!(text.ends_with("AM") || text.ends_with("PM"), "{text}");
     }
 }

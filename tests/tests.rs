@@ -18,3 +18,5 @@ mod daemon;
 mod child_io;
 // Child log files: rotation, AUTO names and cleanup, filters, markers, slow disks.
 mod child_logs;
+// The real Python supervisorctl and xmlrpc.client against vigild.
+mod supervisorctl;

@@ -113,6 +113,23 @@ pub fn spawn(
     })
 }
 
+/// supervisord's checks before a start request forks (`get_execv_args`): the command line
+/// parses and its program exists and is executable. The error is the spawnerr text; the
+/// process is left as it was.
+pub fn preflight(config: &ProcessConfig, base_env: &[(String, String)]) -> Result<(), String> {
+    let argv = shlex::split(&config.command)
+        .ok_or_else(|| format!("can't parse command '{}'", config.command))?;
+    let argv0 = argv.first().ok_or_else(|| "command is empty".to_string())?;
+    let path = config
+        .environment
+        .iter()
+        .rev()
+        .chain(base_env.iter().rev())
+        .find(|(key, _)| key == "PATH")
+        .map(|(_, value)| value.as_str());
+    resolve_command(argv0, path).map(|_| ())
+}
+
 /// The child's environment: vigild's plus `[supervisord] environment`, the `SUPERVISOR_*`
 /// variables, then `environment_file` and finally the program's `environment`.
 fn environment(

@@ -3,3 +3,5 @@
 //! supervisor. No transport here: the http module carries the bytes.
 
 pub mod codec;
+pub mod faults;
+pub mod methods;

@@ -253,6 +253,10 @@ impl Supervisor {
             }
             State::Stopped | State::Exited | State::Fatal => {}
         }
+        // A missing or non-executable command is refused before anything changes.
+        if let Some(entry) = self.table.entries.get(key) {
+            spawn::preflight(&entry.config, &self.base_env).map_err(Refusal::SpawnError)?;
+        }
         self.start(key);
         let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
         match (&entry.process.spawnerr, entry.process.state.pid()) {

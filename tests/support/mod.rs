@@ -294,3 +294,42 @@ pub fn line_time(line: &str) -> f64 {
 pub fn lines_with<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
     log.lines().filter(|line| line.contains(needle)).collect()
 }
+
+/// The real Python `supervisorctl` (PyPI supervisor 4.3, installed by `scripts/test` into
+/// `target/venv`).
+pub fn supervisorctl_bin() -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv/bin/supervisorctl");
+    assert!(
+        path.exists(),
+        "{} is missing: run ./scripts/test, which installs it",
+        path.display()
+    );
+    path
+}
+
+/// The venv's Python (with the `supervisor` package), for xmlrpc.client checks.
+pub fn venv_python() -> std::path::PathBuf {
+    supervisorctl_bin().with_file_name("python3")
+}
+
+/// A `supervisord.conf` body that serves the API on a unix socket in the workspace, with
+/// the `[supervisorctl]` and `[rpcinterface:supervisor]` sections supervisorctl needs.
+pub const CONTROL_SECTIONS: &str = "[unix_http_server]\nfile={dir}/vigil.sock\n\n\
+    [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+    [supervisorctl]\nserverurl=unix://{dir}/vigil.sock\n\n";
+
+impl Vigild {
+    /// Runs the real supervisorctl against this vigild; returns (exit code, stdout+stderr).
+    pub fn ctl(&self, args: &[&str]) -> (i32, String) {
+        let output = Command::new(supervisorctl_bin())
+            .arg("-c")
+            .arg(self.ws.path().join("supervisord.conf"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run supervisorctl");
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        (output.status.code().unwrap_or(-1), text)
+    }
+}

@@ -1,0 +1,234 @@
+//! The HTTP servers of `[unix_http_server]` and `[inet_http_server]` (axum): `POST /RPC2`
+//! carries XML-RPC to the rpc module, with HTTP basic auth when a username is set. Routes only
+//! translate between HTTP and the rpc module; no business logic lives here.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+
+use crate::config::{Config, Credentials};
+use crate::rpc::codec;
+use crate::rpc::methods::{self, Api};
+
+/// Largest request body accepted (supervisorctl's calls are a few hundred bytes).
+const MAX_BODY: usize = 4 << 20;
+
+/// supervisord's message when a server's address is taken by a live program.
+const ADDRESS_IN_USE: &str = "Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.";
+
+/// The bound listeners, ready to serve once the supervisor runs.
+pub struct Listeners {
+    unix: Option<(
+        std::os::unix::net::UnixListener,
+        PathBuf,
+        Option<Credentials>,
+    )>,
+    inet: Option<(std::net::TcpListener, Option<Credentials>)>,
+}
+
+impl Listeners {
+    /// The unix socket file to remove at exit.
+    pub fn socket_path(&self) -> Option<PathBuf> {
+        self.unix.as_ref().map(|(_, path, _)| path.clone())
+    }
+}
+
+/// Binds every configured server (before any process starts, as supervisord does): a stale
+/// socket from a dead daemon is replaced, a live one refuses the start.
+pub fn bind(config: &Config) -> io::Result<Listeners> {
+    let unix = match &config.unix_http_server {
+        Some(server) => {
+            let listener = bind_unix(&server.file)?;
+            std::fs::set_permissions(&server.file, std::fs::Permissions::from_mode(server.chmod))?;
+            if let Some((uid, gid)) = server.chown {
+                std::os::unix::fs::chown(&server.file, Some(uid), Some(gid))?;
+            }
+            Some((listener, server.file.clone(), server.auth.clone()))
+        }
+        None => None,
+    };
+    let inet = match &config.inet_http_server {
+        Some(server) => {
+            let host = if server.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                server.host.as_str()
+            };
+            let listener = std::net::TcpListener::bind((host, server.port)).map_err(|err| {
+                if err.kind() == io::ErrorKind::AddrInUse {
+                    io::Error::new(err.kind(), ADDRESS_IN_USE)
+                } else {
+                    err
+                }
+            })?;
+            Some((listener, server.auth.clone()))
+        }
+        None => None,
+    };
+    for (name, auth) in [
+        ("unix_http_server", unix.as_ref().map(|u| &u.2)),
+        ("inet_http_server", inet.as_ref().map(|i| &i.1)),
+    ] {
+        if let Some(None) = auth {
+            tracing::error!(
+                target: crate::logs::mainlog::CRITICAL,
+                "Server '{name}' running without any HTTP authentication checking"
+            );
+        }
+    }
+    Ok(Listeners { unix, inet })
+}
+
+fn bind_unix(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(io::ErrorKind::AddrInUse, ADDRESS_IN_USE));
+        }
+        // Nobody answers: a stale socket from a daemon that died.
+        std::fs::remove_file(path)?;
+    }
+    std::os::unix::net::UnixListener::bind(path)
+}
+
+/// Serves the bound listeners until the runtime ends.
+pub fn serve(listeners: Listeners, api: Api) -> io::Result<()> {
+    if let Some((listener, _, auth)) = listeners.unix {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::UnixListener::from_std(listener)?;
+        let app = router(api.clone(), auth);
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!("unix_http_server stopped: {err}");
+            }
+        });
+    }
+    if let Some((listener, auth)) = listeners.inet {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = router(api, auth);
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!("inet_http_server stopped: {err}");
+            }
+        });
+    }
+    Ok(())
+}
+
+fn router(api: Api, auth: Option<Credentials>) -> Router {
+    let app = Router::new()
+        .route("/RPC2", post(rpc))
+        .with_state(api)
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    match auth {
+        Some(credentials) => app.layer(middleware::from_fn_with_state(credentials, require_auth)),
+        None => app,
+    }
+}
+
+/// `POST /RPC2`: an XML-RPC call in, a response or fault out; an unparseable body is a 400.
+async fn rpc(State(api): State<Api>, body: Bytes) -> Response {
+    let call = match codec::parse_call(&body) {
+        Ok(call) => call,
+        Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    };
+    let text = match methods::call(&api, &call.method, &call.params).await {
+        Ok(value) => codec::response(&value),
+        Err(fault) => codec::fault(fault.code.code(), &fault.to_string()),
+    };
+    ([(header::CONTENT_TYPE, "text/xml")], text).into_response()
+}
+
+/// HTTP basic auth on every route; passwords may be `{SHA}` + hex SHA-1.
+async fn require_auth(
+    State(credentials): State<Credentials>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if authorized(request.headers(), &credentials) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"default\"")],
+        "Unauthorized",
+    )
+        .into_response()
+}
+
+fn authorized(headers: &HeaderMap, credentials: &Credentials) -> bool {
+    let Some(encoded) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(decoded) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let Some((user, password)) = decoded.split_once(':') else {
+        return false;
+    };
+    user == credentials.username && password_matches(password, &credentials.password)
+}
+
+fn password_matches(given: &str, configured: &str) -> bool {
+    match configured.strip_prefix("{SHA}") {
+        Some(hex) => {
+            let digest = Sha1::digest(given.as_bytes());
+            let given_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            given_hex.eq_ignore_ascii_case(hex)
+        }
+        None => given == configured,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha_passwords_match() {
+        // sha1("thepassword")
+        let configured = "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d";
+        assert!(password_matches("thepassword", configured));
+        assert!(!password_matches("other", configured));
+        assert!(password_matches("plain", "plain"));
+    }
+
+    #[test]
+    fn basic_auth_headers_are_checked() {
+        let credentials = Credentials {
+            username: "user".into(),
+            password: "123".into(),
+        };
+        let mut headers = HeaderMap::new();
+        assert!(!authorized(&headers, &credentials));
+        let token = base64::engine::general_purpose::STANDARD.encode("user:123");
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Basic {token}").parse().expect("header"),
+        );
+        assert!(authorized(&headers, &credentials));
+        let wrong = base64::engine::general_purpose::STANDARD.encode("user:124");
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Basic {wrong}").parse().expect("header"),
+        );
+        assert!(!authorized(&headers, &credentials));
+    }
+}

@@ -1,0 +1,883 @@
+//! The `supervisor.*` and `system.*` methods, with supervisord's argument shapes, return
+//! shapes, fault codes and texts. Reads come from the supervisor's snapshot; changes go to
+//! the supervisor as requests; `wait=true` calls wait on snapshots without blocking others.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::codec::Value;
+use super::faults::{Fault, FaultCode};
+use crate::logs::stream::{LogStream, ReadError};
+use crate::process::state::State;
+use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Refusal, SupervisorState};
+
+/// supervisord's API version (`getAPIVersion`).
+pub const API_VERSION: &str = "3.0";
+/// The supervisord version whose API vigil serves (`getSupervisorVersion`).
+pub const SUPERVISOR_VERSION: &str = "4.3.0";
+
+/// What the methods work on.
+#[derive(Clone)]
+pub struct Api {
+    /// The supervisor.
+    pub handle: Handle,
+    /// `[supervisord] identifier`.
+    pub identification: String,
+    /// The main log (`readLog`, `clearLog`).
+    pub main_log: Arc<LogStream>,
+}
+
+/// Every method: name, signature (`[return, params…]`) and help text.
+const METHODS: &[(&str, &[&str], &str)] = &[
+    (
+        "supervisor.clearAllProcessLogs",
+        &["array"],
+        "Clear all process log files",
+    ),
+    ("supervisor.clearLog", &["boolean"], "Clear the main log."),
+    (
+        "supervisor.clearProcessLog",
+        &["boolean", "string"],
+        "Clear the stdout and stderr logs for the named process and reopen them.",
+    ),
+    (
+        "supervisor.clearProcessLogs",
+        &["boolean", "string"],
+        "Clear the stdout and stderr logs for the named process and reopen them.",
+    ),
+    (
+        "supervisor.getAPIVersion",
+        &["string"],
+        "Return the version of the RPC API used by supervisord",
+    ),
+    (
+        "supervisor.getAllProcessInfo",
+        &["array"],
+        "Get info about all processes",
+    ),
+    (
+        "supervisor.getIdentification",
+        &["string"],
+        "Return identifying string of supervisord",
+    ),
+    (
+        "supervisor.getPID",
+        &["int"],
+        "Return the PID of supervisord",
+    ),
+    (
+        "supervisor.getProcessInfo",
+        &["struct", "string"],
+        "Get info about a process named name",
+    ),
+    (
+        "supervisor.getState",
+        &["struct"],
+        "Return current state of supervisord as a struct",
+    ),
+    (
+        "supervisor.getSupervisorVersion",
+        &["string"],
+        "Return the version of the supervisor package in use by supervisord",
+    ),
+    (
+        "supervisor.getVersion",
+        &["string"],
+        "Return the version of the RPC API used by supervisord",
+    ),
+    (
+        "supervisor.readLog",
+        &["string", "int", "int"],
+        "Read length bytes from name's log starting at offset",
+    ),
+    (
+        "supervisor.readMainLog",
+        &["string", "int", "int"],
+        "Read length bytes from name's log starting at offset",
+    ),
+    (
+        "supervisor.readProcessLog",
+        &["string", "string", "int", "int"],
+        "Read length bytes from name's stdout log starting at offset",
+    ),
+    (
+        "supervisor.readProcessStderrLog",
+        &["string", "string", "int", "int"],
+        "Read length bytes from name's stderr log starting at offset",
+    ),
+    (
+        "supervisor.readProcessStdoutLog",
+        &["string", "string", "int", "int"],
+        "Read length bytes from name's stdout log starting at offset",
+    ),
+    (
+        "supervisor.restart",
+        &["boolean"],
+        "Restart the supervisor process",
+    ),
+    (
+        "supervisor.shutdown",
+        &["boolean"],
+        "Shut down the supervisor process",
+    ),
+    (
+        "supervisor.signalAllProcesses",
+        &["array", "string"],
+        "Send a signal to all processes in the process list",
+    ),
+    (
+        "supervisor.signalProcess",
+        &["boolean", "string", "string"],
+        "Send an arbitrary UNIX signal to the process named by name",
+    ),
+    (
+        "supervisor.signalProcessGroup",
+        &["array", "string", "string"],
+        "Send a signal to all processes in the group named 'name'",
+    ),
+    (
+        "supervisor.startAllProcesses",
+        &["array", "boolean"],
+        "Start all processes listed in the configuration file",
+    ),
+    (
+        "supervisor.startProcess",
+        &["boolean", "string", "boolean"],
+        "Start a process",
+    ),
+    (
+        "supervisor.startProcessGroup",
+        &["array", "string", "boolean"],
+        "Start all processes in the group named 'name'",
+    ),
+    (
+        "supervisor.stopAllProcesses",
+        &["array", "boolean"],
+        "Stop all processes in the process list",
+    ),
+    (
+        "supervisor.stopProcess",
+        &["boolean", "string", "boolean"],
+        "Stop a process named by name",
+    ),
+    (
+        "supervisor.stopProcessGroup",
+        &["array", "string", "boolean"],
+        "Stop all processes in the process group named 'name'",
+    ),
+    (
+        "supervisor.tailProcessLog",
+        &["array", "string", "int", "int"],
+        "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog().",
+    ),
+    (
+        "supervisor.tailProcessStderrLog",
+        &["array", "string", "int", "int"],
+        "Provides a more efficient way to tail the (stderr) log than readProcessStderrLog().",
+    ),
+    (
+        "supervisor.tailProcessStdoutLog",
+        &["array", "string", "int", "int"],
+        "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog().",
+    ),
+    (
+        "system.listMethods",
+        &["array"],
+        "Return an array listing the available methods",
+    ),
+    (
+        "system.methodHelp",
+        &["string", "string"],
+        "Return a string showing the method's documentation",
+    ),
+    (
+        "system.methodSignature",
+        &["array", "string"],
+        "Return an array describing the method signature in the form [rtype, ptype, ptype...]",
+    ),
+    (
+        "system.multicall",
+        &["array", "array"],
+        "Process an array of calls, and return an array of results.",
+    ),
+];
+
+type Outcome = Result<Value, Fault>;
+
+/// Runs one call.
+pub async fn call(api: &Api, method: &str, params: &[Value]) -> Outcome {
+    if method == "system.multicall" {
+        return multicall(api, params).await;
+    }
+    dispatch(api, method, params).await
+}
+
+/// `system.multicall`: each call in order; a success is returned bare (not in a 1-element
+/// array, unlike the XML-RPC spec), a failure as `{faultCode, faultString}`.
+async fn multicall(api: &Api, params: &[Value]) -> Outcome {
+    let [Value::Array(calls)] = params else {
+        return Err(Fault::bare(FaultCode::IncorrectParameters));
+    };
+    let mut results = Vec::with_capacity(calls.len());
+    for call in calls {
+        let outcome = match (call.member("methodName"), call.member("params")) {
+            (Some(Value::String(name)), _) if name == "system.multicall" => {
+                Err(Fault::bare(FaultCode::IncorrectParameters))
+            }
+            (Some(Value::String(name)), Some(Value::Array(args))) => {
+                dispatch(api, name, args).await
+            }
+            (Some(Value::String(name)), None) => dispatch(api, name, &[]).await,
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        };
+        results.push(match outcome {
+            Ok(value) => value,
+            Err(fault) => Value::record([
+                ("faultCode", Value::Int(fault.code.code())),
+                ("faultString", Value::from(fault.to_string())),
+            ]),
+        });
+    }
+    Ok(Value::Array(results))
+}
+
+async fn dispatch(api: &Api, method: &str, params: &[Value]) -> Outcome {
+    let Some((namespace, name)) = method.split_once('.') else {
+        return Err(Fault::bare(FaultCode::UnknownMethod));
+    };
+    match namespace {
+        "system" => system(name, params),
+        "supervisor" => {
+            if !METHODS.iter().any(|(known, _, _)| *known == method) {
+                return Err(Fault::bare(FaultCode::UnknownMethod));
+            }
+            if api.handle.snapshot().state != SupervisorState::Running {
+                return Err(Fault::bare(FaultCode::ShutdownState));
+            }
+            supervisor(api, name, params).await
+        }
+        _ => Err(Fault::bare(FaultCode::UnknownMethod)),
+    }
+}
+
+fn system(name: &str, params: &[Value]) -> Outcome {
+    let find = |method: &str| METHODS.iter().find(|(known, _, _)| *known == method);
+    match (name, params) {
+        ("listMethods", []) => Ok(Value::Array(
+            METHODS.iter().map(|(n, _, _)| Value::from(*n)).collect(),
+        )),
+        ("methodHelp", [Value::String(method)]) => find(method)
+            .map(|(_, _, help)| Value::from(*help))
+            .ok_or_else(|| Fault::bare(FaultCode::SignatureUnsupported)),
+        ("methodSignature", [Value::String(method)]) => find(method)
+            .map(|(_, signature, _)| {
+                Value::Array(signature.iter().map(|t| Value::from(*t)).collect())
+            })
+            .ok_or_else(|| Fault::bare(FaultCode::SignatureUnsupported)),
+        ("listMethods" | "methodHelp" | "methodSignature", _) => {
+            Err(Fault::bare(FaultCode::IncorrectParameters))
+        }
+        _ => Err(Fault::bare(FaultCode::UnknownMethod)),
+    }
+}
+
+async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
+    let args = Args(params);
+    match name {
+        "getAPIVersion" | "getVersion" => args.none().map(|()| Value::from(API_VERSION)),
+        "getSupervisorVersion" => args.none().map(|()| Value::from(SUPERVISOR_VERSION)),
+        "getIdentification" => args
+            .none()
+            .map(|()| Value::from(api.identification.clone())),
+        "getState" => {
+            args.none()?;
+            let state = api.handle.snapshot().state;
+            Ok(Value::record([
+                ("statecode", Value::Int(state.code())),
+                ("statename", Value::from(state.name())),
+            ]))
+        }
+        "getPID" => args
+            .none()
+            .map(|()| Value::Int(i64::from(std::process::id()))),
+        "readLog" | "readMainLog" => {
+            let (offset, length) = args.two_ints()?;
+            read(&api.main_log, offset, length)
+        }
+        "clearLog" => {
+            args.none()?;
+            api.main_log.clear().map_err(read_fault)?;
+            Ok(Value::Bool(true))
+        }
+        "shutdown" => {
+            args.none()?;
+            api.handle.send(Control::Shutdown);
+            Ok(Value::Bool(true))
+        }
+        "restart" => {
+            args.none()?;
+            // The same path as SIGHUP: re-read the config, keep the fleet if it is bad.
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP);
+            Ok(Value::Bool(true))
+        }
+        "getProcessInfo" => {
+            let namespec = args.string()?;
+            let process = find_process(api, &namespec)?;
+            Ok(process_info(&process))
+        }
+        "getAllProcessInfo" => {
+            args.none()?;
+            Ok(Value::Array(
+                api.handle
+                    .snapshot()
+                    .processes
+                    .iter()
+                    .map(process_info)
+                    .collect(),
+            ))
+        }
+        "startProcess" => {
+            let (namespec, wait) = args.string_and_wait()?;
+            match split_namespec(&namespec) {
+                (group, None) => start_group(api, &group, wait).await,
+                _ => {
+                    let process = find_process(api, &namespec)?;
+                    start_one(api, &process, wait)
+                        .await
+                        .map(|()| Value::Bool(true))
+                }
+            }
+        }
+        "startProcessGroup" => {
+            let (group, wait) = args.string_and_wait()?;
+            start_group(api, &group, wait).await
+        }
+        "startAllProcesses" => {
+            let wait = args.wait_only()?;
+            let processes = in_start_order(api, None);
+            start_many(api, processes, wait).await
+        }
+        "stopProcess" => {
+            let (namespec, wait) = args.string_and_wait()?;
+            match split_namespec(&namespec) {
+                (group, None) => stop_group(api, &group, wait).await,
+                _ => {
+                    let process = find_process(api, &namespec)?;
+                    stop_one(api, &process, wait)
+                        .await
+                        .map(|()| Value::Bool(true))
+                }
+            }
+        }
+        "stopProcessGroup" => {
+            let (group, wait) = args.string_and_wait()?;
+            stop_group(api, &group, wait).await
+        }
+        "stopAllProcesses" => {
+            let wait = args.wait_only()?;
+            let mut processes = in_start_order(api, None);
+            processes.reverse();
+            stop_many(api, processes, wait).await
+        }
+        "signalProcess" => {
+            let (namespec, signal) = args.two_strings()?;
+            let signal = parse_signal(&signal)?;
+            match split_namespec(&namespec) {
+                (group, None) => signal_many(api, group_processes(api, &group)?, signal).await,
+                _ => {
+                    let process = find_process(api, &namespec)?;
+                    signal_one(api, &process, signal)
+                        .await
+                        .map(|()| Value::Bool(true))
+                }
+            }
+        }
+        "signalProcessGroup" => {
+            let (group, signal) = args.two_strings()?;
+            let signal = parse_signal(&signal)?;
+            signal_many(api, group_processes(api, &group)?, signal).await
+        }
+        "signalAllProcesses" => {
+            let signal = parse_signal(&args.string()?)?;
+            signal_many(api, in_start_order(api, None), signal).await
+        }
+        "readProcessStdoutLog" | "readProcessLog" | "readProcessStderrLog" => {
+            let (namespec, offset, length) = args.string_and_two_ints()?;
+            let process = find_process(api, &namespec)?;
+            read(stream_of(&process, name.contains("Stderr")), offset, length)
+        }
+        "tailProcessStdoutLog" | "tailProcessLog" | "tailProcessStderrLog" => {
+            let (namespec, offset, length) = args.string_and_two_ints()?;
+            let process = find_process(api, &namespec)?;
+            let tail = stream_of(&process, name.contains("Stderr"))
+                .tail(offset, length)
+                .map_err(read_fault)?;
+            Ok(Value::Array(vec![
+                Value::from(String::from_utf8_lossy(&tail.data).into_owned()),
+                Value::Int(i64::try_from(tail.offset).unwrap_or(i64::MAX)),
+                Value::Bool(tail.overflow),
+            ]))
+        }
+        "clearProcessLogs" | "clearProcessLog" => {
+            let namespec = args.string()?;
+            let process = find_process(api, &namespec)?;
+            clear_logs(&process)?;
+            Ok(Value::Bool(true))
+        }
+        "clearAllProcessLogs" => {
+            args.none()?;
+            let results = api
+                .handle
+                .snapshot()
+                .processes
+                .iter()
+                .map(|process| result_entry(process, clear_logs(process)))
+                .collect();
+            Ok(Value::Array(results))
+        }
+        _ => Err(Fault::bare(FaultCode::UnknownMethod)),
+    }
+}
+
+/// Positional arguments with supervisord's defaults and INCORRECT_PARAMETERS on misuse.
+struct Args<'a>(&'a [Value]);
+
+impl Args<'_> {
+    fn none(&self) -> Result<(), Fault> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Fault::bare(FaultCode::IncorrectParameters))
+        }
+    }
+
+    fn string(&self) -> Result<String, Fault> {
+        match self.0 {
+            [Value::String(s)] => Ok(s.clone()),
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        }
+    }
+
+    fn two_strings(&self) -> Result<(String, String), Fault> {
+        match self.0 {
+            [Value::String(a), b] => Ok((a.clone(), scalar_text(b)?)),
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        }
+    }
+
+    /// `(name, wait=True)`.
+    fn string_and_wait(&self) -> Result<(String, bool), Fault> {
+        match self.0 {
+            [Value::String(s)] => Ok((s.clone(), true)),
+            [Value::String(s), wait] => Ok((s.clone(), truthy(wait)?)),
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        }
+    }
+
+    /// `(wait=True)`.
+    fn wait_only(&self) -> Result<bool, Fault> {
+        match self.0 {
+            [] => Ok(true),
+            [wait] => truthy(wait),
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        }
+    }
+
+    fn two_ints(&self) -> Result<(i64, i64), Fault> {
+        match self.0 {
+            [Value::Int(a), Value::Int(b)] => Ok((*a, *b)),
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        }
+    }
+
+    fn string_and_two_ints(&self) -> Result<(String, i64, i64), Fault> {
+        match self.0 {
+            [Value::String(s), Value::Int(a), Value::Int(b)] => Ok((s.clone(), *a, *b)),
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        }
+    }
+}
+
+fn truthy(value: &Value) -> Result<bool, Fault> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::Int(n) => Ok(*n != 0),
+        _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+    }
+}
+
+/// A signal given as a name or a number (`signalProcess(name, 'HUP')` or `(name, 1)`).
+fn scalar_text(value: &Value) -> Result<String, Fault> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Int(n) => Ok(n.to_string()),
+        _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+    }
+}
+
+fn parse_signal(text: &str) -> Result<i32, Fault> {
+    crate::config::value::signal(text)
+        .map(|signal| signal as i32)
+        .map_err(|_| Fault::with(FaultCode::BadSignal, text))
+}
+
+/// `group:name` → (group, Some(name)); `group:*` and `group:` → (group, None); `name` →
+/// (name, Some(name)).
+fn split_namespec(namespec: &str) -> (String, Option<String>) {
+    match namespec.split_once(':') {
+        Some((group, "" | "*")) => (group.to_string(), None),
+        Some((group, name)) => (group.to_string(), Some(name.to_string())),
+        None => (namespec.to_string(), Some(namespec.to_string())),
+    }
+}
+
+fn find_process(api: &Api, namespec: &str) -> Result<ProcessView, Fault> {
+    let snapshot = api.handle.snapshot();
+    match split_namespec(namespec) {
+        (group, Some(name)) => snapshot
+            .process(&group, &name)
+            .cloned()
+            .ok_or_else(|| Fault::with(FaultCode::BadName, namespec)),
+        (_, None) => Err(Fault::with(FaultCode::BadName, namespec)),
+    }
+}
+
+fn group_processes(api: &Api, group: &str) -> Result<Vec<ProcessView>, Fault> {
+    let snapshot = api.handle.snapshot();
+    if !snapshot.groups.iter().any(|g| g == group) {
+        return Err(Fault::with(FaultCode::BadName, group));
+    }
+    Ok(in_start_order(api, Some(group)))
+}
+
+/// Processes (of one group, or all) in start order: groups by priority, then processes.
+fn in_start_order(api: &Api, only: Option<&str>) -> Vec<ProcessView> {
+    let snapshot = api.handle.snapshot();
+    snapshot
+        .groups
+        .iter()
+        .filter(|group| only.is_none_or(|only| only == group.as_str()))
+        .flat_map(|group| {
+            snapshot
+                .processes
+                .iter()
+                .filter(move |p| &p.group == group)
+                .cloned()
+        })
+        .collect()
+}
+
+fn key_of(process: &ProcessView) -> ProcKey {
+    (process.group.clone(), process.name.clone())
+}
+
+/// getProcessInfo's struct, keys in supervisord's order.
+pub fn process_info(process: &ProcessView) -> Value {
+    let now = SystemTime::now();
+    let epoch = |time: Option<SystemTime>| -> i64 {
+        time.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| {
+                i64::try_from(d.as_secs())
+                    .unwrap_or(i64::MAX)
+                    .min(i64::from(i32::MAX))
+            })
+    };
+    let path = |stream: &LogStream| {
+        stream
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let stdout = path(&process.stdout);
+    Value::record([
+        ("name", Value::from(process.name.clone())),
+        ("group", Value::from(process.group.clone())),
+        ("start", Value::Int(epoch(process.start))),
+        ("stop", Value::Int(epoch(process.stop))),
+        ("now", Value::Int(epoch(Some(now)))),
+        ("state", Value::Int(i64::from(process.state.code()))),
+        ("statename", Value::from(process.state.name())),
+        ("spawnerr", Value::from(process.spawnerr.clone())),
+        ("exitstatus", Value::Int(i64::from(process.exitstatus))),
+        ("logfile", Value::from(stdout.clone())),
+        ("stdout_logfile", Value::from(stdout)),
+        ("stderr_logfile", Value::from(path(&process.stderr))),
+        (
+            "pid",
+            Value::Int(i64::from(process.state.pid().unwrap_or(0))),
+        ),
+        ("description", Value::from(description(process, now))),
+    ])
+}
+
+/// supervisord's `description`: uptime when RUNNING, the spawn error when FATAL/BACKOFF, the
+/// stop time when STOPPED/EXITED, else empty.
+fn description(process: &ProcessView, now: SystemTime) -> String {
+    match process.state {
+        State::Running { pid } => {
+            let up = process
+                .start
+                .and_then(|start| now.duration_since(start).ok())
+                .map_or(0, |d| d.as_secs());
+            format!("pid {pid}, uptime {}", crate::timefmt::uptime(up))
+        }
+        State::Fatal | State::Backoff => {
+            if process.spawnerr.is_empty() {
+                format!("unknown error (try \"tail {}\")", process.name)
+            } else {
+                process.spawnerr.clone()
+            }
+        }
+        State::Stopped | State::Exited => match (process.start, process.stop) {
+            (Some(_), Some(stop)) => crate::timefmt::month_day_clock(stop),
+            (Some(_), None) => crate::timefmt::month_day_clock(now),
+            _ => "Not started".to_string(),
+        },
+        _ => String::new(),
+    }
+}
+
+fn refusal_fault(refusal: Refusal, namespec: &str) -> Fault {
+    match refusal {
+        Refusal::BadName => Fault::with(FaultCode::BadName, namespec),
+        Refusal::AlreadyStarted => Fault::with(FaultCode::AlreadyStarted, namespec),
+        Refusal::NotRunning => Fault::with(FaultCode::NotRunning, namespec),
+        Refusal::SpawnError(error) => {
+            if error.starts_with("can't find command") {
+                Fault::with(FaultCode::NoFile, error)
+            } else if error.contains("is not executable")
+                || error.contains("is a directory")
+                || error.starts_with("no permission")
+            {
+                Fault::with(FaultCode::NotExecutable, error)
+            } else {
+                Fault::with(FaultCode::SpawnError, namespec)
+            }
+        }
+        Refusal::Failed(text) => Fault::with(FaultCode::Failed, format!("{namespec}: {text}")),
+        Refusal::ShuttingDown => Fault::bare(FaultCode::ShutdownState),
+    }
+}
+
+async fn start_one(api: &Api, process: &ProcessView, wait: bool) -> Result<(), Fault> {
+    let namespec = process.namespec();
+    let key = key_of(process);
+    let request = key.clone();
+    api.handle
+        .request(move |reply| Control::Start(request, reply))
+        .await
+        .map_err(|refusal| refusal_fault(refusal, &namespec))?;
+    if !wait {
+        return Ok(());
+    }
+    // Until RUNNING; leaving STARTING any other way is ABNORMAL_TERMINATION.
+    let mut snapshots = api.handle.watch();
+    loop {
+        let state = snapshots
+            .borrow_and_update()
+            .process(&key.0, &key.1)
+            .map(|p| p.state);
+        match state {
+            Some(State::Running { .. }) => return Ok(()),
+            Some(State::Starting { .. }) => {}
+            _ => return Err(Fault::with(FaultCode::AbnormalTermination, namespec)),
+        }
+        if snapshots.changed().await.is_err() {
+            return Err(Fault::bare(FaultCode::ShutdownState));
+        }
+    }
+}
+
+async fn stop_one(api: &Api, process: &ProcessView, wait: bool) -> Result<(), Fault> {
+    let namespec = process.namespec();
+    let key = key_of(process);
+    let request = key.clone();
+    api.handle
+        .request(move |reply| Control::Stop(request, reply))
+        .await
+        .map_err(|refusal| refusal_fault(refusal, &namespec))?;
+    if !wait {
+        return Ok(());
+    }
+    let mut snapshots = api.handle.watch();
+    loop {
+        let stopped = snapshots
+            .borrow_and_update()
+            .process(&key.0, &key.1)
+            .is_none_or(|p| p.state.is_stopped());
+        if stopped {
+            return Ok(());
+        }
+        if snapshots.changed().await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+async fn signal_one(api: &Api, process: &ProcessView, signal: i32) -> Result<(), Fault> {
+    let namespec = process.namespec();
+    let key = key_of(process);
+    api.handle
+        .request(move |reply| Control::Signal(key, signal, reply))
+        .await
+        .map_err(|refusal| refusal_fault(refusal, &namespec))
+}
+
+async fn start_group(api: &Api, group: &str, wait: bool) -> Outcome {
+    let processes = group_processes(api, group)?;
+    start_many(api, processes, wait).await
+}
+
+async fn stop_group(api: &Api, group: &str, wait: bool) -> Outcome {
+    let mut processes = group_processes(api, group)?;
+    processes.reverse();
+    stop_many(api, processes, wait).await
+}
+
+/// Starts the processes that are not running, in order, waiting for all together; one
+/// result per process started.
+async fn start_many(api: &Api, processes: Vec<ProcessView>, wait: bool) -> Outcome {
+    let pending: Vec<ProcessView> = processes
+        .into_iter()
+        .filter(|p| {
+            !matches!(
+                p.state,
+                State::Starting { .. } | State::Running { .. } | State::Backoff
+            )
+        })
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, process) in pending.iter().cloned().enumerate() {
+        let api = api.clone();
+        tasks.spawn(async move { (index, start_one(&api, &process, wait).await) });
+    }
+    collect(&pending, tasks).await
+}
+
+/// Stops the processes that are running, in order, waiting for all together.
+async fn stop_many(api: &Api, processes: Vec<ProcessView>, wait: bool) -> Outcome {
+    let running: Vec<ProcessView> = processes
+        .into_iter()
+        .filter(|p| {
+            matches!(
+                p.state,
+                State::Starting { .. } | State::Running { .. } | State::Backoff
+            )
+        })
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, process) in running.iter().cloned().enumerate() {
+        let api = api.clone();
+        tasks.spawn(async move { (index, stop_one(&api, &process, wait).await) });
+    }
+    collect(&running, tasks).await
+}
+
+async fn signal_many(api: &Api, processes: Vec<ProcessView>, signal: i32) -> Outcome {
+    let mut results = Vec::with_capacity(processes.len());
+    for process in &processes {
+        results.push(result_entry(
+            process,
+            signal_one(api, process, signal).await,
+        ));
+    }
+    Ok(Value::Array(results))
+}
+
+async fn collect(
+    processes: &[ProcessView],
+    mut tasks: tokio::task::JoinSet<(usize, Result<(), Fault>)>,
+) -> Outcome {
+    let mut outcomes: Vec<Option<Result<(), Fault>>> = vec![None; processes.len()];
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, outcome)) = joined {
+            if let Some(slot) = outcomes.get_mut(index) {
+                *slot = Some(outcome);
+            }
+        }
+    }
+    Ok(Value::Array(
+        processes
+            .iter()
+            .zip(outcomes)
+            .map(|(process, outcome)| {
+                result_entry(
+                    process,
+                    outcome.unwrap_or(Err(Fault::bare(FaultCode::Failed))),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// One entry of a result list: `{name, group, status, description}`.
+fn result_entry(process: &ProcessView, outcome: Result<(), Fault>) -> Value {
+    let (status, description) = match outcome {
+        Ok(()) => (FaultCode::Success.code(), "OK".to_string()),
+        Err(fault) => (fault.code.code(), fault.to_string()),
+    };
+    Value::record([
+        ("name", Value::from(process.name.clone())),
+        ("group", Value::from(process.group.clone())),
+        ("status", Value::Int(status)),
+        ("description", Value::from(description)),
+    ])
+}
+
+fn stream_of(process: &ProcessView, stderr: bool) -> &LogStream {
+    if stderr {
+        &process.stderr
+    } else {
+        &process.stdout
+    }
+}
+
+fn read(stream: &LogStream, offset: i64, length: i64) -> Outcome {
+    let bytes = stream.read(offset, length).map_err(read_fault)?;
+    Ok(Value::from(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn read_fault(error: ReadError) -> Fault {
+    match error {
+        ReadError::NoFile => Fault::bare(FaultCode::NoFile),
+        ReadError::BadArguments => Fault::bare(FaultCode::BadArguments),
+        ReadError::Failed(text) => Fault::with(FaultCode::Failed, text),
+    }
+}
+
+fn clear_logs(process: &ProcessView) -> Result<(), Fault> {
+    for stream in [&process.stdout, &process.stderr] {
+        match stream.clear() {
+            Ok(()) | Err(ReadError::NoFile) => {}
+            Err(error) => return Err(read_fault(error)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespecs_split_like_supervisord() {
+        assert_eq!(split_namespec("web"), ("web".into(), Some("web".into())));
+        assert_eq!(
+            split_namespec("g:web_1"),
+            ("g".into(), Some("web_1".into()))
+        );
+        assert_eq!(split_namespec("g:*"), ("g".into(), None));
+        assert_eq!(split_namespec("g:"), ("g".into(), None));
+    }
+
+    #[test]
+    fn the_method_list_is_sorted_and_complete_for_what_is_served() {
+        let names: Vec<&str> = METHODS.iter().map(|(n, _, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        assert!(
+            names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! The real Python `supervisorctl` (and `xmlrpc.client`) against vigild: output, exit codes
+//! and faults as with supervisord 4.3.
+
+use std::process::Command;
+
+use crate::support::{venv_python, wait_until, Vigild, Workspace, CONTROL_SECTIONS};
+
+fn fleet() -> Vigild {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+         [program:worker]\ncommand=/bin/sh -c \"echo hello from %(process_num)d; exec sleep 1000\"\n\
+         process_name=%(program_name)s_%(process_num)02d\nnumprocs=2\nstartsecs=0\n\n\
+         [program:idle]\ncommand=/bin/sleep 1000\nautostart=false\n\n\
+         [program:missing]\ncommand=/no/such/binary\nautostart=false\n"
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("entered RUNNING state", 3);
+    vigild
+}
+
+/// status lines as (namespec, state, description).
+fn status_lines(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .map(|line| {
+            let mut parts = line
+                .splitn(3, char::is_whitespace)
+                .filter(|p| !p.is_empty());
+            let name = parts.next().unwrap_or_default().to_string();
+            let rest = line[name.len()..].trim_start();
+            let (state, description) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            (
+                name,
+                state.to_string(),
+                description.trim_start().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn status_lists_every_process_with_supervisords_format_and_exit_codes() {
+    let mut vigild = fleet();
+    let (code, out) = vigild.ctl(&["status"]);
+    assert_eq!(code, 3, "a STOPPED process makes status exit 3: {out}");
+    let lines = status_lines(&out);
+    let names: Vec<&str> = lines.iter().map(|l| l.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "idle",
+            "missing",
+            "web",
+            "worker:worker_00",
+            "worker:worker_01"
+        ],
+        "{out}"
+    );
+    let web = out
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .expect("web line");
+    assert_eq!(
+        &web[..33],
+        format!("{:<33}", "web"),
+        "name padded to 33 columns: {web:?}"
+    );
+    assert_eq!(&web[33..43], "RUNNING   ", "{web:?}");
+    assert!(
+        web[43..].starts_with("pid ") && web.contains(", uptime 0:00:"),
+        "{web:?}"
+    );
+    assert_eq!(lines[0].1, "STOPPED");
+    assert_eq!(lines[0].2, "Not started");
+
+    let (code, out) = vigild.ctl(&["status", "web", "worker:*"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(status_lines(&out).len(), 3, "{out}");
+    let (code, out) = vigild.ctl(&["status", "nosuch"]);
+    assert_eq!((code, out.trim()), (4, "nosuch: ERROR (no such process)"));
+    vigild.shutdown();
+}
+
+#[test]
+fn start_stop_restart_by_name_group_and_all() {
+    let mut vigild = fleet();
+    assert_eq!(
+        vigild.ctl(&["stop", "web"]),
+        (0, "web: stopped\n".to_string())
+    );
+    let (code, out) = vigild.ctl(&["stop", "web"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "web: ERROR (not running)\n"),
+        "stopping a stopped process"
+    );
+    assert_eq!(
+        vigild.ctl(&["start", "web"]),
+        (0, "web: started\n".to_string())
+    );
+    let (code, out) = vigild.ctl(&["start", "web"]);
+    assert_eq!((code, out.as_str()), (0, "web: ERROR (already started)\n"));
+    let (code, out) = vigild.ctl(&["restart", "worker:*"]);
+    assert_eq!(code, 0, "{out}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "worker:worker_00: started",
+            "worker:worker_00: stopped",
+            "worker:worker_01: started",
+            "worker:worker_01: stopped"
+        ]
+    );
+    let (code, out) = vigild.ctl(&["start", "missing"]);
+    assert_eq!((code, out.as_str()), (1, "missing: ERROR (no such file)\n"));
+    let (code, out) = vigild.ctl(&["start", "nosuch"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (1, "nosuch: ERROR (no such process)\n")
+    );
+    let (code, out) = vigild.ctl(&["stop", "all"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().count(),
+        3,
+        "web and two workers were running: {out}"
+    );
+    let (code, _) = vigild.ctl(&["status"]);
+    assert_eq!(code, 3);
+    vigild.shutdown();
+}
+
+#[test]
+fn pid_tail_version_and_shutdown() {
+    let mut vigild = fleet();
+    let (code, out) = vigild.ctl(&["pid"]);
+    assert_eq!((code, out.trim()), (0, vigild.pid().to_string().as_str()));
+    let (code, out) = vigild.ctl(&["pid", "idle"]);
+    assert_eq!(
+        (code, out.trim()),
+        (7, "0"),
+        "pid of a process that is not running"
+    );
+    // supervisorctl prints the bytes and a newline of its own.
+    assert!(wait_until(
+        || vigild.ctl(&["tail", "worker:worker_01"]).1 == "hello from 1\n\n"
+    ));
+    let (code, out) = vigild.ctl(&["version"]);
+    assert_eq!((code, out.trim()), (0, "4.3.0"));
+    let (code, out) = vigild.ctl(&["shutdown"]);
+    assert_eq!((code, out.trim()), (0, "Shut down"));
+    assert!(vigild.wait_exit().success());
+    assert!(
+        !vigild.ws.path().join("vigil.sock").exists(),
+        "socket removed at exit"
+    );
+}
+
+#[test]
+fn xmlrpc_clients_get_supervisords_faults_and_structs_over_inet_with_auth() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\nusername=admin\npassword={{SHA}}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d\n\n\
+         [program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n[program:idle]\ncommand=/bin/sleep 1000\nautostart=false\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: web entered RUNNING state");
+    let script = format!(
+        r#"
+import xmlrpc.client
+def fault(call):
+    try:
+        call()
+        return None
+    except xmlrpc.client.Fault as f:
+        return (f.faultCode, f.faultString)
+denied = xmlrpc.client.ServerProxy("http://127.0.0.1:{port}/RPC2")
+try:
+    denied.supervisor.getState()
+    print("auth: none")
+except xmlrpc.client.ProtocolError as e:
+    print("auth:", e.errcode)
+s = xmlrpc.client.ServerProxy("http://admin:thepassword@127.0.0.1:{port}/RPC2")
+print("state:", s.supervisor.getState())
+info = s.supervisor.getProcessInfo("web")
+print("keys:", sorted(info.keys()))
+print("web:", info["statename"], info["state"], info["description"].startswith("pid "))
+print("bad_name:", fault(lambda: s.supervisor.getProcessInfo("nope")))
+print("already:", fault(lambda: s.supervisor.startProcess("web")))
+print("not_running:", fault(lambda: s.supervisor.stopProcess("idle")))
+print("unknown:", fault(lambda: s.supervisor.nosuchMethod()))
+print("bad_args:", fault(lambda: s.supervisor.readLog(-1, 5)))
+print("multicall:", s.system.multicall([{{"methodName": "supervisor.getAPIVersion", "params": []}}, {{"methodName": "supervisor.nope", "params": []}}]))
+print("signature:", s.system.methodSignature("supervisor.tailProcessStdoutLog"))
+print("all:", [p["name"] for p in s.supervisor.getAllProcessInfo()])
+"#
+    );
+    let output = Command::new(venv_python())
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = [
+        "auth: 401",
+        "state: {'statecode': 1, 'statename': 'RUNNING'}",
+        "keys: ['description', 'exitstatus', 'group', 'logfile', 'name', 'now', 'pid', 'spawnerr', 'start', 'state', 'statename', 'stderr_logfile', 'stdout_logfile', 'stop']",
+        "web: RUNNING 20 True",
+        "bad_name: (10, 'BAD_NAME: nope')",
+        "already: (60, 'ALREADY_STARTED: web')",
+        "not_running: (70, 'NOT_RUNNING: idle')",
+        "unknown: (1, 'UNKNOWN_METHOD')",
+        "bad_args: (3, 'BAD_ARGUMENTS')",
+        "multicall: ['3.0', {'faultCode': 1, 'faultString': 'UNKNOWN_METHOD'}]",
+        "signature: ['array', 'string', 'int', 'int']",
+        "all: ['idle', 'web']",
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, expected);
+    vigild.shutdown();
+}
+
+#[test]
+fn a_live_socket_refuses_a_second_daemon_and_a_stale_one_is_replaced() {
+    let mut vigild = fleet();
+    let second = Workspace::new();
+    let socket = vigild.ws.path().join("vigil.sock");
+    second.config(&format!("[unix_http_server]\nfile={}\n", socket.display()));
+    let output = second.run_vigild(&["-n", "-c", "supervisord.conf"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Another program is already listening"),
+        "{stderr}"
+    );
+    vigild.shutdown();
+
+    // A socket file nobody listens on (a daemon that died) is replaced.
+    let _stale = std::os::unix::net::UnixListener::bind(&socket).expect("stale socket");
+    drop(_stale);
+    let stale_ws = Workspace::new();
+    stale_ws.config(&format!(
+        "[unix_http_server]\nfile={}\n\n[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
+        socket.display()
+    ));
+    let mut replacement = Vigild::start(stale_ws, &[]);
+    replacement.wait_log("success: a entered RUNNING state");
+    replacement.shutdown();
+}
