@@ -258,3 +258,88 @@ fn a_live_socket_refuses_a_second_daemon_and_a_stale_one_is_replaced() {
     replacement.wait_log("success: a entered RUNNING state");
     replacement.shutdown();
 }
+
+/// Output of a long-running command, collected by a reader thread.
+struct Follower {
+    child: std::process::Child,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Follower {
+    fn start(vigild: &Vigild, args: &[&str]) -> Self {
+        use std::io::Read;
+        let mut child = Command::new(crate::support::supervisorctl_bin())
+            .arg("-c")
+            .arg(vigild.ws.path().join("supervisord.conf"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("supervisorctl");
+        let output = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().expect("stdout");
+        let sink = std::sync::Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut text) = sink.lock() {
+                    text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            }
+        });
+        Follower { child, output }
+    }
+
+    fn text(&self) -> String {
+        self.output.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tail_f_and_maintail_f_follow_the_logs() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:ticker]\ncommand=/bin/sh -c \"i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.05; done\"\nstartsecs=0\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: ticker entered RUNNING state");
+    let follower = Follower::start(&vigild, &["tail", "-f", "ticker"]);
+    assert!(
+        wait_until(|| follower.text().contains("==> Press Ctrl-C to exit <==")),
+        "{}",
+        follower.text()
+    );
+    // Lines written after the follow began arrive, in order.
+    assert!(
+        wait_until(|| follower.text().matches("tick-").count() > 20),
+        "{}",
+        follower.text()
+    );
+    let text = follower.text();
+    let numbers: Vec<u32> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("tick-").and_then(|n| n.parse().ok()))
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{text}");
+    let main = Follower::start(&vigild, &["maintail", "-f"]);
+    assert!(
+        wait_until(|| main
+            .text()
+            .contains("success: ticker entered RUNNING state")),
+        "{}",
+        main.text()
+    );
+    drop(follower);
+    drop(main);
+    vigild.shutdown();
+}

@@ -1,5 +1,6 @@
 //! The HTTP servers of `[unix_http_server]` and `[inet_http_server]` (axum): `POST /RPC2`
-//! carries XML-RPC to the rpc module, with HTTP basic auth when a username is set. Routes only
+//! carries XML-RPC to the rpc module, `/logtail` and `/mainlogtail` follow logs, all behind
+//! HTTP basic auth when a username is set. Routes only
 //! translate between HTTP and the rpc module; no business logic lives here.
 
 use std::io;
@@ -11,10 +12,12 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
+
+mod logtail;
 
 use crate::config::{Config, Credentials};
 use crate::rpc::codec;
@@ -128,6 +131,8 @@ pub fn serve(listeners: Listeners, api: Api) -> io::Result<()> {
 fn router(api: Api, auth: Option<Credentials>) -> Router {
     let app = Router::new()
         .route("/RPC2", post(rpc))
+        .route("/logtail/{*path}", get(logtail::process))
+        .route("/mainlogtail", get(logtail::main_log))
         .with_state(api)
         .layer(DefaultBodyLimit::max(MAX_BODY));
     match auth {

@@ -60,6 +60,8 @@ pub struct LogStream {
     label: String,
     path: Option<PathBuf>,
     state: Mutex<State>,
+    /// Woken after every write, for followers (`tail -f`).
+    grown: tokio::sync::Notify,
 }
 
 impl LogStream {
@@ -79,7 +81,13 @@ impl LogStream {
                 previous_file: None,
                 write_failed: false,
             }),
+            grown: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Resolves after the next write; create it before reading, so no write is missed.
+    pub fn grown(&self) -> tokio::sync::futures::Notified<'_> {
+        self.grown.notified()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -117,6 +125,7 @@ impl LogStream {
         }
         state.ring.push(bytes);
         drop(state);
+        self.grown.notify_waiters();
         // Reported without the lock: for the main log, this line comes back through
         // `append` (and, the failure being recorded, is not reported again).
         if let Some(err) = report {
@@ -138,6 +147,8 @@ impl LogStream {
         state.stored(written);
         let end = state.ring.end() + written.bytes as u64;
         state.ring.skip_to(end);
+        drop(state);
+        self.grown.notify_waiters();
         Ok(Some(written.bytes))
     }
 

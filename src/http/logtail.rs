@@ -1,0 +1,81 @@
+//! `GET /logtail/<namespec>[/stdout|/stderr]` and `GET /mainlogtail`: a never-ending chunked
+//! response that starts 1 KiB before the end of the log and follows it, as supervisord's
+//! logtail handler does (`supervisorctl tail -f`, `fg`, `maintail -f`). It wakes on writes
+//! instead of polling.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::logs::stream::LogStream;
+use crate::rpc::methods::Api;
+
+/// How far back a follow starts.
+const BACKLOG: u64 = 1024;
+
+/// `/logtail/<namespec>[/<channel>]`.
+pub async fn process(State(api): State<Api>, Path(path): Path<String>) -> Response {
+    let (namespec, stderr) = match path.rsplit_once('/') {
+        Some((name, "stderr")) => (name, true),
+        Some((name, "stdout")) => (name, false),
+        _ => (path.as_str(), false),
+    };
+    let snapshot = api.handle.snapshot();
+    let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
+    let Some(process) = snapshot.process(group, name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let stream = if stderr {
+        &process.stderr
+    } else {
+        &process.stdout
+    };
+    follow(Arc::clone(stream))
+}
+
+/// `/mainlogtail`.
+pub async fn main_log(State(api): State<Api>) -> Response {
+    follow(Arc::clone(&api.main_log))
+}
+
+fn follow(stream: Arc<LogStream>) -> Response {
+    if stream.path().is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let start = stream.total().saturating_sub(BACKLOG);
+    let chunks = futures_util::stream::unfold((stream, start), |(stream, mut offset)| async move {
+        loop {
+            let item = {
+                let grown = stream.grown();
+                tokio::pin!(grown);
+                grown.as_mut().enable();
+                match stream.tail(i64::try_from(offset).unwrap_or(i64::MAX), i64::MAX) {
+                    Err(err) => Some(Err(std::io::Error::other(err.to_string()))),
+                    Ok(tail) => {
+                        offset = tail.offset;
+                        if tail.data.is_empty() {
+                            grown.await;
+                            None
+                        } else {
+                            Some(Ok(Bytes::from(tail.data)))
+                        }
+                    }
+                }
+            };
+            if let Some(item) = item {
+                return Some((item, (stream, offset)));
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain;charset=utf-8"),
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response()
+}
