@@ -343,3 +343,54 @@ fn tail_f_and_maintail_f_follow_the_logs() {
     drop(main);
     vigild.shutdown();
 }
+
+#[test]
+fn fg_sends_stdin_and_signal_and_clear_work() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:echo]\ncommand=/bin/cat\nstartsecs=0\nstdout_logfile={{dir}}/echo.log\n\n\
+         [program:trap]\ncommand=/bin/sh -c \"trap 'echo got-usr1' USR1; while true; do sleep 0.05; done\"\n\
+         startsecs=0\nstdout_logfile={{dir}}/trap.log\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("entered RUNNING state", 2);
+    let output = Command::new(crate::support::supervisorctl_bin())
+        .arg("-c")
+        .arg(vigild.ws.path().join("supervisord.conf"))
+        .args(["fg", "echo"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(b"hello-fg\n")?;
+            }
+            child.wait_with_output()
+        })
+        .expect("fg");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Exiting foreground"));
+    assert!(
+        wait_until(|| vigild.ws.read("echo.log") == "hello-fg\n"),
+        "{}",
+        vigild.ws.read("echo.log")
+    );
+
+    assert_eq!(
+        vigild.ctl(&["signal", "USR1", "trap"]),
+        (0, "trap: signalled\n".to_string())
+    );
+    assert!(wait_until(|| vigild
+        .ws
+        .read("trap.log")
+        .contains("got-usr1")));
+    let (code, out) = vigild.ctl(&["signal", "NOPE", "trap"]);
+    assert_eq!((code, out.as_str()), (1, "trap: ERROR (bad signal name)\n"));
+
+    assert_eq!(
+        vigild.ctl(&["clear", "echo"]),
+        (0, "echo: cleared\n".to_string())
+    );
+    assert_eq!(vigild.ws.read("echo.log"), "");
+    vigild.shutdown();
+}

@@ -121,6 +121,11 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "Shut down the supervisor process",
     ),
     (
+        "supervisor.sendProcessStdin",
+        &["boolean", "string", "string"],
+        "Send a string of chars to the stdin of the process name.",
+    ),
+    (
         "supervisor.signalAllProcesses",
         &["array", "string"],
         "Send a signal to all processes in the process list",
@@ -424,6 +429,19 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
             clear_logs(&process)?;
             Ok(Value::Bool(true))
         }
+        "sendProcessStdin" => {
+            let [Value::String(namespec), Value::String(chars)] = params else {
+                return Err(Fault::bare(FaultCode::IncorrectParameters));
+            };
+            let process = find_process(api, namespec)?;
+            let key = key_of(&process);
+            let bytes = chars.as_bytes().to_vec();
+            api.handle
+                .request(move |reply| Control::SendStdin(key, bytes, reply))
+                .await
+                .map_err(|refusal| refusal_fault(refusal, namespec))?;
+            Ok(Value::Bool(true))
+        }
         "clearAllProcessLogs" => {
             args.none()?;
             let results = api
@@ -656,6 +674,7 @@ fn refusal_fault(refusal: Refusal, namespec: &str) -> Fault {
         }
         Refusal::Failed(text) => Fault::with(FaultCode::Failed, format!("{namespec}: {text}")),
         Refusal::ShuttingDown => Fault::bare(FaultCode::ShutdownState),
+        Refusal::StdinClosed => Fault::with(FaultCode::NoFile, namespec),
     }
 }
 

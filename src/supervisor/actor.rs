@@ -191,6 +191,7 @@ impl Supervisor {
             Control::Signal(key, signal, reply) => {
                 let _ = reply.send(self.signal_request(&key, signal));
             }
+            Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
             Control::ReopenLogs => {
                 let streams = self.table.streams();
                 tokio::task::spawn_blocking(move || {
@@ -309,6 +310,40 @@ impl Supervisor {
             Ok(_) => Ok(()),
             Err(errno) => Err(Refusal::Failed(errno.to_string())),
         }
+    }
+
+    /// `sendProcessStdin`: the write happens off the actor (a child that does not read would
+    /// block it); the reply comes when the bytes are in the pipe.
+    fn send_stdin(&mut self, key: &ProcKey, bytes: Vec<u8>, reply: super::Reply) {
+        let Some(entry) = self.table.entries.get(key) else {
+            let _ = reply.send(Err(Refusal::BadName));
+            return;
+        };
+        let stdin = match (entry.process.state.pid(), &entry.stdin) {
+            (Some(_), Some(stdin)) => stdin.try_clone(),
+            _ => {
+                let _ = reply.send(Err(Refusal::NotRunning));
+                return;
+            }
+        };
+        let stdin = match stdin {
+            Ok(fd) => fd,
+            Err(err) => {
+                let _ = reply.send(Err(Refusal::Failed(err.to_string())));
+                return;
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let outcome = std::fs::File::from(stdin).write_all(&bytes).map_err(|err| {
+                if err.kind() == std::io::ErrorKind::BrokenPipe {
+                    Refusal::StdinClosed
+                } else {
+                    Refusal::Failed(err.to_string())
+                }
+            });
+            let _ = reply.send(outcome);
+        });
     }
 
     /// Starts every autostart process that was never started, in priority order.

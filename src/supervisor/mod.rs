@@ -38,6 +38,8 @@ pub enum Refusal {
     Failed(String),
     /// The supervisor is shutting down or restarting.
     ShuttingDown,
+    /// sendProcessStdin: the child's stdin is closed (EPIPE).
+    StdinClosed,
 }
 
 /// The reply to a process request.
@@ -59,6 +61,8 @@ pub enum Control {
     Stop(ProcKey, Reply),
     /// Send a signal to one process (`signalProcess`).
     Signal(ProcKey, i32, Reply),
+    /// Write to one process's stdin (`sendProcessStdin`).
+    SendStdin(ProcKey, Vec<u8>, Reply),
 }
 
 /// A cheap, cloneable way to talk to the supervisor task and to read its snapshots.
