@@ -116,14 +116,14 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "Restart the supervisor process",
     ),
     (
-        "supervisor.shutdown",
-        &["boolean"],
-        "Shut down the supervisor process",
-    ),
-    (
         "supervisor.sendProcessStdin",
         &["boolean", "string", "string"],
         "Send a string of chars to the stdin of the process name.",
+    ),
+    (
+        "supervisor.shutdown",
+        &["boolean"],
+        "Shut down the supervisor process",
     ),
     (
         "supervisor.signalAllProcesses",
