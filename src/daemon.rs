@@ -231,7 +231,14 @@ fn serve(
         let identification = config.supervisord.identifier.clone();
         let (handle, task) =
             supervisor::start(config, base_env).map_err(io_error("starting the supervisor"))?;
+        let reread_source = source.clone();
         let api = Api {
+            reread: Arc::new(move || {
+                reread_source
+                    .load()
+                    .map(|loaded| loaded.config)
+                    .map_err(|errors| errors.to_string())
+            }),
             handle: handle.clone(),
             identification,
             main_log: Arc::clone(&main_log),

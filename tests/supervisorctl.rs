@@ -394,3 +394,100 @@ fn fg_sends_stdin_and_signal_and_clear_work() {
     assert_eq!(vigild.ws.read("echo.log"), "");
     vigild.shutdown();
 }
+
+#[test]
+fn avail_reread_update_add_and_remove() {
+    let ws = Workspace::new();
+    let body = |programs: &str| format!("{CONTROL_SECTIONS}{programs}");
+    ws.config(&body(
+        "[program:keep]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+         [program:change]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+         [program:drop]\ncommand=/bin/sleep 1000\nstartsecs=0\npriority=5\n",
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("entered RUNNING state", 3);
+    let keep_pid = vigild.ctl(&["pid", "keep"]).1;
+
+    let (code, out) = vigild.ctl(&["avail"]);
+    assert_eq!(code, 0, "{out}");
+    let avail: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        avail,
+        [
+            vec!["change", "in", "use", "auto", "999:999"],
+            vec!["drop", "in", "use", "auto", "5:5"],
+            vec!["keep", "in", "use", "auto", "999:999"],
+        ]
+    );
+    assert_eq!(
+        vigild.ctl(&["reread"]),
+        (0, "No config updates to processes\n".to_string())
+    );
+
+    vigild.ws.config(&body(
+        "[program:keep]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+         [program:change]\ncommand=/bin/sleep 2000\nstartsecs=0\n\n\
+         [program:new]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
+    ));
+    let (code, out) = vigild.ctl(&["reread"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "change: changed\ndrop: disappeared\nnew: available\n")
+    );
+    let (code, out) = vigild.ctl(&["update"]);
+    assert_eq!(code, 0, "{out}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "change: stopped",
+            "change: updated process group",
+            "drop: removed process group",
+            "drop: stopped",
+            "new: added process group",
+        ]
+    );
+    let (_, status) = vigild.ctl(&["status"]);
+    let names: Vec<&str> = status
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["change", "keep", "new"], "{status}");
+    assert!(
+        wait_until(|| vigild.ctl(&["status", "change", "new"]).0 == 0),
+        "started again"
+    );
+    assert_eq!(
+        vigild.ctl(&["pid", "keep"]).1,
+        keep_pid,
+        "an unchanged program keeps running"
+    );
+
+    // A bad config on reread changes nothing.
+    vigild.ws.config(&body(
+        "[program:keep]\ncommand=/bin/sleep 1000\nstartsecs=maybe\n",
+    ));
+    let (code, out) = vigild.ctl(&["reread"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with("ERROR: CANT_REREAD: ") && out.contains("startsecs=maybe"),
+        "{out}"
+    );
+    assert_eq!(vigild.ctl(&["pid", "keep"]).1, keep_pid);
+
+    let (code, out) = vigild.ctl(&["remove", "keep"]);
+    assert_eq!(
+        (code, out.trim()),
+        (1, "ERROR: process/group still running: keep")
+    );
+    let (code, out) = vigild.ctl(&["add", "keep"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "ERROR: process group already active")
+    );
+    vigild.shutdown();
+}

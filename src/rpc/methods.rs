@@ -16,9 +16,14 @@ pub const API_VERSION: &str = "3.0";
 /// The supervisord version whose API vigil serves (`getSupervisorVersion`).
 pub const SUPERVISOR_VERSION: &str = "4.3.0";
 
+/// Re-reads the config as a start would; the error is the text of every problem.
+pub type Reread = Arc<dyn Fn() -> Result<crate::config::Config, String> + Send + Sync>;
+
 /// What the methods work on.
 #[derive(Clone)]
 pub struct Api {
+    /// Loads the config file again (`reloadConfig`).
+    pub reread: Reread,
     /// The supervisor.
     pub handle: Handle,
     /// `[supervisord] identifier`.
@@ -29,6 +34,11 @@ pub struct Api {
 
 /// Every method: name, signature (`[return, params…]`) and help text.
 const METHODS: &[(&str, &[&str], &str)] = &[
+    (
+        "supervisor.addProcessGroup",
+        &["boolean", "string"],
+        "Update the config for a running process from config file.",
+    ),
     (
         "supervisor.clearAllProcessLogs",
         &["array"],
@@ -49,6 +59,11 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "supervisor.getAPIVersion",
         &["string"],
         "Return the version of the RPC API used by supervisord",
+    ),
+    (
+        "supervisor.getAllConfigInfo",
+        &["array"],
+        "Get info about all available process configurations. Each struct represents a single process (i.e. groups get flattened).",
     ),
     (
         "supervisor.getAllProcessInfo",
@@ -109,6 +124,16 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "supervisor.readProcessStdoutLog",
         &["string", "string", "int", "int"],
         "Read length bytes from name's stdout log starting at offset",
+    ),
+    (
+        "supervisor.reloadConfig",
+        &["array"],
+        "Reload the configuration.",
+    ),
+    (
+        "supervisor.removeProcessGroup",
+        &["boolean", "string"],
+        "Remove a stopped process from the active configuration.",
     ),
     (
         "supervisor.restart",
@@ -429,6 +454,55 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
             clear_logs(&process)?;
             Ok(Value::Bool(true))
         }
+        "reloadConfig" => {
+            args.none()?;
+            let reread = Arc::clone(&api.reread);
+            let config = tokio::task::spawn_blocking(move || reread())
+                .await
+                .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?
+                .map_err(|text| Fault::with(FaultCode::CantReread, text))?;
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if !api.handle.send(Control::Reread(Box::new(config), reply)) {
+                return Err(Fault::bare(FaultCode::ShutdownState));
+            }
+            let diff = answer
+                .await
+                .map_err(|_| Fault::bare(FaultCode::ShutdownState))?;
+            let names =
+                |list: Vec<String>| Value::Array(list.into_iter().map(Value::from).collect());
+            Ok(Value::Array(vec![Value::Array(vec![
+                names(diff.added),
+                names(diff.changed),
+                names(diff.removed),
+            ])]))
+        }
+        "addProcessGroup" | "removeProcessGroup" => {
+            let group = args.string()?;
+            let request = group.clone();
+            let add = name == "addProcessGroup";
+            api.handle
+                .request(move |reply| {
+                    if add {
+                        Control::AddGroup(request, reply)
+                    } else {
+                        Control::RemoveGroup(request, reply)
+                    }
+                })
+                .await
+                .map_err(|refusal| refusal_fault(refusal, &group))?;
+            Ok(Value::Bool(true))
+        }
+        "getAllConfigInfo" => {
+            args.none()?;
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if !api.handle.send(Control::ConfigInfo(reply)) {
+                return Err(Fault::bare(FaultCode::ShutdownState));
+            }
+            let infos = answer
+                .await
+                .map_err(|_| Fault::bare(FaultCode::ShutdownState))?;
+            Ok(Value::Array(infos.iter().map(config_info).collect()))
+        }
         "sendProcessStdin" => {
             let [Value::String(namespec), Value::String(chars)] = params else {
                 return Err(Fault::bare(FaultCode::IncorrectParameters));
@@ -589,6 +663,86 @@ fn key_of(process: &ProcessView) -> ProcKey {
     (process.group.clone(), process.name.clone())
 }
 
+/// One `getAllConfigInfo` entry, with supervisord's keys (`none`/`auto` for unset/AUTO).
+fn config_info(info: &crate::supervisor::ConfigInfo) -> Value {
+    use crate::config::{LogTarget, StreamLog};
+    let process = &info.config;
+    let optional = |text: Option<String>| Value::from(text.unwrap_or_else(|| "none".into()));
+    let target = |log: &StreamLog| match &log.target {
+        LogTarget::Auto => Value::from("auto"),
+        LogTarget::None | LogTarget::Syslog => Value::from("none"),
+        LogTarget::File(path) => Value::from(path.display().to_string()),
+    };
+    let bytes = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    Value::record([
+        ("autostart", Value::Bool(process.autostart)),
+        (
+            "directory",
+            optional(process.directory.as_ref().map(|d| d.display().to_string())),
+        ),
+        (
+            "uid",
+            process
+                .user
+                .as_ref()
+                .map_or(Value::from("none"), |u| Value::Int(i64::from(u.uid))),
+        ),
+        ("command", Value::from(process.command.clone())),
+        (
+            "exitcodes",
+            Value::Array(
+                process
+                    .exitcodes
+                    .iter()
+                    .map(|c| Value::Int(i64::from(*c)))
+                    .collect(),
+            ),
+        ),
+        ("group", Value::from(process.group.clone())),
+        ("group_prio", Value::Int(i64::from(info.group_priority))),
+        ("inuse", Value::Bool(info.in_use)),
+        ("killasgroup", Value::Bool(process.killasgroup)),
+        ("name", Value::from(process.name.clone())),
+        ("process_prio", Value::Int(i64::from(process.priority))),
+        ("redirect_stderr", Value::Bool(process.redirect_stderr)),
+        ("startretries", Value::Int(i64::from(process.startretries))),
+        ("startsecs", bytes(process.startsecs)),
+        (
+            "stdout_capture_maxbytes",
+            bytes(process.stdout.capture_maxbytes),
+        ),
+        (
+            "stdout_events_enabled",
+            Value::Bool(process.stdout.events_enabled),
+        ),
+        ("stdout_logfile", target(&process.stdout)),
+        (
+            "stdout_logfile_backups",
+            Value::Int(i64::from(process.stdout.backups)),
+        ),
+        ("stdout_logfile_maxbytes", bytes(process.stdout.maxbytes)),
+        ("stdout_syslog", Value::Bool(process.stdout.syslog)),
+        ("stopsignal", Value::Int(process.stopsignal as i64)),
+        ("stopwaitsecs", bytes(process.stopwaitsecs)),
+        (
+            "stderr_capture_maxbytes",
+            bytes(process.stderr.capture_maxbytes),
+        ),
+        (
+            "stderr_events_enabled",
+            Value::Bool(process.stderr.events_enabled),
+        ),
+        ("stderr_logfile", target(&process.stderr)),
+        (
+            "stderr_logfile_backups",
+            Value::Int(i64::from(process.stderr.backups)),
+        ),
+        ("stderr_logfile_maxbytes", bytes(process.stderr.maxbytes)),
+        ("stderr_syslog", Value::Bool(process.stderr.syslog)),
+        ("serverurl", optional(process.serverurl.clone())),
+    ])
+}
+
 /// getProcessInfo's struct, keys in supervisord's order.
 pub fn process_info(process: &ProcessView) -> Value {
     let now = SystemTime::now();
@@ -675,6 +829,8 @@ fn refusal_fault(refusal: Refusal, namespec: &str) -> Fault {
         Refusal::Failed(text) => Fault::with(FaultCode::Failed, format!("{namespec}: {text}")),
         Refusal::ShuttingDown => Fault::bare(FaultCode::ShutdownState),
         Refusal::StdinClosed => Fault::with(FaultCode::NoFile, namespec),
+        Refusal::AlreadyAdded => Fault::with(FaultCode::AlreadyAdded, namespec),
+        Refusal::StillRunning => Fault::with(FaultCode::StillRunning, namespec),
     }
 }
 

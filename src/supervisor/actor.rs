@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::table::{ProcKey, Table};
 use super::timers::Timers;
-use super::{Control, ProcessView, Refusal, Snapshot, SupervisorState};
+use super::{ConfigInfo, Control, GroupDiff, ProcessView, Refusal, Snapshot, SupervisorState};
 use crate::config::Config;
 use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
@@ -34,6 +34,8 @@ enum Mood {
 
 /// The actor's state; owned by its task alone.
 pub(super) struct Supervisor {
+    /// The latest config read (at start, SIGHUP or reloadConfig): what groups are added from.
+    config: Arc<Config>,
     /// `[supervisord] strip_ansi`.
     strip_ansi: bool,
     /// `[supervisord] nocleanup`: keep AUTO logs.
@@ -71,6 +73,7 @@ impl Supervisor {
             groups: Vec::new(),
         }));
         let supervisor = Supervisor {
+            config: Arc::new(config.clone()),
             strip_ansi: settings.strip_ansi,
             nocleanup: settings.nocleanup,
             base_env,
@@ -113,7 +116,7 @@ impl Supervisor {
             .table
             .groups
             .iter()
-            .map(|(name, _)| name.clone())
+            .map(|group| group.config.name.clone())
             .collect();
         self.snapshot.send_replace(Arc::new(Snapshot {
             state,
@@ -192,6 +195,18 @@ impl Supervisor {
                 let _ = reply.send(self.signal_request(&key, signal));
             }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
+            Control::Reread(config, reply) => {
+                let _ = reply.send(self.reread(*config));
+            }
+            Control::AddGroup(name, reply) => {
+                let _ = reply.send(self.add_group(&name));
+            }
+            Control::RemoveGroup(name, reply) => {
+                let _ = reply.send(self.remove_group(&name));
+            }
+            Control::ConfigInfo(reply) => {
+                let _ = reply.send(self.config_info());
+            }
             Control::ReopenLogs => {
                 let streams = self.table.streams();
                 tokio::task::spawn_blocking(move || {
@@ -344,6 +359,97 @@ impl Supervisor {
             });
             let _ = reply.send(outcome);
         });
+    }
+
+    /// `reloadConfig`: keeps `config` for later adds; compares it with the groups in use.
+    fn reread(&mut self, config: Config) -> GroupDiff {
+        let mut diff = GroupDiff::default();
+        for group in &config.groups {
+            match self.table.group(&group.name) {
+                None => diff.added.push(group.name.clone()),
+                Some(active) if active.config != *group => diff.changed.push(group.name.clone()),
+                Some(_) => {}
+            }
+        }
+        for active in &self.table.groups {
+            if !config.groups.iter().any(|g| g.name == active.config.name) {
+                diff.removed.push(active.config.name.clone());
+            }
+        }
+        for names in [&mut diff.added, &mut diff.changed, &mut diff.removed] {
+            names.sort();
+        }
+        self.config = Arc::new(config);
+        diff
+    }
+
+    /// `addProcessGroup`: puts a group of the latest config in use and autostarts it.
+    fn add_group(&mut self, name: &str) -> Result<(), Refusal> {
+        if self.table.group(name).is_some() {
+            return Err(Refusal::AlreadyAdded);
+        }
+        let config = Arc::clone(&self.config);
+        let group = config
+            .groups
+            .iter()
+            .find(|g| g.name == name)
+            .ok_or(Refusal::BadName)?;
+        for error in self.table.add_group(group) {
+            tracing::error!(target: CRITICAL, "{error}");
+        }
+        tracing::info!("added process group {name}");
+        let keys = self
+            .table
+            .group(name)
+            .map(|g| g.keys.clone())
+            .unwrap_or_default();
+        for key in keys {
+            if self
+                .table
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.config.autostart)
+            {
+                self.start(&key);
+            }
+        }
+        Ok(())
+    }
+
+    /// `removeProcessGroup`: only when every process of the group is stopped.
+    fn remove_group(&mut self, name: &str) -> Result<(), Refusal> {
+        let group = self.table.group(name).ok_or(Refusal::BadName)?;
+        let running = group
+            .keys
+            .iter()
+            .filter_map(|key| self.table.entries.get(key))
+            .any(|entry| !entry.process.state.is_stopped());
+        if running {
+            return Err(Refusal::StillRunning);
+        }
+        self.table.remove_group(name);
+        tracing::info!("removed process group {name}");
+        Ok(())
+    }
+
+    /// `getAllConfigInfo`: every process of the latest config, and whether its group is in
+    /// use.
+    fn config_info(&self) -> Vec<ConfigInfo> {
+        let mut infos: Vec<ConfigInfo> = self
+            .config
+            .groups
+            .iter()
+            .flat_map(|group| {
+                let in_use = self.table.group(&group.name).is_some();
+                group.processes.iter().map(move |process| ConfigInfo {
+                    config: Arc::clone(process),
+                    group_priority: group.priority,
+                    in_use,
+                })
+            })
+            .collect();
+        infos.sort_by(|a, b| a.config.name.cmp(&b.config.name));
+        infos
     }
 
     /// Starts every autostart process that was never started, in priority order.
@@ -499,7 +605,7 @@ impl Supervisor {
             .table
             .groups
             .iter()
-            .map(|(name, _)| name.clone())
+            .map(|group| group.config.name.clone())
             .collect();
         // The first report comes at once, then every few seconds.
         self.next_report = Some(Instant::now());
@@ -512,8 +618,8 @@ impl Supervisor {
                 .table
                 .groups
                 .iter()
-                .find(|(name, _)| *name == group)
-                .map(|(_, keys)| keys.iter().rev().cloned().collect())
+                .find(|active| active.config.name == group)
+                .map(|active| active.keys.iter().rev().cloned().collect())
                 .unwrap_or_default();
             for key in &keys {
                 // As supervisord's stop_all: BACKOFF gives up (FATAL), STARTING/RUNNING stop;
@@ -547,6 +653,7 @@ impl Supervisor {
     }
 
     fn restart_with(&mut self, config: Config, base_env: Vec<(String, String)>) {
+        self.config = Arc::new(config.clone());
         self.timers.clear();
         self.base_env = base_env;
         // The old table goes first: its fcgi sockets must be closed before they are bound

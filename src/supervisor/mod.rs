@@ -40,6 +40,32 @@ pub enum Refusal {
     ShuttingDown,
     /// sendProcessStdin: the child's stdin is closed (EPIPE).
     StdinClosed,
+    /// addProcessGroup: the group is already in use.
+    AlreadyAdded,
+    /// removeProcessGroup: a process of the group is not stopped.
+    StillRunning,
+}
+
+/// What `reloadConfig` found: group names added, changed and removed, each sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupDiff {
+    /// Groups in the new config that are not in use.
+    pub added: Vec<String>,
+    /// Groups in use whose config differs in the new config.
+    pub changed: Vec<String>,
+    /// Groups in use that the new config no longer has.
+    pub removed: Vec<String>,
+}
+
+/// One process config as `getAllConfigInfo` reports it.
+#[derive(Debug, Clone)]
+pub struct ConfigInfo {
+    /// The process config.
+    pub config: Arc<crate::config::ProcessConfig>,
+    /// Its group's priority.
+    pub group_priority: i32,
+    /// Whether its group is in use.
+    pub in_use: bool,
 }
 
 /// The reply to a process request.
@@ -63,6 +89,15 @@ pub enum Control {
     Signal(ProcKey, i32, Reply),
     /// Write to one process's stdin (`sendProcessStdin`).
     SendStdin(ProcKey, Vec<u8>, Reply),
+    /// Take this config as the one `addProcessGroup` adds from, and report how it differs
+    /// from the groups in use (`reloadConfig`).
+    Reread(Box<Config>, oneshot::Sender<GroupDiff>),
+    /// Put a group of the reread config in use, autostarting it (`addProcessGroup`).
+    AddGroup(String, Reply),
+    /// Take a stopped group out of use (`removeProcessGroup`).
+    RemoveGroup(String, Reply),
+    /// Every process config of the current config, in use or not (`getAllConfigInfo`).
+    ConfigInfo(oneshot::Sender<Vec<ConfigInfo>>),
 }
 
 /// A cheap, cloneable way to talk to the supervisor task and to read its snapshots.

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{Config, LogTarget, ProcessConfig, StreamLog};
+use crate::config::{Config, GroupConfig, LogTarget, ProcessConfig, StreamLog};
 use crate::logs::auto;
 use crate::logs::capture::{self, Drained, OnCapture, Treatment};
 use crate::logs::file::{LogFile, Rotation};
@@ -116,72 +117,127 @@ pub fn marker_line(what: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// All processes of a config, in start order.
+/// A group that is in use, with the config it was added with (reread compares against it).
+pub struct ActiveGroup {
+    /// Its config.
+    pub config: GroupConfig,
+    /// Its processes in start order.
+    pub keys: Vec<ProcKey>,
+}
+
+/// All processes in use, in start order.
 #[derive(Default)]
 pub struct Table {
-    /// Keys in start order (groups by priority, processes by priority within a group).
-    pub groups: Vec<(String, Vec<ProcKey>)>,
+    /// Groups in start order (by priority; equal priorities keep the order they came in).
+    pub groups: Vec<ActiveGroup>,
     /// The entries.
     pub entries: HashMap<ProcKey, Entry>,
     /// Live child pid → its process.
     pub pids: HashMap<i32, ProcKey>,
     /// fcgi program name → its listening socket.
     pub fcgi_sockets: HashMap<String, OwnedFd>,
+    /// Where AUTO logs go (`childlogdir`) and what names them (`identifier`).
+    auto_logs: (PathBuf, String),
 }
 
 impl Table {
-    /// Builds the table for `config`, opening each process's log files and fcgi sockets.
-    /// A log that cannot be opened is logged and kept in memory only; the fcgi sockets that
-    /// could not be created are returned as errors (their programs then fail to spawn with a
-    /// clear spawnerr).
+    /// Builds the table for `config`: every group is added (see [`Table::add_group`]); the
+    /// fcgi sockets that could not be created are returned as errors.
     pub fn build(config: &Config) -> (Table, Vec<String>) {
-        let mut table = Table::default();
+        let mut table = Table {
+            auto_logs: (
+                config.supervisord.childlogdir.clone(),
+                config.supervisord.identifier.clone(),
+            ),
+            ..Table::default()
+        };
         let mut socket_errors = Vec::new();
         for group in &config.groups {
-            let mut keys = Vec::new();
-            for process in &group.processes {
-                let key = (group.name.clone(), process.name.clone());
-                if let Some(spec) = &process.fcgi_socket {
-                    if !table.fcgi_sockets.contains_key(&process.program) {
-                        match crate::process::fcgi::bind_socket(spec) {
-                            Ok(fd) => {
-                                table.fcgi_sockets.insert(process.program.clone(), fd);
-                            }
-                            Err(err) => socket_errors.push(format!(
-                                "could not create socket for fcgi-program '{}': {err}",
-                                process.program
-                            )),
-                        }
-                    }
-                }
-                let stdout_log = open_log(process, &process.stdout, "stdout", config);
-                let stderr_log = if process.redirect_stderr {
-                    Arc::new(LogStream::new(format!("{} stderr", process.name), None, 0))
-                } else {
-                    open_log(process, &process.stderr, "stderr", config)
-                };
-                table.entries.insert(
-                    key.clone(),
-                    Entry {
-                        config: Arc::clone(process),
-                        process: Process::default(),
-                        generation: 0,
-                        stdin: None,
-                        captures: Vec::new(),
-                        stdout_log,
-                        stderr_log,
-                    },
-                );
-                keys.push(key);
-            }
-            table.groups.push((group.name.clone(), keys));
+            socket_errors.extend(table.add_group(group));
         }
         (table, socket_errors)
     }
 
+    /// The active group `name`.
+    pub fn group(&self, name: &str) -> Option<&ActiveGroup> {
+        self.groups.iter().find(|group| group.config.name == name)
+    }
+
+    /// Puts `group` in use: opens each process's log files (a log that cannot be opened is
+    /// logged and kept in memory only) and fcgi sockets. Returns the sockets that could not
+    /// be created (their programs then fail to spawn with a clear spawnerr).
+    pub fn add_group(&mut self, group: &GroupConfig) -> Vec<String> {
+        let mut socket_errors = Vec::new();
+        let mut keys = Vec::new();
+        for process in &group.processes {
+            let key = (group.name.clone(), process.name.clone());
+            if let Some(spec) = &process.fcgi_socket {
+                if !self.fcgi_sockets.contains_key(&process.program) {
+                    match crate::process::fcgi::bind_socket(spec) {
+                        Ok(fd) => {
+                            self.fcgi_sockets.insert(process.program.clone(), fd);
+                        }
+                        Err(err) => socket_errors.push(format!(
+                            "could not create socket for fcgi-program '{}': {err}",
+                            process.program
+                        )),
+                    }
+                }
+            }
+            let stdout_log = open_log(process, &process.stdout, "stdout", &self.auto_logs);
+            let stderr_log = if process.redirect_stderr {
+                Arc::new(LogStream::new(format!("{} stderr", process.name), None, 0))
+            } else {
+                open_log(process, &process.stderr, "stderr", &self.auto_logs)
+            };
+            self.entries.insert(
+                key.clone(),
+                Entry {
+                    config: Arc::clone(process),
+                    process: Process::default(),
+                    generation: 0,
+                    stdin: None,
+                    captures: Vec::new(),
+                    stdout_log,
+                    stderr_log,
+                },
+            );
+            keys.push(key);
+        }
+        let at = self
+            .groups
+            .iter()
+            .position(|active| active.config.priority > group.priority)
+            .unwrap_or(self.groups.len());
+        self.groups.insert(
+            at,
+            ActiveGroup {
+                config: group.clone(),
+                keys,
+            },
+        );
+        socket_errors
+    }
+
+    /// Takes the group `name` out of use (its processes must be stopped), closing its fcgi
+    /// sockets.
+    pub fn remove_group(&mut self, name: &str) -> Option<ActiveGroup> {
+        let at = self
+            .groups
+            .iter()
+            .position(|group| group.config.name == name)?;
+        let group = self.groups.remove(at);
+        for key in &group.keys {
+            if let Some(entry) = self.entries.remove(key) {
+                self.fcgi_sockets.remove(&entry.config.program);
+            }
+        }
+        Some(group)
+    }
+
     /// Keys of every process, in start order.
     pub fn start_order(&self) -> impl Iterator<Item = &ProcKey> {
-        self.groups.iter().flat_map(|(_, keys)| keys.iter())
+        self.groups.iter().flat_map(|group| group.keys.iter())
     }
 
     /// Every log stream (for SIGUSR2).
@@ -212,7 +268,7 @@ fn open_log(
     process: &ProcessConfig,
     log: &StreamLog,
     stream: &str,
-    config: &Config,
+    (childlogdir, identifier): &(PathBuf, String),
 ) -> Arc<LogStream> {
     let label = format!("{} {stream}", process.name);
     let rotation = Rotation {
@@ -230,10 +286,10 @@ fn open_log(
         }
         LogTarget::File(path) => Some(path.clone()),
         LogTarget::Auto => Some(auto::new_path(
-            &config.supervisord.childlogdir,
+            childlogdir,
             &process.name,
             stream,
-            &config.supervisord.identifier,
+            identifier,
         )),
     };
     let file = path.and_then(|path| {
