@@ -186,23 +186,28 @@ impl Supervisor {
                 }
             },
             Control::Start(key, reply) => {
-                let _ = reply.send(self.start_request(&key));
+                let outcome = self.start_request(&key);
+                self.answer(reply, outcome);
             }
             Control::Stop(key, reply) => {
-                let _ = reply.send(self.stop_request(&key));
+                let outcome = self.stop_request(&key);
+                self.answer(reply, outcome);
             }
             Control::Signal(key, signal, reply) => {
-                let _ = reply.send(self.signal_request(&key, signal));
+                let outcome = self.signal_request(&key, signal);
+                self.answer(reply, outcome);
             }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
             Control::Reread(config, reply) => {
                 let _ = reply.send(self.reread(*config));
             }
             Control::AddGroup(name, reply) => {
-                let _ = reply.send(self.add_group(&name));
+                let outcome = self.add_group(&name);
+                self.answer(reply, outcome);
             }
             Control::RemoveGroup(name, reply) => {
-                let _ = reply.send(self.remove_group(&name));
+                let outcome = self.remove_group(&name);
+                self.answer(reply, outcome);
             }
             Control::ConfigInfo(reply) => {
                 let _ = reply.send(self.config_info());
@@ -242,6 +247,13 @@ impl Supervisor {
             }
             None => tracing::debug!("reaped unknown pid {pid} ({})", outcome.describe()),
         }
+    }
+
+    /// Replies to a request after publishing its effect, so the caller's next look at the
+    /// snapshot (a `wait=true` loop) already sees it.
+    fn answer(&self, reply: super::Reply, outcome: Result<(), Refusal>) {
+        self.publish();
+        let _ = reply.send(outcome);
     }
 
     /// `startProcess`: allowed from STOPPED, EXITED and FATAL; a spawn that fails at once is
