@@ -491,3 +491,28 @@ fn avail_reread_update_add_and_remove() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn reload_restarts_the_fleet_in_the_same_daemon() {
+    let mut vigild = fleet();
+    let before = vigild.ctl(&["pid", "web"]).1;
+    assert_eq!(
+        vigild.ctl(&["reload"]),
+        (0, "Restarted supervisord\n".to_string())
+    );
+    vigild.wait_log("received SIGHUP indicating restart request");
+    assert!(
+        wait_until(|| {
+            let (code, pid) = vigild.ctl(&["pid", "web"]);
+            code == 0 && pid != before
+        }),
+        "web restarted with a new pid"
+    );
+    let (code, out) = vigild.ctl(&["pid"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, vigild.pid().to_string().as_str()),
+        "same daemon"
+    );
+    vigild.shutdown();
+}
