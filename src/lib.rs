@@ -5,6 +5,8 @@
 
 /// Parsing, expanding and validating `supervisord.conf` into a typed `Config`.
 pub mod config;
+/// The vigilctl client: supervisorctl's commands over the XML-RPC API.
+pub mod ctl;
 /// vigild's life cycle: config, pidfile, daemonizing, signals, and running the supervisor.
 pub mod daemon;
 /// The HTTP servers: /RPC2 with basic auth on the unix socket and the inet port.

@@ -20,3 +20,5 @@ mod child_io;
 mod child_logs;
 // The real Python supervisorctl and xmlrpc.client against vigild.
 mod supervisorctl;
+// vigilctl: the same output and exit codes as supervisorctl, against vigild and supervisord.
+mod vigilctl;

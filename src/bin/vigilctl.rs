@@ -1,9 +1,40 @@
-//! `vigilctl`: the control client. It arrives with the control plane (XML-RPC server and
-//! client); until then it only says so.
+//! `vigilctl`: supervisorctl's commands against vigild (or supervisord) over XML-RPC.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
+use vigil::ctl::{self, CtlOptions};
+
+/// Control a running vigild (or supervisord) like supervisorctl.
+#[derive(Parser, Debug)]
+#[command(name = "vigilctl", version)]
+struct Args {
+    /// Configuration file path (its [supervisorctl] section).
+    #[arg(short = 'c', long = "configuration", value_name = "FILE")]
+    configuration: Option<PathBuf>,
+    /// Server URL: unix:///path or http://host:port.
+    #[arg(short = 's', long)]
+    serverurl: Option<String>,
+    /// Basic-auth user name.
+    #[arg(short = 'u', long)]
+    username: Option<String>,
+    /// Basic-auth password.
+    #[arg(short = 'p', long)]
+    password: Option<String>,
+    /// The command and its arguments, as with supervisorctl.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
 fn main() -> ExitCode {
-    eprintln!("vigilctl: the control client arrives with vigild's control plane (XML-RPC API); not available yet");
-    ExitCode::from(2)
+    let args = Args::parse();
+    let options = CtlOptions {
+        configuration: args.configuration,
+        serverurl: args.serverurl,
+        username: args.username,
+        password: args.password,
+        command: args.command,
+    };
+    ExitCode::from(u8::try_from(ctl::run(&options)).unwrap_or(1))
 }

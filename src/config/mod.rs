@@ -361,6 +361,15 @@ pub fn load(
     resolve::load(&file, overrides, cwd, env)
 }
 
+/// Reads the `[supervisorctl]` section of `path` (if it has one) for a control client.
+pub fn load_ctl(
+    path: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<Option<CtlConfig>, ConfigErrors> {
+    resolve::load_ctl(&cwd.join(path), cwd, env)
+}
+
 /// The files supervisord tries, in order, when no `-c` is given; `exe` is argv\[0\].
 pub fn search_path(exe: &Path, cwd: &Path) -> Vec<PathBuf> {
     let here = exe

@@ -573,3 +573,38 @@ pub(super) fn absolute(path: &Path, base: &Path) -> PathBuf {
         base.join(path)
     }
 }
+
+/// Reads only `[supervisorctl]` (and the includes) of `file`, as supervisorctl does: the
+/// other sections are not its business.
+pub(super) fn load_ctl(
+    file: &Path,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<Option<CtlConfig>, ConfigErrors> {
+    let env: BTreeMap<String, String> = env.iter().cloned().collect();
+    let host_node_name = nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_default();
+    let mut include_names = Names::default();
+    include_names
+        .environment(&env)
+        .text("host_node_name", host_node_name.clone());
+    let (doc, _) =
+        ini::read(file, &include_names).map_err(|diagnostic| ConfigErrors(vec![diagnostic]))?;
+    let ctx = Context {
+        env,
+        host_node_name,
+        auto_serverurl: None,
+        cwd: cwd.to_path_buf(),
+    };
+    let mut errors = Vec::new();
+    let ctl = doc
+        .section("supervisorctl")
+        .map(|section| read_ctl(section, &ctx, &mut errors));
+    if errors.is_empty() {
+        Ok(ctl)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}

@@ -338,6 +338,47 @@ fn resolve_entity(name: &str) -> Result<String, Malformed> {
     Ok(resolved)
 }
 
+/// A parsed `<methodResponse>`: the value, or the fault's code and string.
+pub fn parse_response(body: &[u8]) -> Result<Result<Value, (i64, String)>, Malformed> {
+    let text = std::str::from_utf8(body).map_err(|_| Malformed("body is not UTF-8".into()))?;
+    let mut parser = Parser::new(text);
+    parser.open("methodResponse")?;
+    match parser.next_tag()? {
+        Tag::Open(name) if name == "params" => {
+            parser.open("param")?;
+            let value = parser.value_element(0)?;
+            Ok(Ok(value))
+        }
+        Tag::Open(name) if name == "fault" => {
+            let fault = parser.value_element(0)?;
+            let code = match fault.member("faultCode") {
+                Some(Value::Int(code)) => *code,
+                _ => return Err(Malformed("fault without faultCode".into())),
+            };
+            let text = match fault.member("faultString") {
+                Some(Value::String(text)) => text.clone(),
+                _ => String::new(),
+            };
+            Ok(Err((code, text)))
+        }
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// A `<methodCall>` of `method` with `params` (for clients).
+pub fn call(method: &str, params: &[Value]) -> String {
+    let mut out = String::from("<?xml version='1.0'?>\n<methodCall>\n<methodName>");
+    escape_into(&mut out, method);
+    out.push_str("</methodName>\n<params>\n");
+    for param in params {
+        out.push_str("<param>\n");
+        write_value(&mut out, param);
+        out.push_str("</param>\n");
+    }
+    out.push_str("</params>\n</methodCall>\n");
+    out
+}
+
 /// A `<methodResponse>` carrying `value`.
 pub fn response(value: &Value) -> String {
     let mut out = String::from("<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n");
@@ -496,6 +537,23 @@ mod tests {
             "</data></array></value>".repeat(200)
         );
         assert!(parse_call(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn clients_read_back_what_servers_write() {
+        let value = Value::Array(vec![Value::from("x"), Value::Int(3), Value::Bool(false)]);
+        assert_eq!(parse_response(response(&value).as_bytes()), Ok(Ok(value)));
+        assert_eq!(
+            parse_response(fault(70, "NOT_RUNNING: a").as_bytes()),
+            Ok(Err((70, "NOT_RUNNING: a".into())))
+        );
+        let call_text = call(
+            "supervisor.startProcess",
+            &[Value::from("a&b"), Value::Bool(true)],
+        );
+        let parsed = parse_call(call_text.as_bytes()).expect("parses");
+        assert_eq!(parsed.method, "supervisor.startProcess");
+        assert_eq!(parsed.params, vec![Value::from("a&b"), Value::Bool(true)]);
     }
 
     #[test]

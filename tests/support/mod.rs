@@ -318,18 +318,42 @@ pub const CONTROL_SECTIONS: &str = "[unix_http_server]\nfile={dir}/vigil.sock\n\
     [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
     [supervisorctl]\nserverurl=unix://{dir}/vigil.sock\n\n";
 
+/// Runs a control client (`supervisorctl` or `vigilctl`) with `-c config`; returns
+/// (exit code, stdout+stderr).
+pub fn run_client(client: &Path, config: &Path, args: &[&str]) -> (i32, String) {
+    let output = Command::new(client)
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the control client");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// Path of the vigilctl binary under test.
+pub fn vigilctl_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_vigilctl"))
+}
+
 impl Vigild {
     /// Runs the real supervisorctl against this vigild; returns (exit code, stdout+stderr).
     pub fn ctl(&self, args: &[&str]) -> (i32, String) {
-        let output = Command::new(supervisorctl_bin())
-            .arg("-c")
-            .arg(self.ws.path().join("supervisord.conf"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run supervisorctl");
-        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&output.stderr));
-        (output.status.code().unwrap_or(-1), text)
+        run_client(
+            &supervisorctl_bin(),
+            &self.ws.path().join("supervisord.conf"),
+            args,
+        )
+    }
+
+    /// Runs vigilctl against this vigild.
+    pub fn vigilctl(&self, args: &[&str]) -> (i32, String) {
+        run_client(
+            vigilctl_bin(),
+            &self.ws.path().join("supervisord.conf"),
+            args,
+        )
     }
 }

@@ -1,0 +1,833 @@
+//! `vigilctl`: supervisorctl's commands, output and exit codes, over the same XML-RPC API
+//! (so it works against vigild and Python supervisord alike), plus `status --json`.
+//!
+//! It shares nothing with the daemon but the wire format: every fact comes from an API call.
+
+pub mod client;
+
+use std::path::PathBuf;
+
+use client::{Client, ClientError};
+
+use crate::rpc::codec::Value;
+use crate::rpc::faults::FaultCode;
+
+/// supervisorctl's LSB exit codes.
+mod exit {
+    /// Generic failure.
+    pub const GENERIC: i32 = 1;
+    /// Invalid arguments.
+    pub const INVALID_ARGS: i32 = 2;
+    /// status: a process is not running.
+    pub const NOT_RUNNING_STATUS: i32 = 3;
+    /// status: unknown name or the server is unreachable; else connection refused.
+    pub const UNKNOWN: i32 = 4;
+    /// A program is dead (spawn error, abnormal termination, not running).
+    pub const NOT_RUNNING: i32 = 7;
+}
+
+/// Where to connect and what to run.
+#[derive(Debug, Clone, Default)]
+pub struct CtlOptions {
+    /// `-c FILE`: read `[supervisorctl]` from here (else the supervisord search path).
+    pub configuration: Option<PathBuf>,
+    /// `-s URL`.
+    pub serverurl: Option<String>,
+    /// `-u USER`.
+    pub username: Option<String>,
+    /// `-p PASSWORD`.
+    pub password: Option<String>,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+}
+
+/// Runs one command; returns the exit code.
+pub fn run(options: &CtlOptions) -> i32 {
+    let client = match client_for(options) {
+        Ok(client) => client,
+        Err(message) => {
+            eprintln!("Error: {message}");
+            return exit::INVALID_ARGS;
+        }
+    };
+    let mut ctl = Ctl { client, exit: 0 };
+    let Some((command, args)) = options.command.split_first() else {
+        eprintln!("vigilctl: give a command (status, start, stop, restart, …); the interactive shell is not there yet");
+        return exit::INVALID_ARGS;
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ctl.dispatch(command, &args);
+    ctl.exit
+}
+
+fn client_for(options: &CtlOptions) -> Result<Client, String> {
+    let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let file = match &options.configuration {
+        Some(file) => Some(file.clone()),
+        None => {
+            let exe = std::env::current_exe().unwrap_or_default();
+            crate::config::search_path(&exe, &cwd)
+                .into_iter()
+                .find(|p| p.is_file())
+        }
+    };
+    let section = match file {
+        Some(file) => {
+            crate::config::load_ctl(&file, &cwd, &env).map_err(|errors| errors.to_string())?
+        }
+        None => None,
+    };
+    let serverurl = options
+        .serverurl
+        .clone()
+        .or_else(|| section.as_ref().map(|s| s.serverurl.clone()))
+        .unwrap_or_else(|| "http://localhost:9001".into());
+    let username = options
+        .username
+        .clone()
+        .or_else(|| section.as_ref().and_then(|s| s.username.clone()));
+    let password = options
+        .password
+        .clone()
+        .or_else(|| section.as_ref().and_then(|s| s.password.clone()));
+    Ok(Client {
+        serverurl,
+        credentials: username.map(|user| (user, password.unwrap_or_default())),
+    })
+}
+
+struct Ctl {
+    client: Client,
+    exit: i32,
+}
+
+/// `group:name`, or `name` when they are equal.
+fn namespec(group: &str, name: &str) -> String {
+    if group == name {
+        name.to_string()
+    } else {
+        format!("{group}:{name}")
+    }
+}
+
+/// supervisorctl's `split_namespec`.
+fn split_namespec(text: &str) -> (String, Option<String>) {
+    match text.split_once(':') {
+        Some((group, "" | "*")) => (group.to_string(), None),
+        Some((group, name)) => (group.to_string(), Some(name.to_string())),
+        None => (text.to_string(), Some(text.to_string())),
+    }
+}
+
+fn text(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Int(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn int(value: Option<&Value>) -> i64 {
+    match value {
+        Some(Value::Int(n)) => *n,
+        _ => 0,
+    }
+}
+
+fn array(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+const STOPPED_STATES: [&str; 4] = ["STOPPED", "EXITED", "FATAL", "UNKNOWN"];
+
+impl Ctl {
+    fn dispatch(&mut self, command: &str, args: &[&str]) {
+        if command != "help" && !self.upcheck(command == "status") {
+            return;
+        }
+        match command {
+            "status" => self.status(args),
+            "start" => self.start(args),
+            "stop" => self.stop_like(args, "stop"),
+            "restart" => {
+                if args.is_empty() {
+                    println!("Error: restart requires a process name");
+                    self.exit = exit::GENERIC;
+                    return;
+                }
+                self.stop_like(args, "stop");
+                self.start(args);
+            }
+            "signal" => self.signal(args),
+            "clear" => self.stop_like(args, "clear"),
+            "pid" => self.pid(args),
+            "version" => self.simple("supervisor.getSupervisorVersion"),
+            "shutdown" => match self.client.call("supervisor.shutdown", &[]) {
+                Ok(_) => println!("Shut down"),
+                Err(err) => self.fail(&err),
+            },
+            "reload" => match self.client.call("supervisor.restart", &[]) {
+                Ok(_) => println!("Restarted supervisord"),
+                Err(err) => self.fail(&err),
+            },
+            "avail" => self.avail(),
+            "reread" => {
+                if let Some((added, changed, removed)) = self.reread() {
+                    let mut lines: Vec<(String, &str)> = added
+                        .into_iter()
+                        .map(|n| (n, "available"))
+                        .chain(changed.into_iter().map(|n| (n, "changed")))
+                        .chain(removed.into_iter().map(|n| (n, "disappeared")))
+                        .collect();
+                    lines.sort();
+                    if lines.is_empty() {
+                        println!("No config updates to processes");
+                    }
+                    for (name, what) in lines {
+                        println!("{name}: {what}");
+                    }
+                }
+            }
+            "update" => self.update(args),
+            "add" | "remove" => self.add_remove(command, args),
+            "tail" => self.tail(args),
+            "maintail" => self.maintail(args),
+            "help" => println!(
+                "default commands (type help <topic>):\n=====================================\n\
+                 add  avail  clear  maintail  pid  reload  remove  reread  restart  shutdown  signal  start  status  stop  tail  update  version"
+            ),
+            other => {
+                println!("*** Unknown syntax: {other}");
+                self.exit = exit::GENERIC;
+            }
+        }
+    }
+
+    /// supervisorctl's upcheck: the server answers with API version 3.0.
+    fn upcheck(&mut self, for_status: bool) -> bool {
+        let outcome = self.client.call("supervisor.getVersion", &[]);
+        let fail_code = |code: i32| if for_status { exit::UNKNOWN } else { code };
+        match outcome {
+            Ok(Value::String(version)) if version == crate::rpc::methods::API_VERSION => true,
+            Ok(_) => {
+                println!("Sorry, this version of vigilctl expects to talk to a server with API version 3.0");
+                self.exit = fail_code(5);
+                false
+            }
+            Err(ClientError::Connect(err)) => {
+                let url = &self.client.serverurl;
+                if err.kind() == std::io::ErrorKind::NotFound {
+                    println!("{url} no such file");
+                    self.exit = fail_code(exit::NOT_RUNNING);
+                } else {
+                    println!("{url} refused connection");
+                    self.exit = fail_code(exit::UNKNOWN);
+                }
+                false
+            }
+            Err(ClientError::Unauthorized) => {
+                println!("Server requires authentication");
+                self.exit = fail_code(exit::GENERIC);
+                false
+            }
+            Err(err) => {
+                println!("ERROR: {err}");
+                self.exit = fail_code(exit::GENERIC);
+                false
+            }
+        }
+    }
+
+    fn fail(&mut self, err: &ClientError) {
+        println!("ERROR: {err}");
+        self.exit = exit::GENERIC;
+    }
+
+    fn simple(&mut self, method: &str) {
+        match self.client.call(method, &[]) {
+            Ok(value) => println!("{}", text(Some(&value))),
+            Err(err) => self.fail(&err),
+        }
+    }
+
+    /// supervisorctl's `set_exitstatus_from_xmlrpc_fault`.
+    fn exit_from_fault(&mut self, code: i64, ignored: FaultCode) {
+        let dead = [
+            FaultCode::SpawnError,
+            FaultCode::AbnormalTermination,
+            FaultCode::NotRunning,
+        ];
+        if code == ignored.code() || code == FaultCode::Success.code() {
+        } else if dead.iter().any(|f| f.code() == code) {
+            self.exit = exit::NOT_RUNNING;
+        } else {
+            self.exit = exit::GENERIC;
+        }
+    }
+
+    fn process_infos(&mut self) -> Option<Vec<Value>> {
+        match self.client.call("supervisor.getAllProcessInfo", &[]) {
+            Ok(value) => Some(array(value)),
+            Err(err) => {
+                self.fail(&err);
+                None
+            }
+        }
+    }
+
+    fn status(&mut self, args: &[&str]) {
+        let json = args.contains(&"--json");
+        let names: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+        let Some(infos) = self.process_infos() else {
+            return;
+        };
+        let matching: Vec<&Value> = if names.is_empty() || names.contains(&"all") {
+            infos.iter().collect()
+        } else {
+            let mut matching = Vec::new();
+            for name in &names {
+                let (group, process) = split_namespec(name);
+                let found: Vec<&Value> = infos
+                    .iter()
+                    .filter(|info| {
+                        text(info.member("group")) == group
+                            && process
+                                .as_ref()
+                                .is_none_or(|p| text(info.member("name")) == *p)
+                    })
+                    .collect();
+                if found.is_empty() {
+                    match process {
+                        None => println!("{group}: ERROR (no such group)"),
+                        Some(_) => println!("{name}: ERROR (no such process)"),
+                    }
+                    self.exit = exit::UNKNOWN;
+                }
+                matching.extend(found);
+            }
+            matching
+        };
+        if json {
+            println!("{}", status_json(&matching));
+        } else {
+            let specs: Vec<String> = matching
+                .iter()
+                .map(|i| namespec(&text(i.member("group")), &text(i.member("name"))))
+                .collect();
+            let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
+            for (spec, info) in specs.iter().zip(&matching) {
+                println!(
+                    "{spec:<width$}{:<10}{}",
+                    text(info.member("statename")),
+                    text(info.member("description"))
+                );
+            }
+        }
+        if matching
+            .iter()
+            .any(|i| STOPPED_STATES.contains(&text(i.member("statename")).as_str()))
+        {
+            self.exit = exit::NOT_RUNNING_STATUS;
+        }
+    }
+
+    fn start(&mut self, args: &[&str]) {
+        if args.is_empty() {
+            println!("Error: start requires a process name");
+            self.exit = exit::INVALID_ARGS;
+            return;
+        }
+        if args.contains(&"all") {
+            if let Ok(results) = self.client.call("supervisor.startAllProcesses", &[]) {
+                self.results(array(results), start_result, FaultCode::AlreadyStarted);
+            }
+            return;
+        }
+        for name in args {
+            match split_namespec(name) {
+                (group, None) => match self.client.call(
+                    "supervisor.startProcessGroup",
+                    &[Value::from(group.as_str())],
+                ) {
+                    Ok(results) => {
+                        self.results(array(results), start_result, FaultCode::AlreadyStarted)
+                    }
+                    Err(ClientError::Fault(code, _)) if code == FaultCode::BadName.code() => {
+                        println!("{group}: ERROR (no such group)");
+                        self.exit = exit::INVALID_ARGS;
+                    }
+                    Err(err) => self.fail(&err),
+                },
+                (group, Some(process)) => match self
+                    .client
+                    .call("supervisor.startProcess", &[Value::from(*name)])
+                {
+                    Ok(_) => println!("{name}: started"),
+                    Err(ClientError::Fault(code, description)) => {
+                        println!(
+                            "{}",
+                            start_result(&namespec(&group, &process), code, &description)
+                        );
+                        self.exit_from_fault(code, FaultCode::AlreadyStarted);
+                    }
+                    Err(err) => self.fail(&err),
+                },
+            }
+        }
+    }
+
+    /// stop and clear (their results print alike).
+    fn stop_like(&mut self, args: &[&str], verb: &str) {
+        if args.is_empty() {
+            println!("Error: {verb} requires a process name");
+            self.exit = exit::GENERIC;
+            return;
+        }
+        let (one, group_method, all, success, ignored) = match verb {
+            "stop" => (
+                "supervisor.stopProcess",
+                "supervisor.stopProcessGroup",
+                "supervisor.stopAllProcesses",
+                "stopped",
+                FaultCode::NotRunning,
+            ),
+            _ => (
+                "supervisor.clearProcessLogs",
+                "",
+                "supervisor.clearAllProcessLogs",
+                "cleared",
+                FaultCode::Success,
+            ),
+        };
+        let render = |spec: &str, code: i64, description: &str| {
+            signal_result(spec, code, description, success)
+        };
+        if args.contains(&"all") {
+            if let Ok(results) = self.client.call(all, &[]) {
+                self.results(array(results), render, ignored);
+            }
+            return;
+        }
+        for name in args {
+            match split_namespec(name) {
+                (group, None) if !group_method.is_empty() => {
+                    match self
+                        .client
+                        .call(group_method, &[Value::from(group.as_str())])
+                    {
+                        Ok(results) => self.results(array(results), render, ignored),
+                        Err(ClientError::Fault(code, _)) if code == FaultCode::BadName.code() => {
+                            println!("{group}: ERROR (no such group)");
+                            self.exit = exit::GENERIC;
+                        }
+                        Err(err) => self.fail(&err),
+                    }
+                }
+                (group, process) => match self.client.call(one, &[Value::from(*name)]) {
+                    Ok(_) => println!("{name}: {success}"),
+                    Err(ClientError::Fault(code, description)) => {
+                        let spec = namespec(&group, process.as_deref().unwrap_or(&group));
+                        println!("{}", render(&spec, code, &description));
+                        self.exit_from_fault(code, ignored);
+                    }
+                    Err(err) => self.fail(&err),
+                },
+            }
+        }
+    }
+
+    fn signal(&mut self, args: &[&str]) {
+        let Some((signal, names)) = args.split_first() else {
+            println!("Error: signal requires a signal name");
+            self.exit = exit::GENERIC;
+            return;
+        };
+        if names.is_empty() {
+            println!("Error: signal requires a process name");
+            self.exit = exit::GENERIC;
+            return;
+        }
+        let render = |spec: &str, code: i64, description: &str| {
+            signal_result(spec, code, description, "signalled")
+        };
+        for name in names {
+            let call = if *name == "all" {
+                self.client
+                    .call("supervisor.signalAllProcesses", &[Value::from(*signal)])
+            } else if let (group, None) = split_namespec(name) {
+                self.client.call(
+                    "supervisor.signalProcessGroup",
+                    &[Value::from(group.as_str()), Value::from(*signal)],
+                )
+            } else {
+                self.client.call(
+                    "supervisor.signalProcess",
+                    &[Value::from(*name), Value::from(*signal)],
+                )
+            };
+            match call {
+                Ok(Value::Array(results)) => self.results(results, render, FaultCode::Success),
+                Ok(_) => println!("{name}: signalled"),
+                Err(ClientError::Fault(code, description)) => {
+                    let (group, process) = split_namespec(name);
+                    println!(
+                        "{}",
+                        render(
+                            &namespec(&group, process.as_deref().unwrap_or(&group)),
+                            code,
+                            &description
+                        )
+                    );
+                    self.exit_from_fault(code, FaultCode::Success);
+                }
+                Err(err) => self.fail(&err),
+            }
+        }
+    }
+
+    fn results(
+        &mut self,
+        results: Vec<Value>,
+        render: impl Fn(&str, i64, &str) -> String,
+        ignored: FaultCode,
+    ) {
+        for result in results {
+            let spec = namespec(&text(result.member("group")), &text(result.member("name")));
+            let code = int(result.member("status"));
+            println!(
+                "{}",
+                render(&spec, code, &text(result.member("description")))
+            );
+            self.exit_from_fault(code, ignored);
+        }
+    }
+
+    fn pid(&mut self, args: &[&str]) {
+        let Some(infos) = (if args.is_empty() {
+            None
+        } else {
+            self.process_infos()
+        }) else {
+            match self.client.call("supervisor.getPID", &[]) {
+                Ok(pid) => println!("{}", text(Some(&pid))),
+                Err(err) => self.fail(&err),
+            }
+            return;
+        };
+        for name in args {
+            let (group, process) = split_namespec(name);
+            let found: Vec<&Value> = infos
+                .iter()
+                .filter(|i| {
+                    *name == "all"
+                        || (text(i.member("group")) == group
+                            && process
+                                .as_ref()
+                                .is_none_or(|p| text(i.member("name")) == *p))
+                })
+                .collect();
+            if found.is_empty() {
+                println!("No such process {name}");
+                self.exit = exit::GENERIC;
+            }
+            for info in found {
+                let pid = int(info.member("pid"));
+                println!("{pid}");
+                if pid == 0 {
+                    self.exit = exit::NOT_RUNNING;
+                }
+            }
+        }
+    }
+
+    fn avail(&mut self) {
+        let infos = match self.client.call("supervisor.getAllConfigInfo", &[]) {
+            Ok(value) => array(value),
+            Err(err) => return self.fail(&err),
+        };
+        for info in infos {
+            let spec = namespec(&text(info.member("group")), &text(info.member("name")));
+            let in_use = if matches!(info.member("inuse"), Some(Value::Bool(true))) {
+                "in use"
+            } else {
+                "avail"
+            };
+            let auto = if matches!(info.member("autostart"), Some(Value::Bool(true))) {
+                "auto"
+            } else {
+                "manual"
+            };
+            let priority = format!(
+                "{}:{}",
+                int(info.member("group_prio")),
+                int(info.member("process_prio"))
+            );
+            println!("{spec:<32} {in_use:<9} {auto:<9} {priority}");
+        }
+    }
+
+    fn reread(&mut self) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
+        match self.client.call("supervisor.reloadConfig", &[]) {
+            Ok(value) => {
+                let lists = array(array(value).into_iter().next().unwrap_or(Value::Nil));
+                let names = |v: Option<&Value>| -> Vec<String> {
+                    match v {
+                        Some(Value::Array(items)) => items.iter().map(|i| text(Some(i))).collect(),
+                        _ => Vec::new(),
+                    }
+                };
+                Some((
+                    names(lists.first()),
+                    names(lists.get(1)),
+                    names(lists.get(2)),
+                ))
+            }
+            Err(ClientError::Fault(code, description)) if code == FaultCode::CantReread.code() => {
+                println!("ERROR: {description}");
+                self.exit = exit::GENERIC;
+                None
+            }
+            Err(err) => {
+                self.fail(&err);
+                None
+            }
+        }
+    }
+
+    fn update(&mut self, args: &[&str]) {
+        let Some((added, changed, removed)) = self.reread() else {
+            return;
+        };
+        let wanted = |name: &str| args.is_empty() || args.contains(&"all") || args.contains(&name);
+        for group in removed.iter().filter(|g| wanted(g)) {
+            self.stop_group_quietly(group);
+            if self
+                .client
+                .call(
+                    "supervisor.removeProcessGroup",
+                    &[Value::from(group.as_str())],
+                )
+                .is_ok()
+            {
+                println!("{group}: removed process group");
+            }
+        }
+        for group in changed.iter().filter(|g| wanted(g)) {
+            self.stop_group_quietly(group);
+            let _ = self.client.call(
+                "supervisor.removeProcessGroup",
+                &[Value::from(group.as_str())],
+            );
+            if self
+                .client
+                .call("supervisor.addProcessGroup", &[Value::from(group.as_str())])
+                .is_ok()
+            {
+                println!("{group}: updated process group");
+            }
+        }
+        for group in added.iter().filter(|g| wanted(g)) {
+            if self
+                .client
+                .call("supervisor.addProcessGroup", &[Value::from(group.as_str())])
+                .is_ok()
+            {
+                println!("{group}: added process group");
+            }
+        }
+    }
+
+    fn stop_group_quietly(&mut self, group: &str) {
+        if let Ok(results) = self
+            .client
+            .call("supervisor.stopProcessGroup", &[Value::from(group)])
+        {
+            if !array(results).is_empty() {
+                println!("{group}: stopped");
+            }
+        }
+    }
+
+    fn add_remove(&mut self, command: &str, args: &[&str]) {
+        let method = if command == "add" {
+            "supervisor.addProcessGroup"
+        } else {
+            "supervisor.removeProcessGroup"
+        };
+        for group in args {
+            match self.client.call(method, &[Value::from(*group)]) {
+                Ok(_) if command == "add" => println!("{group}: added process group"),
+                Ok(_) => println!("{group}: removed process group"),
+                Err(ClientError::Fault(code, _)) => {
+                    let message = match code {
+                        c if c == FaultCode::BadName.code() => {
+                            format!("no such process/group: {group}")
+                        }
+                        c if c == FaultCode::AlreadyAdded.code() => {
+                            "process group already active".to_string()
+                        }
+                        c if c == FaultCode::StillRunning.code() => {
+                            format!("process/group still running: {group}")
+                        }
+                        _ => format!("could not {command} {group}"),
+                    };
+                    println!("ERROR: {message}");
+                    self.exit = exit::GENERIC;
+                }
+                Err(err) => self.fail(&err),
+            }
+        }
+    }
+
+    /// `tail [-f|-N] name [stdout|stderr]`.
+    fn tail(&mut self, args: &[&str]) {
+        let (follow, bytes, rest) = tail_flags(args);
+        let Some(name) = rest.first() else {
+            println!("Error: too few arguments");
+            self.exit = exit::GENERIC;
+            return;
+        };
+        let channel = rest.get(1).copied().unwrap_or("stdout");
+        if follow {
+            println!("==> Press Ctrl-C to exit <==");
+            let path = format!("/logtail/{name}/{channel}");
+            self.stream(&path);
+            return;
+        }
+        let method = if channel == "stderr" {
+            "supervisor.readProcessStderrLog"
+        } else {
+            "supervisor.readProcessStdoutLog"
+        };
+        match self.client.call(
+            method,
+            &[Value::from(*name), Value::Int(-bytes), Value::Int(0)],
+        ) {
+            Ok(value) => println!("{}", text(Some(&value))),
+            Err(ClientError::Fault(code, _)) => {
+                let why = match code {
+                    c if c == FaultCode::NoFile.code() => "no log file",
+                    c if c == FaultCode::BadName.code() => "no such process name",
+                    _ => "unknown error reading log",
+                };
+                println!("{name}: ERROR ({why})");
+                self.exit = exit::GENERIC;
+            }
+            Err(err) => self.fail(&err),
+        }
+    }
+
+    fn maintail(&mut self, args: &[&str]) {
+        let (follow, bytes, _) = tail_flags(args);
+        if follow {
+            println!("==> Press Ctrl-C to exit <==");
+            self.stream("/mainlogtail");
+            return;
+        }
+        match self
+            .client
+            .call("supervisor.readLog", &[Value::Int(-bytes), Value::Int(0)])
+        {
+            Ok(value) => println!("{}", text(Some(&value))),
+            Err(err) => self.fail(&err),
+        }
+    }
+
+    fn stream(&mut self, path: &str) {
+        use std::io::Write;
+        let mut stdout = std::io::stdout();
+        let outcome = self.client.follow(path, |data| {
+            stdout.write_all(data).and_then(|()| stdout.flush()).is_ok()
+        });
+        if let Err(err) = outcome {
+            self.fail(&err);
+        }
+    }
+}
+
+/// `-f` and `-N` of tail/maintail; the default is the last 1600 bytes.
+fn tail_flags<'a>(args: &[&'a str]) -> (bool, i64, Vec<&'a str>) {
+    let mut follow = false;
+    let mut bytes = 1600;
+    let mut rest = Vec::new();
+    for arg in args {
+        if *arg == "-f" {
+            follow = true;
+        } else if let Some(n) = arg.strip_prefix('-').and_then(|n| n.parse().ok()) {
+            bytes = n;
+        } else {
+            rest.push(*arg);
+        }
+    }
+    (follow, bytes, rest)
+}
+
+/// supervisorctl's `_startresult`.
+fn start_result(spec: &str, code: i64, _description: &str) -> String {
+    let why = match code {
+        c if c == FaultCode::Success.code() => return format!("{spec}: started"),
+        c if c == FaultCode::BadName.code() => "no such process",
+        c if c == FaultCode::NoFile.code() => "no such file",
+        c if c == FaultCode::NotExecutable.code() => "file is not executable",
+        c if c == FaultCode::AlreadyStarted.code() => "already started",
+        c if c == FaultCode::SpawnError.code() => "spawn error",
+        c if c == FaultCode::AbnormalTermination.code() => "abnormal termination",
+        _ => "unknown error",
+    };
+    format!("{spec}: ERROR ({why})")
+}
+
+/// supervisorctl's `_signalresult` (also for stop and clear).
+fn signal_result(spec: &str, code: i64, description: &str, success: &str) -> String {
+    let why = match code {
+        c if c == FaultCode::Success.code() => return format!("{spec}: {success}"),
+        c if c == FaultCode::BadName.code() => "no such process",
+        c if c == FaultCode::BadSignal.code() => "bad signal name",
+        c if c == FaultCode::NotRunning.code() => "not running",
+        c if c == FaultCode::Failed.code() && success == "cleared" => "failed",
+        c if c == FaultCode::Failed.code() => return description.to_string(),
+        _ => "unknown error",
+    };
+    format!("{spec}: ERROR ({why})")
+}
+
+/// `status --json`: one object per process (Supervisor/supervisor PR #1307).
+fn status_json(infos: &[&Value]) -> String {
+    let escape = |s: &str| {
+        let mut out = String::with_capacity(s.len() + 2);
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let rows: Vec<String> = infos
+        .iter()
+        .map(|info| {
+            let s = |key: &str| format!("\"{key}\": \"{}\"", escape(&text(info.member(key))));
+            let n = |key: &str| format!("\"{key}\": {}", int(info.member(key)));
+            format!(
+                "{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}",
+                s("name"),
+                s("group"),
+                s("statename"),
+                n("state"),
+                n("pid"),
+                s("description"),
+                n("start"),
+                n("stop"),
+                n("exitstatus"),
+                s("spawnerr")
+            )
+        })
+        .collect();
+    format!("[{}]", rows.join(", "))
+}

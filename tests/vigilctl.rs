@@ -1,0 +1,162 @@
+//! vigilctl gives supervisorctl's output and exit codes, against vigild and against the real
+//! Python supervisord.
+
+use std::process::{Command, Stdio};
+
+use crate::support::{
+    new_session, run_client, supervisorctl_bin, vigilctl_bin, wait_until, SessionGuard, Vigild,
+    Workspace, CONTROL_SECTIONS,
+};
+
+const FLEET: &str = "[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+     [program:worker]\ncommand=/bin/sh -c \"echo hello from %(process_num)d; exec sleep 1000\"\n\
+     process_name=%(program_name)s_%(process_num)02d\nnumprocs=2\nstartsecs=0\n\n\
+     [program:idle]\ncommand=/bin/sleep 1000\nautostart=false\n\n\
+     [program:missing]\ncommand=/no/such/binary\nautostart=false\n";
+
+/// Uptimes tick between two clients' calls; everything else must match byte for byte.
+fn normalized(output: &(i32, String)) -> (i32, String) {
+    let text = output
+        .1
+        .lines()
+        .map(|line| match line.find("uptime ") {
+            Some(at) => format!("{}uptime X", &line[..at]),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (output.0, text)
+}
+
+/// Runs each command with supervisorctl, then with vigilctl, and compares them.
+fn compare(config: &std::path::Path, commands: &[&[&str]]) {
+    for args in commands {
+        let expected = normalized(&run_client(&supervisorctl_bin(), config, args));
+        let actual = normalized(&run_client(vigilctl_bin(), config, args));
+        assert_eq!(
+            actual, expected,
+            "vigilctl {args:?} differs from supervisorctl"
+        );
+    }
+}
+
+#[test]
+fn vigilctl_matches_supervisorctl_against_vigild() {
+    let ws = Workspace::new();
+    ws.config(&format!("{CONTROL_SECTIONS}{FLEET}"));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("entered RUNNING state", 3);
+    let config = vigild.ws.path().join("supervisord.conf");
+    assert!(wait_until(|| vigild
+        .ctl(&["tail", "worker:worker_00"])
+        .1
+        .contains("hello from 0")));
+    compare(
+        &config,
+        &[
+            &["status"],
+            &["status", "web", "worker:*"],
+            &["status", "nosuch"],
+            &["status", "nogroup:*"],
+            &["pid"],
+            &["pid", "web"],
+            &["pid", "idle"],
+            &["version"],
+            &["avail"],
+            &["tail", "worker:worker_00"],
+            &["tail", "nosuch"],
+            &["start", "web"],
+            &["start", "missing"],
+            &["start", "nosuch"],
+            &["stop", "idle"],
+            &["signal", "NOPE", "web"],
+            &["reread"],
+            &["bogus"],
+        ],
+    );
+    // Commands that change state: each client does the same change once.
+    for client in [supervisorctl_bin(), vigilctl_bin().to_path_buf()] {
+        assert_eq!(
+            run_client(&client, &config, &["stop", "web"]),
+            (0, "web: stopped\n".into())
+        );
+        assert_eq!(
+            run_client(&client, &config, &["start", "web"]),
+            (0, "web: started\n".into())
+        );
+        assert_eq!(
+            run_client(&client, &config, &["signal", "HUP", "idle"]),
+            (7, "idle: ERROR (not running)\n".into())
+        );
+    }
+    let (code, json) = vigild.vigilctl(&["status", "--json"]);
+    assert_eq!(code, 3, "{json}");
+    let check = Command::new(crate::support::venv_python())
+        .arg("-c")
+        .arg("import json,sys; rows=json.loads(sys.argv[1]); print(sorted((r['name'], r['statename']) for r in rows))")
+        .arg(&json)
+        .output()
+        .expect("python");
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "[('idle', 'STOPPED'), ('missing', 'STOPPED'), ('web', 'RUNNING'), ('worker_00', 'RUNNING'), ('worker_01', 'RUNNING')]"
+    );
+    assert_eq!(vigild.vigilctl(&["shutdown"]), (0, "Shut down\n".into()));
+    assert!(vigild.wait_exit().success());
+    let (code, out) = run_client(vigilctl_bin(), &config, &["status"]);
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.ends_with("vigil.sock no such file\n") || out.contains("refused connection"),
+        "{out}"
+    );
+}
+
+#[test]
+fn vigilctl_works_against_python_supervisord() {
+    let ws = Workspace::new();
+    let config = ws.config(&format!("{CONTROL_SECTIONS}{FLEET}"));
+    let supervisord = supervisorctl_bin().with_file_name("supervisord");
+    let mut command = Command::new(&supervisord);
+    command
+        .args(["-n", "-c"])
+        .arg(&config)
+        .current_dir(ws.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    new_session(&mut command);
+    let mut child = command.spawn().expect("start supervisord");
+    let _guard = SessionGuard(child.id() as i32);
+    assert!(
+        wait_until(|| run_client(&supervisorctl_bin(), &config, &["status", "web"]).0 == 0),
+        "supervisord did not come up"
+    );
+    compare(
+        &config,
+        &[
+            &["status"],
+            &["status", "nosuch"],
+            &["pid", "idle"],
+            &["version"],
+            &["avail"],
+            &["start", "missing"],
+            &["stop", "idle"],
+        ],
+    );
+    assert_eq!(
+        run_client(vigilctl_bin(), &config, &["stop", "web"]),
+        (0, "web: stopped\n".into())
+    );
+    assert_eq!(
+        run_client(vigilctl_bin(), &config, &["start", "web"]),
+        (0, "web: started\n".into())
+    );
+    assert_eq!(
+        run_client(vigilctl_bin(), &config, &["shutdown"]),
+        (0, "Shut down\n".into())
+    );
+    assert!(
+        wait_until(|| child.try_wait().ok().flatten().is_some()),
+        "supervisord did not exit"
+    );
+}
