@@ -519,3 +519,49 @@ fn reload_restarts_the_fleet_in_the_same_daemon() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn malformed_and_oversized_requests_are_refused_and_the_daemon_lives_on() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\n\n[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: web entered RUNNING state");
+    let post = |body: &[u8]| -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let head = format!(
+            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body));
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        reply.lines().next().unwrap_or_default().to_string()
+    };
+    assert!(post(b"<methodCall><methodName>x").contains(" 400 "));
+    assert!(post(b"\xff\xfe garbage").contains(" 400 "));
+    let deep = format!(
+        "<methodCall><methodName>x</methodName><params><param>{}",
+        "<value><array><data>".repeat(100_000)
+    );
+    assert!(
+        post(deep.as_bytes()).contains(" 4"),
+        "deep nesting is refused"
+    );
+    let huge = vec![b'a'; 8 << 20];
+    assert!(post(&huge).contains(" 413 "), "bodies over the limit");
+    // Still serving.
+    assert!(
+        post(b"<methodCall><methodName>supervisor.getPID</methodName></methodCall>")
+            .contains(" 200 ")
+    );
+    vigild.shutdown();
+}
