@@ -160,3 +160,52 @@ fn vigilctl_works_against_python_supervisord() {
         "supervisord did not exit"
     );
 }
+
+#[test]
+fn update_restarts_only_the_changed_members_of_a_group() {
+    let ws = Workspace::new();
+    let body = |b_command: &str| {
+        format!(
+            "{CONTROL_SECTIONS}[group:site]\nprograms=a,b\n\n[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+             [program:b]\ncommand={b_command}\nstartsecs=0\n"
+        )
+    };
+    ws.config(&body("/bin/sleep 1000"));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("entered RUNNING state", 2);
+    let pid = |v: &Vigild, name: &str| v.vigilctl(&["pid", name]).1;
+    let (a_before, b_before) = (pid(&vigild, "site:a"), pid(&vigild, "site:b"));
+
+    vigild.ws.config(&body("/bin/sleep 2000"));
+    assert_eq!(
+        vigild.vigilctl(&["update"]),
+        (0, "site: updated process group\n".to_string())
+    );
+    assert!(
+        wait_until(|| vigild.vigilctl(&["status", "site:b"]).0 == 0),
+        "b runs again"
+    );
+    assert_eq!(
+        pid(&vigild, "site:a"),
+        a_before,
+        "the unchanged member keeps running"
+    );
+    assert_ne!(
+        pid(&vigild, "site:b"),
+        b_before,
+        "the changed member restarted"
+    );
+    assert!(vigild.vigilctl(&["status"]).1.contains("site:b"));
+
+    // supervisorctl's update (stop group, remove, add) restarts every member, as supervisord does.
+    vigild.ws.config(&body("/bin/sleep 3000"));
+    let (code, _) = vigild.ctl(&["update"]);
+    assert_eq!(code, 0);
+    assert!(wait_until(|| vigild.ctl(&["status", "site:*"]).0 == 0));
+    assert_ne!(
+        pid(&vigild, "site:a"),
+        a_before,
+        "supervisorctl restarts the whole group"
+    );
+    vigild.shutdown();
+}

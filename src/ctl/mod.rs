@@ -617,17 +617,27 @@ impl Ctl {
             }
         }
         for group in changed.iter().filter(|g| wanted(g)) {
-            self.stop_group_quietly(group);
-            let _ = self.client.call(
-                "supervisor.removeProcessGroup",
-                &[Value::from(group.as_str())],
-            );
-            if self
+            // vigild restarts only the members that changed; supervisord restarts the group.
+            match self
                 .client
-                .call("supervisor.addProcessGroup", &[Value::from(group.as_str())])
-                .is_ok()
+                .call("vigil.updateProcessGroup", &[Value::from(group.as_str())])
             {
-                println!("{group}: updated process group");
+                Ok(_) => println!("{group}: updated process group"),
+                Err(ClientError::Fault(code, _)) if code == FaultCode::UnknownMethod.code() => {
+                    self.stop_group_quietly(group);
+                    let _ = self.client.call(
+                        "supervisor.removeProcessGroup",
+                        &[Value::from(group.as_str())],
+                    );
+                    if self
+                        .client
+                        .call("supervisor.addProcessGroup", &[Value::from(group.as_str())])
+                        .is_ok()
+                    {
+                        println!("{group}: updated process group");
+                    }
+                }
+                Err(err) => self.fail(&err),
             }
         }
         for group in added.iter().filter(|g| wanted(g)) {

@@ -230,6 +230,11 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         &["array", "array"],
         "Process an array of calls, and return an array of results.",
     ),
+    (
+        "vigil.updateProcessGroup",
+        &["boolean", "string"],
+        "Apply the reread config to one group, restarting only the members that changed",
+    ),
 ];
 
 type Outcome = Result<Value, Fault>;
@@ -277,12 +282,15 @@ async fn dispatch(api: &Api, method: &str, params: &[Value]) -> Outcome {
     };
     match namespace {
         "system" => system(name, params),
-        "supervisor" => {
+        "supervisor" | "vigil" => {
             if !METHODS.iter().any(|(known, _, _)| *known == method) {
                 return Err(Fault::bare(FaultCode::UnknownMethod));
             }
             if api.handle.snapshot().state != SupervisorState::Running {
                 return Err(Fault::bare(FaultCode::ShutdownState));
+            }
+            if namespace == "vigil" {
+                return vigil(api, name, params).await;
             }
             supervisor(api, name, params).await
         }
@@ -526,6 +534,41 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
                 .map(|process| result_entry(process, clear_logs(process)))
                 .collect();
             Ok(Value::Array(results))
+        }
+        _ => Err(Fault::bare(FaultCode::UnknownMethod)),
+    }
+}
+
+/// vigil's own methods: what supervisord's API cannot express.
+async fn vigil(api: &Api, name: &str, params: &[Value]) -> Outcome {
+    let args = Args(params);
+    match name {
+        "updateProcessGroup" => {
+            let group = args.string()?;
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if !api.handle.send(Control::StaleMembers(group.clone(), reply)) {
+                return Err(Fault::bare(FaultCode::ShutdownState));
+            }
+            let stale = answer
+                .await
+                .map_err(|_| Fault::bare(FaultCode::ShutdownState))?
+                .map_err(|refusal| refusal_fault(refusal, &group))?;
+            let snapshot = api.handle.snapshot();
+            for (group_name, process_name) in &stale {
+                if let Some(process) = snapshot.process(group_name, process_name) {
+                    match stop_one(api, process, true).await {
+                        Ok(()) => {}
+                        Err(fault) if fault.code == FaultCode::NotRunning => {}
+                        Err(fault) => return Err(fault),
+                    }
+                }
+            }
+            let request = group.clone();
+            api.handle
+                .request(move |reply| Control::ReplaceMembers(request, reply))
+                .await
+                .map_err(|refusal| refusal_fault(refusal, &group))?;
+            Ok(Value::Bool(true))
         }
         _ => Err(Fault::bare(FaultCode::UnknownMethod)),
     }

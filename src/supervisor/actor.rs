@@ -212,6 +212,16 @@ impl Supervisor {
             Control::ConfigInfo(reply) => {
                 let _ = reply.send(self.config_info());
             }
+            Control::StaleMembers(name, reply) => {
+                let outcome = self
+                    .reread_group(&name)
+                    .map(|group| self.table.stale_members(&name, &group));
+                let _ = reply.send(outcome);
+            }
+            Control::ReplaceMembers(name, reply) => {
+                let outcome = self.replace_members(&name);
+                self.answer(reply, outcome);
+            }
             Control::ReopenLogs => {
                 let streams = self.table.streams();
                 tokio::task::spawn_blocking(move || {
@@ -441,6 +451,50 @@ impl Supervisor {
         }
         self.table.remove_group(name);
         tracing::info!("removed process group {name}");
+        Ok(())
+    }
+
+    /// The latest config's version of the active group `name`.
+    fn reread_group(&self, name: &str) -> Result<crate::config::GroupConfig, Refusal> {
+        if self.table.group(name).is_none() {
+            return Err(Refusal::BadName);
+        }
+        self.config
+            .groups
+            .iter()
+            .find(|g| g.name == name)
+            .cloned()
+            .ok_or(Refusal::BadName)
+    }
+
+    /// Applies the latest config to one active group member by member; the changed and
+    /// dropped members must already be stopped.
+    fn replace_members(&mut self, name: &str) -> Result<(), Refusal> {
+        let group = self.reread_group(name)?;
+        let running = self
+            .table
+            .stale_members(name, &group)
+            .iter()
+            .filter_map(|key| self.table.entries.get(key))
+            .any(|entry| !entry.process.state.is_stopped());
+        if running {
+            return Err(Refusal::StillRunning);
+        }
+        let (fresh, socket_errors) = self.table.replace_members(&group);
+        for error in socket_errors {
+            tracing::error!(target: CRITICAL, "{error}");
+        }
+        tracing::info!("updated members of process group {name}");
+        for key in fresh {
+            if self
+                .table
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.config.autostart)
+            {
+                self.start(&key);
+            }
+        }
         Ok(())
     }
 

@@ -98,6 +98,12 @@ pub enum Control {
     RemoveGroup(String, Reply),
     /// Every process config of the current config, in use or not (`getAllConfigInfo`).
     ConfigInfo(oneshot::Sender<Vec<ConfigInfo>>),
+    /// The members of an active group that the reread config changes or drops, which must
+    /// stop before [`Control::ReplaceMembers`] (`vigil.updateProcessGroup`).
+    StaleMembers(String, oneshot::Sender<Result<Vec<ProcKey>, Refusal>>),
+    /// Gives an active group its reread members, keeping unchanged ones running and starting
+    /// changed and new ones (`vigil.updateProcessGroup`).
+    ReplaceMembers(String, Reply),
 }
 
 /// A cheap, cloneable way to talk to the supervisor task and to read its snapshots.

@@ -168,55 +168,115 @@ impl Table {
     /// be created (their programs then fail to spawn with a clear spawnerr).
     pub fn add_group(&mut self, group: &GroupConfig) -> Vec<String> {
         let mut socket_errors = Vec::new();
-        let mut keys = Vec::new();
-        for process in &group.processes {
-            let key = (group.name.clone(), process.name.clone());
-            if let Some(spec) = &process.fcgi_socket {
-                if !self.fcgi_sockets.contains_key(&process.program) {
-                    match crate::process::fcgi::bind_socket(spec) {
-                        Ok(fd) => {
-                            self.fcgi_sockets.insert(process.program.clone(), fd);
-                        }
-                        Err(err) => socket_errors.push(format!(
-                            "could not create socket for fcgi-program '{}': {err}",
-                            process.program
-                        )),
-                    }
-                }
-            }
-            let stdout_log = open_log(process, &process.stdout, "stdout", &self.auto_logs);
-            let stderr_log = if process.redirect_stderr {
-                Arc::new(LogStream::new(format!("{} stderr", process.name), None, 0))
-            } else {
-                open_log(process, &process.stderr, "stderr", &self.auto_logs)
-            };
-            self.entries.insert(
-                key.clone(),
-                Entry {
-                    config: Arc::clone(process),
-                    process: Process::default(),
-                    generation: 0,
-                    stdin: None,
-                    captures: Vec::new(),
-                    stdout_log,
-                    stderr_log,
-                },
-            );
-            keys.push(key);
-        }
+        let keys = group
+            .processes
+            .iter()
+            .map(|process| self.put_process(&group.name, process, &mut socket_errors))
+            .collect();
+        self.place(ActiveGroup {
+            config: group.clone(),
+            keys,
+        });
+        socket_errors
+    }
+
+    /// Inserts `group` among the active groups by priority (after equal priorities).
+    fn place(&mut self, group: ActiveGroup) {
         let at = self
             .groups
             .iter()
-            .position(|active| active.config.priority > group.priority)
+            .position(|active| active.config.priority > group.config.priority)
             .unwrap_or(self.groups.len());
-        self.groups.insert(
-            at,
-            ActiveGroup {
-                config: group.clone(),
-                keys,
+        self.groups.insert(at, group);
+    }
+
+    /// A fresh entry for `process` (its logs and, once per program, its fcgi socket).
+    fn put_process(
+        &mut self,
+        group: &str,
+        process: &Arc<ProcessConfig>,
+        socket_errors: &mut Vec<String>,
+    ) -> ProcKey {
+        let key = (group.to_string(), process.name.clone());
+        if let Some(spec) = &process.fcgi_socket {
+            if !self.fcgi_sockets.contains_key(&process.program) {
+                match crate::process::fcgi::bind_socket(spec) {
+                    Ok(fd) => {
+                        self.fcgi_sockets.insert(process.program.clone(), fd);
+                    }
+                    Err(err) => socket_errors.push(format!(
+                        "could not create socket for fcgi-program '{}': {err}",
+                        process.program
+                    )),
+                }
+            }
+        }
+        let stdout_log = open_log(process, &process.stdout, "stdout", &self.auto_logs);
+        let stderr_log = if process.redirect_stderr {
+            Arc::new(LogStream::new(format!("{} stderr", process.name), None, 0))
+        } else {
+            open_log(process, &process.stderr, "stderr", &self.auto_logs)
+        };
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                config: Arc::clone(process),
+                process: Process::default(),
+                generation: 0,
+                stdin: None,
+                captures: Vec::new(),
+                stdout_log,
+                stderr_log,
             },
         );
-        socket_errors
+        key
+    }
+
+    /// The members of the active group `name` that `new` changes or drops (they must be
+    /// stopped before [`Table::replace_members`]).
+    pub fn stale_members(&self, name: &str, new: &GroupConfig) -> Vec<ProcKey> {
+        let Some(active) = self.group(name) else {
+            return Vec::new();
+        };
+        active
+            .keys
+            .iter()
+            .filter(|key| {
+                let current = self.entries.get(*key).map(|e| &e.config);
+                !new.processes.iter().any(|p| Some(p) == current)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Gives the active group `new`'s members: unchanged members keep their entry (and
+    /// their running child), changed and new ones get fresh entries, dropped ones go.
+    /// Returns the keys of the fresh entries and the fcgi socket errors.
+    pub fn replace_members(&mut self, new: &GroupConfig) -> (Vec<ProcKey>, Vec<String>) {
+        let Some(at) = self.groups.iter().position(|g| g.config.name == new.name) else {
+            return (Vec::new(), Vec::new());
+        };
+        let old = self.groups.remove(at);
+        let mut socket_errors = Vec::new();
+        let mut fresh = Vec::new();
+        let mut keys = Vec::new();
+        for process in &new.processes {
+            let key = (new.name.clone(), process.name.clone());
+            let unchanged = self.entries.get(&key).is_some_and(|e| e.config == *process);
+            if !unchanged {
+                self.entries.remove(&key);
+                fresh.push(self.put_process(&new.name, process, &mut socket_errors));
+            }
+            keys.push(key);
+        }
+        for key in old.keys.iter().filter(|key| !keys.contains(key)) {
+            self.entries.remove(key);
+        }
+        self.place(ActiveGroup {
+            config: new.clone(),
+            keys,
+        });
+        (fresh, socket_errors)
     }
 
     /// Takes the group `name` out of use (its processes must be stopped), closing its fcgi
