@@ -209,3 +209,110 @@ fn update_restarts_only_the_changed_members_of_a_group() {
     );
     vigild.shutdown();
 }
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "shell"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "shell"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    fn wait_for(&self, needle: &str) {
+        assert!(
+            wait_until(|| self.screen().contains(needle)),
+            "never saw {needle:?}:\n{}",
+            self.screen()
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn the_interactive_shell_completes_names_and_keeps_history() {
+    let ws = Workspace::new();
+    ws.config(&format!("{CONTROL_SECTIONS}{FLEET}"));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("entered RUNNING state", 3);
+    let config = vigild.ws.path().join("supervisord.conf");
+    let history = vigild.ws.path().join("history");
+    let shell = format!(
+        "{} -c {} -r {}",
+        vigilctl_bin().display(),
+        config.display(),
+        history.display()
+    );
+    let tmux = Tmux {
+        socket: format!("vigil-test-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "shell",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &shell,
+    ]);
+    tmux.wait_for("supervisor>");
+    assert!(
+        tmux.screen().contains("worker:worker_00"),
+        "the shell starts with status"
+    );
+    let coloured = tmux.run(&["capture-pane", "-e", "-p", "-t", "shell"]);
+    assert!(
+        coloured.contains("\u{1b}[32mRUNNING"),
+        "states are coloured on a terminal: {coloured:?}"
+    );
+    tmux.keys(&["stat", "Tab", " we", "Tab"]);
+    tmux.wait_for("supervisor> status web");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("pid ");
+    tmux.keys(&["exit", "Enter"]);
+    assert!(wait_until(
+        || std::fs::read_to_string(&history).is_ok_and(|h| h.contains("status web"))
+    ));
+
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "shell",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &shell,
+    ]);
+    tmux.wait_for("supervisor>");
+    tmux.keys(&["Up"]);
+    tmux.wait_for("supervisor> exit");
+    tmux.keys(&["Up"]);
+    tmux.wait_for("supervisor> status web");
+    tmux.keys(&["C-u", "quit", "Enter"]);
+    vigild.shutdown();
+}

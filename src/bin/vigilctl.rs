@@ -22,6 +22,12 @@ struct Args {
     /// Basic-auth password.
     #[arg(short = 'p', long)]
     password: Option<String>,
+    /// Start the interactive shell after running the command.
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Keep the shell's history in this file.
+    #[arg(short = 'r', long = "history_file", value_name = "FILE")]
+    history_file: Option<PathBuf>,
     /// The command and its arguments, as with supervisorctl.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -34,6 +40,8 @@ fn main() -> ExitCode {
         serverurl: args.serverurl,
         username: args.username,
         password: args.password,
+        interactive: args.interactive,
+        history_file: args.history_file,
         command: args.command,
     };
     ExitCode::from(u8::try_from(ctl::run(&options)).unwrap_or(1))

@@ -4,6 +4,7 @@
 //! It shares nothing with the daemon but the wire format: every fact comes from an API call.
 
 pub mod client;
+mod shell;
 
 use std::path::PathBuf;
 
@@ -37,30 +38,43 @@ pub struct CtlOptions {
     pub username: Option<String>,
     /// `-p PASSWORD`.
     pub password: Option<String>,
-    /// The command and its arguments.
+    /// `-i`: the interactive shell after the command.
+    pub interactive: bool,
+    /// `-r FILE`: the shell's history file.
+    pub history_file: Option<PathBuf>,
+    /// The command and its arguments; none starts the interactive shell.
     pub command: Vec<String>,
 }
 
 /// Runs one command; returns the exit code.
 pub fn run(options: &CtlOptions) -> i32 {
-    let client = match client_for(options) {
-        Ok(client) => client,
+    let (client, section) = match client_for(options) {
+        Ok(found) => found,
         Err(message) => {
             eprintln!("Error: {message}");
             return exit::INVALID_ARGS;
         }
     };
     let mut ctl = Ctl { client, exit: 0 };
-    let Some((command, args)) = options.command.split_first() else {
-        eprintln!("vigilctl: give a command (status, start, stop, restart, …); the interactive shell is not there yet");
-        return exit::INVALID_ARGS;
-    };
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ctl.dispatch(command, &args);
-    ctl.exit
+    if let Some((command, args)) = options.command.split_first() {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ctl.dispatch(command, &args);
+        if !options.interactive {
+            return ctl.exit;
+        }
+    }
+    let prompt = section
+        .as_ref()
+        .map_or("supervisor", |s| s.prompt.as_str())
+        .to_string();
+    let history = options
+        .history_file
+        .clone()
+        .or_else(|| section.and_then(|s| s.history_file));
+    shell::run(&mut ctl, &prompt, history)
 }
 
-fn client_for(options: &CtlOptions) -> Result<Client, String> {
+fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::CtlConfig>), String> {
     let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let file = match &options.configuration {
@@ -91,10 +105,11 @@ fn client_for(options: &CtlOptions) -> Result<Client, String> {
         .password
         .clone()
         .or_else(|| section.as_ref().and_then(|s| s.password.clone()));
-    Ok(Client {
+    let client = Client {
         serverurl,
         credentials: username.map(|user| (user, password.unwrap_or_default())),
-    })
+    };
+    Ok((client, section))
 }
 
 struct Ctl {
@@ -319,12 +334,16 @@ impl Ctl {
                 .map(|i| namespec(&text(i.member("group")), &text(i.member("name"))))
                 .collect();
             let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
+            let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
             for (spec, info) in specs.iter().zip(&matching) {
-                println!(
-                    "{spec:<width$}{:<10}{}",
-                    text(info.member("statename")),
-                    text(info.member("description"))
-                );
+                let state = text(info.member("statename"));
+                let padded = format!("{state:<10}");
+                let shown = if colour {
+                    colourize(&state, &padded)
+                } else {
+                    padded
+                };
+                println!("{spec:<width$}{shown}{}", text(info.member("description")));
             }
         }
         if matching
@@ -774,6 +793,19 @@ fn tail_flags<'a>(args: &[&'a str]) -> (bool, i64, Vec<&'a str>) {
         }
     }
     (follow, bytes, rest)
+}
+
+/// A state padded for the status table, coloured for a terminal: green when running, yellow
+/// while changing, red when failed.
+fn colourize(state: &str, padded: &str) -> String {
+    let code = match state {
+        "RUNNING" => "32",
+        "STARTING" | "STOPPING" | "BACKOFF" => "33",
+        "FATAL" | "EXITED" | "UNKNOWN" => "31",
+        _ => return padded.to_string(),
+    };
+    let trailing = padded.len() - state.len();
+    format!("\x1b[{code}m{state}\x1b[0m{}", " ".repeat(trailing))
 }
 
 /// supervisorctl's `_startresult`.
