@@ -220,9 +220,12 @@ impl Tmux {
         let output = Command::new("tmux")
             .args(["-L", &self.socket])
             .args(args)
+            .env("TERM", "xterm")
             .output()
             .expect("tmux");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        text
     }
 
     fn screen(&self) -> String {
@@ -264,20 +267,26 @@ fn the_interactive_shell_completes_names_and_keeps_history() {
         config.display(),
         history.display()
     );
-    let tmux = Tmux {
-        socket: format!("vigil-test-{}", std::process::id()),
+    // One tmux server per shell run: a server whose last session just ended may still be
+    // exiting when the next session is asked for.
+    let start_shell = |run: u32| {
+        let tmux = Tmux {
+            socket: format!("vigil-test-{}-{run}", std::process::id()),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "shell",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            &shell,
+        ]);
+        tmux
     };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "shell",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &shell,
-    ]);
+    let tmux = start_shell(1);
     tmux.wait_for("supervisor>");
     assert!(
         tmux.screen().contains("worker:worker_00"),
@@ -297,17 +306,7 @@ fn the_interactive_shell_completes_names_and_keeps_history() {
         || std::fs::read_to_string(&history).is_ok_and(|h| h.contains("status web"))
     ));
 
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "shell",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &shell,
-    ]);
+    let tmux = start_shell(2);
     tmux.wait_for("supervisor>");
     tmux.keys(&["Up"]);
     tmux.wait_for("supervisor> exit");
