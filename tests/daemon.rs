@@ -306,3 +306,22 @@ fn as_pid_1_orphans_are_reaped() {
     let log = vigild.wait_log("reaped unknown pid");
     assert!(log.contains("(exit status 0)"), "{log}");
 }
+
+#[test]
+fn loglevel_critical_keeps_only_crit_lines() {
+    let ws = Workspace::new();
+    ws.config("[program:app]\ncommand=/no/such/command\nstartretries=0\n");
+    let mut vigild = Vigild::start(ws, &["-e", "critical"]);
+    assert!(wait_until(
+        || vigild.ws.read("vigild.pid").trim() == vigild.pid().to_string()
+    ));
+    vigild.signal(Signal::SIGTERM);
+    vigild.wait_exit();
+    let log = vigild.ws.read("vigild.log");
+    for level in [" ERRO ", " WARN ", " INFO ", " DEBG "] {
+        assert!(!log.contains(level), "{level} at loglevel=critical:\n{log}");
+    }
+    if nix::unistd::Uid::effective().is_root() {
+        assert!(log.contains(" CRIT Supervisor is running as root"), "{log}");
+    }
+}

@@ -181,14 +181,12 @@ fn read_program(
     let default_priority = if kind == Kind::Listener { -1 } else { 999 };
     let priority = reader.parse("priority", &names, default_priority, priority);
     let numprocs: u32 = reader.parse("numprocs", &names, 1, value::count);
-    if numprocs == 0 {
-        reader.error(Some("numprocs"), "numprocs must be at least 1");
-    }
     let numprocs_start: u32 = reader.parse("numprocs_start", &names, 0, value::count);
     let process_name_template = section
         .get("process_name")
         .map_or("%(program_name)s", |option| option.value.as_str());
-    let mut instances = numprocs.max(1);
+    // numprocs=0 gives an empty group, as in supervisord.
+    let mut instances = numprocs;
     if numprocs > 1 && !process_name_template.contains("%(process_num)") {
         reader.error(
             Some("process_name"),

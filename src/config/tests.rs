@@ -411,3 +411,10 @@ fn include_globs_skip_dotfiles() {
     let names: Vec<&str> = config.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["a"]);
 }
+
+#[test]
+fn numprocs_zero_gives_an_empty_group() {
+    let (_dir, config) = loaded("[supervisord]\n[program:none]\ncommand=/bin/cat\nnumprocs=0\n");
+    assert_eq!(config.groups[0].name, "none");
+    assert!(config.groups[0].processes.is_empty());
+}

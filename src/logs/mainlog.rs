@@ -52,7 +52,9 @@ pub fn install(stream: Arc<LogStream>, level: LogLevel, echo: bool) {
     };
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(filter)
-        .event_format(LineFormat)
+        .event_format(LineFormat {
+            critical_only: level == LogLevel::Critical,
+        })
         .with_writer(writer)
         .finish();
     // A second install (only possible in tests) keeps the first subscriber.
@@ -60,7 +62,11 @@ pub fn install(stream: Arc<LogStream>, level: LogLevel, echo: bool) {
 }
 
 /// supervisord's main-log line: timestamp, 4-letter level, message.
-struct LineFormat;
+struct LineFormat {
+    /// `loglevel=critical`: tracing has no level above ERROR, so CRIT lines are told apart
+    /// by their target and the other errors are left out here.
+    critical_only: bool,
+}
 
 impl<S, N> FormatEvent<S, N> for LineFormat
 where
@@ -74,6 +80,9 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
+        if self.critical_only && meta.target() != CRITICAL {
+            return Ok(());
+        }
         let level = match *meta.level() {
             Level::ERROR if meta.target() == CRITICAL => "CRIT",
             Level::ERROR => "ERRO",

@@ -241,12 +241,18 @@ fn prepare_child(umask: Option<u32>, identity: Option<&Identity>) -> io::Result<
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         // Inherited descriptors above stderr are closed at exec, as supervisord closes them.
         // Marking them close-on-exec (rather than closing) keeps std's exec-error pipe working.
-        libc::syscall(
+        if libc::syscall(
             libc::SYS_close_range,
             3u32,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
-        );
+        ) != 0
+        {
+            // Kernels before 5.11: mark them one by one, up to supervisord's default minfds.
+            for fd in 3..1024 {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
     }
     Ok(())
 }
