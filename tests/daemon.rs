@@ -325,3 +325,18 @@ fn loglevel_critical_keeps_only_crit_lines() {
         assert!(log.contains(" CRIT Supervisor is running as root"), "{log}");
     }
 }
+
+#[test]
+fn at_loglevel_debug_child_output_is_copied_into_the_main_log() {
+    let ws = Workspace::new();
+    ws.config(
+        "[program:talk]\ncommand=/bin/sh -c \"echo said-something; sleep 1000\"\nstartsecs=0\n",
+    );
+    let mut vigild = Vigild::start(ws, &["-e", "debug"]);
+    let log = vigild.wait_log("said-something");
+    assert!(
+        log.contains("DEBG 'talk' stdout output:\nsaid-something"),
+        "{log}"
+    );
+    vigild.shutdown();
+}

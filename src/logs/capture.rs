@@ -62,6 +62,7 @@ pub fn start(
         }
     }
     let (done, drained) = std::sync::mpsc::channel::<()>();
+    let name = name.to_string();
     std::thread::Builder::new()
         .name(format!("log {name}"))
         .stack_size(STACK)
@@ -72,7 +73,13 @@ pub fn start(
                 stream.append(&first);
             }
             let mut pipe = File::from(pipe);
-            if treatment == Treatment::default() && splice_until_end(&pipe, &stream) {
+            // At loglevel=debug supervisord also copies child output into the main log, so
+            // the bytes must pass through here.
+            let echo_to_main_log = tracing::enabled!(tracing::Level::DEBUG);
+            if treatment == Treatment::default()
+                && !echo_to_main_log
+                && splice_until_end(&pipe, &stream)
+            {
                 return;
             }
             let mut buffer = vec![0u8; CHUNK];
@@ -109,6 +116,13 @@ pub fn start(
                     data = Cow::Owned(out);
                 }
                 stream.append(&data);
+                if echo_to_main_log {
+                    let (process, channel) = name.rsplit_once(' ').unwrap_or((name.as_str(), ""));
+                    tracing::debug!(
+                        "'{process}' {channel} output:\n{}",
+                        String::from_utf8_lossy(&data)
+                    );
+                }
                 if (STREAMING_READ..CHUNK).contains(&n) {
                     std::thread::sleep(BATCH_PAUSE);
                 }

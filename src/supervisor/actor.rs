@@ -255,7 +255,7 @@ impl Supervisor {
                 // An exit the state machine does not expect is only logged.
                 let _ = self.apply(&key, Input::Exited(outcome));
             }
-            None => tracing::debug!("reaped unknown pid {pid} ({})", outcome.describe()),
+            None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
         }
     }
 

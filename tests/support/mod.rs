@@ -68,7 +68,7 @@ impl Workspace {
         self.write(
             "supervisord.conf",
             &format!(
-                "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\nloglevel=debug\n\n{body}"
+                "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\nloglevel=info\n\n{body}"
             ),
         )
     }
