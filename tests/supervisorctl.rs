@@ -565,3 +565,19 @@ fn malformed_and_oversized_requests_are_refused_and_the_daemon_lives_on() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn the_unix_socket_gets_its_configured_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    for (option, mode) in [("", 0o700), ("chmod=0766\n", 0o766)] {
+        let ws = Workspace::new();
+        ws.config(&format!(
+            "[unix_http_server]\nfile={{dir}}/vigil.sock\n{option}\n[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
+        ));
+        let mut vigild = Vigild::start(ws, &[]);
+        vigild.wait_log("success: a entered RUNNING state");
+        let metadata = std::fs::metadata(vigild.ws.path().join("vigil.sock")).expect("socket");
+        assert_eq!(metadata.permissions().mode() & 0o777, mode, "{option:?}");
+        vigild.shutdown();
+    }
+}
