@@ -315,3 +315,113 @@ fn the_interactive_shell_completes_names_and_keeps_history() {
     tmux.keys(&["C-u", "quit", "Enter"]);
     vigild.shutdown();
 }
+
+/// Python supervisord on `config`, in a session of its own (killed on drop).
+struct Supervisord {
+    child: std::process::Child,
+    _guard: SessionGuard,
+}
+
+impl Supervisord {
+    fn start(ws: &Workspace, config: &std::path::Path) -> Self {
+        let mut command = Command::new(supervisorctl_bin().with_file_name("supervisord"));
+        command
+            .args(["-n", "-c"])
+            .arg(config)
+            .current_dir(ws.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        new_session(&mut command);
+        let child = command.spawn().expect("start supervisord");
+        let guard = SessionGuard(child.id() as i32);
+        Supervisord {
+            child,
+            _guard: guard,
+        }
+    }
+}
+
+impl Drop for Supervisord {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Output with the parts that differ between any two runs (pids, uptimes, stop times)
+/// replaced.
+fn run_independent(output: &(i32, String)) -> (i32, String) {
+    let words: Vec<String> = output
+        .1
+        .split(' ')
+        .map(|word| {
+            if word.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                "#".to_string()
+            } else {
+                word.to_string()
+            }
+        })
+        .collect();
+    (output.0, words.join(" "))
+}
+
+#[test]
+fn supervisorctl_sees_the_same_thing_from_vigild_and_supervisord() {
+    let commands: &[&[&str]] = &[
+        &["status"],
+        &["status", "worker:*", "nosuch"],
+        &["start", "web"],
+        &["stop", "web"],
+        &["stop", "web"],
+        &["start", "web", "missing", "nosuch"],
+        &["restart", "worker:*"],
+        &["signal", "USR1", "idle"],
+        &["clear", "web"],
+        &["tail", "worker:worker_01"],
+        &["tail", "idle", "stderr"],
+        &["avail"],
+        &["reread"],
+        &["stop", "all"],
+        &["status"],
+    ];
+    let transcript = |config: &std::path::Path| -> Vec<(i32, String)> {
+        assert!(
+            wait_until(
+                || run_client(&supervisorctl_bin(), config, &["status", "web", "worker:*"]).0 == 0
+            ),
+            "the fleet did not come up"
+        );
+        commands
+            .iter()
+            .map(|args| {
+                let (code, text) = run_independent(&run_client(&supervisorctl_bin(), config, args));
+                // Results of several processes come in completion order, which timing decides
+                // in supervisord too.
+                let several = args.iter().any(|a| *a == "all" || a.ends_with(":*"));
+                if several {
+                    let mut lines: Vec<&str> = text.lines().collect();
+                    lines.sort_unstable();
+                    (code, lines.join("\n"))
+                } else {
+                    (code, text)
+                }
+            })
+            .collect()
+    };
+    let ws = Workspace::new();
+    let config = ws.config(&format!("{CONTROL_SECTIONS}{FLEET}"));
+    let supervisord = Supervisord::start(&ws, &config);
+    let from_supervisord = transcript(&config);
+    drop(supervisord);
+    let ws = Workspace::new();
+    ws.config(&format!("{CONTROL_SECTIONS}{FLEET}"));
+    let vigild = Vigild::start(ws, &[]);
+    let from_vigild = transcript(&vigild.ws.path().join("supervisord.conf"));
+    for ((args, expected), actual) in commands.iter().zip(&from_supervisord).zip(&from_vigild) {
+        assert_eq!(
+            actual, expected,
+            "supervisorctl {args:?}: vigild differs from supervisord"
+        );
+    }
+}

@@ -392,8 +392,7 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
         }
         "startAllProcesses" => {
             let wait = args.wait_only()?;
-            let processes = in_start_order(api, None);
-            start_many(api, processes, wait).await
+            many(api, in_start_order(api, None), Goal::Start, wait).await
         }
         "stopProcess" => {
             let (namespec, wait) = args.string_and_wait()?;
@@ -412,10 +411,9 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
             stop_group(api, &group, wait).await
         }
         "stopAllProcesses" => {
+            // supervisord stops in priority order here too (ascending, like a start).
             let wait = args.wait_only()?;
-            let mut processes = in_start_order(api, None);
-            processes.reverse();
-            stop_many(api, processes, wait).await
+            many(api, in_start_order(api, None), Goal::Stop, wait).await
         }
         "signalProcess" => {
             let (namespec, signal) = args.two_strings()?;
@@ -679,7 +677,7 @@ fn find_process(api: &Api, namespec: &str) -> Result<ProcessView, Fault> {
 
 fn group_processes(api: &Api, group: &str) -> Result<Vec<ProcessView>, Fault> {
     let snapshot = api.handle.snapshot();
-    if !snapshot.groups.iter().any(|g| g == group) {
+    if !snapshot.groups.iter().any(|(name, _)| name == group) {
         return Err(Fault::with(FaultCode::BadName, group));
     }
     Ok(in_start_order(api, Some(group)))
@@ -691,12 +689,11 @@ fn in_start_order(api: &Api, only: Option<&str>) -> Vec<ProcessView> {
     snapshot
         .groups
         .iter()
-        .filter(|group| only.is_none_or(|only| only == group.as_str()))
-        .flat_map(|group| {
-            snapshot
-                .processes
+        .filter(|(group, _)| only.is_none_or(|only| only == group.as_str()))
+        .flat_map(|(group, names)| {
+            names
                 .iter()
-                .filter(move |p| &p.group == group)
+                .filter_map(|name| snapshot.process(group, name))
                 .cloned()
         })
         .collect()
@@ -877,28 +874,66 @@ fn refusal_fault(refusal: Refusal, namespec: &str) -> Fault {
     }
 }
 
-async fn start_one(api: &Api, process: &ProcessView, wait: bool) -> Result<(), Fault> {
+/// What a process request is for: the control to send and the state that ends a wait.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Goal {
+    Start,
+    Stop,
+}
+
+impl Goal {
+    fn control(self, key: ProcKey, reply: crate::supervisor::Reply) -> Control {
+        match self {
+            Goal::Start => Control::Start(key, reply),
+            Goal::Stop => Control::Stop(key, reply),
+        }
+    }
+
+    /// Whether `process` is one a group/all call acts on (supervisord's isNotRunning /
+    /// isRunning).
+    fn applies_to(self, process: &ProcessView) -> bool {
+        let running = matches!(
+            process.state,
+            State::Starting { .. } | State::Running { .. } | State::Backoff
+        );
+        match self {
+            Goal::Start => !running,
+            Goal::Stop => running,
+        }
+    }
+}
+
+/// Sends the request for one process; the answer comes at once (a wait is separate).
+async fn request(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fault> {
     let namespec = process.namespec();
     let key = key_of(process);
-    let request = key.clone();
     api.handle
-        .request(move |reply| Control::Start(request, reply))
+        .request(move |reply| goal.control(key, reply))
         .await
-        .map_err(|refusal| refusal_fault(refusal, &namespec))?;
-    if !wait {
-        return Ok(());
-    }
-    // Until RUNNING; leaving STARTING any other way is ABNORMAL_TERMINATION.
+        .map_err(|refusal| refusal_fault(refusal, &namespec))
+}
+
+/// Waits until `process` reached `goal`: RUNNING for a start (leaving STARTING any other way
+/// is ABNORMAL_TERMINATION), a stopped state for a stop.
+async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fault> {
+    let key = key_of(process);
     let mut snapshots = api.handle.watch();
     loop {
         let state = snapshots
             .borrow_and_update()
             .process(&key.0, &key.1)
             .map(|p| p.state);
-        match state {
-            Some(State::Running { .. }) => return Ok(()),
-            Some(State::Starting { .. }) => {}
-            _ => return Err(Fault::with(FaultCode::AbnormalTermination, namespec)),
+        match (goal, state) {
+            (Goal::Start, Some(State::Running { .. })) => return Ok(()),
+            (Goal::Start, Some(State::Starting { .. })) => {}
+            (Goal::Start, _) => {
+                return Err(Fault::with(
+                    FaultCode::AbnormalTermination,
+                    process.namespec(),
+                ))
+            }
+            (Goal::Stop, Some(state)) if !state.is_stopped() => {}
+            (Goal::Stop, _) => return Ok(()),
         }
         if snapshots.changed().await.is_err() {
             return Err(Fault::bare(FaultCode::ShutdownState));
@@ -906,30 +941,21 @@ async fn start_one(api: &Api, process: &ProcessView, wait: bool) -> Result<(), F
     }
 }
 
+/// `startProcess`/`stopProcess` of one process.
+async fn start_one(api: &Api, process: &ProcessView, wait: bool) -> Result<(), Fault> {
+    one(api, process, Goal::Start, wait).await
+}
+
 async fn stop_one(api: &Api, process: &ProcessView, wait: bool) -> Result<(), Fault> {
-    let namespec = process.namespec();
-    let key = key_of(process);
-    let request = key.clone();
-    api.handle
-        .request(move |reply| Control::Stop(request, reply))
-        .await
-        .map_err(|refusal| refusal_fault(refusal, &namespec))?;
-    if !wait {
-        return Ok(());
+    one(api, process, Goal::Stop, wait).await
+}
+
+async fn one(api: &Api, process: &ProcessView, goal: Goal, wait: bool) -> Result<(), Fault> {
+    request(api, process, goal).await?;
+    if wait {
+        wait_for(api, process, goal).await?;
     }
-    let mut snapshots = api.handle.watch();
-    loop {
-        let stopped = snapshots
-            .borrow_and_update()
-            .process(&key.0, &key.1)
-            .is_none_or(|p| p.state.is_stopped());
-        if stopped {
-            return Ok(());
-        }
-        if snapshots.changed().await.is_err() {
-            return Ok(());
-        }
-    }
+    Ok(())
 }
 
 async fn signal_one(api: &Api, process: &ProcessView, signal: i32) -> Result<(), Fault> {
@@ -943,52 +969,45 @@ async fn signal_one(api: &Api, process: &ProcessView, signal: i32) -> Result<(),
 
 async fn start_group(api: &Api, group: &str, wait: bool) -> Outcome {
     let processes = group_processes(api, group)?;
-    start_many(api, processes, wait).await
+    many(api, processes, Goal::Start, wait).await
 }
 
 async fn stop_group(api: &Api, group: &str, wait: bool) -> Outcome {
-    let mut processes = group_processes(api, group)?;
-    processes.reverse();
-    stop_many(api, processes, wait).await
+    let processes = group_processes(api, group)?;
+    many(api, processes, Goal::Stop, wait).await
 }
 
-/// Starts the processes that are not running, in order, waiting for all together; one
-/// result per process started.
-async fn start_many(api: &Api, processes: Vec<ProcessView>, wait: bool) -> Outcome {
-    let pending: Vec<ProcessView> = processes
-        .into_iter()
-        .filter(|p| {
-            !matches!(
-                p.state,
-                State::Starting { .. } | State::Running { .. } | State::Backoff
-            )
-        })
-        .collect();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, process) in pending.iter().cloned().enumerate() {
-        let api = api.clone();
-        tasks.spawn(async move { (index, start_one(&api, &process, wait).await) });
+/// A group or all-processes start/stop as supervisord's `make_allfunc`: requests go out in
+/// order; refusals are reported first, then each accepted request once its wait is over
+/// (the waits run together, so these come in completion order).
+async fn many(api: &Api, processes: Vec<ProcessView>, goal: Goal, wait: bool) -> Outcome {
+    let mut results = Vec::new();
+    let mut accepted = Vec::new();
+    for process in processes.into_iter().filter(|p| goal.applies_to(p)) {
+        match request(api, &process, goal).await {
+            Ok(()) => accepted.push(process),
+            Err(fault) => results.push(result_entry(&process, Err(fault))),
+        }
     }
-    collect(&pending, tasks).await
-}
-
-/// Stops the processes that are running, in order, waiting for all together.
-async fn stop_many(api: &Api, processes: Vec<ProcessView>, wait: bool) -> Outcome {
-    let running: Vec<ProcessView> = processes
-        .into_iter()
-        .filter(|p| {
-            matches!(
-                p.state,
-                State::Starting { .. } | State::Running { .. } | State::Backoff
-            )
-        })
-        .collect();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, process) in running.iter().cloned().enumerate() {
-        let api = api.clone();
-        tasks.spawn(async move { (index, stop_one(&api, &process, wait).await) });
+    if !wait {
+        results.extend(accepted.iter().map(|process| result_entry(process, Ok(()))));
+        return Ok(Value::Array(results));
     }
-    collect(&running, tasks).await
+    // As supervisord, each result is added when its wait is over (completion order).
+    let mut waits = tokio::task::JoinSet::new();
+    for process in accepted {
+        let api = api.clone();
+        waits.spawn(async move {
+            let outcome = wait_for(&api, &process, goal).await;
+            result_entry(&process, outcome)
+        });
+    }
+    while let Some(joined) = waits.join_next().await {
+        if let Ok(entry) = joined {
+            results.push(entry);
+        }
+    }
+    Ok(Value::Array(results))
 }
 
 async fn signal_many(api: &Api, processes: Vec<ProcessView>, signal: i32) -> Outcome {
@@ -1000,32 +1019,6 @@ async fn signal_many(api: &Api, processes: Vec<ProcessView>, signal: i32) -> Out
         ));
     }
     Ok(Value::Array(results))
-}
-
-async fn collect(
-    processes: &[ProcessView],
-    mut tasks: tokio::task::JoinSet<(usize, Result<(), Fault>)>,
-) -> Outcome {
-    let mut outcomes: Vec<Option<Result<(), Fault>>> = vec![None; processes.len()];
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, outcome)) = joined {
-            if let Some(slot) = outcomes.get_mut(index) {
-                *slot = Some(outcome);
-            }
-        }
-    }
-    Ok(Value::Array(
-        processes
-            .iter()
-            .zip(outcomes)
-            .map(|(process, outcome)| {
-                result_entry(
-                    process,
-                    outcome.unwrap_or(Err(Fault::bare(FaultCode::Failed))),
-                )
-            })
-            .collect(),
-    ))
 }
 
 /// One entry of a result list: `{name, group, status, description}`.

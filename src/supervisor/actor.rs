@@ -116,7 +116,10 @@ impl Supervisor {
             .table
             .groups
             .iter()
-            .map(|group| group.config.name.clone())
+            .map(|group| {
+                let names = group.keys.iter().map(|(_, name)| name.clone()).collect();
+                (group.config.name.clone(), names)
+            })
             .collect();
         self.snapshot.send_replace(Arc::new(Snapshot {
             state,

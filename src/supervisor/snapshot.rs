@@ -79,8 +79,8 @@ pub struct Snapshot {
     pub state: SupervisorState,
     /// Every process, sorted by group then name (getAllProcessInfo's order).
     pub processes: Vec<ProcessView>,
-    /// Group names in start (priority) order.
-    pub groups: Vec<String>,
+    /// Group names in start (priority) order, each with its process names in start order.
+    pub groups: Vec<(String, Vec<String>)>,
 }
 
 impl Snapshot {
