@@ -425,3 +425,110 @@ fn supervisorctl_sees_the_same_thing_from_vigild_and_supervisord() {
         );
     }
 }
+
+#[test]
+fn vigilctl_fg_and_serverurl_flag() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:echo]\ncommand=/bin/cat\nstartsecs=0\nstdout_logfile={{dir}}/echo.log\n\n\
+         [program:idle]\ncommand=/bin/sleep 1000\nautostart=false\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: echo entered RUNNING state");
+    let serverurl = format!("unix://{}", vigild.ws.path().join("vigil.sock").display());
+    let output = Command::new(vigilctl_bin())
+        .args(["-s", &serverurl, "fg", "echo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(b"hello-vigilctl\n")?;
+            }
+            child.wait_with_output()
+        })
+        .expect("vigilctl fg");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(
+        out.starts_with("==> Press Ctrl-C to exit <==\n") && out.ends_with("Exiting foreground\n"),
+        "{out}"
+    );
+    assert!(
+        wait_until(|| vigild.ws.read("echo.log") == "hello-vigilctl\n"),
+        "{}",
+        vigild.ws.read("echo.log")
+    );
+    let run = |args: &[&str]| {
+        let output = Command::new(vigilctl_bin())
+            .args(["-s", &serverurl])
+            .args(args)
+            .output()
+            .expect("vigilctl");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(&["fg", "idle"]),
+        (1, "ERROR: process not running\n".into())
+    );
+    assert_eq!(
+        run(&["fg", "nosuch"]),
+        (1, "ERROR: bad process name supplied\n".into())
+    );
+    vigild.shutdown();
+}
+
+#[test]
+fn a_waiting_start_does_not_hold_up_other_calls() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\n\n[program:slow]\ncommand=/bin/sleep 1000\nstartsecs=3\nautostart=false\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("supervisord started with pid");
+    let script = format!(
+        r#"
+import threading, xmlrpc.client
+url = "http://127.0.0.1:{port}/RPC2"
+done = threading.Event()
+def start():
+    xmlrpc.client.ServerProxy(url).supervisor.startProcess("slow", True)
+    done.set()
+waiter = threading.Thread(target=start)
+waiter.start()
+proxy = xmlrpc.client.ServerProxy(url)
+while proxy.supervisor.getProcessInfo("slow")["statename"] != "STARTING":
+    pass
+print("state while the start waits:", proxy.supervisor.getState()["statename"], "start done:", done.is_set())
+waiter.join()
+print("start done:", done.is_set(), proxy.supervisor.getProcessInfo("slow")["statename"])
+"#
+    );
+    let output = Command::new(crate::support::venv_python())
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "state while the start waits: RUNNING start done: False",
+            "start done: True RUNNING"
+        ]
+    );
+    vigild.shutdown();
+}

@@ -210,6 +210,7 @@ impl Ctl {
             "update" => self.update(args),
             "add" | "remove" => self.add_remove(command, args),
             "tail" => self.tail(args),
+            "fg" => self.fg(args),
             "maintail" => self.maintail(args),
             "help" => println!(
                 "default commands (type help <topic>):\n=====================================\n\
@@ -748,6 +749,67 @@ impl Ctl {
             }
             Err(err) => self.fail(&err),
         }
+    }
+
+    /// `fg name`: the process's stdout and stderr are followed while typed lines go to its
+    /// stdin, until end of input.
+    fn fg(&mut self, args: &[&str]) {
+        let name = match args {
+            [] => {
+                println!("ERROR: no process name supplied");
+                self.exit = exit::GENERIC;
+                return;
+            }
+            [name] => *name,
+            _ => {
+                println!("ERROR: too many process names supplied");
+                self.exit = exit::GENERIC;
+                return;
+            }
+        };
+        match self
+            .client
+            .call("supervisor.getProcessInfo", &[Value::from(name)])
+        {
+            Ok(info) if text(info.member("statename")) == "RUNNING" => {}
+            Ok(_) => {
+                println!("ERROR: process not running");
+                self.exit = exit::GENERIC;
+                return;
+            }
+            Err(ClientError::Fault(code, _)) if code == FaultCode::BadName.code() => {
+                println!("ERROR: bad process name supplied");
+                self.exit = exit::GENERIC;
+                return;
+            }
+            Err(err) => return self.fail(&err),
+        }
+        println!("==> Press Ctrl-C to exit <==");
+        for channel in ["stdout", "stderr"] {
+            let client = self.client.clone();
+            let path = format!("/logtail/{name}/{channel}");
+            // The followers end with the process (vigilctl exits when input ends).
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = client.follow(&path, |data| {
+                    out.write_all(data).and_then(|()| out.flush()).is_ok()
+                });
+            });
+        }
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            if let Err(err) = self.client.call(
+                "supervisor.sendProcessStdin",
+                &[Value::from(name), Value::from(line.as_str())],
+            ) {
+                println!("ERROR: {err}");
+                self.exit = exit::GENERIC;
+                break;
+            }
+            line.clear();
+        }
+        println!("Exiting foreground");
     }
 
     fn maintail(&mut self, args: &[&str]) {
