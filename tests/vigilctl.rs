@@ -12,7 +12,8 @@ const FLEET: &str = "[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
      [program:worker]\ncommand=/bin/sh -c \"echo hello from %(process_num)d; exec sleep 1000\"\n\
      process_name=%(program_name)s_%(process_num)02d\nnumprocs=2\nstartsecs=0\n\n\
      [program:idle]\ncommand=/bin/sleep 1000\nautostart=false\n\n\
-     [program:missing]\ncommand=/no/such/binary\nautostart=false\n";
+     [program:missing]\ncommand=/no/such/binary\nautostart=false\n\n\
+     [program:quick]\ncommand=/bin/sh -c \"exit 1\"\nstartsecs=1\nstartretries=0\nautostart=false\n";
 
 /// Uptimes tick between two clients' calls; everything else must match byte for byte.
 fn normalized(output: &(i32, String)) -> (i32, String) {
@@ -99,7 +100,7 @@ fn vigilctl_matches_supervisorctl_against_vigild() {
         .expect("python");
     assert_eq!(
         String::from_utf8_lossy(&check.stdout).trim(),
-        "[('idle', 'STOPPED'), ('missing', 'STOPPED'), ('web', 'RUNNING'), ('worker_00', 'RUNNING'), ('worker_01', 'RUNNING')]"
+        "[('idle', 'STOPPED'), ('missing', 'STOPPED'), ('quick', 'STOPPED'), ('web', 'RUNNING'), ('worker_00', 'RUNNING'), ('worker_01', 'RUNNING')]"
     );
     assert_eq!(vigild.vigilctl(&["shutdown"]), (0, "Shut down\n".into()));
     assert!(vigild.wait_exit().success());
@@ -377,6 +378,8 @@ fn supervisorctl_sees_the_same_thing_from_vigild_and_supervisord() {
         &["start", "web", "missing", "nosuch"],
         &["restart", "worker:*"],
         &["signal", "USR1", "idle"],
+        &["signal", "CONT", "all"],
+        &["start", "quick"],
         &["clear", "web"],
         &["tail", "worker:worker_01"],
         &["tail", "idle", "stderr"],

@@ -362,8 +362,11 @@ impl Ctl {
             return;
         }
         if args.contains(&"all") {
-            if let Ok(results) = self.client.call("supervisor.startAllProcesses", &[]) {
-                self.results(array(results), start_result, FaultCode::AlreadyStarted);
+            match self.client.call("supervisor.startAllProcesses", &[]) {
+                Ok(results) => {
+                    self.results(array(results), start_result, FaultCode::AlreadyStarted)
+                }
+                Err(err) => self.fail(&err),
             }
             return;
         }
@@ -427,8 +430,9 @@ impl Ctl {
             signal_result(spec, code, description, success)
         };
         if args.contains(&"all") {
-            if let Ok(results) = self.client.call(all, &[]) {
-                self.results(array(results), render, ignored);
+            match self.client.call(all, &[]) {
+                Ok(results) => self.results(array(results), render, ignored),
+                Err(err) => self.fail(&err),
             }
             return;
         }

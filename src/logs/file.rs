@@ -121,10 +121,15 @@ impl LogFile {
     /// space. `Ok(None)` means splice cannot serve this pair (the caller reads and writes
     /// instead); `Ok(Some(0 bytes))` means the pipe's writers are all gone.
     pub fn splice_from(&mut self, pipe: BorrowedFd<'_>, max: usize) -> io::Result<Option<Written>> {
-        // Never past `maxbytes`: the file rotates exactly at its size limit.
+        // Never past `maxbytes`: the file rotates exactly at its size limit (a file opened
+        // already at or over it rotates first).
         let max = match self.rotator {
             Some(_) => {
-                max.min(usize::try_from(self.rotation.maxbytes - self.len).unwrap_or(usize::MAX))
+                if self.len >= self.rotation.maxbytes {
+                    self.stored(0)?;
+                }
+                let room = self.rotation.maxbytes.saturating_sub(self.len).max(1);
+                max.min(usize::try_from(room).unwrap_or(usize::MAX))
             }
             None => max,
         };

@@ -230,6 +230,9 @@ pub struct Process {
     pub exitstatus: i32,
     /// Last spawn error.
     pub spawnerr: Option<String>,
+    /// The current spawn has reached RUNNING (a `wait=true` start is then done, even if the
+    /// process has exited since).
+    pub reached_running: bool,
 }
 
 impl Default for Process {
@@ -242,6 +245,7 @@ impl Default for Process {
             laststop: None,
             exitstatus: 0,
             spawnerr: None,
+            reached_running: false,
         }
     }
 }
@@ -414,6 +418,7 @@ impl Process {
         self.started_at = Some(clock.now);
         self.laststart = Some(clock.wall);
         self.spawnerr = None;
+        self.reached_running = false;
     }
 
     fn too_quick(&self, config: &ProcessConfig, clock: Clock) -> bool {
@@ -448,6 +453,9 @@ impl Process {
     }
 
     fn change(&mut self, step: &mut Step, to: State, expected: Option<bool>) {
+        if matches!(to, State::Running { .. }) {
+            self.reached_running = true;
+        }
         step.changes.push(Change {
             from: self.state,
             to,

@@ -415,14 +415,15 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
             let wait = args.wait_only()?;
             many(api, in_start_order(api, None), Goal::Stop, wait).await
         }
+        // As supervisord: the name is checked before the signal, and group/all calls act on
+        // signallable processes only, each reporting its own BAD_SIGNAL.
         "signalProcess" => {
             let (namespec, signal) = args.two_strings()?;
-            let signal = parse_signal(&signal)?;
             match split_namespec(&namespec) {
-                (group, None) => signal_many(api, group_processes(api, &group)?, signal).await,
+                (group, None) => signal_many(api, group_processes(api, &group)?, &signal).await,
                 _ => {
                     let process = find_process(api, &namespec)?;
-                    signal_one(api, &process, signal)
+                    signal_one(api, &process, &signal)
                         .await
                         .map(|()| Value::Bool(true))
                 }
@@ -430,12 +431,11 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
         }
         "signalProcessGroup" => {
             let (group, signal) = args.two_strings()?;
-            let signal = parse_signal(&signal)?;
-            signal_many(api, group_processes(api, &group)?, signal).await
+            signal_many(api, group_processes(api, &group)?, &signal).await
         }
         "signalAllProcesses" => {
-            let signal = parse_signal(&args.string()?)?;
-            signal_many(api, in_start_order(api, None), signal).await
+            let signal = args.string()?;
+            signal_many(api, in_start_order(api, None), &signal).await
         }
         "readProcessStdoutLog" | "readProcessLog" | "readProcessStderrLog" => {
             let (namespec, offset, length) = args.string_and_two_ints()?;
@@ -917,22 +917,23 @@ async fn request(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fau
 /// is ABNORMAL_TERMINATION), a stopped state for a stop.
 async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fault> {
     let key = key_of(process);
+    let namespec = process.namespec();
     let mut snapshots = api.handle.watch();
     loop {
-        let state = snapshots
+        let view = snapshots
             .borrow_and_update()
             .process(&key.0, &key.1)
-            .map(|p| p.state);
-        match (goal, state) {
-            (Goal::Start, Some(State::Running { .. })) => return Ok(()),
-            (Goal::Start, Some(State::Starting { .. })) => {}
-            (Goal::Start, _) => {
-                return Err(Fault::with(
-                    FaultCode::AbnormalTermination,
-                    process.namespec(),
-                ))
+            .cloned();
+        match (goal, view) {
+            // Snapshots can merge steps: RUNNING reached and left counts as started.
+            (Goal::Start, Some(view)) if view.reached_running => return Ok(()),
+            // As supervisord's onwait: a spawn error first, then any state but STARTING.
+            (Goal::Start, Some(view)) if !view.spawnerr.is_empty() => {
+                return Err(Fault::with(FaultCode::SpawnError, namespec))
             }
-            (Goal::Stop, Some(state)) if !state.is_stopped() => {}
+            (Goal::Start, Some(view)) if matches!(view.state, State::Starting { .. }) => {}
+            (Goal::Start, _) => return Err(Fault::with(FaultCode::AbnormalTermination, namespec)),
+            (Goal::Stop, Some(view)) if !view.state.is_stopped() => {}
             (Goal::Stop, _) => return Ok(()),
         }
         if snapshots.changed().await.is_err() {
@@ -958,11 +959,12 @@ async fn one(api: &Api, process: &ProcessView, goal: Goal, wait: bool) -> Result
     Ok(())
 }
 
-async fn signal_one(api: &Api, process: &ProcessView, signal: i32) -> Result<(), Fault> {
+async fn signal_one(api: &Api, process: &ProcessView, signal: &str) -> Result<(), Fault> {
+    let number = parse_signal(signal)?;
     let namespec = process.namespec();
     let key = key_of(process);
     api.handle
-        .request(move |reply| Control::Signal(key, signal, reply))
+        .request(move |reply| Control::Signal(key, number, reply))
         .await
         .map_err(|refusal| refusal_fault(refusal, &namespec))
 }
@@ -1010,9 +1012,15 @@ async fn many(api: &Api, processes: Vec<ProcessView>, goal: Goal, wait: bool) ->
     Ok(Value::Array(results))
 }
 
-async fn signal_many(api: &Api, processes: Vec<ProcessView>, signal: i32) -> Outcome {
+async fn signal_many(api: &Api, processes: Vec<ProcessView>, signal: &str) -> Outcome {
     let mut results = Vec::with_capacity(processes.len());
-    for process in &processes {
+    let signallable = processes.iter().filter(|p| {
+        matches!(
+            p.state,
+            State::Running { .. } | State::Starting { .. } | State::Stopping { .. }
+        )
+    });
+    for process in signallable {
         results.push(result_entry(
             process,
             signal_one(api, process, signal).await,

@@ -50,6 +50,9 @@ pub(super) struct Supervisor {
     next_report: Option<Instant>,
     /// Where readers get the fleet's picture.
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// The last generation handed out; global, so a re-created process never reuses the
+    /// generation of a timer armed for its predecessor.
+    generations: u64,
 }
 
 impl Supervisor {
@@ -83,6 +86,7 @@ impl Supervisor {
             stop_queue: Vec::new(),
             next_report: None,
             snapshot,
+            generations: 0,
         };
         supervisor.publish();
         Ok((supervisor, readers))
@@ -106,6 +110,7 @@ impl Supervisor {
                 start: entry.process.laststart,
                 stop: entry.process.laststop,
                 spawnerr: entry.process.spawnerr.clone().unwrap_or_default(),
+                reached_running: entry.process.reached_running,
                 exitstatus: entry.process.exitstatus,
                 stdout: Arc::clone(&entry.stdout_log),
                 stderr: Arc::clone(&entry.stderr_log),
@@ -275,28 +280,20 @@ impl Supervisor {
         if !matches!(self.mood, Mood::Running) {
             return Err(Refusal::ShuttingDown);
         }
-        let state = self
-            .table
-            .entries
-            .get(key)
-            .ok_or(Refusal::BadName)?
-            .process
-            .state;
-        match state {
+        let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
+        // supervisord's order: the command is checked first (refused before anything
+        // changes), then the state.
+        spawn::preflight(&entry.config, &self.base_env).map_err(Refusal::SpawnError)?;
+        match entry.process.state {
             State::Starting { .. } | State::Running { .. } | State::Backoff => {
                 return Err(Refusal::AlreadyStarted)
             }
-            State::Unknown { .. } | State::Stopping { .. } => {
-                return Err(Refusal::Failed(format!(
-                    "process is in state {}",
-                    state.name()
-                )))
+            // Still stopping: nothing is spawned; a waiting caller sees ABNORMAL_TERMINATION.
+            State::Stopping { .. } => return Ok(()),
+            State::Unknown { .. } => {
+                return Err(Refusal::Failed("process is in an unknown state".into()))
             }
             State::Stopped | State::Exited | State::Fatal => {}
-        }
-        // A missing or non-executable command is refused before anything changes.
-        if let Some(entry) = self.table.entries.get(key) {
-            spawn::preflight(&entry.config, &self.base_env).map_err(Refusal::SpawnError)?;
         }
         self.start(key);
         let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
@@ -590,7 +587,8 @@ impl Supervisor {
             return Err(Refused::Ignored);
         };
         let step = entry.process.apply(input, &entry.config, clock)?;
-        entry.generation += 1;
+        self.generations += 1;
+        entry.generation = self.generations;
         self.execute(key, step, clock.now);
         Ok(())
     }

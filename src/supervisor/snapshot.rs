@@ -53,6 +53,8 @@ pub struct ProcessView {
     pub stop: Option<SystemTime>,
     /// Last spawn error, or empty.
     pub spawnerr: String,
+    /// The current spawn has reached RUNNING.
+    pub reached_running: bool,
     /// Last exit status.
     pub exitstatus: i32,
     /// Its stdout stream (stderr too with redirect_stderr).
