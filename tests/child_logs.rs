@@ -298,3 +298,52 @@ fn a_slow_disk_stalls_only_its_own_stream() {
 }
 
 use std::os::unix::fs::OpenOptionsExt;
+
+#[test]
+fn stdout_and_stderr_sharing_one_file_never_overwrite_each_other() {
+    let mut vigild = Vigild::with_config(
+        "[program:both]\ncommand=/bin/sh -c \"for i in $(seq 1 300); do echo out-$i; echo err-$i >&2; done\"\n\
+         startsecs=0\nautorestart=false\nstdout_logfile={dir}/both.log\nstderr_logfile={dir}/both.log\n",
+    );
+    vigild.wait_log("exited: both (exit status 0; expected)");
+    let complete = |text: &str| {
+        (1..=300).all(|i| {
+            text.lines().any(|l| l == format!("out-{i}"))
+                && text.lines().any(|l| l == format!("err-{i}"))
+        })
+    };
+    assert!(
+        wait_until(|| complete(&vigild.ws.read("both.log"))),
+        "{}",
+        vigild.ws.read("both.log")
+    );
+    assert_eq!(vigild.ws.read("both.log").lines().count(), 600);
+    vigild.shutdown();
+}
+
+#[test]
+fn writes_follow_an_external_truncation() {
+    let mut vigild = Vigild::with_config(
+        "[program:ticker]\ncommand=/bin/sh -c \"i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.02; done\"\n\
+         startsecs=0\nstdout_logfile={dir}/ticker.log\nstdout_logfile_maxbytes=0\n",
+    );
+    vigild.wait_log("success: ticker entered RUNNING state");
+    assert!(wait_until(
+        || vigild.ws.read("ticker.log").lines().count() > 5
+    ));
+    // logrotate's copytruncate.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(vigild.ws.path().join("ticker.log"))
+        .expect("truncate");
+    assert!(wait_until(
+        || vigild.ws.read("ticker.log").lines().count() > 5
+    ));
+    let text = vigild.ws.read("ticker.log");
+    assert!(
+        !text.contains('\0'),
+        "no hole of NUL bytes after the truncation: {text:?}"
+    );
+    vigild.shutdown();
+}

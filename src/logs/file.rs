@@ -109,6 +109,7 @@ impl LogFile {
 
     /// Appends `bytes`, rotating afterwards if the file reached `maxbytes`.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<Written> {
+        self.follow_external_changes()?;
         if self.seekable {
             self.file.write_all_at(bytes, self.len)?;
         } else {
@@ -121,6 +122,7 @@ impl LogFile {
     /// space. `Ok(None)` means splice cannot serve this pair (the caller reads and writes
     /// instead); `Ok(Some(0 bytes))` means the pipe's writers are all gone.
     pub fn splice_from(&mut self, pipe: BorrowedFd<'_>, max: usize) -> io::Result<Option<Written>> {
+        self.follow_external_changes()?;
         // Never past `maxbytes`: the file rotates exactly at its size limit (a file opened
         // already at or over it rotates first).
         let max = match self.rotator {
@@ -160,6 +162,15 @@ impl LogFile {
         }
         let moved = usize::try_from(moved).unwrap_or(0);
         self.stored(moved).map(Some)
+    }
+
+    /// Writes go at the file's real end even if something else changed it (another process
+    /// appending, logrotate's copytruncate): one fstat per write.
+    fn follow_external_changes(&mut self) -> io::Result<()> {
+        if self.seekable {
+            self.len = self.file.metadata()?.len();
+        }
+        Ok(())
     }
 
     /// Accounts for `bytes` just stored; rotates when the file reached `maxbytes`.

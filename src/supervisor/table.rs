@@ -138,6 +138,9 @@ pub struct Table {
     pub fcgi_sockets: HashMap<String, OwnedFd>,
     /// Where AUTO logs go (`childlogdir`) and what names them (`identifier`).
     auto_logs: (PathBuf, String),
+    /// Streams by file, so every writer of one file (stdout and stderr of a process, or
+    /// several programs) goes through one stream and never overwrites another.
+    files: HashMap<PathBuf, std::sync::Weak<LogStream>>,
 }
 
 impl Table {
@@ -211,11 +214,11 @@ impl Table {
                 }
             }
         }
-        let stdout_log = open_log(process, &process.stdout, "stdout", &self.auto_logs);
+        let stdout_log = self.stream_for(process, &process.stdout, "stdout");
         let stderr_log = if process.redirect_stderr {
             Arc::new(LogStream::new(format!("{} stderr", process.name), None, 0))
         } else {
-            open_log(process, &process.stderr, "stderr", &self.auto_logs)
+            self.stream_for(process, &process.stderr, "stderr")
         };
         self.entries.insert(
             key.clone(),
@@ -230,6 +233,25 @@ impl Table {
             },
         );
         key
+    }
+
+    /// The stream for one of `process`'s outputs: the one already writing that file, if any.
+    fn stream_for(
+        &mut self,
+        process: &ProcessConfig,
+        log: &StreamLog,
+        stream: &str,
+    ) -> Arc<LogStream> {
+        if let LogTarget::File(path) = &log.target {
+            if let Some(shared) = self.files.get(path).and_then(std::sync::Weak::upgrade) {
+                return shared;
+            }
+        }
+        let opened = open_log(process, log, stream, &self.auto_logs);
+        if let LogTarget::File(path) = &log.target {
+            self.files.insert(path.clone(), Arc::downgrade(&opened));
+        }
+        opened
     }
 
     /// The members of the active group `name` that `new` changes or drops (they must be
