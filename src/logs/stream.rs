@@ -184,7 +184,7 @@ impl LogStream {
         let state = self.lock();
         let from = state.ring.end().saturating_sub(count as u64);
         state
-            .since(from)
+            .since(from, count as u64)
             .map(|(bytes, _)| bytes)
             .unwrap_or_default()
     }
@@ -201,15 +201,12 @@ impl LogStream {
         match (offset, length) {
             (o, 0) if o < 0 => {
                 let from = state.ring.end().saturating_sub(o.unsigned_abs());
-                state.since(from).map(|(bytes, _)| bytes)
+                state.since(from, o.unsigned_abs()).map(|(bytes, _)| bytes)
             }
             (o, l) if o >= 0 && l >= 0 => {
                 let start = state.file_start + o.unsigned_abs().min(file.len());
-                let (mut bytes, _) = state.since(start)?;
-                if l > 0 {
-                    bytes.truncate(usize::try_from(l).unwrap_or(usize::MAX));
-                }
-                Ok(bytes)
+                let limit = if l == 0 { u64::MAX } else { l.unsigned_abs() };
+                state.since(start, limit).map(|(bytes, _)| bytes)
             }
             _ => Err(ReadError::BadArguments),
         }
@@ -233,7 +230,7 @@ impl LogStream {
         let (offset, length) = (offset.unsigned_abs(), length.unsigned_abs());
         let end = state.ring.end();
         let from = offset.min(end).max(end.saturating_sub(length));
-        let (data, lost) = state.since(from)?;
+        let (data, lost) = state.since(from, length)?;
         Ok(Tail {
             data,
             offset: end,
@@ -253,16 +250,20 @@ impl State {
         }
     }
 
-    /// The bytes from stream offset `from` to the end: from the ring when it holds them,
+    /// At most `limit` bytes from stream offset `from` on: from the ring when it holds them,
     /// else from the previous and current files. The flag says some bytes were no longer
     /// available (the result then starts later).
-    fn since(&self, from: u64) -> Result<(Vec<u8>, bool), ReadError> {
+    fn since(&self, from: u64, limit: u64) -> Result<(Vec<u8>, bool), ReadError> {
+        let cap = |mut bytes: Vec<u8>| {
+            bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            bytes
+        };
         if let Some(bytes) = self.ring.since(from) {
-            return Ok((bytes, false));
+            return Ok((cap(bytes), false));
         }
         let Some(file) = self.file.as_ref().filter(|file| file.is_readable()) else {
             let start = self.ring.start();
-            return Ok((self.ring.since(start).unwrap_or_default(), true));
+            return Ok((cap(self.ring.since(start).unwrap_or_default()), true));
         };
         let mut bytes = Vec::new();
         let mut from = from;
@@ -274,17 +275,15 @@ impl State {
                         lost = true;
                         from = *start;
                     }
-                    bytes =
-                        read_file_at(path, from - start, self.file_start - from).map_err(failed)?;
+                    let wanted = (self.file_start - from).min(limit);
+                    bytes = read_file_at(path, from - start, wanted).map_err(failed)?;
                 }
                 None => lost = true,
             }
             from = self.file_start;
         }
-        bytes.extend(
-            file.read_at(from - self.file_start, u64::MAX)
-                .map_err(failed)?,
-        );
+        let left = limit.saturating_sub(bytes.len() as u64);
+        bytes.extend(file.read_at(from - self.file_start, left).map_err(failed)?);
         Ok((bytes, lost))
     }
 }
@@ -398,6 +397,15 @@ mod tests {
         log.append(b"d");
         assert_eq!(log.read(0, 0).expect("read"), b"d");
         assert_eq!(std::fs::read(dir.path().join("x.log")).expect("file"), b"d");
+    }
+
+    #[test]
+    fn a_bounded_read_reads_no_more_than_asked() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = stream(dir.path(), NO_ROTATION, 4);
+        log.append(&vec![b'x'; 1 << 20]);
+        assert_eq!(log.read(10, 5).expect("read").len(), 5);
+        assert_eq!(log.read(10, 0).expect("to the end").len(), (1 << 20) - 10);
     }
 
     #[test]
