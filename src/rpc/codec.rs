@@ -238,6 +238,7 @@ impl<'a> Parser<'a> {
             Tag::Empty(name) => match name.as_str() {
                 "nil" => Value::Nil,
                 "string" => Value::String(String::new()),
+                "base64" => Value::Base64(String::new()),
                 "array" => Value::Array(Vec::new()),
                 "struct" => Value::Struct(Vec::new()),
                 other => return Err(Malformed(format!("empty <{other}/>"))),
@@ -276,7 +277,15 @@ impl<'a> Parser<'a> {
             "base64" => Value::Base64(self.text()?.trim().to_string()),
             "dateTime.iso8601" => Value::DateTime(self.text()?.trim().to_string()),
             "array" => {
-                self.open("data")?;
+                // `<data/>` is an empty array too.
+                match self.next_tag()? {
+                    Tag::Open(name) if name == "data" => {}
+                    Tag::Empty(name) if name == "data" => {
+                        self.close(kind)?;
+                        return Ok(Value::Array(Vec::new()));
+                    }
+                    other => return Err(unexpected(&other)),
+                }
                 let mut items = Vec::new();
                 loop {
                     match self.next_tag()? {
@@ -506,6 +515,17 @@ mod tests {
         assert_eq!(
             calls[0].member("params"),
             Some(&Value::Array(vec![Value::Int(-3), Value::from("a & b!")]))
+        );
+    }
+
+    #[test]
+    fn empty_element_forms_parse() {
+        let body = b"<methodCall><methodName>x</methodName><params><param><value><array><data/></array></value></param>\
+<param><value><string/></value></param><param><value/></param></params></methodCall>";
+        let call = parse_call(body).expect("parses");
+        assert_eq!(
+            call.params,
+            vec![Value::Array(vec![]), Value::from(""), Value::from("")]
         );
     }
 

@@ -356,8 +356,10 @@ impl Supervisor {
             let _ = reply.send(Err(Refusal::BadName));
             return;
         };
+        // As supervisord: nothing goes to a process that is being stopped.
+        let stopping = matches!(entry.process.state, State::Stopping { .. });
         let stdin = match (entry.process.state.pid(), &entry.stdin) {
-            (Some(_), Some(stdin)) => stdin.try_clone(),
+            (Some(_), Some(stdin)) if !stopping => stdin.try_clone(),
             _ => {
                 let _ = reply.send(Err(Refusal::NotRunning));
                 return;
