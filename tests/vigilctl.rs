@@ -72,6 +72,7 @@ fn vigilctl_matches_supervisorctl_against_vigild() {
             &["stop", "idle"],
             &["signal", "NOPE", "web"],
             &["reread"],
+            &["update", "nosuch"],
             &["bogus"],
         ],
     );

@@ -622,67 +622,85 @@ impl Ctl {
         }
     }
 
+    /// supervisorctl's `do_update`; a changed group is updated member by member where the
+    /// server offers `vigil.updateProcessGroup` (vigild), else stopped, removed and added.
     fn update(&mut self, args: &[&str]) {
         let Some((added, changed, removed)) = self.reread() else {
             return;
         };
-        let wanted = |name: &str| args.is_empty() || args.contains(&"all") || args.contains(&name);
+        let named: Vec<&str> = if args.contains(&"all") {
+            Vec::new()
+        } else {
+            args.to_vec()
+        };
+        if !named.is_empty() {
+            let mut known: Vec<String> = self
+                .process_infos()
+                .unwrap_or_default()
+                .iter()
+                .map(|info| text(info.member("group")))
+                .collect();
+            known.extend(added.iter().cloned());
+            for group in &named {
+                if !known.iter().any(|k| k == group) {
+                    println!("ERROR: no such group: {group}");
+                    self.exit = exit::GENERIC;
+                }
+            }
+        }
+        let wanted = |name: &str| named.is_empty() || named.contains(&name);
         for group in removed.iter().filter(|g| wanted(g)) {
-            self.stop_group_quietly(group);
+            let value = Value::from(group.as_str());
+            let results = self
+                .client
+                .call("supervisor.stopProcessGroup", std::slice::from_ref(&value))
+                .map(array);
+            println!("{group}: stopped");
+            let failed = results.map_or(true, |results| {
+                results
+                    .iter()
+                    .any(|r| int(r.member("status")) == FaultCode::Failed.code())
+            });
+            if failed {
+                println!("{group}: has problems; not removing");
+                self.exit = exit::GENERIC;
+                continue;
+            }
             if self
                 .client
-                .call(
-                    "supervisor.removeProcessGroup",
-                    &[Value::from(group.as_str())],
-                )
+                .call("supervisor.removeProcessGroup", &[value])
                 .is_ok()
             {
                 println!("{group}: removed process group");
             }
         }
         for group in changed.iter().filter(|g| wanted(g)) {
-            // vigild restarts only the members that changed; supervisord restarts the group.
+            let value = Value::from(group.as_str());
             match self
                 .client
-                .call("vigil.updateProcessGroup", &[Value::from(group.as_str())])
+                .call("vigil.updateProcessGroup", std::slice::from_ref(&value))
             {
                 Ok(_) => println!("{group}: updated process group"),
                 Err(ClientError::Fault(code, _)) if code == FaultCode::UnknownMethod.code() => {
-                    self.stop_group_quietly(group);
+                    let _ = self
+                        .client
+                        .call("supervisor.stopProcessGroup", std::slice::from_ref(&value));
+                    println!("{group}: stopped");
                     let _ = self.client.call(
                         "supervisor.removeProcessGroup",
-                        &[Value::from(group.as_str())],
+                        std::slice::from_ref(&value),
                     );
-                    if self
-                        .client
-                        .call("supervisor.addProcessGroup", &[Value::from(group.as_str())])
-                        .is_ok()
-                    {
-                        println!("{group}: updated process group");
-                    }
+                    let _ = self.client.call("supervisor.addProcessGroup", &[value]);
+                    println!("{group}: updated process group");
                 }
                 Err(err) => self.fail(&err),
             }
         }
         for group in added.iter().filter(|g| wanted(g)) {
-            if self
+            let _ = self
                 .client
-                .call("supervisor.addProcessGroup", &[Value::from(group.as_str())])
-                .is_ok()
-            {
-                println!("{group}: added process group");
-            }
-        }
-    }
-
-    fn stop_group_quietly(&mut self, group: &str) {
-        if let Ok(results) = self
-            .client
-            .call("supervisor.stopProcessGroup", &[Value::from(group)])
-        {
-            if !array(results).is_empty() {
-                println!("{group}: stopped");
-            }
+                .call("supervisor.addProcessGroup", &[Value::from(group.as_str())]);
+            println!("{group}: added process group");
         }
     }
 
