@@ -90,10 +90,7 @@ fn fcgi_programs_share_one_socket_as_fd0() {
 
 #[test]
 fn fcgi_programs_can_listen_on_tcp() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new();
     ws.write("serve.py", ECHO_NAME_SERVER);
     ws.config(&format!(

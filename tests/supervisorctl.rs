@@ -160,10 +160,7 @@ fn pid_tail_version_and_shutdown() {
 
 #[test]
 fn xmlrpc_clients_get_supervisords_faults_and_structs_over_inet_with_auth() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new();
     ws.config(&format!(
         "[inet_http_server]\nport=127.0.0.1:{port}\nusername=admin\npassword={{SHA}}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d\n\n\
@@ -516,10 +513,7 @@ fn reload_restarts_the_fleet_in_the_same_daemon() {
 
 #[test]
 fn malformed_and_oversized_requests_are_refused_and_the_daemon_lives_on() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new();
     ws.config(&format!(
         "[inet_http_server]\nport=127.0.0.1:{port}\n\n[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n"

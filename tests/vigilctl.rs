@@ -489,10 +489,7 @@ fn vigilctl_fg_and_serverurl_flag() {
 
 #[test]
 fn a_waiting_start_does_not_hold_up_other_calls() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::support::free_port();
     let ws = Workspace::new();
     ws.config(&format!(
         "[inet_http_server]\nport=127.0.0.1:{port}\n\n[program:slow]\ncommand=/bin/sleep 1000\nstartsecs=3\nautostart=false\n"

@@ -427,16 +427,7 @@ impl Supervisor {
             .group(name)
             .map(|g| g.keys.clone())
             .unwrap_or_default();
-        for key in keys {
-            if self
-                .table
-                .entries
-                .get(&key)
-                .is_some_and(|e| e.config.autostart)
-            {
-                self.start(&key);
-            }
-        }
+        self.start_autostart(keys);
         Ok(())
     }
 
@@ -487,16 +478,7 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         tracing::info!("updated members of process group {name}");
-        for key in fresh {
-            if self
-                .table
-                .entries
-                .get(&key)
-                .is_some_and(|e| e.config.autostart)
-            {
-                self.start(&key);
-            }
-        }
+        self.start_autostart(fresh);
         Ok(())
     }
 
@@ -520,22 +502,34 @@ impl Supervisor {
         infos
     }
 
+    /// Starts those of `keys` whose program has `autostart`, in the order given.
+    fn start_autostart(&mut self, keys: Vec<ProcKey>) {
+        for key in keys {
+            if self
+                .table
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.config.autostart)
+            {
+                self.start(&key);
+            }
+        }
+    }
+
     /// Starts every autostart process that was never started, in priority order.
     fn autostart(&mut self) {
-        let keys: Vec<ProcKey> = self
+        let never_started: Vec<ProcKey> = self
             .table
             .start_order()
             .filter(|key| {
                 self.table
                     .entries
                     .get(*key)
-                    .is_some_and(|e| e.config.autostart && e.process.laststart.is_none())
+                    .is_some_and(|e| e.process.laststart.is_none())
             })
             .cloned()
             .collect();
-        for key in keys {
-            self.start(&key);
-        }
+        self.start_autostart(never_started);
     }
 
     /// Spawns `key` if its state allows a start.

@@ -33,6 +33,14 @@ pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// A loopback port that was free a moment ago (for inet servers and fcgi sockets).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}
+
 /// A temp dir holding a config; `{dir}` in config text stands for the dir's path.
 pub struct Workspace {
     /// The temp dir (removed on drop).
