@@ -513,12 +513,8 @@ fn reload_restarts_the_fleet_in_the_same_daemon() {
 
 #[test]
 fn malformed_and_oversized_requests_are_refused_and_the_daemon_lives_on() {
-    let port = crate::support::free_port();
-    let ws = Workspace::new();
-    ws.config(&format!(
-        "[inet_http_server]\nport=127.0.0.1:{port}\n\n[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
-    ));
-    let mut vigild = Vigild::start(ws, &[]);
+    let (mut vigild, port) =
+        Vigild::with_inet_server("[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n");
     vigild.wait_log("success: web entered RUNNING state");
     let post = |body: &[u8]| -> String {
         use std::io::{Read, Write};

@@ -489,12 +489,9 @@ fn vigilctl_fg_and_serverurl_flag() {
 
 #[test]
 fn a_waiting_start_does_not_hold_up_other_calls() {
-    let port = crate::support::free_port();
-    let ws = Workspace::new();
-    ws.config(&format!(
-        "[inet_http_server]\nport=127.0.0.1:{port}\n\n[program:slow]\ncommand=/bin/sleep 1000\nstartsecs=3\nautostart=false\n"
-    ));
-    let mut vigild = Vigild::start(ws, &[]);
+    let (mut vigild, port) = Vigild::with_inet_server(
+        "[program:slow]\ncommand=/bin/sleep 1000\nstartsecs=3\nautostart=false\n",
+    );
     vigild.wait_log("supervisord started with pid");
     let script = format!(
         r#"

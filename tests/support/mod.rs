@@ -222,6 +222,16 @@ impl Vigild {
         Vigild::start(ws, &[])
     }
 
+    /// Starts vigild serving XML-RPC on a free loopback port, with `programs` as the rest
+    /// of the config; returns it and the port.
+    pub fn with_inet_server(programs: &str) -> (Self, u16) {
+        let port = free_port();
+        let vigild = Vigild::with_config(&format!(
+            "[inet_http_server]\nport=127.0.0.1:{port}\n\n{programs}"
+        ));
+        (vigild, port)
+    }
+
     /// vigild's pid.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
