@@ -40,8 +40,8 @@ pub struct LogFile {
     /// Regular files are written at explicit offsets (splice cannot append); devices and
     /// pipes (`/dev/stdout`) are written as streams and never rotated.
     seekable: bool,
-    /// Does the renaming when rotating (never writes itself).
-    rotator: Option<Box<FileRotate<AppendCount>>>,
+    /// Whether the file rotates at `maxbytes` (a regular file with a limit).
+    rotates: bool,
     len: u64,
 }
 
@@ -52,23 +52,12 @@ impl LogFile {
         let file = open_for_writing(path)?;
         let metadata = file.metadata()?;
         let seekable = metadata.is_file() && !LogFile::is_unrotatable(path);
-        let rotator = (seekable && rotation.maxbytes > 0).then(|| {
-            let mut options = OpenOptions::new();
-            options.read(true).create(true).append(true);
-            Box::new(FileRotate::new(
-                path,
-                AppendCount::new(usize::try_from(rotation.backups).unwrap_or(usize::MAX)),
-                ContentLimit::None,
-                Compression::None,
-                Some(options),
-            ))
-        });
         Ok(LogFile {
             path: path.to_path_buf(),
             rotation,
             file,
             seekable,
-            rotator,
+            rotates: seekable && rotation.maxbytes > 0,
             len: if seekable { metadata.len() } else { 0 },
         })
     }
@@ -88,7 +77,7 @@ impl LogFile {
 
     /// Where the last rotation moved the previous file (`name.1`), if rotation keeps one.
     pub fn previous_path(&self) -> Option<PathBuf> {
-        (self.rotator.is_some() && self.rotation.backups > 0)
+        (self.rotates && self.rotation.backups > 0)
             .then(|| PathBuf::from(format!("{}.1", self.path.display())))
     }
 
@@ -125,15 +114,14 @@ impl LogFile {
         self.follow_external_changes()?;
         // Never past `maxbytes`: the file rotates exactly at its size limit (a file opened
         // already at or over it rotates first).
-        let max = match self.rotator {
-            Some(_) => {
-                if self.len >= self.rotation.maxbytes {
-                    self.stored(0)?;
-                }
-                let room = self.rotation.maxbytes.saturating_sub(self.len).max(1);
-                max.min(usize::try_from(room).unwrap_or(usize::MAX))
+        let max = if self.rotates {
+            if self.len >= self.rotation.maxbytes {
+                self.stored(0)?;
             }
-            None => max,
+            let room = self.rotation.maxbytes.saturating_sub(self.len).max(1);
+            max.min(usize::try_from(room).unwrap_or(usize::MAX))
+        } else {
+            max
         };
         let mut offset = libc::loff_t::try_from(self.len).unwrap_or(libc::loff_t::MAX);
         let out_offset: *mut libc::loff_t = if self.seekable {
@@ -176,26 +164,41 @@ impl LogFile {
     /// Accounts for `bytes` just stored; rotates when the file reached `maxbytes`.
     fn stored(&mut self, bytes: usize) -> io::Result<Written> {
         self.len += bytes as u64;
-        let rotated = match &mut self.rotator {
-            Some(rotator) if self.len >= self.rotation.maxbytes => {
-                // file-rotate panics when the directory has gone; report it instead.
-                if !self.path.parent().is_some_and(Path::is_dir) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!(
-                            "cannot rotate {}: its directory is gone",
-                            self.path.display()
-                        ),
-                    ));
-                }
-                rotator.rotate()?;
-                self.file = open_for_writing(&self.path)?;
-                self.len = 0;
-                true
-            }
-            _ => false,
-        };
+        let rotated = self.rotates && self.len >= self.rotation.maxbytes;
+        if rotated {
+            self.rotate()?;
+        }
         Ok(Written { bytes, rotated })
+    }
+
+    /// Shifts `name` → `name.1` … (dropping what exceeds `backups`) and starts a new file.
+    /// The rotator is made only here: it scans the directory for existing backups, and
+    /// holding one per file would cost an fd and a scan per log at startup.
+    fn rotate(&mut self) -> io::Result<()> {
+        // file-rotate panics when the directory has gone; report it instead.
+        if !self.path.parent().is_some_and(Path::is_dir) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "cannot rotate {}: its directory is gone",
+                    self.path.display()
+                ),
+            ));
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).create(true).append(true);
+        let mut rotator = FileRotate::new(
+            &self.path,
+            AppendCount::new(usize::try_from(self.rotation.backups).unwrap_or(usize::MAX)),
+            ContentLimit::None,
+            Compression::None,
+            Some(options),
+        );
+        rotator.rotate()?;
+        drop(rotator);
+        self.file = open_for_writing(&self.path)?;
+        self.len = 0;
+        Ok(())
     }
 
     /// Closes and reopens the file (after an external logrotate); returns the new length.
