@@ -202,13 +202,28 @@ fn includes_are_read_relative_to_the_including_file_with_their_own_here() {
 }
 
 #[test]
-fn children_ignore_sigpipe_as_under_supervisord() {
-    // supervisord's children inherit Python's ignored SIGPIPE (signal 13: bit 12 of SigIgn).
+fn children_start_with_no_blocked_signals_and_only_sigpipe_ignored() {
+    // supervisord's children inherit Python's ignored SIGPIPE (signal 13: bit 12 of SigIgn)
+    // besides what was ignored when the daemon started (here: what this test inherited).
+    // vigild blocks every signal while it starts a child; the child must not keep that mask.
     let (_, out) = output_of(
         Workspace::new(),
-        "command=/bin/grep SigIgn /proc/self/status",
+        "command=/bin/grep -E '^Sig(Ign|Blk)' /proc/self/status",
     );
-    let mask = out.split_whitespace().nth(1).expect("SigIgn mask");
-    let bits = u64::from_str_radix(mask, 16).expect("hex mask");
-    assert_ne!(bits & (1 << (libc::SIGPIPE - 1)), 0, "{out}");
+    let mask_in = |status: &str, name: &str| {
+        let line = status
+            .lines()
+            .find(|line| line.contains(name))
+            .unwrap_or_else(|| panic!("{name} in {status}"));
+        let hex = line.split_whitespace().nth(1).expect("mask");
+        u64::from_str_radix(hex, 16).expect("hex mask")
+    };
+    let ours = std::fs::read_to_string("/proc/self/status").expect("own status");
+    let inherited = mask_in(&ours, "SigIgn");
+    assert_eq!(
+        mask_in(&out, "SigIgn"),
+        inherited | 1 << (libc::SIGPIPE - 1),
+        "{out}"
+    );
+    assert_eq!(mask_in(&out, "SigBlk"), 0, "{out}");
 }

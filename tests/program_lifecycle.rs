@@ -139,8 +139,8 @@ fn exit_messages_match_supervisord() {
 
 #[test]
 fn an_exec_failure_backs_off_to_fatal() {
-    // The kernel refuses the file (ENOEXEC); like supervisord's child, the exec path ends in
-    // exit status 127, a too-quick exit.
+    // The kernel refuses the file (ENOEXEC). supervisord's child would log "spawned:" and
+    // exit 127; vigil reports the failed exec as a spawnerr, with the same BACKOFF/FATAL path.
     let ws = Workspace::new();
     let junk = ws.write("junk", "\u{1}\u{2}not a program\n");
     std::fs::set_permissions(&junk, std::os::unix::fs::PermissionsExt::from_mode(0o755))
@@ -148,8 +148,12 @@ fn an_exec_failure_backs_off_to_fatal() {
     ws.config("[program:junk]\ncommand={dir}/junk\nstartretries=1\n");
     let mut vigild = Vigild::start(ws, &[]);
     let log = vigild.wait_log("gave up: junk entered FATAL state");
-    let exits = lines_with(&log, "exited: junk (exit status 127; not expected)");
-    assert_eq!(exits.len(), 2, "{log}");
+    let failures = lines_with(&log, "spawnerr: couldn't exec ");
+    assert_eq!(failures.len(), 2, "{log}");
+    assert!(
+        failures.iter().all(|line| line.ends_with(": ENOEXEC")),
+        "{log}"
+    );
     vigild.shutdown();
 }
 

@@ -7,6 +7,7 @@
 
 pub mod exit;
 pub mod fcgi;
+pub mod launch;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;

@@ -3,21 +3,22 @@
 //! `spawnerr`), the environment assembled, and the child put in its own process group with
 //! its user, umask and signal mask set up.
 //!
-//! Everything that can fail is resolved before the fork. The code that runs between fork and
-//! exec makes async-signal-safe system calls only.
+//! Everything that can fail is resolved before the start; [`super::launch`] then clones and
+//! execs.
 
 use std::collections::BTreeMap;
+use std::ffi::CString;
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::{access, pipe2, AccessFlags};
 
+use super::launch::{launch, Identity, Launch, LaunchError, Stage};
 use crate::config::{value, ProcessConfig};
 
 /// The parent's ends of a freshly spawned child.
@@ -49,7 +50,7 @@ pub fn spawn(
     let env = environment(config, base_env)?;
     let program = resolve_command(argv0, env.get("PATH").map(String::as_str))?;
     let identity = match &config.user {
-        Some(user) => Some(Identity::for_user(user)?),
+        Some(user) => Some(identity_for(user)?),
         None => None,
     };
     if let Some(dir) = &config.directory {
@@ -58,59 +59,71 @@ pub fn spawn(
         }
     }
 
-    let mut command = Command::new(&program);
-    command
-        .arg0(argv0)
-        .args(&argv[1..])
-        .env_clear()
-        .envs(&env)
-        .process_group(0);
-    if let Some(dir) = &config.directory {
-        command.current_dir(dir);
-    }
     let (stdout_read, stdout_write) = pipe(config)?;
-    let stderr_read = if config.redirect_stderr {
-        command.stderr(Stdio::from(
-            stdout_write
-                .try_clone()
-                .map_err(|e| too_many_files(config, &e))?,
-        ));
-        None
+    let (stderr_read, stderr_write) = if config.redirect_stderr {
+        (None, None)
     } else {
         let (read, write) = pipe(config)?;
-        command.stderr(Stdio::from(write));
-        Some(read)
+        (Some(read), Some(write))
     };
-    command.stdout(Stdio::from(stdout_write));
-    match fcgi_socket {
-        Some(socket) => {
-            let socket = socket
-                .try_clone_to_owned()
-                .map_err(|e| too_many_files(config, &e))?;
-            command.stdin(Stdio::from(socket));
-        }
+    let (stdin_write, stdin_source) = match fcgi_socket {
+        Some(socket) => (None, ChildEnd::Borrowed(socket.as_raw_fd())),
         None => {
-            command.stdin(Stdio::piped());
+            let (read, write) = pipe(config)?;
+            (Some(write), ChildEnd::Owned(read))
         }
-    }
-    let umask = config.umask;
-    // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe system calls on data prepared before the fork; it does not allocate.
-    unsafe {
-        command.pre_exec(move || prepare_child(umask, identity.as_ref()));
-    }
-    let spawned = command.spawn();
-    // Dropping the command closes our copies of the child's pipe ends, so EOF arrives when
-    // the child (and whatever inherited them) is gone.
-    drop(command);
-    let mut child = spawned.map_err(|err| spawn_error(config, argv0, &err))?;
-    let pid = i32::try_from(child.id()).map_err(|_| "pid out of range".to_string())?;
+    };
+    let stderr_target = stderr_write
+        .as_ref()
+        .map_or(stdout_write.as_raw_fd(), AsRawFd::as_raw_fd);
+    let plan = Launch {
+        program: c_string(program.as_os_str().as_bytes(), "command")?,
+        argv: argv
+            .iter()
+            .map(|arg| c_string(arg.as_bytes(), "command"))
+            .collect::<Result<_, _>>()?,
+        env: env
+            .iter()
+            .map(|(key, value)| c_string(format!("{key}={value}").as_bytes(), "environment"))
+            .collect::<Result<_, _>>()?,
+        directory: config
+            .directory
+            .as_ref()
+            .map(|dir| c_string(dir.as_os_str().as_bytes(), "directory"))
+            .transpose()?,
+        umask: config.umask.map(|mask| mask as libc::mode_t),
+        identity,
+        stdio: [stdin_source.raw(), stdout_write.as_raw_fd(), stderr_target],
+    };
+    let pid = launch(&plan).map_err(|err| launch_error(config, argv0, &plan, &err))?;
+    // Our copies of the child's ends close here, so EOF arrives when the child (and whatever
+    // inherited them) is gone.
+    drop((stdout_write, stderr_write, stdin_source));
     Ok(Child {
         pid,
-        stdin: child.stdin.take().map(OwnedFd::from),
+        stdin: stdin_write,
         stdout: stdout_read,
         stderr: stderr_read,
     })
+}
+
+/// The child's fd 0: a pipe end made for it, or the fcgi socket the supervisor keeps.
+enum ChildEnd {
+    Owned(OwnedFd),
+    Borrowed(RawFd),
+}
+
+impl ChildEnd {
+    fn raw(&self) -> RawFd {
+        match self {
+            ChildEnd::Owned(fd) => fd.as_raw_fd(),
+            ChildEnd::Borrowed(fd) => *fd,
+        }
+    }
+}
+
+fn c_string(bytes: &[u8], what: &str) -> Result<CString, String> {
+    CString::new(bytes).map_err(|_| format!("can't spawn: the {what} contains a NUL byte"))
 }
 
 /// supervisord's checks before a start request forks (`get_execv_args`): the command line
@@ -188,73 +201,20 @@ fn resolve_command(argv0: &str, path_var: Option<&str>) -> Result<PathBuf, Strin
 /// `get_path` default).
 const DEFAULT_PATH: &str = "/bin:/usr/bin:/usr/local/bin";
 
-/// The ids a child switches to, resolved before the fork.
-struct Identity {
-    uid: libc::uid_t,
-    gid: libc::gid_t,
-    groups: Vec<libc::gid_t>,
-}
-
-impl Identity {
-    fn for_user(user: &crate::config::UserSpec) -> Result<Self, String> {
-        let current = nix::unistd::geteuid().as_raw();
-        if current != 0 && current != user.uid {
-            return Err(format!(
-                "can't run as user '{}': vigild is not running as root (can't drop privilege as nonroot user)",
-                user.name
-            ));
-        }
-        Ok(Identity {
-            uid: user.uid,
-            gid: user.gid,
-            groups: user.groups.clone(),
-        })
+/// The ids to switch to for `user=`; refused when vigild cannot switch to them.
+fn identity_for(user: &crate::config::UserSpec) -> Result<Identity, String> {
+    let current = nix::unistd::geteuid().as_raw();
+    if current != 0 && current != user.uid {
+        return Err(format!(
+            "can't run as user '{}': vigild is not running as root (can't drop privilege as nonroot user)",
+            user.name
+        ));
     }
-}
-
-/// Runs in the child after fork: reset the signal mask, apply umask and user.
-fn prepare_child(umask: Option<u32>, identity: Option<&Identity>) -> io::Result<()> {
-    // SAFETY (for the calls below): each is a plain system call, async-signal-safe, given
-    // valid pointers to memory owned by this process.
-    unsafe {
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        if let Some(mask) = umask {
-            libc::umask(mask as libc::mode_t);
-        }
-        if let Some(id) = identity {
-            if libc::getuid() == 0 {
-                if libc::setgroups(id.groups.len(), id.groups.as_ptr()) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::setgid(id.gid) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            if libc::setuid(id.uid) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        // supervisord's children inherit Python's ignored SIGPIPE (a write to a closed pipe
-        // fails with EPIPE instead of killing the child); std resets it, so set it back.
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        // Inherited descriptors above stderr are closed at exec, as supervisord closes them.
-        // Marking them close-on-exec (rather than closing) keeps std's exec-error pipe working.
-        if libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        ) != 0
-        {
-            // Kernels before 5.11: mark them one by one, up to supervisord's default minfds.
-            for fd in 3..1024 {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            }
-        }
-    }
-    Ok(())
+    Ok(Identity {
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups.clone(),
+    })
 }
 
 fn pipe(config: &ProcessConfig) -> Result<(OwnedFd, OwnedFd), String> {
@@ -273,14 +233,24 @@ fn too_many_files(config: &ProcessConfig, err: &io::Error) -> String {
     }
 }
 
-fn spawn_error(config: &ProcessConfig, argv0: &str, err: &io::Error) -> String {
-    match err.raw_os_error() {
-        Some(libc::EAGAIN) => format!(
+/// supervisord's `spawnerr` for a start that failed at `err.stage`.
+fn launch_error(config: &ProcessConfig, argv0: &str, plan: &Launch, err: &LaunchError) -> String {
+    let errno = errno_name(&err.error);
+    match err.stage {
+        Stage::Clone if err.error.raw_os_error() == Some(libc::EAGAIN) => format!(
             "Too many processes in process table to spawn '{}'",
             config.name
         ),
-        Some(libc::EMFILE) => too_many_files(config, err),
-        _ => format!("couldn't exec {argv0}: {}", errno_name(err)),
+        Stage::Clone | Stage::Stdio => too_many_files(config, &err.error),
+        Stage::Chdir => match &config.directory {
+            Some(dir) => format!("couldn't chdir to {}: {errno}", dir.display()),
+            None => format!("couldn't chdir: {errno}"),
+        },
+        Stage::Identity => match &plan.identity {
+            Some(id) => format!("couldn't setuid to {}: {errno}", id.uid),
+            None => format!("couldn't setuid: {errno}"),
+        },
+        Stage::Exec => format!("couldn't exec {argv0}: {errno}"),
     }
 }
 

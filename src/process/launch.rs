@@ -1,0 +1,268 @@
+//! The low-level start of a child: `clone(CLONE_VM | CLONE_VFORK)` then `execve`, the way
+//! glibc's `posix_spawn` does it. The child borrows vigild's memory until it execs, so a
+//! start costs no copy of vigild's page tables however large the fleet has grown (a plain
+//! fork copied them, and every spawn got slower as the fleet grew).
+//!
+//! Everything the child touches is prepared here beforehand. The child makes
+//! async-signal-safe system calls only, never allocates, and reports a failed step through
+//! memory it shares with the parent (which is suspended until the child execs or exits).
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::io;
+use std::os::fd::RawFd;
+
+/// A command ready to start: every byte the child needs, built before the clone.
+#[derive(Debug)]
+pub struct Launch {
+    /// The resolved executable.
+    pub program: CString,
+    /// argv, argv[0] included.
+    pub argv: Vec<CString>,
+    /// The whole environment, as `KEY=value`.
+    pub env: Vec<CString>,
+    /// Working directory to change to.
+    pub directory: Option<CString>,
+    /// umask to set.
+    pub umask: Option<libc::mode_t>,
+    /// User to switch to.
+    pub identity: Option<Identity>,
+    /// What becomes the child's fds 0, 1 and 2.
+    pub stdio: [RawFd; 3],
+}
+
+/// The ids a child switches to, resolved before the start.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// User id.
+    pub uid: libc::uid_t,
+    /// Primary group id.
+    pub gid: libc::gid_t,
+    /// Supplementary groups.
+    pub groups: Vec<libc::gid_t>,
+}
+
+/// The step that failed, so the caller can word supervisord's `spawnerr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The clone itself (no child was made).
+    Clone,
+    /// Setting up the child's fds 0-2.
+    Stdio,
+    /// `chdir` to the program's directory.
+    Chdir,
+    /// Switching to the program's user.
+    Identity,
+    /// `execve` of the program.
+    Exec,
+}
+
+/// A start that failed, with the OS error of the failed step.
+#[derive(Debug)]
+pub struct LaunchError {
+    /// Which step failed.
+    pub stage: Stage,
+    /// Its error.
+    pub error: io::Error,
+}
+
+/// The child's stack: it only makes system calls.
+const CHILD_STACK: usize = 64 * 1024;
+
+/// What the child reads, and writes back when a step fails.
+struct Shared<'a> {
+    launch: &'a Launch,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    /// Highest fd to mark close-on-exec on kernels without `close_range`.
+    open_max: c_int,
+    /// 0, or the failed [`Stage`] as `stage_code`.
+    failed: c_int,
+    errno: c_int,
+}
+
+/// Starts `launch`; returns the child's pid (also its process group id).
+pub fn launch(launch: &Launch) -> Result<i32, LaunchError> {
+    let argv = null_terminated(&launch.argv);
+    let envp = null_terminated(&launch.env);
+    // SAFETY: sysconf has no preconditions.
+    let open_max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
+    let mut shared = Shared {
+        launch,
+        argv: argv.as_ptr(),
+        envp: envp.as_ptr(),
+        open_max: c_int::try_from(open_max).unwrap_or(1024),
+        failed: 0,
+        errno: 0,
+    };
+    let mut stack = vec![0u8; CHILD_STACK];
+    // The stack grows down from its end, 16-byte aligned as the ABI asks.
+    let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
+
+    // SAFETY: the signal sets are local and initialised by sigfillset/pthread_sigmask.
+    // Every signal is blocked while the child shares our memory, so none of vigild's
+    // handlers can run in it before it has reset them.
+    let mut previous: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
+    }
+    // SAFETY: `child_main` only reads `shared` (alive until clone returns: CLONE_VFORK
+    // suspends this thread until the child execs or exits) and runs on `stack`, which
+    // outlives the call for the same reason.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            top as *mut c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            std::ptr::addr_of_mut!(shared).cast::<c_void>(),
+        )
+    };
+    let clone_error = io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+    }
+    drop(stack);
+    if pid < 0 {
+        return Err(LaunchError {
+            stage: Stage::Clone,
+            error: clone_error,
+        });
+    }
+    // SAFETY: the child wrote these before exiting; read them as memory changed behind
+    // the compiler's back.
+    let (failed, errno) = unsafe {
+        (
+            std::ptr::read_volatile(&shared.failed),
+            std::ptr::read_volatile(&shared.errno),
+        )
+    };
+    match stage_of(failed) {
+        None => Ok(pid),
+        Some(stage) => {
+            // The child has exited with 127; reap it now so no one else sees it.
+            let mut status = 0;
+            // SAFETY: waits for our own child; `status` is a local.
+            while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+                && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+            {}
+            Err(LaunchError {
+                stage,
+                error: io::Error::from_raw_os_error(errno),
+            })
+        }
+    }
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+fn stage_code(stage: Stage) -> c_int {
+    match stage {
+        Stage::Clone => 1,
+        Stage::Stdio => 2,
+        Stage::Chdir => 3,
+        Stage::Identity => 4,
+        Stage::Exec => 5,
+    }
+}
+
+fn stage_of(code: c_int) -> Option<Stage> {
+    [
+        Stage::Clone,
+        Stage::Stdio,
+        Stage::Chdir,
+        Stage::Identity,
+        Stage::Exec,
+    ]
+    .into_iter()
+    .find(|stage| stage_code(*stage) == code)
+}
+
+/// Runs in the child, on its own stack, in vigild's memory.
+extern "C" fn child_main(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the `Shared` that `launch` passed; the parent is suspended.
+    let shared = unsafe { &mut *arg.cast::<Shared<'_>>() };
+    let failed = match prepare_and_exec(shared) {
+        Err(stage) => stage,
+        Ok(never) => match never {},
+    };
+    shared.failed = stage_code(failed);
+    // SAFETY: errno is thread-local to the (shared) thread; reading it is always valid.
+    shared.errno = unsafe { *libc::__errno_location() };
+    // SAFETY: leaves the child at once, without running vigild's exit handlers.
+    unsafe { libc::_exit(127) }
+}
+
+/// The child's steps, in supervisord's order; returns only on failure.
+fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Stage> {
+    let launch = shared.launch;
+    // SAFETY (for the calls below): plain async-signal-safe system calls on memory the
+    // parent prepared and keeps alive.
+    unsafe {
+        // vigild's handlers must never run in the child; caught signals go back to their
+        // default. SIGPIPE stays ignored, as under Python supervisord.
+        for signal in 1..=64 {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut action) == 0
+                && action.sa_sigaction != libc::SIG_DFL
+                && action.sa_sigaction != libc::SIG_IGN
+            {
+                action.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::setpgid(0, 0);
+        for (target, fd) in (0..).zip(launch.stdio) {
+            if libc::dup2(fd, target) < 0 {
+                return Err(Stage::Stdio);
+            }
+        }
+        if let Some(dir) = &launch.directory {
+            if libc::chdir(dir.as_ptr()) != 0 {
+                return Err(Stage::Chdir);
+            }
+        }
+        if let Some(mask) = launch.umask {
+            libc::umask(mask);
+        }
+        if let Some(id) = &launch.identity {
+            if libc::getuid() == 0 {
+                if libc::setgroups(id.groups.len(), id.groups.as_ptr()) != 0 {
+                    return Err(Stage::Identity);
+                }
+                if libc::setgid(id.gid) != 0 {
+                    return Err(Stage::Identity);
+                }
+            }
+            if libc::setuid(id.uid) != 0 {
+                return Err(Stage::Identity);
+            }
+        }
+        // Inherited descriptors above stderr are closed at exec, as supervisord closes them.
+        if libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) != 0
+        {
+            // Kernels before 5.11: one by one.
+            for fd in 3..shared.open_max {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::execve(launch.program.as_ptr(), shared.argv, shared.envp);
+    }
+    Err(Stage::Exec)
+}
