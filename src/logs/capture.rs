@@ -1,7 +1,8 @@
-//! Moves a child's stdout or stderr from its pipe into its [`LogStream`]: one thread per
-//! pipe, large reads, optional capture-mode/ANSI/timestamp treatment. A slow disk stalls only
-//! its own stream (and, through the pipe, its own child), never the supervisor or other
-//! children; nothing is dropped.
+//! Moves a child's stdout or stderr from its pipe into its [`LogStream`], in large chunks,
+//! with optional capture-mode/ANSI/timestamp treatment. Pipes are watched by tasks on the
+//! daemon's runtime, so any number of children costs a few threads; a stream whose target
+//! can block (a FIFO or terminal whose reader stalls) gets a thread of its own, so it stalls
+//! only itself and, through its pipe, its own child. Nothing is dropped.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -10,6 +11,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
 use super::filters::{AnsiStripper, CaptureSplitter, Timestamper};
 use super::stream::LogStream;
 
@@ -17,15 +21,17 @@ use super::stream::LogStream;
 const CHUNK: usize = 128 * 1024;
 /// Pipe buffer asked of the kernel, to absorb bursts while a write is in progress.
 const PIPE_BUFFER: libc::c_int = 1 << 20;
-/// A read at least this large means output is streaming: wait [`BATCH_PAUSE`] before the
-/// next read so the pipe fills and the next read moves a large block, instead of waking for
-/// every small write of the child.
+/// A read at least this large means output is streaming: a capture thread waits
+/// [`BATCH_PAUSE`] before the next read so the pipe fills and the next read moves a large
+/// block, instead of waking for every small write of the child.
 const STREAMING_READ: usize = 4 * 1024;
-/// How long a streaming capture lets the pipe fill (less than the pipe buffer takes to fill
-/// at memory speed, so the child never waits for it).
+/// How long a streaming capture thread lets the pipe fill (less than the pipe buffer takes
+/// to fill at memory speed, so the child never waits for it).
 const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Stack of a capture thread: it only copies bytes.
 const STACK: usize = 256 * 1024;
+/// Chunks a capture task moves before it lets other tasks run.
+const CHUNKS_PER_TURN: u32 = 16;
 
 /// How the output of one pipe is treated on its way to the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,13 +49,13 @@ pub type OnCapture = Box<dyn FnMut(Vec<u8>) + Send>;
 
 /// Starts copying `pipe` into `stream` until every holder of the write end (the child and
 /// whatever inherited it) has closed it. `first` (a spawn marker) is written before any
-/// output. `name` names the thread.
+/// output. `name` names the capture in messages.
 pub fn start(
     pipe: OwnedFd,
     stream: Arc<LogStream>,
     treatment: Treatment,
     first: Option<Vec<u8>>,
-    mut on_capture: OnCapture,
+    on_capture: OnCapture,
     name: &str,
 ) -> io::Result<Drained> {
     // Best effort: a larger pipe means fewer stalls; the default still works. Only as root:
@@ -62,73 +68,189 @@ pub fn start(
         }
     }
     let (done, drained) = std::sync::mpsc::channel::<()>();
-    let name = name.to_string();
-    std::thread::Builder::new()
-        .name(format!("log {name}"))
-        .stack_size(STACK)
-        .spawn(move || {
-            // Dropped when the thread ends, which wakes whoever waits on `Drained`.
-            let _done = done;
-            if let Some(first) = first {
-                stream.append(&first);
-            }
-            let mut pipe = File::from(pipe);
-            // At loglevel=debug supervisord also copies child output into the main log, so
-            // the bytes must pass through here.
-            let echo_to_main_log = tracing::enabled!(tracing::Level::DEBUG);
-            if treatment == Treatment::default()
-                && !echo_to_main_log
-                && splice_until_end(&pipe, &stream)
-            {
-                return;
-            }
-            let mut buffer = vec![0u8; CHUNK];
-            let mut splitter = (treatment.capture_maxbytes > 0)
-                .then(|| CaptureSplitter::new(treatment.capture_maxbytes));
-            let mut stripper = treatment.strip_ansi.then(AnsiStripper::default);
-            let mut stamper = treatment.timestamps.then(Timestamper::default);
-            loop {
-                let n = match pipe.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(err) => {
-                        tracing::error!("could not read output pipe: {err}");
-                        break;
-                    }
-                };
-                let mut data = Cow::Borrowed(&buffer[..n]);
-                if let Some(splitter) = &mut splitter {
-                    let mut log = Vec::with_capacity(data.len());
-                    for block in splitter.split(&data, &mut log) {
-                        on_capture(block);
-                    }
-                    data = Cow::Owned(log);
-                }
-                if let Some(stripper) = &mut stripper {
-                    let mut out = Vec::with_capacity(data.len());
-                    stripper.strip(&data, &mut out);
-                    data = Cow::Owned(out);
-                }
-                if let Some(stamper) = &mut stamper {
-                    let mut out = Vec::with_capacity(data.len() + 64);
-                    stamper.stamp(&data, SystemTime::now(), &mut out);
-                    data = Cow::Owned(out);
-                }
-                stream.append(&data);
-                if echo_to_main_log {
-                    let (process, channel) = name.rsplit_once(' ').unwrap_or((name.as_str(), ""));
-                    tracing::debug!(
-                        "'{process}' {channel} output:\n{}",
-                        String::from_utf8_lossy(&data)
-                    );
-                }
-                if (STREAMING_READ..CHUNK).contains(&n) {
-                    std::thread::sleep(BATCH_PAUSE);
-                }
-            }
-        })?;
+    let relay = Relay::new(stream, treatment, on_capture, name);
+    if let Some(first) = first {
+        relay.stream.append(&first);
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if !relay.stream.may_block() => {
+            set_nonblocking(&pipe)?;
+            // SAFETY: the File owns the fd and is never replaced while the AsyncFd holds it.
+            let pipe =
+                unsafe { AsyncFd::register_with_interest(File::from(pipe), Interest::READABLE) }
+                    .map_err(|err| err.into_parts().1)?;
+            runtime.spawn(async move {
+                // Dropped when the task ends, which wakes whoever waits on `Drained`.
+                let _done = done;
+                relay.run_async(pipe).await;
+            });
+        }
+        _ => {
+            std::thread::Builder::new()
+                .name(format!("log {name}"))
+                .stack_size(STACK)
+                .spawn(move || {
+                    let _done = done;
+                    relay.run_blocking(File::from(pipe));
+                })?;
+        }
+    }
     Ok(Drained(drained))
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on an fd we own; no memory is passed.
+    unsafe {
+        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Where one pipe's bytes go, and the treatment they get on the way.
+struct Relay {
+    stream: Arc<LogStream>,
+    splitter: Option<CaptureSplitter>,
+    stripper: Option<AnsiStripper>,
+    stamper: Option<Timestamper>,
+    on_capture: OnCapture,
+    /// At loglevel=debug supervisord also copies child output into the main log, so the
+    /// bytes must pass through here.
+    echo_to_main_log: bool,
+    name: String,
+}
+
+impl Relay {
+    fn new(
+        stream: Arc<LogStream>,
+        treatment: Treatment,
+        on_capture: OnCapture,
+        name: &str,
+    ) -> Self {
+        Relay {
+            stream,
+            splitter: (treatment.capture_maxbytes > 0)
+                .then(|| CaptureSplitter::new(treatment.capture_maxbytes)),
+            stripper: treatment.strip_ansi.then(AnsiStripper::default),
+            stamper: treatment.timestamps.then(Timestamper::default),
+            on_capture,
+            echo_to_main_log: tracing::enabled!(tracing::Level::DEBUG),
+            name: name.to_string(),
+        }
+    }
+
+    /// Whether the bytes may go from the pipe to the file untouched (zero-copy splice).
+    fn untreated(&self) -> bool {
+        self.splitter.is_none()
+            && self.stripper.is_none()
+            && self.stamper.is_none()
+            && !self.echo_to_main_log
+    }
+
+    /// Treats `bytes` and appends them to the stream.
+    fn deliver(&mut self, bytes: &[u8]) {
+        let mut data = Cow::Borrowed(bytes);
+        if let Some(splitter) = &mut self.splitter {
+            let mut log = Vec::with_capacity(data.len());
+            for block in splitter.split(&data, &mut log) {
+                (self.on_capture)(block);
+            }
+            data = Cow::Owned(log);
+        }
+        if let Some(stripper) = &mut self.stripper {
+            let mut out = Vec::with_capacity(data.len());
+            stripper.strip(&data, &mut out);
+            data = Cow::Owned(out);
+        }
+        if let Some(stamper) = &mut self.stamper {
+            let mut out = Vec::with_capacity(data.len() + 64);
+            stamper.stamp(&data, SystemTime::now(), &mut out);
+            data = Cow::Owned(out);
+        }
+        self.stream.append(&data);
+        if self.echo_to_main_log {
+            let name = self.name.as_str();
+            let (process, channel) = name.rsplit_once(' ').unwrap_or((name, ""));
+            tracing::debug!(
+                "'{process}' {channel} output:\n{}",
+                String::from_utf8_lossy(&data)
+            );
+        }
+    }
+
+    /// The task's loop: wait until the (non-blocking) pipe is readable, then move what it
+    /// holds, until its end.
+    async fn run_async(mut self, pipe: AsyncFd<File>) {
+        let mut splicing = self.untreated();
+        let mut buffer = Vec::new();
+        let mut chunks = 0u32;
+        loop {
+            let mut ready = match pipe.readable().await {
+                Ok(ready) => ready,
+                Err(err) => {
+                    tracing::error!("could not watch the {} pipe: {err}", self.name);
+                    return;
+                }
+            };
+            if splicing {
+                let stream = &self.stream;
+                match ready
+                    .try_io(|pipe| stream.splice_from(pipe.get_ref().as_fd(), PIPE_BUFFER as usize))
+                {
+                    Ok(Ok(Some(0))) => return,
+                    Ok(Ok(Some(_))) => {}
+                    // Not possible here, or failing (a full disk): the read/write path takes
+                    // over and reports write errors while the ring keeps the output.
+                    Ok(Ok(None) | Err(_)) => splicing = false,
+                    Err(_would_block) => continue,
+                }
+            } else {
+                if buffer.is_empty() {
+                    buffer.resize(CHUNK, 0);
+                }
+                match ready.try_io(|pipe| pipe.get_ref().read(&mut buffer)) {
+                    Ok(Ok(0)) => return,
+                    Ok(Ok(n)) => self.deliver(&buffer[..n]),
+                    Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(Err(err)) => {
+                        tracing::error!("could not read the {} pipe: {err}", self.name);
+                        return;
+                    }
+                    Err(_would_block) => continue,
+                }
+            }
+            chunks += 1;
+            if chunks % CHUNKS_PER_TURN == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// The thread's loop, for targets that may block: blocking reads (or splices) until the
+    /// pipe's end.
+    fn run_blocking(mut self, mut pipe: File) {
+        if self.untreated() && splice_until_end(&pipe, &self.stream) {
+            return;
+        }
+        let mut buffer = vec![0u8; CHUNK];
+        loop {
+            let n = match pipe.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    tracing::error!("could not read the {} pipe: {err}", self.name);
+                    break;
+                }
+            };
+            self.deliver(&buffer[..n]);
+            if (STREAMING_READ..CHUNK).contains(&n) {
+                std::thread::sleep(BATCH_PAUSE);
+            }
+        }
+    }
 }
 
 /// The zero-copy path for untreated output: pipe pages go straight into the log file.

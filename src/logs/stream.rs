@@ -59,6 +59,9 @@ struct State {
 pub struct LogStream {
     label: String,
     path: Option<PathBuf>,
+    /// Writes may block for long: the file is a pipe, FIFO or terminal (`/dev/stdout`), whose
+    /// reader may stop reading.
+    may_block: bool,
     state: Mutex<State>,
     /// Woken after every write, for followers (`tail -f`).
     grown: tokio::sync::Notify,
@@ -74,6 +77,7 @@ impl LogStream {
         LogStream {
             label: label.into(),
             path: file.as_ref().map(|f| f.path().to_path_buf()),
+            may_block: file.as_ref().is_some_and(|f| !f.is_readable()),
             state: Mutex::new(State {
                 file,
                 ring,
@@ -92,6 +96,12 @@ impl LogStream {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a write may block for long (the target is not a regular file), so its writer
+    /// needs a thread of its own.
+    pub fn may_block(&self) -> bool {
+        self.may_block
     }
 
     /// The log file's path, if the stream has one.
