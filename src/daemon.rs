@@ -20,6 +20,7 @@ use crate::http;
 use crate::logs::file::{LogFile, Rotation};
 use crate::logs::mainlog::{self, CRITICAL};
 use crate::logs::stream::LogStream;
+use crate::process::spawner::Spawner;
 use crate::rpc::methods::Api;
 use crate::supervisor::{self, Control, Handle};
 
@@ -219,6 +220,8 @@ fn serve(
     main_log: Arc<LogStream>,
     listeners: http::Listeners,
 ) -> Result<(), StartError> {
+    // Before the runtime starts its threads: the helper is a fork of this process.
+    let spawner = Spawner::fork();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -229,8 +232,8 @@ fn serve(
         let signals = SignalSource::install().map_err(io_error("installing signal handlers"))?;
         let base_env = base_environment(&source.env, &config);
         let identification = config.supervisord.identifier.clone();
-        let (handle, task) =
-            supervisor::start(config, base_env).map_err(io_error("starting the supervisor"))?;
+        let (handle, task) = supervisor::start(config, base_env, spawner)
+            .map_err(io_error("starting the supervisor"))?;
         let reread_source = source.clone();
         let api = Api {
             reread: Arc::new(move || {

@@ -347,3 +347,34 @@ fn writes_follow_an_external_truncation() {
     );
     vigild.shutdown();
 }
+
+/// What the child's stderr is, as `readlink /proc/self/fd/2` shows it, with `options`.
+fn stderr_target(options: &str) -> String {
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\n\n\
+             [program:p]\ncommand=/bin/readlink /proc/self/fd/2\nstartsecs=0\nautorestart=false\n\
+             stdout_logfile={{dir}}/p.log\n{options}\n"
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("exited: p (exit status 0; expected)");
+    vigild.shutdown();
+    vigild.ws.read("p.log")
+}
+
+#[test]
+fn discarded_output_goes_to_dev_null_without_a_pipe() {
+    assert_eq!(stderr_target("stderr_logfile=NONE"), "/dev/null\n");
+    // Anything that reads the stream keeps the pipe: a file, events, capture mode.
+    for options in [
+        "stderr_logfile=AUTO",
+        "stderr_logfile=NONE\nstderr_events_enabled=true",
+        "stderr_logfile=NONE\nstderr_capture_maxbytes=1KB",
+    ] {
+        let target = stderr_target(options);
+        assert!(target.starts_with("pipe:["), "{options}: {target}");
+    }
+}

@@ -227,3 +227,23 @@ fn children_start_with_no_blocked_signals_and_only_sigpipe_ignored() {
     );
     assert_eq!(mask_in(&out, "SigBlk"), 0, "{out}");
 }
+
+#[test]
+fn children_inherit_only_their_three_standard_fds() {
+    // Other programs' pipes and log files stay with vigild (`ls` itself opens one more fd,
+    // for the directory it lists).
+    let ws = Workspace::new();
+    let others: String = (0..5)
+        .map(|n| format!("[program:other{n}]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n"))
+        .collect();
+    ws.config(&format!(
+        "{others}[program:probe]\ncommand=/bin/ls /proc/self/fd\nstartsecs=0\nautorestart=false\n\
+         priority=1000\nstdout_logfile={{dir}}/out\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("exited: probe");
+    vigild.shutdown();
+    let fds: Vec<String> = vigild.ws.read("out").lines().map(String::from).collect();
+    assert_eq!(fds.len(), 4, "{fds:?}");
+    assert_eq!(&fds[..3], ["0", "1", "2"], "{fds:?}");
+}

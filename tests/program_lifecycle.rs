@@ -177,6 +177,11 @@ fn children_lead_their_own_process_group() {
         vigild.pid().to_string(),
         "same session as vigild: not setsid"
     );
+    assert_eq!(
+        fields[1],
+        vigild.pid().to_string(),
+        "vigild's own child, though its spawner helper started it"
+    );
     vigild.shutdown();
 }
 

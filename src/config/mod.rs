@@ -185,6 +185,18 @@ pub struct StreamLog {
     pub tail_bytes: usize,
 }
 
+impl StreamLog {
+    /// Whether nothing ever reads this stream's output: `NONE`, with no capture mode, no
+    /// PROCESS_LOG events and no syslog copy. The child then writes to /dev/null and vigild
+    /// holds no pipe for it (supervisord reads and discards the bytes).
+    pub fn is_discarded(&self) -> bool {
+        self.target == LogTarget::None
+            && self.capture_maxbytes == 0
+            && !self.events_enabled
+            && !self.syslog
+    }
+}
+
 /// The socket an `[fcgi-program:x]` shares among its processes as their fd 0.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FcgiSocket {

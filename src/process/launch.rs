@@ -56,6 +56,32 @@ pub enum Stage {
     Exec,
 }
 
+impl Stage {
+    /// The stage as a number, for the child's report and the spawner's reply.
+    pub fn code(self) -> c_int {
+        match self {
+            Stage::Clone => 1,
+            Stage::Stdio => 2,
+            Stage::Chdir => 3,
+            Stage::Identity => 4,
+            Stage::Exec => 5,
+        }
+    }
+
+    /// The stage for `code`; `None` for 0 (no failure).
+    pub fn from_code(code: c_int) -> Option<Stage> {
+        [
+            Stage::Clone,
+            Stage::Stdio,
+            Stage::Chdir,
+            Stage::Identity,
+            Stage::Exec,
+        ]
+        .into_iter()
+        .find(|stage| stage.code() == code)
+    }
+}
+
 /// A start that failed, with the OS error of the failed step.
 #[derive(Debug)]
 pub struct LaunchError {
@@ -63,6 +89,8 @@ pub struct LaunchError {
     pub stage: Stage,
     /// Its error.
     pub error: io::Error,
+    /// The child that failed (it has exited with 127 and must be reaped by its parent).
+    pub pid: Option<i32>,
 }
 
 /// The child's stack: it only makes system calls.
@@ -80,8 +108,9 @@ struct Shared<'a> {
     errno: c_int,
 }
 
-/// Starts `launch`; returns the child's pid (also its process group id).
-pub fn launch(launch: &Launch) -> Result<i32, LaunchError> {
+/// Starts `launch`; returns the child's pid (also its process group id). `extra_flags`
+/// are added to the clone flags (`CLONE_PARENT` from the spawner helper).
+pub fn launch(launch: &Launch, extra_flags: c_int) -> Result<i32, LaunchError> {
     let argv = null_terminated(&launch.argv);
     let envp = null_terminated(&launch.env);
     // SAFETY: sysconf has no preconditions.
@@ -114,7 +143,7 @@ pub fn launch(launch: &Launch) -> Result<i32, LaunchError> {
         libc::clone(
             child_main,
             top as *mut c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_VFORK | extra_flags | libc::SIGCHLD,
             std::ptr::addr_of_mut!(shared).cast::<c_void>(),
         )
     };
@@ -128,6 +157,7 @@ pub fn launch(launch: &Launch) -> Result<i32, LaunchError> {
         return Err(LaunchError {
             stage: Stage::Clone,
             error: clone_error,
+            pid: None,
         });
     }
     // SAFETY: the child wrote these before exiting; read them as memory changed behind
@@ -138,20 +168,13 @@ pub fn launch(launch: &Launch) -> Result<i32, LaunchError> {
             std::ptr::read_volatile(&shared.errno),
         )
     };
-    match stage_of(failed) {
+    match Stage::from_code(failed) {
         None => Ok(pid),
-        Some(stage) => {
-            // The child has exited with 127; reap it now so no one else sees it.
-            let mut status = 0;
-            // SAFETY: waits for our own child; `status` is a local.
-            while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
-                && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
-            {}
-            Err(LaunchError {
-                stage,
-                error: io::Error::from_raw_os_error(errno),
-            })
-        }
+        Some(stage) => Err(LaunchError {
+            stage,
+            error: io::Error::from_raw_os_error(errno),
+            pid: Some(pid),
+        }),
     }
 }
 
@@ -163,28 +186,6 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
         .collect()
 }
 
-fn stage_code(stage: Stage) -> c_int {
-    match stage {
-        Stage::Clone => 1,
-        Stage::Stdio => 2,
-        Stage::Chdir => 3,
-        Stage::Identity => 4,
-        Stage::Exec => 5,
-    }
-}
-
-fn stage_of(code: c_int) -> Option<Stage> {
-    [
-        Stage::Clone,
-        Stage::Stdio,
-        Stage::Chdir,
-        Stage::Identity,
-        Stage::Exec,
-    ]
-    .into_iter()
-    .find(|stage| stage_code(*stage) == code)
-}
-
 /// Runs in the child, on its own stack, in vigild's memory.
 extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Shared` that `launch` passed; the parent is suspended.
@@ -193,7 +194,7 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         Err(stage) => stage,
         Ok(never) => match never {},
     };
-    shared.failed = stage_code(failed);
+    shared.failed = failed.code();
     // SAFETY: errno is thread-local to the (shared) thread; reading it is always valid.
     shared.errno = unsafe { *libc::__errno_location() };
     // SAFETY: leaves the child at once, without running vigild's exit handlers.

@@ -11,4 +11,5 @@ pub mod launch;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;
+pub mod spawner;
 pub mod state;

@@ -18,7 +18,8 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::{access, pipe2, AccessFlags};
 
-use super::launch::{launch, Identity, Launch, LaunchError, Stage};
+use super::launch::{Identity, Launch, LaunchError, Stage};
+use super::spawner::Spawner;
 use crate::config::{value, ProcessConfig};
 
 /// The parent's ends of a freshly spawned child.
@@ -28,9 +29,10 @@ pub struct Child {
     pub pid: i32,
     /// Write end of its stdin pipe (none for fcgi programs, whose fd 0 is the socket).
     pub stdin: Option<OwnedFd>,
-    /// Read end of its stdout pipe (carrying stderr too with `redirect_stderr`).
-    pub stdout: OwnedFd,
-    /// Read end of its stderr pipe.
+    /// Read end of its stdout pipe (carrying stderr too with `redirect_stderr`); none when
+    /// the output is discarded.
+    pub stdout: Option<OwnedFd>,
+    /// Read end of its stderr pipe; none with `redirect_stderr` or discarded output.
     pub stderr: Option<OwnedFd>,
 }
 
@@ -41,6 +43,7 @@ pub fn spawn(
     config: &ProcessConfig,
     base_env: &[(String, String)],
     fcgi_socket: Option<BorrowedFd<'_>>,
+    spawner: &mut Spawner,
 ) -> Result<Child, String> {
     let argv = shlex::split(&config.command)
         .ok_or_else(|| format!("can't parse command '{}'", config.command))?;
@@ -59,12 +62,16 @@ pub fn spawn(
         }
     }
 
-    let (stdout_read, stdout_write) = pipe(config)?;
+    // At loglevel=debug, supervisord copies all child output into its main log.
+    let discard = |log: &crate::config::StreamLog| {
+        log.is_discarded() && !tracing::enabled!(tracing::Level::DEBUG)
+    };
+    let (stdout_read, stdout_write) = output_pipe(config, discard(&config.stdout))?;
     let (stderr_read, stderr_write) = if config.redirect_stderr {
         (None, None)
     } else {
-        let (read, write) = pipe(config)?;
-        (Some(read), Some(write))
+        let (read, write) = output_pipe(config, discard(&config.stderr))?;
+        (read, Some(write))
     };
     let (stdin_write, stdin_source) = match fcgi_socket {
         Some(socket) => (None, ChildEnd::Borrowed(socket.as_raw_fd())),
@@ -73,9 +80,7 @@ pub fn spawn(
             (Some(write), ChildEnd::Owned(read))
         }
     };
-    let stderr_target = stderr_write
-        .as_ref()
-        .map_or(stdout_write.as_raw_fd(), AsRawFd::as_raw_fd);
+    let stderr_target = stderr_write.as_ref().unwrap_or(&stdout_write).as_raw_fd();
     let plan = Launch {
         program: c_string(program.as_os_str().as_bytes(), "command")?,
         argv: argv
@@ -95,7 +100,9 @@ pub fn spawn(
         identity,
         stdio: [stdin_source.raw(), stdout_write.as_raw_fd(), stderr_target],
     };
-    let pid = launch(&plan).map_err(|err| launch_error(config, argv0, &plan, &err))?;
+    let pid = spawner
+        .launch(&plan)
+        .map_err(|err| launch_error(config, argv0, &plan, &err))?;
     // Our copies of the child's ends close here, so EOF arrives when the child (and whatever
     // inherited them) is gone.
     drop((stdout_write, stderr_write, stdin_source));
@@ -215,6 +222,23 @@ fn identity_for(user: &crate::config::UserSpec) -> Result<Identity, String> {
         gid: user.gid,
         groups: user.groups.clone(),
     })
+}
+
+/// The read end vigild keeps (none when the output is discarded) and the write end the
+/// child gets (a pipe, or /dev/null).
+fn output_pipe(
+    config: &ProcessConfig,
+    discarded: bool,
+) -> Result<(Option<OwnedFd>, OwnedFd), String> {
+    if discarded {
+        let null = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .map_err(|e| too_many_files(config, &e))?;
+        return Ok((None, OwnedFd::from(null)));
+    }
+    let (read, write) = pipe(config)?;
+    Ok((Some(read), write))
 }
 
 fn pipe(config: &ProcessConfig) -> Result<(OwnedFd, OwnedFd), String> {

@@ -17,6 +17,7 @@ use crate::process::exit::ExitOutcome;
 use crate::process::reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
+use crate::process::spawner::Spawner;
 use crate::process::state::{Clock, Effect, Input, Level, Refused, State, Step, Timer};
 
 /// How often a shutdown that is waiting for processes says so.
@@ -53,6 +54,8 @@ pub(super) struct Supervisor {
     /// The last generation handed out; global, so a re-created process never reuses the
     /// generation of a timer armed for its predecessor.
     generations: u64,
+    /// What starts children.
+    spawner: Spawner,
 }
 
 impl Supervisor {
@@ -61,6 +64,7 @@ impl Supervisor {
     pub(super) fn new(
         config: &Config,
         base_env: Vec<(String, String)>,
+        spawner: Spawner,
     ) -> std::io::Result<(Self, watch::Receiver<Arc<Snapshot>>)> {
         let settings = &config.supervisord;
         if !settings.nocleanup {
@@ -87,6 +91,7 @@ impl Supervisor {
             next_report: None,
             snapshot,
             generations: 0,
+            spawner,
         };
         supervisor.publish();
         Ok((supervisor, readers))
@@ -559,6 +564,7 @@ impl Supervisor {
                 use std::os::fd::AsFd;
                 fd.as_fd()
             }),
+            &mut self.spawner,
         );
         match spawned {
             Ok(child) => {

@@ -16,6 +16,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
+use crate::process::spawner::Spawner;
 
 pub use snapshot::{ProcessView, Snapshot, SupervisorState};
 
@@ -144,11 +145,12 @@ impl Handle {
 pub fn start(
     config: Config,
     base_env: Vec<(String, String)>,
+    spawner: Spawner,
 ) -> std::io::Result<(Handle, tokio::task::JoinHandle<()>)> {
     let (sender, receiver) = mpsc::unbounded_channel();
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
-    let (actor, snapshot) = actor::Supervisor::new(&config, base_env)?;
+    let (actor, snapshot) = actor::Supervisor::new(&config, base_env, spawner)?;
     let task = tokio::spawn(actor.run(receiver, sigchld));
     Ok((Handle { sender, snapshot }, task))
 }

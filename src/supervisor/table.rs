@@ -38,7 +38,7 @@ impl Entry {
     /// with `log_markers`, each stream starts with a spawn marker.
     pub fn capture_output(
         &mut self,
-        stdout: OwnedFd,
+        stdout: Option<OwnedFd>,
         stderr: Option<OwnedFd>,
         pid: i32,
         strip_ansi: bool,
@@ -49,7 +49,7 @@ impl Entry {
             .then(|| marker_line(&format!("spawned '{}' with pid {pid}", config.name)));
         let mut captures = Vec::new();
         let streams = [
-            (Some(stdout), &self.stdout_log, &config.stdout, "stdout"),
+            (stdout, &self.stdout_log, &config.stdout, "stdout"),
             (stderr, &self.stderr_log, &config.stderr, "stderr"),
         ];
         for (pipe, log, settings, stream) in streams {

@@ -1,0 +1,388 @@
+//! A small helper process that starts children for vigild. A new process inherits every
+//! open fd of the one that starts it and closes them all at exec; vigild holds a few fds
+//! per program (pipes, log files), so with thousands of programs every spawn closed
+//! thousands of fds and a fleet start grew with the square of its size. The helper is
+//! forked before vigild opens anything for its children and holds a handful of fds, so a
+//! spawn costs the same with 10 or 10,000 programs.
+//!
+//! The helper starts each child with `CLONE_PARENT`: the child is vigild's own child, so its
+//! SIGCHLD, `waitpid` and process group work as if vigild had started it. Requests and
+//! replies go over a `SOCK_SEQPACKET` socketpair; the child's fds 0-2 travel with the request
+//! as `SCM_RIGHTS`.
+
+use std::ffi::CString;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+
+use super::launch::{launch, Identity, Launch, LaunchError, Stage};
+
+/// Largest request: a command line and environment beyond this are refused.
+const MAX_REQUEST: usize = 1 << 20;
+
+/// How vigild starts children: through the helper, or itself when there is none.
+#[derive(Debug)]
+pub enum Spawner {
+    /// vigild's end of the helper's socket.
+    Helper(OwnedFd),
+    /// Started by vigild itself (the helper could not be made, or has gone).
+    InProcess,
+}
+
+impl Spawner {
+    /// Forks the helper. Must run while vigild has one thread (a fork copies only the calling
+    /// thread, and the helper allocates); falls back to [`Spawner::InProcess`] when threads
+    /// already run or the fork fails.
+    pub fn fork() -> Spawner {
+        if thread_count() != Some(1) {
+            tracing::warn!("vigild already runs threads; children are started in-process");
+            return Spawner::InProcess;
+        }
+        let (ours, theirs) = match socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        ) {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::warn!("could not create the spawner socket: {err}");
+                return Spawner::InProcess;
+            }
+        };
+        for fd in [&ours, &theirs] {
+            set_buffer(fd, MAX_REQUEST + 4096);
+        }
+        let vigild = std::process::id() as libc::pid_t;
+        // SAFETY: vigild is single-threaded here (checked above), so the child may run
+        // ordinary Rust code, allocation included.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                drop(ours);
+                serve(theirs, vigild)
+            }
+            Ok(nix::unistd::ForkResult::Parent { .. }) => Spawner::Helper(ours),
+            Err(err) => {
+                tracing::warn!(
+                    "could not fork the spawner: {err}; children are started in-process"
+                );
+                Spawner::InProcess
+            }
+        }
+    }
+
+    /// Starts `plan`; returns the child's pid. A failed child is reaped here. When the helper
+    /// has gone, vigild starts this and later children itself.
+    pub fn launch(&mut self, plan: &Launch) -> Result<i32, LaunchError> {
+        let result = match self {
+            Spawner::Helper(socket) => match ask_helper(socket, plan) {
+                Ok(result) => result,
+                Err(err) => {
+                    tracing::error!(
+                        "the spawner helper has gone ({err}); children are started in-process"
+                    );
+                    *self = Spawner::InProcess;
+                    launch(plan, 0)
+                }
+            },
+            Spawner::InProcess => launch(plan, 0),
+        };
+        if let Err(LaunchError { pid: Some(pid), .. }) = &result {
+            // The failed child is ours (CLONE_PARENT in the helper) and has exited with 127.
+            reap(*pid);
+        }
+        result
+    }
+}
+
+/// One request to the helper; `Err` when the helper cannot be reached.
+fn ask_helper(socket: &OwnedFd, plan: &Launch) -> io::Result<Result<i32, LaunchError>> {
+    let request = encode(plan);
+    if request.len() > MAX_REQUEST {
+        return Ok(Err(LaunchError {
+            stage: Stage::Clone,
+            error: io::Error::from_raw_os_error(libc::E2BIG),
+            pid: None,
+        }));
+    }
+    let fds = plan.stdio;
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(&request)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )?;
+    let mut reply = [0u8; 12];
+    let received = loop {
+        match nix::sys::socket::recv(socket.as_raw_fd(), &mut reply, MsgFlags::empty()) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => break other?,
+        }
+    };
+    if received != reply.len() {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no reply"));
+    }
+    let field =
+        |at: usize| i32::from_ne_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]]);
+    let (pid, stage, errno) = (field(0), field(4), field(8));
+    Ok(match Stage::from_code(stage) {
+        None => Ok(pid),
+        Some(stage) => Err(LaunchError {
+            stage,
+            error: io::Error::from_raw_os_error(errno),
+            pid: (pid > 0).then_some(pid),
+        }),
+    })
+}
+
+/// Waits for `pid`, a child that has just exited.
+fn reap(pid: i32) {
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a local.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+}
+
+fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()
+        .map(Iterator::count)
+}
+
+fn set_buffer(fd: &OwnedFd, bytes: usize) {
+    let _ = nix::sys::socket::setsockopt(fd, nix::sys::socket::sockopt::SndBuf, &bytes);
+    let _ = nix::sys::socket::setsockopt(fd, nix::sys::socket::sockopt::RcvBuf, &bytes);
+}
+
+/// The helper's life: answer requests until vigild closes its end (or dies).
+fn serve(socket: OwnedFd, vigild: libc::pid_t) -> ! {
+    // SAFETY: plain system calls without pointers.
+    unsafe {
+        // Gone with vigild, whatever way it ends (also if it ended before this line).
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != vigild {
+            libc::_exit(0);
+        }
+        // Out of vigild's process group: a Ctrl-C meant for vigild must not kill it.
+        libc::setpgid(0, 0);
+    }
+    // Keep only the socket (at fd 3): children of the helper inherit nothing else.
+    // SAFETY: dup2 onto fd 3 of an fd we own; closing the rest only affects this process.
+    let socket = unsafe {
+        if socket.as_raw_fd() != 3 && libc::dup2(socket.as_raw_fd(), 3) < 0 {
+            libc::_exit(1);
+        }
+        libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+        std::mem::forget(socket);
+        OwnedFd::from_raw_fd(3)
+    };
+    let mut buffer = vec![0u8; MAX_REQUEST];
+    loop {
+        let (length, fds) = match receive(&socket, &mut buffer) {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(_) => continue,
+        };
+        let reply = match (decode(&buffer[..length], &fds), fds.len()) {
+            (Some(plan), 3) => match launch(&plan, libc::CLONE_PARENT) {
+                Ok(pid) => [pid, 0, 0],
+                Err(err) => [
+                    err.pid.unwrap_or(0),
+                    err.stage.code(),
+                    err.error.raw_os_error().unwrap_or(libc::EIO),
+                ],
+            },
+            _ => [0, Stage::Clone.code(), libc::EINVAL],
+        };
+        drop(fds);
+        let mut bytes = [0u8; 12];
+        for (at, value) in reply.iter().enumerate() {
+            bytes[at * 4..at * 4 + 4].copy_from_slice(&value.to_ne_bytes());
+        }
+        if nix::sys::socket::send(socket.as_raw_fd(), &bytes, MsgFlags::empty()).is_err() {
+            break;
+        }
+    }
+    // SAFETY: leaves without running vigild's exit handlers (this is a forked copy).
+    unsafe { libc::_exit(0) }
+}
+
+/// One request: its length and the fds that came with it; `None` at vigild's end.
+fn receive(socket: &OwnedFd, buffer: &mut [u8]) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
+    let mut space = nix::cmsg_space!([RawFd; 3]);
+    let mut iov = [IoSliceMut::new(buffer)];
+    let message = recvmsg::<()>(
+        socket.as_fd().as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
+    let mut fds = Vec::new();
+    for control in message.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(received) = control {
+            // SAFETY: SCM_RIGHTS gave us these fds; nothing else owns them.
+            fds.extend(
+                received
+                    .into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    if message.bytes == 0 && fds.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((message.bytes, fds)))
+}
+
+/// Serialises everything but the fds: strings as length-prefixed bytes, numbers as i64.
+fn encode(plan: &Launch) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    let number = |out: &mut Vec<u8>, value: i64| out.extend_from_slice(&value.to_ne_bytes());
+    let bytes = |out: &mut Vec<u8>, value: &[u8]| {
+        out.extend_from_slice(&(value.len() as u64).to_ne_bytes());
+        out.extend_from_slice(value);
+    };
+    bytes(&mut out, plan.program.as_bytes());
+    for list in [&plan.argv, &plan.env] {
+        number(&mut out, list.len() as i64);
+        for item in list {
+            bytes(&mut out, item.as_bytes());
+        }
+    }
+    match &plan.directory {
+        Some(dir) => {
+            number(&mut out, 1);
+            bytes(&mut out, dir.as_bytes());
+        }
+        None => number(&mut out, 0),
+    }
+    number(&mut out, plan.umask.map_or(-1, i64::from));
+    match &plan.identity {
+        Some(id) => {
+            number(&mut out, i64::from(id.uid));
+            number(&mut out, i64::from(id.gid));
+            number(&mut out, id.groups.len() as i64);
+            for group in &id.groups {
+                number(&mut out, i64::from(*group));
+            }
+        }
+        None => number(&mut out, -1),
+    }
+    out
+}
+
+/// The inverse of [`encode`]; `None` for a malformed request.
+fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
+    let mut reader = Reader { data };
+    let program = reader.c_string()?;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        for _ in 0..reader.number()? {
+            list.push(reader.c_string()?);
+        }
+    }
+    let [argv, env] = lists;
+    let directory = match reader.number()? {
+        0 => None,
+        _ => Some(reader.c_string()?),
+    };
+    let umask = match reader.number()? {
+        -1 => None,
+        mask => Some(libc::mode_t::try_from(mask).ok()?),
+    };
+    let identity = match reader.number()? {
+        -1 => None,
+        uid => {
+            let uid = libc::uid_t::try_from(uid).ok()?;
+            let gid = libc::gid_t::try_from(reader.number()?).ok()?;
+            let groups = (0..reader.number()?)
+                .map(|_| reader.number().and_then(|g| libc::gid_t::try_from(g).ok()))
+                .collect::<Option<Vec<_>>>()?;
+            Some(Identity { uid, gid, groups })
+        }
+    };
+    let stdio = [
+        fds.first()?.as_raw_fd(),
+        fds.get(1)?.as_raw_fd(),
+        fds.get(2)?.as_raw_fd(),
+    ];
+    Some(Launch {
+        program,
+        argv,
+        env,
+        directory,
+        umask,
+        identity,
+        stdio,
+    })
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, count: usize) -> Option<&[u8]> {
+        if self.data.len() < count {
+            return None;
+        }
+        let (head, rest) = self.data.split_at(count);
+        self.data = rest;
+        Some(head)
+    }
+
+    fn number(&mut self) -> Option<i64> {
+        self.take(8)?.try_into().ok().map(i64::from_ne_bytes)
+    }
+
+    fn c_string(&mut self) -> Option<CString> {
+        let length =
+            usize::try_from(self.take(8)?.try_into().ok().map(u64::from_ne_bytes)?).ok()?;
+        CString::new(self.take(length)?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_survives_encoding() {
+        let plan = Launch {
+            program: CString::new("/bin/echo").unwrap(),
+            argv: vec![
+                CString::new("echo").unwrap(),
+                CString::new("two words").unwrap(),
+            ],
+            env: vec![CString::new("A=1").unwrap()],
+            directory: Some(CString::new("/tmp").unwrap()),
+            umask: Some(0o22),
+            identity: Some(Identity {
+                uid: 1000,
+                gid: 100,
+                groups: vec![100, 27],
+            }),
+            stdio: [0, 1, 2],
+        };
+        let fds: Vec<OwnedFd> = (0..3)
+            .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
+            .collect();
+        let back = decode(&encode(&plan), &fds).expect("decodes");
+        assert_eq!(back.program, plan.program);
+        assert_eq!(back.argv, plan.argv);
+        assert_eq!(back.env, plan.env);
+        assert_eq!(back.directory, plan.directory);
+        assert_eq!(back.umask, plan.umask);
+        let id = back.identity.expect("identity");
+        assert_eq!((id.uid, id.gid, id.groups), (1000, 100, vec![100, 27]));
+        assert!(decode(&encode(&plan)[..10], &fds).is_none(), "truncated");
+    }
+}
