@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+"""vigild side by side with Python supervisord 4.3: every scenario, one command.
+
+  benches/compare.py [--quick] [--only NAME[,NAME...]] [--json PATH] [--no-supervisord]
+
+Both daemons run the same generated config in the same run, alternating which goes first.
+Results are printed as a table (vigild, supervisord, ratio, vigil's target) and written as
+JSON (default target/bench/compare.json). --quick runs smaller sizes and fewer repetitions
+(under a minute); the full set takes about ten minutes on 2 cores.
+
+Scenarios (see issue 5 and benches/README.md):
+  fleet      N sleeping programs (startsecs=1): daemon spawn -> first answered RPC, -> all RUNNING;
+             with N=200 also the idle cost: RSS and CPU over a quiet window
+  status     getAllProcessInfo round trip (raw HTTP, no XML parsing in the timing), N=500, 5000
+  restart    kill -9 a child (startsecs=0) 30 times: time to a new RUNNING pid; fork+exec cost
+  logs       512 MiB of 100-byte lines relayed into the child's log, rotation off/on, vs `cat > file`
+  storm      50 programs exiting 1 at once (startretries=3): time to all FATAL, daemon CPU
+  shutdown   SIGTERM to daemon exit with 20 and 500 programs that exit on TERM
+  scale      10,000 programs: time to all RUNNING, a status call, RSS
+
+The supervisord it runs is PyPI supervisor==4.3.0 in target/venv, installed here when missing.
+Nothing here is a test: no time is asserted, targets are only reported as met or missed.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xmlrpc.client
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, "target", "venv")
+BINARIES = {
+    "vigild": os.path.join(ROOT, "target", "release", "vigild"),
+    "supervisord": os.path.join(VENV, "bin", "supervisord"),
+}
+LINE = b"x" * 99 + b"\n"  # 100-byte log lines
+# Every fd the hard limit allows (it cannot be raised in a container, even as root): fleets
+# of thousands need one per pipe end and log file.
+MINFDS = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+# Output discarded, stderr merged: the fewest fds per program (large fleets).
+QUIET = "redirect_stderr=true\nstdout_logfile=NONE\n"
+
+
+# ---------------------------------------------------------------------------------------
+# Setup
+
+
+def prepare(with_supervisord):
+    """Builds vigild (release) and installs supervisord 4.3 into target/venv if missing."""
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "vigild"], cwd=ROOT, check=True)
+    if with_supervisord and not os.path.exists(BINARIES["supervisord"]):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run(
+            [os.path.join(VENV, "bin", "pip"), "install", "--quiet", "--disable-pip-version-check",
+             "supervisor==4.3.0"],
+            check=True,
+        )
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_seconds(pid):
+    """user+system CPU of `pid` itself (not its children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_for(condition, timeout, interval=0.01, what="condition"):
+    """Polls `condition` until it returns a true value; returns it, or raises on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        if interval:
+            time.sleep(interval)
+
+
+class Daemon:
+    """One vigild or supervisord on a generated config with an inet XML-RPC server."""
+
+    ALL_INFO = xmlrpc.client.dumps((), "supervisor.getAllProcessInfo")
+
+    def __init__(self, kind, work, programs, supervisord_options=""):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(dir=work, prefix=kind + "-")
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "supervisord.conf")
+        with open(self.conf, "w") as f:
+            f.write(
+                f"[supervisord]\nlogfile={self.dir}/main.log\npidfile={self.dir}/s.pid\n"
+                f"childlogdir={self.dir}\nminfds={MINFDS}\nminprocs=32768\n{supervisord_options}\n"
+                f"[inet_http_server]\nport=127.0.0.1:{self.port}\n\n"
+                "[rpcinterface:supervisor]\n"
+                "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
+                f"{programs}"
+            )
+        self.launched = time.monotonic()
+        self.process = subprocess.Popen(
+            [BINARIES[kind], "-n", "-c", self.conf],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def raw_call(self, body, timeout=60):
+        """POSTs a prepared XML-RPC body; returns the response bytes (not parsed)."""
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.kind} exited with status {self.process.returncode}; see {self.conf}")
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request("POST", "/RPC2", body, {"Content-Type": "text/xml"})
+            response = connection.getresponse()
+            return response.read()
+        finally:
+            connection.close()
+
+    def call(self, method, *params, timeout=60):
+        """A parsed XML-RPC call; None while the daemon does not answer yet."""
+        try:
+            data = self.raw_call(xmlrpc.client.dumps(params, method), timeout)
+        except (ConnectionError, OSError, http.client.HTTPException):
+            return None
+        return xmlrpc.client.loads(data)[0][0]
+
+    def count_in_state(self, state):
+        """How many processes getAllProcessInfo lists in `state` (counted in the raw reply,
+        so the poller stays light and loads neither the daemon nor the machine)."""
+        try:
+            data = self.raw_call(self.ALL_INFO, timeout=300)
+        except (ConnectionError, OSError, http.client.HTTPException):
+            return -1
+        return len(re.findall(rb"<name>statename</name>\s*<value>\s*<string>" + state.encode() + rb"</string>", data))
+
+    def wait_states(self, state, count, timeout, interval=0.02):
+        wait_for(
+            lambda: self.count_in_state(state) == count,
+            timeout, interval, f"{self.kind}: {count} processes {state}",
+        )
+
+    def stop(self):
+        """Stops the daemon and everything it started, whatever state it is in."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the daemon's session: every child
+        except ProcessLookupError:
+            pass
+        if self.process.poll() is None:
+            self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sleepers(count, startsecs=1, name="p", sections=1, extra=""):
+    """`count` sleeping programs, as `sections` [program:x] sections with numprocs each."""
+    per = count // sections
+    return "".join(
+        f"[program:{name}{s}]\ncommand=/bin/sleep 100000\nprocess_name=%(program_name)s_%(process_num)d\n"
+        f"numprocs={per}\nstartsecs={startsecs}\n{extra}\n"
+        for s in range(sections)
+    )
+
+
+def percentile(samples, fraction):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+# ---------------------------------------------------------------------------------------
+# Scenarios: each returns {metric: value} for one daemon kind
+
+
+def fleet(kind, work, count, idle_seconds):
+    daemon = Daemon(kind, work, sleepers(count))
+    try:
+        body = xmlrpc.client.dumps((), "supervisor.getState")
+
+        def answered():
+            try:
+                daemon.raw_call(body, timeout=300)
+                return True
+            except (ConnectionError, OSError, http.client.HTTPException):
+                return False
+
+        wait_for(answered, 300, 0.001, f"{kind}: first RPC answer")
+        first_rpc = time.monotonic() - daemon.launched
+        # Poll often enough that detection adds little, rarely enough not to load the daemon.
+        daemon.wait_states("RUNNING", count, 600, 0.005 if count <= 500 else 0.05)
+        all_running = time.monotonic() - daemon.launched
+        result = {"first RPC (ms)": first_rpc * 1000, "all RUNNING (s)": all_running}
+        if idle_seconds:
+            time.sleep(1)  # let start-up settle before the quiet window
+            cpu = proc_cpu_seconds(daemon.pid)
+            time.sleep(idle_seconds)
+            result["idle CPU (% core)"] = (proc_cpu_seconds(daemon.pid) - cpu) / idle_seconds * 100
+            result["idle RSS (MiB)"] = proc_rss_mib(daemon.pid)
+        return result
+    finally:
+        daemon.stop()
+
+
+def status(kind, work, count, budget_seconds, max_calls=200):
+    daemon = Daemon(kind, work, sleepers(count, startsecs=0, extra=QUIET))
+    try:
+        daemon.wait_states("RUNNING", count, 900, 0.2)
+        body = xmlrpc.client.dumps((), "supervisor.getAllProcessInfo")
+        check = daemon.raw_call(body)
+        if check.count(b"<name>statename</name>") != count:
+            raise RuntimeError(f"{kind}: getAllProcessInfo did not list {count} processes")
+        samples = []
+        started = time.monotonic()
+        while len(samples) < max_calls and (len(samples) < 5 or time.monotonic() - started < budget_seconds):
+            begin = time.perf_counter()
+            daemon.raw_call(body)
+            samples.append((time.perf_counter() - begin) * 1000)
+        return {"median (ms)": statistics.median(samples), "p99 (ms)": percentile(samples, 0.99),
+                "calls": len(samples)}
+    finally:
+        daemon.stop()
+
+
+def fork_exec_ms(rounds=30):
+    """The cost of one fork+exec+exit+wait of /bin/true from this process."""
+    samples = []
+    for _ in range(rounds):
+        begin = time.perf_counter()
+        subprocess.run(["/bin/true"], check=True)
+        samples.append((time.perf_counter() - begin) * 1000)
+    return statistics.median(samples)
+
+
+def restart(kind, work, kills):
+    daemon = Daemon(kind, work, "[program:victim]\ncommand=/bin/sleep 100000\nstartsecs=0\nautorestart=true\n")
+    try:
+        body = xmlrpc.client.dumps(("victim",), "supervisor.getProcessInfo")
+
+        def running_pid():
+            info = xmlrpc.client.loads(daemon.raw_call(body))[0][0]
+            return info["pid"] if info["statename"] == "RUNNING" else 0
+
+        wait_for(lambda: daemon.call("supervisor.getState"), 30, 0.005, f"{kind} answering")
+        pid = wait_for(running_pid, 30, 0.005, f"{kind}: victim RUNNING")
+        samples = []
+        for _ in range(kills):
+            begin = time.perf_counter()
+            os.kill(pid, signal.SIGKILL)
+            new = wait_for(lambda: (p := running_pid()) != pid and p, 30, 0, f"{kind}: victim restarted")
+            samples.append((time.perf_counter() - begin) * 1000)
+            pid = new
+        return {"median (ms)": statistics.median(samples), "p95 (ms)": percentile(samples, 0.95),
+                "fork+exec (ms)": fork_exec_ms()}
+    finally:
+        daemon.stop()
+
+
+def generate_lines(path, size):
+    block = LINE * 10486  # ~1 MiB of whole lines
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            f.write(block[:left])
+            left -= len(block)
+
+
+def cat_floor(lines, work):
+    """`cat lines | cat > file`: wall seconds and the relaying cat's CPU seconds."""
+    out = os.path.join(work, "cat.out")
+    begin = time.monotonic()
+    with open(out, "wb") as sink:
+        source = subprocess.Popen(["cat", lines], stdout=subprocess.PIPE)
+        relay = subprocess.Popen(["cat"], stdin=source.stdout, stdout=sink)
+        source.stdout.close()
+        _, _, usage = os.wait4(relay.pid, 0)
+        source.wait()
+    wall = time.monotonic() - begin
+    os.remove(out)
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def logs(kind, work, lines, size, floor_wall):
+    result = {}
+    for rotate in (False, True):
+        label = "rotation on" if rotate else "rotation off"
+        program = (
+            f"[program:gen]\ncommand=cat {lines}\nstartsecs=0\nautorestart=false\n"
+            f"stdout_logfile=%(here)s/gen.log\nstdout_logfile_maxbytes={'50MB' if rotate else '0'}\n"
+            "stdout_logfile_backups=100\n"
+        )
+        daemon = Daemon(kind, work, program)
+        try:
+            def logged():
+                total = 0
+                for name in os.listdir(daemon.dir):
+                    if name.startswith("gen.log"):
+                        try:
+                            total += os.path.getsize(os.path.join(daemon.dir, name))
+                        except FileNotFoundError:  # renamed by a rotation meanwhile
+                            return 0
+                return total
+
+            wait_for(lambda: os.path.exists(os.path.join(daemon.dir, "gen.log")), 60, 0.0005, "log file")
+            cpu = proc_cpu_seconds(daemon.pid)
+            begin = time.monotonic()
+            wait_for(lambda: logged() >= size, 600, 0.005, f"{kind}: {size} bytes logged")
+            wall = time.monotonic() - begin
+            cpu = proc_cpu_seconds(daemon.pid) - cpu
+            result[f"{label} (MB/s)"] = size / wall / 1e6
+            result[f"{label} (x cat)"] = floor_wall / wall
+            result[f"{label} CPU (share of elapsed)"] = cpu / wall
+        finally:
+            daemon.stop()
+    return result
+
+
+def storm(kind, work, count):
+    program = (
+        f"[program:crash]\ncommand=/bin/sh -c 'exit 1'\nprocess_name=%(program_name)s_%(process_num)d\n"
+        f"numprocs={count}\nstartretries=3\n"
+    )
+    daemon = Daemon(kind, work, program)
+    log = os.path.join(daemon.dir, "main.log")
+
+    def fatal_count():
+        try:
+            with open(log) as f:
+                return f.read().count("entered FATAL state")
+        except FileNotFoundError:
+            return 0
+
+    try:
+        # Watched in the main log, not over RPC: polling would add to the CPU measured.
+        wait_for(lambda: fatal_count() >= count, 120, 0.02, f"{kind}: {count} processes FATAL")
+        return {"all FATAL (s)": time.monotonic() - daemon.launched,
+                "daemon CPU (s)": proc_cpu_seconds(daemon.pid)}
+    finally:
+        daemon.stop()
+
+
+def shutdown(kind, work, count):
+    # One [program:x] per program: supervisord stops groups one after the other.
+    daemon = Daemon(kind, work, sleepers(count, startsecs=0, sections=count))
+    try:
+        daemon.wait_states("RUNNING", count, 300, 0.05)
+        begin = time.monotonic()
+        daemon.process.terminate()
+        daemon.process.wait(timeout=900)
+        return {"SIGTERM to exit (s)": time.monotonic() - begin}
+    finally:
+        daemon.stop()
+
+
+def scale(kind, work, count, timeout):
+    daemon = Daemon(kind, work, sleepers(count, sections=count // 100, extra=QUIET))
+    try:
+        wait_for(lambda: daemon.call("supervisor.getState", timeout=timeout), timeout, 0.01, f"{kind} answering")
+        daemon.wait_states("RUNNING", count, timeout, 0.25)
+        result = {"all RUNNING (s)": time.monotonic() - daemon.launched}
+        body = xmlrpc.client.dumps((), "supervisor.getAllProcessInfo")
+        samples = []
+        for _ in range(5):
+            begin = time.perf_counter()
+            daemon.raw_call(body, timeout=timeout)
+            samples.append((time.perf_counter() - begin) * 1000)
+        result["status call (ms)"] = statistics.median(samples)
+        result["RSS (MiB)"] = proc_rss_mib(daemon.pid)
+        return result
+    finally:
+        daemon.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# Targets for vigild (issue 5), checked against the measured vigild value
+
+
+def targets(results):
+    """(scenario, metric, description, met) for every target that was measured."""
+    def value(scenario, metric, kind="vigild"):
+        return results.get(scenario, {}).get(kind, {}).get(metric)
+
+    checks = []
+
+    def target(scenario, metric, text, predicate):
+        v = value(scenario, metric)
+        if v is not None:
+            checks.append((scenario, metric, text, bool(predicate(v))))
+
+    target("fleet 200", "first RPC (ms)", "< 50 ms", lambda v: v < 50)
+    target("fleet 200", "all RUNNING (s)", "< 1.15 s", lambda v: v < 1.15)
+    target("fleet 200", "idle RSS (MiB)", "< 20 MiB", lambda v: v < 20)
+    target("fleet 200", "idle CPU (% core)", "< 0.1 %", lambda v: v < 0.1)
+    target("status 500", "median (ms)", "< 3 ms", lambda v: v < 3)
+    target("status 5000", "median (ms)", "< 30 ms", lambda v: v < 30)
+    fork = value("restart", "fork+exec (ms)")
+    if fork is not None:
+        target("restart", "median (ms)", f"< fork+exec + 2 = {fork + 2:.1f} ms", lambda v: v < fork + 2)
+    for label, floor in (("rotation off", 0.8), ("rotation on", 0.7)):
+        target("logs", f"{label} (x cat)", f">= {floor}x", lambda v, f=floor: v >= f)
+        target("logs", f"{label} CPU (share of elapsed)", "< 0.5", lambda v: v < 0.5)
+    target("storm 50", "daemon CPU (s)", "< 0.1 s", lambda v: v < 0.1)
+    target("shutdown 20", "SIGTERM to exit (s)", "< 0.3 s", lambda v: v < 0.3)
+    target("scale 10000", "all RUNNING (s)", "< startsecs + 2 = 3 s", lambda v: v < 3)
+    target("scale 10000", "status call (ms)", "< 100 ms", lambda v: v < 100)
+    target("scale 10000", "RSS (MiB)", "< 200 MiB", lambda v: v < 200)
+    return checks
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def plan(quick):
+    """(scenario name, repetitions, function(kind, work) -> metrics, supervisord too?)."""
+    if quick:
+        return [
+            ("fleet 200", 1, lambda k, w: fleet(k, w, 200, idle_seconds=3), True),
+            ("status 500", 1, lambda k, w: status(k, w, 500, budget_seconds=3, max_calls=50), True),
+            ("restart", 1, lambda k, w: restart(k, w, kills=10), True),
+            ("logs", 1, None, True),
+            ("shutdown 20", 1, lambda k, w: shutdown(k, w, 20), True),
+        ]
+    return [
+        ("fleet 200", 3, lambda k, w: fleet(k, w, 200, idle_seconds=10), True),
+        ("fleet 2000", 1, lambda k, w: fleet(k, w, 2000, idle_seconds=0), True),
+        ("status 500", 3, lambda k, w: status(k, w, 500, budget_seconds=10), True),
+        ("status 5000", 1, lambda k, w: status(k, w, 5000, budget_seconds=20, max_calls=100), True),
+        ("restart", 3, lambda k, w: restart(k, w, kills=30), True),
+        ("logs", 3, None, True),
+        ("storm 50", 1, lambda k, w: storm(k, w, 50), True),
+        ("shutdown 20", 3, lambda k, w: shutdown(k, w, 20), True),
+        ("shutdown 500", 1, lambda k, w: shutdown(k, w, 500), True),
+        ("scale 10000", 1, lambda k, w: scale(k, w, 10000, timeout=300), False),
+    ]
+
+
+def median_of(runs):
+    """Per-metric median over repetitions."""
+    if not runs:
+        return {}
+    return {metric: statistics.median(r[metric] for r in runs) for metric in runs[0]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
+    parser.add_argument("--only", help="comma-separated scenario name prefixes, e.g. fleet,logs")
+    parser.add_argument("--json", default=os.path.join(ROOT, "target", "bench", "compare.json"))
+    parser.add_argument("--no-supervisord", action="store_true", help="measure vigild alone")
+    args = parser.parse_args()
+
+    prepare(not args.no_supervisord)
+    kinds = ["vigild"] if args.no_supervisord else ["vigild", "supervisord"]
+    scenarios = plan(args.quick)
+    if args.only:
+        wanted = args.only.split(",")
+        scenarios = [s for s in scenarios if any(s[0].startswith(w) for w in wanted)]
+
+    work = tempfile.mkdtemp(prefix="vigil-bench-")
+    results = {}
+    began = time.monotonic()
+    try:
+        for name, repetitions, run, with_supervisord in scenarios:
+            order = kinds if with_supervisord else ["vigild"]
+            if name == "logs":
+                size = (64 if args.quick else 512) * 1024 * 1024
+                lines = os.path.join(work, "lines")
+                generate_lines(lines, size)
+                floors = [cat_floor(lines, work) for _ in range(3)]
+                floor_wall = statistics.median(f[0] for f in floors)
+                results.setdefault(name, {})["cat"] = {
+                    "floor (MB/s)": size / floor_wall / 1e6,
+                    "floor CPU (share of elapsed)": statistics.median(f[1] / f[0] for f in floors),
+                }
+                run = lambda k, w, lines=lines, size=size, floor_wall=floor_wall: logs(k, w, lines, size, floor_wall)
+            runs = {kind: [] for kind in order}
+            for repetition in range(repetitions):
+                # Alternate which daemon goes first, so neither always gets the warmer machine.
+                for kind in (order if repetition % 2 == 0 else list(reversed(order))):
+                    print(f"  {name} [{kind}] run {repetition + 1}/{repetitions} ...", file=sys.stderr, flush=True)
+                    try:
+                        runs[kind].append(run(kind, work))
+                    except (TimeoutError, RuntimeError) as err:
+                        print(f"    failed: {err}", file=sys.stderr)
+            for kind in order:
+                results.setdefault(name, {})[kind] = median_of(runs[kind])
+            if name == "logs":
+                os.remove(os.path.join(work, "lines"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    checks = targets(results)
+    report(results, checks, time.monotonic() - began)
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({
+            "machine": machine(),
+            "quick": args.quick,
+            "results": results,
+            "targets": [{"scenario": s, "metric": m, "target": t, "met": ok} for s, m, t, ok in checks],
+        }, f, indent=2)
+    print(f"\nJSON: {args.json}")
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cores": os.cpu_count(), "cpu": cpu, "kernel": os.uname().release,
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def report(results, checks, elapsed):
+    verdicts = {(s, m): (t, ok) for s, m, t, ok in checks}
+    print(f"\n{'scenario':13} {'metric':30} {'vigild':>10} {'supervisord':>12} {'ratio':>8}  target")
+    for scenario, by_kind in results.items():
+        if "cat" in by_kind:
+            for metric, v in by_kind["cat"].items():
+                print(f"{scenario:13} {'cat ' + metric:30} {v:10.2f}")
+        vigild = by_kind.get("vigild", {})
+        supervisord = by_kind.get("supervisord", {})
+        for metric in vigild or supervisord:
+            v, s = vigild.get(metric), supervisord.get(metric)
+            ratio = ""
+            if v and s and "x cat" not in metric and "MB/s" not in metric:
+                ratio = f"{s / v:.1f}x"
+            elif v and s:
+                ratio = f"{v / s:.1f}x"
+            target, ok = verdicts.get((scenario, metric), ("", None))
+            verdict = "" if ok is None else ("met " if ok else "MISSED ") + target
+            fmt = lambda x: "" if x is None else f"{x:.2f}"
+            print(f"{scenario:13} {metric:30} {fmt(v):>10} {fmt(s):>12} {ratio:>8}  {verdict}")
+    print(f"\n{sum(ok for *_, ok in checks)} of {len(checks)} targets met; ran {elapsed:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
