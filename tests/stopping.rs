@@ -172,3 +172,46 @@ fn sigterm_stops_everything_and_leaves_no_process_behind() {
         session_members(sid)
     );
 }
+
+#[test]
+fn shutdown_stops_a_whole_priority_level_at_once() {
+    // Each program notes the SIGTERM it ignores. `a` and `b` share a priority level in
+    // separate groups: both must get it while the other still runs (supervisord stops them
+    // one group after the other). `first`, a lower level, waits until both are gone.
+    let ws = Workspace::new();
+    ws.write(
+        "stubborn.sh",
+        "#!/bin/sh\ntrap 'echo term' TERM\necho up\nwhile :; do sleep 0.1; done\n",
+    );
+    let program = |name: &str, priority: u32| {
+        format!(
+            "[program:{name}]\ncommand=/bin/sh {{dir}}/stubborn.sh\nstartsecs=0\npriority={priority}\n\
+             stopwaitsecs=60\nstdout_logfile={{dir}}/{name}.log\n\n"
+        )
+    };
+    ws.config(&format!(
+        "{}{}{}",
+        program("first", 100),
+        program("a", 500),
+        program("b", 500)
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("entered RUNNING state", 3);
+    let got = |name: &str| std::fs::read_to_string(vigild.ws.path().join(format!("{name}.log")));
+    assert!(wait_until(|| ["first", "a", "b"]
+        .iter()
+        .all(|name| got(name).is_ok_and(|log| log.contains("up")))));
+    vigild.signal(Signal::SIGTERM);
+    assert!(
+        wait_until(|| ["a", "b"]
+            .iter()
+            .all(|name| got(name).is_ok_and(|log| log.contains("term")))),
+        "both programs of the level got SIGTERM: {}",
+        vigild.log()
+    );
+    assert!(
+        !got("first").unwrap_or_default().contains("term"),
+        "a lower level waits until the higher one has stopped"
+    );
+    // The fixture's session guard kills what is left.
+}

@@ -680,16 +680,26 @@ impl Supervisor {
         self.next_report = Some(Instant::now());
     }
 
-    /// Stops groups one at a time, highest priority number first; true once all are stopped.
+    /// Stops the groups one priority level at a time, highest priority number first (all
+    /// groups of a level at once); true once all are stopped.
     fn progress_stop(&mut self) -> bool {
-        while let Some(group) = self.stop_queue.last().cloned() {
-            let keys: Vec<ProcKey> = self
-                .table
-                .groups
+        while let Some(last) = self.stop_queue.last() {
+            let priority_of =
+                |name: &String| self.table.group(name).map(|active| active.config.priority);
+            let level = priority_of(last);
+            let in_level = self
+                .stop_queue
                 .iter()
-                .find(|active| active.config.name == group)
-                .map(|active| active.keys.iter().rev().cloned().collect())
-                .unwrap_or_default();
+                .rev()
+                .take_while(|name| priority_of(name) == level)
+                .count();
+            let groups = self.stop_queue.split_off(self.stop_queue.len() - in_level);
+            let keys: Vec<ProcKey> = groups
+                .iter()
+                .rev()
+                .filter_map(|name| self.table.group(name))
+                .flat_map(|active| active.keys.iter().rev().cloned())
+                .collect();
             for key in &keys {
                 // As supervisord's stop_all: BACKOFF gives up (FATAL), STARTING/RUNNING stop;
                 // processes already stopping or stopped refuse both, as expected.
@@ -704,9 +714,9 @@ impl Supervisor {
                     .is_some_and(|e| !e.process.state.is_stopped())
             });
             if unstopped {
+                self.stop_queue.extend(groups);
                 return false;
             }
-            self.stop_queue.pop();
         }
         self.next_report = None;
         true
