@@ -297,6 +297,7 @@ def generate_lines(path, size):
 def cat_floor(lines, work):
     """`cat lines | cat > file`: wall seconds and the relaying cat's CPU seconds."""
     out = os.path.join(work, "cat.out")
+    os.sync()  # no writeback of an earlier run competes with this one
     begin = time.monotonic()
     with open(out, "wb") as sink:
         source = subprocess.Popen(["cat", lines], stdout=subprocess.PIPE)
@@ -318,6 +319,7 @@ def logs(kind, work, lines, size, floor_wall):
             f"stdout_logfile=%(here)s/gen.log\nstdout_logfile_maxbytes={'50MB' if rotate else '0'}\n"
             "stdout_logfile_backups=100\n"
         )
+        os.sync()  # no writeback of an earlier run competes with this one
         daemon = Daemon(kind, work, program)
         try:
             def logged():
