@@ -144,6 +144,7 @@ impl ConfigSource {
 
 /// Runs vigild until it is shut down.
 pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
+    crate::process::launch::tidy_inherited_fds();
     let source = ConfigSource::discover(options)?;
     let loaded = source.load().map_err(StartError::Config)?;
     let config = loaded.config;

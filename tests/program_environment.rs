@@ -247,3 +247,31 @@ fn children_inherit_only_their_three_standard_fds() {
     assert_eq!(fds.len(), 4, "{fds:?}");
     assert_eq!(&fds[..3], ["0", "1", "2"], "{fds:?}");
 }
+
+#[test]
+fn the_directory_is_entered_as_the_programs_user() {
+    // supervisord switches user before chdir: a directory the user may not enter fails
+    // even though vigild (root) could.
+    if !nix::unistd::Uid::effective().is_root() {
+        return;
+    }
+    let ws = Workspace::new();
+    let locked = ws.path().join("locked");
+    std::fs::create_dir(&locked).expect("mkdir");
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    ws.config(&format!(
+        "[program:probe]\ncommand=/bin/true\nuser=nobody\ndirectory={}\nstartretries=0\n",
+        locked.display()
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    let log = vigild.wait_log("gave up: probe entered FATAL state");
+    assert!(
+        log.contains(&format!(
+            "spawnerr: couldn't chdir to {}: EACCES",
+            locked.display()
+        )),
+        "{log}"
+    );
+    vigild.shutdown();
+}

@@ -1,5 +1,7 @@
 //! supervisord's process state machine against real children.
 
+use nix::sys::signal::Signal;
+
 use crate::support::{line_time, lines_with, Vigild, Workspace};
 
 #[test]
@@ -200,5 +202,31 @@ fn a_death_by_a_real_time_signal_is_recorded() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGRTMIN() + 6) }, 0);
     let log = vigild.wait_log("exited: rt (terminated by signal");
     assert!(log.contains("not expected"), "{log}");
+    vigild.shutdown();
+}
+
+#[test]
+fn spawns_go_on_when_the_spawner_helper_dies() {
+    let mut vigild = Vigild::with_config(
+        "[program:again]\ncommand=/bin/sh -c \"sleep 0.2; exit 1\"\nstartsecs=0\nautorestart=true\n",
+    );
+    vigild.wait_log("spawned: 'again'");
+    // The helper: vigild's child running vigild's own binary.
+    let helper = std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            crate::support::stat_fields(*pid)
+                .is_some_and(|fields| fields[1] == vigild.pid().to_string())
+                && std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .is_ok_and(|exe| exe.ends_with("vigild"))
+        })
+        .expect("a spawner helper");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(helper), Signal::SIGKILL).expect("kill");
+    let log = vigild.wait_log("children are started in-process");
+    let before = lines_with(&log, "spawned: 'again'").len();
+    let log = vigild.wait_log_count("spawned: 'again'", before + 2);
+    assert!(!log.contains("reaped unknown pid"), "{log}");
     vigild.shutdown();
 }

@@ -101,8 +101,6 @@ struct Shared<'a> {
     launch: &'a Launch,
     argv: *const *const c_char,
     envp: *const *const c_char,
-    /// Highest fd to mark close-on-exec on kernels without `close_range`.
-    open_max: c_int,
     /// 0, or the failed [`Stage`] as `stage_code`.
     failed: c_int,
     errno: c_int,
@@ -113,13 +111,10 @@ struct Shared<'a> {
 pub fn launch(launch: &Launch, extra_flags: c_int) -> Result<i32, LaunchError> {
     let argv = null_terminated(&launch.argv);
     let envp = null_terminated(&launch.env);
-    // SAFETY: sysconf has no preconditions.
-    let open_max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) };
     let mut shared = Shared {
         launch,
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
-        open_max: c_int::try_from(open_max).unwrap_or(1024),
         failed: 0,
         errno: 0,
     };
@@ -222,8 +217,34 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         libc::setpgid(0, 0);
         for (target, fd) in (0..).zip(launch.stdio) {
-            if libc::dup2(fd, target) < 0 {
+            // dup2 onto itself would keep close-on-exec; vigild keeps 0-2 open, so a source
+            // is never below its target (see `keep_standard_fds_open`).
+            let moved = if fd == target {
+                libc::fcntl(fd, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, target)
+            };
+            if moved < 0 {
                 return Err(Stage::Stdio);
+            }
+        }
+        if let Some(mask) = launch.umask {
+            libc::umask(mask);
+        }
+        // The user first, then its directory, as supervisord does: a directory the user
+        // cannot enter fails. Raw system calls: glibc's wrappers would synchronise the ids
+        // of every thread of the process whose memory the child borrows (vigild's).
+        if let Some(id) = &launch.identity {
+            if libc::getuid() == 0 {
+                if libc::syscall(libc::SYS_setgroups, id.groups.len(), id.groups.as_ptr()) != 0 {
+                    return Err(Stage::Identity);
+                }
+                if libc::syscall(libc::SYS_setresgid, id.gid, id.gid, id.gid) != 0 {
+                    return Err(Stage::Identity);
+                }
+            }
+            if libc::syscall(libc::SYS_setresuid, id.uid, id.uid, id.uid) != 0 {
+                return Err(Stage::Identity);
             }
         }
         if let Some(dir) = &launch.directory {
@@ -231,39 +252,46 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
                 return Err(Stage::Chdir);
             }
         }
-        if let Some(mask) = launch.umask {
-            libc::umask(mask);
-        }
-        if let Some(id) = &launch.identity {
-            if libc::getuid() == 0 {
-                if libc::setgroups(id.groups.len(), id.groups.as_ptr()) != 0 {
-                    return Err(Stage::Identity);
-                }
-                if libc::setgid(id.gid) != 0 {
-                    return Err(Stage::Identity);
-                }
-            }
-            if libc::setuid(id.uid) != 0 {
-                return Err(Stage::Identity);
-            }
-        }
-        // Inherited descriptors above stderr are closed at exec, as supervisord closes them.
-        if libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        ) != 0
-        {
-            // Kernels before 5.11: one by one.
-            for fd in 3..shared.open_max {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            }
-        }
+        // Inherited descriptors above stderr are closed, as supervisord closes them. Every fd
+        // vigild and its helper open is close-on-exec anyway (and those inherited at start
+        // are marked so), so kernels without close_range (before 5.9) lose nothing.
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         libc::execve(launch.program.as_ptr(), shared.argv, shared.envp);
     }
     Err(Stage::Exec)
+}
+
+/// Makes sure fds 0-2 are open (on /dev/null when they are not) and marks every other fd
+/// vigild inherited close-on-exec, so no child ever gets them. Run once at start-up, while
+/// vigild is single-threaded; everything opened later is close-on-exec already.
+pub fn tidy_inherited_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only queries; open/dup2 on fds this process owns.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) < 0 {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 && null != fd {
+                    libc::dup2(null, fd);
+                    libc::close(null);
+                }
+            }
+        }
+    }
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<c_int> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: sets a flag on an fd number; a closed one (the directory read above) fails.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
 }

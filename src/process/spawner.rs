@@ -21,16 +21,37 @@ use nix::sys::socket::{
 
 use super::launch::{launch, Identity, Launch, LaunchError, Stage};
 
-/// Largest request: a command line and environment beyond this are refused.
+/// Largest request the helper reads; a larger one (a huge environment) is started by
+/// vigild itself.
 const MAX_REQUEST: usize = 1 << 20;
+/// How long vigild waits for the helper to answer: a child stuck before its exec (a chdir
+/// into a hung network mount) holds the helper, which is then given up.
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How vigild starts children: through the helper, or itself when there is none.
 #[derive(Debug)]
 pub enum Spawner {
-    /// vigild's end of the helper's socket.
-    Helper(OwnedFd),
+    /// The helper: vigild's end of its socket, its pid, and the largest request the
+    /// socket takes in one message.
+    Helper {
+        /// vigild's end of the socketpair.
+        socket: OwnedFd,
+        /// The helper's pid.
+        pid: libc::pid_t,
+        /// Largest request that fits one message.
+        max_request: usize,
+    },
     /// Started by vigild itself (the helper could not be made, or has gone).
     InProcess,
+}
+
+/// Why a request did not get an answer from the helper.
+enum HelperFailure {
+    /// The request was not delivered (too large for the socket, no memory): start this
+    /// child in-process, keep the helper.
+    NotSent(io::Error),
+    /// The helper is gone or stuck; it may or may not have started the child.
+    Lost(io::Error),
 }
 
 impl Spawner {
@@ -57,6 +78,16 @@ impl Spawner {
         for fd in [&ours, &theirs] {
             set_buffer(fd, MAX_REQUEST + 4096);
         }
+        let timeout = nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0);
+        let _ = nix::sys::socket::setsockopt(
+            &ours,
+            nix::sys::socket::sockopt::ReceiveTimeout,
+            &timeout,
+        );
+        // The kernel caps the buffer (net.core.wmem_max): what it granted bounds a request.
+        let max_request = nix::sys::socket::getsockopt(&ours, nix::sys::socket::sockopt::SndBuf)
+            .map_or(64 * 1024, |granted| granted / 2)
+            .min(MAX_REQUEST);
         let vigild = std::process::id() as libc::pid_t;
         // SAFETY: vigild is single-threaded here (checked above), so the child may run
         // ordinary Rust code, allocation included.
@@ -65,7 +96,11 @@ impl Spawner {
                 drop(ours);
                 serve(theirs, vigild)
             }
-            Ok(nix::unistd::ForkResult::Parent { .. }) => Spawner::Helper(ours),
+            Ok(nix::unistd::ForkResult::Parent { child }) => Spawner::Helper {
+                socket: ours,
+                pid: child.as_raw(),
+                max_request,
+            },
             Err(err) => {
                 tracing::warn!(
                     "could not fork the spawner: {err}; children are started in-process"
@@ -75,18 +110,49 @@ impl Spawner {
         }
     }
 
+    /// Whether `pid` is the helper (vigild reaps it, as its parent).
+    pub fn is_helper(&self, pid: libc::pid_t) -> bool {
+        matches!(self, Spawner::Helper { pid: helper, .. } if *helper == pid)
+    }
+
+    /// Stops using the helper (it died, or is stuck: then it is killed); later children
+    /// are started in-process.
+    pub fn give_up(&mut self, why: &str) {
+        if let Spawner::Helper { pid, .. } = self {
+            tracing::error!(
+                "the spawner helper (pid {pid}) is gone or stuck ({why}); children are started in-process"
+            );
+            // SAFETY: signals our own helper process; harmless if it has already exited.
+            unsafe {
+                libc::kill(*pid, libc::SIGKILL);
+            }
+        }
+        *self = Spawner::InProcess;
+    }
+
     /// Starts `plan`; returns the child's pid. A failed child is reaped here. When the helper
-    /// has gone, vigild starts this and later children itself.
+    /// is gone, vigild starts later children itself.
     pub fn launch(&mut self, plan: &Launch) -> Result<i32, LaunchError> {
         let result = match self {
-            Spawner::Helper(socket) => match ask_helper(socket, plan) {
+            Spawner::Helper {
+                socket,
+                max_request,
+                ..
+            } => match ask_helper(socket, plan, *max_request) {
                 Ok(result) => result,
-                Err(err) => {
-                    tracing::error!(
-                        "the spawner helper has gone ({err}); children are started in-process"
-                    );
-                    *self = Spawner::InProcess;
+                Err(HelperFailure::NotSent(err)) => {
+                    tracing::debug!("starting a child in-process: {err}");
                     launch(plan, 0)
+                }
+                Err(HelperFailure::Lost(err)) => {
+                    self.give_up(&err.to_string());
+                    // The helper may have started the child before it was lost: this attempt
+                    // fails (and is retried as any failed spawn) rather than start it twice.
+                    Err(LaunchError {
+                        stage: Stage::Clone,
+                        error: err,
+                        pid: None,
+                    })
                 }
             },
             Spawner::InProcess => launch(plan, 0),
@@ -99,33 +165,46 @@ impl Spawner {
     }
 }
 
-/// One request to the helper; `Err` when the helper cannot be reached.
-fn ask_helper(socket: &OwnedFd, plan: &Launch) -> io::Result<Result<i32, LaunchError>> {
+/// One request to the helper.
+fn ask_helper(
+    socket: &OwnedFd,
+    plan: &Launch,
+    max_request: usize,
+) -> Result<Result<i32, LaunchError>, HelperFailure> {
     let request = encode(plan);
-    if request.len() > MAX_REQUEST {
-        return Ok(Err(LaunchError {
-            stage: Stage::Clone,
-            error: io::Error::from_raw_os_error(libc::E2BIG),
-            pid: None,
-        }));
+    if request.len() > max_request {
+        return Err(HelperFailure::NotSent(io::Error::from_raw_os_error(
+            libc::EMSGSIZE,
+        )));
     }
     let fds = plan.stdio;
-    sendmsg::<()>(
+    let sent = sendmsg::<()>(
         socket.as_raw_fd(),
         &[IoSlice::new(&request)],
         &[ControlMessage::ScmRights(&fds)],
         MsgFlags::empty(),
         None,
-    )?;
+    );
+    match sent {
+        Ok(_) => {}
+        Err(errno @ (nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)) => {
+            return Err(HelperFailure::Lost(errno.into()))
+        }
+        Err(errno) => return Err(HelperFailure::NotSent(errno.into())),
+    }
     let mut reply = [0u8; 12];
     let received = loop {
         match nix::sys::socket::recv(socket.as_raw_fd(), &mut reply, MsgFlags::empty()) {
             Err(nix::errno::Errno::EINTR) => continue,
-            other => break other?,
+            Ok(count) => break count,
+            Err(errno) => return Err(HelperFailure::Lost(errno.into())),
         }
     };
     if received != reply.len() {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no reply"));
+        return Err(HelperFailure::Lost(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "no reply",
+        )));
     }
     let field =
         |at: usize| i32::from_ne_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]]);
@@ -185,23 +264,26 @@ fn serve(socket: OwnedFd, vigild: libc::pid_t) -> ! {
     };
     let mut buffer = vec![0u8; MAX_REQUEST];
     loop {
-        let (length, fds) = match receive(&socket, &mut buffer) {
-            Ok(Some(message)) => message,
-            Ok(None) => break,
-            Err(_) => continue,
+        let reply = match receive(&socket, &mut buffer) {
+            Received::Request(length, fds) => {
+                let reply = match (decode(&buffer[..length], &fds), fds.len()) {
+                    (Some(plan), 3) => match launch(&plan, libc::CLONE_PARENT) {
+                        Ok(pid) => [pid, 0, 0],
+                        Err(err) => [
+                            err.pid.unwrap_or(0),
+                            err.stage.code(),
+                            err.error.raw_os_error().unwrap_or(libc::EIO),
+                        ],
+                    },
+                    _ => [0, Stage::Clone.code(), libc::EINVAL],
+                };
+                drop(fds);
+                reply
+            }
+            Received::Unusable(errno) => [0, Stage::Clone.code(), errno],
+            Received::Nothing => continue,
+            Received::End => break,
         };
-        let reply = match (decode(&buffer[..length], &fds), fds.len()) {
-            (Some(plan), 3) => match launch(&plan, libc::CLONE_PARENT) {
-                Ok(pid) => [pid, 0, 0],
-                Err(err) => [
-                    err.pid.unwrap_or(0),
-                    err.stage.code(),
-                    err.error.raw_os_error().unwrap_or(libc::EIO),
-                ],
-            },
-            _ => [0, Stage::Clone.code(), libc::EINVAL],
-        };
-        drop(fds);
         let mut bytes = [0u8; 12];
         for (at, value) in reply.iter().enumerate() {
             bytes[at * 4..at * 4 + 4].copy_from_slice(&value.to_ne_bytes());
@@ -214,32 +296,56 @@ fn serve(socket: OwnedFd, vigild: libc::pid_t) -> ! {
     unsafe { libc::_exit(0) }
 }
 
-/// One request: its length and the fds that came with it; `None` at vigild's end.
-fn receive(socket: &OwnedFd, buffer: &mut [u8]) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
+/// What one receive brought.
+enum Received {
+    /// A request: its length in the buffer and the fds that came with it.
+    Request(usize, Vec<OwnedFd>),
+    /// A request arrived but cannot be used (truncated, fds not received): answer `errno`.
+    Unusable(i32),
+    /// Nothing was consumed (interrupted): receive again.
+    Nothing,
+    /// vigild closed its end.
+    End,
+}
+
+fn receive(socket: &OwnedFd, buffer: &mut [u8]) -> Received {
     let mut space = nix::cmsg_space!([RawFd; 3]);
     let mut iov = [IoSliceMut::new(buffer)];
-    let message = recvmsg::<()>(
+    let message = match recvmsg::<()>(
         socket.as_fd().as_raw_fd(),
         &mut iov,
         Some(&mut space),
         MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(io::Error::from)?;
+    ) {
+        Ok(message) => message,
+        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => return Received::Nothing,
+        Err(_) => return Received::End,
+    };
+    let truncated = message
+        .flags
+        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
     let mut fds = Vec::new();
-    for control in message.cmsgs().map_err(io::Error::from)? {
-        if let ControlMessageOwned::ScmRights(received) = control {
-            // SAFETY: SCM_RIGHTS gave us these fds; nothing else owns them.
-            fds.extend(
-                received
-                    .into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
+    if let Ok(controls) = message.cmsgs() {
+        for control in controls {
+            if let ControlMessageOwned::ScmRights(received) = control {
+                // SAFETY: SCM_RIGHTS gave us these fds; nothing else owns them.
+                fds.extend(
+                    received
+                        .into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
         }
+    } else {
+        return Received::Unusable(libc::EMFILE);
+    }
+    if truncated {
+        return Received::Unusable(libc::EMSGSIZE);
     }
     if message.bytes == 0 && fds.is_empty() {
-        return Ok(None);
+        return Received::End;
     }
-    Ok(Some((message.bytes, fds)))
+    Received::Request(message.bytes, fds)
 }
 
 /// Serialises everything but the fds: strings as length-prefixed bytes, numbers as i64.

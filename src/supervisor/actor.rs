@@ -268,6 +268,9 @@ impl Supervisor {
                 // An exit the state machine does not expect is only logged.
                 let _ = self.apply(&key, Input::Exited(outcome));
             }
+            None if self.spawner.is_helper(pid) => {
+                self.spawner.give_up(&outcome.describe());
+            }
             None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
         }
     }
