@@ -30,8 +30,9 @@ const STREAMING_READ: usize = 4 * 1024;
 const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Stack of a capture thread: it only copies bytes.
 const STACK: usize = 256 * 1024;
-/// Chunks a capture task moves before it lets other tasks run.
-const CHUNKS_PER_TURN: u32 = 16;
+/// How long a drain waits on its thread for more output before it hands the pipe back to
+/// the runtime (streaming output arrives well within it).
+const LINGER_MS: libc::c_int = 1;
 
 /// How the output of one pipe is treated on its way to the log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,10 +76,7 @@ pub fn start(
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) if !relay.stream.may_block() => {
             set_nonblocking(&pipe)?;
-            // SAFETY: the File owns the fd and is never replaced while the AsyncFd holds it.
-            let pipe =
-                unsafe { AsyncFd::register_with_interest(File::from(pipe), Interest::READABLE) }
-                    .map_err(|err| err.into_parts().1)?;
+            let pipe = File::from(pipe);
             runtime.spawn(async move {
                 // Dropped when the task ends, which wakes whoever waits on `Drained`.
                 let _done = done;
@@ -116,6 +114,8 @@ struct Relay {
     stripper: Option<AnsiStripper>,
     stamper: Option<Timestamper>,
     on_capture: OnCapture,
+    /// Bytes go pipe → file untouched (zero-copy) until splice turns out not to serve.
+    splicing: bool,
     /// At loglevel=debug supervisord also copies child output into the main log, so the
     /// bytes must pass through here.
     echo_to_main_log: bool,
@@ -129,16 +129,19 @@ impl Relay {
         on_capture: OnCapture,
         name: &str,
     ) -> Self {
-        Relay {
+        let mut relay = Relay {
             stream,
             splitter: (treatment.capture_maxbytes > 0)
                 .then(|| CaptureSplitter::new(treatment.capture_maxbytes)),
             stripper: treatment.strip_ansi.then(AnsiStripper::default),
             stamper: treatment.timestamps.then(Timestamper::default),
             on_capture,
+            splicing: false,
             echo_to_main_log: tracing::enabled!(tracing::Level::DEBUG),
             name: name.to_string(),
-        }
+        };
+        relay.splicing = relay.untreated();
+        relay
     }
 
     /// Whether the bytes may go from the pipe to the file untouched (zero-copy splice).
@@ -180,50 +183,94 @@ impl Relay {
         }
     }
 
-    /// The task's loop: wait until the (non-blocking) pipe is readable, then move what it
-    /// holds, until its end.
-    async fn run_async(mut self, pipe: AsyncFd<File>) {
-        let mut splicing = self.untreated();
-        let mut buffer = Vec::new();
-        let mut chunks = 0u32;
+    /// The task's loop: wait until the (non-blocking) pipe is readable, then drain it on a
+    /// blocking thread, until its end. A slow disk thus holds a blocking thread, never the
+    /// runtime's workers (where the supervisor task runs), and an idle pipe holds nothing.
+    ///
+    /// The pipe is watched only while idle: registered for readiness while the task waits,
+    /// deregistered while a drain runs, so a streaming child's every write does not also wake
+    /// a runtime worker. A registration reports data that arrived before it.
+    async fn run_async(self, pipe: File) {
+        let mut relay = self;
+        let mut pipe = pipe;
         loop {
-            let mut ready = match pipe.readable().await {
-                Ok(ready) => ready,
+            // SAFETY: the File owns the fd and is never replaced while the AsyncFd holds it.
+            let watched = match unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) }
+            {
+                Ok(watched) => watched,
                 Err(err) => {
-                    tracing::error!("could not watch the {} pipe: {err}", self.name);
+                    let (_, err) = err.into_parts();
+                    tracing::error!("could not watch the {} pipe: {err}", relay.name);
                     return;
                 }
             };
-            if splicing {
-                let stream = &self.stream;
-                match ready
-                    .try_io(|pipe| stream.splice_from(pipe.get_ref().as_fd(), PIPE_BUFFER as usize))
-                {
-                    Ok(Ok(Some(0))) => return,
-                    Ok(Ok(Some(_))) => {}
+            if let Err(err) = watched.readable().await {
+                tracing::error!("could not watch the {} pipe: {err}", relay.name);
+                return;
+            }
+            pipe = watched.into_inner();
+            let job = tokio::task::spawn_blocking(move || {
+                let end = relay.drain(&pipe);
+                (relay, pipe, end)
+            });
+            let Ok((back, back_pipe, end)) = job.await else {
+                return;
+            };
+            (relay, pipe) = (back, back_pipe);
+            if let PipeEnd::Reached = end {
+                return;
+            }
+        }
+    }
+
+    /// Moves what the non-blocking `pipe` holds, and what keeps arriving while output
+    /// streams, into the stream.
+    fn drain(&mut self, pipe: &File) -> PipeEnd {
+        let mut buffer = Vec::new();
+        loop {
+            let moved = if self.splicing {
+                // Poll before each splice, as the thread path does: splicing again straight
+                // after a splice moves smaller pieces and cost a third more CPU (measured
+                // with benches/compare.py --only logs).
+                if !wait_readable(pipe, LINGER_MS) {
+                    return PipeEnd::Empty;
+                }
+                match self.stream.splice_from(pipe.as_fd(), PIPE_BUFFER as usize) {
+                    Ok(Some(n)) => Ok(n),
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(err),
                     // Not possible here, or failing (a full disk): the read/write path takes
                     // over and reports write errors while the ring keeps the output.
-                    Ok(Ok(None) | Err(_)) => splicing = false,
-                    Err(_would_block) => continue,
+                    Ok(None) | Err(_) => {
+                        self.splicing = false;
+                        continue;
+                    }
                 }
             } else {
                 if buffer.is_empty() {
                     buffer.resize(CHUNK, 0);
                 }
-                match ready.try_io(|pipe| pipe.get_ref().read(&mut buffer)) {
-                    Ok(Ok(0)) => return,
-                    Ok(Ok(n)) => self.deliver(&buffer[..n]),
-                    Ok(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
-                    Ok(Err(err)) => {
-                        tracing::error!("could not read the {} pipe: {err}", self.name);
-                        return;
+                let mut reader = pipe;
+                reader.read(&mut buffer).inspect(|n| {
+                    if *n > 0 {
+                        self.deliver(&buffer[..*n]);
                     }
-                    Err(_would_block) => continue,
+                })
+            };
+            match moved {
+                Ok(0) => return PipeEnd::Reached,
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    // Streaming output refills the pipe within moments: wait for it here
+                    // rather than hand the pipe back and forth.
+                    if !wait_readable(pipe, LINGER_MS) {
+                        return PipeEnd::Empty;
+                    }
                 }
-            }
-            chunks += 1;
-            if chunks % CHUNKS_PER_TURN == 0 {
-                tokio::task::yield_now().await;
+                Err(err) => {
+                    tracing::error!("could not read the {} pipe: {err}", self.name);
+                    return PipeEnd::Reached;
+                }
             }
         }
     }
@@ -231,7 +278,7 @@ impl Relay {
     /// The thread's loop, for targets that may block: blocking reads (or splices) until the
     /// pipe's end.
     fn run_blocking(mut self, mut pipe: File) {
-        if self.untreated() && splice_until_end(&pipe, &self.stream) {
+        if self.splicing && splice_until_end(&pipe, &self.stream) {
             return;
         }
         let mut buffer = vec![0u8; CHUNK];
@@ -279,6 +326,25 @@ fn splice_until_end(pipe: &File, stream: &LogStream) -> bool {
             Ok(None) | Err(_) => return false,
         }
     }
+}
+
+/// Where a drain of a non-blocking pipe stopped.
+enum PipeEnd {
+    /// The pipe is empty for now.
+    Empty,
+    /// Every writer has closed it (or it failed): the capture is over.
+    Reached,
+}
+
+/// Waits up to `millis` for `pipe` to become readable.
+fn wait_readable(pipe: &File, millis: libc::c_int) -> bool {
+    let mut poll = libc::pollfd {
+        fd: pipe.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut poll, 1, millis) > 0 }
 }
 
 /// Tells when a capture has copied everything its pipe will ever carry.
