@@ -341,6 +341,7 @@ def logs(kind, work, lines, size, floor_wall):
             result[f"{label} (MB/s)"] = size / wall / 1e6
             result[f"{label} (x cat)"] = floor_wall / wall
             result[f"{label} CPU (share of elapsed)"] = cpu / wall
+            result[f"{label} CPU (s per GB)"] = cpu / (size / 1e9)
         finally:
             daemon.stop()
     return result
@@ -502,6 +503,7 @@ def main():
                 results.setdefault(name, {})["cat"] = {
                     "floor (MB/s)": size / floor_wall / 1e6,
                     "floor CPU (share of elapsed)": statistics.median(f[1] / f[0] for f in floors),
+                    "floor CPU (s per GB)": statistics.median(f[1] for f in floors) / (size / 1e9),
                 }
                 run = lambda k, w, lines=lines, size=size, floor_wall=floor_wall: logs(k, w, lines, size, floor_wall)
             runs = {kind: [] for kind in order}

@@ -225,6 +225,9 @@ fn serve(
     let spawner = Spawner::fork();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Log drains run as blocking jobs (see logs::capture); streams stuck on a slow disk
+        // each hold one, and must not keep the others waiting. Threads exist only while used.
+        .max_blocking_threads(4096)
         .enable_all()
         .build()
         .map_err(io_error("starting the runtime"))?;
