@@ -19,7 +19,6 @@ use nix::fcntl::OFlag;
 use nix::unistd::{access, pipe2, AccessFlags};
 
 use super::launch::{Identity, Launch, LaunchError, Stage};
-use super::spawner::Spawner;
 use crate::config::{value, ProcessConfig};
 
 /// The parent's ends of a freshly spawned child.
@@ -36,15 +35,53 @@ pub struct Child {
     pub stderr: Option<OwnedFd>,
 }
 
-/// Spawns `config`'s command. `base_env` is vigild's environment plus `[supervisord]
-/// environment`; `fcgi_socket` becomes the child's fd 0. The error is supervisord's
-/// `spawnerr` text.
-pub fn spawn(
+/// A child ready to be started: its [`Launch`] and the pipe ends, held until the start so
+/// the fds in the plan stay valid.
+pub struct Prepared {
+    plan: Launch,
+    argv0: String,
+    /// What vigild keeps: stdin's write end, the read ends of the outputs.
+    stdin_write: Option<OwnedFd>,
+    stdout_read: Option<OwnedFd>,
+    stderr_read: Option<OwnedFd>,
+    /// What the child gets; closed here once it has started.
+    child_ends: (OwnedFd, Option<OwnedFd>, ChildEnd),
+}
+
+impl Prepared {
+    /// What to start.
+    pub fn plan(&self) -> &Launch {
+        &self.plan
+    }
+
+    /// The child, once `started` tells how the start went (the error is the `spawnerr`).
+    pub fn finish(
+        self,
+        config: &ProcessConfig,
+        started: Result<i32, LaunchError>,
+    ) -> Result<Child, String> {
+        let pid = started.map_err(|err| launch_error(config, &self.argv0, &self.plan, &err))?;
+        // Our copies of the child's ends close here, so EOF arrives when the child (and
+        // whatever inherited them) is gone.
+        drop(self.child_ends);
+        Ok(Child {
+            pid,
+            stdin: self.stdin_write,
+            stdout: self.stdout_read,
+            stderr: self.stderr_read,
+        })
+    }
+}
+
+/// Resolves everything a start of `config` needs and can fail on, and makes its pipes.
+/// `base_env` is vigild's environment plus `[supervisord] environment`; `fcgi_socket`
+/// becomes the child's fd 0. The error is supervisord's `spawnerr` text. The start itself
+/// is the spawner's ([`super::spawner::Spawner::submit`]).
+pub fn prepare(
     config: &ProcessConfig,
     base_env: &[(String, String)],
     fcgi_socket: Option<BorrowedFd<'_>>,
-    spawner: &mut Spawner,
-) -> Result<Child, String> {
+) -> Result<Prepared, String> {
     let argv = shlex::split(&config.command)
         .ok_or_else(|| format!("can't parse command '{}'", config.command))?;
     let Some(argv0) = argv.first() else {
@@ -100,17 +137,13 @@ pub fn spawn(
         identity,
         stdio: [stdin_source.raw(), stdout_write.as_raw_fd(), stderr_target],
     };
-    let pid = spawner
-        .launch(&plan)
-        .map_err(|err| launch_error(config, argv0, &plan, &err))?;
-    // Our copies of the child's ends close here, so EOF arrives when the child (and whatever
-    // inherited them) is gone.
-    drop((stdout_write, stderr_write, stdin_source));
-    Ok(Child {
-        pid,
-        stdin: stdin_write,
-        stdout: stdout_read,
-        stderr: stderr_read,
+    Ok(Prepared {
+        plan,
+        argv0: argv0.clone(),
+        stdin_write,
+        stdout_read,
+        stderr_read,
+        child_ends: (stdout_write, stderr_write, stdin_source),
     })
 }
 

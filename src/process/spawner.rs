@@ -130,47 +130,86 @@ impl Spawner {
         *self = Spawner::InProcess;
     }
 
-    /// Starts `plan`; returns the child's pid. A failed child is reaped here. When the helper
-    /// is gone, vigild starts later children itself.
-    pub fn launch(&mut self, plan: &Launch) -> Result<i32, LaunchError> {
-        let result = match self {
+    /// Starts `plan`, or hands it to the helper without waiting for the child: vigild
+    /// prepares the next start while the helper execs this one. When the helper is gone,
+    /// vigild starts children itself. Tickets must be collected in the order they
+    /// were submitted, and at most [`Spawner::IN_FLIGHT`] may wait at once.
+    pub fn submit(&mut self, plan: &Launch) -> Ticket {
+        let sent = match self {
             Spawner::Helper {
                 socket,
                 max_request,
                 ..
-            } => match ask_helper(socket, plan, *max_request) {
-                Ok(result) => result,
-                Err(HelperFailure::NotSent(err)) => {
-                    tracing::debug!("starting a child in-process: {err}");
-                    launch(plan, 0)
-                }
-                Err(HelperFailure::Lost(err)) => {
-                    self.give_up(&err.to_string());
-                    // The helper may have started the child before it was lost: this attempt
-                    // fails (and is retried as any failed spawn) rather than start it twice.
-                    Err(LaunchError {
-                        stage: Stage::Clone,
-                        error: err,
-                        pid: None,
-                    })
-                }
-            },
-            Spawner::InProcess => launch(plan, 0),
+            } => send_request(socket, plan, *max_request),
+            Spawner::InProcess => return Ticket::Done(reaped(launch(plan, 0))),
         };
-        if let Err(LaunchError { pid: Some(pid), .. }) = &result {
-            // The failed child is ours (CLONE_PARENT in the helper) and has exited with 127.
-            reap(*pid);
+        match sent {
+            Ok(()) => Ticket::Sent,
+            Err(HelperFailure::NotSent(err)) => {
+                tracing::debug!("starting a child in-process: {err}");
+                Ticket::Done(reaped(launch(plan, 0)))
+            }
+            Err(HelperFailure::Lost(err)) => Ticket::Done(Err(self.lost(err))),
         }
-        result
+    }
+
+    /// How many started children may wait for [`Spawner::collect`]: the replies queue in
+    /// vigild's socket buffer, which must not fill while vigild still sends.
+    pub const IN_FLIGHT: usize = 32;
+
+    /// The outcome of a [`Spawner::submit`].
+    pub fn collect(&mut self, ticket: Ticket) -> Result<i32, LaunchError> {
+        match ticket {
+            Ticket::Done(result) => result,
+            Ticket::Sent => {
+                let reply = match self {
+                    Spawner::Helper { socket, .. } => receive_reply(socket),
+                    Spawner::InProcess => Err(HelperFailure::Lost(io::Error::other(
+                        "the spawner helper was given up",
+                    ))),
+                };
+                match reply {
+                    Ok(result) => reaped(result),
+                    Err(HelperFailure::NotSent(err) | HelperFailure::Lost(err)) => {
+                        Err(self.lost(err))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives the helper up after `err`. The helper may have started the child before it was
+    /// lost: the attempt fails (and is retried as any failed spawn) rather than start twice.
+    fn lost(&mut self, err: io::Error) -> LaunchError {
+        self.give_up(&err.to_string());
+        LaunchError {
+            stage: Stage::Clone,
+            error: err,
+            pid: None,
+        }
     }
 }
 
-/// One request to the helper.
-fn ask_helper(
-    socket: &OwnedFd,
-    plan: &Launch,
-    max_request: usize,
-) -> Result<Result<i32, LaunchError>, HelperFailure> {
+/// A start handed to [`Spawner::submit`].
+#[derive(Debug)]
+pub enum Ticket {
+    /// Sent to the helper; its reply is pending.
+    Sent,
+    /// Already decided (started in-process, or failed).
+    Done(Result<i32, LaunchError>),
+}
+
+/// `result`, with a child that failed after its clone reaped (it is ours, through
+/// CLONE_PARENT in the helper, and has exited with 127).
+fn reaped(result: Result<i32, LaunchError>) -> Result<i32, LaunchError> {
+    if let Err(LaunchError { pid: Some(pid), .. }) = &result {
+        reap(*pid);
+    }
+    result
+}
+
+/// Sends one request to the helper.
+fn send_request(socket: &OwnedFd, plan: &Launch, max_request: usize) -> Result<(), HelperFailure> {
     let request = encode(plan);
     if request.len() > max_request {
         return Err(HelperFailure::NotSent(io::Error::from_raw_os_error(
@@ -186,12 +225,16 @@ fn ask_helper(
         None,
     );
     match sent {
-        Ok(_) => {}
+        Ok(_) => Ok(()),
         Err(errno @ (nix::errno::Errno::EPIPE | nix::errno::Errno::ECONNRESET)) => {
-            return Err(HelperFailure::Lost(errno.into()))
+            Err(HelperFailure::Lost(errno.into()))
         }
-        Err(errno) => return Err(HelperFailure::NotSent(errno.into())),
+        Err(errno) => Err(HelperFailure::NotSent(errno.into())),
     }
+}
+
+/// Reads the helper's answer to the oldest request not yet answered.
+fn receive_reply(socket: &OwnedFd) -> Result<Result<i32, LaunchError>, HelperFailure> {
     let mut reply = [0u8; 12];
     let received = loop {
         match nix::sys::socket::recv(socket.as_raw_fd(), &mut reply, MsgFlags::empty()) {

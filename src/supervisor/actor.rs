@@ -512,16 +512,16 @@ impl Supervisor {
 
     /// Starts those of `keys` whose program has `autostart`, in the order given.
     fn start_autostart(&mut self, keys: Vec<ProcKey>) {
-        for key in keys {
-            if self
-                .table
-                .entries
-                .get(&key)
-                .is_some_and(|e| e.config.autostart)
-            {
-                self.start(&key);
-            }
-        }
+        let autostart: Vec<ProcKey> = keys
+            .into_iter()
+            .filter(|key| {
+                self.table
+                    .entries
+                    .get(key)
+                    .is_some_and(|e| e.config.autostart)
+            })
+            .collect();
+        self.start_many(&autostart);
     }
 
     /// Starts every autostart process that was never started, in priority order.
@@ -542,11 +542,51 @@ impl Supervisor {
 
     /// Spawns `key` if its state allows a start.
     fn start(&mut self, key: &ProcKey) {
-        let Some(entry) = self.table.entries.get(key) else {
-            return;
-        };
+        self.start_many(std::slice::from_ref(key));
+    }
+
+    /// Spawns those of `keys` whose state allows a start, in order. Starts are pipelined:
+    /// while the spawner execs one child, the next is prepared; each start is recorded
+    /// (pid, captures, state) before the actor looks at any exit, so none is missed.
+    fn start_many(&mut self, keys: &[ProcKey]) {
+        for batch in keys.chunks(Spawner::IN_FLIGHT) {
+            let mut submitted = Vec::with_capacity(batch.len());
+            for key in batch {
+                if let Some(prepared) = self.prepare_start(key) {
+                    let ticket = self.spawner.submit(prepared.plan());
+                    submitted.push((key, prepared, ticket));
+                }
+            }
+            for (key, prepared, ticket) in submitted {
+                let started = self.spawner.collect(ticket);
+                let Some(config) = self.table.entries.get(key).map(|e| Arc::clone(&e.config))
+                else {
+                    continue;
+                };
+                match prepared.finish(&config, started) {
+                    Ok(child) => {
+                        let pid = child.pid;
+                        self.table.pids.insert(pid, key.clone());
+                        if let Some(entry) = self.table.entries.get_mut(key) {
+                            entry.stdin = child.stdin;
+                            entry.capture_output(child.stdout, child.stderr, pid, self.strip_ansi);
+                        }
+                        let _ = self.apply(key, Input::Spawned { pid });
+                    }
+                    Err(error) => {
+                        let _ = self.apply(key, Input::SpawnFailed { error });
+                    }
+                }
+            }
+        }
+    }
+
+    /// What starting `key` needs, if its state allows a start; a failure to prepare is
+    /// recorded as a spawn error.
+    fn prepare_start(&mut self, key: &ProcKey) -> Option<spawn::Prepared> {
+        let entry = self.table.entries.get(key)?;
         if !entry.process.state.can_start() {
-            return;
+            return None;
         }
         let config = Arc::clone(&entry.config);
         let socket = match &config.fcgi_socket {
@@ -556,31 +596,23 @@ impl Supervisor {
                 None => {
                     let error = format!("no socket for fcgi-program '{}'", config.program);
                     let _ = self.apply(key, Input::SpawnFailed { error });
-                    return;
+                    return None;
                 }
             },
         };
-        let spawned = spawn::spawn(
+        let prepared = spawn::prepare(
             &config,
             &self.base_env,
             socket.map(|fd| {
                 use std::os::fd::AsFd;
                 fd.as_fd()
             }),
-            &mut self.spawner,
         );
-        match spawned {
-            Ok(child) => {
-                let pid = child.pid;
-                self.table.pids.insert(pid, key.clone());
-                if let Some(entry) = self.table.entries.get_mut(key) {
-                    entry.stdin = child.stdin;
-                    entry.capture_output(child.stdout, child.stderr, pid, self.strip_ansi);
-                }
-                let _ = self.apply(key, Input::Spawned { pid });
-            }
+        match prepared {
+            Ok(prepared) => Some(prepared),
             Err(error) => {
                 let _ = self.apply(key, Input::SpawnFailed { error });
+                None
             }
         }
     }
