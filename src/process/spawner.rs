@@ -8,7 +8,8 @@
 //! The helper starts each child with `CLONE_PARENT`: the child is vigild's own child, so its
 //! SIGCHLD, `waitpid` and process group work as if vigild had started it. Requests and
 //! replies go over a `SOCK_SEQPACKET` socketpair; the child's fds 0-2 travel with the request
-//! as `SCM_RIGHTS`.
+//! as `SCM_RIGHTS`. There is one helper per core (up to 4): each is suspended while its
+//! child execs, so starts run on every core at once.
 
 use std::ffi::CString;
 use std::io::{self, IoSlice, IoSliceMut};
@@ -28,41 +29,30 @@ const MAX_REQUEST: usize = 1 << 20;
 /// into a hung network mount) holds the helper, which is then given up.
 const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How vigild starts children: through the helper, or itself when there is none.
+/// How vigild starts children: through the helpers, or itself when there are none.
 #[derive(Debug)]
 pub enum Spawner {
-    /// The helper: vigild's end of its socket, its pid, and the largest request the
-    /// socket takes in one message.
-    Helper {
-        /// vigild's end of the socketpair.
-        socket: OwnedFd,
-        /// The helper's pid.
-        pid: libc::pid_t,
-        /// Largest request that fits one message.
-        max_request: usize,
-    },
-    /// Started by vigild itself (the helper could not be made, or has gone).
+    /// The helpers (one per core, so children exec on every core at once), and the one
+    /// the next request goes to.
+    Helpers(Vec<Helper>, usize),
+    /// Started by vigild itself (no helper could be made, or one was lost).
     InProcess,
 }
 
-/// Why a request did not get an answer from the helper.
-enum HelperFailure {
-    /// The request was not delivered (too large for the socket, no memory): start this
-    /// child in-process, keep the helper.
-    NotSent(io::Error),
-    /// The helper is gone or stuck; it may or may not have started the child.
-    Lost(io::Error),
+/// vigild's side of one helper.
+#[derive(Debug)]
+pub struct Helper {
+    /// vigild's end of the socketpair.
+    socket: OwnedFd,
+    /// The helper's pid.
+    pid: libc::pid_t,
+    /// Largest request that fits one message.
+    max_request: usize,
 }
 
-impl Spawner {
-    /// Forks the helper. Must run while vigild has one thread (a fork copies only the calling
-    /// thread, and the helper allocates); falls back to [`Spawner::InProcess`] when threads
-    /// already run or the fork fails.
-    pub fn fork() -> Spawner {
-        if thread_count() != Some(1) {
-            tracing::warn!("vigild already runs threads; children are started in-process");
-            return Spawner::InProcess;
-        }
+impl Helper {
+    /// Forks one helper; `None` (with a warning) when it cannot be made.
+    fn fork() -> Option<Helper> {
         let (ours, theirs) = match socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -72,7 +62,7 @@ impl Spawner {
             Ok(pair) => pair,
             Err(err) => {
                 tracing::warn!("could not create the spawner socket: {err}");
-                return Spawner::InProcess;
+                return None;
             }
         };
         for fd in [&ours, &theirs] {
@@ -89,42 +79,71 @@ impl Spawner {
             .map_or(64 * 1024, |granted| granted / 2)
             .min(MAX_REQUEST);
         let vigild = std::process::id() as libc::pid_t;
-        // SAFETY: vigild is single-threaded here (checked above), so the child may run
-        // ordinary Rust code, allocation included.
+        // SAFETY: vigild is single-threaded here (checked by the caller), so the child may
+        // run ordinary Rust code, allocation included.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
                 drop(ours);
                 serve(theirs, vigild)
             }
-            Ok(nix::unistd::ForkResult::Parent { child }) => Spawner::Helper {
+            Ok(nix::unistd::ForkResult::Parent { child }) => Some(Helper {
                 socket: ours,
                 pid: child.as_raw(),
                 max_request,
-            },
+            }),
             Err(err) => {
-                tracing::warn!(
-                    "could not fork the spawner: {err}; children are started in-process"
-                );
-                Spawner::InProcess
+                tracing::warn!("could not fork a spawner helper: {err}");
+                None
             }
         }
     }
+}
 
-    /// Whether `pid` is the helper (vigild reaps it, as its parent).
-    pub fn is_helper(&self, pid: libc::pid_t) -> bool {
-        matches!(self, Spawner::Helper { pid: helper, .. } if *helper == pid)
+/// Why a request did not get an answer from the helper.
+enum HelperFailure {
+    /// The request was not delivered (too large for the socket, no memory): start this
+    /// child in-process, keep the helper.
+    NotSent(io::Error),
+    /// The helper is gone or stuck; it may or may not have started the child.
+    Lost(io::Error),
+}
+
+impl Spawner {
+    /// Forks the helpers. Must run while vigild has one thread (a fork copies only the
+    /// calling thread, and a helper allocates); falls back to [`Spawner::InProcess`] when
+    /// threads already run or no fork succeeds.
+    pub fn fork() -> Spawner {
+        if thread_count() != Some(1) {
+            tracing::warn!("vigild already runs threads; children are started in-process");
+            return Spawner::InProcess;
+        }
+        let count = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let helpers: Vec<Helper> = (0..count).map_while(|_| Helper::fork()).collect();
+        if helpers.is_empty() {
+            return Spawner::InProcess;
+        }
+        Spawner::Helpers(helpers, 0)
     }
 
-    /// Stops using the helper (it died, or is stuck: then it is killed); later children
+    /// Whether `pid` is a helper (vigild reaps them, as their parent).
+    pub fn is_helper(&self, pid: libc::pid_t) -> bool {
+        matches!(self, Spawner::Helpers(helpers, _) if helpers.iter().any(|h| h.pid == pid))
+    }
+
+    /// Stops using the helpers (one died, or is stuck: they are killed); later children
     /// are started in-process.
     pub fn give_up(&mut self, why: &str) {
-        if let Spawner::Helper { pid, .. } = self {
+        if let Spawner::Helpers(helpers, _) = self {
             tracing::error!(
-                "the spawner helper (pid {pid}) is gone or stuck ({why}); children are started in-process"
+                "a spawner helper is gone or stuck ({why}); children are started in-process"
             );
-            // SAFETY: signals our own helper process; harmless if it has already exited.
-            unsafe {
-                libc::kill(*pid, libc::SIGKILL);
+            for helper in helpers.iter() {
+                // SAFETY: signals our own helper process; harmless if it has already exited.
+                unsafe {
+                    libc::kill(helper.pid, libc::SIGKILL);
+                }
+                // Reaped here: once given up, a helper would be an unknown pid to vigild.
+                reap(helper.pid);
             }
         }
         *self = Spawner::InProcess;
@@ -135,16 +154,20 @@ impl Spawner {
     /// vigild starts children itself. Tickets must be collected in the order they
     /// were submitted, and at most [`Spawner::IN_FLIGHT`] may wait at once.
     pub fn submit(&mut self, plan: &Launch) -> Ticket {
-        let sent = match self {
-            Spawner::Helper {
-                socket,
-                max_request,
-                ..
-            } => send_request(socket, plan, *max_request),
+        let (sent, index) = match self {
+            Spawner::Helpers(helpers, next) => {
+                let index = *next % helpers.len();
+                *next = index + 1;
+                let helper = &helpers[index];
+                (
+                    send_request(&helper.socket, plan, helper.max_request),
+                    index,
+                )
+            }
             Spawner::InProcess => return Ticket::Done(reaped(launch(plan, 0))),
         };
         match sent {
-            Ok(()) => Ticket::Sent,
+            Ok(()) => Ticket::Sent(index),
             Err(HelperFailure::NotSent(err)) => {
                 tracing::debug!("starting a child in-process: {err}");
                 Ticket::Done(reaped(launch(plan, 0)))
@@ -154,18 +177,22 @@ impl Spawner {
     }
 
     /// How many started children may wait for [`Spawner::collect`]: the replies queue in
-    /// vigild's socket buffer, which must not fill while vigild still sends.
+    /// vigild's socket buffers, which must not fill while vigild still sends. Tickets of one
+    /// helper are answered in the order they were sent.
     pub const IN_FLIGHT: usize = 32;
 
     /// The outcome of a [`Spawner::submit`].
     pub fn collect(&mut self, ticket: Ticket) -> Result<i32, LaunchError> {
         match ticket {
             Ticket::Done(result) => result,
-            Ticket::Sent => {
+            Ticket::Sent(index) => {
                 let reply = match self {
-                    Spawner::Helper { socket, .. } => receive_reply(socket),
+                    Spawner::Helpers(helpers, _) => match helpers.get(index) {
+                        Some(helper) => receive_reply(&helper.socket),
+                        None => Err(HelperFailure::Lost(io::Error::other("no such helper"))),
+                    },
                     Spawner::InProcess => Err(HelperFailure::Lost(io::Error::other(
-                        "the spawner helper was given up",
+                        "the spawner helpers were given up",
                     ))),
                 };
                 match reply {
@@ -193,8 +220,8 @@ impl Spawner {
 /// A start handed to [`Spawner::submit`].
 #[derive(Debug)]
 pub enum Ticket {
-    /// Sent to the helper; its reply is pending.
-    Sent,
+    /// Sent to this helper; its reply is pending.
+    Sent(usize),
     /// Already decided (started in-process, or failed).
     Done(Result<i32, LaunchError>),
 }
