@@ -236,8 +236,8 @@ fn serve(
         let signals = SignalSource::install().map_err(io_error("installing signal handlers"))?;
         let base_env = base_environment(&source.env, &config);
         let identification = config.supervisord.identifier.clone();
-        let (handle, task) = supervisor::start(config, base_env, spawner)
-            .map_err(io_error("starting the supervisor"))?;
+        // The control plane first: it answers while the supervisor opens the log files.
+        let (handle, pending) = supervisor::handle();
         let reread_source = source.clone();
         let api = Api {
             reread: Arc::new(move || {
@@ -251,6 +251,8 @@ fn serve(
             main_log: Arc::clone(&main_log),
         };
         http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
+        let task = supervisor::start(pending, config, base_env, spawner)
+            .map_err(io_error("starting the supervisor"))?;
         let forwarder = tokio::spawn(signals.forward(handle, source, main_log));
         let ended = task.await;
         forwarder.abort();

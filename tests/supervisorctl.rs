@@ -565,3 +565,40 @@ fn the_unix_socket_gets_its_configured_mode() {
         vigild.shutdown();
     }
 }
+
+#[test]
+fn calls_during_startup_wait_for_the_process_table() {
+    // The control plane answers while vigild still creates 2,000 AUTO log files; a call
+    // about processes made then must see them all, never an empty fleet.
+    let (_vigild, port) = Vigild::with_inet_server(&format!(
+        "{CONTROL_SECTIONS}\n[program:many]\ncommand=/bin/sleep 1000\nprocess_name=%(program_name)s_%(process_num)d\n\
+         numprocs=1000\nautostart=false\n"
+    ));
+    let script = format!(
+        r#"
+import time, xmlrpc.client
+s = xmlrpc.client.ServerProxy("http://127.0.0.1:{port}/RPC2")
+deadline = time.time() + 20
+while True:
+    try:
+        print(len(s.supervisor.getAllProcessInfo()))
+        break
+    except OSError:
+        if time.time() > deadline:
+            raise
+        time.sleep(0.001)
+"#
+    );
+    let output = Command::new(venv_python())
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        out.trim(),
+        "1000",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -23,6 +23,7 @@ pub async fn process(State(api): State<Api>, Path(path): Path<String>) -> Respon
         Some((name, "stdout")) => (name, false),
         _ => (path.as_str(), false),
     };
+    api.handle.ready().await;
     let snapshot = api.handle.snapshot();
     let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
     let Some(process) = snapshot.process(group, name) else {

@@ -241,11 +241,28 @@ type Outcome = Result<Value, Fault>;
 
 /// Runs one call.
 pub async fn call(api: &Api, method: &str, params: &[Value]) -> Outcome {
+    if !ANSWERED_DURING_STARTUP.contains(&method) {
+        api.handle.ready().await;
+    }
     if method == "system.multicall" {
         return multicall(api, params).await;
     }
     dispatch(api, method, params).await
 }
+
+/// Methods that need nothing of the process table, answered even while the supervisor is
+/// still opening log files at start-up; every other call waits until it is ready.
+const ANSWERED_DURING_STARTUP: &[&str] = &[
+    "supervisor.getState",
+    "supervisor.getPID",
+    "supervisor.getIdentification",
+    "supervisor.getAPIVersion",
+    "supervisor.getVersion",
+    "supervisor.getSupervisorVersion",
+    "system.listMethods",
+    "system.methodHelp",
+    "system.methodSignature",
+];
 
 /// `system.multicall`: each call in order; a success is returned bare (not in a 1-element
 /// array, unlike the XML-RPC spec), a failure as `{faultCode, faultString}`.

@@ -65,7 +65,8 @@ impl Supervisor {
         config: &Config,
         base_env: Vec<(String, String)>,
         spawner: Spawner,
-    ) -> std::io::Result<(Self, watch::Receiver<Arc<Snapshot>>)> {
+        snapshot: watch::Sender<Arc<Snapshot>>,
+    ) -> std::io::Result<Self> {
         let settings = &config.supervisord;
         if !settings.nocleanup {
             auto::clean(&settings.childlogdir, &settings.identifier);
@@ -74,11 +75,6 @@ impl Supervisor {
         if !socket_errors.is_empty() {
             return Err(std::io::Error::other(socket_errors.join("; ")));
         }
-        let (snapshot, readers) = watch::channel(Arc::new(Snapshot {
-            state: SupervisorState::Running,
-            processes: Vec::new(),
-            groups: Vec::new(),
-        }));
         let supervisor = Supervisor {
             config: Arc::new(config.clone()),
             strip_ansi: settings.strip_ansi,
@@ -94,7 +90,7 @@ impl Supervisor {
             spawner,
         };
         supervisor.publish();
-        Ok((supervisor, readers))
+        Ok(supervisor)
     }
 
     /// Publishes the current picture of the fleet.
@@ -135,6 +131,7 @@ impl Supervisor {
             state,
             processes,
             groups,
+            ready: true,
         }));
     }
 

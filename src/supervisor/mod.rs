@@ -125,6 +125,12 @@ impl Handle {
         Arc::clone(&self.snapshot.borrow())
     }
 
+    /// Waits until the supervisor has built its table (at once, after start-up).
+    pub async fn ready(&self) {
+        let mut snapshots = self.snapshot.clone();
+        let _ = snapshots.wait_for(|snapshot| snapshot.ready).await;
+    }
+
     /// A receiver that wakes on every new snapshot (for `wait=true` calls).
     pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.snapshot.clone()
@@ -140,17 +146,44 @@ impl Handle {
     }
 }
 
-/// Starts the supervisor task for `config` and begins the autostart of its programs. `base_env` is the environment children inherit before their
+/// The supervisor's ends of a [`Handle`] made before the supervisor: what
+/// [`start`] needs to serve it.
+pub struct Pending {
+    receiver: mpsc::UnboundedReceiver<Control>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+}
+
+/// A handle to a supervisor not started yet, so the control plane can serve before the
+/// supervisor has opened thousands of log files: requests queue, and calls about processes
+/// wait for [`Handle::ready`].
+pub fn handle() -> (Handle, Pending) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let (snapshot, readers) = watch::channel(Arc::new(Snapshot {
+        state: SupervisorState::Running,
+        processes: Vec::new(),
+        groups: Vec::new(),
+        ready: false,
+    }));
+    (
+        Handle {
+            sender,
+            snapshot: readers,
+        },
+        Pending { receiver, snapshot },
+    )
+}
+
+/// Starts the supervisor task for `config` behind `pending`'s handle and begins the
+/// autostart of its programs. `base_env` is the environment children inherit before their
 /// own settings. The task ends after a [`Control::Shutdown`] has stopped every process.
 pub fn start(
+    pending: Pending,
     config: Config,
     base_env: Vec<(String, String)>,
     spawner: Spawner,
-) -> std::io::Result<(Handle, tokio::task::JoinHandle<()>)> {
-    let (sender, receiver) = mpsc::unbounded_channel();
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
-    let (actor, snapshot) = actor::Supervisor::new(&config, base_env, spawner)?;
-    let task = tokio::spawn(actor.run(receiver, sigchld));
-    Ok((Handle { sender, snapshot }, task))
+    let actor = actor::Supervisor::new(&config, base_env, spawner, pending.snapshot)?;
+    Ok(tokio::spawn(actor.run(pending.receiver, sigchld)))
 }

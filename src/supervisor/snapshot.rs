@@ -83,6 +83,9 @@ pub struct Snapshot {
     pub processes: Vec<ProcessView>,
     /// Group names in start (priority) order, each with its process names in start order.
     pub groups: Vec<(String, Vec<String>)>,
+    /// False only before the supervisor has built its table at start-up: the control plane
+    /// already answers then, and calls about processes wait for this.
+    pub ready: bool,
 }
 
 impl Snapshot {
