@@ -39,6 +39,27 @@ pub enum Spawner {
     InProcess,
 }
 
+impl Drop for Spawner {
+    /// At shutdown the helpers go with vigild, reaped.
+    fn drop(&mut self) {
+        if let Spawner::Helpers(helpers, _) = self {
+            end_helpers(helpers);
+        }
+    }
+}
+
+/// Kills and reaps `helpers` (reaped here: once ended, a helper would be an unknown pid to
+/// vigild, or a zombie after vigild's exit).
+fn end_helpers(helpers: &mut Vec<Helper>) {
+    for helper in helpers.drain(..) {
+        // SAFETY: signals our own helper process; harmless if it has already exited.
+        unsafe {
+            libc::kill(helper.pid, libc::SIGKILL);
+        }
+        reap(helper.pid);
+    }
+}
+
 /// vigild's side of one helper.
 #[derive(Debug)]
 pub struct Helper {
@@ -137,14 +158,7 @@ impl Spawner {
             tracing::error!(
                 "a spawner helper is gone or stuck ({why}); children are started in-process"
             );
-            for helper in helpers.iter() {
-                // SAFETY: signals our own helper process; harmless if it has already exited.
-                unsafe {
-                    libc::kill(helper.pid, libc::SIGKILL);
-                }
-                // Reaped here: once given up, a helper would be an unknown pid to vigild.
-                reap(helper.pid);
-            }
+            end_helpers(helpers);
         }
         *self = Spawner::InProcess;
     }
