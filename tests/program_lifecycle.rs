@@ -224,7 +224,7 @@ fn spawns_go_on_when_the_spawner_helper_dies() {
         })
         .expect("a spawner helper");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(helper), Signal::SIGKILL).expect("kill");
-    let log = vigild.wait_log("children are started in-process");
+    let log = vigild.wait_log(&format!("the spawner helper with pid {helper} is gone"));
     let before = lines_with(&log, "spawned: 'again'").len();
     let log = vigild.wait_log_count("spawned: 'again'", before + 2);
     assert!(!log.contains("reaped unknown pid"), "{log}");

@@ -34,7 +34,8 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub enum Spawner {
     /// The helpers (one per core, so children exec on every core at once), and the one
     /// the next request goes to.
-    Helpers(Vec<Helper>, usize),
+    /// A helper that was lost is `None`.
+    Helpers(Vec<Option<Helper>>, usize),
     /// Started by vigild itself (no helper could be made, or one was lost).
     InProcess,
 }
@@ -50,8 +51,8 @@ impl Drop for Spawner {
 
 /// Kills and reaps `helpers` (reaped here: once ended, a helper would be an unknown pid to
 /// vigild, or a zombie after vigild's exit).
-fn end_helpers(helpers: &mut Vec<Helper>) {
-    for helper in helpers.drain(..) {
+fn end_helpers(helpers: &mut [Option<Helper>]) {
+    for helper in helpers.iter_mut().filter_map(Option::take) {
         // SAFETY: signals our own helper process; harmless if it has already exited.
         unsafe {
             libc::kill(helper.pid, libc::SIGKILL);
@@ -143,24 +144,46 @@ impl Spawner {
         if helpers.is_empty() {
             return Spawner::InProcess;
         }
-        Spawner::Helpers(helpers, 0)
+        Spawner::Helpers(helpers.into_iter().map(Some).collect(), 0)
     }
 
     /// Whether `pid` is a helper (vigild reaps them, as their parent).
     pub fn is_helper(&self, pid: libc::pid_t) -> bool {
-        matches!(self, Spawner::Helpers(helpers, _) if helpers.iter().any(|h| h.pid == pid))
+        matches!(self, Spawner::Helpers(helpers, _) if helpers.iter().flatten().any(|h| h.pid == pid))
     }
 
-    /// Stops using the helpers (one died, or is stuck: they are killed); later children
-    /// are started in-process.
-    pub fn give_up(&mut self, why: &str) {
-        if let Spawner::Helpers(helpers, _) = self {
-            tracing::error!(
-                "a spawner helper is gone or stuck ({why}); children are started in-process"
-            );
-            end_helpers(helpers);
+    /// A helper has exited (vigild reaped it): the others go on.
+    pub fn helper_exited(&mut self, pid: libc::pid_t, why: &str) {
+        let index = match self {
+            Spawner::Helpers(helpers, _) => helpers
+                .iter()
+                .position(|h| h.as_ref().is_some_and(|h| h.pid == pid)),
+            Spawner::InProcess => None,
+        };
+        if let Some(index) = index {
+            self.retire(index, why);
         }
-        *self = Spawner::InProcess;
+    }
+
+    /// Stops using helper `index` (gone, or stuck: it is killed and reaped); once none is
+    /// left, children are started in-process.
+    fn retire(&mut self, index: usize, why: &str) {
+        let Spawner::Helpers(helpers, _) = self else {
+            return;
+        };
+        if let Some(helper) = helpers.get(index).and_then(Option::as_ref) {
+            tracing::error!(
+                "the spawner helper with pid {} is gone or stuck ({why})",
+                helper.pid
+            );
+        }
+        if let Some(slot) = helpers.get_mut(index) {
+            end_helpers(std::slice::from_mut(slot));
+        }
+        if helpers.iter().all(Option::is_none) {
+            tracing::error!("no spawner helper is left: children are started in-process");
+            *self = Spawner::InProcess;
+        }
     }
 
     /// Starts `plan`, or hands it to the helper without waiting for the child: vigild
@@ -168,17 +191,28 @@ impl Spawner {
     /// vigild starts children itself. Tickets must be collected in the order they
     /// were submitted, and at most [`Spawner::IN_FLIGHT`] may wait at once.
     pub fn submit(&mut self, plan: &Launch) -> Ticket {
-        let (sent, index) = match self {
+        let chosen = match self {
             Spawner::Helpers(helpers, next) => {
-                let index = *next % helpers.len();
-                *next = index + 1;
-                let helper = &helpers[index];
-                (
-                    send_request(&helper.socket, plan, helper.max_request),
-                    index,
-                )
+                // The next live helper, round-robin.
+                let count = helpers.len();
+                let found = (0..count)
+                    .map(|step| (*next + step) % count)
+                    .find(|index| helpers[*index].is_some());
+                if let Some(index) = found {
+                    *next = index + 1;
+                }
+                found.and_then(|index| {
+                    let helper = helpers[index].as_ref()?;
+                    Some((
+                        send_request(&helper.socket, plan, helper.max_request),
+                        index,
+                    ))
+                })
             }
-            Spawner::InProcess => return Ticket::Done(reaped(launch(plan, 0))),
+            Spawner::InProcess => None,
+        };
+        let Some((sent, index)) = chosen else {
+            return Ticket::Done(reaped(launch(plan, 0)));
         };
         match sent {
             Ok(()) => Ticket::Sent(index),
@@ -186,7 +220,7 @@ impl Spawner {
                 tracing::debug!("starting a child in-process: {err}");
                 Ticket::Done(reaped(launch(plan, 0)))
             }
-            Err(HelperFailure::Lost(err)) => Ticket::Done(Err(self.lost(err))),
+            Err(HelperFailure::Lost(err)) => Ticket::Done(Err(self.lost(index, err))),
         }
     }
 
@@ -200,29 +234,30 @@ impl Spawner {
         match ticket {
             Ticket::Done(result) => result,
             Ticket::Sent(index) => {
-                let reply = match self {
-                    Spawner::Helpers(helpers, _) => match helpers.get(index) {
-                        Some(helper) => receive_reply(&helper.socket),
-                        None => Err(HelperFailure::Lost(io::Error::other("no such helper"))),
-                    },
-                    Spawner::InProcess => Err(HelperFailure::Lost(io::Error::other(
-                        "the spawner helpers were given up",
+                let helper = match self {
+                    Spawner::Helpers(helpers, _) => helpers.get(index).and_then(Option::as_ref),
+                    Spawner::InProcess => None,
+                };
+                let reply = match helper {
+                    Some(helper) => receive_reply(&helper.socket),
+                    None => Err(HelperFailure::Lost(io::Error::other(
+                        "its spawner helper was lost",
                     ))),
                 };
                 match reply {
                     Ok(result) => reaped(result),
                     Err(HelperFailure::NotSent(err) | HelperFailure::Lost(err)) => {
-                        Err(self.lost(err))
+                        Err(self.lost(index, err))
                     }
                 }
             }
         }
     }
 
-    /// Gives the helper up after `err`. The helper may have started the child before it was
+    /// Gives helper `index` up after `err`. It may have started the child before it was
     /// lost: the attempt fails (and is retried as any failed spawn) rather than start twice.
-    fn lost(&mut self, err: io::Error) -> LaunchError {
-        self.give_up(&err.to_string());
+    fn lost(&mut self, index: usize, err: io::Error) -> LaunchError {
+        self.retire(index, &err.to_string());
         LaunchError {
             stage: Stage::Clone,
             error: err,

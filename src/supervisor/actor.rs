@@ -266,7 +266,7 @@ impl Supervisor {
                 let _ = self.apply(&key, Input::Exited(outcome));
             }
             None if self.spawner.is_helper(pid) => {
-                self.spawner.give_up(&outcome.describe());
+                self.spawner.helper_exited(pid, &outcome.describe());
             }
             None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
         }
