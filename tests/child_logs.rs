@@ -144,11 +144,16 @@ fn nocleanup_keeps_auto_logs() {
 fn logged(options: &str, supervisord: &str, printf: &str) -> String {
     let ws = Workspace::new();
     ws.write("print.sh", &format!("#!/bin/sh\nprintf '{printf}'\n"));
+    stdout_log_of(ws, "/bin/sh {dir}/print.sh", options, supervisord)
+}
+
+/// Runs `command` once as program `p` in `ws`; returns its stdout log after it exited.
+fn stdout_log_of(ws: Workspace, command: &str, options: &str, supervisord: &str) -> String {
     ws.write(
         "supervisord.conf",
         &format!(
             "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\n{supervisord}\n\n\
-             [program:p]\ncommand=/bin/sh {{dir}}/print.sh\nstartsecs=0\nautorestart=false\n\
+             [program:p]\ncommand={command}\nstartsecs=0\nautorestart=false\n\
              stdout_logfile={{dir}}/p.log\n{options}\n"
         ),
     );
@@ -350,19 +355,12 @@ fn writes_follow_an_external_truncation() {
 
 /// What the child's stderr is, as `readlink /proc/self/fd/2` shows it, with `options`.
 fn stderr_target(options: &str) -> String {
-    let ws = Workspace::new();
-    ws.write(
-        "supervisord.conf",
-        &format!(
-            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\n\n\
-             [program:p]\ncommand=/bin/readlink /proc/self/fd/2\nstartsecs=0\nautorestart=false\n\
-             stdout_logfile={{dir}}/p.log\n{options}\n"
-        ),
-    );
-    let mut vigild = Vigild::start(ws, &[]);
-    vigild.wait_log("exited: p (exit status 0; expected)");
-    vigild.shutdown();
-    vigild.ws.read("p.log")
+    stdout_log_of(
+        Workspace::new(),
+        "/bin/readlink /proc/self/fd/2",
+        options,
+        "",
+    )
 }
 
 #[test]

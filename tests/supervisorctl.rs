@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::support::{venv_python, wait_until, Vigild, Workspace, CONTROL_SECTIONS};
+use crate::support::{run_python, wait_until, Vigild, Workspace, CONTROL_SECTIONS};
 
 fn fleet() -> Vigild {
     let ws = Workspace::new();
@@ -198,11 +198,7 @@ print("signature:", s.system.methodSignature("supervisor.tailProcessStdoutLog"))
 print("all:", [p["name"] for p in s.supervisor.getAllProcessInfo()])
 "#
     );
-    let output = Command::new(venv_python())
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("python");
+    let output = run_python(&script, &[]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -589,11 +585,7 @@ while True:
         time.sleep(0.001)
 "#
     );
-    let output = Command::new(venv_python())
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("python");
+    let output = run_python(&script, &[]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         out.trim(),

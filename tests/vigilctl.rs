@@ -4,8 +4,8 @@
 use std::process::{Command, Stdio};
 
 use crate::support::{
-    new_session, run_client, supervisorctl_bin, vigilctl_bin, wait_until, SessionGuard, Vigild,
-    Workspace, CONTROL_SECTIONS,
+    new_session, run_client, run_python, supervisorctl_bin, vigilctl_bin, wait_until, SessionGuard,
+    Vigild, Workspace, CONTROL_SECTIONS,
 };
 
 const FLEET: &str = "[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
@@ -93,12 +93,10 @@ fn vigilctl_matches_supervisorctl_against_vigild() {
     }
     let (code, json) = vigild.vigilctl(&["status", "--json"]);
     assert_eq!(code, 3, "{json}");
-    let check = Command::new(crate::support::venv_python())
-        .arg("-c")
-        .arg("import json,sys; rows=json.loads(sys.argv[1]); print(sorted((r['name'], r['statename']) for r in rows))")
-        .arg(&json)
-        .output()
-        .expect("python");
+    let check = run_python(
+        "import json,sys; rows=json.loads(sys.argv[1]); print(sorted((r['name'], r['statename']) for r in rows))",
+        &[&json],
+    );
     assert_eq!(
         String::from_utf8_lossy(&check.stdout).trim(),
         "[('idle', 'STOPPED'), ('missing', 'STOPPED'), ('quick', 'STOPPED'), ('web', 'RUNNING'), ('worker_00', 'RUNNING'), ('worker_01', 'RUNNING')]"
@@ -511,11 +509,7 @@ waiter.join()
 print("start done:", done.is_set(), proxy.supervisor.getProcessInfo("slow")["statename"])
 "#
     );
-    let output = Command::new(crate::support::venv_python())
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("python");
+    let output = run_python(&script, &[]);
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

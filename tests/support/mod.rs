@@ -330,6 +330,16 @@ pub fn venv_python() -> std::path::PathBuf {
     supervisorctl_bin().with_file_name("python3")
 }
 
+/// Runs `script` with the venv's Python (which has `supervisor` installed), passing `args`.
+pub fn run_python(script: &str, args: &[&str]) -> Output {
+    Command::new(venv_python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python")
+}
+
 /// A `supervisord.conf` body that serves the API on a unix socket in the workspace, with
 /// the `[supervisorctl]` and `[rpcinterface:supervisor]` sections supervisorctl needs.
 pub const CONTROL_SECTIONS: &str = "[unix_http_server]\nfile={dir}/vigil.sock\n\n\
