@@ -21,13 +21,6 @@ use super::stream::LogStream;
 const CHUNK: usize = 128 * 1024;
 /// Pipe buffer asked of the kernel, to absorb bursts while a write is in progress.
 const PIPE_BUFFER: libc::c_int = 1 << 20;
-/// A read at least this large means output is streaming: a capture thread waits
-/// [`BATCH_PAUSE`] before the next read so the pipe fills and the next read moves a large
-/// block, instead of waking for every small write of the child.
-const STREAMING_READ: usize = 4 * 1024;
-/// How long a streaming capture thread lets the pipe fill (less than the pipe buffer takes
-/// to fill at memory speed, so the child never waits for it).
-const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Stack of a capture thread: it only copies bytes.
 const STACK: usize = 256 * 1024;
 /// How long a drain waits on its thread for more output before it hands the pipe back to
@@ -73,10 +66,10 @@ pub fn start(
     if let Some(first) = first {
         relay.stream.append(&first);
     }
+    set_nonblocking(&pipe)?;
+    let pipe = File::from(pipe);
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) if !relay.stream.may_block() => {
-            set_nonblocking(&pipe)?;
-            let pipe = File::from(pipe);
             runtime.spawn(async move {
                 // Dropped when the task ends, which wakes whoever waits on `Drained`.
                 let _done = done;
@@ -89,7 +82,7 @@ pub fn start(
                 .stack_size(STACK)
                 .spawn(move || {
                     let _done = done;
-                    relay.run_blocking(File::from(pipe));
+                    relay.run_blocking(&pipe);
                 })?;
         }
     }
@@ -275,55 +268,11 @@ impl Relay {
         }
     }
 
-    /// The thread's loop, for targets that may block: blocking reads (or splices) until the
-    /// pipe's end.
-    fn run_blocking(mut self, mut pipe: File) {
-        if self.splicing && splice_until_end(&pipe, &self.stream) {
-            return;
-        }
-        let mut buffer = vec![0u8; CHUNK];
-        loop {
-            let n = match pipe.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    tracing::error!("could not read the {} pipe: {err}", self.name);
-                    break;
-                }
-            };
-            self.deliver(&buffer[..n]);
-            if (STREAMING_READ..CHUNK).contains(&n) {
-                std::thread::sleep(BATCH_PAUSE);
-            }
-        }
-    }
-}
-
-/// The zero-copy path for untreated output: pipe pages go straight into the log file.
-/// Returns false when splice cannot serve this stream (the caller then reads and writes).
-fn splice_until_end(pipe: &File, stream: &LogStream) -> bool {
-    loop {
-        // Wait for data without holding the stream's lock.
-        let mut poll = libc::pollfd {
-            fd: pipe.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut poll, 1, -1) } < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return false;
-        }
-        match stream.splice_from(pipe.as_fd(), PIPE_BUFFER as usize) {
-            Ok(Some(0)) => return true,
-            Ok(Some(_)) => {}
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            // Not possible here, or failing (a full disk): the read/write path takes over and
-            // reports write errors while the ring keeps the output.
-            Ok(None) | Err(_) => return false,
+    /// The thread's loop, for targets that may block: the same drains, waiting on this
+    /// thread between them, until the pipe's end. A stalled target stalls only this thread.
+    fn run_blocking(mut self, pipe: &File) {
+        while let PipeEnd::Empty = self.drain(pipe) {
+            wait_readable(pipe, -1);
         }
     }
 }
