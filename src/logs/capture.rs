@@ -23,6 +23,12 @@ const CHUNK: usize = 128 * 1024;
 const PIPE_BUFFER: libc::c_int = 1 << 20;
 /// Stack of a capture thread: it only copies bytes.
 const STACK: usize = 256 * 1024;
+/// A splice of fewer bytes than this waits [`BATCH_PAUSE`] for more first.
+const BATCH_BYTES: usize = 384 * 1024;
+/// The pause before a small splice: at 3 GB/s a child writes 750 KiB in it.
+const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_micros(250);
+/// Pipes at least this big get the pause; smaller ones would fill during it.
+const BATCH_PIPE: usize = PIPE_BUFFER as usize;
 /// How long a drain waits on its thread for more output before it hands the pipe back to
 /// the runtime (streaming output arrives well within it).
 const LINGER_MS: libc::c_int = 1;
@@ -62,7 +68,10 @@ pub fn start(
         }
     }
     let (done, drained) = std::sync::mpsc::channel::<()>();
-    let relay = Relay::new(stream, treatment, on_capture, name);
+    let mut relay = Relay::new(stream, treatment, on_capture, name);
+    // SAFETY: F_GETPIPE_SZ on a pipe fd we own; no memory is passed.
+    let capacity = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    relay.pipe_capacity = usize::try_from(capacity).unwrap_or(0);
     if let Some(first) = first {
         relay.stream.append(&first);
     }
@@ -109,6 +118,8 @@ struct Relay {
     on_capture: OnCapture,
     /// Bytes go pipe → file untouched (zero-copy) until splice turns out not to serve.
     splicing: bool,
+    /// The pipe's buffer size, which decides whether splices are batched.
+    pipe_capacity: usize,
     /// At loglevel=debug supervisord also copies child output into the main log, so the
     /// bytes must pass through here.
     echo_to_main_log: bool,
@@ -130,6 +141,7 @@ impl Relay {
             stamper: treatment.timestamps.then(Timestamper::default),
             on_capture,
             splicing: false,
+            pipe_capacity: 0,
             echo_to_main_log: tracing::enabled!(tracing::Level::DEBUG),
             name: name.to_string(),
         };
@@ -228,6 +240,7 @@ impl Relay {
                 if !wait_readable(pipe, LINGER_MS) {
                     return PipeEnd::Empty;
                 }
+                self.let_pipe_fill(pipe);
                 match self.stream.splice_from(pipe.as_fd(), PIPE_BUFFER as usize) {
                     Ok(Some(n)) => Ok(n),
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(err),
@@ -268,6 +281,17 @@ impl Relay {
         }
     }
 
+    /// While output streams, lets a roomy pipe fill a little before the next splice: each
+    /// splice then moves more, and the relay sleeps and wakes far less often per gigabyte
+    /// (most of its CPU above the bare page-cache copy). The pause is short enough that a
+    /// pipe of `BATCH_PIPE` bytes cannot fill during it at any rate a child can write, so
+    /// the child never waits for it; a small pipe (not root) gets no pause.
+    fn let_pipe_fill(&self, pipe: &File) {
+        if self.pipe_capacity >= BATCH_PIPE && bytes_waiting(pipe) < BATCH_BYTES {
+            std::thread::sleep(BATCH_PAUSE);
+        }
+    }
+
     /// The thread's loop, for targets that may block: the same drains, waiting on this
     /// thread between them, until the pipe's end. A stalled target stalls only this thread.
     fn run_blocking(mut self, pipe: &File) {
@@ -283,6 +307,18 @@ enum PipeEnd {
     Empty,
     /// Every writer has closed it (or it failed): the capture is over.
     Reached,
+}
+
+/// How many bytes `pipe` holds now (0 when that cannot be told).
+fn bytes_waiting(pipe: &File) -> usize {
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int to the pointer we pass, which lives on this stack.
+    let result = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut waiting) };
+    if result < 0 {
+        0
+    } else {
+        usize::try_from(waiting).unwrap_or(0)
+    }
 }
 
 /// Waits up to `millis` for `pipe` to become readable.
