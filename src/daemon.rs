@@ -22,6 +22,7 @@ use crate::logs::mainlog::{self, CRITICAL};
 use crate::logs::stream::LogStream;
 use crate::process::spawner::Spawner;
 use crate::rpc::methods::Api;
+use crate::sampler;
 use crate::supervisor::{self, Control, Handle};
 
 /// What `vigild` was asked to do on its command line.
@@ -238,6 +239,7 @@ fn serve(
         let identification = config.supervisord.identifier.clone();
         // The control plane first: it answers while the supervisor opens the log files.
         let (handle, pending) = supervisor::handle();
+        let samples = sampler::start(handle.clone(), config.supervisord.sample_interval);
         let reread_source = source.clone();
         let api = Api {
             reread: Arc::new(move || {
@@ -249,6 +251,7 @@ fn serve(
             handle: handle.clone(),
             identification,
             main_log: Arc::clone(&main_log),
+            samples,
         };
         http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
         let task = supervisor::start(pending, config, base_env, spawner)

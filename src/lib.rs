@@ -13,10 +13,14 @@ pub mod daemon;
 pub mod http;
 /// Log files: child output capture, rotation, and the daemon's own log.
 pub mod logs;
+/// Prometheus text for `/metrics`, rendered from the snapshot and the latest samples.
+pub mod metrics;
 /// One program instance: state machine, spawning, signalling, reaping.
 pub mod process;
 /// supervisord's XML-RPC API: codec, faults, method table.
 pub mod rpc;
+/// Per-process and process-tree CPU, memory, threads and fds, measured through sysinfo.
+pub mod sampler;
 /// The single owner of fleet state: process table, timers, ordered stop and restart.
 pub mod supervisor;
 /// Local-time formatting shared by the logs and status output.

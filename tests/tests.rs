@@ -22,3 +22,5 @@ mod child_logs;
 mod supervisorctl;
 // vigilctl: the same output and exit codes as supervisorctl, against vigild and supervisord.
 mod vigilctl;
+// The sampler, /metrics (promtool, a real Prometheus), memory_limit, stats.
+mod metrics;

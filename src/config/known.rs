@@ -42,6 +42,7 @@ pub const PROGRAM: &[&str] = &[
     "stdout_tail_bytes",
     "stderr_tail_bytes",
     "log_markers",
+    "memory_limit",
 ];
 
 /// Extra options of `[fcgi-program:x]`.
@@ -69,6 +70,8 @@ pub const SUPERVISORD: &[&str] = &[
     "strip_ansi",
     "environment",
     "identifier",
+    // vigil's own additions
+    "sample_interval",
 ];
 
 /// Options of `[group:x]`.
@@ -78,7 +81,9 @@ pub const INCLUDE: &[&str] = &["files"];
 /// Options of `[unix_http_server]`.
 pub const UNIX_HTTP: &[&str] = &["file", "chmod", "chown", "username", "password"];
 /// Options of `[inet_http_server]`.
-pub const INET_HTTP: &[&str] = &["port", "username", "password"];
+pub const INET_HTTP: &[&str] = &["port", "username", "password", "metrics_auth"];
+/// Options of vigil's `[metrics]`.
+pub const METRICS: &[&str] = &["port", "username", "password"];
 /// Options of `[supervisorctl]`.
 pub const SUPERVISORCTL: &[&str] = &[
     "serverurl",

@@ -37,6 +37,8 @@ pub struct Config {
     pub inet_http_server: Option<InetHttpServer>,
     /// `[supervisorctl]`, if present.
     pub supervisorctl: Option<CtlConfig>,
+    /// vigil's `[metrics]`, if present.
+    pub metrics_server: Option<MetricsServer>,
 }
 
 /// A config together with the warnings found while loading it.
@@ -85,6 +87,8 @@ pub struct SupervisordConfig {
     pub environment: Vec<(String, String)>,
     /// Name of this supervisor (API, AUTO log names, events).
     pub identifier: String,
+    /// vigil: how often the sampler measures every process (`sample_interval`; zero = off).
+    pub sample_interval: std::time::Duration,
 }
 
 /// Where the main log goes.
@@ -290,6 +294,9 @@ pub struct ProcessConfig {
     pub listener: Option<ListenerConfig>,
     /// vigil: write a spawn/exit marker line into the child's own logs (`log_markers`).
     pub log_markers: bool,
+    /// vigil: restart the process when its process tree's resident memory exceeds this
+    /// many bytes (`memory_limit`; checked by the sampler).
+    pub memory_limit: Option<u64>,
 }
 
 impl ProcessConfig {
@@ -324,6 +331,20 @@ pub struct InetHttpServer {
     /// Port to bind.
     pub port: u16,
     /// Basic-auth credentials.
+    pub auth: Option<Credentials>,
+    /// vigil: whether `/metrics` asks for the credentials too (`metrics_auth`, default true);
+    /// false lets Prometheus scrape without them on a trusted interface.
+    pub metrics_auth: bool,
+}
+
+/// vigil's `[metrics]`: a listener of its own that serves only `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsServer {
+    /// Host to bind (empty = all interfaces).
+    pub host: String,
+    /// Port to bind.
+    pub port: u16,
+    /// Basic-auth credentials, if any.
     pub auth: Option<Credentials>,
 }
 

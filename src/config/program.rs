@@ -269,6 +269,9 @@ fn read_program(
         fcgi_socket,
         listener,
         log_markers: reader.parse("log_markers", &names, false, value::boolean),
+        memory_limit: reader
+            .optional("memory_limit", &names, value::byte_size)
+            .filter(|limit| *limit > 0),
     };
 
     let mut processes = Vec::new();

@@ -12,8 +12,8 @@ use super::known;
 use super::program;
 use super::value;
 use super::{
-    Config, Credentials, CtlConfig, InetHttpServer, Loaded, LogLevel, MainLog, Overrides,
-    SupervisordConfig, UnixHttpServer, UserSpec,
+    Config, Credentials, CtlConfig, InetHttpServer, Loaded, LogLevel, MainLog, MetricsServer,
+    Overrides, SupervisordConfig, UnixHttpServer, UserSpec,
 };
 
 /// Reads options of one section: expands them with a set of names, parses them, and records a
@@ -157,6 +157,9 @@ pub(super) fn load(
     let supervisorctl = doc
         .section("supervisorctl")
         .map(|section| read_ctl(section, &ctx, &mut errors));
+    let metrics_server = doc
+        .section("metrics")
+        .map(|section| read_metrics_server(section, &ctx, &mut errors));
 
     check_plugin_sections(&doc, &mut errors);
     warn_unknown(&doc, &mut warnings);
@@ -180,6 +183,7 @@ pub(super) fn load(
             unix_http_server,
             inet_http_server,
             supervisorctl,
+            metrics_server,
         },
         warnings,
     })
@@ -237,6 +241,12 @@ fn read_supervisord(
         identifier: reader.parse("identifier", &names, "supervisor".to_string(), |text| {
             Ok(text.to_string())
         }),
+        sample_interval: reader.parse(
+            "sample_interval",
+            &names,
+            std::time::Duration::from_secs(5),
+            value::seconds,
+        ),
     }
 }
 
@@ -272,6 +282,25 @@ fn read_inet_server(
     }
     let (host, port) = reader.parse("port", &names, (String::new(), 0), inet_address);
     InetHttpServer {
+        host,
+        port,
+        auth: read_credentials(&mut reader, &names),
+        metrics_auth: reader.parse("metrics_auth", &names, true, value::boolean),
+    }
+}
+
+fn read_metrics_server(
+    section: &RawSection,
+    ctx: &Context,
+    errors: &mut Vec<Diagnostic>,
+) -> MetricsServer {
+    let names = ctx.base_names(section);
+    let mut reader = SectionReader { section, errors };
+    if section.get("port").is_none() {
+        reader.error(None, "section [metrics] has no port value");
+    }
+    let (host, port) = reader.parse("port", &names, (String::new(), 0), inet_address);
+    MetricsServer {
         host,
         port,
         auth: read_credentials(&mut reader, &names),
@@ -432,6 +461,7 @@ fn warn_unknown(doc: &RawDoc, warnings: &mut Vec<Diagnostic>) {
             "unix_http_server" => known::UNIX_HTTP.to_vec(),
             "inet_http_server" => known::INET_HTTP.to_vec(),
             "supervisorctl" => known::SUPERVISORCTL.to_vec(),
+            "metrics" => known::METRICS.to_vec(),
             "rpcinterface" | "ctlplugin" => continue,
             _ => {
                 warnings.push(Diagnostic::new(

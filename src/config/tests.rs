@@ -56,6 +56,7 @@ fn supervisord_defaults_match_the_reference() {
         strip_ansi: false,
         environment: vec![],
         identifier: "supervisor".into(),
+        sample_interval: std::time::Duration::from_secs(5),
     };
     assert_eq!(*s, expected);
     assert!(config.unix_http_server.is_none() && config.inet_http_server.is_none());
@@ -67,7 +68,7 @@ fn program_defaults_match_the_reference() {
     let group = &config.groups[0];
     assert_eq!((group.name.as_str(), group.priority), ("app", 999));
     let p = &group.processes[0];
-    let table: [(&str, String, String); 18] = [
+    let table: [(&str, String, String); 19] = [
         ("name", p.name.clone(), "app".into()),
         ("priority", p.priority.to_string(), "999".into()),
         ("autostart", p.autostart.to_string(), "true".into()),
@@ -98,6 +99,11 @@ fn program_defaults_match_the_reference() {
         ("umask", format!("{:?}", p.umask), "None".into()),
         ("serverurl", format!("{:?}", p.serverurl), "None".into()),
         ("log_markers", p.log_markers.to_string(), "false".into()),
+        (
+            "memory_limit",
+            format!("{:?}", p.memory_limit),
+            "None".into(),
+        ),
     ];
     for (option, actual, expected) in table {
         assert_eq!(actual, expected, "default of {option}");

@@ -49,6 +49,15 @@ pub fn byte_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| "byte size is too large".to_string())
 }
 
+/// A non-negative number of seconds, whole or decimal (`5`, `0.5`).
+pub fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|value| std::time::Duration::try_from_secs_f64(value).ok())
+        .ok_or_else(|| "not a number of seconds (expected e.g. 5 or 0.5)".to_string())
+}
+
 /// An octal mode or umask such as `022` or `0700`.
 pub fn octal(text: &str) -> Result<u32, String> {
     let trimmed = text.trim();

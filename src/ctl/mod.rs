@@ -295,9 +295,35 @@ impl Ctl {
         }
     }
 
+    /// `vigil.getAllProcessStats` by namespec, or None (with a note) from a daemon that does
+    /// not offer it, such as Python supervisord.
+    fn process_stats(&mut self) -> Option<std::collections::HashMap<String, Value>> {
+        match self.client.call("vigil.getAllProcessStats", &[]) {
+            Ok(value) => Some(
+                array(value)
+                    .into_iter()
+                    .map(|stats| {
+                        let spec =
+                            namespec(&text(stats.member("group")), &text(stats.member("name")));
+                        (spec, stats)
+                    })
+                    .collect(),
+            ),
+            Err(_) => {
+                eprintln!("(this server offers no process stats: showing the plain status)");
+                None
+            }
+        }
+    }
+
     fn status(&mut self, args: &[&str]) {
         let json = args.contains(&"--json");
-        let names: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+        let long = args.contains(&"-l") || args.contains(&"--long");
+        let names: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !matches!(*a, "--json" | "-l" | "--long"))
+            .collect();
         let Some(infos) = self.process_infos() else {
             return;
         };
@@ -327,8 +353,11 @@ impl Ctl {
             }
             matching
         };
+        let stats = if long { self.process_stats() } else { None };
         if json {
             println!("{}", status_json(&matching));
+        } else if let Some(stats) = stats {
+            print_long_status(&matching, &stats);
         } else {
             let specs: Vec<String> = matching
                 .iter()
@@ -919,6 +948,70 @@ fn signal_result(spec: &str, code: i64, description: &str, success: &str) -> Str
         _ => "unknown error",
     };
     format!("{spec}: ERROR ({why})")
+}
+
+/// `status -l`: supervisorctl's columns plus CPU % and resident memory of the process tree,
+/// uptime and restarts, with a header.
+fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String, Value>) {
+    let specs: Vec<String> = infos
+        .iter()
+        .map(|i| namespec(&text(i.member("group")), &text(i.member("name"))))
+        .collect();
+    let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
+    println!(
+        "{:<width$}{:<10}{:>7} {:>9} {:>10} {:>8}  DESCRIPTION",
+        "NAME", "STATE", "CPU%", "RSS", "UPTIME", "RESTARTS"
+    );
+    for (spec, info) in specs.iter().zip(infos) {
+        let state = text(info.member("statename"));
+        let figures = stats.get(spec);
+        let member = |key: &str| figures.and_then(|s| s.member(key));
+        let sampled = matches!(member("sampled"), Some(Value::Bool(true)));
+        let (cpu, rss, uptime) = if sampled {
+            (
+                format!("{:.1}", double(member("tree_cpu_percent"))),
+                human_bytes(int(member("tree_rss"))),
+                clock_duration(double(member("uptime"))),
+            )
+        } else {
+            ("-".into(), "-".into(), "-".into())
+        };
+        println!(
+            "{spec:<width$}{state:<10}{cpu:>7} {rss:>9} {uptime:>10} {:>8}  {}",
+            int(member("restarts")),
+            text(info.member("description"))
+        );
+    }
+}
+
+fn double(value: Option<&Value>) -> f64 {
+    match value {
+        Some(Value::Double(n)) => *n,
+        Some(Value::Int(n)) => *n as f64,
+        _ => 0.0,
+    }
+}
+
+/// `512B`, `10.5K`, `3.2M`, `1.0G`.
+fn human_bytes(bytes: i64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "K", "M", "G"] {
+        if value < 1024.0 || unit == "G" {
+            return if unit == "B" {
+                format!("{bytes}B")
+            } else {
+                format!("{value:.1}{unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    format!("{bytes}B")
+}
+
+/// `H:MM:SS`, as supervisord's uptimes.
+fn clock_duration(seconds: f64) -> String {
+    let total = seconds.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60)
 }
 
 /// `status --json`: one object per process (Supervisor/supervisor PR #1307).

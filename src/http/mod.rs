@@ -1,7 +1,8 @@
-//! The HTTP servers of `[unix_http_server]` and `[inet_http_server]` (axum): `POST /RPC2`
-//! carries XML-RPC to the rpc module, `/logtail` and `/mainlogtail` follow logs, all behind
-//! HTTP basic auth when a username is set. Routes only
-//! translate between HTTP and the rpc module; no business logic lives here.
+//! The HTTP servers of `[unix_http_server]`, `[inet_http_server]` and vigil's `[metrics]`
+//! (axum): `POST /RPC2` carries XML-RPC to the rpc module, `/logtail` and `/mainlogtail`
+//! follow logs, `/metrics` is Prometheus text, all behind HTTP basic auth when a username is
+//! set (`/metrics` on the inet port may opt out with `metrics_auth=false`). Routes only
+//! translate between HTTP and the modules behind them; no business logic lives here.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -36,7 +37,17 @@ pub struct Listeners {
         PathBuf,
         Option<Credentials>,
     )>,
-    inet: Option<(std::net::TcpListener, Option<Credentials>)>,
+    inet: Option<(std::net::TcpListener, Option<Credentials>, MetricsAuth)>,
+    metrics: Option<(std::net::TcpListener, Option<Credentials>)>,
+}
+
+/// Whether `/metrics` on a server asks for the server's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricsAuth {
+    /// The same rules as every other route.
+    Required,
+    /// Open (`metrics_auth=false`), for Prometheus on a trusted interface.
+    Open,
 }
 
 impl Listeners {
@@ -62,20 +73,18 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
     };
     let inet = match &config.inet_http_server {
         Some(server) => {
-            let host = if server.host.is_empty() {
-                "0.0.0.0"
+            let listener = bind_tcp(&server.host, server.port)?;
+            let metrics_auth = if server.metrics_auth {
+                MetricsAuth::Required
             } else {
-                server.host.as_str()
+                MetricsAuth::Open
             };
-            let listener = std::net::TcpListener::bind((host, server.port)).map_err(|err| {
-                if err.kind() == io::ErrorKind::AddrInUse {
-                    io::Error::new(err.kind(), ADDRESS_IN_USE)
-                } else {
-                    err
-                }
-            })?;
-            Some((listener, server.auth.clone()))
+            Some((listener, server.auth.clone(), metrics_auth))
         }
+        None => None,
+    };
+    let metrics = match &config.metrics_server {
+        Some(server) => Some((bind_tcp(&server.host, server.port)?, server.auth.clone())),
         None => None,
     };
     for (name, auth) in [
@@ -89,7 +98,23 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
             );
         }
     }
-    Ok(Listeners { unix, inet })
+    Ok(Listeners {
+        unix,
+        inet,
+        metrics,
+    })
+}
+
+/// Binds `host:port` (empty host: every interface).
+fn bind_tcp(host: &str, port: u16) -> io::Result<std::net::TcpListener> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    std::net::TcpListener::bind((host, port)).map_err(|err| {
+        if err.kind() == io::ErrorKind::AddrInUse {
+            io::Error::new(err.kind(), ADDRESS_IN_USE)
+        } else {
+            err
+        }
+    })
 }
 
 fn bind_unix(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
@@ -108,36 +133,75 @@ pub fn serve(listeners: Listeners, api: Api) -> io::Result<()> {
     if let Some((listener, _, auth)) = listeners.unix {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::UnixListener::from_std(listener)?;
-        let app = router(api.clone(), auth);
+        let app = router(api.clone(), auth, MetricsAuth::Required);
         tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!("unix_http_server stopped: {err}");
             }
         });
     }
-    if let Some((listener, auth)) = listeners.inet {
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let app = router(api, auth);
-        tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).await {
-                tracing::error!("inet_http_server stopped: {err}");
-            }
-        });
+    if let Some((listener, auth, metrics_auth)) = listeners.inet {
+        serve_tcp(
+            "inet_http_server",
+            listener,
+            router(api.clone(), auth, metrics_auth),
+        )?;
+    }
+    if let Some((listener, auth)) = listeners.metrics {
+        let app = with_auth(metrics_router(api), auth);
+        serve_tcp("metrics", listener, app)?;
     }
     Ok(())
 }
 
-fn router(api: Api, auth: Option<Credentials>) -> Router {
+fn serve_tcp(name: &'static str, listener: std::net::TcpListener, app: Router) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!("{name} stopped: {err}");
+        }
+    });
+    Ok(())
+}
+
+fn router(api: Api, auth: Option<Credentials>, metrics_auth: MetricsAuth) -> Router {
     let app = Router::new()
         .route("/RPC2", post(rpc))
         .route("/logtail/{*path}", get(logtail::process))
         .route("/mainlogtail", get(logtail::main_log))
-        .with_state(api)
+        .with_state(api.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY));
+    match metrics_auth {
+        MetricsAuth::Required => with_auth(app.merge(metrics_router(api)), auth),
+        MetricsAuth::Open => with_auth(app, auth).merge(metrics_router(api)),
+    }
+}
+
+fn metrics_router(api: Api) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(api)
+}
+
+fn with_auth(app: Router, auth: Option<Credentials>) -> Router {
     match auth {
         Some(credentials) => app.layer(middleware::from_fn_with_state(credentials, require_auth)),
         None => app,
+    }
+}
+
+/// `GET /metrics`: Prometheus text from the current snapshot and samples.
+async fn metrics(State(api): State<Api>) -> Response {
+    api.handle.ready().await;
+    let snapshot = api.handle.snapshot();
+    let samples = api.samples.borrow().clone();
+    // Thousands of processes make this a few milliseconds of CPU: off the runtime's workers.
+    let rendered =
+        tokio::task::spawn_blocking(move || crate::metrics::render(&snapshot, &samples)).await;
+    match rendered {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
     }
 }
 

@@ -121,6 +121,9 @@ pub enum Input {
     Exited(ExitOutcome),
     /// A stop was requested.
     Stop,
+    /// vigil stops the process for `reason` and starts it again once it has exited (a
+    /// memory limit exceeded): the normal stop path, then a respawn.
+    Restart(ExitReason),
     /// `stopwaitsecs` passed without an exit.
     StopTimeout,
     /// kill() failed for a reason other than "no such process".
@@ -213,6 +216,92 @@ pub enum Refused {
     Ignored,
 }
 
+/// Why a child ended, as `vigil_process_exits_total{reason}` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    /// On its own, with a code in `exitcodes`.
+    Expected,
+    /// On its own, with a code not in `exitcodes`.
+    Unexpected,
+    /// Killed by a signal vigil did not send.
+    Signal,
+    /// Stopped on request (stopProcess, shutdown, update).
+    Stopped,
+    /// Stopped by vigil because its process tree exceeded `memory_limit`.
+    MemoryLimit,
+}
+
+impl ExitReason {
+    /// Every reason, in the order [`Tally::exits`] counts them.
+    pub const ALL: [ExitReason; 5] = [
+        ExitReason::Expected,
+        ExitReason::Unexpected,
+        ExitReason::Signal,
+        ExitReason::Stopped,
+        ExitReason::MemoryLimit,
+    ];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExitReason::Expected => "expected",
+            ExitReason::Unexpected => "unexpected",
+            ExitReason::Signal => "signal",
+            ExitReason::Stopped => "stopped",
+            ExitReason::MemoryLimit => "memory_limit",
+        }
+    }
+
+    /// The reason for an exit vigil did not ask for.
+    fn of_own_exit(outcome: ExitOutcome, config: &ProcessConfig) -> Self {
+        match outcome {
+            ExitOutcome::Signaled { .. } => ExitReason::Signal,
+            _ if outcome.is_expected(&config.exitcodes) => ExitReason::Expected,
+            _ => ExitReason::Unexpected,
+        }
+    }
+
+    /// A crash: an exit vigil did not ask for with a status not in `exitcodes`.
+    pub fn is_crash(self) -> bool {
+        matches!(self, ExitReason::Unexpected | ExitReason::Signal)
+    }
+}
+
+/// What happened to one process since it was added: spawns, exits by reason, crashes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Children spawned.
+    pub spawns: u64,
+    /// Exits, indexed like [`ExitReason::ALL`].
+    pub exits: [u64; ExitReason::ALL.len()],
+    /// Exits that were crashes.
+    pub crashes: u64,
+}
+
+impl Tally {
+    /// Starts after the first one, whatever caused them.
+    pub fn restarts(&self) -> u64 {
+        self.spawns.saturating_sub(1)
+    }
+
+    /// Exits for `reason`.
+    pub fn exits(&self, reason: ExitReason) -> u64 {
+        ExitReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .map_or(0, |at| self.exits[at])
+    }
+
+    fn count_exit(&mut self, reason: ExitReason) {
+        if let Some(at) = ExitReason::ALL.iter().position(|r| *r == reason) {
+            self.exits[at] += 1;
+        }
+        if reason.is_crash() {
+            self.crashes += 1;
+        }
+    }
+}
+
 /// The runtime record of one process: its state plus what supervisord keeps beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
@@ -233,6 +322,10 @@ pub struct Process {
     /// The current spawn has reached RUNNING (a `wait=true` start is then done, even if the
     /// process has exited since).
     pub reached_running: bool,
+    /// vigil: spawns, exits and crashes so far.
+    pub tally: Tally,
+    /// Why the stop in progress was asked for.
+    pub stop_reason: ExitReason,
 }
 
 impl Default for Process {
@@ -246,6 +339,8 @@ impl Default for Process {
             exitstatus: 0,
             spawnerr: None,
             reached_running: false,
+            tally: Tally::default(),
+            stop_reason: ExitReason::Stopped,
         }
     }
 }
@@ -281,6 +376,7 @@ impl Process {
         match (self.state, input) {
             (state, Input::Spawned { pid }) if state.can_start() => {
                 self.begin_start(clock);
+                self.tally.spawns += 1;
                 self.change(&mut step, State::Starting { pid }, None);
                 step.log(
                     Level::Info,
@@ -307,6 +403,11 @@ impl Process {
                 );
             }
             (State::Stopping { .. } | State::Unknown { .. }, Input::Exited(outcome)) => {
+                let reason = std::mem::replace(&mut self.stop_reason, ExitReason::Stopped);
+                self.tally.count_exit(reason);
+                if reason == ExitReason::MemoryLimit {
+                    step.effects.push(Effect::Respawn);
+                }
                 self.laststop = Some(clock.wall);
                 self.exitstatus = outcome.exit_status();
                 self.change(&mut step, State::Stopped, None);
@@ -321,6 +422,8 @@ impl Process {
                 );
             }
             (State::Starting { .. }, Input::Exited(outcome)) if self.too_quick(config, clock) => {
+                self.tally
+                    .count_exit(ExitReason::of_own_exit(outcome, config));
                 self.laststop = Some(clock.wall);
                 self.spawnerr = Some("Exited too quickly (process log may have details)".into());
                 step.log(
@@ -334,6 +437,8 @@ impl Process {
                 self.enter_backoff(&mut step, config);
             }
             (State::Starting { pid } | State::Running { pid }, Input::Exited(outcome)) => {
+                self.tally
+                    .count_exit(ExitReason::of_own_exit(outcome, config));
                 self.laststop = Some(clock.wall);
                 self.backoff = 0;
                 self.exitstatus = outcome.exit_status();
@@ -365,7 +470,13 @@ impl Process {
                     step.effects.push(Effect::Respawn);
                 }
             }
-            (State::Starting { pid } | State::Running { pid }, Input::Stop) => {
+            (
+                State::Starting { pid } | State::Running { pid },
+                input @ (Input::Stop | Input::Restart(_)),
+            ) => {
+                if let Input::Restart(reason) = input {
+                    self.stop_reason = reason;
+                }
                 self.change(&mut step, State::Stopping { pid }, None);
                 let signal = config.stopsignal;
                 step.log(
@@ -518,6 +629,7 @@ mod tests {
             fcgi_socket: None,
             listener: None,
             log_markers: false,
+            memory_limit: None,
         }
     }
 
@@ -772,5 +884,75 @@ mod tests {
         let step = p.apply(Input::GiveUp, &cfg, Clock::now()).expect("give up");
         assert_eq!(names(&step), ["FATAL"]);
         assert_eq!(p.backoff, 0);
+    }
+
+    #[test]
+    fn tally_counts_spawns_exits_by_reason_and_crashes() {
+        let cfg = config();
+        let base = Instant::now();
+        let mut p = Process::default();
+        let run = |p: &mut Process, pid: i32, t: u64| {
+            p.apply(Input::Spawned { pid }, &cfg, at(base, t))
+                .expect("spawn");
+            p.apply(Input::StartSecsElapsed, &cfg, at(base, t + 1))
+                .expect("running");
+        };
+        run(&mut p, 10, 0);
+        p.apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 5))
+            .expect("exit");
+        run(&mut p, 11, 6);
+        let killed = ExitOutcome::Signaled {
+            signal: 9,
+            core_dumped: false,
+        };
+        p.apply(Input::Exited(killed), &cfg, at(base, 9))
+            .expect("kill");
+        run(&mut p, 12, 10);
+        p.apply(Input::Stop, &cfg, at(base, 12)).expect("stop");
+        p.apply(Input::Exited(ExitOutcome::Exited(0)), &cfg, at(base, 12))
+            .expect("stopped");
+
+        assert_eq!(p.tally.spawns, 3);
+        assert_eq!(p.tally.restarts(), 2);
+        assert_eq!(p.tally.exits(ExitReason::Unexpected), 1);
+        assert_eq!(p.tally.exits(ExitReason::Signal), 1);
+        assert_eq!(p.tally.exits(ExitReason::Stopped), 1);
+        assert_eq!(p.tally.exits(ExitReason::Expected), 0);
+        assert_eq!(p.tally.crashes, 2, "a stop asked for is no crash");
+    }
+
+    #[test]
+    fn memory_limit_restart_stops_then_respawns_and_counts_its_reason() {
+        let cfg = config();
+        let base = Instant::now();
+        let mut p = Process::default();
+        p.apply(Input::Spawned { pid: 7 }, &cfg, at(base, 0))
+            .expect("spawn");
+        p.apply(Input::StartSecsElapsed, &cfg, at(base, 1))
+            .expect("running");
+        let step = p
+            .apply(Input::Restart(ExitReason::MemoryLimit), &cfg, at(base, 2))
+            .expect("restart");
+        assert_eq!(p.state, State::Stopping { pid: 7 });
+        assert!(step.effects.contains(&Effect::Signal {
+            signal: Signal::SIGTERM,
+            to_group: false
+        }));
+        let killed = ExitOutcome::Signaled {
+            signal: 15,
+            core_dumped: false,
+        };
+        let step = p
+            .apply(Input::Exited(killed), &cfg, at(base, 2))
+            .expect("exit");
+        assert_eq!(p.state, State::Stopped);
+        assert!(step.effects.contains(&Effect::Respawn));
+        assert_eq!(p.tally.exits(ExitReason::MemoryLimit), 1);
+        assert_eq!(p.tally.crashes, 0);
+        assert_eq!(
+            p.stop_reason,
+            ExitReason::Stopped,
+            "the next stop is a plain one"
+        );
     }
 }

@@ -30,6 +30,8 @@ pub struct Api {
     pub identification: String,
     /// The main log (`readLog`, `clearLog`).
     pub main_log: Arc<LogStream>,
+    /// The sampler's latest figures (`vigil.getProcessStats`, `/metrics`).
+    pub samples: crate::sampler::Reader,
 }
 
 /// Every method: name, signature (`[return, params…]`) and help text.
@@ -229,6 +231,16 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "system.multicall",
         &["array", "array"],
         "Process an array of calls, and return an array of results.",
+    ),
+    (
+        "vigil.getAllProcessStats",
+        &["array"],
+        "Get what every process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts",
+    ),
+    (
+        "vigil.getProcessStats",
+        &["struct", "string"],
+        "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts",
     ),
     (
         "vigil.updateProcessGroup",
@@ -558,6 +570,23 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
 async fn vigil(api: &Api, name: &str, params: &[Value]) -> Outcome {
     let args = Args(params);
     match name {
+        "getProcessStats" => {
+            let namespec = args.string()?;
+            let process = find_process(api, &namespec)?;
+            Ok(process_stats(&process, &api.samples.borrow()))
+        }
+        "getAllProcessStats" => {
+            args.none()?;
+            let samples = Arc::clone(&api.samples.borrow());
+            Ok(Value::Array(
+                api.handle
+                    .snapshot()
+                    .processes
+                    .iter()
+                    .map(|process| process_stats(process, &samples))
+                    .collect(),
+            ))
+        }
         "updateProcessGroup" => {
             let group = args.string()?;
             let (reply, answer) = tokio::sync::oneshot::channel();
@@ -836,6 +865,56 @@ pub fn process_info(process: &ProcessView) -> Value {
             Value::Int(i64::from(process.state.pid().unwrap_or(0))),
         ),
         ("description", Value::from(description(process, now))),
+    ])
+}
+
+/// `vigil.getProcessStats`'s struct: the sampler's figures for the current child (zeros and
+/// `sampled: false` before the first sample or without a child), plus the counts.
+pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -> Value {
+    let sample = process
+        .state
+        .pid()
+        .and_then(|pid| samples.processes.get(&pid));
+    let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
+    let (own, tree) = sample.map_or_else(Default::default, |s| (s.own, s.tree));
+    Value::record([
+        ("name", Value::from(process.name.clone())),
+        ("group", Value::from(process.group.clone())),
+        ("statename", Value::from(process.state.name())),
+        (
+            "pid",
+            Value::Int(i64::from(process.state.pid().unwrap_or(0))),
+        ),
+        ("sampled", Value::Bool(sample.is_some())),
+        (
+            "uptime",
+            Value::Double(sample.map_or(0.0, |s| s.uptime(SystemTime::now()))),
+        ),
+        (
+            "cpu_percent",
+            Value::Double(sample.map_or(0.0, |s| s.cpu_percent)),
+        ),
+        (
+            "tree_cpu_percent",
+            Value::Double(sample.map_or(0.0, |s| s.tree_cpu_percent)),
+        ),
+        ("cpu_seconds", Value::Double(own.cpu_seconds)),
+        ("tree_cpu_seconds", Value::Double(tree.cpu_seconds)),
+        ("rss", int(own.resident_bytes)),
+        ("tree_rss", int(tree.resident_bytes)),
+        ("vms", int(own.virtual_bytes)),
+        ("tree_vms", int(tree.virtual_bytes)),
+        ("threads", int(own.threads)),
+        ("tree_threads", int(tree.threads)),
+        ("fds", int(own.open_fds)),
+        ("tree_fds", int(tree.open_fds)),
+        (
+            "tree_processes",
+            int(sample.map_or(0, |s| s.tree_size as u64)),
+        ),
+        ("restarts", int(process.tally.restarts())),
+        ("crashes", int(process.tally.crashes)),
+        ("memory_limit", int(process.memory_limit.unwrap_or(0))),
     ])
 }
 

@@ -18,7 +18,7 @@ use crate::process::reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
 use crate::process::spawner::Spawner;
-use crate::process::state::{Clock, Effect, Input, Level, Refused, State, Step, Timer};
+use crate::process::state::{Clock, Effect, ExitReason, Input, Level, Refused, State, Step, Timer};
 
 /// How often a shutdown that is waiting for processes says so.
 const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
@@ -56,6 +56,8 @@ pub(super) struct Supervisor {
     generations: u64,
     /// What starts children.
     spawner: Spawner,
+    /// Config reloads so far (reloadConfig, SIGHUP).
+    reloads: u64,
 }
 
 impl Supervisor {
@@ -88,6 +90,7 @@ impl Supervisor {
             snapshot,
             generations: 0,
             spawner,
+            reloads: 0,
         };
         supervisor.publish();
         Ok(supervisor)
@@ -115,6 +118,12 @@ impl Supervisor {
                 exitstatus: entry.process.exitstatus,
                 stdout: Arc::clone(&entry.stdout_log),
                 stderr: Arc::clone(&entry.stderr_log),
+                tally: entry.process.tally,
+                retry_delay: match entry.process.state {
+                    State::Backoff => u64::from(entry.process.backoff),
+                    _ => 0,
+                },
+                memory_limit: entry.config.memory_limit,
             })
             .collect();
         processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
@@ -132,6 +141,7 @@ impl Supervisor {
             processes,
             groups,
             ready: true,
+            config_reloads: self.reloads,
         }));
     }
 
@@ -208,6 +218,11 @@ impl Supervisor {
                 self.answer(reply, outcome);
             }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
+            Control::OverMemoryLimit {
+                key,
+                pid,
+                resident_bytes,
+            } => self.over_memory_limit(&key, pid, resident_bytes),
             Control::Reread(config, reply) => {
                 let _ = reply.send(self.reread(*config));
             }
@@ -333,6 +348,25 @@ impl Supervisor {
         }
     }
 
+    /// The sampler saw `pid`'s tree over its `memory_limit`: restart it through the normal
+    /// stop path, unless that child is already gone or stopping.
+    fn over_memory_limit(&mut self, key: &ProcKey, pid: i32, resident_bytes: u64) {
+        let Some(entry) = self.table.entries.get(key) else {
+            return;
+        };
+        if !matches!(entry.process.state, State::Starting { pid: p } | State::Running { pid: p } if p == pid)
+        {
+            return;
+        }
+        tracing::warn!(
+            "restarting: {} uses {resident_bytes} bytes of resident memory, over its memory_limit of {}",
+            entry.config.name,
+            entry.config.memory_limit.unwrap_or_default()
+        );
+        let _ = self.apply(key, Input::Restart(ExitReason::MemoryLimit));
+        self.publish();
+    }
+
     /// `signalProcess`: allowed from RUNNING, STARTING and STOPPING, to the pid only.
     fn signal_request(&mut self, key: &ProcKey, number: i32) -> Result<(), Refusal> {
         let state = self
@@ -409,6 +443,7 @@ impl Supervisor {
             names.sort();
         }
         self.config = Arc::new(config);
+        self.reloads += 1;
         diff
     }
 
@@ -765,6 +800,7 @@ impl Supervisor {
 
     fn restart_with(&mut self, config: Config, base_env: Vec<(String, String)>) {
         self.config = Arc::new(config.clone());
+        self.reloads += 1;
         self.timers.clear();
         self.base_env = base_env;
         // The old table goes first: its fcgi sockets must be closed before they are bound

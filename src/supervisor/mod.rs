@@ -88,6 +88,15 @@ pub enum Control {
     Stop(ProcKey, Reply),
     /// Send a signal to one process (`signalProcess`).
     Signal(ProcKey, i32, Reply),
+    /// The sampler found this process tree over its `memory_limit` (vigil).
+    OverMemoryLimit {
+        /// The process.
+        key: ProcKey,
+        /// The child that was measured (a restarted process is left alone).
+        pid: i32,
+        /// What its tree uses.
+        resident_bytes: u64,
+    },
     /// Write to one process's stdin (`sendProcessStdin`).
     SendStdin(ProcKey, Vec<u8>, Reply),
     /// Take this config as the one `addProcessGroup` adds from, and report how it differs
@@ -163,6 +172,7 @@ pub fn handle() -> (Handle, Pending) {
         processes: Vec::new(),
         groups: Vec::new(),
         ready: false,
+        config_reloads: 0,
     }));
     (
         Handle {

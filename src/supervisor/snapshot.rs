@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::logs::stream::LogStream;
-use crate::process::state::State;
+use crate::process::state::{State, Tally};
 
 /// supervisord's own state (`getState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +61,12 @@ pub struct ProcessView {
     pub stdout: Arc<LogStream>,
     /// Its stderr stream.
     pub stderr: Arc<LogStream>,
+    /// vigil: spawns, exits by reason and crashes.
+    pub tally: Tally,
+    /// Seconds until the next start attempt while in BACKOFF (0 otherwise).
+    pub retry_delay: u64,
+    /// `memory_limit`, for the sampler.
+    pub memory_limit: Option<u64>,
 }
 
 impl ProcessView {
@@ -86,6 +92,8 @@ pub struct Snapshot {
     /// False only before the supervisor has built its table at start-up: the control plane
     /// already answers then, and calls about processes wait for this.
     pub ready: bool,
+    /// Config reloads since start (`reloadConfig`, SIGHUP).
+    pub config_reloads: u64,
 }
 
 impl Snapshot {

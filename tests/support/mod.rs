@@ -385,3 +385,60 @@ impl Vigild {
         )
     }
 }
+
+/// `GET path` on a loopback port, with basic auth when given; returns (status, body), or
+/// status 0 when nothing listens there (yet).
+pub fn http_get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    let authorization = auth
+        .map(|(user, password)| {
+            let token = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{user}:{password}"),
+            );
+            format!("Authorization: Basic {token}\r\n")
+        })
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Connection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the first sample line of `metrics` that starts with `series` (a metric name
+/// with its labels, as rendered).
+pub fn metric_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// A server a test starts beside vigild (Prometheus): its session is killed and the server
+/// reaped when the test ends, even when it fails.
+pub struct ServerGuard(pub Child);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        drop(SessionGuard(self.0.id() as i32));
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,317 @@
+//! Measures what every managed process costs: CPU, memory, threads, open fds and uptime, for
+//! the process alone and summed over its process tree, so `/metrics`, `vigil.getProcessStats`
+//! and `vigilctl status -l` can show it. It also checks `memory_limit` and tells the
+//! supervisor when a process tree exceeds it; it never signals or spawns anything itself.
+//!
+//! One task owns the sysinfo [`System`]. It runs a pass every `sample_interval`, and also as
+//! soon as the snapshot shows a RUNNING process it has not measured yet, so a new program
+//! has real figures at once. Each pass runs on a blocking thread: it reads `/proc`.
+
+mod tree;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use tokio::sync::watch;
+
+use crate::process::state::State;
+use crate::supervisor::{Control, Handle, ProcKey, Snapshot};
+
+/// The least time between two passes that new RUNNING processes ask for, so a fleet
+/// starting up costs a few passes rather than one per process.
+const MIN_GAP: Duration = Duration::from_millis(200);
+
+/// What one process, or one process tree, uses at the moment of a pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// User plus system CPU time consumed so far.
+    pub cpu_seconds: f64,
+    /// Resident memory.
+    pub resident_bytes: u64,
+    /// Virtual memory.
+    pub virtual_bytes: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Open file descriptors.
+    pub open_fds: u64,
+}
+
+impl Usage {
+    fn add(&mut self, other: &Usage) {
+        self.cpu_seconds += other.cpu_seconds;
+        self.resident_bytes += other.resident_bytes;
+        self.virtual_bytes += other.virtual_bytes;
+        self.threads += other.threads;
+        self.open_fds += other.open_fds;
+    }
+}
+
+/// The latest measurement of one managed process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessSample {
+    /// When the process started, as the kernel says.
+    pub started: SystemTime,
+    /// The process alone.
+    pub own: Usage,
+    /// The process and all its descendants.
+    pub tree: Usage,
+    /// CPU use of the process since the previous pass, in % of one core (over its lifetime
+    /// on the first pass).
+    pub cpu_percent: f64,
+    /// The same for the whole tree.
+    pub tree_cpu_percent: f64,
+    /// Processes in the tree, itself included.
+    pub tree_size: usize,
+}
+
+impl ProcessSample {
+    /// Seconds since the process started.
+    pub fn uptime(&self, now: SystemTime) -> f64 {
+        now.duration_since(self.started)
+            .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+    }
+}
+
+/// Everything the last pass measured.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    /// By pid: a restarted process has a new pid, so a stale sample is never shown for it.
+    pub processes: HashMap<i32, ProcessSample>,
+    /// vigild itself (the standard `process_*` metrics).
+    pub daemon: Option<ProcessSample>,
+    /// CPU time the last pass took.
+    pub pass_cpu_seconds: f64,
+    /// The interval between passes (zero: the sampler is off).
+    pub interval: Duration,
+}
+
+/// Where the latest [`Samples`] are read.
+pub type Reader = watch::Receiver<Arc<Samples>>;
+
+/// Starts sampling every `interval` (none at all when it is zero) and returns where the
+/// samples appear.
+pub fn start(handle: Handle, interval: Duration) -> Reader {
+    let (publish, reader) = watch::channel(Arc::new(Samples {
+        interval,
+        ..Samples::default()
+    }));
+    if !interval.is_zero() {
+        tokio::spawn(run(handle, interval, publish));
+    }
+    reader
+}
+
+/// A managed process to measure, with the limit to check it against.
+struct Target {
+    key: ProcKey,
+    pid: i32,
+    memory_limit: Option<u64>,
+}
+
+async fn run(handle: Handle, interval: Duration, publish: watch::Sender<Arc<Samples>>) {
+    let mut meter = Meter::default();
+    let mut snapshots = handle.watch();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_pass: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let snapshot = Arc::clone(&snapshots.borrow_and_update());
+                if !has_unmeasured_running(&snapshot, &publish.borrow()) {
+                    continue;
+                }
+                if let Some(gap) = last_pass.and_then(|at| MIN_GAP.checked_sub(at.elapsed())) {
+                    tokio::time::sleep(gap).await;
+                }
+            }
+        }
+        let targets = targets(&handle.snapshot());
+        let pids: Vec<i32> = targets.iter().map(|t| t.pid).collect();
+        let Ok((back, samples)) = tokio::task::spawn_blocking(move || {
+            let samples = meter.pass(&pids);
+            (meter, samples)
+        })
+        .await
+        else {
+            return;
+        };
+        meter = back;
+        last_pass = Some(Instant::now());
+        report_memory_limits(&handle, &targets, &samples);
+        publish.send_replace(Arc::new(Samples {
+            interval,
+            ..samples
+        }));
+    }
+}
+
+/// Whether the snapshot shows a RUNNING process the samples do not have yet.
+fn has_unmeasured_running(snapshot: &Snapshot, samples: &Samples) -> bool {
+    snapshot.processes.iter().any(|p| match p.state {
+        State::Running { pid } => !samples.processes.contains_key(&pid),
+        _ => false,
+    })
+}
+
+/// Every process with a live child.
+fn targets(snapshot: &Snapshot) -> Vec<Target> {
+    snapshot
+        .processes
+        .iter()
+        .filter_map(|p| {
+            p.state.pid().filter(|pid| *pid > 0).map(|pid| Target {
+                key: (p.group.clone(), p.name.clone()),
+                pid,
+                memory_limit: p.memory_limit,
+            })
+        })
+        .collect()
+}
+
+/// Asks the supervisor to restart each process whose tree is over its `memory_limit`.
+fn report_memory_limits(handle: &Handle, targets: &[Target], samples: &Samples) {
+    for target in targets {
+        let (Some(limit), Some(sample)) = (target.memory_limit, samples.processes.get(&target.pid))
+        else {
+            continue;
+        };
+        if sample.tree.resident_bytes > limit {
+            handle.send(Control::OverMemoryLimit {
+                key: target.key.clone(),
+                pid: target.pid,
+                resident_bytes: sample.tree.resident_bytes,
+            });
+        }
+    }
+}
+
+/// The sysinfo state carried from pass to pass, and the previous CPU times that turn into
+/// CPU percentages.
+#[derive(Default)]
+struct Meter {
+    system: System,
+    previous: HashMap<i32, (Instant, f64, f64)>,
+}
+
+impl Meter {
+    /// Measures `pids`, their trees, and vigild itself.
+    fn pass(&mut self, pids: &[i32]) -> Samples {
+        let began = thread_cpu_seconds();
+        let now = Instant::now();
+        // Every process's parent, to find the trees (no per-process `children` file here).
+        self.system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing(),
+        );
+        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
+        let trees = tree::Trees::of(&self.system);
+        let mut wanted: Vec<Pid> = pids
+            .iter()
+            .flat_map(|pid| trees.members(*pid))
+            .map(to_pid)
+            .collect();
+        wanted.push(to_pid(daemon));
+        wanted.sort_unstable();
+        wanted.dedup();
+        // Only these get the costly refresh: CPU, memory and threads.
+        self.system.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&wanted),
+            false,
+            ProcessRefreshKind::nothing()
+                .with_cpu()
+                .with_memory()
+                .with_tasks(),
+        );
+        let mut processes = HashMap::with_capacity(pids.len());
+        let mut previous = HashMap::with_capacity(pids.len());
+        for pid in pids.iter().copied().chain([daemon]) {
+            let Some((started, own)) = self.usage(pid) else {
+                continue;
+            };
+            let mut tree = own;
+            let members = trees.members(pid);
+            for member in members.iter().skip(1) {
+                if let Some((_, usage)) = self.usage(*member) {
+                    tree.add(&usage);
+                }
+            }
+            let (cpu_percent, tree_cpu_percent) = match self.previous.get(&pid) {
+                Some((at, own_cpu, tree_cpu)) => {
+                    let elapsed = now.duration_since(*at).as_secs_f64();
+                    (
+                        percent(own.cpu_seconds - own_cpu, elapsed),
+                        percent(tree.cpu_seconds - tree_cpu, elapsed),
+                    )
+                }
+                None => {
+                    let lifetime = SystemTime::now()
+                        .duration_since(started)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    (
+                        percent(own.cpu_seconds, lifetime),
+                        percent(tree.cpu_seconds, lifetime),
+                    )
+                }
+            };
+            previous.insert(pid, (now, own.cpu_seconds, tree.cpu_seconds));
+            let sample = ProcessSample {
+                started,
+                own,
+                tree,
+                cpu_percent,
+                tree_cpu_percent,
+                tree_size: members.len(),
+            };
+            processes.insert(pid, sample);
+        }
+        self.previous = previous;
+        let daemon = processes.remove(&daemon);
+        Samples {
+            processes,
+            daemon,
+            pass_cpu_seconds: (thread_cpu_seconds() - began).max(0.0),
+            interval: Duration::ZERO,
+        }
+    }
+
+    /// The start time and usage of one process, if it still exists.
+    fn usage(&self, pid: i32) -> Option<(SystemTime, Usage)> {
+        let process = self.system.process(to_pid(pid))?;
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(process.start_time());
+        let usage = Usage {
+            cpu_seconds: process.accumulated_cpu_time() as f64 / 1000.0,
+            resident_bytes: process.memory(),
+            virtual_bytes: process.virtual_memory(),
+            // sysinfo lists the threads other than the main one.
+            threads: process.tasks().map_or(1, |tasks| tasks.len() as u64 + 1),
+            open_fds: process.open_files().unwrap_or(0) as u64,
+        };
+        Some((started, usage))
+    }
+}
+
+fn to_pid(pid: i32) -> Pid {
+    Pid::from_u32(u32::try_from(pid).unwrap_or_default())
+}
+
+fn percent(cpu_seconds: f64, elapsed: f64) -> f64 {
+    if elapsed > 0.0 {
+        (cpu_seconds.max(0.0) / elapsed) * 100.0
+    } else {
+        0.0
+    }
+}
+
+/// CPU time of the calling thread, to tell what a pass costs.
+fn thread_cpu_seconds() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+}
