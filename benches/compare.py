@@ -17,6 +17,7 @@ Scenarios (see issue 5 and benches/README.md):
   storm      50 programs exiting 1 at once (startretries=3): time to all FATAL, daemon CPU
   shutdown   SIGTERM to daemon exit with 20 and 500 programs that exit on TERM
   scale      10,000 programs: time to all RUNNING, a status call, RSS
+  sampler    1,000 programs: CPU of one sampler pass (vigild only)
 
 The supervisord it runs is PyPI supervisor==4.3.0 in target/venv, installed here when missing.
 Nothing here is a test: no time is asserted, targets are only reported as met or missed.
@@ -409,6 +410,35 @@ def shutdown(kind, work, count):
         daemon.stop()
 
 
+def sampler(kind, work, count, passes=5):
+    """CPU time of one sampler pass over `count` processes, as vigild reports it in /metrics
+    (vigil_sampler_pass_cpu_seconds), and the daemon's CPU share with a pass every second."""
+    daemon = Daemon(kind, work, sleepers(count, startsecs=0, extra=QUIET), "sample_interval=1\n")
+    try:
+        daemon.wait_states("RUNNING", count, 120, 0.05)
+        samples = []
+        seen = None
+        cpu = proc_cpu_seconds(daemon.pid)
+        begin = time.monotonic()
+        while len(samples) < passes and time.monotonic() - begin < 60:
+            connection = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+            try:
+                connection.request("GET", "/metrics")
+                text = connection.getresponse().read().decode()
+            finally:
+                connection.close()
+            match = re.search(r"^vigil_sampler_pass_cpu_seconds (\S+)$", text, re.M)
+            if match and match.group(1) != seen:
+                seen = match.group(1)
+                samples.append(float(seen) * 1000)
+            time.sleep(0.2)
+        elapsed = time.monotonic() - begin
+        return {"pass CPU (ms)": statistics.median(samples),
+                "daemon CPU, 1 s interval (% core)": (proc_cpu_seconds(daemon.pid) - cpu) / elapsed * 100}
+    finally:
+        daemon.stop()
+
+
 def spawn_floor(count):
     """A bare loop of posix_spawn of `count` sleepers, no supervisor: the floor for `scale`.
 
@@ -494,6 +524,7 @@ def targets(results):
     target("scale 10000", "all RUNNING (s)", "< startsecs + 2 = 3 s", lambda v: v < 3)
     target("scale 10000", "status call (ms)", "< 100 ms", lambda v: v < 100)
     target("scale 10000", "RSS (MiB)", "< 200 MiB", lambda v: v < 200)
+    target("sampler 1000", "pass CPU (ms)", "< 50 ms (issue 6)", lambda v: v < 50)
     return checks
 
 
@@ -521,6 +552,7 @@ def plan(quick):
         ("shutdown 20", 3, lambda k, w: shutdown(k, w, 20), True),
         ("shutdown 500", 1, lambda k, w: shutdown(k, w, 500), True),
         ("scale 10000", 1, lambda k, w: scale(k, w, 10000, timeout=300), False),
+        ("sampler 1000", 1, lambda k, w: sampler(k, w, 1000), False),
     ]
 
 

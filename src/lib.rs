@@ -19,7 +19,7 @@ pub mod metrics;
 pub mod process;
 /// supervisord's XML-RPC API: codec, faults, method table.
 pub mod rpc;
-/// Per-process and process-tree CPU, memory, threads and fds, measured through sysinfo.
+/// Per-process and process-tree CPU, memory, threads and fds, read from /proc.
 pub mod sampler;
 /// The single owner of fleet state: process table, timers, ordered stop and restart.
 pub mod supervisor;

@@ -3,17 +3,17 @@
 //! and `vigilctl status -l` can show it. It also checks `memory_limit` and tells the
 //! supervisor when a process tree exceeds it; it never signals or spawns anything itself.
 //!
-//! One task owns the sysinfo [`System`]. It runs a pass every `sample_interval`, and also as
-//! soon as the snapshot shows a RUNNING process it has not measured yet, so a new program
-//! has real figures at once. Each pass runs on a blocking thread: it reads `/proc`.
+//! One task runs a pass every `sample_interval`, and also as soon as the snapshot shows a
+//! RUNNING process it has not measured yet, so a new program has real figures at once. Each
+//! pass runs on a blocking thread: it reads `/proc` (see [`procfs`] for why not sysinfo).
 
+mod procfs;
 mod tree;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use tokio::sync::watch;
 
 use crate::process::state::State;
@@ -192,12 +192,20 @@ fn report_memory_limits(handle: &Handle, targets: &[Target], samples: &Samples) 
     }
 }
 
-/// The sysinfo state carried from pass to pass, and the previous CPU times that turn into
-/// CPU percentages.
-#[derive(Default)]
+/// What is carried from pass to pass: the machine's units and the previous CPU times that
+/// turn into CPU percentages.
 struct Meter {
-    system: System,
+    units: procfs::Units,
     previous: HashMap<i32, (Instant, f64, f64)>,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter {
+            units: procfs::Units::of_this_machine(),
+            previous: HashMap::new(),
+        }
+    }
 }
 
 impl Meter {
@@ -205,41 +213,34 @@ impl Meter {
     fn pass(&mut self, pids: &[i32]) -> Samples {
         let began = thread_cpu_seconds();
         let now = Instant::now();
-        // Every process's parent, to find the trees (no per-process `children` file here).
-        self.system.refresh_processes_specifics(
-            ProcessesToUpdate::All,
-            true,
-            ProcessRefreshKind::nothing(),
-        );
-        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
-        let trees = tree::Trees::of(&self.system);
-        let mut wanted: Vec<Pid> = pids
-            .iter()
-            .flat_map(|pid| trees.members(*pid))
-            .map(to_pid)
+        // Every process, for the parent links that make the trees.
+        let stats: HashMap<i32, procfs::Stat> = procfs::all_processes(&self.units)
+            .into_iter()
+            .map(|stat| (stat.pid, stat))
             .collect();
-        wanted.push(to_pid(daemon));
-        wanted.sort_unstable();
-        wanted.dedup();
-        // Only these get the costly refresh: CPU, memory and threads.
-        self.system.refresh_processes_specifics(
-            ProcessesToUpdate::Some(&wanted),
-            false,
-            ProcessRefreshKind::nothing()
-                .with_cpu()
-                .with_memory()
-                .with_tasks(),
-        );
+        let trees = tree::Trees::of(stats.values().map(|stat| (stat.pid, stat.ppid)));
+        let usage = |pid: i32| -> Option<(SystemTime, Usage)> {
+            let stat = stats.get(&pid)?;
+            let usage = Usage {
+                cpu_seconds: stat.cpu_seconds,
+                resident_bytes: stat.resident_bytes,
+                virtual_bytes: stat.virtual_bytes,
+                threads: stat.threads,
+                open_fds: procfs::open_fds(pid),
+            };
+            Some((stat.started, usage))
+        };
+        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
         let mut processes = HashMap::with_capacity(pids.len());
         let mut previous = HashMap::with_capacity(pids.len());
         for pid in pids.iter().copied().chain([daemon]) {
-            let Some((started, own)) = self.usage(pid) else {
+            let Some((started, own)) = usage(pid) else {
                 continue;
             };
             let mut tree = own;
             let members = trees.members(pid);
             for member in members.iter().skip(1) {
-                if let Some((_, usage)) = self.usage(*member) {
+                if let Some((_, usage)) = usage(*member) {
                     tree.add(&usage);
                 }
             }
@@ -281,25 +282,6 @@ impl Meter {
             interval: Duration::ZERO,
         }
     }
-
-    /// The start time and usage of one process, if it still exists.
-    fn usage(&self, pid: i32) -> Option<(SystemTime, Usage)> {
-        let process = self.system.process(to_pid(pid))?;
-        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(process.start_time());
-        let usage = Usage {
-            cpu_seconds: process.accumulated_cpu_time() as f64 / 1000.0,
-            resident_bytes: process.memory(),
-            virtual_bytes: process.virtual_memory(),
-            // sysinfo lists the threads other than the main one.
-            threads: process.tasks().map_or(1, |tasks| tasks.len() as u64 + 1),
-            open_fds: process.open_files().unwrap_or(0) as u64,
-        };
-        Some((started, usage))
-    }
-}
-
-fn to_pid(pid: i32) -> Pid {
-    Pid::from_u32(u32::try_from(pid).unwrap_or_default())
 }
 
 fn percent(cpu_seconds: f64, elapsed: f64) -> f64 {

@@ -2,24 +2,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sysinfo::System;
-
 /// Who are whose children, as of the last refresh.
 pub struct Trees {
     children: HashMap<i32, Vec<i32>>,
 }
 
 impl Trees {
-    /// The trees of every process `system` knows.
-    pub fn of(system: &System) -> Self {
+    /// The trees of `(pid, parent pid)` links.
+    pub fn of(links: impl Iterator<Item = (i32, i32)>) -> Self {
         let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-        for (pid, process) in system.processes() {
-            let (Some(parent), Ok(pid)) = (process.parent(), i32::try_from(pid.as_u32())) else {
-                continue;
-            };
-            if let Ok(parent) = i32::try_from(parent.as_u32()) {
-                children.entry(parent).or_default().push(pid);
-            }
+        for (pid, parent) in links {
+            children.entry(parent).or_default().push(pid);
         }
         Trees { children }
     }
@@ -38,5 +31,20 @@ impl Trees {
             }
         }
         members
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_the_process_and_all_its_descendants() {
+        let trees = Trees::of([(10, 1), (11, 10), (12, 10), (13, 11), (20, 1)].into_iter());
+        let mut members = trees.members(10);
+        assert_eq!(members.remove(0), 10, "the process itself comes first");
+        members.sort_unstable();
+        assert_eq!(members, [11, 12, 13]);
+        assert_eq!(trees.members(20), [20]);
     }
 }

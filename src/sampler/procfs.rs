@@ -1,0 +1,157 @@
+//! Reads what the sampler needs straight from `/proc`: one `/proc/<pid>/stat` read per
+//! process gives its parent, CPU times, threads, start time and memory, and one `stat()` of
+//! `/proc/<pid>/fd` its open fds (Linux reports their count as the directory's size).
+//!
+//! sysinfo was the first choice; it read every process twice and every task directory on the
+//! host, and a pass over 1,000 processes took 65 ms of CPU against a 50 ms budget.
+
+use std::fs;
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+/// One process as `/proc/<pid>/stat` describes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stat {
+    /// Its pid.
+    pub pid: i32,
+    /// Its parent's pid.
+    pub ppid: i32,
+    /// User plus system CPU time, in seconds.
+    pub cpu_seconds: f64,
+    /// Threads.
+    pub threads: u64,
+    /// Virtual memory, in bytes.
+    pub virtual_bytes: u64,
+    /// Resident memory, in bytes.
+    pub resident_bytes: u64,
+    /// When it started.
+    pub started: SystemTime,
+}
+
+/// The machine constants that turn `/proc` figures into seconds and bytes.
+pub struct Units {
+    ticks_per_second: f64,
+    page_bytes: u64,
+    boot: SystemTime,
+}
+
+impl Units {
+    /// Reads clock ticks, page size and boot time once.
+    pub fn of_this_machine() -> Self {
+        // SAFETY: sysconf only reads configuration values.
+        let (ticks, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_CLK_TCK),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        let boot = fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("btime ")?.trim().parse().ok())
+            })
+            .map_or(SystemTime::UNIX_EPOCH, |seconds| {
+                SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+            });
+        Units {
+            ticks_per_second: if ticks > 0 { ticks as f64 } else { 100.0 },
+            page_bytes: u64::try_from(page).unwrap_or(4096),
+            boot,
+        }
+    }
+}
+
+/// Every process on the machine (those that vanish while being read are skipped).
+pub fn all_processes(units: &Units) -> Vec<Stat> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut buffer = Vec::with_capacity(512);
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| read_stat(pid, units, &mut buffer))
+        .collect()
+}
+
+fn read_stat(pid: i32, units: &Units, buffer: &mut Vec<u8>) -> Option<Stat> {
+    buffer.clear();
+    fs::File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read_to_end(buffer)
+        .ok()?;
+    parse_stat(pid, buffer, units)
+}
+
+/// Parses a `stat` line. The command name may hold spaces and parentheses, so fields are
+/// counted from its last `)`.
+fn parse_stat(pid: i32, line: &[u8], units: &Units) -> Option<Stat> {
+    let after_name = line.iter().rposition(|b| *b == b')')? + 1;
+    let text = std::str::from_utf8(line.get(after_name..)?).ok()?;
+    // Field 3 (state) is the first here; field N is at index N - 3.
+    let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+    let field = |n: usize| -> Option<u64> { fields.get(n - 3)?.parse().ok() };
+    let ticks = |n: u64| n as f64 / units.ticks_per_second;
+    Some(Stat {
+        pid,
+        ppid: i32::try_from(field(4)?).ok()?,
+        cpu_seconds: ticks(field(14)? + field(15)?),
+        threads: field(20)?,
+        started: units.boot + Duration::from_secs_f64(ticks(field(22)?)),
+        virtual_bytes: field(23)?,
+        resident_bytes: field(24)?.saturating_mul(units.page_bytes),
+    })
+}
+
+/// Open fds of `pid`: the size Linux reports for `/proc/<pid>/fd`, or, where it reports 0
+/// (kernels before 6.2), the entries counted.
+pub fn open_fds(pid: i32) -> u64 {
+    let path = format!("/proc/{pid}/fd");
+    match fs::metadata(&path) {
+        Ok(meta) if meta.len() > 0 => meta.len(),
+        Ok(_) => fs::read_dir(&path).map_or(0, |entries| entries.count() as u64),
+        Err(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_lines_whose_names_hold_spaces_and_parentheses() {
+        let units = Units {
+            ticks_per_second: 100.0,
+            page_bytes: 4096,
+            boot: SystemTime::UNIX_EPOCH,
+        };
+        let line = b"42 (a) b (c)) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 12345678 100 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        let stat = parse_stat(42, line, &units).expect("parsed");
+        assert_eq!(stat.ppid, 7);
+        assert!((stat.cpu_seconds - 3.0).abs() < 1e-9);
+        assert_eq!(stat.threads, 3);
+        assert_eq!(
+            stat.started,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(10)
+        );
+        assert_eq!(stat.virtual_bytes, 12_345_678);
+        assert_eq!(stat.resident_bytes, 100 * 4096);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let units = Units::of_this_machine();
+        let me = i32::try_from(std::process::id()).expect("pid");
+        let stat = all_processes(&units)
+            .into_iter()
+            .find(|s| s.pid == me)
+            .expect("this process is listed");
+        assert!(stat.resident_bytes > 0 && stat.threads >= 1);
+        assert!(open_fds(me) >= 3);
+        let age = SystemTime::now()
+            .duration_since(stat.started)
+            .expect("started in the past");
+        assert!(age < Duration::from_secs(3600), "{age:?}");
+    }
+}
