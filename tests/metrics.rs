@@ -62,6 +62,22 @@ fn metrics_measure_process_trees_and_pass_promtool() {
         Some(1.0)
     );
     assert!(metrics.contains("# TYPE vigil_process_cpu_seconds_total counter"));
+    for family in [
+        "vigil_process_healthy",
+        "vigil_event_listener_queue_depth",
+        "vigil_process_crashloop",
+        "vigil_process_restart_delay_seconds",
+        "vigil_log_bytes_total",
+        "vigil_build_info",
+        "vigil_supervisor_processes",
+        "vigil_config_reloads_total",
+    ] {
+        assert!(
+            metrics.contains(&format!("# HELP {family} "))
+                && metrics.contains(&format!("# TYPE {family} ")),
+            "{family} has HELP and TYPE lines"
+        );
+    }
     assert!(
         metrics.contains("process_resident_memory_bytes "),
         "vigild's own metrics"

@@ -30,19 +30,31 @@ const STATES: [State; 8] = [
     State::Unknown { pid: 0 },
 ];
 
-/// The whole exposition for one scrape.
+/// The whole exposition for one scrape. A family with no series yet (no health checks, no
+/// listener pools) still gets its HELP and TYPE lines, so dashboards and alerts can tell a
+/// metric vigil has from one it lacks.
 pub fn render(snapshot: &Snapshot, samples: &Samples) -> String {
     let mut families = Families::default();
     process_families(&mut families, snapshot, samples);
     daemon_families(&mut families, snapshot, samples);
-    let mut text = String::new();
-    let present: Vec<MetricFamily> = families
+    let (present, empty): (Vec<MetricFamily>, Vec<MetricFamily>) = families
         .0
         .into_iter()
-        .filter(|family| !family.get_metric().is_empty())
-        .collect();
+        .partition(|family| !family.get_metric().is_empty());
+    let mut text = String::new();
     if let Err(err) = TextEncoder::new().encode_utf8(&present, &mut text) {
         tracing::error!("could not render /metrics: {err}");
+    }
+    for family in empty {
+        let kind = match family.get_field_type() {
+            MetricType::COUNTER => "counter",
+            _ => "gauge",
+        };
+        let name = family.name();
+        text.push_str(&format!(
+            "# HELP {name} {}\n# TYPE {name} {kind}\n",
+            family.help()
+        ));
     }
     text
 }
