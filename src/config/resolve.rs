@@ -277,10 +277,7 @@ fn read_inet_server(
 ) -> InetHttpServer {
     let names = ctx.base_names(section);
     let mut reader = SectionReader { section, errors };
-    if section.get("port").is_none() {
-        reader.error(None, "section [inet_http_server] has no port value");
-    }
-    let (host, port) = reader.parse("port", &names, (String::new(), 0), inet_address);
+    let (host, port) = read_port(&mut reader, &names);
     InetHttpServer {
         host,
         port,
@@ -296,15 +293,21 @@ fn read_metrics_server(
 ) -> MetricsServer {
     let names = ctx.base_names(section);
     let mut reader = SectionReader { section, errors };
-    if section.get("port").is_none() {
-        reader.error(None, "section [metrics] has no port value");
-    }
-    let (host, port) = reader.parse("port", &names, (String::new(), 0), inet_address);
+    let (host, port) = read_port(&mut reader, &names);
     MetricsServer {
         host,
         port,
         auth: read_credentials(&mut reader, &names),
     }
+}
+
+/// The required `port=host:port` of a TCP server section.
+fn read_port(reader: &mut SectionReader<'_>, names: &Names) -> (String, u16) {
+    if reader.section.get("port").is_none() {
+        let name = reader.section.name.clone();
+        reader.error(None, format!("section [{name}] has no port value"));
+    }
+    reader.parse("port", names, (String::new(), 0), inet_address)
 }
 
 fn read_credentials(reader: &mut SectionReader<'_>, names: &Names) -> Option<Credentials> {

@@ -971,7 +971,7 @@ fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String,
             (
                 format!("{:.1}", double(member("tree_cpu_percent"))),
                 human_bytes(int(member("tree_rss"))),
-                clock_duration(double(member("uptime"))),
+                crate::timefmt::uptime(double(member("uptime")).max(0.0) as u64),
             )
         } else {
             ("-".into(), "-".into(), "-".into())
@@ -1006,12 +1006,6 @@ fn human_bytes(bytes: i64) -> String {
         value /= 1024.0;
     }
     format!("{bytes}B")
-}
-
-/// `H:MM:SS`, as supervisord's uptimes.
-fn clock_duration(seconds: f64) -> String {
-    let total = seconds.max(0.0) as u64;
-    format!("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60)
 }
 
 /// `status --json`: one object per process (Supervisor/supervisor PR #1307).

@@ -9,8 +9,8 @@ use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricT
 use prometheus::TextEncoder;
 
 use crate::process::state::{ExitReason, State};
-use crate::sampler::{ProcessSample, Samples, Usage};
-use crate::supervisor::{ProcessView, Snapshot};
+use crate::sampler::{Samples, Usage};
+use crate::supervisor::Snapshot;
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -150,7 +150,7 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
         if let Some(started) = process.start.and_then(epoch_seconds) {
             families.gauge(start_time, &labels, started);
         }
-        if let Some(sample) = process_sample(process, samples) {
+        if let Some(sample) = samples.of(process) {
             for (scope, usage) in [("process", &sample.own), ("tree", &sample.tree)] {
                 let scoped = [labels[0], labels[1], ("scope", scope)];
                 families.counter(cpu, &scoped, usage.cpu_seconds);
@@ -270,14 +270,6 @@ fn daemon_families(families: &mut Families, snapshot: &Snapshot, samples: &Sampl
         );
         families.gauge(start, &[], started);
     }
-}
-
-/// The sample of the process's current child, if the sampler has measured it.
-fn process_sample<'a>(process: &ProcessView, samples: &'a Samples) -> Option<&'a ProcessSample> {
-    process
-        .state
-        .pid()
-        .and_then(|pid| samples.processes.get(&pid))
 }
 
 /// Resident memory, virtual memory, threads and fds, into these four families.

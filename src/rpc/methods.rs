@@ -871,10 +871,7 @@ pub fn process_info(process: &ProcessView) -> Value {
 /// `vigil.getProcessStats`'s struct: the sampler's figures for the current child (zeros and
 /// `sampled: false` before the first sample or without a child), plus the counts.
 pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -> Value {
-    let sample = process
-        .state
-        .pid()
-        .and_then(|pid| samples.processes.get(&pid));
+    let sample = samples.of(process);
     let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
     let (own, tree) = sample.map_or_else(Default::default, |s| (s.own, s.tree));
     Value::record([

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::process::state::State;
-use crate::supervisor::{Control, Handle, ProcKey, Snapshot};
+use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Snapshot};
 
 /// The least time between two passes that new RUNNING processes ask for, so a fleet
 /// starting up costs a few passes rather than one per process.
@@ -85,6 +85,13 @@ pub struct Samples {
     pub pass_cpu_seconds: f64,
     /// The interval between passes (zero: the sampler is off).
     pub interval: Duration,
+}
+
+impl Samples {
+    /// The sample of `process`'s current child, if it has one and it has been measured.
+    pub fn of(&self, process: &ProcessView) -> Option<&ProcessSample> {
+        process.state.pid().and_then(|pid| self.processes.get(&pid))
+    }
 }
 
 /// Where the latest [`Samples`] are read.
