@@ -43,6 +43,14 @@ pub const PROGRAM: &[&str] = &[
     "stderr_tail_bytes",
     "log_markers",
     "memory_limit",
+    "crashloop_threshold",
+    "crashloop_window",
+    "restart_delay",
+    "restart_delay_max",
+    "crashloop_reset",
+    "crashloop_giveup",
+    "crash_tail_lines",
+    "crash_history",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

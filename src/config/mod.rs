@@ -297,6 +297,38 @@ pub struct ProcessConfig {
     /// vigil: restart the process when its process tree's resident memory exceeds this
     /// many bytes (`memory_limit`; checked by the sampler).
     pub memory_limit: Option<u64>,
+    /// vigil: when crashes count as a loop and how restarts are then delayed.
+    pub crash_loop: CrashLoopPolicy,
+    /// vigil: what each crash record keeps (`crash_tail_lines`, `crash_history`).
+    pub crash_records: CrashRecordPolicy,
+}
+
+/// vigil's crash-loop damping for one program; `threshold == 0` is supervisord's behaviour
+/// (restart at once, forever).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrashLoopPolicy {
+    /// Crashes within `window` that make a crash loop (`crashloop_threshold`; 0 = off).
+    pub threshold: u32,
+    /// The sliding window crashes are counted in (`crashloop_window`).
+    pub window: std::time::Duration,
+    /// The first delayed restart's wait, doubled per further crash (`restart_delay`).
+    pub delay: std::time::Duration,
+    /// The longest wait (`restart_delay_max`).
+    pub delay_max: std::time::Duration,
+    /// How long a run must last to end the loop (`crashloop_reset`).
+    pub reset: std::time::Duration,
+    /// Delayed restarts after which the process goes FATAL (`crashloop_giveup`; None =
+    /// never).
+    pub giveup: Option<u32>,
+}
+
+/// How much of each crash vigil keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashRecordPolicy {
+    /// Lines of output kept with each crash (`crash_tail_lines`).
+    pub tail_lines: usize,
+    /// Records kept per process in memory and on disk (`crash_history`).
+    pub history: usize,
 }
 
 impl ProcessConfig {

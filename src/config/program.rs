@@ -16,8 +16,8 @@ use super::resolve::{
 };
 use super::value;
 use super::{
-    AutoRestart, FcgiAddress, FcgiSocket, GroupConfig, ListenerConfig, LogTarget, ProcessConfig,
-    StreamLog,
+    AutoRestart, CrashLoopPolicy, CrashRecordPolicy, FcgiAddress, FcgiSocket, GroupConfig,
+    ListenerConfig, LogTarget, ProcessConfig, StreamLog,
 };
 
 /// Event type names a listener may subscribe to (supervisord 4.3).
@@ -272,6 +272,11 @@ fn read_program(
         memory_limit: reader
             .optional("memory_limit", &names, value::byte_size)
             .filter(|limit| *limit > 0),
+        crash_loop: read_crash_loop(&mut reader, &names),
+        crash_records: CrashRecordPolicy {
+            tail_lines: reader.parse("crash_tail_lines", &names, 50, value::count),
+            history: reader.parse("crash_history", &names, 20, value::count),
+        },
     };
 
     let mut processes = Vec::new();
@@ -443,6 +448,38 @@ fn fcgi_address(text: &str) -> Result<FcgiAddress, String> {
         }
     }
     Err("bad socket (expected tcp://host:port or unix:///path)".into())
+}
+
+/// vigil's crash-loop options; the defaults damp a loop of 5 crashes a minute.
+fn read_crash_loop(reader: &mut SectionReader<'_>, names: &Names) -> CrashLoopPolicy {
+    let secs = std::time::Duration::from_secs;
+    let policy = CrashLoopPolicy {
+        threshold: reader.parse("crashloop_threshold", names, 5, value::count),
+        window: reader.parse("crashloop_window", names, secs(60), value::seconds),
+        delay: reader.parse("restart_delay", names, secs(1), value::seconds),
+        delay_max: reader.parse("restart_delay_max", names, secs(300), value::seconds),
+        reset: reader.parse("crashloop_reset", names, secs(600), value::seconds),
+        giveup: reader
+            .optional("crashloop_giveup", names, value::count)
+            .filter(|restarts| *restarts > 0),
+    };
+    if policy.delay_max < policy.delay {
+        reader.error(
+            Some("restart_delay_max"),
+            format!(
+                "restart_delay_max ({}s) must not be below restart_delay ({}s)",
+                policy.delay_max.as_secs_f64(),
+                policy.delay.as_secs_f64()
+            ),
+        );
+    }
+    if policy.threshold > 0 && policy.window.is_zero() {
+        reader.error(
+            Some("crashloop_window"),
+            "crashloop_window must be above 0 while crashloop_threshold is set",
+        );
+    }
+    policy
 }
 
 fn read_listener(reader: &mut SectionReader<'_>, names: &Names) -> ListenerConfig {

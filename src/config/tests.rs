@@ -120,6 +120,25 @@ fn program_defaults_match_the_reference() {
     };
     assert_eq!(p.stdout, stream);
     assert_eq!(p.stderr, stream);
+    let secs = std::time::Duration::from_secs;
+    assert_eq!(
+        p.crash_loop,
+        crate::config::CrashLoopPolicy {
+            threshold: 5,
+            window: secs(60),
+            delay: secs(1),
+            delay_max: secs(300),
+            reset: secs(600),
+            giveup: None,
+        }
+    );
+    assert_eq!(
+        p.crash_records,
+        crate::config::CrashRecordPolicy {
+            tail_lines: 50,
+            history: 20,
+        }
+    );
 }
 
 #[test]
@@ -264,6 +283,14 @@ fn bad_values_are_located_errors() {
             "cannot set stopasgroup=true and killasgroup=false",
         ),
         ("process_name=a:b", "invalid name"),
+        ("crashloop_threshold=-1", "must not be negative"),
+        ("restart_delay=soon", "not a number of seconds"),
+        (
+            "restart_delay=10\nrestart_delay_max=5",
+            "restart_delay_max (5s) must not be below restart_delay (10s)",
+        ),
+        ("crashloop_window=0", "crashloop_window must be above 0"),
+        ("crash_history=many", "not an integer"),
     ];
     for (option, why) in cases {
         let errs = errors(&format!(

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -68,7 +69,8 @@ pub fn start(
         }
     }
     let (done, drained) = std::sync::mpsc::channel::<()>();
-    let mut relay = Relay::new(stream, treatment, on_capture, name);
+    let relayed = Arc::new(AtomicU64::new(0));
+    let mut relay = Relay::new(stream, treatment, on_capture, name, Arc::clone(&relayed));
     // SAFETY: F_GETPIPE_SZ on a pipe fd we own; no memory is passed.
     let capacity = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
     relay.pipe_capacity = usize::try_from(capacity).unwrap_or(0);
@@ -95,7 +97,10 @@ pub fn start(
                 })?;
         }
     }
-    Ok(Drained(drained))
+    Ok(Drained {
+        done: drained,
+        relayed,
+    })
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
@@ -124,6 +129,8 @@ struct Relay {
     /// bytes must pass through here.
     echo_to_main_log: bool,
     name: String,
+    /// Bytes this capture has put into the stream (crash records take their tail from them).
+    relayed: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -132,6 +139,7 @@ impl Relay {
         treatment: Treatment,
         on_capture: OnCapture,
         name: &str,
+        relayed: Arc<AtomicU64>,
     ) -> Self {
         let mut relay = Relay {
             stream,
@@ -144,6 +152,7 @@ impl Relay {
             pipe_capacity: 0,
             echo_to_main_log: tracing::enabled!(tracing::Level::DEBUG),
             name: name.to_string(),
+            relayed,
         };
         relay.splicing = relay.untreated();
         relay
@@ -178,6 +187,7 @@ impl Relay {
             data = Cow::Owned(out);
         }
         self.stream.append(&data);
+        self.relayed.fetch_add(data.len() as u64, Ordering::Relaxed);
         if self.echo_to_main_log {
             let name = self.name.as_str();
             let (process, channel) = name.rsplit_once(' ').unwrap_or((name, ""));
@@ -242,7 +252,10 @@ impl Relay {
                 }
                 self.let_pipe_fill(pipe);
                 match self.stream.splice_from(pipe.as_fd(), PIPE_BUFFER as usize) {
-                    Ok(Some(n)) => Ok(n),
+                    Ok(Some(n)) => {
+                        self.relayed.fetch_add(n as u64, Ordering::Relaxed);
+                        Ok(n)
+                    }
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(err),
                     // Not possible here, or failing (a full disk): the read/write path takes
                     // over and reports write errors while the ring keeps the output.
@@ -332,13 +345,21 @@ fn wait_readable(pipe: &File, millis: libc::c_int) -> bool {
     unsafe { libc::poll(&mut poll, 1, millis) > 0 }
 }
 
-/// Tells when a capture has copied everything its pipe will ever carry.
+/// Tells when a capture has copied everything its pipe will ever carry, and how much.
 #[derive(Debug)]
-pub struct Drained(std::sync::mpsc::Receiver<()>);
+pub struct Drained {
+    done: std::sync::mpsc::Receiver<()>,
+    relayed: Arc<AtomicU64>,
+}
 
 impl Drained {
     /// Waits until the pipe is drained, at most `limit` (a grandchild may keep it open).
     pub fn wait(&self, limit: std::time::Duration) {
-        let _ = self.0.recv_timeout(limit);
+        let _ = self.done.recv_timeout(limit);
+    }
+
+    /// Bytes the capture has put into its stream so far.
+    pub fn relayed(&self) -> u64 {
+        self.relayed.load(Ordering::Relaxed)
     }
 }

@@ -127,7 +127,7 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
     );
     let delay = families.add(
         "vigil_process_restart_delay_seconds",
-        "Seconds the next start attempt waits (0 when none is pending).",
+        "Seconds the next start waits: the pending one in BACKOFF, else during a crash loop the least the next crash gets, else 0.",
         MetricType::GAUGE,
     );
     let log_bytes = families.add(
@@ -169,8 +169,16 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
         }
         families.gauge(last_exit, &labels, f64::from(process.exitstatus));
         families.counter(crashes, &labels, process.tally.crashes as f64);
-        families.gauge(crashloop, &labels, 0.0);
-        families.gauge(delay, &labels, process.retry_delay as f64);
+        families.gauge(
+            crashloop,
+            &labels,
+            if process.crash_loop.is_some() {
+                1.0
+            } else {
+                0.0
+            },
+        );
+        families.gauge(delay, &labels, process.restart_delay().as_secs_f64());
         let mut streams = vec![("stdout", &process.stdout)];
         if !Arc::ptr_eq(&process.stdout, &process.stderr) {
             streams.push(("stderr", &process.stderr));

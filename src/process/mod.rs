@@ -1,10 +1,12 @@
-//! One program instance: its state machine ([`state`]), how it ended ([`exit`]), and the
-//! operating-system side of running it — spawning ([`spawn`]), signalling ([`signal`]),
-//! reaping ([`reaper`]) and fcgi sockets ([`fcgi`]).
+//! One program instance: its state machine ([`state`]) with its crash-loop detector
+//! ([`crashloop`]), how it ended ([`exit`]), and the operating-system side of running it —
+//! spawning ([`spawn`]), signalling ([`signal`]), reaping ([`reaper`]) and fcgi sockets
+//! ([`fcgi`]).
 //!
-//! This module reports what happened; it never schedules timers or decides restarts (that
-//! is the supervisor's job).
+//! The state machine decides (which state, which timer, whether to restart) without doing
+//! anything; the supervisor carries its decisions out and owns the timers.
 
+pub mod crashloop;
 pub mod exit;
 pub mod fcgi;
 pub mod launch;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
 
+use super::crashloop::{CrashLoop, Verdict};
 use super::exit::ExitOutcome;
 use crate::config::{AutoRestart, ProcessConfig};
 
@@ -133,6 +134,8 @@ pub enum Input {
     },
     /// Shutdown while in BACKOFF: stop retrying.
     GiveUp,
+    /// The run has lasted `crashloop_reset`: a crash loop is over.
+    CrashLoopReset,
 }
 
 /// The timers a process can have armed (at most one at a time).
@@ -144,6 +147,8 @@ pub enum Timer {
     Retry,
     /// Escalate a stop to SIGKILL.
     StopTimeout,
+    /// End a crash loop once a run has lasted `crashloop_reset`.
+    CrashLoopReset,
 }
 
 /// Log severity of a supervisord message.
@@ -185,6 +190,41 @@ pub enum Effect {
         /// supervisord's text.
         message: String,
     },
+    /// vigil: keep a crash record (with the output that explains the crash).
+    RecordCrash(CrashFacts),
+}
+
+/// What the state machine knows about a crash; the supervisor adds the output tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashFacts {
+    /// The child that crashed.
+    pub pid: i32,
+    /// How it ended.
+    pub outcome: ExitOutcome,
+    /// When it ended.
+    pub at: SystemTime,
+    /// How long it ran.
+    pub ran: Duration,
+    /// Restarts of the process before this crash.
+    pub restarts: u64,
+    /// Crashes in `crashloop_window`, this one included.
+    pub recent_crashes: usize,
+    /// The process is in a crash loop.
+    pub crash_loop: bool,
+    /// The wait before the next start, when one is scheduled.
+    pub next_start: Option<Duration>,
+}
+
+/// A start attempt scheduled from BACKOFF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// When it happens.
+    pub at: Instant,
+    /// The wait that was chosen.
+    pub delay: Duration,
+    /// vigil's crash-loop delay (a start by hand may cut it short), not supervisord's
+    /// start-up back-off.
+    pub crash_loop: bool,
 }
 
 /// One state change, for events and metrics.
@@ -326,6 +366,10 @@ pub struct Process {
     pub tally: Tally,
     /// Why the stop in progress was asked for.
     pub stop_reason: ExitReason,
+    /// vigil: the crash-loop detector.
+    pub crash_loop: CrashLoop,
+    /// The start scheduled while in BACKOFF.
+    pub retry: Option<Retry>,
 }
 
 impl Default for Process {
@@ -341,6 +385,8 @@ impl Default for Process {
             reached_running: false,
             tally: Tally::default(),
             stop_reason: ExitReason::Stopped,
+            crash_loop: CrashLoop::default(),
+            retry: None,
         }
     }
 }
@@ -389,7 +435,7 @@ impl Process {
                 self.change(&mut step, State::Starting { pid: 0 }, None);
                 step.log(Level::Info, format!("spawnerr: {error}"));
                 self.spawnerr = Some(error);
-                self.enter_backoff(&mut step, config);
+                self.enter_backoff(&mut step, config, clock);
             }
             (State::Starting { pid }, Input::StartSecsElapsed) => {
                 self.backoff = 0;
@@ -401,12 +447,35 @@ impl Process {
                         config.name, config.startsecs
                     ),
                 );
+                if self.crash_loop.looping().is_some() {
+                    let up = self
+                        .started_at
+                        .map_or(Duration::ZERO, |start| clock.now.duration_since(start));
+                    step.arm(
+                        Timer::CrashLoopReset,
+                        config.crash_loop.reset.saturating_sub(up),
+                    );
+                }
+            }
+            (State::Running { .. }, Input::CrashLoopReset) => {
+                if self.crash_loop.end() {
+                    step.log(
+                        Level::Info,
+                        format!(
+                            "crash loop over: {} has stayed up for {}s (crashloop_reset)",
+                            config.name,
+                            config.crash_loop.reset.as_secs_f64()
+                        ),
+                    );
+                }
             }
             (State::Stopping { .. } | State::Unknown { .. }, Input::Exited(outcome)) => {
                 let reason = std::mem::replace(&mut self.stop_reason, ExitReason::Stopped);
                 self.tally.count_exit(reason);
-                if reason == ExitReason::MemoryLimit {
-                    step.effects.push(Effect::Respawn);
+                match reason {
+                    ExitReason::MemoryLimit => step.effects.push(Effect::Respawn),
+                    ExitReason::Stopped => self.end_crash_loop_by_hand(&mut step, config),
+                    _ => {}
                 }
                 self.laststop = Some(clock.wall);
                 self.exitstatus = outcome.exit_status();
@@ -421,9 +490,9 @@ impl Process {
                     format!("stopped: {} ({})", config.name, outcome.describe()),
                 );
             }
-            (State::Starting { .. }, Input::Exited(outcome)) if self.too_quick(config, clock) => {
-                self.tally
-                    .count_exit(ExitReason::of_own_exit(outcome, config));
+            (State::Starting { pid }, Input::Exited(outcome)) if self.too_quick(config, clock) => {
+                let reason = ExitReason::of_own_exit(outcome, config);
+                self.tally.count_exit(reason);
                 self.laststop = Some(clock.wall);
                 self.spawnerr = Some("Exited too quickly (process log may have details)".into());
                 step.log(
@@ -434,11 +503,17 @@ impl Process {
                         outcome.describe()
                     ),
                 );
-                self.enter_backoff(&mut step, config);
+                if reason.is_crash() {
+                    self.count_crash(&mut step, config, clock);
+                }
+                self.enter_backoff(&mut step, config, clock);
+                if reason.is_crash() {
+                    self.record_crash(&mut step, pid, outcome, clock);
+                }
             }
             (State::Starting { pid } | State::Running { pid }, Input::Exited(outcome)) => {
-                self.tally
-                    .count_exit(ExitReason::of_own_exit(outcome, config));
+                let reason = ExitReason::of_own_exit(outcome, config);
+                self.tally.count_exit(reason);
                 self.laststop = Some(clock.wall);
                 self.backoff = 0;
                 self.exitstatus = outcome.exit_status();
@@ -461,13 +536,25 @@ impl Process {
                     ),
                 );
                 self.change(&mut step, State::Exited, Some(expected));
+                let crashed = reason.is_crash();
+                if crashed {
+                    self.count_crash(&mut step, config, clock);
+                }
                 let restart = match config.autorestart {
                     AutoRestart::Always => true,
                     AutoRestart::Never => false,
                     AutoRestart::Unexpected => !expected,
                 };
                 if restart {
-                    step.effects.push(Effect::Respawn);
+                    let verdict = if crashed {
+                        self.crash_loop.restart(&config.crash_loop)
+                    } else {
+                        Verdict::Now
+                    };
+                    self.restart_after_exit(&mut step, config, clock, verdict);
+                }
+                if crashed {
+                    self.record_crash(&mut step, pid, outcome, clock);
                 }
             }
             (
@@ -498,7 +585,10 @@ impl Process {
                 });
                 step.arm(Timer::StopTimeout, Duration::from_secs(config.stopwaitsecs));
             }
-            (State::Backoff, Input::Stop) => self.change(&mut step, State::Stopped, None),
+            (State::Backoff, Input::Stop) => {
+                self.change(&mut step, State::Stopped, None);
+                self.end_crash_loop_by_hand(&mut step, config);
+            }
             (_, Input::Stop) => return Err(Refused::NotRunning),
             (State::Stopping { pid }, Input::StopTimeout) => {
                 step.log(
@@ -538,8 +628,103 @@ impl Process {
         })
     }
 
+    /// Counts a crash in the detector; says so when it starts a loop.
+    fn count_crash(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) {
+        if self
+            .crash_loop
+            .crashed(&config.crash_loop, clock.now, clock.wall)
+        {
+            step.log(
+                Level::Warn,
+                format!(
+                    "crash loop: {} crashed {} times within {}s: restarts are delayed from now on",
+                    config.name,
+                    self.crash_loop.recent_crashes(),
+                    config.crash_loop.window.as_secs_f64()
+                ),
+            );
+        }
+    }
+
+    /// Asks the supervisor to keep a record of the crash just handled.
+    fn record_crash(&self, step: &mut Step, pid: i32, outcome: ExitOutcome, clock: Clock) {
+        step.effects.push(Effect::RecordCrash(CrashFacts {
+            pid,
+            outcome,
+            at: clock.wall,
+            ran: self
+                .started_at
+                .map_or(Duration::ZERO, |start| clock.now.duration_since(start)),
+            restarts: self.tally.restarts(),
+            recent_crashes: self.crash_loop.recent_crashes(),
+            crash_loop: self.crash_loop.looping().is_some(),
+            next_start: self.retry.map(|retry| retry.delay),
+        }));
+    }
+
+    /// EXITED and autorestart says start again: at once, after the crash-loop delay
+    /// (BACKOFF), or not at all when `crashloop_giveup` is reached (FATAL).
+    fn restart_after_exit(
+        &mut self,
+        step: &mut Step,
+        config: &ProcessConfig,
+        clock: Clock,
+        verdict: Verdict,
+    ) {
+        let crashes = self.crash_loop.recent_crashes();
+        let window = config.crash_loop.window.as_secs_f64();
+        match verdict {
+            Verdict::Now => step.effects.push(Effect::Respawn),
+            Verdict::After(delay) => {
+                self.change(step, State::Backoff, None);
+                self.schedule_retry(step, clock, delay, true);
+                step.log(
+                    Level::Warn,
+                    format!(
+                        "crash loop: {} crashed {crashes} times in {window}s, next start in {}s",
+                        config.name,
+                        delay.as_secs_f64()
+                    ),
+                );
+            }
+            Verdict::GiveUp => {
+                let restarts = self.crash_loop.looping().map_or(0, |l| l.restarts);
+                self.spawnerr = Some(format!(
+                    "crash loop: gave up after {restarts} delayed restarts"
+                ));
+                self.change(step, State::Fatal, None);
+                step.log(
+                    Level::Info,
+                    format!(
+                        "gave up: {} entered FATAL state, still crashing after {restarts} delayed restarts (crashloop_giveup)",
+                        config.name
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A stop by hand ends a crash loop: whoever stopped it is dealing with it.
+    fn end_crash_loop_by_hand(&mut self, step: &mut Step, config: &ProcessConfig) {
+        if self.crash_loop.end() {
+            step.log(
+                Level::Info,
+                format!("crash loop over: {} was stopped", config.name),
+            );
+        }
+    }
+
+    fn schedule_retry(&mut self, step: &mut Step, clock: Clock, delay: Duration, crash_loop: bool) {
+        self.retry = clock.now.checked_add(delay).map(|at| Retry {
+            at,
+            delay,
+            crash_loop,
+        });
+        step.arm(Timer::Retry, delay);
+    }
+
     /// STARTING → BACKOFF, and straight on to FATAL when the retries are used up.
-    fn enter_backoff(&mut self, step: &mut Step, config: &ProcessConfig) {
+    fn enter_backoff(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) {
         self.backoff += 1;
         self.change(step, State::Backoff, None);
         if self.backoff > config.startretries {
@@ -552,7 +737,8 @@ impl Process {
                 ),
             );
         } else {
-            step.arm(Timer::Retry, Duration::from_secs(u64::from(self.backoff)));
+            let delay = Duration::from_secs(u64::from(self.backoff));
+            self.schedule_retry(step, clock, delay, false);
         }
     }
 
@@ -566,6 +752,9 @@ impl Process {
     fn change(&mut self, step: &mut Step, to: State, expected: Option<bool>) {
         if matches!(to, State::Running { .. }) {
             self.reached_running = true;
+        }
+        if to != State::Backoff {
+            self.retry = None;
         }
         step.changes.push(Change {
             from: self.state,
@@ -630,6 +819,18 @@ mod tests {
             listener: None,
             log_markers: false,
             memory_limit: None,
+            crash_loop: crate::config::CrashLoopPolicy {
+                threshold: 0,
+                window: Duration::from_secs(60),
+                delay: Duration::from_secs(1),
+                delay_max: Duration::from_secs(300),
+                reset: Duration::from_secs(600),
+                giveup: None,
+            },
+            crash_records: crate::config::CrashRecordPolicy {
+                tail_lines: 50,
+                history: 20,
+            },
         }
     }
 
@@ -954,5 +1155,211 @@ mod tests {
             ExitReason::Stopped,
             "the next stop is a plain one"
         );
+    }
+
+    /// A config with the crash-loop detector on: 3 crashes in 60 s, delays from 1 s.
+    fn looping_config() -> ProcessConfig {
+        let mut cfg = ProcessConfig {
+            autorestart: AutoRestart::Always,
+            ..config()
+        };
+        cfg.crash_loop.threshold = 3;
+        cfg
+    }
+
+    /// Spawns at `start` (seconds from `base`), reaches RUNNING a second later and exits
+    /// with `code` at `start + 2`; returns the exit's step.
+    fn run_and_exit(
+        p: &mut Process,
+        cfg: &ProcessConfig,
+        base: Instant,
+        start: u64,
+        code: i32,
+    ) -> Step {
+        p.apply(
+            Input::Spawned {
+                pid: 100 + start as i32,
+            },
+            cfg,
+            at(base, start),
+        )
+        .expect("spawn");
+        p.apply(Input::StartSecsElapsed, cfg, at(base, start + 1))
+            .expect("running");
+        p.apply(
+            Input::Exited(ExitOutcome::Exited(code)),
+            cfg,
+            at(base, start + 2),
+        )
+        .expect("exit")
+    }
+
+    fn retry_delay(step: &Step) -> Option<u64> {
+        step.effects.iter().find_map(|e| match e {
+            Effect::Arm {
+                timer: Timer::Retry,
+                after,
+            } => Some(after.as_secs()),
+            _ => None,
+        })
+    }
+
+    fn crash_facts(step: &Step) -> Option<CrashFacts> {
+        step.effects.iter().find_map(|e| match e {
+            Effect::RecordCrash(facts) => Some(*facts),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn below_the_threshold_crashes_restart_at_once_as_in_supervisord() {
+        let cfg = ProcessConfig {
+            crash_loop: crate::config::CrashLoopPolicy {
+                threshold: 5,
+                ..looping_config().crash_loop
+            },
+            ..looping_config()
+        };
+        let base = Instant::now();
+        let mut p = Process::default();
+        for run in 0..4 {
+            let step = run_and_exit(&mut p, &cfg, base, run * 3, 1);
+            assert_eq!(names(&step), ["EXITED"]);
+            assert!(step.effects.contains(&Effect::Respawn), "run {run}");
+            assert_eq!(retry_delay(&step), None);
+            let facts = crash_facts(&step).expect("every crash is recorded");
+            assert!(!facts.crash_loop);
+            assert_eq!(facts.recent_crashes, run as usize + 1);
+        }
+    }
+
+    #[test]
+    fn a_crash_loop_delays_restarts_doubling_and_starts_by_hand_at_once() {
+        let cfg = looping_config();
+        let base = Instant::now();
+        let mut p = Process::default();
+        run_and_exit(&mut p, &cfg, base, 0, 1);
+        run_and_exit(&mut p, &cfg, base, 3, 1);
+        let step = run_and_exit(&mut p, &cfg, base, 6, 1);
+        assert_eq!(names(&step), ["EXITED", "BACKOFF"]);
+        assert!(!step.effects.contains(&Effect::Respawn));
+        assert_eq!(retry_delay(&step), Some(1));
+        assert!(logs(&step).contains(
+            &"crash loop: app crashed 3 times within 60s: restarts are delayed from now on"
+                .to_string()
+        ));
+        assert!(logs(&step)
+            .contains(&"crash loop: app crashed 3 times in 60s, next start in 1s".to_string()));
+        let facts = crash_facts(&step).expect("recorded");
+        assert!(facts.crash_loop);
+        assert_eq!(facts.next_start, Some(Duration::from_secs(1)));
+        assert_eq!(facts.ran, Duration::from_secs(2));
+        assert!(p.retry.is_some_and(|r| r.crash_loop));
+
+        let mut delays = Vec::new();
+        for start in [9, 12, 15] {
+            delays.push(retry_delay(&run_and_exit(&mut p, &cfg, base, start, 1)));
+        }
+        assert_eq!(delays, [Some(2), Some(4), Some(8)]);
+        // The Retry timer or a start by hand: both are a spawn from BACKOFF.
+        p.apply(Input::Spawned { pid: 9 }, &cfg, at(base, 16))
+            .expect("a start from a crash-loop BACKOFF");
+        assert_eq!(p.retry, None);
+    }
+
+    #[test]
+    fn expected_exits_never_count_as_crashes() {
+        let cfg = looping_config();
+        let base = Instant::now();
+        let mut p = Process::default();
+        for run in 0..6 {
+            let step = run_and_exit(&mut p, &cfg, base, run * 3, 0);
+            assert!(step.effects.contains(&Effect::Respawn));
+            assert_eq!(crash_facts(&step), None);
+        }
+        assert_eq!(p.crash_loop.recent_crashes(), 0);
+        assert_eq!(p.tally.crashes, 0);
+    }
+
+    #[test]
+    fn a_stable_run_ends_the_loop_and_a_stop_by_hand_does_too() {
+        let mut cfg = looping_config();
+        cfg.crash_loop.reset = Duration::from_secs(30);
+        let base = Instant::now();
+        let mut p = Process::default();
+        for start in [0, 3, 6] {
+            run_and_exit(&mut p, &cfg, base, start, 1);
+        }
+        p.apply(Input::Spawned { pid: 50 }, &cfg, at(base, 10))
+            .expect("spawn");
+        let step = p
+            .apply(Input::StartSecsElapsed, &cfg, at(base, 11))
+            .expect("running");
+        assert!(step.effects.contains(&Effect::Arm {
+            timer: Timer::CrashLoopReset,
+            after: Duration::from_secs(29)
+        }));
+        let step = p
+            .apply(Input::CrashLoopReset, &cfg, at(base, 40))
+            .expect("reset");
+        assert_eq!(
+            logs(&step),
+            ["crash loop over: app has stayed up for 30s (crashloop_reset)"]
+        );
+        assert!(p.crash_loop.looping().is_none());
+
+        let step = p
+            .apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 41))
+            .expect("exit");
+        assert!(step.effects.contains(&Effect::Respawn), "counting afresh");
+        for start in [50, 53] {
+            run_and_exit(&mut p, &cfg, base, start, 1);
+        }
+        assert_eq!(p.state, State::Backoff);
+        let step = p.apply(Input::Stop, &cfg, at(base, 59)).expect("stop");
+        assert_eq!(names(&step), ["STOPPED"]);
+        assert_eq!(logs(&step), ["crash loop over: app was stopped"]);
+        assert!(p.crash_loop.looping().is_none() && p.retry.is_none());
+    }
+
+    #[test]
+    fn crashloop_giveup_goes_fatal() {
+        let mut cfg = looping_config();
+        cfg.crash_loop.giveup = Some(1);
+        let base = Instant::now();
+        let mut p = Process::default();
+        for start in [0, 3, 6] {
+            run_and_exit(&mut p, &cfg, base, start, 1);
+        }
+        let step = run_and_exit(&mut p, &cfg, base, 9, 1);
+        assert_eq!(names(&step), ["EXITED", "FATAL"]);
+        assert_eq!(
+            p.spawnerr.as_deref(),
+            Some("crash loop: gave up after 1 delayed restarts")
+        );
+        assert!(!step.effects.contains(&Effect::Respawn));
+    }
+
+    #[test]
+    fn quick_crashes_count_but_keep_supervisords_backoff() {
+        let cfg = ProcessConfig {
+            startretries: 10,
+            ..looping_config()
+        };
+        let base = Instant::now();
+        let mut p = Process::default();
+        let mut delays = Vec::new();
+        for attempt in 0..4 {
+            p.apply(Input::Spawned { pid: 10 + attempt }, &cfg, at(base, 0))
+                .expect("spawn");
+            let step = p
+                .apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 0))
+                .expect("exit");
+            assert!(crash_facts(&step).is_some());
+            delays.push(retry_delay(&step));
+        }
+        assert_eq!(delays, [Some(1), Some(2), Some(3), Some(4)]);
+        assert!(p.crash_loop.looping().is_some(), "counted by the detector");
+        assert!(p.retry.is_some_and(|r| !r.crash_loop));
     }
 }

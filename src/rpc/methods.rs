@@ -911,7 +911,10 @@ pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -
         ),
         ("restarts", int(process.tally.restarts())),
         ("crashes", int(process.tally.crashes)),
-        ("memory_limit", int(process.memory_limit.unwrap_or(0))),
+        (
+            "memory_limit",
+            int(process.config.memory_limit.unwrap_or(0)),
+        ),
     ])
 }
 

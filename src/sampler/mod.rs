@@ -176,7 +176,7 @@ fn targets(snapshot: &Snapshot) -> Vec<Target> {
             p.state.pid().filter(|pid| *pid > 0).map(|pid| Target {
                 key: (p.group.clone(), p.name.clone()),
                 pid,
-                memory_limit: p.memory_limit,
+                memory_limit: p.config.memory_limit,
             })
         })
         .collect()

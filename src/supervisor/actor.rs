@@ -119,11 +119,11 @@ impl Supervisor {
                 stdout: Arc::clone(&entry.stdout_log),
                 stderr: Arc::clone(&entry.stderr_log),
                 tally: entry.process.tally,
-                retry_delay: match entry.process.state {
-                    State::Backoff => u64::from(entry.process.backoff),
-                    _ => 0,
-                },
-                memory_limit: entry.config.memory_limit,
+                retry: entry.process.retry,
+                crash_loop: entry.process.crash_loop.looping(),
+                recent_crashes: entry.process.crash_loop.recent_crashes(),
+                crashes: Arc::clone(&entry.crashes),
+                config: Arc::clone(&entry.config),
             })
             .collect();
         processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
@@ -267,18 +267,25 @@ impl Supervisor {
     fn child_exited(&mut self, pid: i32, outcome: ExitOutcome) {
         match self.table.pids.remove(&pid) {
             Some(key) => {
-                if let Some(entry) = self.table.entries.get_mut(&key) {
-                    entry.stdin = None;
-                    if entry.config.log_markers {
-                        entry.write_exit_marker(&format!(
-                            "exited '{}' ({})",
-                            entry.config.name,
-                            outcome.describe()
-                        ));
-                    }
-                }
+                // Taken first: a respawn below starts new captures.
+                let captures = self
+                    .table
+                    .entries
+                    .get_mut(&key)
+                    .map(|entry| {
+                        entry.stdin = None;
+                        std::mem::take(&mut entry.captures)
+                    })
+                    .unwrap_or_default();
                 // An exit the state machine does not expect is only logged.
                 let _ = self.apply(&key, Input::Exited(outcome));
+                if let Some(entry) = self.table.entries.get_mut(&key) {
+                    let crash = entry.crash_to_record.take();
+                    let marker = entry.config.log_markers.then(|| {
+                        format!("exited '{}' ({})", entry.config.name, outcome.describe())
+                    });
+                    entry.after_exit(captures, crash, marker);
+                }
             }
             None if self.spawner.is_helper(pid) => {
                 self.spawner.helper_exited(pid, &outcome.describe());
@@ -305,6 +312,8 @@ impl Supervisor {
         // changes), then the state.
         spawn::preflight(&entry.config, &self.base_env).map_err(Refusal::SpawnError)?;
         match entry.process.state {
+            // vigil: a start by hand cuts a crash-loop delay short.
+            State::Backoff if entry.process.retry.is_some_and(|r| r.crash_loop) => {}
             State::Starting { .. } | State::Running { .. } | State::Backoff => {
                 return Err(Refusal::AlreadyStarted)
             }
@@ -679,6 +688,11 @@ impl Supervisor {
                         self.start(key);
                     }
                 }
+                Effect::RecordCrash(facts) => {
+                    if let Some(entry) = self.table.entries.get_mut(key) {
+                        entry.crash_to_record = Some(facts);
+                    }
+                }
             }
         }
     }
@@ -718,6 +732,7 @@ impl Supervisor {
             let _ = match due.timer {
                 Timer::StartSecs => self.apply(&due.key, Input::StartSecsElapsed),
                 Timer::StopTimeout => self.apply(&due.key, Input::StopTimeout),
+                Timer::CrashLoopReset => self.apply(&due.key, Input::CrashLoopReset),
                 Timer::Retry => {
                     if matches!(self.mood, Mood::Running) {
                         self.start(&due.key);

@@ -4,8 +4,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::config::ProcessConfig;
+use crate::logs::crashes::CrashHistory;
 use crate::logs::stream::LogStream;
-use crate::process::state::{State, Tally};
+use crate::process::crashloop::Looping;
+use crate::process::state::{Retry, State, Tally};
 
 /// supervisord's own state (`getState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,13 +66,29 @@ pub struct ProcessView {
     pub stderr: Arc<LogStream>,
     /// vigil: spawns, exits by reason and crashes.
     pub tally: Tally,
-    /// Seconds until the next start attempt while in BACKOFF (0 otherwise).
-    pub retry_delay: u64,
-    /// `memory_limit`, for the sampler.
-    pub memory_limit: Option<u64>,
+    /// The start scheduled while in BACKOFF.
+    pub retry: Option<Retry>,
+    /// vigil: the crash loop in progress, if any.
+    pub crash_loop: Option<Looping>,
+    /// vigil: crashes within `crashloop_window` at the last crash.
+    pub recent_crashes: usize,
+    /// vigil: its crash records.
+    pub crashes: Arc<CrashHistory>,
+    /// Its config (`memory_limit` for the sampler, crash-loop settings for the API).
+    pub config: Arc<ProcessConfig>,
 }
 
 impl ProcessView {
+    /// The wait before the next start: the scheduled one in BACKOFF, else, in a crash loop,
+    /// the one the next crash would get at least (zero otherwise).
+    pub fn restart_delay(&self) -> std::time::Duration {
+        match (self.state, self.retry, self.crash_loop) {
+            (State::Backoff, Some(retry), _) => retry.delay,
+            (_, _, Some(looping)) => looping.delay,
+            _ => std::time::Duration::ZERO,
+        }
+    }
+
     /// `group:name`, or `name` when they are equal.
     pub fn namespec(&self) -> String {
         if self.group == self.name {

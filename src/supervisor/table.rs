@@ -9,9 +9,11 @@ use std::sync::Arc;
 use crate::config::{Config, GroupConfig, LogTarget, ProcessConfig, StreamLog};
 use crate::logs::auto;
 use crate::logs::capture::{self, Drained, OnCapture, Treatment};
+use crate::logs::crashes::{self, CrashHistory, CrashRecord};
 use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
-use crate::process::state::Process;
+use crate::process::exit::{signal_name, ExitOutcome};
+use crate::process::state::{CrashFacts, Process};
 
 pub use super::ProcKey;
 
@@ -25,12 +27,17 @@ pub struct Entry {
     pub generation: u64,
     /// Write end of the child's stdin, kept open while it runs.
     pub stdin: Option<OwnedFd>,
-    /// The running captures of the current spawn, to wait for before an exit marker.
-    pub captures: Vec<Drained>,
+    /// The running captures of the current spawn (stdout, stderr), to wait for before an
+    /// exit marker or a crash record.
+    pub captures: [Option<Drained>; 2],
     /// Its stdout (with stderr too under `redirect_stderr`).
     pub stdout_log: Arc<LogStream>,
     /// Its stderr.
     pub stderr_log: Arc<LogStream>,
+    /// vigil: its crash records.
+    pub crashes: Arc<CrashHistory>,
+    /// The crash the state machine just reported, for [`Entry::after_exit`].
+    pub crash_to_record: Option<CrashFacts>,
 }
 
 impl Entry {
@@ -47,12 +54,12 @@ impl Entry {
         let marker = config
             .log_markers
             .then(|| marker_line(&format!("spawned '{}' with pid {pid}", config.name)));
-        let mut captures = Vec::new();
+        let mut captures = [None, None];
         let streams = [
             (stdout, &self.stdout_log, &config.stdout, "stdout"),
             (stderr, &self.stderr_log, &config.stderr, "stderr"),
         ];
-        for (pipe, log, settings, stream) in streams {
+        for (slot, (pipe, log, settings, stream)) in captures.iter_mut().zip(streams) {
             let Some(pipe) = pipe else { continue };
             let treatment = Treatment {
                 strip_ansi,
@@ -75,7 +82,7 @@ impl Entry {
                 on_capture,
                 &name,
             ) {
-                Ok(drained) => captures.push(drained),
+                Ok(drained) => *slot = Some(drained),
                 Err(err) => {
                     tracing::error!("could not capture {stream} of '{}': {err}", config.name)
                 }
@@ -84,24 +91,100 @@ impl Entry {
         self.captures = captures;
     }
 
-    /// Writes an exit `log_markers` line into the process's own log(s) once its output is
-    /// drained (as supervisord drains before it records an exit), off the supervisor task: a
-    /// stream may be stuck on a slow disk, a grandchild may hold the pipe.
-    pub fn write_exit_marker(&mut self, what: &str) {
-        let line = marker_line(what);
-        let mut streams = vec![Arc::clone(&self.stdout_log)];
-        if !self.config.redirect_stderr {
-            streams.push(Arc::clone(&self.stderr_log));
+    /// What follows a child's exit once `captures` (its output) are drained, as supervisord
+    /// drains before it records an exit: the crash record of `crash`, then the `log_markers`
+    /// line `marker`. Runs off the supervisor task: a stream may be stuck on a slow disk, a
+    /// grandchild may hold the pipe.
+    pub fn after_exit(
+        &self,
+        captures: [Option<Drained>; 2],
+        crash: Option<CrashFacts>,
+        marker: Option<String>,
+    ) {
+        if crash.is_none() && marker.is_none() {
+            return;
         }
-        let captures = std::mem::take(&mut self.captures);
+        let (stdout, stderr) = (Arc::clone(&self.stdout_log), Arc::clone(&self.stderr_log));
+        let config = Arc::clone(&self.config);
+        let history = Arc::clone(&self.crashes);
         tokio::task::spawn_blocking(move || {
-            for drained in &captures {
+            for drained in captures.iter().flatten() {
                 drained.wait(DRAIN_LIMIT);
             }
-            for stream in streams {
-                stream.append(&line);
+            let relayed = |at: usize| captures[at].as_ref().map_or(0, Drained::relayed);
+            if let Some(facts) = crash {
+                // stderr explains a crash best; stdout when stderr is merged into it or empty.
+                let (stream, log, bytes) = match relayed(1) {
+                    0 => ("stdout", &stdout, relayed(0)),
+                    bytes => ("stderr", &stderr, bytes),
+                };
+                let wanted = usize::try_from(bytes)
+                    .unwrap_or(usize::MAX)
+                    .min(crashes::TAIL_BYTES);
+                let tail =
+                    crashes::tail_lines(&log.last_bytes(wanted), config.crash_records.tail_lines);
+                let record = crash_record(
+                    &config,
+                    &facts,
+                    if tail.is_empty() { "" } else { stream },
+                    tail,
+                );
+                tracing::warn!(
+                    "crash: {} (pid {}) {} after {:.1}s, {} restarts so far; last {stream} line: {}",
+                    config.name,
+                    facts.pid,
+                    record.description,
+                    record.ran_seconds,
+                    record.restarts,
+                    if record.tail.is_empty() { "(none)" } else { record.last_line() }
+                );
+                history.record(record);
+            }
+            if let Some(what) = marker {
+                let line = marker_line(&what);
+                stdout.append(&line);
+                if !config.redirect_stderr {
+                    stderr.append(&line);
+                }
             }
         });
+    }
+}
+
+/// The record of a crash: the state machine's facts, the process's names, the output tail.
+fn crash_record(
+    config: &ProcessConfig,
+    facts: &CrashFacts,
+    stream: &str,
+    tail: String,
+) -> CrashRecord {
+    let (exit_code, signal, core_dumped) = match facts.outcome {
+        ExitOutcome::Exited(code) => (Some(code), None, false),
+        ExitOutcome::Signaled {
+            signal,
+            core_dumped,
+        } => (None, Some(signal_name(signal)), core_dumped),
+    };
+    CrashRecord {
+        time: crate::timefmt::rfc3339(facts.at),
+        unix_time: facts
+            .at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        name: config.name.clone(),
+        group: config.group.clone(),
+        pid: facts.pid,
+        exit_code,
+        signal,
+        core_dumped,
+        description: facts.outcome.describe(),
+        ran_seconds: facts.ran.as_secs_f64(),
+        restarts: facts.restarts,
+        recent_crashes: facts.recent_crashes,
+        crash_loop: facts.crash_loop,
+        next_start_seconds: facts.next_start.map(|d| d.as_secs_f64()),
+        stream: stream.to_string(),
+        tail,
     }
 }
 
@@ -227,9 +310,14 @@ impl Table {
                 process: Process::default(),
                 generation: 0,
                 stdin: None,
-                captures: Vec::new(),
+                captures: [None, None],
                 stdout_log,
                 stderr_log,
+                crashes: Arc::new(CrashHistory::new(
+                    Some(CrashHistory::path_in(&self.auto_logs.0, &process.name)),
+                    process.crash_records.history,
+                )),
+                crash_to_record: None,
             },
         );
         key
