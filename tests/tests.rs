@@ -24,3 +24,5 @@ mod supervisorctl;
 mod vigilctl;
 // The sampler, /metrics (promtool, a real Prometheus), memory_limit, stats.
 mod metrics;
+// Crash loops (delays that double, reset, give-up) and crash records with their output.
+mod crashloop;

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use crate::support::{
     new_session, run_client, run_python, supervisorctl_bin, vigilctl_bin, wait_until, SessionGuard,
-    Vigild, Workspace, CONTROL_SECTIONS,
+    Supervisord, Vigild, Workspace, CONTROL_SECTIONS,
 };
 
 const FLEET: &str = "[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
@@ -314,39 +314,6 @@ fn the_interactive_shell_completes_names_and_keeps_history() {
     tmux.wait_for("supervisor> status web");
     tmux.keys(&["C-u", "quit", "Enter"]);
     vigild.shutdown();
-}
-
-/// Python supervisord on `config`, in a session of its own (killed on drop).
-struct Supervisord {
-    child: std::process::Child,
-    _guard: SessionGuard,
-}
-
-impl Supervisord {
-    fn start(ws: &Workspace, config: &std::path::Path) -> Self {
-        let mut command = Command::new(supervisorctl_bin().with_file_name("supervisord"));
-        command
-            .args(["-n", "-c"])
-            .arg(config)
-            .current_dir(ws.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        new_session(&mut command);
-        let child = command.spawn().expect("start supervisord");
-        let guard = SessionGuard(child.id() as i32);
-        Supervisord {
-            child,
-            _guard: guard,
-        }
-    }
-}
-
-impl Drop for Supervisord {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Output with the parts that differ between any two runs (pids, uptimes, stop times)

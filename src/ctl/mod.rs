@@ -1,9 +1,11 @@
 //! `vigilctl`: supervisorctl's commands, output and exit codes, over the same XML-RPC API
-//! (so it works against vigild and Python supervisord alike), plus `status --json`.
+//! (so it works against vigild and Python supervisord alike), plus `status --json`, `status
+//! -l` and `crashes` from vigil's own methods.
 //!
 //! It shares nothing with the daemon but the wire format: every fact comes from an API call.
 
 pub mod client;
+mod crashes;
 mod shell;
 
 use std::path::PathBuf;
@@ -150,6 +152,25 @@ fn int(value: Option<&Value>) -> i64 {
     }
 }
 
+/// An XML-RPC value as JSON (`--json` output); struct members come out sorted by name.
+fn to_json(value: &Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match value {
+        Value::Int(n) => Json::from(*n),
+        Value::Bool(b) => Json::from(*b),
+        Value::Double(n) => Json::from(*n),
+        Value::String(s) | Value::Base64(s) | Value::DateTime(s) => Json::from(s.as_str()),
+        Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Struct(members) => Json::Object(
+            members
+                .iter()
+                .map(|(key, value)| (key.clone(), to_json(value)))
+                .collect(),
+        ),
+        Value::Nil => Json::Null,
+    }
+}
+
 fn array(value: Value) -> Vec<Value> {
     match value {
         Value::Array(items) => items,
@@ -212,9 +233,10 @@ impl Ctl {
             "tail" => self.tail(args),
             "fg" => self.fg(args),
             "maintail" => self.maintail(args),
+            "crashes" => self.crashes(args),
             "help" => println!(
                 "default commands (type help <topic>):\n=====================================\n\
-                 add  avail  clear  maintail  pid  reload  remove  reread  restart  shutdown  signal  start  status  stop  tail  update  version"
+                 add  avail  clear  crashes  maintail  pid  reload  remove  reread  restart  shutdown  signal  start  status  stop  tail  update  version"
             ),
             other => {
                 println!("*** Unknown syntax: {other}");
@@ -355,7 +377,8 @@ impl Ctl {
         };
         let stats = if long { self.process_stats() } else { None };
         if json {
-            println!("{}", status_json(&matching));
+            let rows = matching.iter().map(|info| to_json(info)).collect();
+            println!("{}", serde_json::Value::Array(rows));
         } else if let Some(stats) = stats {
             print_long_status(&matching, &stats);
         } else {
@@ -1006,41 +1029,4 @@ fn human_bytes(bytes: i64) -> String {
         value /= 1024.0;
     }
     format!("{bytes}B")
-}
-
-/// `status --json`: one object per process (Supervisor/supervisor PR #1307).
-fn status_json(infos: &[&Value]) -> String {
-    let escape = |s: &str| {
-        let mut out = String::with_capacity(s.len() + 2);
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out
-    };
-    let rows: Vec<String> = infos
-        .iter()
-        .map(|info| {
-            let s = |key: &str| format!("\"{key}\": \"{}\"", escape(&text(info.member(key))));
-            let n = |key: &str| format!("\"{key}\": {}", int(info.member(key)));
-            format!(
-                "{{{}, {}, {}, {}, {}, {}, {}, {}, {}, {}}}",
-                s("name"),
-                s("group"),
-                s("statename"),
-                n("state"),
-                n("pid"),
-                s("description"),
-                n("start"),
-                n("stop"),
-                n("exitstatus"),
-                s("spawnerr")
-            )
-        })
-        .collect();
-    format!("[{}]", rows.join(", "))
 }

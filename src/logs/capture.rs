@@ -69,7 +69,7 @@ pub fn start(
         }
     }
     let (done, drained) = std::sync::mpsc::channel::<()>();
-    let relayed = Arc::new(AtomicU64::new(0));
+    let relayed = Arc::new(Relayed::default());
     let mut relay = Relay::new(stream, treatment, on_capture, name, Arc::clone(&relayed));
     // SAFETY: F_GETPIPE_SZ on a pipe fd we own; no memory is passed.
     let capacity = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
@@ -129,8 +129,8 @@ struct Relay {
     /// bytes must pass through here.
     echo_to_main_log: bool,
     name: String,
-    /// Bytes this capture has put into the stream (crash records take their tail from them).
-    relayed: Arc<AtomicU64>,
+    /// What this capture has put into the stream (crash records take their tail from it).
+    relayed: Arc<Relayed>,
 }
 
 impl Relay {
@@ -139,7 +139,7 @@ impl Relay {
         treatment: Treatment,
         on_capture: OnCapture,
         name: &str,
-        relayed: Arc<AtomicU64>,
+        relayed: Arc<Relayed>,
     ) -> Self {
         let mut relay = Relay {
             stream,
@@ -186,8 +186,8 @@ impl Relay {
             stamper.stamp(&data, SystemTime::now(), &mut out);
             data = Cow::Owned(out);
         }
-        self.stream.append(&data);
-        self.relayed.fetch_add(data.len() as u64, Ordering::Relaxed);
+        let end = self.stream.append(&data);
+        self.relayed.wrote(data.len(), end);
         if self.echo_to_main_log {
             let name = self.name.as_str();
             let (process, channel) = name.rsplit_once(' ').unwrap_or((name, ""));
@@ -252,8 +252,8 @@ impl Relay {
                 }
                 self.let_pipe_fill(pipe);
                 match self.stream.splice_from(pipe.as_fd(), PIPE_BUFFER as usize) {
-                    Ok(Some(n)) => {
-                        self.relayed.fetch_add(n as u64, Ordering::Relaxed);
+                    Ok(Some((n, end))) => {
+                        self.relayed.wrote(n, end);
                         Ok(n)
                     }
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => Err(err),
@@ -345,11 +345,25 @@ fn wait_readable(pipe: &File, millis: libc::c_int) -> bool {
     unsafe { libc::poll(&mut poll, 1, millis) > 0 }
 }
 
-/// Tells when a capture has copied everything its pipe will ever carry, and how much.
+/// What a capture has put into its stream: how many bytes, ending where.
+#[derive(Debug, Default)]
+struct Relayed {
+    bytes: AtomicU64,
+    end: AtomicU64,
+}
+
+impl Relayed {
+    fn wrote(&self, bytes: usize, end: u64) {
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.end.store(end, Ordering::Relaxed);
+    }
+}
+
+/// Tells when a capture has copied everything its pipe will ever carry, and what it copied.
 #[derive(Debug)]
 pub struct Drained {
     done: std::sync::mpsc::Receiver<()>,
-    relayed: Arc<AtomicU64>,
+    relayed: Arc<Relayed>,
 }
 
 impl Drained {
@@ -358,8 +372,12 @@ impl Drained {
         let _ = self.done.recv_timeout(limit);
     }
 
-    /// Bytes the capture has put into its stream so far.
-    pub fn relayed(&self) -> u64 {
-        self.relayed.load(Ordering::Relaxed)
+    /// Bytes the capture has put into its stream so far, and the stream offset after the
+    /// last of them.
+    pub fn relayed(&self) -> (u64, u64) {
+        (
+            self.relayed.bytes.load(Ordering::Relaxed),
+            self.relayed.end.load(Ordering::Relaxed),
+        )
     }
 }

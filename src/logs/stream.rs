@@ -114,13 +114,13 @@ impl LogStream {
         self.lock().ring.end()
     }
 
-    /// Appends `bytes` to the file and the ring. A failing file is reported once and the
-    /// bytes still reach the ring.
-    pub fn append(&self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
+    /// Appends `bytes` to the file and the ring; returns the stream offset after them. A
+    /// failing file is reported once and the bytes still reach the ring.
+    pub fn append(&self, bytes: &[u8]) -> u64 {
         let mut state = self.lock();
+        if bytes.is_empty() {
+            return state.ring.end();
+        }
         let written = state.file.as_mut().map(|file| file.write(bytes));
         let mut report = None;
         match written {
@@ -134,6 +134,7 @@ impl LogStream {
             None => {}
         }
         state.ring.push(bytes);
+        let end = state.ring.end();
         drop(state);
         self.grown.notify_waiters();
         // Reported without the lock: for the main log, this line comes back through
@@ -141,12 +142,18 @@ impl LogStream {
         if let Some(err) = report {
             tracing::error!("could not write the {} log: {err}", self.label);
         }
+        end
     }
 
     /// Moves what `pipe` holds into the file without copying it through user space (the
-    /// ring then starts over empty: reads come from the files). `Ok(None)`: splice cannot
-    /// serve this stream, use [`LogStream::append`]; `Ok(Some(0))`: the pipe is at its end.
-    pub fn splice_from(&self, pipe: BorrowedFd<'_>, max: usize) -> std::io::Result<Option<usize>> {
+    /// ring then starts over empty: reads come from the files). Gives the bytes moved and
+    /// the stream offset after them; `Ok(None)`: splice cannot serve this stream, use
+    /// [`LogStream::append`]; `Ok(Some((0, _)))`: the pipe is at its end.
+    pub fn splice_from(
+        &self,
+        pipe: BorrowedFd<'_>,
+        max: usize,
+    ) -> std::io::Result<Option<(usize, u64)>> {
         let mut state = self.lock();
         let Some(file) = state.file.as_mut() else {
             return Ok(None);
@@ -159,7 +166,7 @@ impl LogStream {
         state.ring.skip_to(end);
         drop(state);
         self.grown.notify_waiters();
-        Ok(Some(written.bytes))
+        Ok(Some((written.bytes, end)))
     }
 
     /// Reopens the file (external rotation, SIGUSR2).
@@ -189,12 +196,14 @@ impl LogStream {
         Ok(())
     }
 
-    /// The last `count` bytes written, as far as they are still held (for crash records).
-    pub fn last_bytes(&self, count: usize) -> Vec<u8> {
+    /// The `count` bytes before stream offset `end`, as far as they are still held (a crash
+    /// record's tail: what one child wrote, though the next may have written since).
+    pub fn bytes_before(&self, end: u64, count: usize) -> Vec<u8> {
         let state = self.lock();
-        let from = state.ring.end().saturating_sub(count as u64);
+        let end = end.min(state.ring.end());
+        let from = end.saturating_sub(count as u64);
         state
-            .since(from, count as u64)
+            .since(from, end - from)
             .map(|(bytes, _)| bytes)
             .unwrap_or_default()
     }
@@ -425,6 +434,8 @@ mod tests {
         log.append(b"0123456789");
         assert_eq!(log.read(0, 3).expect("file"), b"012");
         assert_eq!(log.read(-8, 0).expect("file"), b"23456789");
-        assert_eq!(log.last_bytes(100), b"0123456789");
+        log.append(b"abc");
+        assert_eq!(log.bytes_before(10, 100), b"0123456789");
+        assert_eq!(log.bytes_before(10, 4), b"6789");
     }
 }

@@ -238,6 +238,16 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "Get what every process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts",
     ),
     (
+        "vigil.getCrashLoopState",
+        &["struct", "string"],
+        "Get whether a process is in a crash loop, its recent crashes and the wait before its next start",
+    ),
+    (
+        "vigil.getCrashes",
+        &["array", "string", "int"],
+        "Get the newest crash records of a process (limit 0 = all kept), with the last lines of its output",
+    ),
+    (
         "vigil.getProcessStats",
         &["struct", "string"],
         "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts",
@@ -575,6 +585,21 @@ async fn vigil(api: &Api, name: &str, params: &[Value]) -> Outcome {
             let process = find_process(api, &namespec)?;
             Ok(process_stats(&process, &api.samples.borrow()))
         }
+        "getCrashes" => {
+            let (namespec, limit) = args.string_and_optional_int()?;
+            let process = find_process(api, &namespec)?;
+            let limit = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
+            let history = Arc::clone(&process.crashes);
+            // The first read loads the crash file.
+            let records = tokio::task::spawn_blocking(move || history.newest(limit))
+                .await
+                .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?;
+            Ok(Value::Array(records.iter().map(crash_record).collect()))
+        }
+        "getCrashLoopState" => {
+            let namespec = args.string()?;
+            Ok(crash_loop_state(&find_process(api, &namespec)?))
+        }
         "getAllProcessStats" => {
             args.none()?;
             let samples = Arc::clone(&api.samples.borrow());
@@ -658,6 +683,15 @@ impl Args<'_> {
         match self.0 {
             [] => Ok(true),
             [wait] => truthy(wait),
+            _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
+        }
+    }
+
+    /// `(name, n=0)`.
+    fn string_and_optional_int(&self) -> Result<(String, i64), Fault> {
+        match self.0 {
+            [Value::String(s)] => Ok((s.clone(), 0)),
+            [Value::String(s), Value::Int(n)] => Ok((s.clone(), *n)),
             _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
         }
     }
@@ -915,11 +949,93 @@ pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -
             "memory_limit",
             int(process.config.memory_limit.unwrap_or(0)),
         ),
+        ("crash_loop", Value::Bool(process.crash_loop.is_some())),
+        (
+            "restart_delay",
+            Value::Double(process.restart_delay().as_secs_f64()),
+        ),
+    ])
+}
+
+/// One record of `vigil.getCrashes`; a missing exit code is -1 and a missing signal empty,
+/// as XML-RPC has no null that every client accepts.
+fn crash_record(record: &crate::logs::crashes::CrashRecord) -> Value {
+    let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
+    Value::record([
+        ("time", Value::from(record.time.clone())),
+        ("unix_time", Value::Double(record.unix_time)),
+        ("name", Value::from(record.name.clone())),
+        ("group", Value::from(record.group.clone())),
+        ("pid", Value::Int(i64::from(record.pid))),
+        (
+            "exit_code",
+            Value::Int(i64::from(record.exit_code.unwrap_or(-1))),
+        ),
+        (
+            "signal",
+            Value::from(record.signal.clone().unwrap_or_default()),
+        ),
+        ("core_dumped", Value::Bool(record.core_dumped)),
+        ("description", Value::from(record.description.clone())),
+        ("ran_seconds", Value::Double(record.ran_seconds)),
+        ("restarts", int(record.restarts)),
+        ("recent_crashes", int(record.recent_crashes as u64)),
+        ("crash_loop", Value::Bool(record.crash_loop)),
+        (
+            "next_start_seconds",
+            Value::Double(record.next_start_seconds.unwrap_or(0.0)),
+        ),
+        ("stream", Value::from(record.stream.clone())),
+        ("tail", Value::from(record.tail.clone())),
+    ])
+}
+
+/// `vigil.getCrashLoopState`'s struct: the detector's view and its settings.
+fn crash_loop_state(process: &ProcessView) -> Value {
+    let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
+    let policy = &process.config.crash_loop;
+    let looping = process.crash_loop;
+    let next_start_in = match (process.state, process.retry) {
+        (State::Backoff, Some(retry)) => retry
+            .at
+            .saturating_duration_since(std::time::Instant::now())
+            .as_secs_f64(),
+        _ => 0.0,
+    };
+    let unix = |at: SystemTime| {
+        at.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    Value::record([
+        ("name", Value::from(process.name.clone())),
+        ("group", Value::from(process.group.clone())),
+        ("statename", Value::from(process.state.name())),
+        ("crash_loop", Value::Bool(looping.is_some())),
+        (
+            "since",
+            Value::Double(looping.map_or(0.0, |l| unix(l.since))),
+        ),
+        ("recent_crashes", int(process.recent_crashes as u64)),
+        (
+            "restarts_in_loop",
+            int(u64::from(looping.map_or(0, |l| l.restarts))),
+        ),
+        (
+            "restart_delay",
+            Value::Double(process.restart_delay().as_secs_f64()),
+        ),
+        ("next_start_in", Value::Double(next_start_in)),
+        ("threshold", int(u64::from(policy.threshold))),
+        ("window", Value::Double(policy.window.as_secs_f64())),
+        ("reset", Value::Double(policy.reset.as_secs_f64())),
+        ("giveup", int(u64::from(policy.giveup.unwrap_or(0)))),
+        ("crashes", int(process.tally.crashes)),
     ])
 }
 
 /// supervisord's `description`: uptime when RUNNING, the spawn error when FATAL/BACKOFF, the
-/// stop time when STOPPED/EXITED, else empty.
+/// stop time when STOPPED/EXITED, else empty. vigil adds the crash loop: `, crash loop` after
+/// the uptime, and in its BACKOFF `crash loop: 7 crashes in 60s, next start in 16s`.
 fn description(process: &ProcessView, now: SystemTime) -> String {
     match process.state {
         State::Running { pid } => {
@@ -927,7 +1043,25 @@ fn description(process: &ProcessView, now: SystemTime) -> String {
                 .start
                 .and_then(|start| now.duration_since(start).ok())
                 .map_or(0, |d| d.as_secs());
-            format!("pid {pid}, uptime {}", crate::timefmt::uptime(up))
+            let looping = if process.crash_loop.is_some() {
+                ", crash loop"
+            } else {
+                ""
+            };
+            format!("pid {pid}, uptime {}{looping}", crate::timefmt::uptime(up))
+        }
+        State::Backoff if process.retry.is_some_and(|r| r.crash_loop) => {
+            let wait = process.retry.map_or(0, |retry| {
+                let left = retry
+                    .at
+                    .saturating_duration_since(std::time::Instant::now());
+                left.as_secs() + u64::from(left.subsec_nanos() > 0)
+            });
+            format!(
+                "crash loop: {} crashes in {}s, next start in {wait}s",
+                process.recent_crashes,
+                process.config.crash_loop.window.as_secs_f64()
+            )
         }
         State::Fatal | State::Backoff => {
             if process.spawnerr.is_empty() {

@@ -111,18 +111,20 @@ impl Entry {
             for drained in captures.iter().flatten() {
                 drained.wait(DRAIN_LIMIT);
             }
-            let relayed = |at: usize| captures[at].as_ref().map_or(0, Drained::relayed);
+            let relayed = |at: usize| captures[at].as_ref().map_or((0, 0), Drained::relayed);
             if let Some(facts) = crash {
                 // stderr explains a crash best; stdout when stderr is merged into it or empty.
-                let (stream, log, bytes) = match relayed(1) {
-                    0 => ("stdout", &stdout, relayed(0)),
-                    bytes => ("stderr", &stderr, bytes),
+                let (stream, log, (bytes, end)) = match relayed(1) {
+                    (0, _) => ("stdout", &stdout, relayed(0)),
+                    written => ("stderr", &stderr, written),
                 };
                 let wanted = usize::try_from(bytes)
                     .unwrap_or(usize::MAX)
                     .min(crashes::TAIL_BYTES);
-                let tail =
-                    crashes::tail_lines(&log.last_bytes(wanted), config.crash_records.tail_lines);
+                let tail = crashes::tail_lines(
+                    &log.bytes_before(end, wanted),
+                    config.crash_records.tail_lines,
+                );
                 let record = crash_record(
                     &config,
                     &facts,

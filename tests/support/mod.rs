@@ -442,3 +442,37 @@ impl Drop for ServerGuard {
         let _ = self.0.wait();
     }
 }
+
+/// Python supervisord on `config`, in a session of its own (killed on drop).
+pub struct Supervisord {
+    child: std::process::Child,
+    _guard: SessionGuard,
+}
+
+impl Supervisord {
+    /// Starts `supervisord -n -c config` in `ws`.
+    pub fn start(ws: &Workspace, config: &std::path::Path) -> Self {
+        let mut command = Command::new(supervisorctl_bin().with_file_name("supervisord"));
+        command
+            .args(["-n", "-c"])
+            .arg(config)
+            .current_dir(ws.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        new_session(&mut command);
+        let child = command.spawn().expect("start supervisord");
+        let guard = SessionGuard(child.id() as i32);
+        Supervisord {
+            child,
+            _guard: guard,
+        }
+    }
+}
+
+impl Drop for Supervisord {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
