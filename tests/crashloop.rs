@@ -107,6 +107,11 @@ fn a_crash_loop_doubles_its_waits_and_keeps_each_traceback() {
         "{descriptions:?}"
     );
 
+    let (_, status) = vigild.vigilctl(&["status", "crasher"]);
+    assert!(
+        status.contains("crash loop"),
+        "status marks the loop: {status}"
+    );
     let (_, report) = vigild.vigilctl(&["crashes", "crasher"]);
     assert!(report.contains("crasher: CRASH LOOP"), "{report}");
     assert!(
@@ -314,13 +319,15 @@ fn transitions(log: &str, program: &str) -> Vec<String> {
 #[test]
 fn below_the_threshold_a_plain_config_runs_as_under_supervisord() {
     // Four crashes after RUNNING (the default threshold is five), then a run that lasts,
-    // and a start-up failure that goes FATAL through startretries.
+    // and a start-up failure that goes FATAL through startretries (startsecs=5: a busy
+    // machine can delay supervisord's loop past a short startsecs, and it then reports a
+    // child that exited at once as RUNNING first).
     let body =
         "[program:crasher]\ncommand=/bin/sh -c 'n=$(cat {dir}/count 2>/dev/null || echo 0); \
                 echo $((n+1)) > {dir}/count; if [ $n -ge 4 ]; then exec sleep 1000; fi; \
                 sleep 0.3; echo oops >&2; exit 2'\n\
                 startsecs=0\n\n\
-                [program:quick]\ncommand=/bin/sh -c \"exit 1\"\nstartretries=2\n";
+                [program:quick]\ncommand=/bin/sh -c \"exit 1\"\nstartsecs=5\nstartretries=2\n";
     let done = |log: &str| {
         log.matches("spawned: 'crasher'").count() >= 5 && log.contains("gave up: quick")
     };

@@ -76,7 +76,10 @@ fn render(name: &str, records: &[Value], state: Option<&Value>) -> String {
         format!("{name}: not in a crash loop")
     };
     out.push_str(&headline);
-    out.push_str(&format!("; {} crash records kept\n", records.len()));
+    out.push('\n');
+    if records.is_empty() {
+        out.push_str("no crash records\n");
+    }
     for record in records {
         let field = |key: &str| record.member(key);
         let looped = if matches!(field("crash_loop"), Some(Value::Bool(true))) {

@@ -1035,7 +1035,8 @@ fn crash_loop_state(process: &ProcessView) -> Value {
 
 /// supervisord's `description`: uptime when RUNNING, the spawn error when FATAL/BACKOFF, the
 /// stop time when STOPPED/EXITED, else empty. vigil adds the crash loop: `, crash loop` after
-/// the uptime, and in its BACKOFF `crash loop: 7 crashes in 60s, next start in 16s`.
+/// the uptime, `crash loop` while STARTING, and in its BACKOFF `crash loop: 7 crashes in 60s,
+/// next start in 16s`.
 fn description(process: &ProcessView, now: SystemTime) -> String {
     match process.state {
         State::Running { pid } => {
@@ -1050,6 +1051,7 @@ fn description(process: &ProcessView, now: SystemTime) -> String {
             };
             format!("pid {pid}, uptime {}{looping}", crate::timefmt::uptime(up))
         }
+        State::Starting { .. } if process.crash_loop.is_some() => "crash loop".to_string(),
         State::Backoff if process.retry.is_some_and(|r| r.crash_loop) => {
             let wait = process.retry.map_or(0, |retry| {
                 let left = retry
