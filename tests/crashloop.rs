@@ -89,14 +89,22 @@ fn a_crash_loop_doubles_its_waits_and_keeps_each_traceback() {
     let gaps: Vec<f64> = runs.iter().skip(1).filter_map(|run| run.1).collect();
     assert_eq!(gaps.len(), 5, "{runs:?}");
     // Crashes 1 and 2 are below the threshold: restarted at once, as supervisord does.
-    // Crash 3 starts the loop: restart_delay (1 s by default), then 2 s and 4 s.
+    // Crash 3 starts the loop: restart_delay (1 s by default), then 2 s and 4 s. The waits
+    // chosen are exact in the log; the waits observed by polling over XML-RPC on a busy
+    // machine are bounded loosely, and each is longer than the one before.
+    let log = vigild.log();
+    for (crashes, wait) in [(3, 1), (4, 2), (5, 4)] {
+        let line =
+            format!("crash loop: crasher crashed {crashes} times in 60s, next start in {wait}s");
+        assert!(log.contains(&line), "{line}\n{log}");
+    }
     for (at, gap) in gaps.iter().enumerate().take(2) {
-        assert!(*gap < 0.3, "restart {} waited {gap:.2}s: {gaps:?}", at + 1);
+        assert!(*gap < 0.5, "restart {} waited {gap:.2}s: {gaps:?}", at + 1);
     }
     for (at, expected) in [(2, 1.0), (3, 2.0), (4, 4.0)] {
         let gap = gaps[at];
         assert!(
-            (gap - expected).abs() < 0.35,
+            gap > expected - 0.15 && gap < expected + 1.0 && gap > gaps[at - 1],
             "restart {} waited {gap:.2}s, expected about {expected}s: {gaps:?}",
             at + 1
         );
@@ -328,9 +336,8 @@ fn below_the_threshold_a_plain_config_runs_as_under_supervisord() {
                 sleep 0.3; echo oops >&2; exit 2'\n\
                 startsecs=0\n\n\
                 [program:quick]\ncommand=/bin/sh -c \"exit 1\"\nstartsecs=5\nstartretries=2\n";
-    let done = |log: &str| {
-        log.matches("spawned: 'crasher'").count() >= 5 && log.contains("gave up: quick")
-    };
+    let done =
+        |log: &str| log.matches("success: crasher").count() >= 5 && log.contains("gave up: quick");
     let ws = Workspace::new();
     let config = ws.config(body);
     let supervisord = Supervisord::start(&ws, &config);

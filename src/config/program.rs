@@ -450,6 +450,9 @@ fn fcgi_address(text: &str) -> Result<FcgiAddress, String> {
     Err("bad socket (expected tcp://host:port or unix:///path)".into())
 }
 
+/// The longest crash-loop duration an option takes (a year), so deadlines stay computable.
+const MAX_CRASH_LOOP_SECONDS: u64 = 365 * 24 * 3600;
+
 /// vigil's crash-loop options; the defaults damp a loop of 5 crashes a minute.
 fn read_crash_loop(reader: &mut SectionReader<'_>, names: &Names) -> CrashLoopPolicy {
     let secs = std::time::Duration::from_secs;
@@ -463,6 +466,20 @@ fn read_crash_loop(reader: &mut SectionReader<'_>, names: &Names) -> CrashLoopPo
             .optional("crashloop_giveup", names, value::count)
             .filter(|restarts| *restarts > 0),
     };
+    let longest = secs(MAX_CRASH_LOOP_SECONDS);
+    for (option, value) in [
+        ("crashloop_window", policy.window),
+        ("restart_delay", policy.delay),
+        ("restart_delay_max", policy.delay_max),
+        ("crashloop_reset", policy.reset),
+    ] {
+        if value > longest {
+            reader.error(
+                Some(option),
+                format!("{option} must be at most {MAX_CRASH_LOOP_SECONDS} seconds (a year)"),
+            );
+        }
+    }
     if policy.delay_max < policy.delay {
         reader.error(
             Some("restart_delay_max"),

@@ -290,6 +290,10 @@ fn bad_values_are_located_errors() {
             "restart_delay_max (5s) must not be below restart_delay (10s)",
         ),
         ("crashloop_window=0", "crashloop_window must be above 0"),
+        (
+            "crashloop_reset=1e12",
+            "crashloop_reset must be at most 31536000 seconds",
+        ),
         ("crash_history=many", "not an integer"),
     ];
     for (option, why) in cases {

@@ -5,7 +5,9 @@
 //!
 //! The file is bounded: once it holds twice the records kept, it is rewritten with only
 //! those. Records are loaded from it the first time they are needed, so a daemon with
-//! thousands of programs does not read thousands of files at start-up.
+//! thousands of programs does not read thousands of files at start-up. Processes of two
+//! groups that share a name share the file (one [`CrashHistory`] for it, records told apart
+//! by group).
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -96,6 +98,8 @@ struct Loaded {
     records: VecDeque<CrashRecord>,
     /// Lines the file holds, to know when to compact it.
     lines_on_disk: usize,
+    /// The file's last line was cut (a daemon killed mid-write): the next write compacts it.
+    torn: bool,
 }
 
 impl CrashHistory {
@@ -120,16 +124,20 @@ impl CrashHistory {
     /// The records, read from the file on first use.
     fn loaded<'a>(&self, state: &'a mut Option<Loaded>) -> &'a mut Loaded {
         state.get_or_insert_with(|| {
-            let (mut records, lines_on_disk) = match &self.path {
+            let (mut records, lines_on_disk, torn) = match &self.path {
                 Some(path) => read_records(path),
-                None => (VecDeque::new(), 0),
+                None => (VecDeque::new(), 0, false),
             };
+            records
+                .make_contiguous()
+                .sort_by(|a, b| a.unix_time.total_cmp(&b.unix_time));
             while records.len() > self.keep {
                 records.pop_front();
             }
             Loaded {
                 records,
                 lines_on_disk,
+                torn,
             }
         })
     }
@@ -160,8 +168,11 @@ impl CrashHistory {
             loaded.records.pop_front();
         }
         let Some(path) = &self.path else { return };
-        let written = if loaded.lines_on_disk + 1 > self.keep.saturating_mul(2) {
-            rewrite(path, &loaded.records).map(|()| loaded.lines_on_disk = loaded.records.len())
+        let written = if loaded.torn || loaded.lines_on_disk + 1 > self.keep.saturating_mul(2) {
+            rewrite(path, &loaded.records).map(|()| {
+                loaded.lines_on_disk = loaded.records.len();
+                loaded.torn = false;
+            })
         } else {
             append_line(path, &line).map(|()| loaded.lines_on_disk += 1)
         };
@@ -170,12 +181,19 @@ impl CrashHistory {
         }
     }
 
-    /// Up to `limit` records (0 = all kept), newest first.
-    pub fn newest(&self, limit: usize) -> Vec<CrashRecord> {
+    /// Up to `limit` records (0 = all kept) of the process `group`/`name`, newest first.
+    pub fn newest(&self, group: &str, name: &str, limit: usize) -> Vec<CrashRecord> {
         let mut state = self.lock();
         let loaded = self.loaded(&mut state);
         let limit = if limit == 0 { usize::MAX } else { limit };
-        loaded.records.iter().rev().take(limit).cloned().collect()
+        loaded
+            .records
+            .iter()
+            .rev()
+            .filter(|record| record.group == group && record.name == name)
+            .take(limit)
+            .cloned()
+            .collect()
     }
 }
 
@@ -197,9 +215,9 @@ fn rewrite(path: &Path, records: &VecDeque<CrashRecord>) -> std::io::Result<()> 
     std::fs::rename(&temporary, path)
 }
 
-/// The records in `path` (its last [`LOAD_LIMIT`] bytes) and its line count; unreadable
-/// lines are skipped with a warning.
-fn read_records(path: &Path) -> (VecDeque<CrashRecord>, usize) {
+/// The records in `path` (its last [`LOAD_LIMIT`] bytes), its line count, and whether its
+/// last line is cut; unreadable lines are skipped with a warning.
+fn read_records(path: &Path) -> (VecDeque<CrashRecord>, usize, bool) {
     let mut text = String::new();
     let read = File::open(path).and_then(|mut file| {
         let size = file.metadata()?.len();
@@ -226,8 +244,9 @@ fn read_records(path: &Path) -> (VecDeque<CrashRecord>, usize) {
                 path.display()
             );
         }
-        return (VecDeque::new(), 0);
+        return (VecDeque::new(), 0, false);
     }
+    let torn = !text.is_empty() && !text.ends_with('\n');
     let mut records = VecDeque::new();
     let mut bad = 0;
     let mut lines = 0;
@@ -244,7 +263,7 @@ fn read_records(path: &Path) -> (VecDeque<CrashRecord>, usize) {
             path.display()
         );
     }
-    (records, lines)
+    (records, lines, torn)
 }
 
 #[cfg(test)]
@@ -288,9 +307,16 @@ mod tests {
         for n in 1..=10 {
             history.record(record(n));
         }
-        let newest: Vec<u64> = history.newest(0).iter().map(|r| r.restarts).collect();
+        let newest: Vec<u64> = history
+            .newest("app", "app", 0)
+            .iter()
+            .map(|r| r.restarts)
+            .collect();
         assert_eq!(newest, [10, 9, 8]);
-        assert_eq!(history.newest(1)[0].last_line(), "ValueError: boom 10");
+        assert_eq!(
+            history.newest("app", "app", 1)[0].last_line(),
+            "ValueError: boom 10"
+        );
         let lines = std::fs::read_to_string(&path)
             .expect("file")
             .lines()
@@ -298,7 +324,25 @@ mod tests {
         assert!(lines <= 6, "the file is compacted: {lines} lines");
 
         let reloaded = CrashHistory::new(Some(path), 3);
-        assert_eq!(reloaded.newest(0), history.newest(0));
+        assert_eq!(
+            reloaded.newest("app", "app", 0),
+            history.newest("app", "app", 0)
+        );
+        assert!(history.newest("other", "app", 0).is_empty());
+    }
+
+    #[test]
+    fn a_cut_last_line_is_compacted_away_on_the_next_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = CrashHistory::path_in(dir.path(), "app");
+        let whole = serde_json::to_string(&record(1)).expect("json");
+        std::fs::write(&path, format!("{whole}\n{{\"time\": \"t2\", \"unix")).expect("write");
+        let history = CrashHistory::new(Some(path.clone()), 5);
+        history.record(record(3));
+        let text = std::fs::read_to_string(&path).expect("file");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        let reloaded = CrashHistory::new(Some(path), 5);
+        assert_eq!(reloaded.newest("app", "app", 0).len(), 2);
     }
 
     #[test]
@@ -309,7 +353,11 @@ mod tests {
         let history = CrashHistory::new(Some(path), 5);
         history.record(record(2));
         history.record(record(1));
-        let order: Vec<u64> = history.newest(0).iter().map(|r| r.restarts).collect();
+        let order: Vec<u64> = history
+            .newest("app", "app", 0)
+            .iter()
+            .map(|r| r.restarts)
+            .collect();
         assert_eq!(order, [2, 1]);
     }
 }

@@ -202,10 +202,14 @@ impl LogStream {
         let state = self.lock();
         let end = end.min(state.ring.end());
         let from = end.saturating_sub(count as u64);
-        state
-            .since(from, end - from)
-            .map(|(bytes, _)| bytes)
-            .unwrap_or_default()
+        match state.since(from, end - from) {
+            // Bytes from `from` on may be gone: keep only what starts before `end`.
+            Ok((mut bytes, start)) => {
+                bytes.truncate(usize::try_from(end.saturating_sub(start)).unwrap_or(usize::MAX));
+                bytes
+            }
+            Err(_) => Vec::new(),
+        }
     }
 
     /// supervisord's `readProcessStdoutLog(offset, length)` / `readLog` semantics:
@@ -249,7 +253,8 @@ impl LogStream {
         let (offset, length) = (offset.unsigned_abs(), length.unsigned_abs());
         let end = state.ring.end();
         let from = offset.min(end).max(end.saturating_sub(length));
-        let (data, lost) = state.since(from, length)?;
+        let (data, start) = state.since(from, length)?;
+        let lost = start > from;
         Ok(Tail {
             data,
             offset: end,
@@ -270,40 +275,40 @@ impl State {
     }
 
     /// At most `limit` bytes from stream offset `from` on: from the ring when it holds them,
-    /// else from the previous and current files. The flag says some bytes were no longer
-    /// available (the result then starts later).
-    fn since(&self, from: u64, limit: u64) -> Result<(Vec<u8>, bool), ReadError> {
+    /// else from the previous and current files; with the stream offset the result starts
+    /// at, which is past `from` when those bytes are no longer available.
+    fn since(&self, from: u64, limit: u64) -> Result<(Vec<u8>, u64), ReadError> {
         let cap = |mut bytes: Vec<u8>| {
             bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             bytes
         };
         if let Some(bytes) = self.ring.since(from) {
-            return Ok((cap(bytes), false));
+            return Ok((cap(bytes), from));
         }
         let Some(file) = self.file.as_ref().filter(|file| file.is_readable()) else {
             let start = self.ring.start();
-            return Ok((cap(self.ring.since(start).unwrap_or_default()), true));
+            return Ok((cap(self.ring.since(start).unwrap_or_default()), start));
         };
         let mut bytes = Vec::new();
         let mut from = from;
-        let mut lost = false;
+        let mut first = from;
         if from < self.file_start {
             match &self.previous_file {
                 Some((path, start)) => {
                     if from < *start {
-                        lost = true;
                         from = *start;
+                        first = from;
                     }
                     let wanted = (self.file_start - from).min(limit);
                     bytes = read_file_at(path, from - start, wanted).map_err(failed)?;
                 }
-                None => lost = true,
+                None => first = self.file_start,
             }
             from = self.file_start;
         }
         let left = limit.saturating_sub(bytes.len() as u64);
         bytes.extend(file.read_at(from - self.file_start, left).map_err(failed)?);
-        Ok((bytes, lost))
+        Ok((bytes, first))
     }
 }
 
@@ -437,5 +442,14 @@ mod tests {
         log.append(b"abc");
         assert_eq!(log.bytes_before(10, 100), b"0123456789");
         assert_eq!(log.bytes_before(10, 4), b"6789");
+
+        let memory_only = LogStream::new("test", None, 4);
+        memory_only.append(b"first");
+        memory_only.append(b"next");
+        assert_eq!(
+            memory_only.bytes_before(5, 5),
+            b"",
+            "the first child's bytes left the ring: none of the next child's instead"
+        );
     }
 }

@@ -127,7 +127,7 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
     );
     let delay = families.add(
         "vigil_process_restart_delay_seconds",
-        "Seconds the next start waits: the pending one in BACKOFF, else during a crash loop the least the next crash gets, else 0.",
+        "Seconds the next start waits: the pending one in BACKOFF, else during a crash loop the last wait chosen (the next crash doubles it), else 0.",
         MetricType::GAUGE,
     );
     let log_bytes = families.add(

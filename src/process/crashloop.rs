@@ -18,7 +18,8 @@ const MAX_REMEMBERED: usize = 1024;
 pub struct Looping {
     /// When the loop was detected.
     pub since: SystemTime,
-    /// What the next delayed restart waits (doubled per crash, up to `restart_delay_max`).
+    /// The wait chosen at the last crash (each crash in the loop doubles it, up to
+    /// `restart_delay_max`, before it is used).
     pub delay: Duration,
     /// Delayed restarts so far in this loop (what `crashloop_giveup` counts).
     pub restarts: u32,
@@ -87,7 +88,7 @@ impl CrashLoop {
                 Verdict::GiveUp
             }
             Some(looping) => {
-                looping.restarts += 1;
+                looping.restarts = looping.restarts.saturating_add(1);
                 Verdict::After(looping.delay)
             }
         }

@@ -28,7 +28,8 @@ pub enum State {
         /// Child pid.
         pid: i32,
     },
-    /// Exited (or failed to spawn) too quickly; a retry is scheduled.
+    /// Exited (or failed to spawn) too quickly, or (vigil) crashed in a crash loop; a retry
+    /// is scheduled.
     Backoff,
     /// Stop signal sent, waiting for the exit.
     Stopping {
@@ -37,7 +38,7 @@ pub enum State {
     },
     /// Exited from RUNNING.
     Exited,
-    /// Gave up after `startretries`.
+    /// Gave up after `startretries` (or vigil's `crashloop_giveup`).
     Fatal,
     /// Signalling failed unexpectedly; the child may still be there.
     Unknown {
@@ -292,9 +293,11 @@ impl ExitReason {
         }
     }
 
-    /// The reason for an exit vigil did not ask for.
-    fn of_own_exit(outcome: ExitOutcome, config: &ProcessConfig) -> Self {
+    /// The reason for an exit vigil did not ask for; a death by a signal that
+    /// `signalProcess` sent counts as a stop asked for.
+    fn of_own_exit(outcome: ExitOutcome, config: &ProcessConfig, signalled: bool) -> Self {
         match outcome {
+            ExitOutcome::Signaled { .. } if signalled => ExitReason::Stopped,
             ExitOutcome::Signaled { .. } => ExitReason::Signal,
             _ if outcome.is_expected(&config.exitcodes) => ExitReason::Expected,
             _ => ExitReason::Unexpected,
@@ -368,6 +371,9 @@ pub struct Process {
     pub stop_reason: ExitReason,
     /// vigil: the crash-loop detector.
     pub crash_loop: CrashLoop,
+    /// vigil: `signalProcess` signalled the current child; its death by a signal is then no
+    /// crash.
+    pub signalled: bool,
     /// The start scheduled while in BACKOFF.
     pub retry: Option<Retry>,
 }
@@ -386,6 +392,7 @@ impl Default for Process {
             tally: Tally::default(),
             stop_reason: ExitReason::Stopped,
             crash_loop: CrashLoop::default(),
+            signalled: false,
             retry: None,
         }
     }
@@ -491,7 +498,7 @@ impl Process {
                 );
             }
             (State::Starting { pid }, Input::Exited(outcome)) if self.too_quick(config, clock) => {
-                let reason = ExitReason::of_own_exit(outcome, config);
+                let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
                 self.tally.count_exit(reason);
                 self.laststop = Some(clock.wall);
                 self.spawnerr = Some("Exited too quickly (process log may have details)".into());
@@ -512,7 +519,7 @@ impl Process {
                 }
             }
             (State::Starting { pid } | State::Running { pid }, Input::Exited(outcome)) => {
-                let reason = ExitReason::of_own_exit(outcome, config);
+                let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
                 self.tally.count_exit(reason);
                 self.laststop = Some(clock.wall);
                 self.backoff = 0;
@@ -552,6 +559,9 @@ impl Process {
                         Verdict::Now
                     };
                     self.restart_after_exit(&mut step, config, clock, verdict);
+                } else {
+                    // Nothing restarts it: no loop to damp.
+                    self.crash_loop.end();
                 }
                 if crashed {
                     self.record_crash(&mut step, pid, outcome, clock);
@@ -616,6 +626,7 @@ impl Process {
     }
 
     fn begin_start(&mut self, clock: Clock) {
+        self.signalled = false;
         self.started_at = Some(clock.now);
         self.laststart = Some(clock.wall);
         self.spawnerr = None;
@@ -637,7 +648,7 @@ impl Process {
             step.log(
                 Level::Warn,
                 format!(
-                    "crash loop: {} crashed {} times within {}s: restarts are delayed from now on",
+                    "crash loop: {} crashed {} times within {}s",
                     config.name,
                     self.crash_loop.recent_crashes(),
                     config.crash_loop.window.as_secs_f64()
@@ -755,6 +766,10 @@ impl Process {
         }
         if to != State::Backoff {
             self.retry = None;
+        }
+        if to == State::Fatal {
+            // FATAL is the alert now; a start by hand counts crashes afresh.
+            self.crash_loop.end();
         }
         step.changes.push(Change {
             from: self.state,
@@ -1244,10 +1259,7 @@ mod tests {
         assert_eq!(names(&step), ["EXITED", "BACKOFF"]);
         assert!(!step.effects.contains(&Effect::Respawn));
         assert_eq!(retry_delay(&step), Some(1));
-        assert!(logs(&step).contains(
-            &"crash loop: app crashed 3 times within 60s: restarts are delayed from now on"
-                .to_string()
-        ));
+        assert!(logs(&step).contains(&"crash loop: app crashed 3 times within 60s".to_string()));
         assert!(logs(&step)
             .contains(&"crash loop: app crashed 3 times in 60s, next start in 1s".to_string()));
         let facts = crash_facts(&step).expect("recorded");
@@ -1338,6 +1350,50 @@ mod tests {
             Some("crash loop: gave up after 1 delayed restarts")
         );
         assert!(!step.effects.contains(&Effect::Respawn));
+        assert!(
+            p.crash_loop.looping().is_none(),
+            "FATAL ends the loop: a start by hand counts afresh"
+        );
+    }
+
+    #[test]
+    fn a_death_by_signalprocess_is_no_crash_and_no_restart_ends_the_loop() {
+        let mut cfg = looping_config();
+        cfg.autorestart = AutoRestart::Unexpected;
+        let base = Instant::now();
+        let mut p = Process::default();
+        p.apply(Input::Spawned { pid: 5 }, &cfg, at(base, 0))
+            .expect("spawn");
+        p.signalled = true;
+        let killed = ExitOutcome::Signaled {
+            signal: 9,
+            core_dumped: false,
+        };
+        let step = p
+            .apply(Input::Exited(killed), &cfg, at(base, 2))
+            .expect("exit");
+        assert_eq!(crash_facts(&step), None);
+        assert_eq!(p.tally.exits(ExitReason::Stopped), 1);
+        assert!(
+            step.effects.contains(&Effect::Respawn),
+            "still supervisord's autorestart"
+        );
+        p.apply(Input::Spawned { pid: 6 }, &cfg, at(base, 2))
+            .expect("spawn");
+        assert!(!p.signalled, "each child starts unsignalled");
+
+        p.apply(Input::StartSecsElapsed, &cfg, at(base, 3))
+            .expect("running");
+        p.apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 4))
+            .expect("crash 1");
+        run_and_exit(&mut p, &cfg, base, 5, 1);
+        run_and_exit(&mut p, &cfg, base, 8, 1);
+        assert!(p.crash_loop.looping().is_some());
+        let mut never = looping_config();
+        never.autorestart = AutoRestart::Never;
+        run_and_exit(&mut p, &never, base, 12, 1);
+        assert_eq!(p.state, State::Exited);
+        assert!(p.crash_loop.looping().is_none(), "nothing restarts it");
     }
 
     #[test]

@@ -590,8 +590,9 @@ async fn vigil(api: &Api, name: &str, params: &[Value]) -> Outcome {
             let process = find_process(api, &namespec)?;
             let limit = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
             let history = Arc::clone(&process.crashes);
+            let (group, name) = (process.group.clone(), process.name.clone());
             // The first read loads the crash file.
-            let records = tokio::task::spawn_blocking(move || history.newest(limit))
+            let records = tokio::task::spawn_blocking(move || history.newest(&group, &name, limit))
                 .await
                 .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?;
             Ok(Value::Array(records.iter().map(crash_record).collect()))
@@ -1122,14 +1123,15 @@ impl Goal {
     }
 
     /// Whether `process` is one a group/all call acts on (supervisord's isNotRunning /
-    /// isRunning).
+    /// isRunning); a start also takes a crash loop's BACKOFF, as startProcess does.
     fn applies_to(self, process: &ProcessView) -> bool {
         let running = matches!(
             process.state,
             State::Starting { .. } | State::Running { .. } | State::Backoff
         );
+        let delayed = process.retry.is_some_and(|retry| retry.crash_loop);
         match self {
-            Goal::Start => !running,
+            Goal::Start => !running || delayed,
             Goal::Stop => running,
         }
     }

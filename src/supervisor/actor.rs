@@ -301,8 +301,8 @@ impl Supervisor {
         let _ = reply.send(outcome);
     }
 
-    /// `startProcess`: allowed from STOPPED, EXITED and FATAL; a spawn that fails at once is
-    /// a SPAWN_ERROR.
+    /// `startProcess`: allowed from STOPPED, EXITED and FATAL, and (vigil) from a crash
+    /// loop's BACKOFF, which it cuts short; a spawn that fails at once is a SPAWN_ERROR.
     fn start_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
         if !matches!(self.mood, Mood::Running) {
             return Err(Refusal::ShuttingDown);
@@ -392,7 +392,12 @@ impl Supervisor {
         let signal = nix::sys::signal::Signal::try_from(number)
             .map_err(|err| Refusal::Failed(err.to_string()))?;
         match signal::send(pid, signal, false) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if let Some(entry) = self.table.entries.get_mut(key) {
+                    entry.process.signalled = true;
+                }
+                Ok(())
+            }
             Err(errno) => Err(Refusal::Failed(errno.to_string())),
         }
     }

@@ -80,7 +80,7 @@ pub struct ProcessView {
 
 impl ProcessView {
     /// The wait before the next start: the scheduled one in BACKOFF, else, in a crash loop,
-    /// the one the next crash would get at least (zero otherwise).
+    /// the last one chosen (the next crash doubles it), else zero.
     pub fn restart_delay(&self) -> std::time::Duration {
         match (self.state, self.retry, self.crash_loop) {
             (State::Backoff, Some(retry), _) => retry.delay,

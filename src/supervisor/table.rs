@@ -190,7 +190,8 @@ fn crash_record(
     }
 }
 
-/// How long an exit marker waits for the output before it (a grandchild may hold the pipe).
+/// How long an exit marker or a crash record waits for the output (a grandchild may hold
+/// the pipe).
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A `log_markers` line: `==> vigil: <what> at <time> <==`.
@@ -226,6 +227,9 @@ pub struct Table {
     /// Streams by file, so every writer of one file (stdout and stderr of a process, or
     /// several programs) goes through one stream and never overwrites another.
     files: HashMap<PathBuf, std::sync::Weak<LogStream>>,
+    /// Crash histories by file, for the same reason (same-named processes of two groups, or
+    /// an entry replaced by an update while its last crash is still being recorded).
+    crash_files: HashMap<PathBuf, std::sync::Weak<CrashHistory>>,
 }
 
 impl Table {
@@ -305,6 +309,7 @@ impl Table {
         } else {
             self.stream_for(process, &process.stderr, "stderr")
         };
+        let crashes = self.crash_history_for(process);
         self.entries.insert(
             key.clone(),
             Entry {
@@ -315,14 +320,29 @@ impl Table {
                 captures: [None, None],
                 stdout_log,
                 stderr_log,
-                crashes: Arc::new(CrashHistory::new(
-                    Some(CrashHistory::path_in(&self.auto_logs.0, &process.name)),
-                    process.crash_records.history,
-                )),
+                crashes,
                 crash_to_record: None,
             },
         );
         key
+    }
+
+    /// `process`'s crash history: the one already keeping its file, if any.
+    fn crash_history_for(&mut self, process: &ProcessConfig) -> Arc<CrashHistory> {
+        let path = CrashHistory::path_in(&self.auto_logs.0, &process.name);
+        if let Some(shared) = self
+            .crash_files
+            .get(&path)
+            .and_then(std::sync::Weak::upgrade)
+        {
+            return shared;
+        }
+        let history = Arc::new(CrashHistory::new(
+            Some(path.clone()),
+            process.crash_records.history,
+        ));
+        self.crash_files.insert(path, Arc::downgrade(&history));
+        history
     }
 
     /// The stream for one of `process`'s outputs: the one already writing that file, if any.
