@@ -239,6 +239,7 @@ fn serve(
         let identification = config.supervisord.identifier.clone();
         // The control plane first: it answers while the supervisor opens the log files.
         let (handle, pending) = supervisor::handle();
+        let events = crate::events::start(identification.clone());
         let samples = sampler::start(handle.clone(), config.supervisord.sample_interval);
         let reread_source = source.clone();
         let api = Api {
@@ -252,9 +253,10 @@ fn serve(
             identification,
             main_log: Arc::clone(&main_log),
             samples,
+            events: events.clone(),
         };
         http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
-        let task = supervisor::start(pending, config, base_env, spawner)
+        let task = supervisor::start(pending, config, base_env, spawner, events)
             .map_err(io_error("starting the supervisor"))?;
         let forwarder = tokio::spawn(signals.forward(handle, source, main_log));
         let ended = task.await;

@@ -9,6 +9,8 @@ pub mod config;
 pub mod ctl;
 /// vigild's life cycle: config, pidfile, daemonizing, signals, and running the supervisor.
 pub mod daemon;
+/// supervisord's events and event-listener pools (READY/RESULT protocol), and TICKs.
+pub mod events;
 /// The HTTP servers: /RPC2 with basic auth on the unix socket and the inet port.
 pub mod http;
 /// Log files: child output capture, rotation, and the daemon's own log.

@@ -29,8 +29,6 @@ pub struct Config {
     pub supervisord: SupervisordConfig,
     /// Process groups, sorted by priority then name (start order; stop order is the reverse).
     pub groups: Vec<GroupConfig>,
-    /// `[eventlistener:x]` pools, validated; run by the events module.
-    pub event_listeners: Vec<GroupConfig>,
     /// `[unix_http_server]`, if present.
     pub unix_http_server: Option<UnixHttpServer>,
     /// `[inet_http_server]`, if present.
@@ -141,6 +139,13 @@ pub struct GroupConfig {
     pub priority: i32,
     /// The processes, sorted by priority then name.
     pub processes: Vec<Arc<ProcessConfig>>,
+}
+
+impl GroupConfig {
+    /// The pool settings when this group is an `[eventlistener:x]` pool.
+    pub fn pool(&self) -> Option<&ListenerConfig> {
+        self.processes.first().and_then(|p| p.listener.as_ref())
+    }
 }
 
 /// When a process that exited from RUNNING is started again.

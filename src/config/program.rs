@@ -20,37 +20,6 @@ use super::{
     ListenerConfig, LogTarget, ProcessConfig, StreamLog,
 };
 
-/// Event type names a listener may subscribe to (supervisord 4.3).
-pub const EVENT_TYPES: &[&str] = &[
-    "EVENT",
-    "PROCESS_STATE",
-    "PROCESS_STATE_STARTING",
-    "PROCESS_STATE_RUNNING",
-    "PROCESS_STATE_BACKOFF",
-    "PROCESS_STATE_STOPPING",
-    "PROCESS_STATE_EXITED",
-    "PROCESS_STATE_STOPPED",
-    "PROCESS_STATE_FATAL",
-    "PROCESS_STATE_UNKNOWN",
-    "PROCESS_LOG",
-    "PROCESS_LOG_STDOUT",
-    "PROCESS_LOG_STDERR",
-    "PROCESS_COMMUNICATION",
-    "PROCESS_COMMUNICATION_STDOUT",
-    "PROCESS_COMMUNICATION_STDERR",
-    "SUPERVISOR_STATE_CHANGE",
-    "SUPERVISOR_STATE_CHANGE_RUNNING",
-    "SUPERVISOR_STATE_CHANGE_STOPPING",
-    "TICK",
-    "TICK_5",
-    "TICK_60",
-    "TICK_3600",
-    "PROCESS_GROUP",
-    "PROCESS_GROUP_ADDED",
-    "PROCESS_GROUP_REMOVED",
-    "REMOTE_COMMUNICATION",
-];
-
 /// The only result handler vigil can run (it cannot import Python callables).
 const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
@@ -64,15 +33,15 @@ enum Kind {
 /// Reads every program-like section into groups as supervisord builds them: each
 /// `[group:x]` (its members in `programs=` order), then every other `[program:x]`, then every
 /// other `[fcgi-program:x]`, each in file order; then a stable sort by priority, so equal
-/// priorities keep that order (and processes keep `process_num` order). Returns the process
-/// groups and the listener pools.
+/// priorities keep that order (and processes keep `process_num` order). Listener pools
+/// (`[eventlistener:x]`) are groups like the others, as in supervisord.
 pub(super) fn read_all(
     doc: &RawDoc,
     ctx: &Context,
     heterogeneous: &[HeterogeneousGroup],
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
-) -> (Vec<GroupConfig>, Vec<GroupConfig>) {
+) -> Vec<GroupConfig> {
     let mut groups = Vec::new();
     for group in heterogeneous {
         let mut processes = Vec::new();
@@ -93,7 +62,6 @@ pub(super) fn read_all(
         .iter()
         .flat_map(|g| g.members.iter().map(String::as_str))
         .collect();
-    let mut listeners = Vec::new();
     for wanted in [Kind::Program, Kind::Fcgi, Kind::Listener] {
         for section in &doc.sections {
             let Some((section, kind, program)) = program_section(doc, &section.name) else {
@@ -109,9 +77,7 @@ pub(super) fn read_all(
                 priority,
                 processes,
             };
-            if kind == Kind::Listener {
-                listeners.push(group);
-            } else if groups.iter().any(|g| g.name == group.name) {
+            if groups.iter().any(|g| g.name == group.name) {
                 errors.push(Diagnostic::new(
                     section.location(None),
                     format!(
@@ -124,7 +90,7 @@ pub(super) fn read_all(
             }
         }
     }
-    for group in groups.iter_mut().chain(listeners.iter_mut()) {
+    for group in groups.iter_mut() {
         group.processes.sort_by_key(|process| process.priority);
         let mut seen = HashSet::new();
         for process in &group.processes {
@@ -140,8 +106,7 @@ pub(super) fn read_all(
         }
     }
     groups.sort_by_key(|group| group.priority);
-    listeners.sort_by_key(|group| group.priority);
-    (groups, listeners)
+    groups
 }
 
 /// The section named `name` if it is program-like, with its kind and program name.
@@ -508,7 +473,7 @@ fn read_listener(reader: &mut SectionReader<'_>, names: &Names) -> ListenerConfi
             .into_iter()
             .map(|event| {
                 let upper = event.to_ascii_uppercase();
-                if EVENT_TYPES.contains(&upper.as_str()) {
+                if crate::events::event::is_known_type(&upper) {
                     Ok(upper)
                 } else {
                     Err(format!("unknown event type '{event}'"))

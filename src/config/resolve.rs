@@ -165,8 +165,7 @@ pub(super) fn load(
     warn_unknown(&doc, &mut warnings);
 
     let heterogeneous = read_group_sections(&doc, &ctx, &mut errors);
-    let (groups, event_listeners) =
-        program::read_all(&doc, &ctx, &heterogeneous, &mut errors, &mut warnings);
+    let groups = program::read_all(&doc, &ctx, &heterogeneous, &mut errors, &mut warnings);
     // numprocs > 1 repeats per-process errors: report each once.
     let mut seen = std::collections::HashSet::new();
     errors.retain(|diagnostic| seen.insert(diagnostic.to_string()));
@@ -179,7 +178,6 @@ pub(super) fn load(
             file: file.to_path_buf(),
             supervisord,
             groups,
-            event_listeners,
             unix_http_server,
             inet_http_server,
             supervisorctl,

@@ -167,7 +167,11 @@ fn other_section_defaults_match_the_reference() {
         .find(|g| g.name == "g")
         .expect("group g");
     assert_eq!(g.priority, 999);
-    let listener = &config.event_listeners[0];
+    let listener = &config.groups[0];
+    assert!(
+        listener.pool().is_some(),
+        "listener pools are groups, first by priority"
+    );
     assert_eq!(listener.priority, -1);
     let settings = listener.processes[0]
         .listener

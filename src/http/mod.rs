@@ -196,9 +196,11 @@ async fn metrics(State(api): State<Api>) -> Response {
     api.handle.ready().await;
     let snapshot = api.handle.snapshot();
     let samples = api.samples.borrow().clone();
+    let queues = api.events.queue_depths();
     // Thousands of processes make this a few milliseconds of CPU: off the runtime's workers.
     let rendered =
-        tokio::task::spawn_blocking(move || crate::metrics::render(&snapshot, &samples)).await;
+        tokio::task::spawn_blocking(move || crate::metrics::render(&snapshot, &samples, &queues))
+            .await;
     match rendered {
         Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),

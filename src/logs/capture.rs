@@ -48,15 +48,20 @@ pub struct Treatment {
 /// Receives each completed capture-mode block (PROCESS_COMMUNICATION payload).
 pub type OnCapture = Box<dyn FnMut(Vec<u8>) + Send>;
 
+/// Receives every chunk on its way to the log, after capture mode and ANSI stripping and
+/// before timestamps (PROCESS_LOG events, an event listener's protocol).
+pub type OnOutput = Box<dyn FnMut(&[u8]) + Send>;
+
 /// Starts copying `pipe` into `stream` until every holder of the write end (the child and
 /// whatever inherited it) has closed it. `first` (a spawn marker) is written before any
-/// output. `name` names the capture in messages.
+/// output. `on_output`, if any, sees every chunk (the bytes then go through user space).
+/// `name` names the capture in messages.
 pub fn start(
     pipe: OwnedFd,
     stream: Arc<LogStream>,
     treatment: Treatment,
     first: Option<Vec<u8>>,
-    on_capture: OnCapture,
+    (on_capture, on_output): (OnCapture, Option<OnOutput>),
     name: &str,
 ) -> io::Result<Drained> {
     // Best effort: a larger pipe means fewer stalls; the default still works. Only as root:
@@ -71,6 +76,8 @@ pub fn start(
     let (done, drained) = std::sync::mpsc::channel::<()>();
     let relayed = Arc::new(Relayed::default());
     let mut relay = Relay::new(stream, treatment, on_capture, name, Arc::clone(&relayed));
+    relay.on_output = on_output;
+    relay.splicing = relay.untreated();
     // SAFETY: F_GETPIPE_SZ on a pipe fd we own; no memory is passed.
     let capacity = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
     relay.pipe_capacity = usize::try_from(capacity).unwrap_or(0);
@@ -121,6 +128,7 @@ struct Relay {
     stripper: Option<AnsiStripper>,
     stamper: Option<Timestamper>,
     on_capture: OnCapture,
+    on_output: Option<OnOutput>,
     /// Bytes go pipe → file untouched (zero-copy) until splice turns out not to serve.
     splicing: bool,
     /// The pipe's buffer size, which decides whether splices are batched.
@@ -148,6 +156,7 @@ impl Relay {
             stripper: treatment.strip_ansi.then(AnsiStripper::default),
             stamper: treatment.timestamps.then(Timestamper::default),
             on_capture,
+            on_output: None,
             splicing: false,
             pipe_capacity: 0,
             echo_to_main_log: tracing::enabled!(tracing::Level::DEBUG),
@@ -161,6 +170,7 @@ impl Relay {
     /// Whether the bytes may go from the pipe to the file untouched (zero-copy splice).
     fn untreated(&self) -> bool {
         self.splitter.is_none()
+            && self.on_output.is_none()
             && self.stripper.is_none()
             && self.stamper.is_none()
             && !self.echo_to_main_log
@@ -180,6 +190,9 @@ impl Relay {
             let mut out = Vec::with_capacity(data.len());
             stripper.strip(&data, &mut out);
             data = Cow::Owned(out);
+        }
+        if let Some(on_output) = &mut self.on_output {
+            on_output(&data);
         }
         if let Some(stamper) = &mut self.stamper {
             let mut out = Vec::with_capacity(data.len() + 64);

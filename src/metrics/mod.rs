@@ -33,10 +33,10 @@ const STATES: [State; 8] = [
 /// The whole exposition for one scrape. A family with no series yet (no health checks, no
 /// listener pools) still gets its HELP and TYPE lines, so dashboards and alerts can tell a
 /// metric vigil has from one it lacks.
-pub fn render(snapshot: &Snapshot, samples: &Samples) -> String {
+pub fn render(snapshot: &Snapshot, samples: &Samples, pool_queues: &[(String, usize)]) -> String {
     let mut families = Families::default();
     process_families(&mut families, snapshot, samples);
-    daemon_families(&mut families, snapshot, samples);
+    daemon_families(&mut families, snapshot, samples, pool_queues);
     let (present, empty): (Vec<MetricFamily>, Vec<MetricFamily>) = families
         .0
         .into_iter()
@@ -190,7 +190,12 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
     }
 }
 
-fn daemon_families(families: &mut Families, snapshot: &Snapshot, samples: &Samples) {
+fn daemon_families(
+    families: &mut Families,
+    snapshot: &Snapshot,
+    samples: &Samples,
+    pool_queues: &[(String, usize)],
+) {
     let build = families.add(
         "vigil_build_info",
         "vigil's version and the supervisord API version it serves.",
@@ -216,12 +221,14 @@ fn daemon_families(families: &mut Families, snapshot: &Snapshot, samples: &Sampl
         MetricType::COUNTER,
     );
     families.counter(reloads, &[], snapshot.config_reloads as f64);
-    // Listener pools arrive with the events module; until then no pool has a queue.
-    families.add(
+    let queue = families.add(
         "vigil_event_listener_queue_depth",
         "Events waiting in each event listener pool's queue.",
         MetricType::GAUGE,
     );
+    for (pool, depth) in pool_queues {
+        families.gauge(queue, &[("pool", pool.as_str())], *depth as f64);
+    }
     families.add(
         "vigil_process_healthy",
         "1 while the process passes its health check, else 0 (programs with a health check).",

@@ -212,6 +212,8 @@ pub struct CrashFacts {
     pub recent_crashes: usize,
     /// The process is in a crash loop.
     pub crash_loop: bool,
+    /// This crash started the loop.
+    pub loop_began: bool,
     /// The wait before the next start, when one is scheduled.
     pub next_start: Option<Duration>,
 }
@@ -237,6 +239,9 @@ pub struct Change {
     pub to: State,
     /// For EXITED: whether the exit status was expected.
     pub expected: Option<bool>,
+    /// supervisord's `backoff` count at the change (the `tries` of STARTING and BACKOFF
+    /// events).
+    pub tries: u32,
 }
 
 /// What one input did.
@@ -510,12 +515,10 @@ impl Process {
                         outcome.describe()
                     ),
                 );
-                if reason.is_crash() {
-                    self.count_crash(&mut step, config, clock);
-                }
+                let began = reason.is_crash() && self.count_crash(&mut step, config, clock);
                 self.enter_backoff(&mut step, config, clock);
                 if reason.is_crash() {
-                    self.record_crash(&mut step, pid, outcome, clock);
+                    self.record_crash(&mut step, pid, outcome, clock, began);
                 }
             }
             (State::Starting { pid } | State::Running { pid }, Input::Exited(outcome)) => {
@@ -544,9 +547,7 @@ impl Process {
                 );
                 self.change(&mut step, State::Exited, Some(expected));
                 let crashed = reason.is_crash();
-                if crashed {
-                    self.count_crash(&mut step, config, clock);
-                }
+                let began = crashed && self.count_crash(&mut step, config, clock);
                 let restart = match config.autorestart {
                     AutoRestart::Always => true,
                     AutoRestart::Never => false,
@@ -564,7 +565,7 @@ impl Process {
                     self.crash_loop.end();
                 }
                 if crashed {
-                    self.record_crash(&mut step, pid, outcome, clock);
+                    self.record_crash(&mut step, pid, outcome, clock, began);
                 }
             }
             (
@@ -639,12 +640,12 @@ impl Process {
         })
     }
 
-    /// Counts a crash in the detector; says so when it starts a loop.
-    fn count_crash(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) {
-        if self
+    /// Counts a crash in the detector; says so when it starts a loop (and returns true).
+    fn count_crash(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) -> bool {
+        let began = self
             .crash_loop
-            .crashed(&config.crash_loop, clock.now, clock.wall)
-        {
+            .crashed(&config.crash_loop, clock.now, clock.wall);
+        if began {
             step.log(
                 Level::Warn,
                 format!(
@@ -655,10 +656,18 @@ impl Process {
                 ),
             );
         }
+        began
     }
 
     /// Asks the supervisor to keep a record of the crash just handled.
-    fn record_crash(&self, step: &mut Step, pid: i32, outcome: ExitOutcome, clock: Clock) {
+    fn record_crash(
+        &self,
+        step: &mut Step,
+        pid: i32,
+        outcome: ExitOutcome,
+        clock: Clock,
+        loop_began: bool,
+    ) {
         step.effects.push(Effect::RecordCrash(CrashFacts {
             pid,
             outcome,
@@ -669,6 +678,7 @@ impl Process {
             restarts: self.tally.restarts(),
             recent_crashes: self.crash_loop.recent_crashes(),
             crash_loop: self.crash_loop.looping().is_some(),
+            loop_began,
             next_start: self.retry.map(|retry| retry.delay),
         }));
     }
@@ -775,6 +785,7 @@ impl Process {
             from: self.state,
             to,
             expected,
+            tries: self.backoff,
         });
         self.state = to;
     }

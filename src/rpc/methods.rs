@@ -32,6 +32,8 @@ pub struct Api {
     pub main_log: Arc<LogStream>,
     /// The sampler's latest figures (`vigil.getProcessStats`, `/metrics`).
     pub samples: crate::sampler::Reader,
+    /// Where `sendRemoteCommEvent` publishes (and `/metrics` reads the pool queues).
+    pub events: crate::events::Publisher,
 }
 
 /// Every method: name, signature (`[return, params…]`) and help text.
@@ -146,6 +148,11 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "supervisor.sendProcessStdin",
         &["boolean", "string", "string"],
         "Send a string of chars to the stdin of the process name.",
+    ),
+    (
+        "supervisor.sendRemoteCommEvent",
+        &["boolean", "string", "string"],
+        "Send an event that will be received by event listener subprocesses subscribing to the RemoteCommunicationEvent.",
     ),
     (
         "supervisor.shutdown",
@@ -547,6 +554,14 @@ async fn supervisor(api: &Api, name: &str, params: &[Value]) -> Outcome {
                 .await
                 .map_err(|_| Fault::bare(FaultCode::ShutdownState))?;
             Ok(Value::Array(infos.iter().map(config_info).collect()))
+        }
+        "sendRemoteCommEvent" => {
+            let [Value::String(kind), Value::String(data)] = params else {
+                return Err(Fault::bare(FaultCode::IncorrectParameters));
+            };
+            api.events
+                .publish(crate::events::Event::remote_communication(kind, data));
+            Ok(Value::Bool(true))
         }
         "sendProcessStdin" => {
             let [Value::String(namespec), Value::String(chars)] = params else {

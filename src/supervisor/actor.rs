@@ -11,6 +11,7 @@ use super::table::{ProcKey, Table};
 use super::timers::Timers;
 use super::{ConfigInfo, Control, GroupDiff, ProcessView, Refusal, Snapshot, SupervisorState};
 use crate::config::Config;
+use crate::events::{Event, Message, Publisher};
 use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
@@ -58,6 +59,8 @@ pub(super) struct Supervisor {
     spawner: Spawner,
     /// Config reloads so far (reloadConfig, SIGHUP).
     reloads: u64,
+    /// Where events go (listener pools).
+    events: Publisher,
 }
 
 impl Supervisor {
@@ -68,6 +71,7 @@ impl Supervisor {
         base_env: Vec<(String, String)>,
         spawner: Spawner,
         snapshot: watch::Sender<Arc<Snapshot>>,
+        events: Publisher,
     ) -> std::io::Result<Self> {
         let settings = &config.supervisord;
         if !settings.nocleanup {
@@ -91,6 +95,7 @@ impl Supervisor {
             generations: 0,
             spawner,
             reloads: 0,
+            events,
         };
         supervisor.publish();
         Ok(supervisor)
@@ -151,6 +156,8 @@ impl Supervisor {
         mut receiver: mpsc::UnboundedReceiver<Control>,
         mut sigchld: Signal,
     ) {
+        self.announce_groups();
+        self.events.publish(Event::supervisor_running());
         self.autostart();
         let mut channel_open = true;
         loop {
@@ -284,7 +291,7 @@ impl Supervisor {
                     let marker = entry.config.log_markers.then(|| {
                         format!("exited '{}' ({})", entry.config.name, outcome.describe())
                     });
-                    entry.after_exit(captures, crash, marker);
+                    entry.after_exit(captures, crash, marker, &self.events);
                 }
             }
             None if self.spawner.is_helper(pid) => {
@@ -476,6 +483,7 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         tracing::info!("added process group {name}");
+        announce_group(&self.events, group);
         let keys = self
             .table
             .group(name)
@@ -498,6 +506,8 @@ impl Supervisor {
         }
         self.table.remove_group(name);
         tracing::info!("removed process group {name}");
+        self.events.send(Message::PoolRemoved(name.to_string()));
+        self.events.publish(Event::group_removed(name));
         Ok(())
     }
 
@@ -532,6 +542,9 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         tracing::info!("updated members of process group {name}");
+        if let Some(pool) = group.pool() {
+            self.events.send(pool_message(&group.name, pool));
+        }
         self.start_autostart(fresh);
         Ok(())
     }
@@ -615,7 +628,29 @@ impl Supervisor {
                         self.table.pids.insert(pid, key.clone());
                         if let Some(entry) = self.table.entries.get_mut(key) {
                             entry.stdin = child.stdin;
-                            entry.capture_output(child.stdout, child.stderr, pid, self.strip_ansi);
+                            entry.capture_output(
+                                child.stdout,
+                                child.stderr,
+                                pid,
+                                self.strip_ansi,
+                                &self.events,
+                            );
+                            if let (Some(stdin), true) =
+                                (&entry.stdin, entry.config.listener.is_some())
+                            {
+                                match stdin.try_clone() {
+                                    Ok(stdin) => self.events.send(Message::ListenerStarted {
+                                        pool: entry.config.group.clone(),
+                                        name: entry.config.name.clone(),
+                                        pid,
+                                        stdin,
+                                    }),
+                                    Err(err) => tracing::error!(
+                                        "could not hand listener {} its events: {err}",
+                                        entry.config.name
+                                    ),
+                                }
+                            }
                         }
                         let _ = self.apply(key, Input::Spawned { pid });
                     }
@@ -669,9 +704,28 @@ impl Supervisor {
         let Some(entry) = self.table.entries.get_mut(key) else {
             return Err(Refused::Ignored);
         };
+        let was_looping = entry.process.crash_loop.looping().is_some();
         let step = entry.process.apply(input, &entry.config, clock)?;
         self.generations += 1;
         entry.generation = self.generations;
+        for change in &step.changes {
+            self.events.publish(Event::process_state(
+                &entry.config.group,
+                &entry.config.name,
+                change.from,
+                change.to,
+                change.tries,
+                change.expected.unwrap_or(true),
+            ));
+        }
+        if was_looping && entry.process.crash_loop.looping().is_none() {
+            self.events.publish(Event::crash_loop(
+                &entry.config.group,
+                &entry.config.name,
+                false,
+                "",
+            ));
+        }
         self.execute(key, step, clock.now);
         Ok(())
     }
@@ -757,6 +811,7 @@ impl Supervisor {
 
     fn begin_stop(&mut self, mood: Mood) {
         self.mood = mood;
+        self.events.publish(Event::supervisor_stopping());
         self.stop_queue = self
             .table
             .groups
@@ -833,7 +888,36 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         self.table = table;
+        self.announce_groups();
+        self.events.publish(Event::supervisor_running());
         self.autostart();
+    }
+}
+
+impl Supervisor {
+    /// PROCESS_GROUP_ADDED for every group in use, in start order (listener pools are set
+    /// up first, so a pool hears of its own group), as at supervisord's start.
+    fn announce_groups(&self) {
+        for group in &self.table.groups {
+            announce_group(&self.events, &group.config);
+        }
+    }
+}
+
+/// Sets up `group`'s pool when it is one, then publishes its PROCESS_GROUP_ADDED.
+fn announce_group(events: &Publisher, group: &crate::config::GroupConfig) {
+    if let Some(pool) = group.pool() {
+        events.send(pool_message(&group.name, pool));
+    }
+    events.publish(Event::group_added(&group.name));
+}
+
+/// The message that creates or reconfigures the pool `name`.
+fn pool_message(name: &str, pool: &crate::config::ListenerConfig) -> Message {
+    Message::PoolAdded {
+        name: name.to_string(),
+        events: pool.events.clone(),
+        buffer_size: pool.buffer_size,
     }
 }
 

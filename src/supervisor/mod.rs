@@ -191,9 +191,10 @@ pub fn start(
     config: Config,
     base_env: Vec<(String, String)>,
     spawner: Spawner,
+    events: crate::events::Publisher,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
-    let actor = actor::Supervisor::new(&config, base_env, spawner, pending.snapshot)?;
+    let actor = actor::Supervisor::new(&config, base_env, spawner, pending.snapshot, events)?;
     Ok(tokio::spawn(actor.run(pending.receiver, sigchld)))
 }

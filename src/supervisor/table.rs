@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, GroupConfig, LogTarget, ProcessConfig, StreamLog};
+use crate::events::{Channel, Event, Message, Publisher};
 use crate::logs::auto;
-use crate::logs::capture::{self, Drained, OnCapture, Treatment};
+use crate::logs::capture::{self, Drained, OnCapture, OnOutput, Treatment};
 use crate::logs::crashes::{self, CrashHistory, CrashRecord};
 use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
@@ -42,50 +43,79 @@ pub struct Entry {
 
 impl Entry {
     /// Starts the capture threads that move a fresh child's output into its log streams;
-    /// with `log_markers`, each stream starts with a spawn marker.
+    /// with `log_markers`, each stream starts with a spawn marker. Capture-mode blocks and
+    /// (with `*_events_enabled`) every chunk become events; an event listener's stdout goes
+    /// to its pool instead, as its protocol channel.
     pub fn capture_output(
         &mut self,
         stdout: Option<OwnedFd>,
         stderr: Option<OwnedFd>,
         pid: i32,
         strip_ansi: bool,
+        events: &Publisher,
     ) {
         let config = &self.config;
         let marker = config
             .log_markers
             .then(|| marker_line(&format!("spawned '{}' with pid {pid}", config.name)));
+        let listener = config.listener.is_some();
         let mut captures = [None, None];
         let streams = [
-            (stdout, &self.stdout_log, &config.stdout, "stdout"),
-            (stderr, &self.stderr_log, &config.stderr, "stderr"),
+            (stdout, &self.stdout_log, &config.stdout, Channel::Stdout),
+            (stderr, &self.stderr_log, &config.stderr, Channel::Stderr),
         ];
-        for (slot, (pipe, log, settings, stream)) in captures.iter_mut().zip(streams) {
+        for (slot, (pipe, log, settings, channel)) in captures.iter_mut().zip(streams) {
             let Some(pipe) = pipe else { continue };
+            let protocol = listener && channel == Channel::Stdout;
             let treatment = Treatment {
                 strip_ansi,
                 timestamps: settings.timestamps,
-                capture_maxbytes: usize::try_from(settings.capture_maxbytes).unwrap_or(usize::MAX),
+                capture_maxbytes: if protocol {
+                    0
+                } else {
+                    usize::try_from(settings.capture_maxbytes).unwrap_or(usize::MAX)
+                },
             };
-            let label = format!("{} {stream}", config.name);
+            let (group, name) = (config.group.clone(), config.name.clone());
+            let publisher = events.clone();
             let on_capture: OnCapture = Box::new(move |block: Vec<u8>| {
-                tracing::debug!(
-                    "{label}: captured {} bytes for PROCESS_COMMUNICATION",
-                    block.len()
-                );
+                publisher.publish(Event::process_communication(
+                    &group, &name, pid, channel, &block,
+                ));
             });
-            let name = format!("{} {stream}", config.name);
+            let (group, name) = (config.group.clone(), config.name.clone());
+            let publisher = events.clone();
+            let on_output: Option<OnOutput> = if protocol {
+                Some(Box::new(move |bytes: &[u8]| {
+                    publisher.send(Message::ListenerOutput {
+                        pool: group.clone(),
+                        name: name.clone(),
+                        pid,
+                        bytes: bytes.to_vec(),
+                    });
+                }))
+            } else if settings.events_enabled {
+                Some(Box::new(move |bytes: &[u8]| {
+                    publisher.publish(Event::process_log(&group, &name, pid, channel, bytes));
+                }))
+            } else {
+                None
+            };
+            let label = format!("{} {}", config.name, channel.name());
             match capture::start(
                 pipe,
                 Arc::clone(log),
                 treatment,
                 marker.clone(),
-                on_capture,
-                &name,
+                (on_capture, on_output),
+                &label,
             ) {
                 Ok(drained) => *slot = Some(drained),
-                Err(err) => {
-                    tracing::error!("could not capture {stream} of '{}': {err}", config.name)
-                }
+                Err(err) => tracing::error!(
+                    "could not capture {} of '{}': {err}",
+                    channel.name(),
+                    config.name
+                ),
             }
         }
         self.captures = captures;
@@ -94,12 +124,14 @@ impl Entry {
     /// What follows a child's exit once `captures` (its output) are drained, as supervisord
     /// drains before it records an exit: the crash record of `crash`, then the `log_markers`
     /// line `marker`. Runs off the supervisor task: a stream may be stuck on a slow disk, a
-    /// grandchild may hold the pipe.
+    /// grandchild may hold the pipe. The crash also goes to `events` (VIGIL_CRASH, and
+    /// VIGIL_CRASHLOOP when it started a loop).
     pub fn after_exit(
         &self,
         captures: [Option<Drained>; 2],
         crash: Option<CrashFacts>,
         marker: Option<String>,
+        events: &Publisher,
     ) {
         if crash.is_none() && marker.is_none() {
             return;
@@ -107,6 +139,7 @@ impl Entry {
         let (stdout, stderr) = (Arc::clone(&self.stdout_log), Arc::clone(&self.stderr_log));
         let config = Arc::clone(&self.config);
         let history = Arc::clone(&self.crashes);
+        let events = events.clone();
         tokio::task::spawn_blocking(move || {
             for drained in captures.iter().flatten() {
                 drained.wait(DRAIN_LIMIT);
@@ -140,6 +173,17 @@ impl Entry {
                     record.restarts,
                     if record.tail.is_empty() { "(none)" } else { record.last_line() }
                 );
+                if facts.loop_began {
+                    events.publish(Event::crash_loop(
+                        &config.group,
+                        &config.name,
+                        true,
+                        record.last_line(),
+                    ));
+                }
+                if let Ok(json) = serde_json::to_string(&record) {
+                    events.publish(Event::crash(&config.group, &config.name, &json));
+                }
                 history.record(record);
             }
             if let Some(what) = marker {

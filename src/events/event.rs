@@ -1,0 +1,375 @@
+//! supervisord's event types and their payloads, written exactly as supervisord 4.3 writes
+//! them, plus vigil's own `VIGIL_CRASHLOOP` and `VIGIL_CRASH`.
+
+use crate::process::state::State;
+
+/// Every event type with its parent: subscribing to a parent delivers all its subtypes.
+/// vigil's own types have no parent, so only listeners that name them get them.
+const TYPES: &[(&str, Option<&str>)] = &[
+    ("EVENT", None),
+    ("PROCESS_STATE", Some("EVENT")),
+    ("PROCESS_STATE_STARTING", Some("PROCESS_STATE")),
+    ("PROCESS_STATE_RUNNING", Some("PROCESS_STATE")),
+    ("PROCESS_STATE_BACKOFF", Some("PROCESS_STATE")),
+    ("PROCESS_STATE_STOPPING", Some("PROCESS_STATE")),
+    ("PROCESS_STATE_EXITED", Some("PROCESS_STATE")),
+    ("PROCESS_STATE_STOPPED", Some("PROCESS_STATE")),
+    ("PROCESS_STATE_FATAL", Some("PROCESS_STATE")),
+    ("PROCESS_STATE_UNKNOWN", Some("PROCESS_STATE")),
+    ("PROCESS_LOG", Some("EVENT")),
+    ("PROCESS_LOG_STDOUT", Some("PROCESS_LOG")),
+    ("PROCESS_LOG_STDERR", Some("PROCESS_LOG")),
+    ("PROCESS_COMMUNICATION", Some("EVENT")),
+    (
+        "PROCESS_COMMUNICATION_STDOUT",
+        Some("PROCESS_COMMUNICATION"),
+    ),
+    (
+        "PROCESS_COMMUNICATION_STDERR",
+        Some("PROCESS_COMMUNICATION"),
+    ),
+    ("SUPERVISOR_STATE_CHANGE", Some("EVENT")),
+    (
+        "SUPERVISOR_STATE_CHANGE_RUNNING",
+        Some("SUPERVISOR_STATE_CHANGE"),
+    ),
+    (
+        "SUPERVISOR_STATE_CHANGE_STOPPING",
+        Some("SUPERVISOR_STATE_CHANGE"),
+    ),
+    ("TICK", Some("EVENT")),
+    ("TICK_5", Some("TICK")),
+    ("TICK_60", Some("TICK")),
+    ("TICK_3600", Some("TICK")),
+    ("PROCESS_GROUP", Some("EVENT")),
+    ("PROCESS_GROUP_ADDED", Some("PROCESS_GROUP")),
+    ("PROCESS_GROUP_REMOVED", Some("PROCESS_GROUP")),
+    ("REMOTE_COMMUNICATION", Some("EVENT")),
+    ("VIGIL_CRASHLOOP", None),
+    ("VIGIL_CRASH", None),
+];
+
+/// Whether `name` is an event type a listener may subscribe to.
+pub fn is_known_type(name: &str) -> bool {
+    TYPES.iter().any(|(known, _)| *known == name)
+}
+
+/// Whether a subscription to `subscription` delivers events of type `name`.
+pub fn subscribes(subscription: &str, name: &str) -> bool {
+    let mut current = Some(name);
+    while let Some(type_name) = current {
+        if type_name == subscription {
+            return true;
+        }
+        current = TYPES
+            .iter()
+            .find(|(known, _)| *known == type_name)
+            .and_then(|(_, parent)| *parent);
+    }
+    false
+}
+
+/// Which output a log or communication event comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// stdout.
+    Stdout,
+    /// stderr.
+    Stderr,
+}
+
+impl Channel {
+    /// `stdout` / `stderr`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Stdout => "stdout",
+            Channel::Stderr => "stderr",
+        }
+    }
+}
+
+/// What a PROCESS_STATE event says about its process, for the pools that track their own
+/// listeners by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// Group (pool) name.
+    pub group: String,
+    /// Process name.
+    pub name: String,
+    /// The new state.
+    pub to: State,
+}
+
+/// One event: its type name and its payload, rendered when it happened (as supervisord
+/// renders the extras eagerly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// supervisord's event name, e.g. `PROCESS_STATE_RUNNING`.
+    pub name: &'static str,
+    /// The body written after the header line.
+    pub payload: String,
+    /// For PROCESS_STATE events: the process and its new state.
+    pub subject: Option<Subject>,
+}
+
+impl Event {
+    /// A process changed state: `processname:N groupname:G from_state:S` plus the extras
+    /// supervisord adds per state (tries, pid, expected).
+    pub fn process_state(
+        group: &str,
+        name: &str,
+        from: State,
+        to: State,
+        tries: u32,
+        expected: bool,
+    ) -> Event {
+        let pid = |state: State| state.pid().unwrap_or(0);
+        let extras = match to {
+            State::Starting { .. } | State::Backoff => format!(" tries:{tries}"),
+            State::Running { pid } | State::Stopping { pid } => format!(" pid:{pid}"),
+            State::Exited => format!(" expected:{} pid:{}", u8::from(expected), pid(from)),
+            State::Stopped => format!(" pid:{}", pid(from)),
+            State::Fatal | State::Unknown { .. } => String::new(),
+        };
+        Event {
+            name: match to {
+                State::Stopped => "PROCESS_STATE_STOPPED",
+                State::Starting { .. } => "PROCESS_STATE_STARTING",
+                State::Running { .. } => "PROCESS_STATE_RUNNING",
+                State::Backoff => "PROCESS_STATE_BACKOFF",
+                State::Stopping { .. } => "PROCESS_STATE_STOPPING",
+                State::Exited => "PROCESS_STATE_EXITED",
+                State::Fatal => "PROCESS_STATE_FATAL",
+                State::Unknown { .. } => "PROCESS_STATE_UNKNOWN",
+            },
+            payload: format!(
+                "processname:{name} groupname:{group} from_state:{}{extras}",
+                from.name()
+            ),
+            subject: Some(Subject {
+                group: group.to_string(),
+                name: name.to_string(),
+                to,
+            }),
+        }
+    }
+
+    /// A chunk of output (`*_events_enabled`).
+    pub fn process_log(group: &str, name: &str, pid: i32, channel: Channel, data: &[u8]) -> Event {
+        Event::plain(
+            match channel {
+                Channel::Stdout => "PROCESS_LOG_STDOUT",
+                Channel::Stderr => "PROCESS_LOG_STDERR",
+            },
+            format!(
+                "processname:{name} groupname:{group} pid:{pid} channel:{}\n{}",
+                channel.name(),
+                decoded(data)
+            ),
+        )
+    }
+
+    /// A capture-mode block (`*_capture_maxbytes`).
+    pub fn process_communication(
+        group: &str,
+        name: &str,
+        pid: i32,
+        channel: Channel,
+        data: &[u8],
+    ) -> Event {
+        Event::plain(
+            match channel {
+                Channel::Stdout => "PROCESS_COMMUNICATION_STDOUT",
+                Channel::Stderr => "PROCESS_COMMUNICATION_STDERR",
+            },
+            format!(
+                "processname:{name} groupname:{group} pid:{pid}\n{}",
+                decoded(data)
+            ),
+        )
+    }
+
+    /// `sendRemoteCommEvent(type, data)`. supervisord 4.3 on Python 3 encodes both to bytes
+    /// before formatting them, so they arrive as Python bytes literals: `type:b'x'\nb'y'`.
+    pub fn remote_communication(kind: &str, data: &str) -> Event {
+        Event::plain(
+            "REMOTE_COMMUNICATION",
+            format!(
+                "type:{}\n{}",
+                python_bytes(kind.as_bytes()),
+                python_bytes(data.as_bytes())
+            ),
+        )
+    }
+
+    /// The supervisor's main loop runs.
+    pub fn supervisor_running() -> Event {
+        Event::plain("SUPERVISOR_STATE_CHANGE_RUNNING", String::new())
+    }
+
+    /// A shutdown or restart begins.
+    pub fn supervisor_stopping() -> Event {
+        Event::plain("SUPERVISOR_STATE_CHANGE_STOPPING", String::new())
+    }
+
+    /// A group was added (at start-up or `addProcessGroup`).
+    pub fn group_added(group: &str) -> Event {
+        Event::plain("PROCESS_GROUP_ADDED", format!("groupname:{group}\n"))
+    }
+
+    /// A group was removed.
+    pub fn group_removed(group: &str) -> Event {
+        Event::plain("PROCESS_GROUP_REMOVED", format!("groupname:{group}\n"))
+    }
+
+    /// The `period` (5, 60 or 3600 s) timeslice starting at `when` began.
+    pub fn tick(period: u64, when: u64) -> Option<Event> {
+        let name = match period {
+            5 => "TICK_5",
+            60 => "TICK_60",
+            3600 => "TICK_3600",
+            _ => return None,
+        };
+        Some(Event::plain(name, format!("when:{when}")))
+    }
+
+    /// vigil: a process entered (with the crash's last line of output) or left a crash loop.
+    pub fn crash_loop(group: &str, name: &str, entered: bool, detail: &str) -> Event {
+        Event::plain(
+            "VIGIL_CRASHLOOP",
+            format!(
+                "processname:{name} groupname:{group} state:{}\n{detail}",
+                if entered { "entered" } else { "left" }
+            ),
+        )
+    }
+
+    /// vigil: a crash, with its record as a JSON line.
+    pub fn crash(group: &str, name: &str, record_json: &str) -> Event {
+        Event::plain(
+            "VIGIL_CRASH",
+            format!("processname:{name} groupname:{group}\n{record_json}"),
+        )
+    }
+
+    fn plain(name: &'static str, payload: String) -> Event {
+        Event {
+            name,
+            payload,
+            subject: None,
+        }
+    }
+}
+
+/// Output as text, or supervisord's `Undecodable: b'…'` when it is not UTF-8.
+fn decoded(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(text) => text.to_string(),
+        Err(_) => format!("Undecodable: {}", python_bytes(data)),
+    }
+}
+
+/// Python's `repr()` of a bytes object: `b'…'`.
+fn python_bytes(data: &[u8]) -> String {
+    // Python quotes with ' unless the bytes hold a ' and no ".
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut repr = format!("b{}", char::from(quote));
+    for byte in data {
+        match byte {
+            b'\\' => repr.push_str("\\\\"),
+            b'\n' => repr.push_str("\\n"),
+            b'\r' => repr.push_str("\\r"),
+            b'\t' => repr.push_str("\\t"),
+            byte if *byte == quote => {
+                repr.push('\\');
+                repr.push(char::from(quote));
+            }
+            0x20..=0x7e => repr.push(char::from(*byte)),
+            other => repr.push_str(&format!("\\x{other:02x}")),
+        }
+    }
+    repr.push(char::from(quote));
+    repr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_follow_the_type_tree() {
+        assert!(subscribes("EVENT", "PROCESS_STATE_RUNNING"));
+        assert!(subscribes("PROCESS_STATE", "PROCESS_STATE_EXITED"));
+        assert!(subscribes("TICK_5", "TICK_5"));
+        assert!(!subscribes("TICK_5", "TICK_60"));
+        assert!(
+            !subscribes("EVENT", "VIGIL_CRASH"),
+            "vigil's own only by name"
+        );
+        assert!(subscribes("VIGIL_CRASH", "VIGIL_CRASH"));
+        assert!(is_known_type("VIGIL_CRASHLOOP") && !is_known_type("NOPE"));
+    }
+
+    #[test]
+    fn payloads_are_supervisords() {
+        let running = Event::process_state(
+            "g",
+            "p",
+            State::Starting { pid: 7 },
+            State::Running { pid: 7 },
+            0,
+            true,
+        );
+        assert_eq!(
+            (running.name, running.payload.as_str()),
+            (
+                "PROCESS_STATE_RUNNING",
+                "processname:p groupname:g from_state:STARTING pid:7"
+            )
+        );
+        let exited =
+            Event::process_state("g", "p", State::Running { pid: 7 }, State::Exited, 0, false);
+        assert_eq!(
+            exited.payload,
+            "processname:p groupname:g from_state:RUNNING expected:0 pid:7"
+        );
+        let starting = Event::process_state(
+            "g",
+            "p",
+            State::Backoff,
+            State::Starting { pid: 9 },
+            2,
+            true,
+        );
+        assert_eq!(
+            starting.payload,
+            "processname:p groupname:g from_state:BACKOFF tries:2"
+        );
+        let fatal = Event::process_state("g", "p", State::Backoff, State::Fatal, 3, true);
+        assert_eq!(
+            fatal.payload,
+            "processname:p groupname:g from_state:BACKOFF"
+        );
+        assert_eq!(Event::group_added("g").payload, "groupname:g\n");
+        assert_eq!(
+            Event::process_log("g", "p", 7, Channel::Stderr, b"oops\n").payload,
+            "processname:p groupname:g pid:7 channel:stderr\noops\n"
+        );
+        assert_eq!(
+            Event::process_communication("g", "p", 7, Channel::Stdout, b"\xff'a").payload,
+            "processname:p groupname:g pid:7\nUndecodable: b\"\\xff'a\""
+        );
+        assert_eq!(
+            Event::remote_communication("kind", "hello").payload,
+            "type:b'kind'\nb'hello'"
+        );
+        assert_eq!(
+            Event::tick(60, 120).map(|e| e.payload),
+            Some("when:120".into())
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! supervisord's event system: the supervisor, the log captures and the API publish
+//! [`Event`]s; one dispatcher task owns the listener [`pool::Pool`]s, queues each event for
+//! the pools that subscribe to it, writes it to a READY listener's stdin and reads the
+//! listeners' answers, which their stdout captures forward here. It also emits
+//! TICK_5/TICK_60/TICK_3600.
+//!
+//! The dispatcher changes no process state: a listener's life (started, RUNNING, gone) reaches
+//! it as messages and PROCESS_STATE events from the supervisor.
+
+pub mod event;
+pub mod pool;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+
+pub use event::{Channel, Event};
+use pool::{Action, Pool, Serial};
+
+/// A message to the dispatcher.
+#[derive(Debug)]
+pub enum Message {
+    /// Something happened.
+    Publish(Event),
+    /// An `[eventlistener:x]` group was put in use (or its config updated): create or
+    /// reconfigure its pool, before its PROCESS_GROUP_ADDED event.
+    PoolAdded {
+        /// Pool (group) name.
+        name: String,
+        /// Subscribed event types.
+        events: Vec<String>,
+        /// `buffer_size`.
+        buffer_size: usize,
+    },
+    /// A pool's group was removed: drop it, before its PROCESS_GROUP_REMOVED event.
+    PoolRemoved(String),
+    /// A listener's new child: its stdin, for the events.
+    ListenerStarted {
+        /// Pool name.
+        pool: String,
+        /// Listener process name.
+        name: String,
+        /// Child pid.
+        pid: i32,
+        /// A duplicate of the write end of its stdin.
+        stdin: OwnedFd,
+    },
+    /// Output a listener's child wrote on stdout (the protocol channel).
+    ListenerOutput {
+        /// Pool name.
+        pool: String,
+        /// Listener process name.
+        name: String,
+        /// Child pid.
+        pid: i32,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// Where events and listener news go: cheap to clone for every producer.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    sender: mpsc::UnboundedSender<Message>,
+    depths: watch::Receiver<Vec<(String, usize)>>,
+}
+
+impl Publisher {
+    /// Publishes `event` (dropped silently once the dispatcher has ended).
+    pub fn publish(&self, event: Event) {
+        let _ = self.sender.send(Message::Publish(event));
+    }
+
+    /// Sends any message.
+    pub fn send(&self, message: Message) {
+        let _ = self.sender.send(message);
+    }
+
+    /// Events waiting in each pool, for `/metrics`.
+    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+        self.depths.borrow().clone()
+    }
+
+    /// A publisher whose events go nowhere (tests, tools that run no dispatcher).
+    pub fn detached() -> Self {
+        let (sender, _) = mpsc::unbounded_channel();
+        let (_, depths) = watch::channel(Vec::new());
+        Publisher { sender, depths }
+    }
+}
+
+/// Starts the dispatcher task on the current runtime; `identifier` is the `server:` of
+/// every header.
+pub fn start(identifier: String) -> Publisher {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let (depths_sender, depths) = watch::channel(Vec::new());
+    let dispatcher = Dispatcher {
+        identifier,
+        pools: Vec::new(),
+        serial: Serial::default(),
+        stdins: HashMap::new(),
+        depths: depths_sender,
+        ticks: Ticks::default(),
+    };
+    tokio::spawn(dispatcher.run(receiver));
+    Publisher { sender, depths }
+}
+
+/// The dispatcher's state; owned by its task alone.
+struct Dispatcher {
+    identifier: String,
+    /// Pools in the order their groups were added (supervisord's subscription order).
+    pools: Vec<Pool>,
+    /// The daemon-wide event serial.
+    serial: Serial,
+    /// Each listener child's stdin, by (pool, process name, pid).
+    stdins: HashMap<(String, String, i32), Arc<File>>,
+    depths: watch::Sender<Vec<(String, usize)>>,
+    ticks: Ticks,
+}
+
+impl Dispatcher {
+    async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Message>) {
+        self.ticks.check(SystemTime::now());
+        loop {
+            let wait = self.ticks.until_next(SystemTime::now());
+            tokio::select! {
+                message = receiver.recv() => match message {
+                    Some(message) => self.handle(message),
+                    None => return,
+                },
+                () = tokio::time::sleep(wait) => {
+                    for event in self.ticks.check(SystemTime::now()) {
+                        self.publish(event);
+                    }
+                }
+            }
+            self.dispatch();
+        }
+    }
+
+    fn handle(&mut self, message: Message) {
+        let mut actions = Vec::new();
+        match message {
+            Message::Publish(event) => self.publish(event),
+            Message::PoolAdded {
+                name,
+                events,
+                buffer_size,
+            } => match self.pools.iter_mut().find(|p| p.name == name) {
+                Some(pool) => pool.configure(events, buffer_size),
+                None => self.pools.push(Pool::new(&name, events, buffer_size)),
+            },
+            Message::PoolRemoved(name) => {
+                self.pools.retain(|p| p.name != name);
+                self.stdins.retain(|(pool, _, _), _| *pool != name);
+            }
+            Message::ListenerStarted {
+                pool,
+                name,
+                pid,
+                stdin,
+            } => {
+                self.stdins
+                    .retain(|(p, n, _), _| !(*p == pool && *n == name));
+                if let Some(found) = self.pools.iter_mut().find(|p| p.name == pool) {
+                    found.listener_started(&name, pid, &mut actions);
+                    self.stdins
+                        .insert((pool, name, pid), Arc::new(File::from(stdin)));
+                }
+            }
+            Message::ListenerOutput {
+                pool,
+                name,
+                pid,
+                bytes,
+            } => {
+                if let Some(found) = self.pools.iter_mut().find(|p| p.name == pool) {
+                    found.output(&name, pid, &bytes, &mut actions);
+                }
+            }
+        }
+        self.carry_out(None, actions);
+    }
+
+    /// Queues `event` in every pool that subscribes to it, giving it the next serial if any
+    /// does; PROCESS_STATE events also tell a pool about its own listeners.
+    fn publish(&mut self, event: Event) {
+        let event = Arc::new(event);
+        let mut serial = None;
+        let mut actions = Vec::new();
+        for pool in &mut self.pools {
+            if pool.wants(event.name) {
+                let serial = *serial.get_or_insert_with(|| self.serial.advance());
+                pool.accept(Arc::clone(&event), serial, &mut actions);
+            }
+        }
+        if let Some(subject) = &event.subject {
+            if let Some(pool) = self.pools.iter_mut().find(|p| p.name == subject.group) {
+                pool.process_state(&subject.name, subject.to, &mut actions);
+            }
+        }
+        self.carry_out(None, actions);
+    }
+
+    fn dispatch(&mut self) {
+        let mut work = Vec::new();
+        for pool in &mut self.pools {
+            let mut actions = Vec::new();
+            pool.dispatch(&self.identifier, &mut actions);
+            work.push((pool.name.clone(), actions));
+        }
+        for (pool, actions) in work {
+            self.carry_out(Some(&pool), actions);
+        }
+        let depths: Vec<(String, usize)> = self
+            .pools
+            .iter()
+            .map(|p| (p.name.clone(), p.queue_depth()))
+            .collect();
+        self.depths.send_if_modified(|current| {
+            let changed = *current != depths;
+            *current = depths;
+            changed
+        });
+    }
+
+    fn carry_out(&self, pool: Option<&str>, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Write { name, pid, bytes } => {
+                    let Some(pool) = pool else { continue };
+                    let key = (pool.to_string(), name, pid);
+                    let Some(stdin) = self.stdins.get(&key).map(Arc::clone) else {
+                        continue;
+                    };
+                    // One event at a time per listener: a listener that does not read
+                    // stalls only this write.
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(err) = (&*stdin).write_all(&bytes) {
+                            tracing::debug!(
+                                "could not send an event to listener {} (pid {}): {err}",
+                                key.1,
+                                key.2
+                            );
+                        }
+                    });
+                }
+                Action::Warn(message) => tracing::warn!("{message}"),
+                Action::Error(message) => tracing::error!("{message}"),
+                Action::Debug(message) => tracing::debug!("{message}"),
+            }
+        }
+    }
+}
+
+/// The TICK periods and the timeslice each was last in (supervisord's `tick`).
+#[derive(Debug, Default)]
+struct Ticks {
+    last: [Option<u64>; 3],
+}
+
+impl Ticks {
+    const PERIODS: [u64; 3] = [5, 60, 3600];
+
+    /// TICK events for every period whose timeslice changed since the last check; the first
+    /// check only notes the current slices.
+    fn check(&mut self, now: SystemTime) -> Vec<Event> {
+        let seconds = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let mut due = Vec::new();
+        for (at, period) in Self::PERIODS.iter().enumerate() {
+            let slice = seconds - seconds % period;
+            match self.last[at] {
+                Some(last) if last == slice => {}
+                Some(_) => {
+                    self.last[at] = Some(slice);
+                    due.extend(Event::tick(*period, slice));
+                }
+                None => self.last[at] = Some(slice),
+            }
+        }
+        due
+    }
+
+    /// How long until the next 5-second boundary (a little after it).
+    fn until_next(&self, now: SystemTime) -> Duration {
+        let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let into = Duration::from_millis(u64::try_from(since.as_millis() % 5000).unwrap_or(0));
+        Duration::from_secs(5).saturating_sub(into) + Duration::from_millis(5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_fire_when_the_timeslice_changes() {
+        let mut ticks = Ticks::default();
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        assert!(
+            ticks.check(at(3598)).is_empty(),
+            "the first check only notes"
+        );
+        assert!(ticks.check(at(3599)).is_empty());
+        let names: Vec<String> = ticks
+            .check(at(3600))
+            .iter()
+            .map(|e| format!("{} {}", e.name, e.payload))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "TICK_5 when:3600",
+                "TICK_60 when:3600",
+                "TICK_3600 when:3600"
+            ]
+        );
+        assert_eq!(ticks.until_next(at(3601)), Duration::from_millis(4005));
+    }
+}
