@@ -26,3 +26,5 @@ mod vigilctl;
 mod metrics;
 // Crash loops (delays that double, reset, give-up) and crash records with their output.
 mod crashloop;
+// Event listeners: supervisord's protocol and payloads, side by side with supervisord.
+mod events;

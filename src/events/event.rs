@@ -189,17 +189,9 @@ impl Event {
         )
     }
 
-    /// `sendRemoteCommEvent(type, data)`. supervisord 4.3 on Python 3 encodes both to bytes
-    /// before formatting them, so they arrive as Python bytes literals: `type:b'x'\nb'y'`.
+    /// `sendRemoteCommEvent(type, data)`.
     pub fn remote_communication(kind: &str, data: &str) -> Event {
-        Event::plain(
-            "REMOTE_COMMUNICATION",
-            format!(
-                "type:{}\n{}",
-                python_bytes(kind.as_bytes()),
-                python_bytes(data.as_bytes())
-            ),
-        )
+        Event::plain("REMOTE_COMMUNICATION", format!("type:{kind}\n{data}"))
     }
 
     /// The supervisor's main loop runs.
@@ -365,7 +357,7 @@ mod tests {
         );
         assert_eq!(
             Event::remote_communication("kind", "hello").payload,
-            "type:b'kind'\nb'hello'"
+            "type:kind\nhello"
         );
         assert_eq!(
             Event::tick(60, 120).map(|e| e.payload),

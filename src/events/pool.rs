@@ -403,7 +403,7 @@ mod tests {
         pool.dispatch("supervisor", &mut actions);
         assert_eq!(
             writes(&actions),
-            ["ver:3.0 server:supervisor serial:0 pool:listener poolserial:0 eventname:REMOTE_COMMUNICATION len:15\ntype:b't'\nb'n1'"]
+            ["ver:3.0 server:supervisor serial:0 pool:listener poolserial:0 eventname:REMOTE_COMMUNICATION len:9\ntype:t\nn1"]
         );
         assert_eq!(pool.queue_depth(), 1, "one event per listener at a time");
         let mut actions = Vec::new();

@@ -623,43 +623,49 @@ impl Supervisor {
                     continue;
                 };
                 match prepared.finish(&config, started) {
-                    Ok(child) => {
-                        let pid = child.pid;
-                        self.table.pids.insert(pid, key.clone());
-                        if let Some(entry) = self.table.entries.get_mut(key) {
-                            entry.stdin = child.stdin;
-                            entry.capture_output(
-                                child.stdout,
-                                child.stderr,
-                                pid,
-                                self.strip_ansi,
-                                &self.events,
-                            );
-                            if let (Some(stdin), true) =
-                                (&entry.stdin, entry.config.listener.is_some())
-                            {
-                                match stdin.try_clone() {
-                                    Ok(stdin) => self.events.send(Message::ListenerStarted {
-                                        pool: entry.config.group.clone(),
-                                        name: entry.config.name.clone(),
-                                        pid,
-                                        stdin,
-                                    }),
-                                    Err(err) => tracing::error!(
-                                        "could not hand listener {} its events: {err}",
-                                        entry.config.name
-                                    ),
-                                }
-                            }
-                        }
-                        let _ = self.apply(key, Input::Spawned { pid });
-                    }
+                    Ok(child) => self.record_spawn(key, child),
                     Err(error) => {
                         let _ = self.apply(key, Input::SpawnFailed { error });
                     }
                 }
             }
         }
+    }
+
+    /// Records a fresh child of `key`, in an order its observers rely on: the STARTING
+    /// transition (and event) first, then a listener's stdin for its pool, then the captures,
+    /// so no output event or protocol line about the child comes before them.
+    fn record_spawn(&mut self, key: &ProcKey, child: spawn::Child) {
+        let pid = child.pid;
+        self.table.pids.insert(pid, key.clone());
+        if let Some(entry) = self.table.entries.get_mut(key) {
+            entry.stdin = child.stdin;
+        }
+        let _ = self.apply(key, Input::Spawned { pid });
+        let Some(entry) = self.table.entries.get_mut(key) else {
+            return;
+        };
+        if let (Some(stdin), true) = (&entry.stdin, entry.config.listener.is_some()) {
+            match stdin.try_clone() {
+                Ok(stdin) => self.events.send(Message::ListenerStarted {
+                    pool: entry.config.group.clone(),
+                    name: entry.config.name.clone(),
+                    pid,
+                    stdin,
+                }),
+                Err(err) => tracing::error!(
+                    "could not hand listener {} its events: {err}",
+                    entry.config.name
+                ),
+            }
+        }
+        entry.capture_output(
+            child.stdout,
+            child.stderr,
+            pid,
+            self.strip_ansi,
+            &self.events,
+        );
     }
 
     /// What starting `key` needs, if its state allows a start; a failure to prepare is

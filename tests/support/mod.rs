@@ -476,3 +476,29 @@ impl Drop for Supervisord {
         let _ = self.child.wait();
     }
 }
+
+/// An inet server plus the `[supervisorctl]` section clients need to find it.
+pub fn control(port: u16) -> String {
+    format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\n\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+         [supervisorctl]\nserverurl=http://127.0.0.1:{port}\n\n"
+    )
+}
+
+/// Calls `method(args...)` over XML-RPC with Python's xmlrpc.client; returns its result as
+/// JSON text.
+pub fn call(port: u16, method: &str, args: &str) -> String {
+    let script = format!(
+        "import json, xmlrpc.client\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2')\n\
+         print(json.dumps(proxy.{method}({args})))"
+    );
+    let output = run_python(&script, &[]);
+    assert!(
+        output.status.success(),
+        "{method}({args}): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
