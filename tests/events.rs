@@ -119,3 +119,197 @@ fn a_listener_gets_what_supervisord_would_send() {
         theirs.join("\n")
     );
 }
+
+/// Path of a superlance plugin in the test venv.
+fn plugin(name: &str) -> String {
+    venv_python().with_file_name(name).display().to_string()
+}
+
+/// Writes an executable shell script `name` into the workspace.
+fn script(ws: &Workspace, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = ws.write(name, body);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path.display().to_string()
+}
+
+#[test]
+fn superlance_crashmail_mails_an_unexpected_exit() {
+    let ws = Workspace::new();
+    let sendmail = script(&ws, "sendmail.sh", "#!/bin/sh\ncat >> {dir}/mail.txt\n");
+    // crashmail runs only with a SUPERVISOR_SERVER_URL, so a server is configured.
+    ws.config(&format!(
+        "{}[eventlistener:crashmail]\ncommand={} -p crasher -m ops@example.com -s {sendmail}\n\
+         events=PROCESS_STATE_EXITED\n\n\
+         [program:crasher]\ncommand=/bin/sh -c 'sleep 1.5; exit 3'\nstartsecs=1\nautorestart=false\n",
+        control(free_port()),
+        plugin("crashmail")
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    let mut mail = String::new();
+    assert!(
+        wait_until(|| {
+            mail = vigild.ws.read("mail.txt");
+            mail.contains("exited unexpectedly")
+        }),
+        "no mail: {mail}\n{}",
+        vigild.log()
+    );
+    assert!(
+        mail.starts_with("To: ops@example.com\nSubject:  crasher crashed at"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Process crasher in group crasher exited unexpectedly (pid ")
+            && mail.ends_with(") from state RUNNING"),
+        "{mail}"
+    );
+}
+
+#[test]
+fn superlance_memmon_restarts_a_program_over_its_limit() {
+    let port = free_port();
+    let python = venv_python().display().to_string();
+    let vigild = Vigild::with_config(&format!(
+        "{}[eventlistener:memmon]\ncommand={} -p hog=20MB\nevents=TICK_5\n\
+         stderr_logfile={{dir}}/memmon.err\n\n\
+         [program:hog]\ncommand={python} -c \"import time; hog = b'x' * (64 * 1024 * 1024); time.sleep(1000)\"\n",
+        control(port),
+        plugin("memmon")
+    ));
+    // memmon stops and starts it through the XML-RPC API.
+    let log = vigild.wait_log_count("spawned: 'hog' with pid ", 2);
+    assert!(
+        log.contains("stopped: hog (terminated by SIGTERM)"),
+        "{log}"
+    );
+    let err = vigild.ws.read("memmon.err");
+    assert!(err.contains("Restarting hog"), "memmon says why: {err}");
+}
+
+#[test]
+fn superlance_httpok_restarts_a_program_that_answers_500() {
+    let port = free_port();
+    let web_port = free_port();
+    let python = venv_python().display().to_string();
+    let ws = Workspace::new();
+    ws.write(
+        "web.py",
+        "import http.server, sys\n\
+         class Sick(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       self.send_response(500)\n\
+         \x20       self.end_headers()\n\
+         http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), Sick).serve_forever()\n",
+    );
+    ws.config(&format!(
+        "{}[eventlistener:httpok]\ncommand={} -p web -t 2 http://127.0.0.1:{web_port}/\n\
+         events=TICK_5\nstderr_logfile={{dir}}/httpok.err\n\n\
+         [program:web]\ncommand={python} {{dir}}/web.py {web_port}\n",
+        control(port),
+        plugin("httpok")
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("spawned: 'web' with pid ", 2);
+    let mut err = String::new();
+    assert!(
+        wait_until(|| {
+            err = vigild.ws.read("httpok.err");
+            err.contains("web is in RUNNING state, restarting") && err.contains("web restarted")
+        }),
+        "{err}"
+    );
+}
+
+#[test]
+fn vigils_own_events_go_only_to_listeners_that_name_them() {
+    let python = venv_python().display().to_string();
+    let ws = Workspace::new();
+    ws.write("recorder.py", RECORDER);
+    ws.config(&format!(
+        "[eventlistener:everything]\ncommand={python} {{dir}}/recorder.py {{dir}}/everything.log\n\
+         events=EVENT\nbuffer_size=100\n\n\
+         [eventlistener:crashes]\ncommand={python} {{dir}}/recorder.py {{dir}}/crashes.log\n\
+         events=VIGIL_CRASH,VIGIL_CRASHLOOP\n\n\
+         [program:boom]\ncommand=/bin/sh -c 'sleep 1.2; echo \"fatal: disk on fire\" >&2; exit 1'\n\
+         autorestart=true\ncrashloop_threshold=2\nrestart_delay=30\n"
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    let mut crashes = String::new();
+    assert!(
+        wait_until(|| {
+            crashes = vigild.ws.read("crashes.log");
+            crashes.contains("eventname:VIGIL_CRASHLOOP")
+        }),
+        "{crashes}\n{}",
+        vigild.log()
+    );
+    assert!(
+        crashes.contains("'processname:boom groupname:boom state:entered\\nfatal: disk on fire'"),
+        "{crashes}"
+    );
+    let records: Vec<&str> = crashes
+        .lines()
+        .filter(|line| line.contains("eventname:VIGIL_CRASH "))
+        .collect();
+    assert_eq!(records.len(), 2, "{crashes}");
+    assert!(
+        records[1].contains(r#""crash_loop":true"#)
+            && records[1].contains(r#""tail":"fatal: disk on fire""#),
+        "{crashes}"
+    );
+    assert!(
+        !crashes.contains("PROCESS_STATE"),
+        "only what it named: {crashes}"
+    );
+    let everything = vigild.ws.read("everything.log");
+    assert!(
+        everything.contains("eventname:PROCESS_STATE_EXITED"),
+        "{everything}"
+    );
+    assert!(
+        !everything.contains("VIGIL_"),
+        "EVENT excludes vigil's own: {everything}"
+    );
+}
+
+#[test]
+fn a_failed_event_is_sent_again() {
+    let port = free_port();
+    let python = venv_python().display().to_string();
+    let ws = Workspace::new();
+    ws.write("recorder.py", RECORDER);
+    ws.config(&format!(
+        "{}[eventlistener:picky]\ncommand={python} {{dir}}/recorder.py {{dir}}/events.log please-fail\n\
+         events=REMOTE_COMMUNICATION\n",
+        control(port)
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    assert!(wait_until(|| vigild
+        .log()
+        .contains("success: picky entered RUNNING")));
+    call(
+        port,
+        "supervisor.sendRemoteCommEvent",
+        "'note', 'please-fail'",
+    );
+    call(port, "supervisor.sendRemoteCommEvent", "'note', 'fine'");
+    let mut events = String::new();
+    assert!(
+        wait_until(|| {
+            events = vigild.ws.read("events.log");
+            events.lines().count() >= 3
+        }),
+        "{events}"
+    );
+    let serials: Vec<&str> = events
+        .lines()
+        .filter_map(|line| line.split(' ').find(|w| w.starts_with("serial:")))
+        .collect();
+    assert_eq!(
+        serials,
+        ["serial:0", "serial:0", "serial:1"],
+        "FAIL puts the event back at the head: {events}"
+    );
+    assert!(vigild.log().contains("WARN picky: event was rejected"));
+}
