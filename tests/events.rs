@@ -1,7 +1,8 @@
 //! Event listeners with real processes: a plain Python listener records what it is sent by
 //! vigild and by Python supervisord 4.3 for the same scenario, and the two records match
-//! header for header and payload for payload; protocol failures requeue; vigil's own events
-//! go only to listeners that name them.
+//! header for header and payload for payload; superlance's plugins and the shipped example
+//! listeners do their jobs; a FAIL requeues; vigil's own events go only to listeners that
+//! name them.
 
 use crate::support::*;
 
@@ -64,6 +65,8 @@ fn drive(port: u16, read: &dyn Fn() -> String) -> Vec<String> {
     wait_for("eventname:REMOTE_COMMUNICATION");
     call(port, "supervisor.stopProcess", "'app'");
     wait_for("processname:app groupname:app from_state:STOPPING");
+    call(port, "supervisor.removeProcessGroup", "'app'");
+    wait_for("eventname:PROCESS_GROUP_REMOVED");
     read()
         .lines()
         .map(|line| mask_digits(&mask_digits(line, "pid:"), "len:"))
@@ -106,14 +109,12 @@ fn a_listener_gets_what_supervisord_would_send() {
     let vigild = Vigild::start(ws, &[]);
     let ours = drive(port, &|| vigild.ws.read("events.log"));
 
-    assert!(
-        theirs.len() >= 12,
-        "supervisord sent:\n{}",
-        theirs.join("\n")
-    );
+    // Group added ×2, supervisor running, starting ×2, communication, log, running ×2,
+    // remote communication, stopping, stopped, group removed.
+    assert_eq!(theirs.len(), 13, "supervisord sent:\n{}", theirs.join("\n"));
     assert_eq!(
-        ours[..theirs.len().min(ours.len())],
-        theirs[..theirs.len().min(ours.len())],
+        ours,
+        theirs,
         "\nvigild:\n{}\nsupervisord:\n{}",
         ours.join("\n"),
         theirs.join("\n")
@@ -312,4 +313,76 @@ fn a_failed_event_is_sent_again() {
         "FAIL puts the event back at the head: {events}"
     );
     assert!(vigild.log().contains("WARN picky: event was rejected"));
+}
+
+/// Path of a shipped example listener.
+fn example(name: &str) -> String {
+    format!("{}/config/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_periodic_restart_example_restarts_on_its_ticks() {
+    let port = free_port();
+    let python = venv_python().display().to_string();
+    let vigild = Vigild::with_config(&format!(
+        "{}[eventlistener:periodic_restart]\ncommand={python} {} --every 1 web workers:*\n\
+         events=TICK_5\nstderr_logfile={{dir}}/restart.err\n\n\
+         [program:web]\ncommand=/bin/sleep 1000\n\n\
+         [program:worker]\ncommand=/bin/sleep 1000\nprocess_name=%(program_name)s_%(process_num)d\nnumprocs=2\n\
+         [group:workers]\nprograms=worker\n",
+        control(port),
+        example("periodic_restart.py")
+    ));
+    let log = vigild.wait_log_count("spawned: 'worker_1' with pid ", 2);
+    for name in ["web", "worker_0", "worker_1"] {
+        assert!(
+            log.contains(&format!("stopped: {name} (terminated by SIGTERM)")),
+            "{log}"
+        );
+    }
+    let mut err = String::new();
+    assert!(
+        wait_until(|| {
+            err = vigild.ws.read("restart.err");
+            err.contains("restarted web") && err.contains("restarted workers:*")
+        }),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_crash_alert_example_reports_crashes_loops_and_fatal_from_a_pool_of_two() {
+    let python = venv_python().display().to_string();
+    let vigild = Vigild::with_config(&format!(
+        "[eventlistener:crash_alert]\ncommand={python} {} --file {{dir}}/alerts.txt\n\
+         events=VIGIL_CRASH,VIGIL_CRASHLOOP,PROCESS_STATE_FATAL\n\
+         process_name=%(program_name)s_%(process_num)d\nnumprocs=2\n\n\
+         [program:boom]\ncommand=/bin/sh -c 'sleep 1.2; echo \"panic: out of cheese\" >&2; exit 2'\n\
+         autorestart=true\ncrashloop_threshold=2\ncrashloop_giveup=1\nrestart_delay=0.5\n",
+        example("crash_alert.py")
+    ));
+    let mut alerts = String::new();
+    assert!(
+        wait_until(|| {
+            alerts = vigild.ws.read("alerts.txt");
+            alerts.contains("FATAL boom:boom")
+        }),
+        "{alerts}\n{}",
+        vigild.log()
+    );
+    let lines: Vec<&str> = alerts.lines().collect();
+    assert!(
+        lines[0].starts_with("CRASH boom:boom pid ")
+            && lines[0].ends_with("exit status 2 after 1.2s: panic: out of cheese"),
+        "{alerts}"
+    );
+    assert!(
+        alerts.contains("CRASH LOOP boom:boom entered: panic: out of cheese"),
+        "{alerts}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("CRASH boom")).count(),
+        3,
+        "three crashes: two to the loop, one more to FATAL (crashloop_giveup=1): {alerts}"
+    );
 }
