@@ -3,7 +3,11 @@
 
 use std::process::Command;
 
-use crate::support::{run_python, wait_until, Vigild, Workspace, CONTROL_SECTIONS};
+use std::collections::BTreeMap;
+
+use crate::support::{
+    control, free_port, run_python, wait_until, Supervisord, Vigild, Workspace, CONTROL_SECTIONS,
+};
 
 fn fleet() -> Vigild {
     let ws = Workspace::new();
@@ -593,4 +597,48 @@ while True:
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Every method the server on `port` lists, with its signature; None until it answers.
+fn method_table(port: u16) -> Option<BTreeMap<String, serde_json::Value>> {
+    let script = format!(
+        "import json, xmlrpc.client\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2')\n\
+         print(json.dumps({{m: proxy.system.methodSignature(m) for m in proxy.system.listMethods()}}))"
+    );
+    let output = run_python(&script, &[]);
+    if !output.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+/// Polls `port` until its method table arrives.
+fn wait_for_methods(port: u16) -> BTreeMap<String, serde_json::Value> {
+    let mut table = None;
+    assert!(wait_until(|| {
+        table = method_table(port);
+        table.is_some()
+    }));
+    table.unwrap_or_default()
+}
+
+#[test]
+fn every_supervisord_method_is_served_with_its_signature() {
+    let port = free_port();
+    let ws = Workspace::new();
+    let config = ws.config(&control(port));
+    let supervisord = Supervisord::start(&ws, &config);
+    let theirs = wait_for_methods(port);
+    drop(supervisord);
+
+    let port = free_port();
+    let _vigild = Vigild::with_config(&control(port));
+    let ours = wait_for_methods(port);
+    assert!(theirs.len() > 30, "{theirs:?}");
+    for (method, signature) in &theirs {
+        assert_eq!(ours.get(method), Some(signature), "{method}");
+    }
+    let extra: Vec<&String> = ours.keys().filter(|m| !theirs.contains_key(*m)).collect();
+    assert!(extra.iter().all(|m| m.starts_with("vigil.")), "{extra:?}");
 }

@@ -884,6 +884,16 @@ impl Supervisor {
         self.reloads += 1;
         self.timers.clear();
         self.base_env = base_env;
+        // The old pools go with their groups (as supervisord drops them on a reload).
+        for group in self
+            .table
+            .groups
+            .iter()
+            .filter(|g| g.config.pool().is_some())
+        {
+            self.events
+                .send(Message::PoolRemoved(group.config.name.clone()));
+        }
         // The old table goes first: its fcgi sockets must be closed before they are bound
         // again.
         self.table = Table::default();
