@@ -230,3 +230,21 @@ fn spawns_go_on_when_the_spawner_helper_dies() {
     assert!(!log.contains("reaped unknown pid"), "{log}");
     vigild.shutdown();
 }
+
+#[test]
+fn startretries_minus_one_keeps_retrying_with_backoff_max() {
+    let vigild = Vigild::with_config(
+        "[program:stubborn]\ncommand=/bin/sh -c 'exit 1'\nstartretries=-1\nbackoff_max=1\n",
+    );
+    // Past supervisord's default of 3 retries, one second apart: no FATAL.
+    let log = vigild.wait_log_count("spawned: 'stubborn' with pid", 6);
+    assert!(!log.contains("gave up"), "{log}");
+    let spawns: Vec<f64> = lines_with(&log, "spawned: 'stubborn'")
+        .iter()
+        .map(|line| line_time(line))
+        .collect();
+    for pair in spawns.windows(2).skip(1) {
+        let gap = pair[1] - pair[0];
+        assert!(gap > 0.8 && gap < 2.0, "waits capped at 1 s: {spawns:?}");
+    }
+}

@@ -51,6 +51,7 @@ pub const PROGRAM: &[&str] = &[
     "crashloop_giveup",
     "crash_tail_lines",
     "crash_history",
+    "backoff_max",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

@@ -263,8 +263,11 @@ pub struct ProcessConfig {
     pub autorestart: AutoRestart,
     /// Seconds in STARTING before RUNNING.
     pub startsecs: u64,
-    /// BACKOFF retries before FATAL.
-    pub startretries: u32,
+    /// BACKOFF retries before FATAL; None (vigil: `startretries=-1`) retries forever.
+    pub startretries: Option<u32>,
+    /// vigil: the longest BACKOFF wait during start-up, in seconds (`backoff_max`; None:
+    /// supervisord's 1, 2, 3 … s growth without a cap).
+    pub backoff_max: Option<u64>,
     /// Expected exit codes.
     pub exitcodes: Vec<i32>,
     /// First stop signal.

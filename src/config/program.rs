@@ -214,7 +214,10 @@ fn read_program(
         autostart: reader.parse("autostart", &names, true, value::boolean),
         autorestart: reader.parse("autorestart", &names, AutoRestart::Unexpected, auto_restart),
         startsecs: reader.parse("startsecs", &names, 1, value::count),
-        startretries: reader.parse("startretries", &names, 3, value::count),
+        startretries: reader.parse("startretries", &names, Some(3), start_retries),
+        backoff_max: reader
+            .optional("backoff_max", &names, value::count)
+            .filter(|seconds| *seconds > 0),
         exitcodes: reader.parse("exitcodes", &names, vec![0], value::exit_codes),
         stopsignal: reader.parse("stopsignal", &names, Signal::SIGTERM, value::signal),
         stopwaitsecs: reader.parse("stopwaitsecs", &names, 10, value::count),
@@ -332,6 +335,14 @@ fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, String> {
         "auto" => Ok(LogTarget::Auto),
         "syslog" => Ok(LogTarget::Syslog),
         _ => existing_dirpath(text, cwd).map(LogTarget::File),
+    }
+}
+
+/// `startretries`: a count, or vigil's `-1` for "retry forever".
+fn start_retries(text: &str) -> Result<Option<u32>, String> {
+    match text.trim() {
+        "-1" => Ok(None),
+        count => value::count(count).map(Some),
     }
 }
 

@@ -78,7 +78,11 @@ fn program_defaults_match_the_reference() {
             "Unexpected".into(),
         ),
         ("startsecs", p.startsecs.to_string(), "1".into()),
-        ("startretries", p.startretries.to_string(), "3".into()),
+        (
+            "startretries",
+            format!("{:?}", p.startretries),
+            "Some(3)".into(),
+        ),
         ("exitcodes", format!("{:?}", p.exitcodes), "[0]".into()),
         (
             "stopsignal",
@@ -132,6 +136,7 @@ fn program_defaults_match_the_reference() {
             giveup: None,
         }
     );
+    assert_eq!(p.backoff_max, None);
     assert_eq!(
         p.crash_records,
         crate::config::CrashRecordPolicy {
@@ -299,6 +304,8 @@ fn bad_values_are_located_errors() {
             "crashloop_reset must be at most 31536000 seconds",
         ),
         ("crash_history=many", "not an integer"),
+        ("startretries=-2", "must not be negative"),
+        ("backoff_max=soon", "not an integer"),
     ];
     for (option, why) in cases {
         let errs = errors(&format!(
@@ -458,4 +465,12 @@ fn numprocs_zero_gives_an_empty_group() {
     let (_dir, config) = loaded("[supervisord]\n[program:none]\ncommand=/bin/cat\nnumprocs=0\n");
     assert_eq!(config.groups[0].name, "none");
     assert!(config.groups[0].processes.is_empty());
+}
+
+#[test]
+fn startretries_minus_one_means_forever() {
+    let (_dir, config) =
+        loaded("[supervisord]\n[program:app]\ncommand=/bin/cat\nstartretries=-1\nbackoff_max=30\n");
+    let p = &config.groups[0].processes[0];
+    assert_eq!((p.startretries, p.backoff_max), (None, Some(30)));
 }

@@ -748,7 +748,10 @@ impl Process {
     fn enter_backoff(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) {
         self.backoff += 1;
         self.change(step, State::Backoff, None);
-        if self.backoff > config.startretries {
+        if config
+            .startretries
+            .is_some_and(|retries| self.backoff > retries)
+        {
             self.give_up(step);
             step.log(
                 Level::Info,
@@ -758,7 +761,9 @@ impl Process {
                 ),
             );
         } else {
-            let delay = Duration::from_secs(u64::from(self.backoff));
+            let seconds = u64::from(self.backoff);
+            let delay =
+                Duration::from_secs(config.backoff_max.map_or(seconds, |max| seconds.min(max)));
             self.schedule_retry(step, clock, delay, false);
         }
     }
@@ -826,7 +831,8 @@ mod tests {
             autostart: true,
             autorestart: AutoRestart::Unexpected,
             startsecs: 1,
-            startretries: 3,
+            startretries: Some(3),
+            backoff_max: None,
             exitcodes: vec![0],
             stopsignal: Signal::SIGTERM,
             stopwaitsecs: 10,
@@ -908,7 +914,7 @@ mod tests {
     #[test]
     fn quick_exits_back_off_linearly_then_go_fatal() {
         let cfg = ProcessConfig {
-            startretries: 2,
+            startretries: Some(2),
             ..config()
         };
         let base = Instant::now();
@@ -952,7 +958,7 @@ mod tests {
     #[test]
     fn spawn_errors_back_off_and_keep_spawnerr() {
         let cfg = ProcessConfig {
-            startretries: 0,
+            startretries: Some(0),
             ..config()
         };
         let mut p = Process::default();
@@ -1410,7 +1416,7 @@ mod tests {
     #[test]
     fn quick_crashes_count_but_keep_supervisords_backoff() {
         let cfg = ProcessConfig {
-            startretries: 10,
+            startretries: Some(10),
             ..looping_config()
         };
         let base = Instant::now();
@@ -1428,5 +1434,30 @@ mod tests {
         assert_eq!(delays, [Some(1), Some(2), Some(3), Some(4)]);
         assert!(p.crash_loop.looping().is_some(), "counted by the detector");
         assert!(p.retry.is_some_and(|r| !r.crash_loop));
+    }
+
+    #[test]
+    fn startretries_minus_one_retries_forever_with_backoff_max_capping_the_wait() {
+        let cfg = ProcessConfig {
+            startretries: None,
+            backoff_max: Some(2),
+            ..config()
+        };
+        let base = Instant::now();
+        let mut p = Process::default();
+        let mut delays = Vec::new();
+        for attempt in 0..6 {
+            p.apply(Input::Spawned { pid: 10 + attempt }, &cfg, at(base, 0))
+                .expect("spawn");
+            let step = p
+                .apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 0))
+                .expect("exit");
+            delays.push(retry_delay(&step));
+        }
+        assert_eq!(
+            delays,
+            [Some(1), Some(2), Some(2), Some(2), Some(2), Some(2)]
+        );
+        assert_eq!(p.state, State::Backoff, "never FATAL");
     }
 }

@@ -841,7 +841,10 @@ fn config_info(info: &crate::supervisor::ConfigInfo) -> Value {
         ("name", Value::from(process.name.clone())),
         ("process_prio", Value::Int(i64::from(process.priority))),
         ("redirect_stderr", Value::Bool(process.redirect_stderr)),
-        ("startretries", Value::Int(i64::from(process.startretries))),
+        (
+            "startretries",
+            Value::Int(process.startretries.map_or(-1, i64::from)),
+        ),
         ("startsecs", bytes(process.startsecs)),
         (
             "stdout_capture_maxbytes",
