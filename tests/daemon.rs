@@ -5,7 +5,9 @@ use std::fs;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::support::{alive, lines_with, stat_fields, wait_until, SessionGuard, Vigild, Workspace};
+use crate::support::{
+    alive, lines_with, stat_fields, wait_until, SessionGuard, Vigild, Workspace, CONTROL_SECTIONS,
+};
 
 #[test]
 fn without_nodaemon_it_daemonizes_writes_a_pidfile_and_refuses_a_second_start() {
@@ -339,4 +341,53 @@ fn at_loglevel_debug_child_output_is_copied_into_the_main_log() {
         "{log}"
     );
     vigild.shutdown();
+}
+
+#[test]
+fn a_program_stopped_by_hand_stays_stopped_across_a_restart_with_a_statefile() {
+    let state = tempfile::tempdir().expect("state dir");
+    let statefile = state.path().join("vigil.state");
+    let programs = format!(
+        "{CONTROL_SECTIONS}[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+         [program:api]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
+    );
+    let start = || {
+        let ws = Workspace::new();
+        ws.write(
+            "supervisord.conf",
+            &format!(
+                "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+                 childlogdir={{dir}}\nstatefile={}\n\n{programs}",
+                statefile.display()
+            ),
+        );
+        let vigild = Vigild::start(ws, &[]);
+        vigild.wait_log("supervisord started");
+        vigild
+    };
+
+    let mut first = start();
+    first.wait_log_count("entered RUNNING state", 2);
+    let (code, out) = first.ctl(&["stop", "web"]);
+    assert_eq!((code, out.trim()), (0, "web: stopped"));
+    assert!(wait_until(
+        || std::fs::read_to_string(&statefile).is_ok_and(|text| text.contains("\"web\""))
+    ));
+    first.shutdown();
+
+    let mut second = start();
+    let log = second.wait_log("not starting web: it was stopped by hand (statefile)");
+    second.wait_log("success: api entered RUNNING state");
+    assert!(!log.contains("spawned: 'web'"), "{log}");
+    let (_, status) = second.ctl(&["status", "web"]);
+    assert!(status.contains("STOPPED"), "{status}");
+    let (code, _) = second.ctl(&["start", "web"]);
+    assert_eq!(code, 0);
+    assert!(wait_until(
+        || std::fs::read_to_string(&statefile).is_ok_and(|text| !text.contains("\"web\""))
+    ));
+    second.shutdown();
+
+    let third = start();
+    third.wait_log("success: web entered RUNNING state");
 }

@@ -240,7 +240,9 @@ fn vigils_own_events_go_only_to_listeners_that_name_them() {
     assert!(
         wait_until(|| {
             crashes = vigild.ws.read("crashes.log");
+            // The loop's event comes before the second crash's record.
             crashes.contains("eventname:VIGIL_CRASHLOOP")
+                && crashes.matches("eventname:VIGIL_CRASH ").count() == 2
         }),
         "{crashes}\n{}",
         vigild.log()

@@ -81,6 +81,7 @@ pub const SUPERVISORD: &[&str] = &[
     "identifier",
     // vigil's own additions
     "sample_interval",
+    "statefile",
 ];
 
 /// Options of `[group:x]`.

@@ -87,6 +87,9 @@ pub struct SupervisordConfig {
     pub identifier: String,
     /// vigil: how often the sampler measures every process (`sample_interval`; zero = off).
     pub sample_interval: std::time::Duration,
+    /// vigil: where the processes stopped by hand are remembered across restarts
+    /// (`statefile`; None = not remembered, as supervisord).
+    pub statefile: Option<PathBuf>,
 }
 
 /// Where the main log goes.

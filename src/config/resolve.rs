@@ -245,6 +245,7 @@ fn read_supervisord(
             std::time::Duration::from_secs(5),
             value::seconds,
         ),
+        statefile: reader.optional("statefile", &names, |text| existing_dirpath(text, cwd)),
     }
 }
 

@@ -57,6 +57,7 @@ fn supervisord_defaults_match_the_reference() {
         environment: vec![],
         identifier: "supervisor".into(),
         sample_interval: std::time::Duration::from_secs(5),
+        statefile: None,
     };
     assert_eq!(*s, expected);
     assert!(config.unix_http_server.is_none() && config.inet_http_server.is_none());

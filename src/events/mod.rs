@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
@@ -85,13 +85,6 @@ impl Publisher {
     pub fn queue_depths(&self) -> Vec<(String, usize)> {
         self.depths.borrow().clone()
     }
-
-    /// A publisher whose events go nowhere (tests, tools that run no dispatcher).
-    pub fn detached() -> Self {
-        let (sender, _) = mpsc::unbounded_channel();
-        let (_, depths) = watch::channel(Vec::new());
-        Publisher { sender, depths }
-    }
 }
 
 /// Starts the dispatcher task on the current runtime; `identifier` is the `server:` of
@@ -118,29 +111,29 @@ struct Dispatcher {
     pools: Vec<Pool>,
     /// The daemon-wide event serial.
     serial: Serial,
-    /// Each listener child's stdin, by (pool, process name, pid).
-    stdins: HashMap<(String, String, i32), Arc<File>>,
+    /// Each live listener child's stdin, by (pool, process name, pid); the lock keeps two
+    /// writes to one listener from interleaving.
+    stdins: HashMap<(String, String, i32), Arc<Mutex<File>>>,
     depths: watch::Sender<Vec<(String, usize)>>,
     ticks: Ticks,
 }
 
 impl Dispatcher {
     async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Message>) {
-        self.ticks.check(SystemTime::now());
         loop {
+            // Checked on every pass, so a stream of messages cannot delay a tick.
+            for event in self.ticks.check(SystemTime::now()) {
+                self.publish(event);
+            }
+            self.dispatch();
             let wait = self.ticks.until_next(SystemTime::now());
             tokio::select! {
                 message = receiver.recv() => match message {
                     Some(message) => self.handle(message),
                     None => return,
                 },
-                () = tokio::time::sleep(wait) => {
-                    for event in self.ticks.check(SystemTime::now()) {
-                        self.publish(event);
-                    }
-                }
+                () = tokio::time::sleep(wait) => {}
             }
-            self.dispatch();
         }
     }
 
@@ -171,7 +164,7 @@ impl Dispatcher {
                 if let Some(found) = self.pools.iter_mut().find(|p| p.name == pool) {
                     found.listener_started(&name, pid, &mut actions);
                     self.stdins
-                        .insert((pool, name, pid), Arc::new(File::from(stdin)));
+                        .insert((pool, name, pid), Arc::new(Mutex::new(File::from(stdin))));
                 }
             }
             Message::ListenerOutput {
@@ -203,6 +196,12 @@ impl Dispatcher {
         if let Some(subject) = &event.subject {
             if let Some(pool) = self.pools.iter_mut().find(|p| p.name == subject.group) {
                 pool.process_state(&subject.name, subject.to, &mut actions);
+            }
+            // A listener whose child is gone lets go of its stdin (a grandchild reading it
+            // then sees its end).
+            if pool::child_gone(subject.to) {
+                self.stdins
+                    .retain(|(p, n, _), _| !(*p == subject.group && *n == subject.name));
             }
         }
         self.carry_out(None, actions);
@@ -239,10 +238,10 @@ impl Dispatcher {
                     let Some(stdin) = self.stdins.get(&key).map(Arc::clone) else {
                         continue;
                     };
-                    // One event at a time per listener: a listener that does not read
-                    // stalls only this write.
+                    // Off the runtime: a listener that does not read stalls only this write.
                     tokio::task::spawn_blocking(move || {
-                        if let Err(err) = (&*stdin).write_all(&bytes) {
+                        let mut file = stdin.lock().unwrap_or_else(PoisonError::into_inner);
+                        if let Err(err) = file.write_all(&bytes) {
                             tracing::debug!(
                                 "could not send an event to listener {} (pid {}): {err}",
                                 key.1,

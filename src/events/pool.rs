@@ -76,6 +76,14 @@ struct Listener {
     result: Option<(usize, Vec<u8>)>,
 }
 
+/// Whether a process in state `to` no longer has its child (its event, if busy, returns).
+pub fn child_gone(to: State) -> bool {
+    matches!(
+        to,
+        State::Exited | State::Stopped | State::Backoff | State::Fatal
+    )
+}
+
 /// What the dispatcher must do for a pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -199,11 +207,7 @@ impl Pool {
         };
         let listener = &mut self.listeners[at];
         listener.running = matches!(to, State::Running { .. });
-        let gone = matches!(
-            to,
-            State::Exited | State::Stopped | State::Backoff | State::Fatal
-        );
-        if gone {
+        if child_gone(to) {
             let event = listener.event.take();
             self.requeue(event, actions);
         }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::Signal;
 use tokio::sync::{mpsc, watch};
 
+use super::statefile::StateFile;
 use super::table::{ProcKey, Table};
 use super::timers::Timers;
 use super::{ConfigInfo, Control, GroupDiff, ProcessView, Refusal, Snapshot, SupervisorState};
@@ -61,6 +62,8 @@ pub(super) struct Supervisor {
     reloads: u64,
     /// Where events go (listener pools).
     events: Publisher,
+    /// vigil: the processes stopped by hand, remembered across restarts (`statefile`).
+    state: StateFile,
 }
 
 impl Supervisor {
@@ -96,6 +99,7 @@ impl Supervisor {
             spawner,
             reloads: 0,
             events,
+            state: StateFile::open(settings.statefile.as_deref()),
         };
         supervisor.publish();
         Ok(supervisor)
@@ -333,6 +337,7 @@ impl Supervisor {
         }
         self.start(key);
         let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
+        self.state.set(&entry.config.namespec(), false);
         match (&entry.process.spawnerr, entry.process.state.pid()) {
             (Some(error), None) => Err(Refusal::SpawnError(error.clone())),
             _ => Ok(()),
@@ -356,6 +361,9 @@ impl Supervisor {
         }
         self.apply(key, Input::Stop)
             .map_err(|_| Refusal::NotRunning)?;
+        if let Some(entry) = self.table.entries.get(key) {
+            self.state.set(&entry.config.namespec(), true);
+        }
         match self.table.entries.get(key).map(|e| e.process.state) {
             Some(State::Unknown { .. }) => {
                 Err(Refusal::Failed("could not signal the process".into()))
@@ -504,6 +512,17 @@ impl Supervisor {
         if running {
             return Err(Refusal::StillRunning);
         }
+        // A removed group's processes are forgotten: re-added, they start as configured
+        // (supervisorctl's update stops, removes and adds a changed group).
+        let namespecs: Vec<String> = group
+            .keys
+            .iter()
+            .filter_map(|key| self.table.entries.get(key))
+            .map(|entry| entry.config.namespec())
+            .collect();
+        for namespec in namespecs {
+            self.state.set(&namespec, false);
+        }
         self.table.remove_group(name);
         tracing::info!("removed process group {name}");
         self.events.send(Message::PoolRemoved(name.to_string()));
@@ -542,8 +561,15 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         tracing::info!("updated members of process group {name}");
-        if let Some(pool) = group.pool() {
-            self.events.send(pool_message(&group.name, pool));
+        match group.pool() {
+            Some(pool) => self.events.send(pool_message(&group.name, pool)),
+            None => self.events.send(Message::PoolRemoved(group.name.clone())),
+        }
+        // New members start afresh, whatever was remembered of the old ones.
+        for key in &fresh {
+            if let Some(entry) = self.table.entries.get(key) {
+                self.state.set(&entry.config.namespec(), false);
+            }
         }
         self.start_autostart(fresh);
         Ok(())
@@ -569,15 +595,21 @@ impl Supervisor {
         infos
     }
 
-    /// Starts those of `keys` whose program has `autostart`, in the order given.
+    /// Starts those of `keys` whose program has `autostart`, in the order given, except
+    /// those the statefile says were stopped by hand.
     fn start_autostart(&mut self, keys: Vec<ProcKey>) {
         let autostart: Vec<ProcKey> = keys
             .into_iter()
             .filter(|key| {
-                self.table
-                    .entries
-                    .get(key)
-                    .is_some_and(|e| e.config.autostart)
+                let Some(entry) = self.table.entries.get(key) else {
+                    return false;
+                };
+                let namespec = entry.config.namespec();
+                let remembered = self.state.stopped_by_hand(&namespec);
+                if entry.config.autostart && remembered {
+                    tracing::info!("not starting {namespec}: it was stopped by hand (statefile)");
+                }
+                entry.config.autostart && !remembered
             })
             .collect();
         self.start_many(&autostart);
@@ -816,8 +848,11 @@ impl Supervisor {
     }
 
     fn begin_stop(&mut self, mood: Mood) {
+        // Once per shutdown or restart, as supervisord's `stopping` flag.
+        if matches!(self.mood, Mood::Running) {
+            self.events.publish(Event::supervisor_stopping());
+        }
         self.mood = mood;
-        self.events.publish(Event::supervisor_stopping());
         self.stop_queue = self
             .table
             .groups

@@ -7,6 +7,7 @@
 
 mod actor;
 mod snapshot;
+mod statefile;
 mod table;
 mod timers;
 

@@ -68,7 +68,8 @@ impl Entry {
             let Some(pipe) = pipe else { continue };
             let protocol = listener && channel == Channel::Stdout;
             let treatment = Treatment {
-                strip_ansi,
+                // The protocol is read raw, as supervisord does.
+                strip_ansi: strip_ansi && !protocol,
                 timestamps: settings.timestamps,
                 capture_maxbytes: if protocol {
                     0
@@ -180,6 +181,10 @@ impl Entry {
                         true,
                         record.last_line(),
                     ));
+                    // Nothing restarts it (autorestart, FATAL): the loop ended with it.
+                    if !facts.crash_loop {
+                        events.publish(Event::crash_loop(&config.group, &config.name, false, ""));
+                    }
                 }
                 if let Ok(json) = serde_json::to_string(&record) {
                     events.publish(Event::crash(&config.group, &config.name, &json));
