@@ -241,6 +241,7 @@ fn serve(
         let (handle, pending) = supervisor::handle();
         let events = crate::events::start(identification.clone());
         let samples = sampler::start(handle.clone(), config.supervisord.sample_interval);
+        crate::health::start(handle.clone());
         let reread_source = source.clone();
         let api = Api {
             reread: Arc::new(move || {

@@ -28,3 +28,5 @@ mod metrics;
 mod crashloop;
 // Event listeners: supervisord's protocol and payloads, side by side with supervisord.
 mod events;
+// Health checks: HTTP, TCP and command probes; unhealthy restarts.
+mod health;

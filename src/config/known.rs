@@ -52,6 +52,13 @@ pub const PROGRAM: &[&str] = &[
     "crash_tail_lines",
     "crash_history",
     "backoff_max",
+    "healthcheck_command",
+    "healthcheck_http",
+    "healthcheck_tcp",
+    "healthcheck_interval",
+    "healthcheck_timeout",
+    "healthcheck_retries",
+    "healthcheck_start_period",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

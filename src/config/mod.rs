@@ -312,6 +312,47 @@ pub struct ProcessConfig {
     pub crash_loop: CrashLoopPolicy,
     /// vigil: what each crash record keeps (`crash_tail_lines`, `crash_history`).
     pub crash_records: CrashRecordPolicy,
+    /// vigil: the health check, if the program has one (`healthcheck_*`).
+    pub health_check: Option<HealthCheck>,
+}
+
+/// What a health probe does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// `healthcheck_command`: run with `/bin/sh -c` as the program's user, in its directory
+    /// and environment; exit 0 is healthy.
+    Command(String),
+    /// `healthcheck_http`: `GET` of an `http://host:port/path` URL; 2xx and 3xx are healthy.
+    Http {
+        /// Host to connect to and send as `Host:`.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Path and query.
+        path: String,
+    },
+    /// `healthcheck_tcp=host:port`: a connection is healthy.
+    Tcp {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+/// vigil's health check of one program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    /// The probe.
+    pub probe: Probe,
+    /// Time between probes (`healthcheck_interval`, default 10 s).
+    pub interval: std::time::Duration,
+    /// How long a probe may take (`healthcheck_timeout`, default 5 s).
+    pub timeout: std::time::Duration,
+    /// Failures in a row that make the process unhealthy (`healthcheck_retries`, default 3).
+    pub retries: u32,
+    /// Failures this soon after the start do not count (`healthcheck_start_period`, 0).
+    pub start_period: std::time::Duration,
 }
 
 /// vigil's crash-loop damping for one program; `threshold == 0` is supervisord's behaviour

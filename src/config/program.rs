@@ -17,7 +17,7 @@ use super::resolve::{
 use super::value;
 use super::{
     AutoRestart, CrashLoopPolicy, CrashRecordPolicy, FcgiAddress, FcgiSocket, GroupConfig,
-    ListenerConfig, LogTarget, ProcessConfig, StreamLog,
+    HealthCheck, ListenerConfig, LogTarget, Probe, ProcessConfig, StreamLog,
 };
 
 /// The only result handler vigil can run (it cannot import Python callables).
@@ -241,6 +241,7 @@ fn read_program(
             .optional("memory_limit", &names, value::byte_size)
             .filter(|limit| *limit > 0),
         crash_loop: read_crash_loop(&mut reader, &names),
+        health_check: read_health_check(&mut reader, &names),
         crash_records: CrashRecordPolicy {
             tail_lines: reader.parse("crash_tail_lines", &names, 50, value::count),
             history: reader.parse("crash_history", &names, 20, value::count),
@@ -424,6 +425,95 @@ fn fcgi_address(text: &str) -> Result<FcgiAddress, String> {
         }
     }
     Err("bad socket (expected tcp://host:port or unix:///path)".into())
+}
+
+/// `healthcheck_*`: at most one probe kind, with its timing.
+fn read_health_check(reader: &mut SectionReader<'_>, names: &Names) -> Option<HealthCheck> {
+    let secs = std::time::Duration::from_secs;
+    let mut probes = Vec::new();
+    if let Some(command) = reader.text("healthcheck_command", names) {
+        probes.push(Probe::Command(command.trim().to_string()));
+    }
+    if let Some(url) = reader.optional("healthcheck_http", names, http_url) {
+        probes.push(url);
+    }
+    if let Some(address) = reader.optional("healthcheck_tcp", names, tcp_address) {
+        probes.push(address);
+    }
+    if probes.len() > 1 {
+        reader.error(
+            Some("healthcheck_command"),
+            "only one of healthcheck_command, healthcheck_http and healthcheck_tcp may be set",
+        );
+    }
+    let probe = probes.pop()?;
+    let retries = reader.parse("healthcheck_retries", names, 3, value::count);
+    Some(HealthCheck {
+        probe,
+        interval: reader.parse("healthcheck_interval", names, secs(10), positive_seconds),
+        timeout: reader.parse("healthcheck_timeout", names, secs(5), positive_seconds),
+        retries: if retries == 0 {
+            reader.error(
+                Some("healthcheck_retries"),
+                "healthcheck_retries must be at least 1",
+            );
+            1
+        } else {
+            retries
+        },
+        start_period: reader.parse("healthcheck_start_period", names, secs(0), value::seconds),
+    })
+}
+
+/// Seconds above zero (a probe interval or timeout).
+fn positive_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match value::seconds(text)? {
+        zero if zero.is_zero() => Err("must be above 0 seconds".into()),
+        seconds if seconds > std::time::Duration::from_secs(MAX_CRASH_LOOP_SECONDS) => {
+            Err("must be at most a year".into())
+        }
+        seconds => Ok(seconds),
+    }
+}
+
+/// `http://host:port/path` (port 80 by default); vigil's probe speaks plain HTTP only.
+fn http_url(text: &str) -> Result<Probe, String> {
+    let rest = text
+        .trim()
+        .strip_prefix("http://")
+        .ok_or("not an http:// URL (https is not supported)")?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], rest[at..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse().map_err(|_| format!("bad port '{port}'"))?,
+        ),
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err("no host in the URL".into());
+    }
+    Ok(Probe::Http {
+        host: host.to_string(),
+        port,
+        path,
+    })
+}
+
+/// `host:port`.
+fn tcp_address(text: &str) -> Result<Probe, String> {
+    let (host, port) = text.trim().rsplit_once(':').ok_or("not host:port")?;
+    let port = port.parse().map_err(|_| format!("bad port '{port}'"))?;
+    if host.is_empty() {
+        return Err("no host (expected host:port)".into());
+    }
+    Ok(Probe::Tcp {
+        host: host.to_string(),
+        port,
+    })
 }
 
 /// The longest crash-loop duration an option takes (a year), so deadlines stay computable.

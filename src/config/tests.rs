@@ -306,6 +306,21 @@ fn bad_values_are_located_errors() {
         ),
         ("crash_history=many", "not an integer"),
         ("startretries=-2", "must not be negative"),
+        ("healthcheck_http=https://x/", "https is not supported"),
+        ("healthcheck_tcp=nohost", "not host:port"),
+        ("healthcheck_tcp=:80", "no host"),
+        (
+            "healthcheck_command=true\nhealthcheck_tcp=a:1",
+            "only one of healthcheck_command",
+        ),
+        (
+            "healthcheck_tcp=a:1\nhealthcheck_interval=0",
+            "must be above 0 seconds",
+        ),
+        (
+            "healthcheck_tcp=a:1\nhealthcheck_retries=0",
+            "must be at least 1",
+        ),
         ("backoff_max=soon", "not an integer"),
     ];
     for (option, why) in cases {
@@ -474,4 +489,33 @@ fn startretries_minus_one_means_forever() {
         loaded("[supervisord]\n[program:app]\ncommand=/bin/cat\nstartretries=-1\nbackoff_max=30\n");
     let p = &config.groups[0].processes[0];
     assert_eq!((p.startretries, p.backoff_max), (None, Some(30)));
+}
+
+#[test]
+fn health_checks_parse_with_docker_like_defaults() {
+    let (_dir, config) = loaded(
+        "[supervisord]\n[program:app]\ncommand=/bin/cat\nhealthcheck_http=http://127.0.0.1:8080/health?deep=1\n",
+    );
+    let check = config.groups[0].processes[0]
+        .health_check
+        .clone()
+        .expect("a health check");
+    assert_eq!(
+        check.probe,
+        crate::config::Probe::Http {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            path: "/health?deep=1".into()
+        }
+    );
+    let secs = std::time::Duration::from_secs;
+    assert_eq!(
+        (
+            check.interval,
+            check.timeout,
+            check.retries,
+            check.start_period
+        ),
+        (secs(10), secs(5), 3, secs(0))
+    );
 }

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::TextEncoder;
 
-use crate::process::state::{ExitReason, State};
+use crate::process::state::{ExitReason, Health, State};
 use crate::sampler::{Samples, Usage};
 use crate::supervisor::Snapshot;
 
@@ -107,7 +107,7 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
     );
     let exits = families.add(
         "vigil_process_exits_total",
-        "Exits of the process by reason: expected, unexpected, signal, stopped, memory_limit.",
+        "Exits of the process by reason: expected, unexpected, signal, stopped, memory_limit, unhealthy.",
         MetricType::COUNTER,
     );
     let last_exit = families.add(
@@ -119,6 +119,11 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
         "vigil_process_crashes_total",
         "Exits vigil did not ask for, with a status not in exitcodes or by a signal.",
         MetricType::COUNTER,
+    );
+    let healthy = families.add(
+        "vigil_process_healthy",
+        "1 while the process passes its health check, else 0 (programs with a health check).",
+        MetricType::GAUGE,
     );
     let crashloop = families.add(
         "vigil_process_crashloop",
@@ -179,6 +184,10 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
             },
         );
         families.gauge(delay, &labels, process.restart_delay().as_secs_f64());
+        if let Some(health) = process.health {
+            let value = if health == Health::Healthy { 1.0 } else { 0.0 };
+            families.gauge(healthy, &labels, value);
+        }
         let mut streams = vec![("stdout", &process.stdout)];
         if !Arc::ptr_eq(&process.stdout, &process.stderr) {
             streams.push(("stderr", &process.stderr));
@@ -229,11 +238,6 @@ fn daemon_families(
     for (pool, depth) in pool_queues {
         families.gauge(queue, &[("pool", pool.as_str())], *depth as f64);
     }
-    families.add(
-        "vigil_process_healthy",
-        "1 while the process passes its health check, else 0 (programs with a health check).",
-        MetricType::GAUGE,
-    );
     let pass = families.add(
         "vigil_sampler_pass_cpu_seconds",
         "CPU time the sampler's last pass over every process took.",

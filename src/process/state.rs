@@ -275,16 +275,19 @@ pub enum ExitReason {
     Stopped,
     /// Stopped by vigil because its process tree exceeded `memory_limit`.
     MemoryLimit,
+    /// Stopped by vigil because it failed its health check.
+    Unhealthy,
 }
 
 impl ExitReason {
     /// Every reason, in the order [`Tally::exits`] counts them.
-    pub const ALL: [ExitReason; 5] = [
+    pub const ALL: [ExitReason; 6] = [
         ExitReason::Expected,
         ExitReason::Unexpected,
         ExitReason::Signal,
         ExitReason::Stopped,
         ExitReason::MemoryLimit,
+        ExitReason::Unhealthy,
     ];
 
     /// The metric label.
@@ -295,6 +298,7 @@ impl ExitReason {
             ExitReason::Signal => "signal",
             ExitReason::Stopped => "stopped",
             ExitReason::MemoryLimit => "memory_limit",
+            ExitReason::Unhealthy => "unhealthy",
         }
     }
 
@@ -381,6 +385,30 @@ pub struct Process {
     pub signalled: bool,
     /// The start scheduled while in BACKOFF.
     pub retry: Option<Retry>,
+    /// vigil: the current child's health, for programs with a health check.
+    pub health: Option<Health>,
+}
+
+/// What the health check says of the current child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// No verdict yet.
+    Starting,
+    /// The last probes passed.
+    Healthy,
+    /// `healthcheck_retries` probes in a row failed.
+    Unhealthy,
+}
+
+impl Health {
+    /// `starting`, `healthy`, `unhealthy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
 }
 
 impl Default for Process {
@@ -399,6 +427,7 @@ impl Default for Process {
             crash_loop: CrashLoop::default(),
             signalled: false,
             retry: None,
+            health: None,
         }
     }
 }
@@ -434,6 +463,7 @@ impl Process {
         match (self.state, input) {
             (state, Input::Spawned { pid }) if state.can_start() => {
                 self.begin_start(clock);
+                self.health = config.health_check.as_ref().map(|_| Health::Starting);
                 self.tally.spawns += 1;
                 self.change(&mut step, State::Starting { pid }, None);
                 step.log(
@@ -485,7 +515,9 @@ impl Process {
                 let reason = std::mem::replace(&mut self.stop_reason, ExitReason::Stopped);
                 self.tally.count_exit(reason);
                 match reason {
-                    ExitReason::MemoryLimit => step.effects.push(Effect::Respawn),
+                    ExitReason::MemoryLimit | ExitReason::Unhealthy => {
+                        step.effects.push(Effect::Respawn)
+                    }
                     ExitReason::Stopped => self.end_crash_loop_by_hand(&mut step, config),
                     _ => {}
                 }
@@ -863,6 +895,7 @@ mod tests {
                 tail_lines: 50,
                 history: 20,
             },
+            health_check: None,
         }
     }
 

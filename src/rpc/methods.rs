@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::codec::Value;
 use super::faults::{Fault, FaultCode};
 use crate::logs::stream::{LogStream, ReadError};
-use crate::process::state::State;
+use crate::process::state::{Health, State};
 use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Refusal, SupervisorState};
 
 /// supervisord's API version (`getAPIVersion`).
@@ -970,6 +970,10 @@ pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -
         ),
         ("crash_loop", Value::Bool(process.crash_loop.is_some())),
         (
+            "health",
+            Value::from(process.health.map_or("", Health::name)),
+        ),
+        (
             "restart_delay",
             Value::Double(process.restart_delay().as_secs_f64()),
         ),
@@ -1055,7 +1059,8 @@ fn crash_loop_state(process: &ProcessView) -> Value {
 /// supervisord's `description`: uptime when RUNNING, the spawn error when FATAL/BACKOFF, the
 /// stop time when STOPPED/EXITED, else empty. vigil adds the crash loop: `, crash loop` after
 /// the uptime, `crash loop` while STARTING, and in its BACKOFF `crash loop: 7 crashes in 60s,
-/// next start in 16s`.
+/// next start in 16s`; and health: `, unhealthy` after the uptime, `unhealthy` while the
+/// failed process is being stopped.
 fn description(process: &ProcessView, now: SystemTime) -> String {
     match process.state {
         State::Running { pid } => {
@@ -1068,9 +1073,21 @@ fn description(process: &ProcessView, now: SystemTime) -> String {
             } else {
                 ""
             };
-            format!("pid {pid}, uptime {}{looping}", crate::timefmt::uptime(up))
+            let health = if process.health == Some(Health::Unhealthy) {
+                ", unhealthy"
+            } else {
+                ""
+            };
+            format!(
+                "pid {pid}, uptime {}{health}{looping}",
+                crate::timefmt::uptime(up)
+            )
         }
         State::Starting { .. } if process.crash_loop.is_some() => "crash loop".to_string(),
+        // vigil: a stop because the health check failed says so while it lasts.
+        State::Stopping { .. } if process.health == Some(Health::Unhealthy) => {
+            "unhealthy".to_string()
+        }
         State::Backoff if process.retry.is_some_and(|r| r.crash_loop) => {
             let wait = process.retry.map_or(0, |retry| {
                 let left = retry

@@ -1,16 +1,19 @@
 //! The supervisor task: waits on its control channel and its next timer, feeds each event to
 //! the process state machine, and carries out the effects (spawn, signal, arm a timer, log).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::Signal;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::statefile::StateFile;
 use super::table::{ProcKey, Table};
 use super::timers::Timers;
-use super::{ConfigInfo, Control, GroupDiff, ProcessView, Refusal, Snapshot, SupervisorState};
+use super::{
+    ConfigInfo, Control, GroupDiff, ProbeChild, ProcessView, Refusal, Snapshot, SupervisorState,
+};
 use crate::config::Config;
 use crate::events::{Event, Message, Publisher};
 use crate::logs::auto;
@@ -20,7 +23,9 @@ use crate::process::reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
 use crate::process::spawner::Spawner;
-use crate::process::state::{Clock, Effect, ExitReason, Input, Level, Refused, State, Step, Timer};
+use crate::process::state::{
+    Clock, Effect, ExitReason, Health, Input, Level, Refused, State, Step, Timer,
+};
 
 /// How often a shutdown that is waiting for processes says so.
 const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
@@ -64,6 +69,8 @@ pub(super) struct Supervisor {
     events: Publisher,
     /// vigil: the processes stopped by hand, remembered across restarts (`statefile`).
     state: StateFile,
+    /// Health probes running, by pid: who waits for each one's exit.
+    probes: HashMap<i32, oneshot::Sender<ExitOutcome>>,
 }
 
 impl Supervisor {
@@ -100,6 +107,7 @@ impl Supervisor {
             reloads: 0,
             events,
             state: StateFile::open(settings.statefile.as_deref()),
+            probes: HashMap::new(),
         };
         supervisor.publish();
         Ok(supervisor)
@@ -133,6 +141,7 @@ impl Supervisor {
                 recent_crashes: entry.process.crash_loop.recent_crashes(),
                 crashes: Arc::clone(&entry.crashes),
                 config: Arc::clone(&entry.config),
+                health: entry.process.health,
             })
             .collect();
         processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
@@ -229,6 +238,19 @@ impl Supervisor {
                 self.answer(reply, outcome);
             }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
+            Control::Health {
+                key,
+                pid,
+                healthy,
+                output,
+            } => self.health_report(&key, pid, healthy, &output),
+            Control::RunProbe {
+                key,
+                command,
+                reply,
+            } => {
+                let _ = reply.send(self.run_probe(&key, &command));
+            }
             Control::OverMemoryLimit {
                 key,
                 pid,
@@ -276,6 +298,10 @@ impl Supervisor {
     }
 
     fn child_exited(&mut self, pid: i32, outcome: ExitOutcome) {
+        if let Some(waiting) = self.probes.remove(&pid) {
+            let _ = waiting.send(outcome);
+            return;
+        }
         match self.table.pids.remove(&pid) {
             Some(key) => {
                 // Taken first: a respawn below starts new captures.
@@ -389,6 +415,58 @@ impl Supervisor {
         );
         let _ = self.apply(key, Input::Restart(ExitReason::MemoryLimit));
         self.publish();
+    }
+
+    /// The health checker's new verdict on child `pid`: shown in the status; an unhealthy
+    /// process gets a crash record with the probe's output and is restarted through the
+    /// normal stop path.
+    fn health_report(&mut self, key: &ProcKey, pid: i32, healthy: bool, output: &str) {
+        let Some(entry) = self.table.entries.get_mut(key) else {
+            return;
+        };
+        if !matches!(entry.process.state, State::Starting { pid: p } | State::Running { pid: p } if p == pid)
+        {
+            return;
+        }
+        let name = entry.config.name.clone();
+        if healthy {
+            entry.process.health = Some(Health::Healthy);
+            tracing::info!("healthy: {name} passes its health check");
+        } else {
+            entry.process.health = Some(Health::Unhealthy);
+            let last = output.lines().last().unwrap_or_default();
+            tracing::warn!(
+                "unhealthy: {name} (pid {pid}) failed its health check, restarting: {last}"
+            );
+            entry.record_unhealthy(pid, output);
+            let _ = self.apply(key, Input::Restart(ExitReason::Unhealthy));
+        }
+        self.publish();
+    }
+
+    /// Starts a health probe of `key`: `/bin/sh -c command` with the program's user,
+    /// directory and environment, output merged into one pipe. Its exit goes to the probe's
+    /// waiter, not to any process.
+    fn run_probe(&mut self, key: &ProcKey, command: &str) -> Result<ProbeChild, String> {
+        let entry = self.table.entries.get(key).ok_or("no such process")?;
+        let quoted = shlex::try_quote(command).map_err(|err| err.to_string())?;
+        let mut config = (*entry.config).clone();
+        config.command = format!("/bin/sh -c {quoted}");
+        config.redirect_stderr = true;
+        config.stdout.target = crate::config::LogTarget::Auto;
+        config.fcgi_socket = None;
+        let prepared = spawn::prepare(&config, &self.base_env, None)?;
+        let ticket = self.spawner.submit(prepared.plan());
+        let started = self.spawner.collect(ticket);
+        let child = prepared.finish(&config, started)?;
+        let output = child.stdout.ok_or("the probe has no output pipe")?;
+        let (waiter, exit) = oneshot::channel();
+        self.probes.insert(child.pid, waiter);
+        Ok(ProbeChild {
+            pid: child.pid,
+            output,
+            exit,
+        })
     }
 
     /// `signalProcess`: allowed from RUNNING, STARTING and STOPPING, to the pid only.

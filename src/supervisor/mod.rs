@@ -115,6 +115,38 @@ pub enum Control {
     /// Gives an active group its reread members, keeping unchanged ones running and starting
     /// changed and new ones (`vigil.updateProcessGroup`).
     ReplaceMembers(String, Reply),
+    /// The health checker's verdict on child `pid` of `key` changed (vigil).
+    Health {
+        /// The process.
+        key: ProcKey,
+        /// The child probed (a newer child is left alone).
+        pid: i32,
+        /// The new verdict.
+        healthy: bool,
+        /// What the last probe saw.
+        output: String,
+    },
+    /// Start `command` as a health probe of `key` (its user, directory and environment),
+    /// output merged into one pipe; the supervisor reaps it and reports its exit (vigil).
+    RunProbe {
+        /// The process probed.
+        key: ProcKey,
+        /// The probe command, run with `/bin/sh -c`.
+        command: String,
+        /// The started probe, or why it could not start.
+        reply: oneshot::Sender<Result<ProbeChild, String>>,
+    },
+}
+
+/// A health probe the supervisor started.
+#[derive(Debug)]
+pub struct ProbeChild {
+    /// Its pid (and process group).
+    pub pid: i32,
+    /// The read end of its stdout (stderr merged).
+    pub output: std::os::fd::OwnedFd,
+    /// Its end, once reaped.
+    pub exit: oneshot::Receiver<crate::process::exit::ExitOutcome>,
 }
 
 /// A cheap, cloneable way to talk to the supervisor task and to read its snapshots.

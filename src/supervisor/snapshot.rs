@@ -8,7 +8,7 @@ use crate::config::ProcessConfig;
 use crate::logs::crashes::CrashHistory;
 use crate::logs::stream::LogStream;
 use crate::process::crashloop::Looping;
-use crate::process::state::{Retry, State, Tally};
+use crate::process::state::{Health, Retry, State, Tally};
 
 /// supervisord's own state (`getState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +76,8 @@ pub struct ProcessView {
     pub crashes: Arc<CrashHistory>,
     /// Its config (`memory_limit` for the sampler, crash-loop settings for the API).
     pub config: Arc<ProcessConfig>,
+    /// vigil: the current child's health (programs with a health check).
+    pub health: Option<Health>,
 }
 
 impl ProcessView {

@@ -202,6 +202,40 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// Keeps a crash record of child `pid` failing its health check, with the probe's
+    /// output as the tail (written off the supervisor task).
+    pub fn record_unhealthy(&self, pid: i32, output: &str) {
+        let now = std::time::SystemTime::now();
+        let ran = self
+            .process
+            .started_at
+            .map_or(0.0, |start| start.elapsed().as_secs_f64());
+        let record = CrashRecord {
+            time: crate::timefmt::rfc3339(now),
+            unix_time: now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            name: self.config.name.clone(),
+            group: self.config.group.clone(),
+            pid,
+            exit_code: None,
+            signal: None,
+            core_dumped: false,
+            description: "failed its health check".into(),
+            ran_seconds: ran,
+            restarts: self.process.tally.restarts(),
+            recent_crashes: self.process.crash_loop.recent_crashes(),
+            crash_loop: self.process.crash_loop.looping().is_some(),
+            next_start_seconds: None,
+            stream: "healthcheck".into(),
+            tail: crashes::tail_lines(output.as_bytes(), self.config.crash_records.tail_lines),
+        };
+        let history = Arc::clone(&self.crashes);
+        tokio::task::spawn_blocking(move || history.record(record));
+    }
+}
+
 /// The record of a crash: the state machine's facts, the process's names, the output tail.
 fn crash_record(
     config: &ProcessConfig,
