@@ -30,3 +30,5 @@ mod crashloop;
 mod events;
 // Health checks: HTTP, TCP and command probes; unhealthy restarts.
 mod health;
+// depends_on: start order, health gates, starts and stops by hand.
+mod dependencies;

@@ -59,6 +59,7 @@ pub const PROGRAM: &[&str] = &[
     "healthcheck_timeout",
     "healthcheck_retries",
     "healthcheck_start_period",
+    "depends_on",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

@@ -314,6 +314,9 @@ pub struct ProcessConfig {
     pub crash_records: CrashRecordPolicy,
     /// vigil: the health check, if the program has one (`healthcheck_*`).
     pub health_check: Option<HealthCheck>,
+    /// vigil: program or group names that must be RUNNING (and healthy) before this
+    /// process starts (`depends_on`); checked to exist and to form no cycle.
+    pub depends_on: Vec<String>,
 }
 
 /// What a health probe does.

@@ -106,7 +106,101 @@ pub(super) fn read_all(
         }
     }
     groups.sort_by_key(|group| group.priority);
+    check_dependencies(doc, &groups, errors);
     groups
+}
+
+/// `depends_on` names must be programs or groups, and must not depend on each other in a
+/// circle; both errors point at the `depends_on` option of a program involved.
+fn check_dependencies(doc: &RawDoc, groups: &[GroupConfig], errors: &mut Vec<Diagnostic>) {
+    // Program → the programs it depends on (a group name stands for its members' programs).
+    let mut edges: Vec<(String, Vec<String>)> = Vec::new();
+    let programs_of = |name: &str| -> Option<Vec<String>> {
+        if let Some(group) = groups.iter().find(|g| g.name == name) {
+            let mut programs: Vec<String> =
+                group.processes.iter().map(|p| p.program.clone()).collect();
+            programs.dedup();
+            return Some(programs);
+        }
+        groups
+            .iter()
+            .flat_map(|g| &g.processes)
+            .any(|p| p.program == name)
+            .then(|| vec![name.to_string()])
+    };
+    let location = |program: &str| {
+        doc.sections
+            .iter()
+            .filter_map(|section| program_section(doc, &section.name))
+            .find(|(_, _, name)| *name == program)
+            .map(|(section, _, _)| section.location(section.get("depends_on")))
+    };
+    for process in groups.iter().flat_map(|g| &g.processes) {
+        if process.depends_on.is_empty() || edges.iter().any(|(p, _)| *p == process.program) {
+            continue;
+        }
+        let mut targets = Vec::new();
+        for name in &process.depends_on {
+            match programs_of(name) {
+                Some(programs) => targets.extend(programs),
+                None => {
+                    if let Some(at) = location(&process.program) {
+                        errors.push(Diagnostic::new(
+                            at,
+                            format!("depends_on names unknown program or group '{name}'"),
+                        ));
+                    }
+                }
+            }
+        }
+        edges.push((process.program.clone(), targets));
+    }
+    if let Some(cycle) = find_cycle(&edges) {
+        if let Some(at) = location(&cycle[0]) {
+            errors.push(Diagnostic::new(
+                at,
+                format!("depends_on cycle: {}", cycle.join(" -> ")),
+            ));
+        }
+    }
+}
+
+/// A cycle in the program graph, as the programs along it with the first repeated at the
+/// end (`a -> b -> a`).
+fn find_cycle(edges: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &[(String, Vec<String>)],
+        path: &mut Vec<String>,
+        done: &mut HashSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        let next = edges
+            .iter()
+            .find(|(from, _)| from == node)
+            .map(|(_, to)| to.as_slice())
+            .unwrap_or_default();
+        for target in next {
+            if let Some(cycle) = visit(target, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = HashSet::new();
+    edges
+        .iter()
+        .find_map(|(start, _)| visit(start, edges, &mut Vec::new(), &mut done))
 }
 
 /// The section named `name` if it is program-like, with its kind and program name.
@@ -242,6 +336,9 @@ fn read_program(
             .filter(|limit| *limit > 0),
         crash_loop: read_crash_loop(&mut reader, &names),
         health_check: read_health_check(&mut reader, &names),
+        depends_on: reader.parse("depends_on", &names, Vec::new(), |text| {
+            Ok(value::list(text))
+        }),
         crash_records: CrashRecordPolicy {
             tail_lines: reader.parse("crash_tail_lines", &names, 50, value::count),
             history: reader.parse("crash_history", &names, 20, value::count),

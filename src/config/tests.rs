@@ -352,6 +352,11 @@ fn structural_errors() {
         ("[supervisord]\n[unix_http_server]\nfile=/tmp/x.sock\nusername=u\n", "incomplete authentication"),
         ("[supervisord]\n[rpcinterface:supervisor]\nx=1\n", "supervisor.rpcinterface_factory"),
         ("[supervisord]\n[include]\n", "no files setting"),
+        ("[supervisord]\n[program:a]\ncommand=/bin/cat\ndepends_on=nope\n", "depends_on names unknown program or group 'nope'"),
+        (
+            "[supervisord]\n[program:a]\ncommand=/bin/cat\ndepends_on=b\n[program:b]\ncommand=/bin/cat\ndepends_on=g\n[program:c]\ncommand=/bin/cat\ndepends_on=a\n[group:g]\nprograms=c\n",
+            "depends_on cycle: c -> a -> b -> c",
+        ),
         ("[supervisord]\nloglevel=loud\n", "bad log level"),
     ];
     for (text, why) in cases {

@@ -896,6 +896,7 @@ mod tests {
                 history: 20,
             },
             health_check: None,
+            depends_on: Vec::new(),
         }
     }
 

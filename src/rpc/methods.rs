@@ -1059,8 +1059,8 @@ fn crash_loop_state(process: &ProcessView) -> Value {
 /// supervisord's `description`: uptime when RUNNING, the spawn error when FATAL/BACKOFF, the
 /// stop time when STOPPED/EXITED, else empty. vigil adds the crash loop: `, crash loop` after
 /// the uptime, `crash loop` while STARTING, and in its BACKOFF `crash loop: 7 crashes in 60s,
-/// next start in 16s`; and health: `, unhealthy` after the uptime, `unhealthy` while the
-/// failed process is being stopped.
+/// next start in 16s`; health: `, unhealthy` after the uptime, `unhealthy` while the failed
+/// process is being stopped; and `waiting for db` while `depends_on` holds a start back.
 fn description(process: &ProcessView, now: SystemTime) -> String {
     match process.state {
         State::Running { pid } => {
@@ -1107,6 +1107,9 @@ fn description(process: &ProcessView, now: SystemTime) -> String {
             } else {
                 process.spawnerr.clone()
             }
+        }
+        State::Stopped if !process.waiting_for.is_empty() => {
+            format!("waiting for {}", process.waiting_for.join(", "))
         }
         State::Stopped | State::Exited => match (process.start, process.stop) {
             (Some(_), Some(stop)) => crate::timefmt::month_day_clock(stop),
@@ -1201,6 +1204,8 @@ async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fa
                 return Err(Fault::with(FaultCode::SpawnError, namespec))
             }
             (Goal::Start, Some(view)) if matches!(view.state, State::Starting { .. }) => {}
+            // vigil: held back until its dependencies are ready.
+            (Goal::Start, Some(view)) if !view.waiting_for.is_empty() => {}
             (Goal::Start, _) => return Err(Fault::with(FaultCode::AbnormalTermination, namespec)),
             (Goal::Stop, Some(view)) if !view.state.is_stopped() => {}
             (Goal::Stop, _) => return Ok(()),

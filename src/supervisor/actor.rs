@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::dependencies;
 use super::statefile::StateFile;
 use super::table::{ProcKey, Table};
 use super::timers::Timers;
@@ -71,6 +72,11 @@ pub(super) struct Supervisor {
     state: StateFile,
     /// Health probes running, by pid: who waits for each one's exit.
     probes: HashMap<i32, oneshot::Sender<ExitOutcome>>,
+    /// vigil `depends_on`: processes to start once their dependencies are ready, in the
+    /// order they were asked for.
+    waiting: Vec<ProcKey>,
+    /// vigil `depends_on`: processes to stop once their dependents have stopped.
+    stopping_after_dependents: Vec<ProcKey>,
 }
 
 impl Supervisor {
@@ -108,6 +114,8 @@ impl Supervisor {
             events,
             state: StateFile::open(settings.statefile.as_deref()),
             probes: HashMap::new(),
+            waiting: Vec::new(),
+            stopping_after_dependents: Vec::new(),
         };
         supervisor.publish();
         Ok(supervisor)
@@ -123,8 +131,8 @@ impl Supervisor {
         let mut processes: Vec<ProcessView> = self
             .table
             .entries
-            .values()
-            .map(|entry| ProcessView {
+            .iter()
+            .map(|(key, entry)| ProcessView {
                 name: entry.config.name.clone(),
                 group: entry.config.group.clone(),
                 state: entry.process.state,
@@ -142,6 +150,11 @@ impl Supervisor {
                 crashes: Arc::clone(&entry.crashes),
                 config: Arc::clone(&entry.config),
                 health: entry.process.health,
+                waiting_for: if self.waiting.contains(key) {
+                    dependencies::waiting_for(&self.table, key)
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
         processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
@@ -193,6 +206,7 @@ impl Supervisor {
                 }
                 () = sleep_until(deadline), if deadline.is_some() => self.fire_due(),
             }
+            self.follow_dependencies();
             let finished = !matches!(self.mood, Mood::Running) && self.progress_stop();
             if finished {
                 match std::mem::replace(&mut self.mood, Mood::Running) {
@@ -361,6 +375,7 @@ impl Supervisor {
             }
             State::Stopped | State::Exited | State::Fatal => {}
         }
+        self.start_dependencies_of(key);
         self.start(key);
         let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
         self.state.set(&entry.config.namespec(), false);
@@ -379,14 +394,21 @@ impl Supervisor {
             .ok_or(Refusal::BadName)?
             .process
             .state;
+        if let Some(at) = self.waiting.iter().position(|k| k == key) {
+            // Not started yet: a stop cancels the start.
+            self.waiting.remove(at);
+            return Ok(());
+        }
         if !matches!(
             state,
             State::Starting { .. } | State::Running { .. } | State::Backoff
         ) {
             return Err(Refusal::NotRunning);
         }
-        self.apply(key, Input::Stop)
-            .map_err(|_| Refusal::NotRunning)?;
+        if self.stop_dependents_first(key) {
+            self.apply(key, Input::Stop)
+                .map_err(|_| Refusal::NotRunning)?;
+        }
         if let Some(entry) = self.table.entries.get(key) {
             self.state.set(&entry.config.namespec(), true);
         }
@@ -718,6 +740,17 @@ impl Supervisor {
     /// while the spawner execs one child, the next is prepared; each start is recorded
     /// (pid, captures, state) before the actor looks at any exit, so none is missed.
     fn start_many(&mut self, keys: &[ProcKey]) {
+        let (keys, held): (Vec<ProcKey>, Vec<ProcKey>) = keys
+            .iter()
+            .cloned()
+            .partition(|key| dependencies::waiting_for(&self.table, key).is_empty());
+        for key in held {
+            if !self.waiting.contains(&key) {
+                let names = dependencies::waiting_for(&self.table, &key).join(", ");
+                tracing::info!("waiting: {} starts once {names} are ready", key.1);
+                self.waiting.push(key);
+            }
+        }
         for batch in keys.chunks(Spawner::IN_FLIGHT) {
             let mut submitted = Vec::with_capacity(batch.len());
             for key in batch {
@@ -925,6 +958,87 @@ impl Supervisor {
         }
     }
 
+    /// Starts, by hand, the dependencies of `key` that are stopped (theirs first).
+    fn start_dependencies_of(&mut self, key: &ProcKey) {
+        for dependency in dependencies::dependencies(&self.table, key) {
+            let stopped = self.table.entries.get(&dependency).is_some_and(|e| {
+                matches!(
+                    e.process.state,
+                    State::Stopped | State::Exited | State::Fatal
+                )
+            });
+            if stopped && !self.waiting.contains(&dependency) {
+                self.start_dependencies_of(&dependency);
+                self.start(&dependency);
+            }
+        }
+    }
+
+    /// Stops the running dependents of `key` (theirs first); true when none is left
+    /// running, so `key` may stop now; otherwise `key` stops once they have.
+    fn stop_dependents_first(&mut self, key: &ProcKey) -> bool {
+        let mut all_stopped = true;
+        for dependent in dependencies::dependents(&self.table, key) {
+            self.waiting.retain(|k| *k != dependent);
+            let state = self.table.entries.get(&dependent).map(|e| e.process.state);
+            let Some(state) = state.filter(|state| !state.is_stopped()) else {
+                continue;
+            };
+            all_stopped = false;
+            if matches!(state, State::Stopping { .. }) {
+                continue;
+            }
+            if self.apply(&dependent, Input::GiveUp).is_err()
+                && self.stop_dependents_first(&dependent)
+            {
+                let _ = self.apply(&dependent, Input::Stop);
+            }
+        }
+        if !all_stopped && !self.stopping_after_dependents.contains(key) {
+            tracing::info!("stopping {} once its dependents have stopped", key.1);
+            self.stopping_after_dependents.push(key.clone());
+        }
+        all_stopped
+    }
+
+    /// vigil `depends_on`: starts the waiting processes whose dependencies are now ready,
+    /// and stops the processes whose dependents have now stopped.
+    fn follow_dependencies(&mut self) {
+        if !self.waiting.is_empty() {
+            let table = &self.table;
+            self.waiting.retain(|key| {
+                table
+                    .entries
+                    .get(key)
+                    .is_some_and(|e| e.process.state.can_start())
+            });
+            let (ready, still): (Vec<ProcKey>, Vec<ProcKey>) = std::mem::take(&mut self.waiting)
+                .into_iter()
+                .partition(|key| dependencies::waiting_for(&self.table, key).is_empty());
+            self.waiting = still;
+            if matches!(self.mood, Mood::Running) && !ready.is_empty() {
+                self.start_many(&ready);
+            }
+        }
+        if !self.stopping_after_dependents.is_empty() {
+            let deferred = std::mem::take(&mut self.stopping_after_dependents);
+            for key in deferred {
+                let stoppable = self.table.entries.get(&key).is_some_and(|e| {
+                    matches!(
+                        e.process.state,
+                        State::Starting { .. } | State::Running { .. } | State::Backoff
+                    )
+                });
+                if stoppable
+                    && self.stop_dependents_first(&key)
+                    && self.apply(&key, Input::GiveUp).is_err()
+                {
+                    let _ = self.apply(&key, Input::Stop);
+                }
+            }
+        }
+    }
+
     fn begin_stop(&mut self, mood: Mood) {
         // Once per shutdown or restart, as supervisord's `stopping` flag.
         if matches!(self.mood, Mood::Running) {
@@ -961,10 +1075,12 @@ impl Supervisor {
                 .filter_map(|name| self.table.group(name))
                 .flat_map(|active| active.keys.iter().rev().cloned())
                 .collect();
+            self.waiting.clear();
             for key in &keys {
                 // As supervisord's stop_all: BACKOFF gives up (FATAL), STARTING/RUNNING stop;
-                // processes already stopping or stopped refuse both, as expected.
-                if self.apply(key, Input::GiveUp).is_err() {
+                // processes already stopping or stopped refuse both, as expected. vigil:
+                // a process others depend on waits until they have stopped.
+                if self.apply(key, Input::GiveUp).is_err() && self.stop_dependents_first(key) {
                     let _ = self.apply(key, Input::Stop);
                 }
             }

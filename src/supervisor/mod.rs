@@ -6,6 +6,7 @@
 //! beyond a fork/exec and opening log files.
 
 mod actor;
+mod dependencies;
 mod snapshot;
 mod statefile;
 mod table;

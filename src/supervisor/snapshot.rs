@@ -78,6 +78,8 @@ pub struct ProcessView {
     pub config: Arc<ProcessConfig>,
     /// vigil: the current child's health (programs with a health check).
     pub health: Option<Health>,
+    /// vigil: the dependencies a start is waiting for (`depends_on`), as namespecs.
+    pub waiting_for: Vec<String>,
 }
 
 impl ProcessView {
