@@ -32,3 +32,5 @@ mod events;
 mod health;
 // depends_on: start order, health gates, starts and stops by hand.
 mod dependencies;
+// Several processes at once: starts and stops together, rolling restarts.
+mod rolling;

@@ -6,6 +6,7 @@
 
 pub mod client;
 mod crashes;
+mod fleet;
 mod shell;
 
 use std::path::PathBuf;
@@ -189,6 +190,7 @@ impl Ctl {
             "status" => self.status(args),
             "start" => self.start(args),
             "stop" => self.stop_like(args, "stop"),
+            "restart" if args.contains(&"--rolling") => self.rolling_restart(args),
             "restart" => {
                 if args.is_empty() {
                     println!("Error: restart requires a process name");
@@ -422,6 +424,9 @@ impl Ctl {
             }
             return;
         }
+        if args.len() > 1 && self.together(args, true) {
+            return;
+        }
         for name in args {
             match split_namespec(name) {
                 (group, None) => match self.client.call(
@@ -486,6 +491,9 @@ impl Ctl {
                 Ok(results) => self.results(array(results), render, ignored),
                 Err(err) => self.fail(&err),
             }
+            return;
+        }
+        if verb == "stop" && args.len() > 1 && self.together(args, false) {
             return;
         }
         for name in args {

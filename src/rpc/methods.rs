@@ -11,6 +11,8 @@ use crate::logs::stream::{LogStream, ReadError};
 use crate::process::state::{Health, State};
 use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Refusal, SupervisorState};
 
+mod fleet;
+
 /// supervisord's API version (`getAPIVersion`).
 pub const API_VERSION: &str = "3.0";
 /// The supervisord version whose API vigil serves (`getSupervisorVersion`).
@@ -258,6 +260,21 @@ const METHODS: &[(&str, &[&str], &str)] = &[
         "vigil.getProcessStats",
         &["struct", "string"],
         "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts",
+    ),
+    (
+        "vigil.rollingRestart",
+        &["array", "string", "int", "boolean"],
+        "Restart a group a batch of processes at a time, each batch RUNNING (and healthy) before the next",
+    ),
+    (
+        "vigil.startProcesses",
+        &["array", "array", "boolean"],
+        "Start several processes (or group:*) together, waiting for all of them",
+    ),
+    (
+        "vigil.stopProcesses",
+        &["array", "array", "boolean"],
+        "Stop several processes (or group:*) together, waiting for all of them",
     ),
     (
         "vigil.updateProcessGroup",
@@ -612,6 +629,9 @@ async fn vigil(api: &Api, name: &str, params: &[Value]) -> Outcome {
                 .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?;
             Ok(Value::Array(records.iter().map(crash_record).collect()))
         }
+        "startProcesses" => fleet::act_on_list(api, params, Goal::Start).await,
+        "stopProcesses" => fleet::act_on_list(api, params, Goal::Stop).await,
+        "rollingRestart" => fleet::rolling_restart(api, params).await,
         "getCrashLoopState" => {
             let namespec = args.string()?;
             Ok(crash_loop_state(&find_process(api, &namespec)?))
