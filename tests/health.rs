@@ -103,3 +103,30 @@ fn probes_decide_health_and_an_unhealthy_process_is_restarted() {
         Some(1.0)
     );
 }
+
+#[test]
+fn a_hung_probe_times_out_and_counts_as_a_failure() {
+    let vigild = Vigild::with_config(
+        "[program:stuck]\ncommand=/bin/sleep 1000\nstartsecs=0\n\
+         healthcheck_command=sleep 600\nhealthcheck_interval=0.2\nhealthcheck_timeout=0.3\n\
+         healthcheck_retries=2\n\n\
+         [program:neighbour]\ncommand=/bin/sh -c 'sleep 0.5; exit 0'\nstartsecs=0\nautorestart=true\n",
+    );
+    let log = vigild.wait_log("unhealthy: stuck (pid ");
+    assert!(
+        log.contains("failed its health check, restarting: sleep 600: no answer within 0.3s"),
+        "{log}"
+    );
+    // Meanwhile the rest of the fleet went on as usual.
+    vigild.wait_log_count("spawned: 'neighbour'", 3);
+    // The timed-out probes were killed: no `sleep 600` is left in vigild's session.
+    let sid = vigild.pid();
+    assert!(
+        wait_until(|| session_members(sid).iter().all(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .map(|cmd| !cmd.contains("sleep\u{0}600"))
+                .unwrap_or(true)
+        })),
+        "a probe outlived its timeout"
+    );
+}
