@@ -393,3 +393,40 @@ fn the_crash_alert_example_reports_crashes_loops_and_fatal_from_a_pool_of_two() 
         "{alerts}"
     );
 }
+
+#[test]
+fn a_listener_that_answers_then_exits_is_not_sent_the_event_again() {
+    let port = free_port();
+    let python = venv_python().display().to_string();
+    let ws = Workspace::new();
+    ws.write(
+        "once.py",
+        "import sys\n\
+         sys.stdout.write('READY\\n'); sys.stdout.flush()\n\
+         header = sys.stdin.readline()\n\
+         fields = dict(token.split(':', 1) for token in header.split())\n\
+         payload = sys.stdin.read(int(fields['len']))\n\
+         open(sys.argv[1], 'a').write(payload.split('\\n')[1] + '\\n')\n\
+         sys.stdout.write('RESULT 2\\nOK'); sys.stdout.flush()\n",
+    );
+    ws.config(&format!(
+        "{}[eventlistener:once]\ncommand={python} {{dir}}/once.py {{dir}}/seen.txt\n\
+         events=REMOTE_COMMUNICATION\nstartsecs=0\nautorestart=true\n",
+        control(port)
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: once entered RUNNING");
+    call(port, "supervisor.sendRemoteCommEvent", "'t', 'first'");
+    vigild.wait_log_count("success: once entered RUNNING", 2);
+    call(port, "supervisor.sendRemoteCommEvent", "'t', 'second'");
+    let mut seen = String::new();
+    assert!(
+        wait_until(|| {
+            seen = vigild.ws.read("seen.txt");
+            seen.contains("second")
+        }),
+        "{seen}\n{}",
+        vigild.log()
+    );
+    assert_eq!(seen, "first\nsecond\n", "each event once");
+}

@@ -77,6 +77,8 @@ pub(super) struct Supervisor {
     waiting: Vec<ProcKey>,
     /// vigil `depends_on`: processes to stop once their dependents have stopped.
     stopping_after_dependents: Vec<ProcKey>,
+    /// The supervisor's own channel, for work it finishes later (a listener's drained exit).
+    myself: mpsc::WeakUnboundedSender<Control>,
 }
 
 impl Supervisor {
@@ -86,7 +88,10 @@ impl Supervisor {
         config: &Config,
         base_env: Vec<(String, String)>,
         spawner: Spawner,
-        snapshot: watch::Sender<Arc<Snapshot>>,
+        (snapshot, myself): (
+            watch::Sender<Arc<Snapshot>>,
+            mpsc::WeakUnboundedSender<Control>,
+        ),
         events: Publisher,
     ) -> std::io::Result<Self> {
         let settings = &config.supervisord;
@@ -116,6 +121,7 @@ impl Supervisor {
             probes: HashMap::new(),
             waiting: Vec::new(),
             stopping_after_dependents: Vec::new(),
+            myself,
         };
         supervisor.publish();
         Ok(supervisor)
@@ -252,6 +258,21 @@ impl Supervisor {
                 self.answer(reply, outcome);
             }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
+            Control::ListenerDrained {
+                pid,
+                outcome,
+                captures,
+            } => {
+                if let Some(entry) = self
+                    .table
+                    .pids
+                    .get(&pid)
+                    .and_then(|key| self.table.entries.get_mut(key))
+                {
+                    entry.captures = captures;
+                }
+                self.child_ended(pid, outcome);
+            }
             Control::Health {
                 key,
                 pid,
@@ -316,6 +337,33 @@ impl Supervisor {
             let _ = waiting.send(outcome);
             return;
         }
+        // An event listener's last answer must reach its pool before its exit does (else a
+        // processed event would be sent again): its exit waits until its output is read.
+        let listener = self
+            .table
+            .pids
+            .get(&pid)
+            .and_then(|key| self.table.entries.get_mut(key))
+            .filter(|entry| entry.config.listener.is_some());
+        if let (Some(entry), Some(myself)) = (listener, self.myself.upgrade()) {
+            let captures = std::mem::take(&mut entry.captures);
+            tokio::task::spawn_blocking(move || {
+                for drained in captures.iter().flatten() {
+                    drained.wait(super::table::DRAIN_LIMIT);
+                }
+                let _ = myself.send(Control::ListenerDrained {
+                    pid,
+                    outcome,
+                    captures,
+                });
+            });
+            return;
+        }
+        self.child_ended(pid, outcome);
+    }
+
+    /// Handles the end of child `pid` (its output read, for a listener).
+    fn child_ended(&mut self, pid: i32, outcome: ExitOutcome) {
         match self.table.pids.remove(&pid) {
             Some(key) => {
                 // Taken first: a respawn below starts new captures.

@@ -116,6 +116,16 @@ pub enum Control {
     /// Gives an active group its reread members, keeping unchanged ones running and starting
     /// changed and new ones (`vigil.updateProcessGroup`).
     ReplaceMembers(String, Reply),
+    /// An event listener's child `pid` ended and its output has been read: its exit is
+    /// handled now, so its last answer reaches its pool before the exit does.
+    ListenerDrained {
+        /// The child.
+        pid: i32,
+        /// How it ended.
+        outcome: crate::process::exit::ExitOutcome,
+        /// Its captures, drained, for the crash record and the exit marker.
+        captures: [Option<crate::logs::capture::Drained>; 2],
+    },
     /// The health checker's verdict on child `pid` of `key` changed (vigil).
     Health {
         /// The process.
@@ -194,6 +204,9 @@ impl Handle {
 pub struct Pending {
     receiver: mpsc::UnboundedReceiver<Control>,
     snapshot: watch::Sender<Arc<Snapshot>>,
+    /// For messages the supervisor sends itself (weak: the channel still closes when every
+    /// handle is gone).
+    myself: mpsc::WeakUnboundedSender<Control>,
 }
 
 /// A handle to a supervisor not started yet, so the control plane can serve before the
@@ -208,12 +221,17 @@ pub fn handle() -> (Handle, Pending) {
         ready: false,
         config_reloads: 0,
     }));
+    let myself = sender.downgrade();
     (
         Handle {
             sender,
             snapshot: readers,
         },
-        Pending { receiver, snapshot },
+        Pending {
+            receiver,
+            snapshot,
+            myself,
+        },
     )
 }
 
@@ -229,6 +247,12 @@ pub fn start(
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
-    let actor = actor::Supervisor::new(&config, base_env, spawner, pending.snapshot, events)?;
+    let actor = actor::Supervisor::new(
+        &config,
+        base_env,
+        spawner,
+        (pending.snapshot, pending.myself),
+        events,
+    )?;
     Ok(tokio::spawn(actor.run(pending.receiver, sigchld)))
 }

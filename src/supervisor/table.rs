@@ -275,7 +275,7 @@ fn crash_record(
 
 /// How long an exit marker or a crash record waits for the output (a grandchild may hold
 /// the pipe).
-const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A `log_markers` line: `==> vigil: <what> at <time> <==`.
 pub fn marker_line(what: &str) -> Vec<u8> {
