@@ -29,3 +29,5 @@ pub mod sampler;
 pub mod supervisor;
 /// Local-time formatting shared by the logs and status output.
 pub mod timefmt;
+/// vigil's web page: the fleet, a page per process, live updates, actions.
+pub mod web;

@@ -1,5 +1,5 @@
 //! Local-time formatting for log lines and reports, via the C library's `localtime_r` (which
-//! honours `TZ` like Python's `time.localtime`).
+//! honours `TZ` like Python's `time.localtime`), and the short sizes status outputs show.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -81,6 +81,22 @@ pub fn uptime(seconds: u64) -> String {
         1 => format!("1 day, {clock}"),
         n => format!("{n} days, {clock}"),
     }
+}
+
+/// `512B`, `10.5K`, `3.2M`, `1.0G`.
+pub fn bytes(bytes: i64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "K", "M", "G"] {
+        if value < 1024.0 || unit == "G" {
+            return if unit == "B" {
+                format!("{bytes}B")
+            } else {
+                format!("{value:.1}{unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    format!("{bytes}B")
 }
 
 #[cfg(test)]

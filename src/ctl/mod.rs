@@ -1001,7 +1001,7 @@ fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String,
         let (cpu, rss, uptime) = if sampled {
             (
                 format!("{:.1}", double(member("tree_cpu_percent"))),
-                human_bytes(int(member("tree_rss"))),
+                crate::timefmt::bytes(int(member("tree_rss"))),
                 crate::timefmt::uptime(double(member("uptime")).max(0.0) as u64),
             )
         } else {
@@ -1021,20 +1021,4 @@ fn double(value: Option<&Value>) -> f64 {
         Some(Value::Int(n)) => *n as f64,
         _ => 0.0,
     }
-}
-
-/// `512B`, `10.5K`, `3.2M`, `1.0G`.
-fn human_bytes(bytes: i64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["B", "K", "M", "G"] {
-        if value < 1024.0 || unit == "G" {
-            return if unit == "B" {
-                format!("{bytes}B")
-            } else {
-                format!("{value:.1}{unit}")
-            };
-        }
-        value /= 1024.0;
-    }
-    format!("{bytes}B")
 }

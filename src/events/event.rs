@@ -47,6 +47,7 @@ const TYPES: &[(&str, Option<&str>)] = &[
     ("REMOTE_COMMUNICATION", Some("EVENT")),
     ("VIGIL_CRASHLOOP", None),
     ("VIGIL_CRASH", None),
+    ("VIGIL_HEALTH", None),
 ];
 
 /// Whether `name` is an event type a listener may subscribe to.
@@ -242,6 +243,48 @@ impl Event {
             "VIGIL_CRASH",
             format!("processname:{name} groupname:{group}\n{record_json}"),
         )
+    }
+
+    /// vigil: the health check's verdict on a process changed.
+    pub fn health(group: &str, name: &str, healthy: bool, output: &str) -> Event {
+        Event::plain(
+            "VIGIL_HEALTH",
+            format!(
+                "processname:{name} groupname:{group} state:{}\n{output}",
+                if healthy { "healthy" } else { "unhealthy" }
+            ),
+        )
+    }
+
+    /// The event as one JSON object: `event`, `time`, `fields` (the `key:value` tokens of
+    /// the payload's first line) and `data` (the rest; JSON when it is JSON, as a crash
+    /// record).
+    pub fn to_json(&self) -> String {
+        let (head, body) = match self.payload.split_once('\n') {
+            Some((head, body)) => (head, Some(body)),
+            None => (self.payload.as_str(), None),
+        };
+        let fields: serde_json::Map<String, serde_json::Value> = head
+            .split(' ')
+            .filter_map(|token| token.split_once(':'))
+            .map(|(key, value)| (key.to_string(), serde_json::Value::from(value)))
+            .collect();
+        let data = body.map(|body| {
+            serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| serde_json::Value::from(body))
+        });
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        serde_json::json!({
+            "event": self.name,
+            "time": time,
+            "fields": fields,
+            "data": data,
+        })
+        .to_string()
     }
 
     fn plain(name: &'static str, payload: String) -> Event {

@@ -17,7 +17,7 @@ use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 pub use event::{Channel, Event};
 use pool::{Action, Pool, Serial};
@@ -68,6 +68,7 @@ pub enum Message {
 pub struct Publisher {
     sender: mpsc::UnboundedSender<Message>,
     depths: watch::Receiver<Vec<(String, usize)>>,
+    feed: broadcast::Sender<Arc<str>>,
 }
 
 impl Publisher {
@@ -85,6 +86,13 @@ impl Publisher {
     pub fn queue_depths(&self) -> Vec<(String, usize)> {
         self.depths.borrow().clone()
     }
+
+    /// Every event from now on as one JSON object (`/api/events`): `event` (its type),
+    /// `fields` (the payload's `key:value` header) and `data` (the rest; a crash record
+    /// comes as an object). A reader that falls behind loses the oldest.
+    pub fn feed(&self) -> broadcast::Receiver<Arc<str>> {
+        self.feed.subscribe()
+    }
 }
 
 /// Starts the dispatcher task on the current runtime; `identifier` is the `server:` of
@@ -92,7 +100,9 @@ impl Publisher {
 pub fn start(identifier: String) -> Publisher {
     let (sender, receiver) = mpsc::unbounded_channel();
     let (depths_sender, depths) = watch::channel(Vec::new());
+    let (feed, _) = broadcast::channel(FEED_BUFFER);
     let dispatcher = Dispatcher {
+        feed: feed.clone(),
         identifier,
         pools: Vec::new(),
         serial: Serial::default(),
@@ -101,8 +111,15 @@ pub fn start(identifier: String) -> Publisher {
         ticks: Ticks::default(),
     };
     tokio::spawn(dispatcher.run(receiver));
-    Publisher { sender, depths }
+    Publisher {
+        sender,
+        depths,
+        feed,
+    }
 }
+
+/// Events a slow `/api/events` reader may lag behind by before it loses the oldest.
+const FEED_BUFFER: usize = 1024;
 
 /// The dispatcher's state; owned by its task alone.
 struct Dispatcher {
@@ -116,6 +133,8 @@ struct Dispatcher {
     stdins: HashMap<(String, String, i32), Arc<Mutex<File>>>,
     depths: watch::Sender<Vec<(String, usize)>>,
     ticks: Ticks,
+    /// The JSON feed of every event (`/api/events`).
+    feed: broadcast::Sender<Arc<str>>,
 }
 
 impl Dispatcher {
@@ -184,6 +203,9 @@ impl Dispatcher {
     /// Queues `event` in every pool that subscribes to it, giving it the next serial if any
     /// does; PROCESS_STATE events also tell a pool about its own listeners.
     fn publish(&mut self, event: Event) {
+        if self.feed.receiver_count() > 0 {
+            let _ = self.feed.send(event.to_json().into());
+        }
         let event = Arc::new(event);
         let mut serial = None;
         let mut actions = Vec::new();

@@ -171,6 +171,7 @@ fn router(api: Api, auth: Option<Credentials>, metrics_auth: MetricsAuth) -> Rou
         .route("/logtail/{*path}", get(logtail::process))
         .route("/mainlogtail", get(logtail::main_log))
         .with_state(api.clone())
+        .merge(crate::web::router(api.clone()))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     match metrics_auth {
         MetricsAuth::Required => with_auth(app.merge(metrics_router(api)), auth),

@@ -1081,7 +1081,7 @@ fn crash_loop_state(process: &ProcessView) -> Value {
 /// the uptime, `crash loop` while STARTING, and in its BACKOFF `crash loop: 7 crashes in 60s,
 /// next start in 16s`; health: `, unhealthy` after the uptime, `unhealthy` while the failed
 /// process is being stopped; and `waiting for db` while `depends_on` holds a start back.
-fn description(process: &ProcessView, now: SystemTime) -> String {
+pub fn description(process: &ProcessView, now: SystemTime) -> String {
     match process.state {
         State::Running { pid } => {
             let up = process

@@ -499,6 +499,8 @@ impl Supervisor {
             return;
         }
         let name = entry.config.name.clone();
+        self.events
+            .publish(Event::health(&entry.config.group, &name, healthy, output));
         if healthy {
             entry.process.health = Some(Health::Healthy);
             tracing::info!("healthy: {name} passes its health check");

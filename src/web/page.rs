@@ -1,0 +1,350 @@
+//! The HTML of vigil's pages, rendered on the server from the snapshot and the samples, so
+//! they work without JavaScript; every text from a process or a config goes through
+//! [`escape`].
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use crate::config::ProcessConfig;
+use crate::logs::crashes::CrashRecord;
+use crate::sampler::Samples;
+use crate::supervisor::{ProcessView, Snapshot};
+
+/// Text made safe for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A namespec in a URL path segment.
+pub fn url_segment(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte))
+            }
+            other => {
+                let _ = write!(out, "%{other:02X}");
+            }
+        }
+    }
+    out
+}
+
+/// The figures a row shows, as the page and `/api/status` give them.
+pub struct Row {
+    /// `group:name`.
+    pub namespec: String,
+    /// State name.
+    pub state: &'static str,
+    /// supervisord's description (with vigil's additions).
+    pub description: String,
+    /// Pid, 0 when none.
+    pub pid: i32,
+    /// `0:01:02`, or empty.
+    pub uptime: String,
+    /// CPU % of the process tree, or empty.
+    pub cpu: String,
+    /// Resident memory of the tree, or empty.
+    pub rss: String,
+    /// Restarts so far.
+    pub restarts: u64,
+    /// In a crash loop.
+    pub crashloop: bool,
+}
+
+impl Row {
+    /// The row of `process` now.
+    pub fn of(process: &ProcessView, samples: &Samples, now: SystemTime) -> Row {
+        let sample = samples.of(process);
+        Row {
+            namespec: process.namespec(),
+            state: process.state.name(),
+            description: crate::rpc::methods::description(process, now),
+            pid: process.state.pid().unwrap_or(0),
+            uptime: sample
+                .map(|s| crate::timefmt::uptime(s.uptime(now).max(0.0) as u64))
+                .unwrap_or_default(),
+            cpu: sample
+                .map(|s| format!("{:.1}", s.tree_cpu_percent))
+                .unwrap_or_default(),
+            rss: sample
+                .map(|s| {
+                    crate::timefmt::bytes(i64::try_from(s.tree.resident_bytes).unwrap_or(i64::MAX))
+                })
+                .unwrap_or_default(),
+            restarts: process.tally.restarts(),
+            crashloop: process.crash_loop.is_some(),
+        }
+    }
+}
+
+fn head(out: &mut String, title: &str) {
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><link rel=\"stylesheet\" href=\"/static/vigil.css\"></head><body>",
+        escape(title)
+    );
+}
+
+fn actions_form(out: &mut String, token: &str, namespec: &str) {
+    let _ = write!(
+        out,
+        "<form class=\"inline\" method=\"post\" action=\"/action\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <input type=\"hidden\" name=\"name\" value=\"{name}\">\
+         <button name=\"action\" value=\"start\">Start</button>\
+         <button name=\"action\" value=\"stop\">Stop</button>\
+         <button name=\"action\" value=\"restart\">Restart</button>\
+         <button name=\"action\" value=\"clear\">Clear log</button></form>\
+         <a href=\"/logtail/{url}\">stdout</a> <a href=\"/logtail/{url}/stderr\">stderr</a>",
+        token = escape(token),
+        name = escape(namespec),
+        url = url_segment(namespec),
+    );
+}
+
+/// The status page: every group (collapsible), every process with its figures and actions.
+pub fn status(snapshot: &Snapshot, samples: &Samples, identifier: &str, token: &str) -> String {
+    let now = SystemTime::now();
+    let mut out = String::with_capacity(4096 + snapshot.processes.len() * 900);
+    head(&mut out, &format!("vigil: {identifier}"));
+    let _ = write!(
+        out,
+        "<header><h1>vigil</h1><span class=\"meta\">{} · {} processes · {}</span>\
+         <form class=\"inline\" method=\"post\" action=\"/action\">\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <button name=\"action\" value=\"startall\">Start all</button>\
+         <button name=\"action\" value=\"stopall\">Stop all</button>\
+         <button name=\"action\" value=\"restartall\">Restart all</button></form></header>\
+         <main id=\"fleet\">",
+        escape(identifier),
+        snapshot.processes.len(),
+        snapshot.state.name(),
+        escape(token)
+    );
+    for (group, names) in &snapshot.groups {
+        let _ = write!(
+            out,
+            "<details class=\"group\" open><summary>{} <span class=\"meta\">({})</span></summary>\
+             <table><thead><tr><th>Name</th><th>State</th><th>Description</th><th>PID</th>\
+             <th>Uptime</th><th>CPU %</th><th>RSS</th><th>Restarts</th><th>Actions</th></tr>\
+             </thead><tbody>",
+            escape(group),
+            names.len()
+        );
+        for name in names {
+            let Some(process) = snapshot.process(group, name) else {
+                continue;
+            };
+            let row = Row::of(process, samples, now);
+            let _ = write!(
+                out,
+                "<tr data-namespec=\"{ns}\"><td class=\"name\"><a href=\"/process/{url}\">{name}</a>\
+                 <span class=\"badge crashloop\"{hidden}>crash loop</span></td>\
+                 <td data-label=\"state\"><span class=\"state s-{state}\">{state}</span></td>\
+                 <td class=\"desc\">{desc}</td><td class=\"pid num\" data-label=\"pid\">{pid}</td>\
+                 <td class=\"uptime num\" data-label=\"up\">{uptime}</td>\
+                 <td class=\"cpu num\" data-label=\"cpu\">{cpu}</td>\
+                 <td class=\"rss num\" data-label=\"rss\">{rss}</td>\
+                 <td class=\"restarts num\" data-label=\"restarts\">{restarts}</td><td class=\"actions\">",
+                ns = escape(&row.namespec),
+                url = url_segment(&row.namespec),
+                name = escape(name),
+                hidden = if row.crashloop { "" } else { " hidden" },
+                state = row.state,
+                desc = escape(&row.description),
+                pid = if row.pid > 0 { row.pid.to_string() } else { String::new() },
+                uptime = row.uptime,
+                cpu = row.cpu,
+                rss = row.rss,
+                restarts = row.restarts,
+            );
+            actions_form(&mut out, token, &row.namespec);
+            out.push_str("</td></tr>");
+        }
+        out.push_str("</tbody></table></details>");
+    }
+    out.push_str("</main><script src=\"/static/vigil.js\"></script></body></html>");
+    out
+}
+
+/// A process page: its figures and actions, its crash records (newest first) with their
+/// output, its effective config, and its log followed live.
+pub fn process(
+    process: &ProcessView,
+    samples: &Samples,
+    crashes: &[CrashRecord],
+    token: &str,
+) -> String {
+    let row = Row::of(process, samples, SystemTime::now());
+    let mut out = String::new();
+    head(&mut out, &format!("vigil: {}", row.namespec));
+    let _ = write!(
+        out,
+        "<header><h1><a href=\"/\">vigil</a> / {ns}</h1>\
+         <span class=\"meta\"><span class=\"state s-{state}\">{state}</span> {desc}</span></header><main>\
+         <section><h2>Now</h2><p>pid {pid} · uptime {uptime} · CPU {cpu} % · RSS {rss} · \
+         restarts {restarts}{looping}</p>",
+        ns = escape(&row.namespec),
+        state = row.state,
+        desc = escape(&row.description),
+        pid = row.pid,
+        uptime = row.uptime,
+        cpu = row.cpu,
+        rss = row.rss,
+        restarts = row.restarts,
+        looping = if row.crashloop {
+            " <span class=\"badge\">crash loop</span>"
+        } else {
+            ""
+        },
+    );
+    actions_form(&mut out, token, &row.namespec);
+    out.push_str("</section><section id=\"crashes\"><h2>Crashes</h2>");
+    if crashes.is_empty() {
+        out.push_str("<p>No crash recorded.</p>");
+    }
+    for record in crashes {
+        let _ = write!(
+            out,
+            "<details class=\"crash\"><summary>{time} · pid {pid} · {desc} after {ran:.1}s \
+             · {restarts} restarts before{looping}</summary><pre>{tail}</pre></details>",
+            time = escape(&record.time),
+            pid = record.pid,
+            desc = escape(&record.description),
+            ran = record.ran_seconds,
+            restarts = record.restarts,
+            looping = if record.crash_loop {
+                " · in crash loop"
+            } else {
+                ""
+            },
+            tail = escape(if record.tail.is_empty() {
+                "(no output)"
+            } else {
+                &record.tail
+            }),
+        );
+    }
+    let url = url_segment(&row.namespec);
+    let _ = write!(
+        out,
+        "</section><section><h2>Log</h2>\
+         <pre class=\"follow\" data-namespec=\"{ns}\" data-stream=\"stdout\"></pre>\
+         <p><a href=\"/logtail/{url}\">stdout</a> · <a href=\"/logtail/{url}/stderr\">stderr</a>\
+         (plain streams)</p></section><section><h2>Config</h2><table class=\"config\">",
+        ns = escape(&row.namespec),
+    );
+    for (key, value) in config_rows(&process.config) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            escape(key),
+            escape(&value)
+        );
+    }
+    out.push_str(
+        "</table></section></main><script src=\"/static/vigil.js\"></script></body></html>",
+    );
+    out
+}
+
+/// The effective options of a process, as a page shows them.
+fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
+    let seconds = |d: std::time::Duration| format!("{}s", d.as_secs_f64());
+    let mut rows = vec![
+        ("command", config.command.clone()),
+        ("group", config.group.clone()),
+        ("priority", config.priority.to_string()),
+        ("autostart", config.autostart.to_string()),
+        (
+            "autorestart",
+            format!("{:?}", config.autorestart).to_lowercase(),
+        ),
+        ("startsecs", config.startsecs.to_string()),
+        (
+            "startretries",
+            config
+                .startretries
+                .map_or("-1 (forever)".to_string(), |n| n.to_string()),
+        ),
+        ("exitcodes", format!("{:?}", config.exitcodes)),
+        ("stopsignal", config.stopsignal.as_str().to_string()),
+        ("stopwaitsecs", config.stopwaitsecs.to_string()),
+        (
+            "directory",
+            config
+                .directory
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "user",
+            config
+                .user
+                .as_ref()
+                .map(|u| format!("{u:?}"))
+                .unwrap_or_default(),
+        ),
+        ("redirect_stderr", config.redirect_stderr.to_string()),
+        ("stdout_logfile", format!("{:?}", config.stdout.target)),
+        ("stderr_logfile", format!("{:?}", config.stderr.target)),
+        (
+            "crashloop",
+            format!(
+                "threshold {} in {}, delay {}..{}, reset {}",
+                config.crash_loop.threshold,
+                seconds(config.crash_loop.window),
+                seconds(config.crash_loop.delay),
+                seconds(config.crash_loop.delay_max),
+                seconds(config.crash_loop.reset)
+            ),
+        ),
+    ];
+    if let Some(limit) = config.memory_limit {
+        rows.push((
+            "memory_limit",
+            crate::timefmt::bytes(i64::try_from(limit).unwrap_or(i64::MAX)),
+        ));
+    }
+    if !config.depends_on.is_empty() {
+        rows.push(("depends_on", config.depends_on.join(", ")));
+    }
+    if let Some(check) = &config.health_check {
+        rows.push(("healthcheck", format!("{:?}", check.probe)));
+    }
+    // Values may be secrets: only the names are shown.
+    for (key, _) in &config.environment {
+        rows.push(("environment", format!("{key}=…")));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            escape("<script>alert('x') & \"y\"</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        );
+        assert_eq!(url_segment("web:web_0"), "web%3Aweb_0");
+    }
+}
