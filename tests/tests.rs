@@ -34,3 +34,5 @@ mod health;
 mod dependencies;
 // Several processes at once: starts and stops together, rolling restarts.
 mod rolling;
+// The web page: escaping, guarded actions, /api/events, and a real headless Chromium.
+mod web;

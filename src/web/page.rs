@@ -241,13 +241,24 @@ pub fn process(
         );
     }
     let url = url_segment(&row.namespec);
+    out.push_str("</section><section><h2>Log</h2>");
+    let streams: &[&str] = if process.config.redirect_stderr {
+        &["stdout"]
+    } else {
+        &["stdout", "stderr"]
+    };
+    for stream in streams {
+        let _ = write!(
+            out,
+            "<h3>{stream}</h3><pre class=\"follow\" data-namespec=\"{ns}\" data-stream=\"{stream}\"></pre>",
+            ns = escape(&row.namespec),
+        );
+    }
     let _ = write!(
         out,
-        "</section><section><h2>Log</h2>\
-         <pre class=\"follow\" data-namespec=\"{ns}\" data-stream=\"stdout\"></pre>\
-         <p><a href=\"/logtail/{url}\">stdout</a> · <a href=\"/logtail/{url}/stderr\">stderr</a>\
-         (plain streams)</p></section><section><h2>Config</h2><table class=\"config\">",
-        ns = escape(&row.namespec),
+        "<p>Plain streams: <a href=\"/logtail/{url}\">stdout</a> · \
+         <a href=\"/logtail/{url}/stderr\">stderr</a></p></section>\
+         <section><h2>Config</h2><table class=\"config\">"
     );
     for (key, value) in config_rows(&process.config) {
         let _ = write!(

@@ -424,6 +424,34 @@ pub fn http_get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, Stri
     (status, body)
 }
 
+/// `POST path` of a form body on a loopback port with extra header lines; returns (status,
+/// the response's headers and body).
+pub fn http_post(port: u16, path: &str, form: &str, headers: &[&str]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n{extra}Connection: close\r\n\r\n{form}",
+        form.len()
+    )
+    .expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
 /// The value of the first sample line of `metrics` that starts with `series` (a metric name
 /// with its labels, as rendered).
 pub fn metric_value(metrics: &str, series: &str) -> Option<f64> {

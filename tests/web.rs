@@ -1,0 +1,172 @@
+//! The web page against a real vigild: output is escaped, actions need the page's token and
+//! origin, `/api/events` streams events as they happen, and (in a real headless Chromium)
+//! stop and start buttons change a program's state and a crash record shows its stderr.
+
+use std::io::{Read, Write};
+
+use crate::support::*;
+
+const FLEET: &str = "[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+    [program:shouty]\ncommand=/bin/sh -c 'echo \"<script>alert(1)</script> database on fire\" >&2; sleep 1.2; exit 3'\n\
+    startsecs=1\nautorestart=false\n";
+
+/// The action token in a page.
+fn token_of(page: &str) -> String {
+    let at = page.find("name=\"token\" value=\"").expect("a token") + 20;
+    page[at..at + 32].to_string()
+}
+
+#[test]
+fn the_page_escapes_output_guards_actions_and_streams_events() {
+    let port = free_port();
+    let vigild = Vigild::with_config(&format!("{}{FLEET}", control(port)));
+    vigild.wait_log("crash: shouty");
+
+    let (status, page) = http_get(port, "/process/shouty", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; database on fire"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert"), "{page}");
+
+    let (_, index) = http_get(port, "/", None);
+    let token = token_of(&index);
+    let (status, _) = http_post(port, "/action", "token=wrong&action=stop&name=web", &[]);
+    assert_eq!(status, 403, "no token, no action");
+    let form = format!("token={token}&action=stop&name=web");
+    let (status, _) = http_post(port, "/action", &form, &["Origin: http://evil.example"]);
+    assert_eq!(status, 403, "another site's form");
+
+    // Events as they happen, while the page stops and starts a program.
+    let mut events = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    events
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .expect("timeout");
+    write!(
+        events,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .expect("subscribe");
+    let mut seen = String::new();
+    let mut read_some = |seen: &mut String| {
+        let mut chunk = [0u8; 4096];
+        if let Ok(n) = events.read(&mut chunk) {
+            seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    };
+    assert!(wait_until(|| {
+        read_some(&mut seen);
+        seen.contains("text/event-stream")
+    }));
+    let (status, response) = http_post(port, "/action", &form, &["Origin: http://127.0.0.1"]);
+    assert_eq!(status, 303, "{response}");
+    assert!(
+        wait_until(|| vigild.vigilctl(&["status", "web"]).1.contains("STOPPED")),
+        "the form stopped it"
+    );
+    assert!(
+        wait_until(|| {
+            read_some(&mut seen);
+            seen.contains(r#""event":"PROCESS_STATE_STOPPED""#)
+                && seen.contains(r#""processname":"web""#)
+        }),
+        "{seen}"
+    );
+}
+
+/// Drives Chromium through chromedriver's WebDriver API: stop and start `web` with the
+/// page's buttons, open `shouty`'s crash record, save a screenshot.
+const BROWSER: &str = r#"
+import base64, json, os, socket, subprocess, sys, tempfile, time, urllib.request
+base, shot = sys.argv[1], sys.argv[2]
+with socket.socket() as s:
+    s.bind(('127.0.0.1', 0)); dport = s.getsockname()[1]
+driver = subprocess.Popen(['chromedriver', '--port=%d' % dport],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request('http://127.0.0.1:%d%s' % (dport, path), data=data,
+                                     method=method, headers={'Content-Type': 'application/json'})
+    return json.load(urllib.request.urlopen(request, timeout=60))['value']
+def until(what, check, seconds=20):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise SystemExit('timed out: ' + what)
+sid = None
+try:
+    until('chromedriver', lambda: call('GET', '/status')['ready'])
+    options = {'binary': '/usr/bin/chromium', 'args': [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run',
+        '--window-size=1200,900', '--user-data-dir=' + tempfile.mkdtemp()]}
+    sid = call('POST', '/session', {'capabilities': {'alwaysMatch': {
+        'browserName': 'chrome', 'goog:chromeOptions': options}}})['sessionId']
+    def find(css):
+        element = call('POST', '/session/%s/element' % sid, {'using': 'css selector', 'value': css})
+        return list(element.values())[0]
+    def text(css):
+        return call('GET', '/session/%s/element/%s/text' % (sid, find(css)))
+    def click(css):
+        call('POST', '/session/%s/element/%s/click' % (sid, find(css)), {})
+    state = 'tr[data-namespec="web"] .state'
+    call('POST', '/session/%s/url' % sid, {'url': base + '/'})
+    until('web RUNNING', lambda: text(state) == 'RUNNING')
+    click('tr[data-namespec="web"] button[value="stop"]')
+    until('web STOPPED', lambda: text(state) == 'STOPPED')
+    click('tr[data-namespec="web"] button[value="start"]')
+    until('web RUNNING again', lambda: text(state) == 'RUNNING')
+    until('crash-loop-free shouty row', lambda: text('tr[data-namespec="shouty"] .state') == 'EXITED')
+    call('POST', '/session/%s/url' % sid, {'url': base + '/process/shouty'})
+    click('#crashes details.crash summary')
+    record = until('the crash record', lambda: text('#crashes details.crash pre'))
+    assert 'database on fire' in record and '<script>alert(1)</script>' in record, record
+    png = call('GET', '/session/%s/screenshot' % sid)
+    open(shot, 'wb').write(base64.b64decode(png))
+    print('browser test passed')
+finally:
+    if sid:
+        try:
+            call('DELETE', '/session/%s' % sid)
+        except Exception:
+            pass
+    driver.kill()
+"#;
+
+#[test]
+fn stop_start_and_a_crash_record_in_a_real_browser() {
+    let port = free_port();
+    let vigild = Vigild::with_config(&format!("{}{FLEET}", control(port)));
+    vigild.wait_log("crash: shouty");
+    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screenshot.png");
+    let mut command = std::process::Command::new(venv_python());
+    command
+        .arg("-c")
+        .arg(BROWSER)
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg(&shot);
+    new_session(&mut command);
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    // The browser and its driver go with the script's session, even if the test fails.
+    let _guard = SessionGuard(child.id() as i32);
+    let output = child.wait_with_output().expect("browser script");
+    assert!(
+        output.status.success(),
+        "{}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        vigild.log()
+    );
+    assert!(shot.exists(), "a screenshot");
+}
