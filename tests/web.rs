@@ -19,8 +19,20 @@ fn token_of(page: &str) -> String {
 #[test]
 fn the_page_escapes_output_guards_actions_and_streams_events() {
     let port = free_port();
-    let vigild = Vigild::with_config(&format!("{}{FLEET}", control(port)));
+    let vigild = Vigild::with_config(&format!(
+        "[supervisord]\nsample_interval=0.2\n\n{}{FLEET}",
+        control(port)
+    ));
     vigild.wait_log("crash: shouty");
+    // The sampler's history draws the process's last hour.
+    let mut page = String::new();
+    assert!(
+        wait_until(|| {
+            page = http_get(port, "/process/web", None).1;
+            page.matches("<polyline points=").count() == 2
+        }),
+        "{page}"
+    );
 
     let (status, page) = http_get(port, "/process/shouty", None);
     assert_eq!(status, 200);

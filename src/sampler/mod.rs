@@ -7,17 +7,19 @@
 //! RUNNING process it has not measured yet, so a new program has real figures at once. Each
 //! pass runs on a blocking thread: it reads `/proc` (see [`procfs`] for why not sysinfo).
 
+pub mod history;
 mod procfs;
 mod tree;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
 use crate::process::state::State;
 use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Snapshot};
+use history::History;
 
 /// The least time between two passes that new RUNNING processes ask for, so a fleet
 /// starting up costs a few passes rather than one per process.
@@ -85,12 +87,23 @@ pub struct Samples {
     pub pass_cpu_seconds: f64,
     /// The interval between passes (zero: the sampler is off).
     pub interval: Duration,
+    /// The last hour of each process (the same history in every pass's samples).
+    pub history: Arc<Mutex<History>>,
 }
 
 impl Samples {
     /// The sample of `process`'s current child, if it has one and it has been measured.
     pub fn of(&self, process: &ProcessView) -> Option<&ProcessSample> {
         process.state.pid().and_then(|pid| self.processes.get(&pid))
+    }
+
+    /// The last hour of `process`, oldest first.
+    pub fn history_of(&self, process: &ProcessView) -> Vec<history::Point> {
+        let key = (process.group.clone(), process.name.clone());
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .of(&key)
     }
 }
 
@@ -119,6 +132,7 @@ struct Target {
 
 async fn run(handle: Handle, interval: Duration, publish: watch::Sender<Arc<Samples>>) {
     let mut meter = Meter::default();
+    let history = Arc::clone(&publish.borrow().history);
     let mut snapshots = handle.watch();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -152,11 +166,34 @@ async fn run(handle: Handle, interval: Duration, publish: watch::Sender<Arc<Samp
         meter = back;
         last_pass = Some(Instant::now());
         report_memory_limits(&handle, &targets, &samples);
+        remember(&history, &handle.snapshot(), &targets, &samples);
         publish.send_replace(Arc::new(Samples {
             interval,
+            history: Arc::clone(&history),
             ..samples
         }));
     }
+}
+
+/// Adds this pass to the history, and forgets processes no longer in the snapshot.
+fn remember(history: &Mutex<History>, snapshot: &Snapshot, targets: &[Target], samples: &Samples) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
+    for target in targets {
+        if let Some(sample) = samples.processes.get(&target.pid) {
+            history.record(
+                &target.key,
+                history::Point {
+                    at: now,
+                    cpu_percent: sample.tree_cpu_percent as f32,
+                    resident_bytes: sample.tree.resident_bytes,
+                },
+            );
+        }
+    }
+    history.retain(|(group, name)| snapshot.process(group, name).is_some());
 }
 
 /// Whether the snapshot shows a RUNNING process the samples do not have yet.
@@ -286,7 +323,7 @@ impl Meter {
             processes,
             daemon,
             pass_cpu_seconds: (thread_cpu_seconds() - began).max(0.0),
-            interval: Duration::ZERO,
+            ..Samples::default()
         }
     }
 }

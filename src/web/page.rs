@@ -214,6 +214,20 @@ pub fn process(
         },
     );
     actions_form(&mut out, token, &row.namespec);
+    out.push_str("</section><section id=\"charts\"><h2>Last hour</h2>");
+    let history = samples.history_of(process);
+    let cpu: Vec<(u64, f64)> = history
+        .iter()
+        .map(|p| (p.at, f64::from(p.cpu_percent)))
+        .collect();
+    let rss: Vec<(u64, f64)> = history
+        .iter()
+        .map(|p| (p.at, p.resident_bytes as f64))
+        .collect();
+    chart(&mut out, "CPU %", &cpu, |v| format!("{v:.1} %"));
+    chart(&mut out, "Memory (RSS)", &rss, |v| {
+        crate::timefmt::bytes(v as i64)
+    });
     out.push_str("</section><section id=\"crashes\"><h2>Crashes</h2>");
     if crashes.is_empty() {
         out.push_str("<p>No crash recorded.</p>");
@@ -272,6 +286,38 @@ pub fn process(
         "</table></section></main><script src=\"/static/vigil.js\"></script></body></html>",
     );
     out
+}
+
+/// A small line chart of `points` (seconds since the epoch, value) over the last hour, as
+/// inline SVG (no script needed).
+fn chart(out: &mut String, title: &str, points: &[(u64, f64)], label: impl Fn(f64) -> String) {
+    const WIDTH: f64 = 600.0;
+    const HEIGHT: f64 = 80.0;
+    if points.len() < 2 {
+        let _ = write!(out, "<h3>{title}</h3><p>Not measured long enough yet.</p>");
+        return;
+    }
+    let now = points.last().map_or(0, |p| p.0);
+    let span = crate::sampler::history::SPAN as f64;
+    let max = points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let top = if max > 0.0 { max * 1.1 } else { 1.0 };
+    let coordinates: Vec<String> = points
+        .iter()
+        .map(|(at, value)| {
+            let age = now.saturating_sub(*at) as f64;
+            let x = (WIDTH * (1.0 - age / span)).clamp(0.0, WIDTH);
+            let y = HEIGHT - 2.0 - value / top * (HEIGHT - 4.0);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<h3>{title} <span class=\"meta\">(highest {})</span></h3>\
+         <svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" preserveAspectRatio=\"none\" \
+         role=\"img\" aria-label=\"{title}\"><polyline points=\"{}\"/></svg>",
+        escape(&label(max)),
+        coordinates.join(" ")
+    );
 }
 
 /// The effective options of a process, as a page shows them.

@@ -1,0 +1,104 @@
+//! The last hour of each process's CPU % and resident memory (of its tree), for the charts on
+//! its web page. One point per process every [`POINT_EVERY`] at most, so even 10,000
+//! processes keep only about 14 MB.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::supervisor::ProcKey;
+
+/// The time between two points of a process.
+pub const POINT_EVERY: u64 = 30;
+/// How far back the history goes.
+pub const SPAN: u64 = 3600;
+/// A process's first points come at every pass, so a chart shows from the start.
+const DENSE_START: usize = 10;
+
+/// One measurement kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Seconds since the epoch.
+    pub at: u64,
+    /// CPU % of the process tree over the last interval.
+    pub cpu_percent: f32,
+    /// Resident bytes of the process tree.
+    pub resident_bytes: u64,
+}
+
+/// Every process's recent points; written by the sampler after each pass, read by the page.
+#[derive(Debug, Default)]
+pub struct History {
+    points: HashMap<ProcKey, VecDeque<Point>>,
+}
+
+impl History {
+    /// Adds `point` for `key`: a new point once [`POINT_EVERY`] has passed since the last
+    /// one (or while there are only a few), else the last one is brought up to date; points
+    /// older than [`SPAN`] go.
+    pub fn record(&mut self, key: &ProcKey, point: Point) {
+        let points = self.points.entry(key.clone()).or_default();
+        let dense = points.len() < DENSE_START;
+        match points.back_mut() {
+            Some(last) if !dense && point.at < last.at + POINT_EVERY => {
+                *last = Point {
+                    at: last.at,
+                    ..point
+                }
+            }
+            _ => points.push_back(point),
+        }
+        while points
+            .front()
+            .is_some_and(|first| first.at + SPAN < point.at)
+        {
+            points.pop_front();
+        }
+    }
+
+    /// Forgets the processes for which `keep` is false (removed from the config).
+    pub fn retain(&mut self, keep: impl Fn(&ProcKey) -> bool) {
+        self.points.retain(|key, _| keep(key));
+    }
+
+    /// `key`'s points, oldest first.
+    pub fn of(&self, key: &ProcKey) -> Vec<Point> {
+        self.points
+            .get(key)
+            .map(|points| points.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_point_per_period_for_an_hour() {
+        let key = ("g".to_string(), "p".to_string());
+        let mut history = History::default();
+        for second in (0..=4000).step_by(5) {
+            history.record(
+                &key,
+                Point {
+                    at: second,
+                    cpu_percent: 1.0,
+                    resident_bytes: second,
+                },
+            );
+        }
+        let points = history.of(&key);
+        assert!(
+            points.len() <= (SPAN / POINT_EVERY) as usize + 1,
+            "{}",
+            points.len()
+        );
+        assert!(points.first().is_some_and(|p| p.at + SPAN >= 4000));
+        assert_eq!(
+            points.last().map(|p| p.resident_bytes),
+            Some(4000),
+            "kept up to date"
+        );
+        history.retain(|_| false);
+        assert!(history.of(&key).is_empty());
+    }
+}
