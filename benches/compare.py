@@ -18,6 +18,7 @@ Scenarios (see issue 5 and benches/README.md):
   shutdown   SIGTERM to daemon exit with 20 and 500 programs that exit on TERM
   scale      10,000 programs: time to all RUNNING, a status call, RSS
   sampler    1,000 programs: CPU of one sampler pass (vigild only)
+  page       1,000 programs: GET / (the status page), median and p99, next to supervisord's page
 
 The supervisord it runs is PyPI supervisor==4.3.0 in target/venv, installed here when missing.
 Nothing here is a test: no time is asserted, targets are only reported as met or missed.
@@ -248,6 +249,36 @@ def status(kind, work, count, budget_seconds, max_calls=200):
             samples.append((time.perf_counter() - begin) * 1000)
         return {"median (ms)": statistics.median(samples), "p99 (ms)": percentile(samples, 0.99),
                 "calls": len(samples)}
+    finally:
+        daemon.stop()
+
+
+def page(kind, work, count, budget_seconds, max_calls=100):
+    """GET / (the status page, which supervisord serves too) with `count` processes."""
+    daemon = Daemon(kind, work, sleepers(count, startsecs=0, extra=QUIET))
+    try:
+        daemon.wait_states("RUNNING", count, 900, 0.2)
+
+        def get():
+            connection = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=120)
+            try:
+                connection.request("GET", "/")
+                response = connection.getresponse()
+                return response.status, response.read()
+            finally:
+                connection.close()
+
+        status_code, body = get()
+        if status_code != 200 or body.count(b"<tr") < count:
+            raise RuntimeError(f"{kind}: the page did not list {count} processes ({status_code})")
+        samples = []
+        started = time.monotonic()
+        while len(samples) < max_calls and (len(samples) < 5 or time.monotonic() - started < budget_seconds):
+            begin = time.perf_counter()
+            get()
+            samples.append((time.perf_counter() - begin) * 1000)
+        return {"median (ms)": statistics.median(samples), "p99 (ms)": percentile(samples, 0.99),
+                "size (KiB)": len(body) / 1024}
     finally:
         daemon.stop()
 
@@ -529,6 +560,7 @@ def targets(results):
     target("scale 10000", "status call (ms)", "< 100 ms", lambda v: v < 100)
     target("scale 10000", "RSS (MiB)", "< 200 MiB", lambda v: v < 200)
     target("sampler 1000", "pass CPU (ms)", "< 50 ms (issue 6)", lambda v: v < 50)
+    target("page 1000", "median (ms)", "< 200 ms (issue 10)", lambda v: v < 200)
     return checks
 
 
@@ -557,6 +589,7 @@ def plan(quick):
         ("shutdown 500", 1, lambda k, w: shutdown(k, w, 500), True),
         ("scale 10000", 1, lambda k, w: scale(k, w, 10000, timeout=300), False),
         ("sampler 1000", 1, lambda k, w: sampler(k, w, 1000), False),
+        ("page 1000", 1, lambda k, w: page(k, w, 1000, budget_seconds=10), True),
     ]
 
 

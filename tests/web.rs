@@ -50,41 +50,83 @@ fn the_page_escapes_output_guards_actions_and_streams_events() {
     let (status, _) = http_post(port, "/action", &form, &["Origin: http://evil.example"]);
     assert_eq!(status, 403, "another site's form");
 
-    // Events as they happen, while the page stops and starts a program.
-    let mut events = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    events
-        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
-        .expect("timeout");
-    write!(
-        events,
-        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
-    )
-    .expect("subscribe");
-    let mut seen = String::new();
-    let mut read_some = |seen: &mut String| {
-        let mut chunk = [0u8; 4096];
-        if let Ok(n) = events.read(&mut chunk) {
-            seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
-        }
-    };
-    assert!(wait_until(|| {
-        read_some(&mut seen);
-        seen.contains("text/event-stream")
-    }));
+    // Events as they happen, while the page stops a program.
+    let mut events = EventStream::open(port);
     let (status, response) = http_post(port, "/action", &form, &["Origin: http://127.0.0.1"]);
     assert_eq!(status, 303, "{response}");
     assert!(
         wait_until(|| vigild.vigilctl(&["status", "web"]).1.contains("STOPPED")),
         "the form stopped it"
     );
-    assert!(
-        wait_until(|| {
-            read_some(&mut seen);
-            seen.contains(r#""event":"PROCESS_STATE_STOPPED""#)
-                && seen.contains(r#""processname":"web""#)
-        }),
-        "{seen}"
-    );
+    events.wait_for(&[
+        r#""event":"PROCESS_STATE_STOPPED""#,
+        r#""processname":"web""#,
+        r#""note":"exit: stopped""#,
+    ]);
+}
+
+/// A reader of `/api/events`.
+struct EventStream {
+    stream: std::net::TcpStream,
+    seen: String,
+}
+
+impl EventStream {
+    /// Subscribes and waits for the stream to begin.
+    fn open(port: u16) -> Self {
+        let mut connected = None;
+        assert!(
+            wait_until(|| {
+                connected = std::net::TcpStream::connect(("127.0.0.1", port)).ok();
+                connected.is_some()
+            }),
+            "nothing listens on {port}"
+        );
+        let mut stream = connected.expect("connected above");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .expect("timeout");
+        write!(
+            stream,
+            "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .expect("subscribe");
+        let mut events = EventStream {
+            stream,
+            seen: String::new(),
+        };
+        events.wait_for(&["text/event-stream"]);
+        events
+    }
+
+    /// Reads until everything in `needles` has arrived.
+    fn wait_for(&mut self, needles: &[&str]) {
+        let found = wait_until(|| {
+            let mut chunk = [0u8; 4096];
+            if let Ok(n) = self.stream.read(&mut chunk) {
+                self.seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+            needles.iter().all(|needle| self.seen.contains(needle))
+        });
+        assert!(found, "{needles:?} not in\n{}", self.seen);
+    }
+}
+
+#[test]
+fn api_events_tell_crash_loop_back_off_decisions() {
+    let port = free_port();
+    let _vigild = Vigild::with_config(&format!(
+        "{}[program:looper]\ncommand=/bin/sh -c 'sleep 0.3; exit 1'\nstartsecs=0\n\
+         autostart=false\nautorestart=true\ncrashloop_threshold=1\nrestart_delay=30\n",
+        control(port)
+    ));
+    let mut events = EventStream::open(port);
+    call(port, "supervisor.startProcess", "'looper'");
+    events.wait_for(&[
+        r#""event":"VIGIL_CRASH""#,
+        r#""event":"PROCESS_STATE_BACKOFF""#,
+        r#""note":"crash loop: next start in 30s, 1 crashes in 60s""#,
+    ]);
 }
 
 /// Drives Chromium through chromedriver's WebDriver API: stop and start `web` with the
@@ -142,6 +184,16 @@ try:
     assert 'database on fire' in record and '<script>alert(1)</script>' in record, record
     png = call('GET', '/session/%s/screenshot' % sid)
     open(shot, 'wb').write(base64.b64decode(png))
+    # A phone-sized screen: the table turns into cards and nothing runs off to the side.
+    call('POST', '/session/%s/window/rect' % sid, {'width': 390, 'height': 844})
+    call('POST', '/session/%s/url' % sid, {'url': base + '/'})
+    until('web on the phone', lambda: text(state) == 'RUNNING')
+    fits = call('POST', '/session/%s/execute/sync' % sid, {
+        'script': 'return document.documentElement.scrollWidth <= window.innerWidth + 1;',
+        'args': []})
+    assert fits, 'the page is wider than a phone'
+    png = call('GET', '/session/%s/screenshot' % sid)
+    open(shot.replace('.png', '-phone.png'), 'wb').write(base64.b64decode(png))
     print('browser test passed')
 finally:
     if sid:

@@ -111,6 +111,9 @@ pub struct Event {
     pub payload: String,
     /// For PROCESS_STATE events: the process and its new state.
     pub subject: Option<Subject>,
+    /// vigil: what led to the event, for `/api/events` only (listeners get supervisord's
+    /// payload): an exit's reason, a back-off's wait.
+    pub note: Option<String>,
 }
 
 impl Event {
@@ -152,7 +155,14 @@ impl Event {
                 name: name.to_string(),
                 to,
             }),
+            note: None,
         }
+    }
+
+    /// The same event with a note for `/api/events`.
+    pub fn noted(mut self, note: Option<String>) -> Event {
+        self.note = note;
+        self
     }
 
     /// A chunk of output (`*_events_enabled`).
@@ -257,8 +267,8 @@ impl Event {
     }
 
     /// The event as one JSON object: `event`, `time`, `fields` (the `key:value` tokens of
-    /// the payload's first line) and `data` (the rest; JSON when it is JSON, as a crash
-    /// record).
+    /// the payload's first line), `data` (the rest; JSON when it is JSON, as a crash record)
+    /// and `note` (why: `exit: unexpected`, `crash loop: next start in 4s, 6 crashes in 60s`).
     pub fn to_json(&self) -> String {
         let (head, body) = match self.payload.split_once('\n') {
             Some((head, body)) => (head, Some(body)),
@@ -283,6 +293,7 @@ impl Event {
             "time": time,
             "fields": fields,
             "data": data,
+            "note": self.note,
         })
         .to_string()
     }
@@ -292,6 +303,7 @@ impl Event {
             name,
             payload,
             subject: None,
+            note: None,
         }
     }
 }

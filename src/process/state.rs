@@ -251,6 +251,8 @@ pub struct Step {
     pub changes: Vec<Change>,
     /// Effects to carry out, in order.
     pub effects: Vec<Effect>,
+    /// Why the child ended, when this step handled an exit.
+    pub exit_reason: Option<ExitReason>,
 }
 
 /// Why an input was refused.
@@ -514,6 +516,7 @@ impl Process {
             (State::Stopping { .. } | State::Unknown { .. }, Input::Exited(outcome)) => {
                 let reason = std::mem::replace(&mut self.stop_reason, ExitReason::Stopped);
                 self.tally.count_exit(reason);
+                step.exit_reason = Some(reason);
                 match reason {
                     ExitReason::MemoryLimit | ExitReason::Unhealthy => {
                         step.effects.push(Effect::Respawn)
@@ -537,6 +540,7 @@ impl Process {
             (State::Starting { pid }, Input::Exited(outcome)) if self.too_quick(config, clock) => {
                 let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
                 self.tally.count_exit(reason);
+                step.exit_reason = Some(reason);
                 self.laststop = Some(clock.wall);
                 self.spawnerr = Some("Exited too quickly (process log may have details)".into());
                 step.log(
@@ -556,6 +560,7 @@ impl Process {
             (State::Starting { pid } | State::Running { pid }, Input::Exited(outcome)) => {
                 let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
                 self.tally.count_exit(reason);
+                step.exit_reason = Some(reason);
                 self.laststop = Some(clock.wall);
                 self.backoff = 0;
                 self.exitstatus = outcome.exit_status();

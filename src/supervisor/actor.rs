@@ -908,14 +908,34 @@ impl Supervisor {
         self.generations += 1;
         entry.generation = self.generations;
         for change in &step.changes {
-            self.events.publish(Event::process_state(
+            let note = match (change.to, step.exit_reason, entry.process.retry) {
+                (State::Backoff, _, Some(retry)) if retry.crash_loop => Some(format!(
+                    "crash loop: next start in {}s, {} crashes in {}s",
+                    retry.delay.as_secs_f64(),
+                    entry.process.crash_loop.recent_crashes(),
+                    entry.config.crash_loop.window.as_secs_f64()
+                )),
+                (State::Backoff, _, Some(retry)) => Some(format!(
+                    "start retry {} in {}s",
+                    entry.process.backoff,
+                    retry.delay.as_secs_f64()
+                )),
+                (
+                    State::Exited | State::Stopped | State::Backoff | State::Fatal,
+                    Some(reason),
+                    _,
+                ) => Some(format!("exit: {}", reason.label())),
+                _ => None,
+            };
+            let event = Event::process_state(
                 &entry.config.group,
                 &entry.config.name,
                 change.from,
                 change.to,
                 change.tries,
                 change.expected.unwrap_or(true),
-            ));
+            );
+            self.events.publish(event.noted(note));
         }
         if was_looping && entry.process.crash_loop.looping().is_none() {
             self.events.publish(Event::crash_loop(
