@@ -74,6 +74,11 @@ struct EventStream {
 impl EventStream {
     /// Subscribes and waits for the stream to begin.
     fn open(port: u16) -> Self {
+        EventStream::open_with(port, "")
+    }
+
+    /// Subscribes with extra header lines (each ending in CRLF).
+    fn open_with(port: u16, headers: &str) -> Self {
         let mut connected = None;
         assert!(
             wait_until(|| {
@@ -88,7 +93,7 @@ impl EventStream {
             .expect("timeout");
         write!(
             stream,
-            "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+            "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{headers}\r\n"
         )
         .expect("subscribe");
         let mut events = EventStream {
@@ -233,4 +238,38 @@ fn stop_start_and_a_crash_record_in_a_real_browser() {
         vigild.log()
     );
     assert!(shot.exists(), "a screenshot");
+}
+
+#[test]
+fn the_page_asks_for_the_servers_credentials_and_events_tell_health() {
+    let port = free_port();
+    let _vigild = Vigild::with_config(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\nusername=ops\npassword=secret\n\n\
+         [program:probed]\ncommand=/bin/sleep 1000\nstartsecs=0\nautostart=false\n\
+         healthcheck_command=true\nhealthcheck_interval=0.2\n"
+    ));
+    assert!(wait_until(|| http_get(port, "/", None).0 == 401));
+    for path in ["/", "/api/status", "/process/probed", "/api/events"] {
+        assert_eq!(
+            http_get(port, path, None).0,
+            401,
+            "{path} without credentials"
+        );
+    }
+    let (status, page) = http_get(port, "/", Some(("ops", "secret")));
+    assert_eq!(status, 200);
+    let token = token_of(&page);
+    let mut events = EventStream::open_with(port, "Authorization: Basic b3BzOnNlY3JldA==\r\n");
+    let (status, _) = http_post(
+        port,
+        "/action",
+        &format!("token={token}&action=start&name=probed"),
+        &["Authorization: Basic b3BzOnNlY3JldA=="],
+    );
+    assert_eq!(status, 303);
+    events.wait_for(&[
+        r#""event":"VIGIL_HEALTH""#,
+        r#""processname":"probed""#,
+        r#""state":"healthy""#,
+    ]);
 }
