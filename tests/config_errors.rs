@@ -142,3 +142,26 @@ fn unknown_users_are_load_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn supervisords_own_sample_config_and_the_demo_fleet_load_unchanged() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // As the README's command does: the demo keeps its logs there.
+    std::fs::create_dir_all(root.join("target/demo")).expect("target/demo");
+    for config in ["config/supervisord-sample.conf", "config/vigil.conf"] {
+        let path = root.join(config);
+        let output = std::process::Command::new(crate::support::vigild_bin())
+            .arg("--check-config")
+            .arg("-c")
+            .arg(&path)
+            .output()
+            .expect("vigild");
+        assert!(
+            output.status.success(),
+            "{config}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "config OK");
+    }
+}

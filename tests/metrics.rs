@@ -2,7 +2,7 @@
 //! by the real `promtool`, scraped by a real Prometheus, `memory_limit` restarts, and the
 //! same figures over XML-RPC and in `vigilctl status -l`.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::support::*;
 
@@ -244,48 +244,9 @@ fn stats_over_xmlrpc_and_in_vigilctl_status_long() {
 #[test]
 fn a_real_prometheus_scrapes_vigild() {
     let (vigild, port) = Vigild::with_inet_server(PROGRAMS);
-    let web = free_port();
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-        ),
-    )
-    .expect("prometheus.yml");
-    let mut command = Command::new("prometheus");
-    command
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.path().join("prometheus.log")).expect("log"),
-        ));
-    new_session(&mut command);
-    let _prometheus = ServerGuard(
-        command
-            .spawn()
-            .expect("prometheus (Debian package prometheus; ./scripts/test installs it)"),
-    );
-
-    let query = |expr: &str| -> Option<f64> {
-        let script = "import json, sys, urllib.parse, urllib.request\n\
-            url = 'http://127.0.0.1:%s/api/v1/query?query=%s' % (sys.argv[1], urllib.parse.quote(sys.argv[2]))\n\
-            try:\n\
-            \x20   result = json.load(urllib.request.urlopen(url, timeout=5))['data']['result']\n\
-            except Exception:\n\
-            \x20   result = []\n\
-            print(result[0]['value'][1] if result else '')\n";
-        let out = run_python(script, &[&web.to_string(), expr]);
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    };
-    let log = || std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+    let prometheus = Prometheus::start(port);
+    let query = |expr: &str| prometheus.value(expr);
+    let log = || prometheus.log();
     assert!(
         wait_until(|| query("vigil_process_up{name=\"busy\"}") == Some(1.0)),
         "prometheus never saw busy up:\n{}",

@@ -36,3 +36,5 @@ mod dependencies;
 mod rolling;
 // The web page: escaping, guarded actions, /api/events, and a real headless Chromium.
 mod web;
+// Grafana dashboards, alert rules and the demo fleet, against a real Prometheus.
+mod dashboards;

@@ -135,6 +135,11 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
         "Seconds the next start waits: the pending one in BACKOFF, else during a crash loop the last wait chosen (the next crash doubles it), else 0.",
         MetricType::GAUGE,
     );
+    let memory_limit = families.add(
+        "vigil_process_memory_limit_bytes",
+        "The process tree's memory_limit (programs with one).",
+        MetricType::GAUGE,
+    );
     let log_bytes = families.add(
         "vigil_log_bytes_total",
         "Bytes of output the process wrote to each of its log streams.",
@@ -184,6 +189,9 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
             },
         );
         families.gauge(delay, &labels, process.restart_delay().as_secs_f64());
+        if let Some(limit) = process.config.memory_limit {
+            families.gauge(memory_limit, &labels, limit as f64);
+        }
         if let Some(health) = process.health {
             let value = if health == Health::Healthy { 1.0 } else { 0.0 };
             families.gauge(healthy, &labels, value);

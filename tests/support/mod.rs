@@ -530,3 +530,80 @@ pub fn call(port: u16, method: &str, args: &str) -> String {
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
+
+/// A real Prometheus (Debian package `prometheus`) scraping vigild's `/metrics` on a
+/// loopback port every second, on a port of its own; stopped with its session on drop.
+pub struct Prometheus {
+    /// Its web/API port.
+    pub port: u16,
+    dir: TempDir,
+    _server: ServerGuard,
+}
+
+impl Prometheus {
+    /// Starts one scraping `127.0.0.1:<target>` as job `vigil`.
+    pub fn start(target: u16) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("dir");
+        let config = dir.path().join("prometheus.yml");
+        fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+            ),
+        )
+        .expect("prometheus.yml");
+        let mut command = Command::new("prometheus");
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                fs::File::create(dir.path().join("prometheus.log")).expect("log"),
+            ));
+        new_session(&mut command);
+        let server = ServerGuard(
+            command
+                .spawn()
+                .expect("prometheus (Debian package prometheus; ./scripts/test installs it)"),
+        );
+        Prometheus {
+            port,
+            dir,
+            _server: server,
+        }
+    }
+
+    /// The instant query's answer (`{"status": …, "data": {"result": […]}}`), or None while
+    /// Prometheus does not answer.
+    pub fn query(&self, expr: &str) -> Option<serde_json::Value> {
+        let script = "import json, sys, urllib.parse, urllib.request\n\
+            url = 'http://127.0.0.1:%s/api/v1/query?query=%s' % (sys.argv[1], urllib.parse.quote(sys.argv[2]))\n\
+            try:\n\
+            \x20   print(urllib.request.urlopen(url, timeout=5).read().decode())\n\
+            except urllib.error.HTTPError as error:\n\
+            \x20   print(error.read().decode())\n\
+            except Exception:\n\
+            \x20   pass\n";
+        let out = run_python(script, &[&self.port.to_string(), expr]);
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// The first series' value of an instant query.
+    pub fn value(&self, expr: &str) -> Option<f64> {
+        let answer = self.query(expr)?;
+        answer["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+}
