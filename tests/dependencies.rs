@@ -76,3 +76,21 @@ fn start_brings_dependencies_up_first_and_stop_takes_dependents_down_first() {
     let db = log.find("stopped: db").expect("db stopped");
     assert!(web < app && app < db, "dependents first:\n{log}");
 }
+
+#[test]
+fn a_start_fails_when_its_dependency_goes_fatal() {
+    let vigild = Vigild::with_config(&format!(
+        "{CONTROL_SECTIONS}[program:db]\ncommand=/bin/sh -c 'exit 1'\nstartretries=0\nautostart=false\n\n\
+         [program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\nautostart=false\ndepends_on=db\n"
+    ));
+    vigild.wait_log("supervisord started");
+    let (code, out) = vigild.ctl(&["start", "app"]);
+    assert_eq!(
+        (code, out.trim()),
+        (7, "app: ERROR (spawn error)"),
+        "{}",
+        vigild.log()
+    );
+    let log = vigild.wait_log("not starting app: dependency db is FATAL");
+    assert!(!log.contains("spawned: 'app'"), "{log}");
+}

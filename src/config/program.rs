@@ -436,11 +436,13 @@ fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, String> {
     }
 }
 
-/// `startretries`: a count, or vigil's `-1` for "retry forever".
+/// `startretries`: a count, or vigil's `-1` for "retry forever". Other negative numbers
+/// give up at the first failure, as they do in supervisord.
 fn start_retries(text: &str) -> Result<Option<u32>, String> {
-    match text.trim() {
-        "-1" => Ok(None),
-        count => value::count(count).map(Some),
+    match value::integer(text)? {
+        -1 => Ok(None),
+        negative if negative < 0 => Ok(Some(0)),
+        _ => value::count(text).map(Some),
     }
 }
 

@@ -305,7 +305,6 @@ fn bad_values_are_located_errors() {
             "crashloop_reset must be at most 31536000 seconds",
         ),
         ("crash_history=many", "not an integer"),
-        ("startretries=-2", "must not be negative"),
         ("healthcheck_http=https://x/", "https is not supported"),
         ("healthcheck_tcp=nohost", "not host:port"),
         ("healthcheck_tcp=:80", "no host"),
@@ -494,6 +493,13 @@ fn startretries_minus_one_means_forever() {
         loaded("[supervisord]\n[program:app]\ncommand=/bin/cat\nstartretries=-1\nbackoff_max=30\n");
     let p = &config.groups[0].processes[0];
     assert_eq!((p.startretries, p.backoff_max), (None, Some(30)));
+    let (_dir, config) =
+        loaded("[supervisord]\n[program:app]\ncommand=/bin/cat\nstartretries=-5\n");
+    assert_eq!(
+        config.groups[0].processes[0].startretries,
+        Some(0),
+        "other negatives give up at once, as in supervisord"
+    );
 }
 
 #[test]

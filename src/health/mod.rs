@@ -1,8 +1,9 @@
 //! vigil's health checks (`healthcheck_command`, `healthcheck_http`, `healthcheck_tcp`): one
 //! task follows the snapshot and runs a probe loop per live child of a program with a check;
 //! each loop reports health changes to the supervisor, which shows them and restarts an
-//! unhealthy process through the normal stop path. Probes run here, off the supervisor
-//! task, each under its timeout, so a hung probe holds up nothing else.
+//! unhealthy process through the normal stop path. Probes are awaited here, off the
+//! supervisor task, each under its timeout, so a hung probe holds up nothing else (a command
+//! probe is only forked by the supervisor, which reaps every child).
 
 mod probe;
 

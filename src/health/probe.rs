@@ -87,17 +87,31 @@ async fn run_command(
     let ProbeChild { pid, output, exit } = answer
         .await
         .map_err(|_| "the supervisor has stopped".to_string())??;
+    let started = tokio::time::Instant::now();
     let reading = tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let mut bytes = Vec::new();
-        let _ = std::fs::File::from(output)
-            .take(OUTPUT_LIMIT as u64)
-            .read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).trim_end().to_string()
+        // All of it is read (a probe must not die of a closed pipe), the start kept.
+        let mut kept = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let mut pipe = std::fs::File::from(output);
+        while let Ok(read) = pipe.read(&mut chunk) {
+            if read == 0 {
+                break;
+            }
+            let room = OUTPUT_LIMIT.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..read.min(room)]);
+        }
+        String::from_utf8_lossy(&kept).trim_end().to_string()
     });
     match tokio::time::timeout(timeout, exit).await {
         Ok(Ok(outcome)) => {
-            let output = reading.await.unwrap_or_default();
+            // Something the probe started may hold its output open: wait no longer than
+            // the probe's own time.
+            let left = timeout.saturating_sub(started.elapsed());
+            let output = match tokio::time::timeout(left, reading).await {
+                Ok(Ok(output)) => output,
+                _ => String::from("(its output was still open when it ended)"),
+            };
             if outcome.exit_status() == 0 && outcome.is_expected(&[0]) {
                 Ok(output)
             } else {

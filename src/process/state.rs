@@ -823,6 +823,10 @@ impl Process {
             // FATAL is the alert now; a start by hand counts crashes afresh.
             self.crash_loop.end();
         }
+        if to.pid().is_none() {
+            // No child, no health: the next child is judged afresh.
+            self.health = None;
+        }
         step.changes.push(Change {
             from: self.state,
             to,

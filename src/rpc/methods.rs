@@ -1217,6 +1217,8 @@ async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fa
             .process(&key.0, &key.1)
             .cloned();
         match (goal, view) {
+            // vigil: held back until its dependencies are ready.
+            (Goal::Start, Some(view)) if !view.waiting_for.is_empty() => {}
             // Snapshots can merge steps: RUNNING reached and left counts as started.
             (Goal::Start, Some(view)) if view.reached_running => return Ok(()),
             // As supervisord's onwait: a spawn error first, then any state but STARTING.
@@ -1224,8 +1226,6 @@ async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fa
                 return Err(Fault::with(FaultCode::SpawnError, namespec))
             }
             (Goal::Start, Some(view)) if matches!(view.state, State::Starting { .. }) => {}
-            // vigil: held back until its dependencies are ready.
-            (Goal::Start, Some(view)) if !view.waiting_for.is_empty() => {}
             (Goal::Start, _) => return Err(Fault::with(FaultCode::AbnormalTermination, namespec)),
             (Goal::Stop, Some(view)) if !view.state.is_stopped() => {}
             (Goal::Stop, _) => return Ok(()),

@@ -1,6 +1,6 @@
 //! The last hour of each process's CPU % and resident memory (of its tree), for the charts on
-//! its web page. One point per process every [`POINT_EVERY`] at most, so even 10,000
-//! processes keep only about 14 MB.
+//! its web page. One point per process every [`POINT_EVERY`] at most: about 130 points of
+//! 24 bytes, some 6 KB per process with the deque's slack (60 MB for 10,000).
 
 use std::collections::{HashMap, VecDeque};
 

@@ -193,7 +193,12 @@ fn remember(history: &Mutex<History>, snapshot: &Snapshot, targets: &[Target], s
             );
         }
     }
-    history.retain(|(group, name)| snapshot.process(group, name).is_some());
+    let present: std::collections::HashSet<(&str, &str)> = snapshot
+        .processes
+        .iter()
+        .map(|p| (p.group.as_str(), p.name.as_str()))
+        .collect();
+    history.retain(|(group, name)| present.contains(&(group.as_str(), name.as_str())));
 }
 
 /// Whether the snapshot shows a RUNNING process the samples do not have yet.

@@ -79,6 +79,9 @@ pub(super) struct Supervisor {
     stopping_after_dependents: Vec<ProcKey>,
     /// The supervisor's own channel, for work it finishes later (a listener's drained exit).
     myself: mpsc::WeakUnboundedSender<Control>,
+    /// Some process in use has `depends_on` (else the dependency work is skipped: a plain
+    /// config pays nothing for it).
+    uses_dependencies: bool,
 }
 
 impl Supervisor {
@@ -102,7 +105,7 @@ impl Supervisor {
         if !socket_errors.is_empty() {
             return Err(std::io::Error::other(socket_errors.join("; ")));
         }
-        let supervisor = Supervisor {
+        let mut supervisor = Supervisor {
             config: Arc::new(config.clone()),
             strip_ansi: settings.strip_ansi,
             nocleanup: settings.nocleanup,
@@ -122,7 +125,9 @@ impl Supervisor {
             waiting: Vec::new(),
             stopping_after_dependents: Vec::new(),
             myself,
+            uses_dependencies: false,
         };
+        supervisor.note_dependencies();
         supervisor.publish();
         Ok(supervisor)
     }
@@ -259,19 +264,14 @@ impl Supervisor {
             }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
             Control::ListenerDrained {
-                pid,
+                key,
                 outcome,
                 captures,
             } => {
-                if let Some(entry) = self
-                    .table
-                    .pids
-                    .get(&pid)
-                    .and_then(|key| self.table.entries.get_mut(key))
-                {
+                if let Some(entry) = self.table.entries.get_mut(&key) {
                     entry.captures = captures;
                 }
-                self.child_ended(pid, outcome);
+                self.process_ended(&key, outcome);
             }
             Control::Health {
                 key,
@@ -339,57 +339,68 @@ impl Supervisor {
         }
         // An event listener's last answer must reach its pool before its exit does (else a
         // processed event would be sent again): its exit waits until its output is read.
+        // Its pid is forgotten at once, so nothing signals it (or its successor) meanwhile.
         let listener = self
             .table
             .pids
             .get(&pid)
-            .and_then(|key| self.table.entries.get_mut(key))
-            .filter(|entry| entry.config.listener.is_some());
-        if let (Some(entry), Some(myself)) = (listener, self.myself.upgrade()) {
-            let captures = std::mem::take(&mut entry.captures);
+            .filter(|key| {
+                self.table
+                    .entries
+                    .get(*key)
+                    .is_some_and(|entry| entry.config.listener.is_some())
+            })
+            .cloned();
+        if let (Some(key), Some(myself)) = (listener, self.myself.upgrade()) {
+            self.table.pids.remove(&pid);
+            let captures = self
+                .table
+                .entries
+                .get_mut(&key)
+                .map(|entry| std::mem::take(&mut entry.captures))
+                .unwrap_or_default();
             tokio::task::spawn_blocking(move || {
                 for drained in captures.iter().flatten() {
                     drained.wait(super::table::DRAIN_LIMIT);
                 }
                 let _ = myself.send(Control::ListenerDrained {
-                    pid,
+                    key,
                     outcome,
                     captures,
                 });
             });
             return;
         }
-        self.child_ended(pid, outcome);
-    }
-
-    /// Handles the end of child `pid` (its output read, for a listener).
-    fn child_ended(&mut self, pid: i32, outcome: ExitOutcome) {
         match self.table.pids.remove(&pid) {
-            Some(key) => {
-                // Taken first: a respawn below starts new captures.
-                let captures = self
-                    .table
-                    .entries
-                    .get_mut(&key)
-                    .map(|entry| {
-                        entry.stdin = None;
-                        std::mem::take(&mut entry.captures)
-                    })
-                    .unwrap_or_default();
-                // An exit the state machine does not expect is only logged.
-                let _ = self.apply(&key, Input::Exited(outcome));
-                if let Some(entry) = self.table.entries.get_mut(&key) {
-                    let crash = entry.crash_to_record.take();
-                    let marker = entry.config.log_markers.then(|| {
-                        format!("exited '{}' ({})", entry.config.name, outcome.describe())
-                    });
-                    entry.after_exit(captures, crash, marker, &self.events);
-                }
-            }
+            Some(key) => self.process_ended(&key, outcome),
             None if self.spawner.is_helper(pid) => {
                 self.spawner.helper_exited(pid, &outcome.describe());
             }
             None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
+        }
+    }
+
+    /// Handles the end of `key`'s child (its output read, for a listener).
+    fn process_ended(&mut self, key: &ProcKey, outcome: ExitOutcome) {
+        // Taken first: a respawn below starts new captures.
+        let captures = self
+            .table
+            .entries
+            .get_mut(key)
+            .map(|entry| {
+                entry.stdin = None;
+                std::mem::take(&mut entry.captures)
+            })
+            .unwrap_or_default();
+        // An exit the state machine does not expect is only logged.
+        let _ = self.apply(key, Input::Exited(outcome));
+        if let Some(entry) = self.table.entries.get_mut(key) {
+            let crash = entry.crash_to_record.take();
+            let marker = entry
+                .config
+                .log_markers
+                .then(|| format!("exited '{}' ({})", entry.config.name, outcome.describe()));
+            entry.after_exit(captures, crash, marker, &self.events);
         }
     }
 
@@ -425,8 +436,15 @@ impl Supervisor {
         }
         self.start_dependencies_of(key);
         self.start(key);
-        let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
+        let queued = self.waiting.contains(key);
+        let entry = self.table.entries.get_mut(key).ok_or(Refusal::BadName)?;
         self.state.set(&entry.config.namespec(), false);
+        if queued {
+            // Held back by depends_on: what the last run left must not answer a wait.
+            entry.process.spawnerr = None;
+            entry.process.reached_running = false;
+            return Ok(());
+        }
         match (&entry.process.spawnerr, entry.process.state.pid()) {
             (Some(error), None) => Err(Refusal::SpawnError(error.clone())),
             _ => Ok(()),
@@ -443,9 +461,14 @@ impl Supervisor {
             .process
             .state;
         if let Some(at) = self.waiting.iter().position(|k| k == key) {
-            // Not started yet: a stop cancels the start.
+            // Not started yet: a stop cancels the start (and a BACKOFF stops as usual).
             self.waiting.remove(at);
-            return Ok(());
+            if state.is_stopped() {
+                if let Some(entry) = self.table.entries.get(key) {
+                    self.state.set(&entry.config.namespec(), true);
+                }
+                return Ok(());
+            }
         }
         if !matches!(
             state,
@@ -641,6 +664,7 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         tracing::info!("added process group {name}");
+        self.note_dependencies();
         announce_group(&self.events, group);
         let keys = self
             .table
@@ -674,6 +698,7 @@ impl Supervisor {
             self.state.set(&namespec, false);
         }
         self.table.remove_group(name);
+        self.note_dependencies();
         tracing::info!("removed process group {name}");
         self.events.send(Message::PoolRemoved(name.to_string()));
         self.events.publish(Event::group_removed(name));
@@ -711,6 +736,7 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         tracing::info!("updated members of process group {name}");
+        self.note_dependencies();
         match group.pool() {
             Some(pool) => self.events.send(pool_message(&group.name, pool)),
             None => self.events.send(Message::PoolRemoved(group.name.clone())),
@@ -790,10 +816,9 @@ impl Supervisor {
     /// while the spawner execs one child, the next is prepared; each start is recorded
     /// (pid, captures, state) before the actor looks at any exit, so none is missed.
     fn start_many(&mut self, keys: &[ProcKey]) {
-        let (keys, held): (Vec<ProcKey>, Vec<ProcKey>) = keys
-            .iter()
-            .cloned()
-            .partition(|key| dependencies::waiting_for(&self.table, key).is_empty());
+        let (keys, held): (Vec<ProcKey>, Vec<ProcKey>) = keys.iter().cloned().partition(|key| {
+            !self.uses_dependencies || dependencies::waiting_for(&self.table, key).is_empty()
+        });
         for key in held {
             if !self.waiting.contains(&key) {
                 let names = dependencies::waiting_for(&self.table, &key).join(", ");
@@ -982,6 +1007,11 @@ impl Supervisor {
         let Some(pid) = entry.process.state.pid() else {
             return;
         };
+        if !self.table.pids.contains_key(&pid) {
+            // Reaped already (a listener's exit waits for its output): never signal a pid
+            // that may belong to someone else by now.
+            return;
+        }
         match signal::send(pid, signal, to_group) {
             Ok(Delivery::Sent) => {}
             Ok(Delivery::Gone) => tracing::debug!(
@@ -1028,9 +1058,30 @@ impl Supervisor {
         }
     }
 
+    /// Notes whether any process in use has `depends_on` (after the table changed).
+    fn note_dependencies(&mut self) {
+        self.uses_dependencies = self
+            .table
+            .entries
+            .values()
+            .any(|entry| !entry.config.depends_on.is_empty());
+    }
+
     /// Starts, by hand, the dependencies of `key` that are stopped (theirs first).
     fn start_dependencies_of(&mut self, key: &ProcKey) {
+        if self.uses_dependencies {
+            self.start_dependencies_from(key, &mut vec![key.clone()]);
+        }
+    }
+
+    /// [`Self::start_dependencies_of`], never visiting a process twice (a graph changed by
+    /// an update may hold a cycle the config check could not see).
+    fn start_dependencies_from(&mut self, key: &ProcKey, seen: &mut Vec<ProcKey>) {
         for dependency in dependencies::dependencies(&self.table, key) {
+            if seen.contains(&dependency) {
+                continue;
+            }
+            seen.push(dependency.clone());
             let stopped = self.table.entries.get(&dependency).is_some_and(|e| {
                 matches!(
                     e.process.state,
@@ -1038,8 +1089,12 @@ impl Supervisor {
                 )
             });
             if stopped && !self.waiting.contains(&dependency) {
-                self.start_dependencies_of(&dependency);
+                self.start_dependencies_from(&dependency, seen);
                 self.start(&dependency);
+                if let Some(entry) = self.table.entries.get(&dependency) {
+                    // Started by hand, through its dependent.
+                    self.state.set(&entry.config.namespec(), false);
+                }
             }
         }
     }
@@ -1047,8 +1102,20 @@ impl Supervisor {
     /// Stops the running dependents of `key` (theirs first); true when none is left
     /// running, so `key` may stop now; otherwise `key` stops once they have.
     fn stop_dependents_first(&mut self, key: &ProcKey) -> bool {
+        if !self.uses_dependencies {
+            return true;
+        }
+        self.stop_dependents_from(key, &mut vec![key.clone()])
+    }
+
+    /// [`Self::stop_dependents_first`], never visiting a process twice.
+    fn stop_dependents_from(&mut self, key: &ProcKey, seen: &mut Vec<ProcKey>) -> bool {
         let mut all_stopped = true;
         for dependent in dependencies::dependents(&self.table, key) {
+            if seen.contains(&dependent) {
+                continue;
+            }
+            seen.push(dependent.clone());
             self.waiting.retain(|k| *k != dependent);
             let state = self.table.entries.get(&dependent).map(|e| e.process.state);
             let Some(state) = state.filter(|state| !state.is_stopped()) else {
@@ -1059,7 +1126,7 @@ impl Supervisor {
                 continue;
             }
             if self.apply(&dependent, Input::GiveUp).is_err()
-                && self.stop_dependents_first(&dependent)
+                && self.stop_dependents_from(&dependent, seen)
             {
                 let _ = self.apply(&dependent, Input::Stop);
             }
@@ -1086,6 +1153,27 @@ impl Supervisor {
                 .into_iter()
                 .partition(|key| dependencies::waiting_for(&self.table, key).is_empty());
             self.waiting = still;
+            // A dependency that gave up (FATAL) will not be ready: the start fails.
+            let table = &mut self.table;
+            self.waiting.retain(|key| {
+                let fatal = dependencies::dependencies(table, key)
+                    .into_iter()
+                    .find(|dep| {
+                        table
+                            .entries
+                            .get(dep)
+                            .is_some_and(|e| e.process.state == State::Fatal)
+                    });
+                let Some(fatal) = fatal else {
+                    return true;
+                };
+                let why = format!("dependency {} is FATAL", fatal.1);
+                tracing::warn!("not starting {}: {why}", key.1);
+                if let Some(entry) = table.entries.get_mut(key) {
+                    entry.process.spawnerr = Some(why);
+                }
+                false
+            });
             if matches!(self.mood, Mood::Running) && !ready.is_empty() {
                 self.start_many(&ready);
             }
@@ -1099,11 +1187,17 @@ impl Supervisor {
                         State::Starting { .. } | State::Running { .. } | State::Backoff
                     )
                 });
-                if stoppable
-                    && self.stop_dependents_first(&key)
-                    && self.apply(&key, Input::GiveUp).is_err()
-                {
-                    let _ = self.apply(&key, Input::Stop);
+                if stoppable && self.stop_dependents_first(&key) {
+                    // A stop (STOPPED) while running; at shutdown BACKOFF gives up (FATAL),
+                    // as supervisord's stop_all.
+                    let input = if matches!(self.mood, Mood::Running) {
+                        Input::Stop
+                    } else {
+                        Input::GiveUp
+                    };
+                    if self.apply(&key, input).is_err() {
+                        let _ = self.apply(&key, Input::Stop);
+                    }
                 }
             }
         }
@@ -1203,6 +1297,7 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         self.table = table;
+        self.note_dependencies();
         self.announce_groups();
         self.events.publish(Event::supervisor_running());
         self.autostart();

@@ -119,8 +119,8 @@ pub enum Control {
     /// An event listener's child `pid` ended and its output has been read: its exit is
     /// handled now, so its last answer reaches its pool before the exit does.
     ListenerDrained {
-        /// The child.
-        pid: i32,
+        /// The listener process (its pid is already forgotten).
+        key: ProcKey,
         /// How it ended.
         outcome: crate::process::exit::ExitOutcome,
         /// Its captures, drained, for the crash record and the exit marker.

@@ -106,7 +106,10 @@ fn write_atomically(path: &Path, saved: &Saved) -> std::io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text + "\n")?;
+    let mut file = std::fs::File::create(&temporary)?;
+    std::io::Write::write_all(&mut file, (text + "\n").as_bytes())?;
+    // On disk before it replaces the old file: the state must survive a power loss too.
+    file.sync_all()?;
     std::fs::rename(&temporary, path)
 }
 

@@ -37,6 +37,7 @@ pub fn router(api: Api) -> Router {
         .route("/static/vigil.css", get(stylesheet))
         .route("/static/vigil.js", get(script))
         .with_state(web)
+        .layer(axum::middleware::map_response(not_framed))
 }
 
 /// What the handlers share: the API, and the token every action form carries.
@@ -236,7 +237,7 @@ async fn action(
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if form.token != *web.token || !same_origin(&headers) {
+    if !same_token(&form.token, &web.token) || !same_origin(&headers) {
         return (
             StatusCode::FORBIDDEN,
             "this action did not come from vigil's page",
@@ -281,6 +282,30 @@ async fn action(
         })
         .unwrap_or_else(|| "/".to_string());
     Redirect::to(&back).into_response()
+}
+
+/// The token compared in constant time.
+fn same_token(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
+}
+
+/// No other site may frame the page (its buttons could be clicked through a decoy).
+async fn not_framed(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    response
 }
 
 /// A browser's Origin, when it sends one, must be this server (its Host).

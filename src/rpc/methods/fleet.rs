@@ -135,7 +135,12 @@ async fn wait_until_healthy(api: &Api, chunk: &[ProcessView]) -> Result<(), Stri
     let allowed = chunk
         .iter()
         .filter_map(|p| p.config.health_check.as_ref())
-        .map(|check| check.start_period + (check.interval + check.timeout) * (check.retries + 1))
+        .map(|check| {
+            let probe = check.interval.saturating_add(check.timeout);
+            check
+                .start_period
+                .saturating_add(probe.saturating_mul(check.retries.saturating_add(1)))
+        })
         .max()
         .unwrap_or_default()
         .min(HEALTHY_LIMIT);
