@@ -391,3 +391,34 @@ fn a_program_stopped_by_hand_stays_stopped_across_a_restart_with_a_statefile() {
     let third = start();
     third.wait_log("success: web entered RUNNING state");
 }
+
+#[test]
+fn killing_vigild_takes_its_children_with_it_and_a_restart_starts_clean() {
+    let programs = "[program:solo]\ncommand=/bin/sh -c 'echo $$ > {dir}/solo.pid; exec sleep 1000'\nstartsecs=0\n\n\
+         [program:pool]\ncommand=/bin/sh -c 'echo $$ > {dir}/pool_%(process_num)d.pid; exec sleep 1000'\n\
+         process_name=pool_%(process_num)d\nnumprocs=2\nstartsecs=0\n";
+    let ws = Workspace::new();
+    ws.config(programs);
+    let mut vigild = Vigild::start(ws, &[]);
+    let files = ["solo.pid", "pool_0.pid", "pool_1.pid"];
+    let pids: Vec<i32> = files.iter().map(|f| vigild.ws.wait_pid(f)).collect();
+    vigild.signal(Signal::SIGKILL);
+    vigild.wait_exit();
+    assert!(
+        wait_until(|| pids.iter().all(|pid| !alive(*pid))),
+        "children outlived a kill -9 of vigild: {pids:?}"
+    );
+
+    // A new vigild on the same config starts one of each, nothing twice.
+    for file in files {
+        fs::remove_file(vigild.ws.path().join(file)).expect("remove pid file");
+    }
+    let ws = Workspace::new();
+    ws.config(&programs.replace("{dir}", &vigild.ws.path().display().to_string()));
+    let again = Vigild::start(ws, &[]);
+    let fresh: Vec<i32> = files.iter().map(|f| vigild.ws.wait_pid(f)).collect();
+    again.wait_log_count("entered RUNNING state", 3);
+    assert!(fresh.iter().all(|pid| alive(*pid) && !pids.contains(pid)));
+    let log = again.log();
+    assert_eq!(lines_with(&log, "spawned:").len(), 3, "{log}");
+}

@@ -104,6 +104,8 @@ struct Shared<'a> {
     /// 0, or the failed [`Stage`] as `stage_code`.
     failed: c_int,
     errno: c_int,
+    /// vigild's pid: the child's parent, whose death must take the child with it.
+    supervisor: libc::pid_t,
 }
 
 /// Starts `launch`; returns the child's pid (also its process group id). `extra_flags`
@@ -111,12 +113,22 @@ struct Shared<'a> {
 pub fn launch(launch: &Launch, extra_flags: c_int) -> Result<i32, LaunchError> {
     let argv = null_terminated(&launch.argv);
     let envp = null_terminated(&launch.env);
+    // From a helper (CLONE_PARENT) the child's parent is the helper's parent: vigild.
+    // SAFETY: plain system calls without arguments.
+    let supervisor = unsafe {
+        if extra_flags & libc::CLONE_PARENT != 0 {
+            libc::getppid()
+        } else {
+            libc::getpid()
+        }
+    };
     let mut shared = Shared {
         launch,
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
         failed: 0,
         errno: 0,
+        supervisor,
     };
     let mut stack = vec![0u8; CHILD_STACK];
     // The stack grows down from its end, 16-byte aligned as the ABI asks.
@@ -251,6 +263,13 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
             if libc::chdir(dir.as_ptr()) != 0 {
                 return Err(Stage::Chdir);
             }
+        }
+        // vigil: a child dies with vigild (kill -9 included), never running unsupervised.
+        // Set after the user switch, which would clear it; a vigild already gone by now
+        // is caught by the parent check.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != shared.supervisor {
+            libc::_exit(0);
         }
         // Inherited descriptors above stderr are closed, as supervisord closes them. Every fd
         // vigild and its helper open is close-on-exec anyway (and those inherited at start
