@@ -224,6 +224,8 @@ fn serve(
 ) -> Result<(), StartError> {
     // Before the runtime starts its threads: the helper is a fork of this process.
     let spawner = Spawner::fork();
+    // Also before the threads: it kills what vigild leaves behind if vigild dies.
+    let guardian = crate::process::guardian::Guardian::fork();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Log drains run as blocking jobs (see logs::capture); streams stuck on a slow disk
@@ -257,7 +259,7 @@ fn serve(
             events: events.clone(),
         };
         http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
-        let task = supervisor::start(pending, config, base_env, spawner, events)
+        let task = supervisor::start(pending, config, base_env, (spawner, guardian), events)
             .map_err(io_error("starting the supervisor"))?;
         let forwarder = tokio::spawn(signals.forward(handle, source, main_log));
         let ended = task.await;

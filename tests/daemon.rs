@@ -395,6 +395,7 @@ fn a_program_stopped_by_hand_stays_stopped_across_a_restart_with_a_statefile() {
 #[test]
 fn killing_vigild_takes_its_children_with_it_and_a_restart_starts_clean() {
     let programs = "[program:solo]\ncommand=/bin/sh -c 'echo $$ > {dir}/solo.pid; exec sleep 1000'\nstartsecs=0\n\n\
+         [program:parent]\ncommand=/bin/sh -c 'sleep 1000 & echo $! > {dir}/grandchild.pid; wait'\nstartsecs=0\n\n\
          [program:pool]\ncommand=/bin/sh -c 'echo $$ > {dir}/pool_%(process_num)d.pid; exec sleep 1000'\n\
          process_name=pool_%(process_num)d\nnumprocs=2\nstartsecs=0\n";
     let ws = Workspace::new();
@@ -402,25 +403,30 @@ fn killing_vigild_takes_its_children_with_it_and_a_restart_starts_clean() {
     let mut vigild = Vigild::start(ws, &[]);
     let files = ["solo.pid", "pool_0.pid", "pool_1.pid"];
     let pids: Vec<i32> = files.iter().map(|f| vigild.ws.wait_pid(f)).collect();
+    let grandchild = vigild.ws.wait_pid("grandchild.pid");
     vigild.signal(Signal::SIGKILL);
     vigild.wait_exit();
     assert!(
         wait_until(|| pids.iter().all(|pid| !alive(*pid))),
         "children outlived a kill -9 of vigild: {pids:?}"
     );
+    assert!(
+        wait_until(|| !alive(grandchild)),
+        "a grandchild outlived a kill -9 of vigild (the guardian kills its group)"
+    );
 
     // A new vigild on the same config starts one of each, nothing twice.
-    for file in files {
+    for file in files.iter().chain(&["grandchild.pid"]) {
         fs::remove_file(vigild.ws.path().join(file)).expect("remove pid file");
     }
     let ws = Workspace::new();
     ws.config(&programs.replace("{dir}", &vigild.ws.path().display().to_string()));
     let again = Vigild::start(ws, &[]);
     let fresh: Vec<i32> = files.iter().map(|f| vigild.ws.wait_pid(f)).collect();
-    again.wait_log_count("entered RUNNING state", 3);
+    again.wait_log_count("entered RUNNING state", 4);
     assert!(fresh.iter().all(|pid| alive(*pid) && !pids.contains(pid)));
     let log = again.log();
-    assert_eq!(lines_with(&log, "spawned:").len(), 3, "{log}");
+    assert_eq!(lines_with(&log, "spawned:").len(), 4, "{log}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! One program instance: its state machine ([`state`]) with its crash-loop detector
 //! ([`crashloop`]), how it ended ([`exit`]), and the operating-system side of running it —
-//! spawning ([`spawn`]), signalling ([`signal`]), reaping ([`reaper`]) and fcgi sockets
-//! ([`fcgi`]).
+//! spawning ([`spawn`]), signalling ([`signal`]), reaping ([`reaper`]), fcgi sockets
+//! ([`fcgi`]) and the [`guardian`] that cleans up after a crash of vigild.
 //!
 //! The state machine decides (which state, which timer, whether to restart) without doing
 //! anything; the supervisor carries its decisions out and owns the timers.
@@ -9,6 +9,7 @@
 pub mod crashloop;
 pub mod exit;
 pub mod fcgi;
+pub mod guardian;
 pub mod launch;
 pub mod reaper;
 pub mod signal;

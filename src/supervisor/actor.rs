@@ -20,6 +20,7 @@ use crate::events::{Event, Message, Publisher};
 use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
+use crate::process::guardian::Guardian;
 use crate::process::reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
@@ -82,6 +83,8 @@ pub(super) struct Supervisor {
     /// Some process in use has `depends_on` (else the dependency work is skipped: a plain
     /// config pays nothing for it).
     uses_dependencies: bool,
+    /// Told of every child's process group, to kill them if vigild dies.
+    guardian: Guardian,
 }
 
 impl Supervisor {
@@ -90,7 +93,7 @@ impl Supervisor {
     pub(super) fn new(
         config: &Config,
         base_env: Vec<(String, String)>,
-        spawner: Spawner,
+        (spawner, guardian): (Spawner, Guardian),
         (snapshot, myself): (
             watch::Sender<Arc<Snapshot>>,
             mpsc::WeakUnboundedSender<Control>,
@@ -126,6 +129,7 @@ impl Supervisor {
             stopping_after_dependents: Vec::new(),
             myself,
             uses_dependencies: false,
+            guardian,
         };
         supervisor.note_dependencies();
         supervisor.publish();
@@ -334,8 +338,12 @@ impl Supervisor {
 
     fn child_exited(&mut self, pid: i32, outcome: ExitOutcome) {
         if let Some(waiting) = self.probes.remove(&pid) {
+            self.guardian.forget(pid);
             let _ = waiting.send(outcome);
             return;
+        }
+        if self.table.pids.contains_key(&pid) {
+            self.guardian.forget(pid);
         }
         // An event listener's last answer must reach its pool before its exit does (else a
         // processed event would be sent again): its exit waits until its output is read.
@@ -376,6 +384,10 @@ impl Supervisor {
             None if self.spawner.is_helper(pid) => {
                 self.spawner.helper_exited(pid, &outcome.describe());
             }
+            None if self.guardian.is_guardian(pid) => tracing::warn!(
+                "the guardian exited ({}): grandchildren may outlive a crash of vigild",
+                outcome.describe()
+            ),
             None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
         }
     }
@@ -557,6 +569,7 @@ impl Supervisor {
         let output = child.stdout.ok_or("the probe has no output pipe")?;
         let (waiter, exit) = oneshot::channel();
         self.probes.insert(child.pid, waiter);
+        self.guardian.watch(child.pid);
         Ok(ProbeChild {
             pid: child.pid,
             output,
@@ -856,6 +869,7 @@ impl Supervisor {
     fn record_spawn(&mut self, key: &ProcKey, child: spawn::Child) {
         let pid = child.pid;
         self.table.pids.insert(pid, key.clone());
+        self.guardian.watch(pid);
         if let Some(entry) = self.table.entries.get_mut(key) {
             entry.stdin = child.stdin;
         }

@@ -242,7 +242,7 @@ pub fn start(
     pending: Pending,
     config: Config,
     base_env: Vec<(String, String)>,
-    spawner: Spawner,
+    (spawner, guardian): (Spawner, crate::process::guardian::Guardian),
     events: crate::events::Publisher,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     // Installed before the first spawn, so no child's exit can be missed.
@@ -250,7 +250,7 @@ pub fn start(
     let actor = actor::Supervisor::new(
         &config,
         base_env,
-        spawner,
+        (spawner, guardian),
         (pending.snapshot, pending.myself),
         events,
     )?;

@@ -1,0 +1,110 @@
+//! The guardian: a small process forked at start-up that outlives vigild by a moment. vigild
+//! tells it, through a pipe, the process group of each child it starts and forgets each one
+//! it reaps; when the pipe closes because vigild died (`kill -9`, the OOM killer), it kills
+//! every group still listed, so no grandchild of a managed program runs on unsupervised. (The
+//! children themselves die with vigild through `PR_SET_PDEATHSIG`.) At a normal exit every
+//! group is already forgotten and it just leaves.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// vigild's end of the pipe, or nothing when the guardian could not start.
+pub struct Guardian {
+    pipe: Option<File>,
+    pid: libc::pid_t,
+}
+
+impl Guardian {
+    /// Forks the guardian. Call only while vigild is single-threaded (before the runtime).
+    pub fn fork() -> Guardian {
+        let absent = Guardian { pipe: None, pid: 0 };
+        let Ok((read, write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+            tracing::warn!("could not create the guardian's pipe");
+            return absent;
+        };
+        // SAFETY: vigild is single-threaded here (the caller's duty), so the child may run
+        // ordinary Rust code.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                drop(write);
+                guard(read)
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => Guardian {
+                pipe: Some(File::from(write)),
+                pid: child.as_raw(),
+            },
+            Err(err) => {
+                tracing::warn!("could not fork the guardian: {err}");
+                absent
+            }
+        }
+    }
+
+    /// Whether `pid` is the guardian (vigild reaps it, as its parent).
+    pub fn is_guardian(&self, pid: libc::pid_t) -> bool {
+        self.pipe.is_some() && pid == self.pid
+    }
+
+    /// Child `pgid` (its process group) started.
+    pub fn watch(&mut self, pgid: i32) {
+        self.tell(&format!("+{pgid}\n"));
+    }
+
+    /// Child `pgid` was reaped: its group is not ours to kill any more.
+    pub fn forget(&mut self, pgid: i32) {
+        self.tell(&format!("-{pgid}\n"));
+    }
+
+    fn tell(&mut self, line: &str) {
+        if let Some(pipe) = &mut self.pipe {
+            // A few bytes into a pipe the guardian keeps reading; if it is gone, so be it.
+            if pipe.write_all(line.as_bytes()).is_err() {
+                tracing::warn!("the guardian is gone: grandchildren may outlive a crash of vigild");
+                self.pipe = None;
+            }
+        }
+    }
+}
+
+/// The guardian's life: follow the list until the pipe's end, then kill what is left.
+fn guard(read: OwnedFd) -> ! {
+    // SAFETY: plain system calls; fds this forked copy owns.
+    let read = unsafe {
+        // Out of vigild's process group (a Ctrl-C meant for vigild), and deaf to the
+        // signals that stop vigild: it leaves when vigild does.
+        libc::setpgid(0, 0);
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            libc::signal(signal, libc::SIG_IGN);
+        }
+        // Keep only the pipe (at fd 3): the guardian must not hold vigild's sockets open.
+        if read.as_raw_fd() != 3 && libc::dup2(read.as_raw_fd(), 3) < 0 {
+            libc::_exit(1);
+        }
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+        std::mem::forget(read);
+        File::from_raw_fd(3)
+    };
+    let mut groups = std::collections::HashSet::new();
+    for line in BufReader::new(read).lines() {
+        let Ok(line) = line else { break };
+        let (sign, number) = line.split_at(line.len().min(1));
+        match (sign, number.parse::<i32>()) {
+            ("+", Ok(pgid)) if pgid > 1 => {
+                groups.insert(pgid);
+            }
+            ("-", Ok(pgid)) => {
+                groups.remove(&pgid);
+            }
+            _ => {}
+        }
+    }
+    for pgid in groups {
+        // SAFETY: a plain system call.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+    // SAFETY: leaves without running vigild's exit handlers (this is a forked copy).
+    unsafe { libc::_exit(0) }
+}
