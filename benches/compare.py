@@ -19,6 +19,7 @@ Scenarios (see issue 5 and benches/README.md):
   scale      10,000 programs: time to all RUNNING, a status call, RSS
   sampler    1,000 programs: CPU of one sampler pass (vigild only)
   page       1,000 programs: GET / (the status page), median and p99, next to supervisord's page
+  load       100 XML-RPC clients (status, start, stop) for 60 s while 500 programs churn (vigild only)
 
 The supervisord it runs is PyPI supervisor==4.3.0 in target/venv, installed here when missing.
 Nothing here is a test: no time is asserted, targets are only reported as met or missed.
@@ -28,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -37,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xmlrpc.client
 
@@ -474,6 +477,59 @@ def sampler(kind, work, count, passes=5):
         daemon.stop()
 
 
+def load(kind, work, programs, clients, seconds):
+    """`clients` threads calling getAllProcessInfo, startProcess and stopProcess (no wait) as
+    fast as they can for `seconds`, while `programs` programs exit and restart on their own
+    (runs of 2 to 9 s: some 100 restarts a second). A call fails when it gets no XML-RPC
+    response (a fault such as ALREADY_STARTED is a response); responses are checked, not
+    parsed, so the timing is the daemon's, as in `status`. Reports failures, latency and the
+    daemon's RSS before and after."""
+    command = ("[program:churn]\ncommand=/bin/sh -c 'sleep 2.%(process_num)d; sleep $((%(process_num)d %% 8))'\n"
+               "process_name=churn_%(process_num)d\n"
+               f"numprocs={programs}\nstartsecs=0\nautorestart=true\n{QUIET}")
+    daemon = Daemon(kind, work, command)
+    try:
+        wait_for(lambda: daemon.call("supervisor.getState") is not None, 60, 0.05, "the daemon answers")
+        time.sleep(2)  # let the churn settle into its rhythm
+        rss_start = proc_rss_mib(daemon.pid)
+        end = time.monotonic() + seconds
+        latencies, failures, lock = [], [], threading.Lock()
+
+        def client(number):
+            rng = random.Random(number)
+            mine, bad = [], 0
+            while time.monotonic() < end:
+                name = f"churn_{rng.randrange(programs)}"
+                method, params = rng.choice([
+                    ("supervisor.getAllProcessInfo", ()),
+                    ("supervisor.startProcess", (name, False)),
+                    ("supervisor.stopProcess", (name, False)),
+                ])
+                body = xmlrpc.client.dumps(params, method)
+                begin = time.perf_counter()
+                try:
+                    answer = daemon.raw_call(body, timeout=30)
+                    if b"<methodResponse>" not in answer:
+                        bad += 1
+                except Exception:  # no answer at all
+                    bad += 1
+                mine.append((time.perf_counter() - begin) * 1000)
+            with lock:
+                latencies.extend(mine)
+                failures.append(bad)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return {"calls": len(latencies), "failed calls": sum(failures),
+                "median (ms)": statistics.median(latencies), "p99 (ms)": percentile(latencies, 0.99),
+                "RSS before (MiB)": rss_start, "RSS after (MiB)": proc_rss_mib(daemon.pid)}
+    finally:
+        daemon.stop()
+
+
 def spawn_floor(count):
     """A bare loop of posix_spawn of `count` sleepers, no supervisor: the floor for `scale`.
 
@@ -561,6 +617,7 @@ def targets(results):
     target("scale 10000", "RSS (MiB)", "< 200 MiB", lambda v: v < 200)
     target("sampler 1000", "pass CPU (ms)", "< 50 ms (issue 6)", lambda v: v < 50)
     target("page 1000", "median (ms)", "< 200 ms (issue 10)", lambda v: v < 200)
+    target("load 500x100", "failed calls", "0 (issue 12)", lambda v: v == 0)
     return checks
 
 
@@ -590,6 +647,7 @@ def plan(quick):
         ("scale 10000", 1, lambda k, w: scale(k, w, 10000, timeout=300), False),
         ("sampler 1000", 1, lambda k, w: sampler(k, w, 1000), False),
         ("page 1000", 1, lambda k, w: page(k, w, 1000, budget_seconds=10), True),
+        ("load 500x100", 1, lambda k, w: load(k, w, 500, 100, 60), False),
     ]
 
 
