@@ -146,6 +146,12 @@ impl ConfigSource {
 /// Runs vigild until it is shut down.
 pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     crate::process::launch::tidy_inherited_fds();
+    // A log past a file size limit (RLIMIT_FSIZE) must fail its write (EFBIG, reported and
+    // survived), not kill vigild with SIGXFSZ.
+    // SAFETY: setting a signal's disposition to ignore; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let source = ConfigSource::discover(options)?;
     let loaded = source.load().map_err(StartError::Config)?;
     let config = loaded.config;

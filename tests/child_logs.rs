@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::{lines_with, wait_until, Vigild, Workspace};
+use crate::support::{lines_with, wait_until, Vigild, Workspace, CONTROL_SECTIONS};
 
 /// `name`, `name.1` … as they exist, oldest first.
 fn rotated_files(dir: &Path, name: &str) -> Vec<String> {
@@ -375,4 +375,43 @@ fn discarded_output_goes_to_dev_null_without_a_pipe() {
         let target = stderr_target(options);
         assert!(target.starts_with("pipe:["), "{options}: {target}");
     }
+}
+
+#[test]
+fn a_full_log_is_survived_reported_once_and_resumed_when_there_is_room() {
+    // RLIMIT_FSIZE stands in for a full disk: past 64 KiB, every write of a file fails.
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:chatty]\ncommand=/bin/sh -c 'i=0; while :; do i=$((i+1)); echo \"line $i\"; done'\n\
+         startsecs=0\nstdout_logfile={{dir}}/chatty.log\nstdout_logfile_maxbytes=0\n"
+    ));
+    let vigild = Vigild::start_wrapped(ws, &["prlimit", "--fsize=65536"], &[]);
+    let log = vigild.wait_log("could not write the chatty stdout log");
+    let pid = lines_with(&log, "spawned: 'chatty' with pid ")[0]
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let path = vigild.ws.path().join("chatty.log");
+    // It goes on writing into a file that cannot grow: the child runs on, one report.
+    let (_, status) = vigild.vigilctl(&["status", "chatty"]);
+    assert!(
+        status.contains("RUNNING") && status.contains(&format!("pid {pid}")),
+        "{status}"
+    );
+    assert_eq!(
+        vigild
+            .log()
+            .matches("could not write the chatty stdout log")
+            .count(),
+        1,
+        "reported once"
+    );
+    // Room again (the file emptied): writing resumes.
+    let (code, out) = vigild.vigilctl(&["clear", "chatty"]);
+    assert_eq!((code, out.trim()), (0, "chatty: cleared"));
+    assert!(
+        wait_until(|| std::fs::read_to_string(&path).is_ok_and(|text| text.lines().count() > 100)),
+        "no writes after the clear"
+    );
 }

@@ -227,6 +227,8 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
             }
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        // vigild ignores SIGXFSZ for its own logs; its children get the default back.
+        libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
         libc::setpgid(0, 0);
         for (target, fd) in (0..).zip(launch.stdio) {
             // dup2 onto itself would keep close-on-exec; vigild keeps 0-2 open, so a source
