@@ -477,3 +477,65 @@ fn vigild_killed_mid_rotation_leaves_readable_logs() {
         "the logs skip or repeat lines"
     );
 }
+
+#[test]
+fn running_out_of_fds_fails_spawns_not_vigild() {
+    // 150 programs need more descriptors (each keeps its stdin's write end) than the 128
+    // allowed: some cannot start.
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[supervisord]\nminfds=64\n\n\
+         [program:many]\ncommand=/bin/sleep 1000\nprocess_name=many_%(process_num)d\nnumprocs=150\n\
+         startsecs=0\nstartretries=0\nredirect_stderr=true\nstdout_logfile=NONE\n"
+    ));
+    let mut vigild = Vigild::start_wrapped(ws, &["prlimit", "--nofile=128:128"], &[]);
+    vigild.wait_log("spawnerr: too many open files to spawn 'many_");
+    // Still serving, still supervising what did start.
+    let mut status = String::new();
+    assert!(
+        wait_until(|| {
+            status = vigild.vigilctl(&["status"]).1;
+            status.contains("RUNNING")
+        }),
+        "{status}\n{}",
+        vigild.log()
+    );
+    assert!(
+        status.contains("FATAL") || status.contains("STOPPED"),
+        "{status}"
+    );
+    let log = vigild.shutdown();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn a_child_that_never_reads_stdin_does_not_hold_anything_up() {
+    let port = crate::support::free_port();
+    let mut vigild = Vigild::with_config(&format!(
+        "{}[program:deaf]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
+        crate::support::control(port)
+    ));
+    vigild.wait_log("success: deaf entered RUNNING");
+    // 1 MiB into a pipe nobody reads: this call cannot finish; the client gives up.
+    let stuck = crate::support::run_python(
+        "import socket, sys, xmlrpc.client\n\
+         socket.setdefaulttimeout(2)\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:%s/RPC2' % sys.argv[1])\n\
+         try:\n\
+         \x20   proxy.supervisor.sendProcessStdin('deaf', 'x' * (1 << 20))\n\
+         \x20   print('returned')\n\
+         except Exception as err:\n\
+         \x20   print('gave up:', type(err).__name__)\n",
+        &[&port.to_string()],
+    );
+    assert!(
+        String::from_utf8_lossy(&stuck.stdout).starts_with("gave up"),
+        "{stuck:?}"
+    );
+    // Everything else goes on, and the stop ends the blocked write.
+    let (_, status) = vigild.vigilctl(&["status", "deaf"]);
+    assert!(status.contains("RUNNING"), "{status}");
+    let (code, out) = vigild.vigilctl(&["stop", "deaf"]);
+    assert_eq!((code, out.trim()), (0, "deaf: stopped"));
+    vigild.shutdown();
+}
