@@ -38,3 +38,5 @@ mod rolling;
 mod web;
 // Grafana dashboards, alert rules and the demo fleet, against a real Prometheus.
 mod dashboards;
+// Chaos: random kills, pauses, forks, closed outputs and floods against 50 programs.
+mod chaos;
