@@ -11,6 +11,8 @@ pub mod ctl;
 pub mod daemon;
 /// supervisord's events and event-listener pools (READY/RESULT protocol), and TICKs.
 pub mod events;
+/// Entry points for the fuzz targets (`fuzz/`) and their corpus replay in the tests.
+pub mod fuzzing;
 /// Health checks: probe loops per live child, verdicts to the supervisor.
 pub mod health;
 /// The HTTP servers: /RPC2 with basic auth on the unix socket and the inet port.

@@ -16,16 +16,22 @@ use crate::rpc::methods::Api;
 /// How far back a follow starts.
 const BACKLOG: u64 = 1024;
 
-/// `/logtail/<namespec>[/<channel>]`.
-pub async fn process(State(api): State<Api>, Path(path): Path<String>) -> Response {
+/// `<namespec>[/<channel>]` → (group, name, stderr).
+pub fn target(path: &str) -> (&str, &str, bool) {
     let (namespec, stderr) = match path.rsplit_once('/') {
         Some((name, "stderr")) => (name, true),
         Some((name, "stdout")) => (name, false),
-        _ => (path.as_str(), false),
+        _ => (path, false),
     };
+    let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
+    (group, name, stderr)
+}
+
+/// `/logtail/<namespec>[/<channel>]`.
+pub async fn process(State(api): State<Api>, Path(path): Path<String>) -> Response {
+    let (group, name, stderr) = target(&path);
     api.handle.ready().await;
     let snapshot = api.handle.snapshot();
-    let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
     let Some(process) = snapshot.process(group, name) else {
         return StatusCode::NOT_FOUND.into_response();
     };

@@ -18,7 +18,7 @@ use axum::Router;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
-mod logtail;
+pub mod logtail;
 
 use crate::config::{Config, Credentials};
 use crate::rpc::codec;
@@ -238,7 +238,8 @@ async fn require_auth(
         .into_response()
 }
 
-fn authorized(headers: &HeaderMap, credentials: &Credentials) -> bool {
+/// Whether `headers` carry `credentials` as HTTP basic auth (public for the fuzz target).
+pub fn authorized(headers: &HeaderMap, credentials: &Credentials) -> bool {
     let Some(encoded) = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

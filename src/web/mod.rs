@@ -5,7 +5,7 @@
 //! Assets are compiled in. Actions are POSTs that need the page's token and, when the
 //! browser sends one, an Origin of this server.
 
-mod page;
+pub mod page;
 
 use std::convert::Infallible;
 use std::sync::Arc;
