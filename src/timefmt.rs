@@ -83,6 +83,13 @@ pub fn uptime(seconds: u64) -> String {
     }
 }
 
+/// Seconds since the epoch (None before it), as Prometheus and JSON clients want times.
+pub fn epoch_seconds(when: SystemTime) -> Option<f64> {
+    when.duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|elapsed| elapsed.as_secs_f64())
+}
+
 /// `512B`, `10.5K`, `3.2M`, `1.0G`.
 pub fn bytes(bytes: i64) -> String {
     let mut value = bytes as f64;

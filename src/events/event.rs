@@ -285,9 +285,7 @@ impl Event {
                 .filter(serde_json::Value::is_object)
                 .unwrap_or_else(|| serde_json::Value::from(body))
         });
-        let time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let time = crate::timefmt::epoch_seconds(std::time::SystemTime::now()).unwrap_or(0.0);
         serde_json::json!({
             "event": self.name,
             "time": time,

@@ -3,7 +3,6 @@
 //! removed program's series disappear with it and no series is ever stale.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::TextEncoder;
@@ -157,7 +156,7 @@ fn process_families(families: &mut Families, snapshot: &Snapshot, samples: &Samp
         }
         let running = matches!(process.state, State::Running { .. });
         families.gauge(up, &labels, f64::from(u8::from(running)));
-        if let Some(started) = process.start.and_then(epoch_seconds) {
+        if let Some(started) = process.start.and_then(crate::timefmt::epoch_seconds) {
             families.gauge(start_time, &labels, started);
         }
         if let Some(sample) = samples.of(process) {
@@ -289,7 +288,7 @@ fn daemon_families(
         );
         families.gauge(max, &[], limit);
     }
-    if let Some(started) = epoch_seconds(daemon.started) {
+    if let Some(started) = crate::timefmt::epoch_seconds(daemon.started) {
         let start = families.add(
             "process_start_time_seconds",
             "Start time of the process since unix epoch in seconds.",
@@ -310,12 +309,6 @@ fn usage_gauges(
     families.gauge(virtual_memory, labels, usage.virtual_bytes as f64);
     families.gauge(threads, labels, usage.threads as f64);
     families.gauge(fds, labels, usage.open_fds as f64);
-}
-
-fn epoch_seconds(time: SystemTime) -> Option<f64> {
-    time.duration_since(UNIX_EPOCH)
-        .ok()
-        .map(|elapsed| elapsed.as_secs_f64())
 }
 
 fn max_fds() -> Option<f64> {

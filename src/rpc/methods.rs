@@ -1045,10 +1045,7 @@ fn crash_loop_state(process: &ProcessView) -> Value {
             .as_secs_f64(),
         _ => 0.0,
     };
-    let unix = |at: SystemTime| {
-        at.duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64())
-    };
+    let unix = |at: SystemTime| crate::timefmt::epoch_seconds(at).unwrap_or(0.0);
     Value::record([
         ("name", Value::from(process.name.clone())),
         ("group", Value::from(process.group.clone())),

@@ -213,9 +213,7 @@ impl Entry {
             .map_or(0.0, |start| start.elapsed().as_secs_f64());
         let record = CrashRecord {
             time: crate::timefmt::rfc3339(now),
-            unix_time: now
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+            unix_time: crate::timefmt::epoch_seconds(now).unwrap_or(0.0),
             name: self.config.name.clone(),
             group: self.config.group.clone(),
             pid,
@@ -252,10 +250,7 @@ fn crash_record(
     };
     CrashRecord {
         time: crate::timefmt::rfc3339(facts.at),
-        unix_time: facts
-            .at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64()),
+        unix_time: crate::timefmt::epoch_seconds(facts.at).unwrap_or(0.0),
         name: config.name.clone(),
         group: config.group.clone(),
         pid: facts.pid,

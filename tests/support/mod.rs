@@ -386,9 +386,9 @@ impl Vigild {
     }
 }
 
-/// `GET path` on a loopback port, with basic auth when given; returns (status, body), or
-/// status 0 when nothing listens there (yet).
-pub fn http_get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, String) {
+/// Sends `request` (a whole HTTP/1.1 request) to a loopback port; returns (status, the
+/// response with its headers), or status 0 when nothing listens there (yet).
+fn http_exchange(port: u16, request: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new());
@@ -396,6 +396,20 @@ pub fn http_get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, Stri
     stream
         .set_read_timeout(Some(DEADLINE))
         .expect("read timeout");
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+/// `GET path` on a loopback port, with basic auth when given; returns (status, body), or
+/// status 0 when nothing listens there (yet).
+pub fn http_get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, String) {
     let authorization = auth
         .map(|(user, password)| {
             let token = base64::Engine::encode(
@@ -405,18 +419,12 @@ pub fn http_get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, Stri
             format!("Authorization: Basic {token}\r\n")
         })
         .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Connection: close\r\n\r\n"
-    )
-    .expect("send request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
+    let (status, response) = http_exchange(
+        port,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Connection: close\r\n\r\n"
+        ),
+    );
     let body = response
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_string())
@@ -427,29 +435,15 @@ pub fn http_get(port: u16, path: &str, auth: Option<(&str, &str)>) -> (u16, Stri
 /// `POST path` of a form body on a loopback port with extra header lines; returns (status,
 /// the response's headers and body).
 pub fn http_post(port: u16, path: &str, form: &str, headers: &[&str]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    stream
-        .set_read_timeout(Some(DEADLINE))
-        .expect("read timeout");
     let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\n{extra}Connection: close\r\n\r\n{form}",
-        form.len()
+    http_exchange(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n{extra}Connection: close\r\n\r\n{form}",
+            form.len()
+        ),
     )
-    .expect("send request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    (status, response)
 }
 
 /// The value of the first sample line of `metrics` that starts with `series` (a metric name
