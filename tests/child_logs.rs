@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::{lines_with, wait_until, Vigild, Workspace, CONTROL_SECTIONS};
+use crate::support::{lines_with, stat_fields, wait_until, Vigild, Workspace, CONTROL_SECTIONS};
 
 /// `name`, `name.1` … as they exist, oldest first.
 fn rotated_files(dir: &Path, name: &str) -> Vec<String> {
@@ -292,17 +292,35 @@ fn a_slow_disk_stalls_only_its_own_stream() {
     vigild.wait_log("success: flood entered RUNNING state");
     let ticks = |v: &Vigild| v.ws.read("ticker.log").matches("tick").count();
     let before = ticks(&vigild);
+    let (cpu_before, since) = (cpu_seconds(vigild.pid()), std::time::Instant::now());
     assert!(
         wait_until(|| ticks(&vigild) > before + 20),
         "other logs must keep flowing"
     );
     // The supervisor keeps working: the crasher keeps being restarted.
     vigild.wait_log_count("spawned: 'crasher'", 5);
+    // The stalled stream waits for room; it does not retry in a loop (it spun a whole core).
+    let share = (cpu_seconds(vigild.pid()) - cpu_before) / since.elapsed().as_secs_f64();
+    assert!(share < 0.5, "vigild used {share:.2} of a core");
     let log = vigild.shutdown();
     assert!(log.contains("stopped: flood"), "{log}");
 }
 
 use std::os::unix::fs::OpenOptionsExt;
+
+/// user + system CPU seconds `pid` has used.
+fn cpu_seconds(pid: i32) -> f64 {
+    let fields = stat_fields(pid).expect("vigild's stat");
+    let ticks: f64 = fields[11..13]
+        .iter()
+        .map(|t| t.parse::<f64>().expect("tick count"))
+        .sum();
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .expect("CLK_TCK");
+    ticks / per_second as f64
+}
 
 #[test]
 fn stdout_and_stderr_sharing_one_file_never_overwrite_each_other() {
