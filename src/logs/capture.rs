@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use tokio::io::unix::AsyncFd;
@@ -95,6 +95,12 @@ pub fn start(
             });
         }
         _ => {
+            if relay.splicing {
+                // Its target may be a FIFO: splicing straight into it could only spin while
+                // it is full, so without a stage the bytes go the read/write way.
+                relay.own_stage = Stage::new().ok();
+                relay.splicing = relay.own_stage.is_some();
+            }
             std::thread::Builder::new()
                 .name(format!("log {name}"))
                 .stack_size(STACK)
@@ -139,6 +145,9 @@ struct Relay {
     name: String,
     /// What this capture has put into the stream (crash records take their tail from it).
     relayed: Arc<Relayed>,
+    /// The stage of a capture with a thread of its own (a target that can stall); other
+    /// captures borrow one from the pool per batch.
+    own_stage: Option<Stage>,
 }
 
 impl Relay {
@@ -162,6 +171,7 @@ impl Relay {
             echo_to_main_log: tracing::enabled!(tracing::Level::DEBUG),
             name: name.to_string(),
             relayed,
+            own_stage: None,
         };
         relay.splicing = relay.untreated();
         relay
@@ -304,46 +314,62 @@ impl Relay {
         }
     }
 
-    /// Moves what `pipe` holds into the file through this thread's [`Stage`]: `Ok(Some(n))`
-    /// moved `n` bytes (0: the pipe's end); `Ok(None)`: no stage can be had, or the file
-    /// cannot be spliced into (the bytes then went, or go, the read/write way).
+    /// Moves what `pipe` holds into the file, through a [`Stage`] when one is to be had:
+    /// `Ok(Some(n))` moved `n` bytes (0: the pipe's end); `Ok(None)`: the file cannot be
+    /// spliced into (any staged bytes went the read/write way).
     fn splice_batch(&mut self, pipe: &File) -> io::Result<Option<usize>> {
-        STAGE.with_borrow_mut(|slot| {
-            if slot.is_none() {
-                *slot = Stage::new()
-                    .inspect_err(|err| {
-                        tracing::debug!("no stage pipe for the {} log: {err}", self.name);
-                    })
-                    .ok();
+        if let Some(stage) = self.own_stage.take() {
+            let moved = self.splice_staged(pipe, &stage);
+            if moved.is_ok() || stage.is_empty() {
+                self.own_stage = Some(stage);
             }
-            let Some(stage) = slot.as_ref() else {
-                return Ok(None);
-            };
-            let staged = stage.fill(pipe)?;
-            let mut left = staged;
-            while left > 0 {
-                match self.stream.splice_from(stage.read.as_fd(), left) {
-                    Ok(Some((moved, end))) if moved > 0 => {
-                        self.relayed.wrote(moved, end);
-                        left -= moved;
-                    }
-                    // The file cannot take them this way (or fails, e.g. a full disk): the
-                    // staged bytes go through `deliver`, which reports write errors.
-                    _ => {
-                        let mut bytes = vec![0; left];
-                        let read = (&stage.read).read_exact(&mut bytes);
-                        if read.is_err() {
-                            // Never reuse a stage that may still hold bytes.
-                            *slot = None;
-                        }
-                        read?;
-                        self.deliver(&bytes);
-                        return Ok(None);
-                    }
+            return moved;
+        }
+        let Some(lease) = STAGES.take() else {
+            // Every stage is in use: straight from the child's pipe, as before stages (only
+            // regular files come here; they never make a splice wait).
+            return self.splice_into_file(pipe, PIPE_BUFFER as usize, true);
+        };
+        let moved = self.splice_staged(pipe, lease.stage());
+        if moved.is_err() && !lease.stage().is_empty() {
+            lease.discard();
+        }
+        moved
+    }
+
+    /// Moves what `pipe` holds into the empty `stage`, then from there into the file. Leaves
+    /// the stage empty unless it fails.
+    fn splice_staged(&mut self, pipe: &File, stage: &Stage) -> io::Result<Option<usize>> {
+        let staged = stage.fill(pipe)?;
+        let mut left = staged;
+        while left > 0 {
+            match self.splice_into_file(&stage.read, left, false) {
+                Ok(Some(moved)) if moved > 0 => left -= moved,
+                // The file cannot take them this way (or fails, e.g. a full disk): the
+                // staged bytes go through `deliver`, which reports write errors.
+                _ => {
+                    let mut bytes = vec![0; left];
+                    (&stage.read).read_exact(&mut bytes)?;
+                    self.deliver(&bytes);
+                    return Ok(None);
                 }
             }
-            Ok(Some(staged))
-        })
+        }
+        Ok(Some(staged))
+    }
+
+    /// One splice from `pipe` into the stream's file, accounted as relayed.
+    fn splice_into_file(
+        &mut self,
+        pipe: &File,
+        max: usize,
+        nonblocking: bool,
+    ) -> io::Result<Option<usize>> {
+        let spliced = self.stream.splice_from(pipe.as_fd(), max, nonblocking)?;
+        Ok(spliced.map(|(moved, end)| {
+            self.relayed.wrote(moved, end);
+            moved
+        }))
     }
 
     /// While output streams, lets a roomy pipe fill a little before the next splice: each
@@ -366,7 +392,7 @@ impl Relay {
     }
 }
 
-/// A pipe of the draining thread's own, between a child's pipe and its log file.
+/// A pipe between a child's pipe and its log file.
 ///
 /// A splice into a file holds the source pipe's lock for the whole write: the page-cache
 /// copy and any wait for writeback. Splicing straight from the child's pipe thus blocked
@@ -380,10 +406,79 @@ struct Stage {
     capacity: usize,
 }
 
-thread_local! {
-    /// The stage of this thread's drains, made on first use. A thread runs one drain at a
-    /// time, and a drain leaves the stage empty.
-    static STAGE: std::cell::RefCell<Option<Stage>> = const { std::cell::RefCell::new(None) };
+/// Most stages that exist at once, two fds each (a fleet near its fd limit must not lose
+/// spawns to them). Drains beyond that splice straight from the child's pipe.
+const MAX_STAGES: usize = 16;
+
+/// The stages of all captures without a thread of their own.
+static STAGES: StagePool = StagePool::new(MAX_STAGES);
+
+/// Stages lent out one batch at a time, at most `max` of them in existence.
+struct StagePool {
+    /// Stages not in use, and how many exist.
+    state: Mutex<(Vec<Stage>, usize)>,
+    max: usize,
+}
+
+impl StagePool {
+    const fn new(max: usize) -> Self {
+        StagePool {
+            state: Mutex::new((Vec::new(), 0)),
+            max,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (Vec<Stage>, usize)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle stage, or a new one while fewer than `max` exist.
+    fn take(&'static self) -> Option<StageLease> {
+        let mut state = self.lock();
+        let stage = match state.0.pop() {
+            Some(stage) => stage,
+            None if state.1 < self.max => {
+                let stage = Stage::new()
+                    .inspect_err(|err| tracing::debug!("no stage pipe for a log relay: {err}"))
+                    .ok()?;
+                state.1 += 1;
+                stage
+            }
+            None => return None,
+        };
+        Some(StageLease {
+            stage: Some(stage),
+            pool: self,
+        })
+    }
+}
+
+/// A stage lent to one batch of a drain; back to its pool when dropped.
+struct StageLease {
+    stage: Option<Stage>,
+    pool: &'static StagePool,
+}
+
+impl StageLease {
+    fn stage(&self) -> &Stage {
+        self.stage
+            .as_ref()
+            .expect("a lease holds its stage until dropped")
+    }
+
+    /// Closes a stage that may still hold bytes, rather than lend it again.
+    fn discard(mut self) {
+        self.stage = None;
+        self.pool.lock().1 -= 1;
+    }
+}
+
+impl Drop for StageLease {
+    fn drop(&mut self) {
+        if let Some(stage) = self.stage.take() {
+            self.pool.lock().0.push(stage);
+        }
+    }
 }
 
 impl Stage {
@@ -403,6 +498,11 @@ impl Stage {
             write: File::from(write),
             capacity: usize::try_from(capacity).unwrap_or(libc::PIPE_BUF),
         })
+    }
+
+    /// Whether the stage holds nothing (a failed batch may have left bytes in it).
+    fn is_empty(&self) -> bool {
+        bytes_waiting(&self.read) == 0
     }
 
     /// Moves what the non-blocking `source` holds, up to the stage's size, into the empty
@@ -488,5 +588,28 @@ impl Drained {
             self.relayed.bytes.load(Ordering::Relaxed),
             self.relayed.end.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stage_pool_stays_within_its_size_and_reuses_stages() {
+        static POOL: StagePool = StagePool::new(2);
+        let first = POOL.take().expect("a first stage");
+        let second = POOL.take().expect("a second stage");
+        assert!(
+            POOL.take().is_none(),
+            "a third stage beyond the pool's size"
+        );
+        let fd = first.stage().read.as_raw_fd();
+        drop(first);
+        let again = POOL.take().expect("the returned stage");
+        assert_eq!(again.stage().read.as_raw_fd(), fd, "not reused");
+        second.discard();
+        assert!(POOL.take().is_some(), "no room after a discard");
+        drop(again);
     }
 }

@@ -109,10 +109,14 @@ impl LogFile {
 
     /// Moves up to `max` bytes from `pipe` into the file without copying them through user
     /// space. `Ok(None)` means splice cannot serve this pair (the caller reads and writes
-    /// instead); `Ok(Some(0 bytes))` means the pipe's writers are all gone. Waits for the
-    /// pipe's bytes and the target's room: callers pass a pipe that holds the bytes, and a
-    /// target that can stall (a FIFO) is written from a thread of its own.
-    pub fn splice_from(&mut self, pipe: BorrowedFd<'_>, max: usize) -> io::Result<Option<Written>> {
+    /// instead); `Ok(Some(0 bytes))` means the pipe's writers are all gone. `nonblocking`:
+    /// an empty pipe (or a full FIFO target) fails with `WouldBlock` rather than waits.
+    pub fn splice_from(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        max: usize,
+        nonblocking: bool,
+    ) -> io::Result<Option<Written>> {
         self.follow_external_changes()?;
         // Never past `maxbytes`: the file rotates exactly at its size limit (a file opened
         // already at or over it rotates first).
@@ -140,7 +144,11 @@ impl LogFile {
                 self.file.as_raw_fd(),
                 out_offset,
                 max,
-                libc::SPLICE_F_MOVE,
+                if nonblocking {
+                    libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK
+                } else {
+                    libc::SPLICE_F_MOVE
+                },
             )
         };
         if moved < 0 {

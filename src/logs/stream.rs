@@ -148,17 +148,19 @@ impl LogStream {
     /// Moves what `pipe` holds into the file without copying it through user space (the
     /// ring then starts over empty: reads come from the files). Gives the bytes moved and
     /// the stream offset after them; `Ok(None)`: splice cannot serve this stream, use
-    /// [`LogStream::append`]; `Ok(Some((0, _)))`: the pipe is at its end.
+    /// [`LogStream::append`]; `Ok(Some((0, _)))`: the pipe is at its end. `nonblocking`: as
+    /// for [`LogFile::splice_from`].
     pub fn splice_from(
         &self,
         pipe: BorrowedFd<'_>,
         max: usize,
+        nonblocking: bool,
     ) -> std::io::Result<Option<(usize, u64)>> {
         let mut state = self.lock();
         let Some(file) = state.file.as_mut() else {
             return Ok(None);
         };
-        let Some(written) = file.splice_from(pipe, max)? else {
+        let Some(written) = file.splice_from(pipe, max, nonblocking)? else {
             return Ok(None);
         };
         state.stored(written);
