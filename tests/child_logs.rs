@@ -433,3 +433,27 @@ fn a_full_log_is_survived_reported_once_and_resumed_when_there_is_room() {
         "no writes after the clear"
     );
 }
+
+#[test]
+fn a_log_whose_directory_vanishes_keeps_its_child_writing() {
+    let ws = Workspace::new();
+    fs::create_dir(ws.path().join("logs")).expect("mkdir");
+    ws.config(
+        "[program:writer]\ncommand=/bin/sh -c \"while [ ! -e {dir}/go ]; do sleep 0.05; done; \
+         yes line | head -n 800000; touch {dir}/done; exec sleep 1000\"\nstartsecs=0\n\
+         stdout_logfile={dir}/logs/out.log\nstdout_logfile_maxbytes=1KB\nstdout_logfile_backups=2\n",
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: writer entered RUNNING state");
+    fs::remove_dir_all(vigild.ws.path().join("logs")).expect("rm logs");
+    vigild.ws.write("go", "");
+    // 4 MB is more than the pipes hold: the child finishes only if the relay goes on.
+    assert!(
+        wait_until(|| vigild.ws.path().join("done").exists()),
+        "the child stalled on its stdout"
+    );
+    let log = vigild.wait_log("could not write the");
+    assert_eq!(lines_with(&log, "could not write the").len(), 1, "{log}");
+    let log = vigild.shutdown();
+    assert!(log.contains("stopped: writer"), "{log}");
+}

@@ -281,6 +281,7 @@ impl Relay {
                     // over and reports write errors while the ring keeps the output.
                     Ok(None) | Err(_) => {
                         self.splicing = false;
+                        self.own_stage = None;
                         continue;
                     }
                 }
@@ -348,7 +349,7 @@ impl Relay {
                 // The file cannot take them this way (or fails, e.g. a full disk): the
                 // staged bytes go through `deliver`, which reports write errors.
                 _ => {
-                    let mut bytes = vec![0; left];
+                    let mut bytes = vec![0; bytes_waiting(&stage.read)];
                     (&stage.read).read_exact(&mut bytes)?;
                     self.deliver(&bytes);
                     return Ok(None);
@@ -406,8 +407,9 @@ struct Stage {
     capacity: usize,
 }
 
-/// Most stages that exist at once, two fds each (a fleet near its fd limit must not lose
-/// spawns to them). Drains beyond that splice straight from the child's pipe.
+/// Most pooled stages that exist at once, two fds each (a fleet near its fd limit must not
+/// lose spawns to them). Drains beyond that splice straight from the child's pipe. A capture
+/// with a thread of its own (a FIFO or terminal target, rare) has its own stage besides.
 const MAX_STAGES: usize = 16;
 
 /// The stages of all captures without a thread of their own.
@@ -475,8 +477,15 @@ impl StageLease {
 
 impl Drop for StageLease {
     fn drop(&mut self) {
-        if let Some(stage) = self.stage.take() {
-            self.pool.lock().0.push(stage);
+        let Some(stage) = self.stage.take() else {
+            return;
+        };
+        let mut state = self.pool.lock();
+        // A batch that panicked may have left bytes in it, for another log to get.
+        if std::thread::panicking() && !stage.is_empty() {
+            state.1 -= 1;
+        } else {
+            state.0.push(stage);
         }
     }
 }

@@ -159,7 +159,12 @@ impl LogFile {
             };
         }
         let moved = usize::try_from(moved).unwrap_or(0);
-        self.stored(moved).map(Some)
+        // The bytes are in the file whatever the rotation does: a rotation that fails here is
+        // tried again, and its error returned, by the next call before it moves anything.
+        Ok(Some(self.stored(moved).unwrap_or(Written {
+            bytes: moved,
+            rotated: false,
+        })))
     }
 
     /// Writes go at the file's real end even if something else changed it (another process
