@@ -146,8 +146,9 @@ struct Relay {
     /// What this capture has put into the stream (crash records take their tail from it).
     relayed: Arc<Relayed>,
     /// The stage of a capture with a thread of its own (a target that can stall); other
-    /// captures borrow one from the pool per batch.
+    /// captures borrow one from `stages` per batch.
     own_stage: Option<Stage>,
+    stages: &'static StagePool,
 }
 
 impl Relay {
@@ -172,6 +173,7 @@ impl Relay {
             name: name.to_string(),
             relayed,
             own_stage: None,
+            stages: &STAGES,
         };
         relay.splicing = relay.untreated();
         relay
@@ -326,7 +328,7 @@ impl Relay {
             }
             return moved;
         }
-        let Some(lease) = STAGES.take() else {
+        let Some(lease) = self.stages.take() else {
             // Every stage is in use: straight from the child's pipe, as before stages (only
             // regular files come here; they never make a splice wait).
             return self.splice_into_file(pipe, PIPE_BUFFER as usize, true);
@@ -603,6 +605,81 @@ impl Drained {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Relays `count` numbered lines, written by a thread, through `stages` into a log that
+    /// rotates every 50,000 bytes (not a whole number of pages, so batches straddle the
+    /// rotations); returns the kept files' contents, oldest first, and the lines.
+    fn relay_numbered_lines(stages: &'static StagePool, count: u32) -> (String, String) {
+        use super::super::file::{LogFile, Rotation};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("out.log");
+        let rotation = Rotation {
+            maxbytes: 50_000,
+            backups: 1000,
+        };
+        let file = LogFile::open(&path, rotation).expect("log file");
+        let stream = Arc::new(LogStream::new("test", Some(file), 1 << 16));
+        let on_capture: OnCapture = Box::new(|_| {});
+        let mut relay = Relay::new(
+            Arc::clone(&stream),
+            Treatment::default(),
+            on_capture,
+            "test stdout",
+            Arc::default(),
+        );
+        relay.stages = stages;
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+        set_nonblocking(&read).expect("non-blocking");
+        let lines: String = (1..=count).map(|n| format!("line {n}\n")).collect();
+        let writer = {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                let mut write = File::from(write);
+                std::io::Write::write_all(&mut write, lines.as_bytes()).expect("write");
+            })
+        };
+        relay.run_blocking(&File::from(read));
+        writer.join().expect("writer");
+        let mut backups: Vec<u32> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|entry| {
+                entry
+                    .ok()?
+                    .file_name()
+                    .to_str()?
+                    .strip_prefix("out.log.")?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        backups.sort_unstable_by(|a, b| b.cmp(a));
+        let mut files: Vec<_> = backups
+            .iter()
+            .map(|n| dir.path().join(format!("out.log.{n}")))
+            .collect();
+        files.push(path);
+        let logged = files
+            .iter()
+            .map(|file| std::fs::read_to_string(file).expect("read log"))
+            .collect();
+        (logged, lines)
+    }
+
+    #[test]
+    fn every_byte_reaches_the_rotating_file_through_a_stage_or_straight() {
+        static ONE_STAGE: StagePool = StagePool::new(1);
+        static NO_STAGE: StagePool = StagePool::new(0);
+        for stages in [&ONE_STAGE, &NO_STAGE] {
+            let (logged, lines) = relay_numbered_lines(stages, 300_000);
+            assert!(
+                logged == lines,
+                "{} bytes logged of {}",
+                logged.len(),
+                lines.len()
+            );
+        }
+        assert_eq!(ONE_STAGE.lock().1, 1, "the stage was not used");
+    }
 
     #[test]
     fn the_stage_pool_stays_within_its_size_and_reuses_stages() {
