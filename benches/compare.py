@@ -424,6 +424,7 @@ def relay_run(kind, work, command, maxbytes, size):
         return wall, user_after - user, system_after - system
     finally:
         daemon.stop()
+        shutil.rmtree(daemon.dir, ignore_errors=True)  # 512 MiB per run otherwise
 
 
 def logs(kind, work, lines, size):
