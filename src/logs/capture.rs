@@ -323,7 +323,7 @@ impl Relay {
     fn splice_batch(&mut self, pipe: &File) -> io::Result<Option<usize>> {
         if let Some(stage) = self.own_stage.take() {
             let moved = self.splice_staged(pipe, &stage);
-            if moved.is_ok() || stage.is_empty() {
+            if stage.reusable_after(&moved) {
                 self.own_stage = Some(stage);
             }
             return moved;
@@ -334,7 +334,7 @@ impl Relay {
             return self.splice_into_file(pipe, PIPE_BUFFER as usize, true);
         };
         let moved = self.splice_staged(pipe, lease.stage());
-        if moved.is_err() && !lease.stage().is_empty() {
+        if !lease.stage().reusable_after(&moved) {
             lease.discard();
         }
         moved
@@ -401,8 +401,8 @@ impl Relay {
 /// copy and any wait for writeback. Splicing straight from the child's pipe thus blocked
 /// the child's writes for that long, though its pipe had room. Moving the pages into the
 /// stage holds the child's pipe only for a page-reference move (no copy); the file write
-/// then holds the stage alone. The relay ran about 1.2x as fast at the same CPU per GB
-/// (benches/compare.py --only logs).
+/// then holds the stage alone. The relay ran about 1.2x as fast, at about 6% more CPU per
+/// GB (benches/compare.py --only logs, and paired runs against the direct splice).
 struct Stage {
     read: File,
     write: File,
@@ -514,6 +514,12 @@ impl Stage {
     /// Whether the stage holds nothing (a failed batch may have left bytes in it).
     fn is_empty(&self) -> bool {
         bytes_waiting(&self.read) == 0
+    }
+
+    /// Whether the stage may serve another batch after one that ended in `moved`: a batch
+    /// that succeeded left it empty; one that failed may have left bytes behind.
+    fn reusable_after<T>(&self, moved: &io::Result<T>) -> bool {
+        moved.is_ok() || self.is_empty()
     }
 
     /// Moves what the non-blocking `source` holds, up to the stage's size, into the empty
