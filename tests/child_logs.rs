@@ -457,3 +457,125 @@ fn a_log_whose_directory_vanishes_keeps_its_child_writing() {
     let log = vigild.shutdown();
     assert!(log.contains("stopped: writer"), "{log}");
 }
+
+/// Log files of vigild's that were removed while it holds them open (`… (deleted)`).
+fn deleted_files_held(pid: i32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(Result::ok)
+                .filter_map(|fd| fs::read_link(fd.path()).ok())
+                .map(|target| target.display().to_string())
+                .filter(|target| target.ends_with(" (deleted)") && target.contains(".log"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The pid of `name`'s child, as supervisorctl tells it, once it has one.
+fn child_pid(vigild: &Vigild, name: &str) -> i32 {
+    let mut pid = 0;
+    let found = wait_until(|| {
+        pid = vigild.ctl(&["pid", name]).1.trim().parse().unwrap_or(0);
+        pid > 0
+    });
+    assert!(found, "{name} never had a pid");
+    pid
+}
+
+/// A program writing a numbered line every 20 ms into `w.log`, plain or rotating.
+fn ticking_program(rotating: bool) -> String {
+    let rotation = if rotating {
+        "stdout_logfile_maxbytes=1MB\nstdout_logfile_backups=2\n"
+    } else {
+        "stdout_logfile_maxbytes=0\n"
+    };
+    format!(
+        "{CONTROL_SECTIONS}[program:w]\n\
+         command=sh -c 'n=0; while true; do n=$((n+1)); echo \"tick $$ $n\"; sleep 0.02; done'\n\
+         startsecs=0\nstdout_logfile={{dir}}/w.log\n{rotation}"
+    )
+}
+
+/// How the file goes away: removed, or moved aside as logrotate's `create` mode does.
+#[derive(Clone, Copy, Debug)]
+enum Removal {
+    Rm,
+    Mv,
+}
+
+impl Removal {
+    fn apply(self, dir: &Path) {
+        let log = dir.join("w.log");
+        match self {
+            Removal::Rm => fs::remove_file(&log).expect("rm w.log"),
+            Removal::Mv => fs::rename(&log, dir.join("w.log.moved")).expect("mv w.log"),
+        }
+    }
+}
+
+#[test]
+fn a_log_removed_while_stopped_is_created_again_at_the_next_start() {
+    for (rotating, removal) in [(false, Removal::Rm), (true, Removal::Mv)] {
+        let vigild = Vigild::with_config(&ticking_program(rotating));
+        let dir = vigild.ws.path().to_path_buf();
+        let first = child_pid(&vigild, "w");
+        let written = |needle: String| {
+            wait_until(|| fs::read_to_string(dir.join("w.log")).is_ok_and(|t| t.contains(&needle)))
+        };
+        assert!(written(format!("tick {first} ")));
+        let (code, out) = vigild.ctl(&["stop", "w"]);
+        assert_eq!(code, 0, "{out}");
+        removal.apply(&dir);
+        let (code, out) = vigild.ctl(&["start", "w"]);
+        assert_eq!(code, 0, "{out}");
+        let second = child_pid(&vigild, "w");
+        assert_ne!(first, second);
+        // The new child's output lands in a new w.log at once, not in the removed inode.
+        let new_file = written(format!("tick {second} 1\n"));
+        assert!(new_file, "no new w.log ({rotating:?}, {removal:?})");
+        let text = fs::read_to_string(dir.join("w.log")).expect("w.log");
+        assert!(!text.contains(&format!("tick {first} ")), "{text}");
+        assert_eq!(deleted_files_held(vigild.pid()), Vec::<String>::new());
+        let (code, out) = vigild.ctl(&["tail", "w"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(&format!("tick {second} ")), "{out}");
+    }
+}
+
+#[test]
+fn a_log_removed_while_running_is_created_again_within_seconds() {
+    for (rotating, removal) in [(true, Removal::Rm), (false, Removal::Mv)] {
+        let vigild = Vigild::with_config(&ticking_program(rotating));
+        let dir = vigild.ws.path().to_path_buf();
+        let pid = child_pid(&vigild, "w");
+        let written = |needle: String| {
+            wait_until(|| fs::read_to_string(dir.join("w.log")).is_ok_and(|t| t.contains(&needle)))
+        };
+        assert!(written(format!("tick {pid} 3\n")));
+        removal.apply(&dir);
+        // The tail answers from what vigild holds while the file is gone.
+        let (code, out) = vigild.ctl(&["tail", "w"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(&format!("tick {pid} ")), "{out}");
+        let recreated = written("tick".into());
+        assert!(
+            recreated,
+            "w.log never came back ({rotating:?}, {removal:?})"
+        );
+        assert!(
+            wait_until(|| deleted_files_held(vigild.pid()).is_empty()),
+            "still writing into {:?}",
+            deleted_files_held(vigild.pid())
+        );
+        let (code, out) = vigild.ctl(&["tail", "w"]);
+        assert_eq!(code, 0, "{out}");
+        let last = fs::read_to_string(dir.join("w.log")).expect("w.log");
+        let last_line = last.lines().last().expect("a line").to_string();
+        assert!(
+            wait_until(|| vigild.ctl(&["tail", "w"]).1.contains(&last_line)),
+            "tail does not follow the new file: {out}"
+        );
+        // The child was never restarted for it.
+        assert_eq!(child_pid(&vigild, "w"), pid);
+    }
+}

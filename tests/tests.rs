@@ -38,5 +38,7 @@ mod rolling;
 mod web;
 // Grafana dashboards, alert rules and the demo fleet, against a real Prometheus.
 mod dashboards;
+// Sinks outside vigild that stop reading: an unread stderr.
+mod stalled_sinks;
 // Chaos: random kills, pauses, forks, closed outputs and floods against 50 programs.
 mod chaos;

@@ -81,9 +81,7 @@ pub fn start(
     // SAFETY: F_GETPIPE_SZ on a pipe fd we own; no memory is passed.
     let capacity = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
     relay.pipe_capacity = usize::try_from(capacity).unwrap_or(0);
-    if let Some(first) = first {
-        relay.stream.append(&first);
-    }
+    relay.first = first;
     set_nonblocking(&pipe)?;
     let pipe = File::from(pipe);
     match tokio::runtime::Handle::try_current() {
@@ -149,6 +147,8 @@ struct Relay {
     /// captures borrow one from `stages` per batch.
     own_stage: Option<Stage>,
     stages: &'static StagePool,
+    /// The spawn marker, written before any output.
+    first: Option<Vec<u8>>,
 }
 
 impl Relay {
@@ -174,6 +174,7 @@ impl Relay {
             relayed,
             own_stage: None,
             stages: &STAGES,
+            first: None,
         };
         relay.splicing = relay.untreated();
         relay
@@ -223,6 +224,16 @@ impl Relay {
         }
     }
 
+    /// What a new child's capture does first, on a thread that may wait on the disk: the
+    /// log file is opened afresh if it was removed or replaced while no child wrote to it
+    /// (as supervisord opens a child's logs at every spawn), then the spawn marker.
+    fn open_stream(&mut self) {
+        self.stream.reopen_if_replaced();
+        if let Some(first) = self.first.take() {
+            self.stream.append(&first);
+        }
+    }
+
     /// The task's loop: wait until the (non-blocking) pipe is readable, then drain it on a
     /// blocking thread, until its end. A slow disk thus holds a blocking thread, never the
     /// runtime's workers (where the supervisor task runs), and an idle pipe holds nothing.
@@ -232,6 +243,14 @@ impl Relay {
     /// a runtime worker. A registration reports data that arrived before it.
     async fn run_async(self, pipe: File) {
         let mut relay = self;
+        let opened = tokio::task::spawn_blocking(move || {
+            relay.open_stream();
+            relay
+        });
+        let Ok(opened) = opened.await else {
+            return;
+        };
+        relay = opened;
         let mut pipe = pipe;
         loop {
             // SAFETY: the File owns the fd and is never replaced while the AsyncFd holds it.
@@ -389,6 +408,7 @@ impl Relay {
     /// The thread's loop, for targets that may block: the same drains, waiting on this
     /// thread between them, until the pipe's end. A stalled target stalls only this thread.
     fn run_blocking(mut self, pipe: &File) {
+        self.open_stream();
         while let PipeEnd::Empty = self.drain(pipe) {
             wait_readable(pipe, -1);
         }

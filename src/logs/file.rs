@@ -2,12 +2,18 @@
 //! after a write that brings the file to `maxbytes`, the file-rotate crate shifts the
 //! backups and starts a new file. Bytes arrive by `write` or, zero-copy, by `splice` from a
 //! child's pipe; the file knows its length and reports rotations, so readers can map offsets.
+//!
+//! The file also knows which inode it holds: a file removed or replaced behind vigild's back
+//! (`rm`, logrotate's `create` mode) is noticed by [`LogFile::reopen_if_replaced`] and opened
+//! afresh at its path, as supervisord opens its logs at every spawn.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
@@ -32,11 +38,20 @@ pub struct Written {
     pub rotated: bool,
 }
 
+/// How often a write looks at the file's path to see whether the file was removed or
+/// replaced: one `stat` a second at most, however fast the output flows.
+pub const PATH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
 /// An open log file.
 pub struct LogFile {
     path: PathBuf,
     rotation: Rotation,
+    /// Open for reading too, so a tail reads what the file holds even after it was removed.
     file: File,
+    /// Device and inode of `file`, to tell whether `path` still names it (regular files).
+    identity: Option<(u64, u64)>,
+    /// When `path` was last compared with `identity`.
+    checked: Instant,
     /// Regular files are written at explicit offsets (splice cannot append); devices and
     /// pipes (`/dev/stdout`) are written as streams and never rotated.
     seekable: bool,
@@ -56,6 +71,8 @@ impl LogFile {
             path: path.to_path_buf(),
             rotation,
             file,
+            identity: seekable.then(|| (metadata.dev(), metadata.ino())),
+            checked: Instant::now(),
             seekable,
             rotates: seekable && rotation.maxbytes > 0,
             len: if seekable { metadata.len() } else { 0 },
@@ -211,7 +228,10 @@ impl LogFile {
         );
         rotator.rotate()?;
         drop(rotator);
-        self.file = open_for_writing(&self.path)?;
+        let file = open_for_writing(&self.path)?;
+        let metadata = file.metadata()?;
+        self.identity = Some((metadata.dev(), metadata.ino()));
+        self.file = file;
         self.len = 0;
         Ok(())
     }
@@ -220,6 +240,26 @@ impl LogFile {
     pub fn reopen(&mut self) -> io::Result<u64> {
         *self = LogFile::open(&self.path, self.rotation)?;
         Ok(self.len)
+    }
+
+    /// Reopens the file (creating it) when its path no longer names the file held open: it
+    /// was removed, or moved and replaced. Looks at most once per [`PATH_CHECK_INTERVAL`]
+    /// unless `now_anyway` (a spawn). `Ok(Some(len))`: reopened, the new file holds `len`
+    /// bytes. Targets that are not regular files are never reopened.
+    pub fn reopen_if_replaced(&mut self, now_anyway: bool) -> io::Result<Option<u64>> {
+        let Some(identity) = self.identity else {
+            return Ok(None);
+        };
+        if !now_anyway && self.checked.elapsed() < PATH_CHECK_INTERVAL {
+            return Ok(None);
+        }
+        self.checked = Instant::now();
+        match std::fs::metadata(&self.path) {
+            Ok(metadata) if (metadata.dev(), metadata.ino()) == identity => Ok(None),
+            Ok(_) => self.reopen().map(Some),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => self.reopen().map(Some),
+            Err(err) => Err(err),
+        }
     }
 
     /// Empties the file (supervisord's clearLog / clearProcessLogs).
@@ -240,18 +280,42 @@ impl LogFile {
                 "the log is not a regular file",
             ));
         }
-        read_file_at(&self.path, offset, length)
+        // Through the open descriptor: a file removed since it was opened still answers.
+        let wanted = length.min(self.len.saturating_sub(offset));
+        let mut bytes = vec![0; usize::try_from(wanted).unwrap_or(usize::MAX)];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match self
+                .file
+                .read_at(&mut bytes[filled..], offset + filled as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                // Opened write-only (see `open_for_writing`): by its path instead.
+                Err(err) if err.raw_os_error() == Some(libc::EBADF) => {
+                    return read_file_at(&self.path, offset, length);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        bytes.truncate(filled);
+        Ok(bytes)
     }
 }
 
 /// Opens `path` for writing at explicit offsets, keeping what it holds (not `O_APPEND`:
-/// splice refuses append-mode files).
+/// splice refuses append-mode files); readable too where the target allows it, so the file
+/// can be read back through the open descriptor.
 fn open_for_writing(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    match options.clone().read(true).open(path) {
+        Ok(file) => Ok(file),
+        // A write-only target (a device or FIFO the daemon may only write to).
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => options.open(path),
+        Err(err) => Err(err),
+    }
 }
 
 /// Reads up to `length` bytes of the file at `path` from `offset`.

@@ -1,17 +1,27 @@
 //! The daemon's own log: supervisord's line format (`2026-11-24 16:05:09,123 INFO spawned: …`)
 //! written through tracing-subscriber into the rotated `logfile`, and echoed to stderr in the
 //! foreground unless `silent`.
+//!
+//! Nothing that logs waits for the log: each line is queued for a [`Sink`] thread (one for
+//! the file, one for stderr), so a stalled disk or an unread stderr (a FIFO, a paused
+//! terminal) costs dropped lines, counted and reported, never a stalled supervisor. The
+//! level can be changed while running (SIGHUP re-applies `loglevel`).
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{reload, Registry};
 
+use super::sink::{Sink, QUEUE_BYTES};
 use super::stream::LogStream;
 use crate::config::LogLevel;
 use crate::timefmt::log_timestamp;
@@ -19,19 +29,68 @@ use crate::timefmt::log_timestamp;
 /// The tracing target that marks an error as supervisord's CRIT level.
 pub const CRITICAL: &str = "vigil::critical";
 
-/// Where main-log lines go.
-pub struct MainLogWriter {
-    stream: Arc<LogStream>,
-    echo: bool,
+/// How long vigild waits at exit for the main log's last lines to be written (a sink that
+/// stays stalled must not keep vigild from exiting).
+const FLUSH_LIMIT: Duration = Duration::from_secs(1);
+
+/// The installed main log: where lines go and the level that lets them through.
+pub struct MainLogger {
+    file: Arc<Sink>,
+    echo: Option<Arc<Sink>>,
+    level: reload::Handle<LevelFilter, Registry>,
+    critical_only: Arc<AtomicBool>,
 }
 
-impl io::Write for &MainLogWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.echo {
-            // A closed stderr must not stop the log file.
-            let _ = io::stderr().write_all(buf);
+impl MainLogger {
+    /// Starts the writer threads; until then lines wait in their queues. Call once vigild
+    /// has done its forking (daemonizing, its helpers): a fork keeps only its caller's thread.
+    pub fn start_writers(&self) -> io::Result<()> {
+        self.file.start_writer("main log")?;
+        if let Some(echo) = &self.echo {
+            echo.start_writer("main log echo")?;
         }
-        self.stream.append(buf);
+        Ok(())
+    }
+
+    /// Lets through what `level` asks for from now on.
+    pub fn set_level(&self, level: LogLevel) {
+        self.critical_only
+            .store(level == LogLevel::Critical, Ordering::Relaxed);
+        if let Err(err) = self.level.reload(level_filter(level)) {
+            tracing::error!("could not change the log level: {err}");
+        }
+    }
+
+    /// Waits (a bounded time) until every queued line has reached the file and stderr, so
+    /// the last lines before an exit are not lost.
+    pub fn flush(&self) {
+        let deadline = Instant::now() + FLUSH_LIMIT;
+        self.file.flush(deadline);
+        if let Some(echo) = &self.echo {
+            echo.flush(deadline);
+        }
+    }
+}
+
+impl Drop for MainLogger {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Where main-log lines go: a queue per sink, never a write on the caller's thread.
+#[derive(Clone)]
+struct MainLogWriter {
+    file: Arc<Sink>,
+    echo: Option<Arc<Sink>>,
+}
+
+impl io::Write for MainLogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(echo) = &self.echo {
+            echo.push(buf);
+        }
+        self.file.push(buf);
         Ok(buf.len())
     }
 
@@ -40,32 +99,81 @@ impl io::Write for &MainLogWriter {
     }
 }
 
-/// Installs the global subscriber writing to `stream` (and to stderr when `echo`).
-pub fn install(stream: Arc<LogStream>, level: LogLevel, echo: bool) {
-    let writer = Arc::new(MainLogWriter { stream, echo });
-    let filter = match level {
-        LogLevel::Critical | LogLevel::Error => Level::ERROR,
-        LogLevel::Warn => Level::WARN,
-        LogLevel::Info => Level::INFO,
-        LogLevel::Debug => Level::DEBUG,
-        LogLevel::Trace | LogLevel::Blather => Level::TRACE,
+impl<'a> MakeWriter<'a> for MainLogWriter {
+    type Writer = MainLogWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The line standing for `count` lines a stalled sink could not take.
+fn dropped_line(count: u64) -> Vec<u8> {
+    format!(
+        "{} WARN {count} log lines dropped\n",
+        log_timestamp(SystemTime::now())
+    )
+    .into_bytes()
+}
+
+fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Critical | LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace | LogLevel::Blather => LevelFilter::TRACE,
+    }
+}
+
+/// Installs the global subscriber writing to `stream` (and to stderr when `echo`), each
+/// through a writer thread of its own once [`MainLogger::start_writers`] is called.
+pub fn install(stream: Arc<LogStream>, level: LogLevel, echo: bool) -> MainLogger {
+    let file = Arc::new(Sink::new(
+        QUEUE_BYTES,
+        move |line| {
+            stream.append(line);
+        },
+        dropped_line,
+    ));
+    let echo = echo.then(|| {
+        Arc::new(Sink::new(
+            QUEUE_BYTES,
+            // A closed stderr must not stop the log file.
+            |line| {
+                let _ = io::stderr().write_all(line);
+            },
+            dropped_line,
+        ))
+    });
+    let writer = MainLogWriter {
+        file: Arc::clone(&file),
+        echo: echo.clone(),
     };
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(filter)
-        .event_format(LineFormat {
-            critical_only: level == LogLevel::Critical,
-        })
-        .with_writer(writer)
-        .finish();
+    let critical_only = Arc::new(AtomicBool::new(level == LogLevel::Critical));
+    let (filter, handle) = reload::Layer::new(level_filter(level));
+    let subscriber = Registry::default().with(filter).with(
+        tracing_subscriber::fmt::layer()
+            .event_format(LineFormat {
+                critical_only: Arc::clone(&critical_only),
+            })
+            .with_writer(writer),
+    );
     // A second install (only possible in tests) keeps the first subscriber.
     let _ = tracing::subscriber::set_global_default(subscriber);
+    MainLogger {
+        file,
+        echo,
+        level: handle,
+        critical_only,
+    }
 }
 
 /// supervisord's main-log line: timestamp, 4-letter level, message.
 struct LineFormat {
     /// `loglevel=critical`: tracing has no level above ERROR, so CRIT lines are told apart
     /// by their target and the other errors are left out here.
-    critical_only: bool,
+    critical_only: Arc<AtomicBool>,
 }
 
 impl<S, N> FormatEvent<S, N> for LineFormat
@@ -80,7 +188,7 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        if self.critical_only && meta.target() != CRITICAL {
+        if self.critical_only.load(Ordering::Relaxed) && meta.target() != CRITICAL {
             return Ok(());
         }
         let level = match *meta.level() {

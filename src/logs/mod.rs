@@ -15,4 +15,5 @@ pub mod file;
 pub mod filters;
 pub mod mainlog;
 pub mod ring;
+pub mod sink;
 pub mod stream;

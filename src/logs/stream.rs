@@ -9,7 +9,7 @@
 //! else from the current file and the one rotation moved to `name.1`.
 
 use std::os::fd::BorrowedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::file::{read_file_at, LogFile, Written};
@@ -50,6 +50,8 @@ struct State {
     /// The file the last rotation produced (`name.1`) and its first byte's stream offset.
     previous_file: Option<(PathBuf, u64)>,
     write_failed: bool,
+    /// Reopening a removed or replaced file failed, and was reported.
+    reopen_failed: bool,
 }
 
 /// A log stream shared by the thread that writes it and the readers.
@@ -58,7 +60,8 @@ struct State {
 /// disk holds the lock); [`LogStream::path`] needs no lock.
 pub struct LogStream {
     label: String,
-    path: Option<PathBuf>,
+    /// The file's path; changes only when the main log is given a new `logfile`.
+    path: Mutex<Option<PathBuf>>,
     /// Writes may block for long: the file is a pipe, FIFO or terminal (`/dev/stdout`), whose
     /// reader may stop reading.
     may_block: bool,
@@ -76,7 +79,7 @@ impl LogStream {
         ring.skip_to(existing);
         LogStream {
             label: label.into(),
-            path: file.as_ref().map(|f| f.path().to_path_buf()),
+            path: Mutex::new(file.as_ref().map(|f| f.path().to_path_buf())),
             may_block: file.as_ref().is_some_and(|f| !f.is_readable()),
             state: Mutex::new(State {
                 file,
@@ -84,6 +87,7 @@ impl LogStream {
                 file_start: 0,
                 previous_file: None,
                 write_failed: false,
+                reopen_failed: false,
             }),
             grown: tokio::sync::Notify::new(),
         }
@@ -104,9 +108,25 @@ impl LogStream {
         self.may_block
     }
 
-    /// The log file's path, if the stream has one.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+    /// The log file's path, if the stream has one (its own lock, never held while writing).
+    pub fn path(&self) -> Option<PathBuf> {
+        self.path
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Writes to `file` from now on (none: memory only), as a reload's new `logfile` asks
+    /// of the main log; what was written before stays readable from memory.
+    pub fn retarget(&self, file: Option<LogFile>) {
+        *self.path.lock().unwrap_or_else(PoisonError::into_inner) =
+            file.as_ref().map(|f| f.path().to_path_buf());
+        let mut state = self.lock();
+        let len = file.as_ref().map_or(0, LogFile::len);
+        state.file = file;
+        state.write_failed = false;
+        state.reopen_failed = false;
+        state.started_new_file(len);
     }
 
     /// Bytes written to the stream so far (including what the file held when opened).
@@ -121,13 +141,13 @@ impl LogStream {
         if bytes.is_empty() {
             return state.ring.end();
         }
+        let mut report = state.follow_path(false);
         let written = state.file.as_mut().map(|file| file.write(bytes));
-        let mut report = None;
         match written {
             Some(Ok(written)) => state.stored(written),
             Some(Err(err)) => {
                 if !state.write_failed {
-                    report = Some(err);
+                    report = report.or(Some(err));
                 }
                 state.write_failed = true;
             }
@@ -157,6 +177,7 @@ impl LogStream {
         nonblocking: bool,
     ) -> std::io::Result<Option<(usize, u64)>> {
         let mut state = self.lock();
+        let report = state.follow_path(false);
         let Some(file) = state.file.as_mut() else {
             return Ok(None);
         };
@@ -168,21 +189,31 @@ impl LogStream {
         state.ring.skip_to(end);
         drop(state);
         self.grown.notify_waiters();
+        if let Some(err) = report {
+            tracing::error!("could not reopen the {} log: {err}", self.label);
+        }
         Ok(Some((written.bytes, end)))
     }
 
     /// Reopens the file (external rotation, SIGUSR2).
     pub fn reopen(&self) -> std::io::Result<()> {
         let mut state = self.lock();
-        let end = state.ring.end();
         let Some(file) = state.file.as_mut() else {
             return Ok(());
         };
         let len = file.reopen()?;
-        state.file_start = end.saturating_sub(len);
-        // Where logrotate moved the old file is unknown.
-        state.previous_file = None;
+        state.started_new_file(len);
         Ok(())
+    }
+
+    /// Opens the file afresh if it was removed or replaced since it was opened (at every
+    /// spawn, as supervisord opens a child's logs; writes also look, once a second). When
+    /// that fails the old file is kept, and the error reported once.
+    pub fn reopen_if_replaced(&self) {
+        let report = self.lock().follow_path(true);
+        if let Some(err) = report {
+            tracing::error!("could not reopen the {} log: {err}", self.label);
+        }
     }
 
     /// Empties the file and the ring (clearLog, clearProcessLogs).
@@ -266,6 +297,29 @@ impl LogStream {
 }
 
 impl State {
+    /// Reopens a file that was removed or replaced (see [`LogFile::reopen_if_replaced`]).
+    /// Gives the error to report when that first fails (the old file stays in use).
+    fn follow_path(&mut self, now_anyway: bool) -> Option<std::io::Error> {
+        let file = self.file.as_mut()?;
+        match file.reopen_if_replaced(now_anyway) {
+            Ok(reopened) => {
+                self.reopen_failed = false;
+                if let Some(len) = reopened {
+                    self.started_new_file(len);
+                }
+                None
+            }
+            Err(err) => (!std::mem::replace(&mut self.reopen_failed, true)).then_some(err),
+        }
+    }
+
+    /// The file was opened afresh and holds `len` bytes: the stream's next byte follows
+    /// them. Where the old file went (logrotate, `rm`) is unknown.
+    fn started_new_file(&mut self, len: u64) {
+        self.file_start = self.ring.end().saturating_sub(len);
+        self.previous_file = None;
+    }
+
     fn stored(&mut self, written: Written) {
         self.write_failed = false;
         if written.rotated {

@@ -110,17 +110,45 @@ impl Samples {
 /// Where the latest [`Samples`] are read.
 pub type Reader = watch::Receiver<Arc<Samples>>;
 
-/// Starts sampling every `interval` (none at all when it is zero) and returns where the
-/// samples appear.
-pub fn start(handle: Handle, interval: Duration) -> Reader {
+/// Starts sampling every `interval` (none at all while it is zero; a reload may change it)
+/// and returns where the samples appear.
+pub fn start(handle: Handle, interval: watch::Receiver<Duration>) -> Reader {
     let (publish, reader) = watch::channel(Arc::new(Samples {
-        interval,
+        interval: *interval.borrow(),
         ..Samples::default()
     }));
-    if !interval.is_zero() {
-        tokio::spawn(run(handle, interval, publish));
-    }
+    tokio::spawn(follow_interval(handle, interval, publish));
     reader
+}
+
+/// Samples at the current interval until it changes, then at the new one (none while zero).
+async fn follow_interval(
+    handle: Handle,
+    mut interval: watch::Receiver<Duration>,
+    publish: watch::Sender<Arc<Samples>>,
+) {
+    loop {
+        let every = *interval.borrow_and_update();
+        publish.send_modify(|samples| {
+            if samples.interval != every {
+                let mut changed = Samples::clone(samples);
+                changed.interval = every;
+                *samples = Arc::new(changed);
+            }
+        });
+        if every.is_zero() {
+            if interval.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            () = run(handle.clone(), every, &publish) => return,
+            changed = interval.changed() => if changed.is_err() {
+                return;
+            },
+        }
+    }
 }
 
 /// A managed process to measure, with the limit to check it against.
@@ -130,7 +158,7 @@ struct Target {
     memory_limit: Option<u64>,
 }
 
-async fn run(handle: Handle, interval: Duration, publish: watch::Sender<Arc<Samples>>) {
+async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Samples>>) {
     let mut meter = Meter::default();
     let history = Arc::clone(&publish.borrow().history);
     let mut snapshots = handle.watch();

@@ -527,7 +527,7 @@ impl Table {
             ];
             for (settings, stream) in streams {
                 if let (LogTarget::Auto, Some(path)) = (&settings.target, stream.path()) {
-                    auto::remove_with_backups(path);
+                    auto::remove_with_backups(&path);
                 }
             }
         }

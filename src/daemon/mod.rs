@@ -4,12 +4,13 @@
 //!
 //! Everything before the tokio runtime starts is single-threaded, so forking is safe there.
 
+mod settings;
+
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::errno::Errno;
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::kill;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{fork, setsid, ForkResult, Gid, Pid, Uid};
@@ -17,8 +18,8 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::config::{self, Config, ConfigErrors, Diagnostic, MainLog, Overrides, UserSpec};
 use crate::http;
-use crate::logs::file::{LogFile, Rotation};
-use crate::logs::mainlog::{self, CRITICAL};
+use crate::logs::file::Rotation;
+use crate::logs::mainlog::{self, MainLogger, CRITICAL};
 use crate::logs::stream::LogStream;
 use crate::process::spawner::Spawner;
 use crate::rpc::methods::Api;
@@ -51,9 +52,10 @@ pub enum StartError {
         /// The pidfile.
         path: PathBuf,
     },
-    /// A resource limit cannot be raised to `minfds`/`minprocs`.
+    /// A `[supervisord]` value cannot be applied: a limit (`minfds`/`minprocs`) cannot be
+    /// raised, the log file cannot be opened.
     #[error("{0}")]
-    Limits(String),
+    Settings(#[from] settings::ApplyError),
     /// `user=` cannot be switched to.
     #[error("{0}")]
     Privileges(String),
@@ -163,33 +165,32 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     if let Some(user) = &settings.user {
         drop_privileges(user)?;
     }
-    raise_limit(
-        Resource::RLIMIT_NOFILE,
-        settings.minfds,
-        "minfds",
-        "file descriptors",
-    )?;
-    raise_limit(
-        Resource::RLIMIT_NPROC,
-        settings.minprocs,
-        "minprocs",
-        "processes",
-    )?;
-    let main_log = Arc::new(open_main_log(&config)?);
+    settings::raise_limits(settings)?;
+    let main_log = Arc::new(LogStream::new(
+        "main",
+        settings::open_main_log_file(
+            &settings.logfile,
+            Rotation {
+                maxbytes: settings.logfile_maxbytes,
+                backups: settings.logfile_backups,
+            },
+        )?,
+        MAIN_LOG_TAIL_BYTES,
+    ));
     let listeners = http::bind(&config).map_err(io_error("starting the HTTP servers"))?;
     let socket_path = listeners.socket_path();
-    mainlog::install(
+    let logger = Arc::new(mainlog::install(
         Arc::clone(&main_log),
         settings.loglevel,
         settings.nodaemon && !settings.silent,
-    );
+    ));
     if !settings.nodaemon {
         for warning in &loaded.warnings {
             eprintln!("Warning: {warning}");
         }
         daemonize(settings.directory.as_deref(), settings.umask)?;
     }
-    if let Err(err) = write_pidfile(&settings.pidfile) {
+    if let Err(err) = settings::write_pidfile(&settings.pidfile) {
         tracing::error!(target: CRITICAL, "{err}");
     }
     for warning in &loaded.warnings {
@@ -211,13 +212,25 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
         env!("CARGO_PKG_VERSION")
     );
 
-    let pidfile = settings.pidfile.clone();
-    let result = serve(config, source, main_log, listeners);
+    let applied = Arc::new(Mutex::new(settings::Applied::new(settings.clone())));
+    let result = serve(
+        config,
+        source,
+        (main_log, Arc::clone(&logger)),
+        listeners,
+        &applied,
+    );
+    let pidfile = applied
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pidfile()
+        .to_path_buf();
     let _ = std::fs::remove_file(&pidfile);
     if let Some(socket) = socket_path {
         let _ = std::fs::remove_file(socket);
     }
     tracing::info!("vigild exiting");
+    logger.flush();
     result
 }
 
@@ -225,13 +238,18 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
 fn serve(
     config: Config,
     source: ConfigSource,
-    main_log: Arc<LogStream>,
+    (main_log, logger): (Arc<LogStream>, Arc<MainLogger>),
     listeners: http::Listeners,
+    applied: &Arc<Mutex<settings::Applied>>,
 ) -> Result<(), StartError> {
     // Before the runtime starts its threads: the helper is a fork of this process.
     let spawner = Spawner::fork();
     // Also before the threads: it kills what vigild leaves behind if vigild dies.
     let guardian = crate::process::guardian::Guardian::fork();
+    // The first threads: the main log's writers (lines so far waited in their queues).
+    logger
+        .start_writers()
+        .map_err(io_error("starting the main log"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // Log drains run as blocking jobs (see logs::capture); streams stuck on a slow disk
@@ -248,7 +266,9 @@ fn serve(
         // The control plane first: it answers while the supervisor opens the log files.
         let (handle, pending) = supervisor::handle();
         let events = crate::events::start(identification.clone());
-        let samples = sampler::start(handle.clone(), config.supervisord.sample_interval);
+        let (sample_interval, interval) =
+            tokio::sync::watch::channel(config.supervisord.sample_interval);
+        let samples = sampler::start(handle.clone(), interval);
         crate::health::start(handle.clone());
         let reread_source = source.clone();
         let api = Api {
@@ -267,7 +287,16 @@ fn serve(
         http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
         let task = supervisor::start(pending, config, base_env, (spawner, guardian), events)
             .map_err(io_error("starting the supervisor"))?;
-        let forwarder = tokio::spawn(signals.forward(handle, source, main_log));
+        let reload = Reload {
+            source,
+            applied: Arc::clone(applied),
+            targets: Arc::new(settings::Targets {
+                logger,
+                main_log,
+                sample_interval,
+            }),
+        };
+        let forwarder = tokio::spawn(signals.forward(handle, reload));
         let ended = task.await;
         forwarder.abort();
         ended.map_err(|err| StartError::Io {
@@ -305,7 +334,7 @@ impl SignalSource {
         })
     }
 
-    async fn forward(mut self, handle: Handle, source: ConfigSource, main_log: Arc<LogStream>) {
+    async fn forward(mut self, handle: Handle, reload: Reload) {
         let mut shutting_down = false;
         loop {
             let name = tokio::select! {
@@ -323,30 +352,24 @@ impl SignalSource {
                 }
                 "SIGHUP" => {
                     tracing::warn!("received SIGHUP indicating restart request");
-                    let reload = source.clone();
-                    match tokio::task::spawn_blocking(move || reload.load()).await {
-                        Ok(Ok(loaded)) => {
-                            for warning in &loaded.warnings {
-                                tracing::warn!("{warning}");
-                            }
-                            let base_env = base_environment(&source.env, &loaded.config);
-                            handle.send(Control::Restart(Box::new(loaded.config), base_env));
+                    let reloading = reload.clone();
+                    match tokio::task::spawn_blocking(move || reloading.load_and_apply()).await {
+                        Ok(Some((config, base_env))) => {
+                            handle.send(Control::Restart(Box::new(config), base_env));
                         }
-                        Ok(Err(errors)) => {
-                            for error in &errors.0 {
-                                tracing::error!(
-                                    "could not reload the config, keeping the running one: {error}"
-                                );
-                            }
-                        }
+                        Ok(None) => {}
                         Err(err) => tracing::error!("could not reload the config: {err}"),
                     }
                 }
                 "SIGUSR2" => {
                     tracing::info!("received SIGUSR2 indicating log reopen request");
-                    if let Err(err) = main_log.reopen() {
-                        tracing::error!("could not reopen the main log: {err}");
-                    }
+                    let main_log = Arc::clone(&reload.targets.main_log);
+                    // Off the runtime's workers: the file may sit on a stalled disk.
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(err) = main_log.reopen() {
+                            tracing::error!("could not reopen the main log: {err}");
+                        }
+                    });
                     handle.send(Control::ReopenLogs);
                 }
                 exit => {
@@ -359,26 +382,46 @@ impl SignalSource {
     }
 }
 
+/// What a reload needs: where the config comes from, and the `[supervisord]` values in
+/// effect with the places they apply to.
+#[derive(Clone)]
+struct Reload {
+    source: ConfigSource,
+    applied: Arc<Mutex<settings::Applied>>,
+    targets: Arc<settings::Targets>,
+}
+
+impl Reload {
+    /// Re-reads the config and re-applies its `[supervisord]` section to vigild; gives the
+    /// config and the children's base environment for the supervisor's restart, or None (a
+    /// bad config, reported, keeps everything running as it is). Blocking.
+    fn load_and_apply(&self) -> Option<(Config, Vec<(String, String)>)> {
+        match self.source.load() {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    tracing::warn!("{warning}");
+                }
+                self.applied
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .reapply(&loaded.config.supervisord, &self.targets);
+                let base_env = base_environment(&self.source.env, &loaded.config);
+                Some((loaded.config, base_env))
+            }
+            Err(errors) => {
+                for error in &errors.0 {
+                    tracing::error!(
+                        "could not reload the config, keeping the running one: {error}"
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
 /// Recent main-log output kept in memory for `readLog`/`maintail`.
 const MAIN_LOG_TAIL_BYTES: usize = 1 << 20;
-
-fn open_main_log(config: &Config) -> Result<LogStream, StartError> {
-    let settings = &config.supervisord;
-    let file = match &settings.logfile {
-        MainLog::Syslog => None,
-        MainLog::File(path) => Some(
-            LogFile::open(
-                path,
-                Rotation {
-                    maxbytes: settings.logfile_maxbytes,
-                    backups: settings.logfile_backups,
-                },
-            )
-            .map_err(io_error(format!("opening the log file {}", path.display())))?,
-        ),
-    };
-    Ok(LogStream::new("main", file, MAIN_LOG_TAIL_BYTES))
-}
 
 /// Refuses to start when the pidfile names a live vigild.
 fn refuse_second_daemon(pidfile: &Path) -> Result<(), StartError> {
@@ -398,35 +441,6 @@ fn refuse_second_daemon(pidfile: &Path) -> Result<(), StartError> {
         });
     }
     Ok(())
-}
-
-fn write_pidfile(pidfile: &Path) -> Result<(), StartError> {
-    std::fs::write(pidfile, format!("{}\n", std::process::id())).map_err(io_error(format!(
-        "writing the pidfile {}",
-        pidfile.display()
-    )))
-}
-
-/// Raises a soft limit to at least `minimum`, as supervisord does for minfds/minprocs.
-fn raise_limit(
-    resource: Resource,
-    minimum: u64,
-    option: &str,
-    what: &str,
-) -> Result<(), StartError> {
-    let (soft, hard) =
-        getrlimit(resource).map_err(|e| io_error("reading resource limits")(e.into()))?;
-    if soft >= minimum {
-        return Ok(());
-    }
-    setrlimit(resource, minimum, hard.max(minimum)).map_err(|_| {
-        StartError::Limits(format!(
-            "The minimum number of {what} required to run this process is {minimum} as per the \"{option}\" \
-             command-line argument or config file setting. The current environment will only allow you to \
-             open {hard} {what}. Either raise the number of usable {what} in your environment or lower the \
-             {option} setting in the config file to allow the process to start."
-        ))
-    })
 }
 
 /// Double fork and setsid, so vigild has no controlling terminal and is not a session leader;

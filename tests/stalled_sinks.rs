@@ -1,0 +1,138 @@
+//! Sinks outside vigild that stop reading must not stop supervision: the main log's echo on a
+//! stderr nobody reads (a stuck `docker logs`, a paused terminal, a hung log shipper).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::support::{
+    control, free_port, run_python, session_members, wait_until, Vigild, Workspace,
+};
+
+/// Opens the FIFO at `path` for reading and writing (so neither end ever blocks the open),
+/// without blocking, and fills it until it takes no more.
+fn full_fifo(path: &std::path::Path) -> File {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let mut fifo = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .expect("open fifo");
+    // SAFETY: F_SETPIPE_SZ on a FIFO this test owns; no memory is passed.
+    unsafe {
+        libc::fcntl(fifo.as_raw_fd(), libc::F_SETPIPE_SZ, 4096);
+    }
+    fill(&mut fifo);
+    fifo
+}
+
+fn fill(fifo: &mut File) {
+    let block = [b'.'; 512];
+    while fifo.write(&block).is_ok_and(|n| n > 0) {}
+}
+
+/// Reads what the FIFO holds now (it is non-blocking), appending to `into`.
+fn drain(fifo: &mut File, into: &mut Vec<u8>) {
+    let mut buffer = [0; 65536];
+    while let Ok(n) = fifo.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        into.extend_from_slice(&buffer[..n]);
+    }
+}
+
+#[test]
+fn an_unread_stderr_never_stalls_supervision() {
+    let ws = Workspace::new();
+    let port = free_port();
+    let mut fifo = full_fifo(&ws.path().join("stderr.fifo"));
+    ws.config(&format!(
+        "{}[supervisord]\nlogfile={{dir}}/vigild.log\nloglevel=debug\n\n\
+         [program:crasher]\ncommand=sh -c 'sleep 0.1; exit 1'\nstartsecs=0\nautorestart=true\n\
+         crashloop_threshold=0\nstopwaitsecs=3\n\n\
+         [program:victim]\ncommand=sleep 3600\nstartsecs=0\nstopwaitsecs=3\n\n\
+         [program:chatter]\ncommand=sh -c 'yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 8000000; exec sleep 3600'\n\
+         startsecs=0\nstopwaitsecs=3\n",
+        control(port)
+    ));
+    // vigild's stderr is the full FIFO: its very first echoed line cannot be written.
+    let mut vigild =
+        Vigild::start_wrapped(ws, &["sh", "-c", "exec \"$0\" \"$@\" 2>stderr.fifo"], &[]);
+    // The log file still receives every line; the crasher keeps crashing.
+    vigild.wait_log_count("exited: crasher (exit status 1; not expected)", 20);
+    let script = format!(
+        "import json, os, signal, time, xmlrpc.client\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2')\n\
+         info = proxy.supervisor.getProcessInfo\n\
+         deadline = time.time() + 20\n\
+         while info('victim')['statename'] != 'RUNNING':\n\
+         \x20   assert time.time() < deadline, 'victim never RUNNING'\n\
+         \x20   time.sleep(0.01)\n\
+         old = info('victim')['pid']\n\
+         crasher_pids = set()\n\
+         began = time.time()\n\
+         while time.time() - began < 1.0:\n\
+         \x20   for p in proxy.supervisor.getAllProcessInfo():\n\
+         \x20       if p['name'] == 'crasher' and p['pid']:\n\
+         \x20           crasher_pids.add(p['pid'])\n\
+         \x20   time.sleep(0.02)\n\
+         os.kill(old, signal.SIGKILL)\n\
+         began = time.time()\n\
+         while time.time() - began < 10:\n\
+         \x20   now = info('victim')\n\
+         \x20   if now['statename'] == 'RUNNING' and now['pid'] not in (0, old):\n\
+         \x20       break\n\
+         \x20   time.sleep(0.005)\n\
+         print(json.dumps({{'restart': time.time() - began, 'crasher_pids': len(crasher_pids)}}))\n"
+    );
+    let output = run_python(&script, &[]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(report.trim()).expect("json");
+    let restart = report["restart"].as_f64().expect("restart");
+    assert!(
+        restart < 1.0,
+        "victim RUNNING again only after {restart:.3}s"
+    );
+    let pids = report["crasher_pids"].as_u64().expect("pids");
+    assert!(
+        pids >= 3,
+        "getAllProcessInfo showed only {pids} crasher pids in a second"
+    );
+
+    // At loglevel=debug the chatter's 8 MB of output is echoed too: far more than the echo
+    // may hold back. Once the reader reads again, it learns how much it missed.
+    // SAFETY: F_SETPIPE_SZ on the FIFO this test owns; no memory is passed.
+    unsafe {
+        libc::fcntl(fifo.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
+    let mut echoed = Vec::new();
+    let caught_up = wait_until(|| {
+        drain(&mut fifo, &mut echoed);
+        String::from_utf8_lossy(&echoed).contains(" log lines dropped\n")
+    });
+    assert!(caught_up, "no dropped-lines report on stderr");
+
+    // Stalled again, SIGTERM still ends vigild within stopwaitsecs + 1 s, leaving no child.
+    fill(&mut fifo);
+    let asked = Instant::now();
+    vigild.signal(Signal::SIGTERM);
+    let status = vigild.wait_exit();
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}\n{}", vigild.log());
+    assert!(
+        took < Duration::from_secs(4),
+        "vigild took {took:?} to stop"
+    );
+    assert_eq!(session_members(vigild.pid()), Vec::<i32>::new());
+}
