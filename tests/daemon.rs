@@ -539,3 +539,136 @@ fn a_child_that_never_reads_stdin_does_not_hold_anything_up() {
     assert_eq!((code, out.trim()), (0, "deaf: stopped"));
     vigild.shutdown();
 }
+
+/// The soft limit on open files of `pid`.
+fn open_files_limit(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/limits"))
+        .expect("limits")
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| line.split_whitespace().nth(3)?.parse().ok())
+        .expect("Max open files")
+}
+
+#[test]
+fn sighup_reapplies_the_supervisord_section_and_keeps_what_cannot_be() {
+    let ws = Workspace::new();
+    let port = crate::support::free_port();
+    let section = |name: &str, level: &str, umask: &str, minfds: u64, interval: u32| {
+        format!(
+            "[supervisord]\nlogfile={{dir}}/{name}.log\npidfile={{dir}}/{name}.pid\n\
+             childlogdir={{dir}}/{name}-logs\nloglevel={level}\numask={umask}\nminfds={minfds}\n\
+             sample_interval={interval}\n\n{}\
+             [program:app]\ncommand=sh -c 'umask > {{dir}}/umask.$$; echo hello; exec sleep 1000'\n\
+             startsecs=0\n",
+            crate::support::control(port)
+        )
+    };
+    for name in ["first-logs", "second-logs"] {
+        fs::create_dir(ws.path().join(name)).expect("childlogdir");
+    }
+    ws.write(
+        "supervisord.conf",
+        &section("first", "info", "022", 1024, 5),
+    );
+    // Daemonized, so the umask applies (as supervisord, only when daemonizing); with a soft
+    // fd limit that minfds can raise without privileges.
+    let output = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Sn 4096 && exec \"$0\" -c supervisord.conf"])
+        .arg(crate::support::vigild_bin())
+        .current_dir(ws.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("start vigild");
+    assert!(output.status.success(), "{output:?}");
+    let pid = ws.wait_pid("first.pid");
+    let session = stat_fields(pid)
+        .and_then(|f| f.get(3).and_then(|s| s.parse().ok()))
+        .expect("session");
+    let _guard = SessionGuard(session);
+    assert!(wait_until(|| ws
+        .read("first.log")
+        .contains("success: app entered RUNNING")));
+
+    assert_eq!(open_files_limit(pid), 4096);
+    let more_fds = 8192;
+    ws.write(
+        "supervisord.conf",
+        &section("second", "debug", "077", more_fds, 1),
+    );
+    kill(Pid::from_raw(pid), Signal::SIGHUP).expect("hup");
+    // The new log gets the restart, at the new level (child output is copied at debug).
+    assert!(
+        wait_until(|| {
+            let log = ws.read("second.log");
+            log.contains("success: app entered RUNNING") && log.contains("DEBG 'app' stdout output")
+        }),
+        "second.log:\n{}\nfirst.log:\n{}",
+        ws.read("second.log"),
+        ws.read("first.log")
+    );
+    let first = ws.read("first.log");
+    let after_switch = first
+        .split_once("the log continues in")
+        .map(|(_, rest)| rest.to_string())
+        .expect("the switch is logged in the old log");
+    assert!(!after_switch.contains("spawned:"), "{first}");
+    assert_eq!(ws.read("second.pid").trim(), pid.to_string());
+    assert!(!ws.path().join("first.pid").exists(), "old pidfile left");
+    let info = crate::support::call(port, "supervisor.getProcessInfo", "'app'");
+    let info: serde_json::Value = serde_json::from_str(&info).expect("json");
+    let child = info["pid"].as_i64().expect("pid");
+    assert!(
+        info["stdout_logfile"]
+            .as_str()
+            .is_some_and(|path| path.starts_with(&format!("{}/second-logs/", ws.path().display()))),
+        "{info}"
+    );
+    assert!(wait_until(
+        || ws.read(&format!("umask.{child}")).trim() == "0077"
+    ));
+    let (_, metrics) = crate::support::http_get(port, "/metrics", None);
+    assert_eq!(
+        crate::support::metric_value(&metrics, "vigil_sampler_interval_seconds"),
+        Some(1.0)
+    );
+    assert_eq!(open_files_limit(pid), more_fds);
+
+    // Values that cannot be applied keep the running ones, and say which.
+    let mut bad = section("second", "debug", "077", 2_000_000_000, 1);
+    bad = bad.replace(
+        &format!("logfile={}/second.log", "{dir}"),
+        "logfile={dir}/second-logs",
+    );
+    ws.write("supervisord.conf", &bad);
+    kill(Pid::from_raw(pid), Signal::SIGHUP).expect("hup");
+    assert!(
+        wait_until(|| ws
+            .read("second.log")
+            .matches("success: app entered RUNNING")
+            .count()
+            == 2),
+        "{}",
+        ws.read("second.log")
+    );
+    let log = ws.read("second.log");
+    assert!(
+        log.contains(&format!(
+            "could not apply logfile={0}/second-logs: opening the log file {0}/second-logs",
+            ws.path().display()
+        )) && log.contains(&format!("keeping {}/second.log", ws.path().display())),
+        "{log}"
+    );
+    assert!(
+        log.contains("could not apply minfds=2000000000") && log.contains("keeping minfds=8192"),
+        "{log}"
+    );
+    assert_eq!(open_files_limit(pid), more_fds);
+
+    kill(Pid::from_raw(pid), Signal::SIGTERM).expect("term");
+    assert!(wait_until(|| !alive(pid)), "daemon did not exit");
+    assert!(
+        !ws.path().join("second.pid").exists(),
+        "pidfile removed at exit"
+    );
+}

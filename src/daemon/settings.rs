@@ -87,6 +87,9 @@ impl Applied {
         if new.logfile != current.logfile || rotation(new) != rotation(current) {
             match open_main_log_file(&new.logfile, rotation(new)) {
                 Ok(file) => {
+                    // The old file's last line says where the log goes on (once written).
+                    tracing::info!("the log continues in {}", describe(&new.logfile));
+                    targets.logger.flush();
                     targets.main_log.retarget(file);
                     tracing::info!("logfile is now {}", describe(&new.logfile));
                     current.logfile = new.logfile.clone();

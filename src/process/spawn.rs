@@ -74,12 +74,13 @@ impl Prepared {
 }
 
 /// Resolves everything a start of `config` needs and can fail on, and makes its pipes.
-/// `base_env` is vigild's environment plus `[supervisord] environment`; `fcgi_socket`
+/// `base_env` is vigild's environment plus `[supervisord] environment`, `daemon_umask` the umask
+/// of children whose program sets none (None: inherited); `fcgi_socket`
 /// becomes the child's fd 0. The error is supervisord's `spawnerr` text. The start itself
 /// is the spawner's ([`super::spawner::Spawner::submit`]).
 pub fn prepare(
     config: &ProcessConfig,
-    base_env: &[(String, String)],
+    (base_env, daemon_umask): (&[(String, String)], Option<u32>),
     fcgi_socket: Option<BorrowedFd<'_>>,
 ) -> Result<Prepared, String> {
     let argv = shlex::split(&config.command)
@@ -133,7 +134,12 @@ pub fn prepare(
             .as_ref()
             .map(|dir| c_string(dir.as_os_str().as_bytes(), "directory"))
             .transpose()?,
-        umask: config.umask.map(|mask| mask as libc::mode_t),
+        // The helpers that exec children were forked with vigild's start-up umask; a reload
+        // may have set another since.
+        umask: config
+            .umask
+            .or(daemon_umask)
+            .map(|mask| mask as libc::mode_t),
         identity,
         stdio: [stdin_source.raw(), stdout_write.as_raw_fd(), stderr_target],
     };

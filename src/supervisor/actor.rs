@@ -562,7 +562,7 @@ impl Supervisor {
         config.redirect_stderr = true;
         config.stdout.target = crate::config::LogTarget::Auto;
         config.fcgi_socket = None;
-        let prepared = spawn::prepare(&config, &self.base_env, None)?;
+        let prepared = spawn::prepare(&config, (&self.base_env, self.child_umask()), None)?;
         let ticket = self.spawner.submit(prepared.plan());
         let started = self.spawner.collect(ticket);
         let child = prepared.finish(&config, started)?;
@@ -921,7 +921,7 @@ impl Supervisor {
         };
         let prepared = spawn::prepare(
             &config,
-            &self.base_env,
+            (&self.base_env, self.child_umask()),
             socket.map(|fd| {
                 use std::os::fd::AsFd;
                 fd.as_fd()
@@ -1284,6 +1284,13 @@ impl Supervisor {
             .filter(|e| !e.process.state.is_stopped())
             .map(|e| e.config.name.clone())
             .collect()
+    }
+
+    /// The umask a child gets when its program sets none: `[supervisord] umask` once vigild
+    /// daemonized (as supervisord applies it), else vigild's own.
+    fn child_umask(&self) -> Option<u32> {
+        let settings = &self.config.supervisord;
+        (!settings.nodaemon).then_some(settings.umask)
     }
 
     fn restart_with(&mut self, config: Config, base_env: Vec<(String, String)>) {
