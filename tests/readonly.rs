@@ -1,7 +1,7 @@
 //! The read-only account (`readonly_username` / `readonly_password`) against a real vigild:
 //! over XML-RPC (Python's xmlrpc.client, multicall included) every read works and every
-//! change is refused with UNAUTHORIZED; the real supervisorctl can show status and tails but
-//! not start, stop or shut down; the web page has no actions for it and refuses its posts.
+//! change is refused with UNAUTHORIZED; the real supervisorctl (and vigilctl) can show
+//! status and tails but not start, stop or shut down; the web page has no actions for it and refuses its posts.
 //! In each, nothing changed and the full account still does everything.
 
 use crate::support::*;
@@ -109,9 +109,9 @@ fn calls_json(calls: &[(&str, &str)]) -> String {
     format!("{{{}}}", members.join(", "))
 }
 
-/// The fault the read-only account gets from `method`.
+/// The fault string the read-only account gets from `method` (code 403).
 fn refusal(method: &str) -> String {
-    format!("403 UNAUTHORIZED: {method} changes the supervisor and this account is read-only")
+    format!("UNAUTHORIZED: {method} changes the supervisor and this account is read-only")
 }
 
 const XMLRPC_SCRIPT: &str = r#"
@@ -183,7 +183,7 @@ fn over_xmlrpc_the_read_only_account_reads_everything_and_changes_nothing() {
     expected.extend(
         CHANGES
             .iter()
-            .map(|(method, _)| format!("change {method} {}", refusal(method))),
+            .map(|(method, _)| format!("change {method} 403 {}", refusal(method))),
     );
     expected.extend([
         "multicall: [{\"statecode\": 1, \"statename\": \"RUNNING\"}, {\"faultCode\": 403, \
@@ -252,6 +252,27 @@ fn supervisorctl_as_the_read_only_user_shows_status_and_tails_but_cannot_act() {
     assert_eq!(state_of(&vigild, "web"), web_before, "web untouched");
     assert_eq!(state_of(&vigild, "idle").0, "STOPPED");
     assert_eq!(as_viewer(&["tail", "web"]).1, "hello-from-web\n\n");
+
+    // vigilctl shows the refusal's text.
+    for (args, method) in [
+        (&["stop", "web"][..], "stopProcess"),
+        (&["start", "idle"], "startProcess"),
+    ] {
+        let argv: Vec<&str> = viewer.iter().chain(args).copied().collect();
+        let (code, out) = vigild.vigilctl(&argv);
+        let name = args[1];
+        assert_eq!(
+            (code, out),
+            (
+                1,
+                format!(
+                    "{name}: ERROR ({})\n",
+                    refusal(&format!("supervisor.{method}"))
+                )
+            )
+        );
+    }
+    assert_eq!(state_of(&vigild, "web"), web_before, "web untouched");
 
     // The full account is as it was.
     let (code, out) = vigild.ctl(&["-u", "admin", "-p", "thepassword", "stop", "web"]);
