@@ -45,7 +45,7 @@ pub struct Api {
 /// [`Reads`]: Effect::Reads
 /// [`Changes`]: Effect::Changes
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+enum Effect {
     /// Status, info, logs, stats, crash records, `system.*`: nothing changes.
     Reads,
     /// Processes, groups, logs, the config, the daemon or event listeners change.
