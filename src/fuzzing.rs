@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use crate::auth::Accounts;
 use crate::config::{Credentials, Overrides};
 use crate::events::{pool::Pool, Event};
 use crate::process::state::State;
@@ -43,7 +44,7 @@ pub fn listener_protocol(data: &[u8]) {
     }
 }
 
-/// Checks `data` as an Authorization header against plain and `{SHA}` credentials, and as
+/// Checks `data` as an Authorization header against plain and `{SHA}` accounts, and as
 /// a request path: the `/logtail/` target, and the page's escaping and URL encoding.
 pub fn http_auth(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
@@ -56,11 +57,17 @@ pub fn http_auth(data: &[u8]) {
     let mut headers = axum::http::HeaderMap::new();
     headers.insert(axum::http::header::AUTHORIZATION, value);
     for password in ["secret", "{SHA}e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4"] {
-        let credentials = Credentials {
-            username: "user".into(),
-            password: password.into(),
+        let accounts = Accounts {
+            full: Credentials {
+                username: "user".into(),
+                password: password.into(),
+            },
+            readonly: Some(Credentials {
+                username: "viewer".into(),
+                password: password.into(),
+            }),
         };
-        let _ = crate::http::authorized(&headers, &credentials);
+        let _ = crate::http::authorized(&headers, &accounts);
     }
 }
 

@@ -3,6 +3,8 @@
 //! The crate is cut by responsibility (see `../shared/DESIGN.md`); the two binaries are thin
 //! wrappers around [`daemon::run`] and the control client.
 
+/// The HTTP servers' accounts, the access a request has, constant-time secret checks.
+pub mod auth;
 /// Parsing, expanding and validating `supervisord.conf` into a typed `Config`.
 pub mod config;
 /// The vigilctl client: supervisorctl's commands over the XML-RPC API.

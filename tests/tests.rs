@@ -20,6 +20,8 @@ mod child_io;
 mod child_logs;
 // The real Python supervisorctl and xmlrpc.client against vigild.
 mod supervisorctl;
+// The read-only account: reads allowed, changes refused (XML-RPC, supervisorctl, the page).
+mod readonly;
 // vigilctl: the same output and exit codes as supervisorctl, against vigild and supervisord.
 mod vigilctl;
 // The sampler, /metrics (promtool, a real Prometheus), memory_limit, stats.

@@ -11,7 +11,7 @@ const FLEET: &str = "[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
     startsecs=1\nautorestart=false\n";
 
 /// The action token in a page.
-fn token_of(page: &str) -> String {
+pub fn token_of(page: &str) -> String {
     let at = page.find("name=\"token\" value=\"").expect("a token") + 20;
     page[at..at + 32].to_string()
 }

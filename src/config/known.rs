@@ -97,9 +97,26 @@ pub const GROUP: &[&str] = &["programs", "priority"];
 /// Options of `[include]`.
 pub const INCLUDE: &[&str] = &["files"];
 /// Options of `[unix_http_server]`.
-pub const UNIX_HTTP: &[&str] = &["file", "chmod", "chown", "username", "password"];
+pub const UNIX_HTTP: &[&str] = &[
+    "file",
+    "chmod",
+    "chown",
+    "username",
+    "password",
+    // vigil's own additions
+    "readonly_username",
+    "readonly_password",
+];
 /// Options of `[inet_http_server]`.
-pub const INET_HTTP: &[&str] = &["port", "username", "password", "metrics_auth"];
+pub const INET_HTTP: &[&str] = &[
+    "port",
+    "username",
+    "password",
+    // vigil's own additions
+    "metrics_auth",
+    "readonly_username",
+    "readonly_password",
+];
 /// Options of vigil's `[metrics]`.
 pub const METRICS: &[&str] = &["port", "username", "password"];
 /// Options of `[supervisorctl]`.

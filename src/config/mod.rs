@@ -408,6 +408,9 @@ pub struct UnixHttpServer {
     pub chown: Option<(u32, u32)>,
     /// Basic-auth credentials.
     pub auth: Option<Credentials>,
+    /// vigil: the read-only account (`readonly_username` / `readonly_password`); only
+    /// together with `auth`.
+    pub readonly: Option<Credentials>,
 }
 
 /// `[inet_http_server]`.
@@ -419,6 +422,9 @@ pub struct InetHttpServer {
     pub port: u16,
     /// Basic-auth credentials.
     pub auth: Option<Credentials>,
+    /// vigil: the read-only account (`readonly_username` / `readonly_password`); only
+    /// together with `auth`.
+    pub readonly: Option<Credentials>,
     /// vigil: whether `/metrics` asks for the credentials too (`metrics_auth`, default true);
     /// false lets Prometheus scrape without them on a trusted interface.
     pub metrics_auth: bool,

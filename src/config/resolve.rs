@@ -73,6 +73,13 @@ impl SectionReader<'_> {
         self.fail(option, why.into());
     }
 
+    /// Records an error about the secret `key`, naming the option but not its value.
+    pub fn secret_error(&mut self, key: &str, why: impl Into<String>) {
+        let mut location = self.section.location(self.section.get(key));
+        location.value = None;
+        self.errors.push(Diagnostic::new(location, why.into()));
+    }
+
     fn fail(&mut self, option: Option<&RawOption>, why: String) {
         self.errors
             .push(Diagnostic::new(self.section.location(option), why));
@@ -261,11 +268,13 @@ fn read_unix_server(
         reader.error(None, "section [unix_http_server] has no file value");
     }
     let file = PathBuf::from(file.unwrap_or_default().trim());
+    let auth = read_credentials(&mut reader, &names);
     UnixHttpServer {
         file: absolute(&file, &ctx.cwd),
         chmod: reader.parse("chmod", &names, 0o700, value::octal),
         chown: reader.optional("chown", &names, owner),
-        auth: read_credentials(&mut reader, &names),
+        readonly: read_readonly(&mut reader, &names, auth.as_ref()),
+        auth,
     }
 }
 
@@ -277,10 +286,12 @@ fn read_inet_server(
     let names = ctx.base_names(section);
     let mut reader = SectionReader { section, errors };
     let (host, port) = read_port(&mut reader, &names);
+    let auth = read_credentials(&mut reader, &names);
     InetHttpServer {
         host,
         port,
-        auth: read_credentials(&mut reader, &names),
+        readonly: read_readonly(&mut reader, &names, auth.as_ref()),
+        auth,
         metrics_auth: reader.parse("metrics_auth", &names, true, value::boolean),
     }
 }
@@ -327,6 +338,62 @@ fn read_credentials(reader: &mut SectionReader<'_>, names: &Names) -> Option<Cre
             None
         }
     }
+}
+
+/// vigil's read-only account, `readonly_username` and `readonly_password` (plain or `{SHA}`
+/// + 40 hex digits), beside the full account `full` and named differently.
+fn read_readonly(
+    reader: &mut SectionReader<'_>,
+    names: &Names,
+    full: Option<&Credentials>,
+) -> Option<Credentials> {
+    let username = reader.text("readonly_username", names);
+    let password = reader.text("readonly_password", names);
+    let (username, password) = match (username, password) {
+        (None, None) => return None,
+        (Some(username), Some(password)) => (username, password),
+        (Some(_), None) => {
+            reader.error(
+                Some("readonly_username"),
+                "readonly_password is missing: a read-only account needs both",
+            );
+            return None;
+        }
+        (None, Some(_)) => {
+            reader.secret_error(
+                "readonly_password",
+                "readonly_username is missing: a read-only account needs both",
+            );
+            return None;
+        }
+    };
+    let problem = if username.is_empty() {
+        Some("the read-only account needs a name")
+    } else if full.is_none() {
+        Some(
+            "a read-only account needs the full account (username and password) beside it: \
+             without that every client has full access",
+        )
+    } else if full.is_some_and(|full| full.username == username) {
+        Some("the full account has this username too: the two accounts need different names")
+    } else {
+        None
+    };
+    if let Some(why) = problem {
+        reader.error(Some("readonly_username"), why);
+        return None;
+    }
+    if let Some(hex) = password.strip_prefix("{SHA}") {
+        if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            reader.secret_error(
+                "readonly_password",
+                "a {SHA} password is {SHA} followed by the 40 hex digits of the SHA-1 of \
+                 the password",
+            );
+            return None;
+        }
+    }
+    Some(Credentials { username, password })
 }
 
 fn read_ctl(section: &RawSection, ctx: &Context, errors: &mut Vec<Diagnostic>) -> CtlConfig {

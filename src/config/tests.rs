@@ -530,3 +530,77 @@ fn health_checks_parse_with_docker_like_defaults() {
         (secs(10), secs(5), 3, secs(0))
     );
 }
+
+#[test]
+fn the_read_only_account_loads_beside_the_full_one_on_both_servers() {
+    let (_dir, config) = loaded(
+        "[supervisord]\n[unix_http_server]\nfile={dir}/s.sock\nusername=admin\npassword=pw\n\
+         readonly_username=viewer\nreadonly_password=look\n\
+         [inet_http_server]\nport=:9001\nusername=admin\npassword=pw\nreadonly_username=viewer\n\
+         readonly_password={SHA}82AB876D1387BFAFE46CC1C8A2EF074EAE50CB1D\n",
+    );
+    let account = |username: &str, password: &str| {
+        Some(Credentials {
+            username: username.into(),
+            password: password.into(),
+        })
+    };
+    let unix = config.unix_http_server.as_ref().expect("unix server");
+    assert_eq!(unix.readonly, account("viewer", "look"));
+    let inet = config.inet_http_server.as_ref().expect("inet server");
+    assert_eq!(
+        inet.readonly,
+        account("viewer", "{SHA}82AB876D1387BFAFE46CC1C8A2EF074EAE50CB1D")
+    );
+    assert_eq!(inet.auth, account("admin", "pw"));
+}
+
+#[test]
+fn read_only_account_errors_name_the_option_and_never_the_password() {
+    let full = "username=admin\npassword=pw\n";
+    let cases = [
+        (
+            format!("{full}readonly_username=viewer\n"),
+            "readonly_username=viewer: readonly_password is missing",
+        ),
+        (
+            format!("{full}readonly_password=hush\n"),
+            "readonly_password: readonly_username is missing",
+        ),
+        (
+            "readonly_username=viewer\nreadonly_password=hush\n".to_string(),
+            "readonly_username=viewer: a read-only account needs the full account (username and password) beside it",
+        ),
+        (
+            format!("{full}readonly_username=admin\nreadonly_password=hush\n"),
+            "readonly_username=admin: the full account has this username too",
+        ),
+        (
+            format!("{full}readonly_username=\nreadonly_password=hush\n"),
+            "readonly_username=: the read-only account needs a name",
+        ),
+        (
+            format!("{full}readonly_username=viewer\nreadonly_password={{SHA}}hush\n"),
+            "readonly_password: a {SHA} password is {SHA} followed by the 40 hex digits",
+        ),
+    ];
+    for section in [
+        "unix_http_server]\nfile=/tmp/x.sock",
+        "inet_http_server]\nport=:9001",
+    ] {
+        for (options, why) in &cases {
+            let errs = errors(&format!("[supervisord]\n[{section}\n{options}"));
+            assert_eq!(errs.len(), 1, "{options}: {errs:?}");
+            let error = &errs[0];
+            let name = section.split(']').next().unwrap_or_default();
+            assert!(
+                error.contains("supervisord.conf:") && error.contains(&format!("[{name}] {why}")),
+                "{options}: {error}"
+            );
+            assert!(
+                !error.contains("hush"),
+                "the password is not shown: {error}"
+            );
+        }
+    }
+}

@@ -952,8 +952,9 @@ fn colourize(state: &str, padded: &str) -> String {
     format!("\x1b[{code}m{state}\x1b[0m{}", " ".repeat(trailing))
 }
 
-/// supervisorctl's `_startresult`.
-fn start_result(spec: &str, code: i64, _description: &str) -> String {
+/// supervisorctl's `_startresult` (and vigil's refusal of the read-only account, shown as
+/// its fault text).
+fn start_result(spec: &str, code: i64, description: &str) -> String {
     let why = match code {
         c if c == FaultCode::Success.code() => return format!("{spec}: started"),
         c if c == FaultCode::BadName.code() => "no such process",
@@ -962,12 +963,14 @@ fn start_result(spec: &str, code: i64, _description: &str) -> String {
         c if c == FaultCode::AlreadyStarted.code() => "already started",
         c if c == FaultCode::SpawnError.code() => "spawn error",
         c if c == FaultCode::AbnormalTermination.code() => "abnormal termination",
+        c if c == FaultCode::Unauthorized.code() => description,
         _ => "unknown error",
     };
     format!("{spec}: ERROR ({why})")
 }
 
-/// supervisorctl's `_signalresult` (also for stop and clear).
+/// supervisorctl's `_signalresult` (also for stop and clear; vigil's refusal of the
+/// read-only account is shown as its fault text).
 fn signal_result(spec: &str, code: i64, description: &str, success: &str) -> String {
     let why = match code {
         c if c == FaultCode::Success.code() => return format!("{spec}: {success}"),
@@ -976,6 +979,7 @@ fn signal_result(spec: &str, code: i64, description: &str, success: &str) -> Str
         c if c == FaultCode::NotRunning.code() => "not running",
         c if c == FaultCode::Failed.code() && success == "cleared" => "failed",
         c if c == FaultCode::Failed.code() => return description.to_string(),
+        c if c == FaultCode::Unauthorized.code() => description,
         _ => "unknown error",
     };
     format!("{spec}: ERROR ({why})")

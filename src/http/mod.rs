@@ -1,8 +1,10 @@
 //! The HTTP servers of `[unix_http_server]`, `[inet_http_server]` and vigil's `[metrics]`
 //! (axum): `POST /RPC2` carries XML-RPC to the rpc module, `/logtail` and `/mainlogtail`
 //! follow logs, `/metrics` is Prometheus text, all behind HTTP basic auth when a username is
-//! set (`/metrics` on the inet port may opt out with `metrics_auth=false`). Routes only
-//! translate between HTTP and the modules behind them; no business logic lives here.
+//! set (`/metrics` on the inet port may opt out with `metrics_auth=false`). The auth layer
+//! tells the handlers which [`Access`] a request has (the read-only account's, or full) as a
+//! request extension. Routes only translate between HTTP and the modules behind them; no
+//! business logic lives here.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -14,12 +16,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use base64::Engine as _;
-use sha1::{Digest, Sha1};
 
 pub mod logtail;
 
+use crate::auth::{Access, Accounts};
 use crate::config::{Config, Credentials};
 use crate::rpc::codec;
 use crate::rpc::methods::{self, Api};
@@ -32,13 +34,9 @@ const ADDRESS_IN_USE: &str = "Another program is already listening on a port tha
 
 /// The bound listeners, ready to serve once the supervisor runs.
 pub struct Listeners {
-    unix: Option<(
-        std::os::unix::net::UnixListener,
-        PathBuf,
-        Option<Credentials>,
-    )>,
-    inet: Option<(std::net::TcpListener, Option<Credentials>, MetricsAuth)>,
-    metrics: Option<(std::net::TcpListener, Option<Credentials>)>,
+    unix: Option<(std::os::unix::net::UnixListener, PathBuf, Option<Accounts>)>,
+    inet: Option<(std::net::TcpListener, Option<Accounts>, MetricsAuth)>,
+    metrics: Option<(std::net::TcpListener, Option<Accounts>)>,
 }
 
 /// Whether `/metrics` on a server asks for the server's credentials.
@@ -67,7 +65,11 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
             if let Some((uid, gid)) = server.chown {
                 std::os::unix::fs::chown(&server.file, Some(uid), Some(gid))?;
             }
-            Some((listener, server.file.clone(), server.auth.clone()))
+            Some((
+                listener,
+                server.file.clone(),
+                accounts(server.auth.as_ref(), server.readonly.as_ref()),
+            ))
         }
         None => None,
     };
@@ -79,12 +81,19 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
             } else {
                 MetricsAuth::Open
             };
-            Some((listener, server.auth.clone(), metrics_auth))
+            Some((
+                listener,
+                accounts(server.auth.as_ref(), server.readonly.as_ref()),
+                metrics_auth,
+            ))
         }
         None => None,
     };
     let metrics = match &config.metrics_server {
-        Some(server) => Some((bind_tcp(&server.host, server.port)?, server.auth.clone())),
+        Some(server) => Some((
+            bind_tcp(&server.host, server.port)?,
+            accounts(server.auth.as_ref(), None),
+        )),
         None => None,
     };
     for (name, auth) in [
@@ -102,6 +111,14 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
         unix,
         inet,
         metrics,
+    })
+}
+
+/// A server's accounts: none without a username, else the full one and the read-only one.
+fn accounts(full: Option<&Credentials>, readonly: Option<&Credentials>) -> Option<Accounts> {
+    full.map(|full| Accounts {
+        full: full.clone(),
+        readonly: readonly.cloned(),
     })
 }
 
@@ -165,7 +182,7 @@ fn serve_tcp(name: &'static str, listener: std::net::TcpListener, app: Router) -
     Ok(())
 }
 
-fn router(api: Api, auth: Option<Credentials>, metrics_auth: MetricsAuth) -> Router {
+fn router(api: Api, auth: Option<Accounts>, metrics_auth: MetricsAuth) -> Router {
     let app = Router::new()
         .route("/RPC2", post(rpc))
         .route("/logtail/{*path}", get(logtail::process))
@@ -185,10 +202,11 @@ fn metrics_router(api: Api) -> Router {
         .with_state(api)
 }
 
-fn with_auth(app: Router, auth: Option<Credentials>) -> Router {
+/// Puts `app` behind `auth`; without auth every request has full access.
+fn with_auth(app: Router, auth: Option<Accounts>) -> Router {
     match auth {
-        Some(credentials) => app.layer(middleware::from_fn_with_state(credentials, require_auth)),
-        None => app,
+        Some(accounts) => app.layer(middleware::from_fn_with_state(accounts, require_auth)),
+        None => app.layer(Extension(Access::Full)),
     }
 }
 
@@ -209,25 +227,31 @@ async fn metrics(State(api): State<Api>) -> Response {
 }
 
 /// `POST /RPC2`: an XML-RPC call in, a response or fault out; an unparseable body is a 400.
-async fn rpc(State(api): State<Api>, body: Bytes) -> Response {
+async fn rpc(
+    State(api): State<Api>,
+    Extension(access): Extension<Access>,
+    body: Bytes,
+) -> Response {
     let call = match codec::parse_call(&body) {
         Ok(call) => call,
         Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
     };
-    let text = match methods::call(&api, &call.method, &call.params).await {
+    let text = match methods::call(&api, access, &call.method, &call.params).await {
         Ok(value) => codec::response(&value),
         Err(fault) => codec::fault(fault.code.code(), &fault.to_string()),
     };
     ([(header::CONTENT_TYPE, "text/xml")], text).into_response()
 }
 
-/// HTTP basic auth on every route; passwords may be `{SHA}` + hex SHA-1.
+/// HTTP basic auth on every route (passwords may be `{SHA}` + hex SHA-1); a request let in
+/// carries its account's [`Access`].
 async fn require_auth(
-    State(credentials): State<Credentials>,
-    request: Request,
+    State(accounts): State<Accounts>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if authorized(request.headers(), &credentials) {
+    if let Some(access) = authorized(request.headers(), &accounts) {
+        request.extensions_mut().insert(access);
         return next.run(request).await;
     }
     (
@@ -238,70 +262,56 @@ async fn require_auth(
         .into_response()
 }
 
-/// Whether `headers` carry `credentials` as HTTP basic auth (public for the fuzz target).
-pub fn authorized(headers: &HeaderMap, credentials: &Credentials) -> bool {
-    let Some(encoded) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Basic "))
-    else {
-        return false;
-    };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    let Ok(decoded) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let Some((user, password)) = decoded.split_once(':') else {
-        return false;
-    };
-    user == credentials.username && password_matches(password, &credentials.password)
-}
-
-fn password_matches(given: &str, configured: &str) -> bool {
-    match configured.strip_prefix("{SHA}") {
-        Some(hex) => {
-            let digest = Sha1::digest(given.as_bytes());
-            let given_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            given_hex.eq_ignore_ascii_case(hex)
-        }
-        None => given == configured,
-    }
+/// The access of the account `headers` carry as HTTP basic auth, if they carry one of
+/// `accounts` (public for the fuzz target).
+pub fn authorized(headers: &HeaderMap, accounts: &Accounts) -> Option<Access> {
+    let encoded = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    accounts.access(user, password)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn sha_passwords_match() {
-        // sha1("thepassword")
-        let configured = "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d";
-        assert!(password_matches("thepassword", configured));
-        assert!(!password_matches("other", configured));
-        assert!(password_matches("plain", "plain"));
-    }
-
-    #[test]
-    fn basic_auth_headers_are_checked() {
-        let credentials = Credentials {
-            username: "user".into(),
-            password: "123".into(),
-        };
-        let mut headers = HeaderMap::new();
-        assert!(!authorized(&headers, &credentials));
-        let token = base64::engine::general_purpose::STANDARD.encode("user:123");
+    fn basic(headers: &mut HeaderMap, user_password: &str) {
+        let token = base64::engine::general_purpose::STANDARD.encode(user_password);
         headers.insert(
             header::AUTHORIZATION,
             format!("Basic {token}").parse().expect("header"),
         );
-        assert!(authorized(&headers, &credentials));
-        let wrong = base64::engine::general_purpose::STANDARD.encode("user:124");
-        headers.insert(
-            header::AUTHORIZATION,
-            format!("Basic {wrong}").parse().expect("header"),
-        );
-        assert!(!authorized(&headers, &credentials));
+    }
+
+    #[test]
+    fn basic_auth_headers_are_checked_against_both_accounts() {
+        let account = |username: &str, password: &str| Credentials {
+            username: username.into(),
+            password: password.into(),
+        };
+        let accounts = Accounts {
+            full: account("user", "123"),
+            readonly: Some(account(
+                "viewer",
+                "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d",
+            )),
+        };
+        let mut headers = HeaderMap::new();
+        assert_eq!(authorized(&headers, &accounts), None);
+        basic(&mut headers, "user:123");
+        assert_eq!(authorized(&headers, &accounts), Some(Access::Full));
+        basic(&mut headers, "viewer:thepassword");
+        assert_eq!(authorized(&headers, &accounts), Some(Access::ReadOnly));
+        basic(&mut headers, "user:124");
+        assert_eq!(authorized(&headers, &accounts), None);
+        basic(&mut headers, "user123");
+        assert_eq!(authorized(&headers, &accounts), None);
     }
 }

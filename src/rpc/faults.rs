@@ -1,8 +1,9 @@
-//! supervisord's fault codes (`xmlrpc.Faults`) and fault strings (`NAME` or `NAME: detail`).
+//! supervisord's fault codes (`xmlrpc.Faults`) and fault strings (`NAME` or `NAME: detail`),
+//! plus vigil's own codes, numbered well clear of supervisord's 1–92.
 
 use std::fmt;
 
-/// One of supervisord's fault codes.
+/// One of supervisord's fault codes, or one of vigil's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultCode {
     /// 1: the method does not exist.
@@ -41,6 +42,8 @@ pub enum FaultCode {
     StillRunning,
     /// 92: the config cannot be re-read.
     CantReread,
+    /// vigil's 403: the read-only account called a method that changes something.
+    Unauthorized,
 }
 
 impl FaultCode {
@@ -65,6 +68,7 @@ impl FaultCode {
             FaultCode::AlreadyAdded => 90,
             FaultCode::StillRunning => 91,
             FaultCode::CantReread => 92,
+            FaultCode::Unauthorized => 403,
         }
     }
 
@@ -89,6 +93,7 @@ impl FaultCode {
             FaultCode::AlreadyAdded => "ALREADY_ADDED",
             FaultCode::StillRunning => "STILL_RUNNING",
             FaultCode::CantReread => "CANT_REREAD",
+            FaultCode::Unauthorized => "UNAUTHORIZED",
         }
     }
 }

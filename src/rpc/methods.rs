@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::codec::Value;
 use super::faults::{Fault, FaultCode};
+use crate::auth::Access;
 use crate::logs::stream::{LogStream, ReadError};
 use crate::process::state::{Health, State};
 use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Refusal, SupervisorState};
@@ -38,262 +39,121 @@ pub struct Api {
     pub events: crate::events::Publisher,
 }
 
-/// Every method: name, signature (`[return, params…]`) and help text.
-const METHODS: &[(&str, &[&str], &str)] = &[
-    (
-        "supervisor.addProcessGroup",
-        &["boolean", "string"],
-        "Update the config for a running process from config file.",
-    ),
-    (
-        "supervisor.clearAllProcessLogs",
-        &["array"],
-        "Clear all process log files",
-    ),
-    ("supervisor.clearLog", &["boolean"], "Clear the main log."),
-    (
-        "supervisor.clearProcessLog",
-        &["boolean", "string"],
-        "Clear the stdout and stderr logs for the named process and reopen them.",
-    ),
-    (
-        "supervisor.clearProcessLogs",
-        &["boolean", "string"],
-        "Clear the stdout and stderr logs for the named process and reopen them.",
-    ),
-    (
-        "supervisor.getAPIVersion",
-        &["string"],
-        "Return the version of the RPC API used by supervisord",
-    ),
-    (
-        "supervisor.getAllConfigInfo",
-        &["array"],
-        "Get info about all available process configurations. Each struct represents a single process (i.e. groups get flattened).",
-    ),
-    (
-        "supervisor.getAllProcessInfo",
-        &["array"],
-        "Get info about all processes",
-    ),
-    (
-        "supervisor.getIdentification",
-        &["string"],
-        "Return identifying string of supervisord",
-    ),
-    (
-        "supervisor.getPID",
-        &["int"],
-        "Return the PID of supervisord",
-    ),
-    (
-        "supervisor.getProcessInfo",
-        &["struct", "string"],
-        "Get info about a process named name",
-    ),
-    (
-        "supervisor.getState",
-        &["struct"],
-        "Return current state of supervisord as a struct",
-    ),
-    (
-        "supervisor.getSupervisorVersion",
-        &["string"],
-        "Return the version of the supervisor package in use by supervisord",
-    ),
-    (
-        "supervisor.getVersion",
-        &["string"],
-        "Return the version of the RPC API used by supervisord",
-    ),
-    (
-        "supervisor.readLog",
-        &["string", "int", "int"],
-        "Read length bytes from name's log starting at offset",
-    ),
-    (
-        "supervisor.readMainLog",
-        &["string", "int", "int"],
-        "Read length bytes from name's log starting at offset",
-    ),
-    (
-        "supervisor.readProcessLog",
-        &["string", "string", "int", "int"],
-        "Read length bytes from name's stdout log starting at offset",
-    ),
-    (
-        "supervisor.readProcessStderrLog",
-        &["string", "string", "int", "int"],
-        "Read length bytes from name's stderr log starting at offset",
-    ),
-    (
-        "supervisor.readProcessStdoutLog",
-        &["string", "string", "int", "int"],
-        "Read length bytes from name's stdout log starting at offset",
-    ),
-    (
-        "supervisor.reloadConfig",
-        &["array"],
-        "Reload the configuration.",
-    ),
-    (
-        "supervisor.removeProcessGroup",
-        &["boolean", "string"],
-        "Remove a stopped process from the active configuration.",
-    ),
-    (
-        "supervisor.restart",
-        &["boolean"],
-        "Restart the supervisor process",
-    ),
-    (
-        "supervisor.sendProcessStdin",
-        &["boolean", "string", "string"],
-        "Send a string of chars to the stdin of the process name.",
-    ),
-    (
-        "supervisor.sendRemoteCommEvent",
-        &["boolean", "string", "string"],
-        "Send an event that will be received by event listener subprocesses subscribing to the RemoteCommunicationEvent.",
-    ),
-    (
-        "supervisor.shutdown",
-        &["boolean"],
-        "Shut down the supervisor process",
-    ),
-    (
-        "supervisor.signalAllProcesses",
-        &["array", "string"],
-        "Send a signal to all processes in the process list",
-    ),
-    (
-        "supervisor.signalProcess",
-        &["boolean", "string", "string"],
-        "Send an arbitrary UNIX signal to the process named by name",
-    ),
-    (
-        "supervisor.signalProcessGroup",
-        &["array", "string", "string"],
-        "Send a signal to all processes in the group named 'name'",
-    ),
-    (
-        "supervisor.startAllProcesses",
-        &["array", "boolean"],
-        "Start all processes listed in the configuration file",
-    ),
-    (
-        "supervisor.startProcess",
-        &["boolean", "string", "boolean"],
-        "Start a process",
-    ),
-    (
-        "supervisor.startProcessGroup",
-        &["array", "string", "boolean"],
-        "Start all processes in the group named 'name'",
-    ),
-    (
-        "supervisor.stopAllProcesses",
-        &["array", "boolean"],
-        "Stop all processes in the process list",
-    ),
-    (
-        "supervisor.stopProcess",
-        &["boolean", "string", "boolean"],
-        "Stop a process named by name",
-    ),
-    (
-        "supervisor.stopProcessGroup",
-        &["array", "string", "boolean"],
-        "Stop all processes in the process group named 'name'",
-    ),
-    (
-        "supervisor.tailProcessLog",
-        &["array", "string", "int", "int"],
-        "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog().",
-    ),
-    (
-        "supervisor.tailProcessStderrLog",
-        &["array", "string", "int", "int"],
-        "Provides a more efficient way to tail the (stderr) log than readProcessStderrLog().",
-    ),
-    (
-        "supervisor.tailProcessStdoutLog",
-        &["array", "string", "int", "int"],
-        "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog().",
-    ),
-    (
-        "system.listMethods",
-        &["array"],
-        "Return an array listing the available methods",
-    ),
-    (
-        "system.methodHelp",
-        &["string", "string"],
-        "Return a string showing the method's documentation",
-    ),
-    (
-        "system.methodSignature",
-        &["array", "string"],
-        "Return an array describing the method signature in the form [rtype, ptype, ptype...]",
-    ),
-    (
-        "system.multicall",
-        &["array", "array"],
-        "Process an array of calls, and return an array of results.",
-    ),
-    (
-        "vigil.getAllProcessStats",
-        &["array"],
-        "Get what every process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts",
-    ),
-    (
-        "vigil.getCrashLoopState",
-        &["struct", "string"],
-        "Get whether a process is in a crash loop, its recent crashes and the wait before its next start",
-    ),
-    (
-        "vigil.getCrashes",
-        &["array", "string", "int"],
-        "Get the newest crash records of a process (limit 0 = all kept), with the last lines of its output",
-    ),
-    (
-        "vigil.getProcessStats",
-        &["struct", "string"],
-        "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts",
-    ),
-    (
-        "vigil.rollingRestart",
-        &["array", "string", "int", "boolean"],
-        "Restart a group a batch of processes at a time, each batch RUNNING (and healthy) before the next",
-    ),
-    (
-        "vigil.startProcesses",
-        &["array", "array", "boolean"],
-        "Start several processes (or group:*) together, waiting for all of them",
-    ),
-    (
-        "vigil.stopProcesses",
-        &["array", "array", "boolean"],
-        "Stop several processes (or group:*) together, waiting for all of them",
-    ),
-    (
-        "vigil.updateProcessGroup",
-        &["boolean", "string"],
-        "Apply the reread config to one group, restarting only the members that changed",
-    ),
+/// What a method does, for the read-only account: it may call every method that [`Reads`],
+/// and gets UNAUTHORIZED from every one that [`Changes`] something.
+///
+/// [`Reads`]: Effect::Reads
+/// [`Changes`]: Effect::Changes
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    /// Status, info, logs, stats, crash records, `system.*`: nothing changes.
+    Reads,
+    /// Processes, groups, logs, the config, the daemon or event listeners change.
+    Changes,
+}
+
+/// One entry of the method table.
+struct Method {
+    name: &'static str,
+    /// `[return, params…]`.
+    signature: &'static [&'static str],
+    help: &'static str,
+    effect: Effect,
+}
+
+/// A method that only reads.
+const fn reads(
+    name: &'static str,
+    signature: &'static [&'static str],
+    help: &'static str,
+) -> Method {
+    Method {
+        name,
+        signature,
+        help,
+        effect: Effect::Reads,
+    }
+}
+
+/// A method that changes something.
+const fn changes(
+    name: &'static str,
+    signature: &'static [&'static str],
+    help: &'static str,
+) -> Method {
+    Method {
+        name,
+        signature,
+        help,
+        effect: Effect::Changes,
+    }
+}
+
+/// Every method, sorted by name: what it does (the first word: the one place that decides
+/// what the read-only account may call), its name, signature and help text.
+const METHODS: &[Method] = &[
+    changes("supervisor.addProcessGroup", &["boolean", "string"], "Update the config for a running process from config file."),
+    changes("supervisor.clearAllProcessLogs", &["array"], "Clear all process log files"),
+    changes("supervisor.clearLog", &["boolean"], "Clear the main log."),
+    changes("supervisor.clearProcessLog", &["boolean", "string"], "Clear the stdout and stderr logs for the named process and reopen them."),
+    changes("supervisor.clearProcessLogs", &["boolean", "string"], "Clear the stdout and stderr logs for the named process and reopen them."),
+    reads("supervisor.getAPIVersion", &["string"], "Return the version of the RPC API used by supervisord"),
+    reads("supervisor.getAllConfigInfo", &["array"], "Get info about all available process configurations. Each struct represents a single process (i.e. groups get flattened)."),
+    reads("supervisor.getAllProcessInfo", &["array"], "Get info about all processes"),
+    reads("supervisor.getIdentification", &["string"], "Return identifying string of supervisord"),
+    reads("supervisor.getPID", &["int"], "Return the PID of supervisord"),
+    reads("supervisor.getProcessInfo", &["struct", "string"], "Get info about a process named name"),
+    reads("supervisor.getState", &["struct"], "Return current state of supervisord as a struct"),
+    reads("supervisor.getSupervisorVersion", &["string"], "Return the version of the supervisor package in use by supervisord"),
+    reads("supervisor.getVersion", &["string"], "Return the version of the RPC API used by supervisord"),
+    reads("supervisor.readLog", &["string", "int", "int"], "Read length bytes from name's log starting at offset"),
+    reads("supervisor.readMainLog", &["string", "int", "int"], "Read length bytes from name's log starting at offset"),
+    reads("supervisor.readProcessLog", &["string", "string", "int", "int"], "Read length bytes from name's stdout log starting at offset"),
+    reads("supervisor.readProcessStderrLog", &["string", "string", "int", "int"], "Read length bytes from name's stderr log starting at offset"),
+    reads("supervisor.readProcessStdoutLog", &["string", "string", "int", "int"], "Read length bytes from name's stdout log starting at offset"),
+    changes("supervisor.reloadConfig", &["array"], "Reload the configuration."),
+    changes("supervisor.removeProcessGroup", &["boolean", "string"], "Remove a stopped process from the active configuration."),
+    changes("supervisor.restart", &["boolean"], "Restart the supervisor process"),
+    changes("supervisor.sendProcessStdin", &["boolean", "string", "string"], "Send a string of chars to the stdin of the process name."),
+    changes("supervisor.sendRemoteCommEvent", &["boolean", "string", "string"], "Send an event that will be received by event listener subprocesses subscribing to the RemoteCommunicationEvent."),
+    changes("supervisor.shutdown", &["boolean"], "Shut down the supervisor process"),
+    changes("supervisor.signalAllProcesses", &["array", "string"], "Send a signal to all processes in the process list"),
+    changes("supervisor.signalProcess", &["boolean", "string", "string"], "Send an arbitrary UNIX signal to the process named by name"),
+    changes("supervisor.signalProcessGroup", &["array", "string", "string"], "Send a signal to all processes in the group named 'name'"),
+    changes("supervisor.startAllProcesses", &["array", "boolean"], "Start all processes listed in the configuration file"),
+    changes("supervisor.startProcess", &["boolean", "string", "boolean"], "Start a process"),
+    changes("supervisor.startProcessGroup", &["array", "string", "boolean"], "Start all processes in the group named 'name'"),
+    changes("supervisor.stopAllProcesses", &["array", "boolean"], "Stop all processes in the process list"),
+    changes("supervisor.stopProcess", &["boolean", "string", "boolean"], "Stop a process named by name"),
+    changes("supervisor.stopProcessGroup", &["array", "string", "boolean"], "Stop all processes in the process group named 'name'"),
+    reads("supervisor.tailProcessLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog()."),
+    reads("supervisor.tailProcessStderrLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stderr) log than readProcessStderrLog()."),
+    reads("supervisor.tailProcessStdoutLog", &["array", "string", "int", "int"], "Provides a more efficient way to tail the (stdout) log than readProcessStdoutLog()."),
+    reads("system.listMethods", &["array"], "Return an array listing the available methods"),
+    reads("system.methodHelp", &["string", "string"], "Return a string showing the method's documentation"),
+    reads("system.methodSignature", &["array", "string"], "Return an array describing the method signature in the form [rtype, ptype, ptype...]"),
+    reads("system.multicall", &["array", "array"], "Process an array of calls, and return an array of results."),
+    reads("vigil.getAllProcessStats", &["array"], "Get what every process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts"),
+    reads("vigil.getCrashLoopState", &["struct", "string"], "Get whether a process is in a crash loop, its recent crashes and the wait before its next start"),
+    reads("vigil.getCrashes", &["array", "string", "int"], "Get the newest crash records of a process (limit 0 = all kept), with the last lines of its output"),
+    reads("vigil.getProcessStats", &["struct", "string"], "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts"),
+    changes("vigil.rollingRestart", &["array", "string", "int", "boolean"], "Restart a group a batch of processes at a time, each batch RUNNING (and healthy) before the next"),
+    changes("vigil.startProcesses", &["array", "array", "boolean"], "Start several processes (or group:*) together, waiting for all of them"),
+    changes("vigil.stopProcesses", &["array", "array", "boolean"], "Stop several processes (or group:*) together, waiting for all of them"),
+    changes("vigil.updateProcessGroup", &["boolean", "string"], "Apply the reread config to one group, restarting only the members that changed"),
 ];
 
 type Outcome = Result<Value, Fault>;
 
-/// Runs one call.
-pub async fn call(api: &Api, method: &str, params: &[Value]) -> Outcome {
+/// Runs one call for a caller with `access`.
+pub async fn call(api: &Api, access: Access, method: &str, params: &[Value]) -> Outcome {
     if !ANSWERED_DURING_STARTUP.contains(&method) {
         api.handle.ready().await;
     }
     if method == "system.multicall" {
-        return multicall(api, params).await;
+        return multicall(api, access, params).await;
     }
-    dispatch(api, method, params).await
+    dispatch(api, access, method, params).await
 }
 
 /// Methods that need nothing of the process table, answered even while the supervisor is
@@ -312,7 +172,7 @@ const ANSWERED_DURING_STARTUP: &[&str] = &[
 
 /// `system.multicall`: each call in order; a success is returned bare (not in a 1-element
 /// array, unlike the XML-RPC spec), a failure as `{faultCode, faultString}`.
-async fn multicall(api: &Api, params: &[Value]) -> Outcome {
+async fn multicall(api: &Api, access: Access, params: &[Value]) -> Outcome {
     let [Value::Array(calls)] = params else {
         return Err(Fault::bare(FaultCode::IncorrectParameters));
     };
@@ -323,9 +183,9 @@ async fn multicall(api: &Api, params: &[Value]) -> Outcome {
                 Err(Fault::bare(FaultCode::IncorrectParameters))
             }
             (Some(Value::String(name)), Some(Value::Array(args))) => {
-                dispatch(api, name, args).await
+                dispatch(api, access, name, args).await
             }
-            (Some(Value::String(name)), None) => dispatch(api, name, &[]).await,
+            (Some(Value::String(name)), None) => dispatch(api, access, name, &[]).await,
             _ => Err(Fault::bare(FaultCode::IncorrectParameters)),
         };
         results.push(match outcome {
@@ -339,16 +199,24 @@ async fn multicall(api: &Api, params: &[Value]) -> Outcome {
     Ok(Value::Array(results))
 }
 
-async fn dispatch(api: &Api, method: &str, params: &[Value]) -> Outcome {
+/// Runs one method of the table (none outside it); the read-only account's calls of a
+/// method that changes something are refused before anything is looked at.
+async fn dispatch(api: &Api, access: Access, method: &str, params: &[Value]) -> Outcome {
+    let Some(entry) = find_method(method) else {
+        return Err(Fault::bare(FaultCode::UnknownMethod));
+    };
+    if access == Access::ReadOnly && entry.effect == Effect::Changes {
+        return Err(Fault::with(
+            FaultCode::Unauthorized,
+            format!("{method} changes the supervisor and this account is read-only"),
+        ));
+    }
     let Some((namespace, name)) = method.split_once('.') else {
         return Err(Fault::bare(FaultCode::UnknownMethod));
     };
     match namespace {
         "system" => system(name, params),
         "supervisor" | "vigil" => {
-            if !METHODS.iter().any(|(known, _, _)| *known == method) {
-                return Err(Fault::bare(FaultCode::UnknownMethod));
-            }
             if api.handle.snapshot().state != SupervisorState::Running {
                 return Err(Fault::bare(FaultCode::ShutdownState));
             }
@@ -361,19 +229,24 @@ async fn dispatch(api: &Api, method: &str, params: &[Value]) -> Outcome {
     }
 }
 
+/// The table's entry for `method`.
+fn find_method(method: &str) -> Option<&'static Method> {
+    METHODS.iter().find(|entry| entry.name == method)
+}
+
 fn system(name: &str, params: &[Value]) -> Outcome {
-    let find = |method: &str| METHODS.iter().find(|(known, _, _)| *known == method);
     match (name, params) {
         ("listMethods", []) => Ok(Value::Array(
-            METHODS.iter().map(|(n, _, _)| Value::from(*n)).collect(),
+            METHODS
+                .iter()
+                .map(|entry| Value::from(entry.name))
+                .collect(),
         )),
-        ("methodHelp", [Value::String(method)]) => find(method)
-            .map(|(_, _, help)| Value::from(*help))
+        ("methodHelp", [Value::String(method)]) => find_method(method)
+            .map(|entry| Value::from(entry.help))
             .ok_or_else(|| Fault::bare(FaultCode::SignatureUnsupported)),
-        ("methodSignature", [Value::String(method)]) => find(method)
-            .map(|(_, signature, _)| {
-                Value::Array(signature.iter().map(|t| Value::from(*t)).collect())
-            })
+        ("methodSignature", [Value::String(method)]) => find_method(method)
+            .map(|entry| Value::Array(entry.signature.iter().map(|t| Value::from(*t)).collect()))
             .ok_or_else(|| Fault::bare(FaultCode::SignatureUnsupported)),
         ("listMethods" | "methodHelp" | "methodSignature", _) => {
             Err(Fault::bare(FaultCode::IncorrectParameters))
@@ -1382,12 +1255,74 @@ mod tests {
 
     #[test]
     fn the_method_list_is_sorted_and_complete_for_what_is_served() {
-        let names: Vec<&str> = METHODS.iter().map(|(n, _, _)| *n).collect();
+        let names: Vec<&str> = METHODS.iter().map(|entry| entry.name).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         assert_eq!(names, sorted);
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
+        );
+    }
+
+    /// The read-only account's methods, written out: a new method lands in the table with
+    /// `reads(` or `changes(`, and this list makes the choice a reviewed one.
+    const READ_ONLY_METHODS: &[&str] = &[
+        "supervisor.getAPIVersion",
+        "supervisor.getAllConfigInfo",
+        "supervisor.getAllProcessInfo",
+        "supervisor.getIdentification",
+        "supervisor.getPID",
+        "supervisor.getProcessInfo",
+        "supervisor.getState",
+        "supervisor.getSupervisorVersion",
+        "supervisor.getVersion",
+        "supervisor.readLog",
+        "supervisor.readMainLog",
+        "supervisor.readProcessLog",
+        "supervisor.readProcessStderrLog",
+        "supervisor.readProcessStdoutLog",
+        "supervisor.tailProcessLog",
+        "supervisor.tailProcessStderrLog",
+        "supervisor.tailProcessStdoutLog",
+        "system.listMethods",
+        "system.methodHelp",
+        "system.methodSignature",
+        "system.multicall",
+        "vigil.getAllProcessStats",
+        "vigil.getCrashLoopState",
+        "vigil.getCrashes",
+        "vigil.getProcessStats",
+    ];
+
+    #[test]
+    fn the_methods_that_only_read_are_exactly_the_read_only_set() {
+        let reading: Vec<&str> = METHODS
+            .iter()
+            .filter(|entry| entry.effect == Effect::Reads)
+            .map(|entry| entry.name)
+            .collect();
+        assert_eq!(reading, READ_ONLY_METHODS);
+        // Everything that starts, stops, signals, writes or clears, reloads or ends changes.
+        for entry in METHODS
+            .iter()
+            .filter(|entry| entry.effect == Effect::Changes)
+        {
+            let name = entry.name.split_once('.').map_or("", |(_, name)| name);
+            assert!(
+                [
+                    "add", "clear", "reload", "remove", "restart", "rolling", "send", "shutdown",
+                    "signal", "start", "stop", "update",
+                ]
+                .iter()
+                .any(|verb| name.starts_with(verb)),
+                "{} is classified as changing but reads like a read",
+                entry.name
+            );
+        }
+        let changing = METHODS.len() - reading.len();
+        assert_eq!(
+            changing, 24,
+            "every start, stop, signal, clear, add, remove, reload, restart, shutdown and send"
         );
     }
 }

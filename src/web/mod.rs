@@ -3,25 +3,30 @@
 //! a page per process (`/process/<namespec>`: crash records, config, live log through
 //! `/api/tail`), and `/api/events`, a server-sent-events stream of every event as JSON.
 //! Assets are compiled in. Actions are POSTs that need the page's token and, when the
-//! browser sends one, an Origin of this server.
+//! browser sends one, an Origin of this server. The read-only account sees the page without
+//! its action buttons, and every request of it that is not a GET or HEAD is refused here,
+//! before any handler (its XML-RPC calls are refused by the method table too).
 
 pub mod page;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use serde::Deserialize;
 
+use crate::auth::{same_secret, Access};
 use crate::rpc::codec::Value;
 use crate::rpc::methods::{self, Api};
 
-/// The routes of the page, for the HTTP servers to put behind their auth.
+/// The routes of the page, for the HTTP servers to put behind their auth (which gives each
+/// request its [`Access`]).
 pub fn router(api: Api) -> Router {
     let web = Web {
         token: Arc::from(new_token()),
@@ -37,7 +42,32 @@ pub fn router(api: Api) -> Router {
         .route("/static/vigil.css", get(stylesheet))
         .route("/static/vigil.js", get(script))
         .with_state(web)
+        .layer(axum::middleware::from_fn(read_only_reads))
         .layer(axum::middleware::map_response(not_framed))
+}
+
+/// The read-only account may only read: any other request than GET or HEAD (an action, and
+/// whatever changes something under `/api/`) is refused.
+async fn read_only_reads(
+    Extension(access): Extension<Access>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let reads = request.method() == Method::GET || request.method() == Method::HEAD;
+    if access == Access::ReadOnly && !reads {
+        return (
+            StatusCode::FORBIDDEN,
+            "this account is read-only: it cannot change anything",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// The action token for a page shown to `access`: none for the read-only account, whose
+/// page has no action buttons.
+fn token_for(web: &Web, access: Access) -> Option<Arc<str>> {
+    (access == Access::Full).then(|| Arc::clone(&web.token))
 }
 
 /// What the handlers share: the API, and the token every action form carries.
@@ -79,15 +109,15 @@ async fn script() -> Response {
         .into_response()
 }
 
-async fn status_page(State(web): State<Web>) -> Response {
+async fn status_page(State(web): State<Web>, Extension(access): Extension<Access>) -> Response {
     web.api.handle.ready().await;
     let snapshot = web.api.handle.snapshot();
     let samples = Arc::clone(&web.api.samples.borrow());
     let identifier = web.api.identification.clone();
-    let token = Arc::clone(&web.token);
+    let token = token_for(&web, access);
     // A thousand processes make this a few milliseconds of CPU: off the runtime's workers.
     match tokio::task::spawn_blocking(move || {
-        page::status(&snapshot, &samples, &identifier, &token)
+        page::status(&snapshot, &samples, &identifier, token.as_deref())
     })
     .await
     {
@@ -96,7 +126,11 @@ async fn status_page(State(web): State<Web>) -> Response {
     }
 }
 
-async fn process_page(State(web): State<Web>, Path(namespec): Path<String>) -> Response {
+async fn process_page(
+    State(web): State<Web>,
+    Extension(access): Extension<Access>,
+    Path(namespec): Path<String>,
+) -> Response {
     web.api.handle.ready().await;
     let Some(process) = find(&web.api, &namespec) else {
         return (
@@ -106,11 +140,11 @@ async fn process_page(State(web): State<Web>, Path(namespec): Path<String>) -> R
             .into_response();
     };
     let samples = Arc::clone(&web.api.samples.borrow());
-    let token = Arc::clone(&web.token);
+    let token = token_for(&web, access);
     // The crash records may come from their file.
     match tokio::task::spawn_blocking(move || {
         let crashes = process.crashes.newest(&process.group, &process.name, 0);
-        page::process(&process, &samples, &crashes, &token)
+        page::process(&process, &samples, &crashes, token.as_deref())
     })
     .await
     {
@@ -234,10 +268,11 @@ struct ActionForm {
 /// then back to the page it came from.
 async fn action(
     State(web): State<Web>,
+    Extension(access): Extension<Access>,
     headers: HeaderMap,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if !same_token(&form.token, &web.token) || !same_origin(&headers) {
+    if !same_secret(form.token.as_bytes(), web.token.as_bytes()) || !same_origin(&headers) {
         return (
             StatusCode::FORBIDDEN,
             "this action did not come from vigil's page",
@@ -268,7 +303,7 @@ async fn action(
     };
     for (method, params) in calls {
         // A refusal (already started, not running) is what the page then shows.
-        if let Err(fault) = methods::call(&web.api, method, &params).await {
+        if let Err(fault) = methods::call(&web.api, access, method, &params).await {
             tracing::debug!("web action {} on {}: {fault}", form.action, form.name);
         }
     }
@@ -282,16 +317,6 @@ async fn action(
         })
         .unwrap_or_else(|| "/".to_string());
     Redirect::to(&back).into_response()
-}
-
-/// The token compared in constant time.
-fn same_token(given: &str, expected: &str) -> bool {
-    given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
-            == 0
 }
 
 /// No other site may frame the page (its buttons could be clicked through a decoy).

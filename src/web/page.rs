@@ -100,42 +100,63 @@ fn head(out: &mut String, title: &str) {
     );
 }
 
-fn actions_form(out: &mut String, token: &str, namespec: &str) {
+/// A process's action buttons (only with a `token`: the read-only account gets none) and
+/// its log links.
+fn actions_form(out: &mut String, token: Option<&str>, namespec: &str) {
+    if let Some(token) = token {
+        let _ = write!(
+            out,
+            "<form class=\"inline\" method=\"post\" action=\"/action\">\
+             <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+             <input type=\"hidden\" name=\"name\" value=\"{name}\">\
+             <button name=\"action\" value=\"start\">Start</button>\
+             <button name=\"action\" value=\"stop\">Stop</button>\
+             <button name=\"action\" value=\"restart\">Restart</button>\
+             <button name=\"action\" value=\"clear\">Clear log</button></form>",
+            token = escape(token),
+            name = escape(namespec),
+        );
+    }
     let _ = write!(
         out,
-        "<form class=\"inline\" method=\"post\" action=\"/action\">\
-         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         <input type=\"hidden\" name=\"name\" value=\"{name}\">\
-         <button name=\"action\" value=\"start\">Start</button>\
-         <button name=\"action\" value=\"stop\">Stop</button>\
-         <button name=\"action\" value=\"restart\">Restart</button>\
-         <button name=\"action\" value=\"clear\">Clear log</button></form>\
-         <a href=\"/logtail/{url}\">stdout</a> <a href=\"/logtail/{url}/stderr\">stderr</a>",
-        token = escape(token),
-        name = escape(namespec),
+        "<a href=\"/logtail/{url}\">stdout</a> <a href=\"/logtail/{url}/stderr\">stderr</a>",
         url = url_segment(namespec),
     );
 }
 
-/// The status page: every group (collapsible), every process with its figures and actions.
-pub fn status(snapshot: &Snapshot, samples: &Samples, identifier: &str, token: &str) -> String {
+/// The status page: every group (collapsible), every process with its figures and, given the
+/// action `token`, its actions.
+pub fn status(
+    snapshot: &Snapshot,
+    samples: &Samples,
+    identifier: &str,
+    token: Option<&str>,
+) -> String {
     let now = SystemTime::now();
     let mut out = String::with_capacity(4096 + snapshot.processes.len() * 900);
     head(&mut out, &format!("vigil: {identifier}"));
     let _ = write!(
         out,
-        "<header><h1>vigil</h1><span class=\"meta\">{} · {} processes · {}</span>\
-         <form class=\"inline\" method=\"post\" action=\"/action\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">\
-         <button name=\"action\" value=\"startall\">Start all</button>\
-         <button name=\"action\" value=\"stopall\">Stop all</button>\
-         <button name=\"action\" value=\"restartall\">Restart all</button></form></header>\
-         <main id=\"fleet\">",
+        "<header><h1>vigil</h1><span class=\"meta\">{} · {} processes · {}</span>",
         escape(identifier),
         snapshot.processes.len(),
         snapshot.state.name(),
-        escape(token)
     );
+    match token {
+        Some(token) => {
+            let _ = write!(
+                out,
+                "<form class=\"inline\" method=\"post\" action=\"/action\">\
+                 <input type=\"hidden\" name=\"token\" value=\"{}\">\
+                 <button name=\"action\" value=\"startall\">Start all</button>\
+                 <button name=\"action\" value=\"stopall\">Stop all</button>\
+                 <button name=\"action\" value=\"restartall\">Restart all</button></form>",
+                escape(token)
+            );
+        }
+        None => out.push_str("<span class=\"meta\">read-only</span>"),
+    }
+    out.push_str("</header><main id=\"fleet\">");
     for (group, names) in &snapshot.groups {
         let _ = write!(
             out,
@@ -182,13 +203,13 @@ pub fn status(snapshot: &Snapshot, samples: &Samples, identifier: &str, token: &
     out
 }
 
-/// A process page: its figures and actions, its crash records (newest first) with their
-/// output, its effective config, and its log followed live.
+/// A process page: its figures and (given the action `token`) actions, its crash records
+/// (newest first) with their output, its effective config, and its log followed live.
 pub fn process(
     process: &ProcessView,
     samples: &Samples,
     crashes: &[CrashRecord],
-    token: &str,
+    token: Option<&str>,
 ) -> String {
     let row = Row::of(process, samples, SystemTime::now());
     let mut out = String::new();

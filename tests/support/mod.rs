@@ -501,8 +501,14 @@ impl Drop for Supervisord {
 
 /// An inet server plus the `[supervisorctl]` section clients need to find it.
 pub fn control(port: u16) -> String {
+    control_with(port, "")
+}
+
+/// [`control`] with more `[inet_http_server]` option lines (each ending in a newline), such
+/// as its accounts.
+pub fn control_with(port: u16, server_options: &str) -> String {
     format!(
-        "[inet_http_server]\nport=127.0.0.1:{port}\n\n\
+        "[inet_http_server]\nport=127.0.0.1:{port}\n{server_options}\n\
          [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
          [supervisorctl]\nserverurl=http://127.0.0.1:{port}\n\n"
     )
