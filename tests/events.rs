@@ -430,3 +430,58 @@ fn a_listener_that_answers_then_exits_is_not_sent_the_event_again() {
     );
     assert_eq!(seen, "first\nsecond\n", "each event once");
 }
+
+#[test]
+fn a_dead_childs_last_output_reaches_listeners_before_its_exit() {
+    let python = venv_python();
+    let python = python.display();
+    let port = free_port();
+    let ws = Workspace::new();
+    ws.write("recorder.py", RECORDER);
+    // The first child leaves a grandchild holding its stdout, which writes only once the
+    // test says so; the respawned child just runs.
+    ws.config(&format!(
+        "{}[eventlistener:recorder]\ncommand={python} {{dir}}/recorder.py {{dir}}/events.log\n\
+         events=PROCESS_STATE,PROCESS_LOG\nbuffer_size=100\n\n\
+         [program:last]\ncommand=sh -c 'if [ -e {{dir}}/first-done ]; then exec sleep 1000; fi; \
+         touch {{dir}}/first-done; (while [ ! -e {{dir}}/go ]; do sleep 0.01; done; echo late words) & exit 3'\n\
+         startsecs=0\nautorestart=true\nstdout_events_enabled=true\n",
+        control(port)
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    let dir = vigild.ws.path().to_path_buf();
+    // The respawn is not held up by the old child's output, which is still to come.
+    let mut second = 0;
+    let respawned = wait_until(|| {
+        let info = call(port, "supervisor.getProcessInfo", "'last'");
+        let info: serde_json::Value = serde_json::from_str(&info).expect("json");
+        second = info["pid"].as_i64().unwrap_or(0);
+        second > 0
+            && std::fs::read_to_string(format!("/proc/{second}/comm"))
+                .is_ok_and(|comm| comm.trim() == "sleep")
+    });
+    assert!(respawned, "no respawn while the old output was pending");
+    assert!(dir.join("first-done").exists() && !dir.join("go").exists());
+    std::fs::write(dir.join("go"), "").expect("go");
+    let read = || std::fs::read_to_string(dir.join("events.log")).unwrap_or_default();
+    let running = format!("processname:last groupname:last from_state:STARTING pid:{second}");
+    assert!(
+        wait_until(|| read().contains(&running)),
+        "events:\n{}",
+        read()
+    );
+    let events = read();
+    let position = |needle: &str| {
+        events
+            .lines()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{events}"))
+    };
+    let late = position("late words");
+    let exited = position("eventname:PROCESS_STATE_EXITED");
+    let restarted = position(&running);
+    assert!(
+        late < exited && exited < restarted,
+        "the last output must come before the exit, the exit before the respawn:\n{events}"
+    );
+}

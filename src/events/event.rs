@@ -101,6 +101,18 @@ pub struct Subject {
     pub to: State,
 }
 
+/// Whose child wrote the output an output event carries (PROCESS_LOG, PROCESS_COMMUNICATION),
+/// so the dispatcher can let a dead child's last output pass before its exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Group name.
+    pub group: String,
+    /// Process name.
+    pub name: String,
+    /// The child's pid.
+    pub pid: i32,
+}
+
 /// One event: its type name and its payload, rendered when it happened (as supervisord
 /// renders the extras eagerly).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +123,8 @@ pub struct Event {
     pub payload: String,
     /// For PROCESS_STATE events: the process and its new state.
     pub subject: Option<Subject>,
+    /// For output events: the child that wrote it.
+    pub origin: Option<Origin>,
     /// vigil: what led to the event, for `/api/events` only (listeners get supervisord's
     /// payload): an exit's reason, a back-off's wait.
     pub note: Option<String>,
@@ -150,6 +164,7 @@ impl Event {
                 "processname:{name} groupname:{group} from_state:{}{extras}",
                 from.name()
             ),
+            origin: None,
             subject: Some(Subject {
                 group: group.to_string(),
                 name: name.to_string(),
@@ -178,6 +193,7 @@ impl Event {
                 decoded(data)
             ),
         )
+        .written_by(group, name, pid)
     }
 
     /// A capture-mode block (`*_capture_maxbytes`).
@@ -198,6 +214,7 @@ impl Event {
                 decoded(data)
             ),
         )
+        .written_by(group, name, pid)
     }
 
     /// `sendRemoteCommEvent(type, data)`.
@@ -301,7 +318,27 @@ impl Event {
             name,
             payload,
             subject: None,
+            origin: None,
             note: None,
+        }
+    }
+
+    /// The same event, marked as output of `group`/`name`'s child `pid`.
+    fn written_by(mut self, group: &str, name: &str, pid: i32) -> Event {
+        self.origin = Some(Origin {
+            group: group.to_string(),
+            name: name.to_string(),
+            pid,
+        });
+        self
+    }
+
+    /// The process this event is about (its state, or output of one of its children).
+    pub fn process(&self) -> Option<(&str, &str)> {
+        match (&self.subject, &self.origin) {
+            (Some(subject), _) => Some((&subject.group, &subject.name)),
+            (None, Some(origin)) => Some((&origin.group, &origin.name)),
+            (None, None) => None,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! it as messages and PROCESS_STATE events from the supervisor.
 
 pub mod event;
+mod hold;
 pub mod pool;
 
 use std::collections::HashMap;
@@ -15,12 +16,16 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use event::{Channel, Event};
+use hold::Holds;
 use pool::{Action, Pool, Serial};
+
+/// Longest a process's events wait for its exited child's last output (see [`Message::Hold`]).
+const HOLD_LIMIT: Duration = Duration::from_secs(5);
 
 /// A message to the dispatcher.
 #[derive(Debug)]
@@ -49,6 +54,25 @@ pub enum Message {
         pid: i32,
         /// A duplicate of the write end of its stdin.
         stdin: OwnedFd,
+    },
+    /// `group`/`name`'s child `pid` exited: its events from now on wait until its last output
+    /// has passed ([`Message::Release`]), or [`HOLD_LIMIT`]; its own output still passes.
+    Hold {
+        /// Group name.
+        group: String,
+        /// Process name.
+        name: String,
+        /// The exited child.
+        pid: i32,
+    },
+    /// The exited child's output has all been read (and its crash record made).
+    Release {
+        /// Group name.
+        group: String,
+        /// Process name.
+        name: String,
+        /// The exited child.
+        pid: i32,
     },
     /// Output a listener's child wrote on stdout (the protocol channel).
     ListenerOutput {
@@ -109,6 +133,7 @@ pub fn start(identifier: String) -> Publisher {
         stdins: HashMap::new(),
         depths: depths_sender,
         ticks: Ticks::default(),
+        holds: Holds::default(),
     };
     tokio::spawn(dispatcher.run(receiver));
     Publisher {
@@ -135,6 +160,8 @@ struct Dispatcher {
     ticks: Ticks,
     /// The JSON feed of every event (`/api/events`).
     feed: broadcast::Sender<Arc<str>>,
+    /// Events waiting for an exited child's last output.
+    holds: Holds,
 }
 
 impl Dispatcher {
@@ -144,8 +171,14 @@ impl Dispatcher {
             for event in self.ticks.check(SystemTime::now()) {
                 self.publish(event);
             }
+            for event in self.holds.expire(Instant::now()) {
+                self.publish(event);
+            }
             self.dispatch();
-            let wait = self.ticks.until_next(SystemTime::now());
+            let mut wait = self.ticks.until_next(SystemTime::now());
+            if let Some(deadline) = self.holds.next_deadline() {
+                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
+            }
             tokio::select! {
                 message = receiver.recv() => match message {
                     Some(message) => self.handle(message),
@@ -159,7 +192,22 @@ impl Dispatcher {
     fn handle(&mut self, message: Message) {
         let mut actions = Vec::new();
         match message {
-            Message::Publish(event) => self.publish(event),
+            Message::Publish(event) => {
+                if let Some(event) = self.holds.admit(event) {
+                    self.publish(event);
+                }
+            }
+            Message::Hold { group, name, pid } => {
+                let until = Instant::now() + HOLD_LIMIT;
+                for event in self.holds.hold(&group, &name, pid, until) {
+                    self.publish(event);
+                }
+            }
+            Message::Release { group, name, pid } => {
+                for event in self.holds.release(&group, &name, pid) {
+                    self.publish(event);
+                }
+            }
             Message::PoolAdded {
                 name,
                 events,

@@ -404,6 +404,23 @@ impl Supervisor {
                 std::mem::take(&mut entry.captures)
             })
             .unwrap_or_default();
+        // The child's last output may still be on its way: its events (and its crash
+        // record) come before the exit's, as under supervisord, which drains first. (A
+        // listener's output was read before its exit got here.)
+        let held = self
+            .table
+            .entries
+            .get(key)
+            .filter(|entry| entry.config.listener.is_none())
+            .and_then(|entry| entry.process.state.pid())
+            .filter(|_| captures.iter().any(Option::is_some));
+        if let Some(pid) = held {
+            self.events.send(Message::Hold {
+                group: key.0.clone(),
+                name: key.1.clone(),
+                pid,
+            });
+        }
         // An exit the state machine does not expect is only logged.
         let _ = self.apply(key, Input::Exited(outcome));
         if let Some(entry) = self.table.entries.get_mut(key) {
@@ -412,7 +429,7 @@ impl Supervisor {
                 .config
                 .log_markers
                 .then(|| format!("exited '{}' ({})", entry.config.name, outcome.describe()));
-            entry.after_exit(captures, crash, marker, &self.events);
+            entry.after_exit(captures, (crash, marker, held), &self.events);
         }
     }
 

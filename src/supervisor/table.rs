@@ -124,17 +124,17 @@ impl Entry {
 
     /// What follows a child's exit once `captures` (its output) are drained, as supervisord
     /// drains before it records an exit: the crash record of `crash`, then the `log_markers`
-    /// line `marker`. Runs off the supervisor task: a stream may be stuck on a slow disk, a
-    /// grandchild may hold the pipe. The crash also goes to `events` (VIGIL_CRASH, and
-    /// VIGIL_CRASHLOOP when it started a loop).
+    /// line `marker`, then the release of the events held for the exited child `held`.
+    /// Runs off the supervisor task: a stream may be stuck on a slow disk, a grandchild may
+    /// hold the pipe. The crash also goes to `events` (VIGIL_CRASH, and VIGIL_CRASHLOOP when
+    /// it started a loop).
     pub fn after_exit(
         &self,
         captures: [Option<Drained>; 2],
-        crash: Option<CrashFacts>,
-        marker: Option<String>,
+        (crash, marker, held): (Option<CrashFacts>, Option<String>, Option<i32>),
         events: &Publisher,
     ) {
-        if crash.is_none() && marker.is_none() {
+        if crash.is_none() && marker.is_none() && held.is_none() {
             return;
         }
         let (stdout, stderr) = (Arc::clone(&self.stdout_log), Arc::clone(&self.stderr_log));
@@ -197,6 +197,13 @@ impl Entry {
                 if !config.redirect_stderr {
                     stderr.append(&line);
                 }
+            }
+            if let Some(pid) = held {
+                events.send(Message::Release {
+                    group: config.group.clone(),
+                    name: config.name.clone(),
+                    pid,
+                });
             }
         });
     }
