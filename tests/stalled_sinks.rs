@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::support::{
-    control, free_port, run_python, session_members, wait_until, Vigild, Workspace,
+    control, free_port, run_python, session_members, stat_fields, wait_until, Vigild, Workspace,
 };
 
 /// Opens the FIFO at `path` for reading and writing (so neither end ever blocks the open),
@@ -135,4 +135,84 @@ fn an_unread_stderr_never_stalls_supervision() {
         "vigild took {took:?} to stop"
     );
     assert_eq!(session_members(vigild.pid()), Vec::<i32>::new());
+}
+
+/// vigild's guardian: its child `vigild` whose fd 3 is a pipe (the spawner helpers hold
+/// sockets).
+fn guardian_of(vigild: i32) -> i32 {
+    let mut found = 0;
+    let seen = wait_until(|| {
+        found = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+            .find(|pid| {
+                stat_fields(*pid).is_some_and(|f| f.get(1) == Some(&vigild.to_string()))
+                    && std::fs::read_link(format!("/proc/{pid}/fd/3"))
+                        .is_ok_and(|target| target.display().to_string().starts_with("pipe:"))
+            })
+            .unwrap_or(0);
+        found > 0
+    });
+    assert!(seen, "no guardian under vigild {vigild}");
+    found
+}
+
+/// The victim's live shell and the grandchild it wrote into `grandchild.<shell pid>`.
+fn live_victim(dir: &std::path::Path) -> (i32, i32) {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let shell: i32 = name.strip_prefix("grandchild.")?.parse().ok()?;
+            let grandchild = std::fs::read_to_string(entry.path())
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            crate::support::alive(shell).then_some((shell, grandchild))
+        })
+        .next()
+        .unwrap_or((0, 0))
+}
+
+#[test]
+fn a_stopped_guardian_never_stalls_supervision() {
+    let ws = Workspace::new();
+    ws.config(
+        "[program:churn]\ncommand=true\nprocess_name=%(program_name)s_%(process_num)d\n\
+         numprocs=40\nstartsecs=0\nautorestart=true\ncrashloop_threshold=0\n\n\
+         [program:victim]\ncommand=sh -c 'sleep 1000 & echo $! > {dir}/grandchild.$$; wait'\n\
+         startsecs=0\n",
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    let guardian = guardian_of(vigild.pid());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(guardian), Signal::SIGSTOP).expect("stop");
+    // Each start and reap is a line for the guardian: far more than its pipe holds.
+    vigild.wait_log_count("spawned: 'churn_", 8000);
+    // Meanwhile a respawned program's grandchild is new to the guardian.
+    let mut first = (0, 0);
+    assert!(wait_until(|| {
+        first = live_victim(vigild.ws.path());
+        first.1 > 0
+    }));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first.0), Signal::SIGKILL).expect("kill");
+    let mut second = (0, 0);
+    assert!(wait_until(|| {
+        second = live_victim(vigild.ws.path());
+        second.0 != first.0 && second.1 > 0
+    }));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(guardian), Signal::SIGCONT).expect("cont");
+    let caught_up = vigild.log().matches("spawned: 'churn_").count() + 2000;
+    vigild.wait_log_count("spawned: 'churn_", caught_up);
+    // The guardian learned of the new group: with vigild killed, it kills the grandchild.
+    vigild.signal(Signal::SIGKILL);
+    vigild.wait_exit();
+    assert!(
+        wait_until(|| !crate::support::alive(second.1)),
+        "the guardian missed the respawned program's group"
+    );
 }

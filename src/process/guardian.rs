@@ -4,7 +4,12 @@
 //! every group still listed, so no grandchild of a managed program runs on unsupervised. (The
 //! children themselves die with vigild through `PR_SET_PDEATHSIG`.) At a normal exit every
 //! group is already forgotten and it just leaves.
+//!
+//! vigild never waits for the guardian: the pipe is non-blocking, and what a stalled
+//! guardian has not read yet waits in vigild as a set of changes (a group started and reaped
+//! meanwhile cancels out), so it is bounded by the groups that changed, not by the churn.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -13,12 +18,23 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 pub struct Guardian {
     pipe: Option<File>,
     pid: libc::pid_t,
+    /// Bytes of changes already put in order, not yet taken by the pipe.
+    unsent: Vec<u8>,
+    /// Groups started and groups reaped since `unsent` was made.
+    added: BTreeSet<i32>,
+    removed: BTreeSet<i32>,
 }
 
 impl Guardian {
     /// Forks the guardian. Call only while vigild is single-threaded (before the runtime).
     pub fn fork() -> Guardian {
-        let absent = Guardian { pipe: None, pid: 0 };
+        let absent = Guardian {
+            pipe: None,
+            pid: 0,
+            unsent: Vec::new(),
+            added: BTreeSet::new(),
+            removed: BTreeSet::new(),
+        };
         let Ok((read, write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
             tracing::warn!("could not create the guardian's pipe");
             return absent;
@@ -30,10 +46,20 @@ impl Guardian {
                 drop(write);
                 guard(read)
             }
-            Ok(nix::unistd::ForkResult::Parent { child }) => Guardian {
-                pipe: Some(File::from(write)),
-                pid: child.as_raw(),
-            },
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                let nonblocking = nix::fcntl::fcntl(
+                    write.as_raw_fd(),
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                );
+                if let Err(err) = nonblocking {
+                    tracing::warn!("could not make the guardian's pipe non-blocking: {err}");
+                }
+                Guardian {
+                    pipe: Some(File::from(write)),
+                    pid: child.as_raw(),
+                    ..absent
+                }
+            }
             Err(err) => {
                 tracing::warn!("could not fork the guardian: {err}");
                 absent
@@ -48,20 +74,55 @@ impl Guardian {
 
     /// Child `pgid` (its process group) started.
     pub fn watch(&mut self, pgid: i32) {
-        self.tell(&format!("+{pgid}\n"));
+        // Reaped and started again before the guardian heard of the reaping: it keeps it.
+        if !self.removed.remove(&pgid) {
+            self.added.insert(pgid);
+        }
+        self.send();
     }
 
     /// Child `pgid` was reaped: its group is not ours to kill any more.
     pub fn forget(&mut self, pgid: i32) {
-        self.tell(&format!("-{pgid}\n"));
+        // Started and reaped before the guardian heard of the start: nothing to tell.
+        if !self.added.remove(&pgid) {
+            self.removed.insert(pgid);
+        }
+        self.send();
     }
 
-    fn tell(&mut self, line: &str) {
-        if let Some(pipe) = &mut self.pipe {
-            // A few bytes into a pipe the guardian keeps reading; if it is gone, so be it.
-            if pipe.write_all(line.as_bytes()).is_err() {
-                tracing::warn!("the guardian is gone: grandchildren may outlive a crash of vigild");
-                self.pipe = None;
+    /// Writes what the pipe takes without waiting; the rest waits for the next change.
+    fn send(&mut self) {
+        let Some(pipe) = &mut self.pipe else {
+            self.added.clear();
+            self.removed.clear();
+            return;
+        };
+        if self.unsent.is_empty() {
+            for pgid in std::mem::take(&mut self.removed) {
+                self.unsent
+                    .extend_from_slice(format!("-{pgid}\n").as_bytes());
+            }
+            for pgid in std::mem::take(&mut self.added) {
+                self.unsent
+                    .extend_from_slice(format!("+{pgid}\n").as_bytes());
+            }
+        }
+        while !self.unsent.is_empty() {
+            match pipe.write(&self.unsent) {
+                Ok(written) => {
+                    self.unsent.drain(..written);
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                // A stalled guardian: the rest goes with a later change.
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    tracing::warn!(
+                        "the guardian is gone: grandchildren may outlive a crash of vigild"
+                    );
+                    self.pipe = None;
+                    self.unsent.clear();
+                    return;
+                }
             }
         }
     }
