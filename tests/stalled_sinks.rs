@@ -216,3 +216,41 @@ fn a_stopped_guardian_never_stalls_supervision() {
         "the guardian missed the respawned program's group"
     );
 }
+
+#[test]
+fn a_stalled_crash_record_file_holds_up_neither_crashes_nor_readers() {
+    let ws = Workspace::new();
+    let port = free_port();
+    // The crash file is a FIFO that is full and never read: each write to it would hang.
+    let _fifo = full_fifo(&ws.path().join("crasher-crashes.jsonl"));
+    ws.config(&format!(
+        "{}[program:crasher]\ncommand=sh -c 'echo dying >&2; sleep 0.2; exit 2'\nstartsecs=0\n\
+         autorestart=true\ncrashloop_threshold=0\n",
+        control(port)
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    vigild.wait_log_count("crash: crasher", 5);
+    let script = format!(
+        "import socket, xmlrpc.client\n\
+         socket.setdefaulttimeout(5)\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2')\n\
+         records = proxy.vigil.getCrashes('crasher', 0)\n\
+         print(len(records), records[0]['tail'] if records else '')\n"
+    );
+    let output = run_python(&script, &[]);
+    let answer = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "getCrashes did not answer: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let count: usize = answer
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count >= 4, "{answer}");
+    assert!(answer.contains("dying"), "{answer}");
+    // Crashes go on being handled and recorded.
+    vigild.wait_log_count("crash: crasher", 10);
+}

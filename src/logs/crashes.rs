@@ -10,10 +10,11 @@
 //! by group).
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,14 @@ pub struct CrashHistory {
     /// Records kept (`crash_history`).
     keep: usize,
     state: Mutex<Option<Loaded>>,
+    /// Held while the file is written, so two records' writes never interleave.
+    file: Mutex<()>,
+}
+
+/// What a new record does to the file.
+enum FileWrite {
+    Append(String),
+    Rewrite(VecDeque<CrashRecord>),
 }
 
 /// The records, once read from the file.
@@ -109,6 +118,7 @@ impl CrashHistory {
             path,
             keep,
             state: Mutex::new(None),
+            file: Mutex::new(()),
         }
     }
 
@@ -148,8 +158,6 @@ impl CrashHistory {
         if self.keep == 0 {
             return;
         }
-        let mut state = self.lock();
-        let loaded = self.loaded(&mut state);
         let line = match serde_json::to_string(&record) {
             Ok(line) => line,
             Err(err) => {
@@ -157,6 +165,8 @@ impl CrashHistory {
                 return;
             }
         };
+        let mut state = self.lock();
+        let loaded = self.loaded(&mut state);
         // Records arrive in the order their drains finish; keep them in time order.
         let at = loaded
             .records
@@ -168,15 +178,40 @@ impl CrashHistory {
             loaded.records.pop_front();
         }
         let Some(path) = &self.path else { return };
-        let written = if loaded.torn || loaded.lines_on_disk + 1 > self.keep.saturating_mul(2) {
-            rewrite(path, &loaded.records).map(|()| {
-                loaded.lines_on_disk = loaded.records.len();
-                loaded.torn = false;
-            })
+        let write = if loaded.torn || loaded.lines_on_disk + 1 > self.keep.saturating_mul(2) {
+            loaded.lines_on_disk = loaded.records.len();
+            loaded.torn = false;
+            FileWrite::Rewrite(loaded.records.clone())
         } else {
-            append_line(path, &line).map(|()| loaded.lines_on_disk += 1)
+            loaded.lines_on_disk += 1;
+            FileWrite::Append(line)
         };
+        // The disk is written without the records' lock, so readers never wait for it. (Two
+        // writes may land in either order; the records' time order is restored on loading,
+        // and a rewrite writes all that memory holds.)
+        drop(state);
+        let file = match self.file.try_lock() {
+            Ok(file) => file,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            // A write still hangs (a stalled disk): this record stays in memory, and the
+            // next write that can go ahead rewrites the whole file.
+            Err(TryLockError::WouldBlock) => {
+                if let Some(loaded) = self.lock().as_mut() {
+                    loaded.torn = true;
+                }
+                return;
+            }
+        };
+        let written = match &write {
+            FileWrite::Rewrite(records) => rewrite(path, records),
+            FileWrite::Append(line) => append_line(path, line),
+        };
+        drop(file);
         if let Err(err) = written {
+            // The next record rewrites the whole file.
+            if let Some(loaded) = self.lock().as_mut() {
+                loaded.torn = true;
+            }
             tracing::error!("could not write crash record to {}: {err}", path.display());
         }
     }
@@ -219,8 +254,17 @@ fn rewrite(path: &Path, records: &VecDeque<CrashRecord>) -> std::io::Result<()> 
 /// last line is cut; unreadable lines are skipped with a warning.
 fn read_records(path: &Path) -> (VecDeque<CrashRecord>, usize, bool) {
     let mut text = String::new();
-    let read = File::open(path).and_then(|mut file| {
-        let size = file.metadata()?.len();
+    // Not blocking on a FIFO put in the file's place; a regular file is read as before.
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    let read = opened.and_then(|mut file| {
+        let metadata = file.metadata()?;
+        if !metadata.is_file() {
+            return Err(std::io::Error::other("it is not a regular file"));
+        }
+        let size = metadata.len();
         let skipped = size > LOAD_LIMIT;
         if skipped {
             file.seek(SeekFrom::Start(size - LOAD_LIMIT))?;
