@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -60,7 +61,41 @@ pub enum Message {
         pid: i32,
         /// The bytes.
         bytes: Vec<u8>,
+        /// The child's output still on its way here, shared with its capture.
+        backlog: Arc<ListenerBacklog>,
     },
+}
+
+/// The most output of one listener child that may wait for the dispatcher. A listener that
+/// keeps the protocol writes one short line and result per event, so more means it floods:
+/// its capture drops the rest and the pool puts it in UNKNOWN.
+pub const LISTENER_BACKLOG: usize = 1 << 20;
+
+/// One listener child's output between its capture and the dispatcher: what is queued, and
+/// what was dropped because [`LISTENER_BACKLOG`] was reached.
+#[derive(Debug, Default)]
+pub struct ListenerBacklog {
+    queued: AtomicUsize,
+    dropped: AtomicUsize,
+}
+
+impl ListenerBacklog {
+    /// Whether `len` more bytes may be queued; if not they count as dropped.
+    pub fn admit(&self, len: usize) -> bool {
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before.saturating_add(len) <= LISTENER_BACKLOG {
+            return true;
+        }
+        self.queued.fetch_sub(len, Ordering::AcqRel);
+        self.dropped.fetch_add(len, Ordering::AcqRel);
+        false
+    }
+
+    /// The dispatcher took `len` queued bytes; returns the bytes dropped since it last did.
+    fn take(&self, len: usize) -> usize {
+        self.queued.fetch_sub(len, Ordering::AcqRel);
+        self.dropped.swap(0, Ordering::AcqRel)
+    }
 }
 
 /// Where events and listener news go: cheap to clone for every producer.
@@ -191,9 +226,15 @@ impl Dispatcher {
                 name,
                 pid,
                 bytes,
+                backlog,
             } => {
+                let dropped = backlog.take(bytes.len());
                 if let Some(found) = self.pools.iter_mut().find(|p| p.name == pool) {
                     found.output(&name, pid, &bytes, &mut actions);
+                    // What was dropped came after these bytes.
+                    if dropped > 0 {
+                        found.output_dropped(&name, pid, dropped, &mut actions);
+                    }
                 }
             }
         }
@@ -321,6 +362,21 @@ impl Ticks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listener_backlog_admits_up_to_its_bound_and_counts_the_rest() {
+        let backlog = ListenerBacklog::default();
+        assert!(backlog.admit(LISTENER_BACKLOG - 10));
+        assert!(!backlog.admit(11), "over the bound");
+        assert!(backlog.admit(10), "up to the bound");
+        assert_eq!(
+            backlog.take(LISTENER_BACKLOG - 10),
+            11,
+            "the drop is told once"
+        );
+        assert_eq!(backlog.take(10), 0);
+        assert!(backlog.admit(LISTENER_BACKLOG), "taken bytes make room");
+    }
 
     #[test]
     fn ticks_fire_when_the_timeslice_changes() {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, GroupConfig, LogTarget, ProcessConfig, StreamLog};
-use crate::events::{Channel, Event, Message, Publisher};
+use crate::events::{Channel, Event, ListenerBacklog, Message, Publisher};
 use crate::logs::auto;
 use crate::logs::capture::{self, Drained, OnCapture, OnOutput, Treatment};
 use crate::logs::crashes::{self, CrashHistory, CrashRecord};
@@ -87,13 +87,17 @@ impl Entry {
             let (group, name) = (config.group.clone(), config.name.clone());
             let publisher = events.clone();
             let on_output: Option<OnOutput> = if protocol {
+                let backlog = Arc::new(ListenerBacklog::default());
                 Some(Box::new(move |bytes: &[u8]| {
-                    publisher.send(Message::ListenerOutput {
-                        pool: group.clone(),
-                        name: name.clone(),
-                        pid,
-                        bytes: bytes.to_vec(),
-                    });
+                    if backlog.admit(bytes.len()) {
+                        publisher.send(Message::ListenerOutput {
+                            pool: group.clone(),
+                            name: name.clone(),
+                            pid,
+                            bytes: bytes.to_vec(),
+                            backlog: Arc::clone(&backlog),
+                        });
+                    }
                 }))
             } else if settings.events_enabled {
                 Some(Box::new(move |bytes: &[u8]| {
