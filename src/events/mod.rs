@@ -11,17 +11,16 @@ pub mod event;
 pub mod pool;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use event::{Channel, Event};
 use pool::{Action, Pool, Serial};
+
+use crate::process::stdin::{FeedError, Feeder};
 
 /// A message to the dispatcher.
 #[derive(Debug)]
@@ -48,8 +47,8 @@ pub enum Message {
         name: String,
         /// Child pid.
         pid: i32,
-        /// A duplicate of the write end of its stdin.
-        stdin: OwnedFd,
+        /// Its stdin feeder (shared with the supervisor's entry).
+        stdin: Feeder,
     },
     /// Output a listener's child wrote on stdout (the protocol channel).
     ListenerOutput {
@@ -163,9 +162,8 @@ struct Dispatcher {
     pools: Vec<Pool>,
     /// The daemon-wide event serial.
     serial: Serial,
-    /// Each live listener child's stdin, by (pool, process name, pid); the lock keeps two
-    /// writes to one listener from interleaving.
-    stdins: HashMap<(String, String, i32), Arc<Mutex<File>>>,
+    /// Each live listener child's stdin feeder, by (pool, process name, pid).
+    stdins: HashMap<(String, String, i32), Feeder>,
     depths: watch::Sender<Vec<(String, usize)>>,
     ticks: Ticks,
     /// The JSON feed of every event (`/api/events`).
@@ -217,8 +215,7 @@ impl Dispatcher {
                     .retain(|(p, n, _), _| !(*p == pool && *n == name));
                 if let Some(found) = self.pools.iter_mut().find(|p| p.name == pool) {
                     found.listener_started(&name, pid, &mut actions);
-                    self.stdins
-                        .insert((pool, name, pid), Arc::new(Mutex::new(File::from(stdin))));
+                    self.stdins.insert((pool, name, pid), stdin);
                 }
             }
             Message::ListenerOutput {
@@ -298,20 +295,23 @@ impl Dispatcher {
                 Action::Write { name, pid, bytes } => {
                     let Some(pool) = pool else { continue };
                     let key = (pool.to_string(), name, pid);
-                    let Some(stdin) = self.stdins.get(&key).map(Arc::clone) else {
+                    let Some(stdin) = self.stdins.get(&key) else {
                         continue;
                     };
-                    // Off the runtime: a listener that does not read stalls only this write.
-                    tokio::task::spawn_blocking(move || {
-                        let mut file = stdin.lock().unwrap_or_else(PoisonError::into_inner);
-                        if let Err(err) = file.write_all(&bytes) {
-                            tracing::debug!(
-                                "could not send an event to listener {} (pid {}): {err}",
-                                key.1,
-                                key.2
-                            );
-                        }
-                    });
+                    // Queued: a listener that does not read holds up nothing.
+                    match stdin.send(bytes) {
+                        Ok(()) => {}
+                        Err(FeedError::Closed) => tracing::debug!(
+                            "could not send an event to listener {} (pid {}): its stdin is closed",
+                            key.1,
+                            key.2
+                        ),
+                        Err(full) => tracing::warn!(
+                            "could not send an event to listener {} (pid {}): {full}",
+                            key.1,
+                            key.2
+                        ),
+                    }
                 }
                 Action::Warn(message) => tracing::warn!("{message}"),
                 Action::Error(message) => tracing::error!("{message}"),

@@ -15,6 +15,7 @@ use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
 use crate::process::exit::{signal_name, ExitOutcome};
 use crate::process::state::{CrashFacts, Process};
+use crate::process::stdin::Feeder;
 
 pub use super::ProcKey;
 
@@ -26,8 +27,8 @@ pub struct Entry {
     pub process: Process,
     /// Bumped on every accepted input; timers armed earlier are stale.
     pub generation: u64,
-    /// Write end of the child's stdin, kept open while it runs.
-    pub stdin: Option<OwnedFd>,
+    /// The child's stdin feeder (the pipe stays open while it runs).
+    pub stdin: Option<Feeder>,
     /// The running captures of the current spawn (stdout, stderr), to wait for before an
     /// exit marker or a crash record.
     pub captures: [Option<Drained>; 2],
