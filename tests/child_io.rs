@@ -119,3 +119,90 @@ fn an_fcgi_socket_that_cannot_be_created_stops_the_start() {
         "{stderr}"
     );
 }
+
+/// Sends `chunks` (a Python expression for a list of strings) to process `name` with
+/// sendProcessStdin, one call each with a 5 s client timeout, until one faults; prints what
+/// was accepted and the fault as JSON.
+const SEND_STDIN: &str = "import json, socket, sys, xmlrpc.client\n\
+    socket.setdefaulttimeout(5)\n\
+    proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:%s/RPC2' % sys.argv[1])\n\
+    accepted, fault = 0, None\n\
+    for chunk in eval(sys.argv[3]):\n\
+    \x20   try:\n\
+    \x20       proxy.supervisor.sendProcessStdin(sys.argv[2], chunk)\n\
+    \x20   except xmlrpc.client.Fault as err:\n\
+    \x20       fault = [err.faultCode, err.faultString]\n\
+    \x20       break\n\
+    \x20   accepted += len(chunk)\n\
+    print(json.dumps({'accepted': accepted, 'fault': fault}))\n";
+
+fn send_stdin(port: u16, name: &str, chunks: &str) -> serde_json::Value {
+    let out = crate::support::run_python(SEND_STDIN, &[&port.to_string(), name, chunks]);
+    assert!(
+        out.status.success(),
+        "a sendProcessStdin call failed or hung: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn send_process_stdin_queues_up_to_a_bound_and_never_blocks() {
+    let port = crate::support::free_port();
+    let mut vigild = Vigild::with_config(&format!(
+        "{}[program:deaf]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+         [program:echo]\ncommand=/bin/cat\nstartsecs=0\nstdout_logfile={{dir}}/echo.log\n\n\
+         [program:other]\ncommand=/bin/sleep 1000\nstartsecs=0\nautostart=false\n",
+        crate::support::control(port)
+    ));
+    vigild.wait_log("success: deaf entered RUNNING");
+    vigild.wait_log("success: echo entered RUNNING");
+    // A child that never reads: the pipe takes 64 KiB, vigild holds 1 MiB more, then each
+    // call is refused at once with FAILED.
+    let sent = send_stdin(port, "deaf", "['x' * 65536] * 100");
+    let accepted = sent["accepted"].as_u64().unwrap_or(0);
+    assert!(
+        ((1 << 20) - 65536..=(1 << 20) + 2 * 65536).contains(&accepted),
+        "{sent}"
+    );
+    assert_eq!(sent["fault"][0], 30, "{sent}");
+    let text = sent["fault"][1].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("FAILED: deaf: stdin buffer full: ")
+            && text.ends_with("65536 more would pass the limit of 1048576"),
+        "{text}"
+    );
+    // The process and the rest of vigild carry on.
+    let (_, status) = vigild.vigilctl(&["status", "deaf"]);
+    assert!(status.contains("RUNNING"), "{status}");
+    assert_eq!(
+        vigild.vigilctl(&["start", "other"]),
+        (0, "other: started\n".into())
+    );
+    assert_eq!(
+        vigild.vigilctl(&["stop", "other"]),
+        (0, "other: stopped\n".into())
+    );
+    // A child that reads gets every byte, in order.
+    let sent = send_stdin(
+        port,
+        "echo",
+        "[''.join('line %06d\\n' % n for n in range(i, i + 1000)) for i in range(0, 200000, 1000)]",
+    );
+    assert_eq!(sent["fault"], serde_json::Value::Null, "{sent}");
+    let expected: String = (0..200_000).map(|n| format!("line {n:06}\n")).collect();
+    assert_eq!(sent["accepted"].as_u64(), Some(expected.len() as u64));
+    assert!(
+        wait_until(|| vigild.ws.read("echo.log").len() >= expected.len()),
+        "echo.log has {} of {} bytes",
+        vigild.ws.read("echo.log").len(),
+        expected.len()
+    );
+    assert!(vigild.ws.read("echo.log") == expected, "echo.log differs");
+    // Stopping the deaf child is not held up by its full buffer.
+    assert_eq!(
+        vigild.vigilctl(&["stop", "deaf"]),
+        (0, "deaf: stopped\n".into())
+    );
+    vigild.shutdown();
+}

@@ -508,38 +508,6 @@ fn running_out_of_fds_fails_spawns_not_vigild() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-#[test]
-fn a_child_that_never_reads_stdin_does_not_hold_anything_up() {
-    let port = crate::support::free_port();
-    let mut vigild = Vigild::with_config(&format!(
-        "{}[program:deaf]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
-        crate::support::control(port)
-    ));
-    vigild.wait_log("success: deaf entered RUNNING");
-    // 1 MiB into a pipe nobody reads: this call cannot finish; the client gives up.
-    let stuck = crate::support::run_python(
-        "import socket, sys, xmlrpc.client\n\
-         socket.setdefaulttimeout(2)\n\
-         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:%s/RPC2' % sys.argv[1])\n\
-         try:\n\
-         \x20   proxy.supervisor.sendProcessStdin('deaf', 'x' * (1 << 20))\n\
-         \x20   print('returned')\n\
-         except Exception as err:\n\
-         \x20   print('gave up:', type(err).__name__)\n",
-        &[&port.to_string()],
-    );
-    assert!(
-        String::from_utf8_lossy(&stuck.stdout).starts_with("gave up"),
-        "{stuck:?}"
-    );
-    // Everything else goes on, and the stop ends the blocked write.
-    let (_, status) = vigild.vigilctl(&["status", "deaf"]);
-    assert!(status.contains("RUNNING"), "{status}");
-    let (code, out) = vigild.vigilctl(&["stop", "deaf"]);
-    assert_eq!((code, out.trim()), (0, "deaf: stopped"));
-    vigild.shutdown();
-}
-
 /// The soft limit on open files of `pid`.
 fn open_files_limit(pid: i32) -> u64 {
     fs::read_to_string(format!("/proc/{pid}/limits"))

@@ -485,3 +485,74 @@ fn a_dead_childs_last_output_reaches_listeners_before_its_exit() {
         "the last output must come before the exit, the exit before the respawn:\n{events}"
     );
 }
+
+/// vigild's peak resident memory (VmHWM), in bytes.
+fn peak_rss(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[test]
+fn a_listener_writing_megabytes_without_a_newline_is_a_protocol_error() {
+    let port = free_port();
+    let python = venv_python().display().to_string();
+    let ws = Workspace::new();
+    // Busy with an event, it answers 32 MiB without a newline instead of a RESULT line.
+    ws.write(
+        "flood.py",
+        "import sys\n\
+         sys.stdout.write('READY\\n')\n\
+         sys.stdout.flush()\n\
+         fields = dict(t.split(':', 1) for t in sys.stdin.readline().split())\n\
+         sys.stdin.read(int(fields['len']))\n\
+         for _ in range(32):\n\
+         \x20   sys.stdout.buffer.write(b'x' * (1 << 20))\n\
+         \x20   sys.stdout.flush()\n\
+         open(sys.argv[1], 'w').write('written')\n\
+         sys.stdin.read()\n",
+    );
+    ws.config(&format!(
+        "{}[eventlistener:flood]\ncommand={python} {{dir}}/flood.py {{dir}}/written\n\
+         events=REMOTE_COMMUNICATION\nstdout_logfile=NONE\n\n\
+         [program:other]\ncommand=/bin/sleep 1000\nstartsecs=0\nautostart=false\n",
+        control(port)
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: flood entered RUNNING");
+    let before = peak_rss(vigild.pid());
+    assert_eq!(
+        call(port, "supervisor.sendRemoteCommEvent", "'note', 'go'"),
+        "true"
+    );
+    let log = vigild.wait_log("WARN flood: wrote a result line longer than 65536 bytes");
+    assert!(
+        log.contains("flood: has entered the UNKNOWN state"),
+        "{log}"
+    );
+    assert!(
+        wait_until(|| vigild.ws.read("written") == "written"),
+        "the listener could not write all of it"
+    );
+    let grown = peak_rss(vigild.pid()).saturating_sub(before);
+    assert!(
+        grown < 16 << 20,
+        "vigild's peak RSS grew by {grown} bytes while the listener wrote 32 MiB"
+    );
+    // The listener runs on (as under supervisord, UNKNOWN only stops its events) and
+    // vigild serves and supervises as before.
+    let (_, status) = vigild.vigilctl(&["status", "flood"]);
+    assert!(status.contains("RUNNING"), "{status}");
+    assert_eq!(
+        call(port, "supervisor.sendRemoteCommEvent", "'note', 'again'"),
+        "true"
+    );
+    assert_eq!(
+        vigild.vigilctl(&["start", "other"]),
+        (0, "other: started\n".into())
+    );
+    vigild.shutdown();
+}

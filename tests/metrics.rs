@@ -278,3 +278,64 @@ fn a_real_prometheus_scrapes_vigild() {
         log()
     );
 }
+
+/// The sampler measures a child from its spawn: a long `startsecs` does not keep its CPU
+/// and memory out of `/metrics` (the hour-long interval leaves only the spawn to trigger it).
+#[test]
+fn a_starting_process_is_measured_at_once() {
+    let (vigild, port) = Vigild::with_inet_server(
+        "[supervisord]\nsample_interval=3600\n\n\
+         [program:slow]\ncommand=/bin/sh -c 'echo $$ > {dir}/slow.pid; exec /bin/sleep 1000'\n\
+         startsecs=30\nautostart=false\n",
+    );
+    vigild.wait_log("supervisord started with pid");
+    assert_eq!(
+        call(port, "supervisor.startProcess", "'slow', False"),
+        "true"
+    );
+    let pid = vigild.ws.wait_pid("slow.pid");
+    let own = "{group=\"slow\",name=\"slow\",scope=\"process\"}";
+    let mut metrics = String::new();
+    assert!(
+        wait_until(|| {
+            metrics = scrape(port);
+            metric_value(&metrics, &format!("vigil_process_threads{own}")).is_some()
+        }),
+        "no samples of the STARTING process:\n{metrics}\n{}",
+        vigild.log()
+    );
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "vigil_process_state{group=\"slow\",name=\"slow\",state=\"STARTING\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    let info = call(port, "supervisor.getProcessInfo", "'slow'");
+    assert!(info.contains(&format!("\"pid\": {pid}")), "{info}");
+    // The figures are the child's (the sleep the shell became), read from its own /proc.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let vm_rss_kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let rss = metric_value(
+        &metrics,
+        &format!("vigil_process_resident_memory_bytes{own}"),
+    )
+    .unwrap_or(0.0);
+    assert!(
+        vm_rss_kib > 0.0 && (rss / 1024.0 - vm_rss_kib).abs() <= vm_rss_kib * 0.25,
+        "resident {rss} bytes vs VmRSS {vm_rss_kib} KiB of pid {pid}"
+    );
+    assert_eq!(
+        metric_value(&metrics, &format!("vigil_process_threads{own}")),
+        Some(1.0)
+    );
+    assert!(
+        metric_value(&metrics, &format!("vigil_process_cpu_seconds_total{own}")).is_some(),
+        "{metrics}"
+    );
+}

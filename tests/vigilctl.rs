@@ -492,3 +492,142 @@ print("start done:", done.is_set(), proxy.supervisor.getProcessInfo("slow")["sta
     );
     vigild.shutdown();
 }
+
+/// A loopback server that takes one connection, reads the request and then `behave`s on it;
+/// the thread ends when the client has gone (or after the test deadline).
+fn misbehaving_server(
+    behave: fn(&mut std::net::TcpStream),
+) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    listener.set_nonblocking(true).expect("nonblocking");
+    let server = std::thread::spawn(move || {
+        let mut accepted = None;
+        wait_until(|| {
+            accepted = listener.accept().ok();
+            accepted.is_some()
+        });
+        let Some((mut stream, _)) = accepted else {
+            return;
+        };
+        let timeout = Some(crate::support::DEADLINE);
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.set_read_timeout(timeout);
+        let _ = stream.set_write_timeout(timeout);
+        let mut request = Vec::new();
+        let mut piece = [0u8; 4096];
+        while !request.windows(13).any(|w| w == b"</methodCall>") {
+            match stream.read(&mut piece) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&piece[..n]),
+            }
+        }
+        behave(&mut stream);
+    });
+    (url, server)
+}
+
+/// Runs `vigilctl -s url args…` and waits (up to the test deadline) for it to exit;
+/// returns (exit code, stdout+stderr).
+fn vigilctl_with_deadline(url: &str, args: &[&str]) -> (i32, String) {
+    let mut command = Command::new(vigilctl_bin());
+    command
+        .args(["-s", url])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    new_session(&mut command);
+    let mut child = command.spawn().expect("vigilctl");
+    let _guard = SessionGuard(child.id() as i32);
+    let exited = wait_until(|| child.try_wait().ok().flatten().is_some());
+    assert!(exited, "vigilctl {args:?} against {url} did not exit");
+    let output = child.wait_with_output().expect("vigilctl output");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn vigilctl_refuses_huge_sizes_from_the_server() {
+    use std::io::Write;
+    let giant_chunk: fn(&mut std::net::TcpStream) = |stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nxx",
+        );
+    };
+    let giant_length: fn(&mut std::net::TcpStream) = |stream| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\nxx");
+    };
+    let endless_body: fn(&mut std::net::TcpStream) = |stream| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n");
+        let piece = vec![b'x'; 1 << 16];
+        while stream.write_all(&piece).is_ok() {}
+    };
+    let endless_header: fn(&mut std::net::TcpStream) = |stream| {
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nX-Long: ");
+        let piece = vec![b'x'; 1 << 16];
+        while stream.write_all(&piece).is_ok() {}
+    };
+    for (behave, what) in [
+        (
+            giant_chunk,
+            "the response body is larger than the 67108864 bytes",
+        ),
+        (
+            giant_length,
+            "the response body is larger than the 67108864 bytes",
+        ),
+        (
+            endless_body,
+            "the response body is larger than the 67108864 bytes",
+        ),
+        (
+            endless_header,
+            "a header line is larger than the 65536 bytes",
+        ),
+    ] {
+        let (url, server) = misbehaving_server(behave);
+        let (code, out) = vigilctl_with_deadline(&url, &["status"]);
+        assert_ne!(code, 0, "{out}");
+        assert!(!out.contains("panicked"), "{out}");
+        assert_eq!(
+            out.trim(),
+            format!("ERROR: {url}: {what} vigilctl accepts"),
+            "{out}"
+        );
+        server.join().expect("server thread");
+    }
+}
+
+#[test]
+fn vigilctl_gives_up_on_a_server_that_never_answers() {
+    use std::io::Read;
+    let (url, server) = misbehaving_server(|stream| {
+        // Never answer; wait for the client to go.
+        let _ = stream.read_to_end(&mut Vec::new());
+    });
+    let (code, out) = vigilctl_with_deadline(&url, &["-t", "1", "status"]);
+    assert_eq!(
+        code, 4,
+        "status exits 4 when the server cannot be asked: {out}"
+    );
+    assert_eq!(
+        out.trim(),
+        format!("ERROR: {url}: no answer within 1 s (vigilctl -t sets the timeout)")
+    );
+    server.join().expect("server thread");
+
+    // A start that waits longer than the timeout for its program is not cut short.
+    let (mut vigild, port) = Vigild::with_inet_server(
+        "[program:slow]\ncommand=/bin/sleep 1000\nstartsecs=2\nautostart=false\n",
+    );
+    vigild.wait_log("supervisord started with pid");
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(
+        vigilctl_with_deadline(&url, &["-t", "1", "start", "slow"]),
+        (0, "slow: started\n".into())
+    );
+    vigild.shutdown();
+}

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use vigil::ctl::{self, CtlOptions};
@@ -28,6 +29,10 @@ struct Args {
     /// Keep the shell's history in this file.
     #[arg(short = 'r', long = "history_file", value_name = "FILE")]
     history_file: Option<PathBuf>,
+    /// Seconds to wait for the server to accept the connection and for each answer (0:
+    /// forever). Starts and stops that wait for programs are not cut short.
+    #[arg(short = 't', long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    timeout: Duration,
     /// The command and its arguments, as with supervisorctl.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -42,7 +47,13 @@ fn main() -> ExitCode {
         password: args.password,
         interactive: args.interactive,
         history_file: args.history_file,
+        timeout: Some(args.timeout).filter(|timeout| !timeout.is_zero()),
         command: args.command,
     };
     ExitCode::from(u8::try_from(ctl::run(&options)).unwrap_or(1))
+}
+
+/// A number of seconds (fractions allowed, not negative).
+fn seconds(text: &str) -> Result<Duration, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(Duration::try_from_secs_f64(text.parse::<f64>()?)?)
 }

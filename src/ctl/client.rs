@@ -1,13 +1,43 @@
 //! A small blocking XML-RPC client over supervisord's transports: `unix:///path` sockets and
 //! `http://host:port`, with basic auth; plus the streaming `GET` used by `tail -f`.
+//!
+//! It trusts nothing the server says about sizes: a response body is read piece by piece up
+//! to [`MAX_BODY`], header and chunk-size lines up to [`MAX_LINE`], and connecting and every
+//! read are bounded by the client's timeout (a hung server is an error naming its URL).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use base64::Engine as _;
 
 use crate::rpc::codec::{self, Value};
+
+/// The largest response body a call accepts (a status of 10,000 processes is a few MiB).
+pub const MAX_BODY: u64 = 64 << 20;
+
+/// The longest status, header or chunk-size line accepted.
+pub const MAX_LINE: u64 = 64 << 10;
+
+/// Bytes read at a time from a body.
+const PIECE: usize = 64 << 10;
+
+/// supervisord's methods that wait for children to start or stop (with `wait=true`, as
+/// vigilctl calls them): as with supervisorctl, their answer may take as long as the
+/// programs' `startsecs`/`stopwaitsecs`, so only connecting and sending are bounded. Every
+/// command checks the server with a bounded `getVersion` first, so a hung server is still
+/// found.
+const WAITING_METHODS: [&str; 8] = [
+    "supervisor.startProcess",
+    "supervisor.startProcessGroup",
+    "supervisor.startAllProcesses",
+    "supervisor.stopProcess",
+    "supervisor.stopProcessGroup",
+    "supervisor.stopAllProcesses",
+    "vigil.updateProcessGroup",
+    "vigil.rollingRestart",
+];
 
 /// Why a call failed before a value came back.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +51,24 @@ pub enum ClientError {
     /// HTTP 401.
     #[error("Server requires authentication")]
     Unauthorized,
+    /// The server did not accept the connection, or did not answer, within the timeout.
+    #[error("{url}: no answer within {} s (vigilctl -t sets the timeout)", .after.as_secs_f64())]
+    TimedOut {
+        /// The server URL.
+        url: String,
+        /// The timeout that passed.
+        after: Duration,
+    },
+    /// The server announced or sent more than the client accepts.
+    #[error("{url}: {what} is larger than the {limit} bytes vigilctl accepts")]
+    TooLarge {
+        /// The server URL.
+        url: String,
+        /// What was too large (the response body, a header line, …).
+        what: &'static str,
+        /// The limit it passed.
+        limit: u64,
+    },
     /// Anything else about the exchange.
     #[error("{0}")]
     Protocol(String),
@@ -33,11 +81,22 @@ pub struct Client {
     pub serverurl: String,
     /// Basic-auth user and password.
     pub credentials: Option<(String, String)>,
+    /// How long connecting, and each read of an answer, may take (`None`: forever).
+    pub timeout: Option<Duration>,
 }
 
 enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
+}
+
+impl Stream {
+    fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+            Stream::Tcp(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+        }
+    }
 }
 
 impl Read for Stream {
@@ -65,28 +124,89 @@ impl Write for Stream {
     }
 }
 
+/// How the response says its body ends.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    Chunked,
+    Length(u64),
+    /// At the end of the connection.
+    Close,
+}
+
+/// A response whose status was 200, its headers read.
+struct Response<'a> {
+    client: &'a Client,
+    reader: BufReader<Stream>,
+    framing: Framing,
+}
+
 impl Client {
-    fn connect(&self) -> Result<Stream, ClientError> {
-        if let Some(path) = self.serverurl.strip_prefix("unix://") {
-            return UnixStream::connect(path)
-                .map(Stream::Unix)
-                .map_err(ClientError::Connect);
+    /// An I/O error of the exchange as a client error: a timeout names the server.
+    fn io_error(&self, err: io::Error) -> ClientError {
+        match (err.kind(), self.timeout) {
+            (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(after)) => {
+                ClientError::TimedOut {
+                    url: self.serverurl.clone(),
+                    after,
+                }
+            }
+            _ => ClientError::Protocol(err.to_string()),
         }
-        let rest = self.serverurl.strip_prefix("http://").ok_or_else(|| {
-            ClientError::Protocol(format!("unsupported serverurl {}", self.serverurl))
-        })?;
-        let address = rest.split('/').next().unwrap_or(rest);
-        TcpStream::connect(address)
-            .map(Stream::Tcp)
-            .map_err(ClientError::Connect)
     }
 
+    fn too_large(&self, what: &'static str, limit: u64) -> ClientError {
+        ClientError::TooLarge {
+            url: self.serverurl.clone(),
+            what,
+            limit,
+        }
+    }
+
+    fn connect(&self) -> Result<Stream, ClientError> {
+        let stream = if let Some(path) = self.serverurl.strip_prefix("unix://") {
+            UnixStream::connect(path)
+                .map(Stream::Unix)
+                .map_err(ClientError::Connect)?
+        } else {
+            let rest = self.serverurl.strip_prefix("http://").ok_or_else(|| {
+                ClientError::Protocol(format!("unsupported serverurl {}", self.serverurl))
+            })?;
+            let address = rest.split('/').next().unwrap_or(rest);
+            Stream::Tcp(self.connect_tcp(address)?)
+        };
+        stream
+            .set_timeouts(self.timeout, self.timeout)
+            .map_err(|err| self.io_error(err))?;
+        Ok(stream)
+    }
+
+    /// Tries each address `address` resolves to, each within the timeout.
+    fn connect_tcp(&self, address: &str) -> Result<TcpStream, ClientError> {
+        let Some(timeout) = self.timeout else {
+            return TcpStream::connect(address).map_err(ClientError::Connect);
+        };
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        for candidate in address.to_socket_addrs().map_err(ClientError::Connect)? {
+            match TcpStream::connect_timeout(&candidate, timeout) {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last = err,
+            }
+        }
+        match last.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Err(self.io_error(last)),
+            _ => Err(ClientError::Connect(last)),
+        }
+    }
+
+    /// Sends a request and reads the status and headers; `bounded` keeps the read timeout
+    /// for the answer.
     fn request(
         &self,
         method: &str,
         path: &str,
         body: &str,
-    ) -> Result<BufReader<Stream>, ClientError> {
+        bounded: bool,
+    ) -> Result<Response<'_>, ClientError> {
         let mut stream = self.connect()?;
         let auth = self
             .credentials
@@ -104,36 +224,82 @@ impl Client {
         stream
             .write_all(head.as_bytes())
             .and_then(|()| stream.write_all(body.as_bytes()))
-            .map_err(|err| ClientError::Protocol(err.to_string()))?;
+            .map_err(|err| self.io_error(err))?;
+        if !bounded {
+            stream
+                .set_timeouts(None, self.timeout)
+                .map_err(|err| self.io_error(err))?;
+        }
         let mut reader = BufReader::new(stream);
-        let mut status = String::new();
-        reader
-            .read_line(&mut status)
-            .map_err(|err| ClientError::Protocol(err.to_string()))?;
+        let status = self.read_line(&mut reader, "the status line")?;
         let code = status.split_whitespace().nth(1).unwrap_or_default();
         match code {
-            "200" => Ok(reader),
-            "401" => Err(ClientError::Unauthorized),
-            other => Err(ClientError::Protocol(format!(
-                "HTTP status {other} for {path}"
-            ))),
+            "200" => {}
+            "401" => return Err(ClientError::Unauthorized),
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "HTTP status {other} for {path}"
+                )))
+            }
+        }
+        let framing = self.read_headers(&mut reader)?;
+        Ok(Response {
+            client: self,
+            reader,
+            framing,
+        })
+    }
+
+    /// One line (without its end), of at most [`MAX_LINE`] bytes; "" at the end of input.
+    fn read_line(
+        &self,
+        reader: &mut BufReader<Stream>,
+        what: &'static str,
+    ) -> Result<String, ClientError> {
+        let mut line = Vec::new();
+        reader
+            .by_ref()
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|err| self.io_error(err))?;
+        if line.len() as u64 > MAX_LINE {
+            return Err(self.too_large(what, MAX_LINE));
+        }
+        Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+    }
+
+    /// Reads the response headers up to the blank line; returns how the body is framed.
+    fn read_headers(&self, reader: &mut BufReader<Stream>) -> Result<Framing, ClientError> {
+        let mut framing = Framing::Close;
+        loop {
+            let line = self.read_line(reader, "a header line")?;
+            if line.is_empty() {
+                return Ok(framing);
+            }
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+            if name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked") {
+                framing = Framing::Chunked;
+            } else if name == "content-length" && !matches!(framing, Framing::Chunked) {
+                let length = value
+                    .parse::<u64>()
+                    .map_err(|_| ClientError::Protocol(format!("bad Content-Length {value:?}")))?;
+                framing = Framing::Length(length);
+            }
         }
     }
 
     /// Calls `method` and returns its value (or the fault).
     pub fn call(&self, method: &str, params: &[Value]) -> Result<Value, ClientError> {
-        let mut reader = self.request("POST", "/RPC2", &codec::call(method, params))?;
-        let chunked = skip_headers(&mut reader)?;
+        let bounded = !WAITING_METHODS.contains(&method);
+        let mut response = self.request("POST", "/RPC2", &codec::call(method, params), bounded)?;
         let mut body = Vec::new();
-        if chunked {
-            while let Some(chunk) = read_chunk(&mut reader)? {
-                body.extend(chunk);
-            }
-        } else {
-            reader
-                .read_to_end(&mut body)
-                .map_err(|err| ClientError::Protocol(err.to_string()))?;
-        }
+        response.read_body(Some(MAX_BODY), |piece| {
+            body.extend_from_slice(piece);
+            true
+        })?;
         match codec::parse_response(&body) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err((code, text))) => Err(ClientError::Fault(code, text)),
@@ -141,73 +307,113 @@ impl Client {
         }
     }
 
-    /// Follows `GET path` (a `/logtail`), calling `on_data` for each chunk until the server
-    /// closes the stream or `on_data` returns false.
+    /// Follows `GET path` (a `/logtail`), calling `on_data` for each piece until the server
+    /// closes the stream or `on_data` returns false. Once the headers are in, the stream may
+    /// stay quiet for as long as the log does.
     pub fn follow(
         &self,
         path: &str,
-        mut on_data: impl FnMut(&[u8]) -> bool,
+        on_data: impl FnMut(&[u8]) -> bool,
     ) -> Result<(), ClientError> {
-        let mut reader = self.request("GET", path, "")?;
-        if skip_headers(&mut reader)? {
-            while let Some(chunk) = read_chunk(&mut reader)? {
-                if !on_data(&chunk) {
-                    break;
+        let mut response = self.request("GET", path, "", true)?;
+        response
+            .reader
+            .get_ref()
+            .set_timeouts(None, self.timeout)
+            .map_err(|err| self.io_error(err))?;
+        response.read_body(None, on_data)
+    }
+}
+
+impl Response<'_> {
+    /// Hands the body to `sink` piece by piece, never more than `limit` bytes in all (a
+    /// larger announced size fails before anything is read); `sink` returns false to stop.
+    fn read_body(
+        &mut self,
+        limit: Option<u64>,
+        mut sink: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(), ClientError> {
+        let limit = limit.unwrap_or(u64::MAX);
+        let mut left = limit;
+        match self.framing {
+            Framing::Length(length) => {
+                if length > limit {
+                    return Err(self.client.too_large("the response body", limit));
+                }
+                self.read_exactly(length, &mut sink)?;
+            }
+            Framing::Close => {
+                let mut piece = vec![0u8; PIECE];
+                loop {
+                    let n = self
+                        .reader
+                        .read(&mut piece)
+                        .map_err(|err| self.client.io_error(err))?;
+                    if n == 0 {
+                        break;
+                    }
+                    left = left
+                        .checked_sub(n as u64)
+                        .ok_or_else(|| self.client.too_large("the response body", limit))?;
+                    if !sink(&piece[..n]) {
+                        break;
+                    }
                 }
             }
-        } else {
-            let mut buffer = [0u8; 8192];
-            loop {
-                let n = reader
-                    .read(&mut buffer)
-                    .map_err(|err| ClientError::Protocol(err.to_string()))?;
-                if n == 0 || !on_data(&buffer[..n]) {
+            Framing::Chunked => loop {
+                let line = self
+                    .client
+                    .read_line(&mut self.reader, "a chunk-size line")?;
+                if line.is_empty() {
+                    // The end of the stream without the last chunk.
                     break;
                 }
-            }
+                let digits = line.split(';').next().unwrap_or_default().trim();
+                let size = u64::from_str_radix(digits, 16)
+                    .map_err(|_| ClientError::Protocol(format!("bad chunk size {digits:?}")))?;
+                if size == 0 {
+                    break;
+                }
+                left = left
+                    .checked_sub(size)
+                    .ok_or_else(|| self.client.too_large("the response body", limit))?;
+                if !self.read_exactly(size, &mut sink)? {
+                    break;
+                }
+                // The CRLF after the chunk.
+                self.client.read_line(&mut self.reader, "a chunk end")?;
+            },
         }
         Ok(())
     }
-}
 
-/// Reads the response headers; returns whether the body is chunked.
-fn skip_headers(reader: &mut BufReader<Stream>) -> Result<bool, ClientError> {
-    let mut chunked = false;
-    loop {
-        let mut line = String::new();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|err| ClientError::Protocol(err.to_string()))?;
-        if n == 0 || line.trim().is_empty() {
-            return Ok(chunked);
+    /// Hands the next `length` bytes to `sink`; returns false when it said stop.
+    fn read_exactly(
+        &mut self,
+        length: u64,
+        sink: &mut impl FnMut(&[u8]) -> bool,
+    ) -> Result<bool, ClientError> {
+        let mut piece = vec![0u8; PIECE.min(usize::try_from(length).unwrap_or(PIECE))];
+        let mut left = length;
+        while left > 0 {
+            let want = piece
+                .len()
+                .min(usize::try_from(left).unwrap_or(piece.len()));
+            let n = self
+                .reader
+                .read(&mut piece[..want])
+                .map_err(|err| self.client.io_error(err))?;
+            if n == 0 {
+                return Err(ClientError::Protocol(format!(
+                    "{}: the response ended {left} bytes short",
+                    self.client.serverurl
+                )));
+            }
+            left -= n as u64;
+            if !sink(&piece[..n]) {
+                return Ok(false);
+            }
         }
-        let lower = line.to_ascii_lowercase();
-        if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-            chunked = true;
-        }
+        Ok(true)
     }
-}
-
-/// One chunk of a chunked body, or `None` at its end.
-fn read_chunk(reader: &mut BufReader<Stream>) -> Result<Option<Vec<u8>>, ClientError> {
-    let mut size_line = String::new();
-    if reader
-        .read_line(&mut size_line)
-        .map_err(|err| ClientError::Protocol(err.to_string()))?
-        == 0
-    {
-        return Ok(None);
-    }
-    let size_text = size_line.trim().split(';').next().unwrap_or_default();
-    let size = usize::from_str_radix(size_text, 16)
-        .map_err(|_| ClientError::Protocol(format!("bad chunk size {size_text:?}")))?;
-    if size == 0 {
-        return Ok(None);
-    }
-    let mut chunk = vec![0u8; size + 2];
-    reader
-        .read_exact(&mut chunk)
-        .map_err(|err| ClientError::Protocol(err.to_string()))?;
-    chunk.truncate(size);
-    Ok(Some(chunk))
 }

@@ -45,6 +45,9 @@ pub struct CtlOptions {
     pub interactive: bool,
     /// `-r FILE`: the shell's history file.
     pub history_file: Option<PathBuf>,
+    /// `-t SECONDS` (vigil): how long connecting and each answer may take; `None` waits
+    /// forever, as supervisorctl does.
+    pub timeout: Option<std::time::Duration>,
     /// The command and its arguments; none starts the interactive shell.
     pub command: Vec<String>,
 }
@@ -111,6 +114,7 @@ fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::Ctl
     let client = Client {
         serverurl,
         credentials: username.map(|user| (user, password.unwrap_or_default())),
+        timeout: options.timeout,
     };
     Ok((client, section))
 }

@@ -12,10 +12,8 @@ mod hold;
 pub mod pool;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, mpsc, watch};
@@ -23,6 +21,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub use event::{Channel, Event};
 use hold::Holds;
 use pool::{Action, Pool, Serial};
+
+use crate::process::stdin::{FeedError, Feeder};
 
 /// Longest a process's events wait for its exited child's last output (see [`Message::Hold`]).
 const HOLD_LIMIT: Duration = Duration::from_secs(5);
@@ -52,8 +52,8 @@ pub enum Message {
         name: String,
         /// Child pid.
         pid: i32,
-        /// A duplicate of the write end of its stdin.
-        stdin: OwnedFd,
+        /// Its stdin feeder (shared with the supervisor's entry).
+        stdin: Feeder,
     },
     /// `group`/`name`'s child `pid` exited: its events from now on wait until its last output
     /// has passed ([`Message::Release`]), or [`HOLD_LIMIT`]; its own output still passes.
@@ -84,7 +84,41 @@ pub enum Message {
         pid: i32,
         /// The bytes.
         bytes: Vec<u8>,
+        /// The child's output still on its way here, shared with its capture.
+        backlog: Arc<ListenerBacklog>,
     },
+}
+
+/// The most output of one listener child that may wait for the dispatcher. A listener that
+/// keeps the protocol writes one short line and result per event, so more means it floods:
+/// its capture drops the rest and the pool puts it in UNKNOWN.
+pub const LISTENER_BACKLOG: usize = 1 << 20;
+
+/// One listener child's output between its capture and the dispatcher: what is queued, and
+/// what was dropped because [`LISTENER_BACKLOG`] was reached.
+#[derive(Debug, Default)]
+pub struct ListenerBacklog {
+    queued: AtomicUsize,
+    dropped: AtomicUsize,
+}
+
+impl ListenerBacklog {
+    /// Whether `len` more bytes may be queued; if not they count as dropped.
+    pub fn admit(&self, len: usize) -> bool {
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before.saturating_add(len) <= LISTENER_BACKLOG {
+            return true;
+        }
+        self.queued.fetch_sub(len, Ordering::AcqRel);
+        self.dropped.fetch_add(len, Ordering::AcqRel);
+        false
+    }
+
+    /// The dispatcher took `len` queued bytes; returns the bytes dropped since it last did.
+    fn take(&self, len: usize) -> usize {
+        self.queued.fetch_sub(len, Ordering::AcqRel);
+        self.dropped.swap(0, Ordering::AcqRel)
+    }
 }
 
 /// Where events and listener news go: cheap to clone for every producer.
@@ -153,9 +187,8 @@ struct Dispatcher {
     pools: Vec<Pool>,
     /// The daemon-wide event serial.
     serial: Serial,
-    /// Each live listener child's stdin, by (pool, process name, pid); the lock keeps two
-    /// writes to one listener from interleaving.
-    stdins: HashMap<(String, String, i32), Arc<Mutex<File>>>,
+    /// Each live listener child's stdin feeder, by (pool, process name, pid).
+    stdins: HashMap<(String, String, i32), Feeder>,
     depths: watch::Sender<Vec<(String, usize)>>,
     ticks: Ticks,
     /// The JSON feed of every event (`/api/events`).
@@ -230,8 +263,7 @@ impl Dispatcher {
                     .retain(|(p, n, _), _| !(*p == pool && *n == name));
                 if let Some(found) = self.pools.iter_mut().find(|p| p.name == pool) {
                     found.listener_started(&name, pid, &mut actions);
-                    self.stdins
-                        .insert((pool, name, pid), Arc::new(Mutex::new(File::from(stdin))));
+                    self.stdins.insert((pool, name, pid), stdin);
                 }
             }
             Message::ListenerOutput {
@@ -239,9 +271,15 @@ impl Dispatcher {
                 name,
                 pid,
                 bytes,
+                backlog,
             } => {
+                let dropped = backlog.take(bytes.len());
                 if let Some(found) = self.pools.iter_mut().find(|p| p.name == pool) {
                     found.output(&name, pid, &bytes, &mut actions);
+                    // What was dropped came after these bytes.
+                    if dropped > 0 {
+                        found.output_dropped(&name, pid, dropped, &mut actions);
+                    }
                 }
             }
         }
@@ -305,20 +343,23 @@ impl Dispatcher {
                 Action::Write { name, pid, bytes } => {
                     let Some(pool) = pool else { continue };
                     let key = (pool.to_string(), name, pid);
-                    let Some(stdin) = self.stdins.get(&key).map(Arc::clone) else {
+                    let Some(stdin) = self.stdins.get(&key) else {
                         continue;
                     };
-                    // Off the runtime: a listener that does not read stalls only this write.
-                    tokio::task::spawn_blocking(move || {
-                        let mut file = stdin.lock().unwrap_or_else(PoisonError::into_inner);
-                        if let Err(err) = file.write_all(&bytes) {
-                            tracing::debug!(
-                                "could not send an event to listener {} (pid {}): {err}",
-                                key.1,
-                                key.2
-                            );
-                        }
-                    });
+                    // Queued: a listener that does not read holds up nothing.
+                    match stdin.send(bytes) {
+                        Ok(()) => {}
+                        Err(FeedError::Closed) => tracing::debug!(
+                            "could not send an event to listener {} (pid {}): its stdin is closed",
+                            key.1,
+                            key.2
+                        ),
+                        Err(full) => tracing::warn!(
+                            "could not send an event to listener {} (pid {}): {full}",
+                            key.1,
+                            key.2
+                        ),
+                    }
                 }
                 Action::Warn(message) => tracing::warn!("{message}"),
                 Action::Error(message) => tracing::error!("{message}"),
@@ -369,6 +410,21 @@ impl Ticks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listener_backlog_admits_up_to_its_bound_and_counts_the_rest() {
+        let backlog = ListenerBacklog::default();
+        assert!(backlog.admit(LISTENER_BACKLOG - 10));
+        assert!(!backlog.admit(11), "over the bound");
+        assert!(backlog.admit(10), "up to the bound");
+        assert_eq!(
+            backlog.take(LISTENER_BACKLOG - 10),
+            11,
+            "the drop is told once"
+        );
+        assert_eq!(backlog.take(10), 0);
+        assert!(backlog.admit(LISTENER_BACKLOG), "taken bytes make room");
+    }
 
     #[test]
     fn ticks_fire_when_the_timeslice_changes() {

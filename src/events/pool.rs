@@ -8,6 +8,11 @@ use std::sync::Arc;
 use super::event::{subscribes, Event};
 use crate::process::state::State;
 
+/// The longest protocol line (`READY`, `RESULT <n>`) and result body a listener may write;
+/// more is a protocol violation (supervisord buffers without a limit), so a listener that
+/// writes megabytes without a newline costs vigild at most this much.
+pub const MAX_LINE: usize = 64 << 10;
+
 /// A pool's or the daemon's serial counter: starts at 0, wraps after Python's maxint as
 /// supervisord's `new_serial` does.
 #[derive(Debug, Clone, Copy, Default)]
@@ -220,21 +225,44 @@ impl Pool {
         }
     }
 
+    /// Listener `name` while its child is `pid` (output of an older child is ignored).
+    fn child(&mut self, name: &str, pid: i32) -> Option<&mut Listener> {
+        self.listeners
+            .iter_mut()
+            .find(|l| l.name == name && l.pid == pid)
+    }
+
     /// Output of listener `name`'s child `pid`: moves it through the protocol.
     pub fn output(&mut self, name: &str, pid: i32, bytes: &[u8], actions: &mut Vec<Action>) {
-        let Some(at) = self
-            .listeners
-            .iter()
-            .position(|l| l.name == name && l.pid == pid)
-        else {
+        let Some(listener) = self.child(name, pid) else {
             return;
         };
-        self.listeners[at].buffer.extend_from_slice(bytes);
+        listener.buffer.extend_from_slice(bytes);
         let mut rejected = Vec::new();
-        read_protocol(&mut self.listeners[at], actions, &mut rejected);
+        read_protocol(listener, actions, &mut rejected);
         for event in rejected {
             self.requeue(Some(event), actions);
         }
+    }
+
+    /// Output of listener `name`'s child `pid` was dropped on its way here (`dropped` bytes
+    /// it wrote faster than they could be read): a protocol violation.
+    pub fn output_dropped(
+        &mut self,
+        name: &str,
+        pid: i32,
+        dropped: usize,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(listener) = self.child(name, pid) else {
+            return;
+        };
+        if listener.state == ListenerState::Unknown {
+            return;
+        }
+        let why = format!("wrote {dropped} bytes more than vigild holds for a listener");
+        let rejected = violation(listener, why, actions);
+        self.requeue(rejected, actions);
     }
 
     /// Sends queued events to READY, RUNNING listeners, oldest first, one per listener.
@@ -303,7 +331,12 @@ fn read_protocol(listener: &mut Listener, actions: &mut Vec<Action>, rejected: &
             }
             ListenerState::Busy => match listener.result.take() {
                 None => {
-                    let Some(end) = listener.buffer.iter().position(|b| *b == b'\n') else {
+                    let window = &listener.buffer[..listener.buffer.len().min(MAX_LINE + 1)];
+                    let Some(end) = window.iter().position(|b| *b == b'\n') else {
+                        if window.len() > MAX_LINE {
+                            let why = format!("wrote a result line longer than {MAX_LINE} bytes");
+                            rejected.extend(violation(listener, why, actions));
+                        }
                         return;
                     };
                     let line: Vec<u8> = listener.buffer.drain(..=end).collect();
@@ -313,18 +346,24 @@ fn read_protocol(listener: &mut Listener, actions: &mut Vec<Action>, rejected: &
                         .get(RESULT.len().min(line.len())..)
                         .and_then(|digits| std::str::from_utf8(digits).ok())
                         .and_then(|digits| digits.trim().parse::<usize>().ok());
-                    let Some(length) = length else {
-                        actions.push(Action::Warn(format!(
-                            "{}: bad result line: '{}'",
-                            listener.name,
-                            String::from_utf8_lossy(line)
-                        )));
-                        listener.buffer.clear();
-                        change(listener, ListenerState::Unknown, actions);
-                        rejected.extend(listener.event.take());
-                        return;
-                    };
-                    listener.result = Some((length, Vec::new()));
+                    match length {
+                        Some(length) if length <= MAX_LINE => {
+                            listener.result = Some((length, Vec::new()));
+                        }
+                        Some(length) => {
+                            let why = format!(
+                                "announced a result of {length} bytes, over the {MAX_LINE} allowed"
+                            );
+                            rejected.extend(violation(listener, why, actions));
+                            return;
+                        }
+                        None => {
+                            let why =
+                                format!("bad result line: '{}'", String::from_utf8_lossy(line));
+                            rejected.extend(violation(listener, why, actions));
+                            return;
+                        }
+                    }
                 }
                 Some((length, mut result)) => {
                     let needed = length
@@ -353,6 +392,16 @@ fn read_protocol(listener: &mut Listener, actions: &mut Vec<Action>, rejected: &
             },
         }
     }
+}
+
+/// A protocol violation (`why`, logged at WARN): the listener's output is dropped, it goes
+/// UNKNOWN, and its event (if busy) is returned to be rejected.
+fn violation(listener: &mut Listener, why: String, actions: &mut Vec<Action>) -> Option<Queued> {
+    actions.push(Action::Warn(format!("{}: {why}", listener.name)));
+    listener.buffer.clear();
+    listener.result = None;
+    change(listener, ListenerState::Unknown, actions);
+    listener.event.take()
 }
 
 fn change(listener: &mut Listener, to: ListenerState, actions: &mut Vec<Action>) {
@@ -483,6 +532,63 @@ mod tests {
         assert!(actions
             .iter()
             .any(|a| matches!(a, Action::Warn(m) if m == "listener: bad result line: 'RESULT x'")));
+        assert_eq!(pool.queue_depth(), 1, "the event is rejected back");
+    }
+
+    #[test]
+    fn a_line_or_result_over_the_limit_is_a_violation_and_the_buffer_stays_bounded() {
+        let flood = vec![b'x'; 1 << 16];
+        for first in [&b""[..], &b"RESULT 65537\n"[..]] {
+            let mut pool = ready_pool(5);
+            let mut actions = Vec::new();
+            pool.accept(event(1), 0, &mut actions);
+            pool.dispatch("s", &mut actions);
+            let mut actions = Vec::new();
+            pool.output("listener", 10, first, &mut actions);
+            // Megabytes without a newline, in pipe-sized pieces.
+            for _ in 0..128 {
+                pool.output("listener", 10, &flood, &mut actions);
+                assert!(pool.listeners[0].buffer.len() <= MAX_LINE + flood.len());
+            }
+            assert_eq!(pool.listeners[0].state, ListenerState::Unknown);
+            assert!(pool.listeners[0].buffer.is_empty());
+            let warned: Vec<&Action> = actions
+                .iter()
+                .filter(|a| matches!(a, Action::Warn(_)))
+                .collect();
+            let why = if first.is_empty() {
+                "listener: wrote a result line longer than 65536 bytes"
+            } else {
+                "listener: announced a result of 65537 bytes, over the 65536 allowed"
+            };
+            assert_eq!(warned.len(), 2, "{actions:?}");
+            assert_eq!(warned[0], &Action::Warn(why.into()));
+            assert_eq!(pool.queue_depth(), 1, "the event is rejected back");
+        }
+        // Just under the limit is a line like any other.
+        let mut pool = ready_pool(5);
+        let mut actions = Vec::new();
+        pool.accept(event(1), 0, &mut actions);
+        pool.dispatch("s", &mut actions);
+        let mut line = b"RESULT 2".to_vec();
+        line.resize(MAX_LINE, b' ');
+        line.extend_from_slice(b"\nOK");
+        pool.output("listener", 10, &line, &mut actions);
+        assert_eq!(pool.listeners[0].state, ListenerState::Acknowledged);
+        assert_eq!(pool.queue_depth(), 0);
+    }
+
+    #[test]
+    fn output_dropped_on_the_way_is_a_violation() {
+        let mut pool = ready_pool(5);
+        let mut actions = Vec::new();
+        pool.accept(event(1), 0, &mut actions);
+        pool.dispatch("s", &mut actions);
+        pool.output_dropped("listener", 10, 4096, &mut actions);
+        assert_eq!(pool.listeners[0].state, ListenerState::Unknown);
+        assert!(actions.contains(&Action::Warn(
+            "listener: wrote 4096 bytes more than vigild holds for a listener".into()
+        )));
         assert_eq!(pool.queue_depth(), 1, "the event is rejected back");
     }
 

@@ -121,7 +121,7 @@ impl Sink {
             return true;
         }
         let mut queue = self.shared.lock();
-        while !queue.lines.is_empty() || queue.writing {
+        while !queue.lines.is_empty() || queue.writing || queue.dropped > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || !queue.started {
                 return false;

@@ -1,7 +1,8 @@
 //! One program instance: its state machine ([`state`]) with its crash-loop detector
 //! ([`crashloop`]), how it ended ([`exit`]), and the operating-system side of running it —
-//! spawning ([`spawn`]), signalling ([`signal`]), reaping ([`reaper`]), fcgi sockets
-//! ([`fcgi`]) and the [`guardian`] that cleans up after a crash of vigild.
+//! spawning ([`spawn`]), feeding its stdin ([`stdin`]), signalling ([`signal`]), reaping
+//! ([`reaper`]), fcgi sockets ([`fcgi`]) and the [`guardian`] that cleans up after a crash of
+//! vigild.
 //!
 //! The state machine decides (which state, which timer, whether to restart) without doing
 //! anything; the supervisor carries its decisions out and owns the timers.
@@ -16,3 +17,4 @@ pub mod signal;
 pub mod spawn;
 pub mod spawner;
 pub mod state;
+pub mod stdin;

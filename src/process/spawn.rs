@@ -104,7 +104,9 @@ pub fn prepare(
     let discard = |log: &crate::config::StreamLog| {
         log.is_discarded() && !tracing::enabled!(tracing::Level::DEBUG)
     };
-    let (stdout_read, stdout_write) = output_pipe(config, discard(&config.stdout))?;
+    // An event listener's stdout is its protocol channel, whatever its log settings.
+    let discard_stdout = discard(&config.stdout) && config.listener.is_none();
+    let (stdout_read, stdout_write) = output_pipe(config, discard_stdout)?;
     let (stderr_read, stderr_write) = if config.redirect_stderr {
         (None, None)
     } else {

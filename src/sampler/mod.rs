@@ -4,7 +4,8 @@
 //! supervisor when a process tree exceeds it; it never signals or spawns anything itself.
 //!
 //! One task runs a pass every `sample_interval`, and also as soon as the snapshot shows a
-//! RUNNING process it has not measured yet, so a new program has real figures at once. Each
+//! child it has not measured yet (from its spawn: STARTING, not only RUNNING), so a new
+//! program has real figures at once, even through a long `startsecs`. Each
 //! pass runs on a blocking thread: it reads `/proc` (see [`procfs`] for why not sysinfo).
 
 pub mod history;
@@ -17,11 +18,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::process::state::State;
 use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Snapshot};
 use history::History;
 
-/// The least time between two passes that new RUNNING processes ask for, so a fleet
+/// The least time between two passes that new children ask for, so a fleet
 /// starting up costs a few passes rather than one per process.
 const MIN_GAP: Duration = Duration::from_millis(200);
 
@@ -173,7 +173,7 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                     return;
                 }
                 let snapshot = Arc::clone(&snapshots.borrow_and_update());
-                if !has_unmeasured_running(&snapshot, &publish.borrow()) {
+                if !has_unmeasured_child(&snapshot, &publish.borrow()) {
                     continue;
                 }
                 if let Some(gap) = last_pass.and_then(|at| MIN_GAP.checked_sub(at.elapsed())) {
@@ -229,12 +229,13 @@ fn remember(history: &Mutex<History>, snapshot: &Snapshot, targets: &[Target], s
     history.retain(|(group, name)| present.contains(&(group.as_str(), name.as_str())));
 }
 
-/// Whether the snapshot shows a RUNNING process the samples do not have yet.
-fn has_unmeasured_running(snapshot: &Snapshot, samples: &Samples) -> bool {
-    snapshot.processes.iter().any(|p| match p.state {
-        State::Running { pid } => !samples.processes.contains_key(&pid),
-        _ => false,
-    })
+/// Whether the snapshot shows a child (STARTING, RUNNING, …) the samples do not have yet.
+fn has_unmeasured_child(snapshot: &Snapshot, samples: &Samples) -> bool {
+    snapshot
+        .processes
+        .iter()
+        .filter_map(|p| p.state.pid())
+        .any(|pid| pid > 0 && !samples.processes.contains_key(&pid))
 }
 
 /// Every process with a live child.

@@ -28,6 +28,7 @@ use crate::process::spawner::Spawner;
 use crate::process::state::{
     Clock, Effect, ExitReason, Health, Input, Level, Refused, State, Step, Timer,
 };
+use crate::process::stdin::{FeedError, Feeder};
 
 /// How often a shutdown that is waiting for processes says so.
 const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
@@ -620,8 +621,9 @@ impl Supervisor {
         }
     }
 
-    /// `sendProcessStdin`: the write happens off the actor (a child that does not read would
-    /// block it); the reply comes when the bytes are in the pipe.
+    /// `sendProcessStdin`: the bytes are queued for the child's stdin feeder, as supervisord
+    /// buffers them, and the reply comes at once; a full queue (the child does not read) is
+    /// refused with FAILED, a closed stdin with NO_FILE.
     fn send_stdin(&mut self, key: &ProcKey, bytes: Vec<u8>, reply: super::Reply) {
         let Some(entry) = self.table.entries.get(key) else {
             let _ = reply.send(Err(Refusal::BadName));
@@ -629,31 +631,14 @@ impl Supervisor {
         };
         // As supervisord: nothing goes to a process that is being stopped.
         let stopping = matches!(entry.process.state, State::Stopping { .. });
-        let stdin = match (entry.process.state.pid(), &entry.stdin) {
-            (Some(_), Some(stdin)) if !stopping => stdin.try_clone(),
-            _ => {
-                let _ = reply.send(Err(Refusal::NotRunning));
-                return;
-            }
+        let outcome = match (entry.process.state.pid(), &entry.stdin) {
+            (Some(_), Some(stdin)) if !stopping => stdin.send(bytes).map_err(|err| match err {
+                FeedError::Closed => Refusal::StdinClosed,
+                full @ FeedError::Full { .. } => Refusal::Failed(full.to_string()),
+            }),
+            _ => Err(Refusal::NotRunning),
         };
-        let stdin = match stdin {
-            Ok(fd) => fd,
-            Err(err) => {
-                let _ = reply.send(Err(Refusal::Failed(err.to_string())));
-                return;
-            }
-        };
-        tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let outcome = std::fs::File::from(stdin).write_all(&bytes).map_err(|err| {
-                if err.kind() == std::io::ErrorKind::BrokenPipe {
-                    Refusal::StdinClosed
-                } else {
-                    Refusal::Failed(err.to_string())
-                }
-            });
-            let _ = reply.send(outcome);
-        });
+        let _ = reply.send(outcome);
     }
 
     /// `reloadConfig`: keeps `config` for later adds; compares it with the groups in use.
@@ -888,25 +873,25 @@ impl Supervisor {
         self.table.pids.insert(pid, key.clone());
         self.guardian.watch(pid);
         if let Some(entry) = self.table.entries.get_mut(key) {
-            entry.stdin = child.stdin;
+            entry.stdin = child.stdin.and_then(|fd| match Feeder::start(fd) {
+                Ok(feeder) => Some(feeder),
+                Err(err) => {
+                    tracing::error!("could not feed the stdin of '{}': {err}", entry.config.name);
+                    None
+                }
+            });
         }
         let _ = self.apply(key, Input::Spawned { pid });
         let Some(entry) = self.table.entries.get_mut(key) else {
             return;
         };
         if let (Some(stdin), true) = (&entry.stdin, entry.config.listener.is_some()) {
-            match stdin.try_clone() {
-                Ok(stdin) => self.events.send(Message::ListenerStarted {
-                    pool: entry.config.group.clone(),
-                    name: entry.config.name.clone(),
-                    pid,
-                    stdin,
-                }),
-                Err(err) => tracing::error!(
-                    "could not hand listener {} its events: {err}",
-                    entry.config.name
-                ),
-            }
+            self.events.send(Message::ListenerStarted {
+                pool: entry.config.group.clone(),
+                name: entry.config.name.clone(),
+                pid,
+                stdin: stdin.clone(),
+            });
         }
         entry.capture_output(
             child.stdout,

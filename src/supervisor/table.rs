@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, GroupConfig, LogTarget, ProcessConfig, StreamLog};
-use crate::events::{Channel, Event, Message, Publisher};
+use crate::events::{Channel, Event, ListenerBacklog, Message, Publisher};
 use crate::logs::auto;
 use crate::logs::capture::{self, Drained, OnCapture, OnOutput, Treatment};
 use crate::logs::crashes::{self, CrashHistory, CrashRecord};
@@ -15,6 +15,7 @@ use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
 use crate::process::exit::{signal_name, ExitOutcome};
 use crate::process::state::{CrashFacts, Process};
+use crate::process::stdin::Feeder;
 
 pub use super::ProcKey;
 
@@ -26,8 +27,8 @@ pub struct Entry {
     pub process: Process,
     /// Bumped on every accepted input; timers armed earlier are stale.
     pub generation: u64,
-    /// Write end of the child's stdin, kept open while it runs.
-    pub stdin: Option<OwnedFd>,
+    /// The child's stdin feeder (the pipe stays open while it runs).
+    pub stdin: Option<Feeder>,
     /// The running captures of the current spawn (stdout, stderr), to wait for before an
     /// exit marker or a crash record.
     pub captures: [Option<Drained>; 2],
@@ -87,13 +88,17 @@ impl Entry {
             let (group, name) = (config.group.clone(), config.name.clone());
             let publisher = events.clone();
             let on_output: Option<OnOutput> = if protocol {
+                let backlog = Arc::new(ListenerBacklog::default());
                 Some(Box::new(move |bytes: &[u8]| {
-                    publisher.send(Message::ListenerOutput {
-                        pool: group.clone(),
-                        name: name.clone(),
-                        pid,
-                        bytes: bytes.to_vec(),
-                    });
+                    if backlog.admit(bytes.len()) {
+                        publisher.send(Message::ListenerOutput {
+                            pool: group.clone(),
+                            name: name.clone(),
+                            pid,
+                            bytes: bytes.to_vec(),
+                            backlog: Arc::clone(&backlog),
+                        });
+                    }
                 }))
             } else if settings.events_enabled {
                 Some(Box::new(move |bytes: &[u8]| {
