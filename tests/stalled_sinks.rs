@@ -100,6 +100,7 @@ fn an_unread_stderr_never_stalls_supervision() {
     );
     let report: serde_json::Value = serde_json::from_str(report.trim()).expect("json");
     let restart = report["restart"].as_f64().expect("restart");
+    println!("with stderr stalled: victim RUNNING again {restart:.3}s after kill -9, {report}");
     assert!(
         restart < 1.0,
         "victim RUNNING again only after {restart:.3}s"
@@ -129,6 +130,7 @@ fn an_unread_stderr_never_stalls_supervision() {
     vigild.signal(Signal::SIGTERM);
     let status = vigild.wait_exit();
     let took = asked.elapsed();
+    println!("with stderr stalled: SIGTERM to exit took {took:?}");
     assert!(status.success(), "{status:?}\n{}", vigild.log());
     assert!(
         took < Duration::from_secs(4),

@@ -179,11 +179,11 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     ));
     let listeners = http::bind(&config).map_err(io_error("starting the HTTP servers"))?;
     let socket_path = listeners.socket_path();
-    let logger = Arc::new(mainlog::install(
+    let logger = FlushedAtExit(Arc::new(mainlog::install(
         Arc::clone(&main_log),
         settings.loglevel,
         settings.nodaemon && !settings.silent,
-    ));
+    )));
     if !settings.nodaemon {
         for warning in &loaded.warnings {
             eprintln!("Warning: {warning}");
@@ -216,7 +216,7 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     let result = serve(
         config,
         source,
-        (main_log, Arc::clone(&logger)),
+        (main_log, Arc::clone(&logger.0)),
         listeners,
         &applied,
     );
@@ -230,8 +230,17 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
         let _ = std::fs::remove_file(socket);
     }
     tracing::info!("vigild exiting");
-    logger.flush();
     result
+}
+
+/// Flushes the main log when `run` returns, however it returns (an early start-up error
+/// too), so its last lines are written before vigild exits.
+struct FlushedAtExit(Arc<MainLogger>);
+
+impl Drop for FlushedAtExit {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
 }
 
 /// Runs the supervisor and the signal source on a tokio runtime until shutdown completes.

@@ -47,6 +47,9 @@ impl Holds {
     /// Gives `event` back if it may be published now: it is about no held process, or it is
     /// the exited child's own output. Otherwise it waits for the hold to end.
     pub fn admit(&mut self, event: Event) -> Option<Event> {
+        if self.held.is_empty() {
+            return Some(event);
+        }
         let Some((group, name)) = event.process() else {
             return Some(event);
         };

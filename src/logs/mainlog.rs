@@ -72,12 +72,6 @@ impl MainLogger {
     }
 }
 
-impl Drop for MainLogger {
-    fn drop(&mut self) {
-        self.flush();
-    }
-}
-
 /// Where main-log lines go: a queue per sink, never a write on the caller's thread.
 #[derive(Clone)]
 struct MainLogWriter {
