@@ -9,12 +9,11 @@ use tokio::signal::unix::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::dependencies;
+use super::snapshot::View;
 use super::statefile::StateFile;
 use super::table::{ProcKey, Table};
 use super::timers::Timers;
-use super::{
-    ConfigInfo, Control, GroupDiff, ProbeChild, ProcessView, Refusal, Snapshot, SupervisorState,
-};
+use super::{ConfigInfo, Control, GroupDiff, ProbeChild, Refusal, Snapshot, SupervisorState};
 use crate::config::Config;
 use crate::events::{Event, Message, Publisher};
 use crate::logs::auto;
@@ -59,8 +58,8 @@ pub(super) struct Supervisor {
     stop_queue: Vec<String>,
     /// When to log the next "waiting for … to die".
     next_report: Option<Instant>,
-    /// Where readers get the fleet's picture.
-    snapshot: watch::Sender<Arc<Snapshot>>,
+    /// Where readers get the fleet's picture, kept up to date process by process.
+    view: View,
     /// The last generation handed out; global, so a re-created process never reuses the
     /// generation of a timer armed for its predecessor.
     generations: u64,
@@ -119,7 +118,7 @@ impl Supervisor {
             mood: Mood::Running,
             stop_queue: Vec::new(),
             next_report: None,
-            snapshot,
+            view: View::new(snapshot),
             generations: 0,
             spawner,
             reloads: 0,
@@ -137,59 +136,15 @@ impl Supervisor {
         Ok(supervisor)
     }
 
-    /// Publishes the current picture of the fleet.
-    fn publish(&self) {
+    /// Publishes what changed in the fleet's picture since the last publish.
+    fn publish(&mut self) {
         let state = match self.mood {
             Mood::Running => SupervisorState::Running,
             Mood::Restarting(..) => SupervisorState::Restarting,
             Mood::ShuttingDown => SupervisorState::Shutdown,
         };
-        let mut processes: Vec<ProcessView> = self
-            .table
-            .entries
-            .iter()
-            .map(|(key, entry)| ProcessView {
-                name: entry.config.name.clone(),
-                group: entry.config.group.clone(),
-                state: entry.process.state,
-                start: entry.process.laststart,
-                stop: entry.process.laststop,
-                spawnerr: entry.process.spawnerr.clone().unwrap_or_default(),
-                reached_running: entry.process.reached_running,
-                exitstatus: entry.process.exitstatus,
-                stdout: Arc::clone(&entry.stdout_log),
-                stderr: Arc::clone(&entry.stderr_log),
-                tally: entry.process.tally,
-                retry: entry.process.retry,
-                crash_loop: entry.process.crash_loop.looping(),
-                recent_crashes: entry.process.crash_loop.recent_crashes(),
-                crashes: Arc::clone(&entry.crashes),
-                config: Arc::clone(&entry.config),
-                health: entry.process.health,
-                waiting_for: if self.waiting.contains(key) {
-                    dependencies::waiting_for(&self.table, key)
-                } else {
-                    Vec::new()
-                },
-            })
-            .collect();
-        processes.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
-        let groups = self
-            .table
-            .groups
-            .iter()
-            .map(|group| {
-                let names = group.keys.iter().map(|(_, name)| name.clone()).collect();
-                (group.config.name.clone(), names)
-            })
-            .collect();
-        self.snapshot.send_replace(Arc::new(Snapshot {
-            state,
-            processes,
-            groups,
-            ready: true,
-            config_reloads: self.reloads,
-        }));
+        self.view
+            .publish(&self.table, &self.waiting, (state, self.reloads));
     }
 
     /// Runs until a shutdown has stopped every process.
@@ -273,6 +228,7 @@ impl Supervisor {
                 outcome,
                 captures,
             } => {
+                self.view.touch(&key);
                 if let Some(entry) = self.table.entries.get_mut(&key) {
                     entry.captures = captures;
                 }
@@ -424,6 +380,7 @@ impl Supervisor {
         }
         // An exit the state machine does not expect is only logged.
         let _ = self.apply(key, Input::Exited(outcome));
+        self.view.touch(key);
         if let Some(entry) = self.table.entries.get_mut(key) {
             let crash = entry.crash_to_record.take();
             let marker = entry
@@ -436,7 +393,7 @@ impl Supervisor {
 
     /// Replies to a request after publishing its effect, so the caller's next look at the
     /// snapshot (a `wait=true` loop) already sees it.
-    fn answer(&self, reply: super::Reply, outcome: Result<(), Refusal>) {
+    fn answer(&mut self, reply: super::Reply, outcome: Result<(), Refusal>) {
         self.publish();
         let _ = reply.send(outcome);
     }
@@ -467,6 +424,7 @@ impl Supervisor {
         self.start_dependencies_of(key);
         self.start(key);
         let queued = self.waiting.contains(key);
+        self.view.touch(key);
         let entry = self.table.entries.get_mut(key).ok_or(Refusal::BadName)?;
         self.state.set(&entry.config.namespec(), false);
         if queued {
@@ -544,6 +502,7 @@ impl Supervisor {
     /// process gets a crash record with the probe's output and is restarted through the
     /// normal stop path.
     fn health_report(&mut self, key: &ProcKey, pid: i32, healthy: bool, output: &str) {
+        self.view.touch(key);
         let Some(entry) = self.table.entries.get_mut(key) else {
             return;
         };
@@ -612,6 +571,7 @@ impl Supervisor {
             .map_err(|err| Refusal::Failed(err.to_string()))?;
         match signal::send(pid, signal, false) {
             Ok(_) => {
+                self.view.touch(key);
                 if let Some(entry) = self.table.entries.get_mut(key) {
                     entry.process.signalled = true;
                 }
@@ -675,6 +635,7 @@ impl Supervisor {
             .iter()
             .find(|g| g.name == name)
             .ok_or(Refusal::BadName)?;
+        self.view.reshape();
         for error in self.table.add_group(group) {
             tracing::error!(target: CRITICAL, "{error}");
         }
@@ -713,6 +674,7 @@ impl Supervisor {
             self.state.set(&namespec, false);
         }
         self.table.remove_group(name);
+        self.view.reshape();
         self.note_dependencies();
         tracing::info!("removed process group {name}");
         self.events.send(Message::PoolRemoved(name.to_string()));
@@ -747,6 +709,7 @@ impl Supervisor {
             return Err(Refusal::StillRunning);
         }
         let (fresh, socket_errors) = self.table.replace_members(&group);
+        self.view.reshape();
         for error in socket_errors {
             tracing::error!(target: CRITICAL, "{error}");
         }
@@ -872,6 +835,7 @@ impl Supervisor {
         let pid = child.pid;
         self.table.pids.insert(pid, key.clone());
         self.guardian.watch(pid);
+        self.view.touch(key);
         if let Some(entry) = self.table.entries.get_mut(key) {
             entry.stdin = child.stdin.and_then(|fd| match Feeder::start(fd) {
                 Ok(feeder) => Some(feeder),
@@ -882,6 +846,7 @@ impl Supervisor {
             });
         }
         let _ = self.apply(key, Input::Spawned { pid });
+        self.view.touch(key);
         let Some(entry) = self.table.entries.get_mut(key) else {
             return;
         };
@@ -941,6 +906,7 @@ impl Supervisor {
     /// Feeds `input` to `key`'s state machine and carries out the resulting effects.
     fn apply(&mut self, key: &ProcKey, input: Input) -> Result<(), Refused> {
         let clock = Clock::now();
+        self.view.touch(key);
         let Some(entry) = self.table.entries.get_mut(key) else {
             return Err(Refused::Ignored);
         };
@@ -1008,6 +974,7 @@ impl Supervisor {
                     }
                 }
                 Effect::RecordCrash(facts) => {
+                    self.view.touch(key);
                     if let Some(entry) = self.table.entries.get_mut(key) {
                         entry.crash_to_record = Some(facts);
                     }
@@ -1320,6 +1287,7 @@ impl Supervisor {
             tracing::error!(target: CRITICAL, "{error}");
         }
         self.table = table;
+        self.view.reshape();
         self.note_dependencies();
         self.announce_groups();
         self.events.publish(Event::supervisor_running());

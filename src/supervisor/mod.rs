@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::Config;
 use crate::process::spawner::Spawner;
 
-pub use snapshot::{ProcessView, Snapshot, SupervisorState};
+pub use snapshot::{ProcessView, Processes, Snapshot, SupervisorState};
 
 /// A process's identity: (group name, process name).
 pub type ProcKey = (String, String);
@@ -216,10 +216,11 @@ pub fn handle() -> (Handle, Pending) {
     let (sender, receiver) = mpsc::unbounded_channel();
     let (snapshot, readers) = watch::channel(Arc::new(Snapshot {
         state: SupervisorState::Running,
-        processes: Vec::new(),
-        groups: Vec::new(),
+        processes: snapshot::Processes::default(),
+        groups: Arc::new(Vec::new()),
         ready: false,
         config_reloads: 0,
+        version: 0,
     }));
     let myself = sender.downgrade();
     (

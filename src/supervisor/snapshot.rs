@@ -1,8 +1,20 @@
 //! A read-only picture of the fleet, published by the supervisor after every change, so
 //! status calls, `/metrics` and the web page read it without asking (or locking) the actor.
+//!
+//! The processes are a persistent map ([`Processes`]): publishing copies it in O(1) and
+//! replaces only the views that changed, a lookup by name is O(log n), and a reader that
+//! follows the snapshots asks for what changed since the last one it saw
+//! ([`Processes::changed_since`]) instead of rescanning the fleet.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+use imbl::OrdMap;
+use tokio::sync::watch;
+
+use super::dependencies;
+use super::table::{Entry, ProcKey, Table};
 
 use crate::config::ProcessConfig;
 use crate::logs::crashes::CrashHistory;
@@ -44,6 +56,8 @@ impl SupervisorState {
 /// One process as the API shows it.
 #[derive(Clone)]
 pub struct ProcessView {
+    /// The publish ([`Snapshot::version`]) in which this view last changed.
+    pub changed: u64,
     /// Process name.
     pub name: String,
     /// Group name.
@@ -82,6 +96,45 @@ pub struct ProcessView {
     pub waiting_for: Vec<String>,
 }
 
+/// Equal when everything shown is equal (the publish number aside); shared parts (streams,
+/// crash records, config) are equal when they are the same object.
+impl PartialEq for ProcessView {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.group == other.group
+            && self.state == other.state
+            && self.start == other.start
+            && self.stop == other.stop
+            && self.spawnerr == other.spawnerr
+            && self.reached_running == other.reached_running
+            && self.exitstatus == other.exitstatus
+            && Arc::ptr_eq(&self.stdout, &other.stdout)
+            && Arc::ptr_eq(&self.stderr, &other.stderr)
+            && self.tally == other.tally
+            && self.retry == other.retry
+            && self.crash_loop == other.crash_loop
+            && self.recent_crashes == other.recent_crashes
+            && Arc::ptr_eq(&self.crashes, &other.crashes)
+            && Arc::ptr_eq(&self.config, &other.config)
+            && self.health == other.health
+            && self.waiting_for == other.waiting_for
+    }
+}
+
+impl std::fmt::Debug for ProcessView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessView")
+            .field("group", &self.group)
+            .field("name", &self.name)
+            .field("state", &self.state)
+            .field("spawnerr", &self.spawnerr)
+            .field("tally", &self.tally)
+            .field("health", &self.health)
+            .field("waiting_for", &self.waiting_for)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ProcessView {
     /// The wait before the next start: the scheduled one in BACKOFF, else, in a crash loop,
     /// the last one chosen (the next crash doubles it), else zero.
@@ -103,27 +156,270 @@ impl ProcessView {
     }
 }
 
+/// Every process by (group, name), in getAllProcessInfo's order, with an index by the publish
+/// that last changed each one. Cheap to clone: both maps share their unchanged parts.
+#[derive(Clone, Default)]
+pub struct Processes {
+    by_key: OrdMap<(String, String), Arc<ProcessView>>,
+    by_change: OrdMap<u64, (String, String)>,
+}
+
+impl Processes {
+    /// The process `group`/`name`, in O(log n).
+    pub fn get(&self, group: &str, name: &str) -> Option<&ProcessView> {
+        self.by_key
+            .get(&(group.to_string(), name.to_string()))
+            .map(Arc::as_ref)
+    }
+
+    /// Every process, sorted by group then name.
+    pub fn iter(&self) -> impl Iterator<Item = &ProcessView> + '_ {
+        self.by_key.values().map(Arc::as_ref)
+    }
+
+    /// How many processes there are.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The processes whose view changed after publish `version`, oldest change first: what a
+    /// reader that last looked at that snapshot has not seen. (Removed processes are gone
+    /// from [`Processes::get`].)
+    pub fn changed_since(&self, version: u64) -> impl Iterator<Item = &ProcessView> + '_ {
+        self.by_change
+            .range(version.saturating_add(1)..)
+            .filter_map(|(_, key)| self.by_key.get(key).map(Arc::as_ref))
+    }
+
+    /// Puts `view` in place of the process's current view, if it differs; gives whether it did.
+    pub(super) fn put(&mut self, view: ProcessView) -> bool {
+        let key = (view.group.clone(), view.name.clone());
+        if let Some(current) = self.by_key.get(&key) {
+            if **current == view {
+                return false;
+            }
+            self.by_change.remove(&current.changed);
+        }
+        self.by_change.insert(view.changed, key.clone());
+        self.by_key.insert(key, Arc::new(view));
+        true
+    }
+
+    /// Forgets `key`; gives whether it was there.
+    pub(super) fn remove(&mut self, key: &(String, String)) -> bool {
+        match self.by_key.remove(key) {
+            Some(view) => {
+                self.by_change.remove(&view.changed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The keys present.
+    pub(super) fn keys(&self) -> impl Iterator<Item = &(String, String)> + '_ {
+        self.by_key.keys()
+    }
+}
+
+impl<'a> IntoIterator for &'a Processes {
+    type Item = &'a ProcessView;
+    type IntoIter = Box<dyn Iterator<Item = &'a ProcessView> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
 /// The whole fleet at one moment.
 #[derive(Clone)]
 pub struct Snapshot {
     /// supervisord's state.
     pub state: SupervisorState,
     /// Every process, sorted by group then name (getAllProcessInfo's order).
-    pub processes: Vec<ProcessView>,
+    pub processes: Processes,
     /// Group names in start (priority) order, each with its process names in start order.
-    pub groups: Vec<(String, Vec<String>)>,
+    pub groups: Arc<Vec<(String, Vec<String>)>>,
     /// False only before the supervisor has built its table at start-up: the control plane
     /// already answers then, and calls about processes wait for this.
     pub ready: bool,
     /// Config reloads since start (`reloadConfig`, SIGHUP).
     pub config_reloads: u64,
+    /// Which publish this is (each one counts up; a view's `changed` names one).
+    pub version: u64,
 }
 
 impl Snapshot {
     /// The process `group`/`name`.
     pub fn process(&self, group: &str, name: &str) -> Option<&ProcessView> {
-        self.processes
-            .iter()
-            .find(|p| p.group == group && p.name == name)
+        self.processes.get(group, name)
+    }
+}
+
+/// The actor's side of the snapshot: the views it keeps up to date process by process, and
+/// the channel it publishes them on. The actor says which processes it touched; a publish
+/// rebuilds those views alone (and the fleet's only when its shape changed), and sends
+/// nothing when nothing shown has changed.
+pub(super) struct View {
+    sender: watch::Sender<Arc<Snapshot>>,
+    processes: Processes,
+    groups: Arc<Vec<(String, Vec<String>)>>,
+    version: u64,
+    /// Processes whose view may be stale.
+    touched: HashSet<ProcKey>,
+    /// Processes were added or removed: every view and the groups are rebuilt.
+    reshaped: bool,
+    /// The processes waiting for their dependencies at the last publish (what they wait for
+    /// changes with other processes' states).
+    waited: Vec<ProcKey>,
+    /// The supervisor's state and reload count at the last publish.
+    shown: (SupervisorState, u64),
+}
+
+impl View {
+    /// A view publishing on `sender`; the first publish shows the whole table.
+    pub(super) fn new(sender: watch::Sender<Arc<Snapshot>>) -> Self {
+        View {
+            sender,
+            processes: Processes::default(),
+            groups: Arc::new(Vec::new()),
+            version: 0,
+            touched: HashSet::new(),
+            reshaped: true,
+            waited: Vec::new(),
+            shown: (SupervisorState::Running, 0),
+        }
+    }
+
+    /// `key`'s view may have changed.
+    pub(super) fn touch(&mut self, key: &ProcKey) {
+        if !self.touched.contains(key) {
+            self.touched.insert(key.clone());
+        }
+    }
+
+    /// Processes were added to or removed from the table.
+    pub(super) fn reshape(&mut self) {
+        self.reshaped = true;
+    }
+
+    /// Publishes what changed since the last publish: O(touched) views, not O(fleet).
+    pub(super) fn publish(
+        &mut self,
+        table: &Table,
+        waiting: &[ProcKey],
+        (state, config_reloads): (SupervisorState, u64),
+    ) {
+        let version = self.version + 1;
+        let mut changed = false;
+        if std::mem::take(&mut self.reshaped) {
+            let gone: Vec<ProcKey> = self
+                .processes
+                .keys()
+                .filter(|key| !table.entries.contains_key(*key))
+                .cloned()
+                .collect();
+            for key in &gone {
+                self.processes.remove(key);
+            }
+            self.touched.extend(table.entries.keys().cloned());
+            self.groups = Arc::new(
+                table
+                    .groups
+                    .iter()
+                    .map(|group| {
+                        let names = group.keys.iter().map(|(_, name)| name.clone()).collect();
+                        (group.config.name.clone(), names)
+                    })
+                    .collect(),
+            );
+            changed = true;
+        }
+        // Who waits for dependencies, and for which, changes with any process's state.
+        if !self.waited.is_empty() || !waiting.is_empty() {
+            self.touched.extend(self.waited.drain(..));
+            self.touched.extend(waiting.iter().cloned());
+            self.waited = waiting.to_vec();
+        }
+        for key in std::mem::take(&mut self.touched) {
+            match table.entries.get(&key) {
+                Some(entry) => {
+                    let view = view_of(table, &key, entry, waiting, version);
+                    changed |= self.processes.put(view);
+                }
+                None => changed |= self.processes.remove(&key),
+            }
+        }
+        #[cfg(debug_assertions)]
+        self.check(table, waiting);
+        if !changed && self.shown == (state, config_reloads) {
+            return;
+        }
+        self.version = version;
+        self.shown = (state, config_reloads);
+        self.sender.send_replace(Arc::new(Snapshot {
+            state,
+            processes: self.processes.clone(),
+            groups: Arc::clone(&self.groups),
+            ready: true,
+            config_reloads,
+            version,
+        }));
+    }
+
+    /// Debug builds (the tests) check after every publish that the views kept up to date
+    /// equal views built afresh: a change the actor forgot to touch fails loudly.
+    #[cfg(debug_assertions)]
+    fn check(&self, table: &Table, waiting: &[ProcKey]) {
+        assert_eq!(
+            self.processes.len(),
+            table.entries.len(),
+            "views and table differ"
+        );
+        for (key, entry) in &table.entries {
+            let fresh = view_of(table, key, entry, waiting, 0);
+            let kept = self.processes.get(&key.0, &key.1);
+            assert_eq!(kept, Some(&fresh), "the view of {key:?} is stale");
+        }
+    }
+}
+
+/// The view of `entry` (`key`), changed in publish `version`.
+fn view_of(
+    table: &Table,
+    key: &ProcKey,
+    entry: &Entry,
+    waiting: &[ProcKey],
+    version: u64,
+) -> ProcessView {
+    ProcessView {
+        changed: version,
+        name: entry.config.name.clone(),
+        group: entry.config.group.clone(),
+        state: entry.process.state,
+        start: entry.process.laststart,
+        stop: entry.process.laststop,
+        spawnerr: entry.process.spawnerr.clone().unwrap_or_default(),
+        reached_running: entry.process.reached_running,
+        exitstatus: entry.process.exitstatus,
+        stdout: Arc::clone(&entry.stdout_log),
+        stderr: Arc::clone(&entry.stderr_log),
+        tally: entry.process.tally,
+        retry: entry.process.retry,
+        crash_loop: entry.process.crash_loop.looping(),
+        recent_crashes: entry.process.crash_loop.recent_crashes(),
+        crashes: Arc::clone(&entry.crashes),
+        config: Arc::clone(&entry.config),
+        health: entry.process.health,
+        waiting_for: if waiting.contains(key) {
+            dependencies::waiting_for(table, key)
+        } else {
+            Vec::new()
+        },
     }
 }

@@ -157,7 +157,7 @@ pub fn status(
         None => out.push_str("<span class=\"meta\">read-only</span>"),
     }
     out.push_str("</header><main id=\"fleet\">");
-    for (group, names) in &snapshot.groups {
+    for (group, names) in snapshot.groups.iter() {
         let _ = write!(
             out,
             "<details class=\"group\" open><summary>{} <span class=\"meta\">({})</span></summary>\
