@@ -196,7 +196,10 @@ fn a_stopped_guardian_never_stalls_supervision() {
     // Each start and reap is a line for the guardian: more than its pipe holds (~4,700).
     let began = Instant::now();
     vigild.wait_log_count("spawned: 'churn_", 6000);
-    println!("6,000 spawns with the guardian stopped: {:?}", began.elapsed());
+    println!(
+        "6,000 spawns with the guardian stopped: {:?}",
+        began.elapsed()
+    );
     // Meanwhile a respawned program's grandchild is new to the guardian.
     let mut first = (0, 0);
     assert!(wait_until(|| {

@@ -372,10 +372,12 @@ impl SignalSource {
                 }
                 "SIGUSR2" => {
                     tracing::info!("received SIGUSR2 indicating log reopen request");
-                    let main_log = Arc::clone(&reload.targets.main_log);
-                    // Off the runtime's workers: the file may sit on a stalled disk.
+                    let targets = Arc::clone(&reload.targets);
+                    // Off the runtime's workers: the file may sit on a stalled disk. The
+                    // line above goes to the old file first, as under supervisord.
                     tokio::task::spawn_blocking(move || {
-                        if let Err(err) = main_log.reopen() {
+                        targets.logger.flush();
+                        if let Err(err) = targets.main_log.reopen() {
                             tracing::error!("could not reopen the main log: {err}");
                         }
                     });

@@ -8,56 +8,77 @@
 mod probe;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::HealthCheck;
-use crate::supervisor::{Control, Handle, ProcKey};
+use crate::process::state::State;
+use crate::supervisor::{Control, Handle, ProcKey, ProcessView};
 
 /// Starts the health task for the supervisor behind `handle`.
 pub fn start(handle: Handle) {
     tokio::spawn(follow(handle));
 }
 
-/// Keeps one probe loop running per live child that has a health check.
+/// Keeps one probe loop running per live child that has a health check. Each snapshot is
+/// read for what changed since the last one seen, so a publish costs the changes, not the
+/// fleet; when processes were added or removed every loop is looked at.
 async fn follow(handle: Handle) {
     let mut snapshots = handle.watch();
-    let mut loops: HashMap<(ProcKey, i32), tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut loops: HashMap<ProcKey, (i32, tokio::task::JoinHandle<()>)> = HashMap::new();
+    // The version and shape of the last snapshot read.
+    let mut seen: Option<(u64, u64)> = None;
     loop {
-        let snapshot = std::sync::Arc::clone(&snapshots.borrow_and_update());
-        let mut live = Vec::new();
-        for process in &snapshot.processes {
-            let (Some(check), Some(pid)) = (&process.config.health_check, process.state.pid())
-            else {
-                continue;
-            };
-            if matches!(process.state, crate::process::state::State::Stopping { .. }) {
-                continue;
+        let snapshot = Arc::clone(&snapshots.borrow_and_update());
+        let since = match &seen {
+            Some((version, shape)) if *shape == snapshot.shape => *version,
+            _ => {
+                loops.retain(|key, (_, task)| {
+                    let present = snapshot.process(&key.0, &key.1).is_some();
+                    if !present {
+                        task.abort();
+                    }
+                    present
+                });
+                0
             }
-            let key = ((process.group.clone(), process.name.clone()), pid);
-            if !loops.contains_key(&key) {
-                let task = tokio::spawn(probe_loop(
-                    handle.clone(),
-                    key.0.clone(),
-                    pid,
-                    check.clone(),
-                ));
-                loops.insert(key.clone(), task);
-            }
-            live.push(key);
+        };
+        for process in snapshot.processes.changed_since(since) {
+            follow_process(&handle, &mut loops, process);
         }
-        loops.retain(|key, task| {
-            let keep = live.contains(key);
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+        seen = Some((snapshot.version, snapshot.shape));
         if snapshots.changed().await.is_err() {
             break;
         }
     }
-    for task in loops.values() {
+    for (_, task) in loops.values() {
         task.abort();
+    }
+}
+
+/// Starts, keeps or ends the probe loop of `process` for its current child.
+fn follow_process(
+    handle: &Handle,
+    loops: &mut HashMap<ProcKey, (i32, tokio::task::JoinHandle<()>)>,
+    process: &ProcessView,
+) {
+    let key = (process.group.clone(), process.name.clone());
+    let probed = match (&process.config.health_check, process.state.pid()) {
+        (Some(check), Some(pid)) if !matches!(process.state, State::Stopping { .. }) => {
+            Some((check, pid))
+        }
+        _ => None,
+    };
+    if let Some((pid, task)) = loops.get(&key) {
+        if probed.is_some_and(|(_, probed_pid)| probed_pid == *pid) {
+            return;
+        }
+        task.abort();
+        loops.remove(&key);
+    }
+    if let Some((check, pid)) = probed {
+        let task = tokio::spawn(probe_loop(handle.clone(), key.clone(), pid, check.clone()));
+        loops.insert(key, (pid, task));
     }
 }
 

@@ -52,6 +52,9 @@ pub struct LogFile {
     identity: Option<(u64, u64)>,
     /// When `path` was last compared with `identity`.
     checked: Instant,
+    /// Whether writes look at the path at all (the main log follows supervisord: it is
+    /// reopened on SIGUSR2 or a reload only).
+    checks_path: bool,
     /// Regular files are written at explicit offsets (splice cannot append); devices and
     /// pipes (`/dev/stdout`) are written as streams and never rotated.
     seekable: bool,
@@ -73,6 +76,7 @@ impl LogFile {
             file,
             identity: seekable.then(|| (metadata.dev(), metadata.ino())),
             checked: Instant::now(),
+            checks_path: true,
             seekable,
             rotates: seekable && rotation.maxbytes > 0,
             len: if seekable { metadata.len() } else { 0 },
@@ -236,9 +240,17 @@ impl LogFile {
         Ok(())
     }
 
+    /// The same file, never reopened by [`LogFile::reopen_if_replaced`] (the main log).
+    pub fn without_path_checks(mut self) -> Self {
+        self.checks_path = false;
+        self
+    }
+
     /// Closes and reopens the file (after an external logrotate); returns the new length.
     pub fn reopen(&mut self) -> io::Result<u64> {
+        let checks_path = self.checks_path;
         *self = LogFile::open(&self.path, self.rotation)?;
+        self.checks_path = checks_path;
         Ok(self.len)
     }
 
@@ -247,7 +259,7 @@ impl LogFile {
     /// unless `now_anyway` (a spawn). `Ok(Some(len))`: reopened, the new file holds `len`
     /// bytes. Targets that are not regular files are never reopened.
     pub fn reopen_if_replaced(&mut self, now_anyway: bool) -> io::Result<Option<u64>> {
-        let Some(identity) = self.identity else {
+        let Some(identity) = self.identity.filter(|_| self.checks_path) else {
             return Ok(None);
         };
         if !now_anyway && self.checked.elapsed() < PATH_CHECK_INTERVAL {

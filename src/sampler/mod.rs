@@ -165,6 +165,8 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_pass: Option<Instant> = None;
+    // The last snapshot looked at: only what changed after it can hold a new child.
+    let mut seen = 0;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -173,7 +175,8 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                     return;
                 }
                 let snapshot = Arc::clone(&snapshots.borrow_and_update());
-                if !has_unmeasured_child(&snapshot, &publish.borrow()) {
+                let since = std::mem::replace(&mut seen, snapshot.version);
+                if !has_unmeasured_child(&snapshot, since, &publish.borrow()) {
                     continue;
                 }
                 if let Some(gap) = last_pass.and_then(|at| MIN_GAP.checked_sub(at.elapsed())) {
@@ -229,11 +232,12 @@ fn remember(history: &Mutex<History>, snapshot: &Snapshot, targets: &[Target], s
     history.retain(|(group, name)| present.contains(&(group.as_str(), name.as_str())));
 }
 
-/// Whether the snapshot shows a child (STARTING, RUNNING, …) the samples do not have yet.
-fn has_unmeasured_child(snapshot: &Snapshot, samples: &Samples) -> bool {
+/// Whether a process changed after publish `since` has a child (STARTING, RUNNING, …) the
+/// samples do not have yet.
+fn has_unmeasured_child(snapshot: &Snapshot, since: u64, samples: &Samples) -> bool {
     snapshot
         .processes
-        .iter()
+        .changed_since(since)
         .filter_map(|p| p.state.pid())
         .any(|pid| pid > 0 && !samples.processes.contains_key(&pid))
 }

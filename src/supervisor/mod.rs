@@ -221,6 +221,7 @@ pub fn handle() -> (Handle, Pending) {
         ready: false,
         config_reloads: 0,
         version: 0,
+        shape: 0,
     }));
     let myself = sender.downgrade();
     (

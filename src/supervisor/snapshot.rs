@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use imbl::OrdMap;
+use imbl::{OrdMap, OrdSet};
 use tokio::sync::watch;
 
 use super::dependencies;
@@ -161,7 +161,8 @@ impl ProcessView {
 #[derive(Clone, Default)]
 pub struct Processes {
     by_key: OrdMap<(String, String), Arc<ProcessView>>,
-    by_change: OrdMap<u64, (String, String)>,
+    /// (the publish that last changed it, key) of every process.
+    by_change: OrdSet<(u64, (String, String))>,
 }
 
 impl Processes {
@@ -191,8 +192,9 @@ impl Processes {
     /// reader that last looked at that snapshot has not seen. (Removed processes are gone
     /// from [`Processes::get`].)
     pub fn changed_since(&self, version: u64) -> impl Iterator<Item = &ProcessView> + '_ {
+        let after = (version.saturating_add(1), (String::new(), String::new()));
         self.by_change
-            .range(version.saturating_add(1)..)
+            .range(after..)
             .filter_map(|(_, key)| self.by_key.get(key).map(Arc::as_ref))
     }
 
@@ -203,9 +205,9 @@ impl Processes {
             if **current == view {
                 return false;
             }
-            self.by_change.remove(&current.changed);
+            self.by_change.remove(&(current.changed, key.clone()));
         }
-        self.by_change.insert(view.changed, key.clone());
+        self.by_change.insert((view.changed, key.clone()));
         self.by_key.insert(key, Arc::new(view));
         true
     }
@@ -214,7 +216,7 @@ impl Processes {
     pub(super) fn remove(&mut self, key: &(String, String)) -> bool {
         match self.by_key.remove(key) {
             Some(view) => {
-                self.by_change.remove(&view.changed);
+                self.by_change.remove(&(view.changed, key.clone()));
                 true
             }
             None => false,
@@ -252,6 +254,9 @@ pub struct Snapshot {
     pub config_reloads: u64,
     /// Which publish this is (each one counts up; a view's `changed` names one).
     pub version: u64,
+    /// Counts the times processes were added or removed (a reader following
+    /// [`Processes::changed_since`] looks at everything again when it moves).
+    pub shape: u64,
 }
 
 impl Snapshot {
@@ -279,6 +284,8 @@ pub(super) struct View {
     waited: Vec<ProcKey>,
     /// The supervisor's state and reload count at the last publish.
     shown: (SupervisorState, u64),
+    /// See [`Snapshot::shape`].
+    shape: u64,
 }
 
 impl View {
@@ -293,6 +300,7 @@ impl View {
             reshaped: true,
             waited: Vec::new(),
             shown: (SupervisorState::Running, 0),
+            shape: 0,
         }
     }
 
@@ -338,6 +346,7 @@ impl View {
                     })
                     .collect(),
             );
+            self.shape += 1;
             changed = true;
         }
         // Who waits for dependencies, and for which, changes with any process's state.
@@ -369,6 +378,7 @@ impl View {
             ready: true,
             config_reloads,
             version,
+            shape: self.shape,
         }));
     }
 
@@ -421,5 +431,94 @@ fn view_of(
         } else {
             Vec::new()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Overrides};
+
+    /// A table of `programs` (NONE logs) loaded from a real config file in `dir`.
+    fn table(dir: &std::path::Path, programs: &[&str]) -> Table {
+        let mut text = format!("[supervisord]\nchildlogdir={}\n\n", dir.display());
+        for name in programs {
+            text.push_str(&format!(
+                "[program:{name}]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n"
+            ));
+        }
+        let path = dir.join("supervisord.conf");
+        std::fs::write(&path, text).expect("config");
+        let loaded = config::load(&path, &Overrides::default(), dir, &[]).expect("load");
+        Table::build(&loaded.config).0
+    }
+
+    fn key(name: &str) -> ProcKey {
+        (name.to_string(), name.to_string())
+    }
+
+    #[test]
+    fn a_publish_rebuilds_only_the_touched_views_and_sends_nothing_unchanged() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut table = table(dir.path(), &["a", "b", "c"]);
+        let (sender, receiver) = watch::channel(Arc::new(Snapshot {
+            state: SupervisorState::Running,
+            processes: Processes::default(),
+            groups: Arc::new(Vec::new()),
+            ready: false,
+            config_reloads: 0,
+            version: 0,
+            shape: 0,
+        }));
+        let mut view = View::new(sender);
+        let running = (SupervisorState::Running, 0);
+        view.publish(&table, &[], running);
+        let first = Arc::clone(&receiver.borrow());
+        assert_eq!(first.processes.len(), 3);
+        assert_eq!(first.groups.len(), 3);
+        assert_eq!(first.processes.changed_since(0).count(), 3);
+        let names: Vec<&str> = first.processes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"], "getAllProcessInfo's order");
+
+        // Nothing touched, nothing changed: no new snapshot.
+        view.publish(&table, &[], running);
+        assert_eq!(receiver.borrow().version, first.version);
+        // Touched but unchanged: still none.
+        view.touch(&key("b"));
+        view.publish(&table, &[], running);
+        assert_eq!(receiver.borrow().version, first.version);
+
+        let entry = table.entries.get_mut(&key("b")).expect("b");
+        entry.process.spawnerr = Some("no such file".into());
+        view.touch(&key("b"));
+        view.publish(&table, &[], running);
+        let second = Arc::clone(&receiver.borrow());
+        assert!(second.version > first.version);
+        let changed: Vec<&str> = second
+            .processes
+            .changed_since(first.version)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(changed, ["b"]);
+        assert_eq!(
+            second.process("b", "b").map(|p| p.spawnerr.as_str()),
+            Some("no such file")
+        );
+        // The earlier snapshot is untouched by the later publish.
+        assert_eq!(
+            first.process("b", "b").map(|p| p.spawnerr.as_str()),
+            Some("")
+        );
+        assert!(second.process("b", "x").is_none());
+
+        // A change of shape: the removed process is gone, the shape counter moves.
+        table.entries.remove(&key("c"));
+        table.groups.retain(|group| group.config.name != "c");
+        view.reshape();
+        view.publish(&table, &[], running);
+        let third = Arc::clone(&receiver.borrow());
+        assert_eq!(third.processes.len(), 2);
+        assert!(third.shape > second.shape);
+        assert_eq!(third.groups.len(), 2);
     }
 }
