@@ -21,6 +21,8 @@ pub mod health;
 pub mod http;
 /// Log files: child output capture, rotation, and the daemon's own log.
 pub mod logs;
+/// supervisord's namespecs (`group:name`, `group:*`, `name`): parsing and display.
+pub mod namespec;
 /// Prometheus text for `/metrics`, rendered from the snapshot and the latest samples.
 pub mod metrics;
 /// One program instance: state machine, spawning, signalling, reaping.

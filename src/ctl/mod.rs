@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use client::{Client, ClientError};
 
+use crate::namespec::{self, Namespec};
 use crate::rpc::codec::Value;
 use crate::rpc::faults::FaultCode;
 
@@ -122,24 +123,6 @@ fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::Ctl
 struct Ctl {
     client: Client,
     exit: i32,
-}
-
-/// `group:name`, or `name` when they are equal.
-fn namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
-}
-
-/// supervisorctl's `split_namespec`.
-fn split_namespec(text: &str) -> (String, Option<String>) {
-    match text.split_once(':') {
-        Some((group, "" | "*")) => (group.to_string(), None),
-        Some((group, name)) => (group.to_string(), Some(name.to_string())),
-        None => (text.to_string(), Some(text.to_string())),
-    }
 }
 
 fn text(value: Option<&Value>) -> String {
@@ -332,7 +315,7 @@ impl Ctl {
                     .into_iter()
                     .map(|stats| {
                         let spec =
-                            namespec(&text(stats.member("group")), &text(stats.member("name")));
+                            namespec::of(&text(stats.member("group")), &text(stats.member("name")));
                         (spec, stats)
                     })
                     .collect(),
@@ -360,20 +343,17 @@ impl Ctl {
         } else {
             let mut matching = Vec::new();
             for name in &names {
-                let (group, process) = split_namespec(name);
+                let spec = Namespec::parse(name);
                 let found: Vec<&Value> = infos
                     .iter()
                     .filter(|info| {
-                        text(info.member("group")) == group
-                            && process
-                                .as_ref()
-                                .is_none_or(|p| text(info.member("name")) == *p)
+                        spec.matches(&text(info.member("group")), &text(info.member("name")))
                     })
                     .collect();
                 if found.is_empty() {
-                    match process {
-                        None => println!("{group}: ERROR (no such group)"),
-                        Some(_) => println!("{name}: ERROR (no such process)"),
+                    match spec {
+                        Namespec::Group(group) => println!("{group}: ERROR (no such group)"),
+                        Namespec::Process { .. } => println!("{name}: ERROR (no such process)"),
                     }
                     self.exit = exit::UNKNOWN;
                 }
@@ -390,7 +370,7 @@ impl Ctl {
         } else {
             let specs: Vec<String> = matching
                 .iter()
-                .map(|i| namespec(&text(i.member("group")), &text(i.member("name"))))
+                .map(|i| namespec::of(&text(i.member("group")), &text(i.member("name"))))
                 .collect();
             let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
             let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -432,8 +412,8 @@ impl Ctl {
             return;
         }
         for name in args {
-            match split_namespec(name) {
-                (group, None) => match self.client.call(
+            match Namespec::parse(name) {
+                Namespec::Group(group) => match self.client.call(
                     "supervisor.startProcessGroup",
                     &[Value::from(group.as_str())],
                 ) {
@@ -446,16 +426,13 @@ impl Ctl {
                     }
                     Err(err) => self.fail(&err),
                 },
-                (group, Some(process)) => match self
+                spec @ Namespec::Process { .. } => match self
                     .client
                     .call("supervisor.startProcess", &[Value::from(*name)])
                 {
                     Ok(_) => println!("{name}: started"),
                     Err(ClientError::Fault(code, description)) => {
-                        println!(
-                            "{}",
-                            start_result(&namespec(&group, &process), code, &description)
-                        );
+                        println!("{}", start_result(&spec.label(), code, &description));
                         self.exit_from_fault(code, FaultCode::AlreadyStarted);
                     }
                     Err(err) => self.fail(&err),
@@ -501,8 +478,8 @@ impl Ctl {
             return;
         }
         for name in args {
-            match split_namespec(name) {
-                (group, None) if !group_method.is_empty() => {
+            match Namespec::parse(name) {
+                Namespec::Group(group) if !group_method.is_empty() => {
                     match self
                         .client
                         .call(group_method, &[Value::from(group.as_str())])
@@ -515,11 +492,10 @@ impl Ctl {
                         Err(err) => self.fail(&err),
                     }
                 }
-                (group, process) => match self.client.call(one, &[Value::from(*name)]) {
+                spec => match self.client.call(one, &[Value::from(*name)]) {
                     Ok(_) => println!("{name}: {success}"),
                     Err(ClientError::Fault(code, description)) => {
-                        let spec = namespec(&group, process.as_deref().unwrap_or(&group));
-                        println!("{}", render(&spec, code, &description));
+                        println!("{}", render(&spec.label(), code, &description));
                         self.exit_from_fault(code, ignored);
                     }
                     Err(err) => self.fail(&err),
@@ -546,7 +522,7 @@ impl Ctl {
             let call = if *name == "all" {
                 self.client
                     .call("supervisor.signalAllProcesses", &[Value::from(*signal)])
-            } else if let (group, None) = split_namespec(name) {
+            } else if let Namespec::Group(group) = Namespec::parse(name) {
                 self.client.call(
                     "supervisor.signalProcessGroup",
                     &[Value::from(group.as_str()), Value::from(*signal)],
@@ -561,15 +537,8 @@ impl Ctl {
                 Ok(Value::Array(results)) => self.results(results, render, FaultCode::Success),
                 Ok(_) => println!("{name}: signalled"),
                 Err(ClientError::Fault(code, description)) => {
-                    let (group, process) = split_namespec(name);
-                    println!(
-                        "{}",
-                        render(
-                            &namespec(&group, process.as_deref().unwrap_or(&group)),
-                            code,
-                            &description
-                        )
-                    );
+                    let spec = Namespec::parse(name);
+                    println!("{}", render(&spec.label(), code, &description));
                     self.exit_from_fault(code, FaultCode::Success);
                 }
                 Err(err) => self.fail(&err),
@@ -584,7 +553,7 @@ impl Ctl {
         ignored: FaultCode,
     ) {
         for result in results {
-            let spec = namespec(&text(result.member("group")), &text(result.member("name")));
+            let spec = namespec::of(&text(result.member("group")), &text(result.member("name")));
             let code = int(result.member("status"));
             println!(
                 "{}",
@@ -607,15 +576,12 @@ impl Ctl {
             return;
         };
         for name in args {
-            let (group, process) = split_namespec(name);
+            let spec = Namespec::parse(name);
             let found: Vec<&Value> = infos
                 .iter()
                 .filter(|i| {
                     *name == "all"
-                        || (text(i.member("group")) == group
-                            && process
-                                .as_ref()
-                                .is_none_or(|p| text(i.member("name")) == *p))
+                        || spec.matches(&text(i.member("group")), &text(i.member("name")))
                 })
                 .collect();
             if found.is_empty() {
@@ -638,7 +604,7 @@ impl Ctl {
             Err(err) => return self.fail(&err),
         };
         for info in infos {
-            let spec = namespec(&text(info.member("group")), &text(info.member("name")));
+            let spec = namespec::of(&text(info.member("group")), &text(info.member("name")));
             let in_use = if matches!(info.member("inuse"), Some(Value::Bool(true))) {
                 "in use"
             } else {
@@ -994,7 +960,7 @@ fn signal_result(spec: &str, code: i64, description: &str, success: &str) -> Str
 fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String, Value>) {
     let specs: Vec<String> = infos
         .iter()
-        .map(|i| namespec(&text(i.member("group")), &text(i.member("name"))))
+        .map(|i| namespec::of(&text(i.member("group")), &text(i.member("name"))))
         .collect();
     let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
     println!(

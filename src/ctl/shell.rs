@@ -13,7 +13,7 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
 use super::client::Client;
-use super::{namespec, text, Ctl};
+use super::{text, Ctl};
 use crate::rpc::codec::Value;
 
 /// The commands the shell knows (completed for the first word).
@@ -43,7 +43,7 @@ impl Completion {
                     names.push(whole);
                 }
             }
-            names.push(namespec(&group, &name));
+            names.push(crate::namespec::of(&group, &name));
         }
         names
     }
