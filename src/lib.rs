@@ -21,13 +21,15 @@ pub mod health;
 pub mod http;
 /// Log files: child output capture, rotation, and the daemon's own log.
 pub mod logs;
-/// supervisord's namespecs (`group:name`, `group:*`, `name`): parsing and display.
-pub mod namespec;
 /// Prometheus text for `/metrics`, rendered from the snapshot and the latest samples.
 pub mod metrics;
+/// supervisord's namespecs (`group:name`, `group:*`, `name`): parsing and display.
+pub mod namespec;
+/// How a process is described to a person, for the XML-RPC answers and the web page alike.
+pub mod present;
 /// One program instance: state machine, spawning, signalling, reaping.
 pub mod process;
-/// supervisord's XML-RPC API: codec, faults, method table.
+/// supervisord's XML-RPC API: codec, faults, method table and the methods.
 pub mod rpc;
 /// Per-process and process-tree CPU, memory, threads and fds, read from /proc.
 pub mod sampler;

@@ -239,7 +239,7 @@ impl Ctl {
         let outcome = self.client.call("supervisor.getVersion", &[]);
         let fail_code = |code: i32| if for_status { exit::UNKNOWN } else { code };
         match outcome {
-            Ok(Value::String(version)) if version == crate::rpc::methods::API_VERSION => true,
+            Ok(Value::String(version)) if version == crate::rpc::API_VERSION => true,
             Ok(_) => {
                 println!("Sorry, this version of vigilctl expects to talk to a server with API version 3.0");
                 self.exit = fail_code(5);
