@@ -81,8 +81,23 @@ pub fn run(options: &CtlOptions) -> i32 {
     shell::run(&mut ctl, &prompt, history)
 }
 
-fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::CtlConfig>), String> {
-    let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
+/// Why vigilctl could not work out which server to talk to (shown as `Error: …`, exit 2).
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    /// The current directory, which relative config paths need, is unreadable.
+    #[error("{0}")]
+    CurrentDir(#[source] std::io::Error),
+    /// The config file has errors.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigErrors),
+}
+
+/// The client for the server `options` and the config file name, with the config's
+/// `[supervisorctl]` section if there is one.
+fn client_for(
+    options: &CtlOptions,
+) -> Result<(Client, Option<crate::config::CtlConfig>), SetupError> {
+    let cwd = std::env::current_dir().map_err(SetupError::CurrentDir)?;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let file = match &options.configuration {
         Some(file) => Some(file.clone()),
@@ -94,9 +109,7 @@ fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::Ctl
         }
     };
     let section = match file {
-        Some(file) => {
-            crate::config::load_ctl(&file, &cwd, &env).map_err(|errors| errors.to_string())?
-        }
+        Some(file) => crate::config::load_ctl(&file, &cwd, &env)?,
         None => None,
     };
     let serverurl = options

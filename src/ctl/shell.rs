@@ -14,6 +14,7 @@ use rustyline::{Context, Editor, Helper};
 
 use super::client::Client;
 use super::{text, Ctl};
+use crate::namespec::Namespec;
 use crate::rpc::codec::Value;
 
 /// The commands the shell knows (completed for the first word).
@@ -38,7 +39,7 @@ impl Completion {
             let group = text(info.member("group"));
             let name = text(info.member("name"));
             if group != name {
-                let whole = format!("{group}:*");
+                let whole = Namespec::Group(group.clone()).to_string();
                 if !names.contains(&whole) {
                     names.push(whole);
                 }
