@@ -23,9 +23,13 @@ pub mod http;
 pub mod logs;
 /// Prometheus text for `/metrics`, rendered from the snapshot and the latest samples.
 pub mod metrics;
+/// supervisord's namespecs (`group:name`, `group:*`, `name`): parsing and display.
+pub mod namespec;
+/// How a process is described to a person, for the XML-RPC answers and the web page alike.
+pub mod present;
 /// One program instance: state machine, spawning, signalling, reaping.
 pub mod process;
-/// supervisord's XML-RPC API: codec, faults, method table.
+/// supervisord's XML-RPC API: codec, faults, method table and the methods.
 pub mod rpc;
 /// Per-process and process-tree CPU, memory, threads and fds, read from /proc.
 pub mod sampler;

@@ -389,11 +389,7 @@ pub struct CrashRecordPolicy {
 impl ProcessConfig {
     /// `group:name`, or `name` when the two are equal, as supervisord names processes.
     pub fn namespec(&self) -> String {
-        if self.group == self.name {
-            self.name.clone()
-        } else {
-            format!("{}:{}", self.group, self.name)
-        }
+        crate::namespec::of(&self.group, &self.name)
     }
 }
 

@@ -5,7 +5,8 @@
 //! one name at a time.
 
 use super::client::ClientError;
-use super::{exit, split_namespec, start_result, Ctl, FaultCode, Value};
+use super::{exit, start_result, Ctl, FaultCode, Value};
+use crate::namespec::{self, Namespec};
 
 /// How to call `restart --rolling`.
 const ROLLING_USAGE: &str =
@@ -31,10 +32,7 @@ impl Ctl {
             let name = super::text(result.member("name"));
             names
                 .iter()
-                .position(|spec| match split_namespec(spec) {
-                    (g, None) => g == group,
-                    (g, Some(n)) => g == group && n == name,
-                })
+                .position(|spec| Namespec::parse(spec).matches(&group, &name))
                 .unwrap_or(usize::MAX)
         };
         results.sort_by_key(rank);
@@ -64,7 +62,7 @@ impl Ctl {
         match self.client.call("vigil.rollingRestart", &call) {
             Ok(Value::Array(results)) => {
                 for result in results {
-                    let spec = super::namespec(
+                    let spec = namespec::of(
                         &super::text(result.member("group")),
                         &super::text(result.member("name")),
                     );

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use client::{Client, ClientError};
 
+use crate::namespec::{self, Namespec};
 use crate::rpc::codec::Value;
 use crate::rpc::faults::FaultCode;
 
@@ -80,8 +81,23 @@ pub fn run(options: &CtlOptions) -> i32 {
     shell::run(&mut ctl, &prompt, history)
 }
 
-fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::CtlConfig>), String> {
-    let cwd = std::env::current_dir().map_err(|err| err.to_string())?;
+/// Why vigilctl could not work out which server to talk to (shown as `Error: …`, exit 2).
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    /// The current directory, which relative config paths need, is unreadable.
+    #[error("{0}")]
+    CurrentDir(#[source] std::io::Error),
+    /// The config file has errors.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigErrors),
+}
+
+/// The client for the server `options` and the config file name, with the config's
+/// `[supervisorctl]` section if there is one.
+fn client_for(
+    options: &CtlOptions,
+) -> Result<(Client, Option<crate::config::CtlConfig>), SetupError> {
+    let cwd = std::env::current_dir().map_err(SetupError::CurrentDir)?;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let file = match &options.configuration {
         Some(file) => Some(file.clone()),
@@ -93,9 +109,7 @@ fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::Ctl
         }
     };
     let section = match file {
-        Some(file) => {
-            crate::config::load_ctl(&file, &cwd, &env).map_err(|errors| errors.to_string())?
-        }
+        Some(file) => crate::config::load_ctl(&file, &cwd, &env)?,
         None => None,
     };
     let serverurl = options
@@ -122,24 +136,6 @@ fn client_for(options: &CtlOptions) -> Result<(Client, Option<crate::config::Ctl
 struct Ctl {
     client: Client,
     exit: i32,
-}
-
-/// `group:name`, or `name` when they are equal.
-fn namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
-}
-
-/// supervisorctl's `split_namespec`.
-fn split_namespec(text: &str) -> (String, Option<String>) {
-    match text.split_once(':') {
-        Some((group, "" | "*")) => (group.to_string(), None),
-        Some((group, name)) => (group.to_string(), Some(name.to_string())),
-        None => (text.to_string(), Some(text.to_string())),
-    }
 }
 
 fn text(value: Option<&Value>) -> String {
@@ -256,7 +252,7 @@ impl Ctl {
         let outcome = self.client.call("supervisor.getVersion", &[]);
         let fail_code = |code: i32| if for_status { exit::UNKNOWN } else { code };
         match outcome {
-            Ok(Value::String(version)) if version == crate::rpc::methods::API_VERSION => true,
+            Ok(Value::String(version)) if version == crate::rpc::API_VERSION => true,
             Ok(_) => {
                 println!("Sorry, this version of vigilctl expects to talk to a server with API version 3.0");
                 self.exit = fail_code(5);
@@ -332,7 +328,7 @@ impl Ctl {
                     .into_iter()
                     .map(|stats| {
                         let spec =
-                            namespec(&text(stats.member("group")), &text(stats.member("name")));
+                            namespec::of(&text(stats.member("group")), &text(stats.member("name")));
                         (spec, stats)
                     })
                     .collect(),
@@ -360,20 +356,17 @@ impl Ctl {
         } else {
             let mut matching = Vec::new();
             for name in &names {
-                let (group, process) = split_namespec(name);
+                let spec = Namespec::parse(name);
                 let found: Vec<&Value> = infos
                     .iter()
                     .filter(|info| {
-                        text(info.member("group")) == group
-                            && process
-                                .as_ref()
-                                .is_none_or(|p| text(info.member("name")) == *p)
+                        spec.matches(&text(info.member("group")), &text(info.member("name")))
                     })
                     .collect();
                 if found.is_empty() {
-                    match process {
-                        None => println!("{group}: ERROR (no such group)"),
-                        Some(_) => println!("{name}: ERROR (no such process)"),
+                    match spec {
+                        Namespec::Group(group) => println!("{group}: ERROR (no such group)"),
+                        Namespec::Process { .. } => println!("{name}: ERROR (no such process)"),
                     }
                     self.exit = exit::UNKNOWN;
                 }
@@ -390,7 +383,7 @@ impl Ctl {
         } else {
             let specs: Vec<String> = matching
                 .iter()
-                .map(|i| namespec(&text(i.member("group")), &text(i.member("name"))))
+                .map(|i| namespec::of(&text(i.member("group")), &text(i.member("name"))))
                 .collect();
             let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
             let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -432,8 +425,8 @@ impl Ctl {
             return;
         }
         for name in args {
-            match split_namespec(name) {
-                (group, None) => match self.client.call(
+            match Namespec::parse(name) {
+                Namespec::Group(group) => match self.client.call(
                     "supervisor.startProcessGroup",
                     &[Value::from(group.as_str())],
                 ) {
@@ -446,16 +439,13 @@ impl Ctl {
                     }
                     Err(err) => self.fail(&err),
                 },
-                (group, Some(process)) => match self
+                spec @ Namespec::Process { .. } => match self
                     .client
                     .call("supervisor.startProcess", &[Value::from(*name)])
                 {
                     Ok(_) => println!("{name}: started"),
                     Err(ClientError::Fault(code, description)) => {
-                        println!(
-                            "{}",
-                            start_result(&namespec(&group, &process), code, &description)
-                        );
+                        println!("{}", start_result(&spec.label(), code, &description));
                         self.exit_from_fault(code, FaultCode::AlreadyStarted);
                     }
                     Err(err) => self.fail(&err),
@@ -501,8 +491,8 @@ impl Ctl {
             return;
         }
         for name in args {
-            match split_namespec(name) {
-                (group, None) if !group_method.is_empty() => {
+            match Namespec::parse(name) {
+                Namespec::Group(group) if !group_method.is_empty() => {
                     match self
                         .client
                         .call(group_method, &[Value::from(group.as_str())])
@@ -515,11 +505,10 @@ impl Ctl {
                         Err(err) => self.fail(&err),
                     }
                 }
-                (group, process) => match self.client.call(one, &[Value::from(*name)]) {
+                spec => match self.client.call(one, &[Value::from(*name)]) {
                     Ok(_) => println!("{name}: {success}"),
                     Err(ClientError::Fault(code, description)) => {
-                        let spec = namespec(&group, process.as_deref().unwrap_or(&group));
-                        println!("{}", render(&spec, code, &description));
+                        println!("{}", render(&spec.label(), code, &description));
                         self.exit_from_fault(code, ignored);
                     }
                     Err(err) => self.fail(&err),
@@ -546,7 +535,7 @@ impl Ctl {
             let call = if *name == "all" {
                 self.client
                     .call("supervisor.signalAllProcesses", &[Value::from(*signal)])
-            } else if let (group, None) = split_namespec(name) {
+            } else if let Namespec::Group(group) = Namespec::parse(name) {
                 self.client.call(
                     "supervisor.signalProcessGroup",
                     &[Value::from(group.as_str()), Value::from(*signal)],
@@ -561,15 +550,8 @@ impl Ctl {
                 Ok(Value::Array(results)) => self.results(results, render, FaultCode::Success),
                 Ok(_) => println!("{name}: signalled"),
                 Err(ClientError::Fault(code, description)) => {
-                    let (group, process) = split_namespec(name);
-                    println!(
-                        "{}",
-                        render(
-                            &namespec(&group, process.as_deref().unwrap_or(&group)),
-                            code,
-                            &description
-                        )
-                    );
+                    let spec = Namespec::parse(name);
+                    println!("{}", render(&spec.label(), code, &description));
                     self.exit_from_fault(code, FaultCode::Success);
                 }
                 Err(err) => self.fail(&err),
@@ -584,7 +566,7 @@ impl Ctl {
         ignored: FaultCode,
     ) {
         for result in results {
-            let spec = namespec(&text(result.member("group")), &text(result.member("name")));
+            let spec = namespec::of(&text(result.member("group")), &text(result.member("name")));
             let code = int(result.member("status"));
             println!(
                 "{}",
@@ -607,15 +589,12 @@ impl Ctl {
             return;
         };
         for name in args {
-            let (group, process) = split_namespec(name);
+            let spec = Namespec::parse(name);
             let found: Vec<&Value> = infos
                 .iter()
                 .filter(|i| {
                     *name == "all"
-                        || (text(i.member("group")) == group
-                            && process
-                                .as_ref()
-                                .is_none_or(|p| text(i.member("name")) == *p))
+                        || spec.matches(&text(i.member("group")), &text(i.member("name")))
                 })
                 .collect();
             if found.is_empty() {
@@ -638,7 +617,7 @@ impl Ctl {
             Err(err) => return self.fail(&err),
         };
         for info in infos {
-            let spec = namespec(&text(info.member("group")), &text(info.member("name")));
+            let spec = namespec::of(&text(info.member("group")), &text(info.member("name")));
             let in_use = if matches!(info.member("inuse"), Some(Value::Bool(true))) {
                 "in use"
             } else {
@@ -994,7 +973,7 @@ fn signal_result(spec: &str, code: i64, description: &str, success: &str) -> Str
 fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String, Value>) {
     let specs: Vec<String> = infos
         .iter()
-        .map(|i| namespec(&text(i.member("group")), &text(i.member("name"))))
+        .map(|i| namespec::of(&text(i.member("group")), &text(i.member("name"))))
         .collect();
     let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
     println!(

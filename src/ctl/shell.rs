@@ -13,7 +13,8 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
 use super::client::Client;
-use super::{namespec, text, Ctl};
+use super::{text, Ctl};
+use crate::namespec::Namespec;
 use crate::rpc::codec::Value;
 
 /// The commands the shell knows (completed for the first word).
@@ -38,12 +39,12 @@ impl Completion {
             let group = text(info.member("group"));
             let name = text(info.member("name"));
             if group != name {
-                let whole = format!("{group}:*");
+                let whole = Namespec::Group(group.clone()).to_string();
                 if !names.contains(&whole) {
                     names.push(whole);
                 }
             }
-            names.push(namespec(&group, &name));
+            names.push(crate::namespec::of(&group, &name));
         }
         names
     }

@@ -22,7 +22,7 @@ use crate::logs::file::Rotation;
 use crate::logs::mainlog::{self, MainLogger, CRITICAL};
 use crate::logs::stream::LogStream;
 use crate::process::spawner::Spawner;
-use crate::rpc::methods::Api;
+use crate::rpc::Api;
 use crate::sampler;
 use crate::supervisor::{self, Control, Handle};
 
@@ -281,12 +281,7 @@ fn serve(
         crate::health::start(handle.clone());
         let reread_source = source.clone();
         let api = Api {
-            reread: Arc::new(move || {
-                reread_source
-                    .load()
-                    .map(|loaded| loaded.config)
-                    .map_err(|errors| errors.to_string())
-            }),
+            reread: Arc::new(move || reread_source.load().map(|loaded| loaded.config)),
             handle: handle.clone(),
             identification,
             main_log: Arc::clone(&main_log),

@@ -11,28 +11,28 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::logs::stream::LogStream;
-use crate::rpc::methods::Api;
+use crate::namespec::Namespec;
+use crate::rpc::Api;
 
 /// How far back a follow starts.
 const BACKLOG: u64 = 1024;
 
-/// `<namespec>[/<channel>]` → (group, name, stderr).
-pub fn target(path: &str) -> (&str, &str, bool) {
+/// `<namespec>[/<channel>]` → (namespec, stderr); public for the fuzz target.
+pub fn target(path: &str) -> (Namespec, bool) {
     let (namespec, stderr) = match path.rsplit_once('/') {
         Some((name, "stderr")) => (name, true),
         Some((name, "stdout")) => (name, false),
         _ => (path, false),
     };
-    let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
-    (group, name, stderr)
+    (Namespec::parse(namespec), stderr)
 }
 
-/// `/logtail/<namespec>[/<channel>]`.
+/// `/logtail/<namespec>[/<channel>]`; a whole group or an unknown name is a 404.
 pub async fn process(State(api): State<Api>, Path(path): Path<String>) -> Response {
-    let (group, name, stderr) = target(&path);
+    let (namespec, stderr) = target(&path);
     api.handle.ready().await;
     let snapshot = api.handle.snapshot();
-    let Some(process) = snapshot.process(group, name) else {
+    let Some(process) = crate::rpc::lookup::in_snapshot(&snapshot, &namespec) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let stream = if stderr {
@@ -85,4 +85,21 @@ fn follow(stream: Arc<LogStream>) -> Response {
         Body::from_stream(chunks),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_may_follow_the_namespec() {
+        let process = |group: &str, name: &str| Namespec::Process {
+            group: group.into(),
+            name: name.into(),
+        };
+        assert_eq!(target("g:a/stderr"), (process("g", "a"), true));
+        assert_eq!(target("g:a/stdout"), (process("g", "a"), false));
+        assert_eq!(target("a"), (process("a", "a"), false));
+        assert_eq!(target("g:*"), (Namespec::Group("g".into()), false));
+    }
 }

@@ -24,7 +24,7 @@ pub mod logtail;
 use crate::auth::{Access, Accounts};
 use crate::config::{Config, Credentials};
 use crate::rpc::codec;
-use crate::rpc::methods::{self, Api};
+use crate::rpc::{methods, Api};
 
 /// Largest request body accepted (supervisorctl's calls are a few hundred bytes).
 const MAX_BODY: usize = 4 << 20;

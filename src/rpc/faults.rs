@@ -1,7 +1,13 @@
 //! supervisord's fault codes (`xmlrpc.Faults`) and fault strings (`NAME` or `NAME: detail`),
-//! plus vigil's own codes, numbered well clear of supervisord's 1–92.
+//! plus vigil's own codes, numbered well clear of supervisord's 1–92; and the one mapping
+//! from the typed errors the methods meet (the supervisor's [`Refusal`], a log's
+//! [`ReadError`], an unknown method) to those faults, by variant. It decides no behaviour.
 
 use std::fmt;
+
+use super::table::UnknownMethod;
+use crate::logs::stream::ReadError;
+use crate::supervisor::Refusal;
 
 /// One of supervisord's fault codes, or one of vigil's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,5 +134,134 @@ impl fmt::Display for Fault {
             Some(detail) => write!(f, "{}: {detail}", self.code.name()),
             None => write!(f, "{}", self.code.name()),
         }
+    }
+}
+
+impl Fault {
+    /// The supervisor's refusal of a request about `namespec` (a process or a group), as
+    /// supervisord words it.
+    pub fn refused(refusal: Refusal, namespec: &str) -> Self {
+        match refusal {
+            Refusal::BadName => Fault::with(FaultCode::BadName, namespec),
+            Refusal::AlreadyStarted => Fault::with(FaultCode::AlreadyStarted, namespec),
+            Refusal::NotRunning => Fault::with(FaultCode::NotRunning, namespec),
+            Refusal::SpawnError(spawnerr) => spawn_fault(spawnerr, namespec),
+            Refusal::Failed(text) => Fault::with(FaultCode::Failed, format!("{namespec}: {text}")),
+            Refusal::ShuttingDown => Fault::bare(FaultCode::ShutdownState),
+            Refusal::StdinClosed => Fault::with(FaultCode::NoFile, namespec),
+            Refusal::AlreadyAdded => Fault::with(FaultCode::AlreadyAdded, namespec),
+            Refusal::StillRunning => Fault::with(FaultCode::StillRunning, namespec),
+        }
+    }
+}
+
+/// A start refused because the command cannot be run: supervisord's NO_FILE and
+/// NOT_EXECUTABLE (from `get_execv_args`) carry the text, any other spawn error is a
+/// SPAWN_ERROR naming the process.
+///
+/// The supervisor hands the spawn error over as its `spawnerr` text
+/// (`Refusal::SpawnError(String)`), so this is the one place that still tells the kinds
+/// apart by the wording of `process::spawn`'s messages; a typed spawn error in the
+/// supervisor's refusal would make it a match on variants.
+fn spawn_fault(spawnerr: String, namespec: &str) -> Fault {
+    if spawnerr.starts_with("can't find command") {
+        Fault::with(FaultCode::NoFile, spawnerr)
+    } else if spawnerr.contains("is not executable")
+        || spawnerr.contains("is a directory")
+        || spawnerr.starts_with("no permission")
+    {
+        Fault::with(FaultCode::NotExecutable, spawnerr)
+    } else {
+        Fault::with(FaultCode::SpawnError, namespec)
+    }
+}
+
+impl From<ReadError> for Fault {
+    /// A log read or clear that could not be served.
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::NoFile => Fault::bare(FaultCode::NoFile),
+            ReadError::BadArguments => Fault::bare(FaultCode::BadArguments),
+            ReadError::Failed(text) => Fault::with(FaultCode::Failed, text),
+        }
+    }
+}
+
+impl From<UnknownMethod> for Fault {
+    /// A name that is not in the method table.
+    fn from(_: UnknownMethod) -> Self {
+        Fault::bare(FaultCode::UnknownMethod)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_read_as_supervisord_shows_them() {
+        assert_eq!(
+            Fault::bare(FaultCode::NotRunning).to_string(),
+            "NOT_RUNNING"
+        );
+        assert_eq!(
+            Fault::with(FaultCode::BadName, "nope").to_string(),
+            "BAD_NAME: nope"
+        );
+    }
+
+    #[test]
+    fn refusals_map_by_variant() {
+        assert_eq!(
+            Fault::refused(Refusal::BadName, "g:a"),
+            Fault::with(FaultCode::BadName, "g:a")
+        );
+        assert_eq!(
+            Fault::refused(Refusal::Failed("kill failed".into()), "a"),
+            Fault::with(FaultCode::Failed, "a: kill failed")
+        );
+        assert_eq!(
+            Fault::refused(Refusal::ShuttingDown, "a"),
+            Fault::bare(FaultCode::ShutdownState)
+        );
+        assert_eq!(
+            Fault::refused(Refusal::StdinClosed, "a"),
+            Fault::with(FaultCode::NoFile, "a")
+        );
+    }
+
+    #[test]
+    fn spawn_errors_keep_supervisords_three_faults() {
+        let missing = "can't find command 'nope'";
+        assert_eq!(
+            Fault::refused(Refusal::SpawnError(missing.into()), "a"),
+            Fault::with(FaultCode::NoFile, missing)
+        );
+        for text in [
+            "command at '/tmp' is a directory",
+            "command at '/etc/passwd' is not executable",
+            "no permission to run command '/root/x'",
+        ] {
+            assert_eq!(
+                Fault::refused(Refusal::SpawnError(text.into()), "a"),
+                Fault::with(FaultCode::NotExecutable, text)
+            );
+        }
+        assert_eq!(
+            Fault::refused(Refusal::SpawnError("couldn't exec x: ENOENT".into()), "a"),
+            Fault::with(FaultCode::SpawnError, "a")
+        );
+    }
+
+    #[test]
+    fn log_read_errors_map_by_variant() {
+        assert_eq!(
+            Fault::from(ReadError::NoFile),
+            Fault::bare(FaultCode::NoFile)
+        );
+        assert_eq!(
+            Fault::from(ReadError::Failed("EIO".into())),
+            Fault::with(FaultCode::Failed, "EIO")
+        );
     }
 }

@@ -22,8 +22,9 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 
 use crate::auth::{same_secret, Access};
+use crate::namespec::Namespec;
 use crate::rpc::codec::Value;
-use crate::rpc::methods::{self, Api};
+use crate::rpc::{lookup, methods, Api};
 
 /// The routes of the page, for the HTTP servers to put behind their auth (which gives each
 /// request its [`Access`]).
@@ -153,10 +154,10 @@ async fn process_page(
     }
 }
 
-/// The process `namespec` (`group:name`, or `name` for a group of its own).
+/// The process `namespec` names (`group:name`, or `name` for a group of its own); none for
+/// a whole group.
 fn find(api: &Api, namespec: &str) -> Option<crate::supervisor::ProcessView> {
-    let (group, name) = namespec.split_once(':').unwrap_or((namespec, namespec));
-    api.handle.snapshot().process(group, name).cloned()
+    lookup::in_snapshot(&api.handle.snapshot(), &Namespec::parse(namespec)).cloned()
 }
 
 /// `GET /api/status`: every process's row, as JSON.

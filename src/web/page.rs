@@ -71,7 +71,7 @@ impl Row {
         Row {
             namespec: process.namespec(),
             state: process.state.name(),
-            description: crate::rpc::methods::description(process, now),
+            description: crate::present::description(process, now),
             pid: process.state.pid().unwrap_or(0),
             uptime: sample
                 .map(|s| crate::timefmt::uptime(s.uptime(now).max(0.0) as u64))

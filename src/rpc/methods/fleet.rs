@@ -4,11 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use super::{
-    find_process, group_processes, in_start_order, key_of, many, result_entry, split_namespec,
-    truthy, Api, Fault, FaultCode, Goal, Outcome, ProcessView, Value,
-};
+use super::Outcome;
+use crate::namespec::Namespec;
 use crate::process::state::{Health, State};
+use crate::rpc::args::{self, Args};
+use crate::rpc::codec::Value;
+use crate::rpc::faults::{Fault, FaultCode};
+use crate::rpc::lookup::{self, key_of};
+use crate::rpc::wait::{self, Goal};
+use crate::rpc::{render, Api};
+use crate::supervisor::ProcessView;
 
 /// The longest wait for a batch to be healthy, whatever its checks say.
 const HEALTHY_LIMIT: Duration = Duration::from_secs(600);
@@ -16,62 +21,46 @@ const HEALTHY_LIMIT: Duration = Duration::from_secs(600);
 /// `vigil.startProcesses(names, wait=True)` / `vigil.stopProcesses(names, wait=True)`:
 /// `names` are processes or `group:*`; the results come as startProcessGroup's, refusals
 /// (already started, not running) included.
-pub(super) async fn act_on_list(api: &Api, params: &[Value], goal: Goal) -> Outcome {
-    let (names, wait) = match params {
-        [Value::Array(names)] => (names, true),
-        [Value::Array(names), wait] => (names, truthy(wait)?),
-        _ => return Err(Fault::bare(FaultCode::IncorrectParameters)),
-    };
+pub(super) async fn act_on_list(api: &Api, args: Args<'_>, goal: Goal) -> Outcome {
+    let (names, wait) = args.list_and_wait()?;
     let mut wanted: Vec<ProcessView> = Vec::new();
     for name in names {
-        let Value::String(spec) = name else {
-            return Err(Fault::bare(FaultCode::IncorrectParameters));
-        };
-        let found = match split_namespec(spec) {
-            (group, None) => group_processes(api, &group)?,
-            _ => vec![find_process(api, spec)?],
-        };
-        for process in found {
+        for process in lookup::named(api, args::list_entry(name)?)? {
             if !wanted.iter().any(|w| key_of(w) == key_of(&process)) {
                 wanted.push(process);
             }
         }
     }
     // Requests go out in start order (stops in reverse), as a group's would.
-    let order: Vec<_> = in_start_order(api, None).iter().map(key_of).collect();
+    let order: Vec<_> = lookup::in_start_order(api, None)
+        .iter()
+        .map(key_of)
+        .collect();
     wanted.sort_by_key(|p| order.iter().position(|k| *k == key_of(p)));
     if goal == Goal::Stop {
         wanted.reverse();
     }
     let (acting, refused): (Vec<ProcessView>, Vec<ProcessView>) =
         wanted.into_iter().partition(|p| goal.applies_to(p));
-    let refusal = match goal {
-        Goal::Start => FaultCode::AlreadyStarted,
-        Goal::Stop => FaultCode::NotRunning,
-    };
-    let mut results: Vec<Value> = refused
-        .iter()
-        .map(|p| result_entry(p, Err(Fault::with(refusal, p.namespec()))))
+    let mut results: wait::Results = refused
+        .into_iter()
+        .map(|p| {
+            let fault = Fault::with(goal.refusal(), p.namespec());
+            (p, Err(fault))
+        })
         .collect();
-    if let Value::Array(done) = many(api, acting, goal, wait).await? {
-        results.extend(done);
-    }
-    Ok(Value::Array(results))
+    results.extend(wait::many(api, acting, goal, wait).await);
+    Ok(render::results(&results))
 }
 
 /// `vigil.rollingRestart(group, batch, wait_healthy)`: restarts the group's processes
 /// `batch` at a time (stop, then start and wait for RUNNING, and with `wait_healthy` for a
 /// passing health check) before the next batch; the first batch that fails stops the roll
 /// with a FAILED fault naming the process and why. Returns one result per process restarted.
-pub(super) async fn rolling_restart(api: &Api, params: &[Value]) -> Outcome {
-    let (group, batch, wait_healthy) = match params {
-        [Value::String(group)] => (group, 1, true),
-        [Value::String(group), Value::Int(batch)] => (group, *batch, true),
-        [Value::String(group), Value::Int(batch), wait] => (group, *batch, truthy(wait)?),
-        _ => return Err(Fault::bare(FaultCode::IncorrectParameters)),
-    };
-    let group = split_namespec(group).0;
-    let members = group_processes(api, &group)?;
+pub(super) async fn rolling_restart(api: &Api, args: Args<'_>) -> Outcome {
+    let (group, batch, wait_healthy) = args.group_batch_and_wait()?;
+    let group = Namespec::parse(group).group().to_string();
+    let members = lookup::group_members(api, &group)?;
     let batch = usize::try_from(batch.max(1)).unwrap_or(1);
     let mut restarted = Vec::new();
     for (number, chunk) in members.chunks(batch).enumerate() {
@@ -86,40 +75,67 @@ pub(super) async fn rolling_restart(api: &Api, params: &[Value]) -> Outcome {
                 ),
             ));
         }
-        restarted.extend(chunk.iter().map(|p| result_entry(p, Ok(()))));
+        restarted.extend(chunk.iter().map(|p| render::result_entry(p, &Ok(()))));
     }
     Ok(Value::Array(restarted))
 }
 
+/// Why a batch of a rolling restart failed; shown after the batch number.
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    /// A stop or start of the process `name` was refused or failed.
+    #[error("{name}: {fault}")]
+    Refused {
+        /// The process name (as in a result list).
+        name: String,
+        /// What went wrong.
+        fault: Fault,
+    },
+    /// The process was removed from the config meanwhile.
+    #[error("{0}: removed")]
+    Removed(String),
+    /// The process left RUNNING while its batch waited to be healthy.
+    #[error("{namespec}: {state}")]
+    Left {
+        /// The process.
+        namespec: String,
+        /// The state it is in now.
+        state: &'static str,
+    },
+    /// Its health check failed.
+    #[error("{0}: unhealthy")]
+    Unhealthy(String),
+    /// Its health check did not pass within what its settings allow.
+    #[error("{namespec}: not healthy within {seconds}s")]
+    TooSlow {
+        /// The process still starting its checks.
+        namespec: String,
+        /// The time allowed.
+        seconds: f64,
+    },
+    /// The supervisor ended during the wait.
+    #[error("the supervisor has stopped")]
+    SupervisorGone,
+}
+
 /// Stops `chunk`, starts it again and waits until it runs (and is healthy).
-async fn restart_batch(api: &Api, chunk: &[ProcessView], wait_healthy: bool) -> Result<(), String> {
+async fn restart_batch(
+    api: &Api,
+    chunk: &[ProcessView],
+    wait_healthy: bool,
+) -> Result<(), BatchError> {
     for goal in [Goal::Stop, Goal::Start] {
         // Each step looks at the processes as they are now.
         let now: Vec<ProcessView> = chunk
             .iter()
-            .filter_map(|p| find_process(api, &p.namespec()).ok())
+            .filter_map(|p| lookup::process(api, &p.namespec()).ok())
             .collect();
-        let Value::Array(results) = many(api, now, goal, true)
-            .await
-            .map_err(|fault| fault.to_string())?
-        else {
-            continue;
-        };
-        for result in results {
-            if let (Some(Value::Int(status)), Some(name)) =
-                (result.member("status"), result.member("name"))
-            {
-                if *status != FaultCode::Success.code() {
-                    let description = match result.member("description") {
-                        Some(Value::String(text)) => text.clone(),
-                        _ => String::new(),
-                    };
-                    let name = match name {
-                        Value::String(name) => name.clone(),
-                        _ => String::new(),
-                    };
-                    return Err(format!("{name}: {description}"));
-                }
+        for (process, outcome) in wait::many(api, now, goal, true).await {
+            if let Err(fault) = outcome {
+                return Err(BatchError::Refused {
+                    name: process.name,
+                    fault,
+                });
             }
         }
     }
@@ -131,7 +147,7 @@ async fn restart_batch(api: &Api, chunk: &[ProcessView], wait_healthy: bool) -> 
 
 /// Waits until every process of `chunk` with a health check passes it; fails when one is
 /// unhealthy, stops running, or takes longer than its checks allow.
-async fn wait_until_healthy(api: &Api, chunk: &[ProcessView]) -> Result<(), String> {
+async fn wait_until_healthy(api: &Api, chunk: &[ProcessView]) -> Result<(), BatchError> {
     let allowed = chunk
         .iter()
         .filter_map(|p| p.config.health_check.as_ref())
@@ -151,16 +167,17 @@ async fn wait_until_healthy(api: &Api, chunk: &[ProcessView]) -> Result<(), Stri
         let mut pending = None;
         for process in chunk {
             let Some(now) = snapshot.process(&process.group, &process.name) else {
-                return Err(format!("{}: removed", process.namespec()));
+                return Err(BatchError::Removed(process.namespec()));
             };
             if !matches!(now.state, State::Running { .. }) {
-                return Err(format!("{}: {}", process.namespec(), now.state.name()));
+                return Err(BatchError::Left {
+                    namespec: process.namespec(),
+                    state: now.state.name(),
+                });
             }
             match now.health {
                 None | Some(Health::Healthy) => {}
-                Some(Health::Unhealthy) => {
-                    return Err(format!("{}: unhealthy", process.namespec()))
-                }
+                Some(Health::Unhealthy) => return Err(BatchError::Unhealthy(process.namespec())),
                 Some(Health::Starting) => pending = Some(process.namespec()),
             }
         }
@@ -170,12 +187,12 @@ async fn wait_until_healthy(api: &Api, chunk: &[ProcessView]) -> Result<(), Stri
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, snapshots.changed()).await {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err("the supervisor has stopped".into()),
+            Ok(Err(_)) => return Err(BatchError::SupervisorGone),
             Err(_) => {
-                return Err(format!(
-                    "{waiting}: not healthy within {}s",
-                    allowed.as_secs_f64()
-                ))
+                return Err(BatchError::TooSlow {
+                    namespec: waiting,
+                    seconds: allowed.as_secs_f64(),
+                })
             }
         }
     }

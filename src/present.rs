@@ -1,0 +1,72 @@
+//! Presentation shared by the XML-RPC answers and the web page: how a process is described
+//! to a person (supervisord's `description` with vigil's additions). It reads a snapshot's
+//! view only; it owns no wire format and no HTML.
+
+use std::time::SystemTime;
+
+use crate::process::state::{Health, State};
+use crate::supervisor::ProcessView;
+
+/// supervisord's `description`: uptime when RUNNING, the spawn error when FATAL/BACKOFF, the
+/// stop time when STOPPED/EXITED, else empty. vigil adds the crash loop: `, crash loop` after
+/// the uptime, `crash loop` while STARTING, and in its BACKOFF `crash loop: 7 crashes in 60s,
+/// next start in 16s`; health: `, unhealthy` after the uptime, `unhealthy` while the failed
+/// process is being stopped; and `waiting for db` while `depends_on` holds a start back.
+pub fn description(process: &ProcessView, now: SystemTime) -> String {
+    match process.state {
+        State::Running { pid } => {
+            let up = process
+                .start
+                .and_then(|start| now.duration_since(start).ok())
+                .map_or(0, |d| d.as_secs());
+            let looping = if process.crash_loop.is_some() {
+                ", crash loop"
+            } else {
+                ""
+            };
+            let health = if process.health == Some(Health::Unhealthy) {
+                ", unhealthy"
+            } else {
+                ""
+            };
+            format!(
+                "pid {pid}, uptime {}{health}{looping}",
+                crate::timefmt::uptime(up)
+            )
+        }
+        State::Starting { .. } if process.crash_loop.is_some() => "crash loop".to_string(),
+        // vigil: a stop because the health check failed says so while it lasts.
+        State::Stopping { .. } if process.health == Some(Health::Unhealthy) => {
+            "unhealthy".to_string()
+        }
+        State::Backoff if process.retry.is_some_and(|r| r.crash_loop) => {
+            let wait = process.retry.map_or(0, |retry| {
+                let left = retry
+                    .at
+                    .saturating_duration_since(std::time::Instant::now());
+                left.as_secs() + u64::from(left.subsec_nanos() > 0)
+            });
+            format!(
+                "crash loop: {} crashes in {}s, next start in {wait}s",
+                process.recent_crashes,
+                process.config.crash_loop.window.as_secs_f64()
+            )
+        }
+        State::Fatal | State::Backoff => {
+            if process.spawnerr.is_empty() {
+                format!("unknown error (try \"tail {}\")", process.name)
+            } else {
+                process.spawnerr.clone()
+            }
+        }
+        State::Stopped if !process.waiting_for.is_empty() => {
+            format!("waiting for {}", process.waiting_for.join(", "))
+        }
+        State::Stopped | State::Exited => match (process.start, process.stop) {
+            (Some(_), Some(stop)) => crate::timefmt::month_day_clock(stop),
+            (Some(_), None) => crate::timefmt::month_day_clock(now),
+            _ => "Not started".to_string(),
+        },
+        _ => String::new(),
+    }
+}
