@@ -3,10 +3,12 @@
 //! and `vigilctl status -l` can show it. It also checks `memory_limit` and tells the
 //! supervisor when a process tree exceeds it; it never signals or spawns anything itself.
 //!
-//! One task runs a pass every `sample_interval`, and also as soon as the snapshot shows a
-//! child it has not measured yet (from its spawn: STARTING, not only RUNNING), so a new
-//! program has real figures at once, even through a long `startsecs`. Each
-//! pass runs on a blocking thread: it reads `/proc` (see [`procfs`] for why not sysinfo).
+//! One task runs a pass every `sample_interval` over every managed process (a pass reads
+//! every process on the host, for the parent links of the trees), and takes a first look
+//! at each child it has not measured yet as soon as the snapshot shows it (from its spawn:
+//! STARTING, not only RUNNING): that child's own `stat` alone, so a new program has real
+//! figures at once and a restart costs the same in any fleet. Both run on a blocking
+//! thread: they read `/proc` (see [`procfs`] for why not sysinfo).
 
 pub mod history;
 mod procfs;
@@ -164,7 +166,8 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
     let mut snapshots = handle.watch();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_pass: Option<Instant> = None;
+    // When new children were last looked at (looks come at most every MIN_GAP).
+    let mut last_look: Option<Instant> = None;
     // The last snapshot looked at: only what changed after it can hold a new child.
     let mut seen = 0;
     loop {
@@ -174,14 +177,29 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                 if changed.is_err() {
                     return;
                 }
-                let snapshot = Arc::clone(&snapshots.borrow_and_update());
-                let since = std::mem::replace(&mut seen, snapshot.version);
-                if !has_unmeasured_child(&snapshot, since, &publish.borrow()) {
-                    continue;
-                }
-                if let Some(gap) = last_pass.and_then(|at| MIN_GAP.checked_sub(at.elapsed())) {
+                if let Some(gap) = last_look.and_then(|at| MIN_GAP.checked_sub(at.elapsed())) {
                     tokio::time::sleep(gap).await;
                 }
+                let snapshot = Arc::clone(&snapshots.borrow_and_update());
+                let since = std::mem::replace(&mut seen, snapshot.version);
+                let new = unmeasured_children(&snapshot, since, &publish.borrow());
+                if new.is_empty() {
+                    continue;
+                }
+                let Ok((back, looked)) = tokio::task::spawn_blocking(move || {
+                    let looked = meter.first_look(&new);
+                    (meter, looked)
+                })
+                .await
+                else {
+                    return;
+                };
+                meter = back;
+                last_look = Some(Instant::now());
+                let mut samples = Samples::clone(&publish.borrow());
+                samples.processes.extend(looked);
+                publish.send_replace(Arc::new(samples));
+                continue;
             }
         }
         let targets = targets(&handle.snapshot());
@@ -195,7 +213,6 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
             return;
         };
         meter = back;
-        last_pass = Some(Instant::now());
         report_memory_limits(&handle, &targets, &samples);
         remember(&history, &handle.snapshot(), &targets, &samples);
         publish.send_replace(Arc::new(Samples {
@@ -232,14 +249,15 @@ fn remember(history: &Mutex<History>, snapshot: &Snapshot, targets: &[Target], s
     history.retain(|(group, name)| present.contains(&(group.as_str(), name.as_str())));
 }
 
-/// Whether a process changed after publish `since` has a child (STARTING, RUNNING, …) the
-/// samples do not have yet.
-fn has_unmeasured_child(snapshot: &Snapshot, since: u64, samples: &Samples) -> bool {
+/// The children (STARTING, RUNNING, …) of the processes changed after publish `since` that
+/// the samples do not have yet.
+fn unmeasured_children(snapshot: &Snapshot, since: u64, samples: &Samples) -> Vec<i32> {
     snapshot
         .processes
         .changed_since(since)
         .filter_map(|p| p.state.pid())
-        .any(|pid| pid > 0 && !samples.processes.contains_key(&pid))
+        .filter(|pid| *pid > 0 && !samples.processes.contains_key(pid))
+        .collect()
 }
 
 /// Every process with a live child.
@@ -278,8 +296,11 @@ fn report_memory_limits(handle: &Handle, targets: &[Target], samples: &Samples) 
 /// turn into CPU percentages.
 struct Meter {
     units: procfs::Units,
-    previous: HashMap<i32, (Instant, f64, f64)>,
+    previous: CpuSeen,
 }
+
+/// Per pid: when it was measured, its own CPU seconds and its tree's then.
+type CpuSeen = HashMap<i32, (Instant, f64, f64)>;
 
 impl Default for Meter {
     fn default() -> Self {
@@ -294,12 +315,44 @@ impl Meter {
     /// Measures `pids`, their trees, and vigild itself.
     fn pass(&mut self, pids: &[i32]) -> Samples {
         let began = thread_cpu_seconds();
-        let now = Instant::now();
         // Every process, for the parent links that make the trees.
         let stats: HashMap<i32, procfs::Stat> = procfs::all_processes(&self.units)
             .into_iter()
             .map(|stat| (stat.pid, stat))
             .collect();
+        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
+        let (mut processes, previous) = self.measure(pids.iter().copied().chain([daemon]), &stats);
+        self.previous = previous;
+        let daemon = processes.remove(&daemon);
+        Samples {
+            processes,
+            daemon,
+            pass_cpu_seconds: (thread_cpu_seconds() - began).max(0.0),
+            ..Samples::default()
+        }
+    }
+
+    /// A first look at new children (a spawn, a restart): their own figures from their own
+    /// `stat`, without the scan of every process on the host that trees need, so a restart
+    /// costs the same with 1 or 10,000 programs. The next pass adds their trees.
+    fn first_look(&mut self, pids: &[i32]) -> HashMap<i32, ProcessSample> {
+        let stats: HashMap<i32, procfs::Stat> = procfs::stats_of(pids, &self.units)
+            .into_iter()
+            .map(|stat| (stat.pid, stat))
+            .collect();
+        let (processes, previous) = self.measure(pids.iter().copied(), &stats);
+        self.previous.extend(previous);
+        processes
+    }
+
+    /// The samples of `pids` from `stats` (whose parent links make the trees), and the CPU
+    /// figures the next measure compares with.
+    fn measure(
+        &self,
+        pids: impl Iterator<Item = i32>,
+        stats: &HashMap<i32, procfs::Stat>,
+    ) -> (HashMap<i32, ProcessSample>, CpuSeen) {
+        let now = Instant::now();
         let trees = tree::Trees::of(stats.values().map(|stat| (stat.pid, stat.ppid)));
         let usage = |pid: i32| -> Option<(SystemTime, Usage)> {
             let stat = stats.get(&pid)?;
@@ -312,10 +365,9 @@ impl Meter {
             };
             Some((stat.started, usage))
         };
-        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
-        let mut processes = HashMap::with_capacity(pids.len());
-        let mut previous = HashMap::with_capacity(pids.len());
-        for pid in pids.iter().copied().chain([daemon]) {
+        let mut processes = HashMap::new();
+        let mut previous = HashMap::new();
+        for pid in pids {
             let Some((started, own)) = usage(pid) else {
                 continue;
             };
@@ -355,14 +407,7 @@ impl Meter {
             };
             processes.insert(pid, sample);
         }
-        self.previous = previous;
-        let daemon = processes.remove(&daemon);
-        Samples {
-            processes,
-            daemon,
-            pass_cpu_seconds: (thread_cpu_seconds() - began).max(0.0),
-            ..Samples::default()
-        }
+        (processes, previous)
     }
 }
 

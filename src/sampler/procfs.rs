@@ -75,6 +75,14 @@ pub fn all_processes(units: &Units) -> Vec<Stat> {
         .collect()
 }
 
+/// The processes `pids` (those gone already are skipped), without reading any other.
+pub fn stats_of(pids: &[i32], units: &Units) -> Vec<Stat> {
+    let mut buffer = Vec::with_capacity(512);
+    pids.iter()
+        .filter_map(|pid| read_stat(*pid, units, &mut buffer))
+        .collect()
+}
+
 fn read_stat(pid: i32, units: &Units, buffer: &mut Vec<u8>) -> Option<Stat> {
     buffer.clear();
     fs::File::open(format!("/proc/{pid}/stat"))
