@@ -66,12 +66,13 @@ async fn request(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fau
 async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fault> {
     let key = key_of(process);
     let namespec = process.namespec();
-    let mut snapshots = api.handle.watch();
+    // Woken by changes of this process alone, not by every publish.
+    let changes = api.handle.changes_of(&key);
     loop {
-        let view = snapshots
-            .borrow_and_update()
-            .process(&key.0, &key.1)
-            .cloned();
+        let next = changes.next();
+        tokio::pin!(next);
+        next.as_mut().enable();
+        let view = api.handle.snapshot().process(&key.0, &key.1).cloned();
         match (goal, view) {
             // vigil: held back until its dependencies are ready.
             (Goal::Start, Some(view)) if !view.waiting_for.is_empty() => {}
@@ -86,9 +87,10 @@ async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fa
             (Goal::Stop, Some(view)) if !view.state.is_stopped() => {}
             (Goal::Stop, _) => return Ok(()),
         }
-        if snapshots.changed().await.is_err() {
+        if changes.ended() {
             return Err(Fault::bare(FaultCode::ShutdownState));
         }
+        next.await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! The supervisor task: waits on its control channel and its next timer, feeds each event to
 //! the process state machine, and carries out the effects (spawn, signal, arm a timer, log).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,10 @@ pub(super) struct Supervisor {
     mood: Mood,
     /// Groups still to stop during shutdown/restart, in start order: the last one goes first.
     stop_queue: Vec<String>,
+    /// The processes of the priority level being stopped that have not stopped yet; each
+    /// leaves as its state changes (so a shutdown costs one step per process, not a pass
+    /// over its level per event).
+    stop_level: HashSet<ProcKey>,
     /// When to log the next "waiting for … to die".
     next_report: Option<Instant>,
     /// Where readers get the fleet's picture, kept up to date process by process.
@@ -94,8 +98,9 @@ impl Supervisor {
         config: &Config,
         base_env: Vec<(String, String)>,
         (spawner, guardian): (Spawner, Guardian),
-        (snapshot, myself): (
+        (snapshot, changes, myself): (
             watch::Sender<Arc<Snapshot>>,
+            Arc<super::changes::Changes>,
             mpsc::WeakUnboundedSender<Control>,
         ),
         events: Publisher,
@@ -117,8 +122,9 @@ impl Supervisor {
             timers: Timers::default(),
             mood: Mood::Running,
             stop_queue: Vec::new(),
+            stop_level: HashSet::new(),
             next_report: None,
-            view: View::new(snapshot),
+            view: View::new(snapshot, changes),
             generations: 0,
             spawner,
             reloads: 0,
@@ -944,6 +950,9 @@ impl Supervisor {
             );
             self.events.publish(event.noted(note));
         }
+        if entry.process.state.is_stopped() && !self.stop_level.is_empty() {
+            self.stop_level.remove(key);
+        }
         if was_looping && entry.process.crash_loop.looping().is_none() {
             self.events.publish(Event::crash_loop(
                 &entry.config.group,
@@ -1192,6 +1201,7 @@ impl Supervisor {
             self.events.publish(Event::supervisor_stopping());
         }
         self.mood = mood;
+        self.stop_level.clear();
         self.stop_queue = self
             .table
             .groups
@@ -1205,7 +1215,11 @@ impl Supervisor {
     /// Stops the groups one priority level at a time, highest priority number first (all
     /// groups of a level at once); true once all are stopped.
     fn progress_stop(&mut self) -> bool {
-        while let Some(last) = self.stop_queue.last() {
+        while self.stop_level.is_empty() {
+            let Some(last) = self.stop_queue.last() else {
+                self.next_report = None;
+                return true;
+            };
             let priority_of =
                 |name: &String| self.table.group(name).map(|active| active.config.priority);
             let level = priority_of(last);
@@ -1231,19 +1245,18 @@ impl Supervisor {
                     let _ = self.apply(key, Input::Stop);
                 }
             }
-            let unstopped = keys.iter().any(|key| {
-                self.table
-                    .entries
-                    .get(key)
-                    .is_some_and(|e| !e.process.state.is_stopped())
-            });
-            if unstopped {
-                self.stop_queue.extend(groups);
-                return false;
-            }
+            let table = &self.table;
+            self.stop_level = keys
+                .into_iter()
+                .filter(|key| {
+                    table
+                        .entries
+                        .get(key)
+                        .is_some_and(|e| !e.process.state.is_stopped())
+                })
+                .collect();
         }
-        self.next_report = None;
-        true
+        false
     }
 
     fn unstopped_names(&self) -> Vec<String> {

@@ -6,6 +6,7 @@
 //! beyond a fork/exec and opening log files.
 
 mod actor;
+mod changes;
 mod dependencies;
 mod snapshot;
 mod statefile;
@@ -20,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::Config;
 use crate::process::spawner::Spawner;
 
+pub use changes::ProcessChanges;
 pub use snapshot::{ProcessView, Processes, Snapshot, SupervisorState};
 
 /// A process's identity: (group name, process name).
@@ -165,6 +167,7 @@ pub struct ProbeChild {
 pub struct Handle {
     sender: mpsc::UnboundedSender<Control>,
     snapshot: watch::Receiver<Arc<Snapshot>>,
+    changes: Arc<changes::Changes>,
 }
 
 impl Handle {
@@ -184,9 +187,14 @@ impl Handle {
         let _ = snapshots.wait_for(|snapshot| snapshot.ready).await;
     }
 
-    /// A receiver that wakes on every new snapshot (for `wait=true` calls).
+    /// A receiver that wakes on every new snapshot.
     pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.snapshot.clone()
+    }
+
+    /// What wakes a reader at each change of the process `key` alone (`wait=true` calls).
+    pub fn changes_of(&self, key: &ProcKey) -> ProcessChanges {
+        self.changes.of(key)
     }
 
     /// Asks for `make(reply)` and waits for the answer.
@@ -204,6 +212,7 @@ impl Handle {
 pub struct Pending {
     receiver: mpsc::UnboundedReceiver<Control>,
     snapshot: watch::Sender<Arc<Snapshot>>,
+    changes: Arc<changes::Changes>,
     /// For messages the supervisor sends itself (weak: the channel still closes when every
     /// handle is gone).
     myself: mpsc::WeakUnboundedSender<Control>,
@@ -224,14 +233,17 @@ pub fn handle() -> (Handle, Pending) {
         shape: 0,
     }));
     let myself = sender.downgrade();
+    let changes = Arc::new(changes::Changes::default());
     (
         Handle {
             sender,
             snapshot: readers,
+            changes: Arc::clone(&changes),
         },
         Pending {
             receiver,
             snapshot,
+            changes,
             myself,
         },
     )
@@ -253,7 +265,7 @@ pub fn start(
         &config,
         base_env,
         (spawner, guardian),
-        (pending.snapshot, pending.myself),
+        (pending.snapshot, pending.changes, pending.myself),
         events,
     )?;
     Ok(tokio::spawn(actor.run(pending.receiver, sigchld)))

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use imbl::{OrdMap, OrdSet};
 use tokio::sync::watch;
 
+use super::changes::Changes;
 use super::dependencies;
 use super::table::{Entry, ProcKey, Table};
 
@@ -272,6 +273,8 @@ impl Snapshot {
 /// nothing when nothing shown has changed.
 pub(super) struct View {
     sender: watch::Sender<Arc<Snapshot>>,
+    /// Readers waiting on particular processes.
+    changes: Arc<Changes>,
     processes: Processes,
     groups: Arc<Vec<(String, Vec<String>)>>,
     version: u64,
@@ -289,10 +292,12 @@ pub(super) struct View {
 }
 
 impl View {
-    /// A view publishing on `sender`; the first publish shows the whole table.
-    pub(super) fn new(sender: watch::Sender<Arc<Snapshot>>) -> Self {
+    /// A view publishing on `sender` and waking `changes`' waiters; the first publish shows
+    /// the whole table.
+    pub(super) fn new(sender: watch::Sender<Arc<Snapshot>>, changes: Arc<Changes>) -> Self {
         View {
             sender,
+            changes,
             processes: Processes::default(),
             groups: Arc::new(Vec::new()),
             version: 0,
@@ -334,6 +339,7 @@ impl View {
                 .collect();
             for key in &gone {
                 self.processes.remove(key);
+                self.changes.changed(key);
             }
             self.touched.extend(table.entries.keys().cloned());
             self.groups = Arc::new(
@@ -355,13 +361,17 @@ impl View {
             self.touched.extend(waiting.iter().cloned());
             self.waited = waiting.to_vec();
         }
+        let mut woken = Vec::new();
         for key in std::mem::take(&mut self.touched) {
-            match table.entries.get(&key) {
-                Some(entry) => {
-                    let view = view_of(table, &key, entry, waiting, version);
-                    changed |= self.processes.put(view);
-                }
-                None => changed |= self.processes.remove(&key),
+            let put = match table.entries.get(&key) {
+                Some(entry) => self
+                    .processes
+                    .put(view_of(table, &key, entry, waiting, version)),
+                None => self.processes.remove(&key),
+            };
+            if put {
+                changed = true;
+                woken.push(key);
             }
         }
         #[cfg(debug_assertions)]
@@ -380,8 +390,20 @@ impl View {
             version,
             shape: self.shape,
         }));
+        // After the send: a woken waiter finds the new snapshot.
+        for key in &woken {
+            self.changes.changed(key);
+        }
     }
+}
 
+impl Drop for View {
+    fn drop(&mut self) {
+        self.changes.end();
+    }
+}
+
+impl View {
     /// Debug builds (the tests) check after every publish that the views kept up to date
     /// equal views built afresh: a change the actor forgot to touch fails loudly.
     #[cfg(debug_assertions)]
@@ -470,7 +492,7 @@ mod tests {
             version: 0,
             shape: 0,
         }));
-        let mut view = View::new(sender);
+        let mut view = View::new(sender, Arc::new(Changes::default()));
         let running = (SupervisorState::Running, 0);
         view.publish(&table, &[], running);
         let first = Arc::clone(&receiver.borrow());
@@ -512,8 +534,7 @@ mod tests {
         assert!(second.process("b", "x").is_none());
 
         // A change of shape: the removed process is gone, the shape counter moves.
-        table.entries.remove(&key("c"));
-        table.groups.retain(|group| group.config.name != "c");
+        table.remove_group("c");
         view.reshape();
         view.publish(&table, &[], running);
         let third = Arc::clone(&receiver.borrow());

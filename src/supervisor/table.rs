@@ -305,7 +305,10 @@ pub struct ActiveGroup {
 #[derive(Default)]
 pub struct Table {
     /// Groups in start order (by priority; equal priorities keep the order they came in).
+    /// Changed only through [`Table::place`] and the removals, which keep `group_at` true.
     pub groups: Vec<ActiveGroup>,
+    /// Where each group is in `groups`, so [`Table::group`] does not scan them.
+    group_at: HashMap<String, usize>,
     /// The entries.
     pub entries: HashMap<ProcKey, Entry>,
     /// Live child pid → its process.
@@ -342,7 +345,17 @@ impl Table {
 
     /// The active group `name`.
     pub fn group(&self, name: &str) -> Option<&ActiveGroup> {
-        self.groups.iter().find(|group| group.config.name == name)
+        self.group_at.get(name).and_then(|at| self.groups.get(*at))
+    }
+
+    /// Rebuilds `group_at` after `groups` changed (adds and removals, which are rare).
+    fn reindex_groups(&mut self) {
+        self.group_at = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(at, group)| (group.config.name.clone(), at))
+            .collect();
     }
 
     /// Puts `group` in use: opens each process's log files (a log that cannot be opened is
@@ -370,6 +383,7 @@ impl Table {
             .position(|active| active.config.priority > group.config.priority)
             .unwrap_or(self.groups.len());
         self.groups.insert(at, group);
+        self.reindex_groups();
     }
 
     /// A fresh entry for `process` (its logs and, once per program, its fcgi socket).
@@ -479,6 +493,7 @@ impl Table {
             return (Vec::new(), Vec::new());
         };
         let old = self.groups.remove(at);
+        self.reindex_groups();
         let mut socket_errors = Vec::new();
         let mut fresh = Vec::new();
         let mut keys = Vec::new();
@@ -491,7 +506,8 @@ impl Table {
             }
             keys.push(key);
         }
-        for key in old.keys.iter().filter(|key| !keys.contains(key)) {
+        let kept: std::collections::HashSet<&ProcKey> = keys.iter().collect();
+        for key in old.keys.iter().filter(|key| !kept.contains(key)) {
             self.entries.remove(key);
         }
         self.place(ActiveGroup {
@@ -509,6 +525,7 @@ impl Table {
             .iter()
             .position(|group| group.config.name == name)?;
         let group = self.groups.remove(at);
+        self.reindex_groups();
         for key in &group.keys {
             if let Some(entry) = self.entries.remove(key) {
                 self.fcgi_sockets.remove(&entry.config.program);
