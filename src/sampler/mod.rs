@@ -186,11 +186,7 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                 if new.is_empty() {
                     continue;
                 }
-                let Ok((back, looked)) = tokio::task::spawn_blocking(move || {
-                    let looked = meter.first_look(&new);
-                    (meter, looked)
-                })
-                .await
+                let Some((back, looked)) = off_runtime(meter, move |m| m.first_look(&new)).await
                 else {
                     return;
                 };
@@ -204,12 +200,7 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
         }
         let targets = targets(&handle.snapshot());
         let pids: Vec<i32> = targets.iter().map(|t| t.pid).collect();
-        let Ok((back, samples)) = tokio::task::spawn_blocking(move || {
-            let samples = meter.pass(&pids);
-            (meter, samples)
-        })
-        .await
-        else {
+        let Some((back, samples)) = off_runtime(meter, move |m| m.pass(&pids)).await else {
             return;
         };
         meter = back;
@@ -221,6 +212,20 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
             ..samples
         }));
     }
+}
+
+/// Runs `measure` on `meter` on a blocking thread (it reads `/proc`) and gives the meter
+/// back with the result; None if the runtime is going away.
+async fn off_runtime<T: Send + 'static>(
+    mut meter: Meter,
+    measure: impl FnOnce(&mut Meter) -> T + Send + 'static,
+) -> Option<(Meter, T)> {
+    tokio::task::spawn_blocking(move || {
+        let measured = measure(&mut meter);
+        (meter, measured)
+    })
+    .await
+    .ok()
 }
 
 /// Adds this pass to the history, and forgets processes no longer in the snapshot.
