@@ -21,6 +21,8 @@ pub mod health;
 pub mod http;
 /// Log files: child output capture, rotation, and the daemon's own log.
 pub mod logs;
+/// Memory handed back to the system after big answers.
+pub mod memory;
 /// Prometheus text for `/metrics`, rendered from the snapshot and the latest samples.
 pub mod metrics;
 /// supervisord's namespecs (`group:name`, `group:*`, `name`): parsing and display.

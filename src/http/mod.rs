@@ -221,7 +221,11 @@ async fn metrics(State(api): State<Api>) -> Response {
         tokio::task::spawn_blocking(move || crate::metrics::render(&snapshot, &samples, &queues))
             .await;
     match rendered {
-        Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
+        Ok(text) => (
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+            released(text.into_bytes()),
+        )
+            .into_response(),
         Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
     }
 }
@@ -240,7 +244,16 @@ async fn rpc(
         Ok(value) => codec::response(&value),
         Err(fault) => codec::fault(fault.code.code(), &fault.to_string()),
     };
-    ([(header::CONTENT_TYPE, "text/xml")], text).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/xml")],
+        released(text.into_bytes()),
+    )
+        .into_response()
+}
+
+/// A response body that gives the allocator's free memory back once a big one is sent.
+fn released(bytes: Vec<u8>) -> axum::body::Body {
+    axum::body::Body::from(Bytes::from_owner(crate::memory::Released(bytes)))
 }
 
 /// HTTP basic auth on every route (passwords may be `{SHA}` + hex SHA-1); a request let in
