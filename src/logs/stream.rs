@@ -141,13 +141,14 @@ impl LogStream {
         if bytes.is_empty() {
             return state.ring.end();
         }
-        let mut report = state.follow_path(false);
+        state.follow_path(false, &self.label);
         let written = state.file.as_mut().map(|file| file.write(bytes));
+        let mut report = None;
         match written {
             Some(Ok(written)) => state.stored(written),
             Some(Err(err)) => {
                 if !state.write_failed {
-                    report = report.or(Some(err));
+                    report = Some(err);
                 }
                 state.write_failed = true;
             }
@@ -177,7 +178,7 @@ impl LogStream {
         nonblocking: bool,
     ) -> std::io::Result<Option<(usize, u64)>> {
         let mut state = self.lock();
-        let report = state.follow_path(false);
+        state.follow_path(false, &self.label);
         let Some(file) = state.file.as_mut() else {
             return Ok(None);
         };
@@ -189,9 +190,6 @@ impl LogStream {
         state.ring.skip_to(end);
         drop(state);
         self.grown.notify_waiters();
-        if let Some(err) = report {
-            tracing::error!("could not reopen the {} log: {err}", self.label);
-        }
         Ok(Some((written.bytes, end)))
     }
 
@@ -210,10 +208,7 @@ impl LogStream {
     /// spawn, as supervisord opens a child's logs; writes also look, once a second). When
     /// that fails the old file is kept, and the error reported once.
     pub fn reopen_if_replaced(&self) {
-        let report = self.lock().follow_path(true);
-        if let Some(err) = report {
-            tracing::error!("could not reopen the {} log: {err}", self.label);
-        }
+        self.lock().follow_path(true, &self.label);
     }
 
     /// Empties the file and the ring (clearLog, clearProcessLogs).
@@ -297,19 +292,26 @@ impl LogStream {
 }
 
 impl State {
-    /// Reopens a file that was removed or replaced (see [`LogFile::reopen_if_replaced`]).
-    /// Gives the error to report when that first fails (the old file stays in use).
-    fn follow_path(&mut self, now_anyway: bool) -> Option<std::io::Error> {
-        let file = self.file.as_mut()?;
+    /// Reopens a file that was removed or replaced (see [`LogFile::reopen_if_replaced`]);
+    /// when that fails the old file stays in use and the first failure is reported. (The
+    /// report only queues a main-log line: it never waits on the main log's stream, and the
+    /// main log itself never reopens by path.)
+    fn follow_path(&mut self, now_anyway: bool, label: &str) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
         match file.reopen_if_replaced(now_anyway) {
             Ok(reopened) => {
                 self.reopen_failed = false;
                 if let Some(len) = reopened {
                     self.started_new_file(len);
                 }
-                None
             }
-            Err(err) => (!std::mem::replace(&mut self.reopen_failed, true)).then_some(err),
+            Err(err) => {
+                if !std::mem::replace(&mut self.reopen_failed, true) {
+                    tracing::error!("could not reopen the {label} log: {err}");
+                }
+            }
         }
     }
 
