@@ -23,9 +23,11 @@ use tokio::sync::watch;
 use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Snapshot};
 use history::History;
 
-/// The least time between two passes that new children ask for, so a fleet
-/// starting up costs a few passes rather than one per process.
-const MIN_GAP: Duration = Duration::from_millis(200);
+/// How long new children wait for their first look: by then a child has usually exec'd its
+/// program (a look in its first moments sees the forked copy, and with a long
+/// `sample_interval` that picture would stay), and a fleet starting up costs a look per this
+/// interval rather than one per process.
+const FIRST_LOOK_DELAY: Duration = Duration::from_millis(200);
 
 /// What one process, or one process tree, uses at the moment of a pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -166,8 +168,6 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
     let mut snapshots = handle.watch();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // When new children were last looked at (looks come at most every MIN_GAP).
-    let mut last_look: Option<Instant> = None;
     // The last snapshot looked at: only what changed after it can hold a new child.
     let mut seen = 0;
     loop {
@@ -177,11 +177,15 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                 if changed.is_err() {
                     return;
                 }
-                if let Some(gap) = last_look.and_then(|at| MIN_GAP.checked_sub(at.elapsed())) {
-                    tokio::time::sleep(gap).await;
-                }
                 let snapshot = Arc::clone(&snapshots.borrow_and_update());
                 let since = std::mem::replace(&mut seen, snapshot.version);
+                if unmeasured_children(&snapshot, since, &publish.borrow()).is_empty() {
+                    continue;
+                }
+                tokio::time::sleep(FIRST_LOOK_DELAY).await;
+                // What came meanwhile is looked at too.
+                let snapshot = Arc::clone(&snapshots.borrow_and_update());
+                seen = snapshot.version;
                 let new = unmeasured_children(&snapshot, since, &publish.borrow());
                 if new.is_empty() {
                     continue;
@@ -191,7 +195,6 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                     return;
                 };
                 meter = back;
-                last_look = Some(Instant::now());
                 let mut samples = Samples::clone(&publish.borrow());
                 samples.processes.extend(looked);
                 publish.send_replace(Arc::new(samples));
