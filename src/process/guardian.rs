@@ -67,6 +67,11 @@ impl Guardian {
         }
     }
 
+    /// The guardian's pid, for the reaper to watch (none when there is no guardian).
+    pub fn pid(&self) -> Option<libc::pid_t> {
+        self.pipe.is_some().then_some(self.pid)
+    }
+
     /// Whether `pid` is the guardian (vigild reaps it, as its parent).
     pub fn is_guardian(&self, pid: libc::pid_t) -> bool {
         self.pipe.is_some() && pid == self.pid

@@ -147,6 +147,14 @@ impl Spawner {
         Spawner::Helpers(helpers.into_iter().map(Some).collect(), 0)
     }
 
+    /// The helpers' pids, for the reaper to watch.
+    pub fn helper_pids(&self) -> Vec<libc::pid_t> {
+        match self {
+            Spawner::Helpers(helpers, _) => helpers.iter().flatten().map(|h| h.pid).collect(),
+            Spawner::InProcess => Vec::new(),
+        }
+    }
+
     /// Whether `pid` is a helper (vigild reaps them, as their parent).
     pub fn is_helper(&self, pid: libc::pid_t) -> bool {
         matches!(self, Spawner::Helpers(helpers, _) if helpers.iter().flatten().any(|h| h.pid == pid))

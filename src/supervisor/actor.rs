@@ -20,7 +20,7 @@ use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
 use crate::process::guardian::Guardian;
-use crate::process::reaper;
+use crate::process::reaper::Reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
 use crate::process::spawner::Spawner;
@@ -69,6 +69,8 @@ pub(super) struct Supervisor {
     generations: u64,
     /// What starts children.
     spawner: Spawner,
+    /// What collects each child's exit.
+    reaper: Reaper,
     /// Config reloads so far (reloadConfig, SIGHUP).
     reloads: u64,
     /// Where events go (listener pools).
@@ -127,6 +129,7 @@ impl Supervisor {
             view: View::new(snapshot, changes),
             generations: 0,
             spawner,
+            reaper: Reaper::new()?,
             reloads: 0,
             events,
             state: StateFile::open(settings.statefile.as_deref()),
@@ -137,6 +140,10 @@ impl Supervisor {
             uses_dependencies: false,
             guardian,
         };
+        let helpers = supervisor.spawner.helper_pids();
+        for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
+            supervisor.reaper.watch(pid);
+        }
         supervisor.note_dependencies();
         supervisor.publish();
         Ok(supervisor)
@@ -162,6 +169,9 @@ impl Supervisor {
         self.announce_groups();
         self.events.publish(Event::supervisor_running());
         self.autostart();
+        // The autostart's spawns are seen at once, not at the loop's first event.
+        self.publish();
+        let exits = self.reaper.readiness();
         let mut channel_open = true;
         loop {
             let deadline = [self.timers.next_deadline(), self.next_report]
@@ -176,8 +186,19 @@ impl Supervisor {
                         self.begin_stop(Mood::ShuttingDown);
                     }
                 },
+                ready = exits.readable() => {
+                    let (ended, drained) = self.reaper.collect_watched();
+                    if drained {
+                        if let Ok(mut guard) = ready {
+                            guard.clear_ready();
+                        }
+                    }
+                    for (pid, outcome) in ended {
+                        self.child_exited(pid, outcome);
+                    }
+                }
                 _ = sigchld.recv() => {
-                    for (pid, outcome) in reaper::reap_ready() {
+                    for (pid, outcome) in self.reaper.sweep_if_needed() {
                         self.child_exited(pid, outcome);
                     }
                 }
@@ -553,6 +574,7 @@ impl Supervisor {
         let (waiter, exit) = oneshot::channel();
         self.probes.insert(child.pid, waiter);
         self.guardian.watch(child.pid);
+        self.reaper.watch(child.pid);
         Ok(ProbeChild {
             pid: child.pid,
             output,
@@ -841,6 +863,7 @@ impl Supervisor {
         let pid = child.pid;
         self.table.pids.insert(pid, key.clone());
         self.guardian.watch(pid);
+        self.reaper.watch(pid);
         self.view.touch(key);
         if let Some(entry) = self.table.entries.get_mut(key) {
             entry.stdin = child.stdin.and_then(|fd| match Feeder::start(fd) {
