@@ -34,6 +34,8 @@ fn metrics_measure_process_trees_and_pass_promtool() {
         wait_until(|| {
             metrics = scrape(port);
             metric_value(&metrics, &format!("vigil_process_threads{tree}")) == Some(3.0)
+                && metric_value(&metrics, "vigil_process_up{group=\"busy\",name=\"busy\"}")
+                    == Some(1.0)
         }),
         "the sh wrapper and its two sleeps are one tree of three threads:\n{metrics}\n{}",
         vigild.log()
@@ -202,10 +204,10 @@ fn stats_over_xmlrpc_and_in_vigilctl_status_long() {
         deadline = time.time() + 20\n\
         while True:\n\
         \x20   busy = s.vigil.getProcessStats('busy')\n\
-        \x20   if busy['sampled'] and busy['cpu_percent'] > 50 or time.time() > deadline: break\n\
+        \x20   tree = s.vigil.getProcessStats('tree')\n\
+        \x20   if busy['sampled'] and busy['cpu_percent'] > 50 and tree['tree_processes'] == 3 or time.time() > deadline: break\n\
         \x20   time.sleep(0.1)\n\
         print(busy['sampled'], busy['cpu_percent'] > 50, busy['rss'] > 0, busy['threads'], busy['restarts'])\n\
-        tree = s.vigil.getProcessStats('tree')\n\
         print(tree['tree_processes'], tree['tree_rss'] > tree['rss'])\n\
         print(len(s.vigil.getAllProcessStats()))\n\
         try:\n\

@@ -4,8 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::supervisor::ProcKey;
-
 /// The time between two points of a process.
 pub const POINT_EVERY: u64 = 30;
 /// How far back the history goes.
@@ -27,15 +25,23 @@ pub struct Point {
 /// Every process's recent points; written by the sampler after each pass, read by the page.
 #[derive(Debug, Default)]
 pub struct History {
-    points: HashMap<ProcKey, VecDeque<Point>>,
+    /// By group, then process name: looked up by `&str`, so recording a pass clones no name.
+    points: HashMap<String, HashMap<String, VecDeque<Point>>>,
 }
 
 impl History {
     /// Adds `point` for `key`: a new point once [`POINT_EVERY`] has passed since the last
     /// one (or while there are only a few), else the last one is brought up to date; points
     /// older than [`SPAN`] go.
-    pub fn record(&mut self, key: &ProcKey, point: Point) {
-        let points = self.points.entry(key.clone()).or_default();
+    pub fn record(&mut self, (group, name): (&str, &str), point: Point) {
+        let names = match self.points.get_mut(group) {
+            Some(names) => names,
+            None => self.points.entry(group.to_string()).or_default(),
+        };
+        let points = match names.get_mut(name) {
+            Some(points) => points,
+            None => names.entry(name.to_string()).or_default(),
+        };
         let dense = points.len() < DENSE_START;
         match points.back_mut() {
             Some(last) if !dense && point.at < last.at + POINT_EVERY => {
@@ -55,14 +61,18 @@ impl History {
     }
 
     /// Forgets the processes for which `keep` is false (removed from the config).
-    pub fn retain(&mut self, keep: impl Fn(&ProcKey) -> bool) {
-        self.points.retain(|key, _| keep(key));
+    pub fn retain(&mut self, keep: impl Fn(&str, &str) -> bool) {
+        for (group, names) in &mut self.points {
+            names.retain(|name, _| keep(group, name));
+        }
+        self.points.retain(|_, names| !names.is_empty());
     }
 
     /// `key`'s points, oldest first.
-    pub fn of(&self, key: &ProcKey) -> Vec<Point> {
+    pub fn of(&self, (group, name): (&str, &str)) -> Vec<Point> {
         self.points
-            .get(key)
+            .get(group)
+            .and_then(|names| names.get(name))
             .map(|points| points.iter().copied().collect())
             .unwrap_or_default()
     }
@@ -74,11 +84,11 @@ mod tests {
 
     #[test]
     fn one_point_per_period_for_an_hour() {
-        let key = ("g".to_string(), "p".to_string());
+        let key = ("g", "p");
         let mut history = History::default();
         for second in (0..=4000).step_by(5) {
             history.record(
-                &key,
+                key,
                 Point {
                     at: second,
                     cpu_percent: 1.0,
@@ -86,7 +96,7 @@ mod tests {
                 },
             );
         }
-        let points = history.of(&key);
+        let points = history.of(key);
         assert!(
             points.len() <= (SPAN / POINT_EVERY) as usize + 1,
             "{}",
@@ -98,7 +108,7 @@ mod tests {
             Some(4000),
             "kept up to date"
         );
-        history.retain(|_| false);
-        assert!(history.of(&key).is_empty());
+        history.retain(|_, _| false);
+        assert!(history.of(key).is_empty());
     }
 }

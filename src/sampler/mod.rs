@@ -3,25 +3,26 @@
 //! and `vigilctl status -l` can show it. It also checks `memory_limit` and tells the
 //! supervisor when a process tree exceeds it; it never signals or spawns anything itself.
 //!
-//! One task runs a pass every `sample_interval` over every managed process (a pass reads
-//! every process on the host, for the parent links of the trees), and takes a first look
+//! One task runs a pass every `sample_interval` over the managed processes (see [`meter`]
+//! for what a pass reads and skips), and takes a first look
 //! at each child it has not measured yet as soon as the snapshot shows it (from its spawn:
 //! STARTING, not only RUNNING): that child's own `stat` alone, so a new program has real
 //! figures at once and a restart costs the same in any fleet. Both run on a blocking
 //! thread: they read `/proc` (see [`procfs`] for why not sysinfo).
 
 pub mod history;
+mod meter;
 mod procfs;
 mod tree;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::supervisor::{Control, Handle, ProcKey, ProcessView, Snapshot};
+use crate::supervisor::{Control, Handle, ProcessView, Snapshot};
 use history::History;
+use meter::{Meter, Target};
 
 /// How long new children wait for their first look: by then a child has usually exec'd its
 /// program (a look in its first moments sees the forked copy, and with a long
@@ -84,7 +85,8 @@ impl ProcessSample {
 #[derive(Debug, Clone, Default)]
 pub struct Samples {
     /// By pid: a restarted process has a new pid, so a stale sample is never shown for it.
-    pub processes: HashMap<i32, ProcessSample>,
+    /// A persistent map, so a first look at one new child adds to it without a copy.
+    pub processes: imbl::OrdMap<i32, ProcessSample>,
     /// vigild itself (the standard `process_*` metrics).
     pub daemon: Option<ProcessSample>,
     /// CPU time the last pass took.
@@ -103,11 +105,10 @@ impl Samples {
 
     /// The last hour of `process`, oldest first.
     pub fn history_of(&self, process: &ProcessView) -> Vec<history::Point> {
-        let key = (process.group.clone(), process.name.clone());
         self.history
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .of(&key)
+            .of((&process.group, &process.name))
     }
 }
 
@@ -155,13 +156,6 @@ async fn follow_interval(
     }
 }
 
-/// A managed process to measure, with the limit to check it against.
-struct Target {
-    key: ProcKey,
-    pid: i32,
-    memory_limit: Option<u64>,
-}
-
 async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Samples>>) {
     let mut meter = Meter::default();
     let history = Arc::clone(&publish.borrow().history);
@@ -170,6 +164,8 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The last snapshot looked at: only what changed after it can hold a new child.
     let mut seen = 0;
+    // The snapshot shape the history was last trimmed to.
+    let mut trimmed = None;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -201,14 +197,14 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                 continue;
             }
         }
-        let targets = targets(&handle.snapshot());
-        let pids: Vec<i32> = targets.iter().map(|t| t.pid).collect();
-        let Some((back, samples)) = off_runtime(meter, move |m| m.pass(&pids)).await else {
+        let snapshot = handle.snapshot();
+        let targets = targets(&snapshot);
+        let Some((back, samples)) = off_runtime(meter, move |m| m.pass(&targets)).await else {
             return;
         };
         meter = back;
-        report_memory_limits(&handle, &targets, &samples);
-        remember(&history, &handle.snapshot(), &targets, &samples);
+        report_memory_limits(&handle, &snapshot, &samples);
+        remember(&history, &snapshot, &samples, &mut trimmed);
         publish.send_replace(Arc::new(Samples {
             interval,
             history: Arc::clone(&history),
@@ -231,16 +227,22 @@ async fn off_runtime<T: Send + 'static>(
     .ok()
 }
 
-/// Adds this pass to the history, and forgets processes no longer in the snapshot.
-fn remember(history: &Mutex<History>, snapshot: &Snapshot, targets: &[Target], samples: &Samples) {
+/// Adds this pass to the history, and forgets processes no longer in the snapshot (looked
+/// for only when the snapshot's shape changed: a pass clones no name).
+fn remember(
+    history: &Mutex<History>,
+    snapshot: &Snapshot,
+    samples: &Samples,
+    trimmed: &mut Option<u64>,
+) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
-    for target in targets {
-        if let Some(sample) = samples.processes.get(&target.pid) {
+    for process in snapshot.processes.iter() {
+        if let Some(sample) = samples.of(process) {
             history.record(
-                &target.key,
+                (&process.group, &process.name),
                 history::Point {
                     at: now,
                     cpu_percent: sample.tree_cpu_percent as f32,
@@ -249,12 +251,10 @@ fn remember(history: &Mutex<History>, snapshot: &Snapshot, targets: &[Target], s
             );
         }
     }
-    let present: std::collections::HashSet<(&str, &str)> = snapshot
-        .processes
-        .iter()
-        .map(|p| (p.group.as_str(), p.name.as_str()))
-        .collect();
-    history.retain(|(group, name)| present.contains(&(group.as_str(), name.as_str())));
+    if *trimmed != Some(snapshot.shape) {
+        *trimmed = Some(snapshot.shape);
+        history.retain(|group, name| snapshot.processes.get(group, name).is_some());
+    }
 }
 
 /// The children (STARTING, RUNNING, …) of the processes changed after publish `since` that
@@ -275,160 +275,27 @@ fn targets(snapshot: &Snapshot) -> Vec<Target> {
         .iter()
         .filter_map(|p| {
             p.state.pid().filter(|pid| *pid > 0).map(|pid| Target {
-                key: (p.group.clone(), p.name.clone()),
                 pid,
-                memory_limit: p.config.memory_limit,
+                every_pass: p.config.memory_limit.is_some(),
             })
         })
         .collect()
 }
 
 /// Asks the supervisor to restart each process whose tree is over its `memory_limit`.
-fn report_memory_limits(handle: &Handle, targets: &[Target], samples: &Samples) {
-    for target in targets {
-        let (Some(limit), Some(sample)) = (target.memory_limit, samples.processes.get(&target.pid))
-        else {
+fn report_memory_limits(handle: &Handle, snapshot: &Snapshot, samples: &Samples) {
+    for process in snapshot.processes.iter() {
+        let (Some(limit), Some(sample)) = (process.config.memory_limit, samples.of(process)) else {
             continue;
         };
         if sample.tree.resident_bytes > limit {
-            handle.send(Control::OverMemoryLimit {
-                key: target.key.clone(),
-                pid: target.pid,
-                resident_bytes: sample.tree.resident_bytes,
-            });
-        }
-    }
-}
-
-/// What is carried from pass to pass: the machine's units and the previous CPU times that
-/// turn into CPU percentages.
-struct Meter {
-    units: procfs::Units,
-    previous: CpuSeen,
-}
-
-/// Per pid: when it was measured, its own CPU seconds and its tree's then.
-type CpuSeen = HashMap<i32, (Instant, f64, f64)>;
-
-impl Default for Meter {
-    fn default() -> Self {
-        Meter {
-            units: procfs::Units::of_this_machine(),
-            previous: HashMap::new(),
-        }
-    }
-}
-
-impl Meter {
-    /// Measures `pids`, their trees, and vigild itself.
-    fn pass(&mut self, pids: &[i32]) -> Samples {
-        let began = thread_cpu_seconds();
-        // Every process, for the parent links that make the trees.
-        let stats: HashMap<i32, procfs::Stat> = procfs::all_processes(&self.units)
-            .into_iter()
-            .map(|stat| (stat.pid, stat))
-            .collect();
-        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
-        let (mut processes, previous) = self.measure(pids.iter().copied().chain([daemon]), &stats);
-        self.previous = previous;
-        let daemon = processes.remove(&daemon);
-        Samples {
-            processes,
-            daemon,
-            pass_cpu_seconds: (thread_cpu_seconds() - began).max(0.0),
-            ..Samples::default()
-        }
-    }
-
-    /// A first look at new children (a spawn, a restart): their own figures from their own
-    /// `stat`, without the scan of every process on the host that trees need, so a restart
-    /// costs the same with 1 or 10,000 programs. The next pass adds their trees.
-    fn first_look(&mut self, pids: &[i32]) -> HashMap<i32, ProcessSample> {
-        let stats: HashMap<i32, procfs::Stat> = procfs::stats_of(pids, &self.units)
-            .into_iter()
-            .map(|stat| (stat.pid, stat))
-            .collect();
-        let (processes, previous) = self.measure(pids.iter().copied(), &stats);
-        self.previous.extend(previous);
-        processes
-    }
-
-    /// The samples of `pids` from `stats` (whose parent links make the trees), and the CPU
-    /// figures the next measure compares with.
-    fn measure(
-        &self,
-        pids: impl Iterator<Item = i32>,
-        stats: &HashMap<i32, procfs::Stat>,
-    ) -> (HashMap<i32, ProcessSample>, CpuSeen) {
-        let now = Instant::now();
-        let trees = tree::Trees::of(stats.values().map(|stat| (stat.pid, stat.ppid)));
-        let usage = |pid: i32| -> Option<(SystemTime, Usage)> {
-            let stat = stats.get(&pid)?;
-            let usage = Usage {
-                cpu_seconds: stat.cpu_seconds,
-                resident_bytes: stat.resident_bytes,
-                virtual_bytes: stat.virtual_bytes,
-                threads: stat.threads,
-                open_fds: procfs::open_fds(pid),
-            };
-            Some((stat.started, usage))
-        };
-        let mut processes = HashMap::new();
-        let mut previous = HashMap::new();
-        for pid in pids {
-            let Some((started, own)) = usage(pid) else {
-                continue;
-            };
-            let mut tree = own;
-            let members = trees.members(pid);
-            for member in members.iter().skip(1) {
-                if let Some((_, usage)) = usage(*member) {
-                    tree.add(&usage);
-                }
+            if let Some(pid) = process.state.pid() {
+                handle.send(Control::OverMemoryLimit {
+                    key: (process.group.clone(), process.name.clone()),
+                    pid,
+                    resident_bytes: sample.tree.resident_bytes,
+                });
             }
-            let (cpu_percent, tree_cpu_percent) = match self.previous.get(&pid) {
-                Some((at, own_cpu, tree_cpu)) => {
-                    let elapsed = now.duration_since(*at).as_secs_f64();
-                    (
-                        percent(own.cpu_seconds - own_cpu, elapsed),
-                        percent(tree.cpu_seconds - tree_cpu, elapsed),
-                    )
-                }
-                None => {
-                    let lifetime = SystemTime::now()
-                        .duration_since(started)
-                        .map_or(0.0, |d| d.as_secs_f64());
-                    (
-                        percent(own.cpu_seconds, lifetime),
-                        percent(tree.cpu_seconds, lifetime),
-                    )
-                }
-            };
-            previous.insert(pid, (now, own.cpu_seconds, tree.cpu_seconds));
-            let sample = ProcessSample {
-                started,
-                own,
-                tree,
-                cpu_percent,
-                tree_cpu_percent,
-                tree_size: members.len(),
-            };
-            processes.insert(pid, sample);
         }
-        (processes, previous)
     }
-}
-
-fn percent(cpu_seconds: f64, elapsed: f64) -> f64 {
-    if elapsed > 0.0 {
-        (cpu_seconds.max(0.0) / elapsed) * 100.0
-    } else {
-        0.0
-    }
-}
-
-/// CPU time of the calling thread, to tell what a pass costs.
-fn thread_cpu_seconds() -> f64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
-        .map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
 }

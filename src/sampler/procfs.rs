@@ -112,6 +112,36 @@ fn parse_stat(pid: i32, line: &[u8], units: &Units) -> Option<Stat> {
     })
 }
 
+/// The last pid the kernel handed out in this pid namespace (threads take pids too).
+pub fn last_pid() -> Option<i32> {
+    fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The highest pid plus one: where pids wrap around.
+pub fn pid_max() -> Option<i32> {
+    fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether `pid` is a process rather than another thread of one (`/proc/<tid>/stat` opens
+/// for any thread, and gives its process's parent).
+pub fn is_process(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Tgid:"))
+            .and_then(|tgid| tgid.trim().parse::<i32>().ok())
+            == Some(pid)
+    })
+}
+
 /// Open fds of `pid`: the size Linux reports for `/proc/<pid>/fd`, or, where it reports 0
 /// (kernels before 6.2), the entries counted.
 pub fn open_fds(pid: i32) -> u64 {

@@ -1,0 +1,347 @@
+//! What one sampler pass reads from `/proc`, and how it becomes [`ProcessSample`]s. The
+//! meter owns what is carried from pass to pass (each process's last look: its CPU times
+//! for the next percentages, its tree's members, its sample) and nothing else; it never
+//! talks to the supervisor and never publishes.
+//!
+//! A pass costs what the managed processes cost, not what the host holds:
+//! - The parent links that make the trees come from a scan of every process on the host,
+//!   made as often as [`SCAN_SHARE`] of a core allows (every pass on a small host, about
+//!   every 50 s with 10,000 processes). Between scans a pass reads the managed processes,
+//!   the descendants found before, and the processes born since the last pass (the pids
+//!   after the last one the kernel handed out, `ns_last_pid`), so a new descendant joins
+//!   its tree at once and the cost follows the births, not the host. The kernel here has
+//!   no `/proc/<pid>/task/<tid>/children`.
+//! - A quiet process (its tree used no CPU between its last two looks) is looked at every
+//!   [`QUIET_EVERY`]th pass, its last sample standing meanwhile: a process that does not
+//!   run changes neither its CPU time nor, near enough, its memory or fds. A process with a
+//!   `memory_limit` is looked at every pass.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::procfs::{self, Stat, Units};
+use super::tree::Trees;
+use super::{ProcessSample, Samples, Usage};
+
+/// The share of one core the scans of every process on the host may take: the next scan
+/// comes once the time since the last one is its CPU time divided by this.
+pub const SCAN_SHARE: f64 = 0.0025;
+/// A quiet process is looked at once in this many passes.
+pub const QUIET_EVERY: u64 = 4;
+/// More pids handed out than this between two passes, and the births are left to the next
+/// scan (a probe per pid would cost more than the scan).
+const MAX_BIRTHS: i32 = 4096;
+
+/// A managed process to measure.
+pub struct Target {
+    /// Its child's pid.
+    pub pid: i32,
+    /// Looked at every pass, quiet or not (it has a `memory_limit` to check).
+    pub every_pass: bool,
+}
+
+/// The last look at one process.
+struct Look {
+    at: Instant,
+    own_cpu: f64,
+    tree_cpu: f64,
+    /// Its tree's CPU time did not change since the look before.
+    quiet: bool,
+    sample: ProcessSample,
+    /// The rest of its tree at that look.
+    descendants: Vec<i32>,
+}
+
+/// What is carried from pass to pass.
+pub struct Meter {
+    units: Units,
+    looks: HashMap<i32, Look>,
+    /// When every process on the host was last read for the parent links, and the CPU time
+    /// that took.
+    scanned: Option<(Instant, f64)>,
+    /// vigild's children born since the last pass that were no target yet, with what was
+    /// born under them: their trees at the next pass.
+    newcomers: HashMap<i32, Vec<i32>>,
+    /// The last pid handed out at the previous pass, and where pids wrap.
+    last_pid: Option<i32>,
+    pid_max: i32,
+    passes: u64,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter {
+            units: Units::of_this_machine(),
+            looks: HashMap::new(),
+            scanned: None,
+            newcomers: HashMap::new(),
+            last_pid: None,
+            pid_max: procfs::pid_max().unwrap_or(1 << 22),
+            passes: 0,
+        }
+    }
+}
+
+impl Meter {
+    /// Measures `targets` (those due), their trees, and vigild itself.
+    pub fn pass(&mut self, targets: &[Target]) -> Samples {
+        let began = thread_cpu_seconds();
+        let now = Instant::now();
+        self.passes += 1;
+        let scan = self.scanned.is_none_or(|(at, cost)| {
+            now.duration_since(at) >= Duration::from_secs_f64(cost / SCAN_SHARE)
+        });
+        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
+        let births = self.births();
+        // The births that belong to a tree, and the trees they wake (a quiet root is looked
+        // at when it has a new descendant).
+        let (born, woken) = if scan {
+            (Vec::new(), HashSet::new())
+        } else {
+            self.born_into_trees(targets, births.unwrap_or_default())
+        };
+        let due: Vec<i32> = targets
+            .iter()
+            .filter(|target| scan || woken.contains(&target.pid) || self.is_due(target))
+            .map(|target| target.pid)
+            .chain([daemon])
+            .collect();
+        let mut stats = if scan {
+            let all = procfs::all_processes(&self.units);
+            self.scanned = Some((now, (thread_cpu_seconds() - began).max(0.0)));
+            all
+        } else {
+            let wanted: Vec<i32> = due
+                .iter()
+                .flat_map(|pid| {
+                    let descendants = self.looks.get(pid).map(|look| look.descendants.as_slice());
+                    std::iter::once(*pid).chain(descendants.unwrap_or_default().iter().copied())
+                })
+                .collect();
+            procfs::stats_of(&wanted, &self.units)
+        };
+        stats.extend(born);
+        let stats: HashMap<i32, Stat> = stats.into_iter().map(|stat| (stat.pid, stat)).collect();
+        let trees = Trees::of(stats.values().map(|stat| (stat.pid, stat.ppid)));
+        if scan {
+            // vigild's children that are no target yet: their trees for the next pass.
+            let known: HashSet<i32> = targets.iter().map(|target| target.pid).collect();
+            self.newcomers = stats
+                .values()
+                .filter(|stat| stat.ppid == daemon && !known.contains(&stat.pid))
+                .map(|stat| (stat.pid, trees.members(stat.pid).split_off(1)))
+                .collect();
+        }
+        // vigild's own figures are its own (its tree would be the whole fleet again).
+        let alone = Trees::of(std::iter::empty());
+        let fresh: Vec<(i32, Look)> = due
+            .iter()
+            .filter_map(|pid| {
+                let trees = if *pid == daemon { &alone } else { &trees };
+                Some((*pid, self.look(*pid, &stats, trees, now)?))
+            })
+            .collect();
+        let mut looks = HashMap::with_capacity(targets.len() + 1);
+        for target in targets {
+            if let Some(look) = self.looks.remove(&target.pid) {
+                looks.insert(target.pid, look);
+            }
+        }
+        looks.extend(fresh);
+        self.looks = looks;
+        let mut processes: imbl::OrdMap<i32, ProcessSample> = self
+            .looks
+            .iter()
+            .map(|(pid, look)| (*pid, look.sample.clone()))
+            .collect();
+        let daemon = processes.remove(&daemon);
+        Samples {
+            processes,
+            daemon,
+            pass_cpu_seconds: (thread_cpu_seconds() - began).max(0.0),
+            ..Samples::default()
+        }
+    }
+
+    /// The pids handed out since the previous pass (threads' among them), oldest first;
+    /// None when that is unknown or too many to probe.
+    fn births(&mut self) -> Option<Vec<i32>> {
+        let now = procfs::last_pid()?;
+        let before = self.last_pid.replace(now)?;
+        let span = if now >= before {
+            now - before
+        } else {
+            self.pid_max - before + now
+        };
+        if span > MAX_BIRTHS {
+            return None;
+        }
+        let wrapped = (before + 1..self.pid_max).chain(1..=now);
+        Some(if now >= before {
+            (before + 1..=now).collect()
+        } else {
+            wrapped.collect()
+        })
+    }
+
+    /// Of `births`, the processes whose parent is in a tree (so a chain born since the last
+    /// pass joins whole), with their stats, and the roots of the trees they joined. vigild's
+    /// own new children are roots too: the snapshot the pass was given may not show them yet,
+    /// so what is born under them is kept for the next pass (`newcomers`).
+    fn born_into_trees(
+        &mut self,
+        targets: &[Target],
+        births: Vec<i32>,
+    ) -> (Vec<Stat>, HashSet<i32>) {
+        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
+        let mut root_of: HashMap<i32, i32> = HashMap::new();
+        let mut woken = HashSet::new();
+        let mut wanted = Vec::new();
+        for target in targets {
+            root_of.insert(target.pid, target.pid);
+            if let Some(descendants) = self.newcomers.remove(&target.pid) {
+                woken.insert(target.pid);
+                wanted.extend(descendants);
+            }
+        }
+        self.newcomers.clear();
+        for (root, look) in self.looks.iter().filter(|(root, _)| **root != daemon) {
+            root_of.insert(*root, *root);
+            for member in &look.descendants {
+                root_of.insert(*member, *root);
+            }
+        }
+        let mut born = procfs::stats_of(&wanted, &self.units);
+        for stat in procfs::stats_of(&births, &self.units) {
+            let root = match root_of.get(&stat.ppid) {
+                Some(root) => *root,
+                None if stat.ppid == daemon => stat.pid,
+                None => continue,
+            };
+            if !procfs::is_process(stat.pid) {
+                continue;
+            }
+            root_of.insert(stat.pid, root);
+            if root == stat.pid {
+                self.newcomers.entry(root).or_default();
+            } else if let Some(descendants) = self.newcomers.get_mut(&root) {
+                descendants.push(stat.pid);
+            } else {
+                woken.insert(root);
+                born.push(stat);
+            }
+        }
+        (born, woken)
+    }
+
+    fn is_due(&self, target: &Target) -> bool {
+        target.every_pass
+            || self.looks.get(&target.pid).is_none_or(|look| {
+                // The quiet ones are spread over the passes, a part of them each time.
+                !look.quiet
+                    || (self.passes + u64::from(target.pid.unsigned_abs())) % QUIET_EVERY == 0
+            })
+    }
+
+    /// A first look at new children (a spawn, a restart): their own figures from their own
+    /// `stat`, without the scan of every process on the host that trees need, so a restart
+    /// costs the same with 1 or 10,000 programs. A later scan adds their trees.
+    pub fn first_look(&mut self, pids: &[i32]) -> Vec<(i32, ProcessSample)> {
+        let now = Instant::now();
+        let stats: HashMap<i32, Stat> = procfs::stats_of(pids, &self.units)
+            .into_iter()
+            .map(|stat| (stat.pid, stat))
+            .collect();
+        let trees = Trees::of(std::iter::empty());
+        let mut looked = Vec::with_capacity(pids.len());
+        for pid in pids {
+            if let Some(look) = self.look(*pid, &stats, &trees, now) {
+                looked.push((*pid, look.sample.clone()));
+                self.looks.insert(*pid, look);
+            }
+        }
+        looked
+    }
+
+    /// A look at `pid` from `stats` (whose parent links made `trees`).
+    fn look(
+        &self,
+        pid: i32,
+        stats: &HashMap<i32, Stat>,
+        trees: &Trees,
+        now: Instant,
+    ) -> Option<Look> {
+        let stat = stats.get(&pid)?;
+        let own = usage(stat);
+        let mut tree = own;
+        let members = trees.members(pid);
+        for member in members.iter().skip(1) {
+            if let Some(stat) = stats.get(member) {
+                tree.add(&usage(stat));
+            }
+        }
+        let previous = self.looks.get(&pid);
+        let (cpu_percent, tree_cpu_percent) = match previous {
+            Some(look) => {
+                let elapsed = now.duration_since(look.at).as_secs_f64();
+                (
+                    percent(own.cpu_seconds - look.own_cpu, elapsed),
+                    percent(tree.cpu_seconds - look.tree_cpu, elapsed),
+                )
+            }
+            None => {
+                let lifetime = SystemTime::now()
+                    .duration_since(stat.started)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                (
+                    percent(own.cpu_seconds, lifetime),
+                    percent(tree.cpu_seconds, lifetime),
+                )
+            }
+        };
+        let quiet = previous.is_some_and(|look| {
+            look.own_cpu.to_bits() == own.cpu_seconds.to_bits()
+                && look.tree_cpu.to_bits() == tree.cpu_seconds.to_bits()
+        });
+        Some(Look {
+            at: now,
+            own_cpu: own.cpu_seconds,
+            tree_cpu: tree.cpu_seconds,
+            quiet,
+            sample: ProcessSample {
+                started: stat.started,
+                own,
+                tree,
+                cpu_percent,
+                tree_cpu_percent,
+                tree_size: members.len(),
+            },
+            descendants: members.get(1..).unwrap_or_default().to_vec(),
+        })
+    }
+}
+
+/// What one process uses, from its `stat` and its fd count.
+fn usage(stat: &Stat) -> Usage {
+    Usage {
+        cpu_seconds: stat.cpu_seconds,
+        resident_bytes: stat.resident_bytes,
+        virtual_bytes: stat.virtual_bytes,
+        threads: stat.threads,
+        open_fds: procfs::open_fds(stat.pid),
+    }
+}
+
+fn percent(cpu_seconds: f64, elapsed: f64) -> f64 {
+    if elapsed > 0.0 {
+        (cpu_seconds.max(0.0) / elapsed) * 100.0
+    } else {
+        0.0
+    }
+}
+
+/// CPU time of the calling thread, to tell what a pass costs.
+fn thread_cpu_seconds() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+}
