@@ -4,8 +4,9 @@
 //! child of the caller (about 2 ms per call at 10,000 programs here, two calls per exit);
 //! `waitpid(pid)` looks at that one child.
 //!
-//! SIGCHLD still sweeps with `waitpid(-1)` when something may not be watched: a child whose
-//! pidfd could not be opened (no fd left), and orphans when vigild is PID 1 or a subreaper.
+//! A pidfd is one fd per child. SIGCHLD still sweeps with `waitpid(-1)` when something may
+//! not be watched: a child whose pidfd could not be opened or would take the fds kept free
+//! (a 32nd of the limit), and orphans when vigild is PID 1 or a subreaper.
 //! The supervisor calls this from its own task only, never concurrently with a spawn: std's
 //! `Command::spawn` waits for a child whose exec failed, and a concurrent `waitpid(-1)`
 //! could steal that status. This module owns no process state; it only hands exits over.
@@ -65,12 +66,27 @@ impl Reaper {
     /// Watches `pid`, a child of vigild not reaped yet (a child that ended already is
     /// reported at once). Without a pidfd (no fd left), SIGCHLD sweeps for it instead.
     pub fn watch(&mut self, pid: i32) {
-        match pidfd(pid).and_then(|fd| self.register(pid, &fd).map(|()| fd)) {
+        let watched = pidfd(pid)
+            .and_then(|fd| {
+                if leaves_room(&fd) {
+                    Ok(fd)
+                } else {
+                    Err(io::Error::other("fds are running short"))
+                }
+            })
+            .and_then(|fd| self.register(pid, &fd).map(|()| fd));
+        match watched {
             Ok(fd) => {
                 self.watched.insert(pid, fd);
             }
             Err(err) => {
-                tracing::warn!("cannot watch pid {pid} for its exit ({err}); SIGCHLD will reap it");
+                if self.unwatched.is_empty() {
+                    tracing::warn!(
+                        "cannot watch pid {pid} for its exit ({err}); SIGCHLD reaps it and \
+                         those after it that cannot be watched either, at a cost per exit \
+                         that grows with the fleet"
+                    );
+                }
                 self.unwatched.insert(pid);
             }
         }
@@ -156,6 +172,16 @@ fn adopts_orphans() -> bool {
     // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer given.
     let done = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int) };
     done == 0 && flag != 0
+}
+
+/// Whether `fd` leaves a 32nd of the fd limit (at least 256) free for connections and log
+/// rotation (fds are handed out lowest first, so its number tells how many are in use): a
+/// fleet near its limit gets its spawn errors from pipes and log files, not from the reaper.
+fn leaves_room(fd: &OwnedFd) -> bool {
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| soft);
+    let reserve = (limit / 32).max(256);
+    u64::try_from(fd.as_raw_fd()).is_ok_and(|number| number + reserve < limit)
 }
 
 /// A pidfd for `pid` (a child not reaped yet, so the pid cannot have been reused).
