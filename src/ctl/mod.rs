@@ -168,7 +168,8 @@ fn to_json(value: &Value) -> serde_json::Value {
                 .map(|(key, value)| (key.clone(), to_json(value)))
                 .collect(),
         ),
-        Value::Nil => Json::Null,
+        // Only vigild's own answers are pre-encoded; nothing parsed is.
+        Value::Nil | Value::Encoded(_) => Json::Null,
     }
 }
 

@@ -27,6 +27,69 @@ pub enum Value {
     DateTime(String),
     /// `<nil/>`.
     Nil,
+    /// A value vigild has already written out (see [`Encoder`]): a big answer encoded
+    /// straight from the snapshot. Only answers are encoded; parsing never makes one.
+    Encoded(Encoded),
+}
+
+/// XML of one value, `<value>…</value>`, as only [`Encoder`] writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded(String);
+
+/// Writes arrays of structs straight into one buffer, for answers as big as the fleet
+/// (`getAllProcessInfo`): no `Value` per member, no copy of each name. The same rules as
+/// every other value (the same functions write them).
+#[derive(Debug, Default)]
+pub struct Encoder {
+    out: String,
+}
+
+impl Encoder {
+    /// An encoder with room for about `bytes`.
+    pub fn with_capacity(bytes: usize) -> Encoder {
+        Encoder {
+            out: String::with_capacity(bytes),
+        }
+    }
+
+    /// Opens an array (closed by [`Encoder::end_array`]).
+    pub fn begin_array(&mut self) {
+        self.out.push_str("<value><array><data>\n");
+    }
+
+    /// Closes the array opened last.
+    pub fn end_array(&mut self) {
+        self.out.push_str("</data></array></value>\n");
+    }
+
+    /// Opens a struct (closed by [`Encoder::end_struct`]).
+    pub fn begin_struct(&mut self) {
+        self.out.push_str("<value><struct>\n");
+    }
+
+    /// Closes the struct opened last.
+    pub fn end_struct(&mut self) {
+        self.out.push_str("</struct></value>\n");
+    }
+
+    /// An `<int>` member of the open struct.
+    pub fn int(&mut self, name: &str, number: i64) {
+        open_member(&mut self.out, name);
+        write_int(&mut self.out, number);
+        self.out.push_str("</member>\n");
+    }
+
+    /// A `<string>` member of the open struct.
+    pub fn string(&mut self, name: &str, text: &str) {
+        open_member(&mut self.out, name);
+        write_string(&mut self.out, text);
+        self.out.push_str("</member>\n");
+    }
+
+    /// What was written, as a value to answer with.
+    pub fn finish(self) -> Value {
+        Value::Encoded(Encoded(self.out))
+    }
 }
 
 impl Value {
@@ -411,49 +474,59 @@ pub fn fault(code: i64, text: &str) -> String {
 }
 
 fn write_value(out: &mut String, value: &Value) {
-    out.push_str("<value>");
     match value {
-        Value::Int(n) => {
-            let _ = write!(out, "<int>{n}</int>");
-        }
-        Value::Bool(b) => {
-            let _ = write!(out, "<boolean>{}</boolean>", u8::from(*b));
-        }
-        Value::String(s) => {
-            out.push_str("<string>");
-            escape_into(out, s);
-            out.push_str("</string>");
-        }
-        Value::Double(d) => {
-            let _ = write!(out, "<double>{d:?}</double>");
-        }
+        Value::Int(n) => write_int(out, *n),
+        Value::String(s) => write_string(out, s),
+        Value::Encoded(Encoded(xml)) => out.push_str(xml),
         Value::Array(items) => {
-            out.push_str("<array><data>\n");
+            out.push_str("<value><array><data>\n");
             for item in items {
                 write_value(out, item);
             }
-            out.push_str("</data></array>");
+            out.push_str("</data></array></value>\n");
         }
         Value::Struct(members) => {
-            out.push_str("<struct>\n");
+            out.push_str("<value><struct>\n");
             for (name, member) in members {
-                out.push_str("<member>\n<name>");
-                escape_into(out, name);
-                out.push_str("</name>\n");
+                open_member(out, name);
                 write_value(out, member);
                 out.push_str("</member>\n");
             }
-            out.push_str("</struct>");
+            out.push_str("</struct></value>\n");
+        }
+        Value::Bool(b) => {
+            let _ = writeln!(out, "<value><boolean>{}</boolean></value>", u8::from(*b));
+        }
+        Value::Double(d) => {
+            let _ = writeln!(out, "<value><double>{d:?}</double></value>");
         }
         Value::Base64(b) => {
-            let _ = write!(out, "<base64>{b}</base64>");
+            let _ = writeln!(out, "<value><base64>{b}</base64></value>");
         }
         Value::DateTime(d) => {
-            let _ = write!(out, "<dateTime.iso8601>{d}</dateTime.iso8601>");
+            let _ = writeln!(
+                out,
+                "<value><dateTime.iso8601>{d}</dateTime.iso8601></value>"
+            );
         }
-        Value::Nil => out.push_str("<nil/>"),
+        Value::Nil => out.push_str("<value><nil/></value>\n"),
     }
-    out.push_str("</value>\n");
+}
+
+fn write_int(out: &mut String, number: i64) {
+    let _ = writeln!(out, "<value><int>{number}</int></value>");
+}
+
+fn write_string(out: &mut String, text: &str) {
+    out.push_str("<value><string>");
+    escape_into(out, text);
+    out.push_str("</string></value>\n");
+}
+
+fn open_member(out: &mut String, name: &str) {
+    out.push_str("<member>\n<name>");
+    escape_into(out, name);
+    out.push_str("</name>\n");
 }
 
 /// XML-escapes `text`, dropping characters XML 1.0 cannot carry (as Python's client would

@@ -1,13 +1,14 @@
 //! Wire rendering: the structs supervisord's methods return (`getProcessInfo`,
 //! `getAllConfigInfo`, result lists) and vigil's (stats, crash records, crash-loop state),
-//! with supervisord's keys in its order. It turns views into [`Value`]s only: no lookups,
+//! with supervisord's keys in its order. It turns views into [`Value`]s only (the process
+//! infos straight into one buffer, through [`Encoder`]): no lookups,
 //! no requests, no faults decided here.
 
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::codec::Value;
+use super::codec::{Encoder, Value};
 use super::faults::{Fault, FaultCode};
-use crate::logs::stream::LogStream;
 use crate::present;
 use crate::process::state::{Health, State};
 use crate::supervisor::ProcessView;
@@ -97,7 +98,28 @@ pub fn config_info(info: &crate::supervisor::ConfigInfo) -> Value {
 
 /// getProcessInfo's struct, keys in supervisord's order.
 pub fn process_info(process: &ProcessView) -> Value {
+    let mut encoder = Encoder::with_capacity(1024);
+    write_process_info(&mut encoder, process, SystemTime::now());
+    encoder.finish()
+}
+
+/// `getAllProcessInfo()`'s array, every process written straight into one buffer.
+pub fn all_process_info<'a>(
+    processes: impl Iterator<Item = &'a ProcessView>,
+    count: usize,
+) -> Value {
     let now = SystemTime::now();
+    let mut encoder = Encoder::with_capacity(count * 1024 + 64);
+    encoder.begin_array();
+    for process in processes {
+        write_process_info(&mut encoder, process, now);
+    }
+    encoder.end_array();
+    encoder.finish()
+}
+
+/// One process's info struct, in supervisord's member order.
+fn write_process_info(encoder: &mut Encoder, process: &ProcessView, now: SystemTime) {
     let epoch = |time: Option<SystemTime>| -> i64 {
         time.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| {
@@ -106,35 +128,32 @@ pub fn process_info(process: &ProcessView) -> Value {
                     .min(i64::from(i32::MAX))
             })
     };
-    let path = |stream: &LogStream| {
-        stream
-            .path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    };
-    let stdout = path(&process.stdout);
-    Value::record([
-        ("name", Value::from(process.name.clone())),
-        ("group", Value::from(process.group.clone())),
-        ("start", Value::Int(epoch(process.start))),
-        ("stop", Value::Int(epoch(process.stop))),
-        ("now", Value::Int(epoch(Some(now)))),
-        ("state", Value::Int(i64::from(process.state.code()))),
-        ("statename", Value::from(process.state.name())),
-        ("spawnerr", Value::from(process.spawnerr.clone())),
-        ("exitstatus", Value::Int(i64::from(process.exitstatus))),
-        ("logfile", Value::from(stdout.clone())),
-        ("stdout_logfile", Value::from(stdout)),
-        ("stderr_logfile", Value::from(path(&process.stderr))),
-        (
-            "pid",
-            Value::Int(i64::from(process.state.pid().unwrap_or(0))),
-        ),
-        (
-            "description",
-            Value::from(present::description(process, now)),
-        ),
-    ])
+    let stdout = process.stdout.path();
+    let stdout = stdout
+        .as_deref()
+        .map(Path::to_string_lossy)
+        .unwrap_or_default();
+    let stderr = process.stderr.path();
+    let stderr = stderr
+        .as_deref()
+        .map(Path::to_string_lossy)
+        .unwrap_or_default();
+    encoder.begin_struct();
+    encoder.string("name", &process.name);
+    encoder.string("group", &process.group);
+    encoder.int("start", epoch(process.start));
+    encoder.int("stop", epoch(process.stop));
+    encoder.int("now", epoch(Some(now)));
+    encoder.int("state", i64::from(process.state.code()));
+    encoder.string("statename", process.state.name());
+    encoder.string("spawnerr", &process.spawnerr);
+    encoder.int("exitstatus", i64::from(process.exitstatus));
+    encoder.string("logfile", &stdout);
+    encoder.string("stdout_logfile", &stdout);
+    encoder.string("stderr_logfile", &stderr);
+    encoder.int("pid", i64::from(process.state.pid().unwrap_or(0)));
+    encoder.string("description", &present::description(process, now));
+    encoder.end_struct();
 }
 
 /// `vigil.getProcessStats`'s struct: the sampler's figures for the current child (zeros and

@@ -21,13 +21,10 @@ pub(super) fn info(api: &Api, args: Args<'_>) -> Outcome {
 /// `getAllProcessInfo()`: every process, sorted by group then name.
 pub(super) fn all_info(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;
-    Ok(Value::Array(
-        api.handle
-            .snapshot()
-            .processes
-            .iter()
-            .map(render::process_info)
-            .collect(),
+    let snapshot = api.handle.snapshot();
+    Ok(render::all_process_info(
+        snapshot.processes.iter(),
+        snapshot.processes.len(),
     ))
 }
 
