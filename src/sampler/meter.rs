@@ -168,20 +168,7 @@ impl Meter {
     fn births(&mut self) -> Option<Vec<i32>> {
         let now = procfs::last_pid()?;
         let before = self.last_pid.replace(now)?;
-        let span = if now >= before {
-            now - before
-        } else {
-            self.pid_max - before + now
-        };
-        if span > MAX_BIRTHS {
-            return None;
-        }
-        let wrapped = (before + 1..self.pid_max).chain(1..=now);
-        Some(if now >= before {
-            (before + 1..=now).collect()
-        } else {
-            wrapped.collect()
-        })
+        pids_after(before, now, self.pid_max)
     }
 
     /// Of `births`, the processes whose parent is in a tree (so a chain born since the last
@@ -321,6 +308,24 @@ impl Meter {
     }
 }
 
+/// The pids handed out after `before` up to `now`, oldest first, wrapping at `pid_max`
+/// (past the top, pids start again from the bottom); None when more than [`MAX_BIRTHS`].
+fn pids_after(before: i32, now: i32, pid_max: i32) -> Option<Vec<i32>> {
+    let span = if now >= before {
+        now - before
+    } else {
+        pid_max - before + now
+    };
+    if span > MAX_BIRTHS {
+        return None;
+    }
+    Some(if now >= before {
+        (before + 1..=now).collect()
+    } else {
+        (before + 1..pid_max).chain(1..=now).collect()
+    })
+}
+
 /// What one process uses, from its `stat` and its fd count.
 fn usage(stat: &Stat) -> Usage {
     Usage {
@@ -344,4 +349,76 @@ fn percent(cpu_seconds: f64, elapsed: f64) -> f64 {
 fn thread_cpu_seconds() -> f64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn births_are_the_pids_after_the_last_one_wrapping_at_pid_max() {
+        assert_eq!(pids_after(100, 100, 32768), Some(vec![]));
+        assert_eq!(pids_after(100, 103, 32768), Some(vec![101, 102, 103]));
+        assert_eq!(
+            pids_after(32765, 2, 32768),
+            Some(vec![32766, 32767, 1, 2]),
+            "past the top, pids start again from the bottom"
+        );
+        assert_eq!(
+            pids_after(100, 100 + MAX_BIRTHS, 1 << 22).map(|p| p.len()),
+            Some(4096)
+        );
+        assert_eq!(
+            pids_after(100, 101 + MAX_BIRTHS, 1 << 22),
+            None,
+            "too many to probe"
+        );
+    }
+
+    #[test]
+    fn a_child_born_between_passes_joins_its_tree_without_a_scan() {
+        use std::os::unix::process::CommandExt;
+        // Scans are kept from this test: only births may find the sleep.
+        let mut meter = Meter {
+            scanned: Some((Instant::now(), 1e9)),
+            last_pid: procfs::last_pid(),
+            ..Meter::default()
+        };
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 30 & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("sh runs");
+        let pid = i32::try_from(child.id()).expect("pid");
+        let target = [Target {
+            pid,
+            every_pass: false,
+        }];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut sizes = Vec::new();
+        while Instant::now() < deadline {
+            let samples = meter.pass(&target);
+            let size = samples.processes.get(&pid).map_or(0, |s| s.tree_size);
+            sizes.push(size);
+            if size == 2 {
+                break;
+            }
+            meter.scanned = Some((Instant::now(), 1e9));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kills the test's own process group (sh and its sleep).
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = child.wait();
+        assert_eq!(
+            sizes.last(),
+            Some(&2),
+            "the sleep joined sh's tree: {sizes:?}"
+        );
+        assert!(
+            meter.scanned.is_some_and(|(_, cost)| cost == 1e9),
+            "no scan ran"
+        );
+    }
 }
