@@ -205,7 +205,7 @@ fn stats_over_xmlrpc_and_in_vigilctl_status_long() {
         while True:\n\
         \x20   busy = s.vigil.getProcessStats('busy')\n\
         \x20   tree = s.vigil.getProcessStats('tree')\n\
-        \x20   if busy['sampled'] and busy['cpu_percent'] > 50 and tree['tree_processes'] == 3 or time.time() > deadline: break\n\
+        \x20   if busy['sampled'] and busy['cpu_percent'] > 50 and busy['statename'] == 'RUNNING' and tree['tree_processes'] == 3 or time.time() > deadline: break\n\
         \x20   time.sleep(0.1)\n\
         print(busy['sampled'], busy['cpu_percent'] > 50, busy['rss'] > 0, busy['threads'], busy['restarts'])\n\
         print(tree['tree_processes'], tree['tree_rss'] > tree['rss'])\n\
