@@ -1,0 +1,592 @@
+//! The supervisor task: waits on its control channel and its next timer, feeds each event to
+//! the process state machine, and carries out the effects (spawn, signal, arm a timer, log).
+//! The loop, message dispatch, exits and state changes live here; requests, groups,
+//! spawning, `depends_on` and ordered stops each have a file of their own.
+
+mod depends_on;
+mod groups;
+mod requests;
+mod shutdown;
+mod spawning;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::Signal;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::dependencies;
+use super::snapshot::View;
+use super::statefile::StateFile;
+use super::table::{ProcKey, Table};
+use super::timers::Timers;
+use super::{ConfigInfo, Control, GroupDiff, ProbeChild, Refusal, Snapshot, SupervisorState};
+use crate::config::Config;
+use crate::events::{Event, Message, Publisher};
+use crate::logs::auto;
+use crate::logs::mainlog::CRITICAL;
+use crate::process::exit::ExitOutcome;
+use crate::process::guardian::Guardian;
+use crate::process::reaper::Reaper;
+use crate::process::signal::{self, Delivery};
+use crate::process::spawn;
+use crate::process::spawner::Spawner;
+use crate::process::state::{
+    Clock, Effect, ExitReason, Health, Input, Level, Refused, State, Step, Timer,
+};
+use crate::process::stdin::{FeedError, Feeder};
+
+/// How often a shutdown that is waiting for processes says so.
+const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
+
+/// What the supervisor as a whole is doing (supervisord's "mood").
+enum Mood {
+    /// Normal operation: autorestarts and retries happen.
+    Running,
+    /// Stopping everything to start again with this config and base environment.
+    Restarting(Box<Config>, Vec<(String, String)>),
+    /// Stopping everything to exit.
+    ShuttingDown,
+}
+
+/// The actor's state; owned by its task alone.
+pub(super) struct Supervisor {
+    /// The latest config read (at start, SIGHUP or reloadConfig): what groups are added from.
+    config: Arc<Config>,
+    /// `[supervisord] strip_ansi`.
+    strip_ansi: bool,
+    /// `[supervisord] nocleanup`: keep AUTO logs.
+    nocleanup: bool,
+    base_env: Vec<(String, String)>,
+    table: Table,
+    timers: Timers,
+    mood: Mood,
+    /// Groups still to stop during shutdown/restart, in start order: the last one goes first.
+    stop_queue: Vec<String>,
+    /// The processes of the priority level being stopped that have not stopped yet; each
+    /// leaves as its state changes (so a shutdown costs one step per process, not a pass
+    /// over its level per event).
+    stop_level: HashSet<ProcKey>,
+    /// When to log the next "waiting for … to die".
+    next_report: Option<Instant>,
+    /// Where readers get the fleet's picture, kept up to date process by process.
+    view: View,
+    /// The last generation handed out; global, so a re-created process never reuses the
+    /// generation of a timer armed for its predecessor.
+    generations: u64,
+    /// What starts children.
+    spawner: Spawner,
+    /// What collects each child's exit.
+    reaper: Reaper,
+    /// Config reloads so far (reloadConfig, SIGHUP).
+    reloads: u64,
+    /// Where events go (listener pools).
+    events: Publisher,
+    /// vigil: the processes stopped by hand, remembered across restarts (`statefile`).
+    state: StateFile,
+    /// Health probes running, by pid: who waits for each one's exit.
+    probes: HashMap<i32, oneshot::Sender<ExitOutcome>>,
+    /// vigil `depends_on`: processes to start once their dependencies are ready, in the
+    /// order they were asked for.
+    waiting: Vec<ProcKey>,
+    /// vigil `depends_on`: processes to stop once their dependents have stopped.
+    stopping_after_dependents: Vec<ProcKey>,
+    /// The supervisor's own channel, for work it finishes later (a listener's drained exit).
+    myself: mpsc::WeakUnboundedSender<Control>,
+    /// Some process in use has `depends_on` (else the dependency work is skipped: a plain
+    /// config pays nothing for it).
+    uses_dependencies: bool,
+    /// Told of every child's process group, to kill them if vigild dies.
+    guardian: Guardian,
+}
+
+impl Supervisor {
+    /// The actor for `config`; fails when an fcgi socket cannot be created (supervisord
+    /// refuses to start then too).
+    pub(super) fn new(
+        config: &Config,
+        base_env: Vec<(String, String)>,
+        (spawner, guardian): (Spawner, Guardian),
+        (snapshot, changes, myself): (
+            watch::Sender<Arc<Snapshot>>,
+            Arc<super::changes::Changes>,
+            mpsc::WeakUnboundedSender<Control>,
+        ),
+        events: Publisher,
+    ) -> std::io::Result<Self> {
+        let settings = &config.supervisord;
+        if !settings.nocleanup {
+            auto::clean(&settings.childlogdir, &settings.identifier);
+        }
+        let (table, socket_errors) = Table::build(config);
+        if !socket_errors.is_empty() {
+            return Err(std::io::Error::other(socket_errors.join("; ")));
+        }
+        let mut supervisor = Supervisor {
+            config: Arc::new(config.clone()),
+            strip_ansi: settings.strip_ansi,
+            nocleanup: settings.nocleanup,
+            base_env,
+            table,
+            timers: Timers::default(),
+            mood: Mood::Running,
+            stop_queue: Vec::new(),
+            stop_level: HashSet::new(),
+            next_report: None,
+            view: View::new(snapshot, changes),
+            generations: 0,
+            spawner,
+            reaper: Reaper::new()?,
+            reloads: 0,
+            events,
+            state: StateFile::open(settings.statefile.as_deref()),
+            probes: HashMap::new(),
+            waiting: Vec::new(),
+            stopping_after_dependents: Vec::new(),
+            myself,
+            uses_dependencies: false,
+            guardian,
+        };
+        let helpers = supervisor.spawner.helper_pids();
+        for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
+            supervisor.reaper.watch(pid);
+        }
+        supervisor.note_dependencies();
+        supervisor.publish();
+        Ok(supervisor)
+    }
+
+    /// Publishes what changed in the fleet's picture since the last publish.
+    fn publish(&mut self) {
+        let state = match self.mood {
+            Mood::Running => SupervisorState::Running,
+            Mood::Restarting(..) => SupervisorState::Restarting,
+            Mood::ShuttingDown => SupervisorState::Shutdown,
+        };
+        self.view
+            .publish(&self.table, &self.waiting, (state, self.reloads));
+    }
+
+    /// Runs until a shutdown has stopped every process.
+    pub(super) async fn run(
+        mut self,
+        mut receiver: mpsc::UnboundedReceiver<Control>,
+        mut sigchld: Signal,
+    ) {
+        self.announce_groups();
+        self.events.publish(Event::supervisor_running());
+        self.autostart();
+        // The autostart's spawns are seen at once, not at the loop's first event.
+        self.publish();
+        let exits = self.reaper.readiness();
+        let mut channel_open = true;
+        loop {
+            let deadline = [self.timers.next_deadline(), self.next_report]
+                .into_iter()
+                .flatten()
+                .min();
+            tokio::select! {
+                message = receiver.recv(), if channel_open => match message {
+                    Some(control) => self.handle(control),
+                    None => {
+                        channel_open = false;
+                        self.begin_stop(Mood::ShuttingDown);
+                    }
+                },
+                ready = exits.readable() => {
+                    let (ended, drained) = self.reaper.collect_watched();
+                    if drained {
+                        if let Ok(mut guard) = ready {
+                            guard.clear_ready();
+                        }
+                    }
+                    for (pid, outcome) in ended {
+                        self.child_exited(pid, outcome);
+                    }
+                }
+                _ = sigchld.recv() => {
+                    for (pid, outcome) in self.reaper.sweep_if_needed() {
+                        self.child_exited(pid, outcome);
+                    }
+                }
+                () = sleep_until(deadline), if deadline.is_some() => self.fire_due(),
+            }
+            self.follow_dependencies();
+            let finished = !matches!(self.mood, Mood::Running) && self.progress_stop();
+            if finished {
+                match std::mem::replace(&mut self.mood, Mood::Running) {
+                    Mood::ShuttingDown => {
+                        if !self.nocleanup {
+                            self.table.remove_auto_logs();
+                        }
+                        break;
+                    }
+                    Mood::Restarting(config, base_env) => self.restart_with(*config, base_env),
+                    Mood::Running => {}
+                }
+            }
+            self.publish();
+        }
+        self.publish();
+    }
+
+    fn handle(&mut self, control: Control) {
+        match control {
+            Control::Shutdown => {
+                if !matches!(self.mood, Mood::ShuttingDown) {
+                    self.begin_stop(Mood::ShuttingDown);
+                }
+            }
+            Control::Restart(config, base_env) => match &mut self.mood {
+                Mood::Running => self.begin_stop(Mood::Restarting(config, base_env)),
+                Mood::Restarting(..) => self.mood = Mood::Restarting(config, base_env),
+                Mood::ShuttingDown => {
+                    tracing::info!("ignoring restart request: already shutting down")
+                }
+            },
+            Control::Start(key, reply) => {
+                let outcome = self.start_request(&key);
+                self.answer(reply, outcome);
+            }
+            Control::Stop(key, reply) => {
+                let outcome = self.stop_request(&key);
+                self.answer(reply, outcome);
+            }
+            Control::Signal(key, signal, reply) => {
+                let outcome = self.signal_request(&key, signal);
+                self.answer(reply, outcome);
+            }
+            Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
+            Control::ListenerDrained {
+                key,
+                outcome,
+                captures,
+            } => {
+                self.view.touch(&key);
+                if let Some(entry) = self.table.entries.get_mut(&key) {
+                    entry.captures = captures;
+                }
+                self.process_ended(&key, outcome);
+            }
+            Control::Health {
+                key,
+                pid,
+                healthy,
+                output,
+            } => self.health_report(&key, pid, healthy, &output),
+            Control::RunProbe {
+                key,
+                command,
+                reply,
+            } => {
+                let _ = reply.send(self.run_probe(&key, &command));
+            }
+            Control::OverMemoryLimit {
+                key,
+                pid,
+                resident_bytes,
+            } => self.over_memory_limit(&key, pid, resident_bytes),
+            Control::Reread(config, reply) => {
+                let _ = reply.send(self.reread(*config));
+            }
+            Control::AddGroup(name, reply) => {
+                let outcome = self.add_group(&name);
+                self.answer(reply, outcome);
+            }
+            Control::RemoveGroup(name, reply) => {
+                let outcome = self.remove_group(&name);
+                self.answer(reply, outcome);
+            }
+            Control::ConfigInfo(reply) => {
+                let _ = reply.send(self.config_info());
+            }
+            Control::StaleMembers(name, reply) => {
+                let outcome = self
+                    .reread_group(&name)
+                    .map(|group| self.table.stale_members(&name, &group));
+                let _ = reply.send(outcome);
+            }
+            Control::ReplaceMembers(name, reply) => {
+                let outcome = self.replace_members(&name);
+                self.answer(reply, outcome);
+            }
+            Control::ReopenLogs => {
+                let streams = self.table.streams();
+                tokio::task::spawn_blocking(move || {
+                    for stream in streams {
+                        if let Err(err) = stream.reopen() {
+                            let path = stream
+                                .path()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_default();
+                            tracing::error!("could not reopen log {path}: {err}");
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn child_exited(&mut self, pid: i32, outcome: ExitOutcome) {
+        if let Some(waiting) = self.probes.remove(&pid) {
+            self.guardian.forget(pid);
+            let _ = waiting.send(outcome);
+            return;
+        }
+        if self.table.pids.contains_key(&pid) {
+            self.guardian.forget(pid);
+        }
+        // An event listener's last answer must reach its pool before its exit does (else a
+        // processed event would be sent again): its exit waits until its output is read.
+        // Its pid is forgotten at once, so nothing signals it (or its successor) meanwhile.
+        let listener = self
+            .table
+            .pids
+            .get(&pid)
+            .filter(|key| {
+                self.table
+                    .entries
+                    .get(*key)
+                    .is_some_and(|entry| entry.config.listener.is_some())
+            })
+            .cloned();
+        if let (Some(key), Some(myself)) = (listener, self.myself.upgrade()) {
+            self.table.pids.remove(&pid);
+            let captures = self
+                .table
+                .entries
+                .get_mut(&key)
+                .map(|entry| std::mem::take(&mut entry.captures))
+                .unwrap_or_default();
+            tokio::task::spawn_blocking(move || {
+                for drained in captures.iter().flatten() {
+                    drained.wait(super::table::DRAIN_LIMIT);
+                }
+                let _ = myself.send(Control::ListenerDrained {
+                    key,
+                    outcome,
+                    captures,
+                });
+            });
+            return;
+        }
+        match self.table.pids.remove(&pid) {
+            Some(key) => self.process_ended(&key, outcome),
+            None if self.spawner.is_helper(pid) => {
+                self.spawner.helper_exited(pid, &outcome.describe());
+            }
+            None if self.guardian.is_guardian(pid) => tracing::warn!(
+                "the guardian exited ({}): grandchildren may outlive a crash of vigild",
+                outcome.describe()
+            ),
+            None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
+        }
+    }
+
+    /// Handles the end of `key`'s child (its output read, for a listener).
+    fn process_ended(&mut self, key: &ProcKey, outcome: ExitOutcome) {
+        // Taken first: a respawn below starts new captures.
+        let captures = self
+            .table
+            .entries
+            .get_mut(key)
+            .map(|entry| {
+                entry.stdin = None;
+                std::mem::take(&mut entry.captures)
+            })
+            .unwrap_or_default();
+        // The child's last output may still be on its way: its events (and its crash
+        // record) come before the exit's, as under supervisord, which drains first. (A
+        // listener's output was read before its exit got here.)
+        let held = self
+            .table
+            .entries
+            .get(key)
+            .filter(|entry| entry.config.listener.is_none())
+            .and_then(|entry| entry.process.state.pid())
+            .filter(|_| captures.iter().any(Option::is_some));
+        if let Some(pid) = held {
+            self.events.send(Message::Hold {
+                group: key.0.clone(),
+                name: key.1.clone(),
+                pid,
+            });
+        }
+        // An exit the state machine does not expect is only logged.
+        let _ = self.apply(key, Input::Exited(outcome));
+        self.view.touch(key);
+        if let Some(entry) = self.table.entries.get_mut(key) {
+            let crash = entry.crash_to_record.take();
+            let marker = entry
+                .config
+                .log_markers
+                .then(|| format!("exited '{}' ({})", entry.config.name, outcome.describe()));
+            entry.after_exit(captures, (crash, marker, held), &self.events);
+        }
+    }
+
+    /// Feeds `input` to `key`'s state machine and carries out the resulting effects.
+    fn apply(&mut self, key: &ProcKey, input: Input) -> Result<(), Refused> {
+        let clock = Clock::now();
+        self.view.touch(key);
+        let Some(entry) = self.table.entries.get_mut(key) else {
+            return Err(Refused::Ignored);
+        };
+        let was_looping = entry.process.crash_loop.looping().is_some();
+        let step = entry.process.apply(input, &entry.config, clock)?;
+        self.generations += 1;
+        entry.generation = self.generations;
+        for change in &step.changes {
+            let note = match (change.to, step.exit_reason, entry.process.retry) {
+                (State::Backoff, _, Some(retry)) if retry.crash_loop => Some(format!(
+                    "crash loop: next start in {}s, {} crashes in {}s",
+                    retry.delay.as_secs_f64(),
+                    entry.process.crash_loop.recent_crashes(),
+                    entry.config.crash_loop.window.as_secs_f64()
+                )),
+                (State::Backoff, _, Some(retry)) => Some(format!(
+                    "start retry {} in {}s",
+                    entry.process.backoff,
+                    retry.delay.as_secs_f64()
+                )),
+                (
+                    State::Exited | State::Stopped | State::Backoff | State::Fatal,
+                    Some(reason),
+                    _,
+                ) => Some(format!("exit: {}", reason.label())),
+                _ => None,
+            };
+            let event = Event::process_state(
+                &entry.config.group,
+                &entry.config.name,
+                change.from,
+                change.to,
+                change.tries,
+                change.expected.unwrap_or(true),
+            );
+            self.events.publish(event.noted(note));
+        }
+        if entry.process.state.is_stopped() && !self.stop_level.is_empty() {
+            self.stop_level.remove(key);
+        }
+        if was_looping && entry.process.crash_loop.looping().is_none() {
+            self.events.publish(Event::crash_loop(
+                &entry.config.group,
+                &entry.config.name,
+                false,
+                "",
+            ));
+        }
+        self.execute(key, step, clock.now);
+        Ok(())
+    }
+
+    fn execute(&mut self, key: &ProcKey, step: Step, now: Instant) {
+        for effect in step.effects {
+            match effect {
+                Effect::Log { level, message } => log(level, &message),
+                Effect::Arm { timer, after } => {
+                    // A deadline beyond what an Instant can hold never fires.
+                    let at = now.checked_add(after);
+                    if let (Some(entry), Some(at)) = (self.table.entries.get(key), at) {
+                        self.timers.arm(at, key.clone(), timer, entry.generation);
+                    }
+                }
+                Effect::Signal { signal, to_group } => self.signal(key, signal, to_group),
+                Effect::Respawn => {
+                    if matches!(self.mood, Mood::Running) {
+                        self.start(key);
+                    }
+                }
+                Effect::RecordCrash(facts) => {
+                    self.view.touch(key);
+                    if let Some(entry) = self.table.entries.get_mut(key) {
+                        entry.crash_to_record = Some(facts);
+                    }
+                }
+            }
+        }
+    }
+
+    fn signal(&mut self, key: &ProcKey, signal: nix::sys::signal::Signal, to_group: bool) {
+        let Some(entry) = self.table.entries.get(key) else {
+            return;
+        };
+        let Some(pid) = entry.process.state.pid() else {
+            return;
+        };
+        if !self.table.pids.contains_key(&pid) {
+            // Reaped already (a listener's exit waits for its output): never signal a pid
+            // that may belong to someone else by now.
+            return;
+        }
+        match signal::send(pid, signal, to_group) {
+            Ok(Delivery::Sent) => {}
+            Ok(Delivery::Gone) => tracing::debug!(
+                "unable to signal {} (pid {pid}), it probably just exited on its own",
+                entry.config.name
+            ),
+            Err(errno) => {
+                let _ = self.apply(
+                    key,
+                    Input::SignalFailed {
+                        error: errno.to_string(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn fire_due(&mut self) {
+        let now = Instant::now();
+        for due in self.timers.pop_due(now) {
+            let current = self.table.entries.get(&due.key).map(|e| e.generation);
+            if current != Some(due.generation) {
+                continue;
+            }
+            // Stale or inapplicable timers are simply dropped.
+            let _ = match due.timer {
+                Timer::StartSecs => self.apply(&due.key, Input::StartSecsElapsed),
+                Timer::StopTimeout => self.apply(&due.key, Input::StopTimeout),
+                Timer::CrashLoopReset => self.apply(&due.key, Input::CrashLoopReset),
+                Timer::Retry => {
+                    if matches!(self.mood, Mood::Running) {
+                        self.start(&due.key);
+                    }
+                    Ok(())
+                }
+            };
+        }
+        if self.next_report.is_some_and(|at| at <= now) {
+            let waiting = self.unstopped_names();
+            if !waiting.is_empty() {
+                tracing::info!("waiting for {} to die", waiting.join(", "));
+            }
+            self.next_report = Some(now + WAITING_REPORT_EVERY);
+        }
+    }
+
+    /// The umask a child gets when its program sets none: `[supervisord] umask` once vigild
+    /// daemonized (as supervisord applies it), else vigild's own.
+    fn child_umask(&self) -> Option<u32> {
+        let settings = &self.config.supervisord;
+        (!settings.nodaemon).then_some(settings.umask)
+    }
+}
+
+fn log(level: Level, message: &str) {
+    match level {
+        Level::Critical => tracing::error!(target: CRITICAL, "{message}"),
+        Level::Warn => tracing::warn!("{message}"),
+        Level::Info => tracing::info!("{message}"),
+        Level::Debug => tracing::debug!("{message}"),
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,218 @@
+//! The supervisor's answers to requests about one process: start, stop, signal, stdin,
+//! and the sampler's and health checker's reports (`memory_limit`, probes). Each checks the
+//! state, feeds the state machine through `apply`, and never waits on anything.
+
+use super::*;
+
+impl Supervisor {
+    /// Replies to a request after publishing its effect, so the caller's next look at the
+    /// snapshot (a `wait=true` loop) already sees it.
+    pub(super) fn answer(&mut self, reply: super::super::Reply, outcome: Result<(), Refusal>) {
+        self.publish();
+        let _ = reply.send(outcome);
+    }
+
+    /// `startProcess`: allowed from STOPPED, EXITED and FATAL, and (vigil) from a crash
+    /// loop's BACKOFF, which it cuts short; a spawn that fails at once is a SPAWN_ERROR.
+    pub(super) fn start_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+        if !matches!(self.mood, Mood::Running) {
+            return Err(Refusal::ShuttingDown);
+        }
+        let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
+        // supervisord's order: the command is checked first (refused before anything
+        // changes), then the state.
+        spawn::preflight(&entry.config, &self.base_env).map_err(Refusal::SpawnError)?;
+        match entry.process.state {
+            // vigil: a start by hand cuts a crash-loop delay short.
+            State::Backoff if entry.process.retry.is_some_and(|r| r.crash_loop) => {}
+            State::Starting { .. } | State::Running { .. } | State::Backoff => {
+                return Err(Refusal::AlreadyStarted)
+            }
+            // Still stopping: nothing is spawned; a waiting caller sees ABNORMAL_TERMINATION.
+            State::Stopping { .. } => return Ok(()),
+            State::Unknown { .. } => {
+                return Err(Refusal::Failed("process is in an unknown state".into()))
+            }
+            State::Stopped | State::Exited | State::Fatal => {}
+        }
+        self.start_dependencies_of(key);
+        self.start(key);
+        let queued = self.waiting.contains(key);
+        self.view.touch(key);
+        let entry = self.table.entries.get_mut(key).ok_or(Refusal::BadName)?;
+        self.state.set(&entry.config.namespec(), false);
+        if queued {
+            // Held back by depends_on: what the last run left must not answer a wait.
+            entry.process.spawnerr = None;
+            entry.process.reached_running = false;
+            return Ok(());
+        }
+        match (&entry.process.spawnerr, entry.process.state.pid()) {
+            (Some(error), None) => Err(Refusal::SpawnError(error.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// `stopProcess`: allowed from STARTING, RUNNING and BACKOFF.
+    pub(super) fn stop_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+        let state = self
+            .table
+            .entries
+            .get(key)
+            .ok_or(Refusal::BadName)?
+            .process
+            .state;
+        if let Some(at) = self.waiting.iter().position(|k| k == key) {
+            // Not started yet: a stop cancels the start (and a BACKOFF stops as usual).
+            self.waiting.remove(at);
+            if state.is_stopped() {
+                if let Some(entry) = self.table.entries.get(key) {
+                    self.state.set(&entry.config.namespec(), true);
+                }
+                return Ok(());
+            }
+        }
+        if !matches!(
+            state,
+            State::Starting { .. } | State::Running { .. } | State::Backoff
+        ) {
+            return Err(Refusal::NotRunning);
+        }
+        if self.stop_dependents_first(key) {
+            self.apply(key, Input::Stop)
+                .map_err(|_| Refusal::NotRunning)?;
+        }
+        if let Some(entry) = self.table.entries.get(key) {
+            self.state.set(&entry.config.namespec(), true);
+        }
+        match self.table.entries.get(key).map(|e| e.process.state) {
+            Some(State::Unknown { .. }) => {
+                Err(Refusal::Failed("could not signal the process".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The sampler saw `pid`'s tree over its `memory_limit`: restart it through the normal
+    /// stop path, unless that child is already gone or stopping.
+    pub(super) fn over_memory_limit(&mut self, key: &ProcKey, pid: i32, resident_bytes: u64) {
+        let Some(entry) = self.table.entries.get(key) else {
+            return;
+        };
+        if !matches!(entry.process.state, State::Starting { pid: p } | State::Running { pid: p } if p == pid)
+        {
+            return;
+        }
+        tracing::warn!(
+            "restarting: {} uses {resident_bytes} bytes of resident memory, over its memory_limit of {}",
+            entry.config.name,
+            entry.config.memory_limit.unwrap_or_default()
+        );
+        let _ = self.apply(key, Input::Restart(ExitReason::MemoryLimit));
+        self.publish();
+    }
+
+    /// The health checker's new verdict on child `pid`: shown in the status; an unhealthy
+    /// process gets a crash record with the probe's output and is restarted through the
+    /// normal stop path.
+    pub(super) fn health_report(&mut self, key: &ProcKey, pid: i32, healthy: bool, output: &str) {
+        self.view.touch(key);
+        let Some(entry) = self.table.entries.get_mut(key) else {
+            return;
+        };
+        if !matches!(entry.process.state, State::Starting { pid: p } | State::Running { pid: p } if p == pid)
+        {
+            return;
+        }
+        let name = entry.config.name.clone();
+        self.events
+            .publish(Event::health(&entry.config.group, &name, healthy, output));
+        if healthy {
+            entry.process.health = Some(Health::Healthy);
+            tracing::info!("healthy: {name} passes its health check");
+        } else {
+            entry.process.health = Some(Health::Unhealthy);
+            let last = output.lines().last().unwrap_or_default();
+            tracing::warn!(
+                "unhealthy: {name} (pid {pid}) failed its health check, restarting: {last}"
+            );
+            entry.record_unhealthy(pid, output);
+            let _ = self.apply(key, Input::Restart(ExitReason::Unhealthy));
+        }
+        self.publish();
+    }
+
+    /// Starts a health probe of `key`: `/bin/sh -c command` with the program's user,
+    /// directory and environment, output merged into one pipe. Its exit goes to the probe's
+    /// waiter, not to any process.
+    pub(super) fn run_probe(&mut self, key: &ProcKey, command: &str) -> Result<ProbeChild, String> {
+        let entry = self.table.entries.get(key).ok_or("no such process")?;
+        let quoted = shlex::try_quote(command).map_err(|err| err.to_string())?;
+        let mut config = (*entry.config).clone();
+        config.command = format!("/bin/sh -c {quoted}");
+        config.redirect_stderr = true;
+        config.stdout.target = crate::config::LogTarget::Auto;
+        config.fcgi_socket = None;
+        let prepared = spawn::prepare(&config, (&self.base_env, self.child_umask()), None)?;
+        let ticket = self.spawner.submit(prepared.plan());
+        let started = self.spawner.collect(ticket);
+        let child = prepared.finish(&config, started)?;
+        let output = child.stdout.ok_or("the probe has no output pipe")?;
+        let (waiter, exit) = oneshot::channel();
+        self.probes.insert(child.pid, waiter);
+        self.guardian.watch(child.pid);
+        self.reaper.watch(child.pid);
+        Ok(ProbeChild {
+            pid: child.pid,
+            output,
+            exit,
+        })
+    }
+
+    /// `signalProcess`: allowed from RUNNING, STARTING and STOPPING, to the pid only.
+    pub(super) fn signal_request(&mut self, key: &ProcKey, number: i32) -> Result<(), Refusal> {
+        let state = self
+            .table
+            .entries
+            .get(key)
+            .ok_or(Refusal::BadName)?
+            .process
+            .state;
+        let pid = match state {
+            State::Running { pid } | State::Starting { pid } | State::Stopping { pid } => pid,
+            _ => return Err(Refusal::NotRunning),
+        };
+        let signal = nix::sys::signal::Signal::try_from(number)
+            .map_err(|err| Refusal::Failed(err.to_string()))?;
+        match signal::send(pid, signal, false) {
+            Ok(_) => {
+                self.view.touch(key);
+                if let Some(entry) = self.table.entries.get_mut(key) {
+                    entry.process.signalled = true;
+                }
+                Ok(())
+            }
+            Err(errno) => Err(Refusal::Failed(errno.to_string())),
+        }
+    }
+
+    /// `sendProcessStdin`: the bytes are queued for the child's stdin feeder, as supervisord
+    /// buffers them, and the reply comes at once; a full queue (the child does not read) is
+    /// refused with FAILED, a closed stdin with NO_FILE.
+    pub(super) fn send_stdin(&mut self, key: &ProcKey, bytes: Vec<u8>, reply: super::super::Reply) {
+        let Some(entry) = self.table.entries.get(key) else {
+            let _ = reply.send(Err(Refusal::BadName));
+            return;
+        };
+        // As supervisord: nothing goes to a process that is being stopped.
+        let stopping = matches!(entry.process.state, State::Stopping { .. });
+        let outcome = match (entry.process.state.pid(), &entry.stdin) {
+            (Some(_), Some(stdin)) if !stopping => stdin.send(bytes).map_err(|err| match err {
+                FeedError::Closed => Refusal::StdinClosed,
+                full @ FeedError::Full { .. } => Refusal::Failed(full.to_string()),
+            }),
+            _ => Err(Refusal::NotRunning),
+        };
+        let _ = reply.send(outcome);
+    }
+}
