@@ -508,6 +508,48 @@ fn running_out_of_fds_fails_spawns_not_vigild() {
     assert!(!log.contains("panicked"), "{log}");
 }
 
+#[test]
+fn children_without_a_pidfd_are_reaped_and_restarted_all_the_same() {
+    // With 200 fds the reaper keeps 256 free, so no child gets a pidfd: each exit is found
+    // by asking the unwatched children by pid at SIGCHLD.
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[supervisord]\nminfds=64\n\n\
+         [program:w]\ncommand=/bin/sleep 1000\nprocess_name=w_%(process_num)d\nnumprocs=3\n\
+         startsecs=0\nautorestart=true\nstdout_logfile=NONE\nstderr_logfile=NONE\n"
+    ));
+    let vigild = Vigild::start_wrapped(ws, &["prlimit", "--nofile=200:200"], &[]);
+    let warning = vigild.wait_log("cannot watch pid");
+    assert!(warning.contains("SIGCHLD reaps it"), "{warning}");
+    let pid_of = |name: &str| -> i32 {
+        vigild
+            .vigilctl(&["pid", name])
+            .1
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    for name in ["w:w_0", "w:w_2"] {
+        let mut old = 0;
+        assert!(wait_until(|| {
+            old = pid_of(name);
+            old > 0
+        }));
+        kill(Pid::from_raw(old), Signal::SIGKILL).expect("kill");
+        assert!(
+            wait_until(|| stat_fields(old).is_none() && ![0, old].contains(&pid_of(name))),
+            "{name} (pid {old}) was not reaped and restarted:\n{}",
+            vigild.log()
+        );
+    }
+    let log = vigild.log();
+    assert_eq!(
+        lines_with(&log, "(terminated by SIGKILL; not expected)").len(),
+        2,
+        "{log}"
+    );
+}
+
 /// The soft limit on open files of `pid`.
 fn open_files_limit(pid: i32) -> u64 {
     fs::read_to_string(format!("/proc/{pid}/limits"))

@@ -4,9 +4,9 @@
 //! child of the caller (about 2 ms per call at 10,000 programs here, two calls per exit);
 //! `waitpid(pid)` looks at that one child.
 //!
-//! A pidfd is one fd per child. SIGCHLD still sweeps with `waitpid(-1)` when something may
-//! not be watched: a child whose pidfd could not be opened or would take the fds kept free
-//! (a 32nd of the limit), and orphans when vigild is PID 1 or a subreaper.
+//! A pidfd is one fd per child. A child whose pidfd could not be opened or would take the
+//! fds kept free (a 32nd of the limit) is asked by its pid at each SIGCHLD; when vigild is
+//! PID 1 or a subreaper, orphans come too and SIGCHLD sweeps with `waitpid(-1)`.
 //! The supervisor calls this from its own task only, never concurrently with a spawn: std's
 //! `Command::spawn` waits for a child whose exec failed, and a concurrent `waitpid(-1)`
 //! could steal that status. This module owns no process state; it only hands exits over.
@@ -83,8 +83,7 @@ impl Reaper {
                 if self.unwatched.is_empty() {
                     tracing::warn!(
                         "cannot watch pid {pid} for its exit ({err}); SIGCHLD reaps it and \
-                         those after it that cannot be watched either, at a cost per exit \
-                         that grows with the fleet"
+                         the others that cannot be watched, each asked by its pid"
                     );
                 }
                 self.unwatched.insert(pid);
@@ -147,18 +146,28 @@ impl Reaper {
         (ended, count < BATCH)
     }
 
-    /// After a SIGCHLD: every ended child, if something may be unwatched; else nothing
-    /// (the watched ones come through [`Reaper::collect_watched`]), so an exit never costs
-    /// a walk over every child.
+    /// After a SIGCHLD: the unwatched children that ended, each asked by its pid (the
+    /// watched ones come through [`Reaper::collect_watched`]), so an exit never costs a
+    /// walk over every child; when orphans may come (PID 1, subreaper), every ended child.
     pub fn sweep_if_needed(&mut self) -> Vec<(i32, ExitOutcome)> {
-        if self.unwatched.is_empty() && !self.adopts_orphans {
-            return Vec::new();
+        if self.adopts_orphans {
+            let ended = reap_ready();
+            for (pid, _) in &ended {
+                self.unwatched.remove(pid);
+                self.watched.remove(pid);
+            }
+            return ended;
         }
-        let ended = reap_ready();
-        for (pid, _) in &ended {
-            self.unwatched.remove(pid);
-            self.watched.remove(pid);
-        }
+        // No orphans can come: only the unwatched ones are asked, each by its pid.
+        let mut ended = Vec::new();
+        self.unwatched.retain(|pid| match wait_for(*pid) {
+            Waited::Ended(outcome) => {
+                ended.push((*pid, outcome));
+                false
+            }
+            Waited::Gone => false,
+            Waited::Running => true,
+        });
         ended
     }
 }
