@@ -104,6 +104,19 @@ def proc_rss_mib(pid):
     return float("nan")
 
 
+def settled_rss_mib(pid, steady=0.5, limit=5.0):
+    """RSS once it has stopped falling for `steady` seconds (at most `limit`): vigild gives a
+    big answer's memory back on a blocking thread just after sending it, so a reading taken
+    the moment the last answer arrives can catch that release half done."""
+    lowest, since, began = proc_rss_mib(pid), time.monotonic(), time.monotonic()
+    while time.monotonic() - since < steady and time.monotonic() - began < limit:
+        time.sleep(0.05)
+        now = proc_rss_mib(pid)
+        if now < lowest:
+            lowest, since = now, time.monotonic()
+    return proc_rss_mib(pid)
+
+
 def wait_for(condition, timeout, interval=0.01, what="condition"):
     """Polls `condition` until it returns a true value; returns it, or raises on timeout."""
     deadline = time.monotonic() + timeout
@@ -703,7 +716,7 @@ def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, statu
         daemon.wait_states("RUNNING", programs, start_timeout, 0.25 if count >= 1000 else 0.01)
         r["all RUNNING (s)"] = time.monotonic() - daemon.launched
         time.sleep(1)  # let start-up settle
-        r["RSS after start (MiB)"] = proc_rss_mib(pid)
+        r["RSS after start (MiB)"] = settled_rss_mib(pid)
         r["open fds"] = open_fds(pid)
         r["fds per program"] = r["open fds"] / programs
         limit = fd_limit_of(pid)
@@ -747,7 +760,7 @@ def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, statu
                 r["/metrics promtool accepts (1=yes)"] = 1.0 if checked[0] else 0.0
                 if not checked[0]:
                     notes.append(f"{kind} {count}: promtool check metrics: " + " | ".join(checked[1]))
-        r["RSS after status+scrapes (MiB)"] = proc_rss_mib(pid)
+        r["RSS after status+scrapes (MiB)"] = settled_rss_mib(pid)
         r["RSS growth (x)"] = r["RSS after status+scrapes (MiB)"] / r["RSS after start (MiB)"]
 
         info = xmlrpc.client.dumps(("victim",), "supervisor.getProcessInfo")
