@@ -147,13 +147,9 @@ impl ProcessView {
         }
     }
 
-    /// `group:name`, or `name` when they are equal.
+    /// `group:name`, or `name` when they are equal (the one rule in [`crate::namespec::of`]).
     pub fn namespec(&self) -> String {
-        if self.group == self.name {
-            self.name.clone()
-        } else {
-            format!("{}:{}", self.group, self.name)
-        }
+        crate::namespec::of(&self.group, &self.name)
     }
 }
 
