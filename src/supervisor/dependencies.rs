@@ -57,3 +57,80 @@ pub fn waiting_for(table: &Table, key: &ProcKey) -> Vec<String> {
         .map(|entry| entry.config.namespec())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load, Overrides};
+
+    /// The table of `programs`, with no logs and no processes started.
+    fn table(programs: &str) -> (tempfile::TempDir, Table) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("supervisord.conf");
+        let text = format!(
+            "[supervisord]\nchildlogdir={}\n\n{programs}",
+            dir.path().display()
+        );
+        std::fs::write(&path, text).expect("write config");
+        let loaded = load(&path, &Overrides::default(), dir.path(), &[]).expect("config loads");
+        let (table, errors) = Table::build(&loaded.config);
+        assert!(errors.is_empty(), "{errors:?}");
+        (dir, table)
+    }
+
+    fn key(group: &str, name: &str) -> ProcKey {
+        (group.to_string(), name.to_string())
+    }
+
+    const FLEET: &str = "[program:db]\ncommand=/bin/true\nnumprocs=2\nprocess_name=db_%(process_num)d\n\
+        stdout_logfile=NONE\nstderr_logfile=NONE\n\n\
+        [program:web]\ncommand=/bin/true\ndepends_on=db\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n\
+        [program:worker]\ncommand=/bin/true\ndepends_on=web\nhealthcheck_command=/bin/true\n\
+        stdout_logfile=NONE\nstderr_logfile=NONE\n";
+
+    #[test]
+    fn a_program_name_stands_for_all_its_processes_both_ways() {
+        let (_dir, table) = table(FLEET);
+        let mut deps = dependencies(&table, &key("web", "web"));
+        deps.sort();
+        assert_eq!(deps, [key("db", "db_0"), key("db", "db_1")]);
+        assert_eq!(dependents(&table, &key("db", "db_1")), [key("web", "web")]);
+        assert_eq!(
+            dependents(&table, &key("web", "web")),
+            [key("worker", "worker")]
+        );
+        assert!(dependencies(&table, &key("db", "db_0")).is_empty());
+        assert!(dependencies(&table, &key("nope", "nope")).is_empty());
+    }
+
+    #[test]
+    fn a_dependency_is_ready_when_running_and_healthy_if_it_is_checked() {
+        let (_dir, mut table) = table(FLEET);
+        let mut waiting = waiting_for(&table, &key("web", "web"));
+        waiting.sort();
+        assert_eq!(waiting, ["db:db_0", "db:db_1"]);
+        let mut set = |key: ProcKey, state: State, health: Option<Health>| {
+            let entry = table.entries.get_mut(&key).expect("entry");
+            entry.process.state = state;
+            entry.process.health = health;
+        };
+        set(key("db", "db_0"), State::Running { pid: 10 }, None);
+        set(key("db", "db_1"), State::Starting { pid: 11 }, None);
+        set(key("web", "web"), State::Running { pid: 12 }, None);
+        set(
+            key("worker", "worker"),
+            State::Running { pid: 13 },
+            Some(Health::Unhealthy),
+        );
+        assert_eq!(
+            waiting_for(&table, &key("web", "web")),
+            ["db:db_1"],
+            "STARTING is not ready"
+        );
+        assert!(ready(&table, &key("web", "web")));
+        assert!(
+            !ready(&table, &key("worker", "worker")),
+            "unhealthy is not ready"
+        );
+    }
+}

@@ -75,3 +75,50 @@ impl Timers {
         self.heap.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn key(name: &str) -> ProcKey {
+        (name.to_string(), name.to_string())
+    }
+
+    #[test]
+    fn timers_come_due_earliest_first_and_in_arming_order_at_one_deadline() {
+        let start = Instant::now();
+        let mut timers = Timers::default();
+        assert_eq!(timers.next_deadline(), None);
+        timers.arm(
+            start + Duration::from_secs(3),
+            key("c"),
+            Timer::StopTimeout,
+            1,
+        );
+        timers.arm(
+            start + Duration::from_secs(1),
+            key("a"),
+            Timer::StartSecs,
+            1,
+        );
+        timers.arm(start + Duration::from_secs(1), key("b"), Timer::Retry, 2);
+        assert_eq!(timers.next_deadline(), Some(start + Duration::from_secs(1)));
+
+        assert!(timers.pop_due(start).is_empty(), "nothing is due yet");
+        let due = timers.pop_due(start + Duration::from_secs(2));
+        let names: Vec<&str> = due.iter().map(|d| d.key.1.as_str()).collect();
+        assert_eq!(
+            names,
+            ["a", "b"],
+            "same deadline: the one armed first comes first"
+        );
+        assert_eq!(due[1].timer, Timer::Retry);
+        assert_eq!(due[1].generation, 2);
+        assert_eq!(timers.next_deadline(), Some(start + Duration::from_secs(3)));
+
+        timers.clear();
+        assert_eq!(timers.next_deadline(), None);
+        assert!(timers.pop_due(start + Duration::from_secs(10)).is_empty());
+    }
+}
