@@ -453,7 +453,13 @@ pub fn call(method: &str, params: &[Value]) -> String {
 
 /// A `<methodResponse>` carrying `value`.
 pub fn response(value: &Value) -> String {
-    let mut out = String::from("<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n");
+    // An encoded answer can be megabytes: room for it at once, not by doubling.
+    let body = match value {
+        Value::Encoded(Encoded(xml)) => xml.len(),
+        _ => 256,
+    };
+    let mut out = String::with_capacity(body + 96);
+    out.push_str("<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n");
     write_value(&mut out, value);
     out.push_str("</param>\n</params>\n</methodResponse>\n");
     out
