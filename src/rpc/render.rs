@@ -109,7 +109,8 @@ pub fn all_process_info<'a>(
     count: usize,
 ) -> Value {
     let now = SystemTime::now();
-    let mut encoder = Encoder::with_capacity(count * 1024 + 64);
+    // About 1.1 KB a process (10.9 MB for 10,000): room at once, no doubling.
+    let mut encoder = Encoder::with_capacity(count * 1280 + 64);
     encoder.begin_array();
     for process in processes {
         write_process_info(&mut encoder, process, now);
