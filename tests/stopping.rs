@@ -65,7 +65,7 @@ fn stopsignal_is_sent_first() {
     let ws = Workspace::new();
     ws.write(
         "graceful.sh",
-        "#!/bin/sh\ntrap 'echo got-int; exit 0' INT\nwhile true; do sleep 0.1; done\n",
+        "#!/bin/sh\ntrap 'echo got-int; exit 0' INT\necho ready\nwhile true; do sleep 0.1; done\n",
     );
     ws.config(
         "[program:graceful]\ncommand=/bin/sh {dir}/graceful.sh\nstartsecs=0\nstopsignal=INT\n\
@@ -73,12 +73,14 @@ fn stopsignal_is_sent_first() {
     );
     let mut vigild = Vigild::start(ws, &[]);
     vigild.wait_log("success: graceful entered RUNNING state");
+    // Stopped only once its trap is set (startsecs=0 is RUNNING before the shell has run).
+    assert!(wait_until(|| vigild.ws.read("graceful.out") == "ready\n"));
     let log = vigild.shutdown();
     assert!(
         log.contains("INFO stopped: graceful (exit status 0)"),
         "{log}"
     );
-    assert_eq!(vigild.ws.read("graceful.out"), "got-int\n");
+    assert_eq!(vigild.ws.read("graceful.out"), "ready\ngot-int\n");
 }
 
 /// Runs `script` (which writes its grandchild's pid to `{dir}/grandchild.pid`) with the
