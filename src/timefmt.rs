@@ -11,7 +11,7 @@ fn local(when: SystemTime) -> (libc::tm, u32) {
     // are valid for the duration of the call.
     let tm = unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
+        libc::localtime_r(&raw const secs, &raw mut tm);
         tm
     };
     (tm, since.subsec_millis())

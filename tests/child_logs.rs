@@ -35,11 +35,7 @@ fn rotate_numbered_lines(count: u32, maxbytes: &str, backups: u32) -> (Vec<Strin
     let total = || -> usize {
         rotated_files(&dir, "counter.log")
             .iter()
-            .map(|f| {
-                fs::metadata(dir.join(f))
-                    .map(|m| m.len() as usize)
-                    .unwrap_or(0)
-            })
+            .map(|f| fs::metadata(dir.join(f)).map_or(0, |m| m.len() as usize))
             .sum()
     };
     if backups >= 1000 {

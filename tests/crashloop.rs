@@ -9,7 +9,7 @@ use crate::support::*;
 /// Watches one process every 20 ms until it has been spawned `argv[3]` times; prints, per
 /// spawn, [pid, seconds from the previous child's exit to this spawn (None for the first),
 /// the last crash-loop BACKOFF description seen before it].
-const WATCH_RESTARTS: &str = r#"
+const WATCH_RESTARTS: &str = r"
 import json, sys, time, xmlrpc.client
 proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:%s/RPC2' % sys.argv[1])
 name, wanted = sys.argv[2], int(sys.argv[3])
@@ -30,7 +30,7 @@ while len(runs) < wanted and time.time() < end:
         description = info['description']
     time.sleep(0.02)
 print(json.dumps(runs))
-"#;
+";
 
 /// Raises after it has been RUNNING (startsecs=1) for a moment, with a traceback on stderr.
 const CRASHER: &str = "[program:crasher]\n\

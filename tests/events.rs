@@ -9,7 +9,7 @@ use crate::support::*;
 /// A listener that appends each event (header line and payload, as Python reprs) to the
 /// file named by its first argument, answering `RESULT 2\nOK`, or `RESULT 4\nFAIL` once for
 /// every event whose payload contains its second argument.
-const RECORDER: &str = r#"
+const RECORDER: &str = r"
 import sys
 out = open(sys.argv[1], 'a')
 fail_on = sys.argv[2] if len(sys.argv) > 2 else None
@@ -28,7 +28,7 @@ while True:
     else:
         sys.stdout.write('RESULT 2\nOK')
     sys.stdout.flush()
-"#;
+";
 
 /// The scenario's programs: the recorder, and an app that writes a capture-mode block on
 /// stdout, then a non-ASCII line on stderr (events on), then runs.

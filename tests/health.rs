@@ -6,7 +6,7 @@ use crate::support::*;
 
 /// Answers 200, or 500 while the file `sick` exists next to it; ignores SIGTERM, so its
 /// stop lasts `stopwaitsecs` and the status shows why it is stopping.
-const WEB: &str = r#"
+const WEB: &str = r"
 import http.server, os, signal, sys
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 sick = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sick')
@@ -17,7 +17,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), Handler).serve_forever()
-"#;
+";
 
 /// `vigil.getProcessStats(name)['health']`.
 fn health(port: u16, name: &str) -> String {
@@ -124,8 +124,7 @@ fn a_hung_probe_times_out_and_counts_as_a_failure() {
     assert!(
         wait_until(|| session_members(sid).iter().all(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .map(|cmd| !cmd.contains("sleep\u{0}600"))
-                .unwrap_or(true)
+                .map_or(true, |cmd| !cmd.contains("sleep\u{0}600"))
         })),
         "a probe outlived its timeout"
     );

@@ -6,7 +6,7 @@ use crate::support::*;
 /// Polls the `pool` group over XML-RPC until all of its initially RUNNING pids have been
 /// replaced; prints `[fewest RUNNING seen, initial pids, final pids]` as JSON. It writes
 /// `watching` to the file named by argv[3] once it has the initial pids.
-const WATCH_POOL: &str = r#"
+const WATCH_POOL: &str = r"
 import json, sys, time, xmlrpc.client
 proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:%s/RPC2' % sys.argv[1])
 size = int(sys.argv[2])
@@ -30,7 +30,7 @@ while time.time() < end:
         break
     time.sleep(0.02)
 print(json.dumps([fewest, first, now]))
-"#;
+";
 
 /// The watcher process, killed if the test ends before it does.
 struct Watcher(Option<std::process::Child>);

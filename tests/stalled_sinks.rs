@@ -38,7 +38,7 @@ fn fill(fifo: &mut File) {
 
 /// Reads what the FIFO holds now (it is non-blocking), appending to `into`.
 fn drain(fifo: &mut File, into: &mut Vec<u8>) {
-    let mut buffer = [0; 65536];
+    let mut buffer = vec![0; 65536];
     while let Ok(n) = fifo.read(&mut buffer) {
         if n == 0 {
             break;
@@ -167,7 +167,7 @@ fn live_victim(dir: &std::path::Path) -> (i32, i32) {
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
-        .filter_map(|entry| {
+        .find_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
             let shell: i32 = name.strip_prefix("grandchild.")?.parse().ok()?;
             let grandchild = std::fs::read_to_string(entry.path())
@@ -177,7 +177,6 @@ fn live_victim(dir: &std::path::Path) -> (i32, i32) {
                 .ok()?;
             crate::support::alive(shell).then_some((shell, grandchild))
         })
-        .next()
         .unwrap_or((0, 0))
 }
 

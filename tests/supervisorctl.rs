@@ -244,8 +244,8 @@ fn a_live_socket_refuses_a_second_daemon_and_a_stale_one_is_replaced() {
     vigild.shutdown();
 
     // A socket file nobody listens on (a daemon that died) is replaced.
-    let _stale = std::os::unix::net::UnixListener::bind(&socket).expect("stale socket");
-    drop(_stale);
+    let stale = std::os::unix::net::UnixListener::bind(&socket).expect("stale socket");
+    drop(stale);
     let stale_ws = Workspace::new();
     stale_ws.config(&format!(
         "[unix_http_server]\nfile={}\n\n[program:a]\ncommand=/bin/sleep 1000\nstartsecs=0\n",

@@ -62,7 +62,7 @@ impl fmt::Display for Diagnostic {
             write!(f, ": [{section}]")?;
             match (&loc.option, &loc.value) {
                 (Some(option), Some(value)) => {
-                    write!(f, " {option}={}", value.replace('\n', "\\n"))?
+                    write!(f, " {option}={}", value.replace('\n', "\\n"))?;
                 }
                 (Some(option), None) => write!(f, " {option}")?,
                 _ => {}

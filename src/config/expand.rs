@@ -119,7 +119,7 @@ fn parse_format(spec: &str) -> Option<(Format, usize)> {
             '0' if format.width == 0 => format.zero = true,
             '+' | ' ' | '#' => {}
             d if d.is_ascii_digit() => {
-                format.width = format.width * 10 + (d as usize - '0' as usize)
+                format.width = format.width * 10 + (d as usize - '0' as usize);
             }
             's' | 'r' | 'd' | 'i' | 'u' => {
                 format.conversion = c;

@@ -57,8 +57,7 @@ impl RawSection {
     pub fn here(&self) -> PathBuf {
         self.file
             .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     }
 
     fn merge(&mut self, other: RawSection) {
@@ -191,7 +190,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<RawSection>, Diagnostic>
     })?;
     let lines = LineIndex::scan(text);
     let mut sections: Vec<RawSection> = Vec::new();
-    for (name, properties) in ini.iter() {
+    for (name, properties) in &ini {
         let Some(name) = name else {
             if !properties.is_empty() {
                 return Err(Diagnostic::new(
@@ -210,7 +209,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<RawSection>, Diagnostic>
             line: lines.section(name),
             options: Vec::new(),
         };
-        for (key, value) in properties.iter() {
+        for (key, value) in properties {
             let key = key.to_ascii_lowercase();
             let line = lines.option(name, &key);
             section.set(RawOption {

@@ -497,8 +497,7 @@ pub fn search_path(exe: &Path, cwd: &Path) -> Vec<PathBuf> {
     let here = exe
         .parent()
         .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."));
+        .map_or_else(|| PathBuf::from(".."), Path::to_path_buf);
     vec![
         here.join("etc/supervisord.conf"),
         here.join("supervisord.conf"),

@@ -90,7 +90,7 @@ pub(super) fn read_all(
             }
         }
     }
-    for group in groups.iter_mut() {
+    for group in &mut groups {
         group.processes.sort_by_key(|process| process.priority);
         let mut seen = HashSet::new();
         for process in &group.processes {
@@ -353,7 +353,7 @@ fn read_program(
             .number("numprocs", i64::from(numprocs));
         let name = reader
             .parse("process_name", &names, program.to_string(), value::name)
-            .to_string();
+            .clone();
         let environment = reader.parse("environment", &names, Vec::new(), value::key_value_pairs);
         let mut names = names.clone();
         names.environment(environment.iter().map(|(k, v)| (k, v)));
@@ -366,10 +366,10 @@ fn read_program(
         processes.push(Arc::new(ProcessConfig {
             name,
             command,
-            environment,
-            directory,
             stdout,
             stderr,
+            environment,
+            directory,
             ..shared.clone()
         }));
     }

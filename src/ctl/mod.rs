@@ -99,14 +99,13 @@ fn client_for(
 ) -> Result<(Client, Option<crate::config::CtlConfig>), SetupError> {
     let cwd = std::env::current_dir().map_err(SetupError::CurrentDir)?;
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let file = match &options.configuration {
-        Some(file) => Some(file.clone()),
-        None => {
-            let exe = std::env::current_exe().unwrap_or_default();
-            crate::config::search_path(&exe, &cwd)
-                .into_iter()
-                .find(|p| p.is_file())
-        }
+    let file = if let Some(file) = &options.configuration {
+        Some(file.clone())
+    } else {
+        let exe = std::env::current_exe().unwrap_or_default();
+        crate::config::search_path(&exe, &cwd)
+            .into_iter()
+            .find(|p| p.is_file())
     };
     let section = match file {
         Some(file) => crate::config::load_ctl(&file, &cwd, &env)?,
@@ -323,8 +322,8 @@ impl Ctl {
     /// `vigil.getAllProcessStats` by namespec, or None (with a note) from a daemon that does
     /// not offer it, such as Python supervisord.
     fn process_stats(&mut self) -> Option<std::collections::HashMap<String, Value>> {
-        match self.client.call("vigil.getAllProcessStats", &[]) {
-            Ok(value) => Some(
+        if let Ok(value) = self.client.call("vigil.getAllProcessStats", &[]) {
+            Some(
                 array(value)
                     .into_iter()
                     .map(|stats| {
@@ -333,11 +332,10 @@ impl Ctl {
                         (spec, stats)
                     })
                     .collect(),
-            ),
-            Err(_) => {
-                eprintln!("(this server offers no process stats: showing the plain status)");
-                None
-            }
+            )
+        } else {
+            eprintln!("(this server offers no process stats: showing the plain status)");
+            None
         }
     }
 
@@ -416,7 +414,7 @@ impl Ctl {
         if args.contains(&"all") {
             match self.client.call("supervisor.startAllProcesses", &[]) {
                 Ok(results) => {
-                    self.results(array(results), start_result, FaultCode::AlreadyStarted)
+                    self.results(array(results), start_result, FaultCode::AlreadyStarted);
                 }
                 Err(err) => self.fail(&err),
             }
@@ -432,7 +430,7 @@ impl Ctl {
                     &[Value::from(group.as_str())],
                 ) {
                     Ok(results) => {
-                        self.results(array(results), start_result, FaultCode::AlreadyStarted)
+                        self.results(array(results), start_result, FaultCode::AlreadyStarted);
                     }
                     Err(ClientError::Fault(code, _)) if code == FaultCode::BadName.code() => {
                         println!("{group}: ERROR (no such group)");

@@ -111,26 +111,25 @@ struct ConfigSource {
 impl ConfigSource {
     fn discover(options: &DaemonOptions) -> Result<Self, StartError> {
         let cwd = std::env::current_dir().map_err(io_error("reading the current directory"))?;
-        let file = match &options.config_file {
-            Some(file) => cwd.join(file),
-            None => {
-                // The binary's real path (argv[0] may be a bare name found on PATH).
-                let exe = std::env::current_exe().unwrap_or_default();
-                let candidates = config::search_path(&exe, &cwd);
-                candidates
-                    .iter()
-                    .find(|path| path.is_file())
-                    .cloned()
-                    .ok_or_else(|| {
-                        StartError::NoConfig(
-                            candidates
-                                .iter()
-                                .map(|p| p.display().to_string())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        )
-                    })?
-            }
+        let file = if let Some(file) = &options.config_file {
+            cwd.join(file)
+        } else {
+            // The binary's real path (argv[0] may be a bare name found on PATH).
+            let exe = std::env::current_exe().unwrap_or_default();
+            let candidates = config::search_path(&exe, &cwd);
+            candidates
+                .iter()
+                .find(|path| path.is_file())
+                .cloned()
+                .ok_or_else(|| {
+                    StartError::NoConfig(
+                        candidates
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                })?
         };
         Ok(ConfigSource {
             file,
@@ -452,6 +451,7 @@ fn refuse_second_daemon(pidfile: &Path) -> Result<(), StartError> {
 /// Double fork and setsid, so vigild has no controlling terminal and is not a session leader;
 /// stdio goes to /dev/null.
 fn daemonize(directory: Option<&Path>, mask: u32) -> Result<(), StartError> {
+    use std::os::fd::AsRawFd;
     fork_and_leave_parent()?;
     setsid().map_err(|e| io_error("starting a new session")(e.into()))?;
     // The second child is not a session leader, so it can never acquire a terminal.
@@ -468,7 +468,6 @@ fn daemonize(directory: Option<&Path>, mask: u32) -> Result<(), StartError> {
         .write(true)
         .open("/dev/null")
         .map_err(io_error("opening /dev/null"))?;
-    use std::os::fd::AsRawFd;
     for fd in 0..=2 {
         nix::unistd::dup2(null.as_raw_fd(), fd)
             .map_err(|e| io_error("redirecting stdio")(e.into()))?;

@@ -107,7 +107,7 @@ impl Applied {
             match write_pidfile(&new.pidfile) {
                 Ok(()) => {
                     let _ = std::fs::remove_file(&current.pidfile);
-                    current.pidfile = new.pidfile.clone();
+                    current.pidfile.clone_from(&new.pidfile);
                 }
                 Err(err) => tracing::error!(
                     "could not apply pidfile={}: {err}; keeping {}",

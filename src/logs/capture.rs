@@ -588,7 +588,7 @@ fn wait_readable(pipe: &File, millis: libc::c_int) -> bool {
         revents: 0,
     };
     // SAFETY: one valid pollfd for the duration of the call.
-    unsafe { libc::poll(&mut poll, 1, millis) > 0 }
+    unsafe { libc::poll(&raw mut poll, 1, millis) > 0 }
 }
 
 /// What a capture has put into its stream: how many bytes, ending where.

@@ -152,7 +152,7 @@ impl LogFile {
         };
         let mut offset = libc::loff_t::try_from(self.len).unwrap_or(libc::loff_t::MAX);
         let out_offset: *mut libc::loff_t = if self.seekable {
-            &mut offset
+            &raw mut offset
         } else {
             std::ptr::null_mut()
         };

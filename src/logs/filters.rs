@@ -44,21 +44,18 @@ impl CaptureSplitter {
             } else {
                 CAPTURE_BEGIN
             };
-            match find(rest, token) {
-                Some(at) => {
-                    self.take(&rest[..at], log);
-                    if self.capturing {
-                        blocks.push(std::mem::take(&mut self.captured));
-                    }
-                    self.capturing = !self.capturing;
-                    rest = &rest[at + token.len()..];
+            if let Some(at) = find(rest, token) {
+                self.take(&rest[..at], log);
+                if self.capturing {
+                    blocks.push(std::mem::take(&mut self.captured));
                 }
-                None => {
-                    let keep = partial_suffix(rest, token);
-                    self.take(&rest[..rest.len() - keep], log);
-                    self.held = rest[rest.len() - keep..].to_vec();
-                    return blocks;
-                }
+                self.capturing = !self.capturing;
+                rest = &rest[at + token.len()..];
+            } else {
+                let keep = partial_suffix(rest, token);
+                self.take(&rest[..rest.len() - keep], log);
+                self.held = rest[rest.len() - keep..].to_vec();
+                return blocks;
             }
         }
     }

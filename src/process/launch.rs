@@ -140,8 +140,8 @@ pub fn launch(launch: &Launch, extra_flags: c_int) -> Result<i32, LaunchError> {
     let mut previous: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
+        libc::sigfillset(&raw mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut previous);
     }
     // SAFETY: `child_main` only reads `shared` (alive until clone returns: CLONE_VFORK
     // suspends this thread until the child execs or exits) and runs on `stack`, which
@@ -157,7 +157,7 @@ pub fn launch(launch: &Launch, extra_flags: c_int) -> Result<i32, LaunchError> {
     let clone_error = io::Error::last_os_error();
     // SAFETY: restores the mask saved above.
     unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const previous, std::ptr::null_mut());
     }
     drop(stack);
     if pid < 0 {
@@ -171,8 +171,8 @@ pub fn launch(launch: &Launch, extra_flags: c_int) -> Result<i32, LaunchError> {
     // the compiler's back.
     let (failed, errno) = unsafe {
         (
-            std::ptr::read_volatile(&shared.failed),
-            std::ptr::read_volatile(&shared.errno),
+            std::ptr::read_volatile(&raw const shared.failed),
+            std::ptr::read_volatile(&raw const shared.errno),
         )
     };
     match Stage::from_code(failed) {
@@ -218,12 +218,12 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         // default. SIGPIPE stays ignored, as under Python supervisord.
         for signal in 1..=64 {
             let mut action: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(signal, std::ptr::null(), &mut action) == 0
+            if libc::sigaction(signal, std::ptr::null(), &raw mut action) == 0
                 && action.sa_sigaction != libc::SIG_DFL
                 && action.sa_sigaction != libc::SIG_IGN
             {
                 action.sa_sigaction = libc::SIG_DFL;
-                libc::sigaction(signal, &action, std::ptr::null_mut());
+                libc::sigaction(signal, &raw const action, std::ptr::null_mut());
             }
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
@@ -278,8 +278,8 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         // are marked so), so kernels without close_range (before 5.9) lose nothing.
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
         let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::sigemptyset(&raw mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
         libc::execve(launch.program.as_ptr(), shared.argv, shared.envp);
     }
     Err(Stage::Exec)

@@ -102,7 +102,7 @@ impl Reaper {
                 self.ready.get_ref().as_raw_fd(),
                 libc::EPOLL_CTL_ADD,
                 fd.as_raw_fd(),
-                &mut event,
+                &raw mut event,
             )
         };
         if done < 0 {
@@ -179,7 +179,7 @@ fn adopts_orphans() -> bool {
     }
     let mut flag: libc::c_int = 0;
     // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer given.
-    let done = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int) };
+    let done = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &raw mut flag) };
     done == 0 && flag != 0
 }
 
@@ -217,7 +217,7 @@ fn wait_for(pid: i32) -> Waited {
         let mut status: libc::c_int = 0;
         // SAFETY: plain system call with a valid out-pointer (raw, not nix: nix cannot
         // decode deaths by real-time signals).
-        let got = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        let got = unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) };
         if got == pid {
             return ExitOutcome::from_raw_status(status).map_or(Waited::Running, Waited::Ended);
         }
@@ -237,7 +237,7 @@ fn reap_ready() -> Vec<(i32, ExitOutcome)> {
         let mut status: libc::c_int = 0;
         // SAFETY: plain system call with a valid out-pointer. The raw call (not nix's) is used
         // because nix cannot decode deaths by real-time signals and would lose those exits.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG) };
         if pid <= 0 {
             // 0: children remain but none has ended; -1: no children (ECHILD) or EINTR.
             if pid < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {

@@ -113,12 +113,11 @@ pub fn prepare(
         let (read, write) = output_pipe(config, discard(&config.stderr))?;
         (read, Some(write))
     };
-    let (stdin_write, stdin_source) = match fcgi_socket {
-        Some(socket) => (None, ChildEnd::Borrowed(socket.as_raw_fd())),
-        None => {
-            let (read, write) = pipe(config)?;
-            (Some(write), ChildEnd::Owned(read))
-        }
+    let (stdin_write, stdin_source) = if let Some(socket) = fcgi_socket {
+        (None, ChildEnd::Borrowed(socket.as_raw_fd()))
+    } else {
+        let (read, write) = pipe(config)?;
+        (Some(write), ChildEnd::Owned(read))
     };
     let stderr_target = stderr_write.as_ref().unwrap_or(&stdout_write).as_raw_fd();
     let plan = Launch {

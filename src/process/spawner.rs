@@ -350,7 +350,7 @@ fn receive_reply(socket: &OwnedFd) -> Result<Result<i32, LaunchError>, HelperFai
 fn reap(pid: i32) {
     let mut status = 0;
     // SAFETY: waits for our own child; `status` is a local.
-    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+    while unsafe { libc::waitpid(pid, &raw mut status, 0) } < 0
         && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
     {}
 }

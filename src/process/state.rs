@@ -310,8 +310,10 @@ impl ExitReason {
         match outcome {
             ExitOutcome::Signaled { .. } if signalled => ExitReason::Stopped,
             ExitOutcome::Signaled { .. } => ExitReason::Signal,
-            _ if outcome.is_expected(&config.exitcodes) => ExitReason::Expected,
-            _ => ExitReason::Unexpected,
+            ExitOutcome::Exited(_) if outcome.is_expected(&config.exitcodes) => {
+                ExitReason::Expected
+            }
+            ExitOutcome::Exited(_) => ExitReason::Unexpected,
         }
     }
 
@@ -519,7 +521,7 @@ impl Process {
                 step.exit_reason = Some(reason);
                 match reason {
                     ExitReason::MemoryLimit | ExitReason::Unhealthy => {
-                        step.effects.push(Effect::Respawn)
+                        step.effects.push(Effect::Respawn);
                     }
                     ExitReason::Stopped => self.end_crash_loop_by_hand(&mut step, config),
                     _ => {}

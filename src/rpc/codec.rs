@@ -556,7 +556,7 @@ mod tests {
 
     #[test]
     fn parses_a_python_client_call() {
-        let body = br#"<?xml version='1.0'?>
+        let body = br"<?xml version='1.0'?>
 <methodCall>
 <methodName>supervisor.startProcess</methodName>
 <params>
@@ -568,7 +568,7 @@ mod tests {
 </param>
 </params>
 </methodCall>
-"#;
+";
         let call = parse_call(body).expect("parses");
         assert_eq!(call.method, "supervisor.startProcess");
         assert_eq!(
@@ -579,10 +579,10 @@ mod tests {
 
     #[test]
     fn parses_nested_values_entities_and_untyped_strings() {
-        let body = br#"<methodCall><methodName>system.multicall</methodName><params><param><value><array><data>
+        let body = br"<methodCall><methodName>system.multicall</methodName><params><param><value><array><data>
 <value><struct><member><name>methodName</name><value>supervisor.getState</value></member>
 <member><name>params</name><value><array><data><value><int>-3</int></value><value>a &amp; b&#x21;</value></data></array></value></member></struct></value>
-</data></array></value></param></params></methodCall>"#;
+</data></array></value></param></params></methodCall>";
         let call = parse_call(body).expect("parses");
         let Value::Array(calls) = &call.params[0] else {
             panic!("array expected")

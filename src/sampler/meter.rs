@@ -268,23 +268,20 @@ impl Meter {
             }
         }
         let previous = self.looks.get(&pid);
-        let (cpu_percent, tree_cpu_percent) = match previous {
-            Some(look) => {
-                let elapsed = now.duration_since(look.at).as_secs_f64();
-                (
-                    percent(own.cpu_seconds - look.own_cpu, elapsed),
-                    percent(tree.cpu_seconds - look.tree_cpu, elapsed),
-                )
-            }
-            None => {
-                let lifetime = SystemTime::now()
-                    .duration_since(stat.started)
-                    .map_or(0.0, |d| d.as_secs_f64());
-                (
-                    percent(own.cpu_seconds, lifetime),
-                    percent(tree.cpu_seconds, lifetime),
-                )
-            }
+        let (cpu_percent, tree_cpu_percent) = if let Some(look) = previous {
+            let elapsed = now.duration_since(look.at).as_secs_f64();
+            (
+                percent(own.cpu_seconds - look.own_cpu, elapsed),
+                percent(tree.cpu_seconds - look.tree_cpu, elapsed),
+            )
+        } else {
+            let lifetime = SystemTime::now()
+                .duration_since(stat.started)
+                .map_or(0.0, |d| d.as_secs_f64());
+            (
+                percent(own.cpu_seconds, lifetime),
+                percent(tree.cpu_seconds, lifetime),
+            )
         };
         let quiet = previous.is_some_and(|look| {
             look.own_cpu.to_bits() == own.cpu_seconds.to_bits()
@@ -417,7 +414,9 @@ mod tests {
             "the sleep joined sh's tree: {sizes:?}"
         );
         assert!(
-            meter.scanned.is_some_and(|(_, cost)| cost == 1e9),
+            meter
+                .scanned
+                .is_some_and(|(_, cost)| cost.to_bits() == 1e9_f64.to_bits()),
             "no scan ran"
         );
     }

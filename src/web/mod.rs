@@ -183,7 +183,7 @@ async fn status_json(State(web): State<Web>) -> Response {
                 "rss": row.rss,
                 "restarts": row.restarts,
                 "crashloop": row.crashloop,
-                "health": process.health.map(|h| h.name()),
+                "health": process.health.map(super::process::state::Health::name),
             })
         })
         .collect();

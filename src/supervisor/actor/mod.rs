@@ -187,12 +187,9 @@ impl Supervisor {
                 .flatten()
                 .min();
             tokio::select! {
-                message = receiver.recv(), if channel_open => match message {
-                    Some(control) => self.handle(control),
-                    None => {
-                        channel_open = false;
-                        self.begin_stop(Mood::ShuttingDown);
-                    }
+                message = receiver.recv(), if channel_open => if let Some(control) = message { self.handle(control) } else {
+                    channel_open = false;
+                    self.begin_stop(Mood::ShuttingDown);
                 },
                 ready = exits.readable() => {
                     let (ended, drained) = self.reaper.collect_watched();
@@ -242,7 +239,7 @@ impl Supervisor {
                 Mood::Running => self.begin_stop(Mood::Restarting(config, base_env)),
                 Mood::Restarting(..) => self.mood = Mood::Restarting(config, base_env),
                 Mood::ShuttingDown => {
-                    tracing::info!("ignoring restart request: already shutting down")
+                    tracing::info!("ignoring restart request: already shutting down");
                 }
             },
             Control::Start(key, reply) => {

@@ -178,9 +178,9 @@ impl Supervisor {
             .ok_or(Refusal::BadName)?
             .process
             .state;
-        let pid = match state {
-            State::Running { pid } | State::Starting { pid } | State::Stopping { pid } => pid,
-            _ => return Err(Refusal::NotRunning),
+        let (State::Running { pid } | State::Starting { pid } | State::Stopping { pid }) = state
+        else {
+            return Err(Refusal::NotRunning);
         };
         let signal = nix::sys::signal::Signal::try_from(number)
             .map_err(|err| Refusal::Failed(err.to_string()))?;

@@ -134,14 +134,15 @@ impl Supervisor {
         let config = Arc::clone(&entry.config);
         let socket = match &config.fcgi_socket {
             None => None,
-            Some(_) => match self.table.fcgi_sockets.get(&config.program) {
-                Some(fd) => Some(fd),
-                None => {
+            Some(_) => {
+                if let Some(fd) = self.table.fcgi_sockets.get(&config.program) {
+                    Some(fd)
+                } else {
                     let error = format!("no socket for fcgi-program '{}'", config.program);
                     let _ = self.apply(key, Input::SpawnFailed { error });
                     return None;
                 }
-            },
+            }
         };
         let prepared = spawn::prepare(
             &config,
