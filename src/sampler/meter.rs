@@ -98,7 +98,7 @@ impl Meter {
         let (born, woken) = if scan {
             (Vec::new(), HashSet::new())
         } else {
-            self.born_into_trees(targets, births.unwrap_or_default())
+            self.born_into_trees(targets, births.unwrap_or_default(), daemon)
         };
         let due: Vec<i32> = targets
             .iter()
@@ -179,8 +179,8 @@ impl Meter {
         &mut self,
         targets: &[Target],
         births: Vec<i32>,
+        daemon: i32,
     ) -> (Vec<Stat>, HashSet<i32>) {
-        let daemon = i32::try_from(std::process::id()).unwrap_or_default();
         let mut root_of: HashMap<i32, i32> = HashMap::new();
         let mut woken = HashSet::new();
         let mut wanted = Vec::new();

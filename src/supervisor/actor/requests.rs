@@ -53,15 +53,18 @@ impl Supervisor {
         }
     }
 
-    /// `stopProcess`: allowed from STARTING, RUNNING and BACKOFF.
-    pub(super) fn stop_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
-        let state = self
-            .table
+    /// The state of `key`, or BAD_NAME when there is no such process.
+    fn state_of(&self, key: &ProcKey) -> Result<State, Refusal> {
+        self.table
             .entries
             .get(key)
-            .ok_or(Refusal::BadName)?
-            .process
-            .state;
+            .map(|entry| entry.process.state)
+            .ok_or(Refusal::BadName)
+    }
+
+    /// `stopProcess`: allowed from STARTING, RUNNING and BACKOFF.
+    pub(super) fn stop_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+        let state = self.state_of(key)?;
         if let Some(at) = self.waiting.iter().position(|k| k == key) {
             // Not started yet: a stop cancels the start (and a BACKOFF stops as usual).
             self.waiting.remove(at);
@@ -171,13 +174,7 @@ impl Supervisor {
 
     /// `signalProcess`: allowed from RUNNING, STARTING and STOPPING, to the pid only.
     pub(super) fn signal_request(&mut self, key: &ProcKey, number: i32) -> Result<(), Refusal> {
-        let state = self
-            .table
-            .entries
-            .get(key)
-            .ok_or(Refusal::BadName)?
-            .process
-            .state;
+        let state = self.state_of(key)?;
         let (State::Running { pid } | State::Starting { pid } | State::Stopping { pid }) = state
         else {
             return Err(Refusal::NotRunning);
