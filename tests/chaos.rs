@@ -64,11 +64,17 @@ fn fifty_programs_under_chaos_end_as_the_rules_say() {
     let mut vigild = Vigild::with_config(&config);
     vigild.wait_log_count("entered RUNNING state", 50);
     let sid = vigild.pid();
-    let mut dice = Dice(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(7, |d| d.as_nanos() as u64),
-    );
+    // A failure is replayed with VIGIL_CHAOS_SEED=<the seed printed here>.
+    let seed = std::env::var("VIGIL_CHAOS_SEED")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(7, |d| d.as_nanos() as u64)
+        });
+    println!("chaos seed: {seed}");
+    let mut dice = Dice(seed);
     let mut paused: Vec<i32> = Vec::new();
     let mut kills = 0;
     let end = Instant::now() + Duration::from_secs(8);
