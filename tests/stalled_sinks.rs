@@ -260,3 +260,84 @@ fn a_stalled_crash_record_file_holds_up_neither_crashes_nor_readers() {
     // Crashes go on being handled and recorded.
     vigild.wait_log_count("crash: crasher", 10);
 }
+
+/// vigild's children that run vigild's own binary: its spawner helpers and its guardian.
+fn forked_copies(vigild: i32) -> Vec<i32> {
+    let exe = |pid: i32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let own = exe(vigild);
+    std::fs::read_dir(format!("/proc/{vigild}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+                .flat_map(|text| {
+                    text.split_whitespace()
+                        .filter_map(|pid| pid.parse().ok())
+                        .collect::<Vec<i32>>()
+                })
+                .filter(|pid| own.is_some() && exe(*pid) == own)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_stuck_spawner_helper_holds_up_nothing() {
+    // One core, so one helper; stopped with SIGSTOP, it takes a start and never answers, as
+    // a helper whose child hangs before its exec (a chdir into a dead NFS mount) does.
+    let ws = Workspace::new();
+    let port = free_port();
+    ws.config(&format!(
+        "{}[program:victim]\ncommand=sleep 1000\nstartsecs=0\nautorestart=true\n\n\
+         [program:other]\ncommand=sleep 1000\nstartsecs=0\nautorestart=true\n",
+        control(port)
+    ));
+    let vigild = Vigild::start_wrapped(ws, &["taskset", "-c", "0"], &[]);
+    let pid_of = |name: &str| -> i32 {
+        vigild
+            .vigilctl(&["pid", name])
+            .1
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let mut victim = 0;
+    assert!(wait_until(|| {
+        victim = pid_of("victim");
+        victim > 0 && pid_of("other") > 0
+    }));
+    let stopped = forked_copies(vigild.pid());
+    assert!(!stopped.is_empty(), "no helper found");
+    for pid in &stopped {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), Signal::SIGSTOP).expect("stop");
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(victim), Signal::SIGKILL).expect("kill");
+    // The respawn is in the stuck helper's hands; the supervisor still acts on requests.
+    assert!(wait_until(|| stat_fields(victim).is_none()));
+    let script = format!(
+        "import socket, time, xmlrpc.client\n\
+         socket.setdefaulttimeout(3)\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2')\n\
+         began = time.monotonic()\n\
+         proxy.supervisor.stopProcess('other', False)\n\
+         print(round(time.monotonic() - began, 3))\n"
+    );
+    let output = run_python(&script, &[]);
+    let stop_took = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert!(
+        output.status.success(),
+        "stopProcess did not answer while a helper was stuck: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        vigild.log()
+    );
+    println!("stopProcess answered in {stop_took} s with the helper stuck");
+    // The helper is given up after its reply timeout, and the victim is started anyway.
+    let log = vigild.wait_log("is gone or stuck (no answer for 10 s)");
+    assert!(
+        wait_until(|| ![0, victim].contains(&pid_of("victim"))),
+        "victim never restarted:\n{log}"
+    );
+    for pid in &stopped {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), Signal::SIGCONT);
+    }
+}

@@ -10,42 +10,59 @@
 //! replies go over a `SOCK_SEQPACKET` socketpair; the child's fds 0-2 travel with the request
 //! as `SCM_RIGHTS`. There is one helper per core (up to 4): each is suspended while its
 //! child execs, so starts run on every core at once.
+//!
+//! vigild never waits for a helper: its end of each socket is non-blocking, a request is
+//! sent and its answer read when the socket becomes readable ([`Spawner::waiting`]), and a
+//! helper that has not answered within [`REPLY_TIMEOUT`] (a child stuck before its exec,
+//! in a chdir into a hung network mount) is given up. This module knows nothing of
+//! programs: the supervisor matches answers to its starts by helper and order.
 
+use std::collections::VecDeque;
 use std::ffi::CString;
+use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
 
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
 };
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 use super::launch::{launch, Identity, Launch, LaunchError, Stage};
 
 /// Largest request the helper reads; a larger one (a huge environment) is started by
 /// vigild itself.
 const MAX_REQUEST: usize = 1 << 20;
-/// How long vigild waits for the helper to answer: a child stuck before its exec (a chdir
-/// into a hung network mount) holds the helper, which is then given up.
-const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a helper may take to answer: a child stuck before its exec (a chdir into a
+/// hung network mount) holds the helper, which is then given up.
+pub const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How vigild starts children: through the helpers, or itself when there are none.
-#[derive(Debug)]
-pub enum Spawner {
-    /// The helpers (one per core, so children exec on every core at once), and the one
-    /// the next request goes to.
-    /// A helper that was lost is `None`.
-    Helpers(Vec<Option<Helper>>, usize),
-    /// Started by vigild itself (no helper could be made, or one was lost).
-    InProcess,
+#[derive(Debug, Default)]
+pub struct Spawner {
+    /// The helpers (one per core, so children exec on every core at once); a helper that
+    /// was lost is `None`. Without any, children are started in-process.
+    helpers: Vec<Option<Helper>>,
+    /// The helper the next request goes to (round-robin).
+    next: usize,
+    /// Answers read (or decided, for a helper lost with starts in flight) and not yet
+    /// handed over by [`Spawner::answers`]: (helper index, outcome).
+    answers: Vec<(usize, Result<i32, LaunchError>)>,
+    /// Sockets of helpers given up, kept until the next [`Spawner::waiting`]: a
+    /// [`Waiting`] made before may still hold their registration, which must not outlive
+    /// the fd (its number could be reused by then).
+    retired: Vec<(Option<Arc<AsyncFd<RawFd>>>, OwnedFd)>,
 }
 
 impl Drop for Spawner {
     /// At shutdown the helpers go with vigild, reaped.
     fn drop(&mut self) {
-        if let Spawner::Helpers(helpers, _) = self {
-            end_helpers(helpers);
-        }
+        end_helpers(&mut self.helpers);
     }
 }
 
@@ -53,23 +70,33 @@ impl Drop for Spawner {
 /// vigild, or a zombie after vigild's exit).
 fn end_helpers(helpers: &mut [Option<Helper>]) {
     for helper in helpers.iter_mut().filter_map(Option::take) {
-        // SAFETY: signals our own helper process; harmless if it has already exited.
-        unsafe {
-            libc::kill(helper.pid, libc::SIGKILL);
-        }
-        reap(helper.pid);
+        end_helper(helper.pid);
     }
+}
+
+/// Kills and reaps the helper `pid`.
+fn end_helper(pid: libc::pid_t) {
+    // SAFETY: signals our own helper process; harmless if it has already exited.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    reap(pid);
 }
 
 /// vigild's side of one helper.
 #[derive(Debug)]
 pub struct Helper {
-    /// vigild's end of the socketpair.
+    /// The socket's registration with the runtime, made at first use (the helpers are
+    /// forked before the runtime exists). Declared before `socket`: it goes first.
+    readiness: Option<Arc<AsyncFd<RawFd>>>,
+    /// vigild's end of the socketpair (non-blocking).
     socket: OwnedFd,
     /// The helper's pid.
     pid: libc::pid_t,
     /// Largest request that fits one message.
     max_request: usize,
+    /// When each request not answered yet was sent, oldest first.
+    sent: VecDeque<Instant>,
 }
 
 impl Helper {
@@ -90,12 +117,14 @@ impl Helper {
         for fd in [&ours, &theirs] {
             set_buffer(fd, MAX_REQUEST + 4096);
         }
-        let timeout = nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0);
-        let _ = nix::sys::socket::setsockopt(
-            &ours,
-            nix::sys::socket::sockopt::ReceiveTimeout,
-            &timeout,
-        );
+        // Only vigild's end: the helper's is a socket of its own and blocks.
+        if let Err(err) = nix::fcntl::fcntl(
+            ours.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        ) {
+            tracing::warn!("could not make the spawner socket non-blocking: {err}");
+            return None;
+        }
         // The kernel caps the buffer (net.core.wmem_max): what it granted bounds a request.
         let max_request = nix::sys::socket::getsockopt(&ours, nix::sys::socket::sockopt::SndBuf)
             .map_or(64 * 1024, |granted| granted / 2)
@@ -109,15 +138,31 @@ impl Helper {
                 serve(theirs, vigild)
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => Some(Helper {
+                readiness: None,
                 socket: ours,
                 pid: child.as_raw(),
                 max_request,
+                sent: VecDeque::new(),
             }),
             Err(err) => {
                 tracing::warn!("could not fork a spawner helper: {err}");
                 None
             }
         }
+    }
+
+    /// The socket's registration with the runtime, made now if it was not yet.
+    fn readiness(&mut self) -> io::Result<Arc<AsyncFd<RawFd>>> {
+        if let Some(ready) = &self.readiness {
+            return Ok(Arc::clone(ready));
+        }
+        // SAFETY: the registration is dropped before the socket it names (field order,
+        // and `end_helpers` drops the whole helper), so it never outlives the fd.
+        let ready = Arc::new(unsafe {
+            AsyncFd::register_with_interest(self.socket.as_raw_fd(), Interest::READABLE)
+        }?);
+        self.readiness = Some(Arc::clone(&ready));
+        Ok(ready)
     }
 }
 
@@ -130,157 +175,248 @@ enum HelperFailure {
     Lost(io::Error),
 }
 
+/// How a [`Spawner::submit`] went.
+#[derive(Debug)]
+pub enum Ticket {
+    /// Sent to this helper: its answer comes from [`Spawner::answers`], after those of the
+    /// requests sent to it before.
+    Sent(usize),
+    /// Already decided (started in-process, or failed).
+    Done(Result<i32, LaunchError>),
+}
+
+/// What the supervisor awaits while starts are in flight: the sockets of the helpers that
+/// owe answers. Owned (clones of the registrations), so the wait borrows nothing.
+pub struct Waiting(Vec<Arc<AsyncFd<RawFd>>>);
+
+impl Waiting {
+    /// Whether there is anything to wait for.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Resolves once some helper's socket is readable; [`Spawner::answers`] then reads
+    /// every answer there is (it reads until the sockets are empty, so clearing the
+    /// readiness here loses nothing).
+    pub async fn readable(&self) {
+        poll_fn(|cx| {
+            for socket in &self.0 {
+                if let Poll::Ready(ready) = socket.poll_read_ready(cx) {
+                    if let Ok(mut guard) = ready {
+                        guard.clear_ready();
+                    }
+                    return Poll::Ready(());
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
 impl Spawner {
     /// Forks the helpers. Must run while vigild has one thread (a fork copies only the
-    /// calling thread, and a helper allocates); falls back to [`Spawner::InProcess`] when
-    /// threads already run or no fork succeeds.
+    /// calling thread, and a helper allocates); without helpers (threads already run, or
+    /// no fork succeeds) children are started in-process.
     pub fn fork() -> Spawner {
         if thread_count() != Some(1) {
             tracing::warn!("vigild already runs threads; children are started in-process");
-            return Spawner::InProcess;
+            return Spawner::default();
         }
         let count = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        let helpers: Vec<Helper> = (0..count).map_while(|_| Helper::fork()).collect();
-        if helpers.is_empty() {
-            return Spawner::InProcess;
+        Spawner {
+            helpers: (0..count).map_while(|_| Helper::fork()).map(Some).collect(),
+            next: 0,
+            answers: Vec::new(),
+            retired: Vec::new(),
         }
-        Spawner::Helpers(helpers.into_iter().map(Some).collect(), 0)
     }
 
     /// The helpers' pids, for the reaper to watch.
     pub fn helper_pids(&self) -> Vec<libc::pid_t> {
-        match self {
-            Spawner::Helpers(helpers, _) => helpers.iter().flatten().map(|h| h.pid).collect(),
-            Spawner::InProcess => Vec::new(),
-        }
+        self.helpers.iter().flatten().map(|h| h.pid).collect()
     }
 
     /// Whether `pid` is a helper (vigild reaps them, as their parent).
     pub fn is_helper(&self, pid: libc::pid_t) -> bool {
-        matches!(self, Spawner::Helpers(helpers, _) if helpers.iter().flatten().any(|h| h.pid == pid))
+        self.helpers.iter().flatten().any(|h| h.pid == pid)
     }
 
-    /// A helper has exited (vigild reaped it): the others go on.
+    /// A helper has exited (vigild reaped it): the others go on. Its starts still in
+    /// flight are answered (read from its socket, or failed) by the next
+    /// [`Spawner::answers`].
     pub fn helper_exited(&mut self, pid: libc::pid_t, why: &str) {
-        let index = match self {
-            Spawner::Helpers(helpers, _) => helpers
-                .iter()
-                .position(|h| h.as_ref().is_some_and(|h| h.pid == pid)),
-            Spawner::InProcess => None,
-        };
+        let index = self
+            .helpers
+            .iter()
+            .position(|h| h.as_ref().is_some_and(|h| h.pid == pid));
         if let Some(index) = index {
+            self.read_answers(index);
             self.retire(index, why);
         }
     }
 
-    /// Stops using helper `index` (gone, or stuck: it is killed and reaped); once none is
-    /// left, children are started in-process.
+    /// Stops using helper `index` (gone, or stuck: it is killed and reaped); its starts
+    /// not answered fail. Once none is left, children are started in-process.
     fn retire(&mut self, index: usize, why: &str) {
-        let Spawner::Helpers(helpers, _) = self else {
+        let Some(helper) = self.helpers.get_mut(index).and_then(Option::take) else {
             return;
         };
-        if let Some(helper) = helpers.get(index).and_then(Option::as_ref) {
-            tracing::error!(
-                "the spawner helper with pid {} is gone or stuck ({why})",
-                helper.pid
-            );
+        tracing::error!(
+            "the spawner helper with pid {} is gone or stuck ({why})",
+            helper.pid
+        );
+        // It may have started a child before it was lost: the attempt fails (and is retried
+        // as any failed spawn) rather than start twice.
+        for _ in &helper.sent {
+            self.answers.push((
+                index,
+                Err(LaunchError {
+                    stage: Stage::Clone,
+                    error: io::Error::other(format!("its spawner helper was lost ({why})")),
+                    pid: None,
+                }),
+            ));
         }
-        if let Some(slot) = helpers.get_mut(index) {
-            end_helpers(std::slice::from_mut(slot));
-        }
-        if helpers.iter().all(Option::is_none) {
+        let Helper {
+            readiness,
+            socket,
+            pid,
+            ..
+        } = helper;
+        end_helper(pid);
+        self.retired.push((readiness, socket));
+        if self.helpers.iter().all(Option::is_none) {
             tracing::error!("no spawner helper is left: children are started in-process");
-            *self = Spawner::InProcess;
         }
     }
 
-    /// Starts `plan`, or hands it to the helper without waiting for the child: vigild
-    /// prepares the next start while the helper execs this one. When the helper is gone,
-    /// vigild starts children itself. Tickets must be collected in the order they
-    /// were submitted, and at most [`Spawner::IN_FLIGHT`] may wait at once.
+    /// How many started children may wait for their answer per helper: the replies queue in
+    /// vigild's socket buffers, which must not fill while vigild still sends.
+    pub const IN_FLIGHT: usize = 32;
+
+    /// Whether a start can be submitted now: some helper has fewer than
+    /// [`Spawner::IN_FLIGHT`] answers owed, or there are no helpers (in-process starts).
+    pub fn has_room(&self) -> bool {
+        let mut live = self.helpers.iter().flatten().peekable();
+        live.peek().is_none() || live.any(|h| h.sent.len() < Self::IN_FLIGHT)
+    }
+
+    /// Starts `plan`, or hands it to a helper without waiting for the child: vigild goes on
+    /// while the helper execs it, and reads the answer when it comes. When no helper is
+    /// left, or the request cannot be sent, vigild starts the child itself.
     pub fn submit(&mut self, plan: &Launch) -> Ticket {
-        let chosen = match self {
-            Spawner::Helpers(helpers, next) => {
-                // The next live helper, round-robin.
-                let count = helpers.len();
-                let found = (0..count)
-                    .map(|step| (*next + step) % count)
-                    .find(|index| helpers[*index].is_some());
-                if let Some(index) = found {
-                    *next = index + 1;
-                }
-                found.and_then(|index| {
-                    let helper = helpers[index].as_ref()?;
-                    Some((
-                        send_request(&helper.socket, plan, helper.max_request),
-                        index,
-                    ))
-                })
-            }
-            Spawner::InProcess => None,
-        };
-        let Some((sent, index)) = chosen else {
+        let count = self.helpers.len();
+        let chosen = (0..count)
+            .map(|step| (self.next + step) % count)
+            .find(|at| {
+                self.helpers[*at]
+                    .as_ref()
+                    .is_some_and(|h| h.sent.len() < Self::IN_FLIGHT)
+            });
+        let Some(index) = chosen else {
             return Ticket::Done(reaped(launch(plan, 0)));
         };
-        match sent {
-            Ok(()) => Ticket::Sent(index),
+        self.next = index + 1;
+        let Some(helper) = self.helpers[index].as_mut() else {
+            return Ticket::Done(reaped(launch(plan, 0)));
+        };
+        match send_request(&helper.socket, plan, helper.max_request) {
+            Ok(()) => {
+                helper.sent.push_back(Instant::now());
+                Ticket::Sent(index)
+            }
             Err(HelperFailure::NotSent(err)) => {
                 tracing::debug!("starting a child in-process: {err}");
                 Ticket::Done(reaped(launch(plan, 0)))
             }
-            Err(HelperFailure::Lost(err)) => Ticket::Done(Err(self.lost(index, err))),
-        }
-    }
-
-    /// How many started children may wait for [`Spawner::collect`]: the replies queue in
-    /// vigild's socket buffers, which must not fill while vigild still sends. Tickets of one
-    /// helper are answered in the order they were sent.
-    pub const IN_FLIGHT: usize = 32;
-
-    /// The outcome of a [`Spawner::submit`].
-    pub fn collect(&mut self, ticket: Ticket) -> Result<i32, LaunchError> {
-        match ticket {
-            Ticket::Done(result) => result,
-            Ticket::Sent(index) => {
-                let helper = match self {
-                    Spawner::Helpers(helpers, _) => helpers.get(index).and_then(Option::as_ref),
-                    Spawner::InProcess => None,
-                };
-                let reply = match helper {
-                    Some(helper) => receive_reply(&helper.socket),
-                    None => Err(HelperFailure::Lost(io::Error::other(
-                        "its spawner helper was lost",
-                    ))),
-                };
-                match reply {
-                    Ok(result) => reaped(result),
-                    Err(HelperFailure::NotSent(err) | HelperFailure::Lost(err)) => {
-                        Err(self.lost(index, err))
-                    }
-                }
+            Err(HelperFailure::Lost(err)) => {
+                self.retire(index, &err.to_string());
+                // This start was not sent: it runs in-process, the lost ones fail.
+                Ticket::Done(reaped(launch(plan, 0)))
             }
         }
     }
 
-    /// Gives helper `index` up after `err`. It may have started the child before it was
-    /// lost: the attempt fails (and is retried as any failed spawn) rather than start twice.
-    fn lost(&mut self, index: usize, err: io::Error) -> LaunchError {
-        self.retire(index, &err.to_string());
-        LaunchError {
-            stage: Stage::Clone,
-            error: err,
-            pid: None,
+    /// What to await for answers; empty when no answer is owed.
+    pub fn waiting(&mut self) -> Waiting {
+        // The last `Waiting` is gone by now.
+        self.retired.clear();
+        let mut sockets = Vec::new();
+        let mut broken = Vec::new();
+        for (index, slot) in self.helpers.iter_mut().enumerate() {
+            let Some(helper) = slot.as_mut().filter(|h| !h.sent.is_empty()) else {
+                continue;
+            };
+            match helper.readiness() {
+                Ok(ready) => sockets.push(ready),
+                Err(err) => broken.push((index, err)),
+            }
+        }
+        for (index, err) in broken {
+            self.retire(index, &format!("its socket cannot be watched: {err}"));
+        }
+        Waiting(sockets)
+    }
+
+    /// Whether answers are waiting to be taken (from a helper lost with starts in flight),
+    /// with no socket to wait for.
+    pub fn has_answers(&self) -> bool {
+        !self.answers.is_empty()
+    }
+
+    /// When the oldest start still in flight is given up, if one is.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.helpers
+            .iter()
+            .flatten()
+            .filter_map(|h| h.sent.front())
+            .min()
+            .map(|sent| *sent + REPLY_TIMEOUT)
+    }
+
+    /// Every answer that has come (or was decided) since the last call, each with the helper
+    /// it was sent to, in the order the requests were sent to that helper. A helper that
+    /// owes an answer for longer than [`REPLY_TIMEOUT`] is given up, its starts failed.
+    pub fn answers(&mut self, now: Instant) -> Vec<(usize, Result<i32, LaunchError>)> {
+        for index in 0..self.helpers.len() {
+            self.read_answers(index);
+            let stuck = self.helpers[index]
+                .as_ref()
+                .and_then(|h| h.sent.front())
+                .is_some_and(|sent| now.duration_since(*sent) >= REPLY_TIMEOUT);
+            if stuck {
+                self.retire(
+                    index,
+                    &format!("no answer for {} s", REPLY_TIMEOUT.as_secs()),
+                );
+            }
+        }
+        std::mem::take(&mut self.answers)
+    }
+
+    /// Reads what helper `index` has answered so far; a broken socket retires it.
+    fn read_answers(&mut self, index: usize) {
+        let Some(helper) = self.helpers.get_mut(index).and_then(Option::as_mut) else {
+            return;
+        };
+        let failure = loop {
+            if helper.sent.is_empty() {
+                break None;
+            }
+            match receive_reply(&helper.socket) {
+                Ok(Some(result)) => {
+                    helper.sent.pop_front();
+                    self.answers.push((index, reaped(result)));
+                }
+                Ok(None) => break None,
+                Err(err) => break Some(err),
+            }
+        };
+        if let Some(err) = failure {
+            self.retire(index, &err.to_string());
         }
     }
-}
-
-/// A start handed to [`Spawner::submit`].
-#[derive(Debug)]
-pub enum Ticket {
-    /// Sent to this helper; its reply is pending.
-    Sent(usize),
-    /// Already decided (started in-process, or failed).
-    Done(Result<i32, LaunchError>),
 }
 
 /// `result`, with a child that failed after its clone reaped (it is ours, through
@@ -317,33 +453,31 @@ fn send_request(socket: &OwnedFd, plan: &Launch, max_request: usize) -> Result<(
     }
 }
 
-/// Reads the helper's answer to the oldest request not yet answered.
-fn receive_reply(socket: &OwnedFd) -> Result<Result<i32, LaunchError>, HelperFailure> {
+/// Reads the helper's answer to the oldest request not yet answered, if it has come.
+fn receive_reply(socket: &OwnedFd) -> io::Result<Option<Result<i32, LaunchError>>> {
     let mut reply = [0u8; 12];
     let received = loop {
-        match nix::sys::socket::recv(socket.as_raw_fd(), &mut reply, MsgFlags::empty()) {
-            Err(nix::errno::Errno::EINTR) => continue,
+        match nix::sys::socket::recv(socket.as_raw_fd(), &mut reply, MsgFlags::MSG_DONTWAIT) {
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => return Ok(None),
             Ok(count) => break count,
-            Err(errno) => return Err(HelperFailure::Lost(errno.into())),
+            Err(errno) => return Err(errno.into()),
         }
     };
     if received != reply.len() {
-        return Err(HelperFailure::Lost(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "no reply",
-        )));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "no reply"));
     }
     let field =
         |at: usize| i32::from_ne_bytes([reply[at], reply[at + 1], reply[at + 2], reply[at + 3]]);
     let (pid, stage, errno) = (field(0), field(4), field(8));
-    Ok(match Stage::from_code(stage) {
+    Ok(Some(match Stage::from_code(stage) {
         None => Ok(pid),
         Some(stage) => Err(LaunchError {
             stage,
             error: io::Error::from_raw_os_error(errno),
             pid: (pid > 0).then_some(pid),
         }),
-    })
+    }))
 }
 
 /// Waits for `pid`, a child that has just exited.

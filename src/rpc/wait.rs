@@ -74,8 +74,9 @@ async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fa
         next.as_mut().enable();
         let view = api.handle.snapshot().process(&key.0, &key.1).cloned();
         match (goal, view) {
-            // vigil: held back until its dependencies are ready.
-            (Goal::Start, Some(view)) if !view.waiting_for.is_empty() => {}
+            // vigil: held back until its dependencies are ready, or on its way to the
+            // spawner (what the last run left must not answer yet).
+            (Goal::Start, Some(view)) if view.start_pending || !view.waiting_for.is_empty() => {}
             // Snapshots can merge steps: RUNNING reached and left counts as started.
             (Goal::Start, Some(view)) if view.reached_running => return Ok(()),
             // As supervisord's onwait: a spawn error first, then any state but STARTING.
@@ -84,7 +85,7 @@ async fn wait_for(api: &Api, process: &ProcessView, goal: Goal) -> Result<(), Fa
             }
             (Goal::Start, Some(view)) if matches!(view.state, State::Starting { .. }) => {}
             (Goal::Start, _) => return Err(Fault::with(FaultCode::AbnormalTermination, namespec)),
-            (Goal::Stop, Some(view)) if !view.state.is_stopped() => {}
+            (Goal::Stop, Some(view)) if view.start_pending || !view.state.is_stopped() => {}
             (Goal::Stop, _) => return Ok(()),
         }
         if changes.ended() {

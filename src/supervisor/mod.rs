@@ -2,8 +2,8 @@
 //! supervisor's mood, driven by [`Control`] messages (requests, reaped exits, signals).
 //!
 //! Nobody else mutates process state; others hold a [`Handle`] and send messages. The task
-//! also reaps children on SIGCHLD, so reaping never races a spawn. It does no blocking work
-//! beyond a fork/exec and opening log files.
+//! also reaps children, and takes the spawner's answers as they come: it waits for neither.
+//! It still opens log files itself when groups are added.
 
 mod actor;
 mod changes;

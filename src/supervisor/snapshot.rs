@@ -95,6 +95,8 @@ pub struct ProcessView {
     pub health: Option<Health>,
     /// vigil: the dependencies a start is waiting for (`depends_on`), as namespecs.
     pub waiting_for: Vec<String>,
+    /// vigil: a start is on its way to the spawner; the state changes once it is there.
+    pub start_pending: bool,
 }
 
 /// Equal when everything shown is equal (the publish number aside); shared parts (streams,
@@ -119,6 +121,7 @@ impl PartialEq for ProcessView {
             && Arc::ptr_eq(&self.config, &other.config)
             && self.health == other.health
             && self.waiting_for == other.waiting_for
+            && self.start_pending == other.start_pending
     }
 }
 
@@ -132,6 +135,7 @@ impl std::fmt::Debug for ProcessView {
             .field("tally", &self.tally)
             .field("health", &self.health)
             .field("waiting_for", &self.waiting_for)
+            .field("start_pending", &self.start_pending)
             .finish_non_exhaustive()
     }
 }
@@ -449,6 +453,7 @@ fn view_of(
         } else {
             Vec::new()
         },
+        start_pending: entry.pending_start.is_some(),
     }
 }
 

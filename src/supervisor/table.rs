@@ -40,9 +40,31 @@ pub struct Entry {
     pub crashes: Arc<CrashHistory>,
     /// The crash the state machine just reported, for [`Entry::after_exit`].
     pub crash_to_record: Option<CrashFacts>,
+    /// A start handed to the spawner (or queued for it) whose child is not recorded yet.
+    pub pending_start: Option<PendingStart>,
+}
+
+/// A start on its way: until its child is recorded the process keeps its old state, but
+/// nothing may start it again, and a stop or a shutdown acts once it is there.
+#[derive(Debug, Default)]
+pub struct PendingStart {
+    /// A stop came meanwhile: the child is stopped as soon as it is recorded.
+    pub cancelled: bool,
+    /// `startProcess` callers, answered once the start has succeeded or failed.
+    pub callers: Vec<super::Reply>,
 }
 
 impl Entry {
+    /// Whether a start may begin: the state allows it and none is on its way.
+    pub fn can_start(&self) -> bool {
+        self.pending_start.is_none() && self.process.state.can_start()
+    }
+
+    /// Whether nothing runs or is about to: stopped, with no start on its way.
+    pub fn is_idle(&self) -> bool {
+        self.pending_start.is_none() && self.process.state.is_stopped()
+    }
+
     /// Starts the capture threads that move a fresh child's output into its log streams;
     /// with `log_markers`, each stream starts with a spawn marker. Capture-mode blocks and
     /// (with `*_events_enabled`) every chunk become events; an event listener's stdout goes
@@ -426,6 +448,7 @@ impl Table {
                 stderr_log,
                 crashes,
                 crash_to_record: None,
+                pending_start: None,
             },
         );
         key

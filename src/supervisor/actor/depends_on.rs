@@ -93,7 +93,7 @@ impl Supervisor {
                 table
                     .entries
                     .get(key)
-                    .is_some_and(|e| e.process.state.can_start())
+                    .is_some_and(super::super::table::Entry::can_start)
             });
             let (ready, still): (Vec<ProcKey>, Vec<ProcKey>) = std::mem::take(&mut self.waiting)
                 .into_iter()

@@ -62,7 +62,7 @@ impl Supervisor {
             .keys
             .iter()
             .filter_map(|key| self.table.entries.get(key))
-            .any(|entry| !entry.process.state.is_stopped());
+            .any(|entry| !entry.is_idle());
         if running {
             return Err(Refusal::StillRunning);
         }
@@ -108,7 +108,7 @@ impl Supervisor {
             .stale_members(name, &group)
             .iter()
             .filter_map(|key| self.table.entries.get(key))
-            .any(|entry| !entry.process.state.is_stopped());
+            .any(|entry| !entry.is_idle());
         if running {
             return Err(Refusal::StillRunning);
         }

@@ -9,7 +9,7 @@ mod requests;
 mod shutdown;
 mod spawning;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::dependencies;
 use super::snapshot::View;
 use super::statefile::StateFile;
-use super::table::{ProcKey, Table};
+use super::table::{PendingStart, ProcKey, Table};
 use super::timers::Timers;
 use super::{ConfigInfo, Control, GroupDiff, ProbeChild, Refusal, Snapshot, SupervisorState};
 use crate::config::Config;
@@ -28,14 +28,19 @@ use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
 use crate::process::guardian::Guardian;
+use crate::process::launch::{Launch, LaunchError};
 use crate::process::reaper::Reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
-use crate::process::spawner::Spawner;
+use crate::process::spawner::{Spawner, Ticket};
 use crate::process::state::{
     Clock, Effect, ExitReason, Health, Input, Level, Refused, State, Step, Timer,
 };
 use crate::process::stdin::{FeedError, Feeder};
+
+/// At most this many exits of children whose start is not recorded yet are kept (the
+/// starts in flight are far fewer; the rest are orphans reaped as PID 1).
+const EARLY_EXITS_KEPT: usize = 1024;
 
 /// How often a shutdown that is waiting for processes says so.
 const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
@@ -77,6 +82,13 @@ pub(super) struct Supervisor {
     generations: u64,
     /// What starts children.
     spawner: Spawner,
+    /// The starts submitted whose outcome has not been carried out, oldest first.
+    in_flight: VecDeque<spawning::Flight>,
+    /// Starts waiting for the spawner to have room, in the order they were asked for.
+    launches: VecDeque<ProcKey>,
+    /// Exits of children whose start's answer has not been taken yet (reaped by a sweep
+    /// meanwhile), kept for when it is; only while starts are in flight, and bounded.
+    early_exits: HashMap<i32, ExitOutcome>,
     /// What collects each child's exit.
     reaper: Reaper,
     /// Config reloads so far (reloadConfig, SIGHUP).
@@ -137,6 +149,9 @@ impl Supervisor {
             view: View::new(snapshot, changes),
             generations: 0,
             spawner,
+            in_flight: VecDeque::new(),
+            launches: VecDeque::new(),
+            early_exits: HashMap::new(),
             reaper: Reaper::new()?,
             reloads: 0,
             events,
@@ -182,10 +197,15 @@ impl Supervisor {
         let exits = self.reaper.readiness();
         let mut channel_open = true;
         loop {
-            let deadline = [self.timers.next_deadline(), self.next_report]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                self.timers.next_deadline(),
+                self.next_report,
+                self.spawner.deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let answers = self.spawner.waiting();
             tokio::select! {
                 message = receiver.recv(), if channel_open => if let Some(control) = message { self.handle(control) } else {
                     channel_open = false;
@@ -207,6 +227,7 @@ impl Supervisor {
                         self.child_exited(pid, outcome);
                     }
                 }
+                () = answers.readable(), if !answers.is_empty() => self.take_answers(),
                 () = sleep_until(deadline), if deadline.is_some() => self.fire_due(),
             }
             self.follow_dependencies();
@@ -242,10 +263,7 @@ impl Supervisor {
                     tracing::info!("ignoring restart request: already shutting down");
                 }
             },
-            Control::Start(key, reply) => {
-                let outcome = self.start_request(&key);
-                self.answer(reply, outcome);
-            }
+            Control::Start(key, reply) => self.start_request(&key, reply),
             Control::Stop(key, reply) => {
                 let outcome = self.stop_request(&key);
                 self.answer(reply, outcome);
@@ -276,9 +294,7 @@ impl Supervisor {
                 key,
                 command,
                 reply,
-            } => {
-                let _ = reply.send(self.run_probe(&key, &command));
-            }
+            } => self.run_probe(&key, &command, reply),
             Control::OverMemoryLimit {
                 key,
                 pid,
@@ -372,11 +388,16 @@ impl Supervisor {
             Some(key) => self.process_ended(&key, outcome),
             None if self.spawner.is_helper(pid) => {
                 self.spawner.helper_exited(pid, &outcome.describe());
+                self.take_answers();
             }
             None if self.guardian.is_guardian(pid) => tracing::warn!(
                 "the guardian exited ({}): grandchildren may outlive a crash of vigild",
                 outcome.describe()
             ),
+            // Maybe a child whose start's answer is still to be taken: kept for it.
+            None if !self.in_flight.is_empty() && self.early_exits.len() < EARLY_EXITS_KEPT => {
+                self.early_exits.insert(pid, outcome);
+            }
             None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
         }
     }
@@ -464,7 +485,7 @@ impl Supervisor {
             );
             self.events.publish(event.noted(note));
         }
-        if entry.process.state.is_stopped() && !self.stop_level.is_empty() {
+        if entry.is_idle() && !self.stop_level.is_empty() {
             self.stop_level.remove(key);
         }
         if was_looping && entry.process.crash_loop.looping().is_none() {
@@ -554,6 +575,9 @@ impl Supervisor {
                     Ok(())
                 }
             };
+        }
+        if self.spawner.deadline().is_some_and(|at| at <= now) {
+            self.take_answers();
         }
         if self.next_report.is_some_and(|at| at <= now) {
             let waiting = self.unstopped_names();

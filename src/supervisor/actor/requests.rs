@@ -2,6 +2,7 @@
 //! and the sampler's and health checker's reports (`memory_limit`, probes). Each checks the
 //! state, feeds the state machine through `apply`, and never waits on anything.
 
+use super::spawning::InFlight;
 use super::*;
 
 impl Supervisor {
@@ -14,7 +15,26 @@ impl Supervisor {
 
     /// `startProcess`: allowed from STOPPED, EXITED and FATAL, and (vigil) from a crash
     /// loop's BACKOFF, which it cuts short; a spawn that fails at once is a SPAWN_ERROR.
-    pub(super) fn start_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+    /// The answer comes once the spawner has answered (the start is never waited for).
+    pub(super) fn start_request(&mut self, key: &ProcKey, reply: super::super::Reply) {
+        if let Err(refusal) = self.begin_start_request(key) {
+            self.answer(reply, Err(refusal));
+            return;
+        }
+        let pending = self
+            .table
+            .entries
+            .get_mut(key)
+            .and_then(|entry| entry.pending_start.as_mut());
+        match pending {
+            Some(pending) => pending.callers.push(reply),
+            None => self.answer(reply, Ok(())),
+        }
+    }
+
+    /// The checks and the start of [`Self::start_request`]; a start still on its way
+    /// leaves the process's `pending_start` to answer.
+    fn begin_start_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
         if !matches!(self.mood, Mood::Running) {
             return Err(Refusal::ShuttingDown);
         }
@@ -22,6 +42,9 @@ impl Supervisor {
         // supervisord's order: the command is checked first (refused before anything
         // changes), then the state.
         spawn::preflight(&entry.config, &self.base_env).map_err(Refusal::SpawnError)?;
+        if entry.pending_start.is_some() {
+            return Err(Refusal::AlreadyStarted);
+        }
         match entry.process.state {
             // vigil: a start by hand cuts a crash-loop delay short.
             State::Backoff if entry.process.retry.is_some_and(|r| r.crash_loop) => {}
@@ -47,6 +70,9 @@ impl Supervisor {
             entry.process.reached_running = false;
             return Ok(());
         }
+        if entry.pending_start.is_some() {
+            return Ok(());
+        }
         match (&entry.process.spawnerr, entry.process.state.pid()) {
             (Some(error), None) => Err(Refusal::SpawnError(error.clone())),
             _ => Ok(()),
@@ -65,6 +91,15 @@ impl Supervisor {
     /// `stopProcess`: allowed from STARTING, RUNNING and BACKOFF.
     pub(super) fn stop_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
         let state = self.state_of(key)?;
+        if let Some(entry) = self.table.entries.get_mut(key) {
+            if let Some(pending) = &mut entry.pending_start {
+                // A start on its way: its child is stopped as soon as it is there.
+                pending.cancelled = true;
+                let namespec = entry.config.namespec();
+                self.state.set(&namespec, true);
+                return Ok(());
+            }
+        }
         if let Some(at) = self.waiting.iter().position(|k| k == key) {
             // Not started yet: a stop cancels the start (and a BACKOFF stops as usual).
             self.waiting.remove(at);
@@ -148,18 +183,40 @@ impl Supervisor {
     /// Starts a health probe of `key`: `/bin/sh -c command` with the program's user,
     /// directory and environment, output merged into one pipe. Its exit goes to the probe's
     /// waiter, not to any process.
-    pub(super) fn run_probe(&mut self, key: &ProcKey, command: &str) -> Result<ProbeChild, String> {
-        let entry = self.table.entries.get(key).ok_or("no such process")?;
-        let quoted = shlex::try_quote(command).map_err(|err| err.to_string())?;
-        let mut config = (*entry.config).clone();
+    pub(super) fn run_probe(
+        &mut self,
+        key: &ProcKey,
+        command: &str,
+        reply: oneshot::Sender<Result<ProbeChild, String>>,
+    ) {
+        let Some(entry) = self.table.entries.get(key) else {
+            let _ = reply.send(Err("no such process".into()));
+            return;
+        };
+        let quoted = match shlex::try_quote(command) {
+            Ok(quoted) => quoted,
+            Err(err) => {
+                let _ = reply.send(Err(err.to_string()));
+                return;
+            }
+        };
+        let mut config = Box::new((*entry.config).clone());
         config.command = format!("/bin/sh -c {quoted}");
         config.redirect_stderr = true;
         config.stdout.target = crate::config::LogTarget::Auto;
         config.fcgi_socket = None;
-        let prepared = spawn::prepare(&config, (&self.base_env, self.child_umask()), None)?;
-        let ticket = self.spawner.submit(prepared.plan());
-        let started = self.spawner.collect(ticket);
-        let child = prepared.finish(&config, started)?;
+        let prepared = match spawn::prepare(&config, (&self.base_env, self.child_umask()), None) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                let _ = reply.send(Err(err));
+                return;
+            }
+        };
+        self.submit(InFlight::Probe(config, prepared, reply));
+    }
+
+    /// A probe's child has started: its exit goes to the probe's waiter.
+    pub(super) fn probe_started(&mut self, child: spawn::Child) -> Result<ProbeChild, String> {
         let output = child.stdout.ok_or("the probe has no output pipe")?;
         let (waiter, exit) = oneshot::channel();
         self.probes.insert(child.pid, waiter);

@@ -11,6 +11,7 @@ impl Supervisor {
             self.events.publish(Event::supervisor_stopping());
         }
         self.mood = mood;
+        self.drop_queued_starts();
         self.stop_level.clear();
         self.stop_queue = self
             .table
@@ -58,12 +59,7 @@ impl Supervisor {
             let table = &self.table;
             self.stop_level = keys
                 .into_iter()
-                .filter(|key| {
-                    table
-                        .entries
-                        .get(key)
-                        .is_some_and(|e| !e.process.state.is_stopped())
-                })
+                .filter(|key| table.entries.get(key).is_some_and(|e| !e.is_idle()))
                 .collect();
         }
         false
@@ -73,7 +69,7 @@ impl Supervisor {
         self.table
             .start_order()
             .filter_map(|key| self.table.entries.get(key))
-            .filter(|e| !e.process.state.is_stopped())
+            .filter(|e| !e.is_idle())
             .map(|e| e.config.name.clone())
             .collect()
     }

@@ -1,8 +1,38 @@
-//! Starting children: autostart in priority order, the pipelined batches of spawns through
-//! the spawner, and recording each new child (pid, captures, stdin) before any exit is
-//! looked at.
+//! Starting children: autostart in priority order, the queue of starts handed to the
+//! spawner as it has room, its answers (a child, or a spawn error) taken as they come, and
+//! recording each new child (pid, captures, stdin). The actor never waits for a start: a
+//! child that ends before its start's answer is taken has its exit kept until then.
 
 use super::*;
+
+/// A start handed to the spawner whose answer has not come.
+pub(super) enum InFlight {
+    /// A process's child.
+    Process(ProcKey, spawn::Prepared),
+    /// A health probe's child, and who waits for it.
+    Probe(
+        Box<crate::config::ProcessConfig>,
+        spawn::Prepared,
+        oneshot::Sender<Result<ProbeChild, String>>,
+    ),
+}
+
+/// One submitted start, with its outcome once the spawner has given it.
+pub(super) struct Flight {
+    /// The helper it was sent to (none: decided at once).
+    helper: Option<usize>,
+    start: InFlight,
+    answer: Option<Result<i32, LaunchError>>,
+}
+
+impl InFlight {
+    /// What the spawner is asked to start.
+    pub(super) fn plan(&self) -> &Launch {
+        match self {
+            InFlight::Process(_, prepared) | InFlight::Probe(_, prepared, _) => prepared.plan(),
+        }
+    }
+}
 
 impl Supervisor {
     /// Starts those of `keys` whose program has `autostart`, in the order given, except
@@ -46,9 +76,10 @@ impl Supervisor {
         self.start_many(std::slice::from_ref(key));
     }
 
-    /// Spawns those of `keys` whose state allows a start, in order. Starts are pipelined:
-    /// while the spawner execs one child, the next is prepared; each start is recorded
-    /// (pid, captures, state) before the actor looks at any exit, so none is missed.
+    /// Starts those of `keys` whose state allows a start, in order: each is queued for the
+    /// spawner and handed to it as soon as it has room. The process keeps its state until
+    /// the spawner's answer comes (a STARTING child, or a spawn error); meanwhile nothing
+    /// starts it twice.
     pub(super) fn start_many(&mut self, keys: &[ProcKey]) {
         let (keys, held): (Vec<ProcKey>, Vec<ProcKey>) = keys.iter().cloned().partition(|key| {
             !self.uses_dependencies || dependencies::waiting_for(&self.table, key).is_empty()
@@ -60,27 +91,180 @@ impl Supervisor {
                 self.waiting.push(key);
             }
         }
-        for batch in keys.chunks(Spawner::IN_FLIGHT) {
-            let mut submitted = Vec::with_capacity(batch.len());
-            for key in batch {
-                if let Some(prepared) = self.prepare_start(key) {
-                    let ticket = self.spawner.submit(prepared.plan());
-                    submitted.push((key, prepared, ticket));
-                }
+        for key in keys {
+            if let Some(entry) = self.table.entries.get_mut(&key).filter(|e| e.can_start()) {
+                entry.pending_start = Some(PendingStart::default());
+                self.view.touch(&key);
+                self.launches.push_back(key);
             }
-            for (key, prepared, ticket) in submitted {
-                let started = self.spawner.collect(ticket);
-                let Some(config) = self.table.entries.get(key).map(|e| Arc::clone(&e.config))
-                else {
-                    continue;
-                };
-                match prepared.finish(&config, started) {
-                    Ok(child) => self.record_spawn(key, child),
-                    Err(error) => {
-                        let _ = self.apply(key, Input::SpawnFailed { error });
+        }
+        self.launch_queued();
+    }
+
+    /// Hands queued starts to the spawner while it has room; one that was cancelled
+    /// meanwhile (a stop, a shutdown) is dropped.
+    pub(super) fn launch_queued(&mut self) {
+        while self.spawner.has_room() {
+            let Some(key) = self.launches.pop_front() else {
+                return;
+            };
+            let cancelled = self
+                .table
+                .entries
+                .get(&key)
+                .and_then(|e| e.pending_start.as_ref())
+                .is_none_or(|pending| pending.cancelled);
+            if cancelled || !matches!(self.mood, Mood::Running) {
+                self.start_settled(&key);
+                continue;
+            }
+            let Some(prepared) = self.prepare_start(&key) else {
+                self.start_settled(&key);
+                continue;
+            };
+            self.submit(InFlight::Process(key, prepared));
+        }
+    }
+
+    /// Hands `start` to the spawner. Outcomes are taken in the order the starts were
+    /// submitted, whichever helper answers first, so children are recorded (and
+    /// `spawned:` logged) in priority order, as supervisord starts them.
+    pub(super) fn submit(&mut self, start: InFlight) {
+        let (helper, answer) = match self.spawner.submit(start.plan()) {
+            Ticket::Done(result) => (None, Some(result)),
+            Ticket::Sent(helper) => (Some(helper), None),
+        };
+        self.in_flight.push_back(Flight {
+            helper,
+            start,
+            answer,
+        });
+        self.record_answered();
+    }
+
+    /// Takes the spawner's answers to the starts in flight, then hands it what is queued.
+    pub(super) fn take_answers(&mut self) {
+        for (helper, result) in self.spawner.answers(Instant::now()) {
+            let flight = self
+                .in_flight
+                .iter_mut()
+                .find(|flight| flight.helper == Some(helper) && flight.answer.is_none());
+            match flight {
+                Some(flight) => flight.answer = Some(result),
+                // Never expected: a child nobody asked for is not left running.
+                None => {
+                    if let Ok(pid) = result {
+                        self.abandon(pid);
                     }
                 }
             }
+        }
+        self.record_answered();
+        self.launch_queued();
+    }
+
+    /// Carries out the outcomes of the oldest starts, up to the first still unanswered.
+    fn record_answered(&mut self) {
+        while self.in_flight.front().is_some_and(|f| f.answer.is_some()) {
+            let Some(Flight {
+                start,
+                answer: Some(result),
+                ..
+            }) = self.in_flight.pop_front()
+            else {
+                return;
+            };
+            self.launched(start, result);
+        }
+    }
+
+    /// The outcome of a start: the child is recorded (or the spawn error is), then a stop
+    /// that came meanwhile is carried out and the `startProcess` callers are answered.
+    fn launched(&mut self, start: InFlight, result: Result<i32, LaunchError>) {
+        let (key, prepared) = match start {
+            InFlight::Probe(config, prepared, reply) => {
+                let started = prepared
+                    .finish(&config, result)
+                    .and_then(|child| self.probe_started(child));
+                let pid = started.as_ref().ok().map(|probe| probe.pid);
+                let _ = reply.send(started);
+                if let Some((pid, outcome)) =
+                    pid.and_then(|pid| Some((pid, self.early_exits.remove(&pid)?)))
+                {
+                    self.child_exited(pid, outcome);
+                }
+                return;
+            }
+            InFlight::Process(key, prepared) => (key, prepared),
+        };
+        let Some(entry) = self.table.entries.get(&key) else {
+            if let Ok(pid) = result {
+                self.abandon(pid);
+            }
+            return;
+        };
+        let config = Arc::clone(&entry.config);
+        let cancelled = entry.pending_start.as_ref().is_some_and(|p| p.cancelled);
+        match prepared.finish(&config, result) {
+            Ok(child) => {
+                let pid = child.pid;
+                self.record_spawn(&key, child);
+                if let Some(outcome) = self.early_exits.remove(&pid) {
+                    self.child_exited(pid, outcome);
+                }
+            }
+            Err(error) => {
+                let _ = self.apply(&key, Input::SpawnFailed { error });
+            }
+        }
+        if !matches!(self.mood, Mood::Running) {
+            // As a shutdown's stop_all does: BACKOFF gives up, STARTING stops.
+            if self.apply(&key, Input::GiveUp).is_err() {
+                let _ = self.apply(&key, Input::Stop);
+            }
+        } else if cancelled {
+            let _ = self.apply(&key, Input::Stop);
+        }
+        self.start_settled(&key);
+    }
+
+    /// Ends `key`'s pending start: its callers get SPAWN_ERROR when the start failed at
+    /// once, else success (a wait then follows the state).
+    fn start_settled(&mut self, key: &ProcKey) {
+        self.view.touch(key);
+        let Some(entry) = self.table.entries.get_mut(key) else {
+            return;
+        };
+        let Some(pending) = entry.pending_start.take() else {
+            return;
+        };
+        let outcome = match (&entry.process.spawnerr, entry.process.state.pid()) {
+            (Some(error), None) if !pending.cancelled => Err(Refusal::SpawnError(error.clone())),
+            _ => Ok(()),
+        };
+        if entry.process.state.is_stopped() {
+            self.stop_level.remove(key);
+        }
+        if !pending.callers.is_empty() {
+            self.publish();
+        }
+        for caller in pending.callers {
+            let _ = caller.send(outcome.clone());
+        }
+    }
+
+    /// Kills a child that no process owns any more (its start's answer came after the
+    /// process went away); its exit is reaped as an unknown pid's.
+    fn abandon(&mut self, pid: i32) {
+        let _ = signal::send(pid, nix::sys::signal::Signal::SIGKILL, true);
+        self.reaper.watch(pid);
+    }
+
+    /// Drops the starts still queued (a shutdown or restart begins): their processes keep
+    /// their state.
+    pub(super) fn drop_queued_starts(&mut self) {
+        for key in std::mem::take(&mut self.launches) {
+            self.start_settled(&key);
         }
     }
 
@@ -126,7 +310,7 @@ impl Supervisor {
 
     /// What starting `key` needs, if its state allows a start; a failure to prepare is
     /// recorded as a spawn error.
-    pub(super) fn prepare_start(&mut self, key: &ProcKey) -> Option<spawn::Prepared> {
+    fn prepare_start(&mut self, key: &ProcKey) -> Option<spawn::Prepared> {
         let entry = self.table.entries.get(key)?;
         if !entry.process.state.can_start() {
             return None;
