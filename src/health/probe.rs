@@ -86,7 +86,8 @@ async fn run_command(
     }
     let ProbeChild { pid, output, exit } = answer
         .await
-        .map_err(|_| "the supervisor has stopped".to_string())??;
+        .map_err(|_| "the supervisor has stopped".to_string())?
+        .map_err(|refused| refused.to_string())?;
     let started = tokio::time::Instant::now();
     let reading = tokio::task::spawn_blocking(move || {
         use std::io::Read;

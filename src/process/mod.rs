@@ -15,6 +15,7 @@ pub mod launch;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;
+pub mod spawn_error;
 pub mod spawner;
 pub mod state;
 pub mod stdin;

@@ -19,6 +19,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::{access, pipe2, AccessFlags};
 
 use super::launch::{Identity, Launch, LaunchError, Stage};
+pub use super::spawn_error::SpawnError;
 use crate::config::{value, ProcessConfig};
 
 /// The parent's ends of a freshly spawned child.
@@ -59,7 +60,7 @@ impl Prepared {
         self,
         config: &ProcessConfig,
         started: Result<i32, LaunchError>,
-    ) -> Result<Child, String> {
+    ) -> Result<Child, SpawnError> {
         let pid = started.map_err(|err| launch_error(config, &self.argv0, &self.plan, &err))?;
         // Our copies of the child's ends close here, so EOF arrives when the child (and
         // whatever inherited them) is gone.
@@ -82,11 +83,10 @@ pub fn prepare(
     config: &ProcessConfig,
     (base_env, daemon_umask): (&[(String, String)], Option<u32>),
     fcgi_socket: Option<BorrowedFd<'_>>,
-) -> Result<Prepared, String> {
-    let argv = shlex::split(&config.command)
-        .ok_or_else(|| format!("can't parse command '{}'", config.command))?;
+) -> Result<Prepared, SpawnError> {
+    let argv = command_line(config)?;
     let Some(argv0) = argv.first() else {
-        return Err("command is empty".into());
+        return Err(SpawnError::EmptyCommand);
     };
     let env = environment(config, base_env)?;
     let program = resolve_command(argv0, env.get("PATH").map(String::as_str))?;
@@ -96,7 +96,10 @@ pub fn prepare(
     };
     if let Some(dir) = &config.directory {
         if !dir.is_dir() {
-            return Err(format!("couldn't chdir to {}: ENOENT", dir.display()));
+            return Err(SpawnError::Chdir {
+                directory: Some(dir.clone()),
+                errno: "ENOENT".into(),
+            });
         }
     }
 
@@ -169,17 +172,23 @@ impl ChildEnd {
     }
 }
 
-fn c_string(bytes: &[u8], what: &str) -> Result<CString, String> {
-    CString::new(bytes).map_err(|_| format!("can't spawn: the {what} contains a NUL byte"))
+fn c_string(bytes: &[u8], what: &'static str) -> Result<CString, SpawnError> {
+    CString::new(bytes).map_err(|_| SpawnError::NulByte { what })
+}
+
+/// The command split with shell rules.
+fn command_line(config: &ProcessConfig) -> Result<Vec<String>, SpawnError> {
+    shlex::split(&config.command).ok_or_else(|| SpawnError::UnparsableCommand {
+        command: config.command.clone(),
+    })
 }
 
 /// supervisord's checks before a start request forks (`get_execv_args`): the command line
 /// parses and its program exists and is executable. The error is the spawnerr text; the
 /// process is left as it was.
-pub fn preflight(config: &ProcessConfig, base_env: &[(String, String)]) -> Result<(), String> {
-    let argv = shlex::split(&config.command)
-        .ok_or_else(|| format!("can't parse command '{}'", config.command))?;
-    let argv0 = argv.first().ok_or_else(|| "command is empty".to_string())?;
+pub fn preflight(config: &ProcessConfig, base_env: &[(String, String)]) -> Result<(), SpawnError> {
+    let argv = command_line(config)?;
+    let argv0 = argv.first().ok_or(SpawnError::EmptyCommand)?;
     let path = config
         .environment
         .iter()
@@ -195,7 +204,7 @@ pub fn preflight(config: &ProcessConfig, base_env: &[(String, String)]) -> Resul
 fn environment(
     config: &ProcessConfig,
     base_env: &[(String, String)],
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, SpawnError> {
     let mut env: BTreeMap<String, String> = base_env.iter().cloned().collect();
     env.insert("SUPERVISOR_ENABLED".into(), "1".into());
     if let Some(url) = &config.serverurl {
@@ -204,10 +213,16 @@ fn environment(
     env.insert("SUPERVISOR_PROCESS_NAME".into(), config.name.clone());
     env.insert("SUPERVISOR_GROUP_NAME".into(), config.group.clone());
     if let Some(path) = &config.environment_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| format!("couldn't read environment_file {}: {err}", path.display()))?;
-        let pairs = value::environment_file(&text)
-            .map_err(|why| format!("bad environment_file {}: {why}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|err| SpawnError::EnvironmentFileUnreadable {
+                path: path.clone(),
+                error: err.to_string(),
+            })?;
+        let pairs =
+            value::environment_file(&text).map_err(|why| SpawnError::EnvironmentFileInvalid {
+                path: path.clone(),
+                why,
+            })?;
         env.extend(pairs);
     }
     env.extend(config.environment.iter().cloned());
@@ -216,7 +231,10 @@ fn environment(
 
 /// Finds `argv0` (in `PATH` when it has no `/`) and checks it can be executed, with
 /// supervisord's messages.
-fn resolve_command(argv0: &str, path_var: Option<&str>) -> Result<PathBuf, String> {
+fn resolve_command(argv0: &str, path_var: Option<&str>) -> Result<PathBuf, SpawnError> {
+    let not_found = || SpawnError::CommandNotFound {
+        argv0: argv0.to_string(),
+    };
     let found = if argv0.contains('/') {
         PathBuf::from(argv0)
     } else {
@@ -226,20 +244,17 @@ fn resolve_command(argv0: &str, path_var: Option<&str>) -> Result<PathBuf, Strin
             .split(':')
             .map(|dir| Path::new(dir).join(argv0))
             .find(|candidate| candidate.metadata().is_ok())
-            .ok_or_else(|| format!("can't find command '{argv0}'"))?
+            .ok_or_else(not_found)?
     };
-    let metadata = found
-        .metadata()
-        .map_err(|_| format!("can't find command '{argv0}'"))?;
-    let shown = found.display();
+    let metadata = found.metadata().map_err(|_| not_found())?;
     if metadata.is_dir() {
-        return Err(format!("command at '{shown}' is a directory"));
+        return Err(SpawnError::CommandIsDirectory { path: found });
     }
     if metadata.permissions().mode() & 0o111 == 0 {
-        return Err(format!("command at '{shown}' is not executable"));
+        return Err(SpawnError::CommandNotExecutable { path: found });
     }
     if access(&found, AccessFlags::X_OK).is_err() {
-        return Err(format!("no permission to run command '{shown}'"));
+        return Err(SpawnError::NoPermission { path: found });
     }
     Ok(found)
 }
@@ -249,13 +264,12 @@ fn resolve_command(argv0: &str, path_var: Option<&str>) -> Result<PathBuf, Strin
 const DEFAULT_PATH: &str = "/bin:/usr/bin:/usr/local/bin";
 
 /// The ids to switch to for `user=`; refused when vigild cannot switch to them.
-fn identity_for(user: &crate::config::UserSpec) -> Result<Identity, String> {
+fn identity_for(user: &crate::config::UserSpec) -> Result<Identity, SpawnError> {
     let current = nix::unistd::geteuid().as_raw();
     if current != 0 && current != user.uid {
-        return Err(format!(
-            "can't run as user '{}': vigild is not running as root (can't drop privilege as nonroot user)",
-            user.name
-        ));
+        return Err(SpawnError::NotRoot {
+            user: user.name.clone(),
+        });
     }
     Ok(Identity {
         uid: user.uid,
@@ -269,7 +283,7 @@ fn identity_for(user: &crate::config::UserSpec) -> Result<Identity, String> {
 fn output_pipe(
     config: &ProcessConfig,
     discarded: bool,
-) -> Result<(Option<OwnedFd>, OwnedFd), String> {
+) -> Result<(Option<OwnedFd>, OwnedFd), SpawnError> {
     if discarded {
         let null = std::fs::OpenOptions::new()
             .write(true)
@@ -281,40 +295,50 @@ fn output_pipe(
     Ok((Some(read), write))
 }
 
-fn pipe(config: &ProcessConfig) -> Result<(OwnedFd, OwnedFd), String> {
+fn pipe(config: &ProcessConfig) -> Result<(OwnedFd, OwnedFd), SpawnError> {
     pipe2(OFlag::O_CLOEXEC).map_err(|errno| too_many_files(config, &io::Error::from(errno)))
 }
 
-fn too_many_files(config: &ProcessConfig, err: &io::Error) -> String {
+fn too_many_files(config: &ProcessConfig, err: &io::Error) -> SpawnError {
     if err.raw_os_error() == Some(libc::EMFILE) {
-        format!("too many open files to spawn '{}'", config.name)
+        SpawnError::TooManyFiles {
+            name: config.name.clone(),
+        }
     } else {
-        format!(
-            "unknown error making dispatchers for '{}': {}",
-            config.name,
-            errno_name(err)
-        )
+        SpawnError::Dispatchers {
+            name: config.name.clone(),
+            errno: errno_name(err),
+        }
     }
 }
 
 /// supervisord's `spawnerr` for a start that failed at `err.stage`.
-fn launch_error(config: &ProcessConfig, argv0: &str, plan: &Launch, err: &LaunchError) -> String {
+fn launch_error(
+    config: &ProcessConfig,
+    argv0: &str,
+    plan: &Launch,
+    err: &LaunchError,
+) -> SpawnError {
     let errno = errno_name(&err.error);
     match err.stage {
-        Stage::Clone if err.error.raw_os_error() == Some(libc::EAGAIN) => format!(
-            "Too many processes in process table to spawn '{}'",
-            config.name
-        ),
+        Stage::Clone if err.error.raw_os_error() == Some(libc::EAGAIN) => {
+            SpawnError::TooManyProcesses {
+                name: config.name.clone(),
+            }
+        }
         Stage::Clone | Stage::Stdio => too_many_files(config, &err.error),
-        Stage::Chdir => match &config.directory {
-            Some(dir) => format!("couldn't chdir to {}: {errno}", dir.display()),
-            None => format!("couldn't chdir: {errno}"),
+        Stage::Chdir => SpawnError::Chdir {
+            directory: config.directory.clone(),
+            errno,
         },
-        Stage::Identity => match &plan.identity {
-            Some(id) => format!("couldn't setuid to {}: {errno}", id.uid),
-            None => format!("couldn't setuid: {errno}"),
+        Stage::Identity => SpawnError::Setuid {
+            uid: plan.identity.as_ref().map(|id| id.uid),
+            errno,
         },
-        Stage::Exec => format!("couldn't exec {argv0}: {errno}"),
+        Stage::Exec => SpawnError::Exec {
+            argv0: argv0.to_string(),
+            errno,
+        },
     }
 }
 

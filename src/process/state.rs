@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 
 use super::crashloop::{CrashLoop, Verdict};
 use super::exit::ExitOutcome;
+use super::spawn_error::SpawnError;
 use crate::config::{AutoRestart, ProcessConfig};
 
 /// The state of one process; the pid exists only in the states that have a live child.
@@ -114,8 +115,8 @@ pub enum Input {
     },
     /// The spawn failed before a child ran (command missing, not executable, exec error).
     SpawnFailed {
-        /// supervisord-style `spawnerr` text.
-        error: String,
+        /// Why (supervisord's `spawnerr`).
+        error: SpawnError,
     },
     /// The `startsecs` timer fired.
     StartSecsElapsed,
@@ -373,8 +374,8 @@ pub struct Process {
     pub laststop: Option<SystemTime>,
     /// Last exit status (-1 after a signal).
     pub exitstatus: i32,
-    /// Last spawn error.
-    pub spawnerr: Option<String>,
+    /// Why the last start failed or did not stay up.
+    pub spawnerr: Option<SpawnError>,
     /// The current spawn has reached RUNNING (a `wait=true` start is then done, even if the
     /// process has exited since).
     pub reached_running: bool,
@@ -544,7 +545,7 @@ impl Process {
                 self.tally.count_exit(reason);
                 step.exit_reason = Some(reason);
                 self.laststop = Some(clock.wall);
-                self.spawnerr = Some("Exited too quickly (process log may have details)".into());
+                self.spawnerr = Some(SpawnError::ExitedTooQuickly);
                 step.log(
                     Level::Warn,
                     format!(
@@ -573,7 +574,7 @@ impl Process {
                 let (level, verdict) = if expected {
                     (Level::Info, "expected")
                 } else {
-                    self.spawnerr = Some(format!("Bad exit code {}", outcome.exit_status()));
+                    self.spawnerr = Some(SpawnError::BadExitCode(outcome.exit_status()));
                     (Level::Warn, "not expected")
                 };
                 step.log(
@@ -749,9 +750,7 @@ impl Process {
             }
             Verdict::GiveUp => {
                 let restarts = self.crash_loop.looping().map_or(0, |l| l.restarts);
-                self.spawnerr = Some(format!(
-                    "crash loop: gave up after {restarts} delayed restarts"
-                ));
+                self.spawnerr = Some(SpawnError::CrashLoopGaveUp { restarts });
                 self.change(step, State::Fatal, None);
                 step.log(
                     Level::Info,
@@ -994,10 +993,7 @@ mod tests {
         assert_eq!(delays, [1, 2]);
         assert_eq!(p.state, State::Fatal);
         assert_eq!(p.backoff, 0);
-        assert_eq!(
-            p.spawnerr.as_deref(),
-            Some("Exited too quickly (process log may have details)")
-        );
+        assert_eq!(p.spawnerr, Some(SpawnError::ExitedTooQuickly));
     }
 
     #[test]
@@ -1007,7 +1003,9 @@ mod tests {
             ..config()
         };
         let mut p = Process::default();
-        let error = "can't find command 'nope'".to_string();
+        let error = SpawnError::CommandNotFound {
+            argv0: "nope".into(),
+        };
         let step = p
             .apply(
                 Input::SpawnFailed {
@@ -1408,7 +1406,7 @@ mod tests {
         let step = run_and_exit(&mut p, &cfg, base, 9, 1);
         assert_eq!(names(&step), ["EXITED", "FATAL"]);
         assert_eq!(
-            p.spawnerr.as_deref(),
+            p.spawnerr.as_ref().map(ToString::to_string).as_deref(),
             Some("crash loop: gave up after 1 delayed restarts")
         );
         assert!(!step.effects.contains(&Effect::Respawn));

@@ -7,6 +7,7 @@ use std::fmt;
 
 use super::table::UnknownMethod;
 use crate::logs::stream::ReadError;
+use crate::process::spawn::SpawnError;
 use crate::supervisor::Refusal;
 
 /// One of supervisord's fault codes, or one of vigil's own.
@@ -145,7 +146,7 @@ impl Fault {
             Refusal::BadName => Fault::with(FaultCode::BadName, namespec),
             Refusal::AlreadyStarted => Fault::with(FaultCode::AlreadyStarted, namespec),
             Refusal::NotRunning => Fault::with(FaultCode::NotRunning, namespec),
-            Refusal::SpawnError(spawnerr) => spawn_fault(spawnerr, namespec),
+            Refusal::SpawnError(spawnerr) => spawn_fault(&spawnerr, namespec),
             Refusal::Failed(text) => Fault::with(FaultCode::Failed, format!("{namespec}: {text}")),
             Refusal::ShuttingDown => Fault::bare(FaultCode::ShutdownState),
             Refusal::StdinClosed => Fault::with(FaultCode::NoFile, namespec),
@@ -158,21 +159,15 @@ impl Fault {
 /// A start refused because the command cannot be run: supervisord's NO_FILE and
 /// NOT_EXECUTABLE (from `get_execv_args`) carry the text, any other spawn error is a
 /// SPAWN_ERROR naming the process.
-///
-/// The supervisor hands the spawn error over as its `spawnerr` text
-/// (`Refusal::SpawnError(String)`), so this is the one place that still tells the kinds
-/// apart by the wording of `process::spawn`'s messages; a typed spawn error in the
-/// supervisor's refusal would make it a match on variants.
-fn spawn_fault(spawnerr: String, namespec: &str) -> Fault {
-    if spawnerr.starts_with("can't find command") {
-        Fault::with(FaultCode::NoFile, spawnerr)
-    } else if spawnerr.contains("is not executable")
-        || spawnerr.contains("is a directory")
-        || spawnerr.starts_with("no permission")
-    {
-        Fault::with(FaultCode::NotExecutable, spawnerr)
-    } else {
-        Fault::with(FaultCode::SpawnError, namespec)
+fn spawn_fault(spawnerr: &SpawnError, namespec: &str) -> Fault {
+    match spawnerr {
+        SpawnError::CommandNotFound { .. } => Fault::with(FaultCode::NoFile, spawnerr.to_string()),
+        SpawnError::CommandIsDirectory { .. }
+        | SpawnError::CommandNotExecutable { .. }
+        | SpawnError::NoPermission { .. } => {
+            Fault::with(FaultCode::NotExecutable, spawnerr.to_string())
+        }
+        _ => Fault::with(FaultCode::SpawnError, namespec),
     }
 }
 
@@ -232,23 +227,44 @@ mod tests {
 
     #[test]
     fn spawn_errors_keep_supervisords_three_faults() {
-        let missing = "can't find command 'nope'";
+        let missing = SpawnError::CommandNotFound {
+            argv0: "nope".into(),
+        };
         assert_eq!(
-            Fault::refused(Refusal::SpawnError(missing.into()), "a"),
-            Fault::with(FaultCode::NoFile, missing)
+            Fault::refused(Refusal::SpawnError(missing), "a"),
+            Fault::with(FaultCode::NoFile, "can't find command 'nope'")
         );
-        for text in [
-            "command at '/tmp' is a directory",
-            "command at '/etc/passwd' is not executable",
-            "no permission to run command '/root/x'",
+        for (error, text) in [
+            (
+                SpawnError::CommandIsDirectory {
+                    path: "/tmp".into(),
+                },
+                "command at '/tmp' is a directory",
+            ),
+            (
+                SpawnError::CommandNotExecutable {
+                    path: "/etc/passwd".into(),
+                },
+                "command at '/etc/passwd' is not executable",
+            ),
+            (
+                SpawnError::NoPermission {
+                    path: "/root/x".into(),
+                },
+                "no permission to run command '/root/x'",
+            ),
         ] {
             assert_eq!(
-                Fault::refused(Refusal::SpawnError(text.into()), "a"),
+                Fault::refused(Refusal::SpawnError(error), "a"),
                 Fault::with(FaultCode::NotExecutable, text)
             );
         }
+        let exec = SpawnError::Exec {
+            argv0: "x".into(),
+            errno: "ENOENT".into(),
+        };
         assert_eq!(
-            Fault::refused(Refusal::SpawnError("couldn't exec x: ENOENT".into()), "a"),
+            Fault::refused(Refusal::SpawnError(exec), "a"),
             Fault::with(FaultCode::SpawnError, "a")
         );
     }

@@ -37,8 +37,8 @@ pub enum Refusal {
     AlreadyStarted,
     /// stop/signal: not in a state that allows it.
     NotRunning,
-    /// The spawn failed at once; the text is the spawnerr.
-    SpawnError(String),
+    /// The spawn failed at once.
+    SpawnError(crate::process::spawn::SpawnError),
     /// Anything else (kill failed, process in UNKNOWN), with supervisord's text.
     Failed(String),
     /// The supervisor is shutting down or restarting.
@@ -147,8 +147,26 @@ pub enum Control {
         /// The probe command, run with `/bin/sh -c`.
         command: String,
         /// The started probe, or why it could not start.
-        reply: oneshot::Sender<Result<ProbeChild, String>>,
+        reply: oneshot::Sender<Result<ProbeChild, ProbeRefusal>>,
     },
+}
+
+/// Why the supervisor could not start a health probe (the probe then counts as failed,
+/// with this as its output).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeRefusal {
+    /// The process probed is gone.
+    #[error("no such process")]
+    BadName,
+    /// The command cannot be quoted for `/bin/sh -c`.
+    #[error("the probe command cannot be quoted for /bin/sh: {0}")]
+    Unquotable(String),
+    /// Its start failed.
+    #[error(transparent)]
+    Spawn(#[from] crate::process::spawn::SpawnError),
+    /// The child came without an output pipe.
+    #[error("the probe has no output pipe")]
+    NoOutput,
 }
 
 /// A health probe the supervisor started.

@@ -436,7 +436,12 @@ fn view_of(
         state: entry.process.state,
         start: entry.process.laststart,
         stop: entry.process.laststop,
-        spawnerr: entry.process.spawnerr.clone().unwrap_or_default(),
+        spawnerr: entry
+            .process
+            .spawnerr
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         reached_running: entry.process.reached_running,
         exitstatus: entry.process.exitstatus,
         stdout: Arc::clone(&entry.stdout_log),
@@ -512,7 +517,7 @@ mod tests {
         assert_eq!(receiver.borrow().version, first.version);
 
         let entry = table.entries.get_mut(&key("b")).expect("b");
-        entry.process.spawnerr = Some("no such file".into());
+        entry.process.spawnerr = Some(crate::process::spawn::SpawnError::ExitedTooQuickly);
         view.touch(&key("b"));
         view.publish(&table, &[], running);
         let second = Arc::clone(&receiver.borrow());
@@ -525,7 +530,7 @@ mod tests {
         assert_eq!(changed, ["b"]);
         assert_eq!(
             second.process("b", "b").map(|p| p.spawnerr.as_str()),
-            Some("no such file")
+            Some("Exited too quickly (process log may have details)")
         );
         // The earlier snapshot is untouched by the later publish.
         assert_eq!(

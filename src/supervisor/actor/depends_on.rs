@@ -113,7 +113,9 @@ impl Supervisor {
                 let Some(fatal) = fatal else {
                     return true;
                 };
-                let why = format!("dependency {} is FATAL", fatal.1);
+                let why = crate::process::spawn::SpawnError::DependencyFatal {
+                    dependency: fatal.1,
+                };
                 tracing::warn!("not starting {}: {why}", key.1);
                 if let Some(entry) = table.entries.get_mut(key) {
                     entry.process.spawnerr = Some(why);

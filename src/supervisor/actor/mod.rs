@@ -21,7 +21,9 @@ use super::snapshot::View;
 use super::statefile::StateFile;
 use super::table::{PendingStart, ProcKey, Table};
 use super::timers::Timers;
-use super::{ConfigInfo, Control, GroupDiff, ProbeChild, Refusal, Snapshot, SupervisorState};
+use super::{
+    ConfigInfo, Control, GroupDiff, ProbeChild, ProbeRefusal, Refusal, Snapshot, SupervisorState,
+};
 use crate::config::Config;
 use crate::events::{Event, Message, Publisher};
 use crate::logs::auto;

@@ -187,16 +187,16 @@ impl Supervisor {
         &mut self,
         key: &ProcKey,
         command: &str,
-        reply: oneshot::Sender<Result<ProbeChild, String>>,
+        reply: oneshot::Sender<Result<ProbeChild, ProbeRefusal>>,
     ) {
         let Some(entry) = self.table.entries.get(key) else {
-            let _ = reply.send(Err("no such process".into()));
+            let _ = reply.send(Err(ProbeRefusal::BadName));
             return;
         };
         let quoted = match shlex::try_quote(command) {
             Ok(quoted) => quoted,
             Err(err) => {
-                let _ = reply.send(Err(err.to_string()));
+                let _ = reply.send(Err(ProbeRefusal::Unquotable(err.to_string())));
                 return;
             }
         };
@@ -208,7 +208,7 @@ impl Supervisor {
         let prepared = match spawn::prepare(&config, (&self.base_env, self.child_umask()), None) {
             Ok(prepared) => prepared,
             Err(err) => {
-                let _ = reply.send(Err(err));
+                let _ = reply.send(Err(err.into()));
                 return;
             }
         };
@@ -216,8 +216,11 @@ impl Supervisor {
     }
 
     /// A probe's child has started: its exit goes to the probe's waiter.
-    pub(super) fn probe_started(&mut self, child: spawn::Child) -> Result<ProbeChild, String> {
-        let output = child.stdout.ok_or("the probe has no output pipe")?;
+    pub(super) fn probe_started(
+        &mut self,
+        child: spawn::Child,
+    ) -> Result<ProbeChild, ProbeRefusal> {
+        let output = child.stdout.ok_or(ProbeRefusal::NoOutput)?;
         let (waiter, exit) = oneshot::channel();
         self.probes.insert(child.pid, waiter);
         self.guardian.watch(child.pid);

@@ -13,7 +13,7 @@ pub(super) enum InFlight {
     Probe(
         Box<crate::config::ProcessConfig>,
         spawn::Prepared,
-        oneshot::Sender<Result<ProbeChild, String>>,
+        oneshot::Sender<Result<ProbeChild, ProbeRefusal>>,
     ),
 }
 
@@ -185,6 +185,7 @@ impl Supervisor {
             InFlight::Probe(config, prepared, reply) => {
                 let started = prepared
                     .finish(&config, result)
+                    .map_err(ProbeRefusal::from)
                     .and_then(|child| self.probe_started(child));
                 let pid = started.as_ref().ok().map(|probe| probe.pid);
                 let _ = reply.send(started);
@@ -322,7 +323,9 @@ impl Supervisor {
                 if let Some(fd) = self.table.fcgi_sockets.get(&config.program) {
                     Some(fd)
                 } else {
-                    let error = format!("no socket for fcgi-program '{}'", config.program);
+                    let error = spawn::SpawnError::NoFcgiSocket {
+                        program: config.program.clone(),
+                    };
                     let _ = self.apply(key, Input::SpawnFailed { error });
                     return None;
                 }
