@@ -46,9 +46,41 @@ impl Names {
     }
 }
 
+/// Why a `%(name)s` expansion failed, in supervisord's words where it has them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// A `%` followed by neither `%` nor `(`.
+    #[error("'{0}' has a '%' that is not an expansion (write %% for a literal %)")]
+    NotAnExpansion(String),
+    /// A `%(` without its `)`.
+    #[error("'{0}' has an unterminated %( expansion")]
+    Unterminated(String),
+    /// A conversion vigil does not know after `%(name)`.
+    #[error("'{text}' has an incomplete or unsupported format after %({name})")]
+    BadFormat {
+        /// The whole value.
+        text: String,
+        /// The name before the format.
+        name: String,
+    },
+    /// `%(name)d` of a name whose value is text.
+    #[error("%({0}): a number is required, not text")]
+    NeedsNumber(String),
+    /// Names that are not defined here.
+    #[error("format string '{text}' contains names ({unknown}) which cannot be expanded. Available names: {available}")]
+    UnknownNames {
+        /// The whole value.
+        text: String,
+        /// The unknown names, comma-separated.
+        unknown: String,
+        /// The names there are, comma-separated.
+        available: String,
+    },
+}
+
 /// Expands every `%(name)…` in `text`; an unknown name gives supervisord's message listing the
 /// names that are available.
-pub fn expand(text: &str, names: &Names) -> Result<String, String> {
+pub fn expand(text: &str, names: &Names) -> Result<String, ExpandError> {
     if !text.contains('%') {
         return Ok(text.to_string());
     }
@@ -64,22 +96,22 @@ pub fn expand(text: &str, names: &Names) -> Result<String, String> {
             continue;
         }
         let Some(inner) = spec.strip_prefix('(') else {
-            return Err(format!(
-                "'{text}' has a '%' that is not an expansion (write %% for a literal %)"
-            ));
+            return Err(ExpandError::NotAnExpansion(text.to_string()));
         };
         let Some(close) = inner.find(')') else {
-            return Err(format!("'{text}' has an unterminated %( expansion"));
+            return Err(ExpandError::Unterminated(text.to_string()));
         };
         let name = &inner[..close];
-        let (format, consumed) = parse_format(&inner[close + 1..]).ok_or_else(|| {
-            format!("'{text}' has an incomplete or unsupported format after %({name})")
-        })?;
+        let (format, consumed) =
+            parse_format(&inner[close + 1..]).ok_or_else(|| ExpandError::BadFormat {
+                text: text.to_string(),
+                name: name.to_string(),
+            })?;
         match names.0.get(name) {
             Some(value) => out.push_str(
                 &format
                     .apply(value)
-                    .map_err(|why| format!("%({name}): {why}"))?,
+                    .ok_or_else(|| ExpandError::NeedsNumber(name.to_string()))?,
             ),
             None => unknown.push(name.to_string()),
         }
@@ -89,11 +121,11 @@ pub fn expand(text: &str, names: &Names) -> Result<String, String> {
     if unknown.is_empty() {
         Ok(out)
     } else {
-        Err(format!(
-            "format string '{text}' contains names ({}) which cannot be expanded. Available names: {}",
-            unknown.join(", "),
-            names.available()
-        ))
+        Err(ExpandError::UnknownNames {
+            text: text.to_string(),
+            unknown: unknown.join(", "),
+            available: names.available(),
+        })
     }
 }
 
@@ -132,15 +164,16 @@ fn parse_format(spec: &str) -> Option<(Format, usize)> {
 }
 
 impl Format {
-    fn apply(&self, value: &NameValue) -> Result<String, String> {
+    /// The value formatted; `None` when the conversion needs a number and it is text.
+    fn apply(&self, value: &NameValue) -> Option<String> {
         let body = match (self.conversion, value) {
             ('s', NameValue::Text(text)) => text.clone(),
             ('r', NameValue::Text(text)) => format!("'{text}'"),
             (_, NameValue::Number(number)) => number.to_string(),
-            (_, NameValue::Text(_)) => return Err("a number is required, not text".into()),
+            (_, NameValue::Text(_)) => return None,
         };
         let pad = self.width.saturating_sub(body.chars().count());
-        Ok(if self.left {
+        Some(if self.left {
             format!("{body}{}", " ".repeat(pad))
         } else if self.zero && matches!(value, NameValue::Number(_)) {
             match body.strip_prefix('-') {
@@ -185,7 +218,9 @@ mod tests {
 
     #[test]
     fn unknown_names_list_the_available_ones() {
-        let err = expand("%(nope)s", &names()).expect_err("unknown name");
+        let err = expand("%(nope)s", &names())
+            .expect_err("unknown name")
+            .to_string();
         assert!(err.contains("contains names (nope)"), "{err}");
         assert!(
             err.contains("Available names: ENV_HOME, process_num, program_name"),

@@ -118,7 +118,7 @@ pub fn read(path: &Path, base_names: &Names) -> Result<(RawDoc, Vec<Diagnostic>)
     let mut names = base_names.clone();
     names.text("here", here.to_string_lossy());
     let patterns = expand(&files.value, &names)
-        .map_err(|why| Diagnostic::new(include.location(Some(files)), why))?;
+        .map_err(|why| Diagnostic::new(include.location(Some(files)), why.to_string()))?;
     for pattern in patterns.split_whitespace() {
         let absolute = if Path::new(pattern).is_absolute() {
             PathBuf::from(pattern)

@@ -6,8 +6,10 @@
 //! files only; it never spawns or looks at running processes.
 
 mod diagnostic;
+pub mod event_types;
 mod expand;
 mod ini;
+mod invalid;
 mod known;
 mod program;
 mod resolve;
@@ -19,6 +21,8 @@ use std::sync::Arc;
 use nix::sys::signal::Signal;
 
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
+pub use expand::ExpandError;
+pub use invalid::Invalid;
 
 /// A whole, validated configuration: what vigild runs.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 use super::diagnostic::Diagnostic;
 use super::expand::Names;
 use super::ini::{RawDoc, RawSection};
+use super::invalid::Invalid;
 use super::resolve::{
     absolute, existing_dirpath, owner, priority, user_spec, Context, HeterogeneousGroup,
     SectionReader,
@@ -421,13 +422,13 @@ fn read_stream_log(
         syslog: reader.parse(&key("syslog"), names, false, value::boolean),
         timestamps: reader.parse(&key("logfile_timestamps"), names, false, value::boolean),
         tail_bytes: reader.parse(&key("tail_bytes"), names, defaults.tail_bytes, |text| {
-            usize::try_from(value::byte_size(text)?).map_err(|_| "is too large".to_string())
+            usize::try_from(value::byte_size(text)?).map_err(|_| Invalid::TooLarge)
         }),
     }
 }
 
 /// supervisord's `logfile_name`: NONE/OFF, AUTO, syslog, or a path whose directory exists.
-fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, String> {
+fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, Invalid> {
     match text.trim().to_ascii_lowercase().as_str() {
         "none" | "off" => Ok(LogTarget::None),
         "auto" => Ok(LogTarget::Auto),
@@ -438,7 +439,7 @@ fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, String> {
 
 /// `startretries`: a count, or vigil's `-1` for "retry forever". Other negative numbers
 /// give up at the first failure, as they do in supervisord.
-fn start_retries(text: &str) -> Result<Option<u32>, String> {
+fn start_retries(text: &str) -> Result<Option<u32>, Invalid> {
     match value::integer(text)? {
         -1 => Ok(None),
         negative if negative < 0 => Ok(Some(0)),
@@ -446,13 +447,13 @@ fn start_retries(text: &str) -> Result<Option<u32>, String> {
     }
 }
 
-fn auto_restart(text: &str) -> Result<AutoRestart, String> {
+fn auto_restart(text: &str) -> Result<AutoRestart, Invalid> {
     match text.trim().to_ascii_lowercase().as_str() {
         "unexpected" => Ok(AutoRestart::Unexpected),
         other => match value::boolean(other) {
             Ok(true) => Ok(AutoRestart::Always),
             Ok(false) => Ok(AutoRestart::Never),
-            Err(_) => Err("invalid autorestart value (expected true, false or unexpected)".into()),
+            Err(_) => Err(Invalid::NotAutorestart),
         },
     }
 }
@@ -490,8 +491,8 @@ fn read_fcgi_socket(
             names,
             libc::SOMAXCONN,
             |text| match value::integer(text)? {
-                n @ 1..=65535 => i32::try_from(n).map_err(|_| "out of range".to_string()),
-                _ => Err("socket_backlog must be between 1 and 65535".into()),
+                n @ 1..=65535 => i32::try_from(n).map_err(|_| Invalid::BacklogOutOfRange),
+                _ => Err(Invalid::BacklogOutOfRange),
             },
         );
     let default_owner = user.map(|user| (user.uid, user.gid));
@@ -505,11 +506,11 @@ fn read_fcgi_socket(
     }
 }
 
-fn fcgi_address(text: &str) -> Result<FcgiAddress, String> {
+fn fcgi_address(text: &str) -> Result<FcgiAddress, Invalid> {
     let text = text.trim();
     if let Some(path) = text.strip_prefix("unix://") {
         if !path.starts_with('/') {
-            return Err("unix socket path must be absolute (unix:///path)".into());
+            return Err(Invalid::RelativeUnixSocket);
         }
         return Ok(FcgiAddress::Unix(PathBuf::from(path)));
     }
@@ -523,7 +524,7 @@ fn fcgi_address(text: &str) -> Result<FcgiAddress, String> {
             }
         }
     }
-    Err("bad socket (expected tcp://host:port or unix:///path)".into())
+    Err(Invalid::NotSocket)
 }
 
 /// `healthcheck_*`: at most one probe kind, with its timing.
@@ -565,22 +566,22 @@ fn read_health_check(reader: &mut SectionReader<'_>, names: &Names) -> Option<He
 }
 
 /// Seconds above zero (a probe interval or timeout).
-fn positive_seconds(text: &str) -> Result<std::time::Duration, String> {
+fn positive_seconds(text: &str) -> Result<std::time::Duration, Invalid> {
     match value::seconds(text)? {
-        zero if zero.is_zero() => Err("must be above 0 seconds".into()),
+        zero if zero.is_zero() => Err(Invalid::NotPositive),
         seconds if seconds > std::time::Duration::from_secs(MAX_CRASH_LOOP_SECONDS) => {
-            Err("must be at most a year".into())
+            Err(Invalid::OverAYear)
         }
         seconds => Ok(seconds),
     }
 }
 
 /// `http://host:port/path` (port 80 by default); vigil's probe speaks plain HTTP only.
-fn http_url(text: &str) -> Result<Probe, String> {
+fn http_url(text: &str) -> Result<Probe, Invalid> {
     let rest = text
         .trim()
         .strip_prefix("http://")
-        .ok_or("not an http:// URL (https is not supported)")?;
+        .ok_or(Invalid::NotHttpUrl)?;
     let (authority, path) = match rest.find('/') {
         Some(at) => (&rest[..at], rest[at..].to_string()),
         None => (rest, "/".to_string()),
@@ -588,12 +589,13 @@ fn http_url(text: &str) -> Result<Probe, String> {
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) => (
             host,
-            port.parse().map_err(|_| format!("bad port '{port}'"))?,
+            port.parse()
+                .map_err(|_| Invalid::BadPort(port.to_string()))?,
         ),
         None => (authority, 80),
     };
     if host.is_empty() {
-        return Err("no host in the URL".into());
+        return Err(Invalid::NoUrlHost);
     }
     Ok(Probe::Http {
         host: host.to_string(),
@@ -603,11 +605,13 @@ fn http_url(text: &str) -> Result<Probe, String> {
 }
 
 /// `host:port`.
-fn tcp_address(text: &str) -> Result<Probe, String> {
-    let (host, port) = text.trim().rsplit_once(':').ok_or("not host:port")?;
-    let port = port.parse().map_err(|_| format!("bad port '{port}'"))?;
+fn tcp_address(text: &str) -> Result<Probe, Invalid> {
+    let (host, port) = text.trim().rsplit_once(':').ok_or(Invalid::NotHostPort)?;
+    let port = port
+        .parse()
+        .map_err(|_| Invalid::BadPort(port.to_string()))?;
     if host.is_empty() {
-        return Err("no host (expected host:port)".into());
+        return Err(Invalid::NoHost);
     }
     Ok(Probe::Tcp {
         host: host.to_string(),
@@ -673,17 +677,17 @@ fn read_listener(reader: &mut SectionReader<'_>, names: &Names) -> ListenerConfi
             .into_iter()
             .map(|event| {
                 let upper = event.to_ascii_uppercase();
-                if crate::events::event::is_known_type(&upper) {
+                if super::event_types::is_known_type(&upper) {
                     Ok(upper)
                 } else {
-                    Err(format!("unknown event type '{event}'"))
+                    Err(Invalid::UnknownEventType(event))
                 }
             })
             .collect()
     });
     let buffer_size = reader.parse("buffer_size", names, 10, |text| {
         match value::count::<usize>(text)? {
-            0 => Err("buffer_size must be at least 1".into()),
+            0 => Err(Invalid::NoBuffer),
             size => Ok(size),
         }
     });
@@ -695,9 +699,9 @@ fn read_listener(reader: &mut SectionReader<'_>, names: &Names) -> ListenerConfi
             if text.trim() == DEFAULT_RESULT_HANDLER {
                 Ok(text.trim().to_string())
             } else {
-                Err(format!(
-                    "result_handler cannot be resolved: vigil cannot import Python callables, only {DEFAULT_RESULT_HANDLER} is supported"
-                ))
+                Err(Invalid::ResultHandler {
+                    supported: DEFAULT_RESULT_HANDLER,
+                })
             }
         },
     );

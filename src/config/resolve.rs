@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::diagnostic::{ConfigErrors, Diagnostic};
 use super::expand::{expand, Names};
 use super::ini::{self, RawDoc, RawOption, RawSection};
+use super::invalid::Invalid;
 use super::known;
 use super::program;
 use super::value;
@@ -30,7 +31,7 @@ impl SectionReader<'_> {
         match expand(&option.value, names) {
             Ok(text) => Some(text),
             Err(why) => {
-                self.fail(Some(option), why);
+                self.fail(Some(option), why.to_string());
                 None
             }
         }
@@ -42,7 +43,7 @@ impl SectionReader<'_> {
         key: &str,
         names: &Names,
         default: T,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
     ) -> T {
         let Some(text) = self.text(key, names) else {
             return default;
@@ -51,7 +52,7 @@ impl SectionReader<'_> {
             Ok(value) => value,
             Err(why) => {
                 let option = self.section.get(key);
-                self.fail(option, why);
+                self.fail(option, why.to_string());
                 default
             }
         }
@@ -62,7 +63,7 @@ impl SectionReader<'_> {
         &mut self,
         key: &str,
         names: &Names,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, Invalid>,
     ) -> Option<T> {
         self.parse(key, names, None, |text| parse(text).map(Some))
     }
@@ -556,11 +557,11 @@ fn warn_unknown(doc: &RawDoc, warnings: &mut Vec<Diagnostic>) {
 }
 
 /// A priority: any integer that fits `i32`.
-pub(super) fn priority(text: &str) -> Result<i32, String> {
-    i32::try_from(value::integer(text)?).map_err(|_| "priority is out of range".to_string())
+pub(super) fn priority(text: &str) -> Result<i32, Invalid> {
+    i32::try_from(value::integer(text)?).map_err(|_| Invalid::PriorityOutOfRange)
 }
 
-fn log_level(text: &str) -> Result<LogLevel, String> {
+fn log_level(text: &str) -> Result<LogLevel, Invalid> {
     Ok(match text.trim().to_ascii_lowercase().as_str() {
         "critical" => LogLevel::Critical,
         "error" => LogLevel::Error,
@@ -569,25 +570,23 @@ fn log_level(text: &str) -> Result<LogLevel, String> {
         "debug" => LogLevel::Debug,
         "trace" => LogLevel::Trace,
         "blather" => LogLevel::Blather,
-        _ => {
-            return Err(
-                "bad log level (expected critical, error, warn, info, debug, trace or blather)"
-                    .into(),
-            )
-        }
+        _ => return Err(Invalid::NotLogLevel),
     })
 }
 
 /// `user` as a name or a uid, resolved with its groups; unknown users are config errors.
-pub(super) fn user_spec(text: &str) -> Result<UserSpec, String> {
+pub(super) fn user_spec(text: &str) -> Result<UserSpec, Invalid> {
     use nix::unistd::{getgrouplist, Gid, Uid, User};
     let name = text.trim();
     let user = match name.parse::<u32>() {
         Ok(uid) => User::from_uid(Uid::from_raw(uid)),
         Err(_) => User::from_name(name),
     }
-    .map_err(|err| format!("could not look up user '{name}': {err}"))?
-    .ok_or_else(|| format!("invalid user name '{name}'"))?;
+    .map_err(|err| Invalid::UserLookup {
+        name: name.to_string(),
+        error: err.to_string(),
+    })?
+    .ok_or_else(|| Invalid::NoSuchUser(name.to_string()))?;
     let groups = std::ffi::CString::new(user.name.clone())
         .ok()
         .and_then(|cname| getgrouplist(&cname, user.gid).ok())
@@ -601,7 +600,7 @@ pub(super) fn user_spec(text: &str) -> Result<UserSpec, String> {
 }
 
 /// `user[:group]` as used by chown and socket_owner.
-pub(super) fn owner(text: &str) -> Result<(u32, u32), String> {
+pub(super) fn owner(text: &str) -> Result<(u32, u32), Invalid> {
     let (user, group) = match text.split_once(':') {
         Some((user, group)) => (user, Some(group)),
         None => (text, None),
@@ -612,8 +611,11 @@ pub(super) fn owner(text: &str) -> Result<(u32, u32), String> {
         Some(group) => match group.parse::<u32>() {
             Ok(gid) => gid,
             Err(_) => nix::unistd::Group::from_name(group)
-                .map_err(|err| format!("could not look up group '{group}': {err}"))?
-                .ok_or_else(|| format!("invalid group name '{group}'"))?
+                .map_err(|err| Invalid::GroupLookup {
+                    name: group.to_string(),
+                    error: err.to_string(),
+                })?
+                .ok_or_else(|| Invalid::NoSuchGroup(group.to_string()))?
                 .gid
                 .as_raw(),
         },
@@ -622,38 +624,35 @@ pub(super) fn owner(text: &str) -> Result<(u32, u32), String> {
 }
 
 /// `host:port`, `*:port`, `:port` or a bare port.
-fn inet_address(text: &str) -> Result<(String, u16), String> {
+fn inet_address(text: &str) -> Result<(String, u16), Invalid> {
     let text = text.trim();
     let (host, port) = match text.rsplit_once(':') {
         Some((host, port)) => (host, port),
         None => ("", text),
     };
     let host = if host == "*" { "" } else { host };
-    let port = port
-        .parse::<u16>()
-        .map_err(|_| "not a port (expected host:port, *:port, :port or port)".to_string())?;
+    let port = port.parse::<u16>().map_err(|_| Invalid::NotInetPort)?;
     Ok((host.to_ascii_lowercase(), port))
 }
 
 /// A file path whose directory must exist, as supervisord's `existing_dirpath`.
-pub(super) fn existing_dirpath(text: &str, base: &Path) -> Result<PathBuf, String> {
+pub(super) fn existing_dirpath(text: &str, base: &Path) -> Result<PathBuf, Invalid> {
     let path = absolute(&expand_user(text.trim()), base);
     match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(format!(
-            "the directory named as part of the path {} does not exist",
-            path.display()
-        )),
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(Invalid::NoSuchParent(path))
+        }
         _ => Ok(path),
     }
 }
 
 /// A directory that must exist, as supervisord's `existing_directory`.
-pub(super) fn existing_directory(text: &str, base: &Path) -> Result<PathBuf, String> {
+pub(super) fn existing_directory(text: &str, base: &Path) -> Result<PathBuf, Invalid> {
     let path = absolute(&expand_user(text.trim()), base);
     if path.is_dir() {
         Ok(path)
     } else {
-        Err(format!("{} is not an existing directory", path.display()))
+        Err(Invalid::NoSuchDirectory(path))
     }
 }
 

@@ -6,60 +6,55 @@
 
 use nix::sys::signal::Signal;
 
+use super::invalid::Invalid;
+
 /// `yes/true/on/1` or `no/false/off/0`, case-insensitive, as supervisord's `boolean()`.
-pub fn boolean(text: &str) -> Result<bool, String> {
+pub fn boolean(text: &str) -> Result<bool, Invalid> {
     match text.trim().to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" => Ok(true),
         "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err("not a boolean (expected true or false)".into()),
+        _ => Err(Invalid::NotBoolean),
     }
 }
 
 /// A decimal integer as Python's `int()` reads it (surrounding blanks and `_` separators allowed).
-pub fn integer(text: &str) -> Result<i64, String> {
+pub fn integer(text: &str) -> Result<i64, Invalid> {
     let trimmed = text.trim();
     let digits = trimmed.replace('_', "");
-    digits
-        .parse::<i64>()
-        .map_err(|_| "not an integer".to_string())
+    digits.parse::<i64>().map_err(|_| Invalid::NotInteger)
 }
 
 /// A non-negative integer that fits the target type (seconds, counts).
-pub fn count<T: TryFrom<i64>>(text: &str) -> Result<T, String> {
+pub fn count<T: TryFrom<i64>>(text: &str) -> Result<T, Invalid> {
     let value = integer(text)?;
     if value < 0 {
-        return Err("must not be negative".into());
+        return Err(Invalid::Negative);
     }
-    T::try_from(value).map_err(|_| "is too large".to_string())
+    T::try_from(value).map_err(|_| Invalid::TooLarge)
 }
 
 /// A byte size: `N`, `NKB`, `NMB` or `NGB` (1024-based, case-insensitive).
-pub fn byte_size(text: &str) -> Result<u64, String> {
+pub fn byte_size(text: &str) -> Result<u64, Invalid> {
     let lowered = text.trim().to_ascii_lowercase();
     let (digits, factor) = [("kb", 1u64 << 10), ("mb", 1 << 20), ("gb", 1 << 30)]
         .iter()
         .find_map(|(suffix, factor)| lowered.strip_suffix(suffix).map(|d| (d, *factor)))
         .unwrap_or((lowered.as_str(), 1));
-    let number: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| "not a byte size (expected e.g. 1024, 50KB, 10MB or 1GB)".to_string())?;
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| "byte size is too large".to_string())
+    let number: u64 = digits.trim().parse().map_err(|_| Invalid::NotByteSize)?;
+    number.checked_mul(factor).ok_or(Invalid::ByteSizeTooLarge)
 }
 
 /// A non-negative number of seconds, whole or decimal (`5`, `0.5`).
-pub fn seconds(text: &str) -> Result<std::time::Duration, String> {
+pub fn seconds(text: &str) -> Result<std::time::Duration, Invalid> {
     text.trim()
         .parse::<f64>()
         .ok()
         .and_then(|value| std::time::Duration::try_from_secs_f64(value).ok())
-        .ok_or_else(|| "not a number of seconds (expected e.g. 5 or 0.5)".to_string())
+        .ok_or(Invalid::NotSeconds)
 }
 
 /// An octal mode or umask such as `022` or `0700`.
-pub fn octal(text: &str) -> Result<u32, String> {
+pub fn octal(text: &str) -> Result<u32, Invalid> {
     let trimmed = text.trim();
     let digits = trimmed
         .strip_prefix("0o")
@@ -68,14 +63,14 @@ pub fn octal(text: &str) -> Result<u32, String> {
     u32::from_str_radix(digits, 8)
         .ok()
         .filter(|mode| *mode <= 0o7777)
-        .ok_or_else(|| "not an octal mode (expected e.g. 022)".to_string())
+        .ok_or(Invalid::NotOctal)
 }
 
 /// A signal given as `TERM`, `SIGTERM`, `term` or a number; it must be a real signal.
-pub fn signal(text: &str) -> Result<Signal, String> {
+pub fn signal(text: &str) -> Result<Signal, Invalid> {
     let trimmed = text.trim();
     if let Ok(number) = trimmed.parse::<i32>() {
-        return Signal::try_from(number).map_err(|_| "not a valid signal number".to_string());
+        return Signal::try_from(number).map_err(|_| Invalid::NotSignalNumber);
     }
     let upper = trimmed.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -83,20 +78,16 @@ pub fn signal(text: &str) -> Result<Signal, String> {
     } else {
         format!("SIG{upper}")
     };
-    name.parse::<Signal>().map_err(|_| {
-        "not a signal name (expected e.g. TERM, HUP, INT, QUIT, KILL, USR1, USR2)".to_string()
-    })
+    name.parse::<Signal>().map_err(|_| Invalid::NotSignalName)
 }
 
 /// A comma-separated list of exit codes in 0..=255.
-pub fn exit_codes(text: &str) -> Result<Vec<i32>, String> {
+pub fn exit_codes(text: &str) -> Result<Vec<i32>, Invalid> {
     list(text)
         .iter()
         .map(|item| match item.parse::<i32>() {
             Ok(code) if (0..=255).contains(&code) => Ok(code),
-            _ => Err(format!(
-                "'{item}' is not an exit code (expected numbers 0..255)"
-            )),
+            _ => Err(Invalid::NotExitCode(item.clone())),
         })
         .collect()
 }
@@ -112,7 +103,7 @@ pub fn list(text: &str) -> Vec<String> {
 
 /// `K="v",K2=v2` pairs, tokenized as supervisord's `dict_of_key_value_pairs` does (Python's
 /// non-POSIX `shlex` with `/.+-():` added to the word characters). Order is kept.
-pub fn key_value_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+pub fn key_value_pairs(text: &str) -> Result<Vec<(String, String)>, Invalid> {
     let tokens = shlex_tokens(text)?;
     let mut pairs = Vec::new();
     let mut index = 0;
@@ -122,7 +113,7 @@ pub fn key_value_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
                 let value = value.trim_matches(|c| c == '\'' || c == '"');
                 pairs.push((key.clone(), value.to_string()));
             }
-            _ => return Err("unexpected end of key/value pairs".into()),
+            _ => return Err(Invalid::UnfinishedPairs),
         }
         index += 4;
     }
@@ -130,7 +121,7 @@ pub fn key_value_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// Python's non-POSIX `shlex.shlex` tokenizer as supervisord configures it.
-fn shlex_tokens(text: &str) -> Result<Vec<String>, String> {
+fn shlex_tokens(text: &str) -> Result<Vec<String>, Invalid> {
     let is_word = |c: char| c.is_alphanumeric() || c == '_' || "/.+-():".contains(c);
     let mut tokens = Vec::new();
     let mut chars = text.chars().peekable();
@@ -158,7 +149,7 @@ fn shlex_tokens(text: &str) -> Result<Vec<String>, String> {
                 }
             }
             if !closed {
-                return Err("no closing quotation".into());
+                return Err(Invalid::NoClosingQuotation);
             }
             tokens.push(token);
             continue;
@@ -183,7 +174,7 @@ fn shlex_tokens(text: &str) -> Result<Vec<String>, String> {
 
 /// Lines of `KEY=VALUE` from an environment file: blank lines and `#` comments are skipped,
 /// an optional `export ` prefix is allowed, and one level of matching quotes is removed.
-pub fn environment_file(text: &str) -> Result<Vec<(String, String)>, String> {
+pub fn environment_file(text: &str) -> Result<Vec<(String, String)>, Invalid> {
     let mut pairs = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -192,14 +183,14 @@ pub fn environment_file(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
         let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("line {}: expected KEY=VALUE", number + 1));
+            return Err(Invalid::NotKeyValue { line: number + 1 });
         };
         let key = key.trim();
         if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(format!(
-                "line {}: '{key}' is not a variable name",
-                number + 1
-            ));
+            return Err(Invalid::NotVariableName {
+                line: number + 1,
+                key: key.to_string(),
+            });
         }
         let value = value.trim();
         let unquoted = ['"', '\'']
@@ -212,10 +203,10 @@ pub fn environment_file(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// A process or group name: no blanks, `:` or `/`, as supervisord's `process_or_group_name`.
-pub fn name(text: &str) -> Result<String, String> {
+pub fn name(text: &str) -> Result<String, Invalid> {
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed.contains(|c: char| c.is_whitespace() || c == ':' || c == '/') {
-        return Err("invalid name (must not be empty or contain blanks, ':' or '/')".into());
+        return Err(Invalid::BadName);
     }
     Ok(trimmed.to_string())
 }

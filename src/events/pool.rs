@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::event::{subscribes, Event};
+use super::event::Event;
+use crate::config::event_types::subscribes;
 use crate::process::state::State;
 
 /// The longest protocol line (`READY`, `RESULT <n>`) and result body a listener may write;

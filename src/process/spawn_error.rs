@@ -61,7 +61,7 @@ pub enum SpawnError {
         /// The file.
         path: PathBuf,
         /// What is wrong, with its line.
-        why: String,
+        why: crate::config::Invalid,
     },
     /// `user=` names another user and vigild is not root.
     #[error(
