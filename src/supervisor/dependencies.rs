@@ -2,42 +2,84 @@
 //! it before it stops. A name stands for a group in use (all its processes) or a program
 //! (all its `numprocs` processes). The config was checked for unknown names and cycles.
 
+use std::collections::{HashMap, HashSet};
+
 use super::table::{ProcKey, Table};
 use crate::process::state::{Health, State};
 
-/// The processes `key` depends on.
-pub fn dependencies(table: &Table, key: &ProcKey) -> Vec<ProcKey> {
-    let Some(entry) = table.entries.get(key) else {
-        return Vec::new();
-    };
-    let mut keys = Vec::new();
-    for name in &entry.config.depends_on {
-        match table.group(name) {
-            Some(group) => keys.extend(group.keys.iter().cloned()),
-            None => keys.extend(
-                table
-                    .start_order()
-                    .filter(|k| {
-                        table
-                            .entries
-                            .get(*k)
-                            .is_some_and(|e| e.config.program == *name)
-                    })
-                    .cloned(),
-            ),
+/// The dependency graph of the processes in use, resolved to keys both ways once per
+/// change of the table (`Table::gate`), so a lookup never walks the fleet.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// What each process with `depends_on` needs.
+    needs: HashMap<ProcKey, Vec<ProcKey>>,
+    /// Who needs each process, in start order.
+    needed_by: HashMap<ProcKey, Vec<ProcKey>>,
+}
+
+impl Gate {
+    /// The graph of `table`'s processes, in O(processes + edges).
+    pub fn build(table: &Table) -> Gate {
+        let mut by_program: HashMap<&str, Vec<&ProcKey>> = HashMap::new();
+        for key in table.start_order() {
+            if let Some(entry) = table.entries.get(key) {
+                by_program
+                    .entry(entry.config.program.as_str())
+                    .or_default()
+                    .push(key);
+            }
         }
+        let mut gate = Gate::default();
+        for key in table.start_order() {
+            let Some(entry) = table.entries.get(key) else {
+                continue;
+            };
+            if entry.config.depends_on.is_empty() {
+                continue;
+            }
+            let mut seen = HashSet::new();
+            let mut needs = Vec::new();
+            for name in &entry.config.depends_on {
+                let keys: Vec<&ProcKey> = match table.group(name) {
+                    Some(group) => group.keys.iter().collect(),
+                    None => by_program.get(name.as_str()).cloned().unwrap_or_default(),
+                };
+                for dependency in keys {
+                    if dependency != key && seen.insert(dependency) {
+                        needs.push(dependency.clone());
+                    }
+                }
+            }
+            for dependency in &needs {
+                gate.needed_by
+                    .entry(dependency.clone())
+                    .or_default()
+                    .push(key.clone());
+            }
+            gate.needs.insert(key.clone(), needs);
+        }
+        gate
     }
-    keys.retain(|k| k != key);
-    keys
+
+    /// Whether no process in use has `depends_on` (a plain config pays nothing for it).
+    pub fn is_empty(&self) -> bool {
+        self.needs.is_empty()
+    }
+
+    /// Whether `key` takes part in the graph (needs or is needed).
+    pub fn involves(&self, key: &ProcKey) -> bool {
+        self.needs.contains_key(key) || self.needed_by.contains_key(key)
+    }
+}
+
+/// The processes `key` depends on.
+pub fn dependencies<'t>(table: &'t Table, key: &ProcKey) -> &'t [ProcKey] {
+    table.gate.needs.get(key).map_or(&[], Vec::as_slice)
 }
 
 /// The processes that depend on `key`, in start order.
-pub fn dependents(table: &Table, key: &ProcKey) -> Vec<ProcKey> {
-    table
-        .start_order()
-        .filter(|other| dependencies(table, other).contains(key))
-        .cloned()
-        .collect()
+pub fn dependents<'t>(table: &'t Table, key: &ProcKey) -> &'t [ProcKey] {
+    table.gate.needed_by.get(key).map_or(&[], Vec::as_slice)
 }
 
 /// Whether `key` can be depended on: RUNNING, and healthy when it has a health check.
@@ -91,7 +133,7 @@ mod tests {
     #[test]
     fn a_program_name_stands_for_all_its_processes_both_ways() {
         let (_dir, table) = table(FLEET);
-        let mut deps = dependencies(&table, &key("web", "web"));
+        let mut deps = dependencies(&table, &key("web", "web")).to_vec();
         deps.sort();
         assert_eq!(deps, [key("db", "db_0"), key("db", "db_1")]);
         assert_eq!(dependents(&table, &key("db", "db_1")), [key("web", "web")]);
@@ -101,6 +143,30 @@ mod tests {
         );
         assert!(dependencies(&table, &key("db", "db_0")).is_empty());
         assert!(dependencies(&table, &key("nope", "nope")).is_empty());
+    }
+
+    #[test]
+    fn a_group_name_stands_for_its_members_and_each_dependency_counts_once() {
+        let (_dir, fleet) = table(
+            "[program:a]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n\
+             [program:b]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n\
+             [group:backend]\nprograms=a,b\n\n\
+             [program:app]\ncommand=/bin/true\ndepends_on=backend,a\n\
+             stdout_logfile=NONE\nstderr_logfile=NONE\n",
+        );
+        let app = key("app", "app");
+        let mut deps = dependencies(&fleet, &app).to_vec();
+        deps.sort();
+        assert_eq!(deps, [key("backend", "a"), key("backend", "b")]);
+        assert_eq!(
+            dependents(&fleet, &key("backend", "a")),
+            std::slice::from_ref(&app)
+        );
+        assert!(fleet.gate.involves(&app) && fleet.gate.involves(&key("backend", "b")));
+        assert!(!fleet.gate.is_empty());
+        let (_plain_dir, plain) =
+            table("[program:a]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n");
+        assert!(plain.gate.is_empty(), "a plain config has no graph");
     }
 
     #[test]

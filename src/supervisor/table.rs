@@ -345,6 +345,9 @@ pub struct Table {
     /// Crash histories by file, for the same reason (same-named processes of two groups, or
     /// an entry replaced by an update while its last crash is still being recorded).
     crash_files: HashMap<PathBuf, std::sync::Weak<CrashHistory>>,
+    /// vigil `depends_on`, resolved: rebuilt by the supervisor after each change of the
+    /// groups in use.
+    pub gate: super::dependencies::Gate,
 }
 
 impl Table {
@@ -362,6 +365,7 @@ impl Table {
         for group in &config.groups {
             socket_errors.extend(table.add_group(group));
         }
+        table.gate = super::dependencies::Gate::build(&table);
         (table, socket_errors)
     }
 

@@ -4,18 +4,54 @@
 use super::*;
 
 impl Supervisor {
-    /// Notes whether any process in use has `depends_on` (after the table changed).
+    /// Resolves the dependency graph again after the groups in use changed; held starts
+    /// and deferred stops of processes that are gone are dropped, the rest looked at anew.
     pub(super) fn note_dependencies(&mut self) {
-        self.uses_dependencies = self
-            .table
-            .entries
-            .values()
-            .any(|entry| !entry.config.depends_on.is_empty());
+        self.table.gate = dependencies::Gate::build(&self.table);
+        let table = &self.table;
+        self.waiting.retain(|key| table.entries.contains_key(key));
+        self.stopping_after_dependents
+            .retain(|key| table.entries.contains_key(key));
+        self.recheck_starts.extend(self.waiting.iter().cloned());
+        self.recheck_stops
+            .extend(self.stopping_after_dependents.iter().cloned());
+    }
+
+    /// Whether some process in use has `depends_on`.
+    pub(super) fn uses_dependencies(&self) -> bool {
+        !self.table.gate.is_empty()
+    }
+
+    /// `key`'s state or health changed: the held starts of its dependents and the deferred
+    /// stops of its dependencies are looked at again (and only those).
+    pub(super) fn dependency_changed(&mut self, key: &ProcKey) {
+        if !self.table.gate.involves(key) {
+            return;
+        }
+        if !self.waiting.is_empty() {
+            self.recheck_starts
+                .extend(dependencies::dependents(&self.table, key).iter().cloned());
+        }
+        if !self.stopping_after_dependents.is_empty() {
+            self.recheck_stops
+                .extend(dependencies::dependencies(&self.table, key).iter().cloned());
+        }
+    }
+
+    /// Holds the start of `key` until its dependencies are ready.
+    pub(super) fn hold_start(&mut self, key: ProcKey) {
+        if !self.waiting.contains(&key) {
+            let names = dependencies::waiting_for(&self.table, &key).join(", ");
+            tracing::info!("waiting: {} starts once {names} are ready", key.1);
+            // A dependency may be FATAL already: looked at on the next turn.
+            self.recheck_starts.push(key.clone());
+            self.waiting.push(key);
+        }
     }
 
     /// Starts, by hand, the dependencies of `key` that are stopped (theirs first).
     pub(super) fn start_dependencies_of(&mut self, key: &ProcKey) {
-        if self.uses_dependencies {
+        if self.uses_dependencies() {
             self.start_dependencies_from(key, &mut vec![key.clone()]);
         }
     }
@@ -23,7 +59,7 @@ impl Supervisor {
     /// [`Self::start_dependencies_of`], never visiting a process twice (a graph changed by
     /// an update may hold a cycle the config check could not see).
     pub(super) fn start_dependencies_from(&mut self, key: &ProcKey, seen: &mut Vec<ProcKey>) {
-        for dependency in dependencies::dependencies(&self.table, key) {
+        for dependency in dependencies::dependencies(&self.table, key).to_vec() {
             if seen.contains(&dependency) {
                 continue;
             }
@@ -48,7 +84,7 @@ impl Supervisor {
     /// Stops the running dependents of `key` (theirs first); true when none is left
     /// running, so `key` may stop now; otherwise `key` stops once they have.
     pub(super) fn stop_dependents_first(&mut self, key: &ProcKey) -> bool {
-        if !self.uses_dependencies {
+        if !self.uses_dependencies() {
             return true;
         }
         self.stop_dependents_from(key, &mut vec![key.clone()])
@@ -57,7 +93,7 @@ impl Supervisor {
     /// [`Self::stop_dependents_first`], never visiting a process twice.
     pub(super) fn stop_dependents_from(&mut self, key: &ProcKey, seen: &mut Vec<ProcKey>) -> bool {
         let mut all_stopped = true;
-        for dependent in dependencies::dependents(&self.table, key) {
+        for dependent in dependencies::dependents(&self.table, key).to_vec() {
             if seen.contains(&dependent) {
                 continue;
             }
@@ -84,50 +120,66 @@ impl Supervisor {
         all_stopped
     }
 
-    /// vigil `depends_on`: starts the waiting processes whose dependencies are now ready,
-    /// and stops the processes whose dependents have now stopped.
+    /// vigil `depends_on`: starts the held processes whose dependencies are now ready,
+    /// and stops the processes whose dependents have now stopped. Only the processes
+    /// [`Self::dependency_changed`] named are looked at.
     pub(super) fn follow_dependencies(&mut self) {
-        if !self.waiting.is_empty() {
-            let table = &self.table;
-            self.waiting.retain(|key| {
-                table
-                    .entries
-                    .get(key)
-                    .is_some_and(super::super::table::Entry::can_start)
-            });
-            let (ready, still): (Vec<ProcKey>, Vec<ProcKey>) = std::mem::take(&mut self.waiting)
+        if !self.recheck_starts.is_empty() {
+            let candidates: HashSet<ProcKey> = std::mem::take(&mut self.recheck_starts)
                 .into_iter()
-                .partition(|key| dependencies::waiting_for(&self.table, key).is_empty());
-            self.waiting = still;
-            // A dependency that gave up (FATAL) will not be ready: the start fails.
-            let table = &mut self.table;
-            self.waiting.retain(|key| {
-                let fatal = dependencies::dependencies(table, key)
-                    .into_iter()
-                    .find(|dep| {
-                        table
-                            .entries
-                            .get(dep)
-                            .is_some_and(|e| e.process.state == State::Fatal)
-                    });
-                let Some(fatal) = fatal else {
-                    return true;
-                };
-                let why = crate::process::spawn::SpawnError::DependencyFatal {
-                    dependency: fatal.1,
-                };
-                tracing::warn!("not starting {}: {why}", key.1);
-                if let Some(entry) = table.entries.get_mut(key) {
-                    entry.process.spawnerr = Some(why);
+                .collect();
+            let mut ready = Vec::new();
+            let mut still = Vec::with_capacity(self.waiting.len());
+            for key in std::mem::take(&mut self.waiting) {
+                if !candidates.contains(&key) {
+                    still.push(key);
+                    continue;
                 }
-                false
-            });
+                let Some(entry) = self.table.entries.get(&key).filter(|e| e.can_start()) else {
+                    // Gone, or started another way.
+                    continue;
+                };
+                // A dependency that gave up (FATAL) will not be ready: the start fails.
+                let fatal = dependencies::dependencies(&self.table, &key)
+                    .iter()
+                    .find(|dep| {
+                        self.table
+                            .entries
+                            .get(*dep)
+                            .is_some_and(|e| e.process.state == State::Fatal)
+                    })
+                    .cloned();
+                if let Some(fatal) = fatal {
+                    let why = crate::process::spawn::SpawnError::DependencyFatal {
+                        dependency: fatal.1,
+                    };
+                    tracing::warn!("not starting {}: {why}", entry.config.name);
+                    self.view.touch(&key);
+                    if let Some(entry) = self.table.entries.get_mut(&key) {
+                        entry.process.spawnerr = Some(why);
+                    }
+                    continue;
+                }
+                if dependencies::waiting_for(&self.table, &key).is_empty() {
+                    ready.push(key);
+                } else {
+                    still.push(key);
+                }
+            }
+            self.waiting = still;
             if matches!(self.mood, Mood::Running) && !ready.is_empty() {
                 self.start_many(&ready);
             }
         }
-        if !self.stopping_after_dependents.is_empty() {
-            let deferred = std::mem::take(&mut self.stopping_after_dependents);
+        if !self.recheck_stops.is_empty() {
+            let candidates: HashSet<ProcKey> = std::mem::take(&mut self.recheck_stops)
+                .into_iter()
+                .collect();
+            let (deferred, kept): (Vec<ProcKey>, Vec<ProcKey>) =
+                std::mem::take(&mut self.stopping_after_dependents)
+                    .into_iter()
+                    .partition(|key| candidates.contains(key));
+            self.stopping_after_dependents = kept;
             for key in deferred {
                 let stoppable = self.table.entries.get(&key).is_some_and(|e| {
                     matches!(

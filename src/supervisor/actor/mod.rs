@@ -108,9 +108,10 @@ pub(super) struct Supervisor {
     stopping_after_dependents: Vec<ProcKey>,
     /// The supervisor's own channel, for work it finishes later (a listener's drained exit).
     myself: mpsc::WeakUnboundedSender<Control>,
-    /// Some process in use has `depends_on` (else the dependency work is skipped: a plain
-    /// config pays nothing for it).
-    uses_dependencies: bool,
+    /// vigil `depends_on`: held starts to look at again (a dependency of theirs changed).
+    recheck_starts: Vec<ProcKey>,
+    /// vigil `depends_on`: deferred stops to look at again (a dependent of theirs changed).
+    recheck_stops: Vec<ProcKey>,
     /// Told of every child's process group, to kill them if vigild dies.
     guardian: Guardian,
 }
@@ -162,7 +163,8 @@ impl Supervisor {
             waiting: Vec::new(),
             stopping_after_dependents: Vec::new(),
             myself,
-            uses_dependencies: false,
+            recheck_starts: Vec::new(),
+            recheck_stops: Vec::new(),
             guardian,
         };
         let helpers = supervisor.spawner.helper_pids();
@@ -499,6 +501,7 @@ impl Supervisor {
             ));
         }
         self.execute(key, step, clock.now);
+        self.dependency_changed(key);
         Ok(())
     }
 

@@ -168,6 +168,7 @@ impl Supervisor {
         if healthy {
             entry.process.health = Some(Health::Healthy);
             tracing::info!("healthy: {name} passes its health check");
+            self.dependency_changed(key);
         } else {
             entry.process.health = Some(Health::Unhealthy);
             let last = output.lines().last().unwrap_or_default();

@@ -82,14 +82,10 @@ impl Supervisor {
     /// starts it twice.
     pub(super) fn start_many(&mut self, keys: &[ProcKey]) {
         let (keys, held): (Vec<ProcKey>, Vec<ProcKey>) = keys.iter().cloned().partition(|key| {
-            !self.uses_dependencies || dependencies::waiting_for(&self.table, key).is_empty()
+            !self.uses_dependencies() || dependencies::waiting_for(&self.table, key).is_empty()
         });
         for key in held {
-            if !self.waiting.contains(&key) {
-                let names = dependencies::waiting_for(&self.table, &key).join(", ");
-                tracing::info!("waiting: {} starts once {names} are ready", key.1);
-                self.waiting.push(key);
-            }
+            self.hold_start(key);
         }
         for key in keys {
             if let Some(entry) = self.table.entries.get_mut(&key).filter(|e| e.can_start()) {
