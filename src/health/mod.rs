@@ -93,7 +93,7 @@ async fn probe_loop(handle: Handle, key: ProcKey, pid: i32, check: HealthCheck) 
         let healthy = result.is_ok();
         if let Some(now_healthy) = tracker.record(healthy, in_start_period, check.retries) {
             let output = match result {
-                Ok(output) | Err(output) => output,
+                Ok(output) | Err(probe::Unhealthy(output)) => output,
             };
             let report = Control::Health {
                 key: key.clone(),

@@ -1,5 +1,5 @@
 //! One probe of a health check, under its timeout: `Ok` with what it saw when healthy,
-//! `Err` with what it saw (the text a crash record keeps) when not.
+//! [`Unhealthy`] with what it saw (the text a crash record keeps) when not.
 
 use std::time::Duration;
 
@@ -9,17 +9,25 @@ use tokio::net::TcpStream;
 use crate::config::{HealthCheck, Probe};
 use crate::supervisor::{Control, Handle, ProbeChild, ProcKey};
 
+/// A probe that failed, with what it saw: the connection error, the HTTP status line, the
+/// command's exit and output, or the timeout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unhealthy(pub String);
+
 /// Output kept from a probe.
 const OUTPUT_LIMIT: usize = 16 * 1024;
 
 /// Runs `check`'s probe once for the process `key`.
-pub async fn run(handle: &Handle, key: &ProcKey, check: &HealthCheck) -> Result<String, String> {
+pub async fn run(handle: &Handle, key: &ProcKey, check: &HealthCheck) -> Result<String, Unhealthy> {
     let timeout = check.timeout;
     match &check.probe {
         Probe::Tcp { host, port } => {
             match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), *port))).await {
                 Ok(Ok(_)) => Ok(format!("connected to {host}:{port}")),
-                Ok(Err(err)) => Err(format!("could not connect to {host}:{port}: {err}")),
+                Ok(Err(err)) => Err(Unhealthy(format!(
+                    "could not connect to {host}:{port}: {err}"
+                ))),
                 Err(_) => Err(timed_out(timeout, &format!("connecting to {host}:{port}"))),
             }
         }
@@ -29,8 +37,8 @@ pub async fn run(handle: &Handle, key: &ProcKey, check: &HealthCheck) -> Result<
                 Ok(Ok((status, head))) if (200..400).contains(&status) => {
                     Ok(format!("GET {url}: {head}"))
                 }
-                Ok(Ok((_, head))) => Err(format!("GET {url}: {head}")),
-                Ok(Err(err)) => Err(format!("GET {url}: {err}")),
+                Ok(Ok((_, head))) => Err(Unhealthy(format!("GET {url}: {head}"))),
+                Ok(Err(err)) => Err(Unhealthy(format!("GET {url}: {err}"))),
                 Err(_) => Err(timed_out(timeout, &format!("GET {url}"))),
             }
         }
@@ -38,8 +46,16 @@ pub async fn run(handle: &Handle, key: &ProcKey, check: &HealthCheck) -> Result<
     }
 }
 
-fn timed_out(timeout: Duration, what: &str) -> String {
-    format!("{what}: no answer within {}s", timeout.as_secs_f64())
+fn timed_out(timeout: Duration, what: &str) -> Unhealthy {
+    Unhealthy(format!(
+        "{what}: no answer within {}s",
+        timeout.as_secs_f64()
+    ))
+}
+
+/// What a probe sees when the supervisor is gone.
+fn supervisor_stopped() -> Unhealthy {
+    Unhealthy("the supervisor has stopped".into())
 }
 
 /// `GET path`; the status code and the response's first line.
@@ -75,19 +91,19 @@ async fn run_command(
     key: &ProcKey,
     command: &str,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, Unhealthy> {
     let (reply, answer) = tokio::sync::oneshot::channel();
     if !handle.send(Control::RunProbe {
         key: key.clone(),
         command: command.to_string(),
         reply,
     }) {
-        return Err("the supervisor has stopped".into());
+        return Err(supervisor_stopped());
     }
     let ProbeChild { pid, output, exit } = answer
         .await
-        .map_err(|_| "the supervisor has stopped".to_string())?
-        .map_err(|refused| refused.to_string())?;
+        .map_err(|_| supervisor_stopped())?
+        .map_err(|refused| Unhealthy(refused.to_string()))?;
     let started = tokio::time::Instant::now();
     let reading = tokio::task::spawn_blocking(move || {
         use std::io::Read;
@@ -116,10 +132,14 @@ async fn run_command(
             if outcome.exit_status() == 0 && outcome.is_expected(&[0]) {
                 Ok(output)
             } else {
-                Err(format!("{} ({}): {output}", command, outcome.describe()))
+                Err(Unhealthy(format!(
+                    "{} ({}): {output}",
+                    command,
+                    outcome.describe()
+                )))
             }
         }
-        Ok(Err(_)) => Err("the supervisor has stopped".into()),
+        Ok(Err(_)) => Err(supervisor_stopped()),
         Err(_) => {
             // The probe and whatever it started: its pid leads its own process group.
             let _ = nix::sys::signal::killpg(

@@ -28,13 +28,7 @@ pub struct Guardian {
 impl Guardian {
     /// Forks the guardian. Call only while vigild is single-threaded (before the runtime).
     pub fn fork() -> Guardian {
-        let absent = Guardian {
-            pipe: None,
-            pid: 0,
-            unsent: Vec::new(),
-            added: BTreeSet::new(),
-            removed: BTreeSet::new(),
-        };
+        let absent = Guardian::none();
         let Ok((read, write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
             tracing::warn!("could not create the guardian's pipe");
             return absent;
@@ -64,6 +58,18 @@ impl Guardian {
                 tracing::warn!("could not fork the guardian: {err}");
                 absent
             }
+        }
+    }
+
+    /// No guardian: what vigild goes on with when none could be forked, and what the
+    /// supervisor's unit tests use (they must not fork).
+    pub fn none() -> Guardian {
+        Guardian {
+            pipe: None,
+            pid: 0,
+            unsent: Vec::new(),
+            added: BTreeSet::new(),
+            removed: BTreeSet::new(),
         }
     }
 

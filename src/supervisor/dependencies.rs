@@ -102,23 +102,8 @@ pub fn waiting_for(table: &Table, key: &ProcKey) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::table::testing::table;
     use super::*;
-    use crate::config::{load, Overrides};
-
-    /// The table of `programs`, with no logs and no processes started.
-    fn table(programs: &str) -> (tempfile::TempDir, Table) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("supervisord.conf");
-        let text = format!(
-            "[supervisord]\nchildlogdir={}\n\n{programs}",
-            dir.path().display()
-        );
-        std::fs::write(&path, text).expect("write config");
-        let loaded = load(&path, &Overrides::default(), dir.path(), &[]).expect("config loads");
-        let (table, errors) = Table::build(&loaded.config);
-        assert!(errors.is_empty(), "{errors:?}");
-        (dir, table)
-    }
 
     fn key(group: &str, name: &str) -> ProcKey {
         (group.to_string(), name.to_string())

@@ -464,22 +464,8 @@ fn view_of(
 
 #[cfg(test)]
 mod tests {
+    use super::super::table::testing::{programs, table};
     use super::*;
-    use crate::config::{self, Overrides};
-
-    /// A table of `programs` (NONE logs) loaded from a real config file in `dir`.
-    fn table(dir: &std::path::Path, programs: &[&str]) -> Table {
-        let mut text = format!("[supervisord]\nchildlogdir={}\n\n", dir.display());
-        for name in programs {
-            text.push_str(&format!(
-                "[program:{name}]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n"
-            ));
-        }
-        let path = dir.join("supervisord.conf");
-        std::fs::write(&path, text).expect("config");
-        let loaded = config::load(&path, &Overrides::default(), dir, &[]).expect("load");
-        Table::build(&loaded.config).0
-    }
 
     fn key(name: &str) -> ProcKey {
         (name.to_string(), name.to_string())
@@ -487,8 +473,7 @@ mod tests {
 
     #[test]
     fn a_publish_rebuilds_only_the_touched_views_and_sends_nothing_unchanged() {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut table = table(dir.path(), &["a", "b", "c"]);
+        let (_dir, mut table) = table(&programs(&["a", "b", "c"]));
         let (sender, receiver) = watch::channel(Arc::new(Snapshot {
             state: SupervisorState::Running,
             processes: Processes::default(),

@@ -363,8 +363,13 @@ impl Table {
         };
         let mut socket_errors = Vec::new();
         for group in &config.groups {
-            socket_errors.extend(table.add_group(group));
+            let active = table.make_group(group, &mut socket_errors);
+            table.groups.push(active);
         }
+        // Placed all at once (a stable sort keeps equal priorities in config order, as
+        // `place` does one by one): one index for the fleet, not one per group.
+        table.groups.sort_by_key(|active| active.config.priority);
+        table.reindex_groups();
         table.gate = super::dependencies::Gate::build(&table);
         (table, socket_errors)
     }
@@ -389,16 +394,22 @@ impl Table {
     /// be created (their programs then fail to spawn with a clear spawnerr).
     pub fn add_group(&mut self, group: &GroupConfig) -> Vec<String> {
         let mut socket_errors = Vec::new();
+        let active = self.make_group(group, &mut socket_errors);
+        self.place(active);
+        socket_errors
+    }
+
+    /// The entries of `group`'s processes, made, and the group that lists them (not placed).
+    fn make_group(&mut self, group: &GroupConfig, socket_errors: &mut Vec<String>) -> ActiveGroup {
         let keys = group
             .processes
             .iter()
-            .map(|process| self.put_process(&group.name, process, &mut socket_errors))
+            .map(|process| self.put_process(&group.name, process, socket_errors))
             .collect();
-        self.place(ActiveGroup {
+        ActiveGroup {
             config: group.clone(),
             keys,
-        });
-        socket_errors
+        }
     }
 
     /// Inserts `group` among the active groups by priority (after equal priorities).
@@ -639,4 +650,159 @@ fn open_log(
         }
     });
     Arc::new(LogStream::new(label, file, log.tail_bytes))
+}
+
+/// A table built from a real config file, for the unit tests of the supervisor's parts.
+#[cfg(test)]
+pub mod testing {
+    use super::Table;
+    use crate::config::{load, Overrides};
+
+    /// The table of `sections` (a config's program and group sections; give each program
+    /// `stdout_logfile=NONE` unless the test is about logs), loaded from a file in a
+    /// fresh directory, which is returned too and must outlive the table's use.
+    pub fn table(sections: &str) -> (tempfile::TempDir, Table) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("supervisord.conf");
+        let text = format!(
+            "[supervisord]\nchildlogdir={}\n\n{sections}",
+            dir.path().display()
+        );
+        std::fs::write(&path, text).expect("write config");
+        let loaded = load(&path, &Overrides::default(), dir.path(), &[]).expect("config loads");
+        let (table, errors) = Table::build(&loaded.config);
+        assert!(errors.is_empty(), "{errors:?}");
+        (dir, table)
+    }
+
+    /// `[program:name]` running `/bin/true` with both logs NONE, for each of `names`.
+    pub fn programs(names: &[&str]) -> String {
+        names
+            .iter()
+            .map(|name| {
+                format!(
+                    "[program:{name}]\ncommand=/bin/true\nstdout_logfile=NONE\nstderr_logfile=NONE\n\n"
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{programs, table};
+    use super::*;
+
+    fn key(group: &str, name: &str) -> ProcKey {
+        (group.to_string(), name.to_string())
+    }
+
+    fn group_names(table: &Table) -> Vec<&str> {
+        table
+            .groups
+            .iter()
+            .map(|g| g.config.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn groups_start_by_priority_and_equal_priorities_keep_the_config_order() {
+        let (_dir, table) = table(
+            "[program:late]\ncommand=/bin/true\npriority=1000\nstdout_logfile=NONE\n\n\
+             [program:b]\ncommand=/bin/true\nstdout_logfile=NONE\n\n\
+             [program:early]\ncommand=/bin/true\npriority=1\nstdout_logfile=NONE\n\n\
+             [program:a]\ncommand=/bin/true\nstdout_logfile=NONE\n",
+        );
+        let names = group_names(&table);
+        // The default priority is 999; equal priorities keep the config order.
+        assert_eq!(names.first(), Some(&"early"));
+        assert_eq!(names.last(), Some(&"late"));
+        for (at, name) in names.iter().enumerate() {
+            let found = table.group(name).map(|g| g.config.name.as_str());
+            assert_eq!(found, Some(*name), "group_at of {name} (at {at})");
+        }
+        let order: Vec<&str> = table.start_order().map(|k| k.1.as_str()).collect();
+        assert_eq!(order, names, "one process per group, in group order");
+    }
+
+    #[test]
+    fn a_group_added_later_goes_after_its_equals_and_is_found() {
+        let (dir, mut table) = table(&programs(&["a", "c"]));
+        let (_other, extra) = super::testing::table(&programs(&["b"]));
+        let group = extra.groups[0].config.clone();
+        assert!(table.add_group(&group).is_empty());
+        assert_eq!(group_names(&table), ["a", "c", "b"]);
+        assert_eq!(
+            table.group("b").map(|g| g.keys.clone()),
+            Some(vec![key("b", "b")])
+        );
+        assert!(table.entries.contains_key(&key("b", "b")));
+        drop(dir);
+    }
+
+    #[test]
+    fn removing_a_group_drops_its_entries_and_keeps_the_others_found() {
+        let (_dir, mut table) = table(&programs(&["a", "b", "c"]));
+        let removed = table.remove_group("a").expect("a is in use");
+        assert_eq!(removed.keys, [key("a", "a")]);
+        assert!(!table.entries.contains_key(&key("a", "a")));
+        assert!(table.group("a").is_none());
+        assert_eq!(table.group("c").map(|g| g.config.name.as_str()), Some("c"));
+        assert!(table.remove_group("a").is_none(), "only once");
+    }
+
+    #[test]
+    fn an_update_keeps_unchanged_members_and_renews_changed_ones() {
+        let members = |second: &str| {
+            format!(
+                "[program:w]\ncommand=/bin/true\nprocess_name=w_%(process_num)d\nnumprocs={second}\n\
+                 stdout_logfile=NONE\nstderr_logfile=NONE\n"
+            )
+        };
+        let (_dir, mut table) = table(&members("3"));
+        let kept_log = Arc::clone(&table.entries[&key("w", "w_0")].stdout_log);
+        table
+            .entries
+            .get_mut(&key("w", "w_0"))
+            .expect("w_0")
+            .process
+            .backoff = 7;
+        let (_new_dir, smaller) = super::testing::table(&members("2"));
+        let new = smaller.groups[0].config.clone();
+        assert_eq!(
+            table.stale_members("w", &new),
+            [key("w", "w_2")],
+            "w_2 is dropped"
+        );
+        let (fresh, errors) = table.replace_members(&new);
+        assert!(
+            fresh.is_empty() && errors.is_empty(),
+            "{fresh:?} {errors:?}"
+        );
+        assert!(!table.entries.contains_key(&key("w", "w_2")));
+        let w0 = &table.entries[&key("w", "w_0")];
+        assert_eq!(
+            w0.process.backoff, 7,
+            "an unchanged member keeps its record"
+        );
+        assert!(Arc::ptr_eq(&w0.stdout_log, &kept_log));
+        assert_eq!(
+            table.group("w").map(|g| g.keys.clone()),
+            Some(vec![key("w", "w_0"), key("w", "w_1")])
+        );
+    }
+
+    #[test]
+    fn two_processes_writing_one_file_share_its_stream() {
+        let (dir, _) = table("");
+        let shared = dir.path().join("shared.log");
+        let (_dir, table) = table(&format!(
+            "[program:a]\ncommand=/bin/true\nstdout_logfile={path}\nstderr_logfile=NONE\n\n\
+             [program:b]\ncommand=/bin/true\nstdout_logfile={path}\nstderr_logfile=NONE\n",
+            path = shared.display()
+        ));
+        let a = &table.entries[&key("a", "a")].stdout_log;
+        let b = &table.entries[&key("b", "b")].stdout_log;
+        assert!(Arc::ptr_eq(a, b), "one stream per file");
+    }
 }

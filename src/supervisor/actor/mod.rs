@@ -8,6 +8,8 @@ mod groups;
 mod requests;
 mod shutdown;
 mod spawning;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
