@@ -727,6 +727,8 @@ def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, statu
         time.sleep(idle_seconds)
         idle_rate = (proc_cpu_seconds(pid) - cpu) / (time.monotonic() - begin)
         r["idle CPU (% core)"] = idle_rate * 100
+        # After the idle window quiet programs' log files have rested (closed until output).
+        r["fds per program, quiet"] = open_fds(pid) / programs
 
         def net_ms(cpu, elapsed, n):
             return max(0.0, cpu - idle_rate * elapsed) / n * 1000

@@ -575,3 +575,46 @@ fn a_log_removed_while_running_is_created_again_within_seconds() {
         assert_eq!(child_pid(&vigild, "w"), pid);
     }
 }
+
+/// How many of `pid`'s open fds name `path`.
+fn fds_on(pid: i32, path: &Path) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| {
+        fds.filter_map(Result::ok)
+            .filter(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
+            .count()
+    })
+}
+
+#[test]
+fn a_quiet_programs_logs_hold_no_fd_and_its_next_output_lands_all_the_same() {
+    // Both streams logged; the program writes once, stays quiet, then writes again.
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:app]\n\
+         command=sh -c 'echo first; echo oops >&2; while [ ! -f {{dir}}/go ]; do sleep 0.1; done; echo second; exec sleep 1000'\n\
+         startsecs=0\nstdout_logfile={{dir}}/app.out\nstderr_logfile={{dir}}/app.err\n"
+    ));
+    let out = ws.path().join("app.out");
+    let err = ws.path().join("app.err");
+    let vigild = Vigild::start(ws, &[]);
+    assert!(wait_until(
+        || fs::read_to_string(&out).is_ok_and(|t| t.contains("first"))
+    ));
+    assert!(
+        wait_until(|| fds_on(vigild.pid(), &out) == 0 && fds_on(vigild.pid(), &err) == 0),
+        "the quiet program's log files stayed open: {} and {} fds",
+        fds_on(vigild.pid(), &out),
+        fds_on(vigild.pid(), &err)
+    );
+    // Removed while at rest: the next output creates it again, as a spawn would.
+    fs::remove_file(&out).expect("rm app.out");
+    fs::write(vigild.ws.path().join("go"), "").expect("go");
+    assert!(
+        wait_until(|| fs::read_to_string(&out).is_ok_and(|t| t == "second\n")),
+        "the output after the rest did not reach a new app.out: {:?}",
+        fs::read_to_string(&out)
+    );
+    let (code, tail) = vigild.vigilctl(&["tail", "app"]);
+    assert!(code == 0 && tail.contains("second"), "{code} {tail}");
+    assert_eq!(fs::read_to_string(&err).expect("app.err"), "oops\n");
+}

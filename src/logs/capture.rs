@@ -30,6 +30,9 @@ const BATCH_BYTES: usize = 384 * 1024;
 const BATCH_PAUSE: std::time::Duration = std::time::Duration::from_micros(250);
 /// Pipes at least this big get the pause; smaller ones would fill during it.
 const BATCH_PIPE: usize = PIPE_BUFFER as usize;
+/// A pipe quiet for this long lets its log file rest (closed until the next write), so
+/// thousands of quiet programs do not hold thousands of log fds.
+const REST_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a drain waits on its thread for more output before it hands the pipe back to
 /// the runtime (streaming output arrives well within it).
 const LINGER_MS: libc::c_int = 1;
@@ -263,7 +266,14 @@ impl Relay {
                     return;
                 }
             };
-            if let Err(err) = watched.readable().await {
+            let quiet = tokio::time::timeout(REST_AFTER, watched.readable()).await;
+            let ready = if let Ok(ready) = quiet {
+                ready.map(drop)
+            } else {
+                relay.rest_stream().await;
+                watched.readable().await.map(drop)
+            };
+            if let Err(err) = ready {
                 tracing::error!("could not watch the {} pipe: {err}", relay.name);
                 return;
             }
@@ -277,8 +287,19 @@ impl Relay {
             };
             (relay, pipe) = (back, back_pipe);
             if let PipeEnd::Reached = end {
+                relay.rest_stream().await;
                 return;
             }
+        }
+    }
+
+    /// Lets the log file rest (closed until the next write), on a blocking thread: the
+    /// stream's lock may be held by a writer on a slow disk, and a close may wait on a
+    /// network filesystem.
+    fn rest_stream(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let stream = Arc::clone(&self.stream);
+        async move {
+            let _ = tokio::task::spawn_blocking(move || stream.rest()).await;
         }
     }
 

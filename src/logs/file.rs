@@ -42,12 +42,13 @@ pub struct Written {
 /// replaced: one `stat` a second at most, however fast the output flows.
 pub const PATH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// An open log file.
+/// A log file: open while it has output to take, closed at rest (see [`LogFile::rest`]).
 pub struct LogFile {
     path: PathBuf,
     rotation: Rotation,
-    /// Open for reading too, so a tail reads what the file holds even after it was removed.
-    file: File,
+    /// Open for reading too, so a tail reads what the file holds even after it was removed;
+    /// `None` at rest, opened again at its path by the next write.
+    file: Option<File>,
     /// Device and inode of `file`, to tell whether `path` still names it (regular files).
     identity: Option<(u64, u64)>,
     /// When `path` was last compared with `identity`.
@@ -73,7 +74,7 @@ impl LogFile {
         Ok(LogFile {
             path: path.to_path_buf(),
             rotation,
-            file,
+            file: Some(file),
             identity: seekable.then(|| (metadata.dev(), metadata.ino())),
             checked: Instant::now(),
             checks_path: true,
@@ -117,13 +118,46 @@ impl LogFile {
         self.len == 0
     }
 
+    /// Closes the file until the next write, so a quiet program costs no fd for its log
+    /// (a regular file only: a FIFO or terminal is kept, reopening it could block). The
+    /// main log never rests. The next write opens the file at its path again, as
+    /// supervisord opens a child's logs at every spawn.
+    pub fn rest(&mut self) {
+        if self.seekable && self.checks_path {
+            self.file = None;
+        }
+    }
+
+    /// Whether the file is open (not at rest).
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// The open file; at rest, opened again at its path (a file removed or replaced
+    /// meanwhile is created or taken as it is now).
+    fn open_file(&mut self) -> io::Result<&File> {
+        if self.file.is_none() {
+            let file = open_for_writing(&self.path)?;
+            let metadata = file.metadata()?;
+            self.identity = Some((metadata.dev(), metadata.ino()));
+            self.checked = Instant::now();
+            self.len = metadata.len();
+            self.file = Some(file);
+        }
+        self.file
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the log file is not open"))
+    }
+
     /// Appends `bytes`, rotating afterwards if the file reached `maxbytes`.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<Written> {
         self.follow_external_changes()?;
-        if self.seekable {
-            self.file.write_all_at(bytes, self.len)?;
+        let (seekable, len) = (self.seekable, self.len);
+        let mut file = self.open_file()?;
+        if seekable {
+            file.write_all_at(bytes, len)?;
         } else {
-            self.file.write_all(bytes)?;
+            file.write_all(bytes)?;
         }
         self.stored(bytes.len())
     }
@@ -150,6 +184,7 @@ impl LogFile {
         } else {
             max
         };
+        let target = self.open_file()?.as_raw_fd();
         let mut offset = libc::loff_t::try_from(self.len).unwrap_or(libc::loff_t::MAX);
         let out_offset: *mut libc::loff_t = if self.seekable {
             &raw mut offset
@@ -162,7 +197,7 @@ impl LogFile {
             libc::splice(
                 pipe.as_raw_fd(),
                 std::ptr::null_mut(),
-                self.file.as_raw_fd(),
+                target,
                 out_offset,
                 max,
                 if nonblocking {
@@ -192,7 +227,7 @@ impl LogFile {
     /// appending, logrotate's copytruncate): one fstat per write.
     fn follow_external_changes(&mut self) -> io::Result<()> {
         if self.seekable {
-            self.len = self.file.metadata()?.len();
+            self.len = self.open_file()?.metadata()?.len();
         }
         Ok(())
     }
@@ -235,7 +270,7 @@ impl LogFile {
         let file = open_for_writing(&self.path)?;
         let metadata = file.metadata()?;
         self.identity = Some((metadata.dev(), metadata.ino()));
-        self.file = file;
+        self.file = Some(file);
         self.len = 0;
         Ok(())
     }
@@ -262,7 +297,8 @@ impl LogFile {
         let Some(identity) = self.identity.filter(|_| self.checks_path) else {
             return Ok(None);
         };
-        if !now_anyway && self.checked.elapsed() < PATH_CHECK_INTERVAL {
+        // At rest, the next write looks first: the file it opens must be the one counted.
+        if !now_anyway && self.file.is_some() && self.checked.elapsed() < PATH_CHECK_INTERVAL {
             return Ok(None);
         }
         self.checked = Instant::now();
@@ -277,7 +313,7 @@ impl LogFile {
     /// Empties the file (supervisord's clearLog / clearProcessLogs).
     pub fn clear(&mut self) -> io::Result<()> {
         if self.seekable {
-            self.file.set_len(0)?;
+            self.open_file()?.set_len(0)?;
         }
         self.len = 0;
         Ok(())
@@ -292,15 +328,20 @@ impl LogFile {
                 "the log is not a regular file",
             ));
         }
+        let Some(file) = &self.file else {
+            // At rest: by its path.
+            return read_file_at(
+                &self.path,
+                offset,
+                length.min(self.len.saturating_sub(offset)),
+            );
+        };
         // Through the open descriptor: a file removed since it was opened still answers.
         let wanted = length.min(self.len.saturating_sub(offset));
         let mut bytes = vec![0; usize::try_from(wanted).unwrap_or(usize::MAX)];
         let mut filled = 0;
         while filled < bytes.len() {
-            match self
-                .file
-                .read_at(&mut bytes[filled..], offset + filled as u64)
-            {
+            match file.read_at(&mut bytes[filled..], offset + filled as u64) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -337,4 +378,46 @@ pub fn read_file_at(path: &Path, offset: u64, length: u64) -> io::Result<Vec<u8>
     let mut bytes = Vec::new();
     file.take(length).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NO_ROTATION: Rotation = Rotation {
+        maxbytes: 0,
+        backups: 0,
+    };
+
+    #[test]
+    fn a_file_at_rest_holds_no_fd_reads_by_its_path_and_opens_again_to_write() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("app.log");
+        let mut file = LogFile::open(&path, NO_ROTATION).expect("open");
+        file.write(b"one\n").expect("write");
+        file.rest();
+        assert!(!file.is_open());
+        assert_eq!(file.read_at(0, 100).expect("read at rest"), b"one\n");
+        file.write(b"two\n").expect("write after rest");
+        assert!(file.is_open());
+        assert_eq!(file.len(), 8);
+        assert_eq!(std::fs::read(&path).expect("read"), b"one\ntwo\n");
+        // Removed at rest: the next look at the path opens a new, empty file.
+        file.rest();
+        std::fs::remove_file(&path).expect("rm");
+        assert_eq!(file.reopen_if_replaced(false).expect("look"), Some(0));
+        file.write(b"three\n").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"three\n");
+    }
+
+    #[test]
+    fn the_main_log_never_rests() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("vigild.log");
+        let mut file = LogFile::open(&path, NO_ROTATION)
+            .expect("open")
+            .without_path_checks();
+        file.rest();
+        assert!(file.is_open());
+    }
 }

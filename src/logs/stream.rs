@@ -193,6 +193,14 @@ impl LogStream {
         Ok(Some((written.bytes, end)))
     }
 
+    /// Closes the file until the next write: a quiet or ended child's log holds no fd (see
+    /// [`LogFile::rest`]). Locks the state: never on the supervisor task.
+    pub fn rest(&self) {
+        if let Some(file) = self.lock().file.as_mut() {
+            file.rest();
+        }
+    }
+
     /// Reopens the file (external rotation, SIGUSR2).
     pub fn reopen(&self) -> std::io::Result<()> {
         let mut state = self.lock();

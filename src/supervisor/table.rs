@@ -638,7 +638,12 @@ fn open_log(
             );
         }
         match LogFile::open(&path, rotation) {
-            Ok(file) => Some(file),
+            // Opened (created, as supervisord does) and closed until the child writes:
+            // a fleet's logs hold fds only while output flows.
+            Ok(mut file) => {
+                file.rest();
+                Some(file)
+            }
             Err(err) => {
                 tracing::error!(
                     "could not open {stream} log {} of '{}': {err}; its output is kept in memory only",
