@@ -729,6 +729,9 @@ def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, statu
         r["idle CPU (% core)"] = idle_rate * 100
         # After the idle window quiet programs' log files have rested (closed until output).
         r["fds per program, quiet"] = open_fds(pid) / programs
+        # What the daemon holds once its sampler has looked at the fleet: the base for what
+        # the status calls and scrapes alone add.
+        r["RSS before status calls (MiB)"] = settled_rss_mib(pid)
 
         def net_ms(cpu, elapsed, n):
             return max(0.0, cpu - idle_rate * elapsed) / n * 1000
@@ -764,6 +767,8 @@ def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, statu
                     notes.append(f"{kind} {count}: promtool check metrics: " + " | ".join(checked[1]))
         r["RSS after status+scrapes (MiB)"] = settled_rss_mib(pid)
         r["RSS growth (x)"] = r["RSS after status+scrapes (MiB)"] / r["RSS after start (MiB)"]
+        r["RSS growth over the calls (x)"] = (r["RSS after status+scrapes (MiB)"]
+                                              / r["RSS before status calls (MiB)"])
 
         info = xmlrpc.client.dumps(("victim",), "supervisor.getProcessInfo")
         polls = [0]

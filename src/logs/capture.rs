@@ -246,6 +246,9 @@ impl Relay {
     /// a runtime worker. A registration reports data that arrived before it.
     async fn run_async(self, pipe: File) {
         let mut relay = self;
+        // Whether the log file may be open (something was written since the spawn): only
+        // then does a quiet pipe lead to a rest, so a program that never writes costs none.
+        let mut wrote = relay.first.is_some();
         let opened = tokio::task::spawn_blocking(move || {
             relay.open_stream();
             relay
@@ -266,10 +269,15 @@ impl Relay {
                     return;
                 }
             };
-            let quiet = tokio::time::timeout(REST_AFTER, watched.readable()).await;
+            let quiet = if wrote {
+                tokio::time::timeout(REST_AFTER, watched.readable()).await
+            } else {
+                Ok(watched.readable().await)
+            };
             let ready = if let Ok(ready) = quiet {
                 ready.map(drop)
             } else {
+                // Rested: wait without a limit until the child writes again.
                 relay.rest_stream().await;
                 watched.readable().await.map(drop)
             };
@@ -280,14 +288,18 @@ impl Relay {
             pipe = watched.into_inner();
             let job = tokio::task::spawn_blocking(move || {
                 let end = relay.drain(&pipe);
+                if let PipeEnd::Reached = end {
+                    // The child is gone: its log rests, on this thread already.
+                    relay.stream.rest();
+                }
                 (relay, pipe, end)
             });
             let Ok((back, back_pipe, end)) = job.await else {
                 return;
             };
             (relay, pipe) = (back, back_pipe);
+            wrote = true;
             if let PipeEnd::Reached = end {
-                relay.rest_stream().await;
                 return;
             }
         }
