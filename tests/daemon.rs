@@ -310,6 +310,34 @@ fn as_pid_1_orphans_are_reaped() {
 }
 
 #[test]
+fn as_pid_1_children_that_end_before_their_start_is_recorded_are_not_lost() {
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root || !std::path::Path::new("/usr/bin/unshare").exists() {
+        return; // A new pid namespace needs root and util-linux's unshare.
+    }
+    // As PID 1 vigild sweeps every SIGCHLD with waitpid(-1): a child that ends at once may be
+    // reaped before the spawner's answer for it is taken; its exit must wait for that.
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:brief]\ncommand=/bin/true\nprocess_name=brief_%(process_num)d\n\
+         numprocs=40\nstartsecs=0\nautorestart=false\nstdout_logfile=NONE\nstderr_logfile=NONE\n"
+    ));
+    let vigild = Vigild::start_wrapped(ws, &["/usr/bin/unshare", "--pid", "--fork"], &[]);
+    let mut status = String::new();
+    let all_exited = wait_until(|| {
+        status = vigild.vigilctl(&["status"]).1;
+        status
+            .lines()
+            .filter(|line| line.contains("EXITED"))
+            .count()
+            == 40
+    });
+    assert!(all_exited, "{status}\n{}", vigild.log());
+    let log = vigild.log();
+    assert_eq!(lines_with(&log, "exited: brief_").len(), 40, "{log}");
+}
+
+#[test]
 fn loglevel_critical_keeps_only_crit_lines() {
     let ws = Workspace::new();
     ws.config("[program:app]\ncommand=/no/such/command\nstartretries=0\n");

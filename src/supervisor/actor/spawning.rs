@@ -172,6 +172,12 @@ impl Supervisor {
             };
             self.launched(start, result);
         }
+        if self.in_flight.is_empty() {
+            // Every start is recorded: the exits kept were of orphans after all.
+            for (pid, outcome) in self.early_exits.drain() {
+                tracing::info!("reaped unknown pid {pid} ({})", outcome.describe());
+            }
+        }
     }
 
     /// The outcome of a start: the child is recorded (or the spawn error is), then a stop
