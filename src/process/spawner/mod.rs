@@ -18,22 +18,26 @@
 //! programs: the supervisor matches answers to its starts by helper and order.
 
 use std::collections::VecDeque;
-use std::ffi::CString;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Instant;
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
 };
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use super::launch::{launch, Identity, Launch, LaunchError, Stage};
+use super::launch::{launch, Launch, LaunchError, Stage};
+
+mod serve;
+mod wire;
+
+use serve::serve;
+use wire::encode;
 
 /// Largest request the helper reads; a larger one (a huge environment) is started by
 /// vigild itself.
@@ -498,258 +502,4 @@ fn thread_count() -> Option<usize> {
 fn set_buffer(fd: &OwnedFd, bytes: usize) {
     let _ = nix::sys::socket::setsockopt(fd, nix::sys::socket::sockopt::SndBuf, &bytes);
     let _ = nix::sys::socket::setsockopt(fd, nix::sys::socket::sockopt::RcvBuf, &bytes);
-}
-
-/// The helper's life: answer requests until vigild closes its end (or dies).
-fn serve(socket: OwnedFd, vigild: libc::pid_t) -> ! {
-    // SAFETY: plain system calls without pointers.
-    unsafe {
-        // Gone with vigild, whatever way it ends (also if it ended before this line).
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if libc::getppid() != vigild {
-            libc::_exit(0);
-        }
-        // Out of vigild's process group: a Ctrl-C meant for vigild must not kill it.
-        libc::setpgid(0, 0);
-    }
-    // Keep only the socket (at fd 3): children of the helper inherit nothing else.
-    // SAFETY: dup2 onto fd 3 of an fd we own; closing the rest only affects this process.
-    let socket = unsafe {
-        if socket.as_raw_fd() != 3 && libc::dup2(socket.as_raw_fd(), 3) < 0 {
-            libc::_exit(1);
-        }
-        libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC);
-        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
-        std::mem::forget(socket);
-        OwnedFd::from_raw_fd(3)
-    };
-    let mut buffer = vec![0u8; MAX_REQUEST];
-    loop {
-        let reply = match receive(&socket, &mut buffer) {
-            Received::Request(length, fds) => {
-                let reply = match (decode(&buffer[..length], &fds), fds.len()) {
-                    (Some(plan), 3) => match launch(&plan, libc::CLONE_PARENT) {
-                        Ok(pid) => [pid, 0, 0],
-                        Err(err) => [
-                            err.pid.unwrap_or(0),
-                            err.stage.code(),
-                            err.error.raw_os_error().unwrap_or(libc::EIO),
-                        ],
-                    },
-                    _ => [0, Stage::Clone.code(), libc::EINVAL],
-                };
-                drop(fds);
-                reply
-            }
-            Received::Unusable(errno) => [0, Stage::Clone.code(), errno],
-            Received::Nothing => continue,
-            Received::End => break,
-        };
-        let mut bytes = [0u8; 12];
-        for (at, value) in reply.iter().enumerate() {
-            bytes[at * 4..at * 4 + 4].copy_from_slice(&value.to_ne_bytes());
-        }
-        if nix::sys::socket::send(socket.as_raw_fd(), &bytes, MsgFlags::empty()).is_err() {
-            break;
-        }
-    }
-    // SAFETY: leaves without running vigild's exit handlers (this is a forked copy).
-    unsafe { libc::_exit(0) }
-}
-
-/// What one receive brought.
-enum Received {
-    /// A request: its length in the buffer and the fds that came with it.
-    Request(usize, Vec<OwnedFd>),
-    /// A request arrived but cannot be used (truncated, fds not received): answer `errno`.
-    Unusable(i32),
-    /// Nothing was consumed (interrupted): receive again.
-    Nothing,
-    /// vigild closed its end.
-    End,
-}
-
-fn receive(socket: &OwnedFd, buffer: &mut [u8]) -> Received {
-    let mut space = nix::cmsg_space!([RawFd; 3]);
-    let mut iov = [IoSliceMut::new(buffer)];
-    let message = match recvmsg::<()>(
-        socket.as_fd().as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    ) {
-        Ok(message) => message,
-        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => return Received::Nothing,
-        Err(_) => return Received::End,
-    };
-    let truncated = message
-        .flags
-        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
-    let mut fds = Vec::new();
-    if let Ok(controls) = message.cmsgs() {
-        for control in controls {
-            if let ControlMessageOwned::ScmRights(received) = control {
-                // SAFETY: SCM_RIGHTS gave us these fds; nothing else owns them.
-                fds.extend(
-                    received
-                        .into_iter()
-                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                );
-            }
-        }
-    } else {
-        return Received::Unusable(libc::EMFILE);
-    }
-    if truncated {
-        return Received::Unusable(libc::EMSGSIZE);
-    }
-    if message.bytes == 0 && fds.is_empty() {
-        return Received::End;
-    }
-    Received::Request(message.bytes, fds)
-}
-
-/// Serialises everything but the fds: strings as length-prefixed bytes, numbers as i64.
-fn encode(plan: &Launch) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4096);
-    let number = |out: &mut Vec<u8>, value: i64| out.extend_from_slice(&value.to_ne_bytes());
-    let bytes = |out: &mut Vec<u8>, value: &[u8]| {
-        out.extend_from_slice(&(value.len() as u64).to_ne_bytes());
-        out.extend_from_slice(value);
-    };
-    bytes(&mut out, plan.program.as_bytes());
-    for list in [&plan.argv, &plan.env] {
-        number(&mut out, list.len() as i64);
-        for item in list {
-            bytes(&mut out, item.as_bytes());
-        }
-    }
-    match &plan.directory {
-        Some(dir) => {
-            number(&mut out, 1);
-            bytes(&mut out, dir.as_bytes());
-        }
-        None => number(&mut out, 0),
-    }
-    number(&mut out, plan.umask.map_or(-1, i64::from));
-    match &plan.identity {
-        Some(id) => {
-            number(&mut out, i64::from(id.uid));
-            number(&mut out, i64::from(id.gid));
-            number(&mut out, id.groups.len() as i64);
-            for group in &id.groups {
-                number(&mut out, i64::from(*group));
-            }
-        }
-        None => number(&mut out, -1),
-    }
-    out
-}
-
-/// The inverse of [`encode`]; `None` for a malformed request.
-fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
-    let mut reader = Reader { data };
-    let program = reader.c_string()?;
-    let mut lists = [Vec::new(), Vec::new()];
-    for list in &mut lists {
-        for _ in 0..reader.number()? {
-            list.push(reader.c_string()?);
-        }
-    }
-    let [argv, env] = lists;
-    let directory = match reader.number()? {
-        0 => None,
-        _ => Some(reader.c_string()?),
-    };
-    let umask = match reader.number()? {
-        -1 => None,
-        mask => Some(libc::mode_t::try_from(mask).ok()?),
-    };
-    let identity = match reader.number()? {
-        -1 => None,
-        uid => {
-            let uid = libc::uid_t::try_from(uid).ok()?;
-            let gid = libc::gid_t::try_from(reader.number()?).ok()?;
-            let groups = (0..reader.number()?)
-                .map(|_| reader.number().and_then(|g| libc::gid_t::try_from(g).ok()))
-                .collect::<Option<Vec<_>>>()?;
-            Some(Identity { uid, gid, groups })
-        }
-    };
-    let stdio = [
-        fds.first()?.as_raw_fd(),
-        fds.get(1)?.as_raw_fd(),
-        fds.get(2)?.as_raw_fd(),
-    ];
-    Some(Launch {
-        program,
-        argv,
-        env,
-        directory,
-        umask,
-        identity,
-        stdio,
-    })
-}
-
-struct Reader<'a> {
-    data: &'a [u8],
-}
-
-impl Reader<'_> {
-    fn take(&mut self, count: usize) -> Option<&[u8]> {
-        if self.data.len() < count {
-            return None;
-        }
-        let (head, rest) = self.data.split_at(count);
-        self.data = rest;
-        Some(head)
-    }
-
-    fn number(&mut self) -> Option<i64> {
-        self.take(8)?.try_into().ok().map(i64::from_ne_bytes)
-    }
-
-    fn c_string(&mut self) -> Option<CString> {
-        let length =
-            usize::try_from(self.take(8)?.try_into().ok().map(u64::from_ne_bytes)?).ok()?;
-        CString::new(self.take(length)?).ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_plan_survives_encoding() {
-        let plan = Launch {
-            program: CString::new("/bin/echo").unwrap(),
-            argv: vec![
-                CString::new("echo").unwrap(),
-                CString::new("two words").unwrap(),
-            ],
-            env: vec![CString::new("A=1").unwrap()],
-            directory: Some(CString::new("/tmp").unwrap()),
-            umask: Some(0o22),
-            identity: Some(Identity {
-                uid: 1000,
-                gid: 100,
-                groups: vec![100, 27],
-            }),
-            stdio: [0, 1, 2],
-        };
-        let fds: Vec<OwnedFd> = (0..3)
-            .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
-            .collect();
-        let back = decode(&encode(&plan), &fds).expect("decodes");
-        assert_eq!(back.program, plan.program);
-        assert_eq!(back.argv, plan.argv);
-        assert_eq!(back.env, plan.env);
-        assert_eq!(back.directory, plan.directory);
-        assert_eq!(back.umask, plan.umask);
-        let id = back.identity.expect("identity");
-        assert_eq!((id.uid, id.gid, id.groups), (1000, 100, vec![100, 27]));
-        assert!(decode(&encode(&plan)[..10], &fds).is_none(), "truncated");
-    }
 }

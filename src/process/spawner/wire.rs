@@ -1,0 +1,152 @@
+//! The request's wire format between vigild and a helper: a [`Launch`] without its fds
+//! (those travel as `SCM_RIGHTS`), strings as length-prefixed bytes, numbers as i64.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::process::launch::{Identity, Launch};
+
+/// Serialises everything but the fds: strings as length-prefixed bytes, numbers as i64.
+pub(super) fn encode(plan: &Launch) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    let number = |out: &mut Vec<u8>, value: i64| out.extend_from_slice(&value.to_ne_bytes());
+    let bytes = |out: &mut Vec<u8>, value: &[u8]| {
+        out.extend_from_slice(&(value.len() as u64).to_ne_bytes());
+        out.extend_from_slice(value);
+    };
+    bytes(&mut out, plan.program.as_bytes());
+    for list in [&plan.argv, &plan.env] {
+        number(&mut out, list.len() as i64);
+        for item in list {
+            bytes(&mut out, item.as_bytes());
+        }
+    }
+    match &plan.directory {
+        Some(dir) => {
+            number(&mut out, 1);
+            bytes(&mut out, dir.as_bytes());
+        }
+        None => number(&mut out, 0),
+    }
+    number(&mut out, plan.umask.map_or(-1, i64::from));
+    match &plan.identity {
+        Some(id) => {
+            number(&mut out, i64::from(id.uid));
+            number(&mut out, i64::from(id.gid));
+            number(&mut out, id.groups.len() as i64);
+            for group in &id.groups {
+                number(&mut out, i64::from(*group));
+            }
+        }
+        None => number(&mut out, -1),
+    }
+    out
+}
+
+/// The inverse of [`encode`]; `None` for a malformed request.
+pub(super) fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
+    let mut reader = Reader { data };
+    let program = reader.c_string()?;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        for _ in 0..reader.number()? {
+            list.push(reader.c_string()?);
+        }
+    }
+    let [argv, env] = lists;
+    let directory = match reader.number()? {
+        0 => None,
+        _ => Some(reader.c_string()?),
+    };
+    let umask = match reader.number()? {
+        -1 => None,
+        mask => Some(libc::mode_t::try_from(mask).ok()?),
+    };
+    let identity = match reader.number()? {
+        -1 => None,
+        uid => {
+            let uid = libc::uid_t::try_from(uid).ok()?;
+            let gid = libc::gid_t::try_from(reader.number()?).ok()?;
+            let groups = (0..reader.number()?)
+                .map(|_| reader.number().and_then(|g| libc::gid_t::try_from(g).ok()))
+                .collect::<Option<Vec<_>>>()?;
+            Some(Identity { uid, gid, groups })
+        }
+    };
+    let stdio = [
+        fds.first()?.as_raw_fd(),
+        fds.get(1)?.as_raw_fd(),
+        fds.get(2)?.as_raw_fd(),
+    ];
+    Some(Launch {
+        program,
+        argv,
+        env,
+        directory,
+        umask,
+        identity,
+        stdio,
+    })
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, count: usize) -> Option<&[u8]> {
+        if self.data.len() < count {
+            return None;
+        }
+        let (head, rest) = self.data.split_at(count);
+        self.data = rest;
+        Some(head)
+    }
+
+    fn number(&mut self) -> Option<i64> {
+        self.take(8)?.try_into().ok().map(i64::from_ne_bytes)
+    }
+
+    fn c_string(&mut self) -> Option<CString> {
+        let length =
+            usize::try_from(self.take(8)?.try_into().ok().map(u64::from_ne_bytes)?).ok()?;
+        CString::new(self.take(length)?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_survives_encoding() {
+        let plan = Launch {
+            program: CString::new("/bin/echo").unwrap(),
+            argv: vec![
+                CString::new("echo").unwrap(),
+                CString::new("two words").unwrap(),
+            ],
+            env: vec![CString::new("A=1").unwrap()],
+            directory: Some(CString::new("/tmp").unwrap()),
+            umask: Some(0o22),
+            identity: Some(Identity {
+                uid: 1000,
+                gid: 100,
+                groups: vec![100, 27],
+            }),
+            stdio: [0, 1, 2],
+        };
+        let fds: Vec<OwnedFd> = (0..3)
+            .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
+            .collect();
+        let back = decode(&encode(&plan), &fds).expect("decodes");
+        assert_eq!(back.program, plan.program);
+        assert_eq!(back.argv, plan.argv);
+        assert_eq!(back.env, plan.env);
+        assert_eq!(back.directory, plan.directory);
+        assert_eq!(back.umask, plan.umask);
+        let id = back.identity.expect("identity");
+        assert_eq!((id.uid, id.gid, id.groups), (1000, 100, vec![100, 27]));
+        assert!(decode(&encode(&plan)[..10], &fds).is_none(), "truncated");
+    }
+}
