@@ -346,10 +346,18 @@ pub const CONTROL_SECTIONS: &str = "[unix_http_server]\nfile={dir}/vigil.sock\n\
     [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
     [supervisorctl]\nserverurl=unix://{dir}/vigil.sock\n\n";
 
-/// Runs a control client (`supervisorctl` or `vigilctl`) with `-c config`; returns
-/// (exit code, stdout+stderr).
+/// How long one control-client command may take: a client waiting for a state that never
+/// comes (a broken build) is killed and the test fails, instead of hanging the suite.
+const CLIENT_LIMIT: Duration = Duration::from_secs(90);
+
+/// Runs a control client (`supervisorctl` or `vigilctl`) with `-c config`, under
+/// [`CLIENT_LIMIT`] (coreutils' `timeout`; exit code 124 when it ran out); returns (exit
+/// code, stdout+stderr).
 pub fn run_client(client: &Path, config: &Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new(client)
+    let output = Command::new("timeout")
+        .arg("--kill-after=5")
+        .arg(CLIENT_LIMIT.as_secs().to_string())
+        .arg(client)
         .arg("-c")
         .arg(config)
         .args(args)
