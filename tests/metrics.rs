@@ -175,13 +175,17 @@ fn a_process_tree_over_its_memory_limit_is_restarted() {
         "{}",
         vigild.log()
     );
-    let metrics = scrape(port);
+    // The new child comes once the spawner has answered: polled, not read at once.
+    let mut metrics = String::new();
     assert!(
-        metric_value(
-            &metrics,
-            "vigil_process_restarts_total{group=\"hog\",name=\"hog\"}"
-        )
-        .is_some_and(|n| n >= 1.0),
+        wait_until(|| {
+            metrics = scrape(port);
+            metric_value(
+                &metrics,
+                "vigil_process_restarts_total{group=\"hog\",name=\"hog\"}",
+            )
+            .is_some_and(|n| n >= 1.0)
+        }),
         "{metrics}"
     );
     assert_eq!(

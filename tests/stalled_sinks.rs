@@ -341,3 +341,52 @@ fn a_stuck_spawner_helper_holds_up_nothing() {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), Signal::SIGCONT);
     }
 }
+
+#[test]
+fn log_reads_of_a_stalled_log_hold_up_no_one_else() {
+    // The program's log is a full FIFO nobody reads: its writer blocks holding the stream.
+    // Log calls on it wait for that stream, on blocking threads; the runtime's two workers
+    // (where the supervisor runs) stay free for everyone else.
+    let ws = Workspace::new();
+    let port = free_port();
+    let _fifo = full_fifo(&ws.path().join("stuck.fifo"));
+    ws.config(&format!(
+        "{}[program:stuck]\ncommand=sh -c 'while :; do echo filler-filler-filler; done'\n\
+         startsecs=0\nstdout_logfile={{dir}}/stuck.fifo\n\n\
+         [program:other]\ncommand=sleep 1000\nstartsecs=0\nautorestart=true\n",
+        control(port)
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    assert!(wait_until(|| vigild
+        .vigilctl(&["pid", "other"])
+        .1
+        .trim()
+        .parse::<i32>()
+        .is_ok_and(|p| p > 0)));
+    let script = format!(
+        "import socket, threading, time, xmlrpc.client\n\
+         url = 'http://127.0.0.1:{port}/RPC2'\n\
+         def stuck_read():\n\
+         \x20   try:\n\
+         \x20       xmlrpc.client.ServerProxy(url).supervisor.clearProcessLogs('stuck')\n\
+         \x20   except Exception:\n\
+         \x20       pass\n\
+         for _ in range(4):\n\
+         \x20   threading.Thread(target=stuck_read, daemon=True).start()\n\
+         time.sleep(0.5)\n\
+         socket.setdefaulttimeout(3)\n\
+         proxy = xmlrpc.client.ServerProxy(url)\n\
+         began = time.monotonic()\n\
+         proxy.supervisor.stopProcess('other', False)\n\
+         print(proxy.supervisor.getProcessInfo('other')['statename'], round(time.monotonic() - began, 3))\n"
+    );
+    let output = run_python(&script, &[]);
+    let answer = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && answer.starts_with("STOPP"),
+        "the supervisor stalled behind log calls on a stalled stream: {answer} {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        vigild.log()
+    );
+    println!("stopProcess and getProcessInfo answered with 4 log calls stuck: {answer}");
+}

@@ -41,6 +41,11 @@ pub struct Tail {
     pub overflow: bool,
 }
 
+/// Most bytes one `read` returns: above supervisord's default 50 MB `logfile_maxbytes`, so a
+/// whole default log still comes in one call, while a call on a huge unrotated file cannot
+/// make vigild hold all of it at once (a client reads on from the offset it got to).
+pub const READ_CAP: u64 = 64 << 20;
+
 struct State {
     file: Option<LogFile>,
     /// The last bytes; its end is always the stream's length.
@@ -248,7 +253,8 @@ impl LogStream {
         }
     }
 
-    /// supervisord's `readProcessStdoutLog(offset, length)` / `readLog` semantics:
+    /// supervisord's `readProcessStdoutLog(offset, length)` / `readLog` semantics, at most
+    /// [`READ_CAP`] bytes per call:
     /// `offset >= 0` reads `length` bytes (0 = to the end) of the current file from there;
     /// `offset < 0` with `length == 0` gives the last `-offset` bytes of the stream (across a
     /// rotation when they are still held); other combinations are BAD_ARGUMENTS.
@@ -259,12 +265,17 @@ impl LogStream {
         };
         match (offset, length) {
             (o, 0) if o < 0 => {
-                let from = state.ring.end().saturating_sub(o.unsigned_abs());
-                state.since(from, o.unsigned_abs()).map(|(bytes, _)| bytes)
+                let wanted = o.unsigned_abs().min(READ_CAP);
+                let from = state.ring.end().saturating_sub(wanted);
+                state.since(from, wanted).map(|(bytes, _)| bytes)
             }
             (o, l) if o >= 0 && l >= 0 => {
                 let start = state.file_start + o.unsigned_abs().min(file.len());
-                let limit = if l == 0 { u64::MAX } else { l.unsigned_abs() };
+                let limit = if l == 0 {
+                    READ_CAP
+                } else {
+                    l.unsigned_abs().min(READ_CAP)
+                };
                 state.since(start, limit).map(|(bytes, _)| bytes)
             }
             _ => Err(ReadError::BadArguments),
@@ -396,6 +407,24 @@ mod tests {
         maxbytes: 0,
         backups: 0,
     };
+
+    #[test]
+    fn one_read_returns_at_most_the_cap_and_the_next_goes_on_from_there() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = stream(dir.path(), NO_ROTATION, 1024);
+        let chunk = vec![b'x'; 1 << 20];
+        let whole = READ_CAP / (1 << 20);
+        for _ in 0..whole {
+            log.append(&chunk);
+        }
+        log.append(b"0123456789");
+        let first = log.read(0, 0).expect("read to the end");
+        assert_eq!(first.len() as u64, READ_CAP, "capped");
+        let rest = log
+            .read(i64::try_from(READ_CAP).expect("fits"), 0)
+            .expect("read on");
+        assert_eq!(rest, b"0123456789");
+    }
 
     #[test]
     fn tail_matches_supervisords_verified_examples() {

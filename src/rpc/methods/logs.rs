@@ -1,13 +1,17 @@
 //! The methods about logs: the main log (`readLog`, `clearLog`) and each process's stdout
 //! and stderr (`readProcess*Log`, `tailProcess*Log`, `clearProcessLogs`,
 //! `clearAllProcessLogs`), with supervisord's offset/length rules (in `LogStream`) and its
-//! faults. Reads are served from the streams; nothing goes to the supervisor.
+//! faults. Reads are served from the streams; nothing goes to the supervisor. Every call
+//! that touches a stream runs on a blocking thread: it takes the stream's lock, which a
+//! writer stuck on a slow disk may hold, and may read or truncate the file.
+
+use std::sync::Arc;
 
 use super::Outcome;
 use crate::logs::stream::{LogStream, ReadError};
 use crate::rpc::args::Args;
 use crate::rpc::codec::Value;
-use crate::rpc::faults::Fault;
+use crate::rpc::faults::{Fault, FaultCode};
 use crate::rpc::{lookup, render, Api};
 use crate::supervisor::ProcessView;
 
@@ -21,65 +25,78 @@ pub(super) enum Channel {
 }
 
 impl Channel {
-    fn of(self, process: &ProcessView) -> &LogStream {
+    fn of(self, process: &ProcessView) -> Arc<LogStream> {
         match self {
-            Channel::Stdout => &process.stdout,
-            Channel::Stderr => &process.stderr,
+            Channel::Stdout => Arc::clone(&process.stdout),
+            Channel::Stderr => Arc::clone(&process.stderr),
         }
     }
 }
 
+/// Runs `work` on a blocking thread, off the runtime's workers.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Fault> + Send + 'static,
+) -> Result<T, Fault> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| Err(Fault::with(FaultCode::Failed, "the log call was cancelled")))
+}
+
 /// `readLog(offset, length)` / `readMainLog(offset, length)`.
-pub(super) fn read_main(api: &Api, args: Args<'_>) -> Outcome {
+pub(super) async fn read_main(api: &Api, args: Args<'_>) -> Outcome {
     let (offset, length) = args.two_ints()?;
-    read_stream(&api.main_log, offset, length)
+    read_stream(Arc::clone(&api.main_log), offset, length).await
 }
 
 /// `clearLog()`.
-pub(super) fn clear_main(api: &Api, args: Args<'_>) -> Outcome {
+pub(super) async fn clear_main(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;
-    api.main_log.clear()?;
+    let main_log = Arc::clone(&api.main_log);
+    off_runtime(move || main_log.clear().map_err(Fault::from)).await?;
     Ok(Value::Bool(true))
 }
 
 /// `readProcessStdoutLog(name, offset, length)` and its stderr twin.
-pub(super) fn read(api: &Api, args: Args<'_>, channel: Channel) -> Outcome {
+pub(super) async fn read(api: &Api, args: Args<'_>, channel: Channel) -> Outcome {
     let (namespec, offset, length) = args.string_and_two_ints()?;
     let process = lookup::process(api, namespec)?;
-    read_stream(channel.of(&process), offset, length)
+    read_stream(channel.of(&process), offset, length).await
 }
 
 /// `tailProcessStdoutLog(name, offset, length)` and its stderr twin:
 /// `[data, offset, overflow]`.
-pub(super) fn tail(api: &Api, args: Args<'_>, channel: Channel) -> Outcome {
+pub(super) async fn tail(api: &Api, args: Args<'_>, channel: Channel) -> Outcome {
     let (namespec, offset, length) = args.string_and_two_ints()?;
     let process = lookup::process(api, namespec)?;
-    let tail = channel.of(&process).tail(offset, length)?;
+    let stream = channel.of(&process);
+    let tail = off_runtime(move || stream.tail(offset, length).map_err(Fault::from)).await?;
     Ok(render::tail(&tail))
 }
 
 /// `clearProcessLogs(name)`.
-pub(super) fn clear(api: &Api, args: Args<'_>) -> Outcome {
+pub(super) async fn clear(api: &Api, args: Args<'_>) -> Outcome {
     let process = lookup::process(api, args.string()?)?;
-    clear_process(&process)?;
+    off_runtime(move || clear_process(&process)).await?;
     Ok(Value::Bool(true))
 }
 
 /// `clearAllProcessLogs()`: a result per process.
-pub(super) fn clear_all(api: &Api, args: Args<'_>) -> Outcome {
+pub(super) async fn clear_all(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;
-    let results = api
-        .handle
-        .snapshot()
-        .processes
-        .iter()
-        .map(|process| render::result_entry(process, &clear_process(process)))
-        .collect();
-    Ok(Value::Array(results))
+    let snapshot = api.handle.snapshot();
+    off_runtime(move || {
+        let results = snapshot
+            .processes
+            .iter()
+            .map(|process| render::result_entry(process, &clear_process(process)))
+            .collect();
+        Ok(Value::Array(results))
+    })
+    .await
 }
 
-fn read_stream(stream: &LogStream, offset: i64, length: i64) -> Outcome {
-    let bytes = stream.read(offset, length)?;
+async fn read_stream(stream: Arc<LogStream>, offset: i64, length: i64) -> Outcome {
+    let bytes = off_runtime(move || stream.read(offset, length).map_err(Fault::from)).await?;
     Ok(Value::from(String::from_utf8_lossy(&bytes).into_owned()))
 }
 

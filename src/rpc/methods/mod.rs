@@ -121,18 +121,18 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::SignalAllProcesses => process::signal_all(api, args).await,
         Method::SendProcessStdin => process::send_stdin(api, args).await,
 
-        Method::ReadLog | Method::ReadMainLog => logs::read_main(api, args),
-        Method::ClearLog => logs::clear_main(api, args),
+        Method::ReadLog | Method::ReadMainLog => logs::read_main(api, args).await,
+        Method::ClearLog => logs::clear_main(api, args).await,
         Method::ReadProcessLog | Method::ReadProcessStdoutLog => {
-            logs::read(api, args, logs::Channel::Stdout)
+            logs::read(api, args, logs::Channel::Stdout).await
         }
-        Method::ReadProcessStderrLog => logs::read(api, args, logs::Channel::Stderr),
+        Method::ReadProcessStderrLog => logs::read(api, args, logs::Channel::Stderr).await,
         Method::TailProcessLog | Method::TailProcessStdoutLog => {
-            logs::tail(api, args, logs::Channel::Stdout)
+            logs::tail(api, args, logs::Channel::Stdout).await
         }
-        Method::TailProcessStderrLog => logs::tail(api, args, logs::Channel::Stderr),
-        Method::ClearProcessLog | Method::ClearProcessLogs => logs::clear(api, args),
-        Method::ClearAllProcessLogs => logs::clear_all(api, args),
+        Method::TailProcessStderrLog => logs::tail(api, args, logs::Channel::Stderr).await,
+        Method::ClearProcessLog | Method::ClearProcessLogs => logs::clear(api, args).await,
+        Method::ClearAllProcessLogs => logs::clear_all(api, args).await,
 
         Method::GetProcessStats => stats::process_stats(api, args),
         Method::GetAllProcessStats => stats::all_process_stats(api, args),
