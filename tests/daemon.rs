@@ -6,7 +6,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::support::{
-    alive, lines_with, stat_fields, wait_until, SessionGuard, Vigild, Workspace, CONTROL_SECTIONS,
+    alive, lines_with, pid_namespace, stat_fields, wait_until, SessionGuard, Vigild, Workspace,
+    CONTROL_SECTIONS,
 };
 
 #[test]
@@ -295,26 +296,24 @@ fn supervisord_user_drops_privileges_for_the_daemon_and_its_children() {
 
 #[test]
 fn as_pid_1_orphans_are_reaped() {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root || !std::path::Path::new("/usr/bin/unshare").exists() {
+    let Some(pid_1) = pid_namespace() else {
         return; // A new pid namespace needs root and util-linux's unshare.
-    }
+    };
     let ws = Workspace::new();
     // The subshell's `sleep` is orphaned at once and re-parented to PID 1: vigild.
     ws.config(
         "[program:orphaner]\ncommand=/bin/sh -c \"(sleep 0.2 &) && exec sleep 1000\"\nstartsecs=0\n",
     );
-    let vigild = Vigild::start_wrapped(ws, &["/usr/bin/unshare", "--pid", "--fork"], &[]);
+    let vigild = Vigild::start_wrapped(ws, pid_1, &[]);
     let log = vigild.wait_log("reaped unknown pid");
     assert!(log.contains("(exit status 0)"), "{log}");
 }
 
 #[test]
 fn as_pid_1_children_that_end_before_their_start_is_recorded_are_not_lost() {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root || !std::path::Path::new("/usr/bin/unshare").exists() {
+    let Some(pid_1) = pid_namespace() else {
         return; // A new pid namespace needs root and util-linux's unshare.
-    }
+    };
     // As PID 1 vigild sweeps every SIGCHLD with waitpid(-1): a child that ends at once may be
     // reaped before the spawner's answer for it is taken; its exit must wait for that.
     let ws = Workspace::new();
@@ -322,7 +321,7 @@ fn as_pid_1_children_that_end_before_their_start_is_recorded_are_not_lost() {
         "{CONTROL_SECTIONS}[program:brief]\ncommand=/bin/true\nprocess_name=brief_%(process_num)d\n\
          numprocs=40\nstartsecs=0\nautorestart=false\nstdout_logfile=NONE\nstderr_logfile=NONE\n"
     ));
-    let vigild = Vigild::start_wrapped(ws, &["/usr/bin/unshare", "--pid", "--fork"], &[]);
+    let vigild = Vigild::start_wrapped(ws, pid_1, &[]);
     let mut status = String::new();
     let all_exited = wait_until(|| {
         status = vigild.vigilctl(&["status"]).1;
@@ -549,23 +548,15 @@ fn children_without_a_pidfd_are_reaped_and_restarted_all_the_same() {
     let vigild = Vigild::start_wrapped(ws, &["prlimit", "--nofile=200:200"], &[]);
     let warning = vigild.wait_log("cannot watch pid");
     assert!(warning.contains("SIGCHLD reaps it"), "{warning}");
-    let pid_of = |name: &str| -> i32 {
-        vigild
-            .vigilctl(&["pid", name])
-            .1
-            .trim()
-            .parse()
-            .unwrap_or(0)
-    };
     for name in ["w:w_0", "w:w_2"] {
         let mut old = 0;
         assert!(wait_until(|| {
-            old = pid_of(name);
+            old = vigild.pid_of(name);
             old > 0
         }));
         kill(Pid::from_raw(old), Signal::SIGKILL).expect("kill");
         assert!(
-            wait_until(|| stat_fields(old).is_none() && ![0, old].contains(&pid_of(name))),
+            wait_until(|| stat_fields(old).is_none() && ![0, old].contains(&vigild.pid_of(name))),
             "{name} (pid {old}) was not reaped and restarted:\n{}",
             vigild.log()
         );

@@ -293,18 +293,10 @@ fn a_stuck_spawner_helper_holds_up_nothing() {
         control(port)
     ));
     let vigild = Vigild::start_wrapped(ws, &["taskset", "-c", "0"], &[]);
-    let pid_of = |name: &str| -> i32 {
-        vigild
-            .vigilctl(&["pid", name])
-            .1
-            .trim()
-            .parse()
-            .unwrap_or(0)
-    };
     let mut victim = 0;
     assert!(wait_until(|| {
-        victim = pid_of("victim");
-        victim > 0 && pid_of("other") > 0
+        victim = vigild.pid_of("victim");
+        victim > 0 && vigild.pid_of("other") > 0
     }));
     let stopped = forked_copies(vigild.pid());
     assert!(!stopped.is_empty(), "no helper found");
@@ -334,7 +326,7 @@ fn a_stuck_spawner_helper_holds_up_nothing() {
     // The helper is given up after its reply timeout, and the victim is started anyway.
     let log = vigild.wait_log("is gone or stuck (no answer for 10 s)");
     assert!(
-        wait_until(|| ![0, victim].contains(&pid_of("victim"))),
+        wait_until(|| ![0, victim].contains(&vigild.pid_of("victim"))),
         "victim never restarted:\n{log}"
     );
     for pid in &stopped {
@@ -357,12 +349,7 @@ fn log_reads_of_a_stalled_log_hold_up_no_one_else() {
         control(port)
     ));
     let vigild = Vigild::start(ws, &[]);
-    assert!(wait_until(|| vigild
-        .vigilctl(&["pid", "other"])
-        .1
-        .trim()
-        .parse::<i32>()
-        .is_ok_and(|p| p > 0)));
+    assert!(wait_until(|| vigild.pid_of("other") > 0));
     let script = format!(
         "import socket, threading, time, xmlrpc.client\n\
          url = 'http://127.0.0.1:{port}/RPC2'\n\

@@ -661,12 +661,21 @@ fn open_log(
 #[cfg(test)]
 pub mod testing {
     use super::Table;
-    use crate::config::{load, Overrides};
+    use crate::config::{load, Config, Overrides};
 
     /// The table of `sections` (a config's program and group sections; give each program
     /// `stdout_logfile=NONE` unless the test is about logs), loaded from a file in a
     /// fresh directory, which is returned too and must outlive the table's use.
     pub fn table(sections: &str) -> (tempfile::TempDir, Table) {
+        let (dir, config) = config(sections);
+        let (table, errors) = Table::build(&config);
+        assert!(errors.is_empty(), "{errors:?}");
+        (dir, table)
+    }
+
+    /// The config of `sections` (with `childlogdir` in a fresh directory), loaded from a
+    /// real file there; the directory must outlive its use.
+    pub fn config(sections: &str) -> (tempfile::TempDir, Config) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("supervisord.conf");
         let text = format!(
@@ -675,9 +684,7 @@ pub mod testing {
         );
         std::fs::write(&path, text).expect("write config");
         let loaded = load(&path, &Overrides::default(), dir.path(), &[]).expect("config loads");
-        let (table, errors) = Table::build(&loaded.config);
-        assert!(errors.is_empty(), "{errors:?}");
-        (dir, table)
+        (dir, loaded.config)
     }
 
     /// `[program:name]` running `/bin/true` with both logs NONE, for each of `names`.

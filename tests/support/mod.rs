@@ -350,6 +350,14 @@ pub const CONTROL_SECTIONS: &str = "[unix_http_server]\nfile={dir}/vigil.sock\n\
 /// comes (a broken build) is killed and the test fails, instead of hanging the suite.
 const CLIENT_LIMIT: Duration = Duration::from_secs(90);
 
+/// The wrapper that starts a command as PID 1 of a new pid namespace, when this test run
+/// can make one (root, util-linux's `unshare`); `None` otherwise.
+pub fn pid_namespace() -> Option<&'static [&'static str]> {
+    let root = nix::unistd::Uid::effective().is_root();
+    (root && Path::new("/usr/bin/unshare").exists())
+        .then_some(&["/usr/bin/unshare", "--pid", "--fork"][..])
+}
+
 /// Runs a control client (`supervisorctl` or `vigilctl`) with `-c config`, under
 /// [`CLIENT_LIMIT`] (coreutils' `timeout`; exit code 124 when it ran out); returns (exit
 /// code, stdout+stderr).
@@ -382,6 +390,15 @@ impl Vigild {
             &self.ws.path().join("supervisord.conf"),
             args,
         )
+    }
+
+    /// The pid vigilctl gives for `namespec`; 0 while it has none.
+    pub fn pid_of(&self, namespec: &str) -> i32 {
+        self.vigilctl(&["pid", namespec])
+            .1
+            .trim()
+            .parse()
+            .unwrap_or(0)
     }
 
     /// Runs vigilctl against this vigild.

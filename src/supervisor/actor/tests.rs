@@ -2,23 +2,15 @@
 //! started: each request's checks and refusals, as supervisord words them.
 
 use super::*;
-use crate::config::{load, Overrides};
 use crate::process::spawn::SpawnError;
 
 /// An actor for `sections` in a fresh directory (kept alive with it); children would be
 /// started in-process and nothing guards them, so the tests start none.
 fn supervisor(sections: &str) -> (tempfile::TempDir, Supervisor) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("supervisord.conf");
-    let text = format!(
-        "[supervisord]\nchildlogdir={}\n\n{sections}",
-        dir.path().display()
-    );
-    std::fs::write(&path, text).expect("write config");
-    let loaded = load(&path, &Overrides::default(), dir.path(), &[]).expect("config loads");
+    let (dir, config) = super::super::table::testing::config(sections);
     let (_handle, pending) = super::super::handle();
     let supervisor = Supervisor::new(
-        &loaded.config,
+        &config,
         Vec::new(),
         (Spawner::default(), Guardian::none()),
         (pending.snapshot, pending.changes, pending.myself),
