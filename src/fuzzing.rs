@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::auth::Accounts;
 use crate::config::{Credentials, Overrides};
 use crate::events::{pool::Pool, Event};
-use crate::process::state::State;
+use crate::process::state::StateKind;
 
 /// Loads `data` as a `supervisord.conf` (written to a scratch file, as vigild reads files).
 pub fn config(data: &[u8]) {
@@ -30,7 +30,7 @@ pub fn listener_protocol(data: &[u8]) {
     let mut pool = Pool::new("fuzz", vec!["EVENT".into()], 3);
     let mut actions = Vec::new();
     pool.listener_started("listener", 1, &mut actions);
-    pool.process_state("listener", State::Running { pid: 1 }, &mut actions);
+    pool.process_state("listener", StateKind::Running, &mut actions);
     for serial in 0..4 {
         pool.accept(
             std::sync::Arc::new(Event::remote_communication("fuzz", "data")),

@@ -14,7 +14,7 @@ use crate::supervisor::ProcessView;
 /// process is being stopped; and `waiting for db` while `depends_on` holds a start back.
 pub fn description(process: &ProcessView, now: SystemTime) -> String {
     match process.state {
-        State::Running { pid } => {
+        State::Running { pid, health } => {
             let up = process
                 .start
                 .and_then(|start| now.duration_since(start).ok())
@@ -24,7 +24,7 @@ pub fn description(process: &ProcessView, now: SystemTime) -> String {
             } else {
                 ""
             };
-            let health = if process.health == Some(Health::Unhealthy) {
+            let health = if health == Some(Health::Unhealthy) {
                 ", unhealthy"
             } else {
                 ""
@@ -36,23 +36,22 @@ pub fn description(process: &ProcessView, now: SystemTime) -> String {
         }
         State::Starting { .. } if process.crash_loop.is_some() => "crash loop".to_string(),
         // vigil: a stop because the health check failed says so while it lasts.
-        State::Stopping { .. } if process.health == Some(Health::Unhealthy) => {
-            "unhealthy".to_string()
-        }
-        State::Backoff if process.retry.is_some_and(|r| r.crash_loop) => {
-            let wait = process.retry.map_or(0, |retry| {
-                let left = retry
-                    .at
-                    .saturating_duration_since(std::time::Instant::now());
-                left.as_secs() + u64::from(left.subsec_nanos() > 0)
-            });
+        State::Stopping {
+            health: Some(Health::Unhealthy),
+            ..
+        } => "unhealthy".to_string(),
+        State::Backoff { retry } if retry.crash_loop => {
+            let left = retry
+                .at
+                .saturating_duration_since(std::time::Instant::now());
+            let wait = left.as_secs() + u64::from(left.subsec_nanos() > 0);
             format!(
                 "crash loop: {} crashes in {}s, next start in {wait}s",
                 process.recent_crashes,
                 process.config.crash_loop.window.as_secs_f64()
             )
         }
-        State::Fatal | State::Backoff => {
+        State::Fatal | State::Backoff { .. } => {
             if process.spawnerr.is_empty() {
                 format!("unknown error (try \"tail {}\")", process.name)
             } else {

@@ -1,7 +1,8 @@
 //! supervisord's event types and their payloads, written exactly as supervisord 4.3 writes
 //! them, plus vigil's own `VIGIL_CRASHLOOP` and `VIGIL_CRASH`.
 
-use crate::process::state::State;
+use crate::process::state::StateKind;
+use crate::process::step::Change;
 
 /// Which output a log or communication event comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,7 @@ pub struct Subject {
     /// Process name.
     pub name: String,
     /// The new state.
-    pub to: State,
+    pub to: StateKind,
 }
 
 /// Whose child wrote the output an output event carries (PROCESS_LOG, PROCESS_COMMUNICATION),
@@ -66,32 +67,33 @@ pub struct Event {
 impl Event {
     /// A process changed state: `processname:N groupname:G from_state:S` plus the extras
     /// supervisord adds per state (tries, pid, expected).
-    pub fn process_state(
-        group: &str,
-        name: &str,
-        from: State,
-        to: State,
-        tries: u32,
-        expected: bool,
-    ) -> Event {
-        let pid = |state: State| state.pid().unwrap_or(0);
+    pub fn process_state(group: &str, name: &str, change: &Change) -> Event {
+        let Change {
+            from,
+            to,
+            pid,
+            expected,
+            tries,
+        } = *change;
+        let pid = pid.unwrap_or(0);
         let extras = match to {
-            State::Starting { .. } | State::Backoff => format!(" tries:{tries}"),
-            State::Running { pid } | State::Stopping { pid } => format!(" pid:{pid}"),
-            State::Exited => format!(" expected:{} pid:{}", u8::from(expected), pid(from)),
-            State::Stopped => format!(" pid:{}", pid(from)),
-            State::Fatal | State::Unknown { .. } => String::new(),
+            StateKind::Starting | StateKind::Backoff => format!(" tries:{tries}"),
+            StateKind::Running | StateKind::Stopping | StateKind::Stopped => format!(" pid:{pid}"),
+            StateKind::Exited => {
+                format!(" expected:{} pid:{pid}", u8::from(expected.unwrap_or(true)))
+            }
+            StateKind::Fatal | StateKind::Unknown => String::new(),
         };
         Event {
             name: match to {
-                State::Stopped => "PROCESS_STATE_STOPPED",
-                State::Starting { .. } => "PROCESS_STATE_STARTING",
-                State::Running { .. } => "PROCESS_STATE_RUNNING",
-                State::Backoff => "PROCESS_STATE_BACKOFF",
-                State::Stopping { .. } => "PROCESS_STATE_STOPPING",
-                State::Exited => "PROCESS_STATE_EXITED",
-                State::Fatal => "PROCESS_STATE_FATAL",
-                State::Unknown { .. } => "PROCESS_STATE_UNKNOWN",
+                StateKind::Stopped => "PROCESS_STATE_STOPPED",
+                StateKind::Starting => "PROCESS_STATE_STARTING",
+                StateKind::Running => "PROCESS_STATE_RUNNING",
+                StateKind::Backoff => "PROCESS_STATE_BACKOFF",
+                StateKind::Stopping => "PROCESS_STATE_STOPPING",
+                StateKind::Exited => "PROCESS_STATE_EXITED",
+                StateKind::Fatal => "PROCESS_STATE_FATAL",
+                StateKind::Unknown => "PROCESS_STATE_UNKNOWN",
             },
             payload: format!(
                 "processname:{name} groupname:{group} from_state:{}{extras}",
@@ -320,10 +322,7 @@ mod tests {
         let running = Event::process_state(
             "g",
             "p",
-            State::Starting { pid: 7 },
-            State::Running { pid: 7 },
-            0,
-            true,
+            &Change::between(StateKind::Starting, StateKind::Running, Some(7)),
         );
         assert_eq!(
             (running.name, running.payload.as_str()),
@@ -332,8 +331,14 @@ mod tests {
                 "processname:p groupname:g from_state:STARTING pid:7"
             )
         );
-        let exited =
-            Event::process_state("g", "p", State::Running { pid: 7 }, State::Exited, 0, false);
+        let exited = Event::process_state(
+            "g",
+            "p",
+            &Change {
+                expected: Some(false),
+                ..Change::between(StateKind::Running, StateKind::Exited, Some(7))
+            },
+        );
         assert_eq!(
             exited.payload,
             "processname:p groupname:g from_state:RUNNING expected:0 pid:7"
@@ -341,16 +346,23 @@ mod tests {
         let starting = Event::process_state(
             "g",
             "p",
-            State::Backoff,
-            State::Starting { pid: 9 },
-            2,
-            true,
+            &Change {
+                tries: 2,
+                ..Change::between(StateKind::Backoff, StateKind::Starting, Some(9))
+            },
         );
         assert_eq!(
             starting.payload,
             "processname:p groupname:g from_state:BACKOFF tries:2"
         );
-        let fatal = Event::process_state("g", "p", State::Backoff, State::Fatal, 3, true);
+        let fatal = Event::process_state(
+            "g",
+            "p",
+            &Change {
+                tries: 3,
+                ..Change::between(StateKind::Backoff, StateKind::Fatal, None)
+            },
+        );
         assert_eq!(
             fatal.payload,
             "processname:p groupname:g from_state:BACKOFF"

@@ -105,7 +105,8 @@ impl Holds {
 mod tests {
     use super::*;
     use crate::events::Channel;
-    use crate::process::state::State;
+    use crate::process::state::StateKind;
+    use crate::process::step::Change;
     use std::time::Duration;
 
     fn names(events: &[Event]) -> Vec<&str> {
@@ -120,18 +121,12 @@ mod tests {
         let exited = Event::process_state(
             "g",
             "p",
-            State::Running { pid: 10 },
-            State::Exited,
-            0,
-            false,
+            &Change::between(StateKind::Running, StateKind::Exited, Some(10)),
         );
         let starting = Event::process_state(
             "g",
             "p",
-            State::Exited,
-            State::Starting { pid: 11 },
-            0,
-            false,
+            &Change::between(StateKind::Exited, StateKind::Starting, Some(11)),
         );
         assert!(holds.admit(exited).is_none());
         assert!(holds.admit(starting).is_none());
@@ -168,10 +163,7 @@ mod tests {
         let exited = Event::process_state(
             "g",
             "p",
-            State::Running { pid: 10 },
-            State::Exited,
-            0,
-            false,
+            &Change::between(StateKind::Running, StateKind::Exited, Some(10)),
         );
         assert!(holds.admit(exited.clone()).is_none());
         assert!(holds.expire(now).is_empty());

@@ -307,7 +307,7 @@ impl Dispatcher {
             }
             // A listener whose child is gone lets go of its stdin (a grandchild reading it
             // then sees its end).
-            if pool::child_gone(subject.to) {
+            if subject.to.child_gone() {
                 self.stdins
                     .retain(|(p, n, _), _| !(*p == subject.group && *n == subject.name));
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::event::Event;
 use crate::config::event_types::subscribes;
-use crate::process::state::State;
+use crate::process::state::StateKind;
 
 /// The longest protocol line (`READY`, `RESULT <n>`) and result body a listener may write;
 /// more is a protocol violation (supervisord buffers without a limit), so a listener that
@@ -80,14 +80,6 @@ struct Listener {
     buffer: Vec<u8>,
     /// While a RESULT is being read: its announced length and what arrived.
     result: Option<(usize, Vec<u8>)>,
-}
-
-/// Whether a process in state `to` no longer has its child (its event, if busy, returns).
-pub fn child_gone(to: State) -> bool {
-    matches!(
-        to,
-        State::Exited | State::Stopped | State::Backoff | State::Fatal
-    )
 }
 
 /// What the dispatcher must do for a pool.
@@ -207,13 +199,13 @@ impl Pool {
 
     /// A pool member changed state: only RUNNING listeners get events, and one whose child
     /// is gone gives its event back.
-    pub fn process_state(&mut self, name: &str, to: State, actions: &mut Vec<Action>) {
+    pub fn process_state(&mut self, name: &str, to: StateKind, actions: &mut Vec<Action>) {
         let Some(at) = self.listeners.iter().position(|l| l.name == name) else {
             return;
         };
         let listener = &mut self.listeners[at];
-        listener.running = matches!(to, State::Running { .. });
-        if child_gone(to) {
+        listener.running = to == StateKind::Running;
+        if to.child_gone() {
             let event = listener.event.take();
             self.requeue(event, actions);
         }
@@ -443,7 +435,7 @@ mod tests {
         let mut pool = Pool::new("listener", vec!["REMOTE_COMMUNICATION".into()], buffer_size);
         let mut actions = Vec::new();
         pool.listener_started("listener", 10, &mut actions);
-        pool.process_state("listener", State::Running { pid: 10 }, &mut actions);
+        pool.process_state("listener", StateKind::Running, &mut actions);
         pool.output("listener", 10, b"READY\n", &mut actions);
         pool
     }
@@ -484,7 +476,7 @@ mod tests {
         let mut actions = Vec::new();
         pool.dispatch("s", &mut actions);
         assert!(writes(&actions)[0].contains("serial:0 "), "redelivered");
-        pool.process_state("listener", State::Exited, &mut actions);
+        pool.process_state("listener", StateKind::Exited, &mut actions);
         assert_eq!(
             pool.queue.front().map(|q| q.serial),
             Some(0),
@@ -517,7 +509,7 @@ mod tests {
             let mut pool = Pool::new("p", vec!["EVENT".into()], 5);
             let mut actions = Vec::new();
             pool.listener_started("l", 1, &mut actions);
-            pool.process_state("l", State::Running { pid: 1 }, &mut actions);
+            pool.process_state("l", StateKind::Running, &mut actions);
             pool.output("l", 1, setup, &mut actions);
             pool.output("l", 1, bad, &mut actions);
             assert_eq!(pool.listeners[0].state, ListenerState::Unknown);

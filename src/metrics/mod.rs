@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 mod text;
 
-use crate::process::state::{ExitReason, Health, State};
+use crate::process::state::{Health, StateKind};
+use crate::process::tally::ExitReason;
 use crate::sampler::{Samples, Usage};
 use crate::supervisor::Snapshot;
 use text::{Exposition, Family, Kind};
@@ -16,18 +17,6 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The API version vigil serves (`getSupervisorVersion`), for `vigil_build_info`.
 const SUPERVISOR_API: &str = "4.3.0";
-
-/// Every state a process can be in, for `vigil_process_state`.
-const STATES: [State; 8] = [
-    State::Stopped,
-    State::Starting { pid: 0 },
-    State::Running { pid: 0 },
-    State::Backoff,
-    State::Stopping { pid: 0 },
-    State::Exited,
-    State::Fatal,
-    State::Unknown { pid: 0 },
-];
 
 /// The whole exposition for one scrape. A family with no series yet (no health checks, no
 /// listener pools) still gets its HELP and TYPE lines, so dashboards and alerts can tell a
@@ -130,12 +119,12 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
             ("group", process.group.as_str()),
             ("name", process.name.as_str()),
         ];
-        for candidate in STATES {
-            let current = candidate.code() == process.state.code();
+        for candidate in StateKind::ALL {
+            let current = candidate == process.state.kind();
             let with_state = [labels[0], labels[1], ("state", candidate.name())];
             families.sample(state, &with_state, f64::from(u8::from(current)));
         }
-        let running = matches!(process.state, State::Running { .. });
+        let running = process.state.kind() == StateKind::Running;
         families.sample(up, &labels, f64::from(u8::from(running)));
         if let Some(started) = process.start.and_then(crate::timefmt::epoch_seconds) {
             families.sample(start_time, &labels, started);
@@ -172,7 +161,7 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
         if let Some(limit) = process.config.memory_limit {
             families.sample(memory_limit, &labels, limit as f64);
         }
-        if let Some(health) = process.health {
+        if let Some(health) = process.state.health() {
             let value = if health == Health::Healthy { 1.0 } else { 0.0 };
             families.sample(healthy, &labels, value);
         }

@@ -1,5 +1,7 @@
-//! One program instance: its state machine ([`state`]) with its crash-loop detector
-//! ([`crashloop`]), how it ended ([`exit`]), and the operating-system side of running it —
+//! One program instance: its states ([`state`]), the state machine that moves between
+//! them ([`machine`]) and what each move does ([`step`]), with its crash-loop detector
+//! ([`crashloop`]) and counts ([`tally`]), how it ended ([`exit`]), and the
+//! operating-system side of running it —
 //! spawning ([`spawn`]), feeding its stdin ([`stdin`]), signalling ([`signal`]), reaping
 //! ([`reaper`]), fcgi sockets ([`fcgi`]) and the [`guardian`] that cleans up after a crash of
 //! vigild.
@@ -12,6 +14,7 @@ pub mod exit;
 pub mod fcgi;
 pub mod guardian;
 pub mod launch;
+pub mod machine;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;
@@ -19,3 +22,5 @@ pub mod spawn_error;
 pub mod spawner;
 pub mod state;
 pub mod stdin;
+pub mod step;
+pub mod tally;

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::codec::{Encoder, Value};
 use super::faults::{Fault, FaultCode};
 use crate::present;
-use crate::process::state::{Health, State};
+use crate::process::state::Health;
 use crate::supervisor::ProcessView;
 
 /// One `getAllConfigInfo` entry, with supervisord's keys (`none`/`auto` for unset/AUTO).
@@ -207,7 +207,7 @@ pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -
         ("crash_loop", Value::Bool(process.crash_loop.is_some())),
         (
             "health",
-            Value::from(process.health.map_or("", Health::name)),
+            Value::from(process.state.health().map_or("", Health::name)),
         ),
         (
             "restart_delay",
@@ -254,13 +254,12 @@ pub fn crash_loop_state(process: &ProcessView) -> Value {
     let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
     let policy = &process.config.crash_loop;
     let looping = process.crash_loop;
-    let next_start_in = match (process.state, process.retry) {
-        (State::Backoff, Some(retry)) => retry
+    let next_start_in = process.state.retry().map_or(0.0, |retry| {
+        retry
             .at
             .saturating_duration_since(std::time::Instant::now())
-            .as_secs_f64(),
-        _ => 0.0,
-    };
+            .as_secs_f64()
+    });
     let unix = |at: SystemTime| crate::timefmt::epoch_seconds(at).unwrap_or(0.0);
     Value::record([
         ("name", Value::from(process.name.clone())),

@@ -32,9 +32,9 @@ impl Goal {
     pub fn applies_to(self, process: &ProcessView) -> bool {
         let running = matches!(
             process.state,
-            State::Starting { .. } | State::Running { .. } | State::Backoff
+            State::Starting { .. } | State::Running { .. } | State::Backoff { .. }
         );
-        let delayed = process.retry.is_some_and(|retry| retry.crash_loop);
+        let delayed = process.state.retry().is_some_and(|retry| retry.crash_loop);
         match self {
             Goal::Start => !running || delayed,
             Goal::Stop => running,

@@ -85,8 +85,8 @@ pub fn dependents<'t>(table: &'t Table, key: &ProcKey) -> &'t [ProcKey] {
 /// Whether `key` can be depended on: RUNNING, and healthy when it has a health check.
 pub fn ready(table: &Table, key: &ProcKey) -> bool {
     table.entries.get(key).is_some_and(|entry| {
-        matches!(entry.process.state, State::Running { .. })
-            && matches!(entry.process.health, None | Some(Health::Healthy))
+        matches!(entry.process.state(), State::Running { .. })
+            && matches!(entry.process.state().health(), None | Some(Health::Healthy))
     })
 }
 
@@ -104,6 +104,7 @@ pub fn waiting_for(table: &Table, key: &ProcKey) -> Vec<String> {
 mod tests {
     use super::super::table::testing::table;
     use super::*;
+    use crate::process::machine::Input;
 
     fn key(group: &str, name: &str) -> ProcKey {
         (group.to_string(), name.to_string())
@@ -160,19 +161,16 @@ mod tests {
         let mut waiting = waiting_for(&table, &key("web", "web"));
         waiting.sort();
         assert_eq!(waiting, ["db:db_0", "db:db_1"]);
-        let mut set = |key: ProcKey, state: State, health: Option<Health>| {
+        let mut drive = |key: ProcKey, inputs: &[Input]| {
             let entry = table.entries.get_mut(&key).expect("entry");
-            entry.process.state = state;
-            entry.process.health = health;
+            entry.process.drive(&entry.config, inputs.iter().cloned());
         };
-        set(key("db", "db_0"), State::Running { pid: 10 }, None);
-        set(key("db", "db_1"), State::Starting { pid: 11 }, None);
-        set(key("web", "web"), State::Running { pid: 12 }, None);
-        set(
-            key("worker", "worker"),
-            State::Running { pid: 13 },
-            Some(Health::Unhealthy),
-        );
+        let running = |pid| [Input::Spawned { pid }, Input::StartSecsElapsed];
+        drive(key("db", "db_0"), &running(10));
+        drive(key("db", "db_1"), &[Input::Spawned { pid: 11 }]);
+        drive(key("web", "web"), &running(12));
+        drive(key("worker", "worker"), &running(13));
+        drive(key("worker", "worker"), &[Input::Health(Health::Unhealthy)]);
         assert_eq!(
             waiting_for(&table, &key("web", "web")),
             ["db:db_1"],

@@ -21,7 +21,8 @@ use crate::config::ProcessConfig;
 use crate::logs::crashes::CrashHistory;
 use crate::logs::stream::LogStream;
 use crate::process::crashloop::Looping;
-use crate::process::state::{Health, Retry, State, Tally};
+use crate::process::state::State;
+use crate::process::tally::Tally;
 
 /// supervisord's own state (`getState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +82,6 @@ pub struct ProcessView {
     pub stderr: Arc<LogStream>,
     /// vigil: spawns, exits by reason and crashes.
     pub tally: Tally,
-    /// The start scheduled while in BACKOFF.
-    pub retry: Option<Retry>,
     /// vigil: the crash loop in progress, if any.
     pub crash_loop: Option<Looping>,
     /// vigil: crashes within `crashloop_window` at the last crash.
@@ -91,8 +90,6 @@ pub struct ProcessView {
     pub crashes: Arc<CrashHistory>,
     /// Its config (`memory_limit` for the sampler, crash-loop settings for the API).
     pub config: Arc<ProcessConfig>,
-    /// vigil: the current child's health (programs with a health check).
-    pub health: Option<Health>,
     /// vigil: the dependencies a start is waiting for (`depends_on`), as namespecs.
     pub waiting_for: Vec<String>,
     /// vigil: a start is on its way to the spawner; the state changes once it is there.
@@ -114,12 +111,10 @@ impl PartialEq for ProcessView {
             && Arc::ptr_eq(&self.stdout, &other.stdout)
             && Arc::ptr_eq(&self.stderr, &other.stderr)
             && self.tally == other.tally
-            && self.retry == other.retry
             && self.crash_loop == other.crash_loop
             && self.recent_crashes == other.recent_crashes
             && Arc::ptr_eq(&self.crashes, &other.crashes)
             && Arc::ptr_eq(&self.config, &other.config)
-            && self.health == other.health
             && self.waiting_for == other.waiting_for
             && self.start_pending == other.start_pending
     }
@@ -133,7 +128,6 @@ impl std::fmt::Debug for ProcessView {
             .field("state", &self.state)
             .field("spawnerr", &self.spawnerr)
             .field("tally", &self.tally)
-            .field("health", &self.health)
             .field("waiting_for", &self.waiting_for)
             .field("start_pending", &self.start_pending)
             .finish_non_exhaustive()
@@ -144,9 +138,9 @@ impl ProcessView {
     /// The wait before the next start: the scheduled one in BACKOFF, else, in a crash loop,
     /// the last one chosen (the next crash doubles it), else zero.
     pub fn restart_delay(&self) -> std::time::Duration {
-        match (self.state, self.retry, self.crash_loop) {
-            (State::Backoff, Some(retry), _) => retry.delay,
-            (_, _, Some(looping)) => looping.delay,
+        match (self.state, self.crash_loop) {
+            (State::Backoff { retry }, _) => retry.delay,
+            (_, Some(looping)) => looping.delay,
             _ => std::time::Duration::ZERO,
         }
     }
@@ -433,26 +427,23 @@ fn view_of(
         changed: version,
         name: entry.config.name.clone(),
         group: entry.config.group.clone(),
-        state: entry.process.state,
-        start: entry.process.laststart,
-        stop: entry.process.laststop,
+        state: entry.process.state(),
+        start: entry.process.laststart(),
+        stop: entry.process.laststop(),
         spawnerr: entry
             .process
-            .spawnerr
-            .as_ref()
+            .spawnerr()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        reached_running: entry.process.reached_running,
-        exitstatus: entry.process.exitstatus,
+        reached_running: entry.process.reached_running(),
+        exitstatus: entry.process.exitstatus(),
         stdout: Arc::clone(&entry.stdout_log),
         stderr: Arc::clone(&entry.stderr_log),
-        tally: entry.process.tally,
-        retry: entry.process.retry,
-        crash_loop: entry.process.crash_loop.looping(),
-        recent_crashes: entry.process.crash_loop.recent_crashes(),
+        tally: *entry.process.tally(),
+        crash_loop: entry.process.crash_loop().looping(),
+        recent_crashes: entry.process.crash_loop().recent_crashes(),
         crashes: Arc::clone(&entry.crashes),
         config: Arc::clone(&entry.config),
-        health: entry.process.health,
         waiting_for: if waiting.contains(key) {
             dependencies::waiting_for(table, key)
         } else {
@@ -466,6 +457,7 @@ fn view_of(
 mod tests {
     use super::super::table::testing::{programs, table};
     use super::*;
+    use crate::process::machine::Input;
 
     fn key(name: &str) -> ProcKey {
         (name.to_string(), name.to_string())
@@ -502,7 +494,10 @@ mod tests {
         assert_eq!(receiver.borrow().version, first.version);
 
         let entry = table.entries.get_mut(&key("b")).expect("b");
-        entry.process.spawnerr = Some(crate::process::spawn::SpawnError::ExitedTooQuickly);
+        let quick_exit = Input::Exited(crate::process::exit::ExitOutcome::Exited(1));
+        entry
+            .process
+            .drive(&entry.config, [Input::Spawned { pid: 4242 }, quick_exit]);
         view.touch(&key("b"));
         view.publish(&table, &[], running);
         let second = Arc::clone(&receiver.borrow());

@@ -14,8 +14,9 @@ use crate::logs::crashes::{self, CrashHistory, CrashRecord};
 use crate::logs::file::{LogFile, Rotation};
 use crate::logs::stream::LogStream;
 use crate::process::exit::{signal_name, ExitOutcome};
-use crate::process::state::{CrashFacts, Process};
+use crate::process::machine::Process;
 use crate::process::stdin::Feeder;
+use crate::process::step::CrashFacts;
 
 pub use super::ProcKey;
 
@@ -57,12 +58,12 @@ pub struct PendingStart {
 impl Entry {
     /// Whether a start may begin: the state allows it and none is on its way.
     pub fn can_start(&self) -> bool {
-        self.pending_start.is_none() && self.process.state.can_start()
+        self.pending_start.is_none() && self.process.state().can_start()
     }
 
     /// Whether nothing runs or is about to: stopped, with no start on its way.
     pub fn is_idle(&self) -> bool {
-        self.pending_start.is_none() && self.process.state.is_stopped()
+        self.pending_start.is_none() && self.process.state().is_stopped()
     }
 
     /// Starts the capture threads that move a fresh child's output into its log streams;
@@ -243,7 +244,7 @@ impl Entry {
         let now = std::time::SystemTime::now();
         let ran = self
             .process
-            .started_at
+            .started_at()
             .map_or(0.0, |start| start.elapsed().as_secs_f64());
         let record = CrashRecord {
             time: crate::timefmt::rfc3339(now),
@@ -256,9 +257,9 @@ impl Entry {
             core_dumped: false,
             description: "failed its health check".into(),
             ran_seconds: ran,
-            restarts: self.process.tally.restarts(),
-            recent_crashes: self.process.crash_loop.recent_crashes(),
-            crash_loop: self.process.crash_loop.looping().is_some(),
+            restarts: self.process.tally().restarts(),
+            recent_crashes: self.process.crash_loop().recent_crashes(),
+            crash_loop: self.process.crash_loop().looping().is_some(),
             next_start_seconds: None,
             stream: "healthcheck".into(),
             tail: crashes::tail_lines(output.as_bytes(), self.config.crash_records.tail_lines),
@@ -704,6 +705,7 @@ pub mod testing {
 mod tests {
     use super::testing::{programs, table};
     use super::*;
+    use crate::process::machine::Input;
 
     fn key(group: &str, name: &str) -> ProcKey {
         (group.to_string(), name.to_string())
@@ -773,12 +775,8 @@ mod tests {
         };
         let (_dir, mut table) = table(&members("3"));
         let kept_log = Arc::clone(&table.entries[&key("w", "w_0")].stdout_log);
-        table
-            .entries
-            .get_mut(&key("w", "w_0"))
-            .expect("w_0")
-            .process
-            .backoff = 7;
+        let w0 = table.entries.get_mut(&key("w", "w_0")).expect("w_0");
+        w0.process.drive(&w0.config, [Input::Spawned { pid: 4242 }]);
         let (_new_dir, smaller) = super::testing::table(&members("2"));
         let new = smaller.groups[0].config.clone();
         assert_eq!(
@@ -794,7 +792,8 @@ mod tests {
         assert!(!table.entries.contains_key(&key("w", "w_2")));
         let w0 = &table.entries[&key("w", "w_0")];
         assert_eq!(
-            w0.process.backoff, 7,
+            w0.process.state().pid(),
+            Some(4242),
             "an unchanged member keeps its record"
         );
         assert!(Arc::ptr_eq(&w0.stdout_log, &kept_log));

@@ -6,7 +6,7 @@ use std::collections::BinaryHeap;
 use std::time::Instant;
 
 use super::table::ProcKey;
-use crate::process::state::Timer;
+use crate::process::step::Timer;
 
 /// A timer that has come due.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -183,7 +183,7 @@ async fn status_json(State(web): State<Web>) -> Response {
                 "rss": row.rss,
                 "restarts": row.restarts,
                 "crashloop": row.crashloop,
-                "health": process.health.map(super::process::state::Health::name),
+                "health": process.state.health().map(super::process::state::Health::name),
             })
         })
         .collect();

@@ -175,7 +175,7 @@ async fn wait_until_healthy(api: &Api, chunk: &[ProcessView]) -> Result<(), Batc
                     state: now.state.name(),
                 });
             }
-            match now.health {
+            match now.state.health() {
                 None | Some(Health::Healthy) => {}
                 Some(Health::Unhealthy) => return Err(BatchError::Unhealthy(process.namespec())),
                 Some(Health::Starting) => pending = Some(process.namespec()),

@@ -66,7 +66,7 @@ impl Supervisor {
             seen.push(dependency.clone());
             let stopped = self.table.entries.get(&dependency).is_some_and(|e| {
                 matches!(
-                    e.process.state,
+                    e.process.state(),
                     State::Stopped | State::Exited | State::Fatal
                 )
             });
@@ -99,7 +99,11 @@ impl Supervisor {
             }
             seen.push(dependent.clone());
             self.waiting.retain(|k| *k != dependent);
-            let state = self.table.entries.get(&dependent).map(|e| e.process.state);
+            let state = self
+                .table
+                .entries
+                .get(&dependent)
+                .map(|e| e.process.state());
             let Some(state) = state.filter(|state| !state.is_stopped()) else {
                 continue;
             };
@@ -146,7 +150,7 @@ impl Supervisor {
                         self.table
                             .entries
                             .get(*dep)
-                            .is_some_and(|e| e.process.state == State::Fatal)
+                            .is_some_and(|e| e.process.state() == State::Fatal)
                     })
                     .cloned();
                 if let Some(fatal) = fatal {
@@ -156,7 +160,8 @@ impl Supervisor {
                     tracing::warn!("not starting {}: {why}", entry.config.name);
                     self.view.touch(&key);
                     if let Some(entry) = self.table.entries.get_mut(&key) {
-                        entry.process.spawnerr = Some(why);
+                        let held = Input::StartHeld { why: Some(why) };
+                        let _ = entry.process.apply(held, &entry.config, Clock::now());
                     }
                     continue;
                 }
@@ -183,8 +188,8 @@ impl Supervisor {
             for key in deferred {
                 let stoppable = self.table.entries.get(&key).is_some_and(|e| {
                     matches!(
-                        e.process.state,
-                        State::Starting { .. } | State::Running { .. } | State::Backoff
+                        e.process.state(),
+                        State::Starting { .. } | State::Running { .. } | State::Backoff { .. }
                     )
                 });
                 if stoppable && self.stop_dependents_first(&key) {

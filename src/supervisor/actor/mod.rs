@@ -33,14 +33,15 @@ use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
 use crate::process::guardian::Guardian;
 use crate::process::launch::{Launch, LaunchError};
+use crate::process::machine::{Clock, Input};
 use crate::process::reaper::Reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
 use crate::process::spawner::{Spawner, Ticket};
-use crate::process::state::{
-    Clock, Effect, ExitReason, Health, Input, Level, Refused, State, Step, Timer,
-};
+use crate::process::state::{Health, State, StateKind};
 use crate::process::stdin::{FeedError, Feeder};
+use crate::process::step::{Effect, Level, Refused, Step, Timer};
+use crate::process::tally::ExitReason;
 
 /// At most this many exits of children whose start is not recorded yet are kept (the
 /// starts in flight are far fewer; the rest are orphans reaped as PID 1).
@@ -428,7 +429,7 @@ impl Supervisor {
             .entries
             .get(key)
             .filter(|entry| entry.config.listener.is_none())
-            .and_then(|entry| entry.process.state.pid())
+            .and_then(|entry| entry.process.state().pid())
             .filter(|_| captures.iter().any(Option::is_some));
         if let Some(pid) = held {
             self.events.send(Message::Hold {
@@ -457,44 +458,38 @@ impl Supervisor {
         let Some(entry) = self.table.entries.get_mut(key) else {
             return Err(Refused::Ignored);
         };
-        let was_looping = entry.process.crash_loop.looping().is_some();
+        let was_looping = entry.process.crash_loop().looping().is_some();
         let step = entry.process.apply(input, &entry.config, clock)?;
         self.generations += 1;
         entry.generation = self.generations;
         for change in &step.changes {
-            let note = match (change.to, step.exit_reason, entry.process.retry) {
-                (State::Backoff, _, Some(retry)) if retry.crash_loop => Some(format!(
+            let retry = entry.process.state().retry();
+            let note = match (change.to, step.exit_reason, retry) {
+                (StateKind::Backoff, _, Some(retry)) if retry.crash_loop => Some(format!(
                     "crash loop: next start in {}s, {} crashes in {}s",
                     retry.delay.as_secs_f64(),
-                    entry.process.crash_loop.recent_crashes(),
+                    entry.process.crash_loop().recent_crashes(),
                     entry.config.crash_loop.window.as_secs_f64()
                 )),
-                (State::Backoff, _, Some(retry)) => Some(format!(
+                (StateKind::Backoff, _, Some(retry)) => Some(format!(
                     "start retry {} in {}s",
-                    entry.process.backoff,
+                    entry.process.backoff(),
                     retry.delay.as_secs_f64()
                 )),
                 (
-                    State::Exited | State::Stopped | State::Backoff | State::Fatal,
+                    StateKind::Exited | StateKind::Stopped | StateKind::Backoff | StateKind::Fatal,
                     Some(reason),
                     _,
                 ) => Some(format!("exit: {}", reason.label())),
                 _ => None,
             };
-            let event = Event::process_state(
-                &entry.config.group,
-                &entry.config.name,
-                change.from,
-                change.to,
-                change.tries,
-                change.expected.unwrap_or(true),
-            );
+            let event = Event::process_state(&entry.config.group, &entry.config.name, change);
             self.events.publish(event.noted(note));
         }
         if entry.is_idle() && !self.stop_level.is_empty() {
             self.stop_level.remove(key);
         }
-        if was_looping && entry.process.crash_loop.looping().is_none() {
+        if was_looping && entry.process.crash_loop().looping().is_none() {
             self.events.publish(Event::crash_loop(
                 &entry.config.group,
                 &entry.config.name,
@@ -538,7 +533,7 @@ impl Supervisor {
         let Some(entry) = self.table.entries.get(key) else {
             return;
         };
-        let Some(pid) = entry.process.state.pid() else {
+        let Some(pid) = entry.process.state().pid() else {
             return;
         };
         if !self.table.pids.contains_key(&pid) {

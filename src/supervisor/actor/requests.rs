@@ -45,10 +45,10 @@ impl Supervisor {
         if entry.pending_start.is_some() {
             return Err(Refusal::AlreadyStarted);
         }
-        match entry.process.state {
+        match entry.process.state() {
             // vigil: a start by hand cuts a crash-loop delay short.
-            State::Backoff if entry.process.retry.is_some_and(|r| r.crash_loop) => {}
-            State::Starting { .. } | State::Running { .. } | State::Backoff => {
+            State::Backoff { retry } if retry.crash_loop => {}
+            State::Starting { .. } | State::Running { .. } | State::Backoff { .. } => {
                 return Err(Refusal::AlreadyStarted)
             }
             // Still stopping: nothing is spawned; a waiting caller sees ABNORMAL_TERMINATION.
@@ -66,14 +66,14 @@ impl Supervisor {
         self.state.set(&entry.config.namespec(), false);
         if queued {
             // Held back by depends_on: what the last run left must not answer a wait.
-            entry.process.spawnerr = None;
-            entry.process.reached_running = false;
+            let held = Input::StartHeld { why: None };
+            let _ = entry.process.apply(held, &entry.config, Clock::now());
             return Ok(());
         }
         if entry.pending_start.is_some() {
             return Ok(());
         }
-        match (&entry.process.spawnerr, entry.process.state.pid()) {
+        match (entry.process.spawnerr(), entry.process.state().pid()) {
             (Some(error), None) => Err(Refusal::SpawnError(error.clone())),
             _ => Ok(()),
         }
@@ -84,7 +84,7 @@ impl Supervisor {
         self.table
             .entries
             .get(key)
-            .map(|entry| entry.process.state)
+            .map(|entry| entry.process.state())
             .ok_or(Refusal::BadName)
     }
 
@@ -112,7 +112,7 @@ impl Supervisor {
         }
         if !matches!(
             state,
-            State::Starting { .. } | State::Running { .. } | State::Backoff
+            State::Starting { .. } | State::Running { .. } | State::Backoff { .. }
         ) {
             return Err(Refusal::NotRunning);
         }
@@ -123,7 +123,7 @@ impl Supervisor {
         if let Some(entry) = self.table.entries.get(key) {
             self.state.set(&entry.config.namespec(), true);
         }
-        match self.table.entries.get(key).map(|e| e.process.state) {
+        match self.table.entries.get(key).map(|e| e.process.state()) {
             Some(State::Unknown { .. }) => {
                 Err(Refusal::Failed("could not signal the process".into()))
             }
@@ -137,8 +137,7 @@ impl Supervisor {
         let Some(entry) = self.table.entries.get(key) else {
             return;
         };
-        if !matches!(entry.process.state, State::Starting { pid: p } | State::Running { pid: p } if p == pid)
-        {
+        if entry.process.state().live_pid() != Some(pid) {
             return;
         }
         tracing::warn!(
@@ -158,19 +157,24 @@ impl Supervisor {
         let Some(entry) = self.table.entries.get_mut(key) else {
             return;
         };
-        if !matches!(entry.process.state, State::Starting { pid: p } | State::Running { pid: p } if p == pid)
-        {
+        if entry.process.state().live_pid() != Some(pid) {
             return;
         }
         let name = entry.config.name.clone();
         self.events
             .publish(Event::health(&entry.config.group, &name, healthy, output));
+        let verdict = if healthy {
+            Health::Healthy
+        } else {
+            Health::Unhealthy
+        };
+        let _ = entry
+            .process
+            .apply(Input::Health(verdict), &entry.config, Clock::now());
         if healthy {
-            entry.process.health = Some(Health::Healthy);
             tracing::info!("healthy: {name} passes its health check");
             self.dependency_changed(key);
         } else {
-            entry.process.health = Some(Health::Unhealthy);
             let last = output.lines().last().unwrap_or_default();
             tracing::warn!(
                 "unhealthy: {name} (pid {pid}) failed its health check, restarting: {last}"
@@ -236,7 +240,9 @@ impl Supervisor {
     /// `signalProcess`: allowed from RUNNING, STARTING and STOPPING, to the pid only.
     pub(super) fn signal_request(&mut self, key: &ProcKey, number: i32) -> Result<(), Refusal> {
         let state = self.state_of(key)?;
-        let (State::Running { pid } | State::Starting { pid } | State::Stopping { pid }) = state
+        let (State::Running { pid, .. }
+        | State::Starting { pid, .. }
+        | State::Stopping { pid, .. }) = state
         else {
             return Err(Refusal::NotRunning);
         };
@@ -246,7 +252,9 @@ impl Supervisor {
             Ok(_) => {
                 self.view.touch(key);
                 if let Some(entry) = self.table.entries.get_mut(key) {
-                    entry.process.signalled = true;
+                    let _ = entry
+                        .process
+                        .apply(Input::Signalled, &entry.config, Clock::now());
                 }
                 Ok(())
             }
@@ -263,8 +271,8 @@ impl Supervisor {
             return;
         };
         // As supervisord: nothing goes to a process that is being stopped.
-        let stopping = matches!(entry.process.state, State::Stopping { .. });
-        let outcome = match (entry.process.state.pid(), &entry.stdin) {
+        let stopping = matches!(entry.process.state(), State::Stopping { .. });
+        let outcome = match (entry.process.state().pid(), &entry.stdin) {
             (Some(_), Some(stdin)) if !stopping => stdin.send(bytes).map_err(|err| match err {
                 FeedError::Closed => Refusal::StdinClosed,
                 full @ FeedError::Full { .. } => Refusal::Failed(full.to_string()),

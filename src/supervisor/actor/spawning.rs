@@ -64,7 +64,7 @@ impl Supervisor {
                 self.table
                     .entries
                     .get(*key)
-                    .is_some_and(|e| e.process.laststart.is_none())
+                    .is_some_and(|e| e.process.laststart().is_none())
             })
             .cloned()
             .collect();
@@ -241,11 +241,11 @@ impl Supervisor {
         let Some(pending) = entry.pending_start.take() else {
             return;
         };
-        let outcome = match (&entry.process.spawnerr, entry.process.state.pid()) {
+        let outcome = match (entry.process.spawnerr(), entry.process.state().pid()) {
             (Some(error), None) if !pending.cancelled => Err(Refusal::SpawnError(error.clone())),
             _ => Ok(()),
         };
-        if entry.process.state.is_stopped() {
+        if entry.process.state().is_stopped() {
             self.stop_level.remove(key);
         }
         if !pending.callers.is_empty() {
@@ -315,7 +315,7 @@ impl Supervisor {
     /// recorded as a spawn error.
     fn prepare_start(&mut self, key: &ProcKey) -> Option<spawn::Prepared> {
         let entry = self.table.entries.get(key)?;
-        if !entry.process.state.can_start() {
+        if !entry.process.state().can_start() {
             return None;
         }
         let config = Arc::clone(&entry.config);

@@ -47,7 +47,7 @@ async fn a_start_of_a_missing_command_is_refused_before_anything_changes() {
         })))
     );
     let entry = &supervisor.table.entries[&key("missing")];
-    assert_eq!(entry.process.state, State::Stopped);
+    assert_eq!(entry.process.state(), State::Stopped);
     assert!(entry.pending_start.is_none() && supervisor.in_flight.is_empty());
     assert_eq!(start(&mut supervisor, "nope"), Some(Err(Refusal::BadName)));
 }

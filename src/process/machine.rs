@@ -1,0 +1,625 @@
+//! supervisord's process state machine as a pure transition function.
+//!
+//! [`Process::apply`] takes one [`Input`] (a spawn result, a timer, an exit, a stop request,
+//! a health verdict) and returns a [`Step`]: the state changes it made and the [`Effect`]s
+//! the supervisor must carry out (signals, timers, a respawn, log lines). It does no I/O, so
+//! every transition of supervisord's table is unit-tested here without processes.
+//!
+//! A [`Process`]'s fields are private: `apply` is the only writer, everything else reads.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+
+use super::crashloop::{CrashLoop, Verdict};
+use super::exit::ExitOutcome;
+use super::spawn_error::SpawnError;
+use super::state::{Health, Retry, State, StateKind};
+use super::step::{Change, CrashFacts, Effect, Level, Refused, Step, Timer};
+use super::tally::{ExitReason, Tally};
+use crate::config::{AutoRestart, ProcessConfig};
+
+/// Something that happened to a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The supervisor forked and exec'd the child.
+    Spawned {
+        /// Its pid.
+        pid: i32,
+    },
+    /// The spawn failed before a child ran (command missing, not executable, exec error).
+    SpawnFailed {
+        /// Why (supervisord's `spawnerr`).
+        error: SpawnError,
+    },
+    /// The `startsecs` timer fired.
+    StartSecsElapsed,
+    /// The child was reaped.
+    Exited(ExitOutcome),
+    /// A stop was requested.
+    Stop,
+    /// vigil stops the process for `reason` and starts it again once it has exited (a
+    /// memory limit exceeded): the normal stop path, then a respawn.
+    Restart(ExitReason),
+    /// `stopwaitsecs` passed without an exit.
+    StopTimeout,
+    /// kill() failed for a reason other than "no such process".
+    SignalFailed {
+        /// The error text.
+        error: String,
+    },
+    /// Shutdown while in BACKOFF: stop retrying.
+    GiveUp,
+    /// The run has lasted `crashloop_reset`: a crash loop is over.
+    CrashLoopReset,
+    /// vigil: the health check's new verdict on the current child (an unhealthy child is
+    /// then restarted with [`Input::Restart`]).
+    Health(Health),
+    /// vigil: `signalProcess` signalled the current child; its death by a signal is then no
+    /// crash.
+    Signalled,
+    /// vigil: a start was asked for but is held back by `depends_on` (`why` is `None`) or
+    /// refused because a dependency gave up: what the last run left must not answer a
+    /// `wait=true` start.
+    StartHeld {
+        /// Why the start cannot happen at all, when it cannot.
+        why: Option<SpawnError>,
+    },
+}
+
+/// The runtime record of one process: its state plus what supervisord keeps beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    state: State,
+    backoff: u32,
+    started_at: Option<Instant>,
+    laststart: Option<SystemTime>,
+    laststop: Option<SystemTime>,
+    exitstatus: i32,
+    spawnerr: Option<SpawnError>,
+    reached_running: bool,
+    tally: Tally,
+    crash_loop: CrashLoop,
+    signalled: bool,
+}
+
+impl Default for Process {
+    fn default() -> Self {
+        Process {
+            state: State::Stopped,
+            backoff: 0,
+            started_at: None,
+            laststart: None,
+            laststop: None,
+            exitstatus: 0,
+            spawnerr: None,
+            reached_running: false,
+            tally: Tally::default(),
+            crash_loop: CrashLoop::default(),
+            signalled: false,
+        }
+    }
+}
+
+/// What everything outside the state machine reads.
+impl Process {
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Consecutive too-quick starts (supervisord's `backoff`).
+    pub fn backoff(&self) -> u32 {
+        self.backoff
+    }
+
+    /// Monotonic time of the last spawn attempt (how long a child has run).
+    pub fn started_at(&self) -> Option<Instant> {
+        self.started_at
+    }
+
+    /// Wall-clock time of the last spawn attempt (`start` in getProcessInfo).
+    pub fn laststart(&self) -> Option<SystemTime> {
+        self.laststart
+    }
+
+    /// Wall-clock time of the last exit (`stop`).
+    pub fn laststop(&self) -> Option<SystemTime> {
+        self.laststop
+    }
+
+    /// Last exit status (-1 after a signal).
+    pub fn exitstatus(&self) -> i32 {
+        self.exitstatus
+    }
+
+    /// Why the last start failed or did not stay up.
+    pub fn spawnerr(&self) -> Option<&SpawnError> {
+        self.spawnerr.as_ref()
+    }
+
+    /// The current spawn has reached RUNNING (a `wait=true` start is then done, even if the
+    /// process has exited since).
+    pub fn reached_running(&self) -> bool {
+        self.reached_running
+    }
+
+    /// vigil: spawns, exits and crashes so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// vigil: the crash-loop detector.
+    pub fn crash_loop(&self) -> &CrashLoop {
+        &self.crash_loop
+    }
+}
+
+/// "Now", passed in so transitions stay pure.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Monotonic now, for durations.
+    pub now: Instant,
+    /// Wall-clock now, for reported times.
+    pub wall: SystemTime,
+}
+
+impl Clock {
+    /// The current time.
+    pub fn now() -> Self {
+        Clock {
+            now: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Process {
+    /// Applies `inputs` in turn (refusals ignored), for tests that need a process in some
+    /// state.
+    pub fn drive(&mut self, config: &ProcessConfig, inputs: impl IntoIterator<Item = Input>) {
+        for input in inputs {
+            let _ = self.apply(input, config, Clock::now());
+        }
+    }
+}
+
+impl Process {
+    /// Applies `input`; returns the changes and effects, or why it was refused.
+    pub fn apply(
+        &mut self,
+        input: Input,
+        config: &ProcessConfig,
+        clock: Clock,
+    ) -> Result<Step, Refused> {
+        let mut step = Step::default();
+        match (self.state, input) {
+            (state, Input::Spawned { pid }) if state.can_start() => {
+                self.begin_start(clock);
+                self.tally.spawns += 1;
+                let health = config.health_check.as_ref().map(|_| Health::Starting);
+                self.change(&mut step, State::Starting { pid, health }, None);
+                step.log(
+                    Level::Info,
+                    format!("spawned: '{}' with pid {pid}", config.name),
+                );
+                step.arm(Timer::StartSecs, Duration::from_secs(config.startsecs));
+            }
+            (state, Input::SpawnFailed { error }) if state.can_start() => {
+                self.begin_start(clock);
+                // supervisord passes through STARTING on its way to BACKOFF.
+                self.pass(&mut step, StateKind::Starting);
+                step.log(Level::Info, format!("spawnerr: {error}"));
+                self.spawnerr = Some(error);
+                self.enter_backoff(&mut step, config, clock);
+            }
+            (State::Starting { pid, health }, Input::StartSecsElapsed) => {
+                self.backoff = 0;
+                self.change(&mut step, State::Running { pid, health }, None);
+                step.log(
+                    Level::Info,
+                    format!(
+                        "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
+                        config.name, config.startsecs
+                    ),
+                );
+                if self.crash_loop.looping().is_some() {
+                    let up = self
+                        .started_at
+                        .map_or(Duration::ZERO, |start| clock.now.duration_since(start));
+                    step.arm(
+                        Timer::CrashLoopReset,
+                        config.crash_loop.reset.saturating_sub(up),
+                    );
+                }
+            }
+            (State::Running { .. }, Input::CrashLoopReset) => {
+                if self.crash_loop.end() {
+                    step.log(
+                        Level::Info,
+                        format!(
+                            "crash loop over: {} has stayed up for {}s (crashloop_reset)",
+                            config.name,
+                            config.crash_loop.reset.as_secs_f64()
+                        ),
+                    );
+                }
+            }
+            (
+                State::Stopping { reason, .. } | State::Unknown { reason, .. },
+                Input::Exited(outcome),
+            ) => {
+                self.tally.count_exit(reason);
+                step.exit_reason = Some(reason);
+                match reason {
+                    ExitReason::MemoryLimit | ExitReason::Unhealthy => {
+                        step.effects.push(Effect::Respawn);
+                    }
+                    ExitReason::Stopped => self.end_crash_loop_by_hand(&mut step, config),
+                    _ => {}
+                }
+                self.laststop = Some(clock.wall);
+                self.exitstatus = outcome.exit_status();
+                self.change(&mut step, State::Stopped, None);
+                let level = if outcome.is_expected(&config.exitcodes) {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
+                step.log(
+                    level,
+                    format!("stopped: {} ({})", config.name, outcome.describe()),
+                );
+            }
+            (State::Starting { pid, .. }, Input::Exited(outcome))
+                if self.too_quick(config, clock) =>
+            {
+                let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
+                self.tally.count_exit(reason);
+                step.exit_reason = Some(reason);
+                self.laststop = Some(clock.wall);
+                self.spawnerr = Some(SpawnError::ExitedTooQuickly);
+                step.log(
+                    Level::Warn,
+                    format!(
+                        "exited: {} ({}; not expected)",
+                        config.name,
+                        outcome.describe()
+                    ),
+                );
+                let began = reason.is_crash() && self.count_crash(&mut step, config, clock);
+                self.enter_backoff(&mut step, config, clock);
+                if reason.is_crash() {
+                    self.record_crash(&mut step, pid, outcome, clock, began);
+                }
+            }
+            (
+                state @ (State::Starting { pid, health } | State::Running { pid, health }),
+                Input::Exited(outcome),
+            ) => {
+                let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
+                self.tally.count_exit(reason);
+                step.exit_reason = Some(reason);
+                self.laststop = Some(clock.wall);
+                self.backoff = 0;
+                self.exitstatus = outcome.exit_status();
+                if state.kind() == StateKind::Starting {
+                    self.change(&mut step, State::Running { pid, health }, None);
+                }
+                let expected = outcome.is_expected(&config.exitcodes);
+                let (level, verdict) = if expected {
+                    (Level::Info, "expected")
+                } else {
+                    self.spawnerr = Some(SpawnError::BadExitCode(outcome.exit_status()));
+                    (Level::Warn, "not expected")
+                };
+                step.log(
+                    level,
+                    format!(
+                        "exited: {} ({}; {verdict})",
+                        config.name,
+                        outcome.describe()
+                    ),
+                );
+                self.change(&mut step, State::Exited, Some(expected));
+                let crashed = reason.is_crash();
+                let began = crashed && self.count_crash(&mut step, config, clock);
+                let restart = match config.autorestart {
+                    AutoRestart::Always => true,
+                    AutoRestart::Never => false,
+                    AutoRestart::Unexpected => !expected,
+                };
+                if restart {
+                    let verdict = if crashed {
+                        self.crash_loop.restart(&config.crash_loop)
+                    } else {
+                        Verdict::Now
+                    };
+                    self.restart_after_exit(&mut step, config, clock, verdict);
+                } else {
+                    // Nothing restarts it: no loop to damp.
+                    self.crash_loop.end();
+                }
+                if crashed {
+                    self.record_crash(&mut step, pid, outcome, clock, began);
+                }
+            }
+            (
+                State::Starting { pid, health } | State::Running { pid, health },
+                input @ (Input::Stop | Input::Restart(_)),
+            ) => {
+                let reason = match input {
+                    Input::Restart(reason) => reason,
+                    _ => ExitReason::Stopped,
+                };
+                let stopping = State::Stopping {
+                    pid,
+                    reason,
+                    health,
+                };
+                self.change(&mut step, stopping, None);
+                let signal = config.stopsignal;
+                step.log(
+                    Level::Debug,
+                    format!(
+                        "killing {} (pid {pid}) {}with signal {}",
+                        config.name,
+                        if config.stopasgroup {
+                            "process group "
+                        } else {
+                            ""
+                        },
+                        signal.as_str()
+                    ),
+                );
+                step.effects.push(Effect::Signal {
+                    signal,
+                    to_group: config.stopasgroup,
+                });
+                step.arm(Timer::StopTimeout, Duration::from_secs(config.stopwaitsecs));
+            }
+            (State::Backoff { .. }, Input::Stop) => {
+                self.change(&mut step, State::Stopped, None);
+                self.end_crash_loop_by_hand(&mut step, config);
+            }
+            (_, Input::Stop) => return Err(Refused::NotRunning),
+            (State::Stopping { pid, .. }, Input::StopTimeout) => {
+                step.log(
+                    Level::Warn,
+                    format!("killing '{}' ({pid}) with SIGKILL", config.name),
+                );
+                step.effects.push(Effect::Signal {
+                    signal: Signal::SIGKILL,
+                    to_group: config.killasgroup,
+                });
+                step.arm(Timer::StopTimeout, Duration::from_secs(config.stopwaitsecs));
+            }
+            (state, Input::SignalFailed { error }) => {
+                let Some(pid) = state.pid() else {
+                    return Err(Refused::Ignored);
+                };
+                let reason = match state {
+                    State::Stopping { reason, .. } | State::Unknown { reason, .. } => reason,
+                    _ => ExitReason::Stopped,
+                };
+                step.log(
+                    Level::Critical,
+                    format!("unknown problem killing {} ({pid}):{error}", config.name),
+                );
+                self.change(&mut step, State::Unknown { pid, reason }, None);
+            }
+            (State::Backoff { .. }, Input::GiveUp) => self.give_up(&mut step),
+            (State::Starting { pid, .. }, Input::Health(verdict)) => {
+                self.state = State::Starting {
+                    pid,
+                    health: Some(verdict),
+                };
+            }
+            (State::Running { pid, .. }, Input::Health(verdict)) => {
+                self.state = State::Running {
+                    pid,
+                    health: Some(verdict),
+                };
+            }
+            (
+                State::Starting { .. } | State::Running { .. } | State::Stopping { .. },
+                Input::Signalled,
+            ) => self.signalled = true,
+            (state, Input::StartHeld { why }) if state.pid().is_none() => {
+                self.spawnerr = why;
+                self.reached_running = false;
+            }
+            _ => return Err(Refused::Ignored),
+        }
+        Ok(step)
+    }
+
+    fn begin_start(&mut self, clock: Clock) {
+        self.signalled = false;
+        self.started_at = Some(clock.now);
+        self.laststart = Some(clock.wall);
+        self.spawnerr = None;
+        self.reached_running = false;
+    }
+
+    fn too_quick(&self, config: &ProcessConfig, clock: Clock) -> bool {
+        self.started_at.is_some_and(|start| {
+            clock.now.duration_since(start) < Duration::from_secs(config.startsecs)
+        })
+    }
+
+    /// Counts a crash in the detector; says so when it starts a loop (and returns true).
+    fn count_crash(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) -> bool {
+        let began = self
+            .crash_loop
+            .crashed(&config.crash_loop, clock.now, clock.wall);
+        if began {
+            step.log(
+                Level::Warn,
+                format!(
+                    "crash loop: {} crashed {} times within {}s",
+                    config.name,
+                    self.crash_loop.recent_crashes(),
+                    config.crash_loop.window.as_secs_f64()
+                ),
+            );
+        }
+        began
+    }
+
+    /// Asks the supervisor to keep a record of the crash just handled.
+    fn record_crash(
+        &self,
+        step: &mut Step,
+        pid: i32,
+        outcome: ExitOutcome,
+        clock: Clock,
+        loop_began: bool,
+    ) {
+        step.effects.push(Effect::RecordCrash(CrashFacts {
+            pid,
+            outcome,
+            at: clock.wall,
+            ran: self
+                .started_at
+                .map_or(Duration::ZERO, |start| clock.now.duration_since(start)),
+            restarts: self.tally.restarts(),
+            recent_crashes: self.crash_loop.recent_crashes(),
+            crash_loop: self.crash_loop.looping().is_some(),
+            loop_began,
+            next_start: self.state.retry().map(|retry| retry.delay),
+        }));
+    }
+
+    /// EXITED and autorestart says start again: at once, after the crash-loop delay
+    /// (BACKOFF), or not at all when `crashloop_giveup` is reached (FATAL).
+    fn restart_after_exit(
+        &mut self,
+        step: &mut Step,
+        config: &ProcessConfig,
+        clock: Clock,
+        verdict: Verdict,
+    ) {
+        let crashes = self.crash_loop.recent_crashes();
+        let window = config.crash_loop.window.as_secs_f64();
+        match verdict {
+            Verdict::Now => step.effects.push(Effect::Respawn),
+            Verdict::After(delay) => {
+                self.back_off(step, clock, delay, true);
+                step.log(
+                    Level::Warn,
+                    format!(
+                        "crash loop: {} crashed {crashes} times in {window}s, next start in {}s",
+                        config.name,
+                        delay.as_secs_f64()
+                    ),
+                );
+            }
+            Verdict::GiveUp => {
+                let restarts = self.crash_loop.looping().map_or(0, |l| l.restarts);
+                self.spawnerr = Some(SpawnError::CrashLoopGaveUp { restarts });
+                self.change(step, State::Fatal, None);
+                step.log(
+                    Level::Info,
+                    format!(
+                        "gave up: {} entered FATAL state, still crashing after {restarts} delayed restarts (crashloop_giveup)",
+                        config.name
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A stop by hand ends a crash loop: whoever stopped it is dealing with it.
+    fn end_crash_loop_by_hand(&mut self, step: &mut Step, config: &ProcessConfig) {
+        if self.crash_loop.end() {
+            step.log(
+                Level::Info,
+                format!("crash loop over: {} was stopped", config.name),
+            );
+        }
+    }
+
+    /// Enters BACKOFF with a start scheduled after `delay`.
+    fn back_off(&mut self, step: &mut Step, clock: Clock, delay: Duration, crash_loop: bool) {
+        // A wait beyond what an Instant can hold never comes; `at` is only shown.
+        let at = clock.now.checked_add(delay).unwrap_or(clock.now);
+        let retry = Retry {
+            at,
+            delay,
+            crash_loop,
+        };
+        self.change(step, State::Backoff { retry }, None);
+        step.arm(Timer::Retry, delay);
+    }
+
+    /// STARTING → BACKOFF, and straight on to FATAL when the retries are used up.
+    fn enter_backoff(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) {
+        self.backoff += 1;
+        if config
+            .startretries
+            .is_some_and(|retries| self.backoff > retries)
+        {
+            // supervisord passes through BACKOFF on its way to FATAL.
+            self.pass(step, StateKind::Backoff);
+            self.give_up(step);
+            step.log(
+                Level::Info,
+                format!(
+                    "gave up: {} entered FATAL state, too many start retries too quickly",
+                    config.name
+                ),
+            );
+        } else {
+            let seconds = u64::from(self.backoff);
+            let delay =
+                Duration::from_secs(config.backoff_max.map_or(seconds, |max| seconds.min(max)));
+            self.back_off(step, clock, delay, false);
+        }
+    }
+
+    /// BACKOFF → FATAL; only running out of retries says "gave up:" (a shutdown gives up
+    /// silently, as supervisord's `give_up`).
+    fn give_up(&mut self, step: &mut Step) {
+        self.backoff = 0;
+        self.change(step, State::Fatal, None);
+    }
+
+    /// Moves to `to` and records the change.
+    fn change(&mut self, step: &mut Step, to: State, expected: Option<bool>) {
+        if to.kind() == StateKind::Running {
+            self.reached_running = true;
+        }
+        if to == State::Fatal {
+            // FATAL is the alert now; a start by hand counts crashes afresh.
+            self.crash_loop.end();
+        }
+        let pid = to.pid().or(self.state.pid());
+        self.record(step, to.kind(), pid, expected);
+        self.state = to;
+    }
+
+    /// Records passing through a state `kind` this step does not stay in.
+    fn pass(&self, step: &mut Step, kind: StateKind) {
+        self.record(step, kind, None, None);
+    }
+
+    fn record(&self, step: &mut Step, to: StateKind, pid: Option<i32>, expected: Option<bool>) {
+        // After a state passed through, the next change starts from it.
+        let from = step
+            .changes
+            .last()
+            .map_or(self.state.kind(), |change| change.to);
+        step.changes.push(Change {
+            from,
+            to,
+            pid,
+            expected,
+            tries: self.backoff,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;
