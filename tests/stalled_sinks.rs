@@ -377,3 +377,71 @@ fn log_reads_of_a_stalled_log_hold_up_no_one_else() {
     );
     println!("stopProcess and getProcessInfo answered with 4 log calls stuck: {answer}");
 }
+
+#[test]
+fn a_hung_environment_file_holds_up_nothing() {
+    // The program's environment_file is a FIFO nobody writes: reading it blocks, as a file
+    // on a dead NFS mount does. Its start is prepared on a blocking thread; the supervisor
+    // goes on, and gives the start up after 10 s.
+    let ws = Workspace::new();
+    let port = free_port();
+    let fifo = ws.path().join("env.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+    ws.config(&format!(
+        "{}[program:hung]\ncommand=sleep 1000\nstartsecs=0\nstartretries=0\n\
+         environment_file={{dir}}/env.fifo\n\n\
+         [program:other]\ncommand=sleep 1000\nstartsecs=0\nautorestart=true\n",
+        control(port)
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    let mut other = 0;
+    assert!(
+        wait_until(|| {
+            other = vigild.pid_of("other");
+            other > 0
+        }),
+        "other never started:\n{}",
+        vigild.log()
+    );
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(other), Signal::SIGKILL).expect("kill");
+    assert!(
+        wait_until(|| ![0, other].contains(&vigild.pid_of("other"))),
+        "other never restarted:\n{}",
+        vigild.log()
+    );
+    let script = format!(
+        "import socket, xmlrpc.client\n\
+         socket.setdefaulttimeout(3)\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2')\n\
+         print(proxy.supervisor.getProcessInfo('hung')['statename'])\n\
+         proxy.supervisor.stopProcess('other', False)\n"
+    );
+    let output = run_python(&script, &[]);
+    assert!(
+        output.status.success(),
+        "the supervisor did not answer while a start hung: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "STOPPED");
+    let log = vigild.wait_log("giving up the start of hung: not prepared after 10s");
+    let restarted = log
+        .find("exited: other (terminated by SIGKILL")
+        .and_then(|exit| log[exit..].find("spawned: 'other'").map(|at| exit + at));
+    let gave_up = log.find("giving up the start of hung");
+    assert!(
+        restarted.is_some() && restarted < gave_up,
+        "other's restart waited for hung's preparation:\n{log}"
+    );
+    let (_, status) = vigild.ctl(&["status", "hung"]);
+    assert!(
+        status.contains("FATAL") && status.contains("couldn't prepare the start within 10s"),
+        "{status}"
+    );
+    // Let the hung thread go (a writer that opens and closes ends its read).
+    drop(
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo),
+    );
+}

@@ -2,7 +2,8 @@
 //! them ([`machine`]) and what each move does ([`step`]), with its crash-loop detector
 //! ([`crashloop`]) and counts ([`tally`]), how it ended ([`exit`]), and the
 //! operating-system side of running it —
-//! spawning ([`spawn`]), feeding its stdin ([`stdin`]), signalling ([`signal`]), reaping
+//! spawning ([`spawn`] prepares a start, [`preparer`] runs that off the supervisor,
+//! [`spawner`] starts it), feeding its stdin ([`stdin`]), signalling ([`signal`]), reaping
 //! ([`reaper`]), fcgi sockets ([`fcgi`]) and the [`guardian`] that cleans up after a crash of
 //! vigild.
 //!
@@ -15,6 +16,7 @@ pub mod fcgi;
 pub mod guardian;
 pub mod launch;
 pub mod machine;
+pub mod preparer;
 pub mod reaper;
 pub mod signal;
 pub mod spawn;

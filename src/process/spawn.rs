@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,7 @@ pub struct Child {
 
 /// A child ready to be started: its [`Launch`] and the pipe ends, held until the start so
 /// the fds in the plan stay valid.
+#[derive(Debug)]
 pub struct Prepared {
     plan: Launch,
     argv0: String,
@@ -46,7 +47,7 @@ pub struct Prepared {
     stdout_read: Option<OwnedFd>,
     stderr_read: Option<OwnedFd>,
     /// What the child gets; closed here once it has started.
-    child_ends: (OwnedFd, Option<OwnedFd>, ChildEnd),
+    child_ends: (OwnedFd, Option<OwnedFd>, OwnedFd),
 }
 
 impl Prepared {
@@ -76,13 +77,15 @@ impl Prepared {
 
 /// Resolves everything a start of `config` needs and can fail on, and makes its pipes.
 /// `base_env` is vigild's environment plus `[supervisord] environment`, `daemon_umask` the umask
-/// of children whose program sets none (None: inherited); `fcgi_socket`
-/// becomes the child's fd 0. The error is supervisord's `spawnerr` text. The start itself
-/// is the spawner's ([`super::spawner::Spawner::submit`]).
+/// of children whose program sets none (None: inherited); `fcgi_socket` (a copy of the
+/// program's socket) becomes the child's fd 0. The error is supervisord's `spawnerr` text.
+/// It reads and stats files (`environment_file`, PATH, `directory`), so the supervisor runs
+/// it on a blocking thread ([`super::preparer`]); the start itself is the spawner's
+/// ([`super::spawner::Spawner::submit`]).
 pub fn prepare(
     config: &ProcessConfig,
     (base_env, daemon_umask): (&[(String, String)], Option<u32>),
-    fcgi_socket: Option<BorrowedFd<'_>>,
+    fcgi_socket: Option<OwnedFd>,
 ) -> Result<Prepared, SpawnError> {
     let argv = command_line(config)?;
     let Some(argv0) = argv.first() else {
@@ -117,10 +120,10 @@ pub fn prepare(
         (read, Some(write))
     };
     let (stdin_write, stdin_source) = if let Some(socket) = fcgi_socket {
-        (None, ChildEnd::Borrowed(socket.as_raw_fd()))
+        (None, socket)
     } else {
         let (read, write) = pipe(config)?;
-        (Some(write), ChildEnd::Owned(read))
+        (Some(write), read)
     };
     let stderr_target = stderr_write.as_ref().unwrap_or(&stdout_write).as_raw_fd();
     let plan = Launch {
@@ -145,7 +148,11 @@ pub fn prepare(
             .or(daemon_umask)
             .map(|mask| mask as libc::mode_t),
         identity,
-        stdio: [stdin_source.raw(), stdout_write.as_raw_fd(), stderr_target],
+        stdio: [
+            stdin_source.as_raw_fd(),
+            stdout_write.as_raw_fd(),
+            stderr_target,
+        ],
     };
     Ok(Prepared {
         plan,
@@ -155,21 +162,6 @@ pub fn prepare(
         stderr_read,
         child_ends: (stdout_write, stderr_write, stdin_source),
     })
-}
-
-/// The child's fd 0: a pipe end made for it, or the fcgi socket the supervisor keeps.
-enum ChildEnd {
-    Owned(OwnedFd),
-    Borrowed(RawFd),
-}
-
-impl ChildEnd {
-    fn raw(&self) -> RawFd {
-        match self {
-            ChildEnd::Owned(fd) => fd.as_raw_fd(),
-            ChildEnd::Borrowed(fd) => *fd,
-        }
-    }
 }
 
 fn c_string(bytes: &[u8], what: &'static str) -> Result<CString, SpawnError> {

@@ -139,6 +139,30 @@ pub enum SpawnError {
         /// The dependency's name.
         dependency: String,
     },
+    /// vigil: reading the `environment_file` or looking up the command or directory did
+    /// not finish in time (a hung file system); the start is given up, vigild goes on.
+    #[error("couldn't prepare the start within {seconds}s (environment_file, command or directory lookup stuck)")]
+    PrepareTimedOut {
+        /// How long it was given.
+        seconds: u64,
+    },
+}
+
+impl SpawnError {
+    /// An error supervisord's `startProcess` finds before anything changes (its
+    /// `get_execv_args`): the command does not parse or cannot be run. A start by hand
+    /// that fails so is refused and leaves the process as it was.
+    pub fn is_preflight(&self) -> bool {
+        matches!(
+            self,
+            SpawnError::UnparsableCommand { .. }
+                | SpawnError::EmptyCommand
+                | SpawnError::CommandNotFound { .. }
+                | SpawnError::CommandIsDirectory { .. }
+                | SpawnError::CommandNotExecutable { .. }
+                | SpawnError::NoPermission { .. }
+        )
+    }
 }
 
 #[cfg(test)]

@@ -118,6 +118,12 @@ pub enum Control {
     /// Gives an active group its reread members, keeping unchanged ones running and starting
     /// changed and new ones (`vigil.updateProcessGroup`).
     ReplaceMembers(String, Reply),
+    /// A start's preparation is back from its blocking thread (sent by the supervisor's
+    /// own [`crate::process::preparer::Preparer`] jobs).
+    Prepared(
+        crate::process::preparer::Ticket,
+        Result<Box<crate::process::spawn::Prepared>, crate::process::spawn::SpawnError>,
+    ),
     /// An event listener's child `pid` ended and its output has been read: its exit is
     /// handled now, so its last answer reaches its pool before the exit does.
     ListenerDrained {

@@ -32,8 +32,9 @@ use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
 use crate::process::exit::ExitOutcome;
 use crate::process::guardian::Guardian;
-use crate::process::launch::{Launch, LaunchError};
+use crate::process::launch::LaunchError;
 use crate::process::machine::{Clock, Input};
+use crate::process::preparer::Preparer;
 use crate::process::reaper::Reaper;
 use crate::process::signal::{self, Delivery};
 use crate::process::spawn;
@@ -68,7 +69,8 @@ pub(super) struct Supervisor {
     strip_ansi: bool,
     /// `[supervisord] nocleanup`: keep AUTO logs.
     nocleanup: bool,
-    base_env: Vec<(String, String)>,
+    /// vigild's environment plus `[supervisord] environment`, shared with the preparations.
+    base_env: Arc<[(String, String)]>,
     table: Table,
     timers: Timers,
     mood: Mood,
@@ -85,6 +87,10 @@ pub(super) struct Supervisor {
     /// The last generation handed out; global, so a re-created process never reuses the
     /// generation of a timer armed for its predecessor.
     generations: u64,
+    /// What prepares starts off the actor.
+    preparer: Preparer,
+    /// Starts sent to spawner helpers so far (which a helper's next answer is to).
+    submissions: u64,
     /// What starts children.
     spawner: Spawner,
     /// The starts submitted whose outcome has not been carried out, oldest first.
@@ -145,7 +151,7 @@ impl Supervisor {
             config: Arc::new(config.clone()),
             strip_ansi: settings.strip_ansi,
             nocleanup: settings.nocleanup,
-            base_env,
+            base_env: base_env.into(),
             table,
             timers: Timers::default(),
             mood: Mood::Running,
@@ -155,6 +161,8 @@ impl Supervisor {
             view: View::new(snapshot, changes),
             generations: 0,
             spawner,
+            preparer: Preparer::default(),
+            submissions: 0,
             in_flight: VecDeque::new(),
             launches: VecDeque::new(),
             early_exits: HashMap::new(),
@@ -208,6 +216,7 @@ impl Supervisor {
                 self.timers.next_deadline(),
                 self.next_report,
                 self.spawner.deadline(),
+                self.preparation_deadline(),
             ]
             .into_iter()
             .flatten()
@@ -280,6 +289,7 @@ impl Supervisor {
                 self.answer(reply, outcome);
             }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
+            Control::Prepared(ticket, result) => self.prepared(ticket, result),
             Control::ListenerDrained {
                 key,
                 outcome,
@@ -581,6 +591,7 @@ impl Supervisor {
         if self.spawner.deadline().is_some_and(|at| at <= now) {
             self.take_answers();
         }
+        self.expire_preparations(now);
         if self.next_report.is_some_and(|at| at <= now) {
             let waiting = self.unstopped_names();
             if !waiting.is_empty() {

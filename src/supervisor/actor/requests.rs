@@ -5,6 +5,15 @@
 use super::spawning::InFlight;
 use super::*;
 
+/// How a start request that was not refused goes on.
+enum Begun {
+    /// A start is on its way: the process's `pending_start` answers the caller.
+    Pending,
+    /// Nothing more to wait for (a start held back by `depends_on`, a process still
+    /// stopping): the caller is answered after the command check.
+    Answered,
+}
+
 impl Supervisor {
     /// Replies to a request after publishing its effect, so the caller's next look at the
     /// snapshot (a `wait=true` loop) already sees it.
@@ -15,33 +24,56 @@ impl Supervisor {
 
     /// `startProcess`: allowed from STOPPED, EXITED and FATAL, and (vigil) from a crash
     /// loop's BACKOFF, which it cuts short; a spawn that fails at once is a SPAWN_ERROR.
-    /// The answer comes once the spawner has answered (the start is never waited for).
+    /// The answer comes once the start's outcome is in (the start is never waited for).
+    /// supervisord checks the command before the state: a start that begins checks it as
+    /// it is prepared, any other answer waits for the check, made off the actor.
     pub(super) fn start_request(&mut self, key: &ProcKey, reply: super::super::Reply) {
-        if let Err(refusal) = self.begin_start_request(key) {
-            self.answer(reply, Err(refusal));
-            return;
-        }
-        let pending = self
-            .table
-            .entries
-            .get_mut(key)
-            .and_then(|entry| entry.pending_start.as_mut());
-        match pending {
-            Some(pending) => pending.callers.push(reply),
-            None => self.answer(reply, Ok(())),
+        match self.begin_start_request(key) {
+            Err(refusal @ (Refusal::BadName | Refusal::ShuttingDown)) => {
+                self.answer(reply, Err(refusal));
+            }
+            Ok(Begun::Pending) => {
+                if let Some(pending) = self
+                    .table
+                    .entries
+                    .get_mut(key)
+                    .and_then(|entry| entry.pending_start.as_mut())
+                {
+                    pending.callers.push(reply);
+                }
+            }
+            Ok(Begun::Answered) => self.answer_after_command_check(key, reply, Ok(())),
+            Err(refusal) => self.answer_after_command_check(key, reply, Err(refusal)),
         }
     }
 
-    /// The checks and the start of [`Self::start_request`]; a start still on its way
-    /// leaves the process's `pending_start` to answer.
-    fn begin_start_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+    /// Answers `outcome` once supervisord's command check (`get_execv_args`) has passed on
+    /// a blocking thread, or the check's failure (NO_FILE, NOT_EXECUTABLE) if it has not.
+    fn answer_after_command_check(
+        &mut self,
+        key: &ProcKey,
+        reply: super::super::Reply,
+        outcome: Result<(), Refusal>,
+    ) {
+        let Some(entry) = self.table.entries.get(key) else {
+            self.answer(reply, outcome);
+            return;
+        };
+        let config = Arc::clone(&entry.config);
+        let base_env = Arc::clone(&self.base_env);
+        self.publish();
+        tokio::task::spawn_blocking(move || {
+            let checked = spawn::preflight(&config, &base_env).map_err(Refusal::SpawnError);
+            let _ = reply.send(checked.and(outcome));
+        });
+    }
+
+    /// The checks and the start of [`Self::start_request`].
+    fn begin_start_request(&mut self, key: &ProcKey) -> Result<Begun, Refusal> {
         if !matches!(self.mood, Mood::Running) {
             return Err(Refusal::ShuttingDown);
         }
         let entry = self.table.entries.get(key).ok_or(Refusal::BadName)?;
-        // supervisord's order: the command is checked first (refused before anything
-        // changes), then the state.
-        spawn::preflight(&entry.config, &self.base_env).map_err(Refusal::SpawnError)?;
         if entry.pending_start.is_some() {
             return Err(Refusal::AlreadyStarted);
         }
@@ -52,7 +84,7 @@ impl Supervisor {
                 return Err(Refusal::AlreadyStarted)
             }
             // Still stopping: nothing is spawned; a waiting caller sees ABNORMAL_TERMINATION.
-            State::Stopping { .. } => return Ok(()),
+            State::Stopping { .. } => return Ok(Begun::Answered),
             State::Unknown { .. } => {
                 return Err(Refusal::Failed("process is in an unknown state".into()))
             }
@@ -68,14 +100,14 @@ impl Supervisor {
             // Held back by depends_on: what the last run left must not answer a wait.
             let held = Input::StartHeld { why: None };
             let _ = entry.process.apply(held, &entry.config, Clock::now());
-            return Ok(());
+            return Ok(Begun::Answered);
         }
         if entry.pending_start.is_some() {
-            return Ok(());
+            return Ok(Begun::Pending);
         }
         match (entry.process.spawnerr(), entry.process.state().pid()) {
             (Some(error), None) => Err(Refusal::SpawnError(error.clone())),
-            _ => Ok(()),
+            _ => Ok(Begun::Answered),
         }
     }
 
@@ -205,19 +237,12 @@ impl Supervisor {
                 return;
             }
         };
-        let mut config = Box::new((*entry.config).clone());
+        let mut config = (*entry.config).clone();
         config.command = format!("/bin/sh -c {quoted}");
         config.redirect_stderr = true;
         config.stdout.target = crate::config::LogTarget::Auto;
         config.fcgi_socket = None;
-        let prepared = match spawn::prepare(&config, (&self.base_env, self.child_umask()), None) {
-            Ok(prepared) => prepared,
-            Err(err) => {
-                let _ = reply.send(Err(err.into()));
-                return;
-            }
-        };
-        self.submit(InFlight::Probe(config, prepared, reply));
+        self.prepare(InFlight::Probe(reply), Arc::new(config), None);
     }
 
     /// A probe's child has started: its exit goes to the probe's waiter.

@@ -1,35 +1,94 @@
-//! Starting children: autostart in priority order, the queue of starts handed to the
-//! spawner as it has room, its answers (a child, or a spawn error) taken as they come, and
-//! recording each new child (pid, captures, stdin). The actor never waits for a start: a
-//! child that ends before its start's answer is taken has its exit kept until then.
+//! Starting children: autostart in priority order, the queue of starts, each start's
+//! preparation on a blocking thread ([`Preparer`]), its hand-over to the spawner as it has
+//! room, the spawner's answers (a child, or a spawn error) taken as they come, and recording
+//! each new child (pid, captures, stdin). The actor never waits for a start: a child that
+//! ends before its start's outcome is carried out has its exit kept until then.
 
 use super::*;
+use crate::config::ProcessConfig;
+use crate::process::preparer::{Job, Preparer, Ticket as Preparation};
 
-/// A start handed to the spawner whose answer has not come.
+/// Starts on their way at once (being prepared, waiting for the spawner, or handed to it),
+/// at most; further starts wait in the queue.
+const STARTS_IN_FLIGHT: usize = 128;
+
+/// A start still preparing after this long no longer holds up the outcomes of the starts
+/// after it (their order is kept only among starts that prepare in the usual time).
+const SLOW_PREPARATION: Duration = Duration::from_secs(1);
+
+/// Who a start is for.
 pub(super) enum InFlight {
     /// A process's child.
-    Process(ProcKey, spawn::Prepared),
+    Process(ProcKey),
     /// A health probe's child, and who waits for it.
-    Probe(
-        Box<crate::config::ProcessConfig>,
-        spawn::Prepared,
-        oneshot::Sender<Result<ProbeChild, ProbeRefusal>>,
-    ),
+    Probe(oneshot::Sender<Result<ProbeChild, ProbeRefusal>>),
 }
 
-/// One submitted start, with its outcome once the spawner has given it.
+/// Where a start is.
+enum Stage {
+    /// Being prepared on a blocking thread since `since`.
+    Preparing { ticket: Preparation, since: Instant },
+    /// Its preparation failed (or took too long): a spawn error.
+    Unprepared(spawn::SpawnError),
+    /// Prepared; with the spawner, or waiting for it to have room.
+    Prepared {
+        prepared: Box<spawn::Prepared>,
+        launch: Launch,
+    },
+}
+
+/// A prepared start and the spawner.
+enum Launch {
+    /// Waiting for the spawner to have room.
+    Waiting,
+    /// Sent to `helper` as its `order`th request; its answer has not come. A helper
+    /// answers in the order it was sent requests, which need not be the starts' order.
+    Sent { helper: usize, order: u64 },
+    /// The spawner's answer.
+    Answered(Result<i32, LaunchError>),
+}
+
+/// One start on its way, in the order starts were asked for.
 pub(super) struct Flight {
-    /// The helper it was sent to (none: decided at once).
-    helper: Option<usize>,
     start: InFlight,
-    answer: Option<Result<i32, LaunchError>>,
+    config: Arc<ProcessConfig>,
+    stage: Stage,
 }
 
-impl InFlight {
-    /// What the spawner is asked to start.
-    pub(super) fn plan(&self) -> &Launch {
+impl Stage {
+    /// The start's outcome if it is in (the child, or why there is none), else the stage
+    /// back.
+    fn outcome(
+        self,
+        config: &ProcessConfig,
+    ) -> Result<Result<spawn::Child, spawn::SpawnError>, Stage> {
         match self {
-            InFlight::Process(_, prepared) | InFlight::Probe(_, prepared, _) => prepared.plan(),
+            Stage::Unprepared(error) => Ok(Err(error)),
+            Stage::Prepared {
+                prepared,
+                launch: Launch::Answered(result),
+            } => Ok(prepared.finish(config, result)),
+            stage => Err(stage),
+        }
+    }
+
+    /// Still preparing after [`SLOW_PREPARATION`].
+    fn is_slow(&self, now: Instant) -> bool {
+        matches!(self, Stage::Preparing { since, .. }
+            if now.saturating_duration_since(*since) >= SLOW_PREPARATION)
+    }
+
+    /// When a preparing start next needs a look: when it becomes slow, then when it is
+    /// given up.
+    fn next_look(&self, now: Instant) -> Option<Instant> {
+        let Stage::Preparing { since, .. } = self else {
+            return None;
+        };
+        let slow = since.checked_add(SLOW_PREPARATION)?;
+        if now < slow {
+            Some(slow)
+        } else {
+            since.checked_add(Preparer::TIMEOUT)
         }
     }
 }
@@ -97,10 +156,10 @@ impl Supervisor {
         self.launch_queued();
     }
 
-    /// Hands queued starts to the spawner while it has room; one that was cancelled
-    /// meanwhile (a stop, a shutdown) is dropped.
+    /// Begins the queued starts while there is room; one that was cancelled meanwhile (a
+    /// stop, a shutdown) is dropped.
     pub(super) fn launch_queued(&mut self) {
-        while self.spawner.has_room() {
+        while self.preparer.has_room() && self.in_flight.len() < STARTS_IN_FLIGHT {
             let Some(key) = self.launches.pop_front() else {
                 return;
             };
@@ -111,42 +170,182 @@ impl Supervisor {
                 .and_then(|e| e.pending_start.as_ref())
                 .is_none_or(|pending| pending.cancelled);
             if cancelled || !matches!(self.mood, Mood::Running) {
-                self.start_settled(&key);
+                self.start_settled(&key, None);
                 continue;
             }
-            let Some(prepared) = self.prepare_start(&key) else {
-                self.start_settled(&key);
-                continue;
-            };
-            self.submit(InFlight::Process(key, prepared));
+            self.begin_start(key);
         }
     }
 
-    /// Hands `start` to the spawner. Outcomes are taken in the order the starts were
-    /// submitted, whichever helper answers first, so children are recorded (and
-    /// `spawned:` logged) in priority order, as supervisord starts them.
-    pub(super) fn submit(&mut self, start: InFlight) {
-        let (helper, answer) = match self.spawner.submit(start.plan()) {
-            Ticket::Done(result) => (None, Some(result)),
-            Ticket::Sent(helper) => (Some(helper), None),
+    /// Sends `key`'s start to be prepared, if its state allows a start; a missing fcgi
+    /// socket is a spawn error at once.
+    fn begin_start(&mut self, key: ProcKey) {
+        let Some(entry) = self.table.entries.get(&key) else {
+            return;
         };
-        self.in_flight.push_back(Flight {
-            helper,
-            start,
-            answer,
-        });
-        self.record_answered();
+        if !entry.process.state().can_start() {
+            self.start_settled(&key, None);
+            return;
+        }
+        let config = Arc::clone(&entry.config);
+        let socket = if config.fcgi_socket.is_some() {
+            let copy = self
+                .table
+                .fcgi_sockets
+                .get(&config.program)
+                .and_then(|fd| fd.try_clone().ok());
+            if copy.is_none() {
+                let error = spawn::SpawnError::NoFcgiSocket {
+                    program: config.program.clone(),
+                };
+                let _ = self.apply(&key, Input::SpawnFailed { error });
+                self.start_settled(&key, None);
+                return;
+            }
+            copy
+        } else {
+            None
+        };
+        self.prepare(InFlight::Process(key), config, socket);
     }
 
-    /// Takes the spawner's answers to the starts in flight, then hands it what is queued.
+    /// Has `start` of `config` prepared on a blocking thread; its result comes back as
+    /// [`Control::Prepared`].
+    pub(super) fn prepare(
+        &mut self,
+        start: InFlight,
+        config: Arc<ProcessConfig>,
+        fcgi_socket: Option<std::os::fd::OwnedFd>,
+    ) {
+        let job = Job {
+            config: Arc::clone(&config),
+            base_env: Arc::clone(&self.base_env),
+            umask: self.child_umask(),
+            fcgi_socket,
+        };
+        let myself = self.myself.clone();
+        let ticket = self.preparer.prepare(job, move |ticket, result| {
+            if let Some(myself) = myself.upgrade() {
+                let _ = myself.send(Control::Prepared(ticket, result.map(Box::new)));
+            }
+        });
+        self.in_flight.push_back(Flight {
+            start,
+            config,
+            stage: Stage::Preparing {
+                ticket,
+                since: Instant::now(),
+            },
+        });
+    }
+
+    /// A preparation is back: its start goes to the spawner (or fails); a result for a
+    /// start given up meanwhile is dropped, closing its pipes.
+    pub(super) fn prepared(
+        &mut self,
+        ticket: Preparation,
+        result: Result<Box<spawn::Prepared>, spawn::SpawnError>,
+    ) {
+        let flight = self.in_flight.iter_mut().find(
+            |flight| matches!(flight.stage, Stage::Preparing { ticket: t, .. } if t == ticket),
+        );
+        // A start given up meanwhile released its preparation's slot then.
+        if let Some(flight) = flight {
+            self.preparer.released();
+            flight.stage = match result {
+                Ok(prepared) => Stage::Prepared {
+                    prepared,
+                    launch: Launch::Waiting,
+                },
+                Err(error) => Stage::Unprepared(error),
+            };
+        }
+        self.progress_starts();
+    }
+
+    /// Gives up the starts that have been preparing for longer than
+    /// [`Preparer::TIMEOUT`], as spawn errors (the hung thread no longer holds a slot), and
+    /// lets the starts after a slow one go on.
+    pub(super) fn expire_preparations(&mut self, now: Instant) {
+        if self.in_flight.is_empty() {
+            return;
+        }
+        for flight in &mut self.in_flight {
+            if let Stage::Preparing { since, .. } = flight.stage {
+                if now.saturating_duration_since(since) >= Preparer::TIMEOUT {
+                    tracing::warn!(
+                        "giving up the start of {}: not prepared after {}s",
+                        flight.config.name,
+                        Preparer::TIMEOUT.as_secs()
+                    );
+                    flight.stage = Stage::Unprepared(spawn::SpawnError::PrepareTimedOut {
+                        seconds: Preparer::TIMEOUT.as_secs(),
+                    });
+                    self.preparer.released();
+                }
+            }
+        }
+        self.progress_starts();
+    }
+
+    /// When a start still preparing next needs a look (it becomes slow, or is given up).
+    pub(super) fn preparation_deadline(&self) -> Option<Instant> {
+        let now = Instant::now();
+        self.in_flight
+            .iter()
+            .filter_map(|flight| flight.stage.next_look(now))
+            .min()
+    }
+
+    /// Hands prepared starts to the spawner while it has room, carries out the outcomes
+    /// that are in, and begins queued starts.
+    fn progress_starts(&mut self) {
+        for flight in &mut self.in_flight {
+            if !self.spawner.has_room() {
+                break;
+            }
+            if let Stage::Prepared {
+                prepared,
+                launch: launch @ Launch::Waiting,
+            } = &mut flight.stage
+            {
+                *launch = match self.spawner.submit(prepared.plan()) {
+                    Ticket::Done(result) => Launch::Answered(result),
+                    Ticket::Sent(helper) => {
+                        self.submissions += 1;
+                        Launch::Sent {
+                            helper,
+                            order: self.submissions,
+                        }
+                    }
+                };
+            }
+        }
+        self.record_answered();
+        self.launch_queued();
+    }
+
+    /// Takes the spawner's answers to the starts in flight, then moves the rest on.
     pub(super) fn take_answers(&mut self) {
         for (helper, result) in self.spawner.answers(Instant::now()) {
-            let flight = self
+            // The answer is to the oldest request that helper has not answered.
+            let sent = self
                 .in_flight
                 .iter_mut()
-                .find(|flight| flight.helper == Some(helper) && flight.answer.is_none());
-            match flight {
-                Some(flight) => flight.answer = Some(result),
+                .filter_map(|flight| match &mut flight.stage {
+                    Stage::Prepared {
+                        launch: launch @ Launch::Sent { .. },
+                        ..
+                    } => match *launch {
+                        Launch::Sent { helper: h, order } if h == helper => Some((order, launch)),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .min_by_key(|(order, _)| *order)
+                .map(|(_, launch)| launch);
+            match sent {
+                Some(launch) => *launch = Launch::Answered(result),
                 // Never expected: a child nobody asked for is not left running.
                 None => {
                     if let Ok(pid) = result {
@@ -155,22 +354,28 @@ impl Supervisor {
                 }
             }
         }
-        self.record_answered();
-        self.launch_queued();
+        self.progress_starts();
     }
 
-    /// Carries out the outcomes of the oldest starts, up to the first still unanswered.
+    /// Carries out the outcomes of the oldest starts, up to the first still on its way.
+    /// Outcomes are taken in the order the starts were asked for, whichever helper answers
+    /// first, so children are recorded (and `spawned:` logged) in priority order, as
+    /// supervisord starts them.
     fn record_answered(&mut self) {
-        while self.in_flight.front().is_some_and(|f| f.answer.is_some()) {
-            let Some(Flight {
-                start,
-                answer: Some(result),
-                ..
-            }) = self.in_flight.pop_front()
-            else {
-                return;
-            };
-            self.launched(start, result);
+        let now = Instant::now();
+        let mut at = 0;
+        while let Some(flight) = self.in_flight.remove(at) {
+            match flight.stage.outcome(&flight.config) {
+                Ok(outcome) => self.launched(flight.start, outcome),
+                Err(stage) => {
+                    let slow = stage.is_slow(now);
+                    self.in_flight.insert(at, Flight { stage, ..flight });
+                    if !slow {
+                        break;
+                    }
+                    at += 1;
+                }
+            }
         }
         if self.in_flight.is_empty() {
             // Every start is recorded: the exits kept were of orphans after all.
@@ -181,12 +386,13 @@ impl Supervisor {
     }
 
     /// The outcome of a start: the child is recorded (or the spawn error is), then a stop
-    /// that came meanwhile is carried out and the `startProcess` callers are answered.
-    fn launched(&mut self, start: InFlight, result: Result<i32, LaunchError>) {
-        let (key, prepared) = match start {
-            InFlight::Probe(config, prepared, reply) => {
-                let started = prepared
-                    .finish(&config, result)
+    /// that came meanwhile is carried out and the `startProcess` callers are answered. A
+    /// start by hand whose command cannot be run is refused and changes nothing, as
+    /// supervisord's `startProcess` checks the command first.
+    fn launched(&mut self, start: InFlight, outcome: Result<spawn::Child, spawn::SpawnError>) {
+        let key = match start {
+            InFlight::Probe(reply) => {
+                let started = outcome
                     .map_err(ProbeRefusal::from)
                     .and_then(|child| self.probe_started(child));
                 let pid = started.as_ref().ok().map(|probe| probe.pid);
@@ -198,23 +404,29 @@ impl Supervisor {
                 }
                 return;
             }
-            InFlight::Process(key, prepared) => (key, prepared),
+            InFlight::Process(key) => key,
         };
         let Some(entry) = self.table.entries.get(&key) else {
-            if let Ok(pid) = result {
-                self.abandon(pid);
+            if let Ok(child) = outcome {
+                self.abandon(child.pid);
             }
             return;
         };
-        let config = Arc::clone(&entry.config);
-        let cancelled = entry.pending_start.as_ref().is_some_and(|p| p.cancelled);
-        match prepared.finish(&config, result) {
+        let (cancelled, by_hand) = entry
+            .pending_start
+            .as_ref()
+            .map_or((false, false), |p| (p.cancelled, !p.callers.is_empty()));
+        match outcome {
             Ok(child) => {
                 let pid = child.pid;
                 self.record_spawn(&key, child);
                 if let Some(outcome) = self.early_exits.remove(&pid) {
                     self.child_exited(pid, outcome);
                 }
+            }
+            Err(error) if by_hand && !cancelled && error.is_preflight() => {
+                self.start_settled(&key, Some(error));
+                return;
             }
             Err(error) => {
                 let _ = self.apply(&key, Input::SpawnFailed { error });
@@ -228,12 +440,12 @@ impl Supervisor {
         } else if cancelled {
             let _ = self.apply(&key, Input::Stop);
         }
-        self.start_settled(&key);
+        self.start_settled(&key, None);
     }
 
     /// Ends `key`'s pending start: its callers get SPAWN_ERROR when the start failed at
-    /// once, else success (a wait then follows the state).
-    fn start_settled(&mut self, key: &ProcKey) {
+    /// once (or was `refused`), else success (a wait then follows the state).
+    fn start_settled(&mut self, key: &ProcKey, refused: Option<spawn::SpawnError>) {
         self.view.touch(key);
         let Some(entry) = self.table.entries.get_mut(key) else {
             return;
@@ -241,8 +453,15 @@ impl Supervisor {
         let Some(pending) = entry.pending_start.take() else {
             return;
         };
-        let outcome = match (entry.process.spawnerr(), entry.process.state().pid()) {
-            (Some(error), None) if !pending.cancelled => Err(Refusal::SpawnError(error.clone())),
+        let outcome = match (
+            refused,
+            entry.process.spawnerr(),
+            entry.process.state().pid(),
+        ) {
+            (Some(error), ..) => Err(Refusal::SpawnError(error)),
+            (None, Some(error), None) if !pending.cancelled => {
+                Err(Refusal::SpawnError(error.clone()))
+            }
             _ => Ok(()),
         };
         if entry.process.state().is_stopped() {
@@ -267,7 +486,7 @@ impl Supervisor {
     /// their state.
     pub(super) fn drop_queued_starts(&mut self) {
         for key in std::mem::take(&mut self.launches) {
-            self.start_settled(&key);
+            self.start_settled(&key, None);
         }
     }
 
@@ -309,44 +528,5 @@ impl Supervisor {
             self.strip_ansi,
             &self.events,
         );
-    }
-
-    /// What starting `key` needs, if its state allows a start; a failure to prepare is
-    /// recorded as a spawn error.
-    fn prepare_start(&mut self, key: &ProcKey) -> Option<spawn::Prepared> {
-        let entry = self.table.entries.get(key)?;
-        if !entry.process.state().can_start() {
-            return None;
-        }
-        let config = Arc::clone(&entry.config);
-        let socket = match &config.fcgi_socket {
-            None => None,
-            Some(_) => {
-                if let Some(fd) = self.table.fcgi_sockets.get(&config.program) {
-                    Some(fd)
-                } else {
-                    let error = spawn::SpawnError::NoFcgiSocket {
-                        program: config.program.clone(),
-                    };
-                    let _ = self.apply(key, Input::SpawnFailed { error });
-                    return None;
-                }
-            }
-        };
-        let prepared = spawn::prepare(
-            &config,
-            (&self.base_env, self.child_umask()),
-            socket.map(|fd| {
-                use std::os::fd::AsFd;
-                fd.as_fd()
-            }),
-        );
-        match prepared {
-            Ok(prepared) => Some(prepared),
-            Err(error) => {
-                let _ = self.apply(key, Input::SpawnFailed { error });
-                None
-            }
-        }
     }
 }

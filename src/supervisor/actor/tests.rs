@@ -5,10 +5,11 @@ use super::*;
 use crate::process::spawn::SpawnError;
 
 /// An actor for `sections` in a fresh directory (kept alive with it); children would be
-/// started in-process and nothing guards them, so the tests start none.
-fn supervisor(sections: &str) -> (tempfile::TempDir, Supervisor) {
+/// started in-process and nothing guards them, so the tests start none. The [`Mailbox`]
+/// carries what the actor sends itself (its preparations' results).
+fn supervisor(sections: &str) -> (tempfile::TempDir, Supervisor, Mailbox) {
     let (dir, config) = super::super::table::testing::config(sections);
-    let (_handle, pending) = super::super::handle();
+    let (handle, pending) = super::super::handle();
     let supervisor = Supervisor::new(
         &config,
         Vec::new(),
@@ -17,7 +18,35 @@ fn supervisor(sections: &str) -> (tempfile::TempDir, Supervisor) {
         crate::events::start("test".into()),
     )
     .expect("actor");
-    (dir, supervisor)
+    let mailbox = Mailbox {
+        _handle: handle,
+        receiver: pending.receiver,
+    };
+    (dir, supervisor, mailbox)
+}
+
+/// The actor's own channel, with a handle that keeps it open.
+struct Mailbox {
+    _handle: super::super::Handle,
+    receiver: mpsc::UnboundedReceiver<Control>,
+}
+
+/// What `start_request` answers, handling what the actor sends itself meanwhile.
+async fn start(
+    supervisor: &mut Supervisor,
+    mailbox: &mut Mailbox,
+    name: &str,
+) -> Result<(), Refusal> {
+    let (reply, mut answer) = oneshot::channel();
+    supervisor.start_request(&key(name), reply);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::select! {
+            answered = &mut answer => return answered.expect("answered"),
+            Some(control) = mailbox.receiver.recv() => supervisor.handle(control),
+            () = tokio::time::sleep_until(deadline) => panic!("no answer to the start of {name}"),
+        }
+    }
 }
 
 const IDLE: &str = "[program:idle]\ncommand=/bin/true\nautostart=false\n\
@@ -29,32 +58,38 @@ fn key(name: &str) -> ProcKey {
     (name.to_string(), name.to_string())
 }
 
-/// What `start_request` answered, if it has answered.
-fn start(supervisor: &mut Supervisor, name: &str) -> Option<Result<(), Refusal>> {
-    let (reply, mut answer) = oneshot::channel();
-    supervisor.start_request(&key(name), reply);
-    answer.try_recv().ok()
-}
-
 #[tokio::test]
 async fn a_start_of_a_missing_command_is_refused_before_anything_changes() {
-    let (_dir, mut supervisor) = supervisor(IDLE);
-    let answer = start(&mut supervisor, "missing");
-    assert_eq!(
-        answer,
-        Some(Err(Refusal::SpawnError(SpawnError::CommandNotFound {
-            argv0: "/nonexistent/vigil-test-command".into()
-        })))
-    );
+    let (_dir, mut supervisor, mut mailbox) = supervisor(IDLE);
+    let missing = Err(Refusal::SpawnError(SpawnError::CommandNotFound {
+        argv0: "/nonexistent/vigil-test-command".into(),
+    }));
+    let answer = start(&mut supervisor, &mut mailbox, "missing").await;
+    assert_eq!(answer, missing);
     let entry = &supervisor.table.entries[&key("missing")];
     assert_eq!(entry.process.state(), State::Stopped);
     assert!(entry.pending_start.is_none() && supervisor.in_flight.is_empty());
-    assert_eq!(start(&mut supervisor, "nope"), Some(Err(Refusal::BadName)));
+    assert_eq!(
+        start(&mut supervisor, &mut mailbox, "nope").await,
+        Err(Refusal::BadName)
+    );
+    // A start the state refuses still checks the command first, as supervisord does.
+    supervisor
+        .table
+        .entries
+        .get_mut(&key("missing"))
+        .expect("missing")
+        .pending_start = Some(PendingStart::default());
+    supervisor.view.touch(&key("missing"));
+    assert_eq!(
+        start(&mut supervisor, &mut mailbox, "missing").await,
+        missing
+    );
 }
 
 #[tokio::test]
 async fn stops_and_signals_of_a_stopped_process_are_not_running() {
-    let (_dir, mut supervisor) = supervisor(IDLE);
+    let (_dir, mut supervisor, _mailbox) = supervisor(IDLE);
     assert_eq!(
         supervisor.stop_request(&key("idle")),
         Err(Refusal::NotRunning)
@@ -68,7 +103,7 @@ async fn stops_and_signals_of_a_stopped_process_are_not_running() {
 
 #[tokio::test]
 async fn a_stop_cancels_a_start_on_its_way_and_the_group_stays_in_use_meanwhile() {
-    let (_dir, mut supervisor) = supervisor(IDLE);
+    let (_dir, mut supervisor, mut mailbox) = supervisor(IDLE);
     supervisor
         .table
         .entries
@@ -77,8 +112,8 @@ async fn a_stop_cancels_a_start_on_its_way_and_the_group_stays_in_use_meanwhile(
         .pending_start = Some(PendingStart::default());
     supervisor.view.touch(&key("idle"));
     assert_eq!(
-        start(&mut supervisor, "idle"),
-        Some(Err(Refusal::AlreadyStarted))
+        start(&mut supervisor, &mut mailbox, "idle").await,
+        Err(Refusal::AlreadyStarted)
     );
     assert_eq!(supervisor.remove_group("idle"), Err(Refusal::StillRunning));
     assert_eq!(supervisor.stop_request(&key("idle")), Ok(()));
@@ -91,11 +126,11 @@ async fn a_stop_cancels_a_start_on_its_way_and_the_group_stays_in_use_meanwhile(
 
 #[tokio::test]
 async fn nothing_starts_once_a_shutdown_has_begun() {
-    let (_dir, mut supervisor) = supervisor(IDLE);
+    let (_dir, mut supervisor, mut mailbox) = supervisor(IDLE);
     supervisor.begin_stop(Mood::ShuttingDown);
     assert_eq!(
-        start(&mut supervisor, "idle"),
-        Some(Err(Refusal::ShuttingDown))
+        start(&mut supervisor, &mut mailbox, "idle").await,
+        Err(Refusal::ShuttingDown)
     );
     assert!(
         supervisor.progress_stop(),
