@@ -1,10 +1,12 @@
 //! Turns a `supervisord.conf` and its `[include]`s into a validated, typed [`Config`].
 //!
 //! The path is raw → resolved: [`ini`] reads the text into untyped sections with line numbers,
-//! [`resolve`] and [`program`] expand `%(...)s` names and parse each value, collecting every
-//! error (each naming file, line, section, option and value) before failing. This module reads
+//! [`resolve`] and [`program`] expand `%(...)s` names and parse each value, and
+//! [`depends_on`] checks the dependency graph, collecting every error (each naming file,
+//! line, section, option and value) before failing. This module reads
 //! files only; it never spawns or looks at running processes.
 
+mod depends_on;
 mod diagnostic;
 pub mod event_types;
 mod expand;

@@ -24,8 +24,9 @@ use super::{
 /// The only result handler vigil can run (it cannot import Python callables).
 const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
+/// Which kind of program-like section.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Program,
     Fcgi,
     Listener,
@@ -107,105 +108,15 @@ pub(super) fn read_all(
         }
     }
     groups.sort_by_key(|group| group.priority);
-    check_dependencies(doc, &groups, errors);
+    super::depends_on::check(doc, &groups, errors);
     groups
 }
 
-/// `depends_on` names must be programs or groups, and must not depend on each other in a
-/// circle; both errors point at the `depends_on` option of a program involved.
-fn check_dependencies(doc: &RawDoc, groups: &[GroupConfig], errors: &mut Vec<Diagnostic>) {
-    // Program → the programs it depends on (a group name stands for its members' programs).
-    let mut edges: Vec<(String, Vec<String>)> = Vec::new();
-    let programs_of = |name: &str| -> Option<Vec<String>> {
-        if let Some(group) = groups.iter().find(|g| g.name == name) {
-            let mut programs: Vec<String> =
-                group.processes.iter().map(|p| p.program.clone()).collect();
-            programs.dedup();
-            return Some(programs);
-        }
-        groups
-            .iter()
-            .flat_map(|g| &g.processes)
-            .any(|p| p.program == name)
-            .then(|| vec![name.to_string()])
-    };
-    let location = |program: &str| {
-        doc.sections
-            .iter()
-            .filter_map(|section| program_section(doc, &section.name))
-            .find(|(_, _, name)| *name == program)
-            .map(|(section, _, _)| section.location(section.get("depends_on")))
-    };
-    for process in groups.iter().flat_map(|g| &g.processes) {
-        if process.depends_on.is_empty() || edges.iter().any(|(p, _)| *p == process.program) {
-            continue;
-        }
-        let mut targets = Vec::new();
-        for name in &process.depends_on {
-            match programs_of(name) {
-                Some(programs) => targets.extend(programs),
-                None => {
-                    if let Some(at) = location(&process.program) {
-                        errors.push(Diagnostic::new(
-                            at,
-                            format!("depends_on names unknown program or group '{name}'"),
-                        ));
-                    }
-                }
-            }
-        }
-        edges.push((process.program.clone(), targets));
-    }
-    if let Some(cycle) = find_cycle(&edges) {
-        if let Some(at) = location(&cycle[0]) {
-            errors.push(Diagnostic::new(
-                at,
-                format!("depends_on cycle: {}", cycle.join(" -> ")),
-            ));
-        }
-    }
-}
-
-/// A cycle in the program graph, as the programs along it with the first repeated at the
-/// end (`a -> b -> a`).
-fn find_cycle(edges: &[(String, Vec<String>)]) -> Option<Vec<String>> {
-    fn visit(
-        node: &str,
-        edges: &[(String, Vec<String>)],
-        path: &mut Vec<String>,
-        done: &mut HashSet<String>,
-    ) -> Option<Vec<String>> {
-        if let Some(at) = path.iter().position(|p| p == node) {
-            let mut cycle = path[at..].to_vec();
-            cycle.push(node.to_string());
-            return Some(cycle);
-        }
-        if done.contains(node) {
-            return None;
-        }
-        path.push(node.to_string());
-        let next = edges
-            .iter()
-            .find(|(from, _)| from == node)
-            .map(|(_, to)| to.as_slice())
-            .unwrap_or_default();
-        for target in next {
-            if let Some(cycle) = visit(target, edges, path, done) {
-                return Some(cycle);
-            }
-        }
-        path.pop();
-        done.insert(node.to_string());
-        None
-    }
-    let mut done = HashSet::new();
-    edges
-        .iter()
-        .find_map(|(start, _)| visit(start, edges, &mut Vec::new(), &mut done))
-}
-
 /// The section named `name` if it is program-like, with its kind and program name.
-fn program_section<'a>(doc: &'a RawDoc, name: &'a str) -> Option<(&'a RawSection, Kind, &'a str)> {
+pub(super) fn program_section<'a>(
+    doc: &'a RawDoc,
+    name: &'a str,
+) -> Option<(&'a RawSection, Kind, &'a str)> {
     let (kind, program) = match name.split_once(':') {
         Some(("program", program)) => (Kind::Program, program),
         Some(("fcgi-program", program)) => (Kind::Fcgi, program),

@@ -5,7 +5,8 @@
 //! one name at a time.
 
 use super::client::ClientError;
-use super::{exit, start_result, Ctl, FaultCode, Value};
+use super::processes::{signal_result, start_result};
+use super::{exit, Ctl, FaultCode, Value};
 use crate::namespec::{self, Namespec};
 
 /// How to call `restart --rolling`.
@@ -40,7 +41,7 @@ impl Ctl {
             self.results(results, start_result, FaultCode::AlreadyStarted);
         } else {
             let render = |spec: &str, code: i64, description: &str| {
-                super::signal_result(spec, code, description, "stopped")
+                signal_result(spec, code, description, "stopped")
             };
             self.results(results, render, FaultCode::NotRunning);
         }

@@ -4,6 +4,7 @@
 //!
 //! Everything before the tokio runtime starts is single-threaded, so forking is safe there.
 
+mod allocator;
 mod settings;
 
 use std::io;
@@ -146,6 +147,7 @@ impl ConfigSource {
 
 /// Runs vigild until it is shut down.
 pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
+    allocator::return_big_buffers();
     crate::process::launch::tidy_inherited_fds();
     // A log past a file size limit (RLIMIT_FSIZE) must fail its write (EFBIG, reported and
     // survived), not kill vigild with SIGXFSZ.

@@ -1,0 +1,150 @@
+//! vigilctl's log commands: `tail` (with `-f` and a byte count), `fg` (the process's output
+//! with stdin forwarded) and `maintail`, over the log methods and `/logtail`.
+
+use super::client::ClientError;
+use super::{exit, text, Ctl, FaultCode, Value};
+
+impl Ctl {
+    /// `tail [-f|-N] name [stdout|stderr]`.
+    pub(super) fn tail(&mut self, args: &[&str]) {
+        let (follow, bytes, rest) = tail_flags(args);
+        let Some(name) = rest.first() else {
+            println!("Error: too few arguments");
+            self.exit = exit::GENERIC;
+            return;
+        };
+        let channel = rest.get(1).copied().unwrap_or("stdout");
+        if follow {
+            println!("==> Press Ctrl-C to exit <==");
+            let path = format!("/logtail/{name}/{channel}");
+            self.stream(&path);
+            return;
+        }
+        let method = if channel == "stderr" {
+            "supervisor.readProcessStderrLog"
+        } else {
+            "supervisor.readProcessStdoutLog"
+        };
+        match self.client.call(
+            method,
+            &[Value::from(*name), Value::Int(-bytes), Value::Int(0)],
+        ) {
+            Ok(value) => println!("{}", text(Some(&value))),
+            Err(ClientError::Fault(code, _)) => {
+                let why = match code {
+                    c if c == FaultCode::NoFile.code() => "no log file",
+                    c if c == FaultCode::BadName.code() => "no such process name",
+                    _ => "unknown error reading log",
+                };
+                println!("{name}: ERROR ({why})");
+                self.exit = exit::GENERIC;
+            }
+            Err(err) => self.fail(&err),
+        }
+    }
+
+    /// `fg name`: the process's stdout and stderr are followed while typed lines go to its
+    /// stdin, until end of input.
+    pub(super) fn fg(&mut self, args: &[&str]) {
+        let name = match args {
+            [] => {
+                println!("ERROR: no process name supplied");
+                self.exit = exit::GENERIC;
+                return;
+            }
+            [name] => *name,
+            _ => {
+                println!("ERROR: too many process names supplied");
+                self.exit = exit::GENERIC;
+                return;
+            }
+        };
+        match self
+            .client
+            .call("supervisor.getProcessInfo", &[Value::from(name)])
+        {
+            Ok(info) if text(info.member("statename")) == "RUNNING" => {}
+            Ok(_) => {
+                println!("ERROR: process not running");
+                self.exit = exit::GENERIC;
+                return;
+            }
+            Err(ClientError::Fault(code, _)) if code == FaultCode::BadName.code() => {
+                println!("ERROR: bad process name supplied");
+                self.exit = exit::GENERIC;
+                return;
+            }
+            Err(err) => return self.fail(&err),
+        }
+        println!("==> Press Ctrl-C to exit <==");
+        for channel in ["stdout", "stderr"] {
+            let client = self.client.clone();
+            let path = format!("/logtail/{name}/{channel}");
+            // The followers end with the process (vigilctl exits when input ends).
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = client.follow(&path, |data| {
+                    out.write_all(data).and_then(|()| out.flush()).is_ok()
+                });
+            });
+        }
+        let mut line = String::new();
+        while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+            if let Err(err) = self.client.call(
+                "supervisor.sendProcessStdin",
+                &[Value::from(name), Value::from(line.as_str())],
+            ) {
+                println!("ERROR: {err}");
+                self.exit = exit::GENERIC;
+                break;
+            }
+            line.clear();
+        }
+        println!("Exiting foreground");
+    }
+
+    pub(super) fn maintail(&mut self, args: &[&str]) {
+        let (follow, bytes, _) = tail_flags(args);
+        if follow {
+            println!("==> Press Ctrl-C to exit <==");
+            self.stream("/mainlogtail");
+            return;
+        }
+        match self
+            .client
+            .call("supervisor.readLog", &[Value::Int(-bytes), Value::Int(0)])
+        {
+            Ok(value) => println!("{}", text(Some(&value))),
+            Err(err) => self.fail(&err),
+        }
+    }
+
+    pub(super) fn stream(&mut self, path: &str) {
+        use std::io::Write;
+        let mut stdout = std::io::stdout();
+        let outcome = self.client.follow(path, |data| {
+            stdout.write_all(data).and_then(|()| stdout.flush()).is_ok()
+        });
+        if let Err(err) = outcome {
+            self.fail(&err);
+        }
+    }
+}
+
+/// `-f` and `-N` of tail/maintail; the default is the last 1600 bytes.
+fn tail_flags<'a>(args: &[&'a str]) -> (bool, i64, Vec<&'a str>) {
+    let mut follow = false;
+    let mut bytes = 1600;
+    let mut rest = Vec::new();
+    for arg in args {
+        if *arg == "-f" {
+            follow = true;
+        } else if let Some(n) = arg.strip_prefix('-').and_then(|n| n.parse().ok()) {
+            bytes = n;
+        } else {
+            rest.push(*arg);
+        }
+    }
+    (follow, bytes, rest)
+}
