@@ -7,14 +7,13 @@
 //! for what a pass reads and skips), and takes a first look
 //! at each child it has not measured yet as soon as the snapshot shows it (from its spawn:
 //! STARTING, not only RUNNING): that child's own `stat` alone, so a new program has real
-//! figures at once and a restart costs the same in any fleet. Both run on the sampler's
-//! own niced thread ([`worker`]): they read `/proc` (see [`procfs`] for why not sysinfo).
+//! figures at once and a restart costs the same in any fleet. Both run on a blocking
+//! thread: they read `/proc` (see [`procfs`] for why not sysinfo).
 
 pub mod history;
 mod meter;
 mod procfs;
 mod tree;
-mod worker;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -24,7 +23,6 @@ use tokio::sync::watch;
 use crate::supervisor::{Control, Handle, ProcessView, Snapshot};
 use history::History;
 use meter::{Meter, Target};
-use worker::Worker;
 
 /// How long new children wait for their first look: by then a child has usually exec'd its
 /// program (a look in its first moments sees the forked copy, and with a long
@@ -159,13 +157,6 @@ async fn follow_interval(
 }
 
 async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Samples>>) {
-    let worker = match Worker::start() {
-        Ok(worker) => worker,
-        Err(err) => {
-            tracing::error!("not sampling processes: no thread for the sampler: {err}");
-            return;
-        }
-    };
     let mut meter = Meter::default();
     let history = Arc::clone(&publish.borrow().history);
     let mut snapshots = handle.watch();
@@ -195,7 +186,7 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                 if new.is_empty() {
                     continue;
                 }
-                let Some((back, looked)) = off_runtime(&worker, meter, move |m| m.first_look(&new)).await
+                let Some((back, looked)) = off_runtime(meter, move |m| m.first_look(&new)).await
                 else {
                     return;
                 };
@@ -208,8 +199,7 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
         }
         let snapshot = handle.snapshot();
         let targets = targets(&snapshot);
-        let Some((back, samples)) = off_runtime(&worker, meter, move |m| m.pass(&targets)).await
-        else {
+        let Some((back, samples)) = off_runtime(meter, move |m| m.pass(&targets)).await else {
             return;
         };
         meter = back;
@@ -223,19 +213,18 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
     }
 }
 
-/// Runs `measure` on `meter` on the sampler's thread (it reads `/proc`) and gives the
-/// meter back with the result; None if that thread is gone.
+/// Runs `measure` on `meter` on a blocking thread (it reads `/proc`) and gives the meter
+/// back with the result; None if the runtime is going away.
 async fn off_runtime<T: Send + 'static>(
-    worker: &Worker,
     mut meter: Meter,
     measure: impl FnOnce(&mut Meter) -> T + Send + 'static,
 ) -> Option<(Meter, T)> {
-    worker
-        .run(move || {
-            let measured = measure(&mut meter);
-            (meter, measured)
-        })
-        .await
+    tokio::task::spawn_blocking(move || {
+        let measured = measure(&mut meter);
+        (meter, measured)
+    })
+    .await
+    .ok()
 }
 
 /// Adds this pass to the history, and forgets processes no longer in the snapshot (looked
