@@ -58,6 +58,17 @@ fn key(name: &str) -> ProcKey {
     (name.to_string(), name.to_string())
 }
 
+/// Gives `name` a start on its way, as if its preparation or spawn had not answered yet.
+fn start_on_its_way(supervisor: &mut Supervisor, name: &str) {
+    supervisor
+        .table
+        .entries
+        .get_mut(&key(name))
+        .expect(name)
+        .pending_start = Some(PendingStart::default());
+    supervisor.view.touch(&key(name));
+}
+
 #[tokio::test]
 async fn a_start_of_a_missing_command_is_refused_before_anything_changes() {
     let (_dir, mut supervisor, mut mailbox) = supervisor(IDLE);
@@ -74,13 +85,7 @@ async fn a_start_of_a_missing_command_is_refused_before_anything_changes() {
         Err(Refusal::BadName)
     );
     // A start the state refuses still checks the command first, as supervisord does.
-    supervisor
-        .table
-        .entries
-        .get_mut(&key("missing"))
-        .expect("missing")
-        .pending_start = Some(PendingStart::default());
-    supervisor.view.touch(&key("missing"));
+    start_on_its_way(&mut supervisor, "missing");
     assert_eq!(
         start(&mut supervisor, &mut mailbox, "missing").await,
         missing
@@ -104,13 +109,7 @@ async fn stops_and_signals_of_a_stopped_process_are_not_running() {
 #[tokio::test]
 async fn a_stop_cancels_a_start_on_its_way_and_the_group_stays_in_use_meanwhile() {
     let (_dir, mut supervisor, mut mailbox) = supervisor(IDLE);
-    supervisor
-        .table
-        .entries
-        .get_mut(&key("idle"))
-        .expect("idle")
-        .pending_start = Some(PendingStart::default());
-    supervisor.view.touch(&key("idle"));
+    start_on_its_way(&mut supervisor, "idle");
     assert_eq!(
         start(&mut supervisor, &mut mailbox, "idle").await,
         Err(Refusal::AlreadyStarted)
