@@ -618,3 +618,34 @@ fn a_quiet_programs_logs_hold_no_fd_and_its_next_output_lands_all_the_same() {
     assert!(code == 0 && tail.contains("second"), "{code} {tail}");
     assert_eq!(fs::read_to_string(&err).expect("app.err"), "oops\n");
 }
+
+#[test]
+fn a_log_is_created_by_its_programs_first_start_and_a_log_that_cannot_be_is_a_spawn_error() {
+    let ws = Workspace::new();
+    fs::create_dir(ws.path().join("a_directory")).expect("mkdir");
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:later]\ncommand=sh -c 'echo hello; exec sleep 60'\nautostart=false\n\
+         startsecs=0\nstdout_logfile={{dir}}/later.log\n\n\
+         [program:blocked]\ncommand=sleep 60\nstartretries=0\nstdout_logfile={{dir}}/a_directory\n",
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    let dir = vigild.ws.path().to_path_buf();
+    // As supervisord: a log that cannot be opened at spawn is a spawn error, and a program
+    // that never started has no log file yet (tail answers "no log file").
+    let log = vigild.wait_log("gave up: blocked entered FATAL state");
+    assert!(
+        log.contains("spawnerr: unknown error making dispatchers for 'blocked': EISDIR"),
+        "{log}"
+    );
+    assert!(!dir.join("later.log").exists(), "created before any start");
+    let (_, out) = vigild.ctl(&["tail", "later"]);
+    assert!(out.contains("ERROR (no log file)"), "{out}");
+    let (code, out) = vigild.ctl(&["start", "later"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(wait_until(
+        || fs::read_to_string(dir.join("later.log")).is_ok_and(|text| text == "hello\n")
+    ));
+    let (code, out) = vigild.ctl(&["tail", "later"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("hello"), "{out}");
+}

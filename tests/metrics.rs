@@ -73,6 +73,7 @@ fn metrics_measure_process_trees_and_pass_promtool() {
         "vigil_build_info",
         "vigil_supervisor_processes",
         "vigil_config_reloads_total",
+        "vigil_offload_refused_total",
     ] {
         assert!(
             metrics.contains(&format!("# HELP {family} "))

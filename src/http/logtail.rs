@@ -1,7 +1,9 @@
 //! `GET /logtail/<namespec>[/stdout|/stderr]` and `GET /mainlogtail`: a never-ending chunked
 //! response that starts 1 KiB before the end of the log and follows it, as supervisord's
 //! logtail handler does (`supervisorctl tail -f`, `fg`, `maintail -f`). It wakes on writes
-//! instead of polling.
+//! instead of polling; each read is at most [`CHUNK`] bytes, on a blocking thread (one of
+//! [`offload::LOG_CALLS`]), so a follower far behind neither stalls a runtime worker on the
+//! stream's lock nor makes vigild hold the whole gap at once.
 
 use std::sync::Arc;
 
@@ -12,10 +14,14 @@ use axum::response::{IntoResponse, Response};
 
 use crate::logs::stream::LogStream;
 use crate::namespec::Namespec;
+use crate::offload;
 use crate::rpc::Api;
 
 /// How far back a follow starts.
 const BACKLOG: u64 = 1024;
+
+/// Most bytes one read of a follow takes.
+const CHUNK: u64 = 1 << 20;
 
 /// `<namespec>[/<channel>]` → (namespec, stderr); public for the fuzz target.
 pub fn target(path: &str) -> (Namespec, bool) {
@@ -52,31 +58,39 @@ fn follow(stream: Arc<LogStream>) -> Response {
     if stream.path().is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let start = stream.total().saturating_sub(BACKLOG);
-    let chunks = futures_util::stream::unfold((stream, start), |(stream, mut offset)| async move {
-        loop {
-            let item = {
-                let grown = stream.grown();
+    // `None`: not started yet (the first read starts BACKLOG before the end); the stream
+    // ends after an error.
+    let chunks =
+        futures_util::stream::unfold((stream, Some(None::<u64>)), |(stream, offset)| async move {
+            let mut offset = offset?;
+            loop {
+                let grown = Arc::clone(&stream);
+                let grown = grown.grown();
                 tokio::pin!(grown);
                 grown.as_mut().enable();
-                match stream.tail(i64::try_from(offset).unwrap_or(i64::MAX), i64::MAX) {
-                    Err(err) => Some(Err(std::io::Error::other(err.to_string()))),
-                    Ok(tail) => {
-                        offset = tail.offset;
-                        if tail.data.is_empty() {
-                            grown.await;
-                            None
-                        } else {
-                            Some(Ok(Bytes::from(tail.data)))
-                        }
+                let reading = Arc::clone(&stream);
+                let read = offload::LOG_CALLS
+                    .run(move || {
+                        let from =
+                            offset.unwrap_or_else(|| reading.total().saturating_sub(BACKLOG));
+                        reading.after(from, CHUNK)
+                    })
+                    .await;
+                let tail = match read {
+                    Ok(Some(Ok(tail))) => tail,
+                    Ok(Some(Err(err))) => {
+                        return Some((Err(std::io::Error::other(err.to_string())), (stream, None)))
                     }
+                    Ok(None) => return None,
+                    Err(busy) => return Some((Err(std::io::Error::other(busy)), (stream, None))),
+                };
+                offset = Some(tail.offset);
+                if !tail.data.is_empty() {
+                    return Some((Ok(Bytes::from(tail.data)), (stream, Some(offset))));
                 }
-            };
-            if let Some(item) = item {
-                return Some((item, (stream, offset)));
+                grown.await;
             }
-        }
-    });
+        });
     (
         [
             (header::CONTENT_TYPE, "text/plain;charset=utf-8"),

@@ -217,17 +217,15 @@ async fn metrics(State(api): State<Api>) -> Response {
     let samples = api.samples.borrow().clone();
     let queues = api.events.queue_depths();
     // Thousands of processes make this a few milliseconds of CPU: off the runtime's workers.
-    let rendered =
-        tokio::task::spawn_blocking(move || crate::metrics::render(&snapshot, &samples, &queues))
-            .await;
-    match rendered {
-        Ok(text) => (
+    crate::web::offloaded(crate::offload::RENDERS.run(move || {
+        let text = crate::metrics::render(&snapshot, &samples, &queues);
+        (
             [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
             released(text.into_bytes()),
         )
-            .into_response(),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
-    }
+            .into_response()
+    }))
+    .await
 }
 
 /// `POST /RPC2`: an XML-RPC call in, a response or fault out; an unparseable body is a 400.

@@ -10,9 +10,10 @@
 
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::file::{read_file_at, LogFile, Written};
+use super::file::{read_file_at, LogFile, Rotation, Written};
 use super::ring::Ring;
 
 /// Why a read could not be served (supervisord's NO_FILE, BAD_ARGUMENTS, FAILED).
@@ -48,6 +49,8 @@ pub const READ_CAP: u64 = 64 << 20;
 
 struct State {
     file: Option<LogFile>,
+    /// The file this stream is to write, until its first child's start opens (creates) it.
+    unopened: Option<Unopened>,
     /// The last bytes; its end is always the stream's length.
     ring: Ring,
     /// Stream offset of the current file's first byte.
@@ -59,6 +62,15 @@ struct State {
     reopen_failed: bool,
 }
 
+/// A log file named but not opened (created) yet.
+struct Unopened {
+    path: PathBuf,
+    rotation: Rotation,
+    /// supervisord would have the file already: it names an AUTO log with `mkstemp`, which
+    /// creates it, so until it is opened a read answers as for an empty file, not NO_FILE.
+    reads_as_empty: bool,
+}
+
 /// A log stream shared by the thread that writes it and the readers.
 ///
 /// The supervisor task must not call methods that lock the state (a writer stuck on a slow
@@ -68,8 +80,8 @@ pub struct LogStream {
     /// The file's path; changes only when the main log is given a new `logfile`.
     path: Mutex<Option<PathBuf>>,
     /// Writes may block for long: the file is a pipe, FIFO or terminal (`/dev/stdout`), whose
-    /// reader may stop reading.
-    may_block: bool,
+    /// reader may stop reading. Known once the file is open.
+    may_block: AtomicBool,
     state: Mutex<State>,
     /// Woken after every write, for followers (`tail -f`).
     grown: tokio::sync::Notify,
@@ -85,9 +97,10 @@ impl LogStream {
         LogStream {
             label: label.into(),
             path: Mutex::new(file.as_ref().map(|f| f.path().to_path_buf())),
-            may_block: file.as_ref().is_some_and(|f| !f.is_readable()),
+            may_block: AtomicBool::new(file.as_ref().is_some_and(|f| !f.is_readable())),
             state: Mutex::new(State {
                 file,
+                unopened: None,
                 ring,
                 file_start: 0,
                 previous_file: None,
@@ -96,6 +109,40 @@ impl LogStream {
             }),
             grown: tokio::sync::Notify::new(),
         }
+    }
+
+    /// A stream that is to write `path` but does not open it yet: a child's log is created
+    /// when its program is first started ([`LogStream::open`], on the start's preparation
+    /// thread), as supervisord creates it at spawn, so making a fleet's table touches no
+    /// disk. Until then reads answer as for a missing file, or with `reads_as_empty` (an
+    /// AUTO log, which supervisord creates when it names it) as for an empty one.
+    pub fn unopened(
+        label: impl Into<String>,
+        (path, rotation): (PathBuf, Rotation),
+        ring_bytes: usize,
+        reads_as_empty: bool,
+    ) -> Self {
+        let stream = LogStream::new(label, None, ring_bytes);
+        *stream.path.lock().unwrap_or_else(PoisonError::into_inner) = Some(path.clone());
+        stream.lock().unopened = Some(Unopened {
+            path,
+            rotation,
+            reads_as_empty,
+        });
+        stream
+    }
+
+    /// Opens (creating) the file of an [`LogStream::unopened`] stream, and closes it again
+    /// until the child writes; nothing to do for a stream that is open or has no file. A
+    /// failure leaves the stream unopened, for the next start to try again. Locks the state
+    /// and touches the disk: never on the supervisor task.
+    pub fn open(&self) -> std::io::Result<()> {
+        let mut state = self.lock();
+        state.open_unopened(&self.label, false)?;
+        if let Some(file) = &state.file {
+            self.may_block.store(!file.is_readable(), Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Resolves after the next write; create it before reading, so no write is missed.
@@ -110,7 +157,7 @@ impl LogStream {
     /// Whether a write may block for long (the target is not a regular file), so its writer
     /// needs a thread of its own.
     pub fn may_block(&self) -> bool {
-        self.may_block
+        self.may_block.load(Ordering::Relaxed)
     }
 
     /// The log file's path, if the stream has one (its own lock, never held while writing).
@@ -128,6 +175,11 @@ impl LogStream {
             file.as_ref().map(|f| f.path().to_path_buf());
         let mut state = self.lock();
         let len = file.as_ref().map_or(0, LogFile::len);
+        self.may_block.store(
+            file.as_ref().is_some_and(|f| !f.is_readable()),
+            Ordering::Relaxed,
+        );
+        state.unopened = None;
         state.file = file;
         state.write_failed = false;
         state.reopen_failed = false;
@@ -227,6 +279,10 @@ impl LogStream {
     /// Empties the file and the ring (clearLog, clearProcessLogs).
     pub fn clear(&self) -> Result<(), ReadError> {
         let mut state = self.lock();
+        if state.unopened.is_some() {
+            // No child has had the file yet: supervisord has nothing to clear either.
+            return Ok(());
+        }
         let Some(file) = state.file.as_mut() else {
             return Err(ReadError::NoFile);
         };
@@ -259,34 +315,56 @@ impl LogStream {
     /// `offset < 0` with `length == 0` gives the last `-offset` bytes of the stream (across a
     /// rotation when they are still held); other combinations are BAD_ARGUMENTS.
     pub fn read(&self, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
-        let state = self.lock();
+        let mut state = self.lock();
+        state.open_existing(&self.label);
         let Some(file) = &state.file else {
-            return Err(ReadError::NoFile);
+            return match &state.unopened {
+                Some(unopened) if unopened.reads_as_empty => {
+                    read_range(offset, length).map(|_| Vec::new())
+                }
+                _ => Err(ReadError::NoFile),
+            };
         };
-        match (offset, length) {
-            (o, 0) if o < 0 => {
-                let wanted = o.unsigned_abs().min(READ_CAP);
+        match read_range(offset, length)? {
+            ReadRange::Last(wanted) => {
+                let wanted = wanted.min(READ_CAP);
                 let from = state.ring.end().saturating_sub(wanted);
                 state.since(from, wanted).map(|(bytes, _)| bytes)
             }
-            (o, l) if o >= 0 && l >= 0 => {
-                let start = state.file_start + o.unsigned_abs().min(file.len());
-                let limit = if l == 0 {
+            ReadRange::From(offset, length) => {
+                let start = state.file_start + offset.min(file.len());
+                let limit = if length == 0 {
                     READ_CAP
                 } else {
-                    l.unsigned_abs().min(READ_CAP)
+                    length.min(READ_CAP)
                 };
                 state.since(start, limit).map(|(bytes, _)| bytes)
             }
-            _ => Err(ReadError::BadArguments),
         }
+    }
+
+    /// What follows stream offset `from`, at most `max` bytes, for a follower that must miss
+    /// nothing still held (`/logtail`): unlike [`LogStream::tail`], a follower far behind
+    /// gets the oldest bytes it missed first; `overflow` when some were no longer held. The
+    /// returned offset is where the next call continues.
+    pub fn after(&self, from: u64, max: u64) -> Result<Tail, ReadError> {
+        let mut state = self.lock();
+        state.open_existing(&self.label);
+        let from = from.min(state.ring.end());
+        let (data, start) = state.since(from, max)?;
+        Ok(Tail {
+            offset: start + data.len() as u64,
+            overflow: start > from,
+            data,
+        })
     }
 
     /// supervisord's `tailProcessStdoutLog(offset, length)`: if more than `length` bytes
     /// follow `offset`, the last `length` bytes with `overflow`; else everything after
     /// `offset`; the returned offset is where the next call continues.
     pub fn tail(&self, offset: i64, length: i64) -> Result<Tail, ReadError> {
-        let state = self.lock();
+        let mut state = self.lock();
+        state.open_existing(&self.label);
         if state.file.is_none() {
             return Ok(Tail {
                 data: Vec::new(),
@@ -310,7 +388,69 @@ impl LogStream {
     }
 }
 
+/// What a `read` asks for, by supervisord's rules.
+enum ReadRange {
+    /// The last bytes of the stream (a negative offset with length 0).
+    Last(u64),
+    /// `length` bytes (0: to the end) of the current file from `offset`.
+    From(u64, u64),
+}
+
+/// `offset`/`length` of a read as a [`ReadRange`]; other combinations are BAD_ARGUMENTS.
+fn read_range(offset: i64, length: i64) -> Result<ReadRange, ReadError> {
+    match (offset, length) {
+        (o, 0) if o < 0 => Ok(ReadRange::Last(o.unsigned_abs())),
+        (o, l) if o >= 0 && l >= 0 => Ok(ReadRange::From(o.unsigned_abs(), l.unsigned_abs())),
+        _ => Err(ReadError::BadArguments),
+    }
+}
+
 impl State {
+    /// Opens the file of an unopened stream (see [`LogStream::open`]); `only_existing`: only
+    /// if it exists already (a read takes what an earlier run left there, as supervisord
+    /// reads it by path, but creates nothing).
+    fn open_unopened(&mut self, label: &str, only_existing: bool) -> std::io::Result<()> {
+        let Some(unopened) = self.unopened.take() else {
+            return Ok(());
+        };
+        let (path, rotation) = (&unopened.path, unopened.rotation);
+        if only_existing && !path.exists() {
+            self.unopened = Some(unopened);
+            return Ok(());
+        }
+        if rotation.maxbytes > 0 && LogFile::is_unrotatable(path) {
+            tracing::warn!(
+                "the {label} log {} is not a regular file: rotation (logfile_maxbytes) is switched off for it",
+                path.display()
+            );
+        }
+        match LogFile::open(path, rotation) {
+            Ok(mut file) => {
+                let len = file.len();
+                // Opened (created, as supervisord does) and closed until the child writes: a
+                // fleet's logs hold fds only while output flows.
+                file.rest();
+                self.file = Some(file);
+                if self.ring.end() == 0 {
+                    self.ring.skip_to(len);
+                }
+                self.started_new_file(len);
+                Ok(())
+            }
+            Err(err) => {
+                self.unopened = Some(unopened);
+                Err(err)
+            }
+        }
+    }
+
+    /// For a read of an unopened stream: the file an earlier run left, if there is one.
+    fn open_existing(&mut self, label: &str) {
+        if let Err(err) = self.open_unopened(label, true) {
+            tracing::debug!("could not open the {label} log to read it: {err}");
+        }
+    }
+
     /// Reopens a file that was removed or replaced (see [`LogFile::reopen_if_replaced`]);
     /// when that fails the old file stays in use and the first failure is reported. (The
     /// report only queues a main-log line: it never waits on the main log's stream, and the
@@ -546,5 +686,80 @@ mod tests {
             b"",
             "the first child's bytes left the ring: none of the next child's instead"
         );
+    }
+
+    #[test]
+    fn an_unopened_log_touches_no_disk_until_opened_and_reads_as_supervisord_would() {
+        let dir = tempfile::tempdir().expect("dir");
+        let named = |file: &str, reads_as_empty| {
+            let path = dir.path().join(file);
+            let stream =
+                LogStream::unopened("x stdout", (path.clone(), NO_ROTATION), 64, reads_as_empty);
+            (path, stream)
+        };
+        let (path, explicit) = named("explicit.log", false);
+        assert!(!path.exists());
+        assert_eq!(explicit.read(0, 0), Err(ReadError::NoFile));
+        assert_eq!(explicit.tail(0, 100).map(|tail| tail.data), Ok(Vec::new()));
+        assert_eq!(explicit.clear(), Ok(()));
+        assert!(!path.exists(), "reads and clears create nothing");
+        explicit.open().expect("open");
+        assert!(path.exists(), "opening creates the file");
+        explicit.append(b"one\n");
+        assert_eq!(explicit.read(0, 0), Ok(b"one\n".to_vec()));
+        assert_eq!(std::fs::read(&path).expect("read"), b"one\n");
+
+        let (path, auto) = named("auto.log", true);
+        assert_eq!(
+            auto.read(-100, 0),
+            Ok(Vec::new()),
+            "an AUTO log reads as empty"
+        );
+        assert_eq!(auto.read(-1, 5), Err(ReadError::BadArguments));
+        assert!(!path.exists());
+
+        // A file an earlier run left is read where it is, continuing its offsets.
+        std::fs::write(dir.path().join("left.log"), b"earlier\n").expect("write");
+        let (_, left) = named("left.log", false);
+        assert_eq!(left.read(0, 0), Ok(b"earlier\n".to_vec()));
+        left.open().expect("open");
+        left.append(b"later\n");
+        assert_eq!(left.read(0, 0), Ok(b"earlier\nlater\n".to_vec()));
+        assert_eq!(left.total(), 14);
+    }
+
+    #[test]
+    fn an_unopened_log_that_cannot_be_created_stays_unopened_for_the_next_try() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("later").join("x.log");
+        let stream = LogStream::unopened("x stdout", (path.clone(), NO_ROTATION), 64, false);
+        assert!(stream.open().is_err(), "its directory is missing");
+        std::fs::create_dir(dir.path().join("later")).expect("mkdir");
+        stream.open().expect("the next start opens it");
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn a_follower_far_behind_gets_every_byte_in_order_a_chunk_at_a_time() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = stream(dir.path(), NO_ROTATION, 16);
+        let text: Vec<u8> = (0..10_000u32)
+            .flat_map(|n| format!("{n}\n").into_bytes())
+            .collect();
+        log.append(&text);
+        let mut got = Vec::new();
+        let mut offset = 0;
+        loop {
+            let chunk = log.after(offset, 1000).expect("after");
+            assert!(chunk.data.len() <= 1000);
+            assert!(!chunk.overflow);
+            if chunk.data.is_empty() {
+                break;
+            }
+            got.extend(chunk.data);
+            offset = chunk.offset;
+        }
+        assert_eq!(got, text);
+        assert_eq!(offset, log.total());
     }
 }

@@ -215,6 +215,14 @@ fn daemon_families(
     for (pool, depth) in pool_queues {
         families.sample(queue, &[("pool", pool.as_str())], *depth as f64);
     }
+    let refused = families.family(
+        "vigil_offload_refused_total",
+        "Calls refused because as many of their kind (log calls, renders, command checks) ran on blocking threads already.",
+        Kind::Counter,
+    );
+    for kind in crate::offload::KINDS {
+        families.sample(refused, &[("kind", kind.kind)], kind.refused() as f64);
+    }
     let pass = families.family(
         "vigil_sampler_pass_cpu_seconds",
         "CPU time the sampler's last pass over every process took.",

@@ -1,6 +1,7 @@
 //! Preparing starts off the supervisor's task. [`spawn::prepare`] reads the
-//! `environment_file` and stats the command and directory, which a slow or hung file system
-//! can make wait, so each preparation runs on a blocking thread and its result is delivered
+//! `environment_file` and stats the command and directory, and the program's log files are
+//! created (as supervisord makes a child's dispatchers at spawn), which a slow or hung file
+//! system can make wait, so each preparation runs on a blocking thread and its result is delivered
 //! back tagged with a ticket. At most [`Preparer::OUTSTANDING_MAX`] run at once; the
 //! supervisor gives up a start whose preparation hangs after [`Preparer::TIMEOUT`], which
 //! frees its slot (the hung thread stays in tokio's blocking pool until it returns).
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use super::spawn::{self, Prepared, SpawnError};
 use crate::config::ProcessConfig;
+use crate::logs::stream::LogStream;
 
 /// One preparation's ticket: its result comes back with it.
 pub type Ticket = u64;
@@ -27,6 +29,9 @@ pub struct Job {
     pub umask: Option<u32>,
     /// A copy of the program's fcgi socket, the child's fd 0.
     pub fcgi_socket: Option<OwnedFd>,
+    /// The program's log streams, whose files are opened (created) before the spawn; none
+    /// for a probe.
+    pub logs: Vec<Arc<LogStream>>,
 }
 
 /// Runs preparations on blocking threads and counts those not returned yet.
@@ -59,7 +64,14 @@ impl Preparer {
         self.outstanding += 1;
         let ticket = self.next;
         tokio::task::spawn_blocking(move || {
-            let result = spawn::prepare(&job.config, (&job.base_env, job.umask), job.fcgi_socket);
+            let result = spawn::prepare(&job.config, (&job.base_env, job.umask), job.fcgi_socket)
+                .and_then(|prepared| {
+                    for log in &job.logs {
+                        log.open()
+                            .map_err(|err| spawn::dispatchers_error(&job.config, &err))?;
+                    }
+                    Ok(prepared)
+                });
             deliver(ticket, result);
         });
         ticket

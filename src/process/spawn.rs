@@ -280,7 +280,7 @@ fn output_pipe(
         let null = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/null")
-            .map_err(|e| too_many_files(config, &e))?;
+            .map_err(|e| dispatchers_error(config, &e))?;
         return Ok((None, OwnedFd::from(null)));
     }
     let (read, write) = pipe(config)?;
@@ -288,10 +288,13 @@ fn output_pipe(
 }
 
 fn pipe(config: &ProcessConfig) -> Result<(OwnedFd, OwnedFd), SpawnError> {
-    pipe2(OFlag::O_CLOEXEC).map_err(|errno| too_many_files(config, &io::Error::from(errno)))
+    pipe2(OFlag::O_CLOEXEC).map_err(|errno| dispatchers_error(config, &io::Error::from(errno)))
 }
 
-fn too_many_files(config: &ProcessConfig, err: &io::Error) -> SpawnError {
+/// supervisord's `spawnerr` when what carries a child's output (its pipes, its log files)
+/// could not be made: "too many open files" for EMFILE, else "unknown error making
+/// dispatchers".
+pub fn dispatchers_error(config: &ProcessConfig, err: &io::Error) -> SpawnError {
     if err.raw_os_error() == Some(libc::EMFILE) {
         SpawnError::TooManyFiles {
             name: config.name.clone(),
@@ -318,7 +321,7 @@ fn launch_error(
                 name: config.name.clone(),
             }
         }
-        Stage::Clone | Stage::Stdio => too_many_files(config, &err.error),
+        Stage::Clone | Stage::Stdio => dispatchers_error(config, &err.error),
         Stage::Chdir => SpawnError::Chdir {
             directory: config.directory.clone(),
             errno,

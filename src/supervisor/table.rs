@@ -11,7 +11,7 @@ use crate::events::{Channel, Event, ListenerBacklog, Message, Publisher};
 use crate::logs::auto;
 use crate::logs::capture::{self, Drained, OnCapture, OnOutput, Treatment};
 use crate::logs::crashes::{self, CrashHistory, CrashRecord};
-use crate::logs::file::{LogFile, Rotation};
+use crate::logs::file::Rotation;
 use crate::logs::stream::LogStream;
 use crate::process::exit::{signal_name, ExitOutcome};
 use crate::process::machine::Process;
@@ -390,8 +390,8 @@ impl Table {
             .collect();
     }
 
-    /// Puts `group` in use: opens each process's log files (a log that cannot be opened is
-    /// logged and kept in memory only) and fcgi sockets. Returns the sockets that could not
+    /// Puts `group` in use: names each process's log files (each start's preparation
+    /// creates them) and opens its fcgi sockets. Returns the sockets that could not
     /// be created (their programs then fail to spawn with a clear spawnerr).
     pub fn add_group(&mut self, group: &GroupConfig) -> Vec<String> {
         let mut socket_errors = Vec::new();
@@ -630,32 +630,17 @@ fn open_log(
             identifier,
         )),
     };
-    let file = path.and_then(|path| {
-        if rotation.maxbytes > 0 && LogFile::is_unrotatable(&path) {
-            tracing::warn!(
-                "{stream}_logfile {} of '{}' is not a regular file: rotation ({stream}_logfile_maxbytes) is switched off for it",
-                path.display(),
-                process.name
-            );
-        }
-        match LogFile::open(&path, rotation) {
-            // Opened (created, as supervisord does) and closed until the child writes:
-            // a fleet's logs hold fds only while output flows.
-            Ok(mut file) => {
-                file.rest();
-                Some(file)
-            }
-            Err(err) => {
-                tracing::error!(
-                    "could not open {stream} log {} of '{}': {err}; its output is kept in memory only",
-                    path.display(),
-                    process.name
-                );
-                None
-            }
-        }
-    });
-    Arc::new(LogStream::new(label, file, log.tail_bytes))
+    // Created by the first start's preparation, as supervisord creates a child's logs when
+    // it spawns it: making the table touches no disk.
+    Arc::new(match path {
+        Some(path) => LogStream::unopened(
+            label,
+            (path, rotation),
+            log.tail_bytes,
+            matches!(log.target, LogTarget::Auto),
+        ),
+        None => LogStream::new(label, None, log.tail_bytes),
+    })
 }
 
 /// A table built from a real config file, for the unit tests of the supervisor's parts.

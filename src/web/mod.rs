@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use crate::auth::{same_secret, Access};
 use crate::namespec::Namespec;
+use crate::offload;
 use crate::rpc::codec::Value;
 use crate::rpc::{lookup, methods, Api};
 
@@ -117,14 +118,16 @@ async fn status_page(State(web): State<Web>, Extension(access): Extension<Access
     let identifier = web.api.identification.clone();
     let token = token_for(&web, access);
     // A thousand processes make this a few milliseconds of CPU: off the runtime's workers.
-    match tokio::task::spawn_blocking(move || {
-        page::status(&snapshot, &samples, &identifier, token.as_deref())
-    })
+    offloaded(offload::RENDERS.run(move || {
+        Html(page::status(
+            &snapshot,
+            &samples,
+            &identifier,
+            token.as_deref(),
+        ))
+        .into_response()
+    }))
     .await
-    {
-        Ok(html) => Html(html).into_response(),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
-    }
 }
 
 async fn process_page(
@@ -143,14 +146,27 @@ async fn process_page(
     let samples = Arc::clone(&web.api.samples.borrow());
     let token = token_for(&web, access);
     // The crash records may come from their file.
-    match tokio::task::spawn_blocking(move || {
+    offloaded(offload::RENDERS.run(move || {
         let crashes = process.crashes.newest(&process.group, &process.name, 0);
-        page::process(&process, &samples, &crashes, token.as_deref())
-    })
+        Html(page::process(
+            &process,
+            &samples,
+            &crashes,
+            token.as_deref(),
+        ))
+        .into_response()
+    }))
     .await
-    {
-        Ok(html) => Html(html).into_response(),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+}
+
+/// The answer of offloaded work: 503 when too many of its kind run already.
+pub(crate) async fn offloaded(
+    work: impl std::future::Future<Output = Result<Option<Response>, offload::Busy>>,
+) -> Response {
+    match work.await {
+        Ok(Some(response)) => response,
+        Ok(None) => (StatusCode::INTERNAL_SERVER_ERROR, "the call was cancelled").into_response(),
+        Err(busy) => (StatusCode::SERVICE_UNAVAILABLE, busy.to_string()).into_response(),
     }
 }
 
@@ -223,16 +239,17 @@ async fn tail(
         Arc::clone(&process.stdout)
     };
     let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-    let read = tokio::task::spawn_blocking(move || stream.tail(offset, 64 * 1024)).await;
-    match read {
-        Ok(Ok(tail)) => json(&serde_json::json!({
-            "data": String::from_utf8_lossy(&tail.data),
-            "offset": tail.offset,
-            "overflow": tail.overflow,
-        })),
-        Ok(Err(err)) => (StatusCode::NOT_FOUND, err.to_string()).into_response(),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
-    }
+    offloaded(
+        offload::LOG_CALLS.run(move || match stream.tail(offset, 64 * 1024) {
+            Ok(tail) => json(&serde_json::json!({
+                "data": String::from_utf8_lossy(&tail.data),
+                "offset": tail.offset,
+                "overflow": tail.overflow,
+            })),
+            Err(err) => (StatusCode::NOT_FOUND, err.to_string()).into_response(),
+        }),
+    )
+    .await
 }
 
 /// `GET /api/events`: every event from now on, one JSON object per server-sent event.

@@ -2,13 +2,15 @@
 //! and stderr (`readProcess*Log`, `tailProcess*Log`, `clearProcessLogs`,
 //! `clearAllProcessLogs`), with supervisord's offset/length rules (in `LogStream`) and its
 //! faults. Reads are served from the streams; nothing goes to the supervisor. Every call
-//! that touches a stream runs on a blocking thread: it takes the stream's lock, which a
-//! writer stuck on a slow disk may hold, and may read or truncate the file.
+//! that touches a stream runs on a blocking thread (at most [`offload::LOG_CALLS`] at once):
+//! it takes the stream's lock, which a writer stuck on a slow disk may hold, and may read or
+//! truncate the file.
 
 use std::sync::Arc;
 
 use super::Outcome;
 use crate::logs::stream::{LogStream, ReadError};
+use crate::offload;
 use crate::rpc::args::Args;
 use crate::rpc::codec::Value;
 use crate::rpc::faults::{Fault, FaultCode};
@@ -33,13 +35,16 @@ impl Channel {
     }
 }
 
-/// Runs `work` on a blocking thread, off the runtime's workers.
-async fn off_runtime<T: Send + 'static>(
+/// Runs `work` on a blocking thread, off the runtime's workers; FAILED when too many log
+/// calls run already.
+pub(super) async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, Fault> + Send + 'static,
 ) -> Result<T, Fault> {
-    tokio::task::spawn_blocking(work)
+    offload::LOG_CALLS
+        .run(work)
         .await
-        .unwrap_or_else(|_| Err(Fault::with(FaultCode::Failed, "the log call was cancelled")))
+        .map_err(|busy| Fault::with(FaultCode::Failed, busy.to_string()))?
+        .unwrap_or_else(|| Err(Fault::with(FaultCode::Failed, "the log call was cancelled")))
 }
 
 /// `readLog(offset, length)` / `readMainLog(offset, length)`.

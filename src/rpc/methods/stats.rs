@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::Outcome;
 use crate::rpc::args::Args;
 use crate::rpc::codec::Value;
-use crate::rpc::faults::{Fault, FaultCode};
 use crate::rpc::{lookup, render, Api};
 
 /// `vigil.getProcessStats(name)`.
@@ -38,9 +37,8 @@ pub(super) async fn crashes(api: &Api, args: Args<'_>) -> Outcome {
     let history = Arc::clone(&process.crashes);
     let (group, name) = (process.group.clone(), process.name.clone());
     // The first read loads the crash file.
-    let records = tokio::task::spawn_blocking(move || history.newest(&group, &name, limit))
-        .await
-        .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?;
+    let records =
+        super::logs::off_runtime(move || Ok(history.newest(&group, &name, limit))).await?;
     Ok(Value::Array(
         records.iter().map(render::crash_record).collect(),
     ))

@@ -4,6 +4,7 @@
 
 use super::spawning::InFlight;
 use super::*;
+use crate::offload;
 
 /// How a start request that was not refused goes on.
 enum Begun {
@@ -62,10 +63,16 @@ impl Supervisor {
         let config = Arc::clone(&entry.config);
         let base_env = Arc::clone(&self.base_env);
         self.publish();
-        tokio::task::spawn_blocking(move || {
-            let checked = spawn::preflight(&config, &base_env).map_err(Refusal::SpawnError);
-            let _ = reply.send(checked.and(outcome));
-        });
+        match offload::COMMAND_CHECKS.slot() {
+            Ok(slot) => {
+                slot.spawn(move || {
+                    let checked = spawn::preflight(&config, &base_env).map_err(Refusal::SpawnError);
+                    let _ = reply.send(checked.and(outcome));
+                });
+            }
+            // As many checks hang on the file system already: the answer says so.
+            Err(busy) => self.answer(reply, Err(Refusal::Failed(busy.to_string()))),
+        }
     }
 
     /// The checks and the start of [`Self::start_request`].
@@ -242,7 +249,7 @@ impl Supervisor {
         config.redirect_stderr = true;
         config.stdout.target = crate::config::LogTarget::Auto;
         config.fcgi_socket = None;
-        self.prepare(InFlight::Probe(reply), Arc::new(config), None);
+        self.prepare(InFlight::Probe(reply), Arc::new(config), None, Vec::new());
     }
 
     /// A probe's child has started: its exit goes to the probe's waiter.

@@ -188,6 +188,7 @@ impl Supervisor {
             return;
         }
         let config = Arc::clone(&entry.config);
+        let logs = vec![Arc::clone(&entry.stdout_log), Arc::clone(&entry.stderr_log)];
         let socket = if config.fcgi_socket.is_some() {
             let copy = self
                 .table
@@ -206,22 +207,24 @@ impl Supervisor {
         } else {
             None
         };
-        self.prepare(InFlight::Process(key), config, socket);
+        self.prepare(InFlight::Process(key), config, socket, logs);
     }
 
-    /// Has `start` of `config` prepared on a blocking thread; its result comes back as
-    /// [`Control::Prepared`].
+    /// Has `start` of `config` prepared on a blocking thread (with its `logs` created); its
+    /// result comes back as [`Control::Prepared`].
     pub(super) fn prepare(
         &mut self,
         start: InFlight,
         config: Arc<ProcessConfig>,
         fcgi_socket: Option<std::os::fd::OwnedFd>,
+        logs: Vec<Arc<crate::logs::stream::LogStream>>,
     ) {
         let job = Job {
             config: Arc::clone(&config),
             base_env: Arc::clone(&self.base_env),
             umask: self.child_umask(),
             fcgi_socket,
+            logs,
         };
         let myself = self.myself.clone();
         let ticket = self.preparer.prepare(job, move |ticket, result| {
