@@ -6,7 +6,7 @@
 //! A pass costs what the managed processes cost, not what the host holds:
 //! - The parent links that make the trees come from a scan of every process on the host,
 //!   made as often as [`SCAN_SHARE`] of a core allows (every pass on a small host, about
-//!   every 50 s with 10,000 processes). Between scans a pass reads the managed processes,
+//!   every two minutes with 10,000 processes). Between scans a pass reads the managed processes,
 //!   the descendants found before, and the processes born since the last pass (the pids
 //!   after the last one the kernel handed out, `ns_last_pid`), so a new descendant joins
 //!   its tree at once and the cost follows the births, not the host. The kernel here has
@@ -14,7 +14,8 @@
 //! - A quiet process (its tree used no CPU between its last two looks) is looked at every
 //!   [`QUIET_EVERY`]th pass, its last sample standing meanwhile: a process that does not
 //!   run changes neither its CPU time nor, near enough, its memory or fds. A process with a
-//!   `memory_limit` is looked at every pass.
+//!   `memory_limit` is looked at every pass. A look that finds a tree's CPU times and
+//!   members as they were reads its `stat`s alone: its fd counts stand.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
@@ -25,9 +26,9 @@ use super::{ProcessSample, Samples, Usage};
 
 /// The share of one core the scans of every process on the host may take: the next scan
 /// comes once the time since the last one is its CPU time divided by this.
-pub const SCAN_SHARE: f64 = 0.0025;
+pub const SCAN_SHARE: f64 = 0.001;
 /// A quiet process is looked at once in this many passes.
-pub const QUIET_EVERY: u64 = 4;
+pub const QUIET_EVERY: u64 = 8;
 /// More pids handed out than this between two passes, and the births are left to the next
 /// scan (a probe per pid would cost more than the scan).
 const MAX_BIRTHS: i32 = 4096;
@@ -66,6 +67,11 @@ pub struct Meter {
     last_pid: Option<i32>,
     pid_max: i32,
     passes: u64,
+    /// The targets (their places in the pass's list) the last pass looked at; the others'
+    /// samples stand from before.
+    looked: Vec<usize>,
+    /// Every sample, kept from pass to pass: a pass changes only the ones it looks at.
+    samples: imbl::OrdMap<i32, ProcessSample>,
 }
 
 impl Default for Meter {
@@ -78,6 +84,8 @@ impl Default for Meter {
             last_pid: None,
             pid_max: procfs::pid_max().unwrap_or(1 << 22),
             passes: 0,
+            looked: Vec::new(),
+            samples: imbl::OrdMap::new(),
         }
     }
 }
@@ -100,10 +108,16 @@ impl Meter {
         } else {
             self.born_into_trees(targets, births.unwrap_or_default(), daemon)
         };
-        let due: Vec<i32> = targets
+        self.looked = targets
             .iter()
-            .filter(|target| scan || woken.contains(&target.pid) || self.is_due(target))
-            .map(|target| target.pid)
+            .enumerate()
+            .filter(|(_, target)| scan || woken.contains(&target.pid) || self.is_due(target))
+            .map(|(at, _)| at)
+            .collect();
+        let due: Vec<i32> = self
+            .looked
+            .iter()
+            .map(|at| targets[*at].pid)
             .chain([daemon])
             .collect();
         let mut stats = if scan {
@@ -147,20 +161,33 @@ impl Meter {
                 looks.insert(target.pid, look);
             }
         }
+        // What is left is gone.
+        for pid in self.looks.keys() {
+            self.samples.remove(pid);
+        }
+        for (pid, look) in &fresh {
+            if *pid != daemon {
+                self.samples.insert(*pid, look.sample.clone());
+            }
+        }
+        let daemon = fresh
+            .iter()
+            .find(|(pid, _)| *pid == daemon)
+            .map(|(_, look)| look.sample.clone());
         looks.extend(fresh);
         self.looks = looks;
-        let mut processes: imbl::OrdMap<i32, ProcessSample> = self
-            .looks
-            .iter()
-            .map(|(pid, look)| (*pid, look.sample.clone()))
-            .collect();
-        let daemon = processes.remove(&daemon);
         Samples {
-            processes,
+            processes: self.samples.clone(),
             daemon,
             pass_cpu_seconds: (thread_cpu_seconds() - began).max(0.0),
             ..Samples::default()
         }
+    }
+
+    /// The targets the last pass looked at, as places in its list (the others' samples
+    /// are the ones from before).
+    pub fn looked(&self) -> &[usize] {
+        &self.looked
     }
 
     /// The pids handed out since the previous pass (threads' among them), oldest first;
@@ -244,6 +271,7 @@ impl Meter {
         for pid in pids {
             if let Some(look) = self.look(*pid, &stats, &trees, now) {
                 looked.push((*pid, look.sample.clone()));
+                self.samples.insert(*pid, look.sample.clone());
                 self.looks.insert(*pid, look);
             }
         }
@@ -259,15 +287,32 @@ impl Meter {
         now: Instant,
     ) -> Option<Look> {
         let stat = stats.get(&pid)?;
-        let own = usage(stat);
-        let mut tree = own;
         let members = trees.members(pid);
+        let previous = self.looks.get(&pid);
+        // Nothing in the tree ran since the last look (its CPU times and members are the
+        // same): its fds are as they were, and reading them again would double the system
+        // calls of a look at a quiet process.
+        let cpu_of = |member: &i32| stats.get(member).map_or(0.0, |stat| stat.cpu_seconds);
+        let still = previous.filter(|look| {
+            look.own_cpu.to_bits() == stat.cpu_seconds.to_bits()
+                && look.tree_cpu.to_bits() == members.iter().map(cpu_of).sum::<f64>().to_bits()
+                && look.descendants.as_slice() == members.get(1..).unwrap_or_default()
+        });
+        let fds = |stat: &Stat| match still {
+            Some(_) => 0,
+            None => procfs::open_fds(stat.pid),
+        };
+        let mut own = usage(stat, fds(stat));
+        let mut tree = own;
         for member in members.iter().skip(1) {
             if let Some(stat) = stats.get(member) {
-                tree.add(&usage(stat));
+                tree.add(&usage(stat, fds(stat)));
             }
         }
-        let previous = self.looks.get(&pid);
+        if let Some(look) = still {
+            own.open_fds = look.sample.own.open_fds;
+            tree.open_fds = look.sample.tree.open_fds;
+        }
         let (cpu_percent, tree_cpu_percent) = if let Some(look) = previous {
             let elapsed = now.duration_since(look.at).as_secs_f64();
             (
@@ -324,13 +369,13 @@ fn pids_after(before: i32, now: i32, pid_max: i32) -> Option<Vec<i32>> {
 }
 
 /// What one process uses, from its `stat` and its fd count.
-fn usage(stat: &Stat) -> Usage {
+fn usage(stat: &Stat, open_fds: u64) -> Usage {
     Usage {
         cpu_seconds: stat.cpu_seconds,
         resident_bytes: stat.resident_bytes,
         virtual_bytes: stat.virtual_bytes,
         threads: stat.threads,
-        open_fds: procfs::open_fds(stat.pid),
+        open_fds,
     }
 }
 
@@ -419,5 +464,58 @@ mod tests {
                 .is_some_and(|(_, cost)| cost.to_bits() == 1e9_f64.to_bits()),
             "no scan ran"
         );
+    }
+
+    #[test]
+    fn a_look_counts_fds_afresh_once_the_tree_ran_and_keeps_them_while_it_did_not() {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let units = Units::of_this_machine();
+        // Quiet until it reads a line, then it opens 5 more fds and spins.
+        let mut child = std::process::Command::new("/bin/sh")
+            .args([
+                "-c",
+                "read line; exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null 7</dev/null; \
+                 while :; do :; done",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh runs");
+        let pid = i32::try_from(child.id()).expect("pid");
+        let mut meter = Meter::default();
+        let target = [Target {
+            pid,
+            every_pass: true,
+        }];
+        let fds_seen = |meter: &mut Meter| {
+            meter
+                .pass(&target)
+                .processes
+                .get(&pid)
+                .map(|sample| sample.own.open_fds)
+        };
+        let cpu = || {
+            procfs::stats_of(&[pid], &units)
+                .first()
+                .map_or(0.0, |stat| stat.cpu_seconds)
+        };
+        let first = fds_seen(&mut meter).expect("measured");
+        assert_eq!(fds_seen(&mut meter), Some(first), "quiet: the count stands");
+        let start = cpu();
+        if let Some(stdin) = child.stdin.as_mut() {
+            stdin.write_all(b"go\n").expect("write");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cpu() <= start && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let opened = procfs::open_fds(pid);
+        let after = fds_seen(&mut meter);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(after, Some(opened), "it ran: counted afresh");
+        // (One of fds 3 to 7 may have been inherited already.)
+        assert!(opened >= first + 4, "{first} fds, then {opened}");
     }
 }

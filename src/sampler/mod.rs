@@ -7,8 +7,10 @@
 //! for what a pass reads and skips), and takes a first look
 //! at each child it has not measured yet as soon as the snapshot shows it (from its spawn:
 //! STARTING, not only RUNNING): that child's own `stat` alone, so a new program has real
-//! figures at once and a restart costs the same in any fleet. Both run on a blocking
-//! thread: they read `/proc` (see [`procfs`] for why not sysinfo).
+//! figures at once and a restart costs the same in any fleet. Both run on the sampler's own
+//! thread, at a lower CPU priority: they read `/proc` (see [`procfs`] for why not
+//! sysinfo), and what a pass does over the whole fleet (the targets, the memory limits,
+//! the history) is done there too, never on a runtime worker.
 
 pub mod history;
 mod meter;
@@ -157,7 +159,10 @@ async fn follow_interval(
 }
 
 async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Samples>>) {
-    let mut meter = Meter::default();
+    let Ok(measurer) = Measurer::start() else {
+        tracing::error!("could not start the sampler's thread: processes are not measured");
+        return;
+    };
     let history = Arc::clone(&publish.borrow().history);
     let mut snapshots = handle.watch();
     let mut ticker = tokio::time::interval(interval);
@@ -186,11 +191,9 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
                 if new.is_empty() {
                     continue;
                 }
-                let Some((back, looked)) = off_runtime(meter, move |m| m.first_look(&new)).await
-                else {
+                let Some(looked) = measurer.run(move |meter| meter.first_look(&new)).await else {
                     return;
                 };
-                meter = back;
                 let mut samples = Samples::clone(&publish.borrow());
                 samples.processes.extend(looked);
                 publish.send_replace(Arc::new(samples));
@@ -198,13 +201,25 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
             }
         }
         let snapshot = handle.snapshot();
-        let targets = targets(&snapshot);
-        let Some((back, samples)) = off_runtime(meter, move |m| m.pass(&targets)).await else {
+        let (to_supervisor, kept) = (handle.clone(), Arc::clone(&history));
+        // Everything a pass does over the whole fleet happens on the sampler's thread.
+        let pass = measurer.run(move |meter| {
+            let (targets, views) = targets(&snapshot);
+            let samples = meter.pass(&targets);
+            report_memory_limits(&to_supervisor, &targets, &views, &samples);
+            remember(
+                &kept,
+                (&snapshot, &views),
+                &samples,
+                meter.looked(),
+                &mut trimmed,
+            );
+            (samples, trimmed)
+        });
+        let Some((samples, shape)) = pass.await else {
             return;
         };
-        meter = back;
-        report_memory_limits(&handle, &snapshot, &samples);
-        remember(&history, &snapshot, &samples, &mut trimmed);
+        trimmed = shape;
         publish.send_replace(Arc::new(Samples {
             interval,
             history: Arc::clone(&history),
@@ -213,33 +228,81 @@ async fn run(handle: Handle, interval: Duration, publish: &watch::Sender<Arc<Sam
     }
 }
 
-/// Runs `measure` on `meter` on a blocking thread (it reads `/proc`) and gives the meter
-/// back with the result; None if the runtime is going away.
-async fn off_runtime<T: Send + 'static>(
-    mut meter: Meter,
-    measure: impl FnOnce(&mut Meter) -> T + Send + 'static,
-) -> Option<(Meter, T)> {
-    tokio::task::spawn_blocking(move || {
-        let measured = measure(&mut meter);
-        (meter, measured)
-    })
-    .await
-    .ok()
+/// The sampler's own thread, which owns the [`Meter`] and runs its work at a lower CPU
+/// priority (nice [`Measurer::NICE`]): a pass over 10,000 processes reads `/proc` for tens
+/// of milliseconds, and on a small host a restart's work must not wait behind it. It ends
+/// once its `Measurer` is dropped and the work in hand is done.
+struct Measurer {
+    jobs: std::sync::mpsc::SyncSender<MeterJob>,
 }
 
-/// Adds this pass to the history, and forgets processes no longer in the snapshot (looked
-/// for only when the snapshot's shape changed: a pass clones no name).
+/// One piece of work for the sampler's thread.
+type MeterJob = Box<dyn FnOnce(&mut Meter) + Send>;
+
+impl Measurer {
+    /// The thread's nice value (0 is the rest of vigild's).
+    const NICE: i32 = 10;
+
+    fn start() -> std::io::Result<Self> {
+        let (jobs, inbox) = std::sync::mpsc::sync_channel::<MeterJob>(1);
+        std::thread::Builder::new()
+            .name("vigil sampler".into())
+            .spawn(move || {
+                lower_priority(Measurer::NICE);
+                let mut meter = Meter::default();
+                for job in inbox {
+                    job(&mut meter);
+                }
+            })?;
+        Ok(Measurer { jobs })
+    }
+
+    /// Runs `work` on the thread and gives its result; None if the thread is gone. One
+    /// runs at a time: the sampler awaits each before it asks for the next.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Meter) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move |meter| {
+                let _ = reply.send(work(meter));
+            }))
+            .ok()?;
+        answer.await.ok()
+    }
+}
+
+/// Lowers the calling thread's CPU priority to `nice` (on Linux the nice value is a
+/// thread's own); best effort.
+fn lower_priority(nice: i32) {
+    // SAFETY: gettid and setpriority take and return plain integers.
+    unsafe {
+        let thread = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, thread.unsigned_abs(), nice) != 0 {
+            tracing::debug!(
+                "could not lower the sampler's priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
+
+/// Adds this pass's looks to the history (a process the pass did not look at has the same
+/// figures as before), and forgets processes no longer in the snapshot (looked for only when
+/// the snapshot's shape changed: a pass clones no name).
 fn remember(
     history: &Mutex<History>,
-    snapshot: &Snapshot,
+    (snapshot, views): (&Snapshot, &[&ProcessView]),
     samples: &Samples,
+    looked: &[usize],
     trimmed: &mut Option<u64>,
 ) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     let mut history = history.lock().unwrap_or_else(PoisonError::into_inner);
-    for process in snapshot.processes.iter() {
+    for process in looked.iter().filter_map(|at| views.get(*at)) {
         if let Some(sample) = samples.of(process) {
             history.record(
                 (&process.group, &process.name),
@@ -268,23 +331,36 @@ fn unmeasured_children(snapshot: &Snapshot, since: u64, samples: &Samples) -> Ve
         .collect()
 }
 
-/// Every process with a live child.
-fn targets(snapshot: &Snapshot) -> Vec<Target> {
+/// Every process with a live child, and its view (at the same place).
+fn targets(snapshot: &Snapshot) -> (Vec<Target>, Vec<&ProcessView>) {
     snapshot
         .processes
         .iter()
         .filter_map(|p| {
-            p.state.pid().filter(|pid| *pid > 0).map(|pid| Target {
-                pid,
-                every_pass: p.config.memory_limit.is_some(),
+            p.state.pid().filter(|pid| *pid > 0).map(|pid| {
+                let target = Target {
+                    pid,
+                    every_pass: p.config.memory_limit.is_some(),
+                };
+                (target, p)
             })
         })
-        .collect()
+        .unzip()
 }
 
-/// Asks the supervisor to restart each process whose tree is over its `memory_limit`.
-fn report_memory_limits(handle: &Handle, snapshot: &Snapshot, samples: &Samples) {
-    for process in snapshot.processes.iter() {
+/// Asks the supervisor to restart each process whose tree is over its `memory_limit` (the
+/// targets looked at every pass: those with a limit).
+fn report_memory_limits(
+    handle: &Handle,
+    targets: &[Target],
+    views: &[&ProcessView],
+    samples: &Samples,
+) {
+    let limited = targets
+        .iter()
+        .zip(views)
+        .filter(|(target, _)| target.every_pass);
+    for (_, process) in limited {
         let (Some(limit), Some(sample)) = (process.config.memory_limit, samples.of(process)) else {
             continue;
         };
