@@ -723,9 +723,16 @@ def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, statu
         if limit:
             r["fd limit (soft)"] = limit[0]
 
-        cpu, begin = proc_cpu_seconds(pid), time.monotonic()
-        time.sleep(idle_seconds)
-        idle_rate = (proc_cpu_seconds(pid) - cpu) / (time.monotonic() - begin)
+        # The first window holds the sampler's first passes over a fleet it has not seen
+        # (a scan of the host, every process's fds); the second is the steady state, which
+        # the target and the subtractions below use.
+        def idle_window():
+            cpu, begin = proc_cpu_seconds(pid), time.monotonic()
+            time.sleep(idle_seconds)
+            return (proc_cpu_seconds(pid) - cpu) / (time.monotonic() - begin)
+
+        r["idle CPU just after start (% core)"] = idle_window() * 100
+        idle_rate = idle_window()
         r["idle CPU (% core)"] = idle_rate * 100
         # After the idle window quiet programs' log files have rested (closed until output).
         r["fds per program, quiet"] = open_fds(pid) / programs
