@@ -137,12 +137,24 @@ impl LogStream {
     /// failure leaves the stream unopened, for the next start to try again. Locks the state
     /// and touches the disk: never on the supervisor task.
     pub fn open(&self) -> std::io::Result<()> {
-        let mut state = self.lock();
-        state.open_unopened(&self.label, false)?;
+        self.open_in(&mut self.lock(), false)
+    }
+
+    /// Opens the file of an unopened stream in `state` (see [`State::open_unopened`]) and
+    /// records whether its writes may block.
+    fn open_in(&self, state: &mut State, only_existing: bool) -> std::io::Result<()> {
+        state.open_unopened(&self.label, only_existing)?;
         if let Some(file) = &state.file {
             self.may_block.store(!file.is_readable(), Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// For a read of an unopened stream: the file an earlier run left, if there is one.
+    fn open_existing(&self, state: &mut State) {
+        if let Err(err) = self.open_in(state, true) {
+            tracing::debug!("could not open the {} log to read it: {err}", self.label);
+        }
     }
 
     /// Resolves after the next write; create it before reading, so no write is missed.
@@ -316,7 +328,7 @@ impl LogStream {
     /// rotation when they are still held); other combinations are BAD_ARGUMENTS.
     pub fn read(&self, offset: i64, length: i64) -> Result<Vec<u8>, ReadError> {
         let mut state = self.lock();
-        state.open_existing(&self.label);
+        self.open_existing(&mut state);
         let Some(file) = &state.file else {
             return match &state.unopened {
                 Some(unopened) if unopened.reads_as_empty => {
@@ -349,7 +361,7 @@ impl LogStream {
     /// returned offset is where the next call continues.
     pub fn after(&self, from: u64, max: u64) -> Result<Tail, ReadError> {
         let mut state = self.lock();
-        state.open_existing(&self.label);
+        self.open_existing(&mut state);
         let from = from.min(state.ring.end());
         let (data, start) = state.since(from, max)?;
         Ok(Tail {
@@ -364,7 +376,7 @@ impl LogStream {
     /// `offset`; the returned offset is where the next call continues.
     pub fn tail(&self, offset: i64, length: i64) -> Result<Tail, ReadError> {
         let mut state = self.lock();
-        state.open_existing(&self.label);
+        self.open_existing(&mut state);
         if state.file.is_none() {
             return Ok(Tail {
                 data: Vec::new(),
@@ -441,13 +453,6 @@ impl State {
                 self.unopened = Some(unopened);
                 Err(err)
             }
-        }
-    }
-
-    /// For a read of an unopened stream: the file an earlier run left, if there is one.
-    fn open_existing(&mut self, label: &str) {
-        if let Err(err) = self.open_unopened(label, true) {
-            tracing::debug!("could not open the {label} log to read it: {err}");
         }
     }
 
@@ -761,5 +766,21 @@ mod tests {
         }
         assert_eq!(got, text);
         assert_eq!(offset, log.total());
+    }
+
+    #[test]
+    fn a_read_that_opens_an_unopened_log_knows_whether_its_writes_may_block() {
+        let stream = LogStream::unopened(
+            "x stdout",
+            (std::path::PathBuf::from("/dev/null"), NO_ROTATION),
+            64,
+            false,
+        );
+        assert!(!stream.may_block(), "not known before the file is open");
+        let _ = stream.tail(0, 10);
+        assert!(
+            stream.may_block(),
+            "a device: its writer needs a thread of its own"
+        );
     }
 }
