@@ -289,29 +289,36 @@ impl Meter {
         let stat = stats.get(&pid)?;
         let members = trees.members(pid);
         let previous = self.looks.get(&pid);
-        // Nothing in the tree ran since the last look (its CPU times and members are the
-        // same): its fds are as they were, and reading them again would double the system
-        // calls of a look at a quiet process.
-        let cpu_of = |member: &i32| stats.get(member).map_or(0.0, |stat| stat.cpu_seconds);
-        let still = previous.filter(|look| {
-            look.own_cpu.to_bits() == stat.cpu_seconds.to_bits()
-                && look.tree_cpu.to_bits() == members.iter().map(cpu_of).sum::<f64>().to_bits()
-                && look.descendants.as_slice() == members.get(1..).unwrap_or_default()
-        });
-        let fds = |stat: &Stat| match still {
-            Some(_) => 0,
-            None => procfs::open_fds(stat.pid),
+        let tree_stats = || {
+            members
+                .iter()
+                .skip(1)
+                .filter_map(|member| stats.get(member))
         };
-        let mut own = usage(stat, fds(stat));
+        let mut own = usage(stat);
         let mut tree = own;
-        for member in members.iter().skip(1) {
-            if let Some(stat) = stats.get(member) {
-                tree.add(&usage(stat, fds(stat)));
-            }
+        for stat in tree_stats() {
+            tree.add(&usage(stat));
         }
-        if let Some(look) = still {
+        let quiet = previous.is_some_and(|look| {
+            look.own_cpu.to_bits() == own.cpu_seconds.to_bits()
+                && look.tree_cpu.to_bits() == tree.cpu_seconds.to_bits()
+        });
+        // Nothing in the tree ran since the last look and its members are the same: its fds
+        // are as they were, and reading them again would double the system calls of a look
+        // at a quiet process.
+        let unchanged = previous.filter(|look| {
+            quiet && look.descendants.as_slice() == members.get(1..).unwrap_or_default()
+        });
+        if let Some(look) = unchanged {
             own.open_fds = look.sample.own.open_fds;
             tree.open_fds = look.sample.tree.open_fds;
+        } else {
+            own.open_fds = procfs::open_fds(stat.pid);
+            let others: u64 = tree_stats()
+                .map(|member| procfs::open_fds(member.pid))
+                .sum();
+            tree.open_fds = own.open_fds + others;
         }
         let (cpu_percent, tree_cpu_percent) = if let Some(look) = previous {
             let elapsed = now.duration_since(look.at).as_secs_f64();
@@ -328,10 +335,6 @@ impl Meter {
                 percent(tree.cpu_seconds, lifetime),
             )
         };
-        let quiet = previous.is_some_and(|look| {
-            look.own_cpu.to_bits() == own.cpu_seconds.to_bits()
-                && look.tree_cpu.to_bits() == tree.cpu_seconds.to_bits()
-        });
         Some(Look {
             at: now,
             own_cpu: own.cpu_seconds,
@@ -368,14 +371,14 @@ fn pids_after(before: i32, now: i32, pid_max: i32) -> Option<Vec<i32>> {
     })
 }
 
-/// What one process uses, from its `stat` and its fd count.
-fn usage(stat: &Stat, open_fds: u64) -> Usage {
+/// What one process uses, from its `stat` (its fd count is the look's to add).
+fn usage(stat: &Stat) -> Usage {
     Usage {
         cpu_seconds: stat.cpu_seconds,
         resident_bytes: stat.resident_bytes,
         virtual_bytes: stat.virtual_bytes,
         threads: stat.threads,
-        open_fds,
+        open_fds: 0,
     }
 }
 
