@@ -54,6 +54,9 @@ BINARIES = {
     "vigild": os.path.join(ROOT, "target", "release", "vigild"),
     "supervisord": os.path.join(VENV, "bin", "supervisord"),
 }
+# The scale scenario's fleet program by default (benches/sleeper.c, built by prepare()).
+SLEEPER = os.path.join(ROOT, "target", "bench", "sleeper")
+SLEEP = ["/bin/sleep", "100000"]
 LINE = b"x" * 99 + b"\n"  # 100-byte log lines
 # Every fd the hard limit allows (it cannot be raised in a container, even as root): fleets
 # of thousands need one per pipe end and log file.
@@ -69,6 +72,9 @@ QUIET = "redirect_stderr=true\nstdout_logfile=NONE\n"
 def prepare(with_supervisord):
     """Builds vigild (release) and installs supervisord 4.3 into target/venv if missing."""
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "vigild"], cwd=ROOT, check=True)
+    os.makedirs(os.path.dirname(SLEEPER), exist_ok=True)
+    subprocess.run(["gcc", "-static", "-nostdlib", "-O2", "-o", SLEEPER,
+                    os.path.join(ROOT, "benches", "sleeper.c")], check=True)
     if with_supervisord and not os.path.exists(BINARIES["supervisord"]):
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
         subprocess.run(
@@ -212,11 +218,11 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def sleepers(count, startsecs=1, name="p", sections=1, extra=""):
+def sleepers(count, startsecs=1, name="p", sections=1, extra="", command=SLEEP):
     """`count` sleeping programs, as `sections` [program:x] sections with numprocs each."""
     per = count // sections
     return "".join(
-        f"[program:{name}{s}]\ncommand=/bin/sleep 100000\nprocess_name=%(program_name)s_%(process_num)d\n"
+        f"[program:{name}{s}]\ncommand={' '.join(command)}\nprocess_name=%(program_name)s_%(process_num)d\n"
         f"numprocs={per}\nstartsecs={startsecs}\n{extra}\n"
         for s in range(sections)
     )
@@ -590,8 +596,8 @@ def load(kind, work, programs, clients, seconds):
         daemon.stop()
 
 
-def spawn_floor(count):
-    """A bare loop of posix_spawn of `count` sleepers, no supervisor: the floor for `scale`.
+def spawn_floor(count, command):
+    """A bare loop of posix_spawn of `count` `command`s, no supervisor: the floor for `scale`.
 
     Returns the seconds until all are spawned and the CPU seconds the children spent in
     exec and start-up; that CPU spread over every core is a lower bound for any supervisor.
@@ -602,9 +608,10 @@ def spawn_floor(count):
     try:
         for _ in range(count):
             group = pids[0] if pids else 0
-            pids.append(os.posix_spawn("/bin/sleep", ["sleep", "100000"], os.environ, setpgroup=group))
+            pids.append(os.posix_spawn(command[0], command, os.environ, setpgroup=group))
         elapsed = time.monotonic() - begin
-        wait_for(lambda: all(proc_exe_is_sleep(pid) for pid in pids[-50:]), 60, 0.01, "last sleepers exec'd")
+        wait_for(lambda: all(proc_exe_is(pid, command[0]) for pid in pids[-50:]), 60, 0.01,
+                 "last sleepers exec'd")
     finally:
         if pids:
             os.killpg(pids[0], signal.SIGKILL)
@@ -616,9 +623,9 @@ def spawn_floor(count):
             "children CPU / cores (s)": children / (os.cpu_count() or 1)}
 
 
-def proc_exe_is_sleep(pid):
+def proc_exe_is(pid, path):
     try:
-        return os.readlink(f"/proc/{pid}/exe").endswith("sleep")
+        return os.readlink(f"/proc/{pid}/exe") == os.path.realpath(path)
     except OSError:
         return False
 
@@ -637,10 +644,15 @@ FD_HEADROOM = 256  # fds kept free for RPC connections, spawns in flight, log ro
 CAP_SYS_RESOURCE = 24
 
 
-def scale_programs(count, logged):
+def scale_programs(count, logged, fleet_command):
+    """The fleet of `fleet_command`s and the victim, which is always /bin/sleep: every
+    restart measured is a real dynamically linked exec, the same at every count. The victim
+    starts first (priority 1), so it is watched through a pidfd as every program is on a
+    host whose fd limit holds the fleet's; at this machine's 20,000 the last ~300 of
+    10,000 NONE programs get none and are found by SIGCHLD (reaper.rs)."""
     extra = LOGGED if logged else QUIET
-    return (sleepers(count, sections=max(1, count // 100), extra=extra)
-            + "[program:victim]\ncommand=/bin/sleep 100000\nstartsecs=0\nautorestart=true\n"
+    return (sleepers(count, sections=max(1, count // 100), extra=extra, command=fleet_command)
+            + "[program:victim]\ncommand=/bin/sleep 100000\nstartsecs=0\nautorestart=true\npriority=1\n"
             f"crashloop_threshold=0\n{extra}\n")
 
 
@@ -689,13 +701,13 @@ def promtool_check(body):
     return checked.returncode == 0, output[:5]
 
 
-def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, status_calls=20, scrapes=10,
-              phase_seconds=60):
+def scale_run(kind, work, count, logged, notes, fleet_command, idle_seconds=10, kills=30,
+              status_calls=20, scrapes=10, phase_seconds=60):
     """One daemon with `count` sleepers and the victim; every phase bounded by `phase_seconds`
     (at least 3 samples). CPU figures have the idle rate (measured first, over `idle_seconds`,
     with the default sample_interval) times the phase's duration subtracted."""
     programs = count + 1
-    daemon = Daemon(kind, work, scale_programs(count, logged))
+    daemon = Daemon(kind, work, scale_programs(count, logged, fleet_command))
     pid = daemon.pid
     r = {}
 
@@ -883,13 +895,14 @@ def scale_run(kind, work, count, logged, notes, idle_seconds=10, kills=30, statu
         daemon.stop()
 
 
-def scale_suite(kinds, work, results, counts, idle_seconds=10):
+def scale_suite(kinds, work, results, counts, fleet_command, idle_seconds=10):
     """Runs scale_run for every count that fits the fd limit with stdout logged; above that,
     the largest count that fits (logged) and the count itself with stdout NONE (then also
     1 program with stdout NONE, as that variant's baseline). Fills results["scale N"] and
     results["scale N NONE"]; notes say what the limit allowed and why."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    notes = [f"fd limit: soft {soft}, hard {hard} (ulimit -Hn); minfds={MINFDS} in the generated configs"]
+    notes = [f"fd limit: soft {soft}, hard {hard} (ulimit -Hn); minfds={MINFDS} in the generated configs",
+             f"fleet program: {' '.join(fleet_command)}; the victim: {' '.join(SLEEP)}"]
     if not may_raise_fd_limit():
         notes.append("the hard limit cannot be raised here: CAP_SYS_RESOURCE is not in this "
                      "process's effective capabilities (a container)")
@@ -901,13 +914,14 @@ def scale_suite(kinds, work, results, counts, idle_seconds=10):
     def run(count, logged, with_supervisord):
         name = f"scale {count}" + ("" if logged else " NONE")
         entry = results.setdefault(name, {})
-        entry["floor"] = spawn_floor(count)
+        entry["floor"] = spawn_floor(count, fleet_command)
         order = ["vigild"] + (["supervisord"] if with_supervisord and "supervisord" in kinds else [])
         for kind in order:
             print(f"  {name} [{kind}] ...", file=sys.stderr, flush=True)
             began = time.monotonic()
             try:
-                entry[kind] = scale_run(kind, work, count, logged, notes, idle_seconds=idle_seconds)
+                entry[kind] = scale_run(kind, work, count, logged, notes, fleet_command,
+                                         idle_seconds=idle_seconds)
             except (TimeoutError, RuntimeError, OSError, http.client.HTTPException) as err:
                 print(f"    failed: {err}", file=sys.stderr)
                 notes.append(f"{name} [{kind}] failed: {err}")
@@ -1084,6 +1098,9 @@ def main():
                         type=lambda text: [int(c) for c in text.split(",")],
                         help="program counts of the scale scenario (default %(default)s); "
                              "supervisord runs at 1000 only")
+    parser.add_argument("--scale-fleet", choices=("static", "sleep"), default="static",
+                        help="the scale fleet's program: benches/sleeper.c (default), or /bin/sleep, "
+                             "whose shared pages slow every exit on a host running DAMON")
     args = parser.parse_args()
 
     prepare(not args.no_supervisord)
@@ -1116,7 +1133,8 @@ def main():
                 }
                 run = lambda k, w, lines=lines, size=size: logs(k, w, lines, size)
             if name == "scale":
-                scale_suite(kinds, work, results, args.scale_counts)
+                scale_suite(kinds, work, results, args.scale_counts,
+                            [SLEEPER] if args.scale_fleet == "static" else SLEEP)
                 continue
             runs = {kind: [] for kind in order}
             for repetition in range(repetitions):

@@ -239,7 +239,7 @@ async fn rpc(
         Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
     };
     let text = match methods::call(&api, access, &call.method, &call.params).await {
-        Ok(value) => codec::response(&value),
+        Ok(value) => codec::response(value),
         Err(fault) => codec::fault(fault.code.code(), &fault.to_string()),
     };
     (

@@ -9,7 +9,7 @@
 //! else from the current file and the one rotation moved to `name.1`.
 
 use std::os::fd::BorrowedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -174,10 +174,18 @@ impl LogStream {
 
     /// The log file's path, if the stream has one (its own lock, never held while writing).
     pub fn path(&self) -> Option<PathBuf> {
-        self.path
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.with_path(|path| path.map(Path::to_path_buf))
+    }
+
+    /// `read` of the log file's path, without copying it: a fleet-wide answer reads every
+    /// stream's path.
+    pub fn with_path<T>(&self, read: impl FnOnce(Option<&Path>) -> T) -> T {
+        read(
+            self.path
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_deref(),
+        )
     }
 
     /// Writes to `file` from now on (none: memory only), as a reload's new `logfile` asks

@@ -129,16 +129,6 @@ fn write_process_info(encoder: &mut Encoder, process: &ProcessView, now: SystemT
                     .min(i64::from(i32::MAX))
             })
     };
-    let stdout = process.stdout.path();
-    let stdout = stdout
-        .as_deref()
-        .map(Path::to_string_lossy)
-        .unwrap_or_default();
-    let stderr = process.stderr.path();
-    let stderr = stderr
-        .as_deref()
-        .map(Path::to_string_lossy)
-        .unwrap_or_default();
     encoder.begin_struct();
     encoder.string("name", &process.name);
     encoder.string("group", &process.group);
@@ -149,9 +139,17 @@ fn write_process_info(encoder: &mut Encoder, process: &ProcessView, now: SystemT
     encoder.string("statename", process.state.name());
     encoder.string("spawnerr", &process.spawnerr);
     encoder.int("exitstatus", i64::from(process.exitstatus));
-    encoder.string("logfile", &stdout);
-    encoder.string("stdout_logfile", &stdout);
-    encoder.string("stderr_logfile", &stderr);
+    process.stdout.with_path(|stdout| {
+        let stdout = stdout.map(Path::to_string_lossy).unwrap_or_default();
+        encoder.string("logfile", &stdout);
+        encoder.string("stdout_logfile", &stdout);
+    });
+    process.stderr.with_path(|stderr| {
+        encoder.string(
+            "stderr_logfile",
+            &stderr.map(Path::to_string_lossy).unwrap_or_default(),
+        );
+    });
     encoder.int("pid", i64::from(process.state.pid().unwrap_or(0)));
     encoder.string("description", &present::description(process, now));
     encoder.end_struct();
