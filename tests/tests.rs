@@ -44,3 +44,5 @@ mod dashboards;
 mod stalled_sinks;
 // Chaos: random kills, pauses, forks, closed outputs and floods against 50 programs.
 mod chaos;
+// vigild as a container's entrypoint: essential programs, PID 1, orphans adopted.
+mod containers;

@@ -136,7 +136,7 @@ fn main() -> ExitCode {
         return check(&options, args.strict);
     }
     match daemon::run(&options) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(ending) => ExitCode::from(ending.exit_status()),
         Err(StartError::Config(errors)) => {
             for error in &errors.0 {
                 eprintln!("Error: {error}");

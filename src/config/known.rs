@@ -60,6 +60,7 @@ pub const PROGRAM: &[&str] = &[
     "healthcheck_retries",
     "healthcheck_start_period",
     "depends_on",
+    "essential",
 ];
 
 /// Extra options of `[fcgi-program:x]`.
@@ -93,7 +94,7 @@ pub const SUPERVISORD: &[&str] = &[
 ];
 
 /// Options of `[group:x]`.
-pub const GROUP: &[&str] = &["programs", "priority"];
+pub const GROUP: &[&str] = &["programs", "priority", "essential"];
 /// Options of `[include]`.
 pub const INCLUDE: &[&str] = &["files"];
 /// Options of `[unix_http_server]`.

@@ -323,6 +323,10 @@ pub struct ProcessConfig {
     /// vigil: program or group names that must be RUNNING (and healthy) before this
     /// process starts (`depends_on`); checked to exist and to form no cycle.
     pub depends_on: Vec<String>,
+    /// vigil: when this process ends for good with nobody having asked (FATAL, or EXITED
+    /// with no restart coming), vigild stops everything and exits with its status
+    /// (`essential`, on the program or on its `[group:x]`).
+    pub essential: bool,
 }
 
 /// What a health probe does.

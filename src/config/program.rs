@@ -49,8 +49,12 @@ pub(super) fn read_all(
         let mut processes = Vec::new();
         for member in &group.members {
             if let Some((section, kind, program)) = program_section(doc, member) {
+                let member_of = InGroup {
+                    name: &group.name,
+                    essential: group.essential,
+                };
                 processes.extend(
-                    read_program(section, kind, program, &group.name, ctx, errors, warnings).1,
+                    read_program(section, kind, program, &member_of, ctx, errors, warnings).1,
                 );
             }
         }
@@ -72,8 +76,12 @@ pub(super) fn read_all(
             if kind != wanted || grouped.contains(section.name.as_str()) {
                 continue;
             }
+            let own_group = InGroup {
+                name: program,
+                essential: false,
+            };
             let (priority, processes) =
-                read_program(section, kind, program, program, ctx, errors, warnings);
+                read_program(section, kind, program, &own_group, ctx, errors, warnings);
             let group = GroupConfig {
                 name: program.to_string(),
                 priority,
@@ -126,12 +134,20 @@ pub(super) fn program_section<'a>(
     Some((doc.section(name)?, kind, program))
 }
 
+/// The group a program section is read into, and what the group gives its members.
+struct InGroup<'a> {
+    /// The group's name.
+    name: &'a str,
+    /// A `[group:x]`'s `essential`: the members' default.
+    essential: bool,
+}
+
 /// One section → (its priority, its processes).
 fn read_program(
     section: &RawSection,
     kind: Kind,
     program: &str,
-    group: &str,
+    group: &InGroup<'_>,
     ctx: &Context,
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
@@ -146,7 +162,7 @@ fn read_program(
     let mut names = ctx.base_names(section);
     names
         .text("program_name", program)
-        .text("group_name", group);
+        .text("group_name", group.name);
     let mut reader = SectionReader { section, errors };
 
     let default_priority = if kind == Kind::Listener { -1 } else { 999 };
@@ -213,7 +229,7 @@ fn read_program(
     let listener = (kind == Kind::Listener).then(|| read_listener(&mut reader, &names));
     let shared = ProcessConfig {
         name: String::new(),
-        group: group.to_string(),
+        group: group.name.to_string(),
         program: program.to_string(),
         priority,
         command: String::new(),
@@ -251,6 +267,7 @@ fn read_program(
         depends_on: reader.parse("depends_on", &names, Vec::new(), |text| {
             Ok(value::list(text))
         }),
+        essential: reader.parse("essential", &names, group.essential, value::boolean),
         crash_records: CrashRecordPolicy {
             tail_lines: reader.parse("crash_tail_lines", &names, 50, value::count),
             history: reader.parse("crash_history", &names, 20, value::count),

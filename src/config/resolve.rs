@@ -452,6 +452,8 @@ fn check_plugin_sections(doc: &RawDoc, errors: &mut Vec<Diagnostic>) {
 pub(super) struct HeterogeneousGroup {
     pub name: String,
     pub priority: i32,
+    /// vigil: `essential=true` on the group, the default of its members.
+    pub essential: bool,
     /// Names of the member sections (`program:a` or `fcgi-program:a`).
     pub members: Vec<String>,
 }
@@ -473,6 +475,7 @@ fn read_group_sections(
             continue;
         }
         let priority = reader.parse("priority", &names, 999, priority);
+        let essential = reader.parse("essential", &names, false, value::boolean);
         let Some(programs) = reader.text("programs", &names) else {
             if section.get("programs").is_none() {
                 reader.error(
@@ -511,6 +514,7 @@ fn read_group_sections(
         groups.push(HeterogeneousGroup {
             name: name.to_string(),
             priority,
+            essential,
             members,
         });
     }

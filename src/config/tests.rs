@@ -69,7 +69,7 @@ fn program_defaults_match_the_reference() {
     let group = &config.groups[0];
     assert_eq!((group.name.as_str(), group.priority), ("app", 999));
     let p = &group.processes[0];
-    let table: [(&str, String, String); 19] = [
+    let table: [(&str, String, String); 20] = [
         ("name", p.name.clone(), "app".into()),
         ("priority", p.priority.to_string(), "999".into()),
         ("autostart", p.autostart.to_string(), "true".into()),
@@ -104,6 +104,7 @@ fn program_defaults_match_the_reference() {
         ("umask", format!("{:?}", p.umask), "None".into()),
         ("serverurl", format!("{:?}", p.serverurl), "None".into()),
         ("log_markers", p.log_markers.to_string(), "false".into()),
+        ("essential", p.essential.to_string(), "false".into()),
         (
             "memory_limit",
             format!("{:?}", p.memory_limit),

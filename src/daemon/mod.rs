@@ -25,7 +25,7 @@ use crate::logs::stream::LogStream;
 use crate::process::spawner::Spawner;
 use crate::rpc::Api;
 use crate::sampler;
-use crate::supervisor::{self, Control, Handle};
+use crate::supervisor::{self, Control, Ending, Handle};
 
 /// What `vigild` was asked to do on its command line.
 #[derive(Debug, Clone, Default)]
@@ -145,8 +145,9 @@ impl ConfigSource {
     }
 }
 
-/// Runs vigild until it is shut down.
-pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
+/// Runs vigild until it is shut down; says how it ended (its exit status: 0 after a
+/// shutdown asked for, an `essential` process's status after its end).
+pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     allocator::return_big_buffers();
     crate::process::launch::tidy_inherited_fds();
     // A log past a file size limit (RLIMIT_FSIZE) must fail its write (EFBIG, reported and
@@ -191,6 +192,10 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
         }
         daemonize(settings.directory.as_deref(), settings.umask)?;
     }
+    // After daemonizing (a fork does not inherit it), before any child starts.
+    if let Err(err) = crate::process::reaper::adopt_orphans() {
+        tracing::warn!("cannot become a subreaper ({err}): orphans of programs go to init");
+    }
     if let Err(err) = settings::write_pidfile(&settings.pidfile) {
         tracing::error!(target: CRITICAL, "{err}");
     }
@@ -230,7 +235,11 @@ pub fn run(options: &DaemonOptions) -> Result<(), StartError> {
     if let Some(socket) = socket_path {
         let _ = std::fs::remove_file(socket);
     }
-    tracing::info!("vigild exiting");
+    if let Ok(Ending::Essential { status }) = result {
+        tracing::info!("vigild exiting with status {status}");
+    } else {
+        tracing::info!("vigild exiting");
+    }
     result
 }
 
@@ -251,7 +260,7 @@ fn serve(
     (main_log, logger): (Arc<LogStream>, Arc<MainLogger>),
     listeners: http::Listeners,
     applied: &Arc<Mutex<settings::Applied>>,
-) -> Result<(), StartError> {
+) -> Result<Ending, StartError> {
     // Before the runtime starts its threads: the helper is a fork of this process.
     let spawner = Spawner::fork();
     // Also before the threads: it kills what vigild leaves behind if vigild dies.

@@ -39,6 +39,17 @@ impl ExitOutcome {
         }
     }
 
+    /// The status a shell reports for this end, as `$?`: the exit code, or 128 + the
+    /// signal's number (what vigild exits with when an `essential` process ends so).
+    pub fn shell_status(self) -> u8 {
+        match self {
+            ExitOutcome::Exited(code) => u8::try_from(code & 0xff).unwrap_or(u8::MAX),
+            ExitOutcome::Signaled { signal, .. } => {
+                u8::try_from(128 + signal.clamp(0, 127)).unwrap_or(u8::MAX)
+            }
+        }
+    }
+
     /// Whether `exitcodes` lists this end (a death by signal never is).
     pub fn is_expected(self, exitcodes: &[i32]) -> bool {
         match self {
@@ -90,6 +101,19 @@ mod tests {
             core_dumped: true,
         };
         assert_eq!(realtime.describe(), "terminated by signal 40 (core dumped)");
+    }
+
+    #[test]
+    fn the_shell_status_is_the_code_or_128_plus_the_signal() {
+        assert_eq!(ExitOutcome::Exited(0).shell_status(), 0);
+        assert_eq!(ExitOutcome::Exited(3).shell_status(), 3);
+        let killed = |signal| ExitOutcome::Signaled {
+            signal,
+            core_dumped: false,
+        };
+        assert_eq!(killed(libc::SIGKILL).shell_status(), 137);
+        assert_eq!(killed(libc::SIGTERM).shell_status(), 143);
+        assert_eq!(killed(40).shell_status(), 168);
     }
 
     #[test]

@@ -5,8 +5,13 @@
 //! `waitpid(pid)` looks at that one child.
 //!
 //! A pidfd is one fd per child. A child whose pidfd could not be opened or would take the
-//! fds kept free (a 32nd of the limit) is asked by its pid at each SIGCHLD; when vigild is
-//! PID 1 or a subreaper, orphans come too and SIGCHLD sweeps with `waitpid(-1)`.
+//! fds kept free (a 32nd of the limit) is asked by its pid at each SIGCHLD. vigild is PID 1
+//! or makes itself a subreaper ([`adopt_orphans`]), so its children's orphans (a daemon's
+//! double fork) become its own, and only a `waitpid(-1)` finds them: a SIGCHLD that no
+//! watched exit explains sweeps at once (at most every [`SWEEP_GAP`]); one that came with
+//! watched exits, which may have hidden an orphan's, sweeps [`SWEEP_LATER`] after. So
+//! restarts at 10,000 programs do not each pay a walk over every child, and no orphan
+//! stays a zombie for more than a second.
 //! The supervisor calls this from its own task only, never concurrently with a spawn: std's
 //! `Command::spawn` waits for a child whose exec failed, and a concurrent `waitpid(-1)`
 //! could steal that status. This module owns no process state; it only hands exits over.
@@ -15,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -23,6 +29,10 @@ use super::exit::ExitOutcome;
 
 /// Exits collected per readiness of the epoll instance; more are taken on the next turn.
 const BATCH: usize = 64;
+/// The least time between two sweeps over every child for orphans.
+const SWEEP_GAP: Duration = Duration::from_millis(100);
+/// How long after a SIGCHLD that came with watched exits the sweep for orphans comes.
+const SWEEP_LATER: Duration = Duration::from_secs(1);
 
 /// Watches vigild's children and collects the ones that ended.
 #[derive(Debug)]
@@ -35,6 +45,12 @@ pub struct Reaper {
     unwatched: HashSet<i32>,
     /// vigild is PID 1 or a subreaper: orphans become its children, unwatched.
     adopts_orphans: bool,
+    /// Watched exits collected since the last SIGCHLD was handled.
+    exits_since_signal: usize,
+    /// When the next sweep for orphans is due.
+    sweep_at: Option<Instant>,
+    /// When the last one ran.
+    swept_at: Option<Instant>,
 }
 
 impl Reaper {
@@ -54,6 +70,9 @@ impl Reaper {
             watched: HashMap::new(),
             unwatched: HashSet::new(),
             adopts_orphans: adopts_orphans(),
+            exits_since_signal: 0,
+            sweep_at: None,
+            swept_at: None,
         })
     }
 
@@ -79,6 +98,8 @@ impl Reaper {
             Ok(fd) => {
                 self.watched.insert(pid, fd);
             }
+            // Reaped already, by a sweep for orphans: its exit was handed over then.
+            Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {}
             Err(err) => {
                 if self.unwatched.is_empty() {
                     tracing::warn!(
@@ -143,22 +164,15 @@ impl Reaper {
                 Waited::Running => {}
             }
         }
+        self.exits_since_signal += ended.len();
         (ended, count < BATCH)
     }
 
     /// After a SIGCHLD: the unwatched children that ended, each asked by its pid (the
-    /// watched ones come through [`Reaper::collect_watched`]), so an exit never costs a
-    /// walk over every child; when orphans may come (PID 1, subreaper), every ended child.
-    pub fn sweep_if_needed(&mut self) -> Vec<(i32, ExitOutcome)> {
-        if self.adopts_orphans {
-            let ended = reap_ready();
-            for (pid, _) in &ended {
-                self.unwatched.remove(pid);
-                self.watched.remove(pid);
-            }
-            return ended;
-        }
-        // No orphans can come: only the unwatched ones are asked, each by its pid.
+    /// watched ones come through [`Reaper::collect_watched`], which the caller runs first),
+    /// so an exit never costs a walk over every child; when orphans may come, the sweep
+    /// for them, now or later (see the module's text).
+    pub fn after_sigchld(&mut self, now: Instant) -> Vec<(i32, ExitOutcome)> {
         let mut ended = Vec::new();
         self.unwatched.retain(|pid| match wait_for(*pid) {
             Waited::Ended(outcome) => {
@@ -168,8 +182,55 @@ impl Reaper {
             Waited::Gone => false,
             Waited::Running => true,
         });
+        let explained = std::mem::take(&mut self.exits_since_signal) > 0 || !ended.is_empty();
+        if self.adopts_orphans {
+            let due = if explained {
+                now + SWEEP_LATER
+            } else {
+                self.swept_at
+                    .map_or(now, |last| (last + SWEEP_GAP).max(now))
+            };
+            self.sweep_at = Some(self.sweep_at.map_or(due, |at| at.min(due)));
+            ended.extend(self.sweep_if_due(now));
+        }
         ended
     }
+
+    /// When the next sweep for orphans is due, if one is.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.sweep_at
+    }
+
+    /// The sweep for orphans, if it is due: every child that has ended.
+    pub fn sweep_if_due(&mut self, now: Instant) -> Vec<(i32, ExitOutcome)> {
+        if self.sweep_at.is_none_or(|at| at > now) {
+            return Vec::new();
+        }
+        self.sweep_at = None;
+        self.swept_at = Some(now);
+        let ended = reap_ready();
+        for (pid, _) in &ended {
+            self.unwatched.remove(pid);
+            self.watched.remove(pid);
+        }
+        ended
+    }
+}
+
+/// Makes vigild a child subreaper (`PR_SET_CHILD_SUBREAPER`), so the orphans of its
+/// children (a daemon's double fork) are re-parented to it and reaped, not to init. As PID
+/// 1 this is already so. Not inherited across fork: call it in the process that runs the
+/// supervisor, before it starts children.
+pub fn adopt_orphans() -> io::Result<()> {
+    if std::process::id() == 1 {
+        return Ok(());
+    }
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument and touches no memory.
+    let done = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if done < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Whether vigild is PID 1 or a child subreaper, so orphans are reparented to it.

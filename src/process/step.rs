@@ -143,6 +143,18 @@ pub enum Refused {
 }
 
 impl Step {
+    /// The final state this step left its process in, when it is one nobody asked for:
+    /// FATAL, or EXITED with no restart coming (a stop by hand ends in STOPPED). What vigil's
+    /// `essential` acts on.
+    pub fn unasked_end(&self) -> Option<StateKind> {
+        let last = self.changes.last()?.to;
+        match last {
+            StateKind::Fatal => Some(last),
+            StateKind::Exited if !self.effects.contains(&Effect::Respawn) => Some(last),
+            _ => None,
+        }
+    }
+
     pub(super) fn log(&mut self, level: Level, message: String) {
         self.effects.push(Effect::Log { level, message });
     }

@@ -73,6 +73,29 @@ pub struct ConfigInfo {
     pub in_use: bool,
 }
 
+/// How the supervisor task ended: what vigild's exit status reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A shutdown was asked for (SIGTERM/INT/QUIT, `supervisor.shutdown`).
+    Asked,
+    /// vigil `essential`: this process ended for good unasked, with this status (its exit
+    /// code, 128 + the signal that killed it, or 1 for FATAL).
+    Essential {
+        /// vigild's exit status.
+        status: u8,
+    },
+}
+
+impl Ending {
+    /// vigild's exit status for this ending.
+    pub fn exit_status(self) -> u8 {
+        match self {
+            Ending::Asked => 0,
+            Ending::Essential { status } => status,
+        }
+    }
+}
+
 /// The reply to a process request.
 pub type Reply = oneshot::Sender<Result<(), Refusal>>;
 
@@ -275,14 +298,15 @@ pub fn handle() -> (Handle, Pending) {
 
 /// Starts the supervisor task for `config` behind `pending`'s handle and begins the
 /// autostart of its programs. `base_env` is the environment children inherit before their
-/// own settings. The task ends after a [`Control::Shutdown`] has stopped every process.
+/// own settings. The task ends after a [`Control::Shutdown`] (or an `essential` process's
+/// end) has stopped every process, with how it ended.
 pub fn start(
     pending: Pending,
     config: Config,
     base_env: Vec<(String, String)>,
     (spawner, guardian): (Spawner, crate::process::guardian::Guardian),
     events: crate::events::Publisher,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+) -> std::io::Result<tokio::task::JoinHandle<Ending>> {
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
     let actor = actor::Supervisor::new(

@@ -68,6 +68,7 @@ fn config() -> ProcessConfig {
         },
         health_check: None,
         depends_on: Vec::new(),
+        essential: false,
     }
 }
 
@@ -355,7 +356,45 @@ fn autorestart_policies_after_running() {
             respawn,
             "{policy:?} {code}"
         );
+        // vigil `essential`: an exit with no restart coming is the end nobody asked for.
+        let unasked = (!respawn).then_some(StateKind::Exited);
+        assert_eq!(step.unasked_end(), unasked, "{policy:?} {code}");
     }
+}
+
+#[test]
+fn the_ends_nobody_asked_for_are_fatal_and_exited_for_good_never_a_stop() {
+    let base = Instant::now();
+    let cfg = ProcessConfig {
+        startretries: Some(0),
+        ..config()
+    };
+    let mut p = Process::default();
+    p.apply(Input::Spawned { pid: 5 }, &cfg, at(base, 0))
+        .expect("spawn");
+    let step = p
+        .apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 0))
+        .expect("quick exit");
+    assert_eq!(names(&step), ["BACKOFF", "FATAL"]);
+    assert_eq!(step.unasked_end(), Some(StateKind::Fatal));
+
+    // A stop by hand ends in STOPPED, whatever the exit.
+    let never = ProcessConfig {
+        autorestart: AutoRestart::Never,
+        ..config()
+    };
+    let mut p = Process::default();
+    p.apply(Input::Spawned { pid: 6 }, &never, at(base, 0))
+        .expect("spawn");
+    p.apply(Input::StartSecsElapsed, &never, at(base, 1))
+        .expect("running");
+    let step = p.apply(Input::Stop, &never, at(base, 2)).expect("stop");
+    assert_eq!(step.unasked_end(), None);
+    let step = p
+        .apply(Input::Exited(ExitOutcome::Exited(1)), &never, at(base, 3))
+        .expect("stopped");
+    assert_eq!(names(&step), ["STOPPED"]);
+    assert_eq!(step.unasked_end(), None);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! spawning, `depends_on` and ordered stops each have a file of their own.
 
 mod depends_on;
+mod essential;
 mod groups;
 mod requests;
 mod shutdown;
@@ -24,7 +25,8 @@ use super::statefile::StateFile;
 use super::table::{PendingStart, ProcKey, Table};
 use super::timers::Timers;
 use super::{
-    ConfigInfo, Control, GroupDiff, ProbeChild, ProbeRefusal, Refusal, Snapshot, SupervisorState,
+    ConfigInfo, Control, Ending, GroupDiff, ProbeChild, ProbeRefusal, Refusal, Snapshot,
+    SupervisorState,
 };
 use crate::config::Config;
 use crate::events::{Event, Message, Publisher};
@@ -123,6 +125,8 @@ pub(super) struct Supervisor {
     recheck_stops: Vec<ProcKey>,
     /// Told of every child's process group, to kill them if vigild dies.
     guardian: Guardian,
+    /// How the run ends: asked for, unless an `essential` process ended it.
+    ending: Ending,
 }
 
 impl Supervisor {
@@ -177,6 +181,7 @@ impl Supervisor {
             recheck_starts: Vec::new(),
             recheck_stops: Vec::new(),
             guardian,
+            ending: Ending::Asked,
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -198,12 +203,12 @@ impl Supervisor {
             .publish(&self.table, &self.waiting, (state, self.reloads));
     }
 
-    /// Runs until a shutdown has stopped every process.
+    /// Runs until a shutdown has stopped every process; says how it ended.
     pub(super) async fn run(
         mut self,
         mut receiver: mpsc::UnboundedReceiver<Control>,
         mut sigchld: Signal,
-    ) {
+    ) -> Ending {
         self.announce_groups();
         self.events.publish(Event::supervisor_running());
         self.autostart();
@@ -217,6 +222,7 @@ impl Supervisor {
                 self.next_report,
                 self.spawner.deadline(),
                 self.preparation_deadline(),
+                self.reaper.deadline(),
             ]
             .into_iter()
             .flatten()
@@ -239,7 +245,10 @@ impl Supervisor {
                     }
                 }
                 _ = sigchld.recv() => {
-                    for (pid, outcome) in self.reaper.sweep_if_needed() {
+                    // Watched exits first: they tell whether the signal may be an orphan's.
+                    let (watched, _) = self.reaper.collect_watched();
+                    let swept = self.reaper.after_sigchld(Instant::now());
+                    for (pid, outcome) in watched.into_iter().chain(swept) {
                         self.child_exited(pid, outcome);
                     }
                 }
@@ -263,6 +272,7 @@ impl Supervisor {
             self.publish();
         }
         self.publish();
+        self.ending
     }
 
     fn handle(&mut self, control: Control) {
@@ -469,6 +479,10 @@ impl Supervisor {
             return Err(Refused::Ignored);
         };
         let was_looping = entry.process.crash_loop().looping().is_some();
+        let exited = match input {
+            Input::Exited(outcome) => Some(outcome),
+            _ => None,
+        };
         let step = entry.process.apply(input, &entry.config, clock)?;
         self.generations += 1;
         entry.generation = self.generations;
@@ -507,7 +521,9 @@ impl Supervisor {
                 "",
             ));
         }
+        let unasked_end = step.unasked_end();
         self.execute(key, step, clock.now);
+        self.essential_check(key, unasked_end, exited);
         self.dependency_changed(key);
         Ok(())
     }
@@ -590,6 +606,9 @@ impl Supervisor {
         }
         if self.spawner.deadline().is_some_and(|at| at <= now) {
             self.take_answers();
+        }
+        for (pid, outcome) in self.reaper.sweep_if_due(now) {
+            self.child_exited(pid, outcome);
         }
         self.expire_preparations(now);
         if self.next_report.is_some_and(|at| at <= now) {

@@ -424,7 +424,8 @@ impl Supervisor {
                 let pid = child.pid;
                 self.record_spawn(&key, child);
                 if let Some(outcome) = self.early_exits.remove(&pid) {
-                    self.child_exited(pid, outcome);
+                    self.ended_before_recorded(&key, (pid, outcome), cancelled);
+                    return;
                 }
             }
             Err(error) if by_hand && !cancelled && error.is_preflight() => {
@@ -444,6 +445,29 @@ impl Supervisor {
             let _ = self.apply(&key, Input::Stop);
         }
         self.start_settled(&key, None);
+    }
+
+    /// `key`'s child, just recorded, that a sweep reaped before its start's answer was
+    /// taken (orphans come to vigild, so SIGCHLD may sweep with `waitpid(-1)`). A stop or
+    /// shutdown that came meanwhile is carried out without a signal (no child is left, and
+    /// its pid may be someone else's by now), the start is settled, and only then is the
+    /// exit handled, so that autorestart can start the process again (a pending start
+    /// refuses a second one).
+    fn ended_before_recorded(
+        &mut self,
+        key: &ProcKey,
+        (pid, outcome): (i32, ExitOutcome),
+        cancelled: bool,
+    ) {
+        if cancelled || !matches!(self.mood, Mood::Running) {
+            self.table.pids.remove(&pid);
+            if self.apply(key, Input::GiveUp).is_err() {
+                let _ = self.apply(key, Input::Stop);
+            }
+            self.table.pids.insert(pid, key.clone());
+        }
+        self.start_settled(key, None);
+        self.child_exited(pid, outcome);
     }
 
     /// Ends `key`'s pending start: its callers get SPAWN_ERROR when the start failed at
