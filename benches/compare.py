@@ -974,6 +974,9 @@ def scale_suite(kinds, work, results, counts, fleet_command, idle_seconds=10):
             quiet_baseline = True
         run(count, False, False)
 
+    if points:
+        fds_with_both_streams_logged(work, results, notes, hard, fleet_command)
+
     # Ratios against the 1-program figures of the same variant, as issue 20's targets state them.
     for name, entry in results.items():
         match = re.fullmatch(r"scale (\d+)( NONE)?", name)
@@ -989,6 +992,34 @@ def scale_suite(kinds, work, results, counts, fleet_command, idle_seconds=10):
     results["scale"] = {"notes": notes, "largest logged count": max(ran_logged, default=None),
                         "fd hard limit": hard, "fds per extra program, logged": per,
                         "fixed fds, logged": fixed}
+
+
+def fds_with_both_streams_logged(work, results, notes, hard, fleet_command, per_guess=4.2):
+    """Issue 20's fd question with stdout and stderr both AUTO-logged: the largest fleet
+    the hard limit holds at `per_guess` fds each, its fds per program once every program
+    runs and once their quiet logs have rested, and what 10,000 would need."""
+    count = max(500, int((hard - FD_HEADROOM - 64) / per_guess) // 500 * 500)
+    daemon = Daemon("vigild", work, sleepers(count, startsecs=0, sections=max(1, count // 100),
+                                                command=fleet_command))
+    r = {}
+    try:
+        timeout = 60 + count * 0.02
+        wait_for(lambda: daemon.call("supervisor.getState", timeout=timeout), timeout, 0.01,
+                 "vigild answering")
+        daemon.wait_states("RUNNING", count, timeout, 0.25)
+        r["fds per program, just started"] = open_fds(daemon.pid) / count
+        # A log with no output rests (closed until its next write) after 5 s of quiet.
+        time.sleep(7)
+        r["fds per program, quiet"] = open_fds(daemon.pid) / count
+    finally:
+        daemon.stop()
+    per = r["fds per program, quiet"]
+    r["fds for 10,000 programs, quiet"] = per * 10000
+    r["fds for 10,000 programs, every log open"] = r["fds per program, just started"] * 10000
+    results[f"scale {count} both logged"] = {"vigild": r}
+    notes.append(f"{count} programs with stdout and stderr both logged: {per:.2f} fds each at rest, "
+                 f"{r['fds per program, just started']:.2f} with every log open; 10,000 would need "
+                 f"~{r['fds for 10,000 programs, every log open']:.0f} of a 65,536 limit")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1045,6 +1076,12 @@ def targets(results):
         if scenario.startswith("scale 10000"):  # issue 5's, for 10,000 programs
             target(scenario, "all RUNNING (s)", "< startsecs + 2 = 3 s", lambda v: v < 3)
             target(scenario, "getAllProcessInfo median (ms)", "< 100 ms", lambda v: v < 100)
+    for scenario, by_kind in results.items():
+        if scenario.endswith("both logged"):
+            v = by_kind.get("vigild", {}).get("fds for 10,000 programs, every log open")
+            if v is not None:
+                checks.append((scenario, "fds for 10,000 programs, every log open",
+                               "< 65,536 - 2,048 kept free (issue 20)", v < 65536 - 2048))
     target("sampler 1000", "pass CPU (ms)", "< 50 ms (issue 6)", lambda v: v < 50)
     target("page 1000", "median (ms)", "< 200 ms (issue 10)", lambda v: v < 200)
     target("load 500x100", "failed calls", "0 (issue 12)", lambda v: v == 0)

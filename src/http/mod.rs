@@ -152,7 +152,7 @@ pub fn serve(listeners: Listeners, api: Api) -> io::Result<()> {
         let listener = tokio::net::UnixListener::from_std(listener)?;
         let app = router(api.clone(), auth, MetricsAuth::Required);
         tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).await {
+            if let Err(err) = axum::serve(listener, app.into_make_service()).await {
                 tracing::error!("unix_http_server stopped: {err}");
             }
         });
@@ -175,7 +175,9 @@ fn serve_tcp(name: &'static str, listener: std::net::TcpListener, app: Router) -
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
     tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, app).await {
+        // A connection takes a clone of the service (an Arc), not of the router's tables,
+        // which serving the `Router` itself copies per connection.
+        if let Err(err) = axum::serve(listener, app.into_make_service()).await {
             tracing::error!("{name} stopped: {err}");
         }
     });

@@ -7,11 +7,13 @@
 //! A pidfd is one fd per child. A child whose pidfd could not be opened or would take the
 //! fds kept free (a 32nd of the limit) is asked by its pid at each SIGCHLD. vigild is PID 1
 //! or makes itself a subreaper ([`adopt_orphans`]), so its children's orphans (a daemon's
-//! double fork) become its own, and only a `waitpid(-1)` finds them: a SIGCHLD that no
-//! watched exit explains sweeps at once (at most every [`SWEEP_GAP`]); one that came with
-//! watched exits, which may have hidden an orphan's, sweeps [`SWEEP_LATER`] after. So
-//! restarts at 10,000 programs do not each pay a walk over every child, and no orphan
-//! stays a zombie for more than a second.
+//! double fork) become its own, and only a `waitpid(-1)` finds them (a walk over every
+//! child: 1.3 ms at 10,000): a SIGCHLD that no watched exit explains sweeps at once (at
+//! most every [`SWEEP_GAP`]); one that came with watched exits may have hidden an orphan's,
+//! so once an orphan has been seen it sweeps [`SWEEP_LATER`] after; and a sweep runs at
+//! least every [`SWEEP_AT_LEAST`]. So restarts at 10,000 programs do not each pay a walk,
+//! and an orphan is a zombie for a second at most (a minute, for the first one, in the
+//! rare case that its death hides behind a watched one).
 //! The supervisor calls this from its own task only, never concurrently with a spawn: std's
 //! `Command::spawn` waits for a child whose exec failed, and a concurrent `waitpid(-1)`
 //! could steal that status. This module owns no process state; it only hands exits over.
@@ -33,6 +35,8 @@ const BATCH: usize = 64;
 const SWEEP_GAP: Duration = Duration::from_millis(100);
 /// How long after a SIGCHLD that came with watched exits the sweep for orphans comes.
 const SWEEP_LATER: Duration = Duration::from_secs(1);
+/// The longest time between two sweeps for orphans.
+const SWEEP_AT_LEAST: Duration = Duration::from_secs(60);
 
 /// Watches vigild's children and collects the ones that ended.
 #[derive(Debug)]
@@ -49,8 +53,10 @@ pub struct Reaper {
     exits_since_signal: usize,
     /// When the next sweep for orphans is due.
     sweep_at: Option<Instant>,
-    /// When the last one ran.
-    swept_at: Option<Instant>,
+    /// When the last one ran (at first, when the reaper was made).
+    swept_at: Instant,
+    /// A sweep has reaped a child that was not watched: orphans do come.
+    orphans_seen: bool,
 }
 
 impl Reaper {
@@ -72,7 +78,8 @@ impl Reaper {
             adopts_orphans: adopts_orphans(),
             exits_since_signal: 0,
             sweep_at: None,
-            swept_at: None,
+            swept_at: Instant::now(),
+            orphans_seen: false,
         })
     }
 
@@ -184,34 +191,39 @@ impl Reaper {
         });
         let explained = std::mem::take(&mut self.exits_since_signal) > 0 || !ended.is_empty();
         if self.adopts_orphans {
-            let due = if explained {
-                now + SWEEP_LATER
-            } else {
-                self.swept_at
-                    .map_or(now, |last| (last + SWEEP_GAP).max(now))
+            let due = match (explained, self.orphans_seen) {
+                (false, _) => Some((self.swept_at + SWEEP_GAP).max(now)),
+                (true, true) => Some(now + SWEEP_LATER),
+                (true, false) => None,
             };
-            self.sweep_at = Some(self.sweep_at.map_or(due, |at| at.min(due)));
+            if let Some(due) = due {
+                self.sweep_at = Some(self.sweep_at.map_or(due, |at| at.min(due)));
+            }
             ended.extend(self.sweep_if_due(now));
         }
         ended
     }
 
-    /// When the next sweep for orphans is due, if one is.
+    /// When the next sweep for orphans is due (none when no orphans can come).
     pub fn deadline(&self) -> Option<Instant> {
-        self.sweep_at
+        if !self.adopts_orphans {
+            return None;
+        }
+        let at_least = self.swept_at + SWEEP_AT_LEAST;
+        Some(self.sweep_at.map_or(at_least, |at| at.min(at_least)))
     }
 
     /// The sweep for orphans, if it is due: every child that has ended.
     pub fn sweep_if_due(&mut self, now: Instant) -> Vec<(i32, ExitOutcome)> {
-        if self.sweep_at.is_none_or(|at| at > now) {
+        if self.deadline().is_none_or(|at| at > now) {
             return Vec::new();
         }
         self.sweep_at = None;
-        self.swept_at = Some(now);
+        self.swept_at = now;
         let ended = reap_ready();
         for (pid, _) in &ended {
-            self.unwatched.remove(pid);
-            self.watched.remove(pid);
+            let ours = self.watched.remove(pid).is_some() | self.unwatched.remove(pid);
+            self.orphans_seen |= !ours;
         }
         ended
     }
