@@ -27,6 +27,8 @@ pub mod memory;
 pub mod metrics;
 /// supervisord's namespecs (`group:name`, `group:*`, `name`): parsing and display.
 pub mod namespec;
+/// sd_notify for `ready=notify` programs: the socket, its thread, the messages.
+pub mod notify;
 /// Blocking work from callers outside run on tokio's blocking threads, bounded per kind.
 pub mod offload;
 /// How a process is described to a person, for the XML-RPC answers and the web page alike.

@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use crate::process::announced::Phase;
 use crate::process::state::{Health, State};
 use crate::supervisor::ProcessView;
 
@@ -12,7 +13,36 @@ use crate::supervisor::ProcessView;
 /// the uptime, `crash loop` while STARTING, and in its BACKOFF `crash loop: 7 crashes in 60s,
 /// next start in 16s`; health: `, unhealthy` after the uptime, `unhealthy` while the failed
 /// process is being stopped; and `waiting for db` while `depends_on` holds a start back.
+/// vigil `ready=notify`: what the program announced follows, `, reloading` or `, stopping`
+/// and `, status: Listening on :8080` (alone while STARTING).
 pub fn description(process: &ProcessView, now: SystemTime) -> String {
+    let mut text = supervisord_description(process, now);
+    let announced = &process.announced;
+    if matches!(
+        process.state,
+        State::Starting { .. } | State::Running { .. }
+    ) {
+        let parts = [
+            announced.phase.map(|phase| match phase {
+                Phase::Reloading => "reloading".to_string(),
+                Phase::Stopping => "stopping".to_string(),
+            }),
+            announced
+                .status
+                .as_ref()
+                .map(|status| format!("status: {status}")),
+        ];
+        for part in parts.into_iter().flatten() {
+            if !text.is_empty() {
+                text.push_str(", ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+fn supervisord_description(process: &ProcessView, now: SystemTime) -> String {
     match process.state {
         State::Running { pid, health } => {
             let up = process

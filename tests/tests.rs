@@ -46,3 +46,5 @@ mod stalled_sinks;
 mod chaos;
 // vigild as a container's entrypoint: essential programs, PID 1, orphans adopted.
 mod containers;
+// Readiness: ready=notify (sd_notify), ready=log, ready=healthcheck, ready_timeout.
+mod readiness;

@@ -147,6 +147,15 @@ pub enum Invalid {
         /// The one handler vigil has.
         supported: &'static str,
     },
+    /// Not one of `ready=`'s kinds.
+    #[error("unknown readiness (expected startsecs, notify, fd:N, log:REGEX or healthcheck)")]
+    NotReadiness,
+    /// `ready=fd:N` with N not a descriptor a child can be given.
+    #[error("fd:{0} is out of range (expected 3..1023: 0, 1 and 2 are the child's stdio)")]
+    ReadyFdOutOfRange(String),
+    /// `ready=log:` with a pattern that does not compile.
+    #[error("bad regular expression: {0}")]
+    BadRegex(String),
     /// A `%(name)s` expansion that fails.
     #[error(transparent)]
     Expansion(#[from] super::expand::ExpandError),

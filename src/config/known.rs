@@ -61,6 +61,8 @@ pub const PROGRAM: &[&str] = &[
     "healthcheck_start_period",
     "depends_on",
     "essential",
+    "ready",
+    "ready_timeout",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

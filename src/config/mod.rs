@@ -327,6 +327,11 @@ pub struct ProcessConfig {
     /// with no restart coming), vigild stops everything and exits with its status
     /// (`essential`, on the program or on its `[group:x]`).
     pub essential: bool,
+    /// vigil: what ends STARTING (`ready`, default `startsecs`).
+    pub ready: Readiness,
+    /// vigil: how long a program with a `ready=` other than `startsecs` may take to be
+    /// ready before its start counts as failed (`ready_timeout`, default 90 s).
+    pub ready_timeout: std::time::Duration,
 }
 
 /// What a health probe does.
@@ -351,6 +356,53 @@ pub enum Probe {
         /// Port.
         port: u16,
     },
+}
+
+/// vigil `ready=`: what ends a process's STARTING (→ RUNNING).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    /// supervisord's rule, the default: RUNNING once the child has lived `startsecs`.
+    StartSecs,
+    /// `ready=notify`: the child (or one of its children) sends `READY=1` over
+    /// `NOTIFY_SOCKET`, systemd's sd_notify protocol.
+    Notify,
+    /// `ready=fd:N`: s6's notification-fd: the child writes a newline to its fd N.
+    Fd(i32),
+    /// `ready=log:REGEX`: the first line of stdout or stderr that matches.
+    Log(LinePattern),
+    /// `ready=healthcheck`: the first passing health check.
+    HealthCheck,
+}
+
+impl Readiness {
+    /// Whether STARTING ends by `startsecs` (supervisord's way) rather than by the program.
+    pub fn is_startsecs(&self) -> bool {
+        matches!(self, Readiness::StartSecs)
+    }
+}
+
+impl std::fmt::Display for Readiness {
+    /// The option as written: `ready=notify`, `ready=fd:3`, `ready=log:Listening`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Readiness::StartSecs => write!(f, "startsecs"),
+            Readiness::Notify => write!(f, "ready=notify"),
+            Readiness::Fd(fd) => write!(f, "ready=fd:{fd}"),
+            Readiness::Log(pattern) => write!(f, "ready=log:{}", pattern.0.as_str()),
+            Readiness::HealthCheck => write!(f, "ready=healthcheck"),
+        }
+    }
+}
+
+/// A `ready=log:` regular expression; equal when written the same (so a reread sees no
+/// change in an unchanged program).
+#[derive(Debug, Clone)]
+pub struct LinePattern(pub regex::Regex);
+
+impl PartialEq for LinePattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 /// vigil's health check of one program.

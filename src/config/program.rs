@@ -18,7 +18,8 @@ use super::resolve::{
 use super::value;
 use super::{
     AutoRestart, CrashLoopPolicy, CrashRecordPolicy, FcgiAddress, FcgiSocket, GroupConfig,
-    HealthCheck, ListenerConfig, LogTarget, Probe, ProcessConfig, StreamLog,
+    HealthCheck, LinePattern, ListenerConfig, LogTarget, Probe, ProcessConfig, Readiness,
+    StreamLog,
 };
 
 /// The only result handler vigil can run (it cannot import Python callables).
@@ -268,11 +269,24 @@ fn read_program(
             Ok(value::list(text))
         }),
         essential: reader.parse("essential", &names, group.essential, value::boolean),
+        ready: reader.parse("ready", &names, Readiness::StartSecs, readiness),
+        ready_timeout: reader.parse(
+            "ready_timeout",
+            &names,
+            std::time::Duration::from_secs(90),
+            positive_seconds,
+        ),
         crash_records: CrashRecordPolicy {
             tail_lines: reader.parse("crash_tail_lines", &names, 50, value::count),
             history: reader.parse("crash_history", &names, 20, value::count),
         },
     };
+    if shared.ready == Readiness::HealthCheck && shared.health_check.is_none() {
+        reader.error(
+            Some("ready"),
+            "ready=healthcheck needs a health check (healthcheck_command, healthcheck_http or healthcheck_tcp)",
+        );
+    }
 
     let mut processes = Vec::new();
     for process_num in numprocs_start..numprocs_start.saturating_add(instances) {
@@ -491,6 +505,28 @@ fn read_health_check(reader: &mut SectionReader<'_>, names: &Names) -> Option<He
         },
         start_period: reader.parse("healthcheck_start_period", names, secs(0), value::seconds),
     })
+}
+
+/// `ready=`: `startsecs`, `notify`, `fd:N`, `log:REGEX` or `healthcheck`.
+fn readiness(text: &str) -> Result<Readiness, Invalid> {
+    let text = text.trim();
+    if let Some(pattern) = text.strip_prefix("log:") {
+        return regex::Regex::new(pattern)
+            .map(|regex| Readiness::Log(LinePattern(regex)))
+            .map_err(|err| Invalid::BadRegex(err.to_string()));
+    }
+    if let Some(fd) = text.strip_prefix("fd:") {
+        return match fd.trim().parse::<i32>() {
+            Ok(fd @ 3..=1023) => Ok(Readiness::Fd(fd)),
+            _ => Err(Invalid::ReadyFdOutOfRange(fd.to_string())),
+        };
+    }
+    match text.to_ascii_lowercase().as_str() {
+        "startsecs" | "" => Ok(Readiness::StartSecs),
+        "notify" => Ok(Readiness::Notify),
+        "healthcheck" => Ok(Readiness::HealthCheck),
+        _ => Err(Invalid::NotReadiness),
+    }
 }
 
 /// Seconds above zero (a probe interval or timeout).

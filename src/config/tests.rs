@@ -69,7 +69,7 @@ fn program_defaults_match_the_reference() {
     let group = &config.groups[0];
     assert_eq!((group.name.as_str(), group.priority), ("app", 999));
     let p = &group.processes[0];
-    let table: [(&str, String, String); 20] = [
+    let table: [(&str, String, String); 22] = [
         ("name", p.name.clone(), "app".into()),
         ("priority", p.priority.to_string(), "999".into()),
         ("autostart", p.autostart.to_string(), "true".into()),
@@ -105,6 +105,12 @@ fn program_defaults_match_the_reference() {
         ("serverurl", format!("{:?}", p.serverurl), "None".into()),
         ("log_markers", p.log_markers.to_string(), "false".into()),
         ("essential", p.essential.to_string(), "false".into()),
+        ("ready", p.ready.to_string(), "startsecs".into()),
+        (
+            "ready_timeout",
+            format!("{:?}", p.ready_timeout),
+            "90s".into(),
+        ),
         (
             "memory_limit",
             format!("{:?}", p.memory_limit),
@@ -322,6 +328,15 @@ fn bad_values_are_located_errors() {
             "must be at least 1",
         ),
         ("backoff_max=soon", "not an integer"),
+        ("ready=soonish", "unknown readiness"),
+        ("ready=log:(unclosed", "bad regular expression"),
+        ("ready=fd:2", "fd:2 is out of range"),
+        ("ready=fd:x", "fd:x is out of range"),
+        (
+            "ready=healthcheck",
+            "ready=healthcheck needs a health check",
+        ),
+        ("ready=notify\nready_timeout=0", "must be above 0 seconds"),
     ];
     for (option, why) in cases {
         let errs = errors(&format!(

@@ -1,6 +1,6 @@
 //! `vigilctl`: supervisorctl's commands, output and exit codes, over the same XML-RPC API
 //! (so it works against vigild and Python supervisord alike), plus `status --json`, `status
-//! -l` and `crashes` from vigil's own methods.
+//! -l` and `crashes` from vigil's own methods, and `wait` for processes to be RUNNING.
 //!
 //! It shares nothing with the daemon but the wire format: every fact comes from an API call.
 
@@ -11,6 +11,7 @@ mod groups;
 mod logs;
 mod processes;
 mod shell;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -239,9 +240,10 @@ impl Ctl {
             "fg" => self.fg(args),
             "maintail" => self.maintail(args),
             "crashes" => self.crashes(args),
+            "wait" => self.wait(args),
             "help" => println!(
                 "default commands (type help <topic>):\n=====================================\n\
-                 add  avail  clear  crashes  maintail  pid  reload  remove  reread  restart  shutdown  signal  start  status  stop  tail  update  version"
+                 add  avail  clear  crashes  maintail  pid  reload  remove  reread  restart  shutdown  signal  start  status  stop  tail  update  version  wait"
             ),
             other => {
                 println!("*** Unknown syntax: {other}");

@@ -284,6 +284,10 @@ fn serve(
         let identification = config.supervisord.identifier.clone();
         // The control plane first: it answers while the supervisor opens the log files.
         let (handle, pending) = supervisor::handle();
+        // Before the first spawn: `ready=notify` children get its name.
+        if let Err(err) = crate::notify::start(handle.clone()) {
+            tracing::error!("cannot open the notify socket ({err}): ready=notify programs will not become ready");
+        }
         let events = crate::events::start(identification.clone());
         let (sample_interval, interval) =
             tokio::sync::watch::channel(config.supervisord.sample_interval);

@@ -5,14 +5,15 @@
 //! read/tail semantics. [`capture`] moves bytes from a child's pipe into its stream on a
 //! thread of its own, through the [`filters`] (capture mode, ANSI stripping, timestamps).
 //! [`mainlog`] formats the daemon's log; [`auto`] names and cleans AUTO files; [`crashes`]
-//! keeps each process's crash records. This module knows bytes and files, never process
-//! states.
+//! keeps each process's crash records; [`line_watch`] finds a `ready=log:` line. This
+//! module knows bytes and files, never process states.
 
 pub mod auto;
 pub mod capture;
 pub mod crashes;
 pub mod file;
 pub mod filters;
+pub mod line_watch;
 pub mod mainlog;
 pub mod ring;
 pub mod sink;

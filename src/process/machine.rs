@@ -11,13 +11,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
 
+use super::announced::Announced;
 use super::crashloop::{CrashLoop, Verdict};
 use super::exit::ExitOutcome;
 use super::spawn_error::SpawnError;
 use super::state::{Health, Retry, State, StateKind};
 use super::step::{Change, CrashFacts, Effect, Level, Refused, Step, Timer};
 use super::tally::{ExitReason, Tally};
-use crate::config::{AutoRestart, ProcessConfig};
+use crate::config::{AutoRestart, ProcessConfig, Readiness};
 
 /// Something that happened to a process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,14 @@ pub enum Input {
     },
     /// The `startsecs` timer fired.
     StartSecsElapsed,
+    /// vigil `ready=`: the program said it is ready (`READY=1`, its notification fd, a
+    /// matching line, a passing health check).
+    Ready,
+    /// vigil `ready_timeout` passed while it was not.
+    ReadyTimedOut,
+    /// vigil `ready=notify`: what the current child (or one of its own) said over
+    /// sd_notify; `READY=1` ends STARTING.
+    Notified(crate::notify::Notice),
     /// The child was reaped.
     Exited(ExitOutcome),
     /// A stop was requested.
@@ -81,6 +90,7 @@ pub struct Process {
     tally: Tally,
     crash_loop: CrashLoop,
     signalled: bool,
+    announced: Announced,
 }
 
 impl Default for Process {
@@ -97,6 +107,7 @@ impl Default for Process {
             tally: Tally::default(),
             crash_loop: CrashLoop::default(),
             signalled: false,
+            announced: Announced::default(),
         }
     }
 }
@@ -142,6 +153,11 @@ impl Process {
     /// process has exited since).
     pub fn reached_running(&self) -> bool {
         self.reached_running
+    }
+
+    /// vigil: what a `ready=notify` program said about itself since its start.
+    pub fn announced(&self) -> &Announced {
+        &self.announced
     }
 
     /// vigil: spawns, exits and crashes so far.
@@ -204,7 +220,11 @@ impl Process {
                     Level::Info,
                     format!("spawned: '{}' with pid {pid}", config.name),
                 );
-                step.arm(Timer::StartSecs, Duration::from_secs(config.startsecs));
+                if config.ready.is_startsecs() {
+                    step.arm(Timer::StartSecs, Duration::from_secs(config.startsecs));
+                } else {
+                    step.arm(Timer::ReadyTimeout, config.ready_timeout);
+                }
             }
             (state, Input::SpawnFailed { error }) if state.can_start() => {
                 self.begin_start(clock);
@@ -214,25 +234,44 @@ impl Process {
                 self.spawnerr = Some(error);
                 self.enter_backoff(&mut step, config, clock);
             }
-            (State::Starting { pid, health }, Input::StartSecsElapsed) => {
-                self.backoff = 0;
-                self.change(&mut step, State::Running { pid, health }, None);
+            (State::Starting { pid, health }, Input::StartSecsElapsed)
+                if config.ready.is_startsecs() =>
+            {
+                let why = format!(
+                    "process has stayed up for > than {} seconds (startsecs)",
+                    config.startsecs
+                );
+                self.become_running(&mut step, config, clock, (pid, health), &why);
+            }
+            (State::Starting { pid, health }, Input::Ready) if !config.ready.is_startsecs() => {
+                let why = format!("process is ready ({})", config.ready);
+                self.become_running(&mut step, config, clock, (pid, health), &why);
+            }
+            (
+                State::Starting { pid, health } | State::Running { pid, health },
+                Input::Notified(notice),
+            ) => {
+                self.announced.take(&notice);
+                let starting = self.state.kind() == StateKind::Starting;
+                if notice.ready && starting && config.ready == Readiness::Notify {
+                    let why = format!("process is ready ({})", config.ready);
+                    self.become_running(&mut step, config, clock, (pid, health), &why);
+                }
+            }
+            (State::Starting { pid, health }, Input::ReadyTimedOut) => {
+                let seconds = config.ready_timeout.as_secs();
                 step.log(
-                    Level::Info,
+                    Level::Warn,
                     format!(
-                        "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
-                        config.name, config.startsecs
+                        "not ready: {} did not become ready within {seconds}s ({}); stopping it",
+                        config.name, config.ready
                     ),
                 );
-                if self.crash_loop.looping().is_some() {
-                    let up = self
-                        .started_at
-                        .map_or(Duration::ZERO, |start| clock.now.duration_since(start));
-                    step.arm(
-                        Timer::CrashLoopReset,
-                        config.crash_loop.reset.saturating_sub(up),
-                    );
-                }
+                self.spawnerr = Some(SpawnError::NotReady {
+                    seconds,
+                    how: config.ready.to_string(),
+                });
+                self.stop_child(&mut step, config, (pid, health), ExitReason::NotReady);
             }
             (State::Running { .. }, Input::CrashLoopReset) => {
                 if self.crash_loop.end() {
@@ -245,6 +284,28 @@ impl Process {
                         ),
                     );
                 }
+            }
+            (
+                State::Stopping {
+                    reason: ExitReason::NotReady,
+                    ..
+                },
+                Input::Exited(outcome),
+            ) => {
+                // A start that never became ready failed, as a quick exit does.
+                self.tally.count_exit(ExitReason::NotReady);
+                step.exit_reason = Some(ExitReason::NotReady);
+                self.laststop = Some(clock.wall);
+                self.exitstatus = outcome.exit_status();
+                step.log(
+                    Level::Warn,
+                    format!(
+                        "stopped: {} ({}; not ready)",
+                        config.name,
+                        outcome.describe()
+                    ),
+                );
+                self.enter_backoff(&mut step, config, clock);
             }
             (
                 State::Stopping { reason, .. } | State::Unknown { reason, .. },
@@ -353,31 +414,7 @@ impl Process {
                     Input::Restart(reason) => reason,
                     _ => ExitReason::Stopped,
                 };
-                let stopping = State::Stopping {
-                    pid,
-                    reason,
-                    health,
-                };
-                self.change(&mut step, stopping, None);
-                let signal = config.stopsignal;
-                step.log(
-                    Level::Debug,
-                    format!(
-                        "killing {} (pid {pid}) {}with signal {}",
-                        config.name,
-                        if config.stopasgroup {
-                            "process group "
-                        } else {
-                            ""
-                        },
-                        signal.as_str()
-                    ),
-                );
-                step.effects.push(Effect::Signal {
-                    signal,
-                    to_group: config.stopasgroup,
-                });
-                step.arm(Timer::StopTimeout, Duration::from_secs(config.stopwaitsecs));
+                self.stop_child(&mut step, config, (pid, health), reason);
             }
             (State::Backoff { .. }, Input::Stop) => {
                 self.change(&mut step, State::Stopped, None);
@@ -441,9 +478,78 @@ impl Process {
         self.laststart = Some(clock.wall);
         self.spawnerr = None;
         self.reached_running = false;
+        self.announced = Announced::default();
     }
 
+    /// STARTING → RUNNING, saying `why` in supervisord's `success:` line; a run in a crash
+    /// loop arms the timer that ends the loop once the run has lasted.
+    fn become_running(
+        &mut self,
+        step: &mut Step,
+        config: &ProcessConfig,
+        clock: Clock,
+        (pid, health): (i32, Option<Health>),
+        why: &str,
+    ) {
+        self.backoff = 0;
+        self.change(step, State::Running { pid, health }, None);
+        step.log(
+            Level::Info,
+            format!("success: {} entered RUNNING state, {why}", config.name),
+        );
+        if self.crash_loop.looping().is_some() {
+            let up = self
+                .started_at
+                .map_or(Duration::ZERO, |start| clock.now.duration_since(start));
+            step.arm(
+                Timer::CrashLoopReset,
+                config.crash_loop.reset.saturating_sub(up),
+            );
+        }
+    }
+
+    /// → STOPPING for `reason`: the stop signal (to the group with `stopasgroup`), and
+    /// SIGKILL after `stopwaitsecs`.
+    fn stop_child(
+        &mut self,
+        step: &mut Step,
+        config: &ProcessConfig,
+        (pid, health): (i32, Option<Health>),
+        reason: ExitReason,
+    ) {
+        let stopping = State::Stopping {
+            pid,
+            reason,
+            health,
+        };
+        self.change(step, stopping, None);
+        let signal = config.stopsignal;
+        step.log(
+            Level::Debug,
+            format!(
+                "killing {} (pid {pid}) {}with signal {}",
+                config.name,
+                if config.stopasgroup {
+                    "process group "
+                } else {
+                    ""
+                },
+                signal.as_str()
+            ),
+        );
+        step.effects.push(Effect::Signal {
+            signal,
+            to_group: config.stopasgroup,
+        });
+        step.arm(Timer::StopTimeout, Duration::from_secs(config.stopwaitsecs));
+    }
+
+    /// An exit while STARTING that is a failed start: before `startsecs`, or, for a
+    /// program that says when it is ready, any exit before it did.
     fn too_quick(&self, config: &ProcessConfig, clock: Clock) -> bool {
+        if !config.ready.is_startsecs() {
+            return true;
+        }
         self.started_at.is_some_and(|start| {
             clock.now.duration_since(start) < Duration::from_secs(config.startsecs)
         })

@@ -5,11 +5,12 @@
 //! spawning ([`spawn`] prepares a start, [`preparer`] runs that off the supervisor,
 //! [`spawner`] starts it), feeding its stdin ([`stdin`]), signalling ([`signal`]), reaping
 //! ([`reaper`]), fcgi sockets ([`fcgi`]) and the [`guardian`] that cleans up after a crash of
-//! vigild.
+//! vigild; what a `ready=notify` program announced about itself ([`announced`]).
 //!
 //! The state machine decides (which state, which timer, whether to restart) without doing
 //! anything; the supervisor carries its decisions out and owns the timers.
 
+pub mod announced;
 pub mod crashloop;
 pub mod exit;
 pub mod fcgi;

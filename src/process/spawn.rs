@@ -204,6 +204,11 @@ fn environment(
     }
     env.insert("SUPERVISOR_PROCESS_NAME".into(), config.name.clone());
     env.insert("SUPERVISOR_GROUP_NAME".into(), config.group.clone());
+    if config.ready == crate::config::Readiness::Notify {
+        if let Some(socket) = crate::notify::socket_name() {
+            env.insert("NOTIFY_SOCKET".into(), socket.to_string());
+        }
+    }
     if let Some(path) = &config.environment_file {
         let text =
             std::fs::read_to_string(path).map_err(|err| SpawnError::EnvironmentFileUnreadable {

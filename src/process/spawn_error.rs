@@ -133,6 +133,15 @@ pub enum SpawnError {
         /// Delayed restarts before giving up.
         restarts: u32,
     },
+    /// vigil `ready=`: the child did not say it was ready within `ready_timeout`, and was
+    /// stopped as a failed start.
+    #[error("not ready within {seconds}s ({how})")]
+    NotReady {
+        /// `ready_timeout`, in seconds.
+        seconds: u64,
+        /// The `ready=` it waited for, as written.
+        how: String,
+    },
     /// vigil `depends_on`: a dependency is FATAL, so it will never be ready.
     #[error("dependency {dependency} is FATAL")]
     DependencyFatal {

@@ -15,6 +15,8 @@ use super::tally::ExitReason;
 pub enum Timer {
     /// Promote STARTING to RUNNING.
     StartSecs,
+    /// vigil `ready_timeout`: a program that says when it is ready has not.
+    ReadyTimeout,
     /// Retry a spawn from BACKOFF.
     Retry,
     /// Escalate a stop to SIGKILL.

@@ -19,17 +19,20 @@ pub enum ExitReason {
     MemoryLimit,
     /// Stopped by vigil because it failed its health check.
     Unhealthy,
+    /// Stopped by vigil because it did not become ready within `ready_timeout`.
+    NotReady,
 }
 
 impl ExitReason {
     /// Every reason, in the order [`Tally::exits`] counts them.
-    pub const ALL: [ExitReason; 6] = [
+    pub const ALL: [ExitReason; 7] = [
         ExitReason::Expected,
         ExitReason::Unexpected,
         ExitReason::Signal,
         ExitReason::Stopped,
         ExitReason::MemoryLimit,
         ExitReason::Unhealthy,
+        ExitReason::NotReady,
     ];
 
     /// The metric label.
@@ -41,6 +44,7 @@ impl ExitReason {
             ExitReason::Stopped => "stopped",
             ExitReason::MemoryLimit => "memory_limit",
             ExitReason::Unhealthy => "unhealthy",
+            ExitReason::NotReady => "not_ready",
         }
     }
 

@@ -14,7 +14,7 @@
 
 pub mod history;
 mod meter;
-mod procfs;
+pub(crate) mod procfs;
 mod tree;
 
 use std::sync::{Arc, Mutex, PoisonError};

@@ -109,6 +109,10 @@ pub enum Control {
     Restart(Box<Config>, Vec<(String, String)>),
     /// Reopen every child log file (SIGUSR2).
     ReopenLogs,
+    /// vigil `ready=notify`: an sd_notify message, with its sender's ancestry.
+    Notified(crate::notify::Notified),
+    /// vigil `ready=log:REGEX`: child `pid` of this process printed a matching line.
+    LineSeen(ProcKey, i32),
     /// Start one process (`startProcess`).
     Start(ProcKey, Reply),
     /// Stop one process (`stopProcess`).

@@ -20,6 +20,7 @@ use super::table::{Entry, ProcKey, Table};
 use crate::config::ProcessConfig;
 use crate::logs::crashes::CrashHistory;
 use crate::logs::stream::LogStream;
+use crate::process::announced::Announced;
 use crate::process::crashloop::Looping;
 use crate::process::state::State;
 use crate::process::tally::Tally;
@@ -94,6 +95,8 @@ pub struct ProcessView {
     pub waiting_for: Vec<String>,
     /// vigil: a start is on its way to the spawner; the state changes once it is there.
     pub start_pending: bool,
+    /// vigil `ready=notify`: what the program announced (`STATUS=`, reloading, stopping).
+    pub announced: Announced,
 }
 
 /// Equal when everything shown is equal (the publish number aside); shared parts (streams,
@@ -117,6 +120,7 @@ impl PartialEq for ProcessView {
             && Arc::ptr_eq(&self.config, &other.config)
             && self.waiting_for == other.waiting_for
             && self.start_pending == other.start_pending
+            && self.announced == other.announced
     }
 }
 
@@ -450,6 +454,7 @@ fn view_of(
             Vec::new()
         },
         start_pending: entry.pending_start.is_some(),
+        announced: entry.process.announced().clone(),
     }
 }
 

@@ -4,14 +4,21 @@
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use crate::config::{Config, GroupConfig, LogTarget, ProcessConfig, StreamLog};
+use tokio::sync::mpsc;
+
+use super::Control;
+use crate::config::{
+    Config, GroupConfig, LinePattern, LogTarget, ProcessConfig, Readiness, StreamLog,
+};
 use crate::events::{Channel, Event, ListenerBacklog, Message, Publisher};
 use crate::logs::auto;
 use crate::logs::capture::{self, Drained, OnCapture, OnOutput, Treatment};
 use crate::logs::crashes::{self, CrashHistory, CrashRecord};
 use crate::logs::file::Rotation;
+use crate::logs::line_watch::watch_lines;
 use crate::logs::stream::LogStream;
 use crate::process::exit::{signal_name, ExitOutcome};
 use crate::process::machine::Process;
@@ -70,19 +77,21 @@ impl Entry {
     /// with `log_markers`, each stream starts with a spawn marker. Capture-mode blocks and
     /// (with `*_events_enabled`) every chunk become events; an event listener's stdout goes
     /// to its pool instead, as its protocol channel.
+    /// With `ready=log:REGEX`, both streams are watched for the line, which is told to
+    /// the supervisor (`myself`) as [`Control::LineSeen`].
     pub fn capture_output(
         &mut self,
-        stdout: Option<OwnedFd>,
-        stderr: Option<OwnedFd>,
+        (stdout, stderr): (Option<OwnedFd>, Option<OwnedFd>),
         pid: i32,
         strip_ansi: bool,
-        events: &Publisher,
+        (events, myself): (&Publisher, &mpsc::WeakUnboundedSender<Control>),
     ) {
         let config = &self.config;
         let marker = config
             .log_markers
             .then(|| marker_line(&format!("spawned '{}' with pid {pid}", config.name)));
         let listener = config.listener.is_some();
+        let line_seen = Arc::new(AtomicBool::new(false));
         let mut captures = [None, None];
         let streams = [
             (stdout, &self.stdout_log, &config.stdout, Channel::Stdout),
@@ -129,6 +138,26 @@ impl Entry {
                 }))
             } else {
                 None
+            };
+            let on_output = match &config.ready {
+                Readiness::Log(LinePattern(pattern)) if !protocol => {
+                    let key = (config.group.clone(), config.name.clone());
+                    let myself = myself.clone();
+                    let mut watch =
+                        watch_lines(pattern.clone(), Arc::clone(&line_seen), move || {
+                            if let Some(supervisor) = myself.upgrade() {
+                                let _ = supervisor.send(Control::LineSeen(key, pid));
+                            }
+                        });
+                    let mut also = on_output;
+                    Some(Box::new(move |bytes: &[u8]| {
+                        watch(bytes);
+                        if let Some(also) = &mut also {
+                            also(bytes);
+                        }
+                    }) as OnOutput)
+                }
+                _ => on_output,
             };
             let label = format!("{} {}", config.name, channel.name());
             match capture::start(

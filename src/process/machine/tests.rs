@@ -69,6 +69,8 @@ fn config() -> ProcessConfig {
         health_check: None,
         depends_on: Vec::new(),
         essential: false,
+        ready: crate::config::Readiness::StartSecs,
+        ready_timeout: Duration::from_secs(90),
     }
 }
 
@@ -870,4 +872,99 @@ fn startretries_minus_one_retries_forever_with_backoff_max_capping_the_wait() {
         [Some(1), Some(2), Some(2), Some(2), Some(2), Some(2)]
     );
     assert_eq!(p.state.kind(), StateKind::Backoff, "never FATAL");
+}
+
+#[test]
+fn a_program_that_says_when_it_is_ready_is_starting_until_it_does() {
+    let cfg = ProcessConfig {
+        ready: crate::config::Readiness::Notify,
+        ..config()
+    };
+    let base = Instant::now();
+    let mut p = Process::default();
+    let step = p
+        .apply(Input::Spawned { pid: 7 }, &cfg, at(base, 0))
+        .expect("spawn");
+    assert!(step.effects.contains(&Effect::Arm {
+        timer: Timer::ReadyTimeout,
+        after: Duration::from_secs(90)
+    }));
+    assert!(!step.effects.iter().any(|e| matches!(
+        e,
+        Effect::Arm {
+            timer: Timer::StartSecs,
+            ..
+        }
+    )));
+    assert_eq!(
+        p.apply(Input::StartSecsElapsed, &cfg, at(base, 1)),
+        Err(Refused::Ignored),
+        "startsecs does not end STARTING"
+    );
+    let status = crate::notify::parse(b"STATUS=loading").expect("parses");
+    let step = p
+        .apply(Input::Notified(status), &cfg, at(base, 2))
+        .expect("status");
+    assert!(step.changes.is_empty());
+    assert_eq!(p.announced().status.as_deref(), Some("loading"));
+    let ready = crate::notify::parse(b"READY=1\nSTATUS=serving").expect("parses");
+    let step = p
+        .apply(Input::Notified(ready), &cfg, at(base, 3))
+        .expect("ready");
+    assert_eq!(names(&step), ["RUNNING"]);
+    assert_eq!(
+        logs(&step),
+        ["success: app entered RUNNING state, process is ready (ready=notify)"]
+    );
+    assert_eq!(p.announced().status.as_deref(), Some("serving"));
+}
+
+#[test]
+fn not_ready_in_time_is_a_failed_start_and_an_exit_before_ready_is_too_quick() {
+    let cfg = ProcessConfig {
+        ready: crate::config::Readiness::Notify,
+        ready_timeout: Duration::from_secs(5),
+        startretries: Some(1),
+        ..config()
+    };
+    let base = Instant::now();
+    let mut p = Process::default();
+    p.apply(Input::Spawned { pid: 8 }, &cfg, at(base, 0))
+        .expect("spawn");
+    let step = p
+        .apply(Input::ReadyTimedOut, &cfg, at(base, 5))
+        .expect("timed out");
+    assert_eq!(names(&step), ["STOPPING"]);
+    assert!(step.effects.contains(&Effect::Signal {
+        signal: Signal::SIGTERM,
+        to_group: false
+    }));
+    assert_eq!(
+        logs(&step)[0],
+        "not ready: app did not become ready within 5s (ready=notify); stopping it"
+    );
+    let step = p
+        .apply(
+            Input::Exited(ExitOutcome::Signaled {
+                signal: libc::SIGTERM,
+                core_dumped: false,
+            }),
+            &cfg,
+            at(base, 5),
+        )
+        .expect("stopped");
+    assert_eq!(names(&step), ["BACKOFF"]);
+    assert_eq!(step.exit_reason, Some(ExitReason::NotReady));
+    assert_eq!(
+        p.spawnerr().map(ToString::to_string).as_deref(),
+        Some("not ready within 5s (ready=notify)")
+    );
+    // The retry: its child exits long after startsecs, but before it was ready.
+    p.apply(Input::Spawned { pid: 9 }, &cfg, at(base, 7))
+        .expect("spawn");
+    let step = p
+        .apply(Input::Exited(ExitOutcome::Exited(0)), &cfg, at(base, 60))
+        .expect("exit");
+    assert_eq!(names(&step), ["BACKOFF", "FATAL"]);
+    assert_eq!(p.spawnerr(), Some(&SpawnError::ExitedTooQuickly));
 }

@@ -127,6 +127,8 @@ pub(super) struct Supervisor {
     guardian: Guardian,
     /// How the run ends: asked for, unless an `essential` process ended it.
     ending: Ending,
+    /// sd_notify messages from senders outside every managed process's tree, so far.
+    ignored_notices: u64,
 }
 
 impl Supervisor {
@@ -182,6 +184,7 @@ impl Supervisor {
             recheck_stops: Vec::new(),
             guardian,
             ending: Ending::Asked,
+            ignored_notices: 0,
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -350,6 +353,17 @@ impl Supervisor {
             Control::ReplaceMembers(name, reply) => {
                 let outcome = self.replace_members(&name);
                 self.answer(reply, outcome);
+            }
+            Control::Notified(notified) => self.notified(&notified),
+            Control::LineSeen(key, pid) => {
+                let current = self
+                    .table
+                    .entries
+                    .get(&key)
+                    .and_then(|e| e.process.state().pid());
+                if current == Some(pid) {
+                    let _ = self.apply(&key, Input::Ready);
+                }
             }
             Control::ReopenLogs => {
                 let streams = self.table.streams();
@@ -594,6 +608,7 @@ impl Supervisor {
             // Stale or inapplicable timers are simply dropped.
             let _ = match due.timer {
                 Timer::StartSecs => self.apply(&due.key, Input::StartSecsElapsed),
+                Timer::ReadyTimeout => self.apply(&due.key, Input::ReadyTimedOut),
                 Timer::StopTimeout => self.apply(&due.key, Input::StopTimeout),
                 Timer::CrashLoopReset => self.apply(&due.key, Input::CrashLoopReset),
                 Timer::Retry => {

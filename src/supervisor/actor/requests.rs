@@ -191,6 +191,36 @@ impl Supervisor {
     /// The health checker's new verdict on child `pid`: shown in the status; an unhealthy
     /// process gets a crash record with the probe's output and is restarted through the
     /// normal stop path.
+    /// vigil `ready=notify`: an sd_notify message, for the process whose child is the
+    /// sender or its nearest managed ancestor (by pid, so a sender that is not in a managed
+    /// process's tree is ignored); only `ready=notify` programs listen.
+    pub(super) fn notified(&mut self, notified: &crate::notify::Notified) {
+        let Some(key) = notified
+            .ancestry
+            .iter()
+            .find_map(|pid| self.table.pids.get(pid))
+            .cloned()
+        else {
+            self.ignored_notices += 1;
+            if self.ignored_notices == 1 || self.ignored_notices % 1000 == 0 {
+                tracing::warn!(
+                    "notify: ignored a message from pid {}, which is no managed process nor one of its children ({} ignored so far)",
+                    notified.ancestry.first().copied().unwrap_or(0),
+                    self.ignored_notices
+                );
+            }
+            return;
+        };
+        let listens = self
+            .table
+            .entries
+            .get(&key)
+            .is_some_and(|entry| entry.config.ready == crate::config::Readiness::Notify);
+        if listens {
+            let _ = self.apply(&key, Input::Notified(notified.notice.clone()));
+        }
+    }
+
     pub(super) fn health_report(&mut self, key: &ProcKey, pid: i32, healthy: bool, output: &str) {
         self.view.touch(key);
         let Some(entry) = self.table.entries.get_mut(key) else {
@@ -212,7 +242,13 @@ impl Supervisor {
             .apply(Input::Health(verdict), &entry.config, Clock::now());
         if healthy {
             tracing::info!("healthy: {name} passes its health check");
+            let ready_when_healthy = entry.config.ready == crate::config::Readiness::HealthCheck;
             self.dependency_changed(key);
+            if ready_when_healthy {
+                // vigil `ready=healthcheck`: the first pass ends STARTING (later ones are
+                // ignored).
+                let _ = self.apply(key, Input::Ready);
+            }
         } else {
             let last = output.lines().last().unwrap_or_default();
             tracing::warn!(

@@ -549,11 +549,10 @@ impl Supervisor {
             });
         }
         entry.capture_output(
-            child.stdout,
-            child.stderr,
+            (child.stdout, child.stderr),
             pid,
             self.strip_ansi,
-            &self.events,
+            (&self.events, &self.myself),
         );
     }
 }

@@ -1,0 +1,248 @@
+//! Programs that say when they are ready (issue 21): `ready=notify` over sd_notify (a
+//! Python sender, from the program or a child of it, and the real `systemd-notify` when it
+//! is installed), `ready=log:REGEX`, `ready=healthcheck`, `ready_timeout`, garbage and
+//! strangers on the socket, and `depends_on` waiting for ready.
+
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+
+use crate::support::*;
+
+/// An sd_notify sender: sends `STATUS=warming up`, says so in `{dir}/<name>.said`, waits
+/// for `{dir}/<name>.go` (the test's word), then sends `READY=1` with a new status, and
+/// sleeps. Garbage first when asked (`garbage` as the second argument).
+const SENDER: &str = r#"
+import os, socket, sys, time
+name = sys.argv[1]
+here = os.path.dirname(os.path.abspath(__file__))
+address = os.environ["NOTIFY_SOCKET"]
+if address.startswith("@"):
+    address = "\0" + address[1:]
+out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+def send(data):
+    out.sendto(data, address)
+if len(sys.argv) > 2 and sys.argv[2] == "garbage":
+    send(b"STATUS=" + b"x" * 5000)
+    send(b"STATUS=\xff\xfe")
+send(b"STATUS=warming up")
+open(os.path.join(here, name + ".said"), "w").close()
+while not os.path.exists(os.path.join(here, name + ".go")):
+    time.sleep(0.02)
+send(b"READY=1\nSTATUS=serving requests")
+time.sleep(1000)
+"#;
+
+/// vigilctl's status line of `name`.
+fn status_line(vigild: &Vigild, name: &str) -> String {
+    vigild.vigilctl(&["status", name]).1
+}
+
+/// Waits until `name`'s status line contains every one of `words`.
+fn wait_status(vigild: &Vigild, name: &str, words: &[&str]) -> String {
+    let mut line = String::new();
+    let seen = wait_until(|| {
+        line = status_line(vigild, name);
+        words.iter().all(|word| line.contains(word))
+    });
+    assert!(
+        seen,
+        "{name} never showed {words:?}: {line}\n{}",
+        vigild.log()
+    );
+    line
+}
+
+fn start(programs: &str) -> Vigild {
+    let ws = Workspace::new();
+    ws.write("sender.py", SENDER);
+    ws.config(&format!("{CONTROL_SECTIONS}{programs}"));
+    Vigild::start(ws, &[])
+}
+
+#[test]
+fn ready_notify_holds_starting_until_ready_and_shows_the_status() {
+    // startsecs=0 would make it RUNNING at once under supervisord's rule.
+    let mut vigild = start(
+        "[program:app]\ncommand=python3 {dir}/sender.py app\nready=notify\nstartsecs=0\n\n\
+         [program:shell]\ncommand=/bin/sh -c \"python3 {dir}/sender.py shell; exit 0\"\n\
+         ready=notify\nstartsecs=0\n",
+    );
+    for name in ["app", "shell"] {
+        // The shell's sender is its child: attributed through its parent.
+        let line = wait_status(&vigild, name, &["STARTING", "status: warming up"]);
+        assert!(!line.contains("RUNNING"), "{line}");
+        let (code, out) = vigild.vigilctl(&["wait", name, "--timeout", "0.3"]);
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains(&format!("not RUNNING after 0.3s: {name} (STARTING)")),
+            "{out}"
+        );
+        vigild.ws.write(&format!("{name}.go"), "");
+        wait_status(&vigild, name, &["RUNNING", "status: serving requests"]);
+        let log = vigild.wait_log(&format!(
+            "success: {name} entered RUNNING state, process is ready (ready=notify)"
+        ));
+        assert!(!log.contains("notify: ignored"), "{log}");
+    }
+    let (code, out) = vigild.vigilctl(&["wait", "app", "shell"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, out) = vigild.vigilctl(&["wait", "nope", "--timeout", "5"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("No such process nope"), "{out}");
+    vigild.shutdown();
+}
+
+#[test]
+fn the_real_systemd_notify_makes_a_program_ready() {
+    if !Path::new("/usr/bin/systemd-notify").exists() {
+        eprintln!("skipped: systemd-notify is not installed (Debian package systemd)");
+        return;
+    }
+    let mut vigild = start(
+        "[program:daemon]\ncommand=/bin/sh -c \"systemd-notify --status='booting' && \
+         while [ ! -e {dir}/daemon.go ]; do sleep 0.02; done && \
+         systemd-notify --ready --status='up from systemd-notify' && exec sleep 1000\"\n\
+         ready=notify\nstartsecs=0\n",
+    );
+    wait_status(&vigild, "daemon", &["STARTING", "status: booting"]);
+    vigild.ws.write("daemon.go", "");
+    wait_status(
+        &vigild,
+        "daemon",
+        &["RUNNING", "status: up from systemd-notify"],
+    );
+    vigild.shutdown();
+}
+
+#[test]
+fn garbage_and_strangers_on_the_notify_socket_are_ignored_with_one_warning() {
+    let mut vigild = start(
+        "[program:noisy]\ncommand=python3 {dir}/sender.py noisy garbage\nready=notify\n\n\
+         [program:target]\ncommand=/bin/sleep 1000\nready=notify\n",
+    );
+    wait_status(&vigild, "noisy", &["STARTING", "status: warming up"]);
+    let log = vigild.wait_log("notify: ignored a message from pid");
+    assert_eq!(
+        lines_with(&log, "notify: ignored a message from pid").len(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("longer than 4096 bytes"), "{log}");
+
+    // A process outside every managed tree (this test) says READY=1 for nobody.
+    let target = vigild.pid_of("target");
+    let environ = std::fs::read(format!("/proc/{target}/environ")).expect("environ");
+    let socket = environ
+        .split(|b| *b == 0)
+        .find_map(|entry| entry.strip_prefix(b"NOTIFY_SOCKET="))
+        .map(|value| String::from_utf8_lossy(value).into_owned())
+        .expect("NOTIFY_SOCKET in the child's environment");
+    let name = socket.strip_prefix('@').expect("an abstract socket");
+    let stranger = UnixDatagram::unbound().expect("socket");
+    let address = std::os::unix::net::SocketAddr::from_abstract_name(name).expect("address");
+    stranger
+        .send_to_addr(b"READY=1", &address)
+        .expect("send to vigild");
+    vigild.wait_log("which is no managed process nor one of its children");
+    assert!(status_line(&vigild, "target").contains("STARTING"));
+
+    vigild.ws.write("noisy.go", "");
+    wait_status(&vigild, "noisy", &["RUNNING", "status: serving requests"]);
+    vigild.shutdown();
+}
+
+#[test]
+fn not_ready_within_ready_timeout_is_a_failed_start() {
+    let port = free_port();
+    let mut vigild = start(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\n\n\
+         [program:mute]\ncommand=/bin/sleep 1000\nready=notify\nready_timeout=1\n\
+         startretries=0\n"
+    ));
+    vigild.wait_log("spawned: 'mute'");
+    // vigilctl wait gives up at once on a FATAL process.
+    let (code, out) = vigild.vigilctl(&["wait", "mute"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("mute: FATAL (not ready within 1s (ready=notify))"),
+        "{out}"
+    );
+    let mut log = String::new();
+    assert!(wait_until(|| {
+        log = vigild.log();
+        log.contains("gave up: mute entered FATAL state")
+    }));
+    assert!(
+        log.contains("not ready: mute did not become ready within 1s (ready=notify); stopping it"),
+        "{log}"
+    );
+    assert!(
+        log.contains("stopped: mute (terminated by SIGTERM; not ready)"),
+        "{log}"
+    );
+    let (_, metrics) = http_get(port, "/metrics", None);
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"vigil_process_exits_total{group="mute",name="mute",reason="not_ready"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    let info = call(port, "supervisor.getProcessInfo", "'mute'");
+    assert!(
+        info.contains("not ready within 1s (ready=notify)"),
+        "{info}"
+    );
+    vigild.shutdown();
+}
+
+#[test]
+fn ready_log_and_ready_healthcheck_end_starting_when_the_program_is_ready() {
+    let mut vigild = start(
+        "[program:server]\ncommand=/bin/sh -c \"echo starting; \
+         while [ ! -e {dir}/server.go ]; do sleep 0.02; done; \
+         echo 'Listening on :8080' >&2; exec sleep 1000\"\n\
+         ready=log:^Listening on :\\d+$\nstartsecs=0\n\n\
+         [program:probed]\ncommand=/bin/sh -c \"while [ ! -e {dir}/probed.go ]; do sleep 0.02; done; \
+         touch {dir}/probed.up; exec sleep 1000\"\n\
+         ready=healthcheck\nstartsecs=0\nhealthcheck_command=test -e {dir}/probed.up\n\
+         healthcheck_interval=0.2\nhealthcheck_start_period=60\n",
+    );
+    for name in ["server", "probed"] {
+        let line = wait_status(&vigild, name, &["STARTING"]);
+        assert!(!line.contains("RUNNING"), "{line}");
+    }
+    vigild.ws.write("server.go", "");
+    wait_status(&vigild, "server", &["RUNNING"]);
+    vigild.wait_log(
+        r"success: server entered RUNNING state, process is ready (ready=log:^Listening on :\d+$)",
+    );
+    assert!(status_line(&vigild, "probed").contains("STARTING"));
+    vigild.ws.write("probed.go", "");
+    wait_status(&vigild, "probed", &["RUNNING"]);
+    vigild.wait_log("success: probed entered RUNNING state, process is ready (ready=healthcheck)");
+    vigild.shutdown();
+}
+
+#[test]
+fn depends_on_waits_for_ready_not_for_startsecs() {
+    let mut vigild = start(
+        "[program:db]\ncommand=python3 {dir}/sender.py db\nready=notify\nstartsecs=0\n\
+         priority=1\n\n\
+         [program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\ndepends_on=db\n",
+    );
+    wait_status(&vigild, "db", &["STARTING", "status: warming up"]);
+    let web = wait_status(&vigild, "web", &["waiting for db"]);
+    assert!(!web.contains("RUNNING"), "{web}");
+    vigild.ws.write("db.go", "");
+    wait_status(&vigild, "web", &["RUNNING"]);
+    let log = vigild.log();
+    let ready = log
+        .find("success: db entered RUNNING state")
+        .expect("db ready");
+    let spawned = log.find("spawned: 'web'").expect("web spawned");
+    assert!(ready < spawned, "{log}");
+    vigild.shutdown();
+}
