@@ -259,3 +259,110 @@ fn programs_that_exit_at_once_keep_restarting_while_vigild_sweeps_for_orphans() 
         assert_eq!(status.code(), Some(0), "{wrapper:?}:\n{}", vigild.log());
     }
 }
+
+#[test]
+fn under_a_service_manager_vigild_says_ready_reloading_stopping_and_keeps_the_watchdog_fed() {
+    use std::os::unix::net::UnixDatagram;
+    let ws = Workspace::new();
+    ws.write(
+        "sender.py",
+        "import os, socket, time\n\
+         a = os.environ['NOTIFY_SOCKET']\na = '\\0' + a[1:] if a.startswith('@') else a\n\
+         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+         s.sendto(b'STATUS=warming up', a)\n\
+         while not os.path.exists(os.path.join(os.path.dirname(__file__), 'go')): time.sleep(0.02)\n\
+         s.sendto(b'READY=1', a)\ntime.sleep(1000)\n",
+    );
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:plain]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
+         [program:slow]\ncommand=python3 {{dir}}/sender.py\nready=notify\n"
+    ));
+    let manager_path = ws.path().join("manager.sock");
+    let manager = UnixDatagram::bind(&manager_path).expect("manager socket");
+    manager.set_nonblocking(true).expect("non-blocking");
+    let socket_var = format!("NOTIFY_SOCKET={}", manager_path.display());
+    let wrapper = ["/usr/bin/env", socket_var.as_str(), "WATCHDOG_USEC=1000000"];
+    let mut vigild = Vigild::start_wrapped(ws, &wrapper, &[]);
+    let mut said = Vec::new();
+    let hear = |said: &mut Vec<String>| {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = manager.recv(&mut buffer) {
+            said.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+        }
+    };
+    let wait_for = |said: &mut Vec<String>, what: &str| {
+        let found = wait_until(|| {
+            hear(said);
+            said.iter().any(|m| m.contains(what))
+        });
+        assert!(found, "never told {what:?}; told {said:?}");
+    };
+    // The watchdog is fed from the start; READY waits for slow's first state.
+    wait_for(&mut said, "WATCHDOG=1");
+    let (_, status) = vigild.vigilctl(&["status", "slow"]);
+    assert!(status.contains("STARTING"), "{status}");
+    assert!(!said.iter().any(|m| m.contains("READY=1")), "{said:?}");
+    vigild.ws.write("go", "");
+    wait_for(&mut said, "READY=1\nSTATUS=2 running");
+    // A reload: RELOADING=1, then READY=1 again once the new fleet has settled.
+    said.clear();
+    vigild.signal(Signal::SIGHUP);
+    wait_for(&mut said, "RELOADING=1");
+    vigild.ws.write("go", "");
+    wait_for(&mut said, "READY=1");
+    // Children do not inherit vigild's own manager.
+    let plain = vigild.pid_of("plain");
+    let environ = fs::read(format!("/proc/{plain}/environ")).expect("environ");
+    let manager_text = manager_path.display().to_string();
+    assert!(
+        !String::from_utf8_lossy(&environ).contains(&manager_text),
+        "a child inherited vigild's NOTIFY_SOCKET"
+    );
+    said.clear();
+    vigild.signal(Signal::SIGTERM);
+    wait_for(&mut said, "STOPPING=1");
+    assert_eq!(vigild.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn the_shipped_systemd_unit_passes_systemd_analyze_verify() {
+    let unit =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/vigild.service"))
+            .expect("packaging/vigild.service");
+    for line in [
+        "Type=notify",
+        "KillMode=mixed",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing:\n{unit}");
+    }
+    if !Path::new("/usr/bin/systemd-analyze").exists() {
+        eprintln!("skipped: systemd-analyze is not installed (Debian package systemd)");
+        return;
+    }
+    // The unit as installed, with the binary this build made where /usr/bin/vigild goes.
+    let ws = Workspace::new();
+    let local = unit.replace("/usr/bin/vigild", vigild_bin());
+    let path = ws.write("vigild.service", &local);
+    let output = std::process::Command::new("/usr/bin/systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze");
+    let said = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{said}");
+    assert!(!said.contains("vigild.service"), "{said}");
+    // And it would catch a mistake.
+    let broken = ws.write(
+        "broken.service",
+        &local.replace("Type=notify", "Type=notfy"),
+    );
+    let output = std::process::Command::new("/usr/bin/systemd-analyze")
+        .arg("verify")
+        .arg(&broken)
+        .output()
+        .expect("systemd-analyze");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("notfy"), "{said}");
+}

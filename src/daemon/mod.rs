@@ -6,6 +6,7 @@
 
 mod allocator;
 mod settings;
+mod systemd;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -303,6 +304,9 @@ fn serve(
             events: events.clone(),
         };
         http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
+        if let Some(manager) = systemd::Manager::from_env(&source.env) {
+            tokio::spawn(systemd::follow(manager, handle.clone()));
+        }
         let task = supervisor::start(pending, config, base_env, (spawner, guardian), events)
             .map_err(io_error("starting the supervisor"))?;
         let reload = Reload {
@@ -324,9 +328,14 @@ fn serve(
     })
 }
 
-/// vigild's environment plus `[supervisord] environment`: what every child starts from.
+/// vigild's environment plus `[supervisord] environment`: what every child starts from
+/// (not its own service manager's variables: a child's `READY=1` is not vigild's).
 fn base_environment(env: &[(String, String)], config: &Config) -> Vec<(String, String)> {
-    let mut merged: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
+    let mut merged: std::collections::BTreeMap<String, String> = env
+        .iter()
+        .filter(|(key, _)| !systemd::OWN_VARIABLES.contains(&key.as_str()))
+        .cloned()
+        .collect();
     merged.extend(config.supervisord.environment.iter().cloned());
     merged.into_iter().collect()
 }

@@ -111,6 +111,8 @@ pub enum Control {
     ReopenLogs,
     /// vigil `ready=notify`: an sd_notify message, with its sender's ancestry.
     Notified(crate::notify::Notified),
+    /// Answer at once: vigild's systemd watchdog asks whether the supervisor still runs.
+    Alive(oneshot::Sender<()>),
     /// vigil `ready=log:REGEX`: child `pid` of this process printed a matching line.
     LineSeen(ProcKey, i32),
     /// Start one process (`startProcess`).
@@ -280,6 +282,7 @@ pub fn handle() -> (Handle, Pending) {
         groups: Arc::new(Vec::new()),
         ready: false,
         config_reloads: 0,
+        autostarted: false,
         version: 0,
         shape: 0,
     }));

@@ -251,6 +251,9 @@ pub struct Snapshot {
     pub ready: bool,
     /// Config reloads since start (`reloadConfig`, SIGHUP).
     pub config_reloads: u64,
+    /// The autostart has been carried out (every autostart program has a start on its way
+    /// or is past it): vigild's `READY=1` to its own service manager waits for it.
+    pub autostarted: bool,
     /// Which publish this is (each one counts up; a view's `changed` names one).
     pub version: u64,
     /// Counts the times processes were added or removed (a reader following
@@ -284,7 +287,7 @@ pub(super) struct View {
     /// changes with other processes' states).
     waited: Vec<ProcKey>,
     /// The supervisor's state and reload count at the last publish.
-    shown: (SupervisorState, u64),
+    shown: (SupervisorState, u64, bool),
     /// See [`Snapshot::shape`].
     shape: u64,
 }
@@ -302,7 +305,7 @@ impl View {
             touched: HashSet::new(),
             reshaped: true,
             waited: Vec::new(),
-            shown: (SupervisorState::Running, 0),
+            shown: (SupervisorState::Running, 0, false),
             shape: 0,
         }
     }
@@ -324,7 +327,7 @@ impl View {
         &mut self,
         table: &Table,
         waiting: &[ProcKey],
-        (state, config_reloads): (SupervisorState, u64),
+        (state, config_reloads, autostarted): (SupervisorState, u64, bool),
     ) {
         let version = self.version + 1;
         let mut changed = false;
@@ -374,17 +377,19 @@ impl View {
         }
         #[cfg(debug_assertions)]
         self.check(table, waiting);
-        if !changed && self.shown == (state, config_reloads) {
+        let shown = (state, config_reloads, autostarted);
+        if !changed && self.shown == shown {
             return;
         }
         self.version = version;
-        self.shown = (state, config_reloads);
+        self.shown = shown;
         self.sender.send_replace(Arc::new(Snapshot {
             state,
             processes: self.processes.clone(),
             groups: Arc::clone(&self.groups),
             ready: true,
             config_reloads,
+            autostarted,
             version,
             shape: self.shape,
         }));
@@ -477,11 +482,12 @@ mod tests {
             groups: Arc::new(Vec::new()),
             ready: false,
             config_reloads: 0,
+            autostarted: false,
             version: 0,
             shape: 0,
         }));
         let mut view = View::new(sender, Arc::new(Changes::default()));
-        let running = (SupervisorState::Running, 0);
+        let running = (SupervisorState::Running, 0, true);
         view.publish(&table, &[], running);
         let first = Arc::clone(&receiver.borrow());
         assert_eq!(first.processes.len(), 3);

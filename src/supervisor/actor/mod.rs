@@ -129,6 +129,8 @@ pub(super) struct Supervisor {
     ending: Ending,
     /// sd_notify messages from senders outside every managed process's tree, so far.
     ignored_notices: u64,
+    /// The autostart has been carried out (the snapshot says so).
+    autostarted: bool,
 }
 
 impl Supervisor {
@@ -185,6 +187,7 @@ impl Supervisor {
             guardian,
             ending: Ending::Asked,
             ignored_notices: 0,
+            autostarted: false,
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -202,8 +205,11 @@ impl Supervisor {
             Mood::Restarting(..) => SupervisorState::Restarting,
             Mood::ShuttingDown => SupervisorState::Shutdown,
         };
-        self.view
-            .publish(&self.table, &self.waiting, (state, self.reloads));
+        self.view.publish(
+            &self.table,
+            &self.waiting,
+            (state, self.reloads, self.autostarted),
+        );
     }
 
     /// Runs until a shutdown has stopped every process; says how it ended.
@@ -215,6 +221,7 @@ impl Supervisor {
         self.announce_groups();
         self.events.publish(Event::supervisor_running());
         self.autostart();
+        self.autostarted = true;
         // The autostart's spawns are seen at once, not at the loop's first event.
         self.publish();
         let exits = self.reaper.readiness();
@@ -355,6 +362,9 @@ impl Supervisor {
                 self.answer(reply, outcome);
             }
             Control::Notified(notified) => self.notified(&notified),
+            Control::Alive(reply) => {
+                let _ = reply.send(());
+            }
             Control::LineSeen(key, pid) => {
                 let current = self
                     .table
