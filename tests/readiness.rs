@@ -246,3 +246,26 @@ fn depends_on_waits_for_ready_not_for_startsecs() {
     assert!(ready < spawned, "{log}");
     vigild.shutdown();
 }
+
+#[test]
+fn ready_fd_is_s6s_notification_fd_a_newline_on_fd_n() {
+    let mut vigild = start(
+        "[program:s6]\ncommand=/bin/sh -c \"while [ ! -e {dir}/s6.go ]; do sleep 0.02; done; \
+         echo >&3; exec sleep 1000\"\nready=fd:3\nstartsecs=0\n\n\
+         [program:high]\ncommand=/bin/sh -c \"while [ ! -e {dir}/high.go ]; do sleep 0.02; done; \
+         echo ready >&7; exec sleep 1000\"\nready=fd:7\nstartsecs=0\n",
+    );
+    for (name, fd) in [("s6", 3), ("high", 7)] {
+        wait_status(&vigild, name, &["STARTING"]);
+        // The child has its end of the pipe at fd N.
+        let pid = vigild.pid_of(name);
+        let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("fd N");
+        assert!(target.to_string_lossy().starts_with("pipe:"), "{target:?}");
+        vigild.ws.write(&format!("{name}.go"), "");
+        wait_status(&vigild, name, &["RUNNING"]);
+        vigild.wait_log(&format!(
+            "success: {name} entered RUNNING state, process is ready (ready=fd:{fd})"
+        ));
+    }
+    vigild.shutdown();
+}

@@ -28,6 +28,8 @@ pub struct Launch {
     pub identity: Option<Identity>,
     /// What becomes the child's fds 0, 1 and 2.
     pub stdio: [RawFd; 3],
+    /// vigil `ready=fd:N`: (this fd, the number N the child gets it at).
+    pub notification: Option<(RawFd, RawFd)>,
 }
 
 /// The ids a child switches to, resolved before the start.
@@ -242,6 +244,17 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
                 return Err(Stage::Stdio);
             }
         }
+        // After stdio: N is at least 3, and a stdio source it replaces has been copied.
+        if let Some((fd, target)) = launch.notification {
+            let moved = if fd == target {
+                libc::fcntl(fd, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, target)
+            };
+            if moved < 0 {
+                return Err(Stage::Stdio);
+            }
+        }
         if let Some(mask) = launch.umask {
             libc::umask(mask);
         }
@@ -276,7 +289,18 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         // Inherited descriptors above stderr are closed, as supervisord closes them. Every fd
         // vigild and its helper open is close-on-exec anyway (and those inherited at start
         // are marked so), so kernels without close_range (before 5.9) lose nothing.
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        // A `ready=fd:N` notification fd stays.
+        match launch.notification.and_then(|(_, n)| u32::try_from(n).ok()) {
+            Some(kept) => {
+                if kept > 3 {
+                    libc::syscall(libc::SYS_close_range, 3u32, kept - 1, 0u32);
+                }
+                libc::syscall(libc::SYS_close_range, kept + 1, u32::MAX, 0u32);
+            }
+            None => {
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            }
+        }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&raw mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());

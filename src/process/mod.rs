@@ -5,7 +5,8 @@
 //! spawning ([`spawn`] prepares a start, [`preparer`] runs that off the supervisor,
 //! [`spawner`] starts it), feeding its stdin ([`stdin`]), signalling ([`signal`]), reaping
 //! ([`reaper`]), fcgi sockets ([`fcgi`]) and the [`guardian`] that cleans up after a crash of
-//! vigild; what a `ready=notify` program announced about itself ([`announced`]).
+//! vigild; what a `ready=notify` program announced about itself ([`announced`]) and the
+//! notification fd of a `ready=fd:N` one ([`notification_fd`]).
 //!
 //! The state machine decides (which state, which timer, whether to restart) without doing
 //! anything; the supervisor carries its decisions out and owns the timers.
@@ -17,6 +18,7 @@ pub mod fcgi;
 pub mod guardian;
 pub mod launch;
 pub mod machine;
+pub mod notification_fd;
 pub mod preparer;
 pub mod reaper;
 pub mod signal;

@@ -34,6 +34,8 @@ pub struct Child {
     pub stdout: Option<OwnedFd>,
     /// Read end of its stderr pipe; none with `redirect_stderr` or discarded output.
     pub stderr: Option<OwnedFd>,
+    /// vigil `ready=fd:N`: the read end of its notification pipe (its fd N).
+    pub notification: Option<OwnedFd>,
 }
 
 /// A child ready to be started: its [`Launch`] and the pipe ends, held until the start so
@@ -46,8 +48,10 @@ pub struct Prepared {
     stdin_write: Option<OwnedFd>,
     stdout_read: Option<OwnedFd>,
     stderr_read: Option<OwnedFd>,
+    /// vigil `ready=fd:N`: the read end of the notification pipe.
+    notification_read: Option<OwnedFd>,
     /// What the child gets; closed here once it has started.
-    child_ends: (OwnedFd, Option<OwnedFd>, OwnedFd),
+    child_ends: (OwnedFd, Option<OwnedFd>, OwnedFd, Option<OwnedFd>),
 }
 
 impl Prepared {
@@ -71,6 +75,7 @@ impl Prepared {
             stdin: self.stdin_write,
             stdout: self.stdout_read,
             stderr: self.stderr_read,
+            notification: self.notification_read,
         })
     }
 }
@@ -126,6 +131,14 @@ pub fn prepare(
         (Some(write), read)
     };
     let stderr_target = stderr_write.as_ref().unwrap_or(&stdout_write).as_raw_fd();
+    // vigil `ready=fd:N`: the child writes a newline to its fd N when it is ready.
+    let (notification_read, notification_write) = match config.ready {
+        crate::config::Readiness::Fd(target) => {
+            let (read, write) = pipe(config)?;
+            (Some(read), Some((write, target)))
+        }
+        _ => (None, None),
+    };
     let plan = Launch {
         program: c_string(program.as_os_str().as_bytes(), "command")?,
         argv: argv
@@ -153,6 +166,9 @@ pub fn prepare(
             stdout_write.as_raw_fd(),
             stderr_target,
         ],
+        notification: notification_write
+            .as_ref()
+            .map(|(write, target)| (write.as_raw_fd(), *target)),
     };
     Ok(Prepared {
         plan,
@@ -160,7 +176,13 @@ pub fn prepare(
         stdin_write,
         stdout_read,
         stderr_read,
-        child_ends: (stdout_write, stderr_write, stdin_source),
+        notification_read,
+        child_ends: (
+            stdout_write,
+            stderr_write,
+            stdin_source,
+            notification_write.map(|(write, _)| write),
+        ),
     })
 }
 

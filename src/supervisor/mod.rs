@@ -113,8 +113,9 @@ pub enum Control {
     Notified(crate::notify::Notified),
     /// Answer at once: vigild's systemd watchdog asks whether the supervisor still runs.
     Alive(oneshot::Sender<()>),
-    /// vigil `ready=log:REGEX`: child `pid` of this process printed a matching line.
-    LineSeen(ProcKey, i32),
+    /// vigil `ready=log:` / `ready=fd:`: child `pid` of this process said it is ready (a
+    /// matching line, a newline on its notification fd).
+    ChildReady(ProcKey, i32),
     /// Start one process (`startProcess`).
     Start(ProcKey, Reply),
     /// Stop one process (`stopProcess`).

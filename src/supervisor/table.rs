@@ -78,7 +78,7 @@ impl Entry {
     /// (with `*_events_enabled`) every chunk become events; an event listener's stdout goes
     /// to its pool instead, as its protocol channel.
     /// With `ready=log:REGEX`, both streams are watched for the line, which is told to
-    /// the supervisor (`myself`) as [`Control::LineSeen`].
+    /// the supervisor (`myself`) as [`Control::ChildReady`].
     pub fn capture_output(
         &mut self,
         (stdout, stderr): (Option<OwnedFd>, Option<OwnedFd>),
@@ -146,7 +146,7 @@ impl Entry {
                     let mut watch =
                         watch_lines(pattern.clone(), Arc::clone(&line_seen), move || {
                             if let Some(supervisor) = myself.upgrade() {
-                                let _ = supervisor.send(Control::LineSeen(key, pid));
+                                let _ = supervisor.send(Control::ChildReady(key, pid));
                             }
                         });
                     let mut also = on_output;

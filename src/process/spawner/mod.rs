@@ -440,7 +440,8 @@ fn send_request(socket: &OwnedFd, plan: &Launch, max_request: usize) -> Result<(
             libc::EMSGSIZE,
         )));
     }
-    let fds = plan.stdio;
+    let mut fds = plan.stdio.to_vec();
+    fds.extend(plan.notification.map(|(fd, _)| fd));
     let sent = sendmsg::<()>(
         socket.as_raw_fd(),
         &[IoSlice::new(&request)],

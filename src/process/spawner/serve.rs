@@ -39,7 +39,7 @@ pub(super) fn serve(socket: OwnedFd, vigild: libc::pid_t) -> ! {
         let reply = match receive(&socket, &mut buffer) {
             Received::Request(length, fds) => {
                 let reply = match (decode(&buffer[..length], &fds), fds.len()) {
-                    (Some(plan), 3) => match launch(&plan, libc::CLONE_PARENT) {
+                    (Some(plan), 3 | 4) => match launch(&plan, libc::CLONE_PARENT) {
                         Ok(pid) => [pid, 0, 0],
                         Err(err) => [
                             err.pid.unwrap_or(0),
@@ -81,7 +81,8 @@ enum Received {
 }
 
 fn receive(socket: &OwnedFd, buffer: &mut [u8]) -> Received {
-    let mut space = nix::cmsg_space!([RawFd; 3]);
+    // stdio, and a `ready=fd:N` notification pipe.
+    let mut space = nix::cmsg_space!([RawFd; 4]);
     let mut iov = [IoSliceMut::new(buffer)];
     let message = match recvmsg::<()>(
         socket.as_fd().as_raw_fd(),

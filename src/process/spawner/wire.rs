@@ -2,7 +2,7 @@
 //! (those travel as `SCM_RIGHTS`), strings as length-prefixed bytes, numbers as i64.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::process::launch::{Identity, Launch};
 
@@ -40,6 +40,12 @@ pub(super) fn encode(plan: &Launch) -> Vec<u8> {
         }
         None => number(&mut out, -1),
     }
+    // The notification fd (sent fourth) goes to this number in the child.
+    number(
+        &mut out,
+        plan.notification
+            .map_or(-1, |(_, target)| i64::from(target)),
+    );
     out
 }
 
@@ -78,6 +84,10 @@ pub(super) fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
         fds.get(1)?.as_raw_fd(),
         fds.get(2)?.as_raw_fd(),
     ];
+    let notification = match reader.number()? {
+        -1 => None,
+        target => Some((fds.get(3)?.as_raw_fd(), RawFd::try_from(target).ok()?)),
+    };
     Some(Launch {
         program,
         argv,
@@ -86,6 +96,7 @@ pub(super) fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
         umask,
         identity,
         stdio,
+        notification,
     })
 }
 
@@ -135,8 +146,9 @@ mod tests {
                 groups: vec![100, 27],
             }),
             stdio: [0, 1, 2],
+            notification: Some((3, 5)),
         };
-        let fds: Vec<OwnedFd> = (0..3)
+        let fds: Vec<OwnedFd> = (0..4)
             .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
             .collect();
         let back = decode(&encode(&plan), &fds).expect("decodes");
@@ -147,6 +159,7 @@ mod tests {
         assert_eq!(back.umask, plan.umask);
         let id = back.identity.expect("identity");
         assert_eq!((id.uid, id.gid, id.groups), (1000, 100, vec![100, 27]));
+        assert_eq!(back.notification.map(|(_, target)| target), Some(5));
         assert!(decode(&encode(&plan)[..10], &fds).is_none(), "truncated");
     }
 }

@@ -365,7 +365,7 @@ impl Supervisor {
             Control::Alive(reply) => {
                 let _ = reply.send(());
             }
-            Control::LineSeen(key, pid) => {
+            Control::ChildReady(key, pid) => {
                 let current = self
                     .table
                     .entries

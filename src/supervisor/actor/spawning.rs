@@ -554,5 +554,16 @@ impl Supervisor {
             self.strip_ansi,
             (&self.events, &self.myself),
         );
+        if let Some(fd) = child.notification {
+            let (myself, key) = (self.myself.clone(), key.clone());
+            let watched = crate::process::notification_fd::watch(fd, move || {
+                if let Some(supervisor) = myself.upgrade() {
+                    let _ = supervisor.send(Control::ChildReady(key, pid));
+                }
+            });
+            if let Err(err) = watched {
+                tracing::error!("cannot watch the notification fd of pid {pid}: {err}");
+            }
+        }
     }
 }
