@@ -269,3 +269,97 @@ fn ready_fd_is_s6s_notification_fd_a_newline_on_fd_n() {
     }
     vigild.shutdown();
 }
+
+#[test]
+fn a_status_is_no_readiness_the_timeout_still_comes() {
+    // STATUS= messages (state-less steps) must not cancel the ready_timeout timer.
+    let mut vigild = start(
+        "[program:chatty]\ncommand=python3 {dir}/sender.py chatty\nready=notify\n\
+         ready_timeout=1\nstartretries=0\n",
+    );
+    wait_status(&vigild, "chatty", &["STARTING", "status: warming up"]);
+    vigild.wait_log("gave up: chatty entered FATAL state");
+    let log = vigild.log();
+    assert!(
+        log.contains("not ready: chatty did not become ready within 1s (ready=notify)"),
+        "{log}"
+    );
+    vigild.shutdown();
+}
+
+/// A `ready=notify` program that feeds its watchdog every 0.2 s while `{dir}/feed` exists
+/// and counts the feeds in `{dir}/fed`.
+const FEEDER: &str = r#"
+import os, socket, time
+here = os.path.dirname(os.path.abspath(__file__))
+address = os.environ["NOTIFY_SOCKET"]
+if address.startswith("@"):
+    address = "\0" + address[1:]
+out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+out.sendto(b"READY=1", address)
+fed = 0
+while True:
+    if os.path.exists(os.path.join(here, "feed")):
+        out.sendto(b"WATCHDOG=1", address)
+        fed += 1
+        with open(os.path.join(here, "fed"), "w") as f:
+            f.write(str(fed))
+    print("still here", flush=True)
+    time.sleep(0.2)
+"#;
+
+#[test]
+fn watchdog_sec_restarts_a_program_that_stops_feeding_its_watchdog() {
+    let port = free_port();
+    let ws = Workspace::new();
+    ws.write("feeder.py", FEEDER);
+    ws.write("feed", "");
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[inet_http_server]\nport=127.0.0.1:{port}\n\n\
+         [program:fed]\ncommand=python3 {{dir}}/feeder.py\nready=notify\nwatchdog_sec=1\n\
+         startsecs=0\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: fed entered RUNNING state, process is ready (ready=notify)");
+    let first = vigild.pid_of("fed");
+    let environ = std::fs::read(format!("/proc/{first}/environ")).expect("environ");
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|entry| entry == b"WATCHDOG_USEC=1000000"),
+        "the child is told its watchdog period"
+    );
+    // Fed for more than two periods: the same child runs on.
+    assert!(wait_until(|| vigild
+        .ws
+        .read("fed")
+        .trim()
+        .parse::<u32>()
+        .is_ok_and(|fed| fed >= 12)));
+    assert_eq!(vigild.pid_of("fed"), first);
+    assert!(!vigild.log().contains("watchdog: fed"), "{}", vigild.log());
+    // Starved: restarted, counted, recorded.
+    std::fs::remove_file(vigild.ws.path().join("feed")).expect("stop feeding");
+    let log = vigild.wait_log(&format!(
+        "watchdog: fed (pid {first}) sent no WATCHDOG=1 for 1s (watchdog_sec); restarting it"
+    ));
+    assert!(!log.contains("crash loop"), "{log}");
+    let mut second = 0;
+    assert!(wait_until(|| {
+        second = vigild.pid_of("fed");
+        second != first && second != 0
+    }));
+    let (_, metrics) = http_get(port, "/metrics", None);
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"vigil_process_exits_total{group="fed",name="fed",reason="watchdog"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    let (_, crashes) = vigild.vigilctl(&["crashes", "fed"]);
+    assert!(crashes.contains(&format!("pid {first}")), "{crashes}");
+    assert!(crashes.contains("still here"), "{crashes}");
+    vigild.shutdown();
+}

@@ -63,6 +63,7 @@ pub const PROGRAM: &[&str] = &[
     "essential",
     "ready",
     "ready_timeout",
+    "watchdog_sec",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

@@ -332,6 +332,9 @@ pub struct ProcessConfig {
     /// vigil: how long a program with a `ready=` other than `startsecs` may take to be
     /// ready before its start counts as failed (`ready_timeout`, default 90 s).
     pub ready_timeout: std::time::Duration,
+    /// vigil `watchdog_sec` (with `ready=notify`): a RUNNING process that sends no
+    /// `WATCHDOG=1` for this long is restarted; the child gets `WATCHDOG_USEC`.
+    pub watchdog: Option<std::time::Duration>,
 }
 
 /// What a health probe does.

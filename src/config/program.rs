@@ -276,11 +276,18 @@ fn read_program(
             std::time::Duration::from_secs(90),
             positive_seconds,
         ),
+        watchdog: reader.optional("watchdog_sec", &names, positive_seconds),
         crash_records: CrashRecordPolicy {
             tail_lines: reader.parse("crash_tail_lines", &names, 50, value::count),
             history: reader.parse("crash_history", &names, 20, value::count),
         },
     };
+    if shared.watchdog.is_some() && shared.ready != Readiness::Notify {
+        reader.error(
+            Some("watchdog_sec"),
+            "watchdog_sec needs ready=notify (the watchdog is fed with WATCHDOG=1 over NOTIFY_SOCKET)",
+        );
+    }
     if shared.ready == Readiness::HealthCheck && shared.health_check.is_none() {
         reader.error(
             Some("ready"),

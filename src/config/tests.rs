@@ -69,7 +69,7 @@ fn program_defaults_match_the_reference() {
     let group = &config.groups[0];
     assert_eq!((group.name.as_str(), group.priority), ("app", 999));
     let p = &group.processes[0];
-    let table: [(&str, String, String); 22] = [
+    let table: [(&str, String, String); 23] = [
         ("name", p.name.clone(), "app".into()),
         ("priority", p.priority.to_string(), "999".into()),
         ("autostart", p.autostart.to_string(), "true".into()),
@@ -111,6 +111,7 @@ fn program_defaults_match_the_reference() {
             format!("{:?}", p.ready_timeout),
             "90s".into(),
         ),
+        ("watchdog_sec", format!("{:?}", p.watchdog), "None".into()),
         (
             "memory_limit",
             format!("{:?}", p.memory_limit),
@@ -337,6 +338,11 @@ fn bad_values_are_located_errors() {
             "ready=healthcheck needs a health check",
         ),
         ("ready=notify\nready_timeout=0", "must be above 0 seconds"),
+        ("watchdog_sec=5", "watchdog_sec needs ready=notify"),
+        (
+            "ready=notify\nwatchdog_sec=never",
+            "not a number of seconds",
+        ),
     ];
     for (option, why) in cases {
         let errs = errors(&format!(

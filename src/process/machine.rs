@@ -41,8 +41,11 @@ pub enum Input {
     /// vigil `ready_timeout` passed while it was not.
     ReadyTimedOut,
     /// vigil `ready=notify`: what the current child (or one of its own) said over
-    /// sd_notify; `READY=1` ends STARTING.
+    /// sd_notify; `READY=1` ends STARTING, `WATCHDOG=1` feeds the watchdog.
     Notified(crate::notify::Notice),
+    /// vigil `watchdog_sec`: a watchdog timer fired (a later `WATCHDOG=1` may have fed it
+    /// since).
+    WatchdogDue,
     /// The child was reaped.
     Exited(ExitOutcome),
     /// A stop was requested.
@@ -91,6 +94,7 @@ pub struct Process {
     crash_loop: CrashLoop,
     signalled: bool,
     announced: Announced,
+    watchdog_due: Option<Instant>,
 }
 
 impl Default for Process {
@@ -108,6 +112,7 @@ impl Default for Process {
             crash_loop: CrashLoop::default(),
             signalled: false,
             announced: Announced::default(),
+            watchdog_due: None,
         }
     }
 }
@@ -256,7 +261,23 @@ impl Process {
                 if notice.ready && starting && config.ready == Readiness::Notify {
                     let why = format!("process is ready ({})", config.ready);
                     self.become_running(&mut step, config, clock, (pid, health), &why);
+                } else if notice.watchdog && !starting {
+                    self.feed_watchdog(&mut step, config, clock);
                 }
+            }
+            (State::Running { pid, health }, Input::WatchdogDue)
+                if self.watchdog_due.is_some_and(|due| due <= clock.now) =>
+            {
+                self.watchdog_due = None;
+                step.log(
+                    Level::Warn,
+                    format!(
+                        "watchdog: {} (pid {pid}) sent no WATCHDOG=1 for {}s (watchdog_sec); restarting it",
+                        config.name,
+                        config.watchdog.map_or(0.0, |period| period.as_secs_f64())
+                    ),
+                );
+                self.stop_child(&mut step, config, (pid, health), ExitReason::Watchdog);
             }
             (State::Starting { pid, health }, Input::ReadyTimedOut) => {
                 let seconds = config.ready_timeout.as_secs();
@@ -315,6 +336,13 @@ impl Process {
                 step.exit_reason = Some(reason);
                 match reason {
                     ExitReason::MemoryLimit | ExitReason::Unhealthy => {
+                        step.effects.push(Effect::Respawn);
+                    }
+                    ExitReason::Watchdog => {
+                        // A hung program: a crash, recorded with the output before it.
+                        if let State::Stopping { pid, .. } = self.state {
+                            self.record_crash(&mut step, pid, outcome, clock, false);
+                        }
                         step.effects.push(Effect::Respawn);
                     }
                     ExitReason::Stopped => self.end_crash_loop_by_hand(&mut step, config),
@@ -479,6 +507,7 @@ impl Process {
         self.spawnerr = None;
         self.reached_running = false;
         self.announced = Announced::default();
+        self.watchdog_due = None;
     }
 
     /// STARTING → RUNNING, saying `why` in supervisord's `success:` line; a run in a crash
@@ -497,6 +526,7 @@ impl Process {
             Level::Info,
             format!("success: {} entered RUNNING state, {why}", config.name),
         );
+        self.feed_watchdog(step, config, clock);
         if self.crash_loop.looping().is_some() {
             let up = self
                 .started_at
@@ -505,6 +535,15 @@ impl Process {
                 Timer::CrashLoopReset,
                 config.crash_loop.reset.saturating_sub(up),
             );
+        }
+    }
+
+    /// vigil `watchdog_sec`: the next `WATCHDOG=1` is due one period from now. Each feed
+    /// arms a timer; one that fires before the deadline (fed since) is ignored.
+    fn feed_watchdog(&mut self, step: &mut Step, config: &ProcessConfig, clock: Clock) {
+        if let Some(period) = config.watchdog {
+            self.watchdog_due = clock.now.checked_add(period);
+            step.arm(Timer::Watchdog, period);
         }
     }
 

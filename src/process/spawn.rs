@@ -230,6 +230,9 @@ fn environment(
         if let Some(socket) = crate::notify::socket_name() {
             env.insert("NOTIFY_SOCKET".into(), socket.to_string());
         }
+        if let Some(period) = config.watchdog {
+            env.insert("WATCHDOG_USEC".into(), period.as_micros().to_string());
+        }
     }
     if let Some(path) = &config.environment_file {
         let text =

@@ -17,6 +17,8 @@ pub enum Timer {
     StartSecs,
     /// vigil `ready_timeout`: a program that says when it is ready has not.
     ReadyTimeout,
+    /// vigil `watchdog_sec`: time to look whether the watchdog was fed.
+    Watchdog,
     /// Retry a spawn from BACKOFF.
     Retry,
     /// Escalate a stop to SIGKILL.

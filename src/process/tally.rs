@@ -21,11 +21,13 @@ pub enum ExitReason {
     Unhealthy,
     /// Stopped by vigil because it did not become ready within `ready_timeout`.
     NotReady,
+    /// Stopped by vigil because it sent no `WATCHDOG=1` within `watchdog_sec`.
+    Watchdog,
 }
 
 impl ExitReason {
     /// Every reason, in the order [`Tally::exits`] counts them.
-    pub const ALL: [ExitReason; 7] = [
+    pub const ALL: [ExitReason; 8] = [
         ExitReason::Expected,
         ExitReason::Unexpected,
         ExitReason::Signal,
@@ -33,6 +35,7 @@ impl ExitReason {
         ExitReason::MemoryLimit,
         ExitReason::Unhealthy,
         ExitReason::NotReady,
+        ExitReason::Watchdog,
     ];
 
     /// The metric label.
@@ -45,6 +48,7 @@ impl ExitReason {
             ExitReason::MemoryLimit => "memory_limit",
             ExitReason::Unhealthy => "unhealthy",
             ExitReason::NotReady => "not_ready",
+            ExitReason::Watchdog => "watchdog",
         }
     }
 

@@ -71,6 +71,7 @@ fn config() -> ProcessConfig {
         essential: false,
         ready: crate::config::Readiness::StartSecs,
         ready_timeout: Duration::from_secs(90),
+        watchdog: None,
     }
 }
 
@@ -967,4 +968,52 @@ fn not_ready_in_time_is_a_failed_start_and_an_exit_before_ready_is_too_quick() {
         .expect("exit");
     assert_eq!(names(&step), ["BACKOFF", "FATAL"]);
     assert_eq!(p.spawnerr(), Some(&SpawnError::ExitedTooQuickly));
+}
+
+#[test]
+fn a_watchdog_fed_in_time_is_quiet_and_a_starved_one_restarts_the_process_as_a_crash() {
+    let cfg = ProcessConfig {
+        ready: crate::config::Readiness::Notify,
+        watchdog: Some(Duration::from_secs(2)),
+        ..config()
+    };
+    let base = Instant::now();
+    let notice = |text: &str| Input::Notified(crate::notify::parse(text.as_bytes()).expect("ok"));
+    let mut p = Process::default();
+    p.apply(Input::Spawned { pid: 3 }, &cfg, at(base, 0))
+        .expect("spawn");
+    let step = p
+        .apply(notice("READY=1"), &cfg, at(base, 0))
+        .expect("ready");
+    assert!(step.effects.contains(&Effect::Arm {
+        timer: Timer::Watchdog,
+        after: Duration::from_secs(2)
+    }));
+    p.apply(notice("WATCHDOG=1"), &cfg, at(base, 1))
+        .expect("fed");
+    assert_eq!(
+        p.apply(Input::WatchdogDue, &cfg, at(base, 2)),
+        Err(Refused::Ignored),
+        "fed at 1 s: due at 3 s"
+    );
+    let step = p
+        .apply(Input::WatchdogDue, &cfg, at(base, 3))
+        .expect("starved");
+    assert_eq!(names(&step), ["STOPPING"]);
+    let step = p
+        .apply(
+            Input::Exited(ExitOutcome::Signaled {
+                signal: libc::SIGTERM,
+                core_dumped: false,
+            }),
+            &cfg,
+            at(base, 3),
+        )
+        .expect("stopped");
+    assert_eq!(step.exit_reason, Some(ExitReason::Watchdog));
+    assert!(step.effects.contains(&Effect::Respawn));
+    assert!(step
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::RecordCrash(facts) if facts.pid == 3)));
 }

@@ -508,8 +508,12 @@ impl Supervisor {
             _ => None,
         };
         let step = entry.process.apply(input, &entry.config, clock)?;
-        self.generations += 1;
-        entry.generation = self.generations;
+        // A new state makes the timers armed for the old one stale; a step that changes no
+        // state (a STATUS= notice, a watchdog feed) leaves them be.
+        if !step.changes.is_empty() {
+            self.generations += 1;
+            entry.generation = self.generations;
+        }
         for change in &step.changes {
             let retry = entry.process.state().retry();
             let note = match (change.to, step.exit_reason, retry) {
@@ -619,6 +623,7 @@ impl Supervisor {
             let _ = match due.timer {
                 Timer::StartSecs => self.apply(&due.key, Input::StartSecsElapsed),
                 Timer::ReadyTimeout => self.apply(&due.key, Input::ReadyTimedOut),
+                Timer::Watchdog => self.apply(&due.key, Input::WatchdogDue),
                 Timer::StopTimeout => self.apply(&due.key, Input::StopTimeout),
                 Timer::CrashLoopReset => self.apply(&due.key, Input::CrashLoopReset),
                 Timer::Retry => {
