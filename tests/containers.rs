@@ -299,8 +299,15 @@ fn under_a_service_manager_vigild_says_ready_reloading_stopping_and_keeps_the_wa
     };
     // The watchdog is fed from the start; READY waits for slow's first state.
     wait_for(&mut said, "WATCHDOG=1");
-    let (_, status) = vigild.vigilctl(&["status", "slow"]);
-    assert!(status.contains("STARTING"), "{status}");
+    let mut status = String::new();
+    assert!(
+        wait_until(|| {
+            status = vigild.vigilctl(&["status", "slow"]).1;
+            status.contains("STARTING") && status.contains("warming up")
+        }),
+        "{status}"
+    );
+    hear(&mut said);
     assert!(!said.iter().any(|m| m.contains("READY=1")), "{said:?}");
     vigild.ws.write("go", "");
     wait_for(&mut said, "READY=1\nSTATUS=2 running");

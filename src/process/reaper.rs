@@ -5,7 +5,8 @@
 //! `waitpid(pid)` looks at that one child.
 //!
 //! A pidfd is one fd per child. A child whose pidfd could not be opened or would take the
-//! fds kept free (a 32nd of the limit) is asked by its pid at each SIGCHLD. vigild is PID 1
+//! fds kept free (a 32nd of the limit) is asked by its pid after a SIGCHLD: at once when no
+//! watched exit explains the signal, a second later when one does. vigild is PID 1
 //! or makes itself a subreaper ([`adopt_orphans`]), so its children's orphans (a daemon's
 //! double fork) become its own, and only a `waitpid(-1)` finds them (a walk over every
 //! child: 1.3 ms at 10,000): a SIGCHLD that no watched exit explains sweeps at once (at
@@ -57,6 +58,9 @@ pub struct Reaper {
     swept_at: Instant,
     /// A sweep has reaped a child that was not watched: orphans do come.
     orphans_seen: bool,
+    /// When the unwatched children are to be asked, after a SIGCHLD that a watched exit
+    /// explained.
+    ask_at: Option<Instant>,
 }
 
 impl Reaper {
@@ -80,6 +84,7 @@ impl Reaper {
             sweep_at: None,
             swept_at: Instant::now(),
             orphans_seen: false,
+            ask_at: None,
         })
     }
 
@@ -175,11 +180,39 @@ impl Reaper {
         (ended, count < BATCH)
     }
 
-    /// After a SIGCHLD: the unwatched children that ended, each asked by its pid (the
-    /// watched ones come through [`Reaper::collect_watched`], which the caller runs first),
-    /// so an exit never costs a walk over every child; when orphans may come, the sweep
-    /// for them, now or later (see the module's text).
+    /// After a SIGCHLD (the caller has run [`Reaper::collect_watched`] first): when no
+    /// watched exit explains it, the unwatched children are asked by their pids at once;
+    /// when one does, they are asked [`SWEEP_LATER`] after (their exit may have hidden
+    /// behind it), so restarts in a fleet short of fds pay that once a second, not each
+    /// time. When orphans may come, the sweep for them, now or later (the module's text).
     pub fn after_sigchld(&mut self, now: Instant) -> Vec<(i32, ExitOutcome)> {
+        let explained = std::mem::take(&mut self.exits_since_signal) > 0;
+        let mut ended = Vec::new();
+        if explained {
+            if !self.unwatched.is_empty() {
+                let later = now + SWEEP_LATER;
+                self.ask_at = Some(self.ask_at.map_or(later, |at| at.min(later)));
+            }
+        } else {
+            ended = self.ask_unwatched();
+        }
+        if self.adopts_orphans {
+            let due = match (explained || !ended.is_empty(), self.orphans_seen) {
+                (false, _) => Some((self.swept_at + SWEEP_GAP).max(now)),
+                (true, true) => Some(now + SWEEP_LATER),
+                (true, false) => None,
+            };
+            if let Some(due) = due {
+                self.sweep_at = Some(self.sweep_at.map_or(due, |at| at.min(due)));
+            }
+        }
+        ended.extend(self.sweep_if_due(now));
+        ended
+    }
+
+    /// The unwatched children that ended, each asked by its pid.
+    fn ask_unwatched(&mut self) -> Vec<(i32, ExitOutcome)> {
+        self.ask_at = None;
         let mut ended = Vec::new();
         self.unwatched.retain(|pid| match wait_for(*pid) {
             Waited::Ended(outcome) => {
@@ -189,42 +222,44 @@ impl Reaper {
             Waited::Gone => false,
             Waited::Running => true,
         });
-        let explained = std::mem::take(&mut self.exits_since_signal) > 0 || !ended.is_empty();
-        if self.adopts_orphans {
-            let due = match (explained, self.orphans_seen) {
-                (false, _) => Some((self.swept_at + SWEEP_GAP).max(now)),
-                (true, true) => Some(now + SWEEP_LATER),
-                (true, false) => None,
-            };
-            if let Some(due) = due {
-                self.sweep_at = Some(self.sweep_at.map_or(due, |at| at.min(due)));
-            }
-            ended.extend(self.sweep_if_due(now));
-        }
         ended
     }
 
-    /// When the next sweep for orphans is due (none when no orphans can come).
+    /// When the reaper next needs a turn: a delayed ask of the unwatched children, or a
+    /// sweep for orphans (one at least every [`SWEEP_AT_LEAST`] when orphans may come).
     pub fn deadline(&self) -> Option<Instant> {
-        if !self.adopts_orphans {
-            return None;
-        }
-        let at_least = self.swept_at + SWEEP_AT_LEAST;
-        Some(self.sweep_at.map_or(at_least, |at| at.min(at_least)))
+        [self.orphan_sweep_at(), self.ask_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// The sweep for orphans, if it is due: every child that has ended.
+    /// When the next sweep for orphans is due, if they may come.
+    fn orphan_sweep_at(&self) -> Option<Instant> {
+        self.adopts_orphans.then(|| {
+            let at_least = self.swept_at + SWEEP_AT_LEAST;
+            self.sweep_at.map_or(at_least, |at| at.min(at_least))
+        })
+    }
+
+    /// What is due: the delayed ask of the unwatched children, the sweep for orphans
+    /// (every child that has ended).
     pub fn sweep_if_due(&mut self, now: Instant) -> Vec<(i32, ExitOutcome)> {
-        if self.deadline().is_none_or(|at| at > now) {
-            return Vec::new();
+        let mut ended = Vec::new();
+        if self.ask_at.is_some_and(|at| at <= now) {
+            ended = self.ask_unwatched();
+        }
+        if self.orphan_sweep_at().is_none_or(|at| at > now) {
+            return ended;
         }
         self.sweep_at = None;
         self.swept_at = now;
-        let ended = reap_ready();
-        for (pid, _) in &ended {
+        let swept = reap_ready();
+        for (pid, _) in &swept {
             let ours = self.watched.remove(pid).is_some() | self.unwatched.remove(pid);
             self.orphans_seen |= !ours;
         }
+        ended.extend(swept);
         ended
     }
 }
