@@ -317,14 +317,16 @@ fn under_a_service_manager_vigild_says_ready_reloading_stopping_and_keeps_the_wa
     wait_for(&mut said, "RELOADING=1");
     vigild.ws.write("go", "");
     wait_for(&mut said, "READY=1");
-    // Children do not inherit vigild's own manager.
-    let plain = vigild.pid_of("plain");
-    let environ = fs::read(format!("/proc/{plain}/environ")).expect("environ");
-    let manager_text = manager_path.display().to_string();
-    assert!(
-        !String::from_utf8_lossy(&environ).contains(&manager_text),
-        "a child inherited vigild's NOTIFY_SOCKET"
-    );
+    // A plain program inherits vigild's environment as under supervisord; a ready=notify
+    // one gets vigild's own socket instead.
+    let environ_of = |name: &str| {
+        let pid = vigild.pid_of(name);
+        String::from_utf8_lossy(&fs::read(format!("/proc/{pid}/environ")).expect("environ"))
+            .into_owned()
+    };
+    let manager_text = format!("NOTIFY_SOCKET={}", manager_path.display());
+    assert!(environ_of("plain").contains(&manager_text));
+    assert!(!environ_of("slow").contains(&manager_text));
     said.clear();
     vigild.signal(Signal::SIGTERM);
     wait_for(&mut said, "STOPPING=1");

@@ -275,13 +275,14 @@ fn a_status_is_no_readiness_the_timeout_still_comes() {
     // STATUS= messages (state-less steps) must not cancel the ready_timeout timer.
     let mut vigild = start(
         "[program:chatty]\ncommand=python3 {dir}/sender.py chatty\nready=notify\n\
-         ready_timeout=1\nstartretries=0\n",
+         ready_timeout=2\nstartretries=0\n",
     );
-    wait_status(&vigild, "chatty", &["STARTING", "status: warming up"]);
+    // Sent (the sender says so once it has), well before the timeout.
+    assert!(wait_until(|| vigild.ws.path().join("chatty.said").exists()));
     vigild.wait_log("gave up: chatty entered FATAL state");
     let log = vigild.log();
     assert!(
-        log.contains("not ready: chatty did not become ready within 1s (ready=notify)"),
+        log.contains("not ready: chatty did not become ready within 2s (ready=notify)"),
         "{log}"
     );
     vigild.shutdown();
@@ -362,4 +363,18 @@ fn watchdog_sec_restarts_a_program_that_stops_feeding_its_watchdog() {
     assert!(crashes.contains(&format!("pid {first}")), "{crashes}");
     assert!(crashes.contains("still here"), "{crashes}");
     vigild.shutdown();
+}
+
+#[test]
+fn a_shutdown_while_a_not_ready_program_is_being_stopped_still_ends() {
+    // The ready_timeout stop is under way (the program takes 1.5 s over SIGTERM) when
+    // vigild is told to exit: the failed start lands in BACKOFF, which must give up.
+    let mut vigild = start(
+        "[program:slowstop]\ncommand=/bin/sh -c \"trap 'sleep 1.5; exit 0' TERM; \
+         while :; do sleep 0.1; done\"\nready=notify\nready_timeout=1\nstopwaitsecs=10\n",
+    );
+    vigild.wait_log("not ready: slowstop did not become ready within 1s");
+    vigild.signal(nix::sys::signal::Signal::SIGTERM);
+    let status = vigild.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", vigild.log());
 }

@@ -81,11 +81,7 @@ fn wait_args<'a>(args: &[&'a str]) -> Option<(Vec<&'a str>, Option<Duration>)> {
                 continue;
             }
         };
-        let seconds: f64 = value
-            .parse()
-            .ok()
-            .filter(|s: &f64| s.is_finite() && *s >= 0.0)?;
-        timeout = Some(Duration::from_secs_f64(seconds));
+        timeout = Some(Duration::try_from_secs_f64(value.parse().ok()?).ok()?);
     }
     (!names.is_empty()).then_some((names, timeout))
 }
@@ -109,5 +105,7 @@ mod tests {
         assert_eq!(wait_args(&["web", "--timeout", "soon"]), None);
         assert_eq!(wait_args(&["web", "--timeout"]), None);
         assert_eq!(wait_args(&["web", "--timeout", "-1"]), None);
+        assert_eq!(wait_args(&["web", "--timeout", "1e30"]), None, "no panic");
+        assert_eq!(wait_args(&["web", "--timeout", "NaN"]), None);
     }
 }

@@ -328,14 +328,9 @@ fn serve(
     })
 }
 
-/// vigild's environment plus `[supervisord] environment`: what every child starts from
-/// (not its own service manager's variables: a child's `READY=1` is not vigild's).
+/// vigild's environment plus `[supervisord] environment`: what every child starts from.
 fn base_environment(env: &[(String, String)], config: &Config) -> Vec<(String, String)> {
-    let mut merged: std::collections::BTreeMap<String, String> = env
-        .iter()
-        .filter(|(key, _)| !systemd::OWN_VARIABLES.contains(&key.as_str()))
-        .cloned()
-        .collect();
+    let mut merged: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
     merged.extend(config.supervisord.environment.iter().cloned());
     merged.into_iter().collect()
 }

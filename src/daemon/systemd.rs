@@ -3,8 +3,9 @@
 //! fleet has reached its first states (nothing STARTING, no start on its way), `STATUS=`
 //! with counts (`12 running, 1 backoff`, at most every 2 s), `RELOADING=1` and `READY=1`
 //! around a reload, `STOPPING=1` at shutdown, and `WATCHDOG=1` at half of `WATCHDOG_USEC`
-//! while the supervisor still answers. Those variables are vigild's alone: children do
-//! not inherit them (`OWN_VARIABLES`).
+//! while the supervisor still answers. Programs inherit the variables with the rest of
+//! vigild's environment, as under supervisord (a `ready=notify` program gets vigild's own
+//! socket instead); with `NotifyAccess=main` systemd ignores what they send.
 //!
 //! It only reads the snapshot and asks the supervisor whether it is alive; every send is
 //! a non-blocking datagram, and one that fails is dropped.
@@ -18,11 +19,10 @@ use tokio::sync::oneshot;
 use crate::process::state::StateKind;
 use crate::supervisor::{Control, Handle, Snapshot, SupervisorState};
 
-/// The environment variables of vigild's own manager, which no child inherits.
-pub const OWN_VARIABLES: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
-
 /// The least time between two `STATUS=` updates.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
+/// The least time between two looks at whether a starting fleet has settled.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
 
 /// vigild's service manager, as its environment names it.
 pub struct Manager {
@@ -90,6 +90,11 @@ pub async fn follow(manager: Manager, handle: Handle) {
                 }
                 let snapshot = snapshots.borrow_and_update().clone();
                 phase = step(&manager, phase, &snapshot, &mut last_status);
+                if matches!(phase, Phase::Starting | Phase::Reloading) {
+                    // Whether the fleet has settled is a look at every process: at most
+                    // every LOOK_EVERY, however fast a big autostart publishes.
+                    tokio::time::sleep(LOOK_EVERY).await;
+                }
             }
             () = tick(&mut watchdog) => {
                 if alive(&handle).await {

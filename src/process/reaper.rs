@@ -32,7 +32,8 @@ use super::exit::ExitOutcome;
 
 /// Exits collected per readiness of the epoll instance; more are taken on the next turn.
 const BATCH: usize = 64;
-/// The least time between two sweeps over every child for orphans.
+/// The least time between two sweeps over every child for orphans, and between two asks
+/// of the unwatched children.
 const SWEEP_GAP: Duration = Duration::from_millis(100);
 /// How long after a SIGCHLD that came with watched exits the sweep for orphans comes.
 const SWEEP_LATER: Duration = Duration::from_secs(1);
@@ -59,8 +60,10 @@ pub struct Reaper {
     /// A sweep has reaped a child that was not watched: orphans do come.
     orphans_seen: bool,
     /// When the unwatched children are to be asked, after a SIGCHLD that a watched exit
-    /// explained.
+    /// explained (or one that came within [`SWEEP_GAP`] of the last ask).
     ask_at: Option<Instant>,
+    /// When they were last asked.
+    asked_at: Instant,
 }
 
 impl Reaper {
@@ -85,6 +88,7 @@ impl Reaper {
             swept_at: Instant::now(),
             orphans_seen: false,
             ask_at: None,
+            asked_at: Instant::now(),
         })
     }
 
@@ -193,8 +197,13 @@ impl Reaper {
                 let later = now + SWEEP_LATER;
                 self.ask_at = Some(self.ask_at.map_or(later, |at| at.min(later)));
             }
+        } else if now >= self.asked_at + SWEEP_GAP {
+            ended = self.ask_unwatched(now);
         } else {
-            ended = self.ask_unwatched();
+            // Asked a moment ago: SIGCHLDs of stops and continues, or of orphans, must not
+            // each cost a pass over the unwatched.
+            let soon = self.asked_at + SWEEP_GAP;
+            self.ask_at = Some(self.ask_at.map_or(soon, |at| at.min(soon)));
         }
         if self.adopts_orphans {
             let due = match (explained || !ended.is_empty(), self.orphans_seen) {
@@ -211,8 +220,9 @@ impl Reaper {
     }
 
     /// The unwatched children that ended, each asked by its pid.
-    fn ask_unwatched(&mut self) -> Vec<(i32, ExitOutcome)> {
+    fn ask_unwatched(&mut self, now: Instant) -> Vec<(i32, ExitOutcome)> {
         self.ask_at = None;
+        self.asked_at = now;
         let mut ended = Vec::new();
         self.unwatched.retain(|pid| match wait_for(*pid) {
             Waited::Ended(outcome) => {
@@ -247,7 +257,7 @@ impl Reaper {
     pub fn sweep_if_due(&mut self, now: Instant) -> Vec<(i32, ExitOutcome)> {
         let mut ended = Vec::new();
         if self.ask_at.is_some_and(|at| at <= now) {
-            ended = self.ask_unwatched();
+            ended = self.ask_unwatched(now);
         }
         if self.orphan_sweep_at().is_none_or(|at| at > now) {
             return ended;

@@ -111,9 +111,11 @@ pub fn prepare(
         }
     }
 
-    // At loglevel=debug, supervisord copies all child output into its main log.
+    // At loglevel=debug, supervisord copies all child output into its main log; vigil's
+    // `ready=log:` reads the output for its line, whatever the log settings.
+    let watched = matches!(config.ready, crate::config::Readiness::Log(_));
     let discard = |log: &crate::config::StreamLog| {
-        log.is_discarded() && !tracing::enabled!(tracing::Level::DEBUG)
+        log.is_discarded() && !tracing::enabled!(tracing::Level::DEBUG) && !watched
     };
     // An event listener's stdout is its protocol channel, whatever its log settings.
     let discard_stdout = discard(&config.stdout) && config.listener.is_none();

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::config::{LogTarget, StreamLog};
+use crate::process::state::Retry;
+use crate::process::step::CrashFacts;
 
 /// BACKOFF with a retry in a second.
 fn backoff() -> State {
@@ -991,10 +993,17 @@ fn a_watchdog_fed_in_time_is_quiet_and_a_starved_one_restarts_the_process_as_a_c
     }));
     p.apply(notice("WATCHDOG=1"), &cfg, at(base, 1))
         .expect("fed");
+    let step = p
+        .apply(Input::WatchdogDue, &cfg, at(base, 2))
+        .expect("looked");
+    assert!(step.changes.is_empty(), "fed at 1 s: due at 3 s");
     assert_eq!(
-        p.apply(Input::WatchdogDue, &cfg, at(base, 2)),
-        Err(Refused::Ignored),
-        "fed at 1 s: due at 3 s"
+        step.effects,
+        [Effect::Arm {
+            timer: Timer::Watchdog,
+            after: Duration::from_secs(1)
+        }],
+        "one timer, armed again for what is left"
     );
     let step = p
         .apply(Input::WatchdogDue, &cfg, at(base, 3))

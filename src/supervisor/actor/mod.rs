@@ -50,6 +50,10 @@ use crate::process::tally::ExitReason;
 /// starts in flight are far fewer; the rest are orphans reaped as PID 1).
 const EARLY_EXITS_KEPT: usize = 1024;
 
+/// At most this many sd_notify messages from senders whose spawn is not recorded yet are
+/// kept (the oldest goes first).
+const EARLY_NOTICES_KEPT: usize = 256;
+
 /// How often a shutdown that is waiting for processes says so.
 const WAITING_REPORT_EVERY: Duration = Duration::from_secs(3);
 
@@ -131,6 +135,8 @@ pub(super) struct Supervisor {
     ignored_notices: u64,
     /// The autostart has been carried out (the snapshot says so).
     autostarted: bool,
+    /// sd_notify messages from children whose start's answer was not taken yet.
+    early_notices: VecDeque<crate::notify::Notified>,
 }
 
 impl Supervisor {
@@ -188,6 +194,7 @@ impl Supervisor {
             ending: Ending::Asked,
             ignored_notices: 0,
             autostarted: false,
+            early_notices: VecDeque::new(),
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -361,7 +368,7 @@ impl Supervisor {
                 let outcome = self.replace_members(&name);
                 self.answer(reply, outcome);
             }
-            Control::Notified(notified) => self.notified(&notified),
+            Control::Notified(notified) => self.notified(notified),
             Control::Alive(reply) => {
                 let _ = reply.send(());
             }
@@ -484,6 +491,11 @@ impl Supervisor {
         }
         // An exit the state machine does not expect is only logged.
         let _ = self.apply(key, Input::Exited(outcome));
+        // A failed start (not ready in time) lands in BACKOFF; while everything stops,
+        // that gives up at once, as a shutdown's stop_all does with BACKOFF.
+        if !matches!(self.mood, Mood::Running) {
+            let _ = self.apply(key, Input::GiveUp);
+        }
         self.view.touch(key);
         if let Some(entry) = self.table.entries.get_mut(key) {
             let crash = entry.crash_to_record.take();

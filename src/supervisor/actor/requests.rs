@@ -194,13 +194,22 @@ impl Supervisor {
     /// vigil `ready=notify`: an sd_notify message, for the process whose child is the
     /// sender or its nearest managed ancestor (by pid, so a sender that is not in a managed
     /// process's tree is ignored); only `ready=notify` programs listen.
-    pub(super) fn notified(&mut self, notified: &crate::notify::Notified) {
+    pub(super) fn notified(&mut self, notified: crate::notify::Notified) {
         let Some(key) = notified
             .ancestry
             .iter()
             .find_map(|pid| self.table.pids.get(pid))
             .cloned()
         else {
+            // A child may say READY=1 before its start's answer is taken: kept (bounded)
+            // until its spawn is recorded.
+            if !self.in_flight.is_empty() {
+                if self.early_notices.len() == EARLY_NOTICES_KEPT {
+                    self.early_notices.pop_front();
+                }
+                self.early_notices.push_back(notified);
+                return;
+            }
             self.ignored_notices += 1;
             if self.ignored_notices == 1 || self.ignored_notices % 1000 == 0 {
                 tracing::warn!(
@@ -218,6 +227,23 @@ impl Supervisor {
             .is_some_and(|entry| entry.config.ready == crate::config::Readiness::Notify);
         if listens {
             let _ = self.apply(&key, Input::Notified(notified.notice.clone()));
+        }
+    }
+
+    /// The notices kept for `pid`'s spawn, now recorded; those still unknown once no start
+    /// is in flight are handled (and warned about) as any stranger's.
+    pub(super) fn replay_notices(&mut self, pid: i32) {
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early_notices)
+            .into_iter()
+            .partition(|notified| notified.ancestry.contains(&pid));
+        self.early_notices = others.into();
+        for notified in mine {
+            self.notified(notified);
+        }
+        if self.in_flight.is_empty() {
+            for notified in std::mem::take(&mut self.early_notices) {
+                self.notified(notified);
+            }
         }
     }
 

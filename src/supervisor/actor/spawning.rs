@@ -565,5 +565,8 @@ impl Supervisor {
                 tracing::error!("cannot watch the notification fd of pid {pid}: {err}");
             }
         }
+        if !self.early_notices.is_empty() {
+            self.replay_notices(pid);
+        }
     }
 }
