@@ -631,3 +631,34 @@ fn vigilctl_gives_up_on_a_server_that_never_answers() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_vigilctl_quietly() {
+    // 3,000 configured programs (none started): `avail` writes more than a pipe holds.
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:idle]\ncommand=/bin/true\nautostart=false\n\
+         process_name=%(program_name)s_%(process_num)d\nnumprocs=3000\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("supervisord started with pid");
+    let config = vigild.ws.path().join("supervisord.conf");
+    let mut first = String::new();
+    assert!(wait_until(|| {
+        let piped = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!(
+                "{} -c {} avail | head -1",
+                vigilctl_bin().display(),
+                config.display()
+            ))
+            .output()
+            .expect("sh");
+        first = String::from_utf8_lossy(&piped.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&piped.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        first.contains("idle:idle_")
+    }));
+    assert_eq!(first.lines().count(), 1, "{first}");
+    vigild.shutdown();
+}

@@ -39,6 +39,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Output into a pipe whose reader has gone (`vigilctl status | head`) ends vigilctl
+    // quietly, as it ends any Unix filter, instead of a panic on the failed write.
+    // SAFETY: setting a signal's disposition to its default, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = Args::parse();
     let options = CtlOptions {
         configuration: args.configuration,

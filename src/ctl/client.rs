@@ -109,9 +109,16 @@ impl Read for Stream {
 }
 
 impl Write for Stream {
+    /// A server that has closed the connection is an error here, never a SIGPIPE
+    /// (vigilctl lets SIGPIPE end it when its own output's reader goes away): `send` with
+    /// `MSG_NOSIGNAL`, as std's TcpStream already writes.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Unix(s) => s.write(buf),
+            Stream::Unix(s) => {
+                use std::os::fd::AsRawFd;
+                nix::sys::socket::send(s.as_raw_fd(), buf, nix::sys::socket::MsgFlags::MSG_NOSIGNAL)
+                    .map_err(io::Error::from)
+            }
             Stream::Tcp(s) => s.write(buf),
         }
     }
