@@ -378,3 +378,60 @@ fn a_shutdown_while_a_not_ready_program_is_being_stopped_still_ends() {
     let status = vigild.wait_exit();
     assert_eq!(status.code(), Some(0), "{}", vigild.log());
 }
+
+#[test]
+fn the_python_sdnotify_package_and_a_c_sd_notify_caller_work_unchanged() {
+    let ws = Workspace::new();
+    let mut programs = String::new();
+    let python = venv_python();
+    let has_sdnotify = std::process::Command::new(&python)
+        .args(["-c", "import sdnotify"])
+        .status()
+        .is_ok_and(|status| status.success());
+    if has_sdnotify {
+        ws.write(
+            "py.py",
+            "import sdnotify, time\n\
+             sdnotify.SystemdNotifier().notify('READY=1\\nSTATUS=from sdnotify')\n\
+             time.sleep(1000)\n",
+        );
+        programs.push_str(&format!(
+            "[program:py]\ncommand={} {{dir}}/py.py\nready=notify\nstartsecs=0\n\n",
+            python.display()
+        ));
+    } else {
+        eprintln!("skipped the sdnotify part: the package is not in target/venv (scripts/test installs it)");
+    }
+    let header = Path::new("/usr/include/systemd/sd-daemon.h").exists();
+    if header {
+        let source = ws.write(
+            "c.c",
+            "#include <systemd/sd-daemon.h>\n#include <unistd.h>\n\
+             int main(void) { sd_notify(0, \"READY=1\\nSTATUS=from sd_notify(3)\"); \
+             for (;;) pause(); }\n",
+        );
+        let built = std::process::Command::new("gcc")
+            .arg("-o")
+            .arg(ws.path().join("c"))
+            .arg(&source)
+            .arg("-lsystemd")
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(built, "gcc could not build the sd_notify(3) caller");
+        programs.push_str("[program:c]\ncommand={dir}/c\nready=notify\nstartsecs=0\n\n");
+    } else {
+        eprintln!("skipped the sd_notify(3) part: libsystemd-dev is not installed (scripts/test installs it)");
+    }
+    if programs.is_empty() {
+        return;
+    }
+    ws.config(&format!("{CONTROL_SECTIONS}{programs}"));
+    let mut vigild = Vigild::start(ws, &[]);
+    if has_sdnotify {
+        wait_status(&vigild, "py", &["RUNNING", "status: from sdnotify"]);
+    }
+    if header {
+        wait_status(&vigild, "c", &["RUNNING", "status: from sd_notify(3)"]);
+    }
+    vigild.shutdown();
+}
