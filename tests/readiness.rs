@@ -87,6 +87,9 @@ fn ready_notify_holds_starting_until_ready_and_shows_the_status() {
     }
     let (code, out) = vigild.vigilctl(&["wait", "app", "shell"]);
     assert_eq!((code, out.as_str()), (0, ""));
+    // Group and all namespecs go through getAllProcessInfo.
+    let (code, out) = vigild.vigilctl(&["wait", "app:*", "all", "--timeout", "5"]);
+    assert_eq!((code, out.as_str()), (0, ""));
     let (code, out) = vigild.vigilctl(&["wait", "nope", "--timeout", "5"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("No such process nope"), "{out}");
