@@ -105,7 +105,7 @@ pub(super) struct Supervisor {
     launches: VecDeque<ProcKey>,
     /// Exits of children whose start's answer has not been taken yet (reaped by a sweep
     /// meanwhile), kept for when it is; only while starts are in flight, and bounded.
-    early_exits: HashMap<i32, ExitOutcome>,
+    early_exits: VecDeque<(i32, ExitOutcome)>,
     /// What collects each child's exit.
     reaper: Reaper,
     /// Config reloads so far (reloadConfig, SIGHUP).
@@ -179,7 +179,7 @@ impl Supervisor {
             submissions: 0,
             in_flight: VecDeque::new(),
             launches: VecDeque::new(),
-            early_exits: HashMap::new(),
+            early_exits: VecDeque::new(),
             reaper: Reaper::new()?,
             reloads: 0,
             events,
@@ -453,8 +453,8 @@ impl Supervisor {
                 outcome.describe()
             ),
             // Maybe a child whose start's answer is still to be taken: kept for it.
-            None if !self.in_flight.is_empty() && self.early_exits.len() < EARLY_EXITS_KEPT => {
-                self.early_exits.insert(pid, outcome);
+            None if !self.in_flight.is_empty() => {
+                self.keep_early_exit(pid, outcome);
             }
             None => tracing::info!("reaped unknown pid {pid} ({})", outcome.describe()),
         }

@@ -382,7 +382,7 @@ impl Supervisor {
         }
         if self.in_flight.is_empty() {
             // Every start is recorded: the exits kept were of orphans after all.
-            for (pid, outcome) in self.early_exits.drain() {
+            for (pid, outcome) in std::mem::take(&mut self.early_exits) {
                 tracing::info!("reaped unknown pid {pid} ({})", outcome.describe());
             }
         }
@@ -401,7 +401,7 @@ impl Supervisor {
                 let pid = started.as_ref().ok().map(|probe| probe.pid);
                 let _ = reply.send(started);
                 if let Some((pid, outcome)) =
-                    pid.and_then(|pid| Some((pid, self.early_exits.remove(&pid)?)))
+                    pid.and_then(|pid| Some((pid, self.take_early_exit(pid)?)))
                 {
                     self.child_exited(pid, outcome);
                 }
@@ -423,7 +423,7 @@ impl Supervisor {
             Ok(child) => {
                 let pid = child.pid;
                 self.record_spawn(&key, child);
-                if let Some(outcome) = self.early_exits.remove(&pid) {
+                if let Some(outcome) = self.take_early_exit(pid) {
                     self.ended_before_recorded(&key, (pid, outcome), cancelled);
                     return;
                 }
@@ -468,6 +468,25 @@ impl Supervisor {
         }
         self.start_settled(key, None);
         self.child_exited(pid, outcome);
+    }
+
+    /// Keeps the exit of a child whose start's answer has not been taken; when
+    /// [`EARLY_EXITS_KEPT`] are kept, the oldest (most likely an orphan's: answers come
+    /// within the spawner's timeout) goes as an unknown pid's, so a flood of orphan exits
+    /// never pushes out the newest.
+    pub(super) fn keep_early_exit(&mut self, pid: i32, outcome: ExitOutcome) {
+        if self.early_exits.len() >= EARLY_EXITS_KEPT {
+            if let Some((old, ended)) = self.early_exits.pop_front() {
+                tracing::info!("reaped unknown pid {old} ({})", ended.describe());
+            }
+        }
+        self.early_exits.push_back((pid, outcome));
+    }
+
+    /// The kept exit of `pid`, taken.
+    fn take_early_exit(&mut self, pid: i32) -> Option<ExitOutcome> {
+        let at = self.early_exits.iter().position(|(kept, _)| *kept == pid)?;
+        self.early_exits.remove(at).map(|(_, outcome)| outcome)
     }
 
     /// Ends `key`'s pending start: its callers get SPAWN_ERROR when the start failed at
