@@ -375,3 +375,40 @@ fn the_shipped_systemd_unit_passes_systemd_analyze_verify() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("notfy"), "{said}");
 }
+
+#[test]
+fn as_pid_1_stray_signals_are_neither_fatal_nor_passed_on() {
+    let Some(pid_1) = pid_namespace() else {
+        eprintln!("skipped: a new pid namespace needs root and util-linux's unshare");
+        return;
+    };
+    // The program notes every signal it gets; only the stop's SIGTERM may come.
+    let ws = Workspace::new();
+    ws.config(
+        "[program:listener]\ncommand=/bin/sh -c \"trap 'echo usr1 >> {dir}/got' USR1; \
+         trap 'echo winch >> {dir}/got' WINCH; trap 'echo hup >> {dir}/got' HUP; \
+         trap 'echo term >> {dir}/got; exit 0' TERM; \
+         echo up > {dir}/up; while :; do sleep 0.05; done\"\nstartsecs=0\n",
+    );
+    let mut vigild = Vigild::start_wrapped(ws, pid_1, &[]);
+    let mut inner = None;
+    assert!(wait_until(|| {
+        inner = children_of(vigild.pid()).first().copied();
+        inner.is_some_and(|pid| cmdline(pid).contains("vigild"))
+    }));
+    let inner = Pid::from_raw(inner.expect("vigild"));
+    assert!(wait_until(|| vigild.ws.read("up") == "up\n"));
+    for stray in [
+        Signal::SIGUSR1,
+        Signal::SIGWINCH,
+        Signal::SIGPIPE,
+        Signal::SIGALRM,
+    ] {
+        kill(inner, stray).expect("signal vigild");
+    }
+    // Then a clean stop: the program saw the stop's SIGTERM and nothing else.
+    kill(inner, Signal::SIGTERM).expect("stop vigild");
+    let status = vigild.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", vigild.log());
+    assert_eq!(vigild.ws.read("got"), "term\n", "{}", vigild.log());
+}
