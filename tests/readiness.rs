@@ -365,6 +365,10 @@ fn watchdog_sec_restarts_a_program_that_stops_feeding_its_watchdog() {
     let (_, crashes) = vigild.vigilctl(&["crashes", "fed"]);
     assert!(crashes.contains(&format!("pid {first}")), "{crashes}");
     assert!(crashes.contains("still here"), "{crashes}");
+    assert!(
+        crashes.contains("sent no WATCHDOG=1 within watchdog_sec"),
+        "{crashes}"
+    );
     vigild.shutdown();
 }
 

@@ -353,7 +353,8 @@ impl Process {
                     ExitReason::Watchdog => {
                         // A hung program: a crash, recorded with the output before it.
                         if let State::Stopping { pid, .. } = self.state {
-                            self.record_crash(&mut step, pid, outcome, clock, false);
+                            let cause = Some(ExitReason::Watchdog);
+                            self.record_crash(&mut step, pid, outcome, (clock, false, cause));
                         }
                         step.effects.push(Effect::Respawn);
                     }
@@ -392,7 +393,7 @@ impl Process {
                 let began = reason.is_crash() && self.count_crash(&mut step, config, clock);
                 self.enter_backoff(&mut step, config, clock);
                 if reason.is_crash() {
-                    self.record_crash(&mut step, pid, outcome, clock, began);
+                    self.record_crash(&mut step, pid, outcome, (clock, began, None));
                 }
             }
             (
@@ -443,7 +444,7 @@ impl Process {
                     self.crash_loop.end();
                 }
                 if crashed {
-                    self.record_crash(&mut step, pid, outcome, clock, began);
+                    self.record_crash(&mut step, pid, outcome, (clock, began, None));
                 }
             }
             (

@@ -91,6 +91,9 @@ pub struct CrashFacts {
     pub loop_began: bool,
     /// The wait before the next start, when one is scheduled.
     pub next_start: Option<Duration>,
+    /// vigil: why vigil stopped the process, when the crash is one vigil found (a starved
+    /// watchdog) rather than an exit of its own.
+    pub cause: Option<ExitReason>,
 }
 
 /// One state change, for events and metrics. A step may pass through a state it does not

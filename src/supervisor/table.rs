@@ -24,6 +24,7 @@ use crate::process::exit::{signal_name, ExitOutcome};
 use crate::process::machine::Process;
 use crate::process::stdin::Feeder;
 use crate::process::step::CrashFacts;
+use crate::process::tally::ExitReason;
 
 pub use super::ProcKey;
 
@@ -321,7 +322,13 @@ fn crash_record(
         exit_code,
         signal,
         core_dumped,
-        description: facts.outcome.describe(),
+        description: match facts.cause {
+            Some(ExitReason::Watchdog) => format!(
+                "sent no WATCHDOG=1 within watchdog_sec, {}",
+                facts.outcome.describe()
+            ),
+            _ => facts.outcome.describe(),
+        },
         ran_seconds: facts.ran.as_secs_f64(),
         restarts: facts.restarts,
         recent_crashes: facts.recent_crashes,

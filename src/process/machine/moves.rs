@@ -144,8 +144,7 @@ impl Process {
         step: &mut Step,
         pid: i32,
         outcome: ExitOutcome,
-        clock: Clock,
-        loop_began: bool,
+        (clock, loop_began, cause): (Clock, bool, Option<ExitReason>),
     ) {
         step.effects.push(Effect::RecordCrash(CrashFacts {
             pid,
@@ -159,6 +158,7 @@ impl Process {
             crash_loop: self.crash_loop.looping().is_some(),
             loop_began,
             next_start: self.state.retry().map(|retry| retry.delay),
+            cause,
         }));
     }
 
