@@ -210,6 +210,22 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     unsafe { libc::_exit(127) }
 }
 
+/// Puts `fd` at `target`, open across exec: `dup2`, or, when it is there already, clearing
+/// close-on-exec (a `dup2` onto itself would keep it). Async-signal-safe.
+///
+/// # Safety
+/// Plain system calls on descriptors the caller owns.
+unsafe fn move_fd(fd: RawFd, target: RawFd) -> bool {
+    let moved = if fd == target {
+        // SAFETY: see the function's contract.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }
+    } else {
+        // SAFETY: see the function's contract.
+        unsafe { libc::dup2(fd, target) }
+    };
+    moved >= 0
+}
+
 /// The child's steps, in supervisord's order; returns only on failure.
 fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Stage> {
     let launch = shared.launch;
@@ -232,26 +248,12 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         // vigild ignores SIGXFSZ for its own logs; its children get the default back.
         libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
         libc::setpgid(0, 0);
-        for (target, fd) in (0..).zip(launch.stdio) {
-            // dup2 onto itself would keep close-on-exec; vigild keeps 0-2 open, so a source
-            // is never below its target (see `keep_standard_fds_open`).
-            let moved = if fd == target {
-                libc::fcntl(fd, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(fd, target)
-            };
-            if moved < 0 {
-                return Err(Stage::Stdio);
-            }
-        }
-        // After stdio: N is at least 3, and a stdio source it replaces has been copied.
-        if let Some((fd, target)) = launch.notification {
-            let moved = if fd == target {
-                libc::fcntl(fd, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(fd, target)
-            };
-            if moved < 0 {
+        // vigild keeps 0-2 open, so a stdio source is never below its target (see
+        // `keep_standard_fds_open`). The notification fd comes after stdio: N is at least
+        // 3, and a stdio source it replaces has been copied already.
+        let moves = (0..).zip(launch.stdio).map(|(target, fd)| (fd, target));
+        for (fd, target) in moves.chain(launch.notification) {
+            if !move_fd(fd, target) {
                 return Err(Stage::Stdio);
             }
         }
