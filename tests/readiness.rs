@@ -7,6 +7,9 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
 use crate::support::*;
 
 /// An sd_notify sender: sends `STATUS=warming up`, says so in `{dir}/<name>.said`, waits
@@ -440,5 +443,147 @@ fn the_python_sdnotify_package_and_a_c_sd_notify_caller_work_unchanged() {
     if header {
         wait_status(&vigild, "c", &["RUNNING", "status: from sd_notify(3)"]);
     }
+    vigild.shutdown();
+}
+
+/// Sends its arguments, one per line, as one sd_notify datagram.
+const SAY: &str = r#"
+import os, socket, sys
+address = os.environ["NOTIFY_SOCKET"]
+if address.startswith("@"):
+    address = "\0" + address[1:]
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto("\n".join(sys.argv[1:]).encode(), address)
+"#;
+
+/// A launcher: forks `sleep` into a session of its own, says `MAINPID=` of it and
+/// `READY=1`, and exits the moment the datagram is sent.
+const LAUNCH: &str = r#"
+import os, socket
+daemon = os.fork()
+if daemon == 0:
+    os.setsid()
+    os.execvp("sleep", ["sleep", "100000"])
+address = os.environ["NOTIFY_SOCKET"]
+if address.startswith("@"):
+    address = "\0" + address[1:]
+message = "MAINPID=%d\nREADY=1" % daemon
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(message.encode(), address)
+os._exit(0)
+"#;
+
+/// What `/proc` says `pid` runs.
+fn command_of(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Waits until `name` is RUNNING with a pid that runs `sleep`; returns that pid.
+fn wait_running_sleep(vigild: &Vigild, name: &str) -> i32 {
+    let mut pid = 0;
+    let seen = wait_until(|| {
+        pid = vigild.pid_of(name);
+        pid > 0
+            && command_of(pid).starts_with("sleep")
+            && status_line(vigild, name).contains("RUNNING")
+    });
+    assert!(
+        seen,
+        "{name} never ran sleep: {}\n{}",
+        status_line(vigild, name),
+        vigild.log()
+    );
+    pid
+}
+
+#[test]
+fn a_launcher_that_says_mainpid_and_exits_hands_its_process_over_to_its_daemon() {
+    // The launcher exits right after its datagram, so its exit races its words; the daemon
+    // leaves the launcher's process group (setsid), so only the new group reaches it.
+    let ws = Workspace::new();
+    ws.write("launch.py", LAUNCH);
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:handover]\n\
+         command=python3 {{dir}}/launch.py\n\
+         process_name=%(program_name)s_%(process_num)d\nnumprocs=4\nready=notify\n\
+         stopasgroup=true\nautorestart=true\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    let names: Vec<String> = (0..4).map(|n| format!("handover:handover_{n}")).collect();
+    let mut daemons: Vec<i32> = names
+        .iter()
+        .map(|n| wait_running_sleep(&vigild, n))
+        .collect();
+    // Each launcher's exit is its former main pid's, not the process's.
+    let log = vigild.wait_log_count("its main pid before a MAINPID=, ended (exit status 0)", 4);
+    for (name, pid) in names.iter().zip(&daemons) {
+        assert!(
+            log.contains(&format!("{}: main pid is now {pid} (was ", &name[9..])),
+            "{log}"
+        );
+        assert_eq!(vigild.pid_of(name), *pid, "{log}");
+        assert!(status_line(&vigild, name).contains("RUNNING"), "{log}");
+    }
+    assert!(!log.contains("exited: handover"), "{log}");
+    assert!(
+        !log.contains("its parent's to know"),
+        "orphans adopted: {log}"
+    );
+    // Its death is the process's exit, and a restart hands over again.
+    kill(Pid::from_raw(daemons[0]), Signal::SIGKILL).expect("kill the daemon");
+    vigild.wait_log("exited: handover_0 (terminated by SIGKILL; not expected)");
+    let seen = wait_until(|| {
+        let pid = vigild.pid_of("handover:handover_0");
+        pid != daemons[0] && pid > 0 && command_of(pid).starts_with("sleep")
+    });
+    assert!(seen, "{}", vigild.log());
+    daemons[0] = wait_running_sleep(&vigild, "handover:handover_0");
+    // A stop reaches each daemon through its own group.
+    let (code, out) = vigild.vigilctl(&["stop", "handover:*"]);
+    assert_eq!(code, 0, "{out}\n{}", vigild.log());
+    for pid in &daemons {
+        assert!(wait_until(|| !alive(*pid)), "pid {pid} outlived its stop");
+    }
+    vigild.shutdown();
+}
+
+#[test]
+fn a_mainpid_outside_the_tree_is_ignored_and_one_whose_parent_lives_is_watched() {
+    let ws = Workspace::new();
+    ws.write("say.py", SAY);
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:liar]\n\
+         command=/bin/sh -c 'python3 {{dir}}/say.py MAINPID=999999999; python3 {{dir}}/say.py MAINPID=1 READY=1; exec sleep 100000'\n\
+         ready=notify\n\n\
+         [program:parent]\n\
+         command=/bin/sh -c 'sleep 100000 & python3 {{dir}}/say.py \"MAINPID=$!\" READY=1; wait'\n\
+         ready=notify\nautorestart=false\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    // Neither a process that does not exist nor one outside its tree becomes its pid.
+    let liar = wait_running_sleep(&vigild, "liar");
+    let log = vigild.wait_log("liar: ignored MAINPID=1: it is neither in liar's process tree");
+    assert!(
+        log.contains("liar: ignored MAINPID=999999999: no such process"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("spawned: 'liar' with pid {liar}")),
+        "{log}"
+    );
+    // The daemon of a launcher that lives on is not vigild's child: watched all the same.
+    let daemon = wait_running_sleep(&vigild, "parent");
+    vigild.wait_log(&format!("parent: main pid is now {daemon}"));
+    kill(Pid::from_raw(daemon), Signal::SIGKILL).expect("kill the daemon");
+    wait_status(&vigild, "parent", &["EXITED"]);
+    let log = vigild.wait_log("its main pid before a MAINPID=, ended");
+    assert!(
+        log.contains(&format!("pid {daemon} ended while its parent was not vigild: its exit status is its parent's to know, taken as 0")),
+        "{log}"
+    );
+    assert!(
+        log.contains("exited: parent (exit status 0; expected)"),
+        "{log}"
+    );
     vigild.shutdown();
 }

@@ -7,6 +7,11 @@
 //! message (`systemd-notify`'s barrier, `FDSTORE=1`) are closed at once, which is what
 //! lets `systemd-notify` return.
 //!
+//! A `MAINPID=` comes with what `/proc` says of the pid named (its parents, its group),
+//! for the supervisor to judge. The supervisor also sends barriers through the socket
+//! itself ([`barrier`]): datagrams are taken in the order they were sent, so when a
+//! barrier comes back every message a child sent before its exit has been handed over.
+//!
 //! Nothing here blocks the supervisor: the thread waits on the socket alone, at most
 //! [`QUEUED`] notices wait for the supervisor at once (more are dropped and counted), and
 //! garbage (oversized, not UTF-8) is ignored with one warning per kind. It knows nothing of
@@ -38,6 +43,10 @@ const MAX_FDS: usize = 16;
 
 /// The socket's `NOTIFY_SOCKET` value, once it is bound.
 static SOCKET_NAME: OnceLock<String> = OnceLock::new();
+/// The supervisor's own unbound, non-blocking socket for [`barrier`]s.
+static BARRIER_SENDER: OnceLock<OwnedFd> = OnceLock::new();
+/// What a barrier datagram says before its token.
+const BARRIER: &str = "VIGIL_BARRIER=";
 
 /// The `NOTIFY_SOCKET` value for `ready=notify` children, if the socket exists.
 pub fn socket_name() -> Option<&'static str> {
@@ -52,7 +61,22 @@ pub struct Notified {
     pub ancestry: Vec<i32>,
     /// What it said.
     pub notice: Notice,
+    /// The process its `MAINPID=` names, if it said one and that process exists.
+    pub main: Option<MainPid>,
     _place: Place,
+}
+
+/// The process a `MAINPID=` names, as `/proc` showed it when the notice came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainPid {
+    /// The pid named.
+    pub pid: i32,
+    /// Its process group (what a stop with `stopasgroup` signals).
+    pub group: i32,
+    /// It and its parents, nearest first, up to the one below vigild.
+    pub ancestry: Vec<i32>,
+    /// Its parent is vigild: vigild reaps it (an orphan it adopted, or a child of its own).
+    pub child_of_vigild: bool,
 }
 
 /// A notice's place in the bounded queue.
@@ -81,11 +105,47 @@ pub fn start(handle: Handle) -> io::Result<()> {
     let name = format!("vigil/{}/{nanos:08x}/notify", std::process::id());
     bind(fd.as_raw_fd(), &UnixAddr::new_abstract(name.as_bytes())?)?;
     setsockopt(&fd, sockopt::PassCred, &true)?;
+    let sender = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    let _ = BARRIER_SENDER.set(sender);
     let _ = SOCKET_NAME.set(format!("@{name}"));
     std::thread::Builder::new()
         .name("vigil notify".into())
         .spawn(move || receive(&fd, &handle))?;
     Ok(())
+}
+
+/// Sends barrier `token` through the socket: the supervisor gets
+/// [`Control::NotifyBarrier`] once every message queued before it has been handed over.
+/// False when it could not be sent (no socket, the socket's queue full): nothing comes
+/// back then, and the caller goes on without waiting.
+pub fn barrier(token: u64) -> bool {
+    let (Some(sender), Some(name)) = (BARRIER_SENDER.get(), socket_name()) else {
+        return false;
+    };
+    let Ok(address) = UnixAddr::new_abstract(name.trim_start_matches('@').as_bytes()) else {
+        return false;
+    };
+    let message = format!("{BARRIER}{token}");
+    nix::sys::socket::sendto(
+        sender.as_raw_fd(),
+        message.as_bytes(),
+        &address,
+        MsgFlags::MSG_DONTWAIT,
+    )
+    .is_ok()
+}
+
+/// The token of a barrier datagram.
+fn barrier_token(bytes: &[u8]) -> Option<u64> {
+    std::str::from_utf8(bytes.strip_prefix(BARRIER.as_bytes())?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Counts of what was ignored, each kind warned about once.
@@ -99,6 +159,7 @@ fn receive(fd: &OwnedFd, handle: &Handle) {
     let queued = Arc::new(AtomicUsize::new(0));
     let ignored = Ignored::default();
     let units = procfs::Units::of_this_machine();
+    let own = i32::try_from(std::process::id()).unwrap_or(0);
     let mut buffer = vec![0u8; MAX_MESSAGE + 1];
     loop {
         let mut space = nix::cmsg_space!(UnixCredentials, [RawFd; MAX_FDS]);
@@ -134,6 +195,15 @@ fn receive(fd: &OwnedFd, handle: &Handle) {
         let Some(sender) = sender else {
             continue;
         };
+        if sender == own {
+            // vigild's own: a barrier (nothing else of vigild's is sent here).
+            if let Some(token) = barrier_token(&buffer[..length.min(buffer.len())]) {
+                if !handle.send(Control::NotifyBarrier(token)) {
+                    return;
+                }
+            }
+            continue;
+        }
         let notice = match parse(&buffer[..length.min(buffer.len())]) {
             Ok(notice) if length <= MAX_MESSAGE => notice,
             Ok(_) => {
@@ -155,9 +225,19 @@ fn receive(fd: &OwnedFd, handle: &Handle) {
             }
             continue;
         }
+        let main = notice.mainpid.and_then(|pid| {
+            let lineage = lineage(pid, own, &units);
+            Some(MainPid {
+                pid,
+                group: lineage.group?,
+                ancestry: lineage.chain,
+                child_of_vigild: lineage.child_of_vigild,
+            })
+        });
         let notified = Notified {
-            ancestry: ancestry(sender, &units),
+            ancestry: lineage(sender, own, &units).chain,
             notice,
+            main,
             _place: Place(Arc::clone(&queued)),
         };
         if !handle.send(Control::Notified(notified)) {
@@ -175,21 +255,38 @@ fn warn_once(count: &AtomicU64, sender: i32, why: Garbage) {
     }
 }
 
-/// `pid`, its parent, its parent's parent… up to [`MAX_ANCESTRY`], stopping below PID 1
-/// and vigild itself.
-fn ancestry(pid: i32, units: &procfs::Units) -> Vec<i32> {
-    let own = i32::try_from(std::process::id()).unwrap_or(0);
-    let mut chain = vec![pid];
+/// A process and its parents, as `/proc` shows them.
+struct Lineage {
+    /// `pid`, its parent, its parent's parent… up to [`MAX_ANCESTRY`], stopping below
+    /// PID 1 and vigild itself.
+    chain: Vec<i32>,
+    /// `pid`'s process group; `None` when `/proc` has no such process.
+    group: Option<i32>,
+    /// `pid`'s parent is vigild (`own`).
+    child_of_vigild: bool,
+}
+
+fn lineage(pid: i32, own: i32, units: &procfs::Units) -> Lineage {
+    let mut lineage = Lineage {
+        chain: vec![pid],
+        group: None,
+        child_of_vigild: false,
+    };
     let mut at = pid;
-    while chain.len() < MAX_ANCESTRY {
-        let Some(parent) = procfs::stats_of(&[at], units).first().map(|stat| stat.ppid) else {
+    while lineage.chain.len() < MAX_ANCESTRY {
+        let Some(stat) = procfs::stats_of(&[at], units).into_iter().next() else {
             break;
         };
+        let parent = stat.ppid;
+        if at == pid {
+            lineage.group = Some(stat.pgrp);
+            lineage.child_of_vigild = parent == own;
+        }
         if parent <= 1 || parent == own {
             break;
         }
-        chain.push(parent);
+        lineage.chain.push(parent);
         at = parent;
     }
-    chain
+    lineage
 }

@@ -45,6 +45,14 @@ pub enum Input {
     /// vigil `ready=notify`: what the current child (or one of its own) said over
     /// sd_notify; `READY=1` ends STARTING, `WATCHDOG=1` feeds the watchdog.
     Notified(crate::notify::Notice),
+    /// vigil `ready=notify`: `MAINPID=` named another process (the supervisor checked it
+    /// belongs to this one): it is the child from now on.
+    MainPid {
+        /// Its pid.
+        pid: i32,
+        /// Its process group.
+        group: i32,
+    },
     /// vigil `watchdog_sec`: a watchdog timer fired (a later `WATCHDOG=1` may have fed it
     /// since).
     WatchdogDue,
@@ -99,6 +107,8 @@ pub struct Process {
     watchdog_due: Option<Instant>,
     /// A watchdog timer is armed (one at a time: a feed only moves `watchdog_due`).
     watchdog_armed: bool,
+    /// The child's process group: its own pid as spawned, another after a `MAINPID=`.
+    group: i32,
 }
 
 impl Default for Process {
@@ -118,6 +128,7 @@ impl Default for Process {
             announced: Announced::default(),
             watchdog_due: None,
             watchdog_armed: false,
+            group: 0,
         }
     }
 }
@@ -179,6 +190,11 @@ impl Process {
     pub fn crash_loop(&self) -> &CrashLoop {
         &self.crash_loop
     }
+
+    /// The process group a signal to the child's group goes to, while there is a child.
+    pub fn process_group(&self) -> Option<i32> {
+        self.state.pid().map(|_| self.group)
+    }
 }
 
 /// "Now", passed in so transitions stay pure.
@@ -224,6 +240,7 @@ impl Process {
             (state, Input::Spawned { pid }) if state.can_start() => {
                 self.begin_start(clock);
                 self.tally.spawns += 1;
+                self.group = pid;
                 let health = config.health_check.as_ref().map(|_| Health::Starting);
                 self.change(&mut step, State::Starting { pid, health }, None);
                 step.log(
@@ -269,6 +286,20 @@ impl Process {
                 } else if notice.watchdog && !starting {
                     self.feed_watchdog(&mut step, config, clock);
                 }
+            }
+            (state, Input::MainPid { pid, group }) => {
+                let Some(was) = state.pid() else {
+                    return Err(Refused::Ignored);
+                };
+                self.state = state.with_pid(pid);
+                self.group = group;
+                step.log(
+                    Level::Info,
+                    format!(
+                        "{}: main pid is now {pid} (was {was}), as its MAINPID= said",
+                        config.name
+                    ),
+                );
             }
             (State::Running { .. }, Input::WatchdogDue)
                 if self.watchdog_due.is_some_and(|due| due > clock.now) =>

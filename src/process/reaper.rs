@@ -15,6 +15,10 @@
 //! least every [`SWEEP_AT_LEAST`]. So restarts at 10,000 programs do not each pay a walk,
 //! and an orphan is a zombie for a second at most (a minute, for the first one, in the
 //! rare case that its death hides behind a watched one).
+//! A `MAINPID=` may name a process that is not vigild's child (a launcher's daemon while
+//! the launcher lives): it is watched through a pidfd too ([`Reaper::watch_main`]), and
+//! when it ends without being vigild's to reap, its end is handed over as `exit status 0`,
+//! the status being its parent's to know.
 //! The supervisor calls this from its own task only, never concurrently with a spawn: std's
 //! `Command::spawn` waits for a child whose exec failed, and a concurrent `waitpid(-1)`
 //! could steal that status. This module owns no process state; it only hands exits over.
@@ -49,6 +53,8 @@ pub struct Reaper {
     watched: HashMap<i32, OwnedFd>,
     /// Children that could not be watched: a SIGCHLD sweeps while any remain.
     unwatched: HashSet<i32>,
+    /// Watched processes that were not vigild's children when watching began (`MAINPID=`).
+    foreign: HashSet<i32>,
     /// vigild is PID 1 or a subreaper: orphans become its children, unwatched.
     adopts_orphans: bool,
     /// Watched exits collected since the last SIGCHLD was handled.
@@ -82,6 +88,7 @@ impl Reaper {
             ready: Arc::new(ready),
             watched: HashMap::new(),
             unwatched: HashSet::new(),
+            foreign: HashSet::new(),
             adopts_orphans: adopts_orphans(),
             exits_since_signal: 0,
             sweep_at: None,
@@ -128,6 +135,21 @@ impl Reaper {
         }
     }
 
+    /// Watches `pid`, named by a `MAINPID=`: a child of vigild's (`child`), or a process
+    /// whose parent is another, whose end is then handed over as `exit status 0`. An error
+    /// when it cannot be watched: `ESRCH` when it is gone already.
+    pub fn watch_main(&mut self, pid: i32, child: bool) -> io::Result<()> {
+        if child {
+            self.watch(pid);
+            return Ok(());
+        }
+        let fd = pidfd(pid)?;
+        self.register(pid, &fd)?;
+        self.watched.insert(pid, fd);
+        self.foreign.insert(pid);
+        Ok(())
+    }
+
     fn register(&self, pid: i32, fd: &OwnedFd) -> io::Result<()> {
         let mut event = libc::epoll_event {
             events: libc::EPOLLIN as u32,
@@ -171,7 +193,16 @@ impl Reaper {
             match wait_for(pid) {
                 Waited::Ended(outcome) => {
                     self.watched.remove(&pid);
+                    self.foreign.remove(&pid);
                     ended.push((pid, outcome));
+                }
+                // Not vigild's to reap: it ended, its status is its parent's.
+                Waited::Gone if self.foreign.remove(&pid) => {
+                    self.watched.remove(&pid);
+                    tracing::info!(
+                        "pid {pid} ended while its parent was not vigild: its exit status is its parent's to know, taken as 0"
+                    );
+                    ended.push((pid, ExitOutcome::Exited(0)));
                 }
                 // Reaped elsewhere (a sweep, the spawner's own wait for a helper).
                 Waited::Gone => {
@@ -266,6 +297,7 @@ impl Reaper {
         self.swept_at = now;
         let swept = reap_ready();
         for (pid, _) in &swept {
+            self.foreign.remove(pid);
             let ours = self.watched.remove(pid).is_some() | self.unwatched.remove(pid);
             self.orphans_seen |= !ours;
         }

@@ -163,6 +163,23 @@ impl State {
         }
     }
 
+    /// The same state with its child's pid replaced (a `MAINPID=`); states without a
+    /// child are returned as they are.
+    #[must_use]
+    pub fn with_pid(self, new: i32) -> State {
+        match self {
+            State::Starting { health, .. } => State::Starting { pid: new, health },
+            State::Running { health, .. } => State::Running { pid: new, health },
+            State::Stopping { reason, health, .. } => State::Stopping {
+                pid: new,
+                reason,
+                health,
+            },
+            State::Unknown { reason, .. } => State::Unknown { pid: new, reason },
+            other => other,
+        }
+    }
+
     /// The pid of a child that is starting or running (what a health verdict, a memory
     /// limit or `signalProcess` may act on).
     pub fn live_pid(self) -> Option<i32> {

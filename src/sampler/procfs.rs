@@ -16,6 +16,8 @@ pub struct Stat {
     pub pid: i32,
     /// Its parent's pid.
     pub ppid: i32,
+    /// Its process group (what a signal to the group reaches).
+    pub pgrp: i32,
     /// User plus system CPU time, in seconds.
     pub cpu_seconds: f64,
     /// Threads.
@@ -105,7 +107,7 @@ fn read_stat(pid: i32, units: &Units, buffer: &mut Vec<u8>) -> Option<Stat> {
 }
 
 /// The `stat` fields read (numbered as in proc(5)).
-const STAT_FIELDS: [usize; 7] = [4, 14, 15, 20, 22, 23, 24];
+const STAT_FIELDS: [usize; 8] = [4, 5, 14, 15, 20, 22, 23, 24];
 
 /// Room for a `stat` line (some 300 bytes; the name is at most 64).
 const STAT_BUFFER: usize = 1024;
@@ -133,6 +135,7 @@ fn parse_stat(pid: i32, line: &[u8], units: &Units) -> Option<Stat> {
     Some(Stat {
         pid,
         ppid: i32::try_from(field(4)).ok()?,
+        pgrp: i32::try_from(field(5)).ok()?,
         cpu_seconds: ticks(field(14) + field(15)),
         threads: field(20),
         started: units.boot + Duration::from_secs_f64(ticks(field(22))),
@@ -193,9 +196,10 @@ mod tests {
             page_bytes: 4096,
             boot: SystemTime::UNIX_EPOCH,
         };
-        let line = b"42 (a) b (c)) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 12345678 100 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+        let line = b"42 (a) b (c)) S 7 40 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1000 12345678 100 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
         let stat = parse_stat(42, line, &units).expect("parsed");
         assert_eq!(stat.ppid, 7);
+        assert_eq!(stat.pgrp, 40);
         assert!((stat.cpu_seconds - 3.0).abs() < 1e-9);
         assert_eq!(stat.threads, 3);
         assert_eq!(

@@ -111,6 +111,9 @@ pub enum Control {
     ReopenLogs,
     /// vigil `ready=notify`: an sd_notify message, with its sender's ancestry.
     Notified(crate::notify::Notified),
+    /// vigil `ready=notify`: barrier `token` came back through the notify socket: every
+    /// message sent before it has been handed over (a child's last words before its exit).
+    NotifyBarrier(u64),
     /// Answer at once: vigild's systemd watchdog asks whether the supervisor still runs.
     Alive(oneshot::Sender<()>),
     /// vigil `ready=log:` / `ready=fd:`: child `pid` of this process said it is ready (a

@@ -1026,3 +1026,41 @@ fn a_watchdog_fed_in_time_is_quiet_and_a_starved_one_restarts_the_process_as_a_c
         .iter()
         .any(|e| matches!(e, Effect::RecordCrash(facts) if facts.pid == 3)));
 }
+
+#[test]
+fn a_mainpid_moves_the_child_and_its_group_and_needs_a_child() {
+    let cfg = ProcessConfig {
+        ready: crate::config::Readiness::Notify,
+        ..config()
+    };
+    let base = Instant::now();
+    let mut p = Process::default();
+    assert_eq!(
+        p.apply(Input::MainPid { pid: 9, group: 9 }, &cfg, at(base, 0)),
+        Err(Refused::Ignored),
+        "no child to move"
+    );
+    p.apply(Input::Spawned { pid: 3 }, &cfg, at(base, 0))
+        .expect("spawn");
+    assert_eq!(p.process_group(), Some(3), "as spawned: its own group");
+    let step = p
+        .apply(Input::MainPid { pid: 7, group: 5 }, &cfg, at(base, 1))
+        .expect("moved");
+    assert!(step.changes.is_empty(), "no state change, no event");
+    assert_eq!(
+        logs(&step),
+        ["app: main pid is now 7 (was 3), as its MAINPID= said"]
+    );
+    assert_eq!(p.state().live_pid(), Some(7));
+    assert_eq!(p.process_group(), Some(5));
+    // The new pid is the one that becomes RUNNING, is stopped, and whose exit counts.
+    let ready = Input::Notified(crate::notify::parse(b"READY=1").expect("ok"));
+    p.apply(ready, &cfg, at(base, 1)).expect("ready");
+    assert!(matches!(p.state(), State::Running { pid: 7, .. }));
+    p.apply(Input::Stop, &cfg, at(base, 2)).expect("stop");
+    assert!(matches!(p.state(), State::Stopping { pid: 7, .. }));
+    p.apply(Input::Exited(ExitOutcome::Exited(0)), &cfg, at(base, 2))
+        .expect("exit");
+    assert_eq!(p.state(), State::Stopped);
+    assert_eq!(p.process_group(), None);
+}

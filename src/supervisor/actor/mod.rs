@@ -6,6 +6,7 @@
 mod depends_on;
 mod essential;
 mod groups;
+mod main_pid;
 mod requests;
 mod shutdown;
 mod spawning;
@@ -137,6 +138,8 @@ pub(super) struct Supervisor {
     autostarted: bool,
     /// sd_notify messages from children whose start's answer was not taken yet.
     early_notices: VecDeque<crate::notify::Notified>,
+    /// `MAINPID=`: exits held for the notify socket, former main pids.
+    main_pids: main_pid::MainPids,
 }
 
 impl Supervisor {
@@ -195,6 +198,7 @@ impl Supervisor {
             ignored_notices: 0,
             autostarted: false,
             early_notices: VecDeque::new(),
+            main_pids: main_pid::MainPids::default(),
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -369,6 +373,7 @@ impl Supervisor {
                 self.answer(reply, outcome);
             }
             Control::Notified(notified) => self.notified(notified),
+            Control::NotifyBarrier(token) => self.barrier_returned(token),
             Control::Alive(reply) => {
                 let _ = reply.send(());
             }
@@ -405,8 +410,22 @@ impl Supervisor {
             let _ = waiting.send(outcome);
             return;
         }
-        if self.table.pids.contains_key(&pid) {
-            self.guardian.forget(pid);
+        if self.former_main_ended(pid, outcome) || self.hold_for_notices(pid, outcome) {
+            return;
+        }
+        self.child_ended(pid, outcome);
+    }
+
+    /// The end of `pid`, a process's child or an unknown one, once nothing holds it.
+    fn child_ended(&mut self, pid: i32, outcome: ExitOutcome) {
+        let group = self
+            .table
+            .pids
+            .get(&pid)
+            .and_then(|key| self.table.entries.get(key))
+            .and_then(|entry| entry.process.process_group());
+        if let Some(group) = group {
+            self.guardian.forget(group);
         }
         // An event listener's last answer must reach its pool before its exit does (else a
         // processed event would be sent again): its exit waits until its output is read.
@@ -607,7 +626,16 @@ impl Supervisor {
             // that may belong to someone else by now.
             return;
         }
-        match signal::send(pid, signal, to_group) {
+        // The child's own group as spawned; for a pid a `MAINPID=` named, the group it is
+        // in now (a daemon may leave its launcher's group after saying so).
+        let target = match entry.process.process_group() {
+            Some(group) if to_group && group != pid => {
+                nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(pid)))
+                    .map_or(group, nix::unistd::Pid::as_raw)
+            }
+            _ => pid,
+        };
+        match signal::send(target, signal, to_group) {
             Ok(Delivery::Sent) => {}
             Ok(Delivery::Gone) => tracing::debug!(
                 "unable to signal {} (pid {pid}), it probably just exited on its own",

@@ -226,6 +226,8 @@ impl Supervisor {
             .get(&key)
             .is_some_and(|entry| entry.config.ready == crate::config::Readiness::Notify);
         if listens {
+            // First: a READY=1 beside it is the new main pid's.
+            self.take_main_pid(&key, &notified);
             let _ = self.apply(&key, Input::Notified(notified.notice.clone()));
         }
     }
