@@ -50,16 +50,35 @@ pub fn rfc3339(when: SystemTime) -> String {
     )
 }
 
-/// supervisord's stop time in status lines: local `%b %d %I:%M %p`, e.g. `Nov 24 04:05 PM`.
-pub fn month_day_clock(when: SystemTime) -> String {
+/// glibc syslog(3)'s time, `%h %e %T` in local time: `Dec  3 14:27:44`.
+pub fn syslog_timestamp(when: SystemTime) -> String {
+    let (tm, _) = local(when);
+    format!(
+        "{} {:>2} {:02}:{:02}:{:02}",
+        month_name(tm.tm_mon),
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// `Jan` … `Dec` for a `tm_mon`.
+fn month_name(month: libc::c_int) -> &'static str {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (tm, _) = local(when);
-    let month = usize::try_from(tm.tm_mon)
+    usize::try_from(month)
         .ok()
         .and_then(|m| MONTHS.get(m))
-        .unwrap_or(&"Jan");
+        .copied()
+        .unwrap_or("Jan")
+}
+
+/// supervisord's stop time in status lines: local `%b %d %I:%M %p`, e.g. `Nov 24 04:05 PM`.
+pub fn month_day_clock(when: SystemTime) -> String {
+    let (tm, _) = local(when);
+    let month = month_name(tm.tm_mon);
     let hour12 = match tm.tm_hour % 12 {
         0 => 12,
         h => h,

@@ -18,6 +18,8 @@ mod daemon;
 mod child_io;
 // Child log files: rotation, AUTO names and cleanup, filters, markers, slow disks.
 mod child_logs;
+// The log pipeline: syslog copies, side by side with supervisord.
+mod log_pipeline;
 // The real Python supervisorctl and xmlrpc.client against vigild.
 mod supervisorctl;
 // The read-only account: reads allowed, changes refused (XML-RPC, supervisorctl, the page).

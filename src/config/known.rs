@@ -94,6 +94,8 @@ pub const SUPERVISORD: &[&str] = &[
     // vigil's own additions
     "sample_interval",
     "statefile",
+    "syslog_socket",
+    "journal_socket",
 ];
 
 /// Options of `[group:x]`.

@@ -96,6 +96,12 @@ pub struct SupervisordConfig {
     /// vigil: where the processes stopped by hand are remembered across restarts
     /// (`statefile`; None = not remembered, as supervisord).
     pub statefile: Option<PathBuf>,
+    /// vigil: the local syslog socket that `logfile=syslog` and `*_syslog` write to
+    /// (`syslog_socket`, `/dev/log` as the C library's syslog(3)).
+    pub syslog_socket: PathBuf,
+    /// vigil: the journal's native socket that `journald` targets write to
+    /// (`journal_socket`, `/run/systemd/journal/socket`).
+    pub journal_socket: PathBuf,
 }
 
 /// Where the main log goes.
@@ -177,8 +183,6 @@ pub enum LogTarget {
     None,
     /// A file path.
     File(PathBuf),
-    /// The system log (`syslog`, deprecated in supervisord).
-    Syslog,
 }
 
 /// The log options of one stream (`stdout_*` or `stderr_*`).

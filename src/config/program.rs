@@ -211,6 +211,18 @@ fn read_program(
             ),
         ));
     }
+    for stream in ["stdout", "stderr"] {
+        let option = section.get(&format!("{stream}_logfile"));
+        if is_syslog(option.map(|option| option.value.as_str())) {
+            warnings.push(Diagnostic::new(
+                section.location(option),
+                format!(
+                    "For [{}], {stream}_logfile=syslog but this is deprecated and will be removed.  Use {stream}_syslog=true to enable syslog instead.",
+                    section.name
+                ),
+            ));
+        }
+    }
     if section.get("command").is_none() {
         reader.error(
             None,
@@ -350,10 +362,22 @@ fn read_stream_log(
 ) -> StreamLog {
     let defaults = default_stream_log();
     let key = |suffix: &str| format!("{stream}_{suffix}");
-    StreamLog {
-        target: reader.parse(&key("logfile"), names, defaults.target, |text| {
+    // supervisord rewrites the deprecated `*_logfile=syslog` as no file and `*_syslog=true`.
+    let to_syslog = is_syslog(
+        reader
+            .section
+            .get(&key("logfile"))
+            .map(|option| option.value.as_str()),
+    );
+    let target = if to_syslog {
+        LogTarget::None
+    } else {
+        reader.parse(&key("logfile"), names, defaults.target, |text| {
             log_target(text, cwd)
-        }),
+        })
+    };
+    StreamLog {
+        target,
         maxbytes: reader.parse(
             &key("logfile_maxbytes"),
             names,
@@ -368,7 +392,7 @@ fn read_stream_log(
         ),
         capture_maxbytes: reader.parse(&key("capture_maxbytes"), names, 0, value::byte_size),
         events_enabled: reader.parse(&key("events_enabled"), names, false, value::boolean),
-        syslog: reader.parse(&key("syslog"), names, false, value::boolean),
+        syslog: reader.parse(&key("syslog"), names, false, value::boolean) || to_syslog,
         timestamps: reader.parse(&key("logfile_timestamps"), names, false, value::boolean),
         tail_bytes: reader.parse(&key("tail_bytes"), names, defaults.tail_bytes, |text| {
             usize::try_from(value::byte_size(text)?).map_err(|_| Invalid::TooLarge)
@@ -376,14 +400,19 @@ fn read_stream_log(
     }
 }
 
-/// supervisord's `logfile_name`: NONE/OFF, AUTO, syslog, or a path whose directory exists.
+/// supervisord's `logfile_name`: NONE/OFF, AUTO, or a path whose directory exists
+/// (`syslog` is rewritten before, see [`is_syslog`]).
 fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, Invalid> {
     match text.trim().to_ascii_lowercase().as_str() {
         "none" | "off" => Ok(LogTarget::None),
         "auto" => Ok(LogTarget::Auto),
-        "syslog" => Ok(LogTarget::Syslog),
         _ => existing_dirpath(text, cwd).map(LogTarget::File),
     }
+}
+
+/// Whether a `*_logfile` value is supervisord's deprecated magic name `syslog`.
+fn is_syslog(text: Option<&str>) -> bool {
+    text.is_some_and(|text| text.trim().eq_ignore_ascii_case("syslog"))
 }
 
 /// `startretries`: a count, or vigil's `-1` for "retry forever". Other negative numbers

@@ -17,6 +17,11 @@ use super::{
     Overrides, SupervisordConfig, UnixHttpServer, UserSpec,
 };
 
+/// Where syslog(3) sends: the local syslog socket.
+const SYSLOG_SOCKET: &str = "/dev/log";
+/// The journal's native protocol socket.
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
 /// Reads options of one section: expands them with a set of names, parses them, and records a
 /// located error (keeping a default) when a value is bad, so all errors are reported at once.
 pub(super) struct SectionReader<'a> {
@@ -254,6 +259,18 @@ fn read_supervisord(
             value::seconds,
         ),
         statefile: reader.optional("statefile", &names, |text| existing_dirpath(text, cwd)),
+        syslog_socket: reader.parse(
+            "syslog_socket",
+            &names,
+            PathBuf::from(SYSLOG_SOCKET),
+            |text| Ok(absolute(Path::new(text.trim()), cwd)),
+        ),
+        journal_socket: reader.parse(
+            "journal_socket",
+            &names,
+            PathBuf::from(JOURNAL_SOCKET),
+            |text| Ok(absolute(Path::new(text.trim()), cwd)),
+        ),
     }
 }
 

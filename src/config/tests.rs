@@ -58,6 +58,8 @@ fn supervisord_defaults_match_the_reference() {
         identifier: "supervisor".into(),
         sample_interval: std::time::Duration::from_secs(5),
         statefile: None,
+        syslog_socket: "/dev/log".into(),
+        journal_socket: "/run/systemd/journal/socket".into(),
     };
     assert_eq!(*s, expected);
     assert!(config.unix_http_server.is_none() && config.inet_http_server.is_none());

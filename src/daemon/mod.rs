@@ -182,10 +182,13 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     ));
     let listeners = http::bind(&config).map_err(io_error("starting the HTTP servers"))?;
     let socket_path = listeners.socket_path();
+    // The socket is chosen once, at start: programs may ask for syslog after a reload.
+    let syslog = crate::logs::syslog::open(&settings.syslog_socket);
     let logger = FlushedAtExit(Arc::new(mainlog::install(
         Arc::clone(&main_log),
         settings.loglevel,
         settings.nodaemon && !settings.silent,
+        matches!(settings.logfile, MainLog::Syslog).then_some(syslog),
     )));
     if !settings.nodaemon {
         for warning in &loaded.warnings {
@@ -202,9 +205,6 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     }
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
-    }
-    if matches!(settings.logfile, MainLog::Syslog) {
-        tracing::warn!("logfile=syslog is not supported yet; the main log is not written");
     }
     if settings.user.is_none() && Uid::effective().is_root() {
         tracing::error!(

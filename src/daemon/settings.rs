@@ -196,7 +196,7 @@ pub fn raise_limits(settings: &SupervisordConfig) -> Result<(), ApplyError> {
         .try_for_each(|limit| limit.raise((limit.of)(settings)))
 }
 
-/// Opens the main log's file (none for `syslog`, which vigild does not write yet).
+/// Opens the main log's file (none for `syslog`, whose lines go to the syslog socket).
 pub fn open_main_log_file(
     logfile: &MainLog,
     rotation: Rotation,

@@ -23,6 +23,7 @@ use tracing_subscriber::{reload, Registry};
 
 use super::sink::{Sink, QUEUE_BYTES};
 use super::stream::LogStream;
+use super::syslog::Syslog;
 use crate::config::LogLevel;
 use crate::timefmt::log_timestamp;
 
@@ -49,7 +50,7 @@ impl MainLogger {
         if let Some(echo) = &self.echo {
             echo.start_writer("main log echo")?;
         }
-        Ok(())
+        super::syslog::start_writer()
     }
 
     /// Lets through what `level` asks for from now on.
@@ -69,6 +70,9 @@ impl MainLogger {
         if let Some(echo) = &self.echo {
             echo.flush(deadline);
         }
+        if let Some(syslog) = super::syslog::get() {
+            syslog.flush(deadline);
+        }
     }
 }
 
@@ -77,12 +81,17 @@ impl MainLogger {
 struct MainLogWriter {
     file: Arc<Sink>,
     echo: Option<Arc<Sink>>,
+    /// `logfile=syslog`: where the lines go instead of a file.
+    syslog: Option<&'static Syslog>,
 }
 
 impl io::Write for MainLogWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(echo) = &self.echo {
             echo.push(buf);
+        }
+        if let Some(syslog) = self.syslog {
+            syslog.log_line(buf);
         }
         self.file.push(buf);
         Ok(buf.len())
@@ -120,9 +129,16 @@ fn level_filter(level: LogLevel) -> LevelFilter {
     }
 }
 
-/// Installs the global subscriber writing to `stream` (and to stderr when `echo`), each
-/// through a writer thread of its own once [`MainLogger::start_writers`] is called.
-pub fn install(stream: Arc<LogStream>, level: LogLevel, echo: bool) -> MainLogger {
+/// Installs the global subscriber writing to `stream` (and to stderr when `echo`, to
+/// `syslog` when given), each through a writer thread of its own once
+/// [`MainLogger::start_writers`] is called. Without a file, `stream` keeps the tail
+/// `readLog` shows.
+pub fn install(
+    stream: Arc<LogStream>,
+    level: LogLevel,
+    echo: bool,
+    syslog: Option<&'static Syslog>,
+) -> MainLogger {
     let file = Arc::new(Sink::new(
         QUEUE_BYTES,
         move |line| {
@@ -143,6 +159,7 @@ pub fn install(stream: Arc<LogStream>, level: LogLevel, echo: bool) -> MainLogge
     let writer = MainLogWriter {
         file: Arc::clone(&file),
         echo: echo.clone(),
+        syslog,
     };
     let critical_only = Arc::new(AtomicBool::new(level == LogLevel::Critical));
     let (filter, handle) = reload::Layer::new(level_filter(level));

@@ -5,8 +5,8 @@
 //! read/tail semantics. [`capture`] moves bytes from a child's pipe into its stream on a
 //! thread of its own, through the [`filters`] (capture mode, ANSI stripping, timestamps).
 //! [`mainlog`] formats the daemon's log; [`auto`] names and cleans AUTO files; [`crashes`]
-//! keeps each process's crash records; [`line_watch`] finds a `ready=log:` line. This
-//! module knows bytes and files, never process states.
+//! keeps each process's crash records; [`line_watch`] finds a `ready=log:` line;
+//! [`syslog`] sends supervisord's syslog copies. This module knows bytes and files, never process states.
 
 pub mod auto;
 pub mod capture;
@@ -18,3 +18,4 @@ pub mod mainlog;
 pub mod ring;
 pub mod sink;
 pub mod stream;
+pub mod syslog;

@@ -20,7 +20,7 @@ pub fn config_info(info: &crate::supervisor::ConfigInfo) -> Value {
     let optional = |text: Option<String>| Value::from(text.unwrap_or_else(|| "none".into()));
     let target = |log: &StreamLog| match &log.target {
         LogTarget::Auto => Value::from("auto"),
-        LogTarget::None | LogTarget::Syslog => Value::from("none"),
+        LogTarget::None => Value::from("none"),
         LogTarget::File(path) => Value::from(path.display().to_string()),
     };
     let bytes = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));

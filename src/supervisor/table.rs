@@ -20,6 +20,7 @@ use crate::logs::crashes::{self, CrashHistory, CrashRecord};
 use crate::logs::file::Rotation;
 use crate::logs::line_watch::watch_lines;
 use crate::logs::stream::LogStream;
+use crate::logs::syslog;
 use crate::process::exit::{signal_name, ExitOutcome};
 use crate::process::machine::Process;
 use crate::process::stdin::Feeder;
@@ -120,9 +121,10 @@ impl Entry {
             });
             let (group, name) = (config.group.clone(), config.name.clone());
             let publisher = events.clone();
-            let on_output: Option<OnOutput> = if protocol {
+            let mut observers: Vec<OnOutput> = Vec::new();
+            if protocol {
                 let backlog = Arc::new(ListenerBacklog::default());
-                Some(Box::new(move |bytes: &[u8]| {
+                observers.push(Box::new(move |bytes: &[u8]| {
                     if backlog.admit(bytes.len()) {
                         publisher.send(Message::ListenerOutput {
                             pool: group.clone(),
@@ -132,34 +134,32 @@ impl Entry {
                             backlog: Arc::clone(&backlog),
                         });
                     }
-                }))
+                }));
             } else if settings.events_enabled {
-                Some(Box::new(move |bytes: &[u8]| {
+                observers.push(Box::new(move |bytes: &[u8]| {
                     publisher.publish(Event::process_log(&group, &name, pid, channel, bytes));
-                }))
-            } else {
-                None
-            };
-            let on_output = match &config.ready {
-                Readiness::Log(LinePattern(pattern)) if !protocol => {
+                }));
+            }
+            if let (true, Some(syslog)) = (settings.syslog && !protocol, syslog::get()) {
+                let name = config.name.clone();
+                observers.push(Box::new(move |bytes: &[u8]| syslog.output(&name, bytes)));
+            }
+            if let Readiness::Log(LinePattern(pattern)) = &config.ready {
+                if !protocol {
                     let key = (config.group.clone(), config.name.clone());
                     let myself = myself.clone();
-                    let mut watch =
-                        watch_lines(pattern.clone(), Arc::clone(&line_seen), move || {
+                    observers.push(Box::new(watch_lines(
+                        pattern.clone(),
+                        Arc::clone(&line_seen),
+                        move || {
                             if let Some(supervisor) = myself.upgrade() {
                                 let _ = supervisor.send(Control::ChildReady(key, pid));
                             }
-                        });
-                    let mut also = on_output;
-                    Some(Box::new(move |bytes: &[u8]| {
-                        watch(bytes);
-                        if let Some(also) = &mut also {
-                            also(bytes);
-                        }
-                    }) as OnOutput)
+                        },
+                    )));
                 }
-                _ => on_output,
-            };
+            }
+            let on_output = all_of(observers);
             let label = format!("{} {}", config.name, channel.name());
             match capture::start(
                 pipe,
@@ -638,6 +638,20 @@ impl Table {
     }
 }
 
+/// One observer that calls each of `observers` in turn; none when there are none (so
+/// the output may skip user space).
+fn all_of(mut observers: Vec<OnOutput>) -> Option<OnOutput> {
+    match observers.len() {
+        0 => None,
+        1 => observers.pop(),
+        _ => Some(Box::new(move |bytes: &[u8]| {
+            for observer in &mut observers {
+                observer(bytes);
+            }
+        })),
+    }
+}
+
 fn open_log(
     process: &ProcessConfig,
     log: &StreamLog,
@@ -651,13 +665,6 @@ fn open_log(
     };
     let path = match &log.target {
         LogTarget::None => None,
-        LogTarget::Syslog => {
-            tracing::warn!(
-                "{stream} of '{}' goes to syslog, which vigil does not support yet: it is kept in memory only",
-                process.name
-            );
-            None
-        }
         LogTarget::File(path) => Some(path.clone()),
         LogTarget::Auto => Some(auto::new_path(
             childlogdir,

@@ -499,7 +499,20 @@ pub struct Supervisord {
 impl Supervisord {
     /// Starts `supervisord -n -c config` in `ws`.
     pub fn start(ws: &Workspace, config: &std::path::Path) -> Self {
-        let mut command = Command::new(supervisorctl_bin().with_file_name("supervisord"));
+        Supervisord::start_wrapped(ws, &[], config)
+    }
+
+    /// Like [`Supervisord::start`], run under `wrapper` (e.g. `unshare --mount …`).
+    pub fn start_wrapped(ws: &Workspace, wrapper: &[&str], config: &std::path::Path) -> Self {
+        let binary = supervisorctl_bin().with_file_name("supervisord");
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
         command
             .args(["-n", "-c"])
             .arg(config)
