@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::config::RotateEvery;
+
 /// Broken-down local time of `when`.
 fn local(when: SystemTime) -> (libc::tm, u32) {
     let since = when.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -48,6 +50,33 @@ pub fn rfc3339(when: SystemTime) -> String {
         offset_minutes / 60,
         offset_minutes % 60
     )
+}
+
+/// The first local midnight (`Daily`) or top of the hour (`Hourly`) after `when`, as the
+/// C library's `mktime` finds it (so a day with a DST change has 23 or 25 hours).
+pub fn next_boundary(when: SystemTime, every: RotateEvery) -> SystemTime {
+    let (mut tm, _) = local(when);
+    tm.tm_sec = 0;
+    tm.tm_min = 0;
+    match every {
+        RotateEvery::Daily => {
+            tm.tm_hour = 0;
+            tm.tm_mday += 1;
+        }
+        RotateEvery::Hourly => tm.tm_hour += 1,
+    }
+    tm.tm_isdst = -1;
+    // SAFETY: `tm` is a valid, initialised broken-down time; mktime normalises it in place.
+    let secs = unsafe { libc::mktime(&raw mut tm) };
+    let at = u64::try_from(secs).map_or(when, |secs| {
+        UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    });
+    if at > when {
+        at
+    } else {
+        // A clock set back across the hour (DST's end): the next hour of real time.
+        when + std::time::Duration::from_secs(3600)
+    }
 }
 
 /// glibc syslog(3)'s time, `%h %e %T` in local time: `Dec  3 14:27:44`.
@@ -129,6 +158,24 @@ pub fn bytes(bytes: i64) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn boundaries_are_the_next_local_midnight_and_hour() {
+        let now = SystemTime::now();
+        for (every, longest) in [(RotateEvery::Hourly, 3600), (RotateEvery::Daily, 25 * 3600)] {
+            let at = next_boundary(now, every);
+            let ahead = at.duration_since(now).expect("ahead").as_secs();
+            assert!(ahead <= longest, "{every:?}: {ahead}s ahead");
+            let (tm, _) = local(at);
+            assert_eq!((tm.tm_min, tm.tm_sec), (0, 0), "{every:?}");
+            if every == RotateEvery::Daily {
+                assert_eq!(tm.tm_hour, 0);
+            }
+            // From the boundary itself, the next one is a whole period on.
+            let next = next_boundary(at, every);
+            assert!(next > at);
+        }
+    }
 
     #[test]
     fn timestamps_have_supervisords_shape() {

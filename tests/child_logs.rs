@@ -253,19 +253,6 @@ fn a_child_that_closes_stdout_keeps_running_and_stderr_still_flows() {
 }
 
 #[test]
-fn syslog_targets_get_a_clear_startup_warning() {
-    let mut vigild = Vigild::with_config(
-        "[program:s]\ncommand=/bin/sleep 1000\nstartsecs=0\nstdout_logfile=syslog\n",
-    );
-    let log = vigild.wait_log("success: s entered RUNNING state");
-    assert!(
-        log.contains("stdout of 's' goes to syslog, which vigil does not support yet"),
-        "{log}"
-    );
-    vigild.shutdown();
-}
-
-#[test]
 fn a_slow_disk_stalls_only_its_own_stream() {
     let ws = Workspace::new();
     let fifo = ws.path().join("slow.log");

@@ -181,3 +181,402 @@ fn a_missing_syslog_socket_drops_lines_says_so_once_and_children_run_on() {
     assert_eq!(lines_with(&log, "syslog: cannot send to").len(), 1, "{log}");
     vigild.shutdown();
 }
+
+/// A journal entry's fields, in order.
+type Fields = Vec<(String, Vec<u8>)>;
+
+/// The fields of one native-protocol journal entry, in order.
+fn journal_fields(mut entry: &[u8]) -> Fields {
+    let mut fields = Vec::new();
+    while !entry.is_empty() {
+        let end = entry
+            .iter()
+            .position(|b| *b == b'\n')
+            .expect("a field ends");
+        let line = &entry[..end];
+        if let Some(eq) = line.iter().position(|b| *b == b'=') {
+            fields.push((
+                String::from_utf8_lossy(&line[..eq]).into_owned(),
+                line[eq + 1..].to_vec(),
+            ));
+            entry = &entry[end + 1..];
+        } else {
+            let key = String::from_utf8_lossy(line).into_owned();
+            let size = u64::from_le_bytes(entry[end + 1..end + 9].try_into().expect("8 bytes"));
+            let size = usize::try_from(size).expect("size");
+            let value = entry[end + 9..end + 9 + size].to_vec();
+            assert_eq!(
+                entry[end + 9 + size],
+                b'\n',
+                "a binary field ends with a newline"
+            );
+            fields.push((key, value));
+            entry = &entry[end + 10 + size..];
+        }
+    }
+    fields
+}
+
+/// One journal datagram: its bytes, or the sealed memfd's that came in its place.
+fn receive_entry(socket: &UnixDatagram) -> Option<(Vec<u8>, bool)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::{IoSliceMut, Read, Seek};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [IoSliceMut::new(&mut buffer)];
+    let received = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .ok()?;
+    let mut memfd = None;
+    for message in received.cmsgs().expect("cmsgs") {
+        if let ControlMessageOwned::ScmRights(fds) = message {
+            // SAFETY: the kernel just handed this descriptor over; it is owned here alone.
+            memfd = fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    let bytes = received.bytes;
+    match memfd {
+        Some(fd) => {
+            // SAFETY: F_GET_SEALS on an fd we own.
+            let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+            let wanted = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+            assert_eq!(seals & wanted, wanted, "the memfd is sealed");
+            let mut file = std::fs::File::from(fd);
+            file.rewind().expect("rewind");
+            let mut content = Vec::new();
+            file.read_to_end(&mut content).expect("read memfd");
+            assert_eq!(bytes, 0, "the datagram that carries a memfd is empty");
+            Some((content, true))
+        }
+        None => Some((buffer[..bytes].to_vec(), false)),
+    }
+}
+
+const JOURNAL_PROGRAMS: &str = "[program:web]\n\
+    command=/bin/sh -c 'echo hello; echo bad >&2; head -c 300000 /dev/zero | tr \"\\\\0\" x; echo; exec sleep 100000'\n\
+    stdout_logfile=journald\nstderr_logfile=journald\nstartsecs=0\n\n\
+    [program:last]\ncommand=/bin/sh -c 'printf \"tail without newline\"'\n\
+    stdout_logfile=journald\nstartsecs=0\nautorestart=false\n";
+
+#[test]
+fn journald_targets_send_one_native_entry_per_line_and_big_ones_as_a_memfd() {
+    let ws = Workspace::new();
+    let socket = receiver(&ws.path().join("journal.sock"));
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile=journald\npidfile={{dir}}/d.pid\nchildlogdir={{dir}}\n\
+             journal_socket={{dir}}/journal.sock\n\n{CONTROL_SECTIONS}{JOURNAL_PROGRAMS}"
+        ),
+    );
+    let vigild = Vigild::start(ws, &[]);
+    let mut entries: Vec<(Fields, bool)> = Vec::new();
+    let wanted = |entries: &Vec<(Fields, bool)>| {
+        let messages: Vec<&[u8]> = entries
+            .iter()
+            .filter_map(|(fields, _)| fields.iter().find(|(k, _)| k == "MESSAGE"))
+            .map(|(_, v)| v.as_slice())
+            .collect();
+        messages.contains(&&b"tail without newline"[..])
+            && messages.contains(&&b"hello"[..])
+            && messages.iter().filter(|m| m.starts_with(b"xxxx")).count() == 2
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && !wanted(&entries) {
+        if let Some((bytes, memfd)) = receive_entry(&socket) {
+            entries.push((journal_fields(&bytes), memfd));
+        }
+    }
+    let messages: Vec<String> = entries
+        .iter()
+        .filter_map(|(fields, _)| fields.iter().find(|(k, _)| k == "MESSAGE"))
+        .map(|(_, v)| String::from_utf8_lossy(&v[..v.len().min(60)]).into_owned())
+        .collect();
+    assert!(
+        wanted(&entries),
+        "{messages:#?}\n{}",
+        vigild.ws.read("vigild.stderr")
+    );
+    let pid = vigild.pid_of("web");
+    let field_list = |fields: &Fields| {
+        fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", String::from_utf8_lossy(v)))
+            .collect::<Vec<_>>()
+    };
+    let find = |message: &[u8]| {
+        entries
+            .iter()
+            .find(|(fields, _)| {
+                fields
+                    .first()
+                    .is_some_and(|(k, v)| k == "MESSAGE" && v == message)
+            })
+            .map(|(fields, _)| field_list(fields))
+    };
+    assert_eq!(
+        find(b"hello").expect("hello"),
+        [
+            "MESSAGE=hello".to_string(),
+            "PRIORITY=6".into(),
+            "SYSLOG_IDENTIFIER=web".into(),
+            "VIGIL_PROCESS=web".into(),
+            "VIGIL_GROUP=web".into(),
+            format!("VIGIL_PID={pid}"),
+            "VIGIL_STREAM=stdout".into(),
+        ]
+    );
+    let bad = find(b"bad").expect("stderr line");
+    assert!(
+        bad.contains(&"PRIORITY=3".to_string()) && bad.contains(&"VIGIL_STREAM=stderr".to_string()),
+        "{bad:?}"
+    );
+    // The partial line goes when its stream ends.
+    let last = find(b"tail without newline").expect("the last partial line");
+    assert!(last.contains(&"VIGIL_PROCESS=last".to_string()), "{last:?}");
+    // A 300,000-byte line: its first 256 KiB as a memfd (too big for a datagram), the rest
+    // as a datagram; nothing lost.
+    let big: Vec<(usize, bool)> = entries
+        .iter()
+        .filter_map(|(fields, memfd)| {
+            let (_, message) = fields.iter().find(|(k, _)| k == "MESSAGE")?;
+            message
+                .starts_with(b"xxxx")
+                .then_some((message.len(), *memfd))
+        })
+        .collect();
+    assert_eq!(big, [(256 * 1024, true), (300_000 - 256 * 1024, false)]);
+    // The main log, as entries of vigild's.
+    let spawned = entries
+        .iter()
+        .map(|(fields, _)| field_list(fields))
+        .find(|fields| fields[0] == format!("MESSAGE=spawned: 'web' with pid {pid}"))
+        .expect("the main log's spawn line");
+    assert_eq!(spawned[1..], ["PRIORITY=6", "SYSLOG_IDENTIFIER=vigild"]);
+    let critical = entries
+        .iter()
+        .map(|(fields, _)| field_list(fields))
+        .find(|fields| fields[0].starts_with("MESSAGE=Supervisor is running as root"));
+    if let Some(critical) = critical {
+        assert_eq!(critical[1], "PRIORITY=2", "CRIT is the journal's crit");
+    }
+}
+
+#[test]
+fn a_real_systemd_journald_takes_the_entries_and_journalctl_finds_them_by_process() {
+    let journald = Path::new("/lib/systemd/systemd-journald");
+    if !nix::unistd::Uid::effective().is_root()
+        || !journald.exists()
+        || !Path::new("/usr/bin/unshare").exists()
+        || !Path::new("/usr/bin/journalctl").exists()
+    {
+        eprintln!("skipped: needs root, util-linux's unshare and systemd's journald (scripts/test installs systemd)");
+        return;
+    }
+    // journald in a mount namespace of its own, its /run/systemd and /run/log being
+    // directories of the test's, so its socket and its files are reachable from here.
+    let ws = Workspace::new();
+    let (run_systemd, run_log) = (ws.path().join("run-systemd"), ws.path().join("run-log"));
+    std::fs::create_dir_all(&run_systemd).expect("mkdir");
+    std::fs::create_dir_all(&run_log).expect("mkdir");
+    let script = format!(
+        "mount --bind {} /run/systemd && mount --bind {} /run/log && exec {}",
+        run_systemd.display(),
+        run_log.display(),
+        journald.display()
+    );
+    let mut command = std::process::Command::new("/usr/bin/unshare");
+    command
+        .args(["--mount", "/bin/sh", "-c", &script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    new_session(&mut command);
+    let child = command.spawn().expect("start journald");
+    let _journald = ServerGuard(child);
+    let socket = run_systemd.join("journal/socket");
+    assert!(wait_until(|| socket.exists()), "journald made no socket");
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/d.pid\nchildlogdir={{dir}}\n\
+             journal_socket={}\n\n{CONTROL_SECTIONS}{JOURNAL_PROGRAMS}",
+            socket.display()
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    let mut pid = 0;
+    assert!(wait_until(|| {
+        pid = vigild.pid_of("web");
+        pid > 0
+    }));
+    let journal_dir = run_log.join("journal");
+    let query = |filter: &str| -> Vec<serde_json::Value> {
+        let output = std::process::Command::new("journalctl")
+            .arg("-D")
+            .arg(&journal_dir)
+            .args(["--no-pager", "--all", "-o", "json", filter])
+            .output()
+            .expect("journalctl");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    };
+    let mut found = Vec::new();
+    let seen = wait_until(|| {
+        found = query("VIGIL_PROCESS=web");
+        found.len() >= 4
+    });
+    assert!(seen, "journalctl VIGIL_PROCESS=web: {found:?}");
+    let hello = found
+        .iter()
+        .find(|entry| entry["MESSAGE"] == "hello")
+        .expect("hello");
+    assert_eq!(hello["PRIORITY"], "6");
+    assert_eq!(hello["SYSLOG_IDENTIFIER"], "web");
+    assert_eq!(hello["VIGIL_GROUP"], "web");
+    assert_eq!(hello["VIGIL_PID"], pid.to_string());
+    assert_eq!(hello["VIGIL_STREAM"], "stdout");
+    assert_eq!(hello["_TRANSPORT"], "journal");
+    let bad = found
+        .iter()
+        .find(|entry| entry["MESSAGE"] == "bad")
+        .expect("bad");
+    assert_eq!(bad["PRIORITY"], "3");
+    // The memfd entry too: journald took the 256 KiB line whole.
+    let long = found
+        .iter()
+        .filter_map(|entry| entry["MESSAGE"].as_str())
+        .map(str::len)
+        .max();
+    assert_eq!(long, Some(256 * 1024), "{:?}", found.len());
+    vigild.shutdown();
+}
+
+#[test]
+fn journald_without_a_journal_is_a_warning_at_start_and_the_program_runs_on() {
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/d.pid\nchildlogdir={{dir}}\n\
+             journal_socket={{dir}}/no-journal.sock\n\n{CONTROL_SECTIONS}\
+             [program:app]\ncommand=/bin/sh -c 'while :; do echo line; sleep 0.01; done'\n\
+             stdout_logfile=journald\nstartsecs=0\n"
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    let log = vigild.wait_log("entries of [app] stdout_logfile are dropped until it does");
+    assert!(log.contains("no-journal.sock does not exist"), "{log}");
+    let log = vigild.wait_log("journal: cannot send to");
+    assert_eq!(
+        lines_with(&log, "journal: cannot send to").len(),
+        1,
+        "{log}"
+    );
+    let (code, out) = vigild.vigilctl(&["status", "app"]);
+    assert!(code == 0 && out.contains("RUNNING"), "{out}");
+    vigild.shutdown();
+}
+
+#[test]
+fn rotate_moves_logs_to_their_first_backup_now_and_output_goes_on_in_a_fresh_file() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:app]\n\
+         command=/bin/sh -c 'echo first; while [ ! -e {{dir}}/go ]; do sleep 0.02; done; echo second; exec sleep 100000'\n\
+         stdout_logfile={{dir}}/app.log\nstdout_logfile_maxbytes=0\nstartsecs=0\n\n\
+         [program:quiet]\ncommand=/bin/sleep 100000\nstdout_logfile=NONE\nstartsecs=0\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    assert!(wait_until(|| vigild.ws.read("app.log") == "first\n"));
+    let (code, out) = vigild.vigilctl(&["rotate", "app"]);
+    assert_eq!((code, out.as_str()), (0, "app: rotated\n"));
+    assert_eq!(vigild.ws.read("app.log.1"), "first\n");
+    assert_eq!(vigild.ws.read("app.log"), "");
+    // Output goes on in the new file, and a tail reads it there.
+    vigild.ws.write("go", "");
+    assert!(wait_until(|| vigild.ws.read("app.log") == "second\n"));
+    let (code, out) = vigild.vigilctl(&["tail", "app"]);
+    assert!(code == 0 && out.contains("second"), "{out}");
+    // Backups shift as at maxbytes; an empty file and a stream without one are left be.
+    let (code, out) = vigild.vigilctl(&["rotate", "all"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("app: rotated") && out.contains("quiet: rotated"),
+        "{out}"
+    );
+    assert_eq!(vigild.ws.read("app.log.2"), "first\n");
+    assert_eq!(vigild.ws.read("app.log.1"), "second\n");
+    let (code, out) = vigild.vigilctl(&["rotate", "app"]);
+    assert_eq!((code, out.as_str()), (0, "app: rotated\n"));
+    assert!(
+        !vigild.ws.path().join("app.log.3").exists(),
+        "an empty log is not rotated"
+    );
+    // The main log too.
+    let (code, out) = vigild.vigilctl(&["rotate", "--main"]);
+    assert_eq!((code, out.as_str()), (0, "main log: rotated\n"));
+    assert!(vigild
+        .ws
+        .read("vigild.log.1")
+        .contains("supervisord started with pid"));
+    let (code, out) = vigild.vigilctl(&["rotate", "nope"]);
+    assert_eq!((code, out.as_str()), (1, "nope: ERROR (no such process)\n"));
+    vigild.shutdown();
+}
+
+#[test]
+fn daily_rotation_comes_at_local_midnight_on_an_injected_clock() {
+    // libfaketime, preloaded into vigild itself (the `faketime` wrapper would stand between
+    // the test and vigild's pid).
+    let library = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|arch| arch.path().join("faketime/libfaketime.so.1"))
+        .find(|path| path.exists());
+    let Some(library) = library else {
+        eprintln!("skipped: needs libfaketime (the faketime package, which scripts/test installs)");
+        return;
+    };
+    // vigild and its program run 5 s before the next midnight (UTC), on a wall clock that
+    // libfaketime moves forward; their monotonic clocks are left alone.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let offset = (now / 86_400 + 1) * 86_400 - 5 - now;
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:app]\n\
+         command=/bin/sh -c 'echo before; while [ \"$(date +%%H)\" = 23 ]; do sleep 0.1; done; echo after; exec sleep 100000'\n\
+         stdout_logfile={{dir}}/app.log\nstdout_logfile_rotate=daily\nstartsecs=0\n"
+    ));
+    let shift = format!("FAKETIME=+{offset}s");
+    let preload = format!("LD_PRELOAD={}", library.display());
+    let mut vigild = Vigild::start_wrapped(
+        ws,
+        &[
+            "/usr/bin/env",
+            "TZ=UTC",
+            "FAKETIME_DONT_FAKE_MONOTONIC=1",
+            &shift,
+            &preload,
+        ],
+        &[],
+    );
+    assert!(
+        wait_until(|| vigild.ws.read("app.log") == "after\n"),
+        "app.log: {:?}\n{}",
+        vigild.ws.read("app.log"),
+        vigild.log()
+    );
+    assert_eq!(vigild.ws.read("app.log.1"), "before\n");
+    vigild.shutdown();
+}

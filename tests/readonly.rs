@@ -93,6 +93,8 @@ const CHANGES: &[(&str, &str)] = &[
     ("supervisor.stopProcess", r#"["web", false]"#),
     ("supervisor.stopProcessGroup", r#"["web", false]"#),
     ("vigil.rollingRestart", r#"["web", 1, false]"#),
+    ("vigil.rotateLogs", r#"["web"]"#),
+    ("vigil.rotateMainLog", "[]"),
     ("vigil.startProcesses", r#"[["idle"], false]"#),
     ("vigil.stopProcesses", r#"[["web"], false]"#),
     ("vigil.updateProcessGroup", r#"["web"]"#),

@@ -10,6 +10,9 @@ pub enum Invalid {
     /// Not one of supervisord's boolean words.
     #[error("not a boolean (expected true or false)")]
     NotBoolean,
+    /// vigil's `*_logfile_rotate`.
+    #[error("not a rotation period (expected daily or hourly)")]
+    NotRotationPeriod,
     /// Not a decimal integer.
     #[error("not an integer")]
     NotInteger,

@@ -25,12 +25,14 @@ pub const PROGRAM: &[&str] = &[
     "stdout_capture_maxbytes",
     "stdout_events_enabled",
     "stdout_syslog",
+    "stdout_logfile_rotate",
     "stderr_logfile",
     "stderr_logfile_maxbytes",
     "stderr_logfile_backups",
     "stderr_capture_maxbytes",
     "stderr_events_enabled",
     "stderr_syslog",
+    "stderr_logfile_rotate",
     "environment",
     "directory",
     "umask",
@@ -95,6 +97,7 @@ pub const SUPERVISORD: &[&str] = &[
     "sample_interval",
     "statefile",
     "syslog_socket",
+    "logfile_rotate",
     "journal_socket",
 ];
 

@@ -63,6 +63,8 @@ pub struct SupervisordConfig {
     pub logfile_maxbytes: u64,
     /// Rotated main-log files to keep.
     pub logfile_backups: u32,
+    /// vigil: also rotate the main log at every midnight or hour (`logfile_rotate`).
+    pub logfile_rotate: Option<RotateEvery>,
     /// Lowest level written to the main log.
     pub loglevel: LogLevel,
     /// Where vigild writes its pid.
@@ -111,6 +113,8 @@ pub enum MainLog {
     File(PathBuf),
     /// `logfile=syslog`.
     Syslog,
+    /// vigil: `logfile=journald`, an entry per line.
+    Journald,
 }
 
 /// supervisord's log levels, from most to least severe.
@@ -183,6 +187,18 @@ pub enum LogTarget {
     None,
     /// A file path.
     File(PathBuf),
+    /// vigil: the journal, one entry per line (`journald`).
+    Journald,
+}
+
+/// vigil `*_logfile_rotate`: a rotation at every local midnight or hour, besides `maxbytes`
+/// (whichever comes first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateEvery {
+    /// At local midnight.
+    Daily,
+    /// At the top of every local hour.
+    Hourly,
 }
 
 /// The log options of one stream (`stdout_*` or `stderr_*`).
@@ -194,6 +210,8 @@ pub struct StreamLog {
     pub maxbytes: u64,
     /// Rotated files to keep.
     pub backups: u32,
+    /// vigil: also rotate at every midnight or hour (`*_logfile_rotate`).
+    pub rotate_every: Option<RotateEvery>,
     /// Capture-mode buffer size (0 = off).
     pub capture_maxbytes: u64,
     /// Emit PROCESS_LOG events.

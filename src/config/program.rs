@@ -199,7 +199,7 @@ fn read_program(
         );
     }
     let stderr_is_a_file = section.get("stderr_logfile").is_some_and(|option| {
-        !["auto", "none", "off", "syslog"]
+        !["auto", "none", "off", "syslog", "journald"]
             .contains(&option.value.trim().to_ascii_lowercase().as_str())
     });
     if redirect_stderr && stderr_is_a_file {
@@ -343,6 +343,7 @@ fn default_stream_log() -> StreamLog {
         target: LogTarget::Auto,
         maxbytes: 50 << 20,
         backups: 10,
+        rotate_every: None,
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
@@ -390,6 +391,7 @@ fn read_stream_log(
             defaults.backups,
             value::count,
         ),
+        rotate_every: reader.optional(&key("logfile_rotate"), names, value::rotate_every),
         capture_maxbytes: reader.parse(&key("capture_maxbytes"), names, 0, value::byte_size),
         events_enabled: reader.parse(&key("events_enabled"), names, false, value::boolean),
         syslog: reader.parse(&key("syslog"), names, false, value::boolean) || to_syslog,
@@ -401,11 +403,12 @@ fn read_stream_log(
 }
 
 /// supervisord's `logfile_name`: NONE/OFF, AUTO, or a path whose directory exists
-/// (`syslog` is rewritten before, see [`is_syslog`]).
+/// (`syslog` is rewritten before, see [`is_syslog`]); vigil's `journald`.
 fn log_target(text: &str, cwd: &std::path::Path) -> Result<LogTarget, Invalid> {
     match text.trim().to_ascii_lowercase().as_str() {
         "none" | "off" => Ok(LogTarget::None),
         "auto" => Ok(LogTarget::Auto),
+        "journald" => Ok(LogTarget::Journald),
         _ => existing_dirpath(text, cwd).map(LogTarget::File),
     }
 }

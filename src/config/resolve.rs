@@ -223,6 +223,8 @@ fn read_supervisord(
         |text| {
             if text.trim().eq_ignore_ascii_case("syslog") {
                 Ok(MainLog::Syslog)
+            } else if text.trim().eq_ignore_ascii_case("journald") {
+                Ok(MainLog::Journald)
             } else {
                 existing_dirpath(text, cwd).map(MainLog::File)
             }
@@ -232,6 +234,7 @@ fn read_supervisord(
         logfile,
         logfile_maxbytes: reader.parse("logfile_maxbytes", &names, 50 << 20, value::byte_size),
         logfile_backups: reader.parse("logfile_backups", &names, 10, value::count),
+        logfile_rotate: reader.optional("logfile_rotate", &names, value::rotate_every),
         loglevel: reader.parse("loglevel", &names, LogLevel::Info, log_level),
         pidfile: reader.parse("pidfile", &names, cwd.join("supervisord.pid"), |text| {
             existing_dirpath(text, cwd)

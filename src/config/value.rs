@@ -7,6 +7,7 @@
 use nix::sys::signal::Signal;
 
 use super::invalid::Invalid;
+use super::RotateEvery;
 
 /// `yes/true/on/1` or `no/false/off/0`, case-insensitive, as supervisord's `boolean()`.
 pub fn boolean(text: &str) -> Result<bool, Invalid> {
@@ -14,6 +15,15 @@ pub fn boolean(text: &str) -> Result<bool, Invalid> {
         "yes" | "true" | "on" | "1" => Ok(true),
         "no" | "false" | "off" | "0" => Ok(false),
         _ => Err(Invalid::NotBoolean),
+    }
+}
+
+/// vigil's `*_logfile_rotate`: `daily` or `hourly`.
+pub fn rotate_every(text: &str) -> Result<RotateEvery, Invalid> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "daily" => Ok(RotateEvery::Daily),
+        "hourly" => Ok(RotateEvery::Hourly),
+        _ => Err(Invalid::NotRotationPeriod),
     }
 }
 

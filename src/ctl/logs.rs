@@ -1,10 +1,45 @@
 //! vigilctl's log commands: `tail` (with `-f` and a byte count), `fg` (the process's output
-//! with stdin forwarded) and `maintail`, over the log methods and `/logtail`.
+//! with stdin forwarded), `maintail`, over the log methods and `/logtail`, and vigil's
+//! `rotate`.
 
 use super::client::ClientError;
-use super::{exit, text, Ctl, FaultCode, Value};
+use super::processes::signal_result;
+use super::{array, exit, text, Ctl, FaultCode, Value};
 
 impl Ctl {
+    /// vigil `rotate name…|group:*|all|--main`: the logs rotated now, whatever their size.
+    pub(super) fn rotate(&mut self, args: &[&str]) {
+        if args.is_empty() {
+            println!("Error: rotate requires a process name, all or --main");
+            self.exit = exit::GENERIC;
+            return;
+        }
+        let render = |spec: &str, code: i64, description: &str| {
+            signal_result(spec, code, description, "rotated")
+        };
+        for arg in args {
+            if *arg == "--main" {
+                match self.client.call("vigil.rotateMainLog", &[]) {
+                    Ok(_) => println!("main log: rotated"),
+                    Err(ClientError::Fault(code, _)) if code == FaultCode::NoFile.code() => {
+                        println!("main log: ERROR (no log file)");
+                        self.exit = exit::GENERIC;
+                    }
+                    Err(err) => self.fail(&err),
+                }
+                continue;
+            }
+            match self.client.call("vigil.rotateLogs", &[Value::from(*arg)]) {
+                Ok(results) => self.results(array(results), render, FaultCode::Success),
+                Err(ClientError::Fault(code, _)) if code == FaultCode::BadName.code() => {
+                    println!("{arg}: ERROR (no such process)");
+                    self.exit = exit::GENERIC;
+                }
+                Err(err) => self.fail(&err),
+            }
+        }
+    }
+
     /// `tail [-f|-N] name [stdout|stderr]`.
     pub(super) fn tail(&mut self, args: &[&str]) {
         let (follow, bytes, rest) = tail_flags(args);

@@ -241,9 +241,10 @@ impl Ctl {
             "maintail" => self.maintail(args),
             "crashes" => self.crashes(args),
             "wait" => self.wait(args),
+            "rotate" => self.rotate(args),
             "help" => println!(
                 "default commands (type help <topic>):\n=====================================\n\
-                 add  avail  clear  crashes  maintail  pid  reload  remove  reread  restart  shutdown  signal  start  status  stop  tail  update  version  wait"
+                 add  avail  clear  crashes  maintail  pid  reload  remove  reread  restart  rotate  shutdown  signal  start  status  stop  tail  update  version  wait"
             ),
             other => {
                 println!("*** Unknown syntax: {other}");

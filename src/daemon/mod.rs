@@ -176,6 +176,7 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
             Rotation {
                 maxbytes: settings.logfile_maxbytes,
                 backups: settings.logfile_backups,
+                every: settings.logfile_rotate,
             },
         )?,
         MAIN_LOG_TAIL_BYTES,
@@ -184,11 +185,15 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     let socket_path = listeners.socket_path();
     // The socket is chosen once, at start: programs may ask for syslog after a reload.
     let syslog = crate::logs::syslog::open(&settings.syslog_socket);
+    let journal = crate::logs::journal::open(&settings.journal_socket);
     let logger = FlushedAtExit(Arc::new(mainlog::install(
         Arc::clone(&main_log),
         settings.loglevel,
         settings.nodaemon && !settings.silent,
-        matches!(settings.logfile, MainLog::Syslog).then_some(syslog),
+        (
+            matches!(settings.logfile, MainLog::Syslog).then_some(syslog),
+            matches!(settings.logfile, MainLog::Journald).then_some(journal),
+        ),
     )));
     if !settings.nodaemon {
         for warning in &loaded.warnings {
@@ -206,6 +211,7 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
+    warn_of_a_missing_journal(&config);
     if settings.user.is_none() && Uid::effective().is_root() {
         tracing::error!(
             target: CRITICAL,
@@ -523,4 +529,34 @@ fn drop_privileges(user: &UserSpec) -> Result<(), StartError> {
     nix::unistd::setgid(Gid::from_raw(user.gid)).map_err(|e| fail("set gid", e))?;
     nix::unistd::setuid(Uid::from_raw(user.uid)).map_err(|e| fail("set uid", e))?;
     Ok(())
+}
+
+/// Says at start when `journald` targets are configured and the journal's socket is not
+/// there (their entries are dropped, and said so, until it is).
+fn warn_of_a_missing_journal(config: &Config) {
+    let socket = &config.supervisord.journal_socket;
+    if socket.exists() {
+        return;
+    }
+    let mut users: Vec<String> = config
+        .groups
+        .iter()
+        .flat_map(|group| &group.processes)
+        .flat_map(|process| {
+            [("stdout", &process.stdout), ("stderr", &process.stderr)]
+                .into_iter()
+                .filter(|(_, log)| log.target == config::LogTarget::Journald)
+                .map(|(stream, _)| format!("[{}] {stream}_logfile", process.name))
+        })
+        .collect();
+    if config.supervisord.logfile == MainLog::Journald {
+        users.insert(0, "[supervisord] logfile".into());
+    }
+    if !users.is_empty() {
+        tracing::warn!(
+            "journald: {} does not exist; the entries of {} are dropped until it does",
+            socket.display(),
+            users.join(", ")
+        );
+    }
 }

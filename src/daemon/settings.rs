@@ -83,6 +83,7 @@ impl Applied {
         let rotation = |settings: &SupervisordConfig| Rotation {
             maxbytes: settings.logfile_maxbytes,
             backups: settings.logfile_backups,
+            every: settings.logfile_rotate,
         };
         if new.logfile != current.logfile || rotation(new) != rotation(current) {
             match open_main_log_file(&new.logfile, rotation(new)) {
@@ -95,6 +96,7 @@ impl Applied {
                     current.logfile = new.logfile.clone();
                     current.logfile_maxbytes = new.logfile_maxbytes;
                     current.logfile_backups = new.logfile_backups;
+                    current.logfile_rotate = new.logfile_rotate;
                 }
                 Err(err) => tracing::error!(
                     "could not apply logfile={}: {err}; keeping {}",
@@ -196,13 +198,13 @@ pub fn raise_limits(settings: &SupervisordConfig) -> Result<(), ApplyError> {
         .try_for_each(|limit| limit.raise((limit.of)(settings)))
 }
 
-/// Opens the main log's file (none for `syslog`, whose lines go to the syslog socket).
+/// Opens the main log's file (none for `syslog` and `journald`, whose lines go to a socket).
 pub fn open_main_log_file(
     logfile: &MainLog,
     rotation: Rotation,
 ) -> Result<Option<LogFile>, ApplyError> {
     match logfile {
-        MainLog::Syslog => Ok(None),
+        MainLog::Syslog | MainLog::Journald => Ok(None),
         MainLog::File(path) => {
             LogFile::open(path, rotation)
                 .map(Some)
@@ -226,5 +228,6 @@ fn describe(logfile: &MainLog) -> String {
     match logfile {
         MainLog::File(path) => path.display().to_string(),
         MainLog::Syslog => "syslog".into(),
+        MainLog::Journald => "journald".into(),
     }
 }

@@ -675,6 +675,7 @@ mod tests {
         let rotation = Rotation {
             maxbytes: 50_000,
             backups: 1000,
+            every: None,
         };
         let file = LogFile::open(&path, rotation).expect("log file");
         let stream = Arc::new(LogStream::new("test", Some(file), 1 << 16));

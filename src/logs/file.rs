@@ -1,6 +1,7 @@
 //! One log file on disk with supervisord's size-based rotation (`name`, `name.1` … `name.N`):
 //! after a write that brings the file to `maxbytes`, the file-rotate crate shifts the
-//! backups and starts a new file. Bytes arrive by `write` or, zero-copy, by `splice` from a
+//! backups and starts a new file. vigil also rotates on demand ([`LogFile::rotate_now`])
+//! and, with `*_logfile_rotate`, before the first write after each local midnight or hour. Bytes arrive by `write` or, zero-copy, by `splice` from a
 //! child's pipe; the file knows its length and reports rotations, so readers can map offsets.
 //!
 //! The file also knows which inode it holds: a file removed or replaced behind vigild's back
@@ -13,19 +14,25 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
 use file_rotate::{ContentLimit, FileRotate};
 
-/// Rotation settings of a log file (`*_logfile_maxbytes`, `*_logfile_backups`).
+use crate::config::RotateEvery;
+use crate::timefmt::next_boundary;
+
+/// Rotation settings of a log file (`*_logfile_maxbytes`, `*_logfile_backups`, vigil's
+/// `*_logfile_rotate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rotation {
     /// Rotate once the file reaches this size; 0 = never.
     pub maxbytes: u64,
     /// Rotated files to keep (`name.1` … `name.N`); 0 = truncate in place.
     pub backups: u32,
+    /// Also rotate at every local midnight or hour: before the first write after it.
+    pub every: Option<RotateEvery>,
 }
 
 /// What a write did besides storing the bytes.
@@ -62,6 +69,8 @@ pub struct LogFile {
     /// Whether the file rotates at `maxbytes` (a regular file with a limit).
     rotates: bool,
     len: u64,
+    /// With `every`: the midnight or hour after which the next write first rotates.
+    due: Option<SystemTime>,
 }
 
 impl LogFile {
@@ -71,6 +80,14 @@ impl LogFile {
         let file = open_for_writing(path)?;
         let metadata = file.metadata()?;
         let seekable = metadata.is_file() && !LogFile::is_unrotatable(path);
+        // What the file holds was written before its last change: the first write after
+        // the boundary that followed it rotates (a vigild restarted after midnight too).
+        let written_at = metadata
+            .modified()
+            .ok()
+            .filter(|_| metadata.len() > 0)
+            .unwrap_or_else(SystemTime::now);
+        let due = rotation.every.map(|every| next_boundary(written_at, every));
         Ok(LogFile {
             path: path.to_path_buf(),
             rotation,
@@ -81,6 +98,7 @@ impl LogFile {
             seekable,
             rotates: seekable && rotation.maxbytes > 0,
             len: if seekable { metadata.len() } else { 0 },
+            due,
         })
     }
 
@@ -99,7 +117,7 @@ impl LogFile {
 
     /// Where the last rotation moved the previous file (`name.1`), if rotation keeps one.
     pub fn previous_path(&self) -> Option<PathBuf> {
-        (self.rotates && self.rotation.backups > 0)
+        (self.seekable && self.rotation.backups > 0)
             .then(|| PathBuf::from(format!("{}.1", self.path.display())))
     }
 
@@ -275,6 +293,36 @@ impl LogFile {
         Ok(())
     }
 
+    /// Rotates now, whatever the size (vigil's rotate on demand): `name` → `name.1` … as
+    /// at `maxbytes`. False when there was nothing to rotate: the file is empty, or not a
+    /// regular file (`/dev/stdout`).
+    pub fn rotate_now(&mut self) -> io::Result<bool> {
+        if !self.seekable {
+            return Ok(false);
+        }
+        self.follow_external_changes()?;
+        if self.len == 0 {
+            return Ok(false);
+        }
+        self.rotate()?;
+        Ok(true)
+    }
+
+    /// With `*_logfile_rotate`: rotates when `now` is past the midnight or hour that came
+    /// after the file's last rotation (before the write that follows, so each file holds
+    /// one period's output); true when it did. An empty file, or one that is no regular
+    /// file, is left as it is. `now` is passed in so tests can move the clock.
+    pub fn rotate_if_due(&mut self, now: SystemTime) -> io::Result<bool> {
+        let (Some(every), Some(due)) = (self.rotation.every, self.due) else {
+            return Ok(false);
+        };
+        if now < due {
+            return Ok(false);
+        }
+        self.due = Some(next_boundary(now, every));
+        self.rotate_now()
+    }
+
     /// The same file, never reopened by [`LogFile::reopen_if_replaced`] (the main log).
     pub fn without_path_checks(mut self) -> Self {
         self.checks_path = false;
@@ -387,6 +435,7 @@ mod tests {
     const NO_ROTATION: Rotation = Rotation {
         maxbytes: 0,
         backups: 0,
+        every: None,
     };
 
     #[test]
@@ -408,6 +457,41 @@ mod tests {
         assert_eq!(file.reopen_if_replaced(false).expect("look"), Some(0));
         file.write(b"three\n").expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"three\n");
+    }
+
+    #[test]
+    fn a_timed_rotation_comes_before_the_first_write_after_the_boundary() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("app.log");
+        let hourly = Rotation {
+            maxbytes: 0,
+            backups: 3,
+            every: Some(RotateEvery::Hourly),
+        };
+        let mut file = LogFile::open(&path, hourly).expect("open");
+        let now = SystemTime::now();
+        let boundary = next_boundary(now, RotateEvery::Hourly);
+        assert!(!file.rotate_if_due(now).expect("look"), "not due yet");
+        file.write(b"this hour\n").expect("write");
+        // The injected clock: a second past the top of the hour.
+        let later = boundary + Duration::from_secs(1);
+        assert!(file.rotate_if_due(later).expect("look"));
+        assert_eq!(
+            std::fs::read(dir.path().join("app.log.1")).expect("backup"),
+            b"this hour\n"
+        );
+        file.write(b"next hour\n").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"next hour\n");
+        assert!(
+            !file.rotate_if_due(later).expect("look"),
+            "once per boundary"
+        );
+        // An empty file at the next boundary is left alone; the one after still comes.
+        let mut empty = LogFile::open(&dir.path().join("quiet.log"), hourly).expect("open");
+        assert!(!empty
+            .rotate_if_due(later + Duration::from_secs(7200))
+            .expect("look"));
+        assert!(!dir.path().join("quiet.log.1").exists());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{reload, Registry};
 
+use super::journal::Journal;
 use super::sink::{Sink, QUEUE_BYTES};
 use super::stream::LogStream;
 use super::syslog::Syslog;
@@ -50,7 +51,8 @@ impl MainLogger {
         if let Some(echo) = &self.echo {
             echo.start_writer("main log echo")?;
         }
-        super::syslog::start_writer()
+        super::syslog::start_writer()?;
+        super::journal::start_writer()
     }
 
     /// Lets through what `level` asks for from now on.
@@ -73,6 +75,9 @@ impl MainLogger {
         if let Some(syslog) = super::syslog::get() {
             syslog.flush(deadline);
         }
+        if let Some(journal) = super::journal::get() {
+            journal.flush(deadline);
+        }
     }
 }
 
@@ -83,6 +88,8 @@ struct MainLogWriter {
     echo: Option<Arc<Sink>>,
     /// `logfile=syslog`: where the lines go instead of a file.
     syslog: Option<&'static Syslog>,
+    /// `logfile=journald`: the same, as journal entries.
+    journal: Option<&'static Journal>,
 }
 
 impl io::Write for MainLogWriter {
@@ -92,6 +99,9 @@ impl io::Write for MainLogWriter {
         }
         if let Some(syslog) = self.syslog {
             syslog.log_line(buf);
+        }
+        if let Some(journal) = self.journal {
+            journal.log_line(buf);
         }
         self.file.push(buf);
         Ok(buf.len())
@@ -130,14 +140,14 @@ fn level_filter(level: LogLevel) -> LevelFilter {
 }
 
 /// Installs the global subscriber writing to `stream` (and to stderr when `echo`, to
-/// `syslog` when given), each through a writer thread of its own once
+/// `syslog` and `journal` when given), each through a writer thread of its own once
 /// [`MainLogger::start_writers`] is called. Without a file, `stream` keeps the tail
 /// `readLog` shows.
 pub fn install(
     stream: Arc<LogStream>,
     level: LogLevel,
     echo: bool,
-    syslog: Option<&'static Syslog>,
+    (syslog, journal): (Option<&'static Syslog>, Option<&'static Journal>),
 ) -> MainLogger {
     let file = Arc::new(Sink::new(
         QUEUE_BYTES,
@@ -160,6 +170,7 @@ pub fn install(
         file: Arc::clone(&file),
         echo: echo.clone(),
         syslog,
+        journal,
     };
     let critical_only = Arc::new(AtomicBool::new(level == LogLevel::Critical));
     let (filter, handle) = reload::Layer::new(level_filter(level));

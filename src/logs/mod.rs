@@ -6,13 +6,16 @@
 //! thread of its own, through the [`filters`] (capture mode, ANSI stripping, timestamps).
 //! [`mainlog`] formats the daemon's log; [`auto`] names and cleans AUTO files; [`crashes`]
 //! keeps each process's crash records; [`line_watch`] finds a `ready=log:` line;
-//! [`syslog`] sends supervisord's syslog copies. This module knows bytes and files, never process states.
+//! [`syslog`] sends supervisord's syslog copies and [`journal`] journal entries, each
+//! through a [`datagram`] sink. This module knows bytes and files, never process states.
 
 pub mod auto;
 pub mod capture;
 pub mod crashes;
+pub mod datagram;
 pub mod file;
 pub mod filters;
+pub mod journal;
 pub mod line_watch;
 pub mod mainlog;
 pub mod ring;

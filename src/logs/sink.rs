@@ -100,6 +100,12 @@ impl Sink {
         self.shared.changed.notify_all();
     }
 
+    /// Lines waiting to be written.
+    #[cfg(test)]
+    pub fn queued(&self) -> usize {
+        self.shared.lock().lines.len()
+    }
+
     /// Lines dropped and not yet reported to the sink.
     pub fn dropped(&self) -> u64 {
         self.shared.lock().dropped

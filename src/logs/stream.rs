@@ -219,6 +219,7 @@ impl LogStream {
             return state.ring.end();
         }
         state.follow_path(false, &self.label);
+        let rotation_failed = state.rotate_if_due();
         let written = state.file.as_mut().map(|file| file.write(bytes));
         let mut report = None;
         match written {
@@ -240,6 +241,9 @@ impl LogStream {
         if let Some(err) = report {
             tracing::error!("could not write the {} log: {err}", self.label);
         }
+        if let Some(err) = rotation_failed {
+            tracing::error!("could not rotate the {} log: {err}", self.label);
+        }
         end
     }
 
@@ -256,6 +260,11 @@ impl LogStream {
     ) -> std::io::Result<Option<(usize, u64)>> {
         let mut state = self.lock();
         state.follow_path(false, &self.label);
+        if let Some(err) = state.rotate_if_due() {
+            drop(state);
+            tracing::error!("could not rotate the {} log: {err}", self.label);
+            state = self.lock();
+        }
         let Some(file) = state.file.as_mut() else {
             return Ok(None);
         };
@@ -294,6 +303,28 @@ impl LogStream {
     /// that fails the old file is kept, and the error reported once.
     pub fn reopen_if_replaced(&self) {
         self.lock().follow_path(true, &self.label);
+    }
+
+    /// Rotates the file now (vigil.rotateLogs, vigil.rotateMainLog): true when it did, false
+    /// when there was nothing to rotate (no child has had the file yet, it is empty, or it
+    /// is no regular file); NO_FILE for a stream without a file. Tails go on across it as
+    /// across a rotation at `maxbytes`.
+    pub fn rotate_now(&self) -> Result<bool, ReadError> {
+        let mut state = self.lock();
+        if state.unopened.is_some() {
+            return Ok(false);
+        }
+        let Some(file) = state.file.as_mut() else {
+            return Err(ReadError::NoFile);
+        };
+        if !file.rotate_now().map_err(failed)? {
+            return Ok(false);
+        }
+        state.stored(Written {
+            bytes: 0,
+            rotated: true,
+        });
+        Ok(true)
     }
 
     /// Empties the file and the ring (clearLog, clearProcessLogs).
@@ -494,6 +525,24 @@ impl State {
         self.previous_file = None;
     }
 
+    /// `*_logfile_rotate`: the rotation due before the next bytes. A failure is given back
+    /// to be reported once the lock is released (the main log's report comes back through
+    /// `append`); the bytes go on into the current file.
+    fn rotate_if_due(&mut self) -> Option<std::io::Error> {
+        let file = self.file.as_mut()?;
+        match file.rotate_if_due(std::time::SystemTime::now()) {
+            Ok(true) => {
+                self.stored(Written {
+                    bytes: 0,
+                    rotated: true,
+                });
+                None
+            }
+            Ok(false) => None,
+            Err(err) => Some(err),
+        }
+    }
+
     fn stored(&mut self, written: Written) {
         self.write_failed = false;
         if written.rotated {
@@ -559,6 +608,7 @@ mod tests {
     const NO_ROTATION: Rotation = Rotation {
         maxbytes: 0,
         backups: 0,
+        every: None,
     };
 
     #[test]
@@ -628,6 +678,7 @@ mod tests {
         let rotation = Rotation {
             maxbytes: 10,
             backups: 2,
+            every: None,
         };
         let log = stream(dir.path(), rotation, 1 << 20);
         log.append(b"first-line\n");

@@ -8,20 +8,17 @@
 //! `\n`-separated piece. A main-log line arrives formatted as in the log file, newline
 //! included.
 //!
-//! Nothing waits for syslog: datagrams queue (bounded) for a writer thread of their own
-//! ([`Sink`]); a full queue drops and counts (one datagram says how many, once syslog takes
-//! lines again), and a socket that is missing or refuses drops too, said once in the main
-//! log and again when it answers. A line longer than [`MAX_MESSAGE`] goes as several
-//! datagrams, said once. This module owns the socket; it knows nothing of processes.
+//! Nothing waits for syslog ([`DatagramSink`]: a bounded queue, a writer thread, drops
+//! counted and said); a line longer than [`MAX_MESSAGE`] goes as several datagrams, said
+//! once. This module knows the framing; it knows nothing of processes.
 
 use std::io;
-use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use super::sink::{Sink, QUEUE_BYTES};
+use super::datagram::{DatagramSink, Large};
 use crate::timefmt::syslog_timestamp;
 
 /// The longest message (after the header) one datagram carries; rsyslog's default
@@ -31,15 +28,13 @@ pub const MAX_MESSAGE: usize = 8000;
 const INFO: u8 = 14;
 /// `<12>`: user, warning: vigil's own word about dropped lines.
 const WARNING: u8 = 12;
-/// How long one send may wait on a syslog daemon that does not read.
-const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The one syslog connection of this vigild.
 static SYSLOG: OnceLock<Syslog> = OnceLock::new();
 
 /// Producers' end of the syslog connection.
 pub struct Syslog {
-    sink: Sink,
+    sink: DatagramSink,
     /// A line had to be split (said once).
     split_said: AtomicBool,
 }
@@ -47,12 +42,9 @@ pub struct Syslog {
 /// Sets up the connection to `socket` (the first call wins: the socket is chosen at start).
 /// Nothing is sent before [`start_writer`].
 pub fn open(socket: &Path) -> &'static Syslog {
-    SYSLOG.get_or_init(|| {
-        let mut writer = Writer::new(socket.to_path_buf());
-        Syslog {
-            sink: Sink::new(QUEUE_BYTES, move |datagram| writer.send(datagram), dropped),
-            split_said: AtomicBool::new(false),
-        }
+    SYSLOG.get_or_init(|| Syslog {
+        sink: DatagramSink::new("syslog", socket.to_path_buf(), Large::Drop, dropped),
+        split_said: AtomicBool::new(false),
     })
 }
 
@@ -173,61 +165,6 @@ fn dropped(count: u64) -> Vec<u8> {
         header(WARNING, SystemTime::now())
     )
     .into_bytes()
-}
-
-/// The writer thread's end: the socket, and what it says about failures.
-struct Writer {
-    path: PathBuf,
-    socket: Option<UnixDatagram>,
-    /// Datagrams not delivered since the last one that was.
-    failing: u64,
-}
-
-impl Writer {
-    fn new(path: PathBuf) -> Writer {
-        Writer {
-            path,
-            socket: None,
-            failing: 0,
-        }
-    }
-
-    fn send(&mut self, datagram: &[u8]) {
-        let sent = try_send(&mut self.socket, &self.path, datagram);
-        match sent {
-            Ok(_) => {
-                let lost = std::mem::take(&mut self.failing);
-                if lost > 0 {
-                    tracing::warn!(
-                        "syslog: {} takes lines again; {lost} were dropped meanwhile",
-                        self.path.display()
-                    );
-                }
-            }
-            Err(err) => {
-                self.failing += 1;
-                if self.failing == 1 {
-                    tracing::warn!(
-                        "syslog: cannot send to {} ({err}); lines are dropped until it answers",
-                        self.path.display()
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// Sends one datagram, making the socket first if there is none yet.
-fn try_send(socket: &mut Option<UnixDatagram>, path: &Path, datagram: &[u8]) -> io::Result<usize> {
-    if socket.is_none() {
-        let fresh = UnixDatagram::unbound()?;
-        fresh.set_write_timeout(Some(SEND_TIMEOUT))?;
-        *socket = Some(fresh);
-    }
-    match socket {
-        Some(socket) => socket.send_to(datagram, path),
-        None => Err(io::Error::other("no socket")),
-    }
 }
 
 #[cfg(test)]

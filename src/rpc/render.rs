@@ -21,6 +21,7 @@ pub fn config_info(info: &crate::supervisor::ConfigInfo) -> Value {
     let target = |log: &StreamLog| match &log.target {
         LogTarget::Auto => Value::from("auto"),
         LogTarget::None => Value::from("none"),
+        LogTarget::Journald => Value::from("journald"),
         LogTarget::File(path) => Value::from(path.display().to_string()),
     };
     let bytes = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));

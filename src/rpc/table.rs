@@ -193,6 +193,10 @@ method_table! {
         "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts"),
     RollingRestart => changes("vigil.rollingRestart", ["array", "string", "int", "boolean"],
         "Restart a group a batch of processes at a time, each batch RUNNING (and healthy) before the next"),
+    RotateLogs => changes("vigil.rotateLogs", ["array", "string"],
+        "Rotate the log files of a process, of a group (group:*) or of all now, whatever their size"),
+    RotateMainLog => changes("vigil.rotateMainLog", ["boolean"],
+        "Rotate the main log now, whatever its size"),
     StartProcesses => changes("vigil.startProcesses", ["array", "array", "boolean"],
         "Start several processes (or group:*) together, waiting for all of them"),
     StopProcesses => changes("vigil.stopProcesses", ["array", "array", "boolean"],
@@ -259,7 +263,7 @@ mod tests {
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
         );
-        assert_eq!(names.len(), 49);
+        assert_eq!(names.len(), 51);
     }
 
     #[test]
@@ -319,8 +323,8 @@ mod tests {
             let name = method.name().split_once('.').map_or("", |(_, name)| name);
             assert!(
                 [
-                    "add", "clear", "reload", "remove", "restart", "rolling", "send", "shutdown",
-                    "signal", "start", "stop", "update",
+                    "add", "clear", "reload", "remove", "restart", "rolling", "rotate", "send",
+                    "shutdown", "signal", "start", "stop", "update",
                 ]
                 .iter()
                 .any(|verb| name.starts_with(verb)),
@@ -330,8 +334,8 @@ mod tests {
         }
         let changing = Method::ALL.len() - reading.len();
         assert_eq!(
-            changing, 24,
-            "every start, stop, signal, clear, add, remove, reload, restart, shutdown and send"
+            changing, 26,
+            "every start, stop, signal, clear, rotate, add, remove, reload, restart, shutdown and send"
         );
     }
 

@@ -18,6 +18,7 @@ use crate::logs::auto;
 use crate::logs::capture::{self, Drained, OnCapture, OnOutput, Treatment};
 use crate::logs::crashes::{self, CrashHistory, CrashRecord};
 use crate::logs::file::Rotation;
+use crate::logs::journal::{self, Origin, StreamEntries};
 use crate::logs::line_watch::watch_lines;
 use crate::logs::stream::LogStream;
 use crate::logs::syslog;
@@ -139,6 +140,20 @@ impl Entry {
                 observers.push(Box::new(move |bytes: &[u8]| {
                     publisher.publish(Event::process_log(&group, &name, pid, channel, bytes));
                 }));
+            }
+            if let (LogTarget::Journald, false, Some(journal)) =
+                (&settings.target, protocol, journal::get())
+            {
+                let mut entries = StreamEntries::new(
+                    journal,
+                    Origin {
+                        name: &config.name,
+                        group: &config.group,
+                        pid,
+                        stream: channel.name(),
+                    },
+                );
+                observers.push(Box::new(move |bytes: &[u8]| entries.feed(bytes)));
             }
             if let (true, Some(syslog)) = (settings.syslog && !protocol, syslog::get()) {
                 let name = config.name.clone();
@@ -662,9 +677,10 @@ fn open_log(
     let rotation = Rotation {
         maxbytes: log.maxbytes,
         backups: log.backups,
+        every: log.rotate_every,
     };
     let path = match &log.target {
-        LogTarget::None => None,
+        LogTarget::None | LogTarget::Journald => None,
         LogTarget::File(path) => Some(path.clone()),
         LogTarget::Auto => Some(auto::new_path(
             childlogdir,

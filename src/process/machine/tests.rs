@@ -21,6 +21,7 @@ fn config() -> ProcessConfig {
         target: LogTarget::None,
         maxbytes: 0,
         backups: 0,
+        rotate_every: None,
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,

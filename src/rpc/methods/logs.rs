@@ -61,6 +61,43 @@ pub(super) async fn clear_main(api: &Api, args: Args<'_>) -> Outcome {
     Ok(Value::Bool(true))
 }
 
+/// vigil `rotateMainLog()`: true (a main log without a file, `syslog`, is NO_FILE).
+pub(super) async fn rotate_main(api: &Api, args: Args<'_>) -> Outcome {
+    args.none()?;
+    let main_log = Arc::clone(&api.main_log);
+    off_runtime(move || main_log.rotate_now().map_err(Fault::from)).await?;
+    Ok(Value::Bool(true))
+}
+
+/// vigil `rotateLogs(namespec)`: `all`, `group:*` or one process; a result per process.
+pub(super) async fn rotate(api: &Api, args: Args<'_>) -> Outcome {
+    let spec = args.string()?;
+    let processes = if spec == "all" {
+        lookup::in_start_order(api, None)
+    } else {
+        lookup::named(api, spec)?
+    };
+    off_runtime(move || {
+        let results = processes
+            .iter()
+            .map(|process| render::result_entry(process, &rotate_process(process)))
+            .collect();
+        Ok(Value::Array(results))
+    })
+    .await
+}
+
+/// Both streams of `process` rotated; a stream without a file is no failure.
+fn rotate_process(process: &ProcessView) -> Result<(), Fault> {
+    for stream in [&process.stdout, &process.stderr] {
+        match stream.rotate_now() {
+            Ok(_) | Err(ReadError::NoFile) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
 /// `readProcessStdoutLog(name, offset, length)` and its stderr twin.
 pub(super) async fn read(api: &Api, args: Args<'_>, channel: Channel) -> Outcome {
     let (namespec, offset, length) = args.string_and_two_ints()?;

@@ -133,6 +133,8 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::TailProcessStderrLog => logs::tail(api, args, logs::Channel::Stderr).await,
         Method::ClearProcessLog | Method::ClearProcessLogs => logs::clear(api, args).await,
         Method::ClearAllProcessLogs => logs::clear_all(api, args).await,
+        Method::RotateLogs => logs::rotate(api, args).await,
+        Method::RotateMainLog => logs::rotate_main(api, args).await,
 
         Method::GetProcessStats => stats::process_stats(api, args),
         Method::GetAllProcessStats => stats::all_process_stats(api, args),
