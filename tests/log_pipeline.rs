@@ -580,3 +580,119 @@ fn daily_rotation_comes_at_local_midnight_on_an_injected_clock() {
     assert_eq!(vigild.ws.read("app.log.1"), "before\n");
     vigild.shutdown();
 }
+
+/// `length` bytes from xorshift64 seeded with `seed`: output gzip cannot shrink, so its
+/// compression takes long enough to be caught in the middle.
+fn noise(seed: u64, length: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).expect("open backup"))
+        .read_to_end(&mut bytes)
+        .expect("a complete gzip file");
+    bytes
+}
+
+#[test]
+fn compressed_backups_decompress_to_the_bytes_written_even_across_a_kill_of_vigild() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .subsec_nanos()
+        .into();
+    println!("seed {seed}");
+    let data = noise(seed, 24 << 20);
+    let logs = tempfile::tempdir().expect("logs dir");
+    let log = logs.path().join("app.log");
+    std::fs::write(logs.path().join("data"), &data).expect("data");
+    std::fs::write(logs.path().join("small"), &data[..1 << 20]).expect("data");
+    // Each start's commands for `app` and `z`.
+    let config = |command: &str, z_command: &str| {
+        let dir = logs.path().display();
+        format!(
+            "{CONTROL_SECTIONS}[program:app]\ncommand={command}\n\
+             stdout_logfile={dir}/app.log\nstdout_logfile_maxbytes={}\n\
+             stdout_logfile_backups=3\nstdout_logfile_compress=gzip\nstartsecs=0\n\n\
+             [program:z]\ncommand={z_command}\n\
+             stdout_logfile={dir}/z.log\nstdout_logfile_compress=zstd\nstartsecs=0\n",
+            data.len()
+        )
+    };
+    let ws = Workspace::new();
+    ws.config(&config(
+        &format!(
+            "/bin/sh -c 'cat {}/data; exec sleep 100000'",
+            logs.path().display()
+        ),
+        "/bin/sleep 100000",
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    // The 24 MiB reach maxbytes: the log is renamed to wait, and compressed in the background.
+    let pending = logs.path().join("app.log.rotated");
+    let tmp = logs.path().join("app.log.1.gz.tmp");
+    assert!(
+        wait_until(|| tmp.exists()),
+        "no compression began: {:?}",
+        std::fs::read_dir(logs.path())
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(vigild.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9 vigild");
+    vigild.wait_exit();
+    // Mid-compression: the plain backup is whole, or the compressed one is complete.
+    let first = logs.path().join("app.log.1.gz");
+    if first.exists() {
+        assert_eq!(gunzip(&first), data, "seed {seed}");
+    } else {
+        assert_eq!(
+            std::fs::read(&pending).expect("the plain backup"),
+            data,
+            "seed {seed}"
+        );
+    }
+    // The next start finishes the job.
+    let ws = Workspace::new();
+    ws.config(&config(
+        "/bin/sleep 100000",
+        &format!(
+            "/bin/sh -c 'cat {}/small; exec sleep 100000'",
+            logs.path().display()
+        ),
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    assert!(
+        wait_until(|| first.exists() && !pending.exists()),
+        "{}",
+        vigild.log()
+    );
+    assert_eq!(gunzip(&first), data, "seed {seed}");
+    assert!(!tmp.exists());
+    assert_eq!(std::fs::metadata(&log).map_or(0, |m| m.len()), 0);
+    // zstd, on demand: vigilctl rotate.
+    let z = logs.path().join("z.log");
+    assert!(wait_until(
+        || std::fs::metadata(&z).is_ok_and(|m| m.len() == 1 << 20)
+    ));
+    let (code, out) = vigild.vigilctl(&["rotate", "z"]);
+    assert_eq!((code, out.as_str()), (0, "z: rotated\n"));
+    let zst = logs.path().join("z.log.1.zst");
+    assert!(wait_until(|| zst.exists()), "{}", vigild.log());
+    let unpacked =
+        zstd::stream::decode_all(std::fs::File::open(&zst).expect("open")).expect("zstd");
+    assert_eq!(unpacked, data[..1 << 20], "seed {seed}");
+    vigild.shutdown();
+}

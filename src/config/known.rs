@@ -26,6 +26,7 @@ pub const PROGRAM: &[&str] = &[
     "stdout_events_enabled",
     "stdout_syslog",
     "stdout_logfile_rotate",
+    "stdout_logfile_compress",
     "stderr_logfile",
     "stderr_logfile_maxbytes",
     "stderr_logfile_backups",
@@ -33,6 +34,7 @@ pub const PROGRAM: &[&str] = &[
     "stderr_events_enabled",
     "stderr_syslog",
     "stderr_logfile_rotate",
+    "stderr_logfile_compress",
     "environment",
     "directory",
     "umask",
@@ -98,6 +100,7 @@ pub const SUPERVISORD: &[&str] = &[
     "statefile",
     "syslog_socket",
     "logfile_rotate",
+    "logfile_compress",
     "journal_socket",
 ];
 

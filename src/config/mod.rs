@@ -65,6 +65,8 @@ pub struct SupervisordConfig {
     pub logfile_backups: u32,
     /// vigil: also rotate the main log at every midnight or hour (`logfile_rotate`).
     pub logfile_rotate: Option<RotateEvery>,
+    /// vigil: compress the main log's rotated backups (`logfile_compress`).
+    pub logfile_compress: Option<Compress>,
     /// Lowest level written to the main log.
     pub loglevel: LogLevel,
     /// Where vigild writes its pid.
@@ -201,6 +203,15 @@ pub enum RotateEvery {
     Hourly,
 }
 
+/// vigil `*_logfile_compress`: how rotated backups are compressed (in the background).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compress {
+    /// `name.log.1.gz`.
+    Gzip,
+    /// `name.log.1.zst`.
+    Zstd,
+}
+
 /// The log options of one stream (`stdout_*` or `stderr_*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamLog {
@@ -212,6 +223,8 @@ pub struct StreamLog {
     pub backups: u32,
     /// vigil: also rotate at every midnight or hour (`*_logfile_rotate`).
     pub rotate_every: Option<RotateEvery>,
+    /// vigil: compress rotated backups (`*_logfile_compress`).
+    pub compress: Option<Compress>,
     /// Capture-mode buffer size (0 = off).
     pub capture_maxbytes: u64,
     /// Emit PROCESS_LOG events.

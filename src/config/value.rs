@@ -7,7 +7,7 @@
 use nix::sys::signal::Signal;
 
 use super::invalid::Invalid;
-use super::RotateEvery;
+use super::{Compress, RotateEvery};
 
 /// `yes/true/on/1` or `no/false/off/0`, case-insensitive, as supervisord's `boolean()`.
 pub fn boolean(text: &str) -> Result<bool, Invalid> {
@@ -15,6 +15,15 @@ pub fn boolean(text: &str) -> Result<bool, Invalid> {
         "yes" | "true" | "on" | "1" => Ok(true),
         "no" | "false" | "off" | "0" => Ok(false),
         _ => Err(Invalid::NotBoolean),
+    }
+}
+
+/// vigil's `*_logfile_compress`: `gzip` or `zstd`.
+pub fn compress(text: &str) -> Result<Compress, Invalid> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "gzip" => Ok(Compress::Gzip),
+        "zstd" => Ok(Compress::Zstd),
+        _ => Err(Invalid::NotCompression),
     }
 }
 

@@ -177,6 +177,7 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
                 maxbytes: settings.logfile_maxbytes,
                 backups: settings.logfile_backups,
                 every: settings.logfile_rotate,
+                compress: settings.logfile_compress,
             },
         )?,
         MAIN_LOG_TAIL_BYTES,

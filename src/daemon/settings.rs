@@ -84,6 +84,7 @@ impl Applied {
             maxbytes: settings.logfile_maxbytes,
             backups: settings.logfile_backups,
             every: settings.logfile_rotate,
+            compress: settings.logfile_compress,
         };
         if new.logfile != current.logfile || rotation(new) != rotation(current) {
             match open_main_log_file(&new.logfile, rotation(new)) {
@@ -97,6 +98,7 @@ impl Applied {
                     current.logfile_maxbytes = new.logfile_maxbytes;
                     current.logfile_backups = new.logfile_backups;
                     current.logfile_rotate = new.logfile_rotate;
+                    current.logfile_compress = new.logfile_compress;
                 }
                 Err(err) => tracing::error!(
                     "could not apply logfile={}: {err}; keeping {}",

@@ -676,6 +676,7 @@ mod tests {
             maxbytes: 50_000,
             backups: 1000,
             every: None,
+            compress: None,
         };
         let file = LogFile::open(&path, rotation).expect("log file");
         let stream = Arc::new(LogStream::new("test", Some(file), 1 << 16));

@@ -20,7 +20,8 @@ use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
 use file_rotate::{ContentLimit, FileRotate};
 
-use crate::config::RotateEvery;
+use super::backups;
+use crate::config::{Compress, RotateEvery};
 use crate::timefmt::next_boundary;
 
 /// Rotation settings of a log file (`*_logfile_maxbytes`, `*_logfile_backups`, vigil's
@@ -33,6 +34,15 @@ pub struct Rotation {
     pub backups: u32,
     /// Also rotate at every local midnight or hour: before the first write after it.
     pub every: Option<RotateEvery>,
+    /// Compress the backups, in the background (`backups.rs`).
+    pub compress: Option<Compress>,
+}
+
+impl Rotation {
+    /// The compression of backups, when there are backups to compress.
+    fn compressed(&self) -> Option<Compress> {
+        self.compress.filter(|_| self.backups > 0)
+    }
 }
 
 /// What a write did besides storing the bytes.
@@ -88,6 +98,16 @@ impl LogFile {
             .filter(|_| metadata.len() > 0)
             .unwrap_or_else(SystemTime::now);
         let due = rotation.every.map(|every| next_boundary(written_at, every));
+        if let Some(compress) = rotation.compressed() {
+            // A backup the last run did not finish compressing (or had no room to queue).
+            if backups::pending_path(path).exists() {
+                backups::compress_later(backups::Job {
+                    path: path.to_path_buf(),
+                    backups: rotation.backups,
+                    compress,
+                });
+            }
+        }
         Ok(LogFile {
             path: path.to_path_buf(),
             rotation,
@@ -115,9 +135,10 @@ impl LogFile {
         &self.path
     }
 
-    /// Where the last rotation moved the previous file (`name.1`), if rotation keeps one.
+    /// Where the last rotation moved the previous file (`name.1`), if rotation keeps one
+    /// plain (compressed backups are not read back: reads and tails use the live file).
     pub fn previous_path(&self) -> Option<PathBuf> {
-        (self.seekable && self.rotation.backups > 0)
+        (self.seekable && self.rotation.backups > 0 && self.rotation.compress.is_none())
             .then(|| PathBuf::from(format!("{}.1", self.path.display())))
     }
 
@@ -253,17 +274,16 @@ impl LogFile {
     /// Accounts for `bytes` just stored; rotates when the file reached `maxbytes`.
     fn stored(&mut self, bytes: usize) -> io::Result<Written> {
         self.len += bytes as u64;
-        let rotated = self.rotates && self.len >= self.rotation.maxbytes;
-        if rotated {
-            self.rotate()?;
-        }
+        let rotated = self.rotates && self.len >= self.rotation.maxbytes && self.rotate()?;
         Ok(Written { bytes, rotated })
     }
 
-    /// Shifts `name` → `name.1` … (dropping what exceeds `backups`) and starts a new file.
+    /// Shifts `name` → `name.1` … (dropping what exceeds `backups`) and starts a new file;
+    /// with compression, renames `name` to the file that waits to be compressed and leaves
+    /// the rest to `backups.rs` (false, and no rotation, while the last one still waits).
     /// The rotator is made only here: it scans the directory for existing backups, and
     /// holding one per file would cost an fd and a scan per log at startup.
-    fn rotate(&mut self) -> io::Result<()> {
+    fn rotate(&mut self) -> io::Result<bool> {
         // file-rotate panics when the directory has gone; report it instead.
         if !self.path.parent().is_some_and(Path::is_dir) {
             return Err(io::Error::new(
@@ -274,23 +294,35 @@ impl LogFile {
                 ),
             ));
         }
-        let mut options = OpenOptions::new();
-        options.read(true).create(true).append(true);
-        let mut rotator = FileRotate::new(
-            &self.path,
-            AppendCount::new(usize::try_from(self.rotation.backups).unwrap_or(usize::MAX)),
-            ContentLimit::None,
-            Compression::None,
-            Some(options),
-        );
-        rotator.rotate()?;
-        drop(rotator);
+        if let Some(compress) = self.rotation.compressed() {
+            let pending = backups::pending_path(&self.path);
+            if pending.exists() {
+                return Ok(false);
+            }
+            std::fs::rename(&self.path, &pending)?;
+            backups::compress_later(backups::Job {
+                path: self.path.clone(),
+                backups: self.rotation.backups,
+                compress,
+            });
+        } else {
+            let mut options = OpenOptions::new();
+            options.read(true).create(true).append(true);
+            let mut rotator = FileRotate::new(
+                &self.path,
+                AppendCount::new(usize::try_from(self.rotation.backups).unwrap_or(usize::MAX)),
+                ContentLimit::None,
+                Compression::None,
+                Some(options),
+            );
+            rotator.rotate()?;
+        }
         let file = open_for_writing(&self.path)?;
         let metadata = file.metadata()?;
         self.identity = Some((metadata.dev(), metadata.ino()));
         self.file = Some(file);
         self.len = 0;
-        Ok(())
+        Ok(true)
     }
 
     /// Rotates now, whatever the size (vigil's rotate on demand): `name` → `name.1` … as
@@ -304,8 +336,7 @@ impl LogFile {
         if self.len == 0 {
             return Ok(false);
         }
-        self.rotate()?;
-        Ok(true)
+        self.rotate()
     }
 
     /// With `*_logfile_rotate`: rotates when `now` is past the midnight or hour that came
@@ -436,6 +467,7 @@ mod tests {
         maxbytes: 0,
         backups: 0,
         every: None,
+        compress: None,
     };
 
     #[test]
@@ -467,6 +499,7 @@ mod tests {
             maxbytes: 0,
             backups: 3,
             every: Some(RotateEvery::Hourly),
+            compress: None,
         };
         let mut file = LogFile::open(&path, hourly).expect("open");
         let now = SystemTime::now();

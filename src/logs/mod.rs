@@ -10,6 +10,7 @@
 //! through a [`datagram`] sink. This module knows bytes and files, never process states.
 
 pub mod auto;
+pub mod backups;
 pub mod capture;
 pub mod crashes;
 pub mod datagram;

@@ -609,6 +609,7 @@ mod tests {
         maxbytes: 0,
         backups: 0,
         every: None,
+        compress: None,
     };
 
     #[test]
@@ -679,6 +680,7 @@ mod tests {
             maxbytes: 10,
             backups: 2,
             every: None,
+            compress: None,
         };
         let log = stream(dir.path(), rotation, 1 << 20);
         log.append(b"first-line\n");

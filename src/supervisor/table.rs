@@ -678,6 +678,7 @@ fn open_log(
         maxbytes: log.maxbytes,
         backups: log.backups,
         every: log.rotate_every,
+        compress: log.compress,
     };
     let path = match &log.target {
         LogTarget::None | LogTarget::Journald => None,

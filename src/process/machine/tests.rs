@@ -22,6 +22,7 @@ fn config() -> ProcessConfig {
         maxbytes: 0,
         backups: 0,
         rotate_every: None,
+        compress: None,
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,
