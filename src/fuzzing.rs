@@ -27,7 +27,12 @@ pub fn xmlrpc(data: &[u8]) {
 
 /// Feeds `data` as a listener's stdout to a pool with events waiting, in pieces.
 pub fn listener_protocol(data: &[u8]) {
-    let mut pool = Pool::new("fuzz", vec!["EVENT".into()], 3);
+    let mut pool = Pool::new(
+        "fuzz",
+        vec!["EVENT".into()],
+        3,
+        crate::config::ResultHandler::Default,
+    );
     let mut actions = Vec::new();
     pool.listener_started("listener", 1, &mut actions);
     pool.process_state("listener", StateKind::Running, &mut actions);

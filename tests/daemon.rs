@@ -431,6 +431,9 @@ fn killing_vigild_takes_its_children_with_it_and_a_restart_starts_clean() {
     let files = ["solo.pid", "pool_0.pid", "pool_1.pid"];
     let pids: Vec<i32> = files.iter().map(|f| vigild.ws.wait_pid(f)).collect();
     let grandchild = vigild.ws.wait_pid("grandchild.pid");
+    // Every start recorded (the guardian hears of a group then); a kill before that is the
+    // window the note of 2026-12-03 describes.
+    vigild.wait_log_count("entered RUNNING state", 4);
     vigild.signal(Signal::SIGKILL);
     vigild.wait_exit();
     assert!(

@@ -696,3 +696,109 @@ fn compressed_backups_decompress_to_the_bytes_written_even_across_a_kill_of_vigi
     assert_eq!(unpacked, data[..1 << 20], "seed {seed}");
     vigild.shutdown();
 }
+
+/// An event listener that answers each event with the event's own payload, as
+/// supervisor-stdout's and supervisor-stdlog's listener programs do.
+const ECHO_LISTENER: &str = r#"
+import sys
+while True:
+    sys.stdout.write("READY\n"); sys.stdout.flush()
+    headers = dict(x.split(":") for x in sys.stdin.readline().split())
+    payload = sys.stdin.read(int(headers["len"]))
+    sys.stdout.write("RESULT %d\n%s" % (len(payload.encode()), payload)); sys.stdout.flush()
+"#;
+
+#[test]
+fn supervisor_stdout_and_supervisor_stdlog_handlers_relay_output_to_vigilds_own_streams() {
+    let ws = Workspace::new();
+    ws.write("echo.py", ECHO_LISTENER);
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:web]\n\
+         command=/bin/sh -c 'echo hello; echo oops >&2; exec sleep 100000'\n\
+         stdout_events_enabled=true\nstderr_events_enabled=true\nstartsecs=0\n\
+         stdout_logfile=NONE\nstderr_logfile=NONE\nautostart=false\n\n\
+         [eventlistener:plain]\ncommand=python3 {{dir}}/echo.py\nevents=PROCESS_LOG\n\
+         result_handler=supervisor_stdout:event_handler\n\n\
+         [eventlistener:colour]\ncommand=python3 {{dir}}/echo.py\nevents=PROCESS_LOG\n\
+         result_handler=supervisor_stdlog:log_handler\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    for listener in ["plain", "colour"] {
+        wait_status_of(&vigild, listener, "RUNNING");
+    }
+    let (code, out) = vigild.vigilctl(&["start", "web"]);
+    assert_eq!(code, 0, "{out}");
+    let wanted_stdout = [
+        "web stdout | hello\n",
+        "web stderr | oops\n",
+        "\x1b[36mweb | \x1b[37mhello\x1b[m\n",
+    ];
+    let seen = wait_until(|| {
+        let stdout = vigild.ws.read("vigild.stdout");
+        wanted_stdout.iter().all(|w| stdout.contains(w))
+    });
+    assert!(
+        seen,
+        "{:?}\n{}",
+        vigild.ws.read("vigild.stdout"),
+        vigild.log()
+    );
+    // supervisor-stdlog writes the stderr channel to stderr, in the colour web got first.
+    assert!(
+        wait_until(|| vigild
+            .ws
+            .read("vigild.stderr")
+            .contains("\x1b[36mweb | \x1b[31moops\x1b[m\n")),
+        "{:?}",
+        vigild.ws.read("vigild.stderr")
+    );
+    let log = vigild.log();
+    assert!(
+        !log.contains("rejected") && !log.contains("UNKNOWN"),
+        "{log}"
+    );
+    let ours = vigild.ws.read("vigild.stdout");
+    vigild.shutdown();
+
+    // The real supervisord with the real supervisor-stdlog handler (scripts/test installs it
+    // in the venv; supervisor-stdout 0.1.1 is Python 2 code that supervisord 4 cannot import).
+    let python = venv_python();
+    let installed = std::process::Command::new(&python)
+        .args(["-c", "import supervisor_stdlog"])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !installed {
+        eprintln!("skipped the side-by-side part: supervisor-stdlog is not in target/venv");
+        return;
+    }
+    let ws = Workspace::new();
+    ws.write("echo.py", ECHO_LISTENER);
+    let config = ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/s.log\npidfile={{dir}}/s.pid\nchildlogdir={{dir}}\n\n\
+             [program:web]\ncommand=/bin/sh -c 'sleep 1; echo hello; exec sleep 100000'\n\
+             stdout_events_enabled=true\nstartsecs=0\nstdout_logfile=NONE\n\n\
+             [eventlistener:colour]\ncommand={} {{dir}}/echo.py\nevents=PROCESS_LOG\n\
+             result_handler=supervisor_stdlog:log_handler\n",
+            python.display()
+        ),
+    );
+    let _supervisord = Supervisord::start(&ws, &config);
+    let line = "\x1b[36mweb | \x1b[37mhello\x1b[m\n";
+    assert!(
+        wait_until(|| ws.read("supervisord.stdout").contains(line)),
+        "supervisord printed {:?}",
+        ws.read("supervisord.stdout")
+    );
+    assert!(ours.contains(line));
+}
+
+fn wait_status_of(vigild: &Vigild, name: &str, state: &str) {
+    let mut line = String::new();
+    let seen = wait_until(|| {
+        line = vigild.vigilctl(&["status", name]).1;
+        line.contains(state)
+    });
+    assert!(seen, "{name}: {line}\n{}", vigild.log());
+}

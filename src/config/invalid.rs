@@ -145,14 +145,11 @@ pub enum Invalid {
     /// A listener's queue of no events.
     #[error("buffer_size must be at least 1")]
     NoBuffer,
-    /// A `result_handler` other than the default, which would need Python.
+    /// A `result_handler` vigil does not know, which would need Python.
     #[error(
-        "result_handler cannot be resolved: vigil cannot import Python callables, only {supported} is supported"
+        "result_handler cannot be resolved: vigil cannot import Python callables; it knows supervisor.dispatchers:default_handler, supervisor_stdout:event_handler and supervisor_stdlog:log_handler"
     )]
-    ResultHandler {
-        /// The one handler vigil has.
-        supported: &'static str,
-    },
+    ResultHandler,
     /// Not one of `ready=`'s kinds.
     #[error("unknown readiness (expected startsecs, notify, fd:N, log:REGEX or healthcheck)")]
     NotReadiness,

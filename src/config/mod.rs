@@ -284,8 +284,38 @@ pub struct ListenerConfig {
     pub events: Vec<String>,
     /// Pool queue length.
     pub buffer_size: usize,
-    /// Result handler (only supervisord's default is supported).
-    pub result_handler: String,
+    /// Result handler: supervisord's default, or one of the two vigil does natively.
+    pub result_handler: ResultHandler,
+}
+
+/// The `result_handler`s vigil knows (it cannot import Python callables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultHandler {
+    /// `supervisor.dispatchers:default_handler`: `OK` is processed, anything else rejected.
+    Default,
+    /// `supervisor_stdout:event_handler` (supervisor-stdout): the output on vigild's stdout.
+    SupervisorStdout,
+    /// `supervisor_stdlog:log_handler` (supervisor-stdlog): coloured lines on vigild's
+    /// stdout and stderr.
+    SupervisorStdlog,
+}
+
+impl ResultHandler {
+    /// Every handler, by the name a config gives it.
+    pub const ALL: [(&'static str, ResultHandler); 3] = [
+        (
+            "supervisor.dispatchers:default_handler",
+            ResultHandler::Default,
+        ),
+        (
+            "supervisor_stdout:event_handler",
+            ResultHandler::SupervisorStdout,
+        ),
+        (
+            "supervisor_stdlog:log_handler",
+            ResultHandler::SupervisorStdlog,
+        ),
+    ];
 }
 
 /// Everything about one process instance, fully expanded.

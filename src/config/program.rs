@@ -19,11 +19,8 @@ use super::value;
 use super::{
     AutoRestart, CrashLoopPolicy, CrashRecordPolicy, FcgiAddress, FcgiSocket, GroupConfig,
     HealthCheck, LinePattern, ListenerConfig, LogTarget, Probe, ProcessConfig, Readiness,
-    StreamLog,
+    ResultHandler, StreamLog,
 };
-
-/// The only result handler vigil can run (it cannot import Python callables).
-const DEFAULT_RESULT_HANDLER: &str = "supervisor.dispatchers:default_handler";
 
 /// Which kind of program-like section.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -696,20 +693,13 @@ fn read_listener(reader: &mut SectionReader<'_>, names: &Names) -> ListenerConfi
             size => Ok(size),
         }
     });
-    let result_handler = reader.parse(
-        "result_handler",
-        names,
-        DEFAULT_RESULT_HANDLER.to_string(),
-        |text| {
-            if text.trim() == DEFAULT_RESULT_HANDLER {
-                Ok(text.trim().to_string())
-            } else {
-                Err(Invalid::ResultHandler {
-                    supported: DEFAULT_RESULT_HANDLER,
-                })
-            }
-        },
-    );
+    let result_handler = reader.parse("result_handler", names, ResultHandler::Default, |text| {
+        ResultHandler::ALL
+            .iter()
+            .find(|(name, _)| *name == text.trim())
+            .map(|(_, handler)| *handler)
+            .ok_or(Invalid::ResultHandler)
+    });
     ListenerConfig {
         events,
         buffer_size,

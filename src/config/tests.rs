@@ -198,10 +198,7 @@ fn other_section_defaults_match_the_reference() {
         .as_ref()
         .expect("listener settings");
     assert_eq!(settings.buffer_size, 10);
-    assert_eq!(
-        settings.result_handler,
-        "supervisor.dispatchers:default_handler"
-    );
+    assert_eq!(settings.result_handler, ResultHandler::Default);
     let fcgi = config
         .groups
         .iter()
@@ -348,6 +345,14 @@ fn bad_values_are_located_errors() {
         (
             "ready=notify\nwatchdog_sec=never",
             "not a number of seconds",
+        ),
+        (
+            "stdout_logfile_compress=lz4",
+            "stdout_logfile_compress=lz4: not a compression (expected gzip or zstd)",
+        ),
+        (
+            "stderr_logfile_rotate=weekly",
+            "stderr_logfile_rotate=weekly: not a rotation period (expected daily or hourly)",
         ),
     ];
     for (option, why) in cases {

@@ -8,6 +8,7 @@
 //! it as messages and PROCESS_STATE events from the supervisor.
 
 pub mod event;
+pub mod handlers;
 mod hold;
 pub mod pool;
 
@@ -41,6 +42,8 @@ pub enum Message {
         events: Vec<String>,
         /// `buffer_size`.
         buffer_size: usize,
+        /// `result_handler`.
+        result_handler: crate::config::ResultHandler,
     },
     /// A pool's group was removed: drop it, before its PROCESS_GROUP_REMOVED event.
     PoolRemoved(String),
@@ -245,9 +248,12 @@ impl Dispatcher {
                 name,
                 events,
                 buffer_size,
+                result_handler,
             } => match self.pools.iter_mut().find(|p| p.name == name) {
-                Some(pool) => pool.configure(events, buffer_size),
-                None => self.pools.push(Pool::new(&name, events, buffer_size)),
+                Some(pool) => pool.configure(events, buffer_size, result_handler),
+                None => self
+                    .pools
+                    .push(Pool::new(&name, events, buffer_size, result_handler)),
             },
             Message::PoolRemoved(name) => {
                 self.pools.retain(|p| p.name != name);
@@ -364,6 +370,7 @@ impl Dispatcher {
                 Action::Warn(message) => tracing::warn!("{message}"),
                 Action::Error(message) => tracing::error!("{message}"),
                 Action::Debug(message) => tracing::debug!("{message}"),
+                Action::Print { to, bytes } => crate::logs::console::print(to, &bytes),
             }
         }
     }

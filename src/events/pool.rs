@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::event::Event;
+use super::handlers::{self, Console, StdlogState, Verdict};
 use crate::config::event_types::subscribes;
+use crate::config::ResultHandler;
 use crate::process::state::StateKind;
 
 /// The longest protocol line (`READY`, `RESULT <n>`) and result body a listener may write;
@@ -100,6 +102,13 @@ pub enum Action {
     Error(String),
     /// Log at DEBUG.
     Debug(String),
+    /// Write `bytes` to vigild's own stdout or stderr (a result handler's output).
+    Print {
+        /// Where.
+        to: Console,
+        /// What.
+        bytes: Vec<u8>,
+    },
 }
 
 /// A listener pool.
@@ -115,11 +124,20 @@ pub struct Pool {
     queue: VecDeque<Queued>,
     /// Listener processes in the order they started.
     listeners: Vec<Listener>,
+    /// What makes of each result (`result_handler`).
+    handler: ResultHandler,
+    /// supervisor-stdlog's colours and padding so far.
+    stdlog: StdlogState,
 }
 
 impl Pool {
     /// An empty pool subscribed to `events`.
-    pub fn new(name: &str, events: Vec<String>, buffer_size: usize) -> Self {
+    pub fn new(
+        name: &str,
+        events: Vec<String>,
+        buffer_size: usize,
+        handler: ResultHandler,
+    ) -> Self {
         Pool {
             name: name.to_string(),
             events,
@@ -127,13 +145,16 @@ impl Pool {
             serial: Serial::default(),
             queue: VecDeque::new(),
             listeners: Vec::new(),
+            handler,
+            stdlog: StdlogState::default(),
         }
     }
 
     /// New settings after a config update; the queue and listeners stay.
-    pub fn configure(&mut self, events: Vec<String>, buffer_size: usize) {
+    pub fn configure(&mut self, events: Vec<String>, buffer_size: usize, handler: ResultHandler) {
         self.events = events;
         self.buffer_size = buffer_size.max(1);
+        self.handler = handler;
     }
 
     /// Events waiting to be sent.
@@ -227,12 +248,22 @@ impl Pool {
 
     /// Output of listener `name`'s child `pid`: moves it through the protocol.
     pub fn output(&mut self, name: &str, pid: i32, bytes: &[u8], actions: &mut Vec<Action>) {
-        let Some(listener) = self.child(name, pid) else {
+        let handler = self.handler;
+        let Some(listener) = self
+            .listeners
+            .iter_mut()
+            .find(|l| l.name == name && l.pid == pid)
+        else {
             return;
         };
         listener.buffer.extend_from_slice(bytes);
         let mut rejected = Vec::new();
-        read_protocol(listener, actions, &mut rejected);
+        read_protocol(
+            listener,
+            (handler, &mut self.stdlog),
+            actions,
+            &mut rejected,
+        );
         for event in rejected {
             self.requeue(Some(event), actions);
         }
@@ -297,7 +328,12 @@ impl Pool {
 }
 
 /// supervisord's `handle_listener_state_change`: consumes the listener's buffered output.
-fn read_protocol(listener: &mut Listener, actions: &mut Vec<Action>, rejected: &mut Vec<Queued>) {
+fn read_protocol(
+    listener: &mut Listener,
+    handler: (ResultHandler, &mut StdlogState),
+    actions: &mut Vec<Action>,
+    rejected: &mut Vec<Queued>,
+) {
     const READY: &[u8] = b"READY\n";
     const RESULT: &[u8] = b"RESULT ";
     while !listener.buffer.is_empty() {
@@ -368,17 +404,32 @@ fn read_protocol(listener: &mut Listener, actions: &mut Vec<Action>, rejected: &
                         return;
                     }
                     let event = listener.event.take();
-                    if result.as_slice() == b"OK" {
-                        actions.push(Action::Debug(format!(
-                            "{}: event was processed",
-                            listener.name
-                        )));
-                    } else {
-                        actions.push(Action::Warn(format!(
-                            "{}: event was rejected",
-                            listener.name
-                        )));
-                        rejected.extend(event);
+                    match handlers::handle(handler.0, &result, handler.1) {
+                        Verdict::Processed(output) => {
+                            if let Some((to, bytes)) = output {
+                                actions.push(Action::Print { to, bytes });
+                            }
+                            actions.push(Action::Debug(format!(
+                                "{}: event was processed",
+                                listener.name
+                            )));
+                        }
+                        Verdict::Rejected => {
+                            actions.push(Action::Warn(format!(
+                                "{}: event was rejected",
+                                listener.name
+                            )));
+                            rejected.extend(event);
+                        }
+                        Verdict::Failed(why) => {
+                            actions.push(Action::Warn(format!(
+                                "{}: event caused an error ({why})",
+                                listener.name
+                            )));
+                            rejected.extend(event);
+                            change(listener, ListenerState::Unknown, actions);
+                            return;
+                        }
                     }
                     change(listener, ListenerState::Acknowledged, actions);
                 }
@@ -432,7 +483,12 @@ mod tests {
     }
 
     fn ready_pool(buffer_size: usize) -> Pool {
-        let mut pool = Pool::new("listener", vec!["REMOTE_COMMUNICATION".into()], buffer_size);
+        let mut pool = Pool::new(
+            "listener",
+            vec!["REMOTE_COMMUNICATION".into()],
+            buffer_size,
+            ResultHandler::Default,
+        );
         let mut actions = Vec::new();
         pool.listener_started("listener", 10, &mut actions);
         pool.process_state("listener", StateKind::Running, &mut actions);
@@ -489,7 +545,7 @@ mod tests {
 
     #[test]
     fn overflow_drops_the_oldest_with_an_error() {
-        let mut pool = Pool::new("p", vec!["EVENT".into()], 2);
+        let mut pool = Pool::new("p", vec!["EVENT".into()], 2, ResultHandler::Default);
         let mut actions = Vec::new();
         for serial in 0..3 {
             pool.accept(event(serial), u64::from(serial), &mut actions);
@@ -506,7 +562,7 @@ mod tests {
     #[test]
     fn protocol_violations_make_the_listener_unknown() {
         for (setup, bad) in [(&b""[..], &b"HELLO!\n"[..]), (&b"READY\n"[..], &b"x"[..])] {
-            let mut pool = Pool::new("p", vec!["EVENT".into()], 5);
+            let mut pool = Pool::new("p", vec!["EVENT".into()], 5, ResultHandler::Default);
             let mut actions = Vec::new();
             pool.listener_started("l", 1, &mut actions);
             pool.process_state("l", StateKind::Running, &mut actions);

@@ -213,13 +213,16 @@ impl LogFile {
     ) -> io::Result<Option<Written>> {
         self.follow_external_changes()?;
         // Never past `maxbytes`: the file rotates exactly at its size limit (a file opened
-        // already at or over it rotates first).
+        // already at or over it rotates first). While a rotation waits (the last backup is
+        // still being compressed), the file grows at full speed, not a byte at a time.
         let max = if self.rotates {
             if self.len >= self.rotation.maxbytes {
                 self.stored(0)?;
             }
-            let room = self.rotation.maxbytes.saturating_sub(self.len).max(1);
-            max.min(usize::try_from(room).unwrap_or(usize::MAX))
+            match self.rotation.maxbytes.checked_sub(self.len) {
+                Some(room) if room > 0 => max.min(usize::try_from(room).unwrap_or(usize::MAX)),
+                _ => max,
+            }
         } else {
             max
         };

@@ -12,6 +12,7 @@
 pub mod auto;
 pub mod backups;
 pub mod capture;
+pub mod console;
 pub mod crashes;
 pub mod datagram;
 pub mod file;

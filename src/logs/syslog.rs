@@ -183,6 +183,19 @@ mod tests {
     }
 
     #[test]
+    fn a_line_over_the_datagram_limit_goes_as_several_datagrams() {
+        let syslog = open(Path::new("/nonexistent/syslog.sock"));
+        let before = syslog.sink.queued();
+        syslog.output("app", &vec![b'x'; 2 * MAX_MESSAGE + 10]);
+        assert_eq!(
+            syslog.sink.queued() - before,
+            3,
+            "nothing lost, nothing over the limit"
+        );
+        assert!(syslog.split_said.load(Ordering::Relaxed), "said (once)");
+    }
+
+    #[test]
     fn chunks_split_as_supervisord_splits_them() {
         let pieces: Vec<&[u8]> = lines_of(b"a\n\nb\n\n").collect();
         assert_eq!(pieces, [&b"a"[..], b"", b"b"]);

@@ -513,13 +513,18 @@ impl Supervisord {
             }
             None => Command::new(&binary),
         };
+        // Its stdout and stderr in files of the workspace, for the tests that compare them.
         command
             .args(["-n", "-c"])
             .arg(config)
             .current_dir(ws.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stdout(Stdio::from(
+                fs::File::create(ws.path().join("supervisord.stdout")).expect("stdout file"),
+            ))
+            .stderr(Stdio::from(
+                fs::File::create(ws.path().join("supervisord.stderr")).expect("stderr file"),
+            ));
         new_session(&mut command);
         let child = command.spawn().expect("start supervisord");
         let guard = SessionGuard(child.id() as i32);

@@ -176,5 +176,6 @@ pub(super) fn pool_message(name: &str, pool: &crate::config::ListenerConfig) -> 
         name: name.to_string(),
         events: pool.events.clone(),
         buffer_size: pool.buffer_size,
+        result_handler: pool.result_handler,
     }
 }
