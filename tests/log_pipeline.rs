@@ -802,3 +802,51 @@ fn wait_status_of(vigild: &Vigild, name: &str, state: &str) {
     });
     assert!(seen, "{name}: {line}\n{}", vigild.log());
 }
+
+#[test]
+fn the_previous_runs_output_is_kept_for_tail_previous_the_api_and_the_page() {
+    let port = free_port();
+    let ws = Workspace::new();
+    // Runs 1 and 2 exit at once (expected, restarted); run 3 stays up.
+    ws.config(&format!(
+        "{}[program:app]\n\
+         command=/bin/sh -c 'n=$(cat {{dir}}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > {{dir}}/n; echo \"run $n out\"; echo \"run $n err\" >&2; [ $n -ge 3 ] && exec sleep 100000; exit 0'\n\
+         startsecs=0\nautorestart=true\n\n\
+         [program:short]\ncommand=/bin/sh -c 'echo 0123456789; exit 0'\nstartsecs=0\n\
+         autorestart=false\nprevious_tail_bytes=4\n\n\
+         [program:fresh]\ncommand=/bin/sleep 100000\nstartsecs=0\n",
+        control(port)
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    assert!(wait_until(|| vigild.ws.read("n").trim() == "3"));
+    wait_status_of(&vigild, "app", "RUNNING");
+    let previous = |args: &[&str]| {
+        let mut out = String::new();
+        let seen = wait_until(|| {
+            out = vigild.vigilctl(args).1;
+            !out.is_empty()
+        });
+        assert!(seen, "{args:?}: nothing");
+        out
+    };
+    assert_eq!(previous(&["tail", "--previous", "app"]), "run 2 out\n");
+    assert_eq!(
+        previous(&["tail", "--previous", "app", "stderr"]),
+        "run 2 err\n"
+    );
+    // At most previous_tail_bytes, the last ones.
+    wait_status_of(&vigild, "short", "EXITED");
+    assert_eq!(previous(&["tail", "--previous", "short"]), "789\n");
+    // A process whose run has not ended has none.
+    let (code, out) = vigild.vigilctl(&["tail", "--previous", "fresh"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let answer = call(port, "vigil.readPreviousLog", "'app', 'stdout'");
+    assert!(answer.contains("run 2 out"), "{answer}");
+    let (status, page) = http_get(port, "/process/app", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Previous run") && page.contains("run 2 out") && page.contains("run 2 err"),
+        "{page}"
+    );
+    vigild.shutdown();
+}

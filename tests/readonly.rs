@@ -69,6 +69,7 @@ const READS: &[(&str, &str)] = &[
     ("vigil.getCrashLoopState", r#"["web"]"#),
     ("vigil.getCrashes", r#"["web", 0]"#),
     ("vigil.getProcessStats", r#"["web"]"#),
+    ("vigil.readPreviousLog", r#"["web", "stdout"]"#),
 ];
 
 /// Every method that changes something, with arguments that would change the fleet if the

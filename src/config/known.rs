@@ -25,6 +25,7 @@ pub const PROGRAM: &[&str] = &[
     "stdout_capture_maxbytes",
     "stdout_events_enabled",
     "stdout_syslog",
+    "previous_tail_bytes",
     "stdout_logfile_rotate",
     "stdout_logfile_compress",
     "stderr_logfile",

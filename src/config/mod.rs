@@ -383,6 +383,9 @@ pub struct ProcessConfig {
     pub crash_loop: CrashLoopPolicy,
     /// vigil: what each crash record keeps (`crash_tail_lines`, `crash_history`).
     pub crash_records: CrashRecordPolicy,
+    /// vigil: bytes of each stream kept from the run before the current one
+    /// (`previous_tail_bytes`, 64 KiB; 0 keeps none).
+    pub previous_tail_bytes: usize,
     /// vigil: the health check, if the program has one (`healthcheck_*`).
     pub health_check: Option<HealthCheck>,
     /// vigil: program or group names that must be RUNNING (and healthy) before this

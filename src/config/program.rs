@@ -290,6 +290,9 @@ fn read_program(
             tail_lines: reader.parse("crash_tail_lines", &names, 50, value::count),
             history: reader.parse("crash_history", &names, 20, value::count),
         },
+        previous_tail_bytes: reader.parse("previous_tail_bytes", &names, 64 << 10, |text| {
+            usize::try_from(value::byte_size(text)?).map_err(|_| Invalid::TooLarge)
+        }),
     };
     if shared.watchdog.is_some() && shared.ready != Readiness::Notify {
         reader.error(

@@ -7,6 +7,32 @@ use super::processes::signal_result;
 use super::{array, exit, text, Ctl, FaultCode, Value};
 
 impl Ctl {
+    /// The last output of `name`'s run before the current one (`vigil.readPreviousLog`).
+    fn tail_previous(&mut self, args: &[&str]) {
+        let rest: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| *a != "--previous")
+            .collect();
+        let Some(name) = rest.first() else {
+            println!("Error: too few arguments");
+            self.exit = exit::GENERIC;
+            return;
+        };
+        let channel = rest.get(1).copied().unwrap_or("stdout");
+        match self.client.call(
+            "vigil.readPreviousLog",
+            &[Value::from(*name), Value::from(channel)],
+        ) {
+            Ok(value) => print!("{}", text(Some(&value))),
+            Err(ClientError::Fault(code, _)) if code == FaultCode::BadName.code() => {
+                println!("{name}: ERROR (no such process name)");
+                self.exit = exit::GENERIC;
+            }
+            Err(err) => self.fail(&err),
+        }
+    }
+
     /// vigil `rotate name…|group:*|all|--main`: the logs rotated now, whatever their size.
     pub(super) fn rotate(&mut self, args: &[&str]) {
         if args.is_empty() {
@@ -40,8 +66,12 @@ impl Ctl {
         }
     }
 
-    /// `tail [-f|-N] name [stdout|stderr]`.
+    /// `tail [-f|-N] name [stdout|stderr]`; vigil's `tail --previous name [stdout|stderr]`.
     pub(super) fn tail(&mut self, args: &[&str]) {
+        if args.contains(&"--previous") {
+            self.tail_previous(args);
+            return;
+        }
         let (follow, bytes, rest) = tail_flags(args);
         let Some(name) = rest.first() else {
             println!("Error: too few arguments");

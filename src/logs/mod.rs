@@ -6,6 +6,7 @@
 //! thread of its own, through the [`filters`] (capture mode, ANSI stripping, timestamps).
 //! [`mainlog`] formats the daemon's log; [`auto`] names and cleans AUTO files; [`crashes`]
 //! keeps each process's crash records; [`line_watch`] finds a `ready=log:` line;
+//! [`previous`] keeps the last output of a process's run before the current one;
 //! [`syslog`] sends supervisord's syslog copies and [`journal`] journal entries, each
 //! through a [`datagram`] sink. This module knows bytes and files, never process states.
 
@@ -20,6 +21,7 @@ pub mod filters;
 pub mod journal;
 pub mod line_watch;
 pub mod mainlog;
+pub mod previous;
 pub mod ring;
 pub mod sink;
 pub mod stream;

@@ -347,7 +347,35 @@ impl LogStream {
     /// The `count` bytes before stream offset `end`, as far as they are still held (a crash
     /// record's tail: what one child wrote, though the next may have written since).
     pub fn bytes_before(&self, end: u64, count: usize) -> Vec<u8> {
-        let state = self.lock();
+        Self::before(&self.lock(), end, count)
+    }
+
+    /// [`LogStream::bytes_before`], waiting at most `patience` for the stream: a writer stuck
+    /// on a stalled target (a FIFO nobody reads) holds it for as long as that lasts, and
+    /// what reads after an exit must not wait forever. `None` when the stream stayed busy.
+    pub fn bytes_before_within(
+        &self,
+        end: u64,
+        count: usize,
+        patience: std::time::Duration,
+    ) -> Option<Vec<u8>> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match self.state.try_lock() {
+                Ok(state) => return Some(Self::before(&state, end, count)),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                    return Some(Self::before(&poisoned.into_inner(), end, count));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    fn before(state: &State, end: u64, count: usize) -> Vec<u8> {
         let end = end.min(state.ring.end());
         let from = end.saturating_sub(count as u64);
         match state.since(from, end - from) {

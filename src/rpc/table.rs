@@ -191,6 +191,8 @@ method_table! {
         "Get the newest crash records of a process (limit 0 = all kept), with the last lines of its output"),
     GetProcessStats => reads("vigil.getProcessStats", ["struct", "string"],
         "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts"),
+    ReadPreviousLog => reads("vigil.readPreviousLog", ["string", "string", "string"],
+        "Read the last output of a process's run before the current one (channel stdout or stderr)"),
     RollingRestart => changes("vigil.rollingRestart", ["array", "string", "int", "boolean"],
         "Restart a group a batch of processes at a time, each batch RUNNING (and healthy) before the next"),
     RotateLogs => changes("vigil.rotateLogs", ["array", "string"],
@@ -263,7 +265,7 @@ mod tests {
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
         );
-        assert_eq!(names.len(), 51);
+        assert_eq!(names.len(), 52);
     }
 
     #[test]
@@ -308,6 +310,7 @@ mod tests {
         "vigil.getCrashLoopState",
         "vigil.getCrashes",
         "vigil.getProcessStats",
+        "vigil.readPreviousLog",
     ];
 
     #[test]

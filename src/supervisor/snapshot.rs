@@ -19,6 +19,7 @@ use super::table::{Entry, ProcKey, Table};
 
 use crate::config::ProcessConfig;
 use crate::logs::crashes::CrashHistory;
+use crate::logs::previous::PreviousRun;
 use crate::logs::stream::LogStream;
 use crate::process::announced::Announced;
 use crate::process::crashloop::Looping;
@@ -89,6 +90,8 @@ pub struct ProcessView {
     pub recent_crashes: usize,
     /// vigil: its crash records.
     pub crashes: Arc<CrashHistory>,
+    /// vigil: the last output of the run before the current one.
+    pub previous: Arc<PreviousRun>,
     /// Its config (`memory_limit` for the sampler, crash-loop settings for the API).
     pub config: Arc<ProcessConfig>,
     /// vigil: the dependencies a start is waiting for (`depends_on`), as namespecs.
@@ -452,6 +455,7 @@ fn view_of(
         crash_loop: entry.process.crash_loop().looping(),
         recent_crashes: entry.process.crash_loop().recent_crashes(),
         crashes: Arc::clone(&entry.crashes),
+        previous: Arc::clone(&entry.previous),
         config: Arc::clone(&entry.config),
         waiting_for: if waiting.contains(key) {
             dependencies::waiting_for(table, key)

@@ -20,6 +20,7 @@ use crate::logs::crashes::{self, CrashHistory, CrashRecord};
 use crate::logs::file::Rotation;
 use crate::logs::journal::{self, Origin, StreamEntries};
 use crate::logs::line_watch::watch_lines;
+use crate::logs::previous::{Previous, PreviousRun};
 use crate::logs::stream::LogStream;
 use crate::logs::syslog;
 use crate::process::exit::{signal_name, ExitOutcome};
@@ -49,6 +50,8 @@ pub struct Entry {
     pub stderr_log: Arc<LogStream>,
     /// vigil: its crash records.
     pub crashes: Arc<CrashHistory>,
+    /// vigil: the last output of the run before the current one (`previous_tail_bytes`).
+    pub previous: Arc<PreviousRun>,
     /// The crash the state machine just reported, for [`Entry::after_exit`].
     pub crash_to_record: Option<CrashFacts>,
     /// A start handed to the spawner (or queued for it) whose child is not recorded yet.
@@ -197,19 +200,28 @@ impl Entry {
 
     /// What follows a child's exit once `captures` (its output) are drained, as supervisord
     /// drains before it records an exit: the crash record of `crash`, then the `log_markers`
-    /// line `marker`, then the release of the events held for the exited child `held`.
+    /// line `marker`, then the release of the events held for the exited child `held`; and
+    /// the run's last output kept as the previous run of the process, child `ended`.
     /// Runs off the supervisor task: a stream may be stuck on a slow disk, a grandchild may
     /// hold the pipe. The crash also goes to `events` (VIGIL_CRASH, and VIGIL_CRASHLOOP when
     /// it started a loop).
     pub fn after_exit(
         &self,
         captures: [Option<Drained>; 2],
-        (crash, marker, held): (Option<CrashFacts>, Option<String>, Option<i32>),
+        (crash, marker, held, ended): (
+            Option<CrashFacts>,
+            Option<String>,
+            Option<i32>,
+            Option<i32>,
+        ),
         events: &Publisher,
     ) {
-        if crash.is_none() && marker.is_none() && held.is_none() {
+        let keep = self.config.previous_tail_bytes;
+        let ended = ended.filter(|_| keep > 0 && captures.iter().any(Option::is_some));
+        if crash.is_none() && marker.is_none() && held.is_none() && ended.is_none() {
             return;
         }
+        let previous = Arc::clone(&self.previous);
         let (stdout, stderr) = (Arc::clone(&self.stdout_log), Arc::clone(&self.stderr_log));
         let config = Arc::clone(&self.config);
         let history = Arc::clone(&self.crashes);
@@ -219,6 +231,23 @@ impl Entry {
                 drained.wait(DRAIN_LIMIT);
             }
             let relayed = |at: usize| captures[at].as_ref().map_or((0, 0), Drained::relayed);
+            if let Some(pid) = ended {
+                let last = |at: usize, log: &LogStream| {
+                    let (bytes, end) = relayed(at);
+                    let wanted = usize::try_from(bytes).unwrap_or(usize::MAX).min(keep);
+                    log.bytes_before_within(end, wanted, DRAIN_LIMIT)
+                };
+                // A stream stuck on a stalled target keeps the run before (said nowhere:
+                // its writer's stall is reported where it happens).
+                if let (Some(out), Some(err)) = (last(0, &stdout), last(1, &stderr)) {
+                    previous.keep(Previous {
+                        pid,
+                        ended: std::time::SystemTime::now(),
+                        stdout: out,
+                        stderr: err,
+                    });
+                }
+            }
             if let Some(facts) = crash {
                 // stderr explains a crash best; stdout when stderr is merged into it or empty.
                 let (stream, log, (bytes, end)) = match relayed(1) {
@@ -229,7 +258,8 @@ impl Entry {
                     .unwrap_or(usize::MAX)
                     .min(crashes::TAIL_BYTES);
                 let tail = crashes::tail_lines(
-                    &log.bytes_before(end, wanted),
+                    &log.bytes_before_within(end, wanted, DRAIN_LIMIT)
+                        .unwrap_or_default(),
                     config.crash_records.tail_lines,
                 );
                 let record = crash_record(
@@ -514,6 +544,7 @@ impl Table {
                 stdout_log,
                 stderr_log,
                 crashes,
+                previous: Arc::default(),
                 crash_to_record: None,
                 pending_start: None,
             },

@@ -204,7 +204,8 @@ pub fn status(
 }
 
 /// A process page: its figures and (given the action `token`) actions, its crash records
-/// (newest first) with their output, its effective config, and its log followed live.
+/// (newest first) with their output, the last output of its previous run, its effective
+/// config, and its log followed live.
 pub fn process(
     process: &ProcessView,
     samples: &Samples,
@@ -274,6 +275,27 @@ pub fn process(
                 &record.tail
             }),
         );
+    }
+    out.push_str("</section><section id=\"previous\"><h2>Previous run</h2>");
+    match process.previous.get() {
+        None => out.push_str("<p>No run has ended yet.</p>"),
+        Some(run) => {
+            let _ = write!(
+                out,
+                "<p>pid {pid}, ended {ended}</p>",
+                pid = run.pid,
+                ended = escape(&crate::timefmt::log_timestamp(run.ended)),
+            );
+            for (stream, bytes) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+                if !bytes.is_empty() {
+                    let _ = write!(
+                        out,
+                        "<h3>{stream}</h3><pre class=\"previous\">{}</pre>",
+                        escape(&String::from_utf8_lossy(bytes))
+                    );
+                }
+            }
+        }
     }
     let url = url_segment(&row.namespec);
     out.push_str("</section><section><h2>Log</h2>");

@@ -70,6 +70,7 @@ fn config() -> ProcessConfig {
             tail_lines: 50,
             history: 20,
         },
+        previous_tail_bytes: 64 << 10,
         health_check: None,
         depends_on: Vec::new(),
         essential: false,

@@ -61,6 +61,25 @@ pub(super) async fn clear_main(api: &Api, args: Args<'_>) -> Outcome {
     Ok(Value::Bool(true))
 }
 
+/// vigil `readPreviousLog(name, channel)`: what the run before the current one wrote last
+/// to `channel` (`stdout` or `stderr`); empty while no run has ended.
+pub(super) fn read_previous(api: &Api, args: Args<'_>) -> Outcome {
+    let (namespec, channel) = args.two_strings()?;
+    let process = lookup::process(api, namespec)?;
+    if !matches!(channel, "stdout" | "stderr") {
+        return Err(Fault::with(FaultCode::BadArguments, channel));
+    }
+    let text = process.previous.get().map_or_else(String::new, |run| {
+        let bytes = if channel == "stderr" {
+            &run.stderr
+        } else {
+            &run.stdout
+        };
+        String::from_utf8_lossy(bytes).into_owned()
+    });
+    Ok(Value::from(text))
+}
+
 /// vigil `rotateMainLog()`: true (a main log without a file, `syslog`, is NO_FILE).
 pub(super) async fn rotate_main(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;

@@ -134,6 +134,7 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::ClearProcessLog | Method::ClearProcessLogs => logs::clear(api, args).await,
         Method::ClearAllProcessLogs => logs::clear_all(api, args).await,
         Method::RotateLogs => logs::rotate(api, args).await,
+        Method::ReadPreviousLog => logs::read_previous(api, args),
         Method::RotateMainLog => logs::rotate_main(api, args).await,
 
         Method::GetProcessStats => stats::process_stats(api, args),

@@ -508,6 +508,11 @@ impl Supervisor {
                 pid,
             });
         }
+        let ended = self
+            .table
+            .entries
+            .get(key)
+            .and_then(|entry| entry.process.state().pid());
         // An exit the state machine does not expect is only logged.
         let _ = self.apply(key, Input::Exited(outcome));
         // A failed start (not ready in time) lands in BACKOFF; while everything stops,
@@ -522,7 +527,7 @@ impl Supervisor {
                 .config
                 .log_markers
                 .then(|| format!("exited '{}' ({})", entry.config.name, outcome.describe()));
-            entry.after_exit(captures, (crash, marker, held), &self.events);
+            entry.after_exit(captures, (crash, marker, held, ended), &self.events);
         }
     }
 
