@@ -850,3 +850,92 @@ fn the_previous_runs_output_is_kept_for_tail_previous_the_api_and_the_page() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn json_child_logs_hold_one_object_per_line_with_the_process_and_its_pid() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:app]\n\
+         command=/bin/sh -c 'echo one; echo two; echo bad >&2; printf partial; exit 0'\n\
+         stdout_logfile={{dir}}/app.json\nstderr_logfile={{dir}}/app.err.json\n\
+         stdout_logfile_format=json\nstderr_logfile_format=json\nstartsecs=0\nautorestart=false\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    let log = vigild.wait_log("exited: app (exit status 0; expected)");
+    let pid: i64 = log
+        .split("spawned: 'app' with pid ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .expect("the spawn line");
+    let objects = |name: &str| -> Vec<serde_json::Value> {
+        vigild
+            .ws
+            .read(name)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+            .collect()
+    };
+    assert!(wait_until(|| objects("app.json").len() == 3));
+    let out = objects("app.json");
+    let lines: Vec<&str> = out.iter().filter_map(|o| o["line"].as_str()).collect();
+    assert_eq!(lines, ["one", "two", "partial"]);
+    for object in &out {
+        assert_eq!(object["process"], "app");
+        assert_eq!(object["pid"], pid);
+        assert_eq!(object["stream"], "stdout");
+        assert!(
+            object["ts"].as_str().is_some_and(|ts| ts.contains('T')),
+            "{object}"
+        );
+    }
+    let err = objects("app.err.json");
+    assert_eq!(err.len(), 1);
+    assert_eq!(
+        (err[0]["line"].as_str(), err[0]["stream"].as_str()),
+        (Some("bad"), Some("stderr"))
+    );
+    vigild.shutdown();
+}
+
+#[test]
+fn logformat_json_writes_vigilds_log_as_objects_with_the_process_fields() {
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/d.pid\nchildlogdir={{dir}}\n\
+             logformat=json\n\n{CONTROL_SECTIONS}\
+             [program:app]\ncommand=/bin/sh -c 'exit 3'\nstartsecs=0\nautorestart=false\n"
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("exited: app (exit status 3; not expected)");
+    let objects: Vec<serde_json::Value> = vigild
+        .log()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let find = |start: &str| {
+        objects
+            .iter()
+            .find(|o| o["msg"].as_str().is_some_and(|m| m.starts_with(start)))
+            .cloned()
+            .expect(start)
+    };
+    let spawned = find("spawned: 'app' with pid ");
+    let pid = spawned["pid"].as_i64().expect("pid field");
+    assert_eq!(spawned["process"], "app");
+    assert_eq!(spawned["level"], "INFO");
+    assert!(spawned["msg"]
+        .as_str()
+        .is_some_and(|m| m.ends_with(&pid.to_string())));
+    assert!(spawned["ts"].as_str().is_some_and(|ts| ts.contains('T')));
+    let exited = find("exited: app");
+    assert_eq!(
+        (exited["level"].as_str(), exited["exit_status"].as_i64()),
+        (Some("WARN"), Some(3))
+    );
+    assert_eq!(exited["pid"], pid);
+    vigild.shutdown();
+}

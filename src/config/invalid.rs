@@ -13,6 +13,9 @@ pub enum Invalid {
     /// vigil's `*_logfile_rotate`.
     #[error("not a rotation period (expected daily or hourly)")]
     NotRotationPeriod,
+    /// vigil's `*_logfile_format`.
+    #[error("not a log format (expected plain or json)")]
+    NotLogFormat,
     /// vigil's `*_logfile_compress`.
     #[error("not a compression (expected gzip or zstd)")]
     NotCompression,

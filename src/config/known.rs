@@ -28,6 +28,7 @@ pub const PROGRAM: &[&str] = &[
     "previous_tail_bytes",
     "stdout_logfile_rotate",
     "stdout_logfile_compress",
+    "stdout_logfile_format",
     "stderr_logfile",
     "stderr_logfile_maxbytes",
     "stderr_logfile_backups",
@@ -36,6 +37,7 @@ pub const PROGRAM: &[&str] = &[
     "stderr_syslog",
     "stderr_logfile_rotate",
     "stderr_logfile_compress",
+    "stderr_logfile_format",
     "environment",
     "directory",
     "umask",
@@ -102,6 +104,7 @@ pub const SUPERVISORD: &[&str] = &[
     "syslog_socket",
     "logfile_rotate",
     "logfile_compress",
+    "logformat",
     "journal_socket",
 ];
 

@@ -67,6 +67,8 @@ pub struct SupervisordConfig {
     pub logfile_rotate: Option<RotateEvery>,
     /// vigil: compress the main log's rotated backups (`logfile_compress`).
     pub logfile_compress: Option<Compress>,
+    /// vigil: the main log as one JSON object per line (`logformat=json`; read at start).
+    pub logformat_json: bool,
     /// Lowest level written to the main log.
     pub loglevel: LogLevel,
     /// Where vigild writes its pid.
@@ -225,6 +227,8 @@ pub struct StreamLog {
     pub rotate_every: Option<RotateEvery>,
     /// vigil: compress rotated backups (`*_logfile_compress`).
     pub compress: Option<Compress>,
+    /// vigil: each line as a JSON object (`*_logfile_format=json`).
+    pub json: bool,
     /// Capture-mode buffer size (0 = off).
     pub capture_maxbytes: u64,
     /// Emit PROCESS_LOG events.

@@ -236,6 +236,7 @@ fn read_supervisord(
         logfile_backups: reader.parse("logfile_backups", &names, 10, value::count),
         logfile_rotate: reader.optional("logfile_rotate", &names, value::rotate_every),
         logfile_compress: reader.optional("logfile_compress", &names, value::compress),
+        logformat_json: reader.parse("logformat", &names, false, value::json_format),
         loglevel: reader.parse("loglevel", &names, LogLevel::Info, log_level),
         pidfile: reader.parse("pidfile", &names, cwd.join("supervisord.pid"), |text| {
             existing_dirpath(text, cwd)

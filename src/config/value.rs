@@ -18,6 +18,15 @@ pub fn boolean(text: &str) -> Result<bool, Invalid> {
     }
 }
 
+/// vigil's `*_logfile_format`: `plain` (false) or `json` (true).
+pub fn json_format(text: &str) -> Result<bool, Invalid> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "plain" => Ok(false),
+        "json" => Ok(true),
+        _ => Err(Invalid::NotLogFormat),
+    }
+}
+
 /// vigil's `*_logfile_compress`: `gzip` or `zstd`.
 pub fn compress(text: &str) -> Result<Compress, Invalid> {
     match text.trim().to_ascii_lowercase().as_str() {

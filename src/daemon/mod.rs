@@ -190,7 +190,10 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     let logger = FlushedAtExit(Arc::new(mainlog::install(
         Arc::clone(&main_log),
         settings.loglevel,
-        settings.nodaemon && !settings.silent,
+        (
+            settings.nodaemon && !settings.silent,
+            settings.logformat_json,
+        ),
         (
             matches!(settings.logfile, MainLog::Syslog).then_some(syslog),
             matches!(settings.logfile, MainLog::Journald).then_some(journal),

@@ -9,20 +9,26 @@
 //! grows past `maxbytes` until the backup is done): the order of backups stays the order of
 //! the output.
 //!
-//! The queue is bounded: a job that does not fit is dropped, counted and said, and its
-//! plain file waits for the next start. This module knows files, not processes.
+//! The queue is bounded: a job that does not fit is dropped, counted and said, and the
+//! log's next rotation queues its plain file again ([`needs_queueing`]); so does the one
+//! after a failure (a full disk), a minute later at the soonest. This module knows files,
+//! not processes.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::config::Compress;
 
-/// Backups waiting to be compressed, at most.
-const QUEUED: usize = 1024;
+/// Backups waiting to be compressed, at most (a fleet rotating at the same hour).
+const QUEUED: usize = 16 << 10;
+/// How long after a failed compression the log's plain file is queued again.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// zstd's level: its default, fast with a good ratio.
 const ZSTD_LEVEL: i32 = 3;
 
@@ -64,6 +70,25 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 static QUEUE: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
 /// Jobs that did not fit in the queue.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Logs whose plain file is queued or being compressed (`None`), or whose compression
+/// failed (when): what [`needs_queueing`] looks at. An entry per log at most.
+static JOBS: OnceLock<Mutex<HashMap<PathBuf, Option<Instant>>>> = OnceLock::new();
+
+fn jobs() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Option<Instant>>> {
+    JOBS.get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Whether `path`'s waiting plain file has no job on its way (its job was dropped, or
+/// failed over a minute ago): then the caller queues it again.
+pub fn needs_queueing(path: &Path) -> bool {
+    match jobs().get(path) {
+        None => true,
+        Some(None) => false,
+        Some(Some(failed)) => failed.elapsed() >= RETRY_AFTER,
+    }
+}
 
 /// Queues `job` for the compressing thread; never waits.
 pub fn compress_later(job: Job) {
@@ -82,6 +107,8 @@ pub fn compress_later(job: Job) {
             }
         }
     });
+    let path = job.path.clone();
+    jobs().insert(path.clone(), None);
     let refused = match queue {
         Some(sender) => match sender.try_send(job) {
             Ok(()) => return,
@@ -89,6 +116,7 @@ pub fn compress_later(job: Job) {
         },
         None => job,
     };
+    jobs().remove(&path);
     let dropped = DROPPED.fetch_add(1, Ordering::Relaxed) + 1;
     if dropped == 1 || dropped % 100 == 0 {
         tracing::warn!(
@@ -106,12 +134,18 @@ fn run(receiver: &Receiver<Job>) {
         libc::setpriority(libc::PRIO_PROCESS, thread.unsigned_abs(), 10);
     }
     for job in receiver {
-        if let Err(err) = compress(&job) {
-            tracing::error!(
-                "could not compress the backup of {}: {err}; it stays as {}",
-                job.path.display(),
-                pending_path(&job.path).display()
-            );
+        match compress(&job) {
+            Ok(()) => {
+                jobs().remove(&job.path);
+            }
+            Err(err) => {
+                jobs().insert(job.path.clone(), Some(Instant::now()));
+                tracing::error!(
+                    "could not compress the backup of {}: {err}; it stays as {} (tried again in a minute at the soonest)",
+                    job.path.display(),
+                    pending_path(&job.path).display()
+                );
+            }
         }
     }
 }

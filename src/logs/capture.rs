@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use super::filters::{AnsiStripper, CaptureSplitter, Timestamper};
+use super::filters::{AnsiStripper, CaptureSplitter, JsonLines, Timestamper};
 use super::stream::LogStream;
 
 /// Bytes read from a pipe at a time.
@@ -38,7 +38,7 @@ const REST_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 const LINGER_MS: libc::c_int = 1;
 
 /// How the output of one pipe is treated on its way to the log.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Treatment {
     /// Remove ANSI escape sequences (`strip_ansi`).
     pub strip_ansi: bool,
@@ -46,6 +46,9 @@ pub struct Treatment {
     pub timestamps: bool,
     /// Capture-mode buffer size (`*_capture_maxbytes`); 0 = off.
     pub capture_maxbytes: usize,
+    /// Wrap each line as JSON (`*_logfile_format=json`): the process, its child's pid and
+    /// the stream's name the lines carry.
+    pub json: Option<(String, i32, &'static str)>,
 }
 
 /// Receives each completed capture-mode block (PROCESS_COMMUNICATION payload).
@@ -134,6 +137,7 @@ struct Relay {
     splitter: Option<CaptureSplitter>,
     stripper: Option<AnsiStripper>,
     stamper: Option<Timestamper>,
+    json: Option<JsonLines>,
     on_capture: OnCapture,
     on_output: Option<OnOutput>,
     /// Bytes go pipe → file untouched (zero-copy) until splice turns out not to serve.
@@ -168,6 +172,10 @@ impl Relay {
                 .then(|| CaptureSplitter::new(treatment.capture_maxbytes)),
             stripper: treatment.strip_ansi.then(AnsiStripper::default),
             stamper: treatment.timestamps.then(Timestamper::default),
+            json: treatment
+                .json
+                .as_ref()
+                .map(|(process, pid, stream)| JsonLines::new(process, *pid, stream)),
             on_capture,
             on_output: None,
             splicing: false,
@@ -189,7 +197,20 @@ impl Relay {
             && self.on_output.is_none()
             && self.stripper.is_none()
             && self.stamper.is_none()
+            && self.json.is_none()
             && !self.echo_to_main_log
+    }
+
+    /// At the pipe's end: what a filter still holds (a JSON line without its newline).
+    fn finish(&mut self) {
+        if let Some(json) = &mut self.json {
+            let mut out = Vec::new();
+            json.finish(SystemTime::now(), &mut out);
+            if !out.is_empty() {
+                let end = self.stream.append(&out);
+                self.relayed.wrote(out.len(), end);
+            }
+        }
     }
 
     /// Treats `bytes` and appends them to the stream.
@@ -210,7 +231,11 @@ impl Relay {
         if let Some(on_output) = &mut self.on_output {
             on_output(&data);
         }
-        if let Some(stamper) = &mut self.stamper {
+        if let Some(json) = &mut self.json {
+            let mut out = Vec::with_capacity(data.len() + 128);
+            json.wrap(&data, SystemTime::now(), &mut out);
+            data = Cow::Owned(out);
+        } else if let Some(stamper) = &mut self.stamper {
             let mut out = Vec::with_capacity(data.len() + 64);
             stamper.stamp(&data, SystemTime::now(), &mut out);
             data = Cow::Owned(out);
@@ -351,7 +376,10 @@ impl Relay {
                 })
             };
             match moved {
-                Ok(0) => return PipeEnd::Reached,
+                Ok(0) => {
+                    self.finish();
+                    return PipeEnd::Reached;
+                }
                 Ok(_) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {

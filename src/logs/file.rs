@@ -300,6 +300,14 @@ impl LogFile {
         if let Some(compress) = self.rotation.compressed() {
             let pending = backups::pending_path(&self.path);
             if pending.exists() {
+                // The last backup still waits; queued again if its job was lost.
+                if backups::needs_queueing(&self.path) {
+                    backups::compress_later(backups::Job {
+                        path: self.path.clone(),
+                        backups: self.rotation.backups,
+                        compress,
+                    });
+                }
                 return Ok(false);
             }
             std::fs::rename(&self.path, &pending)?;

@@ -130,6 +130,84 @@ impl AnsiStripper {
     }
 }
 
+/// Wraps every line as one JSON object (vigil's `*_logfile_format=json`):
+/// `{"ts":…,"stream":…,"process":…,"pid":…,"line":…}`, so a log shipper needs no parsing
+/// rules. A partial line waits for its end (at most [`JSON_LINE_MAX`] bytes, then it goes as
+/// it is), and what is left when the pipe ends goes then ([`JsonLines::finish`]).
+#[derive(Debug)]
+pub struct JsonLines {
+    /// `"stream":"stdout","process":"web","pid":42`, rendered once.
+    fields: String,
+    partial: Vec<u8>,
+}
+
+/// The longest line kept waiting for its newline.
+pub const JSON_LINE_MAX: usize = 64 << 10;
+
+impl JsonLines {
+    /// Lines of `stream` of process `process`'s child `pid`.
+    pub fn new(process: &str, pid: i32, stream: &str) -> JsonLines {
+        let quote = |text: &str| serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into());
+        JsonLines {
+            fields: format!(
+                "\"stream\":{},\"process\":{},\"pid\":{pid}",
+                quote(stream),
+                quote(process)
+            ),
+            partial: Vec::new(),
+        }
+    }
+
+    /// Appends to `out` an object for each line `input` ends (the lines of one chunk share
+    /// its time, as the timestamper's do).
+    pub fn wrap(&mut self, input: &[u8], now: SystemTime, out: &mut Vec<u8>) {
+        let ts = crate::timefmt::rfc3339(now);
+        for piece in input.split_inclusive(|&b| b == b'\n') {
+            match piece.strip_suffix(b"\n") {
+                Some(whole) if self.partial.is_empty() => self.line(&ts, whole, out),
+                Some(end) => {
+                    self.partial.extend_from_slice(end);
+                    self.flush_partial(&ts, out);
+                }
+                None => {
+                    self.partial.extend_from_slice(piece);
+                    if self.partial.len() >= JSON_LINE_MAX {
+                        self.flush_partial(&ts, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The partial line left when the pipe ended, if any.
+    pub fn finish(&mut self, now: SystemTime, out: &mut Vec<u8>) {
+        if !self.partial.is_empty() {
+            self.flush_partial(&crate::timefmt::rfc3339(now), out);
+        }
+    }
+
+    fn flush_partial(&mut self, ts: &str, out: &mut Vec<u8>) {
+        let partial = std::mem::take(&mut self.partial);
+        self.line(ts, &partial, out);
+        self.partial = partial;
+        self.partial.clear();
+    }
+
+    /// One object, written straight into `out`.
+    fn line(&self, ts: &str, line: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"ts\":\"");
+        out.extend_from_slice(ts.as_bytes());
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(self.fields.as_bytes());
+        out.extend_from_slice(b",\"line\":");
+        let text = String::from_utf8_lossy(line);
+        if serde_json::to_writer(&mut *out, text.as_ref()).is_err() {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
 /// Prefixes every line with an RFC 3339 local time (vigil's `*_logfile_timestamps`).
 #[derive(Debug)]
 pub struct Timestamper {
@@ -161,6 +239,30 @@ impl Timestamper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_wrap_whole_lines_and_keep_partial_ones_for_the_end() {
+        let mut json = JsonLines::new("web \"1\"", 42, "stderr");
+        let now = SystemTime::UNIX_EPOCH;
+        let mut out = Vec::new();
+        json.wrap(b"one\ntw", now, &mut out);
+        json.wrap(b"o \"q\"\n\xffpart", now, &mut out);
+        json.finish(now, &mut out);
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect();
+        let field = |n: usize, key: &str| lines[n][key].clone();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(field(0, "line"), "one");
+        assert_eq!(field(1, "line"), "two \"q\"");
+        assert_eq!(field(2, "line"), "\u{fffd}part", "not UTF-8: replaced");
+        assert_eq!(field(0, "process"), "web \"1\"");
+        assert_eq!(field(0, "pid"), 42);
+        assert_eq!(field(0, "stream"), "stderr");
+        assert!(text.starts_with("{\"ts\":\""), "ts first: {text}");
+    }
 
     #[test]
     fn capture_blocks_leave_the_log_even_when_tokens_are_split() {

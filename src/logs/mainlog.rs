@@ -26,7 +26,7 @@ use super::sink::{Sink, QUEUE_BYTES};
 use super::stream::LogStream;
 use super::syslog::Syslog;
 use crate::config::LogLevel;
-use crate::timefmt::log_timestamp;
+use crate::timefmt::{log_timestamp, rfc3339};
 
 /// The tracing target that marks an error as supervisord's CRIT level.
 pub const CRITICAL: &str = "vigil::critical";
@@ -146,7 +146,7 @@ fn level_filter(level: LogLevel) -> LevelFilter {
 pub fn install(
     stream: Arc<LogStream>,
     level: LogLevel,
-    echo: bool,
+    (echo, json): (bool, bool),
     (syslog, journal): (Option<&'static Syslog>, Option<&'static Journal>),
 ) -> MainLogger {
     let file = Arc::new(Sink::new(
@@ -177,6 +177,7 @@ pub fn install(
     let subscriber = Registry::default().with(filter).with(
         tracing_subscriber::fmt::layer()
             .event_format(LineFormat {
+                json,
                 critical_only: Arc::clone(&critical_only),
             })
             .with_writer(writer),
@@ -191,8 +192,11 @@ pub fn install(
     }
 }
 
-/// supervisord's main-log line: timestamp, 4-letter level, message.
+/// supervisord's main-log line: timestamp, 4-letter level, message (the other fields only
+/// in vigil's `logformat=json`, one object per line: `ts`, `level`, `msg` and the fields).
 struct LineFormat {
+    /// `logformat=json`.
+    json: bool,
     /// `loglevel=critical`: tracing has no level above ERROR, so CRIT lines are told apart
     /// by their target and the other errors are left out here.
     critical_only: Arc<AtomicBool>,
@@ -205,7 +209,7 @@ where
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        _ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
@@ -221,8 +225,55 @@ where
             Level::DEBUG => "DEBG",
             Level::TRACE => "TRAC",
         };
-        write!(writer, "{} {level} ", log_timestamp(SystemTime::now()))?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let now = SystemTime::now();
+        if !self.json {
+            return writeln!(writer, "{} {level} {}", log_timestamp(now), fields.message);
+        }
+        let mut object = serde_json::Map::new();
+        object.insert("ts".into(), rfc3339(now).into());
+        object.insert("level".into(), level.into());
+        object.insert("msg".into(), fields.message.into());
+        object.extend(fields.others);
+        writeln!(writer, "{}", serde_json::Value::Object(object))
+    }
+}
+
+/// An event's message and its other fields (`process`, `pid`, `exit_status` …).
+#[derive(Default)]
+struct Fields {
+    message: String,
+    others: serde_json::Map<String, serde_json::Value>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.others.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.others.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.others.insert(field.name().into(), value.into());
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.others.insert(field.name().into(), value.into());
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            self.others.insert(field.name().into(), text.into());
+        }
     }
 }

@@ -140,6 +140,13 @@ impl Reaper {
     /// when it cannot be watched: `ESRCH` when it is gone already.
     pub fn watch_main(&mut self, pid: i32, child: bool) -> io::Result<()> {
         if child {
+            // Reaped already (a sweep took the orphan before its notice came): said, so
+            // the caller ends the process rather than keep a pid that is gone.
+            if let Err(err) = pidfd(pid) {
+                if err.raw_os_error() == Some(libc::ESRCH) {
+                    return Err(err);
+                }
+            }
             self.watch(pid);
             return Ok(());
         }

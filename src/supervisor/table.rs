@@ -115,6 +115,8 @@ impl Entry {
                 } else {
                     usize::try_from(settings.capture_maxbytes).unwrap_or(usize::MAX)
                 },
+                json: (settings.json && !protocol)
+                    .then(|| (config.name.clone(), pid, channel.name())),
             };
             let (group, name) = (config.group.clone(), config.name.clone());
             let publisher = events.clone();

@@ -23,6 +23,7 @@ fn config() -> ProcessConfig {
         backups: 0,
         rotate_every: None,
         compress: None,
+        json: false,
         capture_maxbytes: 0,
         events_enabled: false,
         syslog: false,

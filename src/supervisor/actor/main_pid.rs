@@ -49,6 +49,11 @@ impl Supervisor {
         true
     }
 
+    /// Whether `pid`'s exit is held (reaped, its pid not to be signalled any more).
+    pub(super) fn exit_is_held(&self, pid: i32) -> bool {
+        self.main_pids.held.values().any(|(held, _)| *held == pid)
+    }
+
     /// Barrier `token` came back: the exit it held is handled now (a former main pid's,
     /// when a `MAINPID=` came before it).
     pub(super) fn barrier_returned(&mut self, token: u64) {

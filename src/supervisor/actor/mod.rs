@@ -539,6 +539,7 @@ impl Supervisor {
             return Err(Refused::Ignored);
         };
         let was_looping = entry.process.crash_loop().looping().is_some();
+        let pid_before = entry.process.state().pid();
         let exited = match input {
             Input::Exited(outcome) => Some(outcome),
             _ => None,
@@ -586,16 +587,21 @@ impl Supervisor {
             ));
         }
         let unasked_end = step.unasked_end();
-        self.execute(key, step, clock.now);
+        // What the step's log lines are about, as fields (`logformat=json` shows them).
+        let about = About {
+            pid: pid_before.or_else(|| entry.process.state().pid()),
+            exit_status: step.exit_reason.map(|_| entry.process.exitstatus()),
+        };
+        self.execute(key, step, (clock.now, about));
         self.essential_check(key, unasked_end, exited);
         self.dependency_changed(key);
         Ok(())
     }
 
-    fn execute(&mut self, key: &ProcKey, step: Step, now: Instant) {
+    fn execute(&mut self, key: &ProcKey, step: Step, (now, about): (Instant, About)) {
         for effect in step.effects {
             match effect {
-                Effect::Log { level, message } => log(level, &message),
+                Effect::Log { level, message } => log(level, &message, &key.1, about),
                 Effect::Arm { timer, after } => {
                     // A deadline beyond what an Instant can hold never fires.
                     let at = now.checked_add(after);
@@ -626,9 +632,9 @@ impl Supervisor {
         let Some(pid) = entry.process.state().pid() else {
             return;
         };
-        if !self.table.pids.contains_key(&pid) {
-            // Reaped already (a listener's exit waits for its output): never signal a pid
-            // that may belong to someone else by now.
+        if !self.table.pids.contains_key(&pid) || self.exit_is_held(pid) {
+            // Reaped already (a listener's exit waits for its output, a ready=notify one
+            // for the notices before it): never signal a pid that may be someone else's.
             return;
         }
         // The child's own group as spawned; for a pid a `MAINPID=` named, the group it is
@@ -703,12 +709,24 @@ impl Supervisor {
     }
 }
 
-fn log(level: Level, message: &str) {
+/// The child and exit a state machine step's log lines are about.
+#[derive(Debug, Clone, Copy)]
+struct About {
+    pid: Option<i32>,
+    exit_status: Option<i32>,
+}
+
+/// A state machine's log line, with the process it is about as fields: the plain format
+/// shows the message alone, `logformat=json` the fields too.
+fn log(level: Level, message: &str, process: &str, about: About) {
+    let (pid, exit_status) = (about.pid, about.exit_status);
     match level {
-        Level::Critical => tracing::error!(target: CRITICAL, "{message}"),
-        Level::Warn => tracing::warn!("{message}"),
-        Level::Info => tracing::info!("{message}"),
-        Level::Debug => tracing::debug!("{message}"),
+        Level::Critical => {
+            tracing::error!(target: CRITICAL, process, pid, exit_status, "{message}");
+        }
+        Level::Warn => tracing::warn!(process, pid, exit_status, "{message}"),
+        Level::Info => tracing::info!(process, pid, exit_status, "{message}"),
+        Level::Debug => tracing::debug!(process, pid, exit_status, "{message}"),
     }
 }
 
