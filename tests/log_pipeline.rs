@@ -939,3 +939,31 @@ fn logformat_json_writes_vigilds_log_as_objects_with_the_process_fields() {
     assert_eq!(exited["pid"], pid);
     vigild.shutdown();
 }
+
+#[test]
+fn the_main_log_rotates_on_demand_into_a_compressed_backup() {
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/d.pid\nchildlogdir={{dir}}\n\
+             logfile_compress=gzip\nlogfile_rotate=daily\n\n{CONTROL_SECTIONS}\
+             [program:app]\ncommand=/bin/sleep 100000\nstartsecs=0\n"
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: app entered RUNNING state");
+    let (code, out) = vigild.vigilctl(&["rotate", "--main"]);
+    assert_eq!((code, out.as_str()), (0, "main log: rotated\n"));
+    let backup = vigild.ws.path().join("vigild.log.1.gz");
+    assert!(
+        wait_until(|| backup.exists()),
+        "{:?}",
+        std::fs::read_dir(vigild.ws.path())
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    let text = String::from_utf8(gunzip(&backup)).expect("utf-8");
+    assert!(text.contains("supervisord started with pid"), "{text}");
+    assert!(!vigild.ws.path().join("vigild.log.rotated").exists());
+    vigild.shutdown();
+}
