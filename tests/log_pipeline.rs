@@ -724,7 +724,7 @@ fn supervisor_stdout_and_supervisor_stdlog_handlers_relay_output_to_vigilds_own_
     ));
     let mut vigild = Vigild::start(ws, &[]);
     for listener in ["plain", "colour"] {
-        wait_status_of(&vigild, listener, "RUNNING");
+        wait_status(&vigild, listener, &["RUNNING"]);
     }
     let (code, out) = vigild.vigilctl(&["start", "web"]);
     assert_eq!(code, 0, "{out}");
@@ -794,15 +794,6 @@ fn supervisor_stdout_and_supervisor_stdlog_handlers_relay_output_to_vigilds_own_
     assert!(ours.contains(line));
 }
 
-fn wait_status_of(vigild: &Vigild, name: &str, state: &str) {
-    let mut line = String::new();
-    let seen = wait_until(|| {
-        line = vigild.vigilctl(&["status", name]).1;
-        line.contains(state)
-    });
-    assert!(seen, "{name}: {line}\n{}", vigild.log());
-}
-
 #[test]
 fn the_previous_runs_output_is_kept_for_tail_previous_the_api_and_the_page() {
     let port = free_port();
@@ -819,7 +810,7 @@ fn the_previous_runs_output_is_kept_for_tail_previous_the_api_and_the_page() {
     ));
     let mut vigild = Vigild::start(ws, &[]);
     assert!(wait_until(|| vigild.ws.read("n").trim() == "3"));
-    wait_status_of(&vigild, "app", "RUNNING");
+    wait_status(&vigild, "app", &["RUNNING"]);
     let previous = |args: &[&str]| {
         let mut out = String::new();
         let seen = wait_until(|| {
@@ -835,7 +826,7 @@ fn the_previous_runs_output_is_kept_for_tail_previous_the_api_and_the_page() {
         "run 2 err\n"
     );
     // At most previous_tail_bytes, the last ones.
-    wait_status_of(&vigild, "short", "EXITED");
+    wait_status(&vigild, "short", &["EXITED"]);
     assert_eq!(previous(&["tail", "--previous", "short"]), "789\n");
     // A process whose run has not ended has none.
     let (code, out) = vigild.vigilctl(&["tail", "--previous", "fresh"]);

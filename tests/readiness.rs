@@ -36,26 +36,6 @@ send(b"READY=1\nSTATUS=serving requests")
 time.sleep(1000)
 "#;
 
-/// vigilctl's status line of `name`.
-fn status_line(vigild: &Vigild, name: &str) -> String {
-    vigild.vigilctl(&["status", name]).1
-}
-
-/// Waits until `name`'s status line contains every one of `words`.
-fn wait_status(vigild: &Vigild, name: &str, words: &[&str]) -> String {
-    let mut line = String::new();
-    let seen = wait_until(|| {
-        line = status_line(vigild, name);
-        words.iter().all(|word| line.contains(word))
-    });
-    assert!(
-        seen,
-        "{name} never showed {words:?}: {line}\n{}",
-        vigild.log()
-    );
-    line
-}
-
 fn start(programs: &str) -> Vigild {
     let ws = Workspace::new();
     ws.write("sender.py", SENDER);

@@ -43,6 +43,15 @@ impl Rotation {
     fn compressed(&self) -> Option<Compress> {
         self.compress.filter(|_| self.backups > 0)
     }
+
+    /// Queues the compression of `path`'s waiting backup.
+    fn compress_later(&self, path: &Path, compress: Compress) {
+        backups::compress_later(backups::Job {
+            path: path.to_path_buf(),
+            backups: self.backups,
+            compress,
+        });
+    }
 }
 
 /// What a write did besides storing the bytes.
@@ -101,11 +110,7 @@ impl LogFile {
         if let Some(compress) = rotation.compressed() {
             // A backup the last run did not finish compressing (or had no room to queue).
             if backups::pending_path(path).exists() {
-                backups::compress_later(backups::Job {
-                    path: path.to_path_buf(),
-                    backups: rotation.backups,
-                    compress,
-                });
+                rotation.compress_later(path, compress);
             }
         }
         Ok(LogFile {
@@ -302,20 +307,12 @@ impl LogFile {
             if pending.exists() {
                 // The last backup still waits; queued again if its job was lost.
                 if backups::needs_queueing(&self.path) {
-                    backups::compress_later(backups::Job {
-                        path: self.path.clone(),
-                        backups: self.rotation.backups,
-                        compress,
-                    });
+                    self.rotation.compress_later(&self.path, compress);
                 }
                 return Ok(false);
             }
             std::fs::rename(&self.path, &pending)?;
-            backups::compress_later(backups::Job {
-                path: self.path.clone(),
-                backups: self.rotation.backups,
-                compress,
-            });
+            self.rotation.compress_later(&self.path, compress);
         } else {
             let mut options = OpenOptions::new();
             options.read(true).create(true).append(true);
@@ -353,11 +350,13 @@ impl LogFile {
     /// With `*_logfile_rotate`: rotates when `now` is past the midnight or hour that came
     /// after the file's last rotation (before the write that follows, so each file holds
     /// one period's output); true when it did. An empty file, or one that is no regular
-    /// file, is left as it is. `now` is passed in so tests can move the clock.
-    pub fn rotate_if_due(&mut self, now: SystemTime) -> io::Result<bool> {
+    /// file, is left as it is. `now` is passed in so tests can move the clock, and asked
+    /// only of a file that rotates on time (this runs before every write).
+    pub fn rotate_if_due(&mut self, now: impl FnOnce() -> SystemTime) -> io::Result<bool> {
         let (Some(every), Some(due)) = (self.rotation.every, self.due) else {
             return Ok(false);
         };
+        let now = now();
         if now < due {
             return Ok(false);
         }
@@ -515,11 +514,11 @@ mod tests {
         let mut file = LogFile::open(&path, hourly).expect("open");
         let now = SystemTime::now();
         let boundary = next_boundary(now, RotateEvery::Hourly);
-        assert!(!file.rotate_if_due(now).expect("look"), "not due yet");
+        assert!(!file.rotate_if_due(|| now).expect("look"), "not due yet");
         file.write(b"this hour\n").expect("write");
         // The injected clock: a second past the top of the hour.
         let later = boundary + Duration::from_secs(1);
-        assert!(file.rotate_if_due(later).expect("look"));
+        assert!(file.rotate_if_due(|| later).expect("look"));
         assert_eq!(
             std::fs::read(dir.path().join("app.log.1")).expect("backup"),
             b"this hour\n"
@@ -527,13 +526,13 @@ mod tests {
         file.write(b"next hour\n").expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"next hour\n");
         assert!(
-            !file.rotate_if_due(later).expect("look"),
+            !file.rotate_if_due(|| later).expect("look"),
             "once per boundary"
         );
         // An empty file at the next boundary is left alone; the one after still comes.
         let mut empty = LogFile::open(&dir.path().join("quiet.log"), hourly).expect("open");
         assert!(!empty
-            .rotate_if_due(later + Duration::from_secs(7200))
+            .rotate_if_due(|| later + Duration::from_secs(7200))
             .expect("look"));
         assert!(!dir.path().join("quiet.log.1").exists());
     }

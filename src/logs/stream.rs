@@ -558,7 +558,7 @@ impl State {
     /// `append`); the bytes go on into the current file.
     fn rotate_if_due(&mut self) -> Option<std::io::Error> {
         let file = self.file.as_mut()?;
-        match file.rotate_if_due(std::time::SystemTime::now()) {
+        match file.rotate_if_due(std::time::SystemTime::now) {
             Ok(true) => {
                 self.stored(Written {
                     bytes: 0,

@@ -108,6 +108,12 @@ impl Reaper {
     /// Watches `pid`, a child of vigild not reaped yet (a child that ended already is
     /// reported at once). Without a pidfd (no fd left), SIGCHLD sweeps for it instead.
     pub fn watch(&mut self, pid: i32) {
+        // Reaped already, by a sweep for orphans: its exit was handed over then.
+        let _ = self.watch_child(pid);
+    }
+
+    /// [`Reaper::watch`], giving back `ESRCH` when the child was reaped already.
+    fn watch_child(&mut self, pid: i32) -> io::Result<()> {
         let watched = pidfd(pid)
             .and_then(|fd| {
                 if leaves_room(&fd) {
@@ -121,8 +127,7 @@ impl Reaper {
             Ok(fd) => {
                 self.watched.insert(pid, fd);
             }
-            // Reaped already, by a sweep for orphans: its exit was handed over then.
-            Err(err) if err.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(err) if err.raw_os_error() == Some(libc::ESRCH) => return Err(err),
             Err(err) => {
                 if self.unwatched.is_empty() {
                     tracing::warn!(
@@ -133,6 +138,7 @@ impl Reaper {
                 self.unwatched.insert(pid);
             }
         }
+        Ok(())
     }
 
     /// Watches `pid`, named by a `MAINPID=`: a child of vigild's (`child`), or a process
@@ -142,13 +148,7 @@ impl Reaper {
         if child {
             // Reaped already (a sweep took the orphan before its notice came): said, so
             // the caller ends the process rather than keep a pid that is gone.
-            if let Err(err) = pidfd(pid) {
-                if err.raw_os_error() == Some(libc::ESRCH) {
-                    return Err(err);
-                }
-            }
-            self.watch(pid);
-            return Ok(());
+            return self.watch_child(pid);
         }
         let fd = pidfd(pid)?;
         self.register(pid, &fd)?;

@@ -650,3 +650,23 @@ impl Prometheus {
         fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
     }
 }
+
+/// vigilctl's status line of `name`.
+pub fn status_line(vigild: &Vigild, name: &str) -> String {
+    vigild.vigilctl(&["status", name]).1
+}
+
+/// Waits until `name`'s status line contains every one of `words`.
+pub fn wait_status(vigild: &Vigild, name: &str, words: &[&str]) -> String {
+    let mut line = String::new();
+    let seen = wait_until(|| {
+        line = status_line(vigild, name);
+        words.iter().all(|word| line.contains(word))
+    });
+    assert!(
+        seen,
+        "{name} never showed {words:?}: {line}\n{}",
+        vigild.log()
+    );
+    line
+}
