@@ -6,30 +6,6 @@
 
 use crate::support::*;
 
-/// A listener that appends each event (header line and payload, as Python reprs) to the
-/// file named by its first argument, answering `RESULT 2\nOK`, or `RESULT 4\nFAIL` once for
-/// every event whose payload contains its second argument.
-const RECORDER: &str = r"
-import sys
-out = open(sys.argv[1], 'a')
-fail_on = sys.argv[2] if len(sys.argv) > 2 else None
-failed = set()
-while True:
-    sys.stdout.write('READY\n')
-    sys.stdout.flush()
-    header = sys.stdin.readline()
-    fields = dict(token.split(':', 1) for token in header.split())
-    payload = sys.stdin.read(int(fields['len']))
-    out.write('%r %r\n' % (header, payload))
-    out.flush()
-    if fail_on and fail_on in payload and payload not in failed:
-        failed.add(payload)
-        sys.stdout.write('RESULT 4\nFAIL')
-    else:
-        sys.stdout.write('RESULT 2\nOK')
-    sys.stdout.flush()
-";
-
 /// The scenario's programs: the recorder, and an app that writes a capture-mode block on
 /// stdout, then a non-ASCII line on stderr (events on), then runs.
 fn scenario(python: &str) -> String {
@@ -96,7 +72,7 @@ fn a_listener_gets_what_supervisord_would_send() {
 
     let port = free_port();
     let ws = Workspace::new();
-    ws.write("recorder.py", RECORDER);
+    ws.write("recorder.py", EVENT_RECORDER);
     let config = ws.config(&format!("{}{}", control(port), scenario(&python)));
     let supervisord = Supervisord::start(&ws, &config);
     let theirs = drive(port, &|| ws.read("events.log"));
@@ -104,7 +80,7 @@ fn a_listener_gets_what_supervisord_would_send() {
 
     let port = free_port();
     let ws = Workspace::new();
-    ws.write("recorder.py", RECORDER);
+    ws.write("recorder.py", EVENT_RECORDER);
     ws.config(&format!("{}{}", control(port), scenario(&python)));
     let vigild = Vigild::start(ws, &[]);
     let ours = drive(port, &|| vigild.ws.read("events.log"));
@@ -226,7 +202,7 @@ fn superlance_httpok_restarts_a_program_that_answers_500() {
 fn vigils_own_events_go_only_to_listeners_that_name_them() {
     let python = venv_python().display().to_string();
     let ws = Workspace::new();
-    ws.write("recorder.py", RECORDER);
+    ws.write("recorder.py", EVENT_RECORDER);
     ws.config(&format!(
         "[eventlistener:everything]\ncommand={python} {{dir}}/recorder.py {{dir}}/everything.log\n\
          events=EVENT\nbuffer_size=100\n\n\
@@ -281,7 +257,7 @@ fn a_failed_event_is_sent_again() {
     let port = free_port();
     let python = venv_python().display().to_string();
     let ws = Workspace::new();
-    ws.write("recorder.py", RECORDER);
+    ws.write("recorder.py", EVENT_RECORDER);
     ws.config(&format!(
         "{}[eventlistener:picky]\ncommand={python} {{dir}}/recorder.py {{dir}}/events.log please-fail\n\
          events=REMOTE_COMMUNICATION\n",
@@ -437,7 +413,7 @@ fn a_dead_childs_last_output_reaches_listeners_before_its_exit() {
     let python = python.display();
     let port = free_port();
     let ws = Workspace::new();
-    ws.write("recorder.py", RECORDER);
+    ws.write("recorder.py", EVENT_RECORDER);
     // The first child leaves a grandchild holding its stdout, which writes only once the
     // test says so; the respawned child just runs.
     ws.config(&format!(

@@ -50,3 +50,5 @@ mod chaos;
 mod containers;
 // Readiness: ready=notify (sd_notify), ready=log, ready=healthcheck, ready_timeout.
 mod readiness;
+// Operations: graceful reloads, scaling at runtime, schedules, one-shot tasks.
+mod operations;

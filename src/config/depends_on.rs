@@ -5,8 +5,31 @@ use std::collections::HashSet;
 
 use super::diagnostic::Diagnostic;
 use super::ini::RawDoc;
+use super::invalid::Invalid;
 use super::program::program_section;
-use super::GroupConfig;
+use super::{AutoRestart, Dependency, GroupConfig, Wants};
+
+/// `depends_on` (comma-separated) or `dependent_startup_wait_for` (space-separated):
+/// `name`, `name:running` or `name:exited` each.
+pub(super) fn entries(text: &str) -> Result<Vec<Dependency>, Invalid> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let (name, wants) = match item.rsplit_once(':') {
+                None => (item, Wants::Running),
+                Some((name, state)) => match state.to_ascii_lowercase().as_str() {
+                    "running" => (name, Wants::Running),
+                    "exited" => (name, Wants::Exited),
+                    _ => return Err(Invalid::NotDependencyState(state.to_string())),
+                },
+            };
+            Ok(Dependency {
+                name: name.to_string(),
+                wants,
+            })
+        })
+        .collect()
+}
 
 /// `depends_on` names must be programs or groups, and must not depend on each other in a
 /// circle; both errors point at the `depends_on` option of a program involved.
@@ -31,14 +54,36 @@ pub(super) fn check(doc: &RawDoc, groups: &[GroupConfig], errors: &mut Vec<Diagn
             .iter()
             .filter_map(|section| program_section(doc, &section.name))
             .find(|(_, _, name)| *name == program)
-            .map(|(section, _, _)| section.location(section.get("depends_on")))
+            .map(|(section, _, _)| {
+                let option = section
+                    .get("depends_on")
+                    .or_else(|| section.get("dependent_startup_wait_for"));
+                section.location(option)
+            })
     };
     for process in groups.iter().flat_map(|g| &g.processes) {
         if process.depends_on.is_empty() || edges.iter().any(|(p, _)| *p == process.program) {
             continue;
         }
         let mut targets = Vec::new();
-        for name in &process.depends_on {
+        for dependency in &process.depends_on {
+            let name = dependency.name.as_str();
+            if dependency.wants == Wants::Exited {
+                let restarts = groups
+                    .iter()
+                    .flat_map(|g| &g.processes)
+                    .find(|p| p.program == name || p.group == name)
+                    .filter(|p| p.autorestart == AutoRestart::Always);
+                if let (Some(target), Some(at)) = (restarts, location(&process.program)) {
+                    errors.push(Diagnostic::new(
+                        at,
+                        format!(
+                            "depends_on {dependency}: [program:{}] has autorestart=true, so it never stays exited",
+                            target.program
+                        ),
+                    ));
+                }
+            }
             match programs_of(name) {
                 Some(programs) => targets.extend(programs),
                 None => {

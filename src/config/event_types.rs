@@ -47,6 +47,8 @@ const TYPES: &[(&str, Option<&str>)] = &[
     ("VIGIL_CRASHLOOP", None),
     ("VIGIL_CRASH", None),
     ("VIGIL_HEALTH", None),
+    ("VIGIL_RELOAD", None),
+    ("VIGIL_SCHEDULE", None),
 ];
 
 /// Whether `name` is an event type a listener may subscribe to.

@@ -162,6 +162,15 @@ pub enum Invalid {
     /// `ready=log:` with a pattern that does not compile.
     #[error("bad regular expression: {0}")]
     BadRegex(String),
+    /// vigil `schedule=`/`restart_schedule=`: not a cron expression.
+    #[error("not a cron expression: {0}")]
+    NotCron(String),
+    /// vigil `schedule_timezone=`: not `local` or an IANA zone name.
+    #[error("unknown time zone (expected local or an IANA name such as Europe/Paris or UTC)")]
+    NotTimeZone,
+    /// vigil `depends_on=name:state` with a state other than running or exited.
+    #[error("unknown state '{0}' (expected name, name:running or name:exited)")]
+    NotDependencyState(String),
     /// A `%(name)s` expansion that fails.
     #[error(transparent)]
     Expansion(#[from] super::expand::ExpandError),

@@ -71,6 +71,13 @@ pub const PROGRAM: &[&str] = &[
     "ready",
     "ready_timeout",
     "watchdog_sec",
+    "reloadsignal",
+    "schedule",
+    "restart_schedule",
+    "schedule_timezone",
+    // the supervisord-dependent-startup plugin's, read natively
+    "dependent_startup",
+    "dependent_startup_wait_for",
 ];
 
 /// Extra options of `[fcgi-program:x]`.

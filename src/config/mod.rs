@@ -15,6 +15,7 @@ mod invalid;
 mod known;
 mod program;
 mod resolve;
+pub mod schedule;
 pub mod value;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use nix::sys::signal::Signal;
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use expand::ExpandError;
 pub use invalid::Invalid;
+pub use schedule::Schedules;
 
 /// A whole, validated configuration: what vigild runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -392,9 +394,15 @@ pub struct ProcessConfig {
     pub previous_tail_bytes: usize,
     /// vigil: the health check, if the program has one (`healthcheck_*`).
     pub health_check: Option<HealthCheck>,
-    /// vigil: program or group names that must be RUNNING (and healthy) before this
-    /// process starts (`depends_on`); checked to exist and to form no cycle.
-    pub depends_on: Vec<String>,
+    /// vigil: program or group names that must be RUNNING (and healthy), or have EXITED as
+    /// expected (`name:exited`), before this process starts (`depends_on`, or the
+    /// supervisord-dependent-startup plugin's `dependent_startup_wait_for`); checked to
+    /// exist and to form no cycle.
+    pub depends_on: Vec<Dependency>,
+    /// vigil `reloadsignal`: the signal `vigil.reloadProcess` sends for a graceful reload.
+    pub reload_signal: Option<Signal>,
+    /// vigil `schedule`, `restart_schedule` and `schedule_timezone`.
+    pub schedules: Schedules,
     /// vigil: when this process ends for good with nobody having asked (FATAL, or EXITED
     /// with no restart coming), vigild stops everything and exits with its status
     /// (`essential`, on the program or on its `[group:x]`).
@@ -407,6 +415,34 @@ pub struct ProcessConfig {
     /// vigil `watchdog_sec` (with `ready=notify`): a RUNNING process that sends no
     /// `WATCHDOG=1` for this long is restarted; the child gets `WATCHDOG_USEC`.
     pub watchdog: Option<std::time::Duration>,
+}
+
+/// One `depends_on` entry: a program or group, and what it must have done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// A program or group name.
+    pub name: String,
+    /// What it must have done before the dependent starts.
+    pub wants: Wants,
+}
+
+/// What a dependency must have done (`name`, `name:running`, `name:exited`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wants {
+    /// RUNNING, and healthy or ready as its settings say (the default).
+    Running,
+    /// EXITED with an expected exit code: a one-shot task done (`migrate:exited`).
+    Exited,
+}
+
+impl std::fmt::Display for Dependency {
+    /// As written: `db`, `migrate:exited`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.wants {
+            Wants::Running => f.write_str(&self.name),
+            Wants::Exited => write!(f, "{}:exited", self.name),
+        }
+    }
 }
 
 /// What a health probe does.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 
+use super::depends_on;
 use super::diagnostic::Diagnostic;
 use super::expand::Names;
 use super::ini::{RawDoc, RawSection};
@@ -15,11 +16,12 @@ use super::resolve::{
     absolute, existing_dirpath, owner, priority, user_spec, Context, HeterogeneousGroup,
     SectionReader,
 };
+use super::schedule;
 use super::value;
 use super::{
-    AutoRestart, CrashLoopPolicy, CrashRecordPolicy, FcgiAddress, FcgiSocket, GroupConfig,
-    HealthCheck, LinePattern, ListenerConfig, LogTarget, Probe, ProcessConfig, Readiness,
-    ResultHandler, StreamLog,
+    AutoRestart, CrashLoopPolicy, CrashRecordPolicy, Dependency, FcgiAddress, FcgiSocket,
+    GroupConfig, HealthCheck, LinePattern, ListenerConfig, LogTarget, Probe, ProcessConfig,
+    Readiness, ResultHandler, Schedules, StreamLog,
 };
 
 /// Which kind of program-like section.
@@ -113,9 +115,37 @@ pub(super) fn read_all(
             }
         }
     }
+    groups.retain(|group| !is_dependent_startup_listener(doc, group, warnings));
     groups.sort_by_key(|group| group.priority);
     super::depends_on::check(doc, &groups, errors);
     groups
+}
+
+/// Whether `group` is the supervisord-dependent-startup plugin's listener, whose work
+/// vigild does itself (`dependent_startup`, `dependent_startup_wait_for`): it is left out,
+/// with a warning, so no program is started twice.
+fn is_dependent_startup_listener(
+    doc: &RawDoc,
+    group: &GroupConfig,
+    warnings: &mut Vec<Diagnostic>,
+) -> bool {
+    let plugin = group.processes.iter().any(|process| {
+        process.listener.is_some()
+            && (process.command.contains("supervisord_dependent_startup")
+                || process.command.contains("supervisord-dependent-startup"))
+    });
+    if plugin {
+        let name = format!("eventlistener:{}", group.name);
+        if let Some(section) = doc.section(&name) {
+            warnings.push(Diagnostic::new(
+                section.location(section.get("command")),
+                format!(
+                    "[{name}] runs the supervisord-dependent-startup plugin, which vigild does itself (dependent_startup, dependent_startup_wait_for): the listener is not started and can be removed"
+                ),
+            ));
+        }
+    }
+    plugin
 }
 
 /// The section named `name` if it is program-like, with its kind and program name.
@@ -237,13 +267,17 @@ fn read_program(
     let fcgi_socket =
         (kind == Kind::Fcgi).then(|| read_fcgi_socket(&mut reader, &names, user.as_ref()));
     let listener = (kind == Kind::Listener).then(|| read_listener(&mut reader, &names));
+    // The supervisord-dependent-startup plugin's programs (`dependent_startup=true`) say
+    // autostart=false and are started by its listener once their dependencies are met:
+    // vigild does that itself.
+    let dependent_startup = reader.parse("dependent_startup", &names, false, value::boolean);
     let shared = ProcessConfig {
         name: String::new(),
         group: group.name.to_string(),
         program: program.to_string(),
         priority,
         command: String::new(),
-        autostart: reader.parse("autostart", &names, true, value::boolean),
+        autostart: reader.parse("autostart", &names, true, value::boolean) || dependent_startup,
         autorestart: reader.parse("autorestart", &names, AutoRestart::Unexpected, auto_restart),
         startsecs: reader.parse("startsecs", &names, 1, value::count),
         startretries: reader.parse("startretries", &names, Some(3), start_retries),
@@ -274,9 +308,18 @@ fn read_program(
             .filter(|limit| *limit > 0),
         crash_loop: read_crash_loop(&mut reader, &names),
         health_check: read_health_check(&mut reader, &names),
-        depends_on: reader.parse("depends_on", &names, Vec::new(), |text| {
-            Ok(value::list(text))
-        }),
+        depends_on: read_depends_on(&mut reader, &names, dependent_startup, warnings),
+        reload_signal: reader.optional("reloadsignal", &names, value::signal),
+        schedules: Schedules {
+            start: reader.optional("schedule", &names, schedule::cron_expression),
+            restart: reader.optional("restart_schedule", &names, schedule::cron_expression),
+            zone: reader.parse(
+                "schedule_timezone",
+                &names,
+                schedule::Zone::Local,
+                schedule::zone,
+            ),
+        },
         essential: reader.parse("essential", &names, group.essential, value::boolean),
         ready: reader.parse("ready", &names, Readiness::StartSecs, readiness),
         ready_timeout: reader.parse(
@@ -336,6 +379,35 @@ fn read_program(
         }));
     }
     (priority, processes)
+}
+
+/// `depends_on`, plus, for a `dependent_startup=true` program, the plugin's
+/// `dependent_startup_wait_for` (`a:running b:exited`), as the plugin reads it.
+fn read_depends_on(
+    reader: &mut SectionReader<'_>,
+    names: &Names,
+    dependent_startup: bool,
+    warnings: &mut Vec<Diagnostic>,
+) -> Vec<Dependency> {
+    let mut entries = reader.parse("depends_on", names, Vec::new(), depends_on::entries);
+    let wait_for = reader.section.get("dependent_startup_wait_for");
+    if dependent_startup {
+        entries.extend(reader.parse(
+            "dependent_startup_wait_for",
+            names,
+            Vec::new(),
+            depends_on::entries,
+        ));
+    } else if wait_for.is_some() {
+        warnings.push(Diagnostic::new(
+            reader.section.location(wait_for),
+            format!(
+                "For [{}], dependent_startup_wait_for is ignored without dependent_startup=true (as the supervisord-dependent-startup plugin does); use depends_on",
+                reader.section.name
+            ),
+        ));
+    }
+    entries
 }
 
 fn default_stream_log() -> StreamLog {

@@ -205,6 +205,7 @@ impl Ctl {
                 self.start(args);
             }
             "signal" => self.signal(args),
+            "reload-program" => self.reload_program(args),
             "clear" => self.stop_like(args, "clear"),
             "pid" => self.pid(args),
             "version" => self.simple("supervisor.getSupervisorVersion"),
@@ -244,7 +245,7 @@ impl Ctl {
             "rotate" => self.rotate(args),
             "help" => println!(
                 "default commands (type help <topic>):\n=====================================\n\
-                 add  avail  clear  crashes  maintail  pid  reload  remove  reread  restart  rotate  shutdown  signal  start  status  stop  tail  update  version  wait"
+                 add  avail  clear  crashes  maintail  pid  reload  reload-program  remove  reread  restart  rotate  shutdown  signal  start  status  stop  tail  update  version  wait"
             ),
             other => {
                 println!("*** Unknown syntax: {other}");

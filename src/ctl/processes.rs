@@ -226,6 +226,39 @@ impl Ctl {
         }
     }
 
+    /// vigil `reload-program NAME… [--no-wait]`: `vigil.reloadProcess` for each name
+    /// (`group:*`, `all`), waiting for a `ready=notify` program's reload unless told not to.
+    pub(super) fn reload_program(&mut self, args: &[&str]) {
+        let wait = !args.contains(&"--no-wait");
+        let names: Vec<&str> = args.iter().copied().filter(|a| *a != "--no-wait").collect();
+        if names.is_empty() {
+            println!("Error: reload-program requires a process name");
+            self.exit = exit::GENERIC;
+            return;
+        }
+        let render = |spec: &str, code: i64, description: &str| {
+            signal_result(spec, code, description, "reloaded")
+        };
+        for name in names {
+            match self.client.call(
+                "vigil.reloadProcess",
+                &[Value::from(name), Value::Bool(wait)],
+            ) {
+                Ok(Value::Array(results)) if results.is_empty() => {
+                    println!("{name}: no running process with a reloadsignal");
+                }
+                Ok(Value::Array(results)) => self.results(results, render, FaultCode::Success),
+                Ok(_) => println!("{name}: reloaded"),
+                Err(ClientError::Fault(code, description)) => {
+                    let spec = Namespec::parse(name);
+                    println!("{}", render(&spec.label(), code, &description));
+                    self.exit_from_fault(code, FaultCode::Success);
+                }
+                Err(err) => self.fail(&err),
+            }
+        }
+    }
+
     pub(super) fn results(
         &mut self,
         results: Vec<Value>,

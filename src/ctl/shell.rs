@@ -19,9 +19,28 @@ use crate::rpc::codec::Value;
 
 /// The commands the shell knows (completed for the first word).
 const COMMANDS: &[&str] = &[
-    "add", "avail", "clear", "exit", "help", "maintail", "pid", "quit", "reload", "remove",
-    "reread", "restart", "rotate", "shutdown", "signal", "start", "status", "stop", "tail",
-    "update", "version",
+    "add",
+    "avail",
+    "clear",
+    "exit",
+    "help",
+    "maintail",
+    "pid",
+    "quit",
+    "reload",
+    "reload-program",
+    "remove",
+    "reread",
+    "restart",
+    "rotate",
+    "shutdown",
+    "signal",
+    "start",
+    "status",
+    "stop",
+    "tail",
+    "update",
+    "version",
 ];
 
 /// Completes command names, then process names (`group:name`, `group:*`, `all`).

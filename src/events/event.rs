@@ -207,6 +207,17 @@ impl Event {
         )
     }
 
+    /// vigil: `vigil.reloadProcess` sent a process its `reloadsignal`.
+    pub fn reload(group: &str, name: &str, pid: i32, signal: nix::sys::signal::Signal) -> Event {
+        Event::plain(
+            "VIGIL_RELOAD",
+            format!(
+                "processname:{name} groupname:{group} pid:{pid} signal:{}\n",
+                signal.as_str().trim_start_matches("SIG")
+            ),
+        )
+    }
+
     /// vigil: the health check's verdict on a process changed.
     pub fn health(group: &str, name: &str, healthy: bool, output: &str) -> Event {
         Event::plain(

@@ -109,6 +109,11 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
         "The process tree's memory_limit (programs with one).",
         Kind::Gauge,
     );
+    let reloads = families.family(
+        "vigil_process_reloads_total",
+        "Graceful reloads sent to the process (its reloadsignal, by vigil.reloadProcess; programs with a reloadsignal).",
+        Kind::Counter,
+    );
     let log_bytes = families.family(
         "vigil_log_bytes_total",
         "Bytes of output the process wrote to each of its log streams.",
@@ -160,6 +165,9 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
         families.sample(delay, &labels, process.restart_delay().as_secs_f64());
         if let Some(limit) = process.config.memory_limit {
             families.sample(memory_limit, &labels, limit as f64);
+        }
+        if process.config.reload_signal.is_some() {
+            families.sample(reloads, &labels, process.tally.reloads as f64);
         }
         if let Some(health) = process.state.health() {
             let value = if health == Health::Healthy { 1.0 } else { 0.0 };

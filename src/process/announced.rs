@@ -11,6 +11,9 @@ pub struct Announced {
     pub status: Option<String>,
     /// `RELOADING=1` until the next `READY=1`, or `STOPPING=1`.
     pub phase: Option<Phase>,
+    /// Reloads it finished (`RELOADING=1`, then `READY=1`): what a `vigil.reloadProcess`
+    /// with `wait` waits for.
+    pub reloads_done: u64,
 }
 
 /// A phase a program says it is in.
@@ -30,6 +33,7 @@ impl Announced {
         }
         if notice.ready && self.phase == Some(Phase::Reloading) {
             self.phase = None;
+            self.reloads_done += 1;
         }
         if notice.reloading {
             self.phase = Some(Phase::Reloading);
@@ -54,6 +58,7 @@ mod tests {
         assert_eq!(announced.phase, Some(Phase::Reloading));
         announced.take(&notice("READY=1\nSTATUS=serving"));
         assert_eq!(announced.phase, None);
+        assert_eq!(announced.reloads_done, 1);
         assert_eq!(announced.status.as_deref(), Some("serving"));
         announced.take(&notice("STOPPING=1"));
         assert_eq!(announced.phase, Some(Phase::Stopping));

@@ -80,6 +80,11 @@ pub enum Input {
     /// vigil: `signalProcess` signalled the current child; its death by a signal is then no
     /// crash.
     Signalled,
+    /// vigil `reloadsignal`: `vigil.reloadProcess` sent `signal` to the current child.
+    Reloaded {
+        /// The signal sent.
+        signal: nix::sys::signal::Signal,
+    },
     /// vigil: a start was asked for but is held back by `depends_on` (`why` is `None`) or
     /// refused because a dependency gave up: what the last run left must not answer a
     /// `wait=true` start.
@@ -535,6 +540,20 @@ impl Process {
                 State::Starting { .. } | State::Running { .. } | State::Stopping { .. },
                 Input::Signalled,
             ) => self.signalled = true,
+            (
+                State::Starting { pid, .. } | State::Running { pid, .. },
+                Input::Reloaded { signal },
+            ) => {
+                self.tally.reloads += 1;
+                step.log(
+                    Level::Info,
+                    format!(
+                        "reloading: {} (sent {} to pid {pid})",
+                        config.name,
+                        signal.as_str()
+                    ),
+                );
+            }
             (state, Input::StartHeld { why }) if state.pid().is_none() => {
                 self.spawnerr = why;
                 self.reached_running = false;

@@ -84,6 +84,8 @@ pub struct Tally {
     pub exits: [u64; ExitReason::ALL.len()],
     /// Exits that were crashes.
     pub crashes: u64,
+    /// vigil `reloadsignal`: graceful reloads sent (`vigil.reloadProcess`).
+    pub reloads: u64,
 }
 
 impl Tally {

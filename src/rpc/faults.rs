@@ -152,6 +152,10 @@ impl Fault {
             Refusal::StdinClosed => Fault::with(FaultCode::NoFile, namespec),
             Refusal::AlreadyAdded => Fault::with(FaultCode::AlreadyAdded, namespec),
             Refusal::StillRunning => Fault::with(FaultCode::StillRunning, namespec),
+            Refusal::NoReloadSignal => Fault::with(
+                FaultCode::Failed,
+                format!("{namespec}: no reloadsignal is set for this program"),
+            ),
         }
     }
 }

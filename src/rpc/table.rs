@@ -193,6 +193,8 @@ method_table! {
         "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts"),
     ReadPreviousLog => reads("vigil.readPreviousLog", ["string", "string", "string"],
         "Read the last output of a process's run before the current one (channel stdout or stderr)"),
+    ReloadProcess => changes("vigil.reloadProcess", ["array", "string", "boolean"],
+        "Send a process (group:*, or all) its reloadsignal for a graceful reload; with wait, a ready=notify program's RELOADING=1 then READY=1 is waited for"),
     RollingRestart => changes("vigil.rollingRestart", ["array", "string", "int", "boolean"],
         "Restart a group a batch of processes at a time, each batch RUNNING (and healthy) before the next"),
     RotateLogs => changes("vigil.rotateLogs", ["array", "string"],
@@ -265,7 +267,7 @@ mod tests {
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
         );
-        assert_eq!(names.len(), 52);
+        assert_eq!(names.len(), 53);
     }
 
     #[test]
@@ -337,7 +339,7 @@ mod tests {
         }
         let changing = Method::ALL.len() - reading.len();
         assert_eq!(
-            changing, 26,
+            changing, 27,
             "every start, stop, signal, clear, rotate, add, remove, reload, restart, shutdown and send"
         );
     }

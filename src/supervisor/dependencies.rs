@@ -1,18 +1,30 @@
 //! vigil's `depends_on`: which processes a process needs before it starts, and which need
 //! it before it stops. A name stands for a group in use (all its processes) or a program
-//! (all its `numprocs` processes). The config was checked for unknown names and cycles.
+//! (all its `numprocs` processes); `name:exited` asks for a one-shot task done (EXITED with
+//! an expected exit code) rather than RUNNING. The config was checked for unknown names and
+//! cycles.
 
 use std::collections::{HashMap, HashSet};
 
 use super::table::{ProcKey, Table};
+use crate::config::Wants;
 use crate::process::state::{Health, State};
+
+/// One process a process depends on, and what it must have done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// The dependency.
+    pub key: ProcKey,
+    /// RUNNING (and healthy), or EXITED as expected.
+    pub wants: Wants,
+}
 
 /// The dependency graph of the processes in use, resolved to keys both ways once per
 /// change of the table (`Table::gate`), so a lookup never walks the fleet.
 #[derive(Debug, Default)]
 pub struct Gate {
     /// What each process with `depends_on` needs.
-    needs: HashMap<ProcKey, Vec<ProcKey>>,
+    needs: HashMap<ProcKey, Vec<Need>>,
     /// Who needs each process, in start order.
     needed_by: HashMap<ProcKey, Vec<ProcKey>>,
 }
@@ -39,20 +51,24 @@ impl Gate {
             }
             let mut seen = HashSet::new();
             let mut needs = Vec::new();
-            for name in &entry.config.depends_on {
+            for dependency in &entry.config.depends_on {
+                let name = dependency.name.as_str();
                 let keys: Vec<&ProcKey> = match table.group(name) {
                     Some(group) => group.keys.iter().collect(),
-                    None => by_program.get(name.as_str()).cloned().unwrap_or_default(),
+                    None => by_program.get(name).cloned().unwrap_or_default(),
                 };
-                for dependency in keys {
-                    if dependency != key && seen.insert(dependency) {
-                        needs.push(dependency.clone());
+                for needed in keys {
+                    if needed != key && seen.insert(needed) {
+                        needs.push(Need {
+                            key: needed.clone(),
+                            wants: dependency.wants,
+                        });
                     }
                 }
             }
-            for dependency in &needs {
+            for need in &needs {
                 gate.needed_by
-                    .entry(dependency.clone())
+                    .entry(need.key.clone())
                     .or_default()
                     .push(key.clone());
             }
@@ -73,7 +89,7 @@ impl Gate {
 }
 
 /// The processes `key` depends on.
-pub fn dependencies<'t>(table: &'t Table, key: &ProcKey) -> &'t [ProcKey] {
+pub fn dependencies<'t>(table: &'t Table, key: &ProcKey) -> &'t [Need] {
     table.gate.needs.get(key).map_or(&[], Vec::as_slice)
 }
 
@@ -90,13 +106,39 @@ pub fn ready(table: &Table, key: &ProcKey) -> bool {
     })
 }
 
-/// The dependencies of `key` that are not ready yet, as namespecs.
+/// Whether `need` is met: its process RUNNING (and healthy), or EXITED with an expected
+/// exit code for a `:exited` dependency.
+pub fn met(table: &Table, need: &Need) -> bool {
+    match need.wants {
+        Wants::Running => ready(table, &need.key),
+        Wants::Exited => table.entries.get(&need.key).is_some_and(|entry| {
+            entry.process.state() == State::Exited
+                && entry.config.exitcodes.contains(&entry.process.exitstatus())
+        }),
+    }
+}
+
+/// The dependencies of `key` that are not met yet, as namespecs; a one-shot dependency
+/// says what it waits for (`migrate (to exit)`) or why it failed (`migrate (FATAL)`,
+/// `migrate (exit status 2)`).
 pub fn waiting_for(table: &Table, key: &ProcKey) -> Vec<String> {
     dependencies(table, key)
         .iter()
-        .filter(|dep| !ready(table, dep))
-        .filter_map(|dep| table.entries.get(dep))
-        .map(|entry| entry.config.namespec())
+        .filter(|need| !met(table, need))
+        .filter_map(|need| Some((need, table.entries.get(&need.key)?)))
+        .map(|(need, entry)| {
+            let namespec = entry.config.namespec();
+            if need.wants == Wants::Running {
+                return namespec;
+            }
+            match entry.process.state() {
+                State::Fatal => format!("{namespec} (FATAL)"),
+                State::Exited => {
+                    format!("{namespec} (exit status {})", entry.process.exitstatus())
+                }
+                _ => format!("{namespec} (to exit)"),
+            }
+        })
         .collect()
 }
 
@@ -119,7 +161,10 @@ mod tests {
     #[test]
     fn a_program_name_stands_for_all_its_processes_both_ways() {
         let (_dir, table) = table(FLEET);
-        let mut deps = dependencies(&table, &key("web", "web")).to_vec();
+        let mut deps: Vec<ProcKey> = dependencies(&table, &key("web", "web"))
+            .iter()
+            .map(|need| need.key.clone())
+            .collect();
         deps.sort();
         assert_eq!(deps, [key("db", "db_0"), key("db", "db_1")]);
         assert_eq!(dependents(&table, &key("db", "db_1")), [key("web", "web")]);
@@ -141,7 +186,10 @@ mod tests {
              stdout_logfile=NONE\nstderr_logfile=NONE\n",
         );
         let app = key("app", "app");
-        let mut deps = dependencies(&fleet, &app).to_vec();
+        let mut deps: Vec<ProcKey> = dependencies(&fleet, &app)
+            .iter()
+            .map(|need| need.key.clone())
+            .collect();
         deps.sort();
         assert_eq!(deps, [key("backend", "a"), key("backend", "b")]);
         assert_eq!(

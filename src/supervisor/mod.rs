@@ -49,6 +49,8 @@ pub enum Refusal {
     AlreadyAdded,
     /// removeProcessGroup: a process of the group is not stopped.
     StillRunning,
+    /// vigil.reloadProcess: the program has no `reloadsignal`.
+    NoReloadSignal,
 }
 
 /// What `reloadConfig` found: group names added, changed and removed, each sorted.
@@ -125,6 +127,8 @@ pub enum Control {
     Stop(ProcKey, Reply),
     /// Send a signal to one process (`signalProcess`).
     Signal(ProcKey, i32, Reply),
+    /// vigil `reloadsignal`: send one process its reload signal (`vigil.reloadProcess`).
+    Reload(ProcKey, Reply),
     /// The sampler found this process tree over its `memory_limit` (vigil).
     OverMemoryLimit {
         /// The process.

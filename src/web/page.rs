@@ -423,7 +423,20 @@ fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
         ));
     }
     if !config.depends_on.is_empty() {
-        rows.push(("depends_on", config.depends_on.join(", ")));
+        let entries: Vec<String> = config.depends_on.iter().map(ToString::to_string).collect();
+        rows.push(("depends_on", entries.join(", ")));
+    }
+    if let Some(signal) = config.reload_signal {
+        rows.push(("reloadsignal", signal.as_str().to_string()));
+    }
+    for (option, expression) in [
+        ("schedule", &config.schedules.start),
+        ("restart_schedule", &config.schedules.restart),
+    ] {
+        if let Some(expression) = expression {
+            let zone = config.schedules.zone;
+            rows.push((option, format!("{expression} ({zone} time)")));
+        }
     }
     if let Some(check) = &config.health_check {
         rows.push(("healthcheck", format!("{:?}", check.probe)));

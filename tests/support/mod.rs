@@ -670,3 +670,27 @@ pub fn wait_status(vigild: &Vigild, name: &str, words: &[&str]) -> String {
     );
     line
 }
+
+/// A listener that appends each event (header line and payload, as Python reprs) to the
+/// file named by its first argument, answering `RESULT 2\nOK`, or `RESULT 4\nFAIL` once for
+/// every event whose payload contains its second argument.
+pub const EVENT_RECORDER: &str = r"
+import sys
+out = open(sys.argv[1], 'a')
+fail_on = sys.argv[2] if len(sys.argv) > 2 else None
+failed = set()
+while True:
+    sys.stdout.write('READY\n')
+    sys.stdout.flush()
+    header = sys.stdin.readline()
+    fields = dict(token.split(':', 1) for token in header.split())
+    payload = sys.stdin.read(int(fields['len']))
+    out.write('%r %r\n' % (header, payload))
+    out.flush()
+    if fail_on and fail_on in payload and payload not in failed:
+        failed.add(payload)
+        sys.stdout.write('RESULT 4\nFAIL')
+    else:
+        sys.stdout.write('RESULT 2\nOK')
+    sys.stdout.flush()
+";

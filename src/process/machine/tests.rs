@@ -78,6 +78,8 @@ fn config() -> ProcessConfig {
         ready: crate::config::Readiness::StartSecs,
         ready_timeout: Duration::from_secs(90),
         watchdog: None,
+        reload_signal: None,
+        schedules: crate::config::Schedules::default(),
     }
 }
 

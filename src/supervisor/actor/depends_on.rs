@@ -33,8 +33,11 @@ impl Supervisor {
                 .extend(dependencies::dependents(&self.table, key).iter().cloned());
         }
         if !self.stopping_after_dependents.is_empty() {
-            self.recheck_stops
-                .extend(dependencies::dependencies(&self.table, key).iter().cloned());
+            self.recheck_stops.extend(
+                dependencies::dependencies(&self.table, key)
+                    .iter()
+                    .map(|need| need.key.clone()),
+            );
         }
     }
 
@@ -49,7 +52,8 @@ impl Supervisor {
         }
     }
 
-    /// Starts, by hand, the dependencies of `key` that are stopped (theirs first).
+    /// Starts, by hand, the dependencies of `key` that are stopped (theirs first); a
+    /// one-shot dependency already done is not run again.
     pub(super) fn start_dependencies_of(&mut self, key: &ProcKey) {
         if self.uses_dependencies() {
             self.start_dependencies_from(key, &mut vec![key.clone()]);
@@ -59,8 +63,9 @@ impl Supervisor {
     /// [`Self::start_dependencies_of`], never visiting a process twice (a graph changed by
     /// an update may hold a cycle the config check could not see).
     pub(super) fn start_dependencies_from(&mut self, key: &ProcKey, seen: &mut Vec<ProcKey>) {
-        for dependency in dependencies::dependencies(&self.table, key).to_vec() {
-            if seen.contains(&dependency) {
+        for need in dependencies::dependencies(&self.table, key).to_vec() {
+            let dependency = need.key.clone();
+            if seen.contains(&dependency) || dependencies::met(&self.table, &need) {
                 continue;
             }
             seen.push(dependency.clone());
@@ -143,16 +148,19 @@ impl Supervisor {
                     // Gone, or started another way.
                     continue;
                 };
-                // A dependency that gave up (FATAL) will not be ready: the start fails.
+                // A dependency that gave up (FATAL) will not be ready: the start fails. A
+                // failed one-shot (`:exited`) keeps it waiting instead, saying why: it may
+                // be run again by hand or by its schedule.
                 let fatal = dependencies::dependencies(&self.table, &key)
                     .iter()
-                    .find(|dep| {
+                    .filter(|need| need.wants == crate::config::Wants::Running)
+                    .find(|need| {
                         self.table
                             .entries
-                            .get(*dep)
+                            .get(&need.key)
                             .is_some_and(|e| e.process.state() == State::Fatal)
                     })
-                    .cloned();
+                    .map(|need| need.key.clone());
                 if let Some(fatal) = fatal {
                     let why = crate::process::spawn::SpawnError::DependencyFatal {
                         dependency: fatal.1,

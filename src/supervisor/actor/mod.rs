@@ -319,6 +319,10 @@ impl Supervisor {
                 let outcome = self.signal_request(&key, signal);
                 self.answer(reply, outcome);
             }
+            Control::Reload(key, reply) => {
+                let outcome = self.reload_request(&key);
+                self.answer(reply, outcome);
+            }
             Control::SendStdin(key, bytes, reply) => self.send_stdin(&key, bytes, reply),
             Control::Prepared(ticket, result) => self.prepared(ticket, result),
             Control::ListenerDrained {

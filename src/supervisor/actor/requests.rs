@@ -358,6 +358,28 @@ impl Supervisor {
         }
     }
 
+    /// `vigil.reloadProcess`: the program's `reloadsignal` to a STARTING or RUNNING child
+    /// (its pid alone, as `signalProcess`), counted, logged and told to listeners.
+    pub(super) fn reload_request(&mut self, key: &ProcKey) -> Result<(), Refusal> {
+        let state = self.state_of(key)?;
+        let Some(entry) = self.table.entries.get(key) else {
+            return Err(Refusal::BadName);
+        };
+        let signal = entry.config.reload_signal.ok_or(Refusal::NoReloadSignal)?;
+        let (State::Running { pid, .. } | State::Starting { pid, .. }) = state else {
+            return Err(Refusal::NotRunning);
+        };
+        match signal::send(pid, signal, false) {
+            Ok(_) => {
+                let _ = self.apply(key, Input::Reloaded { signal });
+                self.events
+                    .publish(Event::reload(&key.0, &key.1, pid, signal));
+                Ok(())
+            }
+            Err(errno) => Err(Refusal::Failed(errno.to_string())),
+        }
+    }
+
     /// `sendProcessStdin`: the bytes are queued for the child's stdin feeder, as supervisord
     /// buffers them, and the reply comes at once; a full queue (the child does not read) is
     /// refused with FAILED, a closed stdin with NO_FILE.

@@ -1,0 +1,159 @@
+//! Day-to-day operations (issue 23) with real processes: graceful reloads by
+//! `reloadsignal` (and a `ready=notify` program's RELOADING=1 → READY=1 waited for),
+//! scaling a `numprocs` program at runtime, cron schedules (per-second expressions, never
+//! minutes of waiting), and one-shot tasks others wait for (`name:exited`, the
+//! supervisord-dependent-startup plugin's keys).
+
+use crate::support::*;
+
+/// A program that appends `reloaded` to `{dir}/<name>.reloads` at each SIGHUP; as a
+/// `ready=notify` program (`notify` as second argument) it says READY=1 at start, and at
+/// each SIGHUP RELOADING=1, then after half a second writes the line and says READY=1.
+const RELOADABLE: &str = r#"
+import os, signal, socket, sys, time
+name = sys.argv[1]
+notify = len(sys.argv) > 2 and sys.argv[2] == "notify"
+here = os.path.dirname(os.path.abspath(__file__))
+out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+def send(data):
+    address = os.environ["NOTIFY_SOCKET"]
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    out.sendto(data, address)
+pending = []
+signal.signal(signal.SIGHUP, lambda *_: pending.append(1))
+if notify:
+    send(b"READY=1")
+while True:
+    if pending:
+        pending.pop()
+        if notify:
+            send(b"RELOADING=1")
+            time.sleep(0.5)
+        with open(os.path.join(here, name + ".reloads"), "a") as f:
+            f.write("reloaded\n")
+        if notify:
+            send(b"READY=1")
+    time.sleep(0.02)
+"#;
+
+#[test]
+fn reloadsignal_reloads_running_processes_counts_logs_and_tells_listeners() {
+    let port = free_port();
+    let python = venv_python().display().to_string();
+    let ws = Workspace::new();
+    ws.write("reloadable.py", RELOADABLE);
+    ws.write("recorder.py", EVENT_RECORDER);
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[inet_http_server]\nport=127.0.0.1:{port}\n\n\
+         [eventlistener:reloads]\ncommand={python} {{dir}}/recorder.py {{dir}}/events.log\n\
+         events=VIGIL_RELOAD\n\n\
+         [program:web]\ncommand=python3 {{dir}}/reloadable.py web_%(process_num)d\n\
+         process_name=web_%(process_num)d\nnumprocs=2\nreloadsignal=HUP\nstartsecs=0\n\n\
+         [program:api]\ncommand=python3 {{dir}}/reloadable.py api notify\n\
+         ready=notify\nreloadsignal=SIGHUP\n\n\
+         [program:plain]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    for name in ["web:web_0", "web:web_1", "api", "plain"] {
+        wait_status(&vigild, name, &["RUNNING"]);
+    }
+    let web_0 = vigild.pid_of("web:web_0");
+
+    // One process; the pid stays, the program did its reload.
+    let (code, out) = vigild.vigilctl(&["reload-program", "web:web_0"]);
+    assert_eq!((code, out.as_str()), (0, "web:web_0: reloaded\n"));
+    assert!(wait_until(
+        || vigild.ws.read("web_0.reloads") == "reloaded\n"
+    ));
+    assert_eq!(vigild.pid_of("web:web_0"), web_0);
+    vigild.wait_log(&format!("reloading: web_0 (sent SIGHUP to pid {web_0})"));
+
+    // A ready=notify program: the call returns after its READY=1, so its work is done.
+    let (code, out) = vigild.vigilctl(&["reload-program", "api"]);
+    assert_eq!((code, out.as_str()), (0, "api: reloaded\n"));
+    assert_eq!(
+        vigild.ws.read("api.reloads"),
+        "reloaded\n",
+        "waited for READY=1"
+    );
+
+    // A program without reloadsignal is a clear fault; nothing is sent to it.
+    let (code, out) = vigild.vigilctl(&["reload-program", "plain"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("plain: no reloadsignal is set for this program"),
+        "{out}"
+    );
+    assert!(status_line(&vigild, "plain").contains("RUNNING"));
+
+    // A group, then all (only the programs with a reloadsignal).
+    let (code, out) = vigild.vigilctl(&["reload-program", "web:*"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "web:web_0: reloaded\nweb:web_1: reloaded\n")
+    );
+    let (code, out) = vigild.vigilctl(&["reload-program", "all"]);
+    assert_eq!(code, 0, "{out}");
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "api: reloaded",
+            "web:web_0: reloaded",
+            "web:web_1: reloaded"
+        ]
+    );
+    assert!(wait_until(|| vigild
+        .ws
+        .read("web_0.reloads")
+        .lines()
+        .count()
+        == 3));
+
+    // The XML-RPC call itself, and what it refuses.
+    let answer = call(port, "vigil.reloadProcess", "'web:web_1', False");
+    assert!(answer.contains(r#""status": 80"#), "{answer}");
+    let (code, out) = vigild.vigilctl(&["reload-program", "nope"]);
+    assert_eq!((code, out.as_str()), (1, "nope: ERROR (no such process)\n"));
+
+    let (_, metrics) = http_get(port, "/metrics", None);
+    for (name, count) in [("web_0", 3.0), ("web_1", 3.0)] {
+        assert_eq!(
+            metric_value(
+                &metrics,
+                &format!(r#"vigil_process_reloads_total{{group="web",name="{name}"}}"#)
+            ),
+            Some(count),
+            "{metrics}"
+        );
+    }
+    assert_eq!(
+        metric_value(
+            &metrics,
+            r#"vigil_process_reloads_total{group="api",name="api"}"#
+        ),
+        Some(2.0)
+    );
+    assert!(
+        !metrics.contains(r#"vigil_process_reloads_total{group="plain""#),
+        "only programs with a reloadsignal have the series"
+    );
+    let mut events = String::new();
+    assert!(
+        wait_until(|| {
+            events = vigild.ws.read("events.log");
+            events.matches("eventname:VIGIL_RELOAD").count() == 8
+        }),
+        "{events}"
+    );
+    assert!(
+        events.contains(&format!(
+            "processname:web_0 groupname:web pid:{web_0} signal:HUP"
+        )),
+        "{events}"
+    );
+    assert_eq!(vigild.pid_of("web:web_0"), web_0, "reloads restart nothing");
+    vigild.shutdown();
+}
