@@ -157,3 +157,100 @@ fn reloadsignal_reloads_running_processes_counts_logs_and_tells_listeners() {
     assert_eq!(vigild.pid_of("web:web_0"), web_0, "reloads restart nothing");
     vigild.shutdown();
 }
+
+#[test]
+fn a_one_shot_task_holds_its_dependents_until_it_exited_as_expected() {
+    let ws = Workspace::new();
+    ws.write("broken.sh", "exit 3\n");
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}\
+         [program:migrate]\ncommand=/bin/sh -c \"while [ ! -e {{dir}}/migrate.go ]; do sleep 0.02; done; \
+         touch {{dir}}/migrated\"\nstartsecs=0\nautorestart=false\npriority=1\n\n\
+         [program:web]\ncommand=/bin/sh -c \"test -e {{dir}}/migrated && exec sleep 1000\"\n\
+         startsecs=0\ndepends_on=migrate:exited\npriority=2\n\n\
+         [program:broken]\ncommand=/bin/sh {{dir}}/broken.sh\nstartsecs=0\nautorestart=false\n\n\
+         [program:after_broken]\ncommand=/bin/sleep 1000\ndepends_on=broken:exited\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    let line = wait_status(
+        &vigild,
+        "web",
+        &["STOPPED", "waiting for migrate (to exit)"],
+    );
+    assert!(
+        status_line(&vigild, "migrate").contains("RUNNING"),
+        "{line}"
+    );
+    // A failed one-shot keeps its dependents waiting, saying why.
+    wait_status(
+        &vigild,
+        "after_broken",
+        &["STOPPED", "waiting for broken (exit status 3)"],
+    );
+    vigild.ws.write("migrate.go", "");
+    wait_status(&vigild, "migrate", &["EXITED"]);
+    // web's command fails unless the migration ran first.
+    wait_status(&vigild, "web", &["RUNNING"]);
+    // Starting web by hand again does not run the migration again.
+    let migrate_runs = lines_with(&vigild.log(), "spawned: 'migrate'").len();
+    let (code, out) = vigild.vigilctl(&["restart", "web"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        lines_with(&vigild.log(), "spawned: 'migrate'").len(),
+        migrate_runs
+    );
+    // Running the failed task again, successfully, releases its dependent.
+    assert!(status_line(&vigild, "after_broken").contains("STOPPED"));
+    vigild.ws.write("broken.sh", "exit 0\n");
+    vigild.vigilctl(&["start", "broken"]);
+    wait_status(&vigild, "after_broken", &["RUNNING"]);
+    vigild.shutdown();
+}
+
+#[test]
+fn supervisord_dependent_startup_configs_run_natively_without_the_plugin() {
+    let ws = Workspace::new();
+    let config = ws.config(&format!(
+        "{CONTROL_SECTIONS}\
+         [eventlistener:dependentstartup]\ncommand=python -m supervisord_dependent_startup\n\
+         autostart=true\nautorestart=unexpected\nstartretries=0\nexitcodes=0,3\nevents=PROCESS_STATE\n\n\
+         [program:rsyslogd]\ncommand=/bin/sleep 1000\nautostart=false\ndependent_startup=true\n\
+         priority=1\n\n\
+         [program:wait-interfaces]\ncommand=/bin/sh -c \"while [ ! -e {{dir}}/up ]; do sleep 0.02; done\"\n\
+         startsecs=0\nautostart=false\nautorestart=false\ndependent_startup=true\npriority=2\n\n\
+         [program:syncd]\ncommand=/bin/sleep 1000\nautostart=false\nautorestart=true\n\
+         dependent_startup=true\ndependent_startup_wait_for=rsyslogd:running wait-interfaces:exited\n\
+         priority=5\n\n\
+         [program:manual]\ncommand=/bin/sleep 1000\nautostart=false\n\
+         dependent_startup_wait_for=rsyslogd:running\n"
+    ));
+    let output = ws.run_vigild(&["--check-config", "-c", &config.display().to_string()]);
+    let check = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        check.contains("runs the supervisord-dependent-startup plugin, which vigild does itself"),
+        "{check}"
+    );
+    assert!(
+        check.contains("dependent_startup_wait_for is ignored without dependent_startup=true"),
+        "{check}"
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "rsyslogd", &["RUNNING"]);
+    wait_status(
+        &vigild,
+        "syncd",
+        &["STOPPED", "waiting for wait-interfaces (to exit)"],
+    );
+    vigild.ws.write("up", "");
+    wait_status(&vigild, "syncd", &["RUNNING"]);
+    assert!(status_line(&vigild, "manual").contains("STOPPED"));
+    // The plugin's listener is not run: nothing could start a program twice.
+    let (_, status) = vigild.vigilctl(&["status"]);
+    assert!(!status.contains("dependentstartup"), "{status}");
+    assert_eq!(lines_with(&vigild.log(), "spawned: 'syncd'").len(), 1);
+    vigild.shutdown();
+}

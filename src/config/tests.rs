@@ -356,6 +356,27 @@ fn bad_values_are_located_errors() {
             "stderr_logfile_rotate=weekly",
             "stderr_logfile_rotate=weekly: not a rotation period (expected daily or hourly)",
         ),
+        (
+            "reloadsignal=RELOAD",
+            "reloadsignal=RELOAD: not a signal name",
+        ),
+        (
+            "schedule=*/5 * *",
+            "schedule=*/5 * *: not a cron expression: 3 fields",
+        ),
+        (
+            "restart_schedule=61 * * * *",
+            "restart_schedule=61 * * * *: not a cron expression",
+        ),
+        ("schedule=@fortnightly", "not a cron expression"),
+        (
+            "schedule=@hourly\nschedule_timezone=Mars/Olympus",
+            "schedule_timezone=Mars/Olympus: unknown time zone",
+        ),
+        (
+            "depends_on=db:healthy",
+            "depends_on=db:healthy: unknown state 'healthy' (expected name, name:running or name:exited)",
+        ),
     ];
     for (option, why) in cases {
         let errs = errors(&format!(
@@ -392,6 +413,10 @@ fn structural_errors() {
             "depends_on cycle: c -> a -> b -> c",
         ),
         ("[supervisord]\nloglevel=loud\n", "bad log level"),
+        (
+            "[supervisord]\n[program:migrate]\ncommand=/bin/true\nautorestart=true\n[program:web]\ncommand=/bin/cat\ndepends_on=migrate:exited\n",
+            "[program:web] depends_on=migrate:exited: depends_on migrate:exited: [program:migrate] has autorestart=true, so it never stays exited",
+        ),
     ];
     for (text, why) in cases {
         let errs = errors(text);
