@@ -14,9 +14,24 @@ use crate::supervisor::ProcessView;
 /// next start in 16s`; health: `, unhealthy` after the uptime, `unhealthy` while the failed
 /// process is being stopped; and `waiting for db` while `depends_on` holds a start back.
 /// vigil `ready=notify`: what the program announced follows, `, reloading` or `, stopping`
-/// and `, status: Listening on :8080` (alone while STARTING).
+/// and `, status: Listening on :8080` (alone while STARTING). vigil schedules: `next run at
+/// 2026-12-03 17:00:00` and `next restart at …` (local time) close it.
 pub fn description(process: &ProcessView, now: SystemTime) -> String {
     let mut text = supervisord_description(process, now);
+    let planned = [
+        ("next run at", process.plan.next_start),
+        ("next restart at", process.plan.next_restart),
+    ];
+    for (what, at) in planned {
+        if let Some(at) = at {
+            if !text.is_empty() {
+                text.push_str(", ");
+            }
+            text.push_str(what);
+            text.push(' ');
+            text.push_str(&crate::timefmt::clock_seconds(at));
+        }
+    }
     let announced = &process.announced;
     if matches!(
         process.state,
@@ -98,4 +113,41 @@ fn supervisord_description(process: &ProcessView, now: SystemTime) -> String {
         },
         _ => String::new(),
     }
+}
+
+/// One schedule of a process as the overviews show it (`vigilctl schedules`, the page's
+/// Schedules table, `vigil.getSchedules`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleRow {
+    /// `schedule` (a start) or `restart_schedule`.
+    pub option: &'static str,
+    /// The cron expression as written.
+    pub expression: String,
+    /// The zone it is read in (`local`, `UTC`, `Europe/Paris`).
+    pub zone: String,
+    /// Its next time.
+    pub next: Option<SystemTime>,
+}
+
+/// The schedules of `process`, start first; none for a process without any.
+pub fn schedules(process: &ProcessView) -> Vec<ScheduleRow> {
+    let schedules = &process.config.schedules;
+    [
+        ("schedule", &schedules.start, process.plan.next_start),
+        (
+            "restart_schedule",
+            &schedules.restart,
+            process.plan.next_restart,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(option, expression, next)| {
+        Some(ScheduleRow {
+            option,
+            expression: expression.as_ref()?.to_string(),
+            zone: schedules.zone.to_string(),
+            next,
+        })
+    })
+    .collect()
 }

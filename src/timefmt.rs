@@ -33,6 +33,13 @@ pub fn log_timestamp(when: SystemTime) -> String {
     )
 }
 
+/// Local time to the second: `2026-11-24 16:05:09` (a schedule's next time).
+pub fn clock_seconds(when: SystemTime) -> String {
+    let mut text = log_timestamp(when);
+    text.truncate(19);
+    text
+}
+
 /// RFC 3339 local time with milliseconds and UTC offset: `2026-11-24T16:05:09.123+01:00`.
 pub fn rfc3339(when: SystemTime) -> String {
     let (tm, millis) = local(when);

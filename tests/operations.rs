@@ -254,3 +254,108 @@ fn supervisord_dependent_startup_configs_run_natively_without_the_plugin() {
     assert_eq!(lines_with(&vigild.log(), "spawned: 'syncd'").len(), 1);
     vigild.shutdown();
 }
+
+#[test]
+fn schedules_start_one_shot_jobs_restart_long_lived_programs_and_skip_overlapping_runs() {
+    let port = free_port();
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[inet_http_server]\nport=127.0.0.1:{port}\n\n\
+         [program:job]\ncommand=/bin/sh -c \"echo run >> {{dir}}/job.runs\"\n\
+         schedule=*/2 * * * * *\nschedule_timezone=UTC\nautostart=false\nstartsecs=0\n\
+         autorestart=false\n\n\
+         [program:slow]\ncommand=/bin/sh -c \"echo run >> {{dir}}/slow.runs; sleep 2.5\"\n\
+         schedule=* * * * * *\nautostart=false\nstartsecs=0\nautorestart=false\n\n\
+         [program:nginx]\ncommand=/bin/sleep 1000\nrestart_schedule=*/2 * * * * *\nstartsecs=0\n\n\
+         [program:daily]\ncommand=/bin/true\nschedule=@daily\nautostart=false\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    let first_nginx = vigild.pid_of("nginx");
+    assert!(
+        wait_until(|| vigild.ws.read("job.runs").lines().count() >= 2),
+        "{}",
+        vigild.log()
+    );
+    let log = vigild.wait_log("schedule: starting job (schedule=*/2 * * * * *)");
+    assert!(!log.contains("spawned: 'daily'"), "not due before midnight");
+    // Overlapping runs of slow are skipped and counted, never started twice.
+    vigild.wait_log("schedule: skipped a run of slow: it is still RUNNING from the last one");
+    // The long-lived program is restarted through the normal stop path.
+    vigild.wait_log("schedule: restarting nginx (restart_schedule=*/2 * * * * *)");
+    assert!(wait_until(|| vigild.pid_of("nginx") != first_nginx
+        && status_line(&vigild, "nginx").contains("RUNNING")));
+    let line = status_line(&vigild, "daily");
+    assert!(line.contains("Not started, next run at "), "{line}");
+    assert!(line.contains(" 00:00:00"), "@daily is at midnight: {line}");
+    assert!(status_line(&vigild, "nginx").contains("next restart at "));
+
+    let (_, metrics) = http_get(port, "/metrics", None);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let next = metric_value(
+        &metrics,
+        r#"vigil_process_next_scheduled_start_timestamp_seconds{group="job",name="job"}"#,
+    )
+    .expect("the next start is exported");
+    assert!(next > now - 1.0 && next <= now + 3.0, "{next} vs {now}");
+    let skipped = metric_value(
+        &metrics,
+        r#"vigil_process_scheduled_runs_skipped_total{group="slow",name="slow"}"#,
+    )
+    .expect("skips are counted");
+    assert!(skipped >= 1.0, "{metrics}");
+    assert!(
+        metric_value(
+            &metrics,
+            r#"vigil_process_exits_total{group="nginx",name="nginx",reason="scheduled"}"#
+        )
+        .is_some_and(|restarts| restarts >= 1.0),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        r#"vigil_process_next_scheduled_restart_timestamp_seconds{group="nginx",name="nginx"}"#
+    ));
+    // The overviews: vigilctl schedules and the page's Schedules table.
+    let (code, out) = vigild.vigilctl(&["schedules"]);
+    assert_eq!(code, 0, "{out}");
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("NAME") && header.contains("EXPRESSION") && header.contains("SKIPPED"),
+        "{out}"
+    );
+    let job = out
+        .lines()
+        .find(|l| l.starts_with("job "))
+        .unwrap_or_default();
+    assert!(
+        job.contains("schedule") && job.contains("*/2 * * * * *") && job.contains("UTC"),
+        "{out}"
+    );
+    let nginx = out
+        .lines()
+        .find(|l| l.starts_with("nginx "))
+        .unwrap_or_default();
+    assert!(
+        nginx.contains("restart_schedule") && nginx.contains("local"),
+        "{out}"
+    );
+    let (status, page) = http_get(port, "/", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<section id=\"schedules\"><h2>Schedules</h2>"),
+        "{page}"
+    );
+    assert!(page.contains("<code>*/2 * * * * *</code>"), "{page}");
+    // slow never ran twice at once: every run began after the last had ended.
+    let runs = vigild.ws.read("slow.runs").lines().count();
+    let spawned = lines_with(&vigild.log(), "spawned: 'slow'").len();
+    assert_eq!(runs, spawned);
+    assert!(
+        lines_with(&vigild.log(), "exited: slow").len() + 1 >= spawned,
+        "{}",
+        vigild.log()
+    );
+    vigild.shutdown();
+}

@@ -10,6 +10,7 @@ mod fleet;
 mod groups;
 mod logs;
 mod processes;
+mod schedules;
 mod shell;
 mod wait;
 
@@ -243,9 +244,10 @@ impl Ctl {
             "crashes" => self.crashes(args),
             "wait" => self.wait(args),
             "rotate" => self.rotate(args),
+            "schedules" => self.schedules(args),
             "help" => println!(
                 "default commands (type help <topic>):\n=====================================\n\
-                 add  avail  clear  crashes  maintail  pid  reload  reload-program  remove  reread  restart  rotate  shutdown  signal  start  status  stop  tail  update  version  wait"
+                 add  avail  clear  crashes  maintail  pid  reload  reload-program  remove  reread  restart  rotate  schedules  shutdown  signal  start  status  stop  tail  update  version  wait"
             ),
             other => {
                 println!("*** Unknown syntax: {other}");

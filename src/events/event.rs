@@ -218,6 +218,24 @@ impl Event {
         )
     }
 
+    /// vigil: a planned time of a process's `schedule=` (`action:start`) or
+    /// `restart_schedule=` (`action:restart`) came, or was skipped (`action:skipped`) because
+    /// the last run was still going.
+    pub fn schedule(
+        group: &str,
+        name: &str,
+        action: &str,
+        planned: std::time::SystemTime,
+    ) -> Event {
+        Event::plain(
+            "VIGIL_SCHEDULE",
+            format!(
+                "processname:{name} groupname:{group} action:{action} planned:{}\n",
+                crate::timefmt::epoch_seconds(planned).unwrap_or(0.0)
+            ),
+        )
+    }
+
     /// vigil: the health check's verdict on a process changed.
     pub fn health(group: &str, name: &str, healthy: bool, output: &str) -> Event {
         Event::plain(

@@ -76,7 +76,7 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
     );
     let exits = families.family(
         "vigil_process_exits_total",
-        "Exits of the process by reason: expected, unexpected, signal, stopped, memory_limit, unhealthy.",
+        "Exits of the process by reason: expected, unexpected, signal, stopped, memory_limit, unhealthy, not_ready, watchdog, scheduled.",
         Kind::Counter,
     );
     let last_exit = families.family(
@@ -112,6 +112,21 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
     let reloads = families.family(
         "vigil_process_reloads_total",
         "Graceful reloads sent to the process (its reloadsignal, by vigil.reloadProcess; programs with a reloadsignal).",
+        Kind::Counter,
+    );
+    let next_start = families.family(
+        "vigil_process_next_scheduled_start_timestamp_seconds",
+        "When schedule= next starts the process, as a Unix time (programs with a schedule).",
+        Kind::Gauge,
+    );
+    let next_restart = families.family(
+        "vigil_process_next_scheduled_restart_timestamp_seconds",
+        "When restart_schedule= next restarts the process, as a Unix time (programs with one).",
+        Kind::Gauge,
+    );
+    let skipped = families.family(
+        "vigil_process_scheduled_runs_skipped_total",
+        "Scheduled starts or restarts skipped because the last run was still going (programs with a schedule).",
         Kind::Counter,
     );
     let log_bytes = families.family(
@@ -168,6 +183,18 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
         }
         if process.config.reload_signal.is_some() {
             families.sample(reloads, &labels, process.tally.reloads as f64);
+        }
+        if process.config.schedules.any() {
+            let plan = &process.plan;
+            for (family, at) in [
+                (next_start, plan.next_start),
+                (next_restart, plan.next_restart),
+            ] {
+                if let Some(at) = at.and_then(crate::timefmt::epoch_seconds) {
+                    families.sample(family, &labels, at);
+                }
+            }
+            families.sample(skipped, &labels, plan.skipped as f64);
         }
         if let Some(health) = process.state.health() {
             let value = if health == Health::Healthy { 1.0 } else { 0.0 };

@@ -383,7 +383,7 @@ impl Process {
                 self.tally.count_exit(reason);
                 step.exit_reason = Some(reason);
                 match reason {
-                    ExitReason::MemoryLimit | ExitReason::Unhealthy => {
+                    ExitReason::MemoryLimit | ExitReason::Unhealthy | ExitReason::Scheduled => {
                         step.effects.push(Effect::Respawn);
                     }
                     ExitReason::Watchdog => {

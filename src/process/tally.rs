@@ -23,11 +23,13 @@ pub enum ExitReason {
     NotReady,
     /// Stopped by vigil because it sent no `WATCHDOG=1` within `watchdog_sec`.
     Watchdog,
+    /// Stopped by vigil to be started again at a time of its `restart_schedule`.
+    Scheduled,
 }
 
 impl ExitReason {
     /// Every reason, in the order [`Tally::exits`] counts them.
-    pub const ALL: [ExitReason; 8] = [
+    pub const ALL: [ExitReason; 9] = [
         ExitReason::Expected,
         ExitReason::Unexpected,
         ExitReason::Signal,
@@ -36,6 +38,7 @@ impl ExitReason {
         ExitReason::Unhealthy,
         ExitReason::NotReady,
         ExitReason::Watchdog,
+        ExitReason::Scheduled,
     ];
 
     /// The metric label.
@@ -49,6 +52,7 @@ impl ExitReason {
             ExitReason::Unhealthy => "unhealthy",
             ExitReason::NotReady => "not_ready",
             ExitReason::Watchdog => "watchdog",
+            ExitReason::Scheduled => "scheduled",
         }
     }
 

@@ -248,6 +248,30 @@ pub fn crash_record(record: &crate::logs::crashes::CrashRecord) -> Value {
     ])
 }
 
+/// `vigil.getSchedules`' entries for `process`: one struct per schedule it has, with the
+/// next time (Unix seconds, 0 when none) and the runs skipped.
+pub fn schedules(process: &ProcessView) -> impl Iterator<Item = Value> + '_ {
+    crate::present::schedules(process).into_iter().map(|row| {
+        let next = row
+            .next
+            .and_then(crate::timefmt::epoch_seconds)
+            .unwrap_or(0.0);
+        Value::record([
+            ("name", Value::from(process.name.clone())),
+            ("group", Value::from(process.group.clone())),
+            ("option", Value::from(row.option)),
+            ("expression", Value::from(row.expression)),
+            ("timezone", Value::from(row.zone)),
+            ("next", Value::Double(next)),
+            (
+                "skipped",
+                Value::Int(i64::try_from(process.plan.skipped).unwrap_or(i64::MAX)),
+            ),
+            ("statename", Value::from(process.state.name())),
+        ])
+    })
+}
+
 /// `vigil.getCrashLoopState`'s struct: the detector's view and its settings.
 pub fn crash_loop_state(process: &ProcessView) -> Value {
     let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));

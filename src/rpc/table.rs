@@ -191,6 +191,8 @@ method_table! {
         "Get the newest crash records of a process (limit 0 = all kept), with the last lines of its output"),
     GetProcessStats => reads("vigil.getProcessStats", ["struct", "string"],
         "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts"),
+    GetSchedules => reads("vigil.getSchedules", ["array"],
+        "Get every schedule (schedule=, restart_schedule=) with its next time and the runs it skipped"),
     ReadPreviousLog => reads("vigil.readPreviousLog", ["string", "string", "string"],
         "Read the last output of a process's run before the current one (channel stdout or stderr)"),
     ReloadProcess => changes("vigil.reloadProcess", ["array", "string", "boolean"],
@@ -267,7 +269,7 @@ mod tests {
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
         );
-        assert_eq!(names.len(), 53);
+        assert_eq!(names.len(), 54);
     }
 
     #[test]
@@ -312,6 +314,7 @@ mod tests {
         "vigil.getCrashLoopState",
         "vigil.getCrashes",
         "vigil.getProcessStats",
+        "vigil.getSchedules",
         "vigil.readPreviousLog",
     ];
 

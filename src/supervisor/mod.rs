@@ -6,6 +6,7 @@
 //! It still opens log files itself when groups are added.
 
 mod actor;
+mod calendar;
 mod changes;
 mod dependencies;
 mod snapshot;

@@ -17,6 +17,7 @@ use super::changes::Changes;
 use super::dependencies;
 use super::table::{Entry, ProcKey, Table};
 
+use super::calendar::Plan;
 use crate::config::ProcessConfig;
 use crate::logs::crashes::CrashHistory;
 use crate::logs::previous::PreviousRun;
@@ -100,6 +101,9 @@ pub struct ProcessView {
     pub start_pending: bool,
     /// vigil `ready=notify`: what the program announced (`STATUS=`, reloading, stopping).
     pub announced: Announced,
+    /// vigil `schedule=`/`restart_schedule=`: the next planned start and restart, and the
+    /// runs skipped.
+    pub plan: Plan,
 }
 
 /// Equal when everything shown is equal (the publish number aside); shared parts (streams,
@@ -124,6 +128,7 @@ impl PartialEq for ProcessView {
             && self.waiting_for == other.waiting_for
             && self.start_pending == other.start_pending
             && self.announced == other.announced
+            && self.plan == other.plan
     }
 }
 
@@ -464,6 +469,7 @@ fn view_of(
         },
         start_pending: entry.pending_start.is_some(),
         announced: entry.process.announced().clone(),
+        plan: entry.plan,
     }
 }
 

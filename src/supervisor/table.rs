@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::calendar::Plan;
 use super::Control;
 use crate::config::{
     Config, GroupConfig, LinePattern, LogTarget, ProcessConfig, Readiness, StreamLog,
@@ -56,6 +57,8 @@ pub struct Entry {
     pub crash_to_record: Option<CrashFacts>,
     /// A start handed to the spawner (or queued for it) whose child is not recorded yet.
     pub pending_start: Option<PendingStart>,
+    /// vigil `schedule=`/`restart_schedule=`: when it next starts or restarts.
+    pub plan: Plan,
 }
 
 /// A start on its way: until its child is recorded the process keeps its old state, but
@@ -549,6 +552,7 @@ impl Table {
                 previous: Arc::default(),
                 crash_to_record: None,
                 pending_start: None,
+                plan: Plan::default(),
             },
         );
         key

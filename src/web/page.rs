@@ -199,8 +199,49 @@ pub fn status(
         }
         out.push_str("</tbody></table></details>");
     }
+    schedules_table(&mut out, snapshot);
     out.push_str("</main><script src=\"/static/vigil.js\"></script></body></html>");
     out
+}
+
+/// The Schedules table: every schedule of every process that has one, with its next time
+/// and the runs it skipped; nothing when no process has a schedule.
+fn schedules_table(out: &mut String, snapshot: &Snapshot) {
+    let mut rows = snapshot
+        .processes
+        .iter()
+        .flat_map(|process| {
+            crate::present::schedules(process)
+                .into_iter()
+                .map(move |row| (process, row))
+        })
+        .peekable();
+    if rows.peek().is_none() {
+        return;
+    }
+    out.push_str(
+        "<section id=\"schedules\"><h2>Schedules</h2><table><thead><tr><th>Name</th>\
+         <th>Option</th><th>Expression</th><th>Time zone</th><th>Next</th><th>Skipped</th>\
+         <th>State</th></tr></thead><tbody>",
+    );
+    for (process, row) in rows {
+        let namespec = process.namespec();
+        let _ = write!(
+            out,
+            "<tr><td class=\"name\"><a href=\"/process/{url}\">{name}</a></td><td>{option}</td>\
+             <td><code>{expression}</code></td><td>{zone}</td><td class=\"num\">{next}</td>\
+             <td class=\"num\">{skipped}</td><td><span class=\"state s-{state}\">{state}</span></td></tr>",
+            url = url_segment(&namespec),
+            name = escape(&namespec),
+            option = row.option,
+            expression = escape(&row.expression),
+            zone = escape(&row.zone),
+            next = row.next.map(crate::timefmt::clock_seconds).unwrap_or_default(),
+            skipped = process.plan.skipped,
+            state = process.state.name(),
+        );
+    }
+    out.push_str("</tbody></table></section>");
 }
 
 /// A process page: its figures and (given the action `token`) actions, its crash records

@@ -44,6 +44,20 @@ pub(super) async fn crashes(api: &Api, args: Args<'_>) -> Outcome {
     ))
 }
 
+/// `vigil.getSchedules()`: every schedule of every process that has one.
+pub(super) fn schedules(api: &Api, args: Args<'_>) -> Outcome {
+    args.none()?;
+    let snapshot = api.handle.snapshot();
+    Ok(Value::Array(
+        snapshot
+            .processes
+            .iter()
+            .filter(|process| process.config.schedules.any())
+            .flat_map(render::schedules)
+            .collect(),
+    ))
+}
+
 /// `vigil.getCrashLoopState(name)`.
 pub(super) fn crash_loop_state(api: &Api, args: Args<'_>) -> Outcome {
     let process = lookup::process(api, args.string()?)?;

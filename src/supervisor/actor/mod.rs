@@ -8,6 +8,7 @@ mod essential;
 mod groups;
 mod main_pid;
 mod requests;
+mod scheduled;
 mod shutdown;
 mod spawning;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::Signal;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::calendar::Calendar;
 use super::dependencies;
 use super::snapshot::View;
 use super::statefile::StateFile;
@@ -80,6 +82,8 @@ pub(super) struct Supervisor {
     base_env: Arc<[(String, String)]>,
     table: Table,
     timers: Timers,
+    /// vigil `schedule=`/`restart_schedule=`: the planned times, by deadline.
+    calendar: Calendar,
     mood: Mood,
     /// Groups still to stop during shutdown/restart, in start order: the last one goes first.
     stop_queue: Vec<String>,
@@ -171,6 +175,7 @@ impl Supervisor {
             base_env: base_env.into(),
             table,
             timers: Timers::default(),
+            calendar: Calendar::default(),
             mood: Mood::Running,
             stop_queue: Vec::new(),
             stop_level: HashSet::new(),
@@ -240,6 +245,7 @@ impl Supervisor {
         loop {
             let deadline = [
                 self.timers.next_deadline(),
+                self.calendar.next_deadline(),
                 self.next_report,
                 self.spawner.deadline(),
                 self.preparation_deadline(),
@@ -689,6 +695,7 @@ impl Supervisor {
                 }
             };
         }
+        self.fire_schedules(now);
         if self.spawner.deadline().is_some_and(|at| at <= now) {
             self.take_answers();
         }

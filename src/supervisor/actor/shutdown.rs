@@ -78,6 +78,7 @@ impl Supervisor {
         self.config = Arc::new(config.clone());
         self.reloads += 1;
         self.timers.clear();
+        self.calendar.clear();
         self.base_env = base_env.into();
         // The old pools go with their groups (as supervisord drops them on a reload).
         for group in self

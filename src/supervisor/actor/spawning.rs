@@ -97,6 +97,7 @@ impl Supervisor {
     /// Starts those of `keys` whose program has `autostart`, in the order given, except
     /// those the statefile says were stopped by hand.
     pub(super) fn start_autostart(&mut self, keys: Vec<ProcKey>) {
+        self.plan_schedules(&keys);
         let autostart: Vec<ProcKey> = keys
             .into_iter()
             .filter(|key| {
