@@ -6,7 +6,8 @@
 
 use crate::support::*;
 
-/// A program that appends `reloaded` to `{dir}/<name>.reloads` at each SIGHUP; as a
+/// A program that appends `reloaded` to `{dir}/<name>.reloads` at each SIGHUP (its
+/// handler is in place once `{dir}/<name>.up` exists); as a
 /// `ready=notify` program (`notify` as second argument) it says READY=1 at start, and at
 /// each SIGHUP RELOADING=1, then after half a second writes the line and says READY=1.
 const RELOADABLE: &str = r#"
@@ -22,6 +23,7 @@ def send(data):
     out.sendto(data, address)
 pending = []
 signal.signal(signal.SIGHUP, lambda *_: pending.append(1))
+open(os.path.join(here, name + ".up"), "w").close()
 if notify:
     send(b"READY=1")
 while True:
@@ -57,6 +59,14 @@ fn reloadsignal_reloads_running_processes_counts_logs_and_tells_listeners() {
     let mut vigild = Vigild::start(ws, &[]);
     for name in ["web:web_0", "web:web_1", "api", "plain"] {
         wait_status(&vigild, name, &["RUNNING"]);
+    }
+    // A SIGHUP before the handler is in place would end the program.
+    for name in ["web_0", "web_1", "api"] {
+        assert!(wait_until(|| vigild
+            .ws
+            .path()
+            .join(format!("{name}.up"))
+            .exists()));
     }
     let web_0 = vigild.pid_of("web:web_0");
 
@@ -357,5 +367,190 @@ fn schedules_start_one_shot_jobs_restart_long_lived_programs_and_skip_overlappin
         "{}",
         vigild.log()
     );
+    vigild.shutdown();
+}
+
+/// The pid of each member of `group` that `vigilctl status` shows, by name.
+fn member_pids(vigild: &Vigild, group: &str) -> Vec<(String, i32)> {
+    let (_, status) = vigild.vigilctl(&["status"]);
+    status
+        .lines()
+        .filter(|line| line.starts_with(&format!("{group}:")))
+        .map(|line| {
+            let name = line
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let pid = line
+                .split("pid ")
+                .nth(1)
+                .and_then(|rest| rest.split(',').next())
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or(0);
+            (name, pid)
+        })
+        .collect()
+}
+
+/// Waits until `group` has exactly the members `names`, all RUNNING; returns their pids.
+fn wait_members(vigild: &Vigild, group: &str, names: &[&str]) -> Vec<(String, i32)> {
+    let mut members = Vec::new();
+    let wanted: Vec<String> = names.iter().map(|n| format!("{group}:{n}")).collect();
+    let done = wait_until(|| {
+        members = member_pids(vigild, group);
+        members.iter().map(|(n, _)| n).eq(wanted.iter()) && members.iter().all(|(_, pid)| *pid > 0)
+    });
+    assert!(
+        done,
+        "{group} never had {wanted:?}: {members:?}\n{}",
+        vigild.log()
+    );
+    members
+}
+
+#[test]
+fn scale_grows_and_shrinks_a_numprocs_group_leaving_the_others_running() {
+    let state = tempfile::tempdir().expect("state dir");
+    let statefile = state.path().join("vigil.state");
+    let config = |numprocs: u32| {
+        format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\nstatefile={}\n\n{CONTROL_SECTIONS}\
+             [program:worker]\ncommand=/bin/sleep 1000\nprocess_name=worker_%(process_num)d\n\
+             numprocs={numprocs}\nstartsecs=0\n\n\
+             [program:a]\ncommand=/bin/sleep 1000\n\n[program:b]\ncommand=/bin/sleep 1000\n\n\
+             [group:pair]\nprograms=a,b\n\n\
+             [program:single]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
+            statefile.display()
+        )
+    };
+    let start = |numprocs: u32| {
+        let ws = Workspace::new();
+        ws.write("supervisord.conf", &config(numprocs));
+        let vigild = Vigild::start(ws, &[]);
+        vigild.wait_log("supervisord started");
+        vigild
+    };
+    let mut first = start(2);
+    let before = wait_members(&first, "worker", &["worker_0", "worker_1"]);
+
+    let (code, out) = first.vigilctl(&["scale", "worker", "4"]);
+    assert_eq!((code, out.as_str()), (0, "worker: scaled to 4\n"));
+    let grown = wait_members(
+        &first,
+        "worker",
+        &["worker_0", "worker_1", "worker_2", "worker_3"],
+    );
+    assert_eq!(
+        grown[..2],
+        before[..],
+        "the members already running are untouched"
+    );
+
+    let (code, out) = first.vigilctl(&["scale", "worker", "1"]);
+    assert_eq!((code, out.as_str()), (0, "worker: scaled to 1\n"));
+    let shrunk = wait_members(&first, "worker", &["worker_0"]);
+    assert_eq!(shrunk[0], before[0]);
+    let log = first.log();
+    for gone in ["worker_1", "worker_2", "worker_3"] {
+        assert!(
+            log.contains(&format!("stopped: {gone} (terminated by SIGTERM)")),
+            "{log}"
+        );
+    }
+
+    let (code, out) = first.vigilctl(&["scale", "worker:*", "3"]);
+    assert_eq!((code, out.as_str()), (0, "worker:*: scaled to 3\n"));
+    let three = wait_members(&first, "worker", &["worker_0", "worker_1", "worker_2"]);
+    assert_eq!(three[0], before[0]);
+    assert!(wait_until(|| std::fs::read_to_string(&statefile)
+        .is_ok_and(
+            |text| text.contains("\"numprocs\": 3") && text.contains("\"file_numprocs\": 2")
+        )));
+
+    // A reread of the unchanged file keeps the scale: nothing to update, nothing restarted.
+    let (code, out) = first.ctl(&["reread"]);
+    assert_eq!((code, out.trim()), (0, "No config updates to processes"));
+    let (code, out) = first.vigilctl(&["update"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert_eq!(member_pids(&first, "worker"), three);
+
+    // What cannot be scaled says why and changes nothing.
+    for (args, why) in [
+        (
+            ["scale", "worker", "-1"],
+            "the number of processes must be 0 or more",
+        ),
+        (
+            ["scale", "pair", "3"],
+            "its processes come from several programs (a, b)",
+        ),
+        (["scale", "nope", "3"], "BAD_NAME: nope"),
+        (
+            ["scale", "single", "2"],
+            "%(process_num) must be present within process_name when numprocs > 1",
+        ),
+    ] {
+        let (code, out) = first.vigilctl(&args);
+        assert_ne!(code, 0, "{out}");
+        assert!(out.contains(why), "{args:?}: {out}");
+    }
+    assert_eq!(member_pids(&first, "worker"), three);
+    first.shutdown();
+
+    // The statefile remembers the size across a restart of vigild.
+    let mut second = start(2);
+    let remembered = wait_members(&second, "worker", &["worker_0", "worker_1", "worker_2"]);
+    // Then numprocs changes in the file: the file wins, restarting nothing that did not change.
+    second.ws.write("supervisord.conf", &config(5));
+    let (code, out) = second.vigilctl(&["update"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "worker: updated process group"),
+        "{out}"
+    );
+    let five = wait_members(
+        &second,
+        "worker",
+        &["worker_0", "worker_1", "worker_2", "worker_3", "worker_4"],
+    );
+    assert_eq!(five[..3], remembered[..]);
+    second.wait_log("scale: worker goes back to the file's numprocs (5)");
+    assert!(wait_until(
+        || std::fs::read_to_string(&statefile).is_ok_and(|text| !text.contains("file_numprocs"))
+    ));
+    second.shutdown();
+}
+
+#[test]
+fn bad_new_options_on_reread_are_errors_naming_the_value_and_touch_nothing() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\nreloadsignal=HUP\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "web", &["RUNNING"]);
+    let pid = vigild.pid_of("web");
+    vigild.ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\nreloadsignal=BOGUS\n\
+         schedule=every tuesday\nschedule_timezone=Atlantis/Capital\n\n\
+         [program:migrate]\ncommand=/bin/true\nautorestart=true\n\n\
+         [program:app]\ncommand=/bin/true\ndepends_on=migrate:exited,web:healthy\n"
+    ));
+    let (code, out) = vigild.vigilctl(&["reread"]);
+    assert_ne!(code, 0, "{out}");
+    for why in [
+        "[program:web] reloadsignal=BOGUS: not a signal name",
+        "[program:web] schedule=every tuesday: not a cron expression",
+        "[program:web] schedule_timezone=Atlantis/Capital: unknown time zone",
+        "[program:app] depends_on=migrate:exited,web:healthy: unknown state 'healthy'",
+    ] {
+        assert!(out.contains(why), "{why}: {out}");
+    }
+    let (code, out) = vigild.vigilctl(&["update"]);
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(vigild.pid_of("web"), pid, "the running fleet is untouched");
+    assert!(status_line(&vigild, "web").contains("RUNNING"));
     vigild.shutdown();
 }

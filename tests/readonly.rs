@@ -69,6 +69,7 @@ const READS: &[(&str, &str)] = &[
     ("vigil.getCrashLoopState", r#"["web"]"#),
     ("vigil.getCrashes", r#"["web", 0]"#),
     ("vigil.getProcessStats", r#"["web"]"#),
+    ("vigil.getSchedules", "[]"),
     ("vigil.readPreviousLog", r#"["web", "stdout"]"#),
 ];
 
@@ -93,9 +94,11 @@ const CHANGES: &[(&str, &str)] = &[
     ("supervisor.stopAllProcesses", "[false]"),
     ("supervisor.stopProcess", r#"["web", false]"#),
     ("supervisor.stopProcessGroup", r#"["web", false]"#),
+    ("vigil.reloadProcess", r#"["web", false]"#),
     ("vigil.rollingRestart", r#"["web", 1, false]"#),
     ("vigil.rotateLogs", r#"["web"]"#),
     ("vigil.rotateMainLog", "[]"),
+    ("vigil.scaleGroup", r#"["web", 3]"#),
     ("vigil.startProcesses", r#"[["idle"], false]"#),
     ("vigil.stopProcesses", r#"[["web"], false]"#),
     ("vigil.updateProcessGroup", r#"["web"]"#),

@@ -114,7 +114,10 @@ impl Args {
                 values.push((key, value.clone()));
             }
         }
-        Overrides(values)
+        Overrides {
+            supervisord: values,
+            ..Overrides::default()
+        }
     }
 }
 

@@ -164,6 +164,10 @@ pub struct GroupConfig {
     pub priority: i32,
     /// The processes, sorted by priority then name.
     pub processes: Vec<Arc<ProcessConfig>>,
+    /// The `numprocs` the file gives, when the group's processes come from one program
+    /// section (a `[program:x]` or a `[group:x]` of one program); a scale may run another
+    /// number.
+    pub numprocs: Option<u32>,
 }
 
 impl GroupConfig {
@@ -634,9 +638,56 @@ pub struct CtlConfig {
     pub history_file: Option<PathBuf>,
 }
 
-/// `[supervisord]` values given on the command line; they win over the file.
+/// What a load takes besides the file: `[supervisord]` values given on the command line
+/// (they win over the file) and vigil's scaled groups.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides(pub Vec<(&'static str, String)>);
+pub struct Overrides {
+    /// `[supervisord]` options from vigild's flags.
+    pub supervisord: Vec<(&'static str, String)>,
+    /// Groups run with another `numprocs` than the file's (`vigil.scaleGroup`).
+    pub scaling: Scaling,
+}
+
+/// vigil `scaleGroup`: a homogeneous group run with `numprocs` processes instead of the
+/// `file_numprocs` its file gives; kept while the file still gives `file_numprocs` (a later
+/// change of `numprocs` in the file wins).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Scaled {
+    /// The group.
+    pub group: String,
+    /// The one program section its processes come from.
+    pub program: String,
+    /// How many processes it runs.
+    pub numprocs: u32,
+    /// The `numprocs` the file gave when it was scaled.
+    pub file_numprocs: u32,
+}
+
+/// The scales a load applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scaling {
+    /// Those in effect, each applied while the file still gives its `file_numprocs`.
+    pub kept: Vec<Scaled>,
+    /// The one asked for now, `(group, program, numprocs)`, whatever the file gives.
+    pub asked: Option<(String, String, u32)>,
+}
+
+impl Scaling {
+    /// How many processes `program` in `group` runs, given `numprocs` from the file.
+    pub fn numprocs(&self, group: &str, program: &str, numprocs: u32) -> u32 {
+        if let Some((_, _, asked)) = self
+            .asked
+            .as_ref()
+            .filter(|(g, p, _)| g == group && p == program)
+        {
+            return *asked;
+        }
+        self.kept
+            .iter()
+            .find(|s| s.group == group && s.program == program && s.file_numprocs == numprocs)
+            .map_or(numprocs, |s| s.numprocs)
+    }
+}
 
 /// Loads `path` (with its includes), applies `overrides` and validates everything.
 ///

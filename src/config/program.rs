@@ -47,21 +47,27 @@ pub(super) fn read_all(
     let mut groups = Vec::new();
     for group in heterogeneous {
         let mut processes = Vec::new();
+        let mut numprocs = Vec::new();
         for member in &group.members {
             if let Some((section, kind, program)) = program_section(doc, member) {
                 let member_of = InGroup {
                     name: &group.name,
                     essential: group.essential,
                 };
-                processes.extend(
-                    read_program(section, kind, program, &member_of, ctx, errors, warnings).1,
-                );
+                let read = read_program(section, kind, program, &member_of, ctx, errors, warnings);
+                processes.extend(read.processes);
+                numprocs.push(read.numprocs);
             }
         }
         groups.push(GroupConfig {
             name: group.name.clone(),
             priority: group.priority,
             processes,
+            // Only a group of one program can be scaled.
+            numprocs: match numprocs[..] {
+                [one] => Some(one),
+                _ => None,
+            },
         });
     }
     let grouped: HashSet<&str> = heterogeneous
@@ -80,12 +86,12 @@ pub(super) fn read_all(
                 name: program,
                 essential: false,
             };
-            let (priority, processes) =
-                read_program(section, kind, program, &own_group, ctx, errors, warnings);
+            let read = read_program(section, kind, program, &own_group, ctx, errors, warnings);
             let group = GroupConfig {
                 name: program.to_string(),
-                priority,
-                processes,
+                priority: read.priority,
+                processes: read.processes,
+                numprocs: Some(read.numprocs),
             };
             if groups.iter().any(|g| g.name == group.name) {
                 errors.push(Diagnostic::new(
@@ -170,7 +176,17 @@ struct InGroup<'a> {
     essential: bool,
 }
 
-/// One section → (its priority, its processes).
+/// What one program section gives its group.
+struct ReadProgram {
+    /// Its priority.
+    priority: i32,
+    /// Its processes.
+    processes: Vec<Arc<ProcessConfig>>,
+    /// The `numprocs` the file gives (a scale may run another number).
+    numprocs: u32,
+}
+
+/// One section → its priority and processes.
 fn read_program(
     section: &RawSection,
     kind: Kind,
@@ -179,13 +195,17 @@ fn read_program(
     ctx: &Context,
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
-) -> (i32, Vec<Arc<ProcessConfig>>) {
+) -> ReadProgram {
     if let Err(why) = value::name(program) {
         errors.push(Diagnostic::new(
             section.location(None),
             format!("bad program name '{program}': {why}"),
         ));
-        return (0, Vec::new());
+        return ReadProgram {
+            priority: 0,
+            processes: Vec::new(),
+            numprocs: 0,
+        };
     }
     let mut names = ctx.base_names(section);
     names
@@ -195,7 +215,8 @@ fn read_program(
 
     let default_priority = if kind == Kind::Listener { -1 } else { 999 };
     let priority = reader.parse("priority", &names, default_priority, priority);
-    let numprocs: u32 = reader.parse("numprocs", &names, 1, value::count);
+    let file_numprocs: u32 = reader.parse("numprocs", &names, 1, value::count);
+    let numprocs = ctx.scaling.numprocs(group.name, program, file_numprocs);
     let numprocs_start: u32 = reader.parse("numprocs_start", &names, 0, value::count);
     let process_name_template = section
         .get("process_name")
@@ -378,7 +399,11 @@ fn read_program(
             ..shared.clone()
         }));
     }
-    (priority, processes)
+    ReadProgram {
+        priority,
+        processes,
+        numprocs: file_numprocs,
+    }
 }
 
 /// `depends_on`, plus, for a `dependent_startup=true` program, the plugin's

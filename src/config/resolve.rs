@@ -103,6 +103,8 @@ pub(super) struct Context {
     /// vigild's working directory at startup: relative paths are taken from here, as Python's
     /// `os.path.abspath` does.
     pub cwd: PathBuf,
+    /// vigil's scaled groups.
+    pub scaling: super::Scaling,
 }
 
 impl Context {
@@ -142,7 +144,7 @@ pub(super) fn load(
             ".ini file does not include supervisord section",
         )]));
     };
-    for (key, value) in &overrides.0 {
+    for (key, value) in &overrides.supervisord {
         // Flag values are taken literally, not expanded.
         supervisord_section.set(RawOption {
             key: (*key).to_string(),
@@ -155,6 +157,7 @@ pub(super) fn load(
         host_node_name,
         auto_serverurl: None,
         cwd: cwd.to_path_buf(),
+        scaling: overrides.scaling.clone(),
     };
     let supervisord = read_supervisord(&supervisord_section, &ctx, cwd, &mut errors);
     process_env.extend(supervisord.environment.iter().cloned());
@@ -721,6 +724,7 @@ pub(super) fn load_ctl(
         host_node_name,
         auto_serverurl: None,
         cwd: cwd.to_path_buf(),
+        scaling: super::Scaling::default(),
     };
     let mut errors = Vec::new();
     let ctl = doc

@@ -453,10 +453,10 @@ fn overrides_win_over_the_file() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("s.conf");
     std::fs::write(&path, "[supervisord]\nloglevel=info\nidentifier=file\n").expect("write");
-    let overrides = Overrides(vec![
-        ("loglevel", "debug".into()),
-        ("identifier", "cli%".into()),
-    ]);
+    let overrides = Overrides {
+        supervisord: vec![("loglevel", "debug".into()), ("identifier", "cli%".into())],
+        ..Overrides::default()
+    };
     let config = load(&path, &overrides, dir.path(), &[])
         .expect("loads")
         .config;

@@ -142,6 +142,32 @@ impl Ctl {
         }
     }
 
+    /// vigil `scale GROUP N`: `vigil.scaleGroup`; the group's new members start, its
+    /// highest-numbered stop, the rest keep running.
+    pub(super) fn scale(&mut self, args: &[&str]) {
+        let [group, count] = args else {
+            println!("Error: scale requires a group and a number of processes (scale <group> <n>)");
+            self.exit = exit::INVALID_ARGS;
+            return;
+        };
+        let Ok(count) = count.parse::<i64>() else {
+            println!("Error: scale: '{count}' is not a number of processes");
+            self.exit = exit::INVALID_ARGS;
+            return;
+        };
+        match self.client.call(
+            "vigil.scaleGroup",
+            &[Value::from(*group), Value::Int(count)],
+        ) {
+            Ok(_) => println!("{group}: scaled to {count}"),
+            Err(ClientError::Fault(_, description)) => {
+                println!("{group}: ERROR ({description})");
+                self.exit = exit::GENERIC;
+            }
+            Err(err) => self.fail(&err),
+        }
+    }
+
     pub(super) fn add_remove(&mut self, command: &str, args: &[&str]) {
         let method = if command == "add" {
             "supervisor.addProcessGroup"

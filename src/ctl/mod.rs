@@ -245,9 +245,10 @@ impl Ctl {
             "wait" => self.wait(args),
             "rotate" => self.rotate(args),
             "schedules" => self.schedules(args),
+            "scale" => self.scale(args),
             "help" => println!(
                 "default commands (type help <topic>):\n=====================================\n\
-                 add  avail  clear  crashes  maintail  pid  reload  reload-program  remove  reread  restart  rotate  schedules  shutdown  signal  start  status  stop  tail  update  version  wait"
+                 add  avail  clear  crashes  maintail  pid  reload  reload-program  remove  reread  restart  rotate  scale  schedules  shutdown  signal  start  status  stop  tail  update  version  wait"
             ),
             other => {
                 println!("*** Unknown syntax: {other}");

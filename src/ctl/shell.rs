@@ -33,6 +33,7 @@ const COMMANDS: &[&str] = &[
     "reread",
     "restart",
     "rotate",
+    "scale",
     "schedules",
     "shutdown",
     "signal",

@@ -18,7 +18,9 @@ use nix::sys::stat::{umask, Mode};
 use nix::unistd::{fork, setsid, ForkResult, Gid, Pid, Uid};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::config::{self, Config, ConfigErrors, Diagnostic, MainLog, Overrides, UserSpec};
+use crate::config::{
+    self, Config, ConfigErrors, Diagnostic, MainLog, Overrides, Scaling, UserSpec,
+};
 use crate::http;
 use crate::logs::file::Rotation;
 use crate::logs::mainlog::{self, MainLogger, CRITICAL};
@@ -144,6 +146,28 @@ impl ConfigSource {
     fn load(&self) -> Result<config::Loaded, ConfigErrors> {
         config::load(&self.file, &self.overrides, &self.cwd, &self.env)
     }
+
+    /// The config with `scaling`'s groups run at their scaled sizes.
+    fn load_scaled(&self, scaling: &Scaling) -> Result<config::Loaded, ConfigErrors> {
+        let overrides = Overrides {
+            scaling: scaling.clone(),
+            ..self.overrides.clone()
+        };
+        config::load(&self.file, &overrides, &self.cwd, &self.env)
+    }
+
+    /// The first load at start-up: with the groups the statefile remembers as scaled.
+    fn load_at_start(&self) -> Result<config::Loaded, ConfigErrors> {
+        let loaded = self.load()?;
+        let kept = match &loaded.config.supervisord.statefile {
+            Some(path) => supervisor::saved_scales(path),
+            None => Vec::new(),
+        };
+        if kept.is_empty() {
+            return Ok(loaded);
+        }
+        self.load_scaled(&Scaling { kept, asked: None })
+    }
 }
 
 /// Runs vigild until it is shut down; says how it ended (its exit status: 0 after a
@@ -158,7 +182,7 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let source = ConfigSource::discover(options)?;
-    let loaded = source.load().map_err(StartError::Config)?;
+    let loaded = source.load_at_start().map_err(StartError::Config)?;
     let config = loaded.config;
     let settings = &config.supervisord;
     refuse_second_daemon(&settings.pidfile)?;
@@ -306,7 +330,11 @@ fn serve(
         crate::health::start(handle.clone());
         let reread_source = source.clone();
         let api = Api {
-            reread: Arc::new(move || reread_source.load().map(|loaded| loaded.config)),
+            reread: Arc::new(move |scaling: &Scaling| {
+                reread_source
+                    .load_scaled(scaling)
+                    .map(|loaded| loaded.config)
+            }),
             handle: handle.clone(),
             identification,
             main_log: Arc::clone(&main_log),
@@ -385,7 +413,13 @@ impl SignalSource {
                 "SIGHUP" => {
                     tracing::warn!("received SIGHUP indicating restart request");
                     let reloading = reload.clone();
-                    match tokio::task::spawn_blocking(move || reloading.load_and_apply()).await {
+                    // Scaled groups stay scaled, as long as the file allows.
+                    let scaling = Scaling {
+                        kept: handle.snapshot().scales.to_vec(),
+                        asked: None,
+                    };
+                    let load = move || reloading.load_and_apply(&scaling);
+                    match tokio::task::spawn_blocking(load).await {
                         Ok(Some((config, base_env))) => {
                             handle.send(Control::Restart(Box::new(config), base_env));
                         }
@@ -429,8 +463,8 @@ impl Reload {
     /// Re-reads the config and re-applies its `[supervisord]` section to vigild; gives the
     /// config and the children's base environment for the supervisor's restart, or None (a
     /// bad config, reported, keeps everything running as it is). Blocking.
-    fn load_and_apply(&self) -> Option<(Config, Vec<(String, String)>)> {
-        match self.source.load() {
+    fn load_and_apply(&self, scaling: &Scaling) -> Option<(Config, Vec<(String, String)>)> {
+        match self.source.load_scaled(scaling) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     tracing::warn!("{warning}");

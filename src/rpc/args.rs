@@ -75,6 +75,14 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// `(name, n)`.
+    pub fn string_and_int(self) -> Result<(&'a str, i64), Fault> {
+        match self.0 {
+            [Value::String(s), Value::Int(n)] => Ok((s, *n)),
+            _ => Err(incorrect()),
+        }
+    }
+
     /// `(offset, length)`.
     pub fn two_ints(self) -> Result<(i64, i64), Fault> {
         match self.0 {

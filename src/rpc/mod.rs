@@ -26,8 +26,10 @@ pub const API_VERSION: &str = "3.0";
 /// The supervisord version whose API vigil serves (`getSupervisorVersion`).
 pub const SUPERVISOR_VERSION: &str = "4.3.0";
 
-/// Re-reads the config as a start would; the error holds every problem found.
-pub type Reread = Arc<dyn Fn() -> Result<Config, ConfigErrors> + Send + Sync>;
+/// Re-reads the config as a start would, with these groups scaled; the error holds every
+/// problem found.
+pub type Reread =
+    Arc<dyn Fn(&crate::config::Scaling) -> Result<Config, ConfigErrors> + Send + Sync>;
 
 /// What the methods work on.
 #[derive(Clone)]

@@ -203,6 +203,8 @@ method_table! {
         "Rotate the log files of a process, of a group (group:*) or of all now, whatever their size"),
     RotateMainLog => changes("vigil.rotateMainLog", ["boolean"],
         "Rotate the main log now, whatever its size"),
+    ScaleGroup => changes("vigil.scaleGroup", ["boolean", "string", "int"],
+        "Run a numprocs program's group with n processes: new members start, the highest-numbered stop, the rest keep running"),
     StartProcesses => changes("vigil.startProcesses", ["array", "array", "boolean"],
         "Start several processes (or group:*) together, waiting for all of them"),
     StopProcesses => changes("vigil.stopProcesses", ["array", "array", "boolean"],
@@ -269,7 +271,7 @@ mod tests {
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
         );
-        assert_eq!(names.len(), 54);
+        assert_eq!(names.len(), 55);
     }
 
     #[test]
@@ -331,8 +333,8 @@ mod tests {
             let name = method.name().split_once('.').map_or("", |(_, name)| name);
             assert!(
                 [
-                    "add", "clear", "reload", "remove", "restart", "rolling", "rotate", "send",
-                    "shutdown", "signal", "start", "stop", "update",
+                    "add", "clear", "reload", "remove", "restart", "rolling", "rotate", "scale",
+                    "send", "shutdown", "signal", "start", "stop", "update",
                 ]
                 .iter()
                 .any(|verb| name.starts_with(verb)),
@@ -342,7 +344,7 @@ mod tests {
         }
         let changing = Method::ALL.len() - reading.len();
         assert_eq!(
-            changing, 27,
+            changing, 28,
             "every start, stop, signal, clear, rotate, add, remove, reload, restart, shutdown and send"
         );
     }

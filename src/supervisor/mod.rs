@@ -24,6 +24,7 @@ use crate::process::spawner::Spawner;
 
 pub use changes::ProcessChanges;
 pub use snapshot::{ProcessView, Processes, Snapshot, SupervisorState};
+pub use statefile::saved_scales;
 
 /// A process's identity: (group name, process name).
 pub type ProcKey = (String, String);
@@ -156,6 +157,13 @@ pub enum Control {
     /// Gives an active group its reread members, keeping unchanged ones running and starting
     /// changed and new ones (`vigil.updateProcessGroup`).
     ReplaceMembers(String, Reply),
+    /// vigil `scaleGroup`: the active group read again at its new size, and the scale to
+    /// remember; answers the members to stop before [`Control::ReplaceMembers`].
+    Scale(
+        Box<crate::config::GroupConfig>,
+        crate::config::Scaled,
+        oneshot::Sender<Result<Vec<ProcKey>, Refusal>>,
+    ),
     /// A start's preparation is back from its blocking thread (sent by the supervisor's
     /// own [`crate::process::preparer::Preparer`] jobs).
     Prepared(
@@ -294,6 +302,7 @@ pub fn handle() -> (Handle, Pending) {
         autostarted: false,
         version: 0,
         shape: 0,
+        scales: Arc::default(),
     }));
     let myself = sender.downgrade();
     let changes = Arc::new(changes::Changes::default());

@@ -19,6 +19,7 @@ use super::table::{Entry, ProcKey, Table};
 
 use super::calendar::Plan;
 use crate::config::ProcessConfig;
+use crate::config::Scaled;
 use crate::logs::crashes::CrashHistory;
 use crate::logs::previous::PreviousRun;
 use crate::logs::stream::LogStream;
@@ -267,6 +268,9 @@ pub struct Snapshot {
     /// Counts the times processes were added or removed (a reader following
     /// [`Processes::changed_since`] looks at everything again when it moves).
     pub shape: u64,
+    /// vigil `scaleGroup`: the groups run with another `numprocs` than their file's (a
+    /// reread applies them).
+    pub scales: Arc<Vec<Scaled>>,
 }
 
 impl Snapshot {
@@ -298,6 +302,10 @@ pub(super) struct View {
     shown: (SupervisorState, u64, bool),
     /// See [`Snapshot::shape`].
     shape: u64,
+    /// See [`Snapshot::scales`].
+    scales: Arc<Vec<Scaled>>,
+    /// The scales changed since the last publish.
+    rescaled: bool,
 }
 
 impl View {
@@ -315,7 +323,20 @@ impl View {
             waited: Vec::new(),
             shown: (SupervisorState::Running, 0, false),
             shape: 0,
+            scales: Arc::default(),
+            rescaled: false,
         }
+    }
+
+    /// The groups scaled as last published.
+    pub(super) fn scales(&self) -> &[Scaled] {
+        &self.scales
+    }
+
+    /// The groups scaled now; shown at the next publish.
+    pub(super) fn rescale(&mut self, scales: Vec<Scaled>) {
+        self.scales = Arc::new(scales);
+        self.rescaled = true;
     }
 
     /// `key`'s view may have changed.
@@ -385,6 +406,7 @@ impl View {
         }
         #[cfg(debug_assertions)]
         self.check(table, waiting);
+        changed |= std::mem::take(&mut self.rescaled);
         let shown = (state, config_reloads, autostarted);
         if !changed && self.shown == shown {
             return;
@@ -400,6 +422,7 @@ impl View {
             autostarted,
             version,
             shape: self.shape,
+            scales: Arc::clone(&self.scales),
         }));
         // After the send: a woken waiter finds the new snapshot.
         for key in &woken {
@@ -495,6 +518,7 @@ mod tests {
             autostarted: false,
             version: 0,
             shape: 0,
+            scales: Arc::default(),
         }));
         let mut view = View::new(sender, Arc::new(Changes::default()));
         let running = (SupervisorState::Running, 0, true);

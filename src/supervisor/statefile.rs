@@ -1,8 +1,9 @@
 //! vigil's remembered state (`[supervisord] statefile=`): the processes stopped by hand, so
 //! they stay stopped across a vigild restart or a reboot until started by hand
-//! (Supervisor/supervisor#877).
+//! (Supervisor/supervisor#877), and the groups scaled at runtime (`vigil.scaleGroup`), so
+//! they keep their size while the file's `numprocs` is unchanged.
 //!
-//! The actor owns the set; a writer task saves the latest version of it, atomically
+//! The actor owns the state; a writer task saves the latest version of it, atomically
 //! (temporary file, then rename), so the actor never waits for the disk and a crash
 //! mid-write leaves the old file.
 
@@ -12,17 +13,22 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::config::Scaled;
+
 /// What the file holds.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Saved {
     /// Namespecs (`group:name`, or `name`) stopped by hand.
     stopped_by_hand: BTreeSet<String>,
+    /// Groups run with another `numprocs` than their file's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scales: Vec<Scaled>,
 }
 
 /// The remembered state and where it is saved.
 pub struct StateFile {
-    stopped_by_hand: BTreeSet<String>,
-    saver: Option<watch::Sender<BTreeSet<String>>>,
+    saved: Saved,
+    saver: Option<watch::Sender<Saved>>,
 }
 
 impl StateFile {
@@ -31,22 +37,22 @@ impl StateFile {
     pub fn open(path: Option<&Path>) -> Self {
         let Some(path) = path else {
             return StateFile {
-                stopped_by_hand: BTreeSet::new(),
+                saved: Saved::default(),
                 saver: None,
             };
         };
-        let stopped_by_hand = load(path);
-        let (saver, latest) = watch::channel(stopped_by_hand.clone());
+        let saved = load(path);
+        let (saver, latest) = watch::channel(saved.clone());
         tokio::spawn(save_changes(path.to_path_buf(), latest));
         StateFile {
-            stopped_by_hand,
+            saved,
             saver: Some(saver),
         }
     }
 
     /// Whether `namespec` was stopped by hand (and not started by hand since).
     pub fn stopped_by_hand(&self, namespec: &str) -> bool {
-        self.stopped_by_hand.contains(namespec)
+        self.saved.stopped_by_hand.contains(namespec)
     }
 
     /// Records a stop (`true`) or start (`false`) by hand of `namespec` (nothing without a
@@ -56,43 +62,65 @@ impl StateFile {
             return;
         }
         let changed = if stopped {
-            self.stopped_by_hand.insert(namespec.to_string())
+            self.saved.stopped_by_hand.insert(namespec.to_string())
         } else {
-            self.stopped_by_hand.remove(namespec)
+            self.saved.stopped_by_hand.remove(namespec)
         };
-        if let (true, Some(saver)) = (changed, &self.saver) {
-            saver.send_replace(self.stopped_by_hand.clone());
+        if changed {
+            self.save();
+        }
+    }
+
+    /// The scaled groups remembered.
+    pub fn scales(&self) -> &[Scaled] {
+        &self.saved.scales
+    }
+
+    /// Records the scaled groups (nothing without a statefile).
+    pub fn set_scales(&mut self, scales: &[Scaled]) {
+        if self.saver.is_some() && self.saved.scales != scales {
+            self.saved.scales = scales.to_vec();
+            self.save();
+        }
+    }
+
+    fn save(&self) {
+        if let Some(saver) = &self.saver {
+            saver.send_replace(self.saved.clone());
         }
     }
 }
 
-fn load(path: &Path) -> BTreeSet<String> {
+/// The scaled groups the statefile at `path` remembers, for vigild's first config load.
+pub fn saved_scales(path: &Path) -> Vec<Scaled> {
+    load(path).scales
+}
+
+fn load(path: &Path) -> Saved {
     match std::fs::read_to_string(path) {
         Ok(text) => match serde_json::from_str::<Saved>(&text) {
-            Ok(saved) => saved.stopped_by_hand,
+            Ok(saved) => saved,
             Err(err) => {
                 tracing::warn!(
                     "ignoring the statefile {}: not vigil's format ({err})",
                     path.display()
                 );
-                BTreeSet::new()
+                Saved::default()
             }
         },
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Saved::default(),
         Err(err) => {
             tracing::warn!("could not read the statefile {}: {err}", path.display());
-            BTreeSet::new()
+            Saved::default()
         }
     }
 }
 
-/// Saves each new version of the set; versions that come while a save runs collapse into
+/// Saves each new version of the state; versions that come while a save runs collapse into
 /// the latest.
-async fn save_changes(path: PathBuf, mut latest: watch::Receiver<BTreeSet<String>>) {
+async fn save_changes(path: PathBuf, mut latest: watch::Receiver<Saved>) {
     while latest.changed().await.is_ok() {
-        let saved = Saved {
-            stopped_by_hand: latest.borrow_and_update().clone(),
-        };
+        let saved = latest.borrow_and_update().clone();
         let target = path.clone();
         let written = tokio::task::spawn_blocking(move || write_atomically(&target, &saved)).await;
         if let Ok(Err(err)) = written {
@@ -127,7 +155,7 @@ mod tests {
         state.set("web", false);
         let mut saved = BTreeSet::new();
         for _ in 0..200 {
-            saved = load(&path);
+            saved = load(&path).stopped_by_hand;
             if saved.len() == 1 {
                 break;
             }

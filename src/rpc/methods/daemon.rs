@@ -63,7 +63,10 @@ pub(super) fn restart(args: Args<'_>) -> Outcome {
 
 /// Asks the supervisor something and awaits the answer; a supervisor that has gone is
 /// SHUTDOWN_STATE.
-async fn ask<T>(api: &Api, make: impl FnOnce(oneshot::Sender<T>) -> Control) -> Result<T, Fault> {
+pub(super) async fn ask<T>(
+    api: &Api,
+    make: impl FnOnce(oneshot::Sender<T>) -> Control,
+) -> Result<T, Fault> {
     let (reply, answer) = oneshot::channel();
     if !api.handle.send(make(reply)) {
         return Err(Fault::bare(FaultCode::ShutdownState));
@@ -79,7 +82,12 @@ async fn ask<T>(api: &Api, make: impl FnOnce(oneshot::Sender<T>) -> Control) -> 
 pub(super) async fn reload_config(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;
     let reread = Arc::clone(&api.reread);
-    let config = tokio::task::spawn_blocking(move || reread())
+    // Scaled groups stay scaled, as long as the file allows.
+    let scaling = crate::config::Scaling {
+        kept: api.handle.snapshot().scales.to_vec(),
+        asked: None,
+    };
+    let config = tokio::task::spawn_blocking(move || reread(&scaling))
         .await
         .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?
         .map_err(|errors| Fault::with(FaultCode::CantReread, errors.to_string()))?;
@@ -129,8 +137,19 @@ pub(super) async fn update_process_group(api: &Api, args: Args<'_>) -> Outcome {
     let stale = ask(api, |reply| Control::StaleMembers(request, reply))
         .await?
         .map_err(|refusal| Fault::refused(refusal, group))?;
+    replace_members(api, group, &stale).await?;
+    Ok(Value::Bool(true))
+}
+
+/// Stops the `stale` members of `group` through the normal stop path (waiting), then gives
+/// the group its latest members: unchanged ones keep running, new ones start.
+pub(super) async fn replace_members(
+    api: &Api,
+    group: &str,
+    stale: &[crate::supervisor::ProcKey],
+) -> Result<(), Fault> {
     let snapshot = api.handle.snapshot();
-    for (group_name, process_name) in &stale {
+    for (group_name, process_name) in stale {
         if let Some(process) = snapshot.process(group_name, process_name) {
             match wait::one(api, process, Goal::Stop, true).await {
                 Ok(()) => {}
@@ -143,6 +162,5 @@ pub(super) async fn update_process_group(api: &Api, args: Args<'_>) -> Outcome {
     api.handle
         .request(move |reply| Control::ReplaceMembers(request, reply))
         .await
-        .map_err(|refusal| Fault::refused(refusal, group))?;
-    Ok(Value::Bool(true))
+        .map_err(|refusal| Fault::refused(refusal, group))
 }

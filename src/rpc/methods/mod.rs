@@ -9,6 +9,7 @@ mod daemon;
 mod fleet;
 mod logs;
 mod process;
+mod scale;
 mod stats;
 mod system;
 
@@ -107,6 +108,7 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::GetAllConfigInfo => daemon::all_config_info(api, args).await,
         Method::SendRemoteCommEvent => daemon::send_remote_comm_event(api, args),
         Method::UpdateProcessGroup => daemon::update_process_group(api, args).await,
+        Method::ScaleGroup => scale::scale_group(api, args).await,
 
         Method::GetProcessInfo => process::info(api, args),
         Method::GetAllProcessInfo => process::all_info(api, args),

@@ -25,6 +25,7 @@ impl Supervisor {
         }
         self.config = Arc::new(config);
         self.reloads += 1;
+        self.keep_scales();
         diff
     }
 

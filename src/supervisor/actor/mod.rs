@@ -8,6 +8,7 @@ mod essential;
 mod groups;
 mod main_pid;
 mod requests;
+mod scaling;
 mod scheduled;
 mod shutdown;
 mod spawning;
@@ -144,6 +145,8 @@ pub(super) struct Supervisor {
     early_notices: VecDeque<crate::notify::Notified>,
     /// `MAINPID=`: exits held for the notify socket, former main pids.
     main_pids: main_pid::MainPids,
+    /// vigil `scaleGroup`: the groups run at another size than their file gives.
+    scales: Vec<crate::config::Scaled>,
 }
 
 impl Supervisor {
@@ -204,12 +207,14 @@ impl Supervisor {
             autostarted: false,
             early_notices: VecDeque::new(),
             main_pids: main_pid::MainPids::default(),
+            scales: Vec::new(),
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
             supervisor.reaper.watch(pid);
         }
         supervisor.note_dependencies();
+        supervisor.take_saved_scales();
         supervisor.publish();
         Ok(supervisor)
     }
@@ -377,6 +382,9 @@ impl Supervisor {
                     .reread_group(&name)
                     .map(|group| self.table.stale_members(&name, &group));
                 let _ = reply.send(outcome);
+            }
+            Control::Scale(group, scaled, reply) => {
+                let _ = reply.send(self.scale(*group, scaled));
             }
             Control::ReplaceMembers(name, reply) => {
                 let outcome = self.replace_members(&name);

@@ -101,6 +101,7 @@ impl Supervisor {
         }
         self.table = table;
         self.view.reshape();
+        self.keep_scales();
         self.note_dependencies();
         self.announce_groups();
         self.events.publish(Event::supervisor_running());
