@@ -49,6 +49,7 @@ fn a_crash_loop_doubles_its_waits_and_keeps_each_traceback() {
     ));
     let childlogdir = ws.path().to_path_buf();
     let mut vigild = Vigild::start(ws, &[]);
+    wait_listening(port);
 
     let output = run_python(WATCH_RESTARTS, &[&port.to_string(), "crasher", "6"]);
     let runs: Vec<(i64, Option<f64>, String)> = serde_json::from_slice(&output.stdout)

@@ -542,6 +542,15 @@ impl Drop for Supervisord {
     }
 }
 
+/// Waits until something accepts connections on the loopback `port` (a vigild just started
+/// binds its inet server a moment later).
+pub fn wait_listening(port: u16) {
+    assert!(
+        wait_until(|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()),
+        "nothing listens on port {port}"
+    );
+}
+
 /// An inet server plus the `[supervisorctl]` section clients need to find it.
 pub fn control(port: u16) -> String {
     control_with(port, "")
