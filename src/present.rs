@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use crate::config::schedule::Kind;
 use crate::process::announced::Phase;
 use crate::process::state::{Health, State};
 use crate::supervisor::ProcessView;
@@ -19,8 +20,8 @@ use crate::supervisor::ProcessView;
 pub fn description(process: &ProcessView, now: SystemTime) -> String {
     let mut text = supervisord_description(process, now);
     let planned = [
-        ("next run at", process.plan.next_start),
-        ("next restart at", process.plan.next_restart),
+        ("next run at", process.plan.next(Kind::Start)),
+        ("next restart at", process.plan.next(Kind::Restart)),
     ];
     for (what, at) in planned {
         if let Some(at) = at {
@@ -132,22 +133,15 @@ pub struct ScheduleRow {
 /// The schedules of `process`, start first; none for a process without any.
 pub fn schedules(process: &ProcessView) -> Vec<ScheduleRow> {
     let schedules = &process.config.schedules;
-    [
-        ("schedule", &schedules.start, process.plan.next_start),
-        (
-            "restart_schedule",
-            &schedules.restart,
-            process.plan.next_restart,
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(option, expression, next)| {
-        Some(ScheduleRow {
-            option,
-            expression: expression.as_ref()?.to_string(),
-            zone: schedules.zone.to_string(),
-            next,
+    Kind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            Some(ScheduleRow {
+                option: kind.option(),
+                expression: schedules.get(kind)?.to_string(),
+                zone: schedules.zone.to_string(),
+                next: process.plan.next(kind),
+            })
         })
-    })
-    .collect()
+        .collect()
 }

@@ -209,6 +209,15 @@ fn a_one_shot_task_holds_its_dependents_until_it_exited_as_expected() {
         lines_with(&vigild.log(), "spawned: 'migrate'").len(),
         migrate_runs
     );
+    // Running the one-shot again and stopping it leaves its :exited dependent running.
+    let web = vigild.pid_of("web");
+    std::fs::remove_file(vigild.ws.path().join("migrate.go")).expect("remove migrate.go");
+    vigild.vigilctl(&["start", "migrate"]);
+    wait_status(&vigild, "migrate", &["RUNNING"]);
+    let (code, out) = vigild.vigilctl(&["stop", "migrate"]);
+    assert_eq!((code, out.as_str()), (0, "migrate: stopped\n"));
+    assert_eq!(vigild.pid_of("web"), web);
+    assert!(status_line(&vigild, "web").contains("RUNNING"));
     // Running the failed task again, successfully, releases its dependent.
     assert!(status_line(&vigild, "after_broken").contains("STOPPED"));
     vigild.ws.write("broken.sh", "exit 0\n");
@@ -480,7 +489,7 @@ fn scale_grows_and_shrinks_a_numprocs_group_leaving_the_others_running() {
     for (args, why) in [
         (
             ["scale", "worker", "-1"],
-            "the number of processes must be 0 or more",
+            "the number of processes must be 0 to 10000",
         ),
         (
             ["scale", "pair", "3"],

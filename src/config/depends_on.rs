@@ -72,8 +72,8 @@ pub(super) fn check(doc: &RawDoc, groups: &[GroupConfig], errors: &mut Vec<Diagn
                 let restarts = groups
                     .iter()
                     .flat_map(|g| &g.processes)
-                    .find(|p| p.program == name || p.group == name)
-                    .filter(|p| p.autorestart == AutoRestart::Always);
+                    .filter(|p| p.program == name || p.group == name)
+                    .find(|p| p.autorestart == AutoRestart::Always);
                 if let (Some(target), Some(at)) = (restarts, location(&process.program)) {
                     errors.push(Diagnostic::new(
                         at,

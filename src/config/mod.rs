@@ -668,19 +668,30 @@ pub struct Scaled {
 pub struct Scaling {
     /// Those in effect, each applied while the file still gives its `file_numprocs`.
     pub kept: Vec<Scaled>,
-    /// The one asked for now, `(group, program, numprocs)`, whatever the file gives.
-    pub asked: Option<(String, String, u32)>,
+    /// The one asked for now, whatever the file gives.
+    pub asked: Option<Asked>,
+}
+
+/// A scale asked for now (`vigil.scaleGroup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// The group.
+    pub group: String,
+    /// Its one program.
+    pub program: String,
+    /// How many processes it is to run.
+    pub numprocs: u32,
 }
 
 impl Scaling {
     /// How many processes `program` in `group` runs, given `numprocs` from the file.
     pub fn numprocs(&self, group: &str, program: &str, numprocs: u32) -> u32 {
-        if let Some((_, _, asked)) = self
+        if let Some(asked) = self
             .asked
             .as_ref()
-            .filter(|(g, p, _)| g == group && p == program)
+            .filter(|asked| asked.group == group && asked.program == program)
         {
-            return *asked;
+            return asked.numprocs;
         }
         self.kept
             .iter()

@@ -292,6 +292,7 @@ fn read_program(
     // autostart=false and are started by its listener once their dependencies are met:
     // vigild does that itself.
     let dependent_startup = reader.parse("dependent_startup", &names, false, value::boolean);
+    let local_zone = ctx.local_zone.clone().unwrap_or(chrono_tz::UTC);
     let shared = ProcessConfig {
         name: String::new(),
         group: group.name.to_string(),
@@ -337,8 +338,8 @@ fn read_program(
             zone: reader.parse(
                 "schedule_timezone",
                 &names,
-                schedule::Zone::Local,
-                schedule::zone,
+                schedule::Zone::Local(local_zone),
+                |text| schedule::zone(text, local_zone),
             ),
         },
         essential: reader.parse("essential", &names, group.essential, value::boolean),
@@ -358,6 +359,19 @@ fn read_program(
             usize::try_from(value::byte_size(text)?).map_err(|_| Invalid::TooLarge)
         }),
     };
+    if let (true, schedule::Zone::Local(_), Err(why)) = (
+        shared.schedules.any(),
+        shared.schedules.zone,
+        &ctx.local_zone,
+    ) {
+        warnings.push(Diagnostic::new(
+            section.location(section.get("schedule").or_else(|| section.get("restart_schedule"))),
+            format!(
+                "For [{}], vigild's local time zone cannot be named ({why}): its schedules run in UTC; set schedule_timezone",
+                section.name
+            ),
+        ));
+    }
     if shared.watchdog.is_some() && shared.ready != Readiness::Notify {
         reader.error(
             Some("watchdog_sec"),

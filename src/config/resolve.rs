@@ -105,6 +105,8 @@ pub(super) struct Context {
     pub cwd: PathBuf,
     /// vigil's scaled groups.
     pub scaling: super::Scaling,
+    /// vigild's local time zone for schedules, or why it cannot be named (UTC then).
+    pub local_zone: Result<chrono_tz::Tz, String>,
 }
 
 impl Context {
@@ -158,6 +160,11 @@ pub(super) fn load(
         auto_serverurl: None,
         cwd: cwd.to_path_buf(),
         scaling: overrides.scaling.clone(),
+        local_zone: super::schedule::local_zone(
+            env.iter()
+                .find(|(key, _)| key == "TZ")
+                .map(|(_, tz)| tz.as_str()),
+        ),
     };
     let supervisord = read_supervisord(&supervisord_section, &ctx, cwd, &mut errors);
     process_env.extend(supervisord.environment.iter().cloned());
@@ -725,6 +732,7 @@ pub(super) fn load_ctl(
         auto_serverurl: None,
         cwd: cwd.to_path_buf(),
         scaling: super::Scaling::default(),
+        local_zone: Ok(chrono_tz::UTC),
     };
     let mut errors = Vec::new();
     let ctl = doc

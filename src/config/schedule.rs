@@ -1,11 +1,12 @@
 //! vigil's `schedule=`, `restart_schedule=` and `schedule_timezone=`: cron expressions
 //! (croner: 5 fields, or 6 with a leading seconds field, and the `@hourly`-style macros) and
-//! the time zone they are read in, with when each is next due. Pure: no clock is read here,
-//! the caller says "after when".
+//! the time zone they are read in, with when each is next due. vigild's local zone is named
+//! once at load ([`local_zone`]: `TZ`, else `/etc/localtime`), so working out a next time
+//! reads no file and no clock: the caller says "after when".
 
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Local, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds, Year};
 
 use super::invalid::Invalid;
@@ -32,20 +33,74 @@ impl std::fmt::Display for CronExpression {
 }
 
 /// The time zone a program's cron expressions are read in (`schedule_timezone`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zone {
-    /// vigild's local time (`TZ`, else `/etc/localtime`), the default.
-    #[default]
-    Local,
+    /// vigild's local time (the default), as named at load.
+    Local(chrono_tz::Tz),
     /// A named IANA zone (`Europe/Paris`, `UTC`).
     Named(chrono_tz::Tz),
 }
 
+impl Default for Zone {
+    fn default() -> Self {
+        Zone::Local(chrono_tz::UTC)
+    }
+}
+
+impl Zone {
+    fn tz(self) -> chrono_tz::Tz {
+        match self {
+            Zone::Local(tz) | Zone::Named(tz) => tz,
+        }
+    }
+}
+
 impl std::fmt::Display for Zone {
+    /// `local (Europe/Paris)`, `UTC`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Zone::Local => f.write_str("local"),
+            Zone::Local(tz) => write!(f, "local ({})", tz.name()),
             Zone::Named(tz) => f.write_str(tz.name()),
+        }
+    }
+}
+
+/// vigild's local time zone by its IANA name: `TZ` (`Europe/Paris`, `:Europe/Paris`, or a
+/// path into a zoneinfo directory), else the zone `/etc/localtime` links to; `Err` says
+/// why it cannot be named (a POSIX `TZ` rule, a copied `/etc/localtime`): UTC is used then.
+pub fn local_zone(tz: Option<&str>) -> Result<chrono_tz::Tz, String> {
+    fn named(text: &str) -> Option<chrono_tz::Tz> {
+        let text = text.trim_start_matches(':');
+        let name = text.rsplit_once("zoneinfo/").map_or(text, |(_, name)| name);
+        name.parse().ok()
+    }
+    if let Some(tz) = tz.filter(|tz| !tz.is_empty()) {
+        return named(tz).ok_or_else(|| format!("TZ={tz} is not an IANA zone name"));
+    }
+    let link = std::fs::read_link("/etc/localtime")
+        .map_err(|err| format!("/etc/localtime is not a link to a zone ({err})"))?;
+    let link = link.to_string_lossy();
+    named(&link).ok_or_else(|| format!("/etc/localtime links to {link}, not a known zone"))
+}
+
+/// Which of a program's schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// `schedule=`: start the program unless it is still running.
+    Start,
+    /// `restart_schedule=`: restart the running program.
+    Restart,
+}
+
+impl Kind {
+    /// Both, start first.
+    pub const ALL: [Kind; 2] = [Kind::Start, Kind::Restart];
+
+    /// The option's name.
+    pub fn option(self) -> &'static str {
+        match self {
+            Kind::Start => "schedule",
+            Kind::Restart => "restart_schedule",
         }
     }
 }
@@ -66,21 +121,25 @@ impl Schedules {
     pub fn any(&self) -> bool {
         self.start.is_some() || self.restart.is_some()
     }
+
+    /// The expression of `kind`, if the program has one.
+    pub fn get(&self, kind: Kind) -> Option<&CronExpression> {
+        match kind {
+            Kind::Start => self.start.as_ref(),
+            Kind::Restart => self.restart.as_ref(),
+        }
+    }
 }
 
 impl CronExpression {
     /// The first time strictly after `after` the expression matches in `zone`; None when it
-    /// never matches again (a date that does not exist, such as `0 0 30 2 *`).
+    /// never matches again.
     pub fn next_after(&self, after: SystemTime, zone: Zone) -> Option<SystemTime> {
         let utc: DateTime<Utc> = after.into();
-        match zone {
-            Zone::Local => self.next_in(&utc.with_timezone(&Local)),
-            Zone::Named(tz) => self.next_in(&utc.with_timezone(&tz)),
-        }
-    }
-
-    fn next_in<Tz: TimeZone>(&self, after: &DateTime<Tz>) -> Option<SystemTime> {
-        let next = self.cron.find_next_occurrence(after, false).ok()?;
+        let next = self
+            .cron
+            .find_next_occurrence(&utc.with_timezone(&zone.tz()), false)
+            .ok()?;
         let seconds = u64::try_from(next.timestamp()).ok()?;
         let nanos = next.timestamp_subsec_nanos();
         SystemTime::UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
@@ -88,7 +147,8 @@ impl CronExpression {
 }
 
 /// A cron expression: 5 fields (minute hour day month weekday), 6 with a leading seconds
-/// field, or a macro (`@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`).
+/// field, or a macro (`@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`); one that never
+/// comes (`0 0 30 2 *`) is refused.
 pub fn cron_expression(text: &str) -> Result<CronExpression, Invalid> {
     let text = text.trim();
     let fields = text.split_whitespace().count();
@@ -104,17 +164,24 @@ pub fn cron_expression(text: &str) -> Result<CronExpression, Invalid> {
     let cron = parser
         .parse(text)
         .map_err(|err| Invalid::NotCron(err.to_string()))?;
-    Ok(CronExpression {
+    let expression = CronExpression {
         text: text.to_string(),
         cron,
-    })
+    };
+    if expression
+        .next_after(SystemTime::now(), Zone::Named(chrono_tz::UTC))
+        .is_none()
+    {
+        return Err(Invalid::NotCron("it never comes".to_string()));
+    }
+    Ok(expression)
 }
 
-/// `schedule_timezone`: `local` or an IANA zone name.
-pub fn zone(text: &str) -> Result<Zone, Invalid> {
+/// `schedule_timezone`: `local` (vigild's, as named at load) or an IANA zone name.
+pub fn zone(text: &str, local: chrono_tz::Tz) -> Result<Zone, Invalid> {
     let text = text.trim();
     if text.is_empty() || text.eq_ignore_ascii_case("local") {
-        return Ok(Zone::Local);
+        return Ok(Zone::Local(local));
     }
     text.parse::<chrono_tz::Tz>()
         .map(Zone::Named)
@@ -150,7 +217,7 @@ mod tests {
     fn a_named_zone_shifts_the_wall_clock() {
         // Daily at 09:00 in Paris is 08:00 UTC in winter.
         let base = 1_796_313_600; // 2026-12-03 16:00 UTC
-        let paris = zone("Europe/Paris").expect("zone");
+        let paris = zone("Europe/Paris", chrono_tz::UTC).expect("zone");
         let nine = cron_expression("0 9 * * *").expect("parses");
         let next = nine.next_after(at(base), paris).expect("next");
         assert_eq!(next, at(base + 16 * 3600));
@@ -164,14 +231,32 @@ mod tests {
             "* * * * * * *",
             "@fortnightly",
             "nope",
+            "0 0 30 2 *",
         ] {
             assert!(
                 matches!(cron_expression(bad), Err(Invalid::NotCron(_))),
                 "{bad}"
             );
         }
-        assert_eq!(zone("Mars/Olympus"), Err(Invalid::NotTimeZone));
-        assert_eq!(zone(""), Ok(Zone::Local));
-        assert_eq!(zone("UTC"), Ok(Zone::Named(chrono_tz::UTC)));
+        let paris: chrono_tz::Tz = "Europe/Paris".parse().expect("tz");
+        assert_eq!(zone("Mars/Olympus", paris), Err(Invalid::NotTimeZone));
+        assert_eq!(zone("", paris), Ok(Zone::Local(paris)));
+        let local = zone("local", paris).map(|z| z.to_string());
+        assert_eq!(local, Ok("local (Europe/Paris)".to_string()));
+        assert_eq!(zone("UTC", paris), Ok(Zone::Named(chrono_tz::UTC)));
+    }
+
+    #[test]
+    fn the_local_zone_is_named_from_tz_or_refused_with_the_reason() {
+        let paris: chrono_tz::Tz = "Europe/Paris".parse().expect("tz");
+        assert_eq!(local_zone(Some("Europe/Paris")), Ok(paris));
+        assert_eq!(local_zone(Some(":Europe/Paris")), Ok(paris));
+        let path = local_zone(Some("/usr/share/zoneinfo/Europe/Paris"));
+        assert_eq!(path, Ok(paris));
+        let posix = local_zone(Some("CET-1CEST"));
+        assert_eq!(
+            posix,
+            Err("TZ=CET-1CEST is not an IANA zone name".to_string())
+        );
     }
 }

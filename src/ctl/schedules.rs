@@ -43,12 +43,11 @@ fn render(rows: &[Value]) -> String {
     let lines: Vec<[String; 7]> = rows
         .iter()
         .map(|row| {
-            let next = double(row.member("next"));
-            let next = if next > 0.0 {
-                crate::timefmt::clock_seconds(UNIX_EPOCH + Duration::from_secs_f64(next))
-            } else {
-                "-".to_string()
-            };
+            let next = Duration::try_from_secs_f64(double(row.member("next")))
+                .ok()
+                .filter(|next| !next.is_zero())
+                .and_then(|next| UNIX_EPOCH.checked_add(next))
+                .map_or_else(|| "-".to_string(), crate::timefmt::clock_seconds);
             [
                 namespec::of(&text(row.member("group")), &text(row.member("name"))),
                 text(row.member("option")),

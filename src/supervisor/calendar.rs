@@ -10,20 +10,12 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::table::ProcKey;
+use crate::config::schedule::Kind;
 use crate::config::Schedules;
 use crate::process::machine::Clock;
 
 /// The longest wait before the wall clock is looked at again.
 pub const NAP: Duration = Duration::from_secs(60);
-
-/// What comes due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
-    /// `schedule=`: start the program unless it is still running.
-    Start,
-    /// `restart_schedule=`: restart the running program.
-    Restart,
-}
 
 /// One scheduled process's next times and what its schedule skipped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,12 +69,9 @@ pub struct Calendar {
 impl Calendar {
     /// Plans `schedules`' next start and restart after `now` into `plan` and the queue.
     pub fn plan(&mut self, key: &ProcKey, schedules: &Schedules, plan: &mut Plan, now: Clock) {
-        for (kind, expression) in [
-            (Kind::Start, &schedules.start),
-            (Kind::Restart, &schedules.restart),
-        ] {
-            let next = expression
-                .as_ref()
+        for kind in Kind::ALL {
+            let next = schedules
+                .get(kind)
                 .and_then(|expression| expression.next_after(now.wall, schedules.zone));
             plan.set(kind, next);
             if let Some(wall) = next {
@@ -93,13 +82,9 @@ impl Calendar {
 
     /// Plans the time after `due` (or after now, when vigild fell behind) for `due`'s kind.
     pub fn plan_next(&mut self, due: &Due, schedules: &Schedules, plan: &mut Plan, now: Clock) {
-        let expression = match due.kind {
-            Kind::Start => &schedules.start,
-            Kind::Restart => &schedules.restart,
-        };
         let after = due.wall.max(now.wall);
-        let next = expression
-            .as_ref()
+        let next = schedules
+            .get(due.kind)
             .and_then(|expression| expression.next_after(after, schedules.zone));
         plan.set(due.kind, next);
         if let Some(wall) = next {

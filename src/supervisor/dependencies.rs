@@ -26,7 +26,7 @@ pub struct Gate {
     /// What each process with `depends_on` needs.
     needs: HashMap<ProcKey, Vec<Need>>,
     /// Who needs each process, in start order.
-    needed_by: HashMap<ProcKey, Vec<ProcKey>>,
+    needed_by: HashMap<ProcKey, Vec<Need>>,
 }
 
 impl Gate {
@@ -70,7 +70,10 @@ impl Gate {
                 gate.needed_by
                     .entry(need.key.clone())
                     .or_default()
-                    .push(key.clone());
+                    .push(Need {
+                        key: key.clone(),
+                        wants: need.wants,
+                    });
             }
             gate.needs.insert(key.clone(), needs);
         }
@@ -93,8 +96,8 @@ pub fn dependencies<'t>(table: &'t Table, key: &ProcKey) -> &'t [Need] {
     table.gate.needs.get(key).map_or(&[], Vec::as_slice)
 }
 
-/// The processes that depend on `key`, in start order.
-pub fn dependents<'t>(table: &'t Table, key: &ProcKey) -> &'t [ProcKey] {
+/// The processes that depend on `key`, in start order, each with what it needs of `key`.
+pub fn dependents<'t>(table: &'t Table, key: &ProcKey) -> &'t [Need] {
     table.gate.needed_by.get(key).map_or(&[], Vec::as_slice)
 }
 
@@ -167,9 +170,14 @@ mod tests {
             .collect();
         deps.sort();
         assert_eq!(deps, [key("db", "db_0"), key("db", "db_1")]);
-        assert_eq!(dependents(&table, &key("db", "db_1")), [key("web", "web")]);
+        let keys =
+            |needs: &[Need]| -> Vec<ProcKey> { needs.iter().map(|n| n.key.clone()).collect() };
         assert_eq!(
-            dependents(&table, &key("web", "web")),
+            keys(dependents(&table, &key("db", "db_1"))),
+            [key("web", "web")]
+        );
+        assert_eq!(
+            keys(dependents(&table, &key("web", "web"))),
             [key("worker", "worker")]
         );
         assert!(dependencies(&table, &key("db", "db_0")).is_empty());
@@ -192,10 +200,11 @@ mod tests {
             .collect();
         deps.sort();
         assert_eq!(deps, [key("backend", "a"), key("backend", "b")]);
-        assert_eq!(
-            dependents(&fleet, &key("backend", "a")),
-            std::slice::from_ref(&app)
-        );
+        let dependent: Vec<ProcKey> = dependents(&fleet, &key("backend", "a"))
+            .iter()
+            .map(|need| need.key.clone())
+            .collect();
+        assert_eq!(dependent, std::slice::from_ref(&app));
         assert!(fleet.gate.involves(&app) && fleet.gate.involves(&key("backend", "b")));
         assert!(!fleet.gate.is_empty());
         let (_plain_dir, plain) =

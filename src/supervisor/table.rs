@@ -601,12 +601,14 @@ impl Table {
         let Some(active) = self.group(name) else {
             return Vec::new();
         };
+        let fresh: HashMap<&str, &Arc<ProcessConfig>> =
+            new.processes.iter().map(|p| (p.name.as_str(), p)).collect();
         active
             .keys
             .iter()
             .filter(|key| {
                 let current = self.entries.get(*key).map(|e| &e.config);
-                !new.processes.iter().any(|p| Some(p) == current)
+                current != fresh.get(key.1.as_str()).copied()
             })
             .cloned()
             .collect()

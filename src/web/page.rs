@@ -470,13 +470,10 @@ fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
     if let Some(signal) = config.reload_signal {
         rows.push(("reloadsignal", signal.as_str().to_string()));
     }
-    for (option, expression) in [
-        ("schedule", &config.schedules.start),
-        ("restart_schedule", &config.schedules.restart),
-    ] {
-        if let Some(expression) = expression {
+    for kind in crate::config::schedule::Kind::ALL {
+        if let Some(expression) = config.schedules.get(kind) {
             let zone = config.schedules.zone;
-            rows.push((option, format!("{expression} ({zone} time)")));
+            rows.push((kind.option(), format!("{expression} ({zone} time)")));
         }
     }
     if let Some(check) = &config.health_check {

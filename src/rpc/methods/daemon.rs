@@ -81,18 +81,26 @@ pub(super) async fn ask<T>(
 /// CANT_REREAD with every problem.
 pub(super) async fn reload_config(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;
-    let reread = Arc::clone(&api.reread);
-    // Scaled groups stay scaled, as long as the file allows.
-    let scaling = crate::config::Scaling {
-        kept: api.handle.snapshot().scales.to_vec(),
-        asked: None,
-    };
-    let config = tokio::task::spawn_blocking(move || reread(&scaling))
-        .await
-        .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?
-        .map_err(|errors| Fault::with(FaultCode::CantReread, errors.to_string()))?;
+    let config = reread(api, None).await?;
     let diff = ask(api, |reply| Control::Reread(Box::new(config), reply)).await?;
     Ok(render::group_diff(diff))
+}
+
+/// The config file read again off the runtime, with the scaled groups at their sizes (as
+/// long as the file allows) and `asked` besides; CANT_REREAD with every problem.
+pub(super) async fn reread(
+    api: &Api,
+    asked: Option<crate::config::Asked>,
+) -> Result<crate::config::Config, Fault> {
+    let reread = Arc::clone(&api.reread);
+    let scaling = crate::config::Scaling {
+        kept: api.handle.snapshot().scales.to_vec(),
+        asked,
+    };
+    tokio::task::spawn_blocking(move || reread(&scaling))
+        .await
+        .map_err(|err| Fault::with(FaultCode::Failed, err.to_string()))?
+        .map_err(|errors| Fault::with(FaultCode::CantReread, errors.to_string()))
 }
 
 /// `addProcessGroup(name)` (with [`Control::AddGroup`]) and `removeProcessGroup(name)`

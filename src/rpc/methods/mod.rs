@@ -9,6 +9,7 @@ mod daemon;
 mod fleet;
 mod logs;
 mod process;
+mod reload;
 mod scale;
 mod stats;
 mod system;
@@ -121,7 +122,7 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::SignalProcess => process::signal(api, args).await,
         Method::SignalProcessGroup => process::signal_group(api, args).await,
         Method::SignalAllProcesses => process::signal_all(api, args).await,
-        Method::ReloadProcess => process::reload(api, args).await,
+        Method::ReloadProcess => reload::reload(api, args).await,
         Method::SendProcessStdin => process::send_stdin(api, args).await,
 
         Method::ReadLog | Method::ReadMainLog => logs::read_main(api, args).await,

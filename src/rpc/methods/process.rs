@@ -3,12 +3,11 @@
 //! snapshot ([`lookup`]); starts and stops are requests whose waits [`wait`] orchestrates.
 
 use super::Outcome;
-use crate::config::Readiness;
 use crate::namespec::Namespec;
 use crate::process::state::State;
 use crate::rpc::args::{self, Args};
 use crate::rpc::codec::Value;
-use crate::rpc::faults::{Fault, FaultCode};
+use crate::rpc::faults::Fault;
 use crate::rpc::wait::{self, Goal};
 use crate::rpc::{lookup, render, Api};
 use crate::supervisor::{Control, ProcessView};
@@ -117,94 +116,6 @@ async fn signal_many(api: &Api, processes: Vec<ProcessView>, signal: &str) -> Ou
         results.push(render::result_entry(process, &outcome));
     }
     Ok(Value::Array(results))
-}
-
-/// `vigil.reloadProcess(name, wait=True)`: the program's `reloadsignal` to one process,
-/// to a group's (`group:*`) or to every process (`all`) that has one; one process's
-/// refusal is a fault, a group's or all's come in the result list. With `wait`, a
-/// `ready=notify` program's reload is over at its `READY=1` after `RELOADING=1`.
-pub(super) async fn reload(api: &Api, args: Args<'_>) -> Outcome {
-    let (namespec, wait) = args.string_and_wait()?;
-    let processes = match Namespec::parse(namespec) {
-        // `all` as supervisorctl means it; a process named all is `all:all`.
-        _ if namespec == "all" => {
-            let everyone = lookup::in_start_order(api, None);
-            everyone
-                .into_iter()
-                .filter(|p| p.config.reload_signal.is_some())
-                .collect()
-        }
-        Namespec::Group(group) => lookup::group_members(api, &group)?,
-        Namespec::Process { .. } => {
-            let process = lookup::process(api, namespec)?;
-            reload_one(api, &process, wait).await?;
-            return Ok(Value::Array(vec![render::result_entry(&process, &Ok(()))]));
-        }
-    };
-    let mut results = Vec::with_capacity(processes.len());
-    let reloadable = processes
-        .iter()
-        .filter(|p| matches!(p.state, State::Running { .. } | State::Starting { .. }));
-    for process in reloadable {
-        let outcome = reload_one(api, process, wait).await;
-        results.push(render::result_entry(process, &outcome));
-    }
-    Ok(Value::Array(results))
-}
-
-/// Sends one process its reload signal and, with `wait` on a `ready=notify` program,
-/// waits for the reload it announces to end.
-async fn reload_one(api: &Api, process: &ProcessView, wait: bool) -> Result<(), Fault> {
-    let namespec = process.namespec();
-    let key = lookup::key_of(process);
-    let done_before = process.announced.reloads_done;
-    let changes = api.handle.changes_of(&key);
-    let asked = key.clone();
-    api.handle
-        .request(move |reply| Control::Reload(asked, reply))
-        .await
-        .map_err(|refusal| Fault::refused(refusal, &namespec))?;
-    if !wait || process.config.ready != Readiness::Notify {
-        return Ok(());
-    }
-    let pid = process.state.pid();
-    let limit = process.config.ready_timeout;
-    let reloaded = async {
-        loop {
-            let next = changes.next();
-            tokio::pin!(next);
-            next.as_mut().enable();
-            let view = api.handle.snapshot().process(&key.0, &key.1).cloned();
-            match view {
-                Some(view) if view.state.pid() == pid && pid.is_some() => {
-                    if view.announced.reloads_done > done_before {
-                        return Ok(());
-                    }
-                }
-                _ => {
-                    return Err(Fault::with(
-                        FaultCode::AbnormalTermination,
-                        namespec.clone(),
-                    ))
-                }
-            }
-            if changes.ended() {
-                return Err(Fault::bare(FaultCode::ShutdownState));
-            }
-            next.await;
-        }
-    };
-    tokio::time::timeout(limit, reloaded)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Fault::with(
-                FaultCode::Failed,
-                format!(
-                    "{namespec}: no RELOADING=1 then READY=1 within {}s (ready_timeout)",
-                    limit.as_secs_f64()
-                ),
-            ))
-        })
 }
 
 /// `sendProcessStdin(name, chars)`.

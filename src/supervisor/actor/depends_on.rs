@@ -29,8 +29,11 @@ impl Supervisor {
             return;
         }
         if !self.waiting.is_empty() {
-            self.recheck_starts
-                .extend(dependencies::dependents(&self.table, key).iter().cloned());
+            self.recheck_starts.extend(
+                dependencies::dependents(&self.table, key)
+                    .iter()
+                    .map(|need| need.key.clone()),
+            );
         }
         if !self.stopping_after_dependents.is_empty() {
             self.recheck_stops.extend(
@@ -98,8 +101,10 @@ impl Supervisor {
     /// [`Self::stop_dependents_first`], never visiting a process twice.
     pub(super) fn stop_dependents_from(&mut self, key: &ProcKey, seen: &mut Vec<ProcKey>) -> bool {
         let mut all_stopped = true;
-        for dependent in dependencies::dependents(&self.table, key).to_vec() {
-            if seen.contains(&dependent) {
+        for need in dependencies::dependents(&self.table, key).to_vec() {
+            let dependent = need.key;
+            // A dependent that only needed `key` to have exited keeps running.
+            if need.wants == crate::config::Wants::Exited || seen.contains(&dependent) {
                 continue;
             }
             seen.push(dependent.clone());

@@ -370,7 +370,9 @@ impl Supervisor {
             return Err(Refusal::NotRunning);
         };
         match signal::send(pid, signal, false) {
-            Ok(_) => {
+            // Gone before the signal: its exit is on its way.
+            Ok(Delivery::Gone) => Err(Refusal::NotRunning),
+            Ok(Delivery::Sent) => {
                 let _ = self.apply(key, Input::Reloaded { signal });
                 self.events
                     .publish(Event::reload(&key.0, &key.1, pid, signal));

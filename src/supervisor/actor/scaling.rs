@@ -21,12 +21,15 @@ impl Supervisor {
         let config = Arc::clone(&self.config);
         let before = self.scales.len();
         self.scales.retain(|scaled| {
-            let file = config
-                .groups
-                .iter()
-                .find(|g| g.name == scaled.group)
-                .and_then(|g| g.numprocs);
-            let kept = file == Some(scaled.file_numprocs);
+            let group = config.groups.iter().find(|g| g.name == scaled.group);
+            let file = group.and_then(|g| g.numprocs);
+            // Read at the scaled size from the same program (a reread that raced the scale
+            // was not: the file wins then too).
+            let applied = group.is_some_and(|g| {
+                g.processes.len() == scaled.numprocs as usize
+                    && g.processes.iter().all(|p| p.program == scaled.program)
+            });
+            let kept = file == Some(scaled.file_numprocs) && applied;
             if !kept {
                 tracing::info!(
                     "scale: {} goes back to the file's numprocs ({}): it changed since the group was scaled to {}",

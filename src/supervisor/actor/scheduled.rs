@@ -4,7 +4,8 @@
 //! path. The times and their queue live in `supervisor/calendar.rs`.
 
 use super::*;
-use crate::supervisor::calendar::{Due, Kind};
+use crate::config::schedule::Kind;
+use crate::supervisor::calendar::Due;
 
 impl Supervisor {
     /// Plans the schedules of `keys` (entries new to the table).
@@ -57,22 +58,22 @@ impl Supervisor {
             return;
         };
         let name = entry.config.name.clone();
+        let expression = entry
+            .config
+            .schedules
+            .get(due.kind)
+            .map(ToString::to_string)
+            .unwrap_or_default();
         let state = entry.process.state();
         let busy = entry.pending_start.is_some() || self.waiting.contains(key);
         let action = match (due.kind, state) {
             (Kind::Start, State::Stopped | State::Exited | State::Fatal) if !busy => {
-                tracing::info!(
-                    "schedule: starting {name} (schedule={})",
-                    expression(entry, due.kind)
-                );
+                tracing::info!("schedule: starting {name} (schedule={expression})");
                 self.start(key);
                 "start"
             }
             (Kind::Restart, State::Running { .. }) => {
-                tracing::info!(
-                    "schedule: restarting {name} (restart_schedule={})",
-                    expression(entry, due.kind)
-                );
+                tracing::info!("schedule: restarting {name} (restart_schedule={expression})");
                 let _ = self.apply(key, Input::Restart(ExitReason::Scheduled));
                 "restart"
             }
@@ -84,10 +85,16 @@ impl Supervisor {
                 } else {
                     "restart"
                 };
-                tracing::warn!(
-                    "schedule: skipped a {what} of {name}: it is still {} from the last one",
-                    state.name()
-                );
+                if self.waiting.contains(key) {
+                    tracing::warn!(
+                        "schedule: skipped a {what} of {name}: its last start still waits for its dependencies"
+                    );
+                } else {
+                    tracing::warn!(
+                        "schedule: skipped a {what} of {name}: it is still {} from the last one",
+                        state.name()
+                    );
+                }
                 if let Some(entry) = self.table.entries.get_mut(key) {
                     entry.plan.skipped += 1;
                 }
@@ -97,17 +104,4 @@ impl Supervisor {
         self.events
             .publish(Event::schedule(&key.0, &key.1, action, due.wall));
     }
-}
-
-/// The expression of `kind` as written, for the log.
-fn expression(entry: &crate::supervisor::table::Entry, kind: Kind) -> String {
-    let schedules = &entry.config.schedules;
-    let expression = match kind {
-        Kind::Start => &schedules.start,
-        Kind::Restart => &schedules.restart,
-    };
-    expression
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default()
 }
