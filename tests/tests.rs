@@ -52,3 +52,5 @@ mod containers;
 mod readiness;
 // Operations: graceful reloads, scaling at runtime, schedules, one-shot tasks.
 mod operations;
+// Resource controls: rlimits, priorities, CPU affinity, no_new_privs.
+mod resources;

@@ -162,6 +162,31 @@ pub enum Invalid {
     /// `ready=log:` with a pattern that does not compile.
     #[error("bad regular expression: {0}")]
     BadRegex(String),
+    /// Outside the option's range.
+    #[error("must be between {low} and {high}")]
+    OutOfRange {
+        /// The lowest value allowed.
+        low: i32,
+        /// The highest value allowed.
+        high: i32,
+    },
+    /// vigil `rlimit_*=soft:hard` with the soft limit above the hard one.
+    #[error("the soft limit is above the hard limit")]
+    SoftAboveHard,
+    /// vigil `ioclass=`: not a class.
+    #[error("unknown I/O class (expected realtime, best-effort or idle)")]
+    NotIoClass,
+    /// vigil `cpu_affinity=`: not a list of CPUs and ranges.
+    #[error("not a CPU list (expected e.g. 0-3,6)")]
+    NotCpuList,
+    /// vigil `cpu_affinity=` naming a CPU this host does not have.
+    #[error("CPU {cpu} does not exist (this host has CPUs 0-{})", cpus - 1)]
+    NoSuchCpu {
+        /// The CPU named.
+        cpu: u32,
+        /// How many CPUs the host has.
+        cpus: u32,
+    },
     /// vigil `schedule=`/`restart_schedule=`: not a cron expression.
     #[error("not a cron expression: {0}")]
     NotCron(String),

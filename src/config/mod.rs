@@ -6,6 +6,7 @@
 //! line, section, option and value) before failing. This module reads
 //! files only; it never spawns or looks at running processes.
 
+pub mod controls;
 mod depends_on;
 mod diagnostic;
 pub mod event_types;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 
+pub use controls::ResourceControls;
 pub use diagnostic::{ConfigErrors, Diagnostic, Location};
 pub use expand::ExpandError;
 pub use invalid::Invalid;
@@ -407,6 +409,9 @@ pub struct ProcessConfig {
     pub reload_signal: Option<Signal>,
     /// vigil `schedule`, `restart_schedule` and `schedule_timezone`.
     pub schedules: Schedules,
+    /// vigil `rlimit_*`, `nice`, `oom_score_adj`, `ioclass`/`ionice`, `cpu_affinity`,
+    /// `no_new_privs`: applied in the child before exec.
+    pub controls: ResourceControls,
     /// vigil: when this process ends for good with nobody having asked (FATAL, or EXITED
     /// with no restart coming), vigild stops everything and exits with its status
     /// (`essential`, on the program or on its `[group:x]`).

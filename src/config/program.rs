@@ -332,6 +332,7 @@ fn read_program(
         health_check: read_health_check(&mut reader, &names),
         depends_on: read_depends_on(&mut reader, &names, dependent_startup, warnings),
         reload_signal: reader.optional("reloadsignal", &names, value::signal),
+        controls: super::controls::read(&mut reader, &names, ctx.cpus),
         schedules: Schedules {
             start: reader.optional("schedule", &names, schedule::cron_expression),
             restart: reader.optional("restart_schedule", &names, schedule::cron_expression),

@@ -107,6 +107,8 @@ pub(super) struct Context {
     pub scaling: super::Scaling,
     /// vigild's local time zone for schedules, or why it cannot be named (UTC then).
     pub local_zone: Result<chrono_tz::Tz, String>,
+    /// The CPUs this host has (`cpu_affinity` may name only those).
+    pub cpus: u32,
 }
 
 impl Context {
@@ -165,6 +167,7 @@ pub(super) fn load(
                 .find(|(key, _)| key == "TZ")
                 .map(|(_, tz)| tz.as_str()),
         ),
+        cpus: super::controls::host_cpus(),
     };
     let supervisord = read_supervisord(&supervisord_section, &ctx, cwd, &mut errors);
     process_env.extend(supervisord.environment.iter().cloned());
@@ -733,6 +736,7 @@ pub(super) fn load_ctl(
         cwd: cwd.to_path_buf(),
         scaling: super::Scaling::default(),
         local_zone: Ok(chrono_tz::UTC),
+        cpus: 1,
     };
     let mut errors = Vec::new();
     let ctl = doc

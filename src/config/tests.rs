@@ -373,6 +373,27 @@ fn bad_values_are_located_errors() {
             "schedule=@hourly\nschedule_timezone=Mars/Olympus",
             "schedule_timezone=Mars/Olympus: unknown time zone",
         ),
+        ("nice=20", "nice=20: must be between -20 and 19"),
+        (
+            "oom_score_adj=-1001",
+            "oom_score_adj=-1001: must be between -1000 and 1000",
+        ),
+        ("ionice=8", "ionice=8: must be between 0 and 7"),
+        (
+            "ioclass=fast",
+            "ioclass=fast: unknown I/O class (expected realtime, best-effort or idle)",
+        ),
+        (
+            "cpu_affinity=0-4095",
+            "cpu_affinity=0-4095: CPU 4095 does not exist (this host has CPUs 0-",
+        ),
+        ("cpu_affinity=three", "not a CPU list (expected e.g. 0-3,6)"),
+        (
+            "rlimit_nofile=4096:1024",
+            "rlimit_nofile=4096:1024: the soft limit is above the hard limit",
+        ),
+        ("rlimit_core=huge", "rlimit_core=huge: not a byte size"),
+        ("no_new_privs=maybe", "no_new_privs=maybe: not a boolean"),
         (
             "depends_on=db:healthy",
             "depends_on=db:healthy: unknown state 'healthy' (expected name, name:running or name:exited)",

@@ -11,6 +11,8 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::io;
 use std::os::fd::RawFd;
 
+use super::controls::{self, ChildControls, Control};
+
 /// A command ready to start: every byte the child needs, built before the clone.
 #[derive(Debug)]
 pub struct Launch {
@@ -30,6 +32,8 @@ pub struct Launch {
     pub stdio: [RawFd; 3],
     /// vigil `ready=fd:N`: (this fd, the number N the child gets it at).
     pub notification: Option<(RawFd, RawFd)>,
+    /// vigil's resource controls (limits, priorities, affinity, `no_new_privs`).
+    pub controls: ChildControls,
 }
 
 /// The ids a child switches to, resolved before the start.
@@ -56,6 +60,8 @@ pub enum Stage {
     Identity,
     /// `execve` of the program.
     Exec,
+    /// vigil: applying one of the program's resource controls.
+    Control(Control),
 }
 
 impl Stage {
@@ -67,11 +73,15 @@ impl Stage {
             Stage::Chdir => 3,
             Stage::Identity => 4,
             Stage::Exec => 5,
+            Stage::Control(control) => CONTROL_CODES + control.code(),
         }
     }
 
     /// The stage for `code`; `None` for 0 (no failure).
     pub fn from_code(code: c_int) -> Option<Stage> {
+        if code >= CONTROL_CODES {
+            return Control::from_code(code - CONTROL_CODES).map(Stage::Control);
+        }
         [
             Stage::Clone,
             Stage::Stdio,
@@ -83,6 +93,9 @@ impl Stage {
         .find(|stage| stage.code() == code)
     }
 }
+
+/// Where the codes of [`Stage::Control`] begin.
+const CONTROL_CODES: c_int = 100;
 
 /// A start that failed, with the OS error of the failed step.
 #[derive(Debug)]
@@ -108,6 +121,8 @@ struct Shared<'a> {
     errno: c_int,
     /// vigild's pid: the child's parent, whose death must take the child with it.
     supervisor: libc::pid_t,
+    /// `cpu_affinity`'s set, built before the clone.
+    cpus: libc::cpu_set_t,
 }
 
 /// Starts `launch`; returns the child's pid (also its process group id). `extra_flags`
@@ -131,6 +146,7 @@ pub fn launch(launch: &Launch, extra_flags: c_int) -> Result<i32, LaunchError> {
         failed: 0,
         errno: 0,
         supervisor,
+        cpus: controls::cpu_set(&launch.controls.cpus),
     };
     let mut stack = vec![0u8; CHILD_STACK];
     // The stack grows down from its end, 16-byte aligned as the ABI asks.
@@ -260,6 +276,9 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         if let Some(mask) = launch.umask {
             libc::umask(mask);
         }
+        // vigil's controls while vigild's privileges hold (a negative nice, a raised hard
+        // limit, a realtime I/O class need them).
+        controls::apply(&launch.controls, &shared.cpus).map_err(Stage::Control)?;
         // The user first, then its directory, as supervisord does: a directory the user
         // cannot enter fails. Raw system calls: glibc's wrappers would synchronise the ids
         // of every thread of the process whose memory the child borrows (vigild's).
@@ -306,6 +325,7 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&raw mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
+        controls::apply_last(&launch.controls).map_err(Stage::Control)?;
         libc::execve(launch.program.as_ptr(), shared.argv, shared.envp);
     }
     Err(Stage::Exec)

@@ -18,6 +18,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::{access, pipe2, AccessFlags};
 
+use super::controls::ChildControls;
 use super::launch::{Identity, Launch, LaunchError, Stage};
 pub use super::spawn_error::SpawnError;
 use crate::config::{value, ProcessConfig};
@@ -171,6 +172,7 @@ pub fn prepare(
         notification: notification_write
             .as_ref()
             .map(|(write, target)| (write.as_raw_fd(), *target)),
+        controls: ChildControls::prepare(&config.controls)?,
     };
     Ok(Prepared {
         plan,
@@ -364,6 +366,10 @@ fn launch_error(
         },
         Stage::Exec => SpawnError::Exec {
             argv0: argv0.to_string(),
+            errno,
+        },
+        Stage::Control(control) => SpawnError::Control {
+            what: control.describe(&config.controls),
             errno,
         },
     }

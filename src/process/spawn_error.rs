@@ -87,6 +87,25 @@ pub enum SpawnError {
         /// `ENOENT`-style name of the error.
         errno: String,
     },
+    /// vigil: the child could not apply one of its resource controls.
+    #[error("couldn't apply {what}: {errno}")]
+    Control {
+        /// The option and its value (`rlimit_nofile=1048576`).
+        what: String,
+        /// `EPERM`-style name of the error.
+        errno: String,
+    },
+    /// vigil: an `rlimit_*` above vigild's own hard limit, which vigild (not root) cannot
+    /// raise.
+    #[error("{option}={wanted} is above vigild's own hard limit ({own}); only a vigild with CAP_SYS_RESOURCE (root) may raise it")]
+    AboveHardLimit {
+        /// The option.
+        option: &'static str,
+        /// Its value.
+        wanted: String,
+        /// vigild's hard limit.
+        own: String,
+    },
     /// The exec itself failed.
     #[error("couldn't exec {argv0}: {errno}")]
     Exec {

@@ -467,6 +467,7 @@ fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
         let entries: Vec<String> = config.depends_on.iter().map(ToString::to_string).collect();
         rows.push(("depends_on", entries.join(", ")));
     }
+    rows.extend(config.controls.options());
     if let Some(signal) = config.reload_signal {
         rows.push(("reloadsignal", signal.as_str().to_string()));
     }

@@ -79,6 +79,7 @@ fn config() -> ProcessConfig {
         ready_timeout: Duration::from_secs(90),
         watchdog: None,
         reload_signal: None,
+        controls: crate::config::ResourceControls::default(),
         schedules: crate::config::Schedules::default(),
     }
 }

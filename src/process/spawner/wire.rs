@@ -4,6 +4,9 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use std::ffi::c_int;
+
+use crate::process::controls::ChildControls;
 use crate::process::launch::{Identity, Launch};
 
 /// Serialises everything but the fds: strings as length-prefixed bytes, numbers as i64.
@@ -46,6 +49,29 @@ pub(super) fn encode(plan: &Launch) -> Vec<u8> {
         plan.notification
             .map_or(-1, |(_, target)| i64::from(target)),
     );
+    let controls = &plan.controls;
+    number(&mut out, controls.rlimits.len() as i64);
+    for (resource, soft, hard) in &controls.rlimits {
+        number(&mut out, i64::from(*resource));
+        // u64 limits travel as their bits (unlimited is u64::MAX).
+        number(&mut out, *soft as i64);
+        number(&mut out, i64::from(hard.is_some()));
+        number(&mut out, hard.unwrap_or_default() as i64);
+    }
+    number(&mut out, controls.nice.map_or(i64::MIN, i64::from));
+    match &controls.oom_score_adj {
+        Some(score) => {
+            number(&mut out, 1);
+            bytes(&mut out, score);
+        }
+        None => number(&mut out, 0),
+    }
+    number(&mut out, controls.ioprio.map_or(-1, i64::from));
+    number(&mut out, controls.cpus.len() as i64);
+    for cpu in &controls.cpus {
+        number(&mut out, i64::from(*cpu));
+    }
+    number(&mut out, i64::from(controls.no_new_privs));
     out
 }
 
@@ -88,6 +114,7 @@ pub(super) fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
         -1 => None,
         target => Some((fds.get(3)?.as_raw_fd(), RawFd::try_from(target).ok()?)),
     };
+    let controls = decode_controls(&mut reader)?;
     Some(Launch {
         program,
         argv,
@@ -97,6 +124,44 @@ pub(super) fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
         identity,
         stdio,
         notification,
+        controls,
+    })
+}
+
+/// The resource controls, as [`encode`] wrote them.
+fn decode_controls(reader: &mut Reader<'_>) -> Option<ChildControls> {
+    let rlimits = (0..reader.number()?)
+        .map(|_| {
+            let resource = c_int::try_from(reader.number()?).ok()?;
+            let soft = reader.number()? as u64;
+            let has_hard = reader.number()? != 0;
+            let hard = reader.number()? as u64;
+            Some((resource, soft, has_hard.then_some(hard)))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let nice = match reader.number()? {
+        i64::MIN => None,
+        nice => Some(c_int::try_from(nice).ok()?),
+    };
+    let oom_score_adj = match reader.number()? {
+        0 => None,
+        _ => Some(reader.c_string()?.into_bytes()),
+    };
+    let ioprio = match reader.number()? {
+        -1 => None,
+        value => Some(c_int::try_from(value).ok()?),
+    };
+    let cpus = (0..reader.number()?)
+        .map(|_| u32::try_from(reader.number()?).ok())
+        .collect::<Option<Vec<_>>>()?;
+    let no_new_privs = reader.number()? != 0;
+    Some(ChildControls {
+        rlimits,
+        nice,
+        oom_score_adj,
+        ioprio,
+        cpus,
+        no_new_privs,
     })
 }
 
@@ -147,6 +212,14 @@ mod tests {
             }),
             stdio: [0, 1, 2],
             notification: Some((3, 5)),
+            controls: ChildControls {
+                rlimits: vec![(7, 64, Some(u64::MAX)), (4, u64::MAX, None)],
+                nice: Some(-5),
+                oom_score_adj: Some(b"-500".to_vec()),
+                ioprio: Some(3 << 13),
+                cpus: vec![0, 3],
+                no_new_privs: true,
+            },
         };
         let fds: Vec<OwnedFd> = (0..4)
             .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
@@ -160,6 +233,7 @@ mod tests {
         let id = back.identity.expect("identity");
         assert_eq!((id.uid, id.gid, id.groups), (1000, 100, vec![100, 27]));
         assert_eq!(back.notification.map(|(_, target)| target), Some(5));
+        assert_eq!(back.controls, plan.controls);
         assert!(decode(&encode(&plan)[..10], &fds).is_none(), "truncated");
     }
 }

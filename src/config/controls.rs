@@ -1,0 +1,358 @@
+//! vigil's per-program resource controls: `rlimit_*` (each `soft` or `soft:hard`, with
+//! `unlimited` and size suffixes), `nice`, `oom_score_adj`, `ioclass`/`ionice`,
+//! `cpu_affinity` and `no_new_privs`, read and checked at load. What a child gets from them
+//! is prepared and applied in `process/`; nothing here touches a process.
+
+use super::expand::Names;
+use super::invalid::Invalid;
+use super::resolve::SectionReader;
+use super::value;
+
+/// A program's resource controls; all absent is supervisord's behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceControls {
+    /// `rlimit_*`, in [`Resource::ALL`] order.
+    pub rlimits: Vec<Rlimit>,
+    /// `nice=-20..19`.
+    pub nice: Option<i32>,
+    /// `oom_score_adj=-1000..1000`.
+    pub oom_score_adj: Option<i32>,
+    /// `ioclass=` / `ionice=`.
+    pub io: Option<IoPriority>,
+    /// `cpu_affinity=0-3,6`: the CPUs, ascending.
+    pub cpu_affinity: Option<Vec<u32>>,
+    /// `no_new_privs=true`: `prctl(PR_SET_NO_NEW_PRIVS)` before exec.
+    pub no_new_privs: bool,
+}
+
+impl ResourceControls {
+    /// Whether any control is set.
+    pub fn any(&self) -> bool {
+        *self != ResourceControls::default()
+    }
+
+    /// Each control set, as `(option, value)` the way a config writes it, for the page's
+    /// effective config and the spawn errors.
+    pub fn options(&self) -> Vec<(&'static str, String)> {
+        let mut options: Vec<(&'static str, String)> = self
+            .rlimits
+            .iter()
+            .map(|limit| (limit.resource.option(), limit.to_string()))
+            .collect();
+        if let Some(nice) = self.nice {
+            options.push(("nice", nice.to_string()));
+        }
+        if let Some(score) = self.oom_score_adj {
+            options.push(("oom_score_adj", score.to_string()));
+        }
+        match self.io {
+            Some(IoPriority::Realtime(level)) => {
+                options.push(("ioclass", "realtime".into()));
+                options.push(("ionice", level.to_string()));
+            }
+            Some(IoPriority::BestEffort(level)) => {
+                options.push(("ioclass", "best-effort".into()));
+                options.push(("ionice", level.to_string()));
+            }
+            Some(IoPriority::Idle) => options.push(("ioclass", "idle".into())),
+            None => {}
+        }
+        if let Some(cpus) = &self.cpu_affinity {
+            let cpus: Vec<String> = cpus.iter().map(ToString::to_string).collect();
+            options.push(("cpu_affinity", cpus.join(",")));
+        }
+        if self.no_new_privs {
+            options.push(("no_new_privs", "true".into()));
+        }
+        options
+    }
+}
+
+impl std::fmt::Display for Rlimit {
+    /// As written: `4096`, `4096:8192`, `unlimited`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let one = |value: u64| {
+            if value == u64::MAX {
+                "unlimited".to_string()
+            } else {
+                value.to_string()
+            }
+        };
+        match self.hard {
+            Some(hard) => write!(f, "{}:{}", one(self.soft), one(hard)),
+            None => f.write_str(&one(self.soft)),
+        }
+    }
+}
+
+/// One `rlimit_*` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    /// Which limit.
+    pub resource: Resource,
+    /// The soft limit (`u64::MAX` is unlimited).
+    pub soft: u64,
+    /// The hard limit, when given (else the inherited one stays).
+    pub hard: Option<u64>,
+}
+
+/// The limits a program may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// `rlimit_nofile`: open files.
+    Nofile,
+    /// `rlimit_nproc`: processes of the user.
+    Nproc,
+    /// `rlimit_core`: core file size.
+    Core,
+    /// `rlimit_memlock`: locked memory.
+    Memlock,
+    /// `rlimit_stack`: stack size.
+    Stack,
+    /// `rlimit_as`: address space.
+    As,
+    /// `rlimit_cpu`: CPU seconds.
+    Cpu,
+    /// `rlimit_fsize`: file size.
+    Fsize,
+}
+
+impl Resource {
+    /// Every limit, in the order the options are read.
+    pub const ALL: [Resource; 8] = [
+        Resource::Nofile,
+        Resource::Nproc,
+        Resource::Core,
+        Resource::Memlock,
+        Resource::Stack,
+        Resource::As,
+        Resource::Cpu,
+        Resource::Fsize,
+    ];
+
+    /// The option's name.
+    pub fn option(self) -> &'static str {
+        match self {
+            Resource::Nofile => "rlimit_nofile",
+            Resource::Nproc => "rlimit_nproc",
+            Resource::Core => "rlimit_core",
+            Resource::Memlock => "rlimit_memlock",
+            Resource::Stack => "rlimit_stack",
+            Resource::As => "rlimit_as",
+            Resource::Cpu => "rlimit_cpu",
+            Resource::Fsize => "rlimit_fsize",
+        }
+    }
+
+    /// The `RLIMIT_*` number `setrlimit` takes.
+    pub fn number(self) -> i32 {
+        let number = match self {
+            Resource::Nofile => libc::RLIMIT_NOFILE,
+            Resource::Nproc => libc::RLIMIT_NPROC,
+            Resource::Core => libc::RLIMIT_CORE,
+            Resource::Memlock => libc::RLIMIT_MEMLOCK,
+            Resource::Stack => libc::RLIMIT_STACK,
+            Resource::As => libc::RLIMIT_AS,
+            Resource::Cpu => libc::RLIMIT_CPU,
+            Resource::Fsize => libc::RLIMIT_FSIZE,
+        };
+        // The constants are small non-negative numbers on every Linux target.
+        i32::try_from(number).unwrap_or(i32::MAX)
+    }
+}
+
+/// `ioclass=` with its level (`ionice=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoPriority {
+    /// `realtime`, level 0 (highest) to 7.
+    Realtime(u8),
+    /// `best-effort`, level 0 to 7 (the kernel's default class, level 4).
+    BestEffort(u8),
+    /// `idle`: only when no other program wants the disk.
+    Idle,
+}
+
+impl IoPriority {
+    /// The value `ioprio_set` takes: class in the top bits, level below.
+    pub fn value(self) -> i32 {
+        const CLASS_SHIFT: i32 = 13;
+        match self {
+            IoPriority::Realtime(level) => (1 << CLASS_SHIFT) | i32::from(level),
+            IoPriority::BestEffort(level) => (2 << CLASS_SHIFT) | i32::from(level),
+            IoPriority::Idle => 3 << CLASS_SHIFT,
+        }
+    }
+}
+
+impl std::fmt::Display for IoPriority {
+    /// As `ionice -p` prints it: `realtime: prio 0`, `best-effort: prio 7`, `idle`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IoPriority::Realtime(level) => write!(f, "realtime: prio {level}"),
+            IoPriority::BestEffort(level) => write!(f, "best-effort: prio {level}"),
+            IoPriority::Idle => write!(f, "idle"),
+        }
+    }
+}
+
+/// Reads a program section's resource controls; `cpus` is how many CPUs this host has.
+pub(super) fn read(reader: &mut SectionReader<'_>, names: &Names, cpus: u32) -> ResourceControls {
+    let rlimits = Resource::ALL
+        .into_iter()
+        .filter_map(|resource| {
+            reader.optional(resource.option(), names, |text| rlimit(resource, text))
+        })
+        .collect();
+    let level = reader.optional("ionice", names, |text| ranged(text, 0, 7));
+    let class = reader.optional("ioclass", names, io_class);
+    let io = match (class, level) {
+        (None, None) => None,
+        (Some(IoClass::Idle), _) => Some(IoPriority::Idle),
+        (Some(IoClass::Realtime), level) => Some(IoPriority::Realtime(level_of(level))),
+        (Some(IoClass::BestEffort) | None, level) => Some(IoPriority::BestEffort(level_of(level))),
+    };
+    ResourceControls {
+        rlimits,
+        nice: reader.optional("nice", names, |text| ranged(text, -20, 19)),
+        oom_score_adj: reader.optional("oom_score_adj", names, |text| ranged(text, -1000, 1000)),
+        io,
+        cpu_affinity: reader.optional("cpu_affinity", names, |text| cpu_list(text, cpus)),
+        no_new_privs: reader.parse("no_new_privs", names, false, value::boolean),
+    }
+}
+
+/// An `ionice=` level, 4 (the kernel's default) when only the class is given.
+fn level_of(level: Option<i32>) -> u8 {
+    level
+        .and_then(|level| u8::try_from(level).ok())
+        .unwrap_or(4)
+}
+
+/// `ioclass=`'s classes.
+enum IoClass {
+    Realtime,
+    BestEffort,
+    Idle,
+}
+
+fn io_class(text: &str) -> Result<IoClass, Invalid> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "realtime" | "rt" | "1" => Ok(IoClass::Realtime),
+        "best-effort" | "besteffort" | "be" | "2" => Ok(IoClass::BestEffort),
+        "idle" | "3" => Ok(IoClass::Idle),
+        _ => Err(Invalid::NotIoClass),
+    }
+}
+
+/// An integer in `low..=high`.
+fn ranged(text: &str, low: i32, high: i32) -> Result<i32, Invalid> {
+    let number = value::integer(text)?;
+    i32::try_from(number)
+        .ok()
+        .filter(|n| (low..=high).contains(n))
+        .ok_or(Invalid::OutOfRange { low, high })
+}
+
+/// `soft` or `soft:hard`, each a number (with a size suffix) or `unlimited`.
+fn rlimit(resource: Resource, text: &str) -> Result<Rlimit, Invalid> {
+    let one = |text: &str| -> Result<u64, Invalid> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("unlimited") || text.eq_ignore_ascii_case("infinity") {
+            return Ok(u64::MAX);
+        }
+        value::byte_size(text)
+    };
+    let (soft, hard) = match text.split_once(':') {
+        Some((soft, hard)) => (one(soft)?, Some(one(hard)?)),
+        None => (one(text)?, None),
+    };
+    if hard.is_some_and(|hard| soft > hard) {
+        return Err(Invalid::SoftAboveHard);
+    }
+    Ok(Rlimit {
+        resource,
+        soft,
+        hard,
+    })
+}
+
+/// `0-3,6`: CPU numbers and ranges, each below `cpus`.
+fn cpu_list(text: &str, cpus: u32) -> Result<Vec<u32>, Invalid> {
+    let mut list = Vec::new();
+    for item in text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let number = |text: &str| text.trim().parse::<u32>().map_err(|_| Invalid::NotCpuList);
+        let (first, last) = match item.split_once('-') {
+            Some((first, last)) => (number(first)?, number(last)?),
+            None => (number(item)?, number(item)?),
+        };
+        if first > last {
+            return Err(Invalid::NotCpuList);
+        }
+        if last >= cpus {
+            return Err(Invalid::NoSuchCpu { cpu: last, cpus });
+        }
+        list.extend(first..=last);
+    }
+    if list.is_empty() {
+        return Err(Invalid::NotCpuList);
+    }
+    list.sort_unstable();
+    list.dedup();
+    Ok(list)
+}
+
+/// The CPUs this host has (configured, online or not), for `cpu_affinity`.
+pub(super) fn host_cpus() -> u32 {
+    // SAFETY: sysconf only reads a system value.
+    let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    u32::try_from(configured).unwrap_or(1).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rlimits_take_soft_or_soft_hard_with_unlimited_and_sizes() {
+        assert_eq!(
+            rlimit(Resource::Nofile, "4096:8192"),
+            Ok(Rlimit {
+                resource: Resource::Nofile,
+                soft: 4096,
+                hard: Some(8192)
+            })
+        );
+        let stack = rlimit(Resource::Stack, "64MB").expect("parses");
+        assert_eq!((stack.soft, stack.hard), (64 << 20, None));
+        let core = rlimit(Resource::Core, "unlimited").expect("parses");
+        assert_eq!(core.soft, u64::MAX);
+        assert_eq!(
+            rlimit(Resource::Nofile, "9000:100"),
+            Err(Invalid::SoftAboveHard)
+        );
+        assert!(rlimit(Resource::Nofile, "lots").is_err());
+    }
+
+    #[test]
+    fn cpu_lists_and_io_priorities() {
+        assert_eq!(cpu_list("0-1", 2), Ok(vec![0, 1]));
+        assert_eq!(cpu_list("1,0,1", 2), Ok(vec![0, 1]));
+        assert_eq!(
+            cpu_list("0-3,6", 2),
+            Err(Invalid::NoSuchCpu { cpu: 3, cpus: 2 })
+        );
+        assert_eq!(cpu_list("3-1", 8), Err(Invalid::NotCpuList));
+        assert_eq!(cpu_list("x", 8), Err(Invalid::NotCpuList));
+        assert_eq!(IoPriority::BestEffort(7).value(), (2 << 13) | 7);
+        assert_eq!(IoPriority::Idle.to_string(), "idle");
+        assert_eq!(
+            ranged("-21", -20, 19),
+            Err(Invalid::OutOfRange { low: -20, high: 19 })
+        );
+        assert_eq!(ranged("19", -20, 19), Ok(19));
+    }
+}
