@@ -173,3 +173,179 @@ fn as_root_a_program_gets_a_negative_nice_and_the_realtime_io_class() {
     assert_eq!(stat_fields(background).expect("stat")[16], "19");
     vigild.shutdown();
 }
+
+/// A cgroup v2 directory of one test's own, emptied and removed (leaves first) when
+/// dropped.
+struct TestCgroup(std::path::PathBuf);
+
+impl TestCgroup {
+    /// A fresh one on this host's cgroup v2 hierarchy; the reason when there is none that
+    /// can be written.
+    fn new(name: &str) -> Result<TestCgroup, String> {
+        let mountinfo =
+            std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+        let mount = mountinfo
+            .lines()
+            .find_map(|line| {
+                let (fields, tail) = line.split_once(" - ")?;
+                (tail.split_whitespace().next()? == "cgroup2").then(|| {
+                    fields
+                        .split_whitespace()
+                        .nth(4)
+                        .map(std::path::PathBuf::from)
+                })?
+            })
+            .ok_or("no cgroup v2 hierarchy is mounted")?;
+        let dir = mount.join(format!("vigil-test-{}-{name}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        Ok(TestCgroup(dir))
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("cgroup.kill"), "1");
+        let mut dirs = vec![self.0.clone()];
+        let mut all = Vec::new();
+        while let Some(dir) = dirs.pop() {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        dirs.push(entry.path());
+                    }
+                }
+            }
+            all.push(dir);
+        }
+        for dir in all.iter().rev() {
+            // Emptied just above: each goes once its processes have.
+            wait_until(|| std::fs::remove_dir(dir).is_ok() || !dir.exists());
+        }
+    }
+}
+
+/// A program whose grandchild leaves the process group (`setsid`) and writes its pid.
+const ESCAPER: &str = "[program:parent]\ncommand=/bin/sh -c \"setsid sleep 1000 & echo $! > {dir}/escapee.pid; wait\"\n\
+    startsecs=0\n";
+
+/// The escapee's pid, once it has left its parent's session.
+fn escapee(vigild: &Vigild) -> i32 {
+    let pid = vigild.ws.wait_pid("escapee.pid");
+    let parent = vigild.pid_of("parent");
+    assert!(
+        wait_until(
+            || stat_fields(pid).is_some_and(|f| stat_fields(parent).is_some_and(|p| f[3] != p[3]))
+        ),
+        "the grandchild left the process group"
+    );
+    pid
+}
+
+#[test]
+fn a_setsid_grandchild_is_stopped_with_its_program_through_its_cgroup() {
+    let cgroup = match TestCgroup::new("stop") {
+        Ok(cgroup) => cgroup,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
+            return;
+        }
+    };
+    let port = free_port();
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &ws.fill(&format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\n\n{}{ESCAPER}",
+            cgroup.0.display(),
+            control(port)
+        )),
+    );
+    let check = ws.run_vigild(&["--check-config", "-c", "supervisord.conf"]);
+    let check = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(
+        check.contains(&format!(
+            "Host: cgroups: each process gets a cgroup of its own under {}",
+            cgroup.0.display()
+        )),
+        "{check}"
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("cgroups: each process runs in a cgroup of its own under");
+    wait_status(&vigild, "parent", &["RUNNING"]);
+    let pid = escapee(&vigild);
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    let expected = cgroup.0.join("parent").join("parent");
+    assert!(
+        own.lines().any(|line| line.starts_with("0::")
+            && expected.ends_with(line.trim_start_matches("0::").trim_start_matches('/'))),
+        "{own} vs {}",
+        expected.display()
+    );
+    let stats = call(port, "vigil.getProcessStats", "'parent'");
+    assert!(
+        stats.contains(&format!("\"cgroup\": \"{}\"", expected.display())),
+        "{stats}"
+    );
+    // supervisorctl's stop (stopasgroup=false) reaches the escapee through the cgroup.
+    let (code, out) = vigild.ctl(&["stop", "parent"]);
+    assert_eq!((code, out.trim()), (0, "parent: stopped"));
+    assert!(
+        wait_until(|| !alive(pid)),
+        "the setsid grandchild outlived the stop"
+    );
+    vigild.shutdown();
+}
+
+#[test]
+fn a_setsid_grandchild_dies_with_a_killed_vigild_through_the_guardian() {
+    let cgroup = match TestCgroup::new("kill") {
+        Ok(cgroup) => cgroup,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
+            return;
+        }
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &ws.fill(&format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}{ESCAPER}",
+            cgroup.0.display()
+        )),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "parent", &["RUNNING"]);
+    let pid = escapee(&vigild);
+    vigild.signal(nix::sys::signal::Signal::SIGKILL);
+    vigild.wait_exit();
+    assert!(
+        wait_until(|| !alive(pid)),
+        "the setsid grandchild outlived vigild"
+    );
+}
+
+#[test]
+fn a_cgroup_root_that_is_no_cgroup_gives_one_warning_and_programs_run_without() {
+    let ws = Workspace::new();
+    let plain_dir = ws.path().join("not-a-cgroup");
+    std::fs::create_dir(&plain_dir).expect("dir");
+    ws.write(
+        "supervisord.conf",
+        &ws.fill(&format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}\
+             [program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
+            plain_dir.display()
+        )),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "web", &["RUNNING"]);
+    let log = vigild.wait_log("processes run without cgroups of their own");
+    assert!(
+        log.contains("it is not on the cgroup v2 hierarchy"),
+        "{log}"
+    );
+    vigild.shutdown();
+}

@@ -163,6 +163,9 @@ fn check(options: &DaemonOptions, strict: bool) -> ExitCode {
             for warning in &report.warnings {
                 println!("Warning: {warning}");
             }
+            for line in &report.host {
+                println!("Host: {line}");
+            }
             let failed = !report.errors.is_empty() || (strict && !report.warnings.is_empty());
             if failed {
                 ExitCode::from(1)

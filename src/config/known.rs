@@ -122,6 +122,7 @@ pub const SUPERVISORD: &[&str] = &[
     // vigil's own additions
     "sample_interval",
     "statefile",
+    "cgroup_root",
     "syslog_socket",
     "logfile_rotate",
     "logfile_compress",

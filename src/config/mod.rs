@@ -106,6 +106,9 @@ pub struct SupervisordConfig {
     /// vigil: where the processes stopped by hand are remembered across restarts
     /// (`statefile`; None = not remembered, as supervisord).
     pub statefile: Option<PathBuf>,
+    /// vigil: put each process in a cgroup of its own under this cgroup v2 directory, or
+    /// under vigild's own cgroup with `auto` (`cgroup_root`; None = no cgroups).
+    pub cgroup_root: Option<String>,
     /// vigil: the local syslog socket that `logfile=syslog` and `*_syslog` write to
     /// (`syslog_socket`, `/dev/log` as the C library's syslog(3)).
     pub syslog_socket: PathBuf,

@@ -277,6 +277,10 @@ fn read_supervisord(
             value::seconds,
         ),
         statefile: reader.optional("statefile", &names, |text| existing_dirpath(text, cwd)),
+        cgroup_root: reader
+            .text("cgroup_root", &names)
+            .map(|text| text.trim().to_string())
+            .filter(|text| !text.is_empty()),
         syslog_socket: reader.parse(
             "syslog_socket",
             &names,

@@ -61,6 +61,7 @@ fn supervisord_defaults_match_the_reference() {
         identifier: "supervisor".into(),
         sample_interval: std::time::Duration::from_secs(5),
         statefile: None,
+        cgroup_root: None,
         syslog_socket: "/dev/log".into(),
         journal_socket: "/run/systemd/journal/socket".into(),
     };

@@ -85,6 +85,8 @@ pub struct CheckReport {
     pub errors: Vec<Diagnostic>,
     /// Warnings.
     pub warnings: Vec<Diagnostic>,
+    /// What this host supports of what the config asks for (`cgroup_root`).
+    pub host: Vec<String>,
 }
 
 /// Loads the config exactly as a start would (includes, expansions, validation) without
@@ -92,13 +94,34 @@ pub struct CheckReport {
 pub fn check_config(options: &DaemonOptions) -> Result<CheckReport, StartError> {
     let source = ConfigSource::discover(options)?;
     Ok(match source.load() {
-        Ok(loaded) => CheckReport {
-            errors: Vec::new(),
-            warnings: loaded.warnings,
-        },
+        Ok(loaded) => {
+            let host = loaded
+                .config
+                .supervisord
+                .cgroup_root
+                .as_deref()
+                .map(
+                    |setting| match crate::process::cgroup::Cgroups::detect(setting) {
+                        Ok(cgroups) => format!(
+                        "cgroups: each process gets a cgroup of its own under {} (cgroup.kill: {})",
+                        cgroups.root().display(),
+                        if cgroups.has_kill_file() { "yes" } else { "no" }
+                    ),
+                        Err(why) => format!("cgroups: unavailable ({why})"),
+                    },
+                )
+                .into_iter()
+                .collect();
+            CheckReport {
+                errors: Vec::new(),
+                warnings: loaded.warnings,
+                host,
+            }
+        }
         Err(errors) => CheckReport {
             errors: errors.0,
             warnings: Vec::new(),
+            host: Vec::new(),
         },
     })
 }
@@ -288,6 +311,31 @@ impl Drop for FlushedAtExit {
     }
 }
 
+/// vigil `cgroup_root`: where each process gets its cgroup, said once; none (with the
+/// reason, and the processes run without) where this host has no writable cgroup v2.
+fn cgroups_at(setting: &str) -> Option<crate::process::cgroup::Cgroups> {
+    match crate::process::cgroup::Cgroups::detect(setting) {
+        Ok(cgroups) => {
+            tracing::info!(
+                "cgroups: each process runs in a cgroup of its own under {}{}",
+                cgroups.root().display(),
+                if cgroups.has_kill_file() {
+                    ""
+                } else {
+                    " (no cgroup.kill: its members are killed one by one)"
+                }
+            );
+            Some(cgroups)
+        }
+        Err(why) => {
+            tracing::warn!(
+                "cgroup_root={setting}: {why}; processes run without cgroups of their own"
+            );
+            None
+        }
+    }
+}
+
 /// Runs the supervisor and the signal source on a tokio runtime until shutdown completes.
 fn serve(
     config: Config,
@@ -298,8 +346,17 @@ fn serve(
 ) -> Result<Ending, StartError> {
     // Before the runtime starts its threads: the helper is a fork of this process.
     let spawner = Spawner::fork();
+    let cgroups = config
+        .supervisord
+        .cgroup_root
+        .as_deref()
+        .and_then(cgroups_at);
     // Also before the threads: it kills what vigild leaves behind if vigild dies.
-    let guardian = crate::process::guardian::Guardian::fork();
+    let guardian = crate::process::guardian::Guardian::fork(
+        cgroups
+            .as_ref()
+            .map(crate::process::cgroup::Cgroups::kill_target),
+    );
     // The first threads: the main log's writers (lines so far waited in their queues).
     logger
         .start_writers()
@@ -345,7 +402,8 @@ fn serve(
         if let Some(manager) = systemd::Manager::from_env(&source.env) {
             tokio::spawn(systemd::follow(manager, handle.clone()));
         }
-        let task = supervisor::start(pending, config, base_env, (spawner, guardian), events)
+        let children = (spawner, guardian, cgroups.map(Arc::new));
+        let task = supervisor::start(pending, config, base_env, children, events)
             .map_err(io_error("starting the supervisor"))?;
         let reload = Reload {
             source,

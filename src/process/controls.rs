@@ -40,6 +40,8 @@ pub enum Control {
     CpuAffinity,
     /// `no_new_privs`.
     NoNewPrivs,
+    /// Joining the process's cgroup (`cgroup_root`).
+    Cgroup,
 }
 
 impl Control {
@@ -51,6 +53,7 @@ impl Control {
             Control::IoPriority => 2,
             Control::CpuAffinity => 3,
             Control::NoNewPrivs => 4,
+            Control::Cgroup => 5,
             Control::Rlimit(at) => 16 + c_int::try_from(at).unwrap_or(0),
         }
     }
@@ -63,6 +66,7 @@ impl Control {
             2 => Some(Control::IoPriority),
             3 => Some(Control::CpuAffinity),
             4 => Some(Control::NoNewPrivs),
+            5 => Some(Control::Cgroup),
             16.. => usize::try_from(code - 16).ok().map(Control::Rlimit),
             _ => None,
         }
@@ -78,6 +82,7 @@ impl Control {
             Control::IoPriority => None,
             Control::CpuAffinity => Some("cpu_affinity"),
             Control::NoNewPrivs => Some("no_new_privs"),
+            Control::Cgroup => return "its cgroup (cgroup_root)".to_string(),
         };
         let shown: Vec<String> = controls
             .options()
@@ -249,6 +254,7 @@ mod tests {
             Control::IoPriority,
             Control::CpuAffinity,
             Control::NoNewPrivs,
+            Control::Cgroup,
             Control::Rlimit(0),
             Control::Rlimit(7),
         ] {

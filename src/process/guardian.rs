@@ -1,9 +1,11 @@
 //! The guardian: a small process forked at start-up that outlives vigild by a moment. vigild
 //! tells it, through a pipe, the process group of each child it starts and forgets each one
 //! it reaps; when the pipe closes because vigild died (`kill -9`, the OOM killer), it kills
-//! every group still listed, so no grandchild of a managed program runs on unsupervised. (The
-//! children themselves die with vigild through `PR_SET_PDEATHSIG`.) At a normal exit every
-//! group is already forgotten and it just leaves.
+//! every group still listed, so no grandchild of a managed program runs on unsupervised, and
+//! with `cgroup_root` every process in vigild's cgroups, so an escapee that left its process
+//! group (`setsid`) goes too. (The children themselves die with vigild through
+//! `PR_SET_PDEATHSIG`.) At a normal exit every group is already forgotten and the cgroups
+//! are empty: it just leaves.
 //!
 //! vigild never waits for the guardian: the pipe is non-blocking, and what a stalled
 //! guardian has not read yet waits in vigild as a set of changes (a group started and reaped
@@ -26,8 +28,10 @@ pub struct Guardian {
 }
 
 impl Guardian {
-    /// Forks the guardian. Call only while vigild is single-threaded (before the runtime).
-    pub fn fork() -> Guardian {
+    /// Forks the guardian, which also kills everything under `cgroup_root` (vigil's
+    /// cgroups) if vigild dies. Call only while vigild is single-threaded (before the
+    /// runtime).
+    pub fn fork(cgroup_root: Option<std::path::PathBuf>) -> Guardian {
         let absent = Guardian::none();
         let Ok((read, write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
             tracing::warn!("could not create the guardian's pipe");
@@ -38,7 +42,7 @@ impl Guardian {
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
                 drop(write);
-                guard(read)
+                guard(read, cgroup_root.as_deref())
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
                 let nonblocking = nix::fcntl::fcntl(
@@ -140,7 +144,7 @@ impl Guardian {
 }
 
 /// The guardian's life: follow the list until the pipe's end, then kill what is left.
-fn guard(read: OwnedFd) -> ! {
+fn guard(read: OwnedFd, cgroup_root: Option<&std::path::Path>) -> ! {
     // SAFETY: plain system calls; fds this forked copy owns.
     let read = unsafe {
         // Out of vigild's process group (a Ctrl-C meant for vigild), and deaf to the
@@ -176,6 +180,9 @@ fn guard(read: OwnedFd) -> ! {
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
         }
+    }
+    if let Some(root) = cgroup_root {
+        super::cgroup::Cgroups::kill_tree(root);
     }
     // SAFETY: leaves without running vigild's exit handlers (this is a forked copy).
     unsafe { libc::_exit(0) }

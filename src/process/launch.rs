@@ -34,6 +34,9 @@ pub struct Launch {
     pub notification: Option<(RawFd, RawFd)>,
     /// vigil's resource controls (limits, priorities, affinity, `no_new_privs`).
     pub controls: ChildControls,
+    /// vigil `cgroup_root`: the `cgroup.procs` of the process's cgroup, which the child
+    /// writes itself into first, so its whole tree lives there.
+    pub cgroup_procs: Option<CString>,
 }
 
 /// The ids a child switches to, resolved before the start.
@@ -242,6 +245,24 @@ unsafe fn move_fd(fd: RawFd, target: RawFd) -> bool {
     moved >= 0
 }
 
+/// Moves the calling process into the cgroup whose `cgroup.procs` is `procs` ("0" is the
+/// writer itself). Async-signal-safe.
+///
+/// # Safety
+/// Plain system calls on a path the parent keeps alive.
+unsafe fn join_cgroup(procs: &CString) -> bool {
+    // SAFETY: see the function's contract.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return false;
+        }
+        let written = libc::write(fd, c"0".as_ptr().cast(), 1) == 1;
+        libc::close(fd);
+        written
+    }
+}
+
 /// The child's steps, in supervisord's order; returns only on failure.
 fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Stage> {
     let launch = shared.launch;
@@ -264,6 +285,11 @@ fn prepare_and_exec(shared: &Shared<'_>) -> Result<std::convert::Infallible, Sta
         // vigild ignores SIGXFSZ for its own logs; its children get the default back.
         libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
         libc::setpgid(0, 0);
+        if let Some(procs) = &launch.cgroup_procs {
+            if !join_cgroup(procs) {
+                return Err(Stage::Control(Control::Cgroup));
+            }
+        }
         // vigild keeps 0-2 open, so a stdio source is never below its target (see
         // `keep_standard_fds_open`). The notification fd comes after stdio: N is at least
         // 3, and a stdio source it replaces has been copied already.

@@ -12,6 +12,7 @@
 //! anything; the supervisor carries its decisions out and owns the timers.
 
 pub mod announced;
+pub mod cgroup;
 pub mod controls;
 pub mod crashloop;
 pub mod exit;

@@ -32,6 +32,8 @@ pub struct Job {
     /// The program's log streams, whose files are opened (created) before the spawn; none
     /// for a probe.
     pub logs: Vec<Arc<LogStream>>,
+    /// vigil `cgroup_root`: the process's cgroup, made here, that the child joins.
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 /// Runs preparations on blocking threads and counts those not returned yet.
@@ -64,7 +66,8 @@ impl Preparer {
         self.outstanding += 1;
         let ticket = self.next;
         tokio::task::spawn_blocking(move || {
-            let result = spawn::prepare(&job.config, (&job.base_env, job.umask), job.fcgi_socket)
+            let setting = (&*job.base_env, job.umask);
+            let result = spawn::prepare(&job.config, setting, job.fcgi_socket, job.cgroup)
                 .and_then(|prepared| {
                     for log in &job.logs {
                         log.open()

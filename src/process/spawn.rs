@@ -18,6 +18,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::{access, pipe2, AccessFlags};
 
+use super::cgroup::Cgroups;
 use super::controls::ChildControls;
 use super::launch::{Identity, Launch, LaunchError, Stage};
 pub use super::spawn_error::SpawnError;
@@ -92,7 +93,19 @@ pub fn prepare(
     config: &ProcessConfig,
     (base_env, daemon_umask): (&[(String, String)], Option<u32>),
     fcgi_socket: Option<OwnedFd>,
+    cgroup: Option<PathBuf>,
 ) -> Result<Prepared, SpawnError> {
+    // vigil `cgroup_root`: the process's own cgroup, made before the start.
+    let cgroup_procs = match cgroup {
+        Some(dir) => {
+            let procs = Cgroups::make(&dir).map_err(|err| SpawnError::Cgroup {
+                dir: dir.clone(),
+                errno: errno_name(&err),
+            })?;
+            Some(c_string(procs.as_os_str().as_bytes(), "cgroup")?)
+        }
+        None => None,
+    };
     let argv = command_line(config)?;
     let Some(argv0) = argv.first() else {
         return Err(SpawnError::EmptyCommand);
@@ -173,6 +186,7 @@ pub fn prepare(
             .as_ref()
             .map(|(write, target)| (write.as_raw_fd(), *target)),
         controls: ChildControls::prepare(&config.controls)?,
+        cgroup_procs,
     };
     Ok(Prepared {
         plan,

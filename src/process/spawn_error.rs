@@ -87,6 +87,14 @@ pub enum SpawnError {
         /// `ENOENT`-style name of the error.
         errno: String,
     },
+    /// vigil `cgroup_root`: the process's cgroup could not be made.
+    #[error("couldn't create the cgroup {}: {errno}", dir.display())]
+    Cgroup {
+        /// The cgroup's directory.
+        dir: PathBuf,
+        /// `EACCES`-style name of the error.
+        errno: String,
+    },
     /// vigil: the child could not apply one of its resource controls.
     #[error("couldn't apply {what}: {errno}")]
     Control {

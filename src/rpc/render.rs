@@ -212,6 +212,16 @@ pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -
             "restart_delay",
             Value::Double(process.restart_delay().as_secs_f64()),
         ),
+        (
+            "cgroup",
+            Value::from(
+                process
+                    .cgroup
+                    .as_ref()
+                    .map(|dir| dir.display().to_string())
+                    .unwrap_or_default(),
+            ),
+        ),
     ])
 }
 

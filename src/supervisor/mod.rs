@@ -329,7 +329,11 @@ pub fn start(
     pending: Pending,
     config: Config,
     base_env: Vec<(String, String)>,
-    (spawner, guardian): (Spawner, crate::process::guardian::Guardian),
+    children: (
+        Spawner,
+        crate::process::guardian::Guardian,
+        Option<Arc<crate::process::cgroup::Cgroups>>,
+    ),
     events: crate::events::Publisher,
 ) -> std::io::Result<tokio::task::JoinHandle<Ending>> {
     // Installed before the first spawn, so no child's exit can be missed.
@@ -337,7 +341,7 @@ pub fn start(
     let actor = actor::Supervisor::new(
         &config,
         base_env,
-        (spawner, guardian),
+        children,
         (pending.snapshot, pending.changes, pending.myself),
         events,
     )?;

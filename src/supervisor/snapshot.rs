@@ -105,6 +105,8 @@ pub struct ProcessView {
     /// vigil `schedule=`/`restart_schedule=`: the next planned start and restart, and the
     /// runs skipped.
     pub plan: Plan,
+    /// vigil `cgroup_root`: its cgroup.
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 /// Equal when everything shown is equal (the publish number aside); shared parts (streams,
@@ -130,6 +132,7 @@ impl PartialEq for ProcessView {
             && self.start_pending == other.start_pending
             && self.announced == other.announced
             && self.plan == other.plan
+            && self.cgroup == other.cgroup
     }
 }
 
@@ -493,6 +496,7 @@ fn view_of(
         start_pending: entry.pending_start.is_some(),
         announced: entry.process.announced().clone(),
         plan: entry.plan,
+        cgroup: table.cgroup_of(key),
     }
 }
 

@@ -435,9 +435,18 @@ pub struct Table {
     /// vigil `depends_on`, resolved: rebuilt by the supervisor after each change of the
     /// groups in use.
     pub gate: super::dependencies::Gate,
+    /// vigil `cgroup_root`: where each process's cgroup is (none: no cgroups).
+    pub cgroups: Option<Arc<crate::process::cgroup::Cgroups>>,
 }
 
 impl Table {
+    /// The cgroup of process `key`, when vigild puts each in its own.
+    pub fn cgroup_of(&self, (group, name): &ProcKey) -> Option<PathBuf> {
+        self.cgroups
+            .as_ref()
+            .map(|cgroups| cgroups.dir_of(group, name))
+    }
+
     /// Builds the table for `config`: every group is added (see [`Table::add_group`]); the
     /// fcgi sockets that could not be created are returned as errors.
     pub fn build(config: &Config) -> (Table, Vec<String>) {

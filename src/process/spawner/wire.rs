@@ -72,6 +72,13 @@ pub(super) fn encode(plan: &Launch) -> Vec<u8> {
         number(&mut out, i64::from(*cpu));
     }
     number(&mut out, i64::from(controls.no_new_privs));
+    match &plan.cgroup_procs {
+        Some(procs) => {
+            number(&mut out, 1);
+            bytes(&mut out, procs.as_bytes());
+        }
+        None => number(&mut out, 0),
+    }
     out
 }
 
@@ -115,6 +122,10 @@ pub(super) fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
         target => Some((fds.get(3)?.as_raw_fd(), RawFd::try_from(target).ok()?)),
     };
     let controls = decode_controls(&mut reader)?;
+    let cgroup_procs = match reader.number()? {
+        0 => None,
+        _ => Some(reader.c_string()?),
+    };
     Some(Launch {
         program,
         argv,
@@ -125,6 +136,7 @@ pub(super) fn decode(data: &[u8], fds: &[OwnedFd]) -> Option<Launch> {
         stdio,
         notification,
         controls,
+        cgroup_procs,
     })
 }
 
@@ -220,6 +232,7 @@ mod tests {
                 cpus: vec![0, 3],
                 no_new_privs: true,
             },
+            cgroup_procs: Some(CString::new("/sys/fs/cgroup/vigil/web/web/cgroup.procs").unwrap()),
         };
         let fds: Vec<OwnedFd> = (0..4)
             .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
@@ -234,6 +247,7 @@ mod tests {
         assert_eq!((id.uid, id.gid, id.groups), (1000, 100, vec![100, 27]));
         assert_eq!(back.notification.map(|(_, target)| target), Some(5));
         assert_eq!(back.controls, plan.controls);
+        assert_eq!(back.cgroup_procs, plan.cgroup_procs);
         assert!(decode(&encode(&plan)[..10], &fds).is_none(), "truncated");
     }
 }

@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::events::{Event, Message, Publisher};
 use crate::logs::auto;
 use crate::logs::mainlog::CRITICAL;
+use crate::process::cgroup::Cgroups;
 use crate::process::exit::ExitOutcome;
 use crate::process::guardian::Guardian;
 use crate::process::launch::LaunchError;
@@ -147,6 +148,8 @@ pub(super) struct Supervisor {
     main_pids: main_pid::MainPids,
     /// vigil `scaleGroup`: the groups run at another size than their file gives.
     scales: Vec<crate::config::Scaled>,
+    /// vigil `cgroup_root`: where each process's cgroup is (none: no cgroups).
+    cgroups: Option<Arc<Cgroups>>,
 }
 
 impl Supervisor {
@@ -155,7 +158,7 @@ impl Supervisor {
     pub(super) fn new(
         config: &Config,
         base_env: Vec<(String, String)>,
-        (spawner, guardian): (Spawner, Guardian),
+        (spawner, guardian, cgroups): (Spawner, Guardian, Option<Arc<Cgroups>>),
         (snapshot, changes, myself): (
             watch::Sender<Arc<Snapshot>>,
             Arc<super::changes::Changes>,
@@ -167,10 +170,11 @@ impl Supervisor {
         if !settings.nocleanup {
             auto::clean(&settings.childlogdir, &settings.identifier);
         }
-        let (table, socket_errors) = Table::build(config);
+        let (mut table, socket_errors) = Table::build(config);
         if !socket_errors.is_empty() {
             return Err(std::io::Error::other(socket_errors.join("; ")));
         }
+        table.cgroups.clone_from(&cgroups);
         let mut supervisor = Supervisor {
             config: Arc::new(config.clone()),
             strip_ansi: settings.strip_ansi,
@@ -208,6 +212,7 @@ impl Supervisor {
             early_notices: VecDeque::new(),
             main_pids: main_pid::MainPids::default(),
             scales: Vec::new(),
+            cgroups,
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -436,6 +441,7 @@ impl Supervisor {
 
     /// The end of `pid`, a process's child or an unknown one, once nothing holds it.
     fn child_ended(&mut self, pid: i32, outcome: ExitOutcome) {
+        self.kill_leftovers_of_a_stop(pid);
         let group = self
             .table
             .pids
@@ -664,6 +670,15 @@ impl Supervisor {
             }
             _ => pid,
         };
+        // vigil `cgroup_root`: a group signal and the final SIGKILL reach every process in
+        // the cgroup, escapees from the process group included.
+        if let (Some(cgroups), Some(dir)) = (&self.cgroups, self.table.cgroup_of(key)) {
+            if signal == nix::sys::signal::Signal::SIGKILL {
+                cgroups.kill(&dir);
+            } else if to_group {
+                crate::process::cgroup::signal_members(&dir, signal as libc::c_int);
+            }
+        }
         match signal::send(target, signal, to_group) {
             Ok(Delivery::Sent) => {}
             Ok(Delivery::Gone) => tracing::debug!(
@@ -677,6 +692,26 @@ impl Supervisor {
                         error: errno.to_string(),
                     },
                 );
+            }
+        }
+    }
+
+    /// vigil `cgroup_root`: when a process being stopped ends, what is left in its cgroup
+    /// (a `setsid` grandchild, a double-forked daemon) is killed, as systemd's
+    /// `KillMode=control-group` does.
+    fn kill_leftovers_of_a_stop(&self, pid: i32) {
+        let Some(cgroups) = &self.cgroups else {
+            return;
+        };
+        let stopping = self.table.pids.get(&pid).filter(|key| {
+            self.table
+                .entries
+                .get(*key)
+                .is_some_and(|entry| matches!(entry.process.state(), State::Stopping { .. }))
+        });
+        if let Some(dir) = stopping.and_then(|key| self.table.cgroup_of(key)) {
+            if crate::process::cgroup::Cgroups::populated(&dir) {
+                cgroups.kill(&dir);
             }
         }
     }

@@ -95,10 +95,11 @@ impl Supervisor {
         self.table = Table::default();
         self.strip_ansi = config.supervisord.strip_ansi;
         self.nocleanup = config.supervisord.nocleanup;
-        let (table, socket_errors) = Table::build(&config);
+        let (mut table, socket_errors) = Table::build(&config);
         for error in socket_errors {
             tracing::error!(target: CRITICAL, "{error}");
         }
+        table.cgroups.clone_from(&self.cgroups);
         self.table = table;
         self.view.reshape();
         self.keep_scales();

@@ -220,7 +220,12 @@ impl Supervisor {
         fcgi_socket: Option<std::os::fd::OwnedFd>,
         logs: Vec<Arc<crate::logs::stream::LogStream>>,
     ) {
+        let cgroup = match &start {
+            InFlight::Process(key) => self.table.cgroup_of(key),
+            InFlight::Probe(_) => None,
+        };
         let job = Job {
+            cgroup,
             config: Arc::clone(&config),
             base_env: Arc::clone(&self.base_env),
             umask: self.child_umask(),

@@ -13,7 +13,7 @@ fn supervisor(sections: &str) -> (tempfile::TempDir, Supervisor, Mailbox) {
     let supervisor = Supervisor::new(
         &config,
         Vec::new(),
-        (Spawner::default(), Guardian::none()),
+        (Spawner::default(), Guardian::none(), None),
         (pending.snapshot, pending.changes, pending.myself),
         crate::events::start("test".into()),
     )
