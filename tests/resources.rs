@@ -349,3 +349,75 @@ fn a_cgroup_root_that_is_no_cgroup_gives_one_warning_and_programs_run_without() 
     );
     vigild.shutdown();
 }
+
+#[test]
+fn cgroup_limits_apply_where_their_controllers_exist_and_warn_once_where_not() {
+    let cgroup = match TestCgroup::new("limits") {
+        Ok(cgroup) => cgroup,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
+            return;
+        }
+    };
+    let controllers =
+        std::fs::read_to_string(cgroup.0.join("cgroup.controllers")).unwrap_or_default();
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}\
+             [program:capped]\ncommand=/bin/sleep 1000\nstartsecs=0\nmemory_max=64MB\n\
+             pids_max=10\ncpu_quota=50%%\nnumprocs=2\nprocess_name=capped_%(process_num)d\n",
+            cgroup.0.display()
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "capped:capped_0", &["RUNNING"]);
+    wait_status(&vigild, "capped:capped_1", &["RUNNING"]);
+    let dir = cgroup.0.join("capped").join("capped_0");
+    let mut applied = 0;
+    for (controller, file, value) in [
+        ("memory", "memory.max", "67108864"),
+        ("pids", "pids.max", "10"),
+        ("cpu", "cpu.max", "50000 100000"),
+    ] {
+        if controllers.split_whitespace().any(|c| c == controller) {
+            let written = std::fs::read_to_string(dir.join(file)).expect("limit file");
+            assert_eq!(written.trim(), value, "{file}");
+            applied += 1;
+        }
+    }
+    let log = vigild.log();
+    if applied < 3 {
+        // One warning for the program (not one per process), naming what is left out.
+        let warnings = lines_with(&log, "[program:capped]");
+        assert_eq!(warnings.len(), 1, "{log}");
+        assert!(
+            warnings[0].contains("their controllers are not available under")
+                && warnings[0].contains("its processes run without them"),
+            "{log}"
+        );
+        eprintln!(
+            "this host's cgroup root hands down only [{}]: {} of 3 limits checked in their files",
+            controllers.trim(),
+            applied
+        );
+    }
+    vigild.shutdown();
+}
+
+#[test]
+fn cgroup_limits_without_cgroup_root_are_one_warning_and_the_program_runs() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:capped]\ncommand=/bin/sleep 1000\nstartsecs=0\n\
+         memory_max=64MB\npids_max=10\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "capped", &["RUNNING"]);
+    vigild.wait_log(
+        "[program:capped] memory_max, pids_max: they need a cgroup per process ([supervisord] cgroup_root=)",
+    );
+    vigild.shutdown();
+}

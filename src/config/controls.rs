@@ -23,6 +23,83 @@ pub struct ResourceControls {
     pub cpu_affinity: Option<Vec<u32>>,
     /// `no_new_privs=true`: `prctl(PR_SET_NO_NEW_PRIVS)` before exec.
     pub no_new_privs: bool,
+    /// The limits of the process's cgroup (with `cgroup_root`).
+    pub cgroup: CgroupLimits,
+}
+
+/// `memory_max`, `memory_high`, `cpu_quota`, `cpu_weight`, `pids_max`: written into the
+/// process's cgroup where the controllers are enabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CgroupLimits {
+    /// `memory_max`: bytes (at least a page); the kernel's OOM killer acts beyond.
+    pub memory_max: Option<u64>,
+    /// `memory_high`: bytes; reclaim is pressed beyond.
+    pub memory_high: Option<u64>,
+    /// `cpu_quota=150%`: percent of one CPU.
+    pub cpu_quota: Option<u32>,
+    /// `cpu_weight=1..10000` (100 is the kernel's default).
+    pub cpu_weight: Option<u32>,
+    /// `pids_max`: processes and threads.
+    pub pids_max: Option<u64>,
+}
+
+/// One cgroup limit as the kernel takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupFile {
+    /// The option (`memory_max`).
+    pub option: &'static str,
+    /// The controller it needs (`memory`).
+    pub controller: &'static str,
+    /// The cgroup file (`memory.max`).
+    pub file: &'static str,
+    /// What is written into it (`268435456`, `150000 100000`).
+    pub value: String,
+}
+
+impl CgroupLimits {
+    /// The files these limits are written to, with their values.
+    pub fn files(&self) -> Vec<CgroupFile> {
+        let file = |option, controller, file, value: String| CgroupFile {
+            option,
+            controller,
+            file,
+            value,
+        };
+        let mut files = Vec::new();
+        if let Some(bytes) = self.memory_max {
+            files.push(file(
+                "memory_max",
+                "memory",
+                "memory.max",
+                bytes.to_string(),
+            ));
+        }
+        if let Some(bytes) = self.memory_high {
+            files.push(file(
+                "memory_high",
+                "memory",
+                "memory.high",
+                bytes.to_string(),
+            ));
+        }
+        if let Some(percent) = self.cpu_quota {
+            // Per 100 ms period, as systemd's CPUQuota= writes it.
+            let quota = u64::from(percent) * 1000;
+            files.push(file(
+                "cpu_quota",
+                "cpu",
+                "cpu.max",
+                format!("{quota} 100000"),
+            ));
+        }
+        if let Some(weight) = self.cpu_weight {
+            files.push(file("cpu_weight", "cpu", "cpu.weight", weight.to_string()));
+        }
+        if let Some(pids) = self.pids_max {
+            files.push(file("pids_max", "pids", "pids.max", pids.to_string()));
+        }
+        files
+    }
 }
 
 impl ResourceControls {
@@ -63,6 +140,24 @@ impl ResourceControls {
         }
         if self.no_new_privs {
             options.push(("no_new_privs", "true".into()));
+        }
+        let limits = &self.cgroup;
+        for (option, bytes) in [
+            ("memory_max", limits.memory_max),
+            ("memory_high", limits.memory_high),
+        ] {
+            if let Some(bytes) = bytes {
+                options.push((option, bytes.to_string()));
+            }
+        }
+        if let Some(percent) = limits.cpu_quota {
+            options.push(("cpu_quota", format!("{percent}%")));
+        }
+        if let Some(weight) = limits.cpu_weight {
+            options.push(("cpu_weight", weight.to_string()));
+        }
+        if let Some(pids) = limits.pids_max {
+            options.push(("pids_max", pids.to_string()));
         }
         options
     }
@@ -218,7 +313,50 @@ pub(super) fn read(reader: &mut SectionReader<'_>, names: &Names, cpus: u32) -> 
         io,
         cpu_affinity: reader.optional("cpu_affinity", names, |text| cpu_list(text, cpus)),
         no_new_privs: reader.parse("no_new_privs", names, false, value::boolean),
+        cgroup: CgroupLimits {
+            memory_max: reader.optional("memory_max", names, at_least_a_page),
+            memory_high: reader.optional("memory_high", names, at_least_a_page),
+            cpu_quota: reader.optional("cpu_quota", names, percent),
+            cpu_weight: reader
+                .optional("cpu_weight", names, |text| ranged(text, 1, 10_000))
+                .and_then(|weight| u32::try_from(weight).ok()),
+            pids_max: reader.optional("pids_max", names, |text| {
+                value::count::<u64>(text).and_then(|n| {
+                    if n == 0 {
+                        Err(Invalid::NotPositiveCount)
+                    } else {
+                        Ok(n)
+                    }
+                })
+            }),
+        },
     }
+}
+
+/// A memory size of at least one page (a smaller limit would stop the process at once).
+fn at_least_a_page(text: &str) -> Result<u64, Invalid> {
+    // SAFETY: sysconf only reads a system value.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let bytes = value::byte_size(text)?;
+    if bytes < page {
+        return Err(Invalid::BelowAPage { page });
+    }
+    Ok(bytes)
+}
+
+/// `150%` (written `150%%` in the file, as every literal `%` in supervisord's configs) or
+/// `1.5` CPUs: a share of one CPU in percent, above 0.
+fn percent(text: &str) -> Result<u32, Invalid> {
+    let text = text.trim();
+    let percent = match text.strip_suffix('%') {
+        Some(digits) => digits.trim().parse::<u32>().ok(),
+        None => text
+            .parse::<f64>()
+            .ok()
+            .filter(|cpus| cpus.is_finite() && *cpus > 0.0 && *cpus <= 10_000.0)
+            .map(|cpus| (cpus * 100.0).round() as u32),
+    };
+    percent.filter(|p| *p > 0).ok_or(Invalid::NotPercent)
 }
 
 /// An `ionice=` level, 4 (the kernel's default) when only the class is given.
@@ -354,5 +492,25 @@ mod tests {
             Err(Invalid::OutOfRange { low: -20, high: 19 })
         );
         assert_eq!(ranged("19", -20, 19), Ok(19));
+        assert_eq!(percent("150%"), Ok(150));
+        assert_eq!(percent("1.5"), Ok(150));
+        assert_eq!(percent("0%"), Err(Invalid::NotPercent));
+        let limits = CgroupLimits {
+            cpu_quota: Some(150),
+            pids_max: Some(5),
+            ..CgroupLimits::default()
+        };
+        let files: Vec<(&str, String)> = limits
+            .files()
+            .into_iter()
+            .map(|f| (f.file, f.value))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("cpu.max", "150000 100000".to_string()),
+                ("pids.max", "5".to_string())
+            ]
+        );
     }
 }

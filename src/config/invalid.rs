@@ -170,6 +170,18 @@ pub enum Invalid {
         /// The highest value allowed.
         high: i32,
     },
+    /// vigil `memory_max`/`memory_high` below a page.
+    #[error("must be at least a page ({page} bytes)")]
+    BelowAPage {
+        /// The page size.
+        page: u64,
+    },
+    /// vigil `cpu_quota=`: not `N%`.
+    #[error("not a CPU share (expected e.g. 50%% or 1.5 for one and a half CPUs)")]
+    NotPercent,
+    /// A count that must be at least 1.
+    #[error("must be at least 1")]
+    NotPositiveCount,
     /// vigil `rlimit_*=soft:hard` with the soft limit above the hard one.
     #[error("the soft limit is above the hard limit")]
     SoftAboveHard,

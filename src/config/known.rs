@@ -89,6 +89,11 @@ pub const PROGRAM: &[&str] = &[
     "ionice",
     "cpu_affinity",
     "no_new_privs",
+    "memory_max",
+    "memory_high",
+    "cpu_quota",
+    "cpu_weight",
+    "pids_max",
     // the supervisord-dependent-startup plugin's, read natively
     "dependent_startup",
     "dependent_startup_wait_for",

@@ -395,6 +395,10 @@ fn bad_values_are_located_errors() {
         ),
         ("rlimit_core=huge", "rlimit_core=huge: not a byte size"),
         ("no_new_privs=maybe", "no_new_privs=maybe: not a boolean"),
+        ("memory_max=100", "memory_max=100: must be at least a page"),
+        ("cpu_quota=lots", "cpu_quota=lots: not a CPU share (expected e.g. 50%% or 1.5"),
+        ("cpu_weight=0", "cpu_weight=0: must be between 1 and 10000"),
+        ("pids_max=0", "pids_max=0: must be at least 1"),
         (
             "depends_on=db:healthy",
             "depends_on=db:healthy: unknown state 'healthy' (expected name, name:running or name:exited)",

@@ -336,6 +336,40 @@ fn cgroups_at(setting: &str) -> Option<crate::process::cgroup::Cgroups> {
     }
 }
 
+/// One warning per program whose cgroup limits (`memory_max`, `cpu_quota`…) cannot be
+/// applied on this host: without `cgroup_root`, or without their controller under it; the
+/// processes run without them.
+fn warn_unapplied_limits(config: &Config, cgroups: Option<&crate::process::cgroup::Cgroups>) {
+    let mut warned = std::collections::HashSet::new();
+    for process in config.groups.iter().flat_map(|group| &group.processes) {
+        let limits = &process.controls.cgroup;
+        let options: Vec<&str> = match cgroups {
+            None => limits.files().iter().map(|file| file.option).collect(),
+            Some(cgroups) => cgroups.missing(limits),
+        };
+        if options.is_empty() || !warned.insert(process.program.clone()) {
+            continue;
+        }
+        let why = match cgroups {
+            None => "they need a cgroup per process ([supervisord] cgroup_root=) on a writable cgroup v2 hierarchy".to_string(),
+            Some(cgroups) => format!(
+                "their controllers are not available under {} (its cgroup.controllers: {})",
+                cgroups.root().display(),
+                if cgroups.controllers().is_empty() {
+                    "none".to_string()
+                } else {
+                    cgroups.controllers().join(" ")
+                }
+            ),
+        };
+        tracing::warn!(
+            "[program:{}] {}: {why}; its processes run without them",
+            process.program,
+            options.join(", ")
+        );
+    }
+}
+
 /// Runs the supervisor and the signal source on a tokio runtime until shutdown completes.
 fn serve(
     config: Config,
@@ -351,6 +385,7 @@ fn serve(
         .cgroup_root
         .as_deref()
         .and_then(cgroups_at);
+    warn_unapplied_limits(&config, cgroups.as_ref());
     // Also before the threads: it kills what vigild leaves behind if vigild dies.
     let guardian = crate::process::guardian::Guardian::fork(
         cgroups

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::controls::{CgroupFile, CgroupLimits};
+
 /// Where vigild creates its programs' cgroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroups {
@@ -14,6 +16,17 @@ pub struct Cgroups {
     root: PathBuf,
     /// Whether the kernel has `cgroup.kill` (5.14 and later).
     kill_file: bool,
+    /// The controllers the root may hand down (its `cgroup.controllers`).
+    controllers: Vec<String>,
+}
+
+/// A cgroup limit the kernel refused.
+#[derive(Debug)]
+pub struct LimitRefused {
+    /// The limit.
+    pub limit: CgroupFile,
+    /// Why.
+    pub error: std::io::Error,
 }
 
 /// Why cgroups cannot be used on this host, said once at start.
@@ -62,7 +75,66 @@ impl Cgroups {
         std::fs::create_dir(&probe).map_err(not_writable)?;
         let kill_file = probe.join("cgroup.kill").exists();
         let _ = std::fs::remove_dir(&probe);
-        Ok(Cgroups { root, kill_file })
+        let controllers = std::fs::read_to_string(root.join("cgroup.controllers"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        Ok(Cgroups {
+            root,
+            kill_file,
+            controllers,
+        })
+    }
+
+    /// The controllers the root may hand down (`memory cpu pids`…).
+    pub fn controllers(&self) -> &[String] {
+        &self.controllers
+    }
+
+    /// The options of `limits` whose controller the root does not have: they are not
+    /// applied (said once at start).
+    pub fn missing(&self, limits: &CgroupLimits) -> Vec<&'static str> {
+        limits
+            .files()
+            .into_iter()
+            .filter(|file| !self.controllers.iter().any(|c| c == file.controller))
+            .map(|file| file.option)
+            .collect()
+    }
+
+    /// Writes `limits` into the cgroup `dir` (made by [`Cgroups::make`]), each after its
+    /// controller is enabled for it (in the root's and its group's
+    /// `cgroup.subtree_control`); those whose controller the root lacks are left out.
+    /// Blocking: on the preparation's thread.
+    pub fn apply_limits(&self, dir: &Path, limits: &CgroupLimits) -> Result<(), LimitRefused> {
+        for limit in limits.files() {
+            if !self.controllers.iter().any(|c| c == limit.controller) {
+                continue;
+            }
+            let enable = format!("+{}", limit.controller);
+            let written = [Some(self.root.as_path()), dir.parent()]
+                .into_iter()
+                .flatten()
+                .try_for_each(|parent| {
+                    std::fs::write(parent.join("cgroup.subtree_control"), &enable)
+                })
+                .and_then(|()| std::fs::write(dir.join(limit.file), &limit.value));
+            if let Err(error) = written {
+                return Err(LimitRefused { limit, error });
+            }
+        }
+        Ok(())
+    }
+
+    /// The OOM kills in the cgroup `dir` so far (`memory.events`' `oom_kill`), where the
+    /// memory controller is on.
+    pub fn oom_kills(dir: &Path) -> Option<u64> {
+        let events = std::fs::read_to_string(dir.join("memory.events")).ok()?;
+        events
+            .lines()
+            .find_map(|line| line.strip_prefix("oom_kill "))
+            .and_then(|count| count.trim().parse().ok())
     }
 
     /// The root (for the guardian, which kills everything under it if vigild dies).

@@ -32,8 +32,9 @@ pub struct Job {
     /// The program's log streams, whose files are opened (created) before the spawn; none
     /// for a probe.
     pub logs: Vec<Arc<LogStream>>,
-    /// vigil `cgroup_root`: the process's cgroup, made here, that the child joins.
-    pub cgroup: Option<std::path::PathBuf>,
+    /// vigil `cgroup_root`: the process's cgroup, made here with its limits, that the
+    /// child joins.
+    pub cgroup: Option<(std::path::PathBuf, Arc<super::cgroup::Cgroups>)>,
 }
 
 /// Runs preparations on blocking threads and counts those not returned yet.

@@ -93,15 +93,21 @@ pub fn prepare(
     config: &ProcessConfig,
     (base_env, daemon_umask): (&[(String, String)], Option<u32>),
     fcgi_socket: Option<OwnedFd>,
-    cgroup: Option<PathBuf>,
+    cgroup: Option<(PathBuf, std::sync::Arc<Cgroups>)>,
 ) -> Result<Prepared, SpawnError> {
-    // vigil `cgroup_root`: the process's own cgroup, made before the start.
+    // vigil `cgroup_root`: the process's own cgroup, made (with its limits) before the start.
     let cgroup_procs = match cgroup {
-        Some(dir) => {
+        Some((dir, cgroups)) => {
             let procs = Cgroups::make(&dir).map_err(|err| SpawnError::Cgroup {
                 dir: dir.clone(),
                 errno: errno_name(&err),
             })?;
+            cgroups
+                .apply_limits(&dir, &config.controls.cgroup)
+                .map_err(|refused| SpawnError::Control {
+                    what: format!("{}={}", refused.limit.option, refused.limit.value),
+                    errno: errno_name(&refused.error),
+                })?;
             Some(c_string(procs.as_os_str().as_bytes(), "cgroup")?)
         }
         None => None,

@@ -220,9 +220,12 @@ impl Supervisor {
         fcgi_socket: Option<std::os::fd::OwnedFd>,
         logs: Vec<Arc<crate::logs::stream::LogStream>>,
     ) {
-        let cgroup = match &start {
-            InFlight::Process(key) => self.table.cgroup_of(key),
-            InFlight::Probe(_) => None,
+        let cgroup = match (&start, &self.cgroups) {
+            (InFlight::Process(key), Some(cgroups)) => self
+                .table
+                .cgroup_of(key)
+                .map(|dir| (dir, Arc::clone(cgroups))),
+            _ => None,
         };
         let job = Job {
             cgroup,
