@@ -76,7 +76,7 @@ fn process_families(families: &mut Exposition, snapshot: &Snapshot, samples: &Sa
     );
     let exits = families.family(
         "vigil_process_exits_total",
-        "Exits of the process by reason: expected, unexpected, signal, stopped, memory_limit, unhealthy, not_ready, watchdog, scheduled.",
+        "Exits of the process by reason: expected, unexpected, signal, stopped, memory_limit, unhealthy, not_ready, watchdog, scheduled, oom.",
         Kind::Counter,
     );
     let last_exit = families.family(

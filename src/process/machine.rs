@@ -80,6 +80,9 @@ pub enum Input {
     /// vigil: `signalProcess` signalled the current child; its death by a signal is then no
     /// crash.
     Signalled,
+    /// vigil `memory_max`: the OOM killer struck in the current child's cgroup (its
+    /// `memory.events` say so); its death by SIGKILL is then an `oom` exit.
+    OomKilled,
     /// vigil `reloadsignal`: `vigil.reloadProcess` sent `signal` to the current child.
     Reloaded {
         /// The signal sent.
@@ -108,6 +111,8 @@ pub struct Process {
     tally: Tally,
     crash_loop: CrashLoop,
     signalled: bool,
+    /// vigil `memory_max`: the OOM killer struck in the current child's cgroup.
+    oom_killed: bool,
     announced: Announced,
     watchdog_due: Option<Instant>,
     /// A watchdog timer is armed (one at a time: a feed only moves `watchdog_due`).
@@ -130,6 +135,7 @@ impl Default for Process {
             tally: Tally::default(),
             crash_loop: CrashLoop::default(),
             signalled: false,
+            oom_killed: false,
             announced: Announced::default(),
             watchdog_due: None,
             watchdog_armed: false,
@@ -413,7 +419,8 @@ impl Process {
             (State::Starting { pid, .. }, Input::Exited(outcome))
                 if self.too_quick(config, clock) =>
             {
-                let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
+                let reason =
+                    ExitReason::of_own_exit(outcome, config, (self.signalled, self.oom_killed));
                 self.tally.count_exit(reason);
                 step.exit_reason = Some(reason);
                 self.laststop = Some(clock.wall);
@@ -429,14 +436,16 @@ impl Process {
                 let began = reason.is_crash() && self.count_crash(&mut step, config, clock);
                 self.enter_backoff(&mut step, config, clock);
                 if reason.is_crash() {
-                    self.record_crash(&mut step, pid, outcome, (clock, began, None));
+                    let cause = (reason == ExitReason::Oom).then_some(reason);
+                    self.record_crash(&mut step, pid, outcome, (clock, began, cause));
                 }
             }
             (
                 state @ (State::Starting { pid, health } | State::Running { pid, health }),
                 Input::Exited(outcome),
             ) => {
-                let reason = ExitReason::of_own_exit(outcome, config, self.signalled);
+                let reason =
+                    ExitReason::of_own_exit(outcome, config, (self.signalled, self.oom_killed));
                 self.tally.count_exit(reason);
                 step.exit_reason = Some(reason);
                 self.laststop = Some(clock.wall);
@@ -480,7 +489,8 @@ impl Process {
                     self.crash_loop.end();
                 }
                 if crashed {
-                    self.record_crash(&mut step, pid, outcome, (clock, began, None));
+                    let cause = (reason == ExitReason::Oom).then_some(reason);
+                    self.record_crash(&mut step, pid, outcome, (clock, began, cause));
                 }
             }
             (
@@ -554,6 +564,7 @@ impl Process {
                     ),
                 );
             }
+            (state, Input::OomKilled) if state.pid().is_some() => self.oom_killed = true,
             (state, Input::StartHeld { why }) if state.pid().is_none() => {
                 self.spawnerr = why;
                 self.reached_running = false;

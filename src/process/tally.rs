@@ -25,11 +25,13 @@ pub enum ExitReason {
     Watchdog,
     /// Stopped by vigil to be started again at a time of its `restart_schedule`.
     Scheduled,
+    /// Killed by the kernel's OOM killer inside its cgroup (`memory_max`).
+    Oom,
 }
 
 impl ExitReason {
     /// Every reason, in the order [`Tally::exits`] counts them.
-    pub const ALL: [ExitReason; 9] = [
+    pub const ALL: [ExitReason; 10] = [
         ExitReason::Expected,
         ExitReason::Unexpected,
         ExitReason::Signal,
@@ -39,6 +41,7 @@ impl ExitReason {
         ExitReason::NotReady,
         ExitReason::Watchdog,
         ExitReason::Scheduled,
+        ExitReason::Oom,
     ];
 
     /// The metric label.
@@ -53,17 +56,19 @@ impl ExitReason {
             ExitReason::NotReady => "not_ready",
             ExitReason::Watchdog => "watchdog",
             ExitReason::Scheduled => "scheduled",
+            ExitReason::Oom => "oom",
         }
     }
 
     /// The reason for an exit vigil did not ask for; a death by a signal that
-    /// `signalProcess` sent counts as a stop asked for.
+    /// `signalProcess` sent counts as a stop asked for; one the OOM killer caused says so.
     pub(super) fn of_own_exit(
         outcome: ExitOutcome,
         config: &ProcessConfig,
-        signalled: bool,
+        (signalled, oom_killed): (bool, bool),
     ) -> Self {
         match outcome {
+            ExitOutcome::Signaled { .. } if oom_killed => ExitReason::Oom,
             ExitOutcome::Signaled { .. } if signalled => ExitReason::Stopped,
             ExitOutcome::Signaled { .. } => ExitReason::Signal,
             ExitOutcome::Exited(_) if outcome.is_expected(&config.exitcodes) => {
@@ -75,7 +80,10 @@ impl ExitReason {
 
     /// A crash: an exit vigil did not ask for with a status not in `exitcodes`.
     pub fn is_crash(self) -> bool {
-        matches!(self, ExitReason::Unexpected | ExitReason::Signal)
+        matches!(
+            self,
+            ExitReason::Unexpected | ExitReason::Signal | ExitReason::Oom
+        )
     }
 }
 

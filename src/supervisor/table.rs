@@ -59,6 +59,8 @@ pub struct Entry {
     pub pending_start: Option<PendingStart>,
     /// vigil `schedule=`/`restart_schedule=`: when it next starts or restarts.
     pub plan: Plan,
+    /// vigil `memory_max`: the OOM kills its cgroup had when its child started.
+    pub oom_kills: Option<u64>,
 }
 
 /// A start on its way: until its child is recorded the process keeps its old state, but
@@ -377,6 +379,10 @@ fn crash_record(
                 "sent no WATCHDOG=1 within watchdog_sec, {}",
                 facts.outcome.describe()
             ),
+            Some(ExitReason::Oom) => format!(
+                "killed by the OOM killer in its cgroup (memory_max), {}",
+                facts.outcome.describe()
+            ),
             _ => facts.outcome.describe(),
         },
         ran_seconds: facts.ran.as_secs_f64(),
@@ -562,6 +568,7 @@ impl Table {
                 crash_to_record: None,
                 pending_start: None,
                 plan: Plan::default(),
+                oom_kills: None,
             },
         );
         key

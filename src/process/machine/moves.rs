@@ -17,6 +17,7 @@ use crate::process::tally::ExitReason;
 impl Process {
     pub(super) fn begin_start(&mut self, clock: Clock) {
         self.signalled = false;
+        self.oom_killed = false;
         self.started_at = Some(clock.now);
         self.laststart = Some(clock.wall);
         self.spawnerr = None;

@@ -1071,3 +1071,38 @@ fn a_mainpid_moves_the_child_and_its_group_and_needs_a_child() {
     assert_eq!(p.state(), State::Stopped);
     assert_eq!(p.process_group(), None);
 }
+
+#[test]
+fn an_oom_kill_in_the_cgroup_is_an_oom_exit_and_a_crash_that_says_so() {
+    let cfg = config();
+    let base = Instant::now();
+    let mut p = Process::default();
+    p.apply(Input::Spawned { pid: 7 }, &cfg, at(base, 0))
+        .expect("spawned");
+    p.apply(Input::StartSecsElapsed, &cfg, at(base, 1))
+        .expect("running");
+    p.apply(Input::OomKilled, &cfg, at(base, 5)).expect("noted");
+    let killed = ExitOutcome::Signaled {
+        signal: libc::SIGKILL,
+        core_dumped: false,
+    };
+    let step = p
+        .apply(Input::Exited(killed), &cfg, at(base, 5))
+        .expect("exited");
+    assert_eq!(step.exit_reason, Some(ExitReason::Oom));
+    assert!(ExitReason::Oom.is_crash());
+    assert!(step.effects.iter().any(|e| matches!(
+        e,
+        Effect::RecordCrash(facts) if facts.cause == Some(ExitReason::Oom)
+    )));
+    assert_eq!(p.tally().exits(ExitReason::Oom), 1);
+    // The next child starts with a clean slate: its own SIGKILL is a signal death.
+    p.apply(Input::Spawned { pid: 8 }, &cfg, at(base, 6))
+        .expect("spawned again");
+    p.apply(Input::StartSecsElapsed, &cfg, at(base, 7))
+        .expect("running");
+    let step = p
+        .apply(Input::Exited(killed), &cfg, at(base, 8))
+        .expect("exited");
+    assert_eq!(step.exit_reason, Some(ExitReason::Signal));
+}

@@ -537,6 +537,9 @@ impl Supervisor {
             .entries
             .get(key)
             .and_then(|entry| entry.process.state().pid());
+        if self.oom_struck(key) {
+            let _ = self.apply(key, Input::OomKilled);
+        }
         // An exit the state machine does not expect is only logged.
         let _ = self.apply(key, Input::Exited(outcome));
         // A failed start (not ready in time) lands in BACKOFF; while everything stops,
@@ -694,6 +697,33 @@ impl Supervisor {
                 );
             }
         }
+    }
+
+    /// vigil `memory_max`: the OOM kills in `key`'s cgroup as its child starts (a read of
+    /// cgroupfs, which never waits on a disk; only for programs with a memory limit).
+    pub(super) fn note_oom_kills(&mut self, key: &ProcKey) {
+        let dir = self.table.cgroup_of(key);
+        if let (Some(entry), Some(dir)) = (self.table.entries.get_mut(key), dir) {
+            let limits = &entry.config.controls.cgroup;
+            if limits.memory_max.is_some() || limits.memory_high.is_some() {
+                entry.oom_kills = crate::process::cgroup::Cgroups::oom_kills(&dir);
+            }
+        }
+    }
+
+    /// Whether the OOM killer struck in `key`'s cgroup since its child started.
+    fn oom_struck(&self, key: &ProcKey) -> bool {
+        let before = self
+            .table
+            .entries
+            .get(key)
+            .and_then(|entry| entry.oom_kills);
+        let now = self
+            .table
+            .cgroup_of(key)
+            .filter(|_| before.is_some())
+            .and_then(|dir| crate::process::cgroup::Cgroups::oom_kills(&dir));
+        matches!((before, now), (Some(before), Some(now)) if now > before)
     }
 
     /// vigil `cgroup_root`: when a process being stopped ends, what is left in its cgroup

@@ -564,6 +564,7 @@ impl Supervisor {
             });
         }
         let _ = self.apply(key, Input::Spawned { pid });
+        self.note_oom_kills(key);
         self.view.touch(key);
         let Some(entry) = self.table.entries.get_mut(key) else {
             return;
