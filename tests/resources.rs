@@ -421,3 +421,52 @@ fn cgroup_limits_without_cgroup_root_are_one_warning_and_the_program_runs() {
     );
     vigild.shutdown();
 }
+
+#[test]
+fn the_sampler_takes_a_cgrouped_process_tree_from_its_cgroup_escapees_included() {
+    let cgroup = match TestCgroup::new("sampler") {
+        Ok(cgroup) => cgroup,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
+            return;
+        }
+    };
+    let port = free_port();
+    let ws = Workspace::new();
+    // The escapee double-forks away: vigild adopts it, so no parent link leads to it.
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\nsample_interval=0.2\n\n{}\
+             [program:forker]\ncommand=/bin/sh -c \"(setsid sleep 1000 &); exec sleep 1000\"\n\
+             startsecs=0\n",
+            cgroup.0.display(),
+            control(port)
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "forker", &["RUNNING"]);
+    let members = || {
+        std::fs::read_to_string(cgroup.0.join("forker/forker/cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    assert!(
+        wait_until(|| members() == 2),
+        "the escapee is in the cgroup"
+    );
+    let mut stats = String::new();
+    assert!(
+        wait_until(|| {
+            stats = call(port, "vigil.getProcessStats", "'forker'");
+            stats.contains("\"tree_processes\": 2")
+        }),
+        "the tree is the cgroup's two members: {stats}"
+    );
+    let (code, out) = vigild.ctl(&["stop", "forker"]);
+    assert_eq!((code, out.trim()), (0, "forker: stopped"));
+    assert!(wait_until(|| members() == 0), "the stop emptied the cgroup");
+    vigild.shutdown();
+}

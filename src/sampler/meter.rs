@@ -39,6 +39,50 @@ pub struct Target {
     pub pid: i32,
     /// Looked at every pass, quiet or not (it has a `memory_limit` to check).
     pub every_pass: bool,
+    /// vigil `cgroup_root`: its cgroup, whose members are its tree (escapees included) and
+    /// whose own figures are exact.
+    pub cgroup: Option<std::path::PathBuf>,
+}
+
+/// What a process's cgroup says of its tree: the members (the process first), the CPU
+/// time of every member it ever had (`cpu.stat`) and, with the memory controller, the
+/// memory it is charged (`memory.current`).
+struct CgroupReading {
+    members: Vec<i32>,
+    cpu_seconds: Option<f64>,
+    memory: Option<u64>,
+}
+
+impl CgroupReading {
+    /// Reads the cgroup `dir` of process `pid`; None when it cannot be read.
+    fn of(pid: i32, dir: &std::path::Path) -> Option<CgroupReading> {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).ok()?;
+        let members = std::iter::once(pid)
+            .chain(
+                procs
+                    .lines()
+                    .filter_map(|line| line.trim().parse::<i32>().ok())
+                    .filter(|member| *member != pid),
+            )
+            .collect();
+        let cpu_seconds = std::fs::read_to_string(dir.join("cpu.stat"))
+            .ok()
+            .and_then(|stat| {
+                let usage = stat
+                    .lines()
+                    .find_map(|line| line.strip_prefix("usage_usec "))?;
+                usage.trim().parse::<u64>().ok()
+            })
+            .map(|usec| usec as f64 / 1e6);
+        let memory = std::fs::read_to_string(dir.join("memory.current"))
+            .ok()
+            .and_then(|text| text.trim().parse().ok());
+        Some(CgroupReading {
+            members,
+            cpu_seconds,
+            memory,
+        })
+    }
 }
 
 /// The last look at one process.
@@ -120,6 +164,16 @@ impl Meter {
             .map(|at| targets[*at].pid)
             .chain([daemon])
             .collect();
+        // A process in a cgroup of its own: its tree is the cgroup's members.
+        let cgroups: HashMap<i32, CgroupReading> = self
+            .looked
+            .iter()
+            .filter_map(|at| {
+                let target = &targets[*at];
+                let dir = target.cgroup.as_deref()?;
+                Some((target.pid, CgroupReading::of(target.pid, dir)?))
+            })
+            .collect();
         let mut stats = if scan {
             let all = procfs::all_processes(&self.units);
             self.scanned = Some((now, (thread_cpu_seconds() - began).max(0.0)));
@@ -128,8 +182,13 @@ impl Meter {
             let wanted: Vec<i32> = due
                 .iter()
                 .flat_map(|pid| {
+                    if let Some(reading) = cgroups.get(pid) {
+                        return reading.members.clone();
+                    }
                     let descendants = self.looks.get(pid).map(|look| look.descendants.as_slice());
-                    std::iter::once(*pid).chain(descendants.unwrap_or_default().iter().copied())
+                    std::iter::once(*pid)
+                        .chain(descendants.unwrap_or_default().iter().copied())
+                        .collect()
                 })
                 .collect();
             procfs::stats_of(&wanted, &self.units)
@@ -152,7 +211,10 @@ impl Meter {
             .iter()
             .filter_map(|pid| {
                 let trees = if *pid == daemon { &alone } else { &trees };
-                Some((*pid, self.look(*pid, &stats, trees, now)?))
+                Some((
+                    *pid,
+                    self.look(*pid, &stats, (trees, cgroups.get(pid)), now)?,
+                ))
             })
             .collect();
         let mut looks = HashMap::with_capacity(targets.len() + 1);
@@ -269,7 +331,7 @@ impl Meter {
         let trees = Trees::of(std::iter::empty());
         let mut looked = Vec::with_capacity(pids.len());
         for pid in pids {
-            if let Some(look) = self.look(*pid, &stats, &trees, now) {
+            if let Some(look) = self.look(*pid, &stats, (&trees, None), now) {
                 looked.push((*pid, look.sample.clone()));
                 self.samples.insert(*pid, look.sample.clone());
                 self.looks.insert(*pid, look);
@@ -278,16 +340,20 @@ impl Meter {
         looked
     }
 
-    /// A look at `pid` from `stats` (whose parent links made `trees`).
+    /// A look at `pid` from `stats` (whose parent links made `trees`), or, for a process
+    /// in a cgroup of its own, from what the cgroup says.
     fn look(
         &self,
         pid: i32,
         stats: &HashMap<i32, Stat>,
-        trees: &Trees,
+        (trees, cgroup): (&Trees, Option<&CgroupReading>),
         now: Instant,
     ) -> Option<Look> {
         let stat = stats.get(&pid)?;
-        let members = trees.members(pid);
+        let members = match cgroup {
+            Some(reading) => reading.members.clone(),
+            None => trees.members(pid),
+        };
         let previous = self.looks.get(&pid);
         let tree_stats = || {
             members
@@ -299,6 +365,15 @@ impl Meter {
         let mut tree = own;
         for stat in tree_stats() {
             tree.add(&usage(stat));
+        }
+        if let Some(reading) = cgroup {
+            // Exact: the CPU of members gone too, the memory the cgroup is charged.
+            if let Some(cpu) = reading.cpu_seconds {
+                tree.cpu_seconds = cpu;
+            }
+            if let Some(memory) = reading.memory {
+                tree.resident_bytes = memory;
+            }
         }
         let quiet = previous.is_some_and(|look| {
             look.own_cpu.to_bits() == own.cpu_seconds.to_bits()
@@ -436,6 +511,7 @@ mod tests {
             .expect("sh runs");
         let pid = i32::try_from(child.id()).expect("pid");
         let target = [Target {
+            cgroup: None,
             pid,
             every_pass: false,
         }];
@@ -488,6 +564,7 @@ mod tests {
         let pid = i32::try_from(child.id()).expect("pid");
         let mut meter = Meter::default();
         let target = [Target {
+            cgroup: None,
             pid,
             every_pass: true,
         }];

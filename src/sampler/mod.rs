@@ -341,6 +341,7 @@ fn targets(snapshot: &Snapshot) -> (Vec<Target>, Vec<&ProcessView>) {
                 let target = Target {
                     pid,
                     every_pass: p.config.memory_limit.is_some(),
+                    cgroup: p.cgroup.clone(),
                 };
                 (target, p)
             })
