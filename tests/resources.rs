@@ -90,6 +90,14 @@ fn limits_priorities_and_affinity_are_what_the_child_runs_with() {
         assert!(page.contains(row), "{row}: {page}");
     }
 
+    // vigilctl status -l shows them under the process.
+    let (_, long) = vigild.vigilctl(&["status", "-l", "limited"]);
+    assert!(
+        long.contains("limits: rlimit_nofile=1024:4096 rlimit_nproc=500:600")
+            && long.contains("nice=7 oom_score_adj=500 ioclass=best-effort ionice=6 cpu_affinity=0 no_new_privs=true"),
+        "{long}"
+    );
+
     // A program without controls runs as vigild's children always have.
     let plain = vigild.pid_of("plain");
     assert_eq!(stat_fields(plain).expect("stat")[16], "0");

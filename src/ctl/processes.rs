@@ -389,5 +389,16 @@ fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String,
             int(member("restarts")),
             text(info.member("description"))
         );
+        // vigil's resource controls and cgroup, on a line of their own when it has any.
+        let limits = text(member("limits"));
+        let cgroup = text(member("cgroup"));
+        if !limits.is_empty() || !cgroup.is_empty() {
+            let cgroup = if cgroup.is_empty() {
+                String::new()
+            } else {
+                format!(" cgroup={cgroup}")
+            };
+            println!("{:width$}limits: {limits}{cgroup}", "");
+        }
     }
 }

@@ -213,6 +213,19 @@ pub fn process_stats(process: &ProcessView, samples: &crate::sampler::Samples) -
             Value::Double(process.restart_delay().as_secs_f64()),
         ),
         (
+            "limits",
+            Value::from(
+                process
+                    .config
+                    .controls
+                    .options()
+                    .iter()
+                    .map(|(option, value)| format!("{option}={value}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ),
+        (
             "cgroup",
             Value::from(
                 process
