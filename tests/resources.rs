@@ -271,10 +271,11 @@ fn a_setsid_grandchild_is_stopped_with_its_program_through_its_cgroup() {
     );
     let check = ws.run_vigild(&["--check-config", "-c", "supervisord.conf"]);
     let check = String::from_utf8_lossy(&check.stdout).to_string();
+    let instance = cgroup.0.join("vigil.supervisor");
     assert!(
         check.contains(&format!(
-            "Host: cgroups: each process gets a cgroup of its own under {}",
-            cgroup.0.display()
+            "Host: cgroups: each process runs in a cgroup of its own under {}",
+            instance.display()
         )),
         "{check}"
     );
@@ -283,7 +284,7 @@ fn a_setsid_grandchild_is_stopped_with_its_program_through_its_cgroup() {
     wait_status(&vigild, "parent", &["RUNNING"]);
     let pid = escapee(&vigild);
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
-    let expected = cgroup.0.join("parent").join("parent");
+    let expected = instance.join("parent").join("parent");
     assert!(
         own.lines().any(|line| line.starts_with("0::")
             && expected.ends_with(line.trim_start_matches("0::").trim_start_matches('/'))),
@@ -301,6 +302,58 @@ fn a_setsid_grandchild_is_stopped_with_its_program_through_its_cgroup() {
     assert!(
         wait_until(|| !alive(pid)),
         "the setsid grandchild outlived the stop"
+    );
+
+    // A second vigild with the same identifier and root may not share the cgroup.
+    let (code, out) = vigild.ctl(&["start", "parent"]);
+    assert_eq!(code, 0, "{out}");
+    let second = Workspace::new();
+    second.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}[program:plain]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
+            cgroup.0.display()
+        ),
+    );
+    let mut other = Vigild::start(second, &[]);
+    other.wait_log("has processes: another vigild with this identifier uses it");
+    other.wait_log("processes run without cgroups of their own");
+    other.shutdown();
+    assert!(status_line(&vigild, "parent").contains("RUNNING"));
+    vigild.shutdown();
+    assert!(!instance.exists(), "vigild's exit removed its cgroups");
+}
+
+#[test]
+fn what_a_program_leaves_in_its_cgroup_when_it_exits_is_killed() {
+    let cgroup = match TestCgroup::new("exit") {
+        Ok(cgroup) => cgroup,
+        Err(why) => {
+            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
+            return;
+        }
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}\
+             [program:launcher]\ncommand=/bin/sh -c \"setsid sleep 1000 & echo $! > {{dir}}/escapee.pid; \
+             while [ ! -e {{dir}}/go ]; do sleep 0.02; done\"\nstartsecs=0\nautorestart=false\n",
+            cgroup.0.display()
+        ),
+    );
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "launcher", &["RUNNING"]);
+    let pid = vigild.ws.wait_pid("escapee.pid");
+    assert!(alive(pid));
+    vigild.ws.write("go", "");
+    wait_status(&vigild, "launcher", &["EXITED"]);
+    assert!(
+        wait_until(|| !alive(pid)),
+        "the escapee outlived its program's exit"
     );
     vigild.shutdown();
 }
@@ -383,7 +436,7 @@ fn cgroup_limits_apply_where_their_controllers_exist_and_warn_once_where_not() {
     let mut vigild = Vigild::start(ws, &[]);
     wait_status(&vigild, "capped:capped_0", &["RUNNING"]);
     wait_status(&vigild, "capped:capped_1", &["RUNNING"]);
-    let dir = cgroup.0.join("capped").join("capped_0");
+    let dir = cgroup.0.join("vigil.supervisor/capped/capped_0");
     let mut applied = 0;
     for (controller, file, value) in [
         ("memory", "memory.max", "67108864"),
@@ -456,7 +509,7 @@ fn the_sampler_takes_a_cgrouped_process_tree_from_its_cgroup_escapees_included()
     let mut vigild = Vigild::start(ws, &[]);
     wait_status(&vigild, "forker", &["RUNNING"]);
     let members = || {
-        std::fs::read_to_string(cgroup.0.join("forker/forker/cgroup.procs"))
+        std::fs::read_to_string(cgroup.0.join("vigil.supervisor/forker/forker/cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .count()

@@ -443,11 +443,12 @@ fn cpu_list(text: &str, cpus: u32) -> Result<Vec<u32>, Invalid> {
     Ok(list)
 }
 
-/// The CPUs this host has (configured, online or not), for `cpu_affinity`.
+/// The CPUs this host has (configured, online or not), for `cpu_affinity`; at most the
+/// 1,024 a `cpu_set_t` holds.
 pub(super) fn host_cpus() -> u32 {
     // SAFETY: sysconf only reads a system value.
     let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
-    u32::try_from(configured).unwrap_or(1).max(1)
+    u32::try_from(configured).unwrap_or(1).clamp(1, 1024)
 }
 
 #[cfg(test)]

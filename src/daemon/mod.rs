@@ -100,16 +100,13 @@ pub fn check_config(options: &DaemonOptions) -> Result<CheckReport, StartError> 
                 .supervisord
                 .cgroup_root
                 .as_deref()
-                .map(
-                    |setting| match crate::process::cgroup::Cgroups::detect(setting) {
-                        Ok(cgroups) => format!(
-                        "cgroups: each process gets a cgroup of its own under {} (cgroup.kill: {})",
-                        cgroups.root().display(),
-                        if cgroups.has_kill_file() { "yes" } else { "no" }
-                    ),
+                .map(|setting| {
+                    let identifier = &loaded.config.supervisord.identifier;
+                    match crate::process::cgroup::Cgroups::detect(setting, identifier) {
+                        Ok(cgroups) => format!("cgroups: {}", cgroups.describe()),
                         Err(why) => format!("cgroups: unavailable ({why})"),
-                    },
-                )
+                    }
+                })
                 .into_iter()
                 .collect();
             CheckReport {
@@ -313,18 +310,10 @@ impl Drop for FlushedAtExit {
 
 /// vigil `cgroup_root`: where each process gets its cgroup, said once; none (with the
 /// reason, and the processes run without) where this host has no writable cgroup v2.
-fn cgroups_at(setting: &str) -> Option<crate::process::cgroup::Cgroups> {
-    match crate::process::cgroup::Cgroups::detect(setting) {
+fn cgroups_at(setting: &str, identifier: &str) -> Option<crate::process::cgroup::Cgroups> {
+    match crate::process::cgroup::Cgroups::detect(setting, identifier) {
         Ok(cgroups) => {
-            tracing::info!(
-                "cgroups: each process runs in a cgroup of its own under {}{}",
-                cgroups.root().display(),
-                if cgroups.has_kill_file() {
-                    ""
-                } else {
-                    " (no cgroup.kill: its members are killed one by one)"
-                }
-            );
+            tracing::info!("cgroups: {}", cgroups.describe());
             Some(cgroups)
         }
         Err(why) => {
@@ -380,17 +369,16 @@ fn serve(
 ) -> Result<Ending, StartError> {
     // Before the runtime starts its threads: the helper is a fork of this process.
     let spawner = Spawner::fork();
-    let cgroups = config
-        .supervisord
+    let settings = &config.supervisord;
+    let cgroups = settings
         .cgroup_root
         .as_deref()
-        .and_then(cgroups_at);
-    warn_unapplied_limits(&config, cgroups.as_ref());
+        .and_then(|setting| cgroups_at(setting, &settings.identifier))
+        .map(Arc::new);
+    warn_unapplied_limits(&config, cgroups.as_deref());
     // Also before the threads: it kills what vigild leaves behind if vigild dies.
     let guardian = crate::process::guardian::Guardian::fork(
-        cgroups
-            .as_ref()
-            .map(crate::process::cgroup::Cgroups::kill_target),
+        cgroups.as_ref().map(|cgroups| cgroups.root().to_path_buf()),
     );
     // The first threads: the main log's writers (lines so far waited in their queues).
     logger
@@ -437,7 +425,7 @@ fn serve(
         if let Some(manager) = systemd::Manager::from_env(&source.env) {
             tokio::spawn(systemd::follow(manager, handle.clone()));
         }
-        let children = (spawner, guardian, cgroups.map(Arc::new));
+        let children = (spawner, guardian, cgroups.clone());
         let task = supervisor::start(pending, config, base_env, children, events)
             .map_err(io_error("starting the supervisor"))?;
         let reload = Reload {
@@ -452,6 +440,10 @@ fn serve(
         let forwarder = tokio::spawn(signals.forward(handle, reload));
         let ended = task.await;
         forwarder.abort();
+        // Every program has stopped: this instance's cgroups go with vigild.
+        if let Some(cgroups) = &cgroups {
+            cgroups.remove_all();
+        }
         ended.map_err(|err| StartError::Io {
             about: "running the supervisor".into(),
             source: io::Error::other(err.to_string()),

@@ -140,6 +140,13 @@ impl Applied {
                 ),
             }
         }
+        if new.cgroup_root != current.cgroup_root {
+            tracing::warn!(
+                "cgroup_root={}: a change of cgroup_root takes effect at vigild's next start; keeping {}",
+                new.cgroup_root.as_deref().unwrap_or("(none)"),
+                current.cgroup_root.as_deref().unwrap_or("(none)")
+            );
+        }
         if new.sample_interval != current.sample_interval {
             let _ = targets.sample_interval.send(new.sample_interval);
             current.sample_interval = new.sample_interval;

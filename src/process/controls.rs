@@ -192,8 +192,12 @@ pub unsafe fn apply(controls: &ChildControls, cpus: &libc::cpu_set_t) -> Result<
                 return Err(Control::Rlimit(at));
             }
             limit.rlim_cur = *soft;
-            if let Some(hard) = hard {
-                limit.rlim_max = *hard;
+            match hard {
+                Some(hard) => limit.rlim_max = *hard,
+                // A soft limit above the inherited hard one raises it too (vigild was
+                // found able to: CAP_SYS_RESOURCE).
+                None if *soft > limit.rlim_max => limit.rlim_max = *soft,
+                None => {}
             }
             if libc::setrlimit(*resource as _, &raw const limit) != 0 {
                 return Err(Control::Rlimit(at));

@@ -44,13 +44,13 @@ pub struct Target {
     pub cgroup: Option<std::path::PathBuf>,
 }
 
-/// What a process's cgroup says of its tree: the members (the process first), the CPU
-/// time of every member it ever had (`cpu.stat`) and, with the memory controller, the
-/// memory it is charged (`memory.current`).
+/// What a process's cgroup says of its tree: the members (the process first) and the CPU
+/// time of every member it ever had (`cpu.stat`). Its memory stays the members' resident
+/// sum: the cgroup's `memory.current` counts page cache too, which must not trip a
+/// `memory_limit`.
 struct CgroupReading {
     members: Vec<i32>,
     cpu_seconds: Option<f64>,
-    memory: Option<u64>,
 }
 
 impl CgroupReading {
@@ -74,13 +74,9 @@ impl CgroupReading {
                 usage.trim().parse::<u64>().ok()
             })
             .map(|usec| usec as f64 / 1e6);
-        let memory = std::fs::read_to_string(dir.join("memory.current"))
-            .ok()
-            .and_then(|text| text.trim().parse().ok());
         Some(CgroupReading {
             members,
             cpu_seconds,
-            memory,
         })
     }
 }
@@ -366,14 +362,9 @@ impl Meter {
         for stat in tree_stats() {
             tree.add(&usage(stat));
         }
-        if let Some(reading) = cgroup {
-            // Exact: the CPU of members gone too, the memory the cgroup is charged.
-            if let Some(cpu) = reading.cpu_seconds {
-                tree.cpu_seconds = cpu;
-            }
-            if let Some(memory) = reading.memory {
-                tree.resident_bytes = memory;
-            }
+        // Exact: the CPU of members gone too.
+        if let Some(cpu) = cgroup.and_then(|reading| reading.cpu_seconds) {
+            tree.cpu_seconds = cpu;
         }
         let quiet = previous.is_some_and(|look| {
             look.own_cpu.to_bits() == own.cpu_seconds.to_bits()

@@ -148,8 +148,6 @@ pub(super) struct Supervisor {
     main_pids: main_pid::MainPids,
     /// vigil `scaleGroup`: the groups run at another size than their file gives.
     scales: Vec<crate::config::Scaled>,
-    /// vigil `cgroup_root`: where each process's cgroup is (none: no cgroups).
-    cgroups: Option<Arc<Cgroups>>,
 }
 
 impl Supervisor {
@@ -174,7 +172,7 @@ impl Supervisor {
         if !socket_errors.is_empty() {
             return Err(std::io::Error::other(socket_errors.join("; ")));
         }
-        table.cgroups.clone_from(&cgroups);
+        table.cgroups = cgroups;
         let mut supervisor = Supervisor {
             config: Arc::new(config.clone()),
             strip_ansi: settings.strip_ansi,
@@ -212,7 +210,6 @@ impl Supervisor {
             early_notices: VecDeque::new(),
             main_pids: main_pid::MainPids::default(),
             scales: Vec::new(),
-            cgroups,
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -441,7 +438,7 @@ impl Supervisor {
 
     /// The end of `pid`, a process's child or an unknown one, once nothing holds it.
     fn child_ended(&mut self, pid: i32, outcome: ExitOutcome) {
-        self.kill_leftovers_of_a_stop(pid);
+        self.kill_leftovers(pid);
         let group = self
             .table
             .pids
@@ -674,14 +671,18 @@ impl Supervisor {
             _ => pid,
         };
         // vigil `cgroup_root`: a group signal and the final SIGKILL reach every process in
-        // the cgroup, escapees from the process group included.
-        if let (Some(cgroups), Some(dir)) = (&self.cgroups, self.table.cgroup_of(key)) {
+        // the cgroup, escapees from the process group included: the others through the
+        // cgroup, the child itself below (so nothing gets a signal twice).
+        let mut to_group = to_group;
+        if let (Some(cgroups), Some(dir)) = (&self.table.cgroups, self.table.cgroup_of(key)) {
             if signal == nix::sys::signal::Signal::SIGKILL {
                 cgroups.kill(&dir);
             } else if to_group {
-                crate::process::cgroup::signal_members(&dir, signal as libc::c_int);
+                crate::process::cgroup::signal_members(&dir, signal as libc::c_int, pid);
+                to_group = false;
             }
         }
+        let target = if to_group { target } else { pid };
         match signal::send(target, signal, to_group) {
             Ok(Delivery::Sent) => {}
             Ok(Delivery::Gone) => tracing::debug!(
@@ -726,20 +727,20 @@ impl Supervisor {
         matches!((before, now), (Some(before), Some(now)) if now > before)
     }
 
-    /// vigil `cgroup_root`: when a process being stopped ends, what is left in its cgroup
-    /// (a `setsid` grandchild, a double-forked daemon) is killed, as systemd's
-    /// `KillMode=control-group` does.
-    fn kill_leftovers_of_a_stop(&self, pid: i32) {
-        let Some(cgroups) = &self.cgroups else {
+    /// vigil `cgroup_root`: when a process's child ends (a stop, a crash, an exit), what
+    /// is left in its cgroup (a `setsid` grandchild, a double-forked daemon) is killed, as
+    /// systemd's `KillMode=control-group` does, so the next child starts in a clean cgroup
+    /// and nothing runs on unsupervised.
+    fn kill_leftovers(&self, pid: i32) {
+        let Some(cgroups) = &self.table.cgroups else {
             return;
         };
-        let stopping = self.table.pids.get(&pid).filter(|key| {
-            self.table
-                .entries
-                .get(*key)
-                .is_some_and(|entry| matches!(entry.process.state(), State::Stopping { .. }))
-        });
-        if let Some(dir) = stopping.and_then(|key| self.table.cgroup_of(key)) {
+        if let Some(dir) = self
+            .table
+            .pids
+            .get(&pid)
+            .and_then(|key| self.table.cgroup_of(key))
+        {
             if crate::process::cgroup::Cgroups::populated(&dir) {
                 cgroups.kill(&dir);
             }

@@ -92,6 +92,7 @@ impl Supervisor {
         }
         // The old table goes first: its fcgi sockets must be closed before they are bound
         // again.
+        let cgroups = self.table.cgroups.take();
         self.table = Table::default();
         self.strip_ansi = config.supervisord.strip_ansi;
         self.nocleanup = config.supervisord.nocleanup;
@@ -99,7 +100,7 @@ impl Supervisor {
         for error in socket_errors {
             tracing::error!(target: CRITICAL, "{error}");
         }
-        table.cgroups.clone_from(&self.cgroups);
+        table.cgroups = cgroups;
         self.table = table;
         self.view.reshape();
         self.keep_scales();

@@ -220,7 +220,7 @@ impl Supervisor {
         fcgi_socket: Option<std::os::fd::OwnedFd>,
         logs: Vec<Arc<crate::logs::stream::LogStream>>,
     ) {
-        let cgroup = match (&start, &self.cgroups) {
+        let cgroup = match (&start, &self.table.cgroups) {
             (InFlight::Process(key), Some(cgroups)) => self
                 .table
                 .cgroup_of(key)
