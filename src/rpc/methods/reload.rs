@@ -44,7 +44,7 @@ pub(super) async fn reload(api: &Api, args: Args<'_>) -> Outcome {
         .filter(|p| matches!(p.state, State::Running { .. } | State::Starting { .. }));
     for process in reloadable {
         match send(api, &process).await {
-            Ok(sent) if wait => {
+            Ok(sent) if wait && sent.announces => {
                 let api = api.clone();
                 waits.spawn(async move {
                     let outcome = reloaded(&api, sent).await;
