@@ -1,7 +1,8 @@
 //! A bad config stops vigild with one line per problem naming file, section, option and value;
-//! unknown options only warn; `--check-config` reports without starting anything.
+//! unknown options only warn; `--check-config` reports without starting anything, and its
+//! `--list` names the processes Python supervisord would run for the same config.
 
-use crate::support::Workspace;
+use crate::support::{run_python, Workspace};
 
 fn stderr_of(ws: &Workspace, args: &[&str]) -> (i32, String, String) {
     let output = ws.run_vigild(args);
@@ -111,11 +112,15 @@ fn unknown_options_warn_with_a_suggestion_and_strict_fails() {
         "{warning}"
     );
     assert!(warning.contains("did you mean 'autorestart'"), "{warning}");
-    let (strict, _, _) = stderr_of(
+    let (strict, stdout, _) = stderr_of(
         &ws,
         &["--check-config", "--strict", "-c", "supervisord.conf"],
     );
     assert_eq!(strict, 1);
+    assert!(
+        stdout.ends_with("config not OK: 0 errors, 1 warning (--strict fails on warnings)\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -164,4 +169,80 @@ fn supervisords_own_sample_config_and_the_demo_fleet_load_unchanged() {
         );
         assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "config OK");
     }
+}
+
+/// Every process Python supervisord 4.3 would run for the config at `path`, as
+/// `group:process`, from its own option parser (nothing is started).
+const SUPERVISORD_PROCESSES: &str = r#"
+import sys
+from supervisor.options import ServerOptions
+options = ServerOptions()
+options.realize(args=['-c', sys.argv[1]])
+for group in sorted(options.process_group_configs):
+    for process in group.process_configs:
+        print("%s:%s" % (group.name, process.name))
+"#;
+
+#[test]
+fn check_config_list_names_the_processes_supervisord_would_run() {
+    let ws = Workspace::new();
+    ws.write(
+        "conf.d/extra.conf",
+        "[program:extra]\ncommand=/bin/true\nnumprocs=2\nnumprocs_start=5\n\
+         process_name=%(program_name)s-%(process_num)02d\n",
+    );
+    let configs = [
+        "[program:web]\ncommand=/bin/true\npriority=20\n\n\
+         [program:workers]\ncommand=/bin/true\nnumprocs=3\nprocess_name=worker_%(process_num)d\n\
+         priority=10\n\n\
+         [program:a]\ncommand=/bin/true\n\n[program:b]\ncommand=/bin/true\nnumprocs=2\n\
+         process_name=b%(process_num)d\n\n[group:pair]\nprograms=b,a\npriority=5\n\n\
+         [eventlistener:listen]\ncommand=/bin/cat\nevents=PROCESS_STATE\nnumprocs=2\n\
+         process_name=listen_%(process_num)d\n\n\
+         [fcgi-program:fcgi]\ncommand=/bin/true\nsocket=unix://{dir}/fcgi.sock\nnumprocs=2\n\
+         process_name=fcgi_%(process_num)d\n\n\
+         [include]\nfiles={dir}/conf.d/*.conf\n",
+        "[program:none]\ncommand=/bin/true\nnumprocs=0\n\n[program:one]\ncommand=/bin/true\n",
+    ];
+    let mut checked = 0;
+    for (at, body) in configs.iter().enumerate() {
+        let name = format!("list{at}.conf");
+        ws.write(
+            &name,
+            &format!(
+                "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+                 childlogdir={{dir}}\n\n{body}"
+            ),
+        );
+        let path = ws.path().join(&name).display().to_string();
+        checked += compare_lists(&ws, &path);
+    }
+    for shipped in [
+        "config/examples/container.conf",
+        "config/supervisord-sample.conf",
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(shipped);
+        compare_lists(&ws, &path.display().to_string());
+    }
+    assert!(checked >= 13, "the configs run {checked} processes in all");
+}
+
+/// Compares vigild's `--check-config --list` for `path` with supervisord's processes
+/// (as sets: supervisord's own start order sorts groups by priority too); returns how many.
+fn compare_lists(ws: &Workspace, path: &str) -> usize {
+    let (code, stdout, stderr) = stderr_of(ws, &["--check-config", "--list", "-c", path]);
+    assert_eq!(code, 0, "{path}: {stdout}{stderr}");
+    let mut ours: Vec<&str> = stdout.lines().collect();
+    let python = run_python(SUPERVISORD_PROCESSES, &[path]);
+    assert!(
+        python.status.success(),
+        "{path}: {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let theirs = String::from_utf8_lossy(&python.stdout).into_owned();
+    let mut theirs: Vec<&str> = theirs.lines().collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    assert_eq!(ours, theirs, "{path}");
+    ours.len()
 }

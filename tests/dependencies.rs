@@ -21,7 +21,7 @@ fn dependents_start_once_their_dependencies_are_running_and_healthy() {
          [program:worker]\ncommand=/bin/sleep 1000\nstartsecs=0\nnumprocs=2\n\
          process_name=worker_%(process_num)d\ndepends_on=app\n"
     ));
-    vigild.wait_log("waiting: app starts once db, cache are ready");
+    vigild.wait_log("waiting: app starts once db and cache are ready");
     let (_, status) = vigild.vigilctl(&["status", "app"]);
     assert!(
         status.contains("STOPPED") && status.contains("waiting for"),

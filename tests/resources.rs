@@ -86,6 +86,9 @@ fn limits_priorities_and_affinity_are_what_the_child_runs_with() {
         "<td>ioclass</td><td>best-effort</td>",
         "<td>cpu_affinity</td><td>0</td>",
         "<td>no_new_privs</td><td>true</td>",
+        // The config's own spelling, not Rust's.
+        "<td>stdout_logfile</td><td>AUTO</td>",
+        "<td>exitcodes</td><td>0</td>",
     ] {
         assert!(page.contains(row), "{row}: {page}");
     }

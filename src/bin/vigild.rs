@@ -79,6 +79,10 @@ struct Args {
     /// With --check-config, count warnings as errors.
     #[arg(long, requires = "check_config")]
     strict: bool,
+    /// With --check-config, print each process the config runs, as group:process, in start
+    /// order (and nothing else unless there is a problem).
+    #[arg(long, requires = "check_config")]
+    list: bool,
 }
 
 impl Args {
@@ -136,7 +140,7 @@ fn main() -> ExitCode {
         overrides: args.overrides(),
     };
     if args.check_config {
-        return check(&options, args.strict);
+        return check(&options, args.strict, args.list);
     }
     match daemon::run(&options) {
         Ok(ending) => ExitCode::from(ending.exit_status()),
@@ -154,9 +158,14 @@ fn main() -> ExitCode {
 }
 
 /// `--check-config`: exit 1 if there is an error (or, with --strict, a warning), else 0.
-fn check(options: &DaemonOptions, strict: bool) -> ExitCode {
+fn check(options: &DaemonOptions, strict: bool, list: bool) -> ExitCode {
     match daemon::check_config(options) {
         Ok(report) => {
+            if list {
+                for (group, process) in &report.processes {
+                    println!("{group}:{process}");
+                }
+            }
             for error in &report.errors {
                 println!("Error: {error}");
             }
@@ -168,9 +177,23 @@ fn check(options: &DaemonOptions, strict: bool) -> ExitCode {
             }
             let failed = !report.errors.is_empty() || (strict && !report.warnings.is_empty());
             if failed {
+                let plural =
+                    |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+                println!(
+                    "config not OK: {}, {}{}",
+                    plural(report.errors.len(), "error"),
+                    plural(report.warnings.len(), "warning"),
+                    if report.errors.is_empty() {
+                        " (--strict fails on warnings)"
+                    } else {
+                        ""
+                    }
+                );
                 ExitCode::from(1)
             } else {
-                println!("config OK");
+                if !list {
+                    println!("config OK");
+                }
                 ExitCode::SUCCESS
             }
         }

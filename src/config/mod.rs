@@ -206,6 +206,18 @@ pub enum LogTarget {
     Journald,
 }
 
+impl std::fmt::Display for LogTarget {
+    /// As a config writes it: `AUTO`, `NONE`, `journald`, a path.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogTarget::Auto => f.write_str("AUTO"),
+            LogTarget::None => f.write_str("NONE"),
+            LogTarget::File(path) => write!(f, "{}", path.display()),
+            LogTarget::Journald => f.write_str("journald"),
+        }
+    }
+}
+
 /// vigil `*_logfile_rotate`: a rotation at every local midnight or hour, besides `maxbytes`
 /// (whichever comes first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,6 +513,19 @@ impl Readiness {
     /// Whether STARTING ends by `startsecs` (supervisord's way) rather than by the program.
     pub fn is_startsecs(&self) -> bool {
         matches!(self, Readiness::StartSecs)
+    }
+}
+
+impl std::fmt::Display for Probe {
+    /// The option as written: `healthcheck_http=http://127.0.0.1:8080/`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Probe::Command(command) => write!(f, "healthcheck_command={command}"),
+            Probe::Http { host, port, path } => {
+                write!(f, "healthcheck_http=http://{host}:{port}{path}")
+            }
+            Probe::Tcp { host, port } => write!(f, "healthcheck_tcp={host}:{port}"),
+        }
     }
 }
 

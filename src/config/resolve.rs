@@ -577,9 +577,28 @@ fn warn_unknown(doc: &RawDoc, warnings: &mut Vec<Diagnostic>) {
             "metrics" => known::METRICS.to_vec(),
             "rpcinterface" | "ctlplugin" => continue,
             _ => {
+                // `[progam:app]` → did you mean `[program:app]`?
+                const KINDS: [&str; 12] = [
+                    "supervisord",
+                    "program",
+                    "fcgi-program",
+                    "eventlistener",
+                    "group",
+                    "include",
+                    "unix_http_server",
+                    "inet_http_server",
+                    "supervisorctl",
+                    "metrics",
+                    "rpcinterface",
+                    "ctlplugin",
+                ];
+                let rest = section.name.strip_prefix(kind).unwrap_or_default();
+                let hint = known::suggestion(kind, KINDS.iter().copied())
+                    .map(|near| format!(" (did you mean [{near}{rest}]?)"))
+                    .unwrap_or_default();
                 warnings.push(Diagnostic::new(
                     section.location(None),
-                    format!("unknown section [{}] is ignored", section.name),
+                    format!("unknown section [{}] is ignored{hint}", section.name),
                 ));
                 continue;
             }

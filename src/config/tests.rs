@@ -469,7 +469,8 @@ fn unknown_options_and_sections_are_warnings() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("unknown section [programs:x]")),
+            .any(|w| w
+                .contains("unknown section [programs:x] is ignored (did you mean [program:x]?)")),
         "{warnings:?}"
     );
 }
@@ -689,4 +690,28 @@ fn read_only_account_errors_name_the_option_and_never_the_password() {
             );
         }
     }
+}
+
+#[test]
+fn targets_and_probes_read_as_a_config_writes_them() {
+    assert_eq!(LogTarget::Auto.to_string(), "AUTO");
+    assert_eq!(LogTarget::None.to_string(), "NONE");
+    assert_eq!(
+        LogTarget::File("/var/log/x.log".into()).to_string(),
+        "/var/log/x.log"
+    );
+    let http = Probe::Http {
+        host: "127.0.0.1".into(),
+        port: 8080,
+        path: "/health".into(),
+    };
+    assert_eq!(
+        http.to_string(),
+        "healthcheck_http=http://127.0.0.1:8080/health"
+    );
+    let tcp = Probe::Tcp {
+        host: "db".into(),
+        port: 5432,
+    };
+    assert_eq!(tcp.to_string(), "healthcheck_tcp=db:5432");
 }

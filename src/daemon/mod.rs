@@ -87,6 +87,8 @@ pub struct CheckReport {
     pub warnings: Vec<Diagnostic>,
     /// What this host supports of what the config asks for (`cgroup_root`).
     pub host: Vec<String>,
+    /// Every process the config runs, as (group, process), in start order.
+    pub processes: Vec<(String, String)>,
 }
 
 /// Loads the config exactly as a start would (includes, expansions, validation) without
@@ -109,16 +111,29 @@ pub fn check_config(options: &DaemonOptions) -> Result<CheckReport, StartError> 
                 })
                 .into_iter()
                 .collect();
+            let processes = loaded
+                .config
+                .groups
+                .iter()
+                .flat_map(|group| {
+                    group
+                        .processes
+                        .iter()
+                        .map(|process| (group.name.clone(), process.name.clone()))
+                })
+                .collect();
             CheckReport {
                 errors: Vec::new(),
                 warnings: loaded.warnings,
                 host,
+                processes,
             }
         }
         Err(errors) => CheckReport {
             errors: errors.0,
             warnings: Vec::new(),
             host: Vec::new(),
+            processes: Vec::new(),
         },
     })
 }

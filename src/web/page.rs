@@ -423,7 +423,15 @@ fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
                 .startretries
                 .map_or("-1 (forever)".to_string(), |n| n.to_string()),
         ),
-        ("exitcodes", format!("{:?}", config.exitcodes)),
+        (
+            "exitcodes",
+            config
+                .exitcodes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         ("stopsignal", config.stopsignal.as_str().to_string()),
         ("stopwaitsecs", config.stopwaitsecs.to_string()),
         (
@@ -439,12 +447,12 @@ fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
             config
                 .user
                 .as_ref()
-                .map(|u| format!("{u:?}"))
+                .map(|u| format!("{} (uid {}, gid {})", u.name, u.uid, u.gid))
                 .unwrap_or_default(),
         ),
         ("redirect_stderr", config.redirect_stderr.to_string()),
-        ("stdout_logfile", format!("{:?}", config.stdout.target)),
-        ("stderr_logfile", format!("{:?}", config.stderr.target)),
+        ("stdout_logfile", config.stdout.target.to_string()),
+        ("stderr_logfile", config.stderr.target.to_string()),
         (
             "crashloop",
             format!(
@@ -478,7 +486,7 @@ fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
         }
     }
     if let Some(check) = &config.health_check {
-        rows.push(("healthcheck", format!("{:?}", check.probe)));
+        rows.push(("healthcheck", check.probe.to_string()));
     }
     // Values may be secrets: only the names are shown.
     for (key, _) in &config.environment {

@@ -47,8 +47,13 @@ impl Supervisor {
     /// Holds the start of `key` until its dependencies are ready.
     pub(super) fn hold_start(&mut self, key: ProcKey) {
         if !self.waiting.contains(&key) {
-            let names = dependencies::waiting_for(&self.table, &key).join(", ");
-            tracing::info!("waiting: {} starts once {names} are ready", key.1);
+            let names = dependencies::waiting_for(&self.table, &key);
+            let verb = if names.len() == 1 { "is" } else { "are" };
+            let names = match names.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => names.join(""),
+            };
+            tracing::info!("waiting: {} starts once {names} {verb} ready", key.1);
             // A dependency may be FATAL already: looked at on the next turn.
             self.recheck_starts.push(key.clone());
             self.waiting.push(key);
