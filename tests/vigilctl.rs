@@ -662,3 +662,70 @@ fn output_into_a_closed_pipe_ends_vigilctl_quietly() {
     assert_eq!(first.lines().count(), 1, "{first}");
     vigild.shutdown();
 }
+
+#[test]
+fn help_for_each_command_is_supervisorctls_and_mistakes_need_no_server() {
+    let ws = Workspace::new();
+    let config = ws.config(CONTROL_SECTIONS);
+    let config = config.display().to_string();
+    for command in [
+        "add", "avail", "clear", "exit", "fg", "maintail", "pid", "quit", "reload", "remove",
+        "reread", "restart", "shutdown", "signal", "start", "status", "stop", "tail", "update",
+        "version",
+    ] {
+        let (_, theirs) = run_client(
+            &supervisorctl_bin(),
+            std::path::Path::new(&config),
+            &["help", command],
+        );
+        let (code, ours) = run_client(
+            vigilctl_bin(),
+            std::path::Path::new(&config),
+            &["help", command],
+        );
+        assert_eq!(code, 0, "{command}: {ours}");
+        assert_eq!(ours.trim_end(), theirs.trim_end(), "help {command}");
+    }
+    let (_, list) = run_client(vigilctl_bin(), std::path::Path::new(&config), &["help"]);
+    for command in [
+        "fg",
+        "exit",
+        "quit",
+        "crashes",
+        "scale",
+        "schedules",
+        "reload-program",
+    ] {
+        assert!(
+            list.split_whitespace().any(|w| w == command),
+            "{command}: {list}"
+        );
+    }
+    // No server runs: an unknown command is said to be one, not a connection error.
+    let (code, out) = run_client(vigilctl_bin(), std::path::Path::new(&config), &["nope"]);
+    assert_eq!((code, out.trim()), (1, "*** Unknown syntax: nope"));
+    // An unknown option is rejected as one.
+    let output = std::process::Command::new(vigilctl_bin())
+        .args(["-x", "status"])
+        .output()
+        .expect("vigilctl");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unexpected argument '-x' found"));
+    // The version, with supervisorctl's -v.
+    let version = std::process::Command::new(vigilctl_bin())
+        .arg("-v")
+        .output()
+        .expect("vigilctl");
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("vigilctl "));
+    // tail without a name shows the usage, as supervisorctl does.
+    let mut vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("supervisord started");
+    let (_, theirs) = vigild.ctl(&["tail"]);
+    let (_, ours) = vigild.vigilctl(&["tail"]);
+    assert!(
+        ours.starts_with("Error: too few arguments\ntail [-f] <name>"),
+        "{ours}"
+    );
+    assert!(theirs.contains("tail [-f] <name>"), "{theirs}");
+    vigild.shutdown();
+}

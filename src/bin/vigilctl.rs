@@ -4,13 +4,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgAction, CommandFactory, Parser};
 use vigil::ctl::{self, CtlOptions};
 
 /// Control a running vigild (or supervisord) like supervisorctl.
 #[derive(Parser, Debug)]
-#[command(name = "vigilctl", version)]
+#[command(
+    name = "vigilctl",
+    version,
+    disable_version_flag = true,
+    after_help = ctl::commands_help()
+)]
 struct Args {
+    /// Print the version and exit (supervisorctl's -v).
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    version: Option<bool>,
     /// Configuration file path (its [supervisorctl] section).
     #[arg(short = 'c', long = "configuration", value_name = "FILE")]
     configuration: Option<PathBuf>,
@@ -46,6 +54,16 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let args = Args::parse();
+    // Options go before the command: a `-x` where the command should be is an unknown
+    // option, not a command.
+    if let Some(first) = args.command.first().filter(|word| word.starts_with('-')) {
+        Args::command()
+            .error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!("unexpected argument '{first}' found"),
+            )
+            .exit();
+    }
     let options = CtlOptions {
         configuration: args.configuration,
         serverurl: args.serverurl,

@@ -15,7 +15,9 @@ impl Ctl {
             .filter(|a| *a != "--previous")
             .collect();
         let Some(name) = rest.first() else {
+            // As supervisorctl: the usage follows.
             println!("Error: too few arguments");
+            println!("{}", super::help::of("tail").unwrap_or_default());
             self.exit = exit::GENERIC;
             return;
         };
@@ -74,7 +76,9 @@ impl Ctl {
         }
         let (follow, bytes, rest) = tail_flags(args);
         let Some(name) = rest.first() else {
+            // As supervisorctl: the usage follows.
             println!("Error: too few arguments");
+            println!("{}", super::help::of("tail").unwrap_or_default());
             self.exit = exit::GENERIC;
             return;
         };

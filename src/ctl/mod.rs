@@ -8,6 +8,7 @@ pub mod client;
 mod crashes;
 mod fleet;
 mod groups;
+mod help;
 mod logs;
 mod processes;
 mod schedules;
@@ -56,6 +57,14 @@ pub struct CtlOptions {
     pub timeout: Option<std::time::Duration>,
     /// The command and its arguments; none starts the interactive shell.
     pub command: Vec<String>,
+}
+
+/// The commands, for `vigilctl --help` (`help <command>` tells more).
+pub fn commands_help() -> String {
+    format!(
+        "Commands (vigilctl help <command> tells more):\n  {}",
+        help::commands().join("  ")
+    )
 }
 
 /// Runs one command; returns the exit code.
@@ -188,7 +197,30 @@ const STOPPED_STATES: [&str; 4] = ["STOPPED", "EXITED", "FATAL", "UNKNOWN"];
 
 impl Ctl {
     fn dispatch(&mut self, command: &str, args: &[&str]) {
-        if command != "help" && !self.upcheck(command == "status") {
+        // Unknown commands and help need no server.
+        match command {
+            "help" => {
+                let Some(topic) = args.first() else {
+                    println!("{}", help::list());
+                    return;
+                };
+                if let Some(text) = help::of(topic) {
+                    println!("{text}");
+                } else {
+                    println!("*** No help on {topic}");
+                    self.exit = exit::GENERIC;
+                }
+                return;
+            }
+            "exit" | "quit" => return,
+            _ if help::of(command).is_none() => {
+                println!("*** Unknown syntax: {command}");
+                self.exit = exit::GENERIC;
+                return;
+            }
+            _ => {}
+        }
+        if !self.upcheck(command == "status") {
             return;
         }
         match command {
@@ -246,10 +278,6 @@ impl Ctl {
             "rotate" => self.rotate(args),
             "schedules" => self.schedules(args),
             "scale" => self.scale(args),
-            "help" => println!(
-                "default commands (type help <topic>):\n=====================================\n\
-                 add  avail  clear  crashes  maintail  pid  reload  reload-program  remove  reread  restart  rotate  scale  schedules  shutdown  signal  start  status  stop  tail  update  version  wait"
-            ),
             other => {
                 println!("*** Unknown syntax: {other}");
                 self.exit = exit::GENERIC;

@@ -17,34 +17,6 @@ use super::{text, Ctl};
 use crate::namespec::Namespec;
 use crate::rpc::codec::Value;
 
-/// The commands the shell knows (completed for the first word).
-const COMMANDS: &[&str] = &[
-    "add",
-    "avail",
-    "clear",
-    "exit",
-    "help",
-    "maintail",
-    "pid",
-    "quit",
-    "reload",
-    "reload-program",
-    "remove",
-    "reread",
-    "restart",
-    "rotate",
-    "scale",
-    "schedules",
-    "shutdown",
-    "signal",
-    "start",
-    "status",
-    "stop",
-    "tail",
-    "update",
-    "version",
-];
-
 /// Completes command names, then process names (`group:name`, `group:*`, `all`).
 struct Completion {
     client: Client,
@@ -84,7 +56,10 @@ impl Completer for Completion {
         let start = before.rfind(' ').map_or(0, |space| space + 1);
         let word = &before[start..];
         let candidates: Vec<String> = if start == 0 {
-            COMMANDS.iter().map(|c| (*c).to_string()).collect()
+            super::help::commands()
+                .into_iter()
+                .map(str::to_string)
+                .collect()
         } else {
             self.process_names()
         };
