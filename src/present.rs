@@ -5,6 +5,7 @@
 use std::time::SystemTime;
 
 use crate::config::schedule::Kind;
+use crate::config::ProcessConfig;
 use crate::process::announced::Phase;
 use crate::process::state::{Health, State};
 use crate::supervisor::ProcessView;
@@ -144,4 +145,96 @@ pub fn schedules(process: &ProcessView) -> Vec<ScheduleRow> {
             })
         })
         .collect()
+}
+
+/// The effective options of a process, in the config's own spelling: the page's Config
+/// table, `vigil.getProcessConfig` and `vigilctl config NAME`.
+pub fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
+    let seconds = |d: std::time::Duration| format!("{}s", d.as_secs_f64());
+    let mut rows = vec![
+        ("command", config.command.clone()),
+        ("group", config.group.clone()),
+        ("priority", config.priority.to_string()),
+        ("autostart", config.autostart.to_string()),
+        (
+            "autorestart",
+            format!("{:?}", config.autorestart).to_lowercase(),
+        ),
+        ("startsecs", config.startsecs.to_string()),
+        (
+            "startretries",
+            config
+                .startretries
+                .map_or("-1 (forever)".to_string(), |n| n.to_string()),
+        ),
+        (
+            "exitcodes",
+            config
+                .exitcodes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("stopsignal", config.stopsignal.as_str().to_string()),
+        ("stopwaitsecs", config.stopwaitsecs.to_string()),
+        (
+            "directory",
+            config
+                .directory
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "user",
+            config
+                .user
+                .as_ref()
+                .map(|u| format!("{} (uid {}, gid {})", u.name, u.uid, u.gid))
+                .unwrap_or_default(),
+        ),
+        ("redirect_stderr", config.redirect_stderr.to_string()),
+        ("stdout_logfile", config.stdout.target.to_string()),
+        ("stderr_logfile", config.stderr.target.to_string()),
+        (
+            "crashloop",
+            format!(
+                "threshold {} in {}, delay {}..{}, reset {}",
+                config.crash_loop.threshold,
+                seconds(config.crash_loop.window),
+                seconds(config.crash_loop.delay),
+                seconds(config.crash_loop.delay_max),
+                seconds(config.crash_loop.reset)
+            ),
+        ),
+    ];
+    if let Some(limit) = config.memory_limit {
+        rows.push((
+            "memory_limit",
+            crate::timefmt::bytes(i64::try_from(limit).unwrap_or(i64::MAX)),
+        ));
+    }
+    if !config.depends_on.is_empty() {
+        let entries: Vec<String> = config.depends_on.iter().map(ToString::to_string).collect();
+        rows.push(("depends_on", entries.join(", ")));
+    }
+    rows.extend(config.controls.options());
+    if let Some(signal) = config.reload_signal {
+        rows.push(("reloadsignal", signal.as_str().to_string()));
+    }
+    for kind in Kind::ALL {
+        if let Some(expression) = config.schedules.get(kind) {
+            let zone = config.schedules.zone;
+            rows.push((kind.option(), format!("{expression} ({zone} time)")));
+        }
+    }
+    if let Some(check) = &config.health_check {
+        rows.push(("healthcheck", check.probe.to_string()));
+    }
+    // Values may be secrets: only the names are shown.
+    for (key, _) in &config.environment {
+        rows.push(("environment", format!("{key}=…")));
+    }
+    rows
 }

@@ -68,6 +68,7 @@ const READS: &[(&str, &str)] = &[
     ("vigil.getAllProcessStats", "[]"),
     ("vigil.getCrashLoopState", r#"["web"]"#),
     ("vigil.getCrashes", r#"["web", 0]"#),
+    ("vigil.getProcessConfig", r#"["web"]"#),
     ("vigil.getProcessStats", r#"["web"]"#),
     ("vigil.getSchedules", "[]"),
     ("vigil.readPreviousLog", r#"["web", "stdout"]"#),

@@ -101,6 +101,19 @@ fn limits_priorities_and_affinity_are_what_the_child_runs_with() {
         "{long}"
     );
 
+    // vigilctl config: the effective config, option = value.
+    let (code, config) = vigild.vigilctl(&["config", "limited"]);
+    assert_eq!(code, 0, "{config}");
+    let line = |option: &str| {
+        config
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(option))
+            .map(|line| line.split_once(" = ").map_or("", |(_, v)| v).to_string())
+    };
+    assert_eq!(line("command").as_deref(), Some("/bin/sleep 1000"));
+    assert_eq!(line("rlimit_nofile").as_deref(), Some("1024:4096"));
+    assert_eq!(line("stdout_logfile").as_deref(), Some("AUTO"));
+
     // A program without controls runs as vigild's children always have.
     let plain = vigild.pid_of("plain");
     assert_eq!(stat_fields(plain).expect("stat")[16], "0");

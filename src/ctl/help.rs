@@ -29,6 +29,7 @@ const SUPERVISORCTL: &[(&str, &str)] = &[
 
 /// vigil's own commands.
 const VIGIL: &[(&str, &str)] = &[
+    ("config", "config <name>\t\tShow a process's effective config (every option after defaults)"),
     ("crashes", "crashes <name> [-n N] [--json]\tWhy a program keeps crashing: its crash records (newest\n\t\t\tfirst) with the last lines of output, and its crash loop"),
     ("reload-program", "reload-program <name> [...]\tSend the processes their reloadsignal (graceful reload)\nreload-program <gname>:*\tReload a group's processes\nreload-program all\t\tReload every process with a reloadsignal\nreload-program --no-wait ...\tDo not wait for a ready=notify program's READY=1"),
     ("rotate", "rotate <name>|<gname>:*|all\tRotate the processes' log files now\nrotate --main\t\t\tRotate the main log now"),

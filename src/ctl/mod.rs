@@ -5,6 +5,7 @@
 //! It shares nothing with the daemon but the wire format: every fact comes from an API call.
 
 pub mod client;
+mod config;
 mod crashes;
 mod fleet;
 mod groups;
@@ -278,6 +279,7 @@ impl Ctl {
             "rotate" => self.rotate(args),
             "schedules" => self.schedules(args),
             "scale" => self.scale(args),
+            "config" => self.config(args),
             other => {
                 println!("*** Unknown syntax: {other}");
                 self.exit = exit::GENERIC;

@@ -191,6 +191,8 @@ method_table! {
         "Get the newest crash records of a process (limit 0 = all kept), with the last lines of its output"),
     GetProcessStats => reads("vigil.getProcessStats", ["struct", "string"],
         "Get what one process uses (CPU, memory, threads, fds, uptime) and its restart and crash counts"),
+    GetProcessConfig => reads("vigil.getProcessConfig", ["array", "string"],
+        "Get the effective config of a process (every option after defaults and expansions) as [option, value] pairs"),
     GetSchedules => reads("vigil.getSchedules", ["array"],
         "Get every schedule (schedule=, restart_schedule=) with its next time and the runs it skipped"),
     ReadPreviousLog => reads("vigil.readPreviousLog", ["string", "string", "string"],
@@ -271,7 +273,7 @@ mod tests {
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
         );
-        assert_eq!(names.len(), 55);
+        assert_eq!(names.len(), 56);
     }
 
     #[test]
@@ -315,6 +317,7 @@ mod tests {
         "vigil.getAllProcessStats",
         "vigil.getCrashLoopState",
         "vigil.getCrashes",
+        "vigil.getProcessConfig",
         "vigil.getProcessStats",
         "vigil.getSchedules",
         "vigil.readPreviousLog",

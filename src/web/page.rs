@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use crate::config::ProcessConfig;
 use crate::logs::crashes::CrashRecord;
 use crate::sampler::Samples;
 use crate::supervisor::{ProcessView, Snapshot};
@@ -358,7 +357,7 @@ pub fn process(
          <a href=\"/logtail/{url}/stderr\">stderr</a></p></section>\
          <section><h2>Config</h2><table class=\"config\">"
     );
-    for (key, value) in config_rows(&process.config) {
+    for (key, value) in crate::present::config_rows(&process.config) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td></tr>",
@@ -402,97 +401,6 @@ fn chart(out: &mut String, title: &str, points: &[(u64, f64)], label: impl Fn(f6
         escape(&label(max)),
         coordinates.join(" ")
     );
-}
-
-/// The effective options of a process, as a page shows them.
-fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
-    let seconds = |d: std::time::Duration| format!("{}s", d.as_secs_f64());
-    let mut rows = vec![
-        ("command", config.command.clone()),
-        ("group", config.group.clone()),
-        ("priority", config.priority.to_string()),
-        ("autostart", config.autostart.to_string()),
-        (
-            "autorestart",
-            format!("{:?}", config.autorestart).to_lowercase(),
-        ),
-        ("startsecs", config.startsecs.to_string()),
-        (
-            "startretries",
-            config
-                .startretries
-                .map_or("-1 (forever)".to_string(), |n| n.to_string()),
-        ),
-        (
-            "exitcodes",
-            config
-                .exitcodes
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        ("stopsignal", config.stopsignal.as_str().to_string()),
-        ("stopwaitsecs", config.stopwaitsecs.to_string()),
-        (
-            "directory",
-            config
-                .directory
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-        ),
-        (
-            "user",
-            config
-                .user
-                .as_ref()
-                .map(|u| format!("{} (uid {}, gid {})", u.name, u.uid, u.gid))
-                .unwrap_or_default(),
-        ),
-        ("redirect_stderr", config.redirect_stderr.to_string()),
-        ("stdout_logfile", config.stdout.target.to_string()),
-        ("stderr_logfile", config.stderr.target.to_string()),
-        (
-            "crashloop",
-            format!(
-                "threshold {} in {}, delay {}..{}, reset {}",
-                config.crash_loop.threshold,
-                seconds(config.crash_loop.window),
-                seconds(config.crash_loop.delay),
-                seconds(config.crash_loop.delay_max),
-                seconds(config.crash_loop.reset)
-            ),
-        ),
-    ];
-    if let Some(limit) = config.memory_limit {
-        rows.push((
-            "memory_limit",
-            crate::timefmt::bytes(i64::try_from(limit).unwrap_or(i64::MAX)),
-        ));
-    }
-    if !config.depends_on.is_empty() {
-        let entries: Vec<String> = config.depends_on.iter().map(ToString::to_string).collect();
-        rows.push(("depends_on", entries.join(", ")));
-    }
-    rows.extend(config.controls.options());
-    if let Some(signal) = config.reload_signal {
-        rows.push(("reloadsignal", signal.as_str().to_string()));
-    }
-    for kind in crate::config::schedule::Kind::ALL {
-        if let Some(expression) = config.schedules.get(kind) {
-            let zone = config.schedules.zone;
-            rows.push((kind.option(), format!("{expression} ({zone} time)")));
-        }
-    }
-    if let Some(check) = &config.health_check {
-        rows.push(("healthcheck", check.probe.to_string()));
-    }
-    // Values may be secrets: only the names are shown.
-    for (key, _) in &config.environment {
-        rows.push(("environment", format!("{key}=…")));
-    }
-    rows
 }
 
 #[cfg(test)]

@@ -146,6 +146,7 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::GetCrashes => stats::crashes(api, args).await,
         Method::GetCrashLoopState => stats::crash_loop_state(api, args),
         Method::GetSchedules => stats::schedules(api, args),
+        Method::GetProcessConfig => stats::process_config(api, args),
 
         Method::StartProcesses => fleet::act_on_list(api, args, Goal::Start).await,
         Method::StopProcesses => fleet::act_on_list(api, args, Goal::Stop).await,

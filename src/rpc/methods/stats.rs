@@ -44,6 +44,17 @@ pub(super) async fn crashes(api: &Api, args: Args<'_>) -> Outcome {
     ))
 }
 
+/// `vigil.getProcessConfig(name)`: the effective config as `[option, value]` pairs.
+pub(super) fn process_config(api: &Api, args: Args<'_>) -> Outcome {
+    let process = lookup::process(api, args.string()?)?;
+    Ok(Value::Array(
+        crate::present::config_rows(&process.config)
+            .into_iter()
+            .map(|(option, value)| Value::Array(vec![Value::from(option), Value::from(value)]))
+            .collect(),
+    ))
+}
+
 /// `vigil.getSchedules()`: every schedule of every process that has one.
 pub(super) fn schedules(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;
