@@ -147,6 +147,30 @@ pub fn schedules(process: &ProcessView) -> Vec<ScheduleRow> {
         .collect()
 }
 
+/// The stream options [`config_rows`] shows, in the order of its values.
+const STDOUT_OPTIONS: [&str; 8] = [
+    "stdout_logfile_maxbytes",
+    "stdout_logfile_backups",
+    "stdout_capture_maxbytes",
+    "stdout_events_enabled",
+    "stdout_syslog",
+    "stdout_logfile_timestamps",
+    "stdout_tail_bytes",
+    "stdout_logfile_format",
+];
+
+/// [`STDOUT_OPTIONS`] for stderr.
+const STDERR_OPTIONS: [&str; 8] = [
+    "stderr_logfile_maxbytes",
+    "stderr_logfile_backups",
+    "stderr_capture_maxbytes",
+    "stderr_events_enabled",
+    "stderr_syslog",
+    "stderr_logfile_timestamps",
+    "stderr_tail_bytes",
+    "stderr_logfile_format",
+];
+
 /// The effective options of a process, in the config's own spelling: the page's Config
 /// table, `vigil.getProcessConfig` and `vigilctl config NAME`.
 pub fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
@@ -158,7 +182,12 @@ pub fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
         ("autostart", config.autostart.to_string()),
         (
             "autorestart",
-            format!("{:?}", config.autorestart).to_lowercase(),
+            match config.autorestart {
+                crate::config::AutoRestart::Always => "true",
+                crate::config::AutoRestart::Never => "false",
+                crate::config::AutoRestart::Unexpected => "unexpected",
+            }
+            .to_string(),
         ),
         ("startsecs", config.startsecs.to_string()),
         (
@@ -209,6 +238,59 @@ pub fn config_rows(config: &ProcessConfig) -> Vec<(&'static str, String)> {
             ),
         ),
     ];
+    rows.extend([
+        ("process_name", config.name.clone()),
+        ("stopasgroup", config.stopasgroup.to_string()),
+        ("killasgroup", config.killasgroup.to_string()),
+        (
+            "umask",
+            config.umask.map(|m| format!("{m:03o}")).unwrap_or_default(),
+        ),
+        ("serverurl", config.serverurl.clone().unwrap_or_default()),
+        (
+            "backoff_max",
+            config
+                .backoff_max
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        ),
+        ("essential", config.essential.to_string()),
+        ("ready", config.ready.to_string()),
+        ("ready_timeout", seconds(config.ready_timeout)),
+        ("log_markers", config.log_markers.to_string()),
+        (
+            "crash_tail_lines",
+            config.crash_records.tail_lines.to_string(),
+        ),
+        ("crash_history", config.crash_records.history.to_string()),
+        (
+            "previous_tail_bytes",
+            config.previous_tail_bytes.to_string(),
+        ),
+    ]);
+    for (names, log) in [
+        (&STDOUT_OPTIONS, &config.stdout),
+        (&STDERR_OPTIONS, &config.stderr),
+    ] {
+        let values = [
+            log.maxbytes.to_string(),
+            log.backups.to_string(),
+            log.capture_maxbytes.to_string(),
+            log.events_enabled.to_string(),
+            log.syslog.to_string(),
+            log.timestamps.to_string(),
+            log.tail_bytes.to_string(),
+            if log.json { "json" } else { "plain" }.to_string(),
+        ];
+        rows.extend(names.iter().copied().zip(values));
+    }
+    if let Some(watchdog) = config.watchdog {
+        rows.push(("watchdog_sec", seconds(watchdog)));
+    }
+    if let Some(listener) = &config.listener {
+        rows.push(("events", listener.events.join(",")));
+        rows.push(("buffer_size", listener.buffer_size.to_string()));
+    }
     if let Some(limit) = config.memory_limit {
         rows.push((
             "memory_limit",

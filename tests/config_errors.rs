@@ -246,3 +246,48 @@ fn compare_lists(ws: &Workspace, path: &str) -> usize {
     assert_eq!(ours, theirs, "{path}");
     ours.len()
 }
+
+#[test]
+fn check_config_json_gives_every_process_with_its_options_and_located_warnings() {
+    let ws = Workspace::new();
+    ws.config(
+        "[program:web]\ncommand=/bin/sleep 1\nnumprocs=2\nprocess_name=web_%(process_num)d\n\
+         autorestrat=true\nstopsignal=INT\n",
+    );
+    let (code, stdout, _) = stderr_of(&ws, &["--check-config", "--json", "-c", "supervisord.conf"]);
+    assert_eq!(code, 0, "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(json["ok"], true);
+    let processes = json["processes"].as_array().expect("processes");
+    assert_eq!(processes.len(), 2);
+    let first = &processes[0];
+    assert_eq!(
+        (first["group"].as_str(), first["name"].as_str()),
+        (Some("web"), Some("web_0"))
+    );
+    // Defaults and expansions resolved, in the config's own spelling.
+    assert_eq!(first["options"]["startsecs"], "1");
+    assert_eq!(first["options"]["stopsignal"], "SIGINT");
+    assert_eq!(first["options"]["autorestart"], "unexpected");
+    assert_eq!(first["options"]["stdout_logfile"], "AUTO");
+    let warning = &json["warnings"][0];
+    assert_eq!(warning["section"], "program:web");
+    assert_eq!(warning["option"], "autorestrat");
+    assert_eq!(warning["line"], 11, "the [supervisord] head takes six lines");
+    assert!(warning["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("supervisord.conf")));
+    let (strict, stdout, _) = stderr_of(
+        &ws,
+        &[
+            "--check-config",
+            "--json",
+            "--strict",
+            "-c",
+            "supervisord.conf",
+        ],
+    );
+    assert_eq!(strict, 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(json["ok"], false);
+}

@@ -83,6 +83,10 @@ struct Args {
     /// order (and nothing else unless there is a problem).
     #[arg(long, requires = "check_config")]
     list: bool,
+    /// With --check-config, print the resolved config and every problem as one JSON
+    /// object (for CI and config management to validate and diff).
+    #[arg(long, requires = "check_config", conflicts_with = "list")]
+    json: bool,
 }
 
 impl Args {
@@ -140,6 +144,9 @@ fn main() -> ExitCode {
         overrides: args.overrides(),
     };
     if args.check_config {
+        if args.json {
+            return check_json(&options, args.strict);
+        }
         return check(&options, args.strict, args.list);
     }
     match daemon::run(&options) {
@@ -157,13 +164,80 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--check-config --json`: `{"ok", "processes": [{group, name, options}], "errors",
+/// "warnings": [{file, line, section, option, value, message}]}`; exit as `--check-config`.
+fn check_json(options: &DaemonOptions, strict: bool) -> ExitCode {
+    let report = match daemon::check_config(options) {
+        Ok(report) => report,
+        Err(err) => {
+            println!(
+                "{}",
+                serde_json::json!({ "ok": false, "errors": [{ "message": err.to_string() }] })
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let diagnostics = |list: &[vigil::config::Diagnostic]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|d| {
+                let at = &d.location;
+                serde_json::json!({
+                    "file": at.file.display().to_string(),
+                    "line": at.line,
+                    "section": at.section,
+                    "option": at.option,
+                    "value": at.value,
+                    "message": d.message,
+                })
+            })
+            .collect()
+    };
+    let processes: Vec<serde_json::Value> = report
+        .processes
+        .iter()
+        .map(|process| {
+            let mut options = serde_json::Map::new();
+            for (option, value) in &process.options {
+                // environment names repeat: one list of them.
+                match options.get_mut(*option) {
+                    Some(serde_json::Value::Array(values)) => values.push(value.clone().into()),
+                    Some(first) => {
+                        let before = first.take();
+                        *first = serde_json::Value::Array(vec![before, value.clone().into()]);
+                    }
+                    None => {
+                        options.insert((*option).to_string(), value.clone().into());
+                    }
+                }
+            }
+            serde_json::json!({ "group": process.group, "name": process.name, "options": options })
+        })
+        .collect();
+    let failed = !report.errors.is_empty() || (strict && !report.warnings.is_empty());
+    println!(
+        "{}",
+        serde_json::json!({
+            "ok": !failed,
+            "processes": processes,
+            "errors": diagnostics(&report.errors),
+            "warnings": diagnostics(&report.warnings),
+            "host": report.host,
+        })
+    );
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 /// `--check-config`: exit 1 if there is an error (or, with --strict, a warning), else 0.
 fn check(options: &DaemonOptions, strict: bool, list: bool) -> ExitCode {
     match daemon::check_config(options) {
         Ok(report) => {
             if list {
-                for (group, process) in &report.processes {
-                    println!("{group}:{process}");
+                for process in &report.processes {
+                    println!("{}:{}", process.group, process.name);
                 }
             }
             for error in &report.errors {

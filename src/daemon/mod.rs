@@ -87,8 +87,18 @@ pub struct CheckReport {
     pub warnings: Vec<Diagnostic>,
     /// What this host supports of what the config asks for (`cgroup_root`).
     pub host: Vec<String>,
-    /// Every process the config runs, as (group, process), in start order.
-    pub processes: Vec<(String, String)>,
+    /// Every process the config runs, in start order.
+    pub processes: Vec<CheckedProcess>,
+}
+
+/// One process a checked config runs.
+pub struct CheckedProcess {
+    /// Its group.
+    pub group: String,
+    /// Its name.
+    pub name: String,
+    /// Every option after defaults and expansions, in the config's own spelling.
+    pub options: Vec<(&'static str, String)>,
 }
 
 /// Loads the config exactly as a start would (includes, expansions, validation) without
@@ -116,10 +126,11 @@ pub fn check_config(options: &DaemonOptions) -> Result<CheckReport, StartError> 
                 .groups
                 .iter()
                 .flat_map(|group| {
-                    group
-                        .processes
-                        .iter()
-                        .map(|process| (group.name.clone(), process.name.clone()))
+                    group.processes.iter().map(|process| CheckedProcess {
+                        group: group.name.clone(),
+                        name: process.name.clone(),
+                        options: crate::present::config_rows(process),
+                    })
                 })
                 .collect();
             CheckReport {
