@@ -273,7 +273,10 @@ fn check_config_json_gives_every_process_with_its_options_and_located_warnings()
     let warning = &json["warnings"][0];
     assert_eq!(warning["section"], "program:web");
     assert_eq!(warning["option"], "autorestrat");
-    assert_eq!(warning["line"], 11, "the [supervisord] head takes six lines");
+    assert_eq!(
+        warning["line"], 11,
+        "the [supervisord] head takes six lines"
+    );
     assert!(warning["file"]
         .as_str()
         .is_some_and(|f| f.ends_with("supervisord.conf")));
