@@ -729,3 +729,61 @@ fn help_for_each_command_is_supervisorctls_and_mistakes_need_no_server() {
     assert!(theirs.contains("tail [-f] <name>"), "{theirs}");
     vigild.shutdown();
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_clap_definitions() {
+    let run = |binary: &std::path::Path, args: &[&str]| {
+        let output = Command::new(binary).args(args).output().expect("run");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let ws = Workspace::new();
+    let bash = ws.write(
+        "vigilctl.bash",
+        &run(vigilctl_bin(), &["completions", "bash"]),
+    );
+    // The real bash reads it and completes the first word to vigilctl's commands.
+    let script = format!(
+        "source {}; for word in sch reload-p fg; do COMP_WORDS=(vigilctl $word); COMP_CWORD=1; \
+         _vigilctl vigilctl $word vigilctl; printf '%s\\n' \"${{COMPREPLY[@]}}\"; done",
+        bash.display()
+    );
+    let completed = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("bash");
+    let completed = String::from_utf8_lossy(&completed.stdout).into_owned();
+    for command in ["schedules", "reload-program", "fg"] {
+        assert!(
+            completed.lines().any(|line| line == command),
+            "{command}: {completed}"
+        );
+    }
+    for shell in ["zsh", "fish"] {
+        let script = run(vigilctl_bin(), &["completions", shell]);
+        assert!(script.contains("reload-program"), "{shell}: {script}");
+    }
+    // The man pages render with the real groff.
+    for (binary, args, expected) in [
+        (vigilctl_bin(), &["manpage"][..], "reload-program"),
+        (
+            std::path::Path::new(crate::support::vigild_bin()),
+            &["--manpage"][..],
+            "check-config",
+        ),
+    ] {
+        let page = ws.write("page.1", &run(binary, args));
+        let rendered = Command::new("groff")
+            .args(["-man", "-Tutf8"])
+            .arg(&page)
+            .output()
+            .expect("groff");
+        let rendered = String::from_utf8_lossy(&rendered.stdout);
+        assert!(rendered.contains(expected), "{rendered}");
+    }
+}

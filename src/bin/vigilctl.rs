@@ -54,6 +54,12 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let args = Args::parse();
+    // Generated from these definitions, no server needed.
+    match args.command.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["completions", shell] => return completions(shell),
+        ["manpage"] => return manpage(),
+        _ => {}
+    }
     // Options go before the command: a `-x` where the command should be is an unknown
     // option, not a command.
     if let Some(first) = args.command.first().filter(|word| word.starts_with('-')) {
@@ -75,6 +81,43 @@ fn main() -> ExitCode {
         command: args.command,
     };
     ExitCode::from(u8::try_from(ctl::run(&options)).unwrap_or(1))
+}
+
+/// The definitions with vigilctl's commands as subcommands, which completions and the man
+/// page list.
+fn documented() -> clap::Command {
+    ctl::commands().into_iter().fold(
+        Args::command()
+            .args_conflicts_with_subcommands(true)
+            .disable_help_subcommand(true),
+        |command, (name, summary)| command.subcommand(clap::Command::new(name).about(summary)),
+    )
+}
+
+/// `vigilctl completions bash|zsh|fish`.
+fn completions(shell: &str) -> ExitCode {
+    let shell = match shell {
+        "bash" => clap_complete::Shell::Bash,
+        "zsh" => clap_complete::Shell::Zsh,
+        "fish" => clap_complete::Shell::Fish,
+        other => {
+            eprintln!("Error: no completions for '{other}' (bash, zsh or fish)");
+            return ExitCode::from(2);
+        }
+    };
+    clap_complete::generate(shell, &mut documented(), "vigilctl", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// `vigilctl manpage`: vigilctl(1) in roff.
+fn manpage() -> ExitCode {
+    match clap_mangen::Man::new(documented()).render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// A number of seconds (fractions allowed, not negative).

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, CommandFactory, Parser};
 use vigil::config::Overrides;
 use vigil::daemon::{self, DaemonOptions, StartError};
 
@@ -87,6 +87,9 @@ struct Args {
     /// object (for CI and config management to validate and diff).
     #[arg(long, requires = "check_config", conflicts_with = "list")]
     json: bool,
+    /// Print vigild's man page (roff, for man -l) and exit.
+    #[arg(long)]
+    manpage: bool,
 }
 
 impl Args {
@@ -138,6 +141,15 @@ fn main() -> ExitCode {
     }
     if args.profile_options.is_some() {
         eprintln!("Warning: --profile_options is ignored: vigild has no Python profiler");
+    }
+    if args.manpage {
+        return match clap_mangen::Man::new(Args::command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("Error: {err}");
+                ExitCode::from(1)
+            }
+        };
     }
     let options = DaemonOptions {
         config_file: args.configuration.clone(),

@@ -29,6 +29,8 @@ const SUPERVISORCTL: &[(&str, &str)] = &[
 
 /// vigil's own commands.
 const VIGIL: &[(&str, &str)] = &[
+    ("completions", "completions bash|zsh|fish\tPrint vigilctl's completion script for the shell"),
+    ("manpage", "manpage\t\t\tPrint vigilctl's man page (roff, for man -l)"),
     ("config", "config <name>\t\tShow a process's effective config (every option after defaults)"),
     ("crashes", "crashes <name> [-n N] [--json]\tWhy a program keeps crashing: its crash records (newest\n\t\t\tfirst) with the last lines of output, and its crash loop"),
     ("reload-program", "reload-program <name> [...]\tSend the processes their reloadsignal (graceful reload)\nreload-program <gname>:*\tReload a group's processes\nreload-program all\t\tReload every process with a reloadsignal\nreload-program --no-wait ...\tDo not wait for a ready=notify program's READY=1"),
@@ -56,6 +58,17 @@ pub fn of(command: &str) -> Option<&'static str> {
         .chain(VIGIL)
         .find(|(name, _)| *name == command)
         .map(|(_, text)| *text)
+}
+
+/// What `command` does, in a few words (its help's first line without the usage), for
+/// completions and the man page.
+pub fn summary(command: &str) -> String {
+    of(command)
+        .and_then(|text| text.lines().next())
+        .and_then(|line| line.rsplit('\t').next())
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// `help` alone: the commands, as supervisorctl's header introduces them.

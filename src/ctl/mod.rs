@@ -60,6 +60,14 @@ pub struct CtlOptions {
     pub command: Vec<String>,
 }
 
+/// Every command, with what it does in a few words, for completions and the man page.
+pub fn commands() -> Vec<(&'static str, String)> {
+    help::commands()
+        .into_iter()
+        .map(|name| (name, help::summary(name)))
+        .collect()
+}
+
 /// The commands, for `vigilctl --help` (`help <command>` tells more).
 pub fn commands_help() -> String {
     format!(
