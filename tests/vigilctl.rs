@@ -787,3 +787,31 @@ fn completions_and_man_pages_come_from_the_clap_definitions() {
         assert!(rendered.contains(expected), "{rendered}");
     }
 }
+
+#[test]
+fn a_vigil_command_against_supervisord_says_it_needs_vigild() {
+    let ws = Workspace::new();
+    let config = ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
+    ));
+    let _supervisord = Supervisord::start(&ws, &config);
+    assert!(
+        wait_until(|| run_client(vigilctl_bin(), &config, &["status", "web"]).0 == 0),
+        "supervisord did not come up"
+    );
+    for args in [
+        &["schedules"][..],
+        &["config", "web"],
+        &["scale", "web", "2"],
+    ] {
+        let (code, out) = run_client(vigilctl_bin(), &config, args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(
+            out.contains("the server has no vigil.* methods (it is supervisord, not vigild); this command needs vigild"),
+            "{args:?}: {out}"
+        );
+    }
+    // update still falls back to supervisord's remove-and-add for a changed group.
+    let (code, out) = run_client(vigilctl_bin(), &config, &["update"]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -45,6 +45,12 @@ pub enum ClientError {
     /// The server answered with a fault.
     #[error("{1}")]
     Fault(i64, String),
+    /// A `vigil.*` method the server does not know: it is supervisord, or an older vigild.
+    #[error("{method}: the server has no vigil.* methods (it is supervisord, not vigild); this command needs vigild")]
+    NotVigild {
+        /// The method called.
+        method: String,
+    },
     /// Connecting failed (refused, no such socket file).
     #[error("{0}")]
     Connect(io::Error),
@@ -309,6 +315,14 @@ impl Client {
         })?;
         match codec::parse_response(&body) {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err((code, _)))
+                if code == crate::rpc::faults::FaultCode::UnknownMethod.code()
+                    && method.starts_with("vigil.") =>
+            {
+                Err(ClientError::NotVigild {
+                    method: method.to_string(),
+                })
+            }
             Ok(Err((code, text))) => Err(ClientError::Fault(code, text)),
             Err(err) => Err(ClientError::Protocol(err.to_string())),
         }

@@ -119,7 +119,7 @@ impl Ctl {
                 .call("vigil.updateProcessGroup", std::slice::from_ref(&value))
             {
                 Ok(_) => println!("{group}: updated process group"),
-                Err(ClientError::Fault(code, _)) if code == FaultCode::UnknownMethod.code() => {
+                Err(ClientError::NotVigild { .. }) => {
                     let _ = self
                         .client
                         .call("supervisor.stopProcessGroup", std::slice::from_ref(&value));
