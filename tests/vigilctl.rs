@@ -727,6 +727,12 @@ fn help_for_each_command_is_supervisorctls_and_mistakes_need_no_server() {
         "{ours}"
     );
     assert!(theirs.contains("tail [-f] <name>"), "{theirs}");
+    // A command without the name it needs: the error, then its help, as supervisorctl.
+    for command in ["start", "stop", "restart", "clear"] {
+        let theirs = vigild.ctl(&[command]);
+        let ours = vigild.vigilctl(&[command]);
+        assert_eq!(ours, theirs, "{command}");
+    }
     vigild.shutdown();
 }
 

@@ -240,6 +240,7 @@ impl Ctl {
             "restart" => {
                 if args.is_empty() {
                     println!("Error: restart requires a process name");
+                    println!("{}", help::of("restart").unwrap_or_default());
                     self.exit = exit::GENERIC;
                     return;
                 }

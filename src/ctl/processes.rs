@@ -76,6 +76,7 @@ impl Ctl {
     pub(super) fn start(&mut self, args: &[&str]) {
         if args.is_empty() {
             println!("Error: start requires a process name");
+            println!("{}", super::help::of("start").unwrap_or_default());
             self.exit = exit::INVALID_ARGS;
             return;
         }
@@ -124,7 +125,9 @@ impl Ctl {
     /// stop and clear (their results print alike).
     pub(super) fn stop_like(&mut self, args: &[&str], verb: &str) {
         if args.is_empty() {
+            // As supervisorctl: the command's help follows.
             println!("Error: {verb} requires a process name");
+            println!("{}", super::help::of(verb).unwrap_or_default());
             self.exit = exit::GENERIC;
             return;
         }
