@@ -226,6 +226,25 @@ impl TestCgroup {
     }
 }
 
+impl TestCgroup {
+    /// [`TestCgroup::new`], or None after saying why the test is skipped.
+    fn or_skip(name: &str) -> Option<TestCgroup> {
+        TestCgroup::new(name)
+            .map_err(|why| eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})"))
+            .ok()
+    }
+
+    /// A config whose `[supervisord]` puts each process in a cgroup under this one
+    /// (`extra` adds `[supervisord]` lines), followed by `body`.
+    fn config(&self, extra: &str, body: &str) -> String {
+        format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
+             childlogdir={{dir}}\ncgroup_root={}\n{extra}\n{body}",
+            self.0.display()
+        )
+    }
+}
+
 impl Drop for TestCgroup {
     fn drop(&mut self) {
         let _ = std::fs::write(self.0.join("cgroup.kill"), "1");
@@ -267,23 +286,14 @@ fn escapee(vigild: &Vigild) -> i32 {
 
 #[test]
 fn a_setsid_grandchild_is_stopped_with_its_program_through_its_cgroup() {
-    let cgroup = match TestCgroup::new("stop") {
-        Ok(cgroup) => cgroup,
-        Err(why) => {
-            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
-            return;
-        }
+    let Some(cgroup) = TestCgroup::or_skip("stop") else {
+        return;
     };
     let port = free_port();
     let ws = Workspace::new();
     ws.write(
         "supervisord.conf",
-        &ws.fill(&format!(
-            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
-             childlogdir={{dir}}\ncgroup_root={}\n\n{}{ESCAPER}",
-            cgroup.0.display(),
-            control(port)
-        )),
+        &cgroup.config("", &format!("{}{ESCAPER}", control(port))),
     );
     let check = ws.run_vigild(&["--check-config", "-c", "supervisord.conf"]);
     let check = String::from_utf8_lossy(&check.stdout).to_string();
@@ -326,10 +336,9 @@ fn a_setsid_grandchild_is_stopped_with_its_program_through_its_cgroup() {
     let second = Workspace::new();
     second.write(
         "supervisord.conf",
-        &format!(
-            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
-             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}[program:plain]\ncommand=/bin/sleep 1000\nstartsecs=0\n",
-            cgroup.0.display()
+        &cgroup.config(
+            "",
+            &format!("{CONTROL_SECTIONS}[program:plain]\ncommand=/bin/sleep 1000\nstartsecs=0\n"),
         ),
     );
     let mut other = Vigild::start(second, &[]);
@@ -343,22 +352,18 @@ fn a_setsid_grandchild_is_stopped_with_its_program_through_its_cgroup() {
 
 #[test]
 fn what_a_program_leaves_in_its_cgroup_when_it_exits_is_killed() {
-    let cgroup = match TestCgroup::new("exit") {
-        Ok(cgroup) => cgroup,
-        Err(why) => {
-            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
-            return;
-        }
+    let Some(cgroup) = TestCgroup::or_skip("exit") else {
+        return;
     };
     let ws = Workspace::new();
     ws.write(
         "supervisord.conf",
-        &format!(
-            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
-             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}\
-             [program:launcher]\ncommand=/bin/sh -c \"setsid sleep 1000 & echo $! > {{dir}}/escapee.pid; \
-             while [ ! -e {{dir}}/go ]; do sleep 0.02; done\"\nstartsecs=0\nautorestart=false\n",
-            cgroup.0.display()
+        &cgroup.config(
+            "",
+            &format!(
+                "{CONTROL_SECTIONS}[program:launcher]\ncommand=/bin/sh -c \"setsid sleep 1000 & echo $! > {{dir}}/escapee.pid; \
+             while [ ! -e {{dir}}/go ]; do sleep 0.02; done\"\nstartsecs=0\nautorestart=false\n"
+            ),
         ),
     );
     let mut vigild = Vigild::start(ws, &[]);
@@ -376,21 +381,13 @@ fn what_a_program_leaves_in_its_cgroup_when_it_exits_is_killed() {
 
 #[test]
 fn a_setsid_grandchild_dies_with_a_killed_vigild_through_the_guardian() {
-    let cgroup = match TestCgroup::new("kill") {
-        Ok(cgroup) => cgroup,
-        Err(why) => {
-            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
-            return;
-        }
+    let Some(cgroup) = TestCgroup::or_skip("kill") else {
+        return;
     };
     let ws = Workspace::new();
     ws.write(
         "supervisord.conf",
-        &ws.fill(&format!(
-            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
-             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}{ESCAPER}",
-            cgroup.0.display()
-        )),
+        &cgroup.config("", &format!("{CONTROL_SECTIONS}{ESCAPER}")),
     );
     let mut vigild = Vigild::start(ws, &[]);
     wait_status(&vigild, "parent", &["RUNNING"]);
@@ -429,24 +426,20 @@ fn a_cgroup_root_that_is_no_cgroup_gives_one_warning_and_programs_run_without() 
 
 #[test]
 fn cgroup_limits_apply_where_their_controllers_exist_and_warn_once_where_not() {
-    let cgroup = match TestCgroup::new("limits") {
-        Ok(cgroup) => cgroup,
-        Err(why) => {
-            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
-            return;
-        }
+    let Some(cgroup) = TestCgroup::or_skip("limits") else {
+        return;
     };
     let controllers =
         std::fs::read_to_string(cgroup.0.join("cgroup.controllers")).unwrap_or_default();
     let ws = Workspace::new();
     ws.write(
         "supervisord.conf",
-        &format!(
-            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
-             childlogdir={{dir}}\ncgroup_root={}\n\n{CONTROL_SECTIONS}\
-             [program:capped]\ncommand=/bin/sleep 1000\nstartsecs=0\nmemory_max=64MB\n\
-             pids_max=10\ncpu_quota=50%%\nnumprocs=2\nprocess_name=capped_%(process_num)d\n",
-            cgroup.0.display()
+        &cgroup.config(
+            "",
+            &format!(
+                "{CONTROL_SECTIONS}[program:capped]\ncommand=/bin/sleep 1000\nstartsecs=0\nmemory_max=64MB\n\
+             pids_max=10\ncpu_quota=50%%\nnumprocs=2\nprocess_name=capped_%(process_num)d\n"
+            ),
         ),
     );
     let mut vigild = Vigild::start(ws, &[]);
@@ -501,25 +494,21 @@ fn cgroup_limits_without_cgroup_root_are_one_warning_and_the_program_runs() {
 
 #[test]
 fn the_sampler_takes_a_cgrouped_process_tree_from_its_cgroup_escapees_included() {
-    let cgroup = match TestCgroup::new("sampler") {
-        Ok(cgroup) => cgroup,
-        Err(why) => {
-            eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})");
-            return;
-        }
+    let Some(cgroup) = TestCgroup::or_skip("sampler") else {
+        return;
     };
     let port = free_port();
     let ws = Workspace::new();
     // The escapee double-forks away: vigild adopts it, so no parent link leads to it.
     ws.write(
         "supervisord.conf",
-        &format!(
-            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
-             childlogdir={{dir}}\ncgroup_root={}\nsample_interval=0.2\n\n{}\
-             [program:forker]\ncommand=/bin/sh -c \"(setsid sleep 1000 &); exec sleep 1000\"\n\
+        &cgroup.config(
+            "sample_interval=0.2\n",
+            &format!(
+                "{}[program:forker]\ncommand=/bin/sh -c \"(setsid sleep 1000 &); exec sleep 1000\"\n\
              startsecs=0\n",
-            cgroup.0.display(),
-            control(port)
+                control(port)
+            ),
         ),
     );
     let mut vigild = Vigild::start(ws, &[]);

@@ -7,6 +7,13 @@ use super::processes::signal_result;
 use super::{array, exit, text, Ctl, FaultCode, Value};
 
 impl Ctl {
+    /// `tail` without a name: supervisorctl's error, then the usage.
+    fn tail_needs_a_name(&mut self) {
+        println!("Error: too few arguments");
+        println!("{}", super::help::of("tail").unwrap_or_default());
+        self.exit = exit::GENERIC;
+    }
+
     /// The last output of `name`'s run before the current one (`vigil.readPreviousLog`).
     fn tail_previous(&mut self, args: &[&str]) {
         let rest: Vec<&str> = args
@@ -15,10 +22,7 @@ impl Ctl {
             .filter(|a| *a != "--previous")
             .collect();
         let Some(name) = rest.first() else {
-            // As supervisorctl: the usage follows.
-            println!("Error: too few arguments");
-            println!("{}", super::help::of("tail").unwrap_or_default());
-            self.exit = exit::GENERIC;
+            self.tail_needs_a_name();
             return;
         };
         let channel = rest.get(1).copied().unwrap_or("stdout");
@@ -76,10 +80,7 @@ impl Ctl {
         }
         let (follow, bytes, rest) = tail_flags(args);
         let Some(name) = rest.first() else {
-            // As supervisorctl: the usage follows.
-            println!("Error: too few arguments");
-            println!("{}", super::help::of("tail").unwrap_or_default());
-            self.exit = exit::GENERIC;
+            self.tail_needs_a_name();
             return;
         };
         let channel = rest.get(1).copied().unwrap_or("stdout");

@@ -199,31 +199,22 @@ fn dropped(count: u64) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    const ORIGIN: Origin<'static> = Origin {
+        name: "a",
+        group: "a",
+        pid: 1,
+        stream: "stdout",
+    };
+
     #[test]
     fn long_lines_go_in_pieces_of_max_line_however_they_arrive() {
         let journal = open(Path::new("/nonexistent/journal.sock"));
-        let mut whole = StreamEntries::new(
-            journal,
-            Origin {
-                name: "a",
-                group: "a",
-                pid: 1,
-                stream: "stdout",
-            },
-        );
+        let mut whole = StreamEntries::new(journal, ORIGIN);
         let before = journal.sink.queued();
         let mut line = vec![b'x'; MAX_LINE + 10];
         line.push(b'\n');
         whole.feed(&line);
-        let mut split = StreamEntries::new(
-            journal,
-            Origin {
-                name: "a",
-                group: "a",
-                pid: 1,
-                stream: "stdout",
-            },
-        );
+        let mut split = StreamEntries::new(journal, ORIGIN);
         split.feed(&line[..100]);
         split.feed(&line[100..]);
         assert_eq!(journal.sink.queued() - before, 4, "two pieces each way");

@@ -5,11 +5,10 @@
 //! within a minute; a time already past when vigild starts or wakes is not replayed, the
 //! next one is planned. It decides no state: the actor acts on what comes due.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::table::ProcKey;
+use super::timers::Deadlines;
 use crate::config::schedule::Kind;
 use crate::config::Schedules;
 use crate::process::machine::Clock;
@@ -45,12 +44,9 @@ impl Plan {
     }
 }
 
-/// A planned time in the queue.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A planned time in the queue (looked at no later than [`NAP`] after it was armed).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
-    /// When to look (at most [`NAP`] after it was armed).
-    at: Instant,
-    seq: u64,
     /// The process.
     pub key: ProcKey,
     /// Start or restart.
@@ -62,8 +58,7 @@ pub struct Due {
 /// The queue of planned times, earliest deadline first.
 #[derive(Debug, Default)]
 pub struct Calendar {
-    heap: BinaryHeap<Reverse<Due>>,
-    seq: u64,
+    deadlines: Deadlines<Due>,
 }
 
 impl Calendar {
@@ -99,36 +94,23 @@ impl Calendar {
 
     fn arm(&mut self, key: ProcKey, kind: Kind, wall: SystemTime, now: Clock) {
         let wait = wall.duration_since(now.wall).unwrap_or_default().min(NAP);
-        self.seq += 1;
-        self.heap.push(Reverse(Due {
-            at: now.now + wait,
-            seq: self.seq,
-            key,
-            kind,
-            wall,
-        }));
+        self.deadlines.arm(now.now + wait, Due { key, kind, wall });
     }
 
     /// The next deadline, if anything is planned.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse(due)| due.at)
+        self.deadlines.next_deadline()
     }
 
     /// Removes and returns what is due at `now`, in order; the caller drops stale entries
     /// (whose plan no longer says `wall`), re-arms early ones and acts on the rest.
     pub fn pop_due(&mut self, now: Instant) -> Vec<Due> {
-        let mut due = Vec::new();
-        while self.heap.peek().is_some_and(|Reverse(next)| next.at <= now) {
-            if let Some(Reverse(next)) = self.heap.pop() {
-                due.push(next);
-            }
-        }
-        due
+        self.deadlines.pop_due(now)
     }
 
     /// Drops everything (a restart rebuilds the table and plans afresh).
     pub fn clear(&mut self) {
-        self.heap.clear();
+        self.deadlines.clear();
     }
 }
 

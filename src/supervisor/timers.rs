@@ -1,5 +1,6 @@
-//! The supervisor's timers (startsecs, back-off retries, stop escalation) in one queue, so the
-//! actor waits for exactly the next deadline instead of ticking.
+//! The supervisor's queues of deadlines ([`Deadlines`]): its timers (startsecs, back-off
+//! retries, stop escalation) and the schedules' calendar each keep one, so the actor waits
+//! for exactly the next deadline instead of ticking.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -8,12 +9,9 @@ use std::time::Instant;
 use super::table::ProcKey;
 use crate::process::step::Timer;
 
-/// A timer that has come due.
+/// A process timer that has come due.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
-    /// When it was due.
-    pub at: Instant,
-    seq: u64,
     /// The process it belongs to.
     pub key: ProcKey,
     /// Which timer.
@@ -22,55 +20,82 @@ pub struct Due {
     pub generation: u64,
 }
 
-impl Ord for Due {
+/// The process timers.
+pub type Timers = Deadlines<Due>;
+
+/// One item and when it is due; ordered by the deadline, then by arming order.
+#[derive(Debug)]
+struct Armed<T> {
+    at: Instant,
+    seq: u64,
+    item: T,
+}
+
+impl<T> PartialEq for Armed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl<T> Eq for Armed<T> {}
+
+impl<T> Ord for Armed<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (self.at, self.seq).cmp(&(other.at, other.seq))
     }
 }
 
-impl PartialOrd for Due {
+impl<T> PartialOrd for Armed<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-/// Armed timers, earliest first.
-#[derive(Debug, Default)]
-pub struct Timers {
-    heap: BinaryHeap<Reverse<Due>>,
+/// Items by deadline, earliest first; items due at the same instant come in the order they
+/// were armed.
+#[derive(Debug)]
+pub struct Deadlines<T> {
+    heap: BinaryHeap<Reverse<Armed<T>>>,
     seq: u64,
 }
 
-impl Timers {
-    /// Arms `timer` for `key` at `at`.
-    pub fn arm(&mut self, at: Instant, key: ProcKey, timer: Timer, generation: u64) {
+impl<T> Default for Deadlines<T> {
+    fn default() -> Self {
+        Deadlines {
+            heap: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+}
+
+impl<T> Deadlines<T> {
+    /// Arms `item` for `at`.
+    pub fn arm(&mut self, at: Instant, item: T) {
         self.seq += 1;
-        self.heap.push(Reverse(Due {
+        self.heap.push(Reverse(Armed {
             at,
             seq: self.seq,
-            key,
-            timer,
-            generation,
+            item,
         }));
     }
 
-    /// The next deadline, if any timer is armed.
+    /// The next deadline, if anything is armed.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse(due)| due.at)
+        self.heap.peek().map(|Reverse(armed)| armed.at)
     }
 
-    /// Removes and returns every timer due at `now`, in order.
-    pub fn pop_due(&mut self, now: Instant) -> Vec<Due> {
+    /// Removes and returns every item due at `now`, in order.
+    pub fn pop_due(&mut self, now: Instant) -> Vec<T> {
         let mut due = Vec::new();
         while self.heap.peek().is_some_and(|Reverse(next)| next.at <= now) {
             if let Some(Reverse(next)) = self.heap.pop() {
-                due.push(next);
+                due.push(next.item);
             }
         }
         due
     }
 
-    /// Drops every timer (on reload, when the table is rebuilt).
+    /// Drops everything (on reload, when the table is rebuilt).
     pub fn clear(&mut self) {
         self.heap.clear();
     }
@@ -85,6 +110,14 @@ mod tests {
         (name.to_string(), name.to_string())
     }
 
+    fn due(key: ProcKey, timer: Timer, generation: u64) -> Due {
+        Due {
+            key,
+            timer,
+            generation,
+        }
+    }
+
     #[test]
     fn timers_come_due_earliest_first_and_in_arming_order_at_one_deadline() {
         let start = Instant::now();
@@ -92,17 +125,16 @@ mod tests {
         assert_eq!(timers.next_deadline(), None);
         timers.arm(
             start + Duration::from_secs(3),
-            key("c"),
-            Timer::StopTimeout,
-            1,
+            due(key("c"), Timer::StopTimeout, 1),
         );
         timers.arm(
             start + Duration::from_secs(1),
-            key("a"),
-            Timer::StartSecs,
-            1,
+            due(key("a"), Timer::StartSecs, 1),
         );
-        timers.arm(start + Duration::from_secs(1), key("b"), Timer::Retry, 2);
+        timers.arm(
+            start + Duration::from_secs(1),
+            due(key("b"), Timer::Retry, 2),
+        );
         assert_eq!(timers.next_deadline(), Some(start + Duration::from_secs(1)));
 
         assert!(timers.pop_due(start).is_empty(), "nothing is due yet");

@@ -630,7 +630,14 @@ impl Supervisor {
                     // A deadline beyond what an Instant can hold never fires.
                     let at = now.checked_add(after);
                     if let (Some(entry), Some(at)) = (self.table.entries.get(key), at) {
-                        self.timers.arm(at, key.clone(), timer, entry.generation);
+                        self.timers.arm(
+                            at,
+                            super::timers::Due {
+                                key: key.clone(),
+                                timer,
+                                generation: entry.generation,
+                            },
+                        );
                     }
                 }
                 Effect::Signal { signal, to_group } => self.signal(key, signal, to_group),
