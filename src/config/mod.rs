@@ -760,7 +760,10 @@ pub fn load_ctl(
     resolve::load_ctl(&cwd.join(path), cwd, env)
 }
 
-/// The files supervisord tries, in order, when no `-c` is given; `exe` is argv\[0\].
+/// The files supervisord tries, in order, when no `-c` is given (`exe` is argv\[0\]), with
+/// the Debian package's `/etc/vigil/vigil.conf` before the system-wide supervisord ones, so
+/// that `vigilctl` on a host with the package talks to the packaged vigild as
+/// `supervisorctl` talks to the packaged supervisord.
 pub fn search_path(exe: &Path, cwd: &Path) -> Vec<PathBuf> {
     let here = exe
         .parent()
@@ -771,6 +774,7 @@ pub fn search_path(exe: &Path, cwd: &Path) -> Vec<PathBuf> {
         here.join("supervisord.conf"),
         cwd.join("supervisord.conf"),
         cwd.join("etc/supervisord.conf"),
+        PathBuf::from("/etc/vigil/vigil.conf"),
         PathBuf::from("/etc/supervisord.conf"),
         PathBuf::from("/etc/supervisor/supervisord.conf"),
     ]

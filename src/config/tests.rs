@@ -495,13 +495,14 @@ fn overrides_win_over_the_file() {
 }
 
 #[test]
-fn the_search_path_is_supervisords() {
+fn the_search_path_is_supervisords_with_the_packages_config_before_the_system_wide_ones() {
     let paths = search_path(Path::new("/opt/vigil/bin/vigild"), Path::new("/work"));
     let expected: Vec<PathBuf> = [
         "/opt/vigil/etc/supervisord.conf",
         "/opt/vigil/supervisord.conf",
         "/work/supervisord.conf",
         "/work/etc/supervisord.conf",
+        "/etc/vigil/vigil.conf",
         "/etc/supervisord.conf",
         "/etc/supervisor/supervisord.conf",
     ]
