@@ -26,6 +26,8 @@ mod supervisorctl;
 mod readonly;
 // vigilctl: the same output and exit codes as supervisorctl, against vigild and supervisord.
 mod vigilctl;
+// vigilctl top in a real terminal (tmux).
+mod top;
 // The sampler, /metrics (promtool, a real Prometheus), memory_limit, stats.
 mod metrics;
 // Crash loops (delays that double, reset, give-up) and crash records with their output.

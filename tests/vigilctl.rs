@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use crate::support::{
     new_session, run_client, run_python, supervisorctl_bin, vigilctl_bin, wait_until, SessionGuard,
-    Supervisord, Vigild, Workspace, CONTROL_SECTIONS,
+    Supervisord, Tmux, Vigild, Workspace, CONTROL_SECTIONS,
 };
 
 const FLEET: &str = "[program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\n\n\
@@ -210,49 +210,6 @@ fn update_restarts_only_the_changed_members_of_a_group() {
     vigild.shutdown();
 }
 
-/// A tmux server of our own (its own socket), killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let output = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .env("TERM", "xterm")
-            .output()
-            .expect("tmux");
-        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&output.stderr));
-        text
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "shell"])
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "shell"];
-        args.extend(keys);
-        self.run(&args);
-    }
-
-    fn wait_for(&self, needle: &str) {
-        assert!(
-            wait_until(|| self.screen().contains(needle)),
-            "never saw {needle:?}:\n{}",
-            self.screen()
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
-}
-
 #[test]
 fn the_interactive_shell_completes_names_and_keeps_history() {
     let ws = Workspace::new();
@@ -269,23 +226,7 @@ fn the_interactive_shell_completes_names_and_keeps_history() {
     );
     // One tmux server per shell run: a server whose last session just ended may still be
     // exiting when the next session is asked for.
-    let start_shell = |run: u32| {
-        let tmux = Tmux {
-            socket: format!("vigil-test-{}-{run}", std::process::id()),
-        };
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "shell",
-            "-x",
-            "160",
-            "-y",
-            "40",
-            &shell,
-        ]);
-        tmux
-    };
+    let start_shell = |run: u32| Tmux::start(&format!("shell-{run}"), &shell);
     let tmux = start_shell(1);
     tmux.wait_for("supervisor>");
     assert!(

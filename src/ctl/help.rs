@@ -37,6 +37,7 @@ const VIGIL: &[(&str, &str)] = &[
     ("rotate", "rotate <name>|<gname>:*|all\tRotate the processes' log files now\nrotate --main\t\t\tRotate the main log now"),
     ("scale", "scale <gname> <n>\tRun a numprocs program's group with n processes: new members\n\t\t\tstart, the highest-numbered stop, the rest keep running"),
     ("schedules", "schedules [--json]\tEvery schedule=/restart_schedule=, its next time and the runs skipped"),
+    ("top", "top\t\t\tA live view of the fleet: state, health, CPU, memory, uptime, restarts;\n\t\t\tsort (1-7 < > i), filter (/), details (Enter), start/stop/restart (s x r)"),
     ("wait", "wait <name> [...] [--timeout S]\tWait until the processes are RUNNING (and ready)"),
 ];
 

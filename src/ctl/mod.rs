@@ -14,6 +14,7 @@ mod logs;
 mod processes;
 mod schedules;
 mod shell;
+mod top;
 mod wait;
 
 use std::path::PathBuf;
@@ -289,6 +290,7 @@ impl Ctl {
             "schedules" => self.schedules(args),
             "scale" => self.scale(args),
             "config" => self.config(args),
+            "top" => self.top(args),
             other => {
                 println!("*** Unknown syntax: {other}");
                 self.exit = exit::GENERIC;

@@ -703,3 +703,78 @@ while True:
         sys.stdout.write('RESULT 2\nOK')
     sys.stdout.flush()
 ";
+
+/// A real terminal: a tmux server of our own (its own socket) running one session, "shell",
+/// 160x40; killed on drop.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `command` in a new tmux server named after this test process and `run`.
+    pub fn start(run: &str, command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("vigil-test-{}-{run}", std::process::id()),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "shell",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            command,
+        ]);
+        tmux
+    }
+
+    /// Runs a tmux command on this server; returns its stdout+stderr.
+    pub fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .env("TERM", "xterm")
+            .output()
+            .expect("tmux");
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        text
+    }
+
+    /// What the terminal shows now.
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "shell"])
+    }
+
+    /// Types `keys` (tmux key names, or text).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "shell"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    /// Waits until the screen shows `needle`; fails the test with the screen if it never does.
+    pub fn wait_for(&self, needle: &str) {
+        self.wait_screen(needle, |screen| screen.contains(needle));
+    }
+
+    /// Waits until `holds` is true of the screen; returns that screen (fails the test with
+    /// the last screen and `what` if it never is).
+    pub fn wait_screen(&self, what: &str, mut holds: impl FnMut(&str) -> bool) -> String {
+        let mut screen = String::new();
+        let held = wait_until(|| {
+            screen = self.screen();
+            holds(&screen)
+        });
+        assert!(held, "never saw {what}:\n{screen}");
+        screen
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
