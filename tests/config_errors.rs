@@ -294,3 +294,139 @@ fn check_config_json_gives_every_process_with_its_options_and_located_warnings()
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
     assert_eq!(json["ok"], false);
 }
+
+/// A Debian-style supervisord.conf (a socket, conf.d includes, plugins) for `--migrate`;
+/// `extra` goes into the main file.
+fn debian_style_config(ws: &Workspace, extra: &str) -> String {
+    ws.write(
+        "conf.d/app.conf",
+        "[program:app]\ncommand=sleep 600\nautorestart=true\nhealthcheck_tcp=127.0.0.1:1\n\n\
+         [program:once]\ncommand=/bin/true\nautorestart=false\nstartsecs=0\n",
+    );
+    ws.write(
+        "supervisord.conf",
+        &format!(
+            "[unix_http_server]\nfile={{dir}}/supervisor.sock\nchmod=0700\n\n\
+             [supervisord]\nlogfile={{dir}}/supervisord.log\npidfile={{dir}}/supervisord.pid\n\
+             childlogdir={{dir}}\n\n\
+             [rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+             [supervisorctl]\nserverurl=unix://{{dir}}/supervisor.sock\n\n\
+             {extra}\
+             [include]\nfiles = {{dir}}/conf.d/*.conf\n"
+        ),
+    )
+    .display()
+    .to_string()
+}
+
+#[test]
+fn migrate_says_what_differs_under_vigil_and_what_runs_on_its_paths_now() {
+    let ws = Workspace::new();
+    let dir = ws.path().display().to_string();
+    // A plugin vigil cannot load: exit 1, located; vigil's options and defaults as notes.
+    let config = debian_style_config(
+        &ws,
+        "[rpcinterface:twiddler]\n\
+         supervisor.rpcinterface_factory = supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface\n\n\
+         [ctlplugin:quick]\nsupervisor.ctl_factory = supervisor_quick:make_quick_controllerplugin\n\n",
+    );
+    let (code, out, _) = stderr_of(&ws, &["--check-config", "--migrate", "-c", &config]);
+    assert_eq!(code, 1, "{out}");
+    let twiddler = line_of(
+        &out,
+        &format!("Differs: {dir}/supervisord.conf:17: [rpcinterface:twiddler]"),
+    );
+    assert!(
+        twiddler.contains("the twiddler.* methods will be missing"),
+        "{out}"
+    );
+    let ctlplugin = line_of(
+        &out,
+        &format!("Note: {dir}/supervisord.conf:19: [ctlplugin:quick]"),
+    );
+    assert!(
+        ctlplugin.contains("vigilctl does not offer its commands"),
+        "{out}"
+    );
+    let option = line_of(
+        &out,
+        &format!(
+            "Vigil option: {dir}/conf.d/app.conf:4: [program:app] healthcheck_tcp=127.0.0.1:1"
+        ),
+    );
+    assert!(option.contains("supervisord ignores it"), "{out}");
+    let damping = out
+        .lines()
+        .find(|l| l.contains("crash-loop damping"))
+        .unwrap_or_default();
+    assert!(
+        damping.contains("applies to 1 process (app)"),
+        "once has autorestart=false: {out}"
+    );
+    assert!(line_of(&out, "Path: ").contains("main log"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "control socket (supervisorctl and vigilctl on this file keep using it): {dir}/supervisor.sock"
+        )),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, "migrate: ").contains("2 processes, 0 errors, 1 differences"),
+        "{out}"
+    );
+
+    // Without the plugin it runs as under supervisord: exit 0.
+    let config = debian_style_config(&ws, "");
+    let (code, out, _) = stderr_of(&ws, &["--check-config", "--migrate", "-c", &config]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("it runs under vigil as under supervisord"),
+        "{out}"
+    );
+    assert!(!out.contains("Differs:"), "{out}");
+
+    // The real supervisord running on it: its pid and socket are named.
+    let supervisord = crate::support::Supervisord::start(&ws, std::path::Path::new(&config));
+    let socket = ws.path().join("supervisor.sock");
+    assert!(
+        crate::support::wait_until(|| std::os::unix::net::UnixStream::connect(&socket).is_ok()
+            && !ws.read("supervisord.pid").trim().is_empty()),
+        "supervisord did not start: {}",
+        ws.read("supervisord.log")
+    );
+    let pid = ws.read("supervisord.pid").trim().to_string();
+    let (code, out, _) = stderr_of(&ws, &["--check-config", "--migrate", "-c", &config]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "names pid {pid}, which is running: stop that supervisor"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("a server answers on {dir}/supervisor.sock now")),
+        "{out}"
+    );
+    drop(supervisord);
+
+    // A result handler vigil does not know is an error: exit 1.
+    ws.write(
+        "conf.d/listener.conf",
+        "[eventlistener:l]\ncommand=/bin/cat\nevents=TICK_5\nresult_handler=my.mod:handler\n",
+    );
+    let (code, out, _) = stderr_of(&ws, &["--check-config", "--migrate", "-c", &config]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        line_of(&out, "Error: ").contains("result_handler cannot be resolved"),
+        "{out}"
+    );
+    assert!(out.contains("migrate: 0 processes, 1 errors"), "{out}");
+}
+
+/// The first line of `out` that starts with `start` (empty when none does).
+fn line_of<'a>(out: &'a str, start: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_default()
+}

@@ -87,6 +87,11 @@ struct Args {
     /// object (for CI and config management to validate and diff).
     #[arg(long, requires = "check_config", conflicts_with = "list")]
     json: bool,
+    /// With --check-config, say what the config (a supervisord.conf) does differently under
+    /// vigil: plugins vigil cannot load, options only vigil acts on, vigil's defaults beyond
+    /// supervisord's, the paths vigild will use; exit 1 if something differs.
+    #[arg(long, requires = "check_config", conflicts_with_all = ["list", "json"])]
+    migrate: bool,
     /// Print vigild's man page (roff, for man -l) and exit.
     #[arg(long)]
     manpage: bool,
@@ -158,6 +163,9 @@ fn main() -> ExitCode {
     if args.check_config {
         if args.json {
             return check_json(&options, args.strict);
+        }
+        if args.migrate {
+            return migrate(&options);
         }
         return check(&options, args.strict, args.list);
     }
@@ -235,6 +243,47 @@ fn check_json(options: &DaemonOptions, strict: bool) -> ExitCode {
             "warnings": diagnostics(&report.warnings),
             "host": report.host,
         })
+    );
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `--check-config --migrate`: the check's errors and warnings, then each finding, then a
+/// summary; exit 1 if there is an error or something differs under vigil.
+fn migrate(options: &DaemonOptions) -> ExitCode {
+    let (report, findings) = match daemon::migration(options) {
+        Ok(found) => found,
+        Err(err) => {
+            println!("Error: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    for error in &report.errors {
+        println!("Error: {error}");
+    }
+    for warning in &report.warnings {
+        println!("Warning: {warning}");
+    }
+    for finding in &findings {
+        println!("{}: {}", finding.kind.label(), finding.diagnostic);
+    }
+    let differences = findings
+        .iter()
+        .filter(|f| f.kind == vigil::config::migrate::FindingKind::Differs)
+        .count();
+    let failed = differences > 0 || !report.errors.is_empty();
+    let verdict = if failed {
+        "look at the errors and differences above before the move"
+    } else {
+        "it runs under vigil as under supervisord, with the notes above"
+    };
+    println!(
+        "migrate: {} processes, {} errors, {differences} differences: {verdict}",
+        report.processes.len(),
+        report.errors.len()
     );
     if failed {
         ExitCode::from(1)

@@ -1,7 +1,9 @@
-//! The option names each kind of section knows, so unknown options (which supervisord silently
-//! ignores) can be reported with the nearest known name as a suggestion.
+//! The option names each kind of section knows, and whose each is (supervisord 4.3's, vigil's
+//! own or a plugin's that vigil does natively), so unknown options (which supervisord silently
+//! ignores) can be reported with the nearest known name as a suggestion, and a migration can
+//! say which options only vigil acts on.
 
-/// Options shared by `[program:x]`, `[fcgi-program:x]` and `[eventlistener:x]`.
+/// supervisord 4.3's options of `[program:x]`, `[fcgi-program:x]` and `[eventlistener:x]`.
 pub const PROGRAM: &[&str] = &[
     "command",
     "process_name",
@@ -25,24 +27,26 @@ pub const PROGRAM: &[&str] = &[
     "stdout_capture_maxbytes",
     "stdout_events_enabled",
     "stdout_syslog",
-    "previous_tail_bytes",
-    "stdout_logfile_rotate",
-    "stdout_logfile_compress",
-    "stdout_logfile_format",
     "stderr_logfile",
     "stderr_logfile_maxbytes",
     "stderr_logfile_backups",
     "stderr_capture_maxbytes",
     "stderr_events_enabled",
     "stderr_syslog",
-    "stderr_logfile_rotate",
-    "stderr_logfile_compress",
-    "stderr_logfile_format",
     "environment",
     "directory",
     "umask",
     "serverurl",
-    // vigil's own additions
+];
+/// vigil's own options of the same sections.
+pub const PROGRAM_VIGIL: &[&str] = &[
+    "previous_tail_bytes",
+    "stdout_logfile_rotate",
+    "stdout_logfile_compress",
+    "stdout_logfile_format",
+    "stderr_logfile_rotate",
+    "stderr_logfile_compress",
+    "stderr_logfile_format",
     "environment_file",
     "stdout_logfile_timestamps",
     "stderr_logfile_timestamps",
@@ -94,10 +98,9 @@ pub const PROGRAM: &[&str] = &[
     "cpu_quota",
     "cpu_weight",
     "pids_max",
-    // the supervisord-dependent-startup plugin's, read natively
-    "dependent_startup",
-    "dependent_startup_wait_for",
 ];
+/// The supervisord-dependent-startup plugin's program options, which vigil reads natively.
+pub const DEPENDENT_STARTUP: &[&str] = &["dependent_startup", "dependent_startup_wait_for"];
 
 /// Extra options of `[fcgi-program:x]`.
 pub const FCGI: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
@@ -105,7 +108,7 @@ pub const FCGI: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_
 /// Extra options of `[eventlistener:x]`.
 pub const LISTENER: &[&str] = &["events", "buffer_size", "result_handler"];
 
-/// Options of `[supervisord]`.
+/// supervisord 4.3's options of `[supervisord]`.
 pub const SUPERVISORD: &[&str] = &[
     "logfile",
     "logfile_maxbytes",
@@ -124,7 +127,9 @@ pub const SUPERVISORD: &[&str] = &[
     "strip_ansi",
     "environment",
     "identifier",
-    // vigil's own additions
+];
+/// vigil's own options of `[supervisord]`.
+pub const SUPERVISORD_VIGIL: &[&str] = &[
     "sample_interval",
     "statefile",
     "cgroup_root",
@@ -135,31 +140,20 @@ pub const SUPERVISORD: &[&str] = &[
     "journal_socket",
 ];
 
-/// Options of `[group:x]`.
-pub const GROUP: &[&str] = &["programs", "priority", "essential"];
+/// supervisord's options of `[group:x]`.
+pub const GROUP: &[&str] = &["programs", "priority"];
+/// vigil's own option of `[group:x]`.
+pub const GROUP_VIGIL: &[&str] = &["essential"];
 /// Options of `[include]`.
 pub const INCLUDE: &[&str] = &["files"];
 /// Options of `[unix_http_server]`.
-pub const UNIX_HTTP: &[&str] = &[
-    "file",
-    "chmod",
-    "chown",
-    "username",
-    "password",
-    // vigil's own additions
-    "readonly_username",
-    "readonly_password",
-];
+pub const UNIX_HTTP: &[&str] = &["file", "chmod", "chown", "username", "password"];
 /// Options of `[inet_http_server]`.
-pub const INET_HTTP: &[&str] = &[
-    "port",
-    "username",
-    "password",
-    // vigil's own additions
-    "metrics_auth",
-    "readonly_username",
-    "readonly_password",
-];
+pub const INET_HTTP: &[&str] = &["port", "username", "password"];
+/// vigil's own options of `[unix_http_server]`.
+pub const UNIX_HTTP_VIGIL: &[&str] = &["readonly_username", "readonly_password"];
+/// vigil's own options of `[inet_http_server]`.
+pub const INET_HTTP_VIGIL: &[&str] = &["metrics_auth", "readonly_username", "readonly_password"];
 /// Options of vigil's `[metrics]`.
 pub const METRICS: &[&str] = &["port", "username", "password"];
 /// Options of `[supervisorctl]`.
@@ -170,6 +164,80 @@ pub const SUPERVISORCTL: &[&str] = &[
     "prompt",
     "history_file",
 ];
+
+/// Whose an option is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// supervisord 4.3 knows it.
+    Supervisord,
+    /// vigil's addition (supervisord ignores it).
+    Vigil,
+    /// A supervisord plugin's, which vigil does natively.
+    Plugin,
+}
+
+/// The section kinds a config may have (the part of the name before `:`).
+pub const SECTION_KINDS: [&str; 12] = [
+    "supervisord",
+    "program",
+    "fcgi-program",
+    "eventlistener",
+    "group",
+    "include",
+    "unix_http_server",
+    "inet_http_server",
+    "supervisorctl",
+    "metrics",
+    "rpcinterface",
+    "ctlplugin",
+];
+
+/// Every option a section of `kind` knows, with whose it is; None for the plugin sections
+/// (`rpcinterface`, `ctlplugin`: any keys, passed to the factory) and unknown kinds.
+pub fn options(kind: &str) -> Option<Vec<(&'static str, Origin)>> {
+    let lists: &[(&[&str], Origin)] = match kind {
+        "supervisord" => &[
+            (SUPERVISORD, Origin::Supervisord),
+            (SUPERVISORD_VIGIL, Origin::Vigil),
+        ],
+        "program" => &[
+            (PROGRAM, Origin::Supervisord),
+            (PROGRAM_VIGIL, Origin::Vigil),
+            (DEPENDENT_STARTUP, Origin::Plugin),
+        ],
+        "fcgi-program" => &[
+            (PROGRAM, Origin::Supervisord),
+            (FCGI, Origin::Supervisord),
+            (PROGRAM_VIGIL, Origin::Vigil),
+            (DEPENDENT_STARTUP, Origin::Plugin),
+        ],
+        "eventlistener" => &[
+            (PROGRAM, Origin::Supervisord),
+            (LISTENER, Origin::Supervisord),
+            (PROGRAM_VIGIL, Origin::Vigil),
+            (DEPENDENT_STARTUP, Origin::Plugin),
+        ],
+        "group" => &[(GROUP, Origin::Supervisord), (GROUP_VIGIL, Origin::Vigil)],
+        "include" => &[(INCLUDE, Origin::Supervisord)],
+        "unix_http_server" => &[
+            (UNIX_HTTP, Origin::Supervisord),
+            (UNIX_HTTP_VIGIL, Origin::Vigil),
+        ],
+        "inet_http_server" => &[
+            (INET_HTTP, Origin::Supervisord),
+            (INET_HTTP_VIGIL, Origin::Vigil),
+        ],
+        "supervisorctl" => &[(SUPERVISORCTL, Origin::Supervisord)],
+        "metrics" => &[(METRICS, Origin::Vigil)],
+        _ => return None,
+    };
+    Some(
+        lists
+            .iter()
+            .flat_map(|(names, origin)| names.iter().map(|name| (*name, *origin)))
+            .collect(),
+    )
+}
 
 /// The known option closest to `unknown`, if one is near enough to be a likely typo.
 pub fn suggestion<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

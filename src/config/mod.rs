@@ -14,6 +14,7 @@ mod expand;
 mod ini;
 mod invalid;
 mod known;
+pub mod migrate;
 mod program;
 mod resolve;
 pub mod schedule;

@@ -564,45 +564,22 @@ fn read_group_sections(
 fn warn_unknown(doc: &RawDoc, warnings: &mut Vec<Diagnostic>) {
     for section in &doc.sections {
         let kind = section.name.split(':').next().unwrap_or_default();
-        let known: Vec<&str> = match kind {
-            "supervisord" => known::SUPERVISORD.to_vec(),
-            "program" => known::PROGRAM.to_vec(),
-            "fcgi-program" => [known::PROGRAM, known::FCGI].concat(),
-            "eventlistener" => [known::PROGRAM, known::LISTENER].concat(),
-            "group" => known::GROUP.to_vec(),
-            "include" => known::INCLUDE.to_vec(),
-            "unix_http_server" => known::UNIX_HTTP.to_vec(),
-            "inet_http_server" => known::INET_HTTP.to_vec(),
-            "supervisorctl" => known::SUPERVISORCTL.to_vec(),
-            "metrics" => known::METRICS.to_vec(),
-            "rpcinterface" | "ctlplugin" => continue,
-            _ => {
-                // `[progam:app]` → did you mean `[program:app]`?
-                const KINDS: [&str; 12] = [
-                    "supervisord",
-                    "program",
-                    "fcgi-program",
-                    "eventlistener",
-                    "group",
-                    "include",
-                    "unix_http_server",
-                    "inet_http_server",
-                    "supervisorctl",
-                    "metrics",
-                    "rpcinterface",
-                    "ctlplugin",
-                ];
-                let rest = section.name.strip_prefix(kind).unwrap_or_default();
-                let hint = known::suggestion(kind, KINDS.iter().copied())
-                    .map(|near| format!(" (did you mean [{near}{rest}]?)"))
-                    .unwrap_or_default();
-                warnings.push(Diagnostic::new(
-                    section.location(None),
-                    format!("unknown section [{}] is ignored{hint}", section.name),
-                ));
-                continue;
-            }
+        if matches!(kind, "rpcinterface" | "ctlplugin") {
+            continue;
+        }
+        let Some(known) = known::options(kind) else {
+            // `[progam:app]` → did you mean `[program:app]`?
+            let rest = section.name.strip_prefix(kind).unwrap_or_default();
+            let hint = known::suggestion(kind, known::SECTION_KINDS.iter().copied())
+                .map(|near| format!(" (did you mean [{near}{rest}]?)"))
+                .unwrap_or_default();
+            warnings.push(Diagnostic::new(
+                section.location(None),
+                format!("unknown section [{}] is ignored{hint}", section.name),
+            ));
+            continue;
         };
+        let known: Vec<&str> = known.into_iter().map(|(name, _)| name).collect();
         for option in &section.options {
             if known.contains(&option.key.as_str()) {
                 continue;

@@ -5,6 +5,7 @@
 //! Everything before the tokio runtime starts is single-threaded, so forking is safe there.
 
 mod allocator;
+mod migration;
 mod settings;
 mod systemd;
 
@@ -105,7 +106,27 @@ pub struct CheckedProcess {
 /// starting anything.
 pub fn check_config(options: &DaemonOptions) -> Result<CheckReport, StartError> {
     let source = ConfigSource::discover(options)?;
-    Ok(match source.load() {
+    Ok(checked(&source).0)
+}
+
+/// `--check-config --migrate`: the check, and what the config does differently under vigil
+/// (`config::migrate`), with what runs on the host now on its pidfile and control socket.
+pub fn migration(
+    options: &DaemonOptions,
+) -> Result<(CheckReport, Vec<config::migrate::Finding>), StartError> {
+    let source = ConfigSource::discover(options)?;
+    let (report, loaded) = checked(&source);
+    let config = loaded.map(|loaded| loaded.config);
+    let mut findings = config::migrate::findings(&source.file, &source.env, config.as_ref());
+    if let Some(config) = &config {
+        findings.extend(migration::in_use(config));
+    }
+    Ok((report, findings))
+}
+
+/// The check's report, and the config when it loaded.
+fn checked(source: &ConfigSource) -> (CheckReport, Option<config::Loaded>) {
+    match source.load() {
         Ok(loaded) => {
             let host = loaded
                 .config
@@ -133,20 +154,24 @@ pub fn check_config(options: &DaemonOptions) -> Result<CheckReport, StartError> 
                     })
                 })
                 .collect();
-            CheckReport {
+            let report = CheckReport {
                 errors: Vec::new(),
-                warnings: loaded.warnings,
+                warnings: loaded.warnings.clone(),
                 host,
                 processes,
-            }
+            };
+            (report, Some(loaded))
         }
-        Err(errors) => CheckReport {
-            errors: errors.0,
-            warnings: Vec::new(),
-            host: Vec::new(),
-            processes: Vec::new(),
-        },
-    })
+        Err(errors) => {
+            let report = CheckReport {
+                errors: errors.0,
+                warnings: Vec::new(),
+                host: Vec::new(),
+                processes: Vec::new(),
+            };
+            (report, None)
+        }
+    }
 }
 
 /// Where the config comes from, kept to re-read it on SIGHUP.
