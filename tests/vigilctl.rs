@@ -106,7 +106,8 @@ fn vigilctl_matches_supervisorctl_against_vigild() {
     let (code, out) = run_client(vigilctl_bin(), &config, &["status"]);
     assert_eq!(code, 4, "{out}");
     assert!(
-        out.ends_with("vigil.sock no such file\n") || out.contains("refused connection"),
+        out.contains("vigil.sock no such file: is vigild running?")
+            || out.contains("refused connection: is vigild running?"),
         "{out}"
     );
 }
@@ -761,4 +762,99 @@ fn a_vigil_command_against_supervisord_says_it_needs_vigild() {
     // update still falls back to supervisord's remove-and-add for a changed group.
     let (code, out) = run_client(vigilctl_bin(), &config, &["update"]);
     assert_eq!(code, 0, "{out}");
+}
+
+/// Runs vigilctl with `args` (no `-c`) in `dir`, as `prefix` (e.g. `setpriv …`) if given.
+fn vigilctl_in(dir: &std::path::Path, prefix: &[&str], args: &[&str]) -> (i32, String) {
+    let mut argv: Vec<&str> = prefix.to_vec();
+    let binary = vigilctl_bin().display().to_string();
+    argv.push(&binary);
+    argv.extend(args);
+    let output = Command::new(argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vigilctl");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn the_common_mistakes_get_one_line_saying_what_to_do_next() {
+    let ws = Workspace::new();
+    let port = crate::support::free_port();
+    ws.config(&format!(
+        "[unix_http_server]\nfile={{dir}}/vigil.sock\n\n\
+         {}[program:web]\ncommand=sleep 600\n",
+        crate::support::control_with(port, "username=admin\npassword=s3cret\n")
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    crate::support::wait_listening(port);
+    let dir = vigild.ws.path();
+    let url = format!("http://127.0.0.1:{port}");
+
+    // No config file and no -s: supervisorctl's default, and how to name the server.
+    let empty = tempfile::tempdir().expect("temp dir");
+    let (code, out) = vigilctl_in(empty.path(), &[], &["status"]);
+    if out.starts_with("http://localhost:9001 refused connection") {
+        assert_eq!(code, 4, "{out}");
+        assert!(
+            out.contains("so this is supervisorctl's default; -c FILE or -s URL names the server"),
+            "{out}"
+        );
+        assert_eq!(out.lines().count(), 1, "{out}");
+    } else {
+        eprintln!("skipped the no-config case: this host has a config on the search path ({out})");
+    }
+    // A socket that is not there.
+    let missing = format!("unix://{}/none.sock", dir.display());
+    let (code, out) = vigilctl_in(dir, &[], &["-s", &missing, "status"]);
+    assert_eq!(code, 4, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "{missing} no such file: is vigild running? (-c FILE or -s URL names another server)\n"
+        )
+    );
+    // No password, then a wrong one.
+    let (code, out) = vigilctl_in(dir, &[], &["-s", &url, "status"]);
+    assert_eq!(code, 4, "{out}");
+    assert_eq!(
+        out,
+        "Server requires authentication: give -u USER -p PASSWORD, or username= and password= in [supervisorctl]\n"
+    );
+    let (code, out) = vigilctl_in(
+        dir,
+        &[],
+        &["-s", &url, "-u", "admin", "-p", "wrong", "stop", "web"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with("Server requires authentication: the username or password is wrong"),
+        "{out}"
+    );
+    // A socket this user may not open (root may open any: run as nobody).
+    if nix::unistd::geteuid().is_root() {
+        let socket = format!("unix://{}/vigil.sock", dir.display());
+        let nobody = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ];
+        let (code, out) = vigilctl_in(
+            std::path::Path::new("/"),
+            &nobody,
+            &["-s", &socket, "status"],
+        );
+        assert_eq!(code, 4, "{out}");
+        assert_eq!(
+            out,
+            format!("{socket} permission denied: run vigilctl as a user who may open the socket (root, or the owner chown= in [unix_http_server] gives it)\n")
+        );
+    } else {
+        eprintln!("skipped the permission case: it runs vigilctl as nobody, which needs root");
+    }
 }

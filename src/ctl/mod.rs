@@ -79,14 +79,18 @@ pub fn commands_help() -> String {
 
 /// Runs one command; returns the exit code.
 pub fn run(options: &CtlOptions) -> i32 {
-    let (client, section) = match client_for(options) {
+    let (client, section, default_server) = match client_for(options) {
         Ok(found) => found,
         Err(message) => {
             eprintln!("Error: {message}");
             return exit::INVALID_ARGS;
         }
     };
-    let mut ctl = Ctl { client, exit: 0 };
+    let mut ctl = Ctl {
+        client,
+        exit: 0,
+        default_server,
+    };
     if let Some((command, args)) = options.command.split_first() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         ctl.dispatch(command, &args);
@@ -116,11 +120,11 @@ enum SetupError {
     Config(#[from] crate::config::ConfigErrors),
 }
 
-/// The client for the server `options` and the config file name, with the config's
-/// `[supervisorctl]` section if there is one.
+/// The client for the server `options` name, with the config's `[supervisorctl]` section if
+/// there is one, and whether the server is supervisorctl's default for want of both.
 fn client_for(
     options: &CtlOptions,
-) -> Result<(Client, Option<crate::config::CtlConfig>), SetupError> {
+) -> Result<(Client, Option<crate::config::CtlConfig>, bool), SetupError> {
     let cwd = std::env::current_dir().map_err(SetupError::CurrentDir)?;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let file = if let Some(file) = &options.configuration {
@@ -153,12 +157,15 @@ fn client_for(
         credentials: username.map(|user| (user, password.unwrap_or_default())),
         timeout: options.timeout,
     };
-    Ok((client, section))
+    let default_server = options.serverurl.is_none() && section.is_none();
+    Ok((client, section, default_server))
 }
 
 struct Ctl {
     client: Client,
     exit: i32,
+    /// Whether the server is supervisorctl's default (no `-s`, no `[supervisorctl]`).
+    default_server: bool,
 }
 
 fn text(value: Option<&Value>) -> String {
@@ -310,18 +317,21 @@ impl Ctl {
                 false
             }
             Err(ClientError::Connect(err)) => {
-                let url = &self.client.serverurl;
-                if err.kind() == std::io::ErrorKind::NotFound {
-                    println!("{url} no such file");
-                    self.exit = fail_code(exit::NOT_RUNNING);
+                println!("{}", self.connect_failure(&err));
+                self.exit = fail_code(if err.kind() == std::io::ErrorKind::NotFound {
+                    exit::NOT_RUNNING
                 } else {
-                    println!("{url} refused connection");
-                    self.exit = fail_code(exit::UNKNOWN);
-                }
+                    exit::UNKNOWN
+                });
                 false
             }
             Err(ClientError::Unauthorized) => {
-                println!("Server requires authentication");
+                let next = if self.client.credentials.is_some() {
+                    "the username or password is wrong (-u/-p, or username= and password= in [supervisorctl])"
+                } else {
+                    "give -u USER -p PASSWORD, or username= and password= in [supervisorctl]"
+                };
+                println!("Server requires authentication: {next}");
                 self.exit = fail_code(exit::GENERIC);
                 false
             }
@@ -330,6 +340,26 @@ impl Ctl {
                 self.exit = fail_code(exit::GENERIC);
                 false
             }
+        }
+    }
+
+    /// supervisorctl's words for a failed connect, then what to do next, on one line.
+    fn connect_failure(&self, err: &std::io::Error) -> String {
+        let url = &self.client.serverurl;
+        let which = if self.default_server {
+            "no -s and no [supervisorctl] serverurl, so this is supervisorctl's default; -c FILE or -s URL names the server"
+        } else {
+            "-c FILE or -s URL names another server"
+        };
+        match err.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("{url} no such file: is vigild running? ({which})")
+            }
+            std::io::ErrorKind::PermissionDenied => format!(
+                "{url} permission denied: run vigilctl as a user who may open the socket \
+                 (root, or the owner chown= in [unix_http_server] gives it)"
+            ),
+            _ => format!("{url} refused connection: is vigild running? ({which})"),
         }
     }
 
