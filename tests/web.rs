@@ -178,8 +178,19 @@ try:
     state = 'tr[data-namespec="web"] .state'
     call('POST', '/session/%s/url' % sid, {'url': base + '/'})
     until('web RUNNING', lambda: text(state) == 'RUNNING')
+    def enabled(css):
+        return call('GET', '/session/%s/element/%s/enabled' % (sid, find(css)))
+    assert not enabled('tr[data-namespec="web"] button[value="start"]'), 'start on a running program'
+    # Every group's table puts its columns at the same places.
+    lefts = call('POST', '/session/%s/execute/sync' % sid, {'script':
+        'return [...document.querySelectorAll("table.fleet")].map(t => '
+        '[...t.querySelectorAll("th")].map(h => Math.round(h.getBoundingClientRect().left)));',
+        'args': []})
+    assert len(lefts) == 2 and lefts[0] == lefts[1], lefts
     click('tr[data-namespec="web"] button[value="stop"]')
     until('web STOPPED', lambda: text(state) == 'STOPPED')
+    until('stop disabled once stopped', lambda: not enabled('tr[data-namespec="web"] button[value="stop"]'))
+    assert enabled('tr[data-namespec="web"] button[value="start"]'), 'start on a stopped program'
     click('tr[data-namespec="web"] button[value="start"]')
     until('web RUNNING again', lambda: text(state) == 'RUNNING')
     until('crash-loop-free shouty row', lambda: text('tr[data-namespec="shouty"] .state') == 'EXITED')
@@ -272,4 +283,85 @@ fn the_page_asks_for_the_servers_credentials_and_events_tell_health() {
         r#""processname":"probed""#,
         r#""state":"healthy""#,
     ]);
+}
+
+/// The `<tr>` of `namespec` in the status page.
+fn row_of<'a>(page: &'a str, namespec: &str) -> &'a str {
+    let start = page
+        .find(&format!("<tr data-namespec=\"{namespec}\">"))
+        .unwrap_or_else(|| panic!("no row for {namespec}: {page}"));
+    let end = page[start..]
+        .find("</tr>")
+        .map_or(page.len(), |at| start + at);
+    &page[start..end]
+}
+
+#[test]
+fn rows_show_health_buttons_that_cannot_apply_are_disabled_and_empty_charts_say_so() {
+    let port = free_port();
+    let vigild = Vigild::with_config(&format!(
+        "[supervisord]\nsample_interval=600\n\n{}\
+         [program:web]\ncommand=/bin/sleep 1000\nstartsecs=0\nhealthcheck_command=true\n\
+         healthcheck_interval=0.2\n\n\
+         [program:idle]\ncommand=/bin/sleep 1000\nautostart=false\n",
+        control(port)
+    ));
+    wait_status(&vigild, "web", &["RUNNING"]);
+    let mut page = String::new();
+    assert!(
+        wait_until(|| {
+            page = http_get(port, "/", None).1;
+            row_of(&page, "web")
+                .contains("<td class=\"health h-healthy\" data-label=\"health\">healthy</td>")
+        }),
+        "{page}"
+    );
+    assert!(
+        page.contains("<th class=\"c-health\">Health</th>"),
+        "{page}"
+    );
+    let web = row_of(&page, "web");
+    assert!(web.contains("value=\"start\" disabled>"), "{web}");
+    assert!(web.contains("value=\"stop\">"), "{web}");
+    let idle = row_of(&page, "idle");
+    assert!(
+        idle.contains("<td class=\"health h-\" data-label=\"health\"></td>"),
+        "{idle}"
+    );
+    assert!(idle.contains("value=\"start\">"), "{idle}");
+    assert!(idle.contains("value=\"stop\" disabled>"), "{idle}");
+    assert!(idle.contains("value=\"clear\">"), "{idle}");
+
+    let (_, status) = http_get(port, "/api/status", None);
+    let body = &status[status.find("\r\n\r\n").map_or(0, |at| at + 4)..];
+    let rows: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    let of = |name: &str| {
+        rows.as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(of("web")["health"], "healthy");
+    assert_eq!(
+        of("web")["actions"],
+        serde_json::json!(["stop", "restart", "clear"])
+    );
+    assert_eq!(of("idle")["health"], serde_json::Value::Null);
+    assert_eq!(
+        of("idle")["actions"],
+        serde_json::json!(["start", "restart", "clear"])
+    );
+
+    // No sample yet (a 600 s interval): the charts have their axes and say why they are empty.
+    let (_, process) = http_get(port, "/process/web", None);
+    assert_eq!(process.matches("collecting data").count(), 2, "{process}");
+    assert_eq!(
+        process.matches("<span>60 min ago</span>").count(),
+        2,
+        "{process}"
+    );
+    assert!(
+        process.contains("· <span class=\"health h-healthy\">healthy</span>"),
+        "{process}"
+    );
 }

@@ -199,7 +199,8 @@ async fn status_json(State(web): State<Web>) -> Response {
                 "rss": row.rss,
                 "restarts": row.restarts,
                 "crashloop": row.crashloop,
-                "health": process.state.health().map(super::process::state::Health::name),
+                "health": (!row.health.is_empty()).then_some(row.health),
+                "actions": row.actions,
             })
         })
         .collect();

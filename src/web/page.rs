@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use crate::logs::crashes::CrashRecord;
+use crate::process::state::{Health, StateKind};
 use crate::sampler::Samples;
 use crate::supervisor::{ProcessView, Snapshot};
 
@@ -61,6 +62,24 @@ pub struct Row {
     pub restarts: u64,
     /// In a crash loop.
     pub crashloop: bool,
+    /// The health check's verdict (`healthy`, `unhealthy`, `unknown`), or empty.
+    pub health: &'static str,
+    /// The buttons that apply in this state.
+    pub actions: &'static [&'static str],
+}
+
+/// The actions a process in `state` can take, as supervisord's methods decide: start from a
+/// state it is not running in, stop from one it is (BACKOFF included), restart from any
+/// but STOPPING, and a log clear at any time.
+pub fn actions_for(state: StateKind) -> &'static [&'static str] {
+    match state {
+        StateKind::Stopped | StateKind::Exited | StateKind::Fatal => &["start", "restart", "clear"],
+        StateKind::Starting | StateKind::Running | StateKind::Backoff => {
+            &["stop", "restart", "clear"]
+        }
+        StateKind::Unknown => &["stop", "clear"],
+        StateKind::Stopping => &["clear"],
+    }
 }
 
 impl Row {
@@ -85,6 +104,8 @@ impl Row {
                 .unwrap_or_default(),
             restarts: process.tally.restarts(),
             crashloop: process.crash_loop.is_some(),
+            health: process.state.health().map_or("", Health::name),
+            actions: actions_for(process.state.kind()),
         }
     }
 }
@@ -99,27 +120,40 @@ fn head(out: &mut String, title: &str) {
     );
 }
 
-/// A process's action buttons (only with a `token`: the read-only account gets none) and
-/// its log links.
-fn actions_form(out: &mut String, token: Option<&str>, namespec: &str) {
+/// A process's action buttons (only with a `token`: the read-only account gets none; those
+/// that do not apply in its state disabled) and its log links.
+fn actions_form(out: &mut String, token: Option<&str>, row: &Row) {
     if let Some(token) = token {
         let _ = write!(
             out,
             "<form class=\"inline\" method=\"post\" action=\"/action\">\
              <input type=\"hidden\" name=\"token\" value=\"{token}\">\
-             <input type=\"hidden\" name=\"name\" value=\"{name}\">\
-             <button name=\"action\" value=\"start\">Start</button>\
-             <button name=\"action\" value=\"stop\">Stop</button>\
-             <button name=\"action\" value=\"restart\">Restart</button>\
-             <button name=\"action\" value=\"clear\">Clear log</button></form>",
+             <input type=\"hidden\" name=\"name\" value=\"{name}\">",
             token = escape(token),
-            name = escape(namespec),
+            name = escape(&row.namespec),
         );
+        for (action, label) in [
+            ("start", "Start"),
+            ("stop", "Stop"),
+            ("restart", "Restart"),
+            ("clear", "Clear log"),
+        ] {
+            let disabled = if row.actions.contains(&action) {
+                ""
+            } else {
+                " disabled"
+            };
+            let _ = write!(
+                out,
+                "<button name=\"action\" value=\"{action}\"{disabled}>{label}</button>"
+            );
+        }
+        out.push_str("</form>");
     }
     let _ = write!(
         out,
         "<a href=\"/logtail/{url}\">stdout</a> <a href=\"/logtail/{url}/stderr\">stderr</a>",
-        url = url_segment(namespec),
+        url = url_segment(&row.namespec),
     );
 }
 
@@ -160,9 +194,12 @@ pub fn status(
         let _ = write!(
             out,
             "<details class=\"group\" open><summary>{} <span class=\"meta\">({})</span></summary>\
-             <table><thead><tr><th>Name</th><th>State</th><th>Description</th><th>PID</th>\
-             <th>Uptime</th><th>CPU %</th><th>RSS</th><th>Restarts</th><th>Actions</th></tr>\
-             </thead><tbody>",
+             <table class=\"fleet\"><thead><tr><th class=\"c-name\">Name</th>\
+             <th class=\"c-state\">State</th><th class=\"c-health\">Health</th>\
+             <th class=\"c-desc\">Description</th><th class=\"c-pid\">PID</th>\
+             <th class=\"c-uptime\">Uptime</th><th class=\"c-cpu\">CPU %</th>\
+             <th class=\"c-rss\">RSS</th><th class=\"c-restarts\">Restarts</th>\
+             <th class=\"c-actions\">Actions</th></tr></thead><tbody>",
             escape(group),
             names.len()
         );
@@ -176,6 +213,7 @@ pub fn status(
                 "<tr data-namespec=\"{ns}\"><td class=\"name\"><a href=\"/process/{url}\">{name}</a>\
                  <span class=\"badge crashloop\"{hidden}>crash loop</span></td>\
                  <td data-label=\"state\"><span class=\"state s-{state}\">{state}</span></td>\
+                 <td class=\"health h-{health}\" data-label=\"health\">{health}</td>\
                  <td class=\"desc\">{desc}</td><td class=\"pid num\" data-label=\"pid\">{pid}</td>\
                  <td class=\"uptime num\" data-label=\"up\">{uptime}</td>\
                  <td class=\"cpu num\" data-label=\"cpu\">{cpu}</td>\
@@ -186,6 +224,7 @@ pub fn status(
                 name = escape(name),
                 hidden = if row.crashloop { "" } else { " hidden" },
                 state = row.state,
+                health = row.health,
                 desc = escape(&row.description),
                 pid = if row.pid > 0 { row.pid.to_string() } else { String::new() },
                 uptime = row.uptime,
@@ -193,7 +232,7 @@ pub fn status(
                 rss = row.rss,
                 restarts = row.restarts,
             );
-            actions_form(&mut out, token, &row.namespec);
+            actions_form(&mut out, token, &row);
             out.push_str("</td></tr>");
         }
         out.push_str("</tbody></table></details>");
@@ -260,7 +299,7 @@ pub fn process(
         "<header><h1><a href=\"/\">vigil</a> / {ns}</h1>\
          <span class=\"meta\"><span class=\"state s-{state}\">{state}</span> {desc}</span></header><main>\
          <section><h2>Now</h2><p>pid {pid} · uptime {uptime} · CPU {cpu} % · RSS {rss} · \
-         restarts {restarts}{looping}</p>",
+         restarts {restarts}{health}{looping}</p>",
         ns = escape(&row.namespec),
         state = row.state,
         desc = escape(&row.description),
@@ -269,13 +308,18 @@ pub fn process(
         cpu = row.cpu,
         rss = row.rss,
         restarts = row.restarts,
+        health = if row.health.is_empty() {
+            String::new()
+        } else {
+            format!(" · <span class=\"health h-{0}\">{0}</span>", row.health)
+        },
         looping = if row.crashloop {
             " <span class=\"badge\">crash loop</span>"
         } else {
             ""
         },
     );
-    actions_form(&mut out, token, &row.namespec);
+    actions_form(&mut out, token, &row);
     out.push_str("</section><section id=\"charts\"><h2>Last hour</h2>");
     let history = samples.history_of(process);
     let cpu: Vec<(u64, f64)> = history
@@ -372,34 +416,51 @@ pub fn process(
 }
 
 /// A small line chart of `points` (seconds since the epoch, value) over the last hour, as
-/// inline SVG (no script needed).
+/// inline SVG (no script needed), with its scale beside it and the hour under it; before
+/// two points exist, the empty frame says it is collecting data.
 fn chart(out: &mut String, title: &str, points: &[(u64, f64)], label: impl Fn(f64) -> String) {
     const WIDTH: f64 = 600.0;
     const HEIGHT: f64 = 80.0;
-    if points.len() < 2 {
-        let _ = write!(out, "<h3>{title}</h3><p>Not measured long enough yet.</p>");
-        return;
-    }
-    let now = points.last().map_or(0, |p| p.0);
-    let span = crate::sampler::history::SPAN as f64;
     let max = points.iter().map(|p| p.1).fold(0.0, f64::max);
-    let top = if max > 0.0 { max * 1.1 } else { 1.0 };
-    let coordinates: Vec<String> = points
-        .iter()
-        .map(|(at, value)| {
-            let age = now.saturating_sub(*at) as f64;
-            let x = (WIDTH * (1.0 - age / span)).clamp(0.0, WIDTH);
-            let y = HEIGHT - 2.0 - value / top * (HEIGHT - 4.0);
-            format!("{x:.1},{y:.1}")
-        })
-        .collect();
     let _ = write!(
         out,
-        "<h3>{title} <span class=\"meta\">(highest {})</span></h3>\
-         <svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" preserveAspectRatio=\"none\" \
-         role=\"img\" aria-label=\"{title}\"><polyline points=\"{}\"/></svg>",
-        escape(&label(max)),
-        coordinates.join(" ")
+        "<figure class=\"chart\"><figcaption>{title}</figcaption><div class=\"plot\">\
+         <div class=\"y-axis\"><span>{top}</span><span>{zero}</span></div>",
+        top = if points.len() < 2 {
+            String::new()
+        } else {
+            escape(&label(max))
+        },
+        zero = escape(&label(0.0)),
+    );
+    if points.len() < 2 {
+        out.push_str(
+            "<div class=\"frame empty\">collecting data: the first points come with the \
+             sampler's next passes</div>",
+        );
+    } else {
+        let now = points.last().map_or(0, |p| p.0);
+        let span = crate::sampler::history::SPAN as f64;
+        let top = if max > 0.0 { max * 1.1 } else { 1.0 };
+        let coordinates: Vec<String> = points
+            .iter()
+            .map(|(at, value)| {
+                let age = now.saturating_sub(*at) as f64;
+                let x = (WIDTH * (1.0 - age / span)).clamp(0.0, WIDTH);
+                let y = HEIGHT - 2.0 - value / top * (HEIGHT - 4.0);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<svg class=\"frame\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" preserveAspectRatio=\"none\" \
+             role=\"img\" aria-label=\"{title}\"><polyline points=\"{}\"/></svg>",
+            coordinates.join(" ")
+        );
+    }
+    out.push_str(
+        "</div><div class=\"x-axis\"><span>60 min ago</span><span>30 min ago</span>\
+         <span>now</span></div></figure>",
     );
 }
 

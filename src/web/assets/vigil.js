@@ -1,4 +1,5 @@
-// vigil's web page, live: the status table refreshes from /api/status every second, and a
+// vigil's web page, live: the status table refreshes from /api/status every second (the
+// buttons that do not apply in a state disabled, as the server says), and a
 // process page follows its log through /api/tail. Every text goes in with textContent, so
 // output is never read as HTML. Without JavaScript the page still works through its forms.
 "use strict";
@@ -26,6 +27,14 @@ async function refreshStatus() {
     setText(row, "cpu", p.cpu);
     setText(row, "rss", p.rss);
     setText(row, "restarts", String(p.restarts));
+    const health = row.querySelector(".health");
+    if (health && health.textContent !== (p.health || "")) {
+      health.textContent = p.health || "";
+      health.className = "health h-" + (p.health || "");
+    }
+    for (const button of row.querySelectorAll("button[name=action]")) {
+      button.disabled = !p.actions.includes(button.value);
+    }
     const badge = row.querySelector(".crashloop");
     if (badge) badge.hidden = !p.crashloop;
   }
