@@ -189,6 +189,7 @@ fn top_shows_sorts_filters_details_and_acts_in_a_real_terminal() {
 #[test]
 fn top_needs_a_terminal_and_takes_no_arguments() {
     let (vigild, port) = Vigild::with_inet_server("[program:web]\ncommand=sleep 600\n");
+    crate::support::wait_listening(port);
     let url = format!("http://127.0.0.1:{port}");
     let (code, text) = vigild.vigilctl(&["-s", &url, "top"]);
     assert_eq!(code, 2, "{text}");
