@@ -165,7 +165,7 @@ fn main() -> ExitCode {
             return check_json(&options, args.strict);
         }
         if args.migrate {
-            return migrate(&options);
+            return migrate(&options, args.strict);
         }
         return check(&options, args.strict, args.list);
     }
@@ -252,8 +252,9 @@ fn check_json(options: &DaemonOptions, strict: bool) -> ExitCode {
 }
 
 /// `--check-config --migrate`: the check's errors and warnings, then each finding, then a
-/// summary; exit 1 if there is an error or something differs under vigil.
-fn migrate(options: &DaemonOptions) -> ExitCode {
+/// summary; exit 1 if there is an error or something differs under vigil (or, with
+/// --strict, a warning).
+fn migrate(options: &DaemonOptions, strict: bool) -> ExitCode {
     let (report, findings) = match daemon::migration(options) {
         Ok(found) => found,
         Err(err) => {
@@ -274,7 +275,8 @@ fn migrate(options: &DaemonOptions) -> ExitCode {
         .iter()
         .filter(|f| f.kind == vigil::config::migrate::FindingKind::Differs)
         .count();
-    let failed = differences > 0 || !report.errors.is_empty();
+    let failed =
+        differences > 0 || !report.errors.is_empty() || (strict && !report.warnings.is_empty());
     let verdict = if failed {
         "look at the errors and differences above before the move"
     } else {

@@ -9,10 +9,9 @@
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, Location};
-use super::expand::Names;
-use super::ini::{self, RawDoc, RawSection};
+use super::ini::{RawDoc, RawSection};
 use super::known::{self, Origin};
-use super::{AutoRestart, Config, MainLog};
+use super::{AutoRestart, Config, CrashLoopPolicy, MainLog, ResultHandler};
 
 /// supervisord's own factory for the `supervisor` namespace, which vigil serves natively.
 const MAIN_RPCINTERFACE: &str = "supervisor.rpcinterface:make_main_rpcinterface";
@@ -54,11 +53,9 @@ pub struct Finding {
 /// The findings for `file` (as loaded into `config`, when it loaded), in file order then
 /// kind; a file that cannot be read has none (the load's errors say why).
 pub fn findings(file: &Path, env: &[(String, String)], config: Option<&Config>) -> Vec<Finding> {
-    let mut names = Names::default();
     let env: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
-    names.environment(&env);
-    let mut found = match ini::read(file, &names) {
-        Ok((doc, _)) => from_sections(&doc),
+    let mut found = match super::resolve::read_doc(file, &env) {
+        Ok((doc, _, _)) => from_sections(&doc),
         Err(_) => Vec::new(),
     };
     if let Some(config) = config {
@@ -146,7 +143,11 @@ fn options(section: &RawSection, kind: &str) -> Vec<Finding> {
                 at,
                 "the supervisord-dependent-startup plugin's option, done natively by vigil",
             )),
-            Some(Origin::Supervisord) if option.key == "result_handler" => {
+            Some(Origin::Supervisord)
+                if option.key == "result_handler"
+                    && ResultHandler::named(&option.value)
+                        .is_some_and(|handler| handler != ResultHandler::Default) =>
+            {
                 found.push(finding(
                     FindingKind::Note,
                     at,
@@ -162,46 +163,48 @@ fn options(section: &RawSection, kind: &str) -> Vec<Finding> {
 fn from_config(config: &Config) -> Vec<Finding> {
     let at = || Location::file(&config.file);
     let mut found = Vec::new();
-    let damped: Vec<String> = config
+    // One note per crash-loop policy in use, naming the processes it damps.
+    let mut policies: Vec<(&CrashLoopPolicy, Vec<String>)> = Vec::new();
+    for process in config
         .groups
         .iter()
         .flat_map(|group| group.processes.iter())
-        .filter(|p| p.crash_loop.threshold > 0 && p.autorestart != AutoRestart::Never)
-        .map(|p| crate::namespec::of(&p.group, &p.name))
-        .collect();
-    if let Some(first) = damped.first() {
-        let shown: Vec<&str> = damped.iter().take(5).map(String::as_str).collect();
-        let more = damped.len().saturating_sub(shown.len());
-        let process = config
-            .groups
-            .iter()
-            .flat_map(|group| group.processes.iter())
-            .find(|p| crate::namespec::of(&p.group, &p.name) == *first);
-        let policy = process.map(|p| &p.crash_loop);
-        let (threshold, window, delay, delay_max) = policy.map_or((5, 60.0, 1.0, 300.0), |p| {
-            (
-                p.threshold,
-                p.window.as_secs_f64(),
-                p.delay.as_secs_f64(),
-                p.delay_max.as_secs_f64(),
-            )
-        });
+    {
+        if process.crash_loop.threshold == 0 || process.autorestart == AutoRestart::Never {
+            continue;
+        }
+        let name = crate::namespec::of(&process.group, &process.name);
+        match policies
+            .iter_mut()
+            .find(|(policy, _)| **policy == process.crash_loop)
+        {
+            Some((_, names)) => names.push(name),
+            None => policies.push((&process.crash_loop, vec![name])),
+        }
+    }
+    for (policy, names) in policies {
+        let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+        let more = names.len() - shown.len();
         found.push(finding(
             FindingKind::Note,
             at(),
             format!(
-                "crash-loop damping applies to {} process{} ({}{}): after {threshold} crashes \
-                 within {window}s vigil waits {delay}s, then twice as long each time (up to \
-                 {delay_max}s), before a restart, where supervisord restarts at once; \
+                "crash-loop damping applies to {} process{} ({}{}): after {} crashes \
+                 within {}s vigil waits {}s, then twice as long each time (up to {}s), \
+                 before a restart, where supervisord restarts at once; \
                  crashloop_threshold=0 on a program switches it off",
-                damped.len(),
-                if damped.len() == 1 { "" } else { "es" },
+                names.len(),
+                if names.len() == 1 { "" } else { "es" },
                 shown.join(", "),
                 if more > 0 {
                     format!(" and {more} more")
                 } else {
                     String::new()
                 },
+                policy.threshold,
+                policy.window.as_secs_f64(),
+                policy.delay.as_secs_f64(),
+                policy.delay_max.as_secs_f64(),
             ),
         ));
     }

@@ -344,6 +344,14 @@ impl ResultHandler {
             ResultHandler::SupervisorStdlog,
         ),
     ];
+
+    /// The handler a config's `result_handler=` names, if vigil knows it.
+    pub fn named(text: &str) -> Option<ResultHandler> {
+        ResultHandler::ALL
+            .iter()
+            .find(|(name, _)| *name == text.trim())
+            .map(|(_, handler)| *handler)
+    }
 }
 
 /// Everything about one process instance, fully expanded.
@@ -656,6 +664,9 @@ pub struct Credentials {
     /// Password as written (plain text or `{SHA}` + hex SHA-1).
     pub password: String,
 }
+
+/// supervisorctl's server when neither `-s` nor `[supervisorctl] serverurl` names one.
+pub const DEFAULT_SERVERURL: &str = "http://localhost:9001";
 
 /// `[supervisorctl]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -811,11 +811,7 @@ fn read_listener(reader: &mut SectionReader<'_>, names: &Names) -> ListenerConfi
         }
     });
     let result_handler = reader.parse("result_handler", names, ResultHandler::Default, |text| {
-        ResultHandler::ALL
-            .iter()
-            .find(|(name, _)| *name == text.trim())
-            .map(|(_, handler)| *handler)
-            .ok_or(Invalid::ResultHandler)
+        ResultHandler::named(text).ok_or(Invalid::ResultHandler)
     });
     ListenerConfig {
         events,

@@ -123,23 +123,33 @@ impl Context {
     }
 }
 
+/// Reads `file` and its includes with the names `[include] files=` may use (`ENV_*` from
+/// `env`, `host_node_name`); returns the document, its warnings and the host's name.
+pub(super) fn read_doc(
+    file: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<(ini::RawDoc, Vec<Diagnostic>, String), Diagnostic> {
+    let host_node_name = nix::unistd::gethostname()
+        .ok()
+        .and_then(|name| name.into_string().ok())
+        .unwrap_or_default();
+    let mut include_names = Names::default();
+    include_names
+        .environment(env)
+        .text("host_node_name", host_node_name.clone());
+    let (doc, warnings) = ini::read(file, &include_names)?;
+    Ok((doc, warnings, host_node_name))
+}
+
 pub(super) fn load(
     file: &Path,
     overrides: &Overrides,
     cwd: &Path,
     env: &[(String, String)],
 ) -> Result<Loaded, ConfigErrors> {
-    let host_node_name = nix::unistd::gethostname()
-        .ok()
-        .and_then(|name| name.into_string().ok())
-        .unwrap_or_default();
     let mut process_env: BTreeMap<String, String> = env.iter().cloned().collect();
-    let mut include_names = Names::default();
-    include_names
-        .environment(&process_env)
-        .text("host_node_name", host_node_name.clone());
-    let (doc, mut warnings) =
-        ini::read(file, &include_names).map_err(|diagnostic| ConfigErrors(vec![diagnostic]))?;
+    let (doc, mut warnings, host_node_name) =
+        read_doc(file, &process_env).map_err(|diagnostic| ConfigErrors(vec![diagnostic]))?;
 
     let mut errors = Vec::new();
     let Some(mut supervisord_section) = doc.section("supervisord").cloned() else {
@@ -442,7 +452,7 @@ fn read_ctl(section: &RawSection, ctx: &Context, errors: &mut Vec<Diagnostic>) -
     CtlConfig {
         serverurl: reader
             .text("serverurl", &names)
-            .unwrap_or_else(|| "http://localhost:9001".into()),
+            .unwrap_or_else(|| super::DEFAULT_SERVERURL.into()),
         username: reader.text("username", &names),
         password: reader.text("password", &names),
         prompt: reader
@@ -719,16 +729,8 @@ pub(super) fn load_ctl(
     env: &[(String, String)],
 ) -> Result<Option<CtlConfig>, ConfigErrors> {
     let env: BTreeMap<String, String> = env.iter().cloned().collect();
-    let host_node_name = nix::unistd::gethostname()
-        .ok()
-        .and_then(|name| name.into_string().ok())
-        .unwrap_or_default();
-    let mut include_names = Names::default();
-    include_names
-        .environment(&env)
-        .text("host_node_name", host_node_name.clone());
-    let (doc, _) =
-        ini::read(file, &include_names).map_err(|diagnostic| ConfigErrors(vec![diagnostic]))?;
+    let (doc, _, host_node_name) =
+        read_doc(file, &env).map_err(|diagnostic| ConfigErrors(vec![diagnostic]))?;
     let ctx = Context {
         env,
         host_node_name,

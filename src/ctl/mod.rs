@@ -143,7 +143,7 @@ fn client_for(
         .serverurl
         .clone()
         .or_else(|| section.as_ref().map(|s| s.serverurl.clone()))
-        .unwrap_or_else(|| "http://localhost:9001".into());
+        .unwrap_or_else(|| crate::config::DEFAULT_SERVERURL.into());
     let username = options
         .username
         .clone()
@@ -152,12 +152,13 @@ fn client_for(
         .password
         .clone()
         .or_else(|| section.as_ref().and_then(|s| s.password.clone()));
+    let default_server =
+        options.serverurl.is_none() && serverurl == crate::config::DEFAULT_SERVERURL;
     let client = Client {
         serverurl,
         credentials: username.map(|user| (user, password.unwrap_or_default())),
         timeout: options.timeout,
     };
-    let default_server = options.serverurl.is_none() && section.is_none();
     Ok((client, section, default_server))
 }
 

@@ -4,6 +4,7 @@
 
 use std::os::unix::net::UnixStream;
 
+use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
@@ -25,7 +26,8 @@ pub fn in_use(config: &Config) -> Vec<Finding> {
         .and_then(|text| text.trim().parse::<i32>().ok())
         .filter(|pid| *pid > 0);
     if let Some(pid) = pid {
-        if kill(Pid::from_raw(pid), None).is_ok() {
+        // EPERM: it runs, as a user this one may not signal (root's supervisord).
+        if matches!(kill(Pid::from_raw(pid), None), Ok(()) | Err(Errno::EPERM)) {
             say(format!(
                 "{} names pid {pid}, which is running: stop that supervisor (systemctl stop \
                  supervisor) before vigild starts on this config",
@@ -34,12 +36,18 @@ pub fn in_use(config: &Config) -> Vec<Finding> {
         }
     }
     if let Some(unix) = &config.unix_http_server {
-        if UnixStream::connect(&unix.file).is_ok() {
-            say(format!(
-                "a server answers on {} now: vigild will not start on this socket until it \
-                 stops",
+        match UnixStream::connect(&unix.file) {
+            Ok(_) => say(format!(
+                "a server answers on {} now: vigild cannot serve this socket while it does \
+                 (stop it first)",
                 unix.file.display()
-            ));
+            )),
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => say(format!(
+                "{} is a socket this user may not open: run the check as root to see \
+                 whether a server answers on it",
+                unix.file.display()
+            )),
+            Err(_) => {}
         }
     }
     found

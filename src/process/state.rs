@@ -215,6 +215,23 @@ impl State {
         )
     }
 
+    /// A start asked for by hand (`startProcess`, the page's button) is taken from here: a
+    /// stopped state, or (vigil) a crash loop's BACKOFF, whose delay it cuts short.
+    pub fn takes_start_by_hand(self) -> bool {
+        match self {
+            State::Backoff { retry } => retry.crash_loop,
+            other => matches!(other, State::Stopped | State::Exited | State::Fatal),
+        }
+    }
+
+    /// A stop (`stopProcess`) is taken from here: supervisord's RUNNING_STATES.
+    pub fn takes_stop(self) -> bool {
+        matches!(
+            self,
+            State::Starting { .. } | State::Running { .. } | State::Backoff { .. }
+        )
+    }
+
     /// A start request is allowed from here (not already starting, running or stopping).
     pub fn can_start(self) -> bool {
         matches!(

@@ -55,7 +55,7 @@ pub enum FaultCode {
 
 impl FaultCode {
     /// The number on the wire.
-    pub fn code(self) -> i64 {
+    pub const fn code(self) -> i64 {
         match self {
             FaultCode::UnknownMethod => 1,
             FaultCode::IncorrectParameters => 2,

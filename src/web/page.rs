@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use crate::logs::crashes::CrashRecord;
-use crate::process::state::{Health, StateKind};
+use crate::process::state::{Health, State};
 use crate::sampler::Samples;
 use crate::supervisor::{ProcessView, Snapshot};
 
@@ -68,17 +68,15 @@ pub struct Row {
     pub actions: &'static [&'static str],
 }
 
-/// The actions a process in `state` can take, as supervisord's methods decide: start from a
-/// state it is not running in, stop from one it is (BACKOFF included), restart from any
-/// but STOPPING, and a log clear at any time.
-pub fn actions_for(state: StateKind) -> &'static [&'static str] {
-    match state {
-        StateKind::Stopped | StateKind::Exited | StateKind::Fatal => &["start", "restart", "clear"],
-        StateKind::Starting | StateKind::Running | StateKind::Backoff => {
-            &["stop", "restart", "clear"]
-        }
-        StateKind::Unknown => &["stop", "clear"],
-        StateKind::Stopping => &["clear"],
+/// The buttons that apply to a process in `state`, by the supervisor's own rules: start
+/// where a start by hand is taken, stop where a stop is, restart (a stop, then a start)
+/// where either is, and a log clear at any time.
+pub fn actions_for(state: State) -> &'static [&'static str] {
+    match (state.takes_start_by_hand(), state.takes_stop()) {
+        (true, true) => &["start", "stop", "restart", "clear"],
+        (true, false) => &["start", "restart", "clear"],
+        (false, true) => &["stop", "restart", "clear"],
+        (false, false) => &["clear"],
     }
 }
 
@@ -105,7 +103,7 @@ impl Row {
             restarts: process.tally.restarts(),
             crashloop: process.crash_loop.is_some(),
             health: process.state.health().map_or("", Health::name),
-            actions: actions_for(process.state.kind()),
+            actions: actions_for(process.state),
         }
     }
 }
@@ -422,6 +420,8 @@ fn chart(out: &mut String, title: &str, points: &[(u64, f64)], label: impl Fn(f6
     const WIDTH: f64 = 600.0;
     const HEIGHT: f64 = 80.0;
     let max = points.iter().map(|p| p.1).fold(0.0, f64::max);
+    // The plot's top, with room above the highest point; the scale names it.
+    let top = if max > 0.0 { max * 1.1 } else { 1.0 };
     let _ = write!(
         out,
         "<figure class=\"chart\"><figcaption>{title}</figcaption><div class=\"plot\">\
@@ -429,7 +429,7 @@ fn chart(out: &mut String, title: &str, points: &[(u64, f64)], label: impl Fn(f6
         top = if points.len() < 2 {
             String::new()
         } else {
-            escape(&label(max))
+            escape(&label(top))
         },
         zero = escape(&label(0.0)),
     );
@@ -441,7 +441,6 @@ fn chart(out: &mut String, title: &str, points: &[(u64, f64)], label: impl Fn(f6
     } else {
         let now = points.last().map_or(0, |p| p.0);
         let span = crate::sampler::history::SPAN as f64;
-        let top = if max > 0.0 { max * 1.1 } else { 1.0 };
         let coordinates: Vec<String> = points
             .iter()
             .map(|(at, value)| {

@@ -12,6 +12,7 @@ use super::model::{Action, Detail, Row};
 use crate::ctl::client::{Client, ClientError};
 use crate::ctl::{array, double, int, text, Value};
 use crate::namespec;
+use crate::rpc::faults::FaultCode;
 
 /// How often the fleet is fetched.
 const REFRESH: Duration = Duration::from_secs(1);
@@ -22,6 +23,8 @@ const TAIL_BYTES: i64 = 4096;
 const TAIL_LINES: usize = 5;
 /// The crash records shown.
 const CRASHES: i64 = 5;
+/// supervisord's NOT_RUNNING fault: a restart's stop of a process that was not running.
+const NOT_RUNNING: i64 = FaultCode::NotRunning.code();
 
 /// What the view asks of the fetcher.
 #[derive(Debug)]
@@ -35,8 +38,13 @@ pub enum Request {
 /// What the fetcher tells the view.
 #[derive(Debug)]
 pub enum Update {
-    /// The fleet's rows; `stats` says whether the server had vigil's figures.
-    Fleet { rows: Vec<Row>, stats: bool },
+    /// The fleet's rows.
+    Fleet {
+        /// One per process, in the server's order.
+        rows: Vec<Row>,
+        /// Whether the server has vigil's figures (Python supervisord has not).
+        stats: bool,
+    },
     /// The watched process's detail.
     Detail(Detail),
     /// An action's outcome or a failed fetch, one line.
@@ -100,16 +108,18 @@ impl Fetcher {
     /// Every process, with vigil's figures where the server has them.
     fn fleet(&self) -> Result<(Vec<Row>, bool), ClientError> {
         let infos = array(self.client.call("supervisor.getAllProcessInfo", &[])?);
-        let stats: Option<HashMap<String, Value>> = self
-            .client
-            .call("vigil.getAllProcessStats", &[])
-            .ok()
-            .map(|all| {
-                array(all)
-                    .into_iter()
-                    .map(|stats| (spec_of(&stats), stats))
-                    .collect()
-            });
+        // Python supervisord has no vigil.* methods: its rows come without figures.
+        let stats: Option<HashMap<String, Value>> =
+            match self.client.call("vigil.getAllProcessStats", &[]) {
+                Ok(all) => Some(
+                    array(all)
+                        .into_iter()
+                        .map(|stats| (spec_of(&stats), stats))
+                        .collect(),
+                ),
+                Err(ClientError::NotVigild { .. }) => None,
+                Err(err) => return Err(err),
+            };
         let rows = infos
             .iter()
             .map(|info| {
@@ -165,7 +175,9 @@ impl Fetcher {
             Action::Start => call("supervisor.startProcess", false),
             Action::Stop => call("supervisor.stopProcess", false),
             Action::Restart => match call("supervisor.stopProcess", true) {
-                Ok(_) | Err(ClientError::Fault(70, _)) => call("supervisor.startProcess", false),
+                Ok(_) | Err(ClientError::Fault(NOT_RUNNING, _)) => {
+                    call("supervisor.startProcess", false)
+                }
                 Err(err) => Err(err),
             },
         };

@@ -25,6 +25,7 @@ use model::{Command, Model};
 const KEY_WAIT: Duration = Duration::from_millis(100);
 
 impl Ctl {
+    /// `top`: the live view, until `q` or Ctrl-C.
     pub(super) fn top(&mut self, args: &[&str]) {
         if !args.is_empty() {
             println!("Error: top takes no arguments");
@@ -39,10 +40,21 @@ impl Ctl {
         }
         let (requests, updates) = fetch::spawn(self.client.clone());
         let mut model = Model::new(&self.client.serverurl);
-        let outcome = ratatui::try_init().and_then(|mut terminal| {
-            let run = run(&mut terminal, &mut model, &requests, &updates);
-            ratatui::try_restore().and(run)
-        });
+        // ratatui's panic hook (which restores the terminal) only while top runs, so the
+        // shell's repeated `top`s do not stack hooks.
+        let hook = std::panic::take_hook();
+        let outcome = match ratatui::try_init() {
+            Ok(mut terminal) => {
+                let run = run(&mut terminal, &mut model, &requests, &updates);
+                ratatui::try_restore().and(run)
+            }
+            // Raw mode may be on already when the alternate screen or the terminal failed.
+            Err(err) => {
+                let _ = ratatui::try_restore();
+                Err(err)
+            }
+        };
+        std::panic::set_hook(hook);
         if let Err(err) = outcome {
             println!("ERROR: top: {err}");
             self.exit = exit::GENERIC;
@@ -72,8 +84,10 @@ fn run(
                 }
             }
         }
-        if let Some(Command::Watch(spec)) = model.watch_needed() {
-            ask(model, requests, Request::Watch(spec));
+        if let Some(watch) = model.watch_needed() {
+            if ask(model, requests, Request::Watch(watch.0.clone())) {
+                model.watched(watch);
+            }
             dirty = true;
         }
         if dirty {
@@ -91,7 +105,6 @@ fn run(
                         model.message = Some(format!("{} {spec}…", action.verb()));
                         ask(model, requests, Request::Act(action, spec));
                     }
-                    Some(Command::Watch(spec)) => ask(model, requests, Request::Watch(spec)),
                     None => {}
                 }
                 dirty = true;
@@ -102,11 +115,13 @@ fn run(
     }
 }
 
-/// Hands `request` to the fetcher, or says it is busy.
-fn ask(model: &mut Model, requests: &SyncSender<Request>, request: Request) {
-    if requests.try_send(request).is_err() {
+/// Hands `request` to the fetcher, or says it is busy; whether it was taken.
+fn ask(model: &mut Model, requests: &SyncSender<Request>, request: Request) -> bool {
+    let taken = requests.try_send(request).is_ok();
+    if !taken {
         model.message = Some("busy: too many requests waiting, try again".into());
     }
+    taken
 }
 
 fn apply(model: &mut Model, update: Update) {

@@ -117,9 +117,11 @@ pub enum Command {
     Quit,
     /// Run the action on the process.
     Act(Action, String),
-    /// Fetch this process's stderr and crash records with every refresh (None: stop).
-    Watch(Option<String>),
 }
+
+/// The process the detail pane follows (None: the pane is closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch(pub Option<String>);
 
 /// What keys are doing now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,20 +344,22 @@ impl Model {
         }
     }
 
-    /// The watch the fetcher needs told after a key or a refresh: the selected process while
-    /// the detail pane is open, nothing while it is closed; None when it knows already.
-    pub fn watch_needed(&mut self) -> Option<Command> {
+    /// The process the fetcher should watch now, when it differs from what it was last
+    /// told: the selected one while the detail pane is open, none while it is closed.
+    pub fn watch_needed(&self) -> Option<Watch> {
         let wanted = if self.detail_open {
             self.selected.clone()
         } else {
             None
         };
-        if wanted == self.watching {
-            return None;
-        }
-        self.watching.clone_from(&wanted);
+        (wanted != self.watching).then_some(Watch(wanted))
+    }
+
+    /// The fetcher took `watch` (from [`Model::watch_needed`]); the pane waits for its
+    /// detail.
+    pub fn watched(&mut self, watch: Watch) {
+        self.watching = watch.0;
         self.detail = None;
-        Some(Command::Watch(wanted))
     }
 }
 
@@ -467,20 +471,21 @@ mod tests {
         let mut model = model();
         assert_eq!(model.watch_needed(), None);
         assert_eq!(model.key(key(KeyCode::Enter)), None);
+        assert_eq!(model.watch_needed(), Some(Watch(Some("api".into()))));
         assert_eq!(
             model.watch_needed(),
-            Some(Command::Watch(Some("api".into())))
+            Some(Watch(Some("api".into()))),
+            "until the fetcher took it"
         );
-        assert_eq!(model.watch_needed(), None, "told once");
+        model.watched(Watch(Some("api".into())));
+        assert_eq!(model.watch_needed(), None);
         model.key(key(KeyCode::Down));
-        assert_eq!(
-            model.watch_needed(),
-            Some(Command::Watch(Some("web".into())))
-        );
+        assert_eq!(model.watch_needed(), Some(Watch(Some("web".into()))));
+        model.watched(Watch(Some("web".into())));
         model.set_rows(vec![row("web", "STOPPED", 0.0)], true);
         assert_eq!(model.watch_needed(), None, "still web");
         model.key(key(KeyCode::Esc));
-        assert_eq!(model.watch_needed(), Some(Command::Watch(None)));
+        assert_eq!(model.watch_needed(), Some(Watch(None)));
         assert_eq!(model.key(key(KeyCode::Char('q'))), Some(Command::Quit));
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         model.mode = Mode::Filter;

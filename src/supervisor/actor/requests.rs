@@ -84,18 +84,16 @@ impl Supervisor {
         if entry.pending_start.is_some() {
             return Err(Refusal::AlreadyStarted);
         }
-        match entry.process.state() {
-            // vigil: a start by hand cuts a crash-loop delay short.
-            State::Backoff { retry } if retry.crash_loop => {}
-            State::Starting { .. } | State::Running { .. } | State::Backoff { .. } => {
-                return Err(Refusal::AlreadyStarted)
-            }
-            // Still stopping: nothing is spawned; a waiting caller sees ABNORMAL_TERMINATION.
-            State::Stopping { .. } => return Ok(Begun::Answered),
-            State::Unknown { .. } => {
-                return Err(Refusal::Failed("process is in an unknown state".into()))
-            }
-            State::Stopped | State::Exited | State::Fatal => {}
+        let state = entry.process.state();
+        if !state.takes_start_by_hand() {
+            return match state {
+                // Still stopping: nothing is spawned; a waiting caller sees ABNORMAL_TERMINATION.
+                State::Stopping { .. } => Ok(Begun::Answered),
+                State::Unknown { .. } => {
+                    Err(Refusal::Failed("process is in an unknown state".into()))
+                }
+                _ => Err(Refusal::AlreadyStarted),
+            };
         }
         self.start_dependencies_of(key);
         self.start(key);
@@ -149,10 +147,7 @@ impl Supervisor {
                 return Ok(());
             }
         }
-        if !matches!(
-            state,
-            State::Starting { .. } | State::Running { .. } | State::Backoff { .. }
-        ) {
+        if !state.takes_stop() {
             return Err(Refusal::NotRunning);
         }
         if self.stop_dependents_first(key) {
