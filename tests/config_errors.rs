@@ -439,3 +439,25 @@ fn line_of<'a>(out: &'a str, start: &str) -> &'a str {
         .find(|l| l.starts_with(start))
         .unwrap_or_default()
 }
+
+#[test]
+fn no_config_found_is_one_line_naming_where_vigild_looked_and_what_to_do() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let output = std::process::Command::new(crate::support::vigild_bin())
+        .arg("-n")
+        .current_dir(empty.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run vigild");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !stderr.starts_with("Error: no config file found") {
+        eprintln!("skipped: this host has a config on the search path ({stderr})");
+        return;
+    }
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let here = empty.path().join("supervisord.conf");
+    assert!(stderr.contains(&here.display().to_string()), "{stderr}");
+    assert!(stderr.contains("/etc/vigil/vigil.conf"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("; use -c FILE"), "{stderr}");
+}
