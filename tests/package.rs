@@ -13,7 +13,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::{new_session, supervisorctl_bin, wait_until, SessionGuard, Workspace};
+use support::{exit_and_text, new_session, supervisorctl_bin, wait_until, SessionGuard, Workspace};
 
 /// cargo-deb from the PATH or where `scripts/test` installs it; `None` says why not.
 fn cargo_deb() -> Result<PathBuf, String> {
@@ -273,13 +273,5 @@ fn install_for_real(deb: &Path, ws: &Workspace) {
 
 /// [`run`] in `dir`.
 fn run_in(dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> (i32, String) {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run a command");
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.code().unwrap_or(-1), text)
+    exit_and_text(Command::new(program).args(args).current_dir(dir))
 }

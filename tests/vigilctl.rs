@@ -770,15 +770,7 @@ fn vigilctl_in(dir: &std::path::Path, prefix: &[&str], args: &[&str]) -> (i32, S
     let binary = vigilctl_bin().display().to_string();
     argv.push(&binary);
     argv.extend(args);
-    let output = Command::new(argv[0])
-        .args(&argv[1..])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vigilctl");
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.code().unwrap_or(-1), text)
+    crate::support::exit_and_text(Command::new(argv[0]).args(&argv[1..]).current_dir(dir))
 }
 
 #[test]

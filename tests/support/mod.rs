@@ -362,16 +362,23 @@ pub fn pid_namespace() -> Option<&'static [&'static str]> {
 /// [`CLIENT_LIMIT`] (coreutils' `timeout`; exit code 124 when it ran out); returns (exit
 /// code, stdout+stderr).
 pub fn run_client(client: &Path, config: &Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new("timeout")
-        .arg("--kill-after=5")
-        .arg(CLIENT_LIMIT.as_secs().to_string())
-        .arg(client)
-        .arg("-c")
-        .arg(config)
-        .args(args)
+    exit_and_text(
+        Command::new("timeout")
+            .arg("--kill-after=5")
+            .arg(CLIENT_LIMIT.as_secs().to_string())
+            .arg(client)
+            .arg("-c")
+            .arg(config)
+            .args(args),
+    )
+}
+
+/// Runs `command` with stdin from /dev/null; returns (exit code, stdout+stderr).
+pub fn exit_and_text(command: &mut Command) -> (i32, String) {
+    let output = command
         .stdin(Stdio::null())
         .output()
-        .expect("run the control client");
+        .unwrap_or_else(|err| panic!("run {command:?}: {err}"));
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.code().unwrap_or(-1), text)
