@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::handover::CrashLoopRecord;
 use crate::config::CrashLoopPolicy;
 
 /// Crash times remembered at most, however short the restarts.
@@ -110,6 +111,46 @@ impl CrashLoop {
     pub fn recent_crashes(&self) -> usize {
         self.recent.len()
     }
+
+    /// The detector as a handover record, its times as seconds before `now`.
+    pub fn to_record(&self, now: Instant) -> CrashLoopRecord {
+        CrashLoopRecord {
+            recent_ago: self
+                .recent
+                .iter()
+                .map(|at| now.saturating_duration_since(*at).as_secs_f64())
+                .collect(),
+            looping: self.looping.map(|looping| {
+                (
+                    crate::timefmt::epoch_seconds(looping.since).unwrap_or(0.0),
+                    looping.delay.as_secs_f64(),
+                    looping.restarts,
+                )
+            }),
+        }
+    }
+
+    /// The detector a handover record describes, its times taken back from `now`.
+    pub fn from_record(record: &CrashLoopRecord, now: Instant) -> CrashLoop {
+        CrashLoop {
+            recent: record
+                .recent_ago
+                .iter()
+                .filter_map(|ago| now.checked_sub(seconds(*ago)))
+                .take(MAX_REMEMBERED)
+                .collect(),
+            looping: record.looping.map(|(since, delay, restarts)| Looping {
+                since: SystemTime::UNIX_EPOCH + seconds(since),
+                delay: seconds(delay),
+                restarts,
+            }),
+        }
+    }
+}
+
+/// A count of seconds from a handover record; what is not a finite, non-negative number is 0.
+pub(super) fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 
 use super::announced::Announced;
-use super::crashloop::{CrashLoop, Verdict};
+use super::crashloop::{seconds, CrashLoop, Verdict};
 use super::exit::ExitOutcome;
+use super::handover::{ProcessRecord, StateRecord};
 use super::spawn_error::SpawnError;
-use super::state::{Health, State, StateKind};
+use super::state::{Health, Retry, State, StateKind};
 use super::step::{Effect, Level, Refused, Step, Timer};
 use super::tally::{ExitReason, Tally};
 use crate::config::{AutoRestart, ProcessConfig, Readiness};
@@ -205,6 +206,113 @@ impl Process {
     /// The process group a signal to the child's group goes to, while there is a child.
     pub fn process_group(&self) -> Option<i32> {
         self.state.pid().map(|_| self.group)
+    }
+}
+
+/// A handover (`vigilctl reexec`): the record a vigild writes, the process a new one
+/// makes of it.
+impl Process {
+    /// This process as a handover record at `clock`; None in the states a handover does
+    /// not carry (STOPPING, UNKNOWN).
+    pub fn to_record(&self, clock: Clock) -> Option<ProcessRecord> {
+        let ago = |at: Instant| clock.now.saturating_duration_since(at).as_secs_f64();
+        let state = match self.state {
+            State::Stopped => StateRecord::Stopped,
+            State::Starting { pid, health } => StateRecord::Starting {
+                pid,
+                health: health.map(Into::into),
+            },
+            State::Running { pid, health } => StateRecord::Running {
+                pid,
+                health: health.map(Into::into),
+            },
+            State::Backoff { retry } => StateRecord::Backoff {
+                retry_in: retry.at.saturating_duration_since(clock.now).as_secs_f64(),
+                delay: retry.delay.as_secs_f64(),
+                crash_loop: retry.crash_loop,
+            },
+            State::Exited => StateRecord::Exited,
+            State::Fatal => StateRecord::Fatal,
+            State::Stopping { .. } | State::Unknown { .. } => return None,
+        };
+        let epoch = |at: Option<SystemTime>| at.and_then(crate::timefmt::epoch_seconds);
+        Some(ProcessRecord {
+            state,
+            backoff: self.backoff,
+            started_ago: self.started_at.map(ago),
+            laststart: epoch(self.laststart),
+            laststop: epoch(self.laststop),
+            exitstatus: self.exitstatus,
+            spawnerr: self.spawnerr.as_ref().map(ToString::to_string),
+            reached_running: self.reached_running,
+            tally: (
+                self.tally.spawns,
+                self.tally.exits.to_vec(),
+                self.tally.crashes,
+                self.tally.reloads,
+            ),
+            crash_loop: self.crash_loop.to_record(clock.now),
+            signalled: self.signalled,
+            group: self.group,
+        })
+    }
+
+    /// The process a handover record describes, its times taken back from `clock`.
+    pub fn from_record(record: &ProcessRecord, clock: Clock) -> Process {
+        let back = |ago: f64| clock.now.checked_sub(seconds(ago));
+        let wall = |at: Option<f64>| at.map(|at| SystemTime::UNIX_EPOCH + seconds(at));
+        let state = match record.state {
+            StateRecord::Stopped => State::Stopped,
+            StateRecord::Starting { pid, health } => State::Starting {
+                pid,
+                health: health.map(Into::into),
+            },
+            StateRecord::Running { pid, health } => State::Running {
+                pid,
+                health: health.map(Into::into),
+            },
+            StateRecord::Backoff {
+                retry_in,
+                delay,
+                crash_loop,
+            } => State::Backoff {
+                retry: Retry {
+                    at: clock.now + seconds(retry_in),
+                    delay: seconds(delay),
+                    crash_loop,
+                },
+            },
+            StateRecord::Exited => State::Exited,
+            StateRecord::Fatal => State::Fatal,
+        };
+        let (spawns, exits, crashes, reloads) = &record.tally;
+        let mut tally = Tally {
+            spawns: *spawns,
+            crashes: *crashes,
+            reloads: *reloads,
+            ..Tally::default()
+        };
+        for (kept, handed) in tally.exits.iter_mut().zip(exits) {
+            *kept = *handed;
+        }
+        Process {
+            state,
+            backoff: record.backoff,
+            started_at: record.started_ago.and_then(back),
+            laststart: wall(record.laststart),
+            laststop: wall(record.laststop),
+            exitstatus: record.exitstatus,
+            spawnerr: record.spawnerr.clone().map(SpawnError::HandedOver),
+            reached_running: record.reached_running,
+            tally,
+            crash_loop: CrashLoop::from_record(&record.crash_loop, clock.now),
+            signalled: record.signalled,
+            oom_killed: false,
+            announced: Announced::default(),
+            watchdog_due: None,
+            watchdog_armed: false,
+            group: record.group,
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod crashloop;
 pub mod exit;
 pub mod fcgi;
 pub mod guardian;
+pub mod handover;
 pub mod launch;
 pub mod machine;
 pub mod notification_fd;

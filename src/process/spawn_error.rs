@@ -17,6 +17,10 @@ pub enum SpawnError {
     /// The command line is empty.
     #[error("command is empty")]
     EmptyCommand,
+    /// A reason kept from the vigild that handed its fleet over (`vigilctl reexec`), as it
+    /// was shown there.
+    #[error("{0}")]
+    HandedOver(String),
     /// Not found, as given or on PATH (supervisord's NO_FILE).
     #[error("can't find command '{argv0}'")]
     CommandNotFound {

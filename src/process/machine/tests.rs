@@ -1106,3 +1106,68 @@ fn an_oom_kill_in_the_cgroup_is_an_oom_exit_and_a_crash_that_says_so() {
         .expect("exited");
     assert_eq!(step.exit_reason, Some(ExitReason::Signal));
 }
+
+#[test]
+fn a_handover_record_gives_back_the_same_process() {
+    let cfg = ProcessConfig {
+        startretries: Some(5),
+        ..config()
+    };
+    let base = Instant::now();
+    let mut p = Process::default();
+    p.apply(Input::Spawned { pid: 42 }, &cfg, at(base, 0))
+        .expect("spawn");
+    p.apply(Input::StartSecsElapsed, &cfg, at(base, 1))
+        .expect("running");
+    p.apply(Input::Exited(ExitOutcome::Exited(3)), &cfg, at(base, 5))
+        .expect("crash");
+    p.apply(Input::Spawned { pid: 43 }, &cfg, at(base, 5))
+        .expect("respawn");
+    p.apply(Input::Exited(ExitOutcome::Exited(1)), &cfg, at(base, 5))
+        .expect("quick exit");
+    assert!(matches!(p.state, State::Backoff { .. }), "{:?}", p.state);
+    let clock = at(base, 5);
+    let record = p.to_record(clock).expect("BACKOFF is carried");
+    let json = serde_json::to_string(&record).expect("to JSON");
+    assert!(json.contains(r#""state":{"name":"BACKOFF""#), "{json}");
+    let read: ProcessRecord = serde_json::from_str(&json).expect("from JSON");
+    assert_eq!(read, record);
+    // Another image, a little later: the same state, times shifted by the same amount.
+    let later = at(base, 7);
+    let q = Process::from_record(&read, later);
+    assert_eq!(q.backoff, p.backoff);
+    assert_eq!(q.tally, p.tally);
+    assert_eq!(q.exitstatus, p.exitstatus);
+    let apart = |a: Option<SystemTime>, b: Option<SystemTime>| match (a, b) {
+        (Some(a), Some(b)) => a.duration_since(b).or_else(|e| Ok::<_, ()>(e.duration())),
+        _ => Err(()),
+    };
+    let drift = apart(q.laststart, p.laststart).expect("both have a laststart");
+    assert!(drift < Duration::from_millis(1), "{drift:?}");
+    assert_eq!(q.group, p.group);
+    assert_eq!(
+        q.spawnerr.as_ref().map(ToString::to_string),
+        p.spawnerr.as_ref().map(ToString::to_string)
+    );
+    let (State::Backoff { retry: before }, State::Backoff { retry: after }) = (p.state, q.state)
+    else {
+        panic!("{:?} / {:?}", p.state, q.state);
+    };
+    assert_eq!(after.delay, before.delay);
+    let left = |at: Instant, now: Instant| at.saturating_duration_since(now).as_secs_f64();
+    let (after_left, before_left) = (left(after.at, later.now), left(before.at, clock.now));
+    assert!(
+        (after_left - before_left).abs() < 1e-6,
+        "{after_left} / {before_left}"
+    );
+    assert_eq!(q.crash_loop.recent_crashes(), p.crash_loop.recent_crashes());
+    // STOPPING is not carried.
+    let mut stopping = Process::default();
+    stopping
+        .apply(Input::Spawned { pid: 50 }, &cfg, at(base, 0))
+        .expect("spawn");
+    stopping
+        .apply(Input::Stop, &cfg, at(base, 0))
+        .expect("stop");
+    assert_eq!(stopping.to_record(at(base, 0)), None);
+}
