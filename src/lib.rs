@@ -13,8 +13,12 @@ pub mod ctl;
 pub mod daemon;
 /// supervisord's events and event-listener pools (READY/RESULT protocol), and TICKs.
 pub mod events;
+/// The latch that freezes every child pipe while vigild hands its fleet to a new image.
+pub mod freeze;
 /// Entry points for the fuzz targets (`fuzz/`) and their corpus replay in the tests.
 pub mod fuzzing;
+/// `vigilctl reexec`: the record a vigild hands its fleet to a new image with, and the exec.
+pub mod handover;
 /// Health checks: probe loops per live child, verdicts to the supervisor.
 pub mod health;
 /// The HTTP servers: /RPC2 with basic auth on the unix socket and the inet port.

@@ -92,6 +92,14 @@ struct Args {
     /// supervisord's, the paths vigild will use; exit 1 if something differs.
     #[arg(long, requires = "check_config", conflicts_with_all = ["list", "json"])]
     migrate: bool,
+    /// vigil reexec: the fd of the fleet's record a vigild handing over left open (set by
+    /// vigild itself, not by hand).
+    #[arg(long = "handover-fd", value_name = "FD", hide = true)]
+    handover_fd: Option<i32>,
+    /// vigil reexec's pre-flight: print the newest handover record version this binary
+    /// reads, and exit.
+    #[arg(long = "handover-version", hide = true)]
+    handover_version: bool,
     /// Print vigild's man page (roff, for man -l) and exit.
     #[arg(long)]
     manpage: bool,
@@ -144,6 +152,10 @@ fn main() -> ExitCode {
         println!("{}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    if args.handover_version {
+        println!("{}", vigil::handover::VERSION);
+        return ExitCode::SUCCESS;
+    }
     if args.profile_options.is_some() {
         eprintln!("Warning: --profile_options is ignored: vigild has no Python profiler");
     }
@@ -156,9 +168,21 @@ fn main() -> ExitCode {
             }
         };
     }
+    let handover = match args.handover_fd.map(vigil::handover::read) {
+        Some(Ok(handover)) => Some(handover),
+        Some(Err(err)) => {
+            // The fleet's pipes and pids are unknown without the record: the guardian,
+            // whose pipe closes with this process, stops the fleet.
+            eprintln!("Error: reexec: {err}");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
     let options = DaemonOptions {
         config_file: args.configuration.clone(),
         overrides: args.overrides(),
+        handover,
+        args: std::env::args().skip(1).collect(),
     };
     if args.check_config {
         if args.json {

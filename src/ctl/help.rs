@@ -33,6 +33,7 @@ const VIGIL: &[(&str, &str)] = &[
     ("manpage", "manpage\t\t\tPrint vigilctl's man page (roff, for man -l)"),
     ("config", "config <name>\t\tShow a process's effective config (every option after defaults)"),
     ("crashes", "crashes <name> [-n N] [--json]\tWhy a program keeps crashing: its crash records (newest\n\t\t\tfirst) with the last lines of output, and its crash loop"),
+    ("reexec", "reexec [--binary PATH]\tHand the fleet to a new vigild (the same binary, read again\n\t\t\tfrom disk, or PATH) without restarting any program"),
     ("reload-program", "reload-program <name> [...]\tSend the processes their reloadsignal (graceful reload)\nreload-program <gname>:*\tReload a group's processes\nreload-program all\t\tReload every process with a reloadsignal\nreload-program --no-wait ...\tDo not wait for a ready=notify program's READY=1"),
     ("rotate", "rotate <name>|<gname>:*|all\tRotate the processes' log files now\nrotate --main\t\t\tRotate the main log now"),
     ("scale", "scale <gname> <n>\tRun a numprocs program's group with n processes: new members\n\t\t\tstart, the highest-numbered stop, the rest keep running"),

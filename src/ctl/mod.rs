@@ -12,6 +12,7 @@ mod groups;
 mod help;
 mod logs;
 mod processes;
+mod reexec;
 mod schedules;
 mod shell;
 mod top;
@@ -299,6 +300,7 @@ impl Ctl {
             "scale" => self.scale(args),
             "config" => self.config(args),
             "top" => self.top(args),
+            "reexec" => self.reexec(args),
             other => {
                 println!("*** Unknown syntax: {other}");
                 self.exit = exit::GENERIC;

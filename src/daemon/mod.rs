@@ -10,6 +10,7 @@ mod settings;
 mod systemd;
 
 use std::io;
+use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -38,6 +39,11 @@ pub struct DaemonOptions {
     pub config_file: Option<PathBuf>,
     /// `[supervisord]` values given as flags.
     pub overrides: Overrides,
+    /// vigil `reexec`: the fleet a vigild handed over to this image (its record read from
+    /// the fd `--handover-fd` named).
+    pub handover: Option<crate::handover::Handover>,
+    /// vigild's command line after argv\[0\], which a reexec gives the new image again.
+    pub args: Vec<String>,
 }
 
 /// Why vigild could not start (or stopped early).
@@ -256,11 +262,15 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     let loaded = source.load_at_start().map_err(StartError::Config)?;
     let config = loaded.config;
     let settings = &config.supervisord;
-    refuse_second_daemon(&settings.pidfile)?;
+    let handover = options.handover.as_ref();
+    // A handed-over fleet's vigild is this very process (the same pid, user and pidfile).
+    if handover.is_none() {
+        refuse_second_daemon(&settings.pidfile)?;
+    }
     // supervisord's order: switch user, raise limits, open the log as that user (so a log
     // it could not rotate later fails now), daemonize, then write the pidfile (it must hold
     // the daemon's pid).
-    if let Some(user) = &settings.user {
+    if let (Some(user), None) = (&settings.user, handover) {
         drop_privileges(user)?;
     }
     settings::raise_limits(settings)?;
@@ -277,7 +287,11 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
         )?,
         MAIN_LOG_TAIL_BYTES,
     ));
-    let listeners = http::bind(&config).map_err(io_error("starting the HTTP servers"))?;
+    let listeners = match handover {
+        Some(handover) => http::adopt(&config, handover.listeners),
+        None => http::bind(&config),
+    }
+    .map_err(io_error("starting the HTTP servers"))?;
     let socket_path = listeners.socket_path();
     // The socket is chosen once, at start: programs may ask for syslog after a reload.
     let syslog = crate::logs::syslog::open(&settings.syslog_socket);
@@ -294,7 +308,7 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
             matches!(settings.logfile, MainLog::Journald).then_some(journal),
         ),
     )));
-    if !settings.nodaemon {
+    if !settings.nodaemon && handover.is_none() {
         for warning in &loaded.warnings {
             eprintln!("Warning: {warning}");
         }
@@ -329,7 +343,7 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
         config,
         source,
         (main_log, Arc::clone(&logger.0)),
-        listeners,
+        (listeners, handover, &options.args),
         &applied,
     );
     let pidfile = applied
@@ -415,7 +429,11 @@ fn serve(
     config: Config,
     source: ConfigSource,
     (main_log, logger): (Arc<LogStream>, Arc<MainLogger>),
-    listeners: http::Listeners,
+    (listeners, handover, args): (
+        http::Listeners,
+        Option<&crate::handover::Handover>,
+        &[String],
+    ),
     applied: &Arc<Mutex<settings::Applied>>,
 ) -> Result<Ending, StartError> {
     // Before the runtime starts its threads: the helper is a fork of this process.
@@ -427,10 +445,19 @@ fn serve(
         .and_then(|setting| cgroups_at(setting, &settings.identifier))
         .map(Arc::new);
     warn_unapplied_limits(&config, cgroups.as_deref());
-    // Also before the threads: it kills what vigild leaves behind if vigild dies.
-    let guardian = crate::process::guardian::Guardian::fork(
-        cgroups.as_ref().map(|cgroups| cgroups.root().to_path_buf()),
-    );
+    // Also before the threads: it kills what vigild leaves behind if vigild dies. A
+    // handed-over fleet keeps the guardian it has.
+    let guardian = match handover.and_then(|handover| handover.guardian) {
+        // SAFETY: the vigild before us kept the guardian's pipe open across the exec for
+        // us alone; it is owned from here on.
+        Some((fd, pid)) => crate::process::guardian::Guardian::adopt(
+            unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+            pid,
+        ),
+        None => crate::process::guardian::Guardian::fork(
+            cgroups.as_ref().map(|cgroups| cgroups.root().to_path_buf()),
+        ),
+    };
     // The first threads: the main log's writers (lines so far waited in their queues).
     logger
         .start_writers()
@@ -471,35 +498,97 @@ fn serve(
             main_log: Arc::clone(&main_log),
             samples,
             events: events.clone(),
+            relaunch: Arc::new(crate::handover::Relaunch::new(args)),
         };
+        // Copies of the listening sockets, which a handover keeps open across its exec.
+        let listening = listeners
+            .copies()
+            .map_err(io_error("keeping the HTTP servers' sockets"))?;
         http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
         if let Some(manager) = systemd::Manager::from_env(&source.env) {
             tokio::spawn(systemd::follow(manager, handle.clone()));
         }
         let children = (spawner, guardian, cgroups.clone());
-        let task = supervisor::start(pending, config, base_env, children, events)
+        let task = supervisor::start(pending, config, base_env, children, events, handover)
             .map_err(io_error("starting the supervisor"))?;
         let reload = Reload {
             source,
             applied: Arc::clone(applied),
             targets: Arc::new(settings::Targets {
-                logger,
+                logger: Arc::clone(&logger),
                 main_log,
                 sample_interval,
             }),
         };
         let forwarder = tokio::spawn(signals.forward(handle, reload));
-        let ended = task.await;
-        forwarder.abort();
-        // Every program has stopped: this instance's cgroups go with vigild.
-        if let Some(cgroups) = &cgroups {
-            cgroups.remove_all();
-        }
-        ended.map_err(|err| StartError::Io {
+        let finished = task.await.map_err(|err| StartError::Io {
             about: "running the supervisor".into(),
             source: io::Error::other(err.to_string()),
-        })
+        })?;
+        forwarder.abort();
+        match finished {
+            supervisor::Finish::Ended(ending) => {
+                // Every program has stopped: this instance's cgroups go with vigild.
+                if let Some(cgroups) = &cgroups {
+                    cgroups.remove_all();
+                }
+                Ok(ending)
+            }
+            supervisor::Finish::Reexec {
+                binary,
+                mut handover,
+            } => {
+                // The answer to vigil.reexec goes out before the exec.
+                tokio::time::sleep(ANSWER_GRACE).await;
+                let relaunch = crate::handover::Relaunch::new(args);
+                Err(reexec(&binary, &mut handover, &listening, &relaunch, &logger))
+            }
+        }
     })
+}
+
+/// How long the answer to `vigil.reexec` has to leave before the exec.
+const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Execs `binary` with the fleet's record; returns only if that failed, after trying the
+/// binary running now instead (the fleet frozen as it is, so the new image can still take
+/// it): what went wrong.
+fn reexec(
+    binary: &std::path::Path,
+    handover: &mut crate::handover::Handover,
+    listening: &[Option<std::os::fd::OwnedFd>; 3],
+    relaunch: &crate::handover::Relaunch,
+    logger: &MainLogger,
+) -> StartError {
+    for (slot, fd) in handover.listeners.iter_mut().zip(listening) {
+        *slot = fd.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    }
+    let record = match crate::handover::write(handover) {
+        Ok(record) => record,
+        Err(err) => {
+            tracing::error!("reexec: {err}: vigild exits, and the guardian stops the fleet");
+            logger.flush();
+            return StartError::Io {
+                about: "writing the handover record".into(),
+                source: io::Error::other(err.to_string()),
+            };
+        }
+    };
+    let keep = handover.fds();
+    logger.flush();
+    let failed = crate::handover::exec(binary, relaunch, &record, &keep);
+    tracing::error!("reexec: cannot exec {}: {failed}", binary.display());
+    if let Ok(running) = crate::handover::running_binary() {
+        tracing::error!("reexec: running {} again instead", running.display());
+        logger.flush();
+        let again = crate::handover::exec(&running, relaunch, &record, &keep);
+        tracing::error!("reexec: cannot exec {} either: {again}", running.display());
+    }
+    logger.flush();
+    StartError::Io {
+        about: format!("exec of {}", binary.display()),
+        source: failed,
+    }
 }
 
 /// vigild's environment plus `[supervisord] environment`: what every child starts from.

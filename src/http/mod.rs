@@ -53,6 +53,20 @@ impl Listeners {
     pub fn socket_path(&self) -> Option<PathBuf> {
         self.unix.as_ref().map(|(_, path, _)| path.clone())
     }
+
+    /// Copies of the listening sockets (unix, inet, metrics) that a handover keeps open
+    /// across its exec, taken before the servers own the originals.
+    pub fn copies(&self) -> io::Result<[Option<std::os::fd::OwnedFd>; 3]> {
+        use std::os::fd::AsFd;
+        let copy = |fd: Option<std::os::fd::BorrowedFd<'_>>| {
+            fd.map(|fd| fd.try_clone_to_owned()).transpose()
+        };
+        Ok([
+            copy(self.unix.as_ref().map(|(l, _, _)| l.as_fd()))?,
+            copy(self.inet.as_ref().map(|(l, _, _)| l.as_fd()))?,
+            copy(self.metrics.as_ref().map(|(l, _)| l.as_fd()))?,
+        ])
+    }
 }
 
 /// Binds every configured server (before any process starts, as supervisord does): a stale
@@ -65,37 +79,90 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
             if let Some((uid, gid)) = server.chown {
                 std::os::unix::fs::chown(&server.file, Some(uid), Some(gid))?;
             }
-            Some((
-                listener,
-                server.file.clone(),
-                accounts(server.auth.as_ref(), server.readonly.as_ref()),
-            ))
+            Some(listener)
         }
         None => None,
     };
     let inet = match &config.inet_http_server {
-        Some(server) => {
-            let listener = bind_tcp(&server.host, server.port)?;
+        Some(server) => Some(bind_tcp(&server.host, server.port)?),
+        None => None,
+    };
+    let metrics = match &config.metrics_server {
+        Some(server) => Some(bind_tcp(&server.host, server.port)?),
+        None => None,
+    };
+    Ok(assemble(config, unix, inet, metrics))
+}
+
+/// The servers a vigild handed over (`vigilctl reexec`): their listening sockets, open
+/// across the exec, so no connection is refused meanwhile. A socket the record does not
+/// have, for a server the config has, is bound afresh.
+pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> io::Result<Listeners> {
+    use std::os::fd::FromRawFd;
+    let [unix_fd, inet_fd, metrics_fd] = fds;
+    // SAFETY: each fd was named by the vigild that exec'd us, which kept it open for us
+    // alone; each is owned from here on.
+    let unix = match (&config.unix_http_server, unix_fd) {
+        (Some(_), Some(fd)) => Some(unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) }),
+        (Some(server), None) => Some(bind_unix(&server.file)?),
+        (None, _) => None,
+    };
+    let tcp = |server: Option<(&str, u16)>, fd: Option<std::os::fd::RawFd>| match (server, fd) {
+        // SAFETY: as above.
+        (Some(_), Some(fd)) => Ok(Some(unsafe { std::net::TcpListener::from_raw_fd(fd) })),
+        (Some((host, port)), None) => bind_tcp(host, port).map(Some),
+        (None, _) => Ok(None),
+    };
+    let inet = tcp(
+        config
+            .inet_http_server
+            .as_ref()
+            .map(|s| (s.host.as_str(), s.port)),
+        inet_fd,
+    )?;
+    let metrics = tcp(
+        config
+            .metrics_server
+            .as_ref()
+            .map(|s| (s.host.as_str(), s.port)),
+        metrics_fd,
+    )?;
+    Ok(assemble(config, unix, inet, metrics))
+}
+
+/// The listeners with their accounts, as the config gives them.
+fn assemble(
+    config: &Config,
+    unix: Option<std::os::unix::net::UnixListener>,
+    inet: Option<std::net::TcpListener>,
+    metrics: Option<std::net::TcpListener>,
+) -> Listeners {
+    let unix = unix
+        .zip(config.unix_http_server.as_ref())
+        .map(|(listener, server)| {
+            (
+                listener,
+                server.file.clone(),
+                accounts(server.auth.as_ref(), server.readonly.as_ref()),
+            )
+        });
+    let inet = inet
+        .zip(config.inet_http_server.as_ref())
+        .map(|(listener, server)| {
             let metrics_auth = if server.metrics_auth {
                 MetricsAuth::Required
             } else {
                 MetricsAuth::Open
             };
-            Some((
+            (
                 listener,
                 accounts(server.auth.as_ref(), server.readonly.as_ref()),
                 metrics_auth,
-            ))
-        }
-        None => None,
-    };
-    let metrics = match &config.metrics_server {
-        Some(server) => Some((
-            bind_tcp(&server.host, server.port)?,
-            accounts(server.auth.as_ref(), None),
-        )),
-        None => None,
-    };
+            )
+        });
+    let metrics = metrics
+        .zip(config.metrics_server.as_ref())
+        .map(|(listener, server)| (listener, accounts(server.auth.as_ref(), None)));
     for (name, auth) in [
         ("unix_http_server", unix.as_ref().map(|u| &u.2)),
         ("inet_http_server", inet.as_ref().map(|i| &i.1)),
@@ -107,11 +174,11 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
             );
         }
     }
-    Ok(Listeners {
+    Listeners {
         unix,
         inet,
         metrics,
-    })
+    }
 }
 
 /// A server's accounts: none without a username, else the full one and the read-only one.

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -89,13 +89,15 @@ pub fn start(
     relay.pipe_capacity = usize::try_from(capacity).unwrap_or(0);
     relay.first = first;
     set_nonblocking(&pipe)?;
+    let fd = Arc::new(PipeFd(AtomicI32::new(pipe.as_raw_fd())));
+    let held = Arc::clone(&fd);
     let pipe = File::from(pipe);
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) if !relay.stream.may_block() => {
             runtime.spawn(async move {
                 // Dropped when the task ends, which wakes whoever waits on `Drained`.
                 let _done = done;
-                relay.run_async(pipe).await;
+                relay.run_async(pipe, held).await;
             });
         }
         _ => {
@@ -110,14 +112,27 @@ pub fn start(
                 .stack_size(STACK)
                 .spawn(move || {
                     let _done = done;
-                    relay.run_blocking(&pipe);
+                    relay.run_blocking(&pipe, &held);
                 })?;
         }
     }
     Ok(Drained {
         done: drained,
         relayed,
+        fd,
     })
+}
+
+/// The pipe's fd number while its capture holds it open, -1 once it is closed: what a
+/// handover passes on (frozen captures never close their pipes).
+#[derive(Debug)]
+struct PipeFd(AtomicI32);
+
+impl PipeFd {
+    /// The capture has ended; its pipe is closed (or about to be, with the relay's task).
+    fn closed(&self) {
+        self.0.store(-1, Ordering::SeqCst);
+    }
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
@@ -269,7 +284,7 @@ impl Relay {
     /// The pipe is watched only while idle: registered for readiness while the task waits,
     /// deregistered while a drain runs, so a streaming child's every write does not also wake
     /// a runtime worker. A registration reports data that arrived before it.
-    async fn run_async(self, pipe: File) {
+    async fn run_async(self, pipe: File, held: Arc<PipeFd>) {
         let mut relay = self;
         // Whether the log file may be open (something was written since the spawn): only
         // then does a quiet pipe lead to a rest, so a program that never writes costs none.
@@ -279,7 +294,7 @@ impl Relay {
             relay
         });
         let Ok(opened) = opened.await else {
-            return;
+            return held.closed();
         };
         relay = opened;
         let mut pipe = pipe;
@@ -291,7 +306,7 @@ impl Relay {
                 Err(err) => {
                     let (_, err) = err.into_parts();
                     tracing::error!("could not watch the {} pipe: {err}", relay.name);
-                    return;
+                    return held.closed();
                 }
             };
             let quiet = if wrote {
@@ -308,24 +323,33 @@ impl Relay {
             };
             if let Err(err) = ready {
                 tracing::error!("could not watch the {} pipe: {err}", relay.name);
-                return;
+                return held.closed();
             }
             pipe = watched.into_inner();
+            // A handover freezes the pipes: the bytes wait in the pipe for the next vigild.
+            let Some(operation) = crate::freeze::Operation::begin() else {
+                crate::freeze::thawed().await;
+                continue;
+            };
+            let held_here = Arc::clone(&held);
             let job = tokio::task::spawn_blocking(move || {
+                let _operation = operation;
                 let end = relay.drain(&pipe);
                 if let PipeEnd::Reached = end {
+                    // Before the operation ends: a handover must not pass this fd on.
+                    held_here.closed();
                     // The child is gone: its log rests, on this thread already.
                     relay.stream.rest();
                 }
                 (relay, pipe, end)
             });
             let Ok((back, back_pipe, end)) = job.await else {
-                return;
+                return held.closed();
             };
             (relay, pipe) = (back, back_pipe);
             wrote = true;
             if let PipeEnd::Reached = end {
-                return;
+                return held.closed();
             }
         }
     }
@@ -468,9 +492,21 @@ impl Relay {
 
     /// The thread's loop, for targets that may block: the same drains, waiting on this
     /// thread between them, until the pipe's end. A stalled target stalls only this thread.
-    fn run_blocking(mut self, pipe: &File) {
+    fn run_blocking(mut self, pipe: &File, held: &PipeFd) {
         self.open_stream();
-        while let PipeEnd::Empty = self.drain(pipe) {
+        loop {
+            // A handover freezes the pipes: the bytes wait in the pipe for the next vigild.
+            let Some(operation) = crate::freeze::Operation::begin() else {
+                crate::freeze::thawed_blocking();
+                continue;
+            };
+            let end = self.drain(pipe);
+            if let PipeEnd::Reached = end {
+                // Before the operation ends: a handover must not pass this fd on.
+                held.closed();
+                return;
+            }
+            drop(operation);
             wait_readable(pipe, -1);
         }
     }
@@ -671,12 +707,20 @@ impl Relayed {
 pub struct Drained {
     done: std::sync::mpsc::Receiver<()>,
     relayed: Arc<Relayed>,
+    fd: Arc<PipeFd>,
 }
 
 impl Drained {
     /// Waits until the pipe is drained, at most `limit` (a grandchild may keep it open).
     pub fn wait(&self, limit: std::time::Duration) {
         let _ = self.done.recv_timeout(limit);
+    }
+
+    /// The pipe's fd while the capture holds it (a handover passes it on), None once the
+    /// pipe has ended.
+    pub fn pipe_fd(&self) -> Option<i32> {
+        let fd = self.fd.0.load(Ordering::SeqCst);
+        (fd >= 0).then_some(fd)
     }
 
     /// Bytes the capture has put into its stream so far, and the stream offset after the
@@ -727,7 +771,7 @@ mod tests {
                 std::io::Write::write_all(&mut write, lines.as_bytes()).expect("write");
             })
         };
-        relay.run_blocking(&File::from(read));
+        relay.run_blocking(&File::from(read), &PipeFd(AtomicI32::new(-1)));
         writer.join().expect("writer");
         let mut backups: Vec<u32> = std::fs::read_dir(dir.path())
             .expect("dir")

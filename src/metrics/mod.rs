@@ -242,6 +242,12 @@ fn daemon_families(
         Kind::Counter,
     );
     families.sample(reloads, &[], snapshot.config_reloads as f64);
+    let reexecs = families.family(
+        "vigil_reexecs_total",
+        "Handovers of the fleet to a new vigild image (vigilctl reexec) since it started.",
+        Kind::Counter,
+    );
+    families.sample(reexecs, &[], snapshot.reexecs as f64);
     let queue = families.family(
         "vigil_event_listener_queue_depth",
         "Events waiting in each event listener pool's queue.",

@@ -77,6 +77,36 @@ impl Guardian {
         }
     }
 
+    /// For a handover (`vigilctl reexec`): writes what the guardian has not been told yet,
+    /// waiting up to `limit` for a stalled one, and returns its pipe's fd and its pid for the
+    /// next vigild (the pipe stays open across the exec, so the guardian sees no end of
+    /// vigild). None without a guardian, or when it would not take the rest in time.
+    pub fn hand_over(&mut self, limit: std::time::Duration) -> Option<(i32, i32)> {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            self.send();
+            let pipe = self.pipe.as_ref()?;
+            if self.unsent.is_empty() && self.added.is_empty() && self.removed.is_empty() {
+                return Some((pipe.as_raw_fd(), self.pid));
+            }
+            if std::time::Instant::now() > end {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// The guardian a vigild handed over: its pipe (inherited across the exec) and pid.
+    pub fn adopt(pipe: OwnedFd, pid: i32) -> Guardian {
+        Guardian {
+            pipe: Some(File::from(pipe)),
+            pid,
+            unsent: Vec::new(),
+            added: BTreeSet::new(),
+            removed: BTreeSet::new(),
+        }
+    }
+
     /// The guardian's pid, for the reaper to watch (none when there is no guardian).
     pub fn pid(&self) -> Option<libc::pid_t> {
         self.pipe.is_some().then_some(self.pid)

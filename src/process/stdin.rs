@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::net::unix::pipe;
@@ -56,11 +57,13 @@ impl Drop for Handle {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
     /// Wakes the writer: bytes queued, or the handles gone.
     wake: Notify,
+    /// The pipe's fd while the writer holds it, -1 once closed (what a handover passes on).
+    fd: AtomicI32,
 }
 
 impl Shared {
@@ -83,12 +86,30 @@ struct Queue {
 impl Feeder {
     /// Starts the writer task for the pipe's write end `fd` on the current runtime.
     pub fn start(fd: OwnedFd) -> io::Result<Feeder> {
+        let raw = fd.as_raw_fd();
         let pipe = pipe::Sender::from_owned_fd(fd)?;
-        let shared = Arc::new(Shared::default());
-        tokio::spawn(write(Arc::clone(&shared), pipe));
+        let shared = Arc::new(Shared {
+            queue: Mutex::default(),
+            wake: Notify::new(),
+            fd: AtomicI32::new(raw),
+        });
+        let writer = Arc::clone(&shared);
+        tokio::spawn(async move {
+            write(&writer, pipe).await;
+            // Closed with the pipe, which the writer dropped on its way out.
+            writer.fd.store(-1, Ordering::SeqCst);
+        });
         Ok(Feeder {
             handle: Arc::new(Handle { shared }),
         })
+    }
+
+    /// The pipe's fd while the feeder holds it open (a handover passes it on), and the bytes
+    /// queued that the child has not read yet.
+    pub fn handover(&self) -> (Option<i32>, usize) {
+        let shared = &self.handle.shared;
+        let fd = shared.fd.load(Ordering::SeqCst);
+        ((fd >= 0).then_some(fd), shared.lock().waiting)
     }
 
     /// Queues `bytes` for the child, or says at once why not.
@@ -114,7 +135,7 @@ impl Feeder {
 
 /// The writer task: writes queued chunks in order as the pipe allows, until every handle is
 /// gone or a write fails.
-async fn write(shared: Arc<Shared>, pipe: pipe::Sender) {
+async fn write(shared: &Shared, pipe: pipe::Sender) {
     loop {
         let chunk = {
             let mut queue = shared.lock();
@@ -131,6 +152,11 @@ async fn write(shared: Arc<Shared>, pipe: pipe::Sender) {
         while written < chunk.len() {
             tokio::select! {
                 ready = pipe.writable() => {
+                    // A handover freezes the pipes: the bytes wait for the next vigild.
+                    let Some(_operation) = crate::freeze::Operation::begin() else {
+                        crate::freeze::thawed().await;
+                        continue;
+                    };
                     let outcome = match ready {
                         Ok(()) => pipe.try_write(&chunk[written..]),
                         Err(err) => Err(err),

@@ -46,4 +46,6 @@ pub struct Api {
     pub samples: crate::sampler::Reader,
     /// Where `sendRemoteCommEvent` publishes (and `/metrics` reads the pool queues).
     pub events: crate::events::Publisher,
+    /// What `vigil.reexec` runs the new binary with.
+    pub relaunch: Arc<crate::handover::Relaunch>,
 }

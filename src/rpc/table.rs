@@ -189,6 +189,8 @@ method_table! {
         "Get whether a process is in a crash loop, its recent crashes and the wait before its next start"),
     GetCrashes => reads("vigil.getCrashes", ["array", "string", "int"],
         "Get the newest crash records of a process (limit 0 = all kept), with the last lines of its output"),
+    GetDaemonInfo => reads("vigil.getDaemonInfo", ["struct"],
+        "Get the running vigild's version, pid, handovers to a new image so far and config reloads"),
     GetProcessConfig => reads("vigil.getProcessConfig", ["array", "string"],
         "Get the effective config of a process (every option after defaults and expansions) as [option, value] pairs"),
     GetProcessStats => reads("vigil.getProcessStats", ["struct", "string"],
@@ -197,6 +199,8 @@ method_table! {
         "Get every schedule (schedule=, restart_schedule=) with its next time and the runs it skipped"),
     ReadPreviousLog => reads("vigil.readPreviousLog", ["string", "string", "string"],
         "Read the last output of a process's run before the current one (channel stdout or stderr)"),
+    Reexec => changes("vigil.reexec", ["boolean", "string"],
+        "Hand the fleet to a new vigild image of a binary (empty: the running one, read again from disk) without restarting any program"),
     ReloadProcess => changes("vigil.reloadProcess", ["array", "string", "boolean"],
         "Send a process (group:*, or all) its reloadsignal for a graceful reload; with wait, a ready=notify program's RELOADING=1 then READY=1 is waited for"),
     RollingRestart => changes("vigil.rollingRestart", ["array", "string", "int", "boolean"],
@@ -273,7 +277,7 @@ mod tests {
         assert!(
             names.contains(&"system.multicall") && names.contains(&"supervisor.getAllProcessInfo")
         );
-        assert_eq!(names.len(), 56);
+        assert_eq!(names.len(), 58);
     }
 
     #[test]
@@ -317,6 +321,7 @@ mod tests {
         "vigil.getAllProcessStats",
         "vigil.getCrashLoopState",
         "vigil.getCrashes",
+        "vigil.getDaemonInfo",
         "vigil.getProcessConfig",
         "vigil.getProcessStats",
         "vigil.getSchedules",
@@ -336,8 +341,8 @@ mod tests {
             let name = method.name().split_once('.').map_or("", |(_, name)| name);
             assert!(
                 [
-                    "add", "clear", "reload", "remove", "restart", "rolling", "rotate", "scale",
-                    "send", "shutdown", "signal", "start", "stop", "update",
+                    "add", "clear", "reexec", "reload", "remove", "restart", "rolling", "rotate",
+                    "scale", "send", "shutdown", "signal", "start", "stop", "update",
                 ]
                 .iter()
                 .any(|verb| name.starts_with(verb)),
@@ -347,7 +352,7 @@ mod tests {
         }
         let changing = Method::ALL.len() - reading.len();
         assert_eq!(
-            changing, 28,
+            changing, 29,
             "every start, stop, signal, clear, rotate, add, remove, reload, restart, shutdown and send"
         );
     }

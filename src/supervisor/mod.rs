@@ -77,6 +77,20 @@ pub struct ConfigInfo {
     pub in_use: bool,
 }
 
+/// How the supervisor task ended.
+#[derive(Debug)]
+pub enum Finish {
+    /// It stopped every process: vigild exits with this ending's status.
+    Ended(Ending),
+    /// vigil `reexec`: every process is handed over; vigild execs `binary` with the record.
+    Reexec {
+        /// The binary to exec.
+        binary: std::path::PathBuf,
+        /// The record.
+        handover: Box<crate::handover::Handover>,
+    },
+}
+
 /// How the supervisor task ended: what vigild's exit status reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -106,6 +120,26 @@ pub type Reply = oneshot::Sender<Result<(), Refusal>>;
 /// A message to the supervisor task.
 #[derive(Debug)]
 pub enum Control {
+    /// vigil `reexec`: hand the fleet to a new image of `binary` (which said it is
+    /// `version` in its pre-flight); the answer comes once the record is made.
+    Reexec {
+        /// The binary to exec.
+        binary: std::path::PathBuf,
+        /// Its `--version`.
+        version: String,
+        /// Answered with the outcome.
+        reply: Reply,
+    },
+    /// vigil `reexec`: every child pipe is frozen (or could not be, in time).
+    Frozen(bool),
+    /// vigil `reexec`'s pre-flight: run `argv` (vigild's environment, stdout and stderr
+    /// into one pipe) as a child whose exit the supervisor hands back, as a health probe's.
+    RunCommand {
+        /// The program and its arguments.
+        argv: Vec<String>,
+        /// The started child, or why it could not start.
+        reply: oneshot::Sender<std::io::Result<ProbeChild>>,
+    },
     /// Stop everything in reverse priority order, then end the task (SIGTERM/INT/QUIT).
     Shutdown,
     /// Stop everything, then start again from this config (and base environment for
@@ -299,6 +333,7 @@ pub fn handle() -> (Handle, Pending) {
         groups: Arc::new(Vec::new()),
         ready: false,
         config_reloads: 0,
+        reexecs: 0,
         autostarted: false,
         version: 0,
         shape: 0,
@@ -335,15 +370,19 @@ pub fn start(
         Option<Arc<crate::process::cgroup::Cgroups>>,
     ),
     events: crate::events::Publisher,
-) -> std::io::Result<tokio::task::JoinHandle<Ending>> {
+    handover: Option<&crate::handover::Handover>,
+) -> std::io::Result<tokio::task::JoinHandle<Finish>> {
     // Installed before the first spawn, so no child's exit can be missed.
     let sigchld = signal(SignalKind::child())?;
-    let actor = actor::Supervisor::new(
+    let mut actor = actor::Supervisor::new(
         &config,
         base_env,
         children,
         (pending.snapshot, pending.changes, pending.myself),
-        events,
+        (events, handover.is_some()),
     )?;
+    if let Some(handover) = handover {
+        actor.adopt(handover);
+    }
     Ok(tokio::spawn(actor.run(pending.receiver, sigchld)))
 }

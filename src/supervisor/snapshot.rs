@@ -263,6 +263,8 @@ pub struct Snapshot {
     pub ready: bool,
     /// Config reloads since start (`reloadConfig`, SIGHUP).
     pub config_reloads: u64,
+    /// vigil `reexec`: handovers to a new vigild image since the fleet started.
+    pub reexecs: u64,
     /// The autostart has been carried out (every autostart program has a start on its way
     /// or is past it): vigild's `READY=1` to its own service manager waits for it.
     pub autostarted: bool,
@@ -302,7 +304,7 @@ pub(super) struct View {
     /// changes with other processes' states).
     waited: Vec<ProcKey>,
     /// The supervisor's state and reload count at the last publish.
-    shown: (SupervisorState, u64, bool),
+    shown: (SupervisorState, (u64, u64), bool),
     /// See [`Snapshot::shape`].
     shape: u64,
     /// See [`Snapshot::scales`].
@@ -324,7 +326,7 @@ impl View {
             touched: HashSet::new(),
             reshaped: true,
             waited: Vec::new(),
-            shown: (SupervisorState::Running, 0, false),
+            shown: (SupervisorState::Running, (0, 0), false),
             shape: 0,
             scales: Arc::default(),
             rescaled: false,
@@ -359,7 +361,7 @@ impl View {
         &mut self,
         table: &Table,
         waiting: &[ProcKey],
-        (state, config_reloads, autostarted): (SupervisorState, u64, bool),
+        (state, (config_reloads, reexecs), autostarted): (SupervisorState, (u64, u64), bool),
     ) {
         let version = self.version + 1;
         let mut changed = false;
@@ -410,7 +412,7 @@ impl View {
         #[cfg(debug_assertions)]
         self.check(table, waiting);
         changed |= std::mem::take(&mut self.rescaled);
-        let shown = (state, config_reloads, autostarted);
+        let shown = (state, (config_reloads, reexecs), autostarted);
         if !changed && self.shown == shown {
             return;
         }
@@ -422,6 +424,7 @@ impl View {
             groups: Arc::clone(&self.groups),
             ready: true,
             config_reloads,
+            reexecs,
             autostarted,
             version,
             shape: self.shape,
@@ -519,13 +522,14 @@ mod tests {
             groups: Arc::new(Vec::new()),
             ready: false,
             config_reloads: 0,
+            reexecs: 0,
             autostarted: false,
             version: 0,
             shape: 0,
             scales: Arc::default(),
         }));
         let mut view = View::new(sender, Arc::new(Changes::default()));
-        let running = (SupervisorState::Running, 0, true);
+        let running = (SupervisorState::Running, (0, 0), true);
         view.publish(&table, &[], running);
         let first = Arc::clone(&receiver.borrow());
         assert_eq!(first.processes.len(), 3);

@@ -593,6 +593,24 @@ impl Table {
     }
 
     /// The stream for one of `process`'s outputs: the one already writing that file, if any.
+    /// A handover (`vigilctl reexec`): `key`'s AUTO log streams go on in the files the
+    /// vigild before chose (`paths`: stdout, stderr), not in fresh random names.
+    pub fn keep_auto_logs(&mut self, key: &ProcKey, paths: &[Option<PathBuf>; 2]) {
+        let Some(entry) = self.entries.get_mut(key) else {
+            return;
+        };
+        let config = Arc::clone(&entry.config);
+        let streams = [
+            (&config.stdout, &mut entry.stdout_log, &paths[0], "stdout"),
+            (&config.stderr, &mut entry.stderr_log, &paths[1], "stderr"),
+        ];
+        for (log, stream, path, name) in streams {
+            if let (LogTarget::Auto, Some(path)) = (&log.target, path) {
+                *stream = open_log(&config, log, name, Some(path.clone()), &self.auto_logs);
+            }
+        }
+    }
+
     fn stream_for(
         &mut self,
         process: &ProcessConfig,
@@ -604,7 +622,7 @@ impl Table {
                 return shared;
             }
         }
-        let opened = open_log(process, log, stream, &self.auto_logs);
+        let opened = open_log(process, log, stream, None, &self.auto_logs);
         if let LogTarget::File(path) = &log.target {
             self.files.insert(path.clone(), Arc::downgrade(&opened));
         }
@@ -726,6 +744,7 @@ fn open_log(
     process: &ProcessConfig,
     log: &StreamLog,
     stream: &str,
+    auto_path: Option<PathBuf>,
     (childlogdir, identifier): &(PathBuf, String),
 ) -> Arc<LogStream> {
     let label = format!("{} {stream}", process.name);
@@ -738,12 +757,10 @@ fn open_log(
     let path = match &log.target {
         LogTarget::None | LogTarget::Journald => None,
         LogTarget::File(path) => Some(path.clone()),
-        LogTarget::Auto => Some(auto::new_path(
-            childlogdir,
-            &process.name,
-            stream,
-            identifier,
-        )),
+        LogTarget::Auto => Some(
+            auto_path
+                .unwrap_or_else(|| auto::new_path(childlogdir, &process.name, stream, identifier)),
+        ),
     };
     // Created by the first start's preparation, as supervisord creates a child's logs when
     // it spawns it: making the table touches no disk.

@@ -47,6 +47,25 @@ pub(super) fn pid(args: Args<'_>) -> Outcome {
         .map(|()| Value::Int(i64::from(std::process::id())))
 }
 
+/// `vigil.getDaemonInfo()`: the vigild running now: its vigil version, pid, the handovers
+/// to a new image so far (`vigilctl reexec` waits for that count to grow), config reloads
+/// and the newest handover record version it reads.
+pub(super) fn daemon_info(api: &Api, args: Args<'_>) -> Outcome {
+    args.none()?;
+    let snapshot = api.handle.snapshot();
+    let count = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    Ok(Value::record([
+        ("version", Value::from(env!("CARGO_PKG_VERSION"))),
+        ("pid", Value::Int(i64::from(std::process::id()))),
+        ("reexecs", count(snapshot.reexecs)),
+        ("config_reloads", count(snapshot.config_reloads)),
+        (
+            "handover_version",
+            Value::Int(i64::from(crate::handover::VERSION)),
+        ),
+    ]))
+}
+
 /// `shutdown()`.
 pub(super) fn shutdown(api: &Api, args: Args<'_>) -> Outcome {
     args.none()?;

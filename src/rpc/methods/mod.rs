@@ -9,6 +9,7 @@ mod daemon;
 mod fleet;
 mod logs;
 mod process;
+mod reexec;
 mod reload;
 mod scale;
 mod stats;
@@ -123,6 +124,7 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::SignalProcessGroup => process::signal_group(api, args).await,
         Method::SignalAllProcesses => process::signal_all(api, args).await,
         Method::ReloadProcess => reload::reload(api, args).await,
+        Method::Reexec => reexec::reexec(api, args).await,
         Method::SendProcessStdin => process::send_stdin(api, args).await,
 
         Method::ReadLog | Method::ReadMainLog => logs::read_main(api, args).await,
@@ -147,6 +149,7 @@ async fn dispatch(api: &Api, access: Access, method: Method, params: &[Value]) -
         Method::GetCrashLoopState => stats::crash_loop_state(api, args),
         Method::GetSchedules => stats::schedules(api, args),
         Method::GetProcessConfig => stats::process_config(api, args),
+        Method::GetDaemonInfo => daemon::daemon_info(api, args),
 
         Method::StartProcesses => fleet::act_on_list(api, args, Goal::Start).await,
         Method::StopProcesses => fleet::act_on_list(api, args, Goal::Stop).await,

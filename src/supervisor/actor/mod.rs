@@ -7,6 +7,7 @@ mod depends_on;
 mod essential;
 mod groups;
 mod main_pid;
+mod reexec;
 mod requests;
 mod scaling;
 mod scheduled;
@@ -148,6 +149,12 @@ pub(super) struct Supervisor {
     main_pids: main_pid::MainPids,
     /// vigil `scaleGroup`: the groups run at another size than their file gives.
     scales: Vec<crate::config::Scaled>,
+    /// vigil `reexec`: the handover under way, while the pipes freeze.
+    handing: Option<reexec::Handing>,
+    /// vigil `reexec`: handovers so far (carried from image to image).
+    reexecs: u64,
+    /// Controls that came during a handover's freeze, handled if it is given up.
+    deferred: Vec<Control>,
 }
 
 impl Supervisor {
@@ -162,10 +169,11 @@ impl Supervisor {
             Arc<super::changes::Changes>,
             mpsc::WeakUnboundedSender<Control>,
         ),
-        events: Publisher,
+        (events, adopting): (Publisher, bool),
     ) -> std::io::Result<Self> {
         let settings = &config.supervisord;
-        if !settings.nocleanup {
+        // An adopted fleet's AUTO logs are in use: they are not the last run's leftovers.
+        if !settings.nocleanup && !adopting {
             auto::clean(&settings.childlogdir, &settings.identifier);
         }
         let (mut table, socket_errors) = Table::build(config);
@@ -210,6 +218,9 @@ impl Supervisor {
             early_notices: VecDeque::new(),
             main_pids: main_pid::MainPids::default(),
             scales: Vec::new(),
+            handing: None,
+            reexecs: 0,
+            deferred: Vec::new(),
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -231,16 +242,17 @@ impl Supervisor {
         self.view.publish(
             &self.table,
             &self.waiting,
-            (state, self.reloads, self.autostarted),
+            (state, (self.reloads, self.reexecs), self.autostarted),
         );
     }
 
-    /// Runs until a shutdown has stopped every process; says how it ended.
+    /// Runs until a shutdown has stopped every process, or a handover has made its record;
+    /// says how it ended.
     pub(super) async fn run(
         mut self,
         mut receiver: mpsc::UnboundedReceiver<Control>,
         mut sigchld: Signal,
-    ) -> Ending {
+    ) -> super::Finish {
         self.announce_groups();
         self.events.publish(Event::supervisor_running());
         self.autostart();
@@ -262,12 +274,20 @@ impl Supervisor {
             .flatten()
             .min();
             let answers = self.spawner.waiting();
+            // A handover's freeze: nothing changes until it is made or given up (exits wait
+            // as zombies, timers come due late, for whichever image takes them).
+            let live = self.handing.is_none();
+            let deadline = deadline.filter(|_| live);
             tokio::select! {
-                message = receiver.recv(), if channel_open => if let Some(control) = message { self.handle(control) } else {
+                message = receiver.recv(), if channel_open => if let Some(control) = message {
+                    if let Some(finish) = self.handle_or_defer(control) {
+                        return finish;
+                    }
+                } else {
                     channel_open = false;
                     self.begin_stop(Mood::ShuttingDown);
                 },
-                ready = exits.readable() => {
+                ready = exits.readable(), if live => {
                     let (ended, drained) = self.reaper.collect_watched();
                     if drained {
                         if let Ok(mut guard) = ready {
@@ -278,7 +298,7 @@ impl Supervisor {
                         self.child_exited(pid, outcome);
                     }
                 }
-                _ = sigchld.recv() => {
+                _ = sigchld.recv(), if live => {
                     // Watched exits first: they tell whether the signal may be an orphan's.
                     let (watched, _) = self.reaper.collect_watched();
                     let swept = self.reaper.after_sigchld(Instant::now());
@@ -286,7 +306,7 @@ impl Supervisor {
                         self.child_exited(pid, outcome);
                     }
                 }
-                () = answers.readable(), if !answers.is_empty() => self.take_answers(),
+                () = answers.readable(), if live && !answers.is_empty() => self.take_answers(),
                 () = sleep_until(deadline), if deadline.is_some() => self.fire_due(),
             }
             self.follow_dependencies();
@@ -306,11 +326,43 @@ impl Supervisor {
             self.publish();
         }
         self.publish();
-        self.ending
+        super::Finish::Ended(self.ending)
+    }
+
+    /// Handles `control`, or keeps it for later while a handover freezes the pipes; the
+    /// finish of the run when a handover's record is made.
+    fn handle_or_defer(&mut self, control: Control) -> Option<super::Finish> {
+        match control {
+            Control::Frozen(frozen) => {
+                if let Some((binary, handover)) = self.frozen(frozen) {
+                    self.publish();
+                    return Some(super::Finish::Reexec { binary, handover });
+                }
+                for control in std::mem::take(&mut self.deferred) {
+                    self.handle(control);
+                }
+            }
+            Control::Alive(reply) => {
+                let _ = reply.send(());
+            }
+            control if self.handing.is_some() => self.deferred.push(control),
+            control => self.handle(control),
+        }
+        None
     }
 
     fn handle(&mut self, control: Control) {
         match control {
+            Control::Reexec {
+                binary,
+                version,
+                reply,
+            } => self.begin_handover(binary, version, reply),
+            // Only ever in a handover, which handle_or_defer takes care of.
+            Control::Frozen(_) => {}
+            Control::RunCommand { argv, reply } => {
+                let _ = reply.send(self.run_command(&argv));
+            }
             Control::Shutdown => {
                 if !matches!(self.mood, Mood::ShuttingDown) {
                     self.begin_stop(Mood::ShuttingDown);

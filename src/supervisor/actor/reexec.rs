@@ -1,0 +1,334 @@
+//! `vigilctl reexec` in the supervisor: whether the fleet can be handed over now, the
+//! freeze of every child pipe, the record of every process (`crate::handover`), and, in the
+//! new image, the adoption: the same processes with the same pids, states, counts and
+//! timers, their pipes captured again into the same log files.
+//!
+//! A handover carries what this module checks for; what it does not carry yet (event
+//! listener pools, cgroups, fcgi sockets, `ready=notify`/`ready=fd` programs that are not
+//! stopped, a process being stopped, starts in progress) refuses it with a fault that says
+//! so, and the fleet goes on untouched.
+
+use std::os::fd::FromRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::config::Readiness;
+use crate::handover::{HandedProcess, Handover};
+use crate::logs::capture::Drained;
+use crate::namespec;
+use crate::process::handover::StateRecord;
+use crate::process::state::State;
+use crate::process::stdin::Feeder;
+use crate::process::step::Timer;
+use crate::supervisor::{ProbeChild, Reply};
+
+/// How long the pipes' readers and writers may take to stop for the freeze.
+const FREEZE_LIMIT: Duration = Duration::from_secs(10);
+/// How long a stalled guardian may take to read what it has not been told yet.
+const GUARDIAN_LIMIT: Duration = Duration::from_secs(2);
+
+/// A handover under way: the freeze is being waited for.
+pub(super) struct Handing {
+    /// The binary the new image runs.
+    binary: PathBuf,
+    /// What it said its version is, in the pre-flight.
+    version: String,
+    /// Who asked; answered once the record is made (or the handover given up).
+    reply: Reply,
+    /// When it was asked for.
+    asked_at: SystemTime,
+}
+
+impl Supervisor {
+    /// `vigil.reexec`: begins the handover to `binary`, or refuses it saying why.
+    pub(super) fn begin_handover(&mut self, binary: PathBuf, version: String, reply: Reply) {
+        if let Some(why) = self.handover_refusal() {
+            let _ = reply.send(Err(Refusal::Failed(why)));
+            return;
+        }
+        self.handing = Some(Handing {
+            binary,
+            version,
+            reply,
+            asked_at: SystemTime::now(),
+        });
+        let myself = self.myself.clone();
+        tokio::spawn(async move {
+            let frozen = crate::freeze::freeze(FREEZE_LIMIT).await;
+            if let Some(supervisor) = myself.upgrade() {
+                let _ = supervisor.send(Control::Frozen(frozen));
+            }
+        });
+    }
+
+    /// The pre-flight's commands (`binary --version`, its `--check-config`): a child of
+    /// vigild like any, so its exit is the reaper's to collect, and it is handed back as a
+    /// health probe's is.
+    pub(super) fn run_command(&mut self, argv: &[String]) -> std::io::Result<ProbeChild> {
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| std::io::Error::other("no command"))?;
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(write.try_clone()?)
+            .stderr(write)
+            .spawn()?;
+        let pid = i32::try_from(child.id()).map_err(std::io::Error::other)?;
+        let (waiter, exit) = oneshot::channel();
+        self.probes.insert(pid, waiter);
+        self.reaper.watch(pid);
+        Ok(ProbeChild {
+            pid,
+            output: read,
+            exit,
+        })
+    }
+
+    /// Why the fleet cannot be handed over now, if it cannot.
+    fn handover_refusal(&self) -> Option<String> {
+        if self.handing.is_some() {
+            return Some("a handover is in progress already".into());
+        }
+        if !matches!(self.mood, Mood::Running) {
+            return Some("vigild is shutting down or restarting".into());
+        }
+        if !self.in_flight.is_empty() || !self.launches.is_empty() {
+            return Some("processes are being started: try again once they are".into());
+        }
+        if let Some(key) = self.waiting.first() {
+            return Some(format!(
+                "{} waits for its dependencies: try again once it has started or been stopped",
+                namespec::of(&key.0, &key.1)
+            ));
+        }
+        if !self.stopping_after_dependents.is_empty() || !self.stop_level.is_empty() {
+            return Some("processes are being stopped: try again once they are".into());
+        }
+        if self.table.cgroups.is_some() {
+            return Some("cgroup_root is not carried over by a handover yet".into());
+        }
+        for (key, entry) in &self.table.entries {
+            let name = namespec::of(&key.0, &key.1);
+            let config = &entry.config;
+            let state = entry.process.state();
+            let live = state.pid().is_some();
+            let why = if config.listener.is_some() {
+                Some("event listener pools are not carried over by a handover yet".to_string())
+            } else if config.fcgi_socket.is_some() {
+                Some("fcgi-program sockets are not carried over by a handover yet".into())
+            } else if entry.pending_start.is_some() {
+                Some("it is being started".into())
+            } else if matches!(state, State::Stopping { .. } | State::Unknown { .. }) {
+                Some(format!(
+                    "it is {}: try again once it has stopped",
+                    state.name()
+                ))
+            } else if live && !matches!(config.ready, Readiness::StartSecs | Readiness::HealthCheck)
+            {
+                Some("its ready= is not carried over by a handover yet".into())
+            } else if live && config.watchdog.is_some() {
+                Some("watchdog_sec is not carried over by a handover yet".into())
+            } else {
+                entry
+                    .stdin
+                    .as_ref()
+                    .map(crate::process::stdin::Feeder::handover)
+                    .filter(|(_, waiting)| *waiting > 0)
+                    .map(|(_, waiting)| {
+                        format!("its stdin holds {waiting} bytes it has not read yet")
+                    })
+            };
+            if let Some(why) = why {
+                return Some(format!("{name}: {why}"));
+            }
+        }
+        None
+    }
+
+    /// The pipes are frozen (or could not be): the record, or the handover given up.
+    /// Returns the record when the run should end for the exec.
+    pub(super) fn frozen(&mut self, frozen: bool) -> Option<(PathBuf, Box<Handover>)> {
+        let handing = self.handing.take()?;
+        let made = if frozen {
+            self.handover_record(handing.asked_at)
+        } else {
+            Err(format!(
+                "the pipes' readers did not stop within {}s (a log on a stalled disk?)",
+                FREEZE_LIMIT.as_secs()
+            ))
+        };
+        match made {
+            Ok(handover) => {
+                // The record names their fds, which must outlive this task until the exec:
+                // a guardian that saw its pipe close would kill the fleet, and a feeder
+                // whose last handle went would close the child's stdin.
+                std::mem::forget(std::mem::replace(
+                    &mut self.guardian,
+                    crate::process::guardian::Guardian::none(),
+                ));
+                for entry in self.table.entries.values_mut() {
+                    std::mem::forget(entry.stdin.take());
+                }
+                tracing::info!(
+                    "reexec: handing over {} processes to {} ({})",
+                    handover.processes.len(),
+                    handing.binary.display(),
+                    handing.version,
+                );
+                let _ = handing.reply.send(Ok(()));
+                Some((handing.binary, Box::new(handover)))
+            }
+            Err(why) => {
+                crate::freeze::thaw();
+                tracing::warn!("reexec: given up, the fleet goes on: {why}");
+                let _ = handing.reply.send(Err(Refusal::Failed(why)));
+                None
+            }
+        }
+    }
+
+    /// Every process's record, with the fds that stay open across the exec.
+    fn handover_record(&mut self, asked_at: SystemTime) -> Result<Handover, String> {
+        let clock = Clock::now();
+        let mut processes = Vec::with_capacity(self.table.entries.len());
+        for (key, entry) in &self.table.entries {
+            let Some(record) = entry.process.to_record(clock) else {
+                return Err(format!(
+                    "{} changed state during the freeze",
+                    namespec::of(&key.0, &key.1)
+                ));
+            };
+            let pipe = |at: usize| entry.captures[at].as_ref().and_then(Drained::pipe_fd);
+            processes.push(HandedProcess {
+                group: key.0.clone(),
+                name: key.1.clone(),
+                record,
+                pipes: [pipe(0), pipe(1)],
+                stdin: entry.stdin.as_ref().and_then(|feeder| feeder.handover().0),
+                logs: [entry.stdout_log.path(), entry.stderr_log.path()],
+            });
+        }
+        let guardian = match self.guardian.pid() {
+            Some(_) => Some(
+                self.guardian
+                    .hand_over(GUARDIAN_LIMIT)
+                    .ok_or("the guardian did not take the last process groups in time")?,
+            ),
+            None => None,
+        };
+        Ok(Handover {
+            version: crate::handover::VERSION,
+            vigil_version: env!("CARGO_PKG_VERSION").into(),
+            asked_at: crate::timefmt::epoch_seconds(asked_at).unwrap_or(0.0),
+            reexecs: self.reexecs + 1,
+            reloads: self.reloads,
+            processes,
+            guardian,
+            listeners: [None; 3],
+        })
+    }
+
+    /// The new image: takes over the processes `handover` describes (each must be in the
+    /// config, which the pre-flight checked), their pipes captured again and their timers
+    /// armed for the time they had left.
+    pub(in crate::supervisor) fn adopt(&mut self, handover: &Handover) {
+        self.reloads = handover.reloads;
+        self.reexecs = handover.reexecs;
+        let clock = Clock::now();
+        let mut adopted = 0;
+        for handed in &handover.processes {
+            let key = (handed.group.clone(), handed.name.clone());
+            if !self.table.entries.contains_key(&key) {
+                tracing::warn!(
+                    "reexec: {} is not in the config any more; its pid is reaped when it ends",
+                    namespec::of(&key.0, &key.1)
+                );
+                continue;
+            }
+            self.table.keep_auto_logs(&key, &handed.logs);
+            self.generations += 1;
+            let generation = self.generations;
+            let Some(entry) = self.table.entries.get_mut(&key) else {
+                continue;
+            };
+            entry.process = crate::process::machine::Process::from_record(&handed.record, clock);
+            entry.generation = generation;
+            let own = |fd: Option<i32>| {
+                // SAFETY: the vigild before us kept this fd open across the exec for this
+                // process alone; it is owned from here on.
+                fd.map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+            };
+            if let Some(stdin) = own(handed.stdin) {
+                entry.stdin = Feeder::start(stdin)
+                    .inspect_err(|err| {
+                        tracing::error!(
+                            "could not feed the stdin of '{}': {err}",
+                            entry.config.name
+                        );
+                    })
+                    .ok();
+            }
+            let pid = entry.process.state().pid();
+            if let Some(pid) = pid {
+                self.table.pids.insert(pid, key.clone());
+                self.reaper.watch(pid);
+            }
+            let Some(entry) = self.table.entries.get_mut(&key) else {
+                continue;
+            };
+            entry.capture_output(
+                (own(handed.pipes[0]), own(handed.pipes[1])),
+                pid.unwrap_or(0),
+                self.strip_ansi,
+                (&self.events, &self.myself),
+            );
+            for (timer, after) in timers_left(&handed.record, &entry.config) {
+                if let Some(at) = clock.now.checked_add(after) {
+                    self.timers.arm(
+                        at,
+                        crate::supervisor::timers::Due {
+                            key: key.clone(),
+                            timer,
+                            generation,
+                        },
+                    );
+                }
+            }
+            self.view.touch(&key);
+            adopted += 1;
+        }
+        let took = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |now| {
+                (now.as_secs_f64() - handover.asked_at).max(0.0) * 1000.0
+            });
+        tracing::info!("reexec: adopted {adopted} processes in {took:.0} ms");
+    }
+}
+
+/// The timers a handed-over process had armed, with the time each had left: STARTING's
+/// `startsecs`, BACKOFF's retry, and the end of a crash loop for a RUNNING process in one.
+fn timers_left(
+    record: &crate::process::handover::ProcessRecord,
+    config: &crate::config::ProcessConfig,
+) -> Vec<(Timer, Duration)> {
+    let ran = Duration::try_from_secs_f64(record.started_ago.unwrap_or(0.0)).unwrap_or_default();
+    match &record.state {
+        StateRecord::Starting { .. } if matches!(config.ready, Readiness::StartSecs) => vec![(
+            Timer::StartSecs,
+            Duration::from_secs(config.startsecs).saturating_sub(ran),
+        )],
+        StateRecord::Backoff { retry_in, .. } => vec![(
+            Timer::Retry,
+            Duration::try_from_secs_f64(*retry_in).unwrap_or_default(),
+        )],
+        StateRecord::Running { .. } if record.crash_loop.looping.is_some() => vec![(
+            Timer::CrashLoopReset,
+            config.crash_loop.reset.saturating_sub(ran),
+        )],
+        _ => Vec::new(),
+    }
+}
