@@ -56,3 +56,5 @@ mod readiness;
 mod operations;
 // Resource controls: rlimits, priorities, CPU affinity, no_new_privs.
 mod resources;
+// vigilctl reexec: a live vigild hands its fleet to a new image without touching it.
+mod reexec;

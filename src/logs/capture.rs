@@ -369,6 +369,10 @@ impl Relay {
     fn drain(&mut self, pipe: &File) -> PipeEnd {
         let mut buffer = Vec::new();
         loop {
+            // A handover's freeze: the batch written, the rest waits in the pipe.
+            if crate::freeze::frozen() {
+                return PipeEnd::Empty;
+            }
             let moved = if self.splicing {
                 // Poll before each splice, as the thread path does: splicing again straight
                 // after a splice moves smaller pieces and cost a third more CPU (measured
