@@ -116,6 +116,13 @@ fn the_debian_package_installs_binaries_config_unit_man_pages_and_completions() 
     let postinst = std::fs::read_to_string(control.join("postinst")).expect("postinst");
     assert!(postinst.contains("deb-systemd-helper"), "{postinst}");
     assert!(postinst.contains("vigild.service"), "{postinst}");
+    // An upgrade leaves vigild running (vigilctl reexec hands the fleet over).
+    let prerm = std::fs::read_to_string(control.join("prerm")).unwrap_or_default();
+    assert!(
+        prerm.contains("[ \"$1\" = remove ]") && !prerm.contains("upgrade"),
+        "{prerm}"
+    );
+    assert!(!postinst.contains("restart"), "{postinst}");
     assert!(
         postinst.contains("mkdir -p /etc/vigil/conf.d /var/log/vigil"),
         "{postinst}"
