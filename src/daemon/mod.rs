@@ -504,7 +504,8 @@ fn serve(
         let listening = listeners
             .copies()
             .map_err(io_error("keeping the HTTP servers' sockets"))?;
-        http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
+        let servers =
+            http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
         if let Some(manager) = systemd::Manager::from_env(&source.env) {
             tokio::spawn(systemd::follow(manager, handle.clone()));
         }
@@ -538,8 +539,9 @@ fn serve(
                 binary,
                 mut handover,
             } => {
-                // The answer to vigil.reexec goes out before the exec.
-                tokio::time::sleep(ANSWER_GRACE).await;
+                // The answer to vigil.reexec goes out before the exec, and what else was
+                // being answered; new connections wait in the backlog for the new image.
+                servers.drain(DRAIN_LIMIT).await;
                 let relaunch = crate::handover::Relaunch::new(args);
                 Err(reexec(&binary, &mut handover, &listening, &relaunch, &logger))
             }
@@ -547,8 +549,9 @@ fn serve(
     })
 }
 
-/// How long the answer to `vigil.reexec` has to leave before the exec.
-const ANSWER_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+/// How long the requests being answered (`vigil.reexec`'s own among them) have before a
+/// handover's exec.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Execs `binary` with the fleet's record; returns only if that failed, after trying the
 /// binary running now instead (the fleet frozen as it is, so the new image can still take

@@ -213,42 +213,82 @@ fn bind_unix(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
 }
 
 /// Serves the bound listeners until the runtime ends.
-pub fn serve(listeners: Listeners, api: Api) -> io::Result<()> {
+pub fn serve(listeners: Listeners, api: Api) -> io::Result<Servers> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
     if let Some((listener, _, auth)) = listeners.unix {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::UnixListener::from_std(listener)?;
         let app = router(api.clone(), auth, MetricsAuth::Required);
-        tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app.into_make_service()).await {
+        let stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app.into_make_service())
+                .with_graceful_shutdown(stop_asked(stopped))
+                .await;
+            if let Err(err) = served {
                 tracing::error!("unix_http_server stopped: {err}");
             }
-        });
+        }));
     }
     if let Some((listener, auth, metrics_auth)) = listeners.inet {
-        serve_tcp(
+        tasks.push(serve_tcp(
             "inet_http_server",
             listener,
             router(api.clone(), auth, metrics_auth),
-        )?;
+            stopped.clone(),
+        )?);
     }
     if let Some((listener, auth)) = listeners.metrics {
         let app = with_auth(metrics_router(api), auth);
-        serve_tcp("metrics", listener, app)?;
+        tasks.push(serve_tcp("metrics", listener, app, stopped)?);
     }
-    Ok(())
+    Ok(Servers { stop, tasks })
 }
 
-fn serve_tcp(name: &'static str, listener: std::net::TcpListener, app: Router) -> io::Result<()> {
+/// The servers running, to stop taking connections before a handover's exec.
+pub struct Servers {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Servers {
+    /// Stops accepting connections (they wait in the listening sockets' backlog, which a
+    /// handover keeps open for the next image) and waits, at most `limit`, for the requests
+    /// in progress to be answered.
+    pub async fn drain(self, limit: std::time::Duration) {
+        let _ = self.stop.send(true);
+        let all = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!(
+                "reexec: connections still open after {} ms (a tail -f, /api/events): they end with the exec",
+                limit.as_millis()
+            );
+        }
+    }
+}
+
+async fn stop_asked(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+fn serve_tcp(
+    name: &'static str,
+    listener: std::net::TcpListener,
+    app: Router,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> io::Result<tokio::task::JoinHandle<()>> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         // A connection takes a clone of the service (an Arc), not of the router's tables,
         // which serving the `Router` itself copies per connection.
-        if let Err(err) = axum::serve(listener, app.into_make_service()).await {
+        let served = axum::serve(listener, app.into_make_service())
+            .with_graceful_shutdown(stop_asked(stopped))
+            .await;
+        if let Err(err) = served {
             tracing::error!("{name} stopped: {err}");
         }
-    });
-    Ok(())
+    }))
 }
 
 fn router(api: Api, auth: Option<Accounts>, metrics_auth: MetricsAuth) -> Router {
