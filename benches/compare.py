@@ -24,6 +24,8 @@ Scenarios (see issue 5 and benches/README.md):
   sampler    1,000 programs: CPU of one sampler pass (vigild only)
   page       1,000 programs: GET / (the status page), median and p99, next to supervisord's page
   load       100 XML-RPC clients (status, start, stop) for 60 s while 500 programs churn (vigild only)
+  reexec     vigil.reexec with 10, 1,000, 5,000 programs and a relay at full speed: handover time,
+             lines lost (must be 0), calls failed of a client calling in a loop (must be 0)
 
 The supervisord it runs is PyPI supervisor==4.3.0 in target/venv, installed here when missing.
 Nothing here is a test: no time is asserted, targets are only reported as met or missed.
@@ -1095,6 +1097,9 @@ def targets(results):
         target("logs", f"{label} (x cat)", f">= {floor}x", lambda v, f=floor: v >= f)
         target("logs", f"{label} CPU (share of elapsed)", "< 0.5", lambda v: v < 0.5)
     target("storm 50", "daemon CPU (s)", "< 0.1 s", lambda v: v < 0.1)
+    for count in (10, 1000, 5000):
+        target(f"reexec {count}", "lines lost or out of order", "0", lambda v: v == 0)
+        target(f"reexec {count}", "calls failed", "0", lambda v: v == 0)
     target("shutdown 20", "SIGTERM to exit (s)", "< 0.3 s", lambda v: v < 0.3)
     # Issue 20: at 10,000 programs (stdout logged where the fd limit allows it, else with
     # stdout NONE) and at the largest count the limit allowed with stdout logged.
@@ -1135,6 +1140,56 @@ def targets(results):
 # ---------------------------------------------------------------------------------------
 
 
+def reexec(kind, work, count):
+    """Issue 26: `vigil.reexec` with `count` sleeping programs and one relaying numbered lines
+    at full speed: the handover's time (the request to the new image answering
+    getAllProcessInfo), the relay's lines lost or out of order (must be 0), and the calls of
+    a client calling getPID in a loop that failed during it (must be 0). vigild only:
+    supervisord has no such thing (its nearest, `reload`, restarts every program)."""
+    relay = (
+        "[program:relay]\ncommand=/bin/sh -c 'i=0; while true; do i=$((i+1)); echo $i; done'\n"
+        "stdout_logfile=%(here)s/relay.log\nstdout_logfile_maxbytes=0\nstartsecs=0\n"
+    )
+    daemon = Daemon(kind, work, sleepers(count, startsecs=0, extra=QUIET, command=[SLEEPER]) + relay)
+    try:
+        daemon.wait_states("RUNNING", count + 1, 600, 0.1)
+        calls = {"made": 0, "failed": 0}
+        done = threading.Event()
+        body = xmlrpc.client.dumps((), "supervisor.getPID")
+
+        def caller():
+            while not done.is_set():
+                calls["made"] += 1
+                try:
+                    xmlrpc.client.loads(daemon.raw_call(body, timeout=30))
+                except (ConnectionError, OSError, http.client.HTTPException, xmlrpc.client.Fault,
+                        xmlrpc.client.ResponseError):
+                    calls["failed"] += 1
+
+        client = threading.Thread(target=caller)
+        client.start()
+        time.sleep(0.5)  # the caller is calling before the handover (a warm-up, not a wait)
+        begin = time.monotonic()
+        if daemon.call("vigil.reexec", "", timeout=120) is not True:
+            raise RuntimeError("vigil.reexec did not answer true")
+        wait_for(lambda: (daemon.call("vigil.getDaemonInfo") or {}).get("reexecs") == 1,
+                 120, 0.005, "the new image")
+        daemon.raw_call(Daemon.ALL_INFO, timeout=120)
+        handover = time.monotonic() - begin
+        time.sleep(0.5)  # the caller goes on a while after it
+        done.set()
+        client.join()
+        daemon.call("supervisor.stopProcess", "relay", True)
+        with open(os.path.join(daemon.dir, "relay.log"), "rb") as f:
+            numbers = f.read().split(b"\n")[:-1]  # the last piece may be a partial line
+        lost = sum(1 for at, n in enumerate(numbers) if int(n) != at + 1)
+        return {"handover (ms)": handover * 1000, "relay lines": len(numbers),
+                "lines lost or out of order": lost, "client calls": calls["made"],
+                "calls failed": calls["failed"]}
+    finally:
+        daemon.stop()
+
+
 def plan(quick):
     """(scenario name, repetitions, function(kind, work) -> metrics, supervisord too?)."""
     if quick:
@@ -1159,6 +1214,9 @@ def plan(quick):
         ("sampler 1000", 1, lambda k, w: sampler(k, w, 1000), False),
         ("page 1000", 1, lambda k, w: page(k, w, 1000, budget_seconds=10), True),
         ("load 500x100", 1, lambda k, w: load(k, w, 500, 100, 60), False),
+        ("reexec 10", 3, lambda k, w: reexec(k, w, 10), False),
+        ("reexec 1000", 1, lambda k, w: reexec(k, w, 1000), False),
+        ("reexec 5000", 1, lambda k, w: reexec(k, w, 5000), False),
     ]
 
 

@@ -80,6 +80,9 @@ pub struct HandedProcess {
     pub pipes: [Option<RawFd>; 2],
     /// The write end of its stdin pipe.
     pub stdin: Option<RawFd>,
+    /// What was queued for its stdin and not written yet, base64.
+    #[serde(default)]
+    pub stdin_pending: String,
     /// Its stdout and stderr log files (AUTO names are chosen at random: the new image must
     /// go on with the same files).
     pub logs: [Option<PathBuf>; 2],

@@ -239,3 +239,41 @@ fn a_refused_reexec_leaves_the_fleet_running() {
         "{out}"
     );
 }
+
+#[test]
+fn stdin_not_yet_read_by_the_child_is_written_by_the_new_image() {
+    let port = free_port();
+    let vigild = Vigild::with_config(&format!(
+        "{}[program:reader]\ncommand=/bin/sh -c 'while [ ! -e {{dir}}/go ]; do sleep 0.05; done; exec cat > {{dir}}/got.txt'\nstartsecs=0\n",
+        control(port)
+    ));
+    let reader = pid(&vigild, "reader");
+    // 200 KB, more than the pipe holds while the child does not read: the rest waits in
+    // vigild's queue, and goes in the handover's record.
+    let line = |n: usize| format!("{n:06} {}\n", "x".repeat(993));
+    let sent: String = (0..200).map(line).collect();
+    for chunk in sent.as_bytes().chunks(50_000) {
+        let text = std::str::from_utf8(chunk).expect("ascii");
+        assert_eq!(
+            call(
+                port,
+                "supervisor.sendProcessStdin",
+                &format!("'reader', {text:?}")
+            ),
+            "true"
+        );
+    }
+    reexec(&vigild, &[]);
+    assert_eq!(pid(&vigild, "reader"), reader);
+    vigild.ws.write("go", "");
+    assert!(
+        wait_until(|| vigild.ws.read("got.txt").len() == sent.len()),
+        "{} of {} bytes",
+        vigild.ws.read("got.txt").len(),
+        sent.len()
+    );
+    assert!(
+        vigild.ws.read("got.txt") == sent,
+        "the bytes came out of order"
+    );
+}

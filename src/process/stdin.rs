@@ -74,7 +74,10 @@ impl Shared {
 
 #[derive(Debug, Default)]
 struct Queue {
-    chunks: VecDeque<Vec<u8>>,
+    /// What waits, in order; the first chunk stays until it is written whole.
+    chunks: VecDeque<Arc<Vec<u8>>>,
+    /// Bytes of the first chunk already written.
+    front_written: usize,
     /// Bytes in `chunks` not yet written.
     waiting: usize,
     /// A write failed: the pipe is closed for good.
@@ -86,10 +89,21 @@ struct Queue {
 impl Feeder {
     /// Starts the writer task for the pipe's write end `fd` on the current runtime.
     pub fn start(fd: OwnedFd) -> io::Result<Feeder> {
+        Feeder::start_with(fd, Vec::new())
+    }
+
+    /// Starts the writer task for `fd` with `pending` queued first: what a handover's
+    /// record says the vigild before had not written yet.
+    pub fn start_with(fd: OwnedFd, pending: Vec<u8>) -> io::Result<Feeder> {
         let raw = fd.as_raw_fd();
         let pipe = pipe::Sender::from_owned_fd(fd)?;
+        let mut queue = Queue::default();
+        if !pending.is_empty() {
+            queue.waiting = pending.len();
+            queue.chunks.push_back(Arc::new(pending));
+        }
         let shared = Arc::new(Shared {
-            queue: Mutex::default(),
+            queue: Mutex::new(queue),
             wake: Notify::new(),
             fd: AtomicI32::new(raw),
         });
@@ -105,11 +119,17 @@ impl Feeder {
     }
 
     /// The pipe's fd while the feeder holds it open (a handover passes it on), and the bytes
-    /// queued that the child has not read yet.
-    pub fn handover(&self) -> (Option<i32>, usize) {
+    /// queued that the child has not read yet, in order (stable while pipes are frozen).
+    pub fn handover(&self) -> (Option<i32>, Vec<u8>) {
         let shared = &self.handle.shared;
         let fd = shared.fd.load(Ordering::SeqCst);
-        ((fd >= 0).then_some(fd), shared.lock().waiting)
+        let queue = shared.lock();
+        let mut pending = Vec::with_capacity(queue.waiting);
+        for (at, chunk) in queue.chunks.iter().enumerate() {
+            let skip = if at == 0 { queue.front_written } else { 0 };
+            pending.extend_from_slice(chunk.get(skip..).unwrap_or_default());
+        }
+        ((fd >= 0).then_some(fd), pending)
     }
 
     /// Queues `bytes` for the child, or says at once why not.
@@ -119,6 +139,9 @@ impl Feeder {
         if queue.closed {
             return Err(FeedError::Closed);
         }
+        if bytes.is_empty() {
+            return Ok(());
+        }
         if queue.waiting + bytes.len() > STDIN_BUFFER {
             return Err(FeedError::Full {
                 waiting: queue.waiting,
@@ -126,7 +149,7 @@ impl Feeder {
             });
         }
         queue.waiting += bytes.len();
-        queue.chunks.push_back(bytes);
+        queue.chunks.push_back(Arc::new(bytes));
         drop(queue);
         shared.wake.notify_one();
         Ok(())
@@ -137,18 +160,20 @@ impl Feeder {
 /// gone or a write fails.
 async fn write(shared: &Shared, pipe: pipe::Sender) {
     loop {
-        let chunk = {
-            let mut queue = shared.lock();
+        let front = {
+            let queue = shared.lock();
             if queue.ended {
                 return;
             }
-            queue.chunks.pop_front()
+            queue
+                .chunks
+                .front()
+                .map(|chunk| (Arc::clone(chunk), queue.front_written))
         };
-        let Some(chunk) = chunk else {
+        let Some((chunk, mut written)) = front else {
             shared.wake.notified().await;
             continue;
         };
-        let mut written = 0;
         while written < chunk.len() {
             tokio::select! {
                 ready = pipe.writable() => {
@@ -164,7 +189,13 @@ async fn write(shared: &Shared, pipe: pipe::Sender) {
                     match outcome {
                         Ok(n) => {
                             written += n;
-                            shared.lock().waiting -= n;
+                            let mut queue = shared.lock();
+                            queue.waiting -= n;
+                            queue.front_written = written;
+                            if written == chunk.len() {
+                                queue.chunks.pop_front();
+                                queue.front_written = 0;
+                            }
                         }
                         Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                         Err(err) => {
@@ -172,6 +203,7 @@ async fn write(shared: &Shared, pipe: pipe::Sender) {
                             let mut queue = shared.lock();
                             queue.closed = true;
                             queue.chunks.clear();
+                            queue.front_written = 0;
                             queue.waiting = 0;
                             return;
                         }

@@ -6,9 +6,12 @@
 //! A handover carries what this module checks for; what it does not carry yet (event
 //! listener pools, cgroups, fcgi sockets, `ready=notify`/`ready=fd` programs that are not
 //! stopped, a process being stopped, starts in progress) refuses it with a fault that says
-//! so, and the fleet goes on untouched.
+//! so, and the fleet goes on untouched. What was queued for a child's stdin and not written
+//! yet goes in the record, for the new image to write.
 
 use std::os::fd::FromRawFd;
+
+use base64::Engine as _;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -132,14 +135,7 @@ impl Supervisor {
             } else if live && config.watchdog.is_some() {
                 Some("watchdog_sec is not carried over by a handover yet".into())
             } else {
-                entry
-                    .stdin
-                    .as_ref()
-                    .map(crate::process::stdin::Feeder::handover)
-                    .filter(|(_, waiting)| *waiting > 0)
-                    .map(|(_, waiting)| {
-                        format!("its stdin holds {waiting} bytes it has not read yet")
-                    })
+                None
             };
             if let Some(why) = why {
                 return Some(format!("{name}: {why}"));
@@ -202,12 +198,17 @@ impl Supervisor {
                 ));
             };
             let pipe = |at: usize| entry.captures[at].as_ref().and_then(Drained::pipe_fd);
+            let (stdin, pending) = entry
+                .stdin
+                .as_ref()
+                .map_or((None, Vec::new()), Feeder::handover);
             processes.push(HandedProcess {
                 group: key.0.clone(),
                 name: key.1.clone(),
                 record,
                 pipes: [pipe(0), pipe(1)],
-                stdin: entry.stdin.as_ref().and_then(|feeder| feeder.handover().0),
+                stdin,
+                stdin_pending: base64::engine::general_purpose::STANDARD.encode(pending),
                 logs: [entry.stdout_log.path(), entry.stderr_log.path()],
             });
         }
@@ -262,7 +263,10 @@ impl Supervisor {
                 fd.map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
             };
             if let Some(stdin) = own(handed.stdin) {
-                entry.stdin = Feeder::start(stdin)
+                let pending = base64::engine::general_purpose::STANDARD
+                    .decode(&handed.stdin_pending)
+                    .unwrap_or_default();
+                entry.stdin = Feeder::start_with(stdin, pending)
                     .inspect_err(|err| {
                         tracing::error!(
                             "could not feed the stdin of '{}': {err}",
