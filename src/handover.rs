@@ -65,6 +65,9 @@ pub struct Handover {
     pub guardian: Option<(RawFd, i32)>,
     /// The HTTP servers' listening sockets (unix, inet, metrics).
     pub listeners: [Option<RawFd>; 3],
+    /// The event listener pools: serials, queues, listeners' protocol states.
+    #[serde(default)]
+    pub events: crate::events::EventsRecord,
 }
 
 /// One process as handed over.

@@ -228,14 +228,14 @@ fn a_refused_reexec_leaves_the_fleet_running() {
         vigild.log()
     );
     // And what is not carried yet says so.
-    let pool = Vigild::with_config(&format!(
-        "{CONTROL_SECTIONS}[eventlistener:pool]\ncommand=/bin/cat\nevents=TICK_60\n"
+    let fcgi = Vigild::with_config(&format!(
+        "{CONTROL_SECTIONS}[fcgi-program:fcgi]\ncommand=/bin/sleep 600\nsocket=unix://{{dir}}/fcgi.sock\nstartsecs=0\n"
     ));
-    wait_status(&pool, "pool", &["RUNNING"]);
-    let (code, out) = pool.vigilctl(&["reexec"]);
+    wait_status(&fcgi, "fcgi", &["RUNNING"]);
+    let (code, out) = fcgi.vigilctl(&["reexec"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("event listener pools are not carried over by a handover yet"),
+        out.contains("fcgi: fcgi-program sockets are not carried over by a handover yet"),
         "{out}"
     );
 }
@@ -275,5 +275,81 @@ fn stdin_not_yet_read_by_the_child_is_written_by_the_new_image() {
     assert!(
         vigild.ws.read("got.txt") == sent,
         "the bytes came out of order"
+    );
+}
+
+/// A listener that takes a while over each event (so events queue in its pool), recording
+/// each header line.
+const SLOW_RECORDER: &str = r"
+import sys, time
+out = open(sys.argv[1], 'a')
+while True:
+    sys.stdout.write('READY\n')
+    sys.stdout.flush()
+    header = sys.stdin.readline()
+    fields = dict(token.split(':', 1) for token in header.split())
+    payload = sys.stdin.read(int(fields['len']))
+    time.sleep(0.2)
+    out.write('%s %s\n' % (fields['eventname'], fields['serial']))
+    out.flush()
+    sys.stdout.write('RESULT 2\nOK')
+    sys.stdout.flush()
+";
+
+#[test]
+fn a_listener_pool_its_queue_and_its_protocol_carry_over_and_hear_vigil_reexec() {
+    let ws = Workspace::new();
+    ws.write("recorder.py", SLOW_RECORDER);
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[eventlistener:pool]\ncommand={} {{dir}}/recorder.py {{dir}}/events.txt\n\
+         events=PROCESS_STATE,VIGIL_REEXEC\nbuffer_size=100\n\n\
+         [program:worker]\ncommand=/bin/sleep 600\nstartsecs=0\nnumprocs=4\n\
+         process_name=worker_%(process_num)d\n",
+        venv_python().display()
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    wait_status(&vigild, "worker:worker_3", &["RUNNING"]);
+    let listener = pid(&vigild, "pool");
+    // Events to queue: each worker stopped and started again (4 events each), more than the
+    // slow listener takes before the handover.
+    for n in 0..4 {
+        let name = format!("worker:worker_{n}");
+        assert_eq!(vigild.vigilctl(&["restart", &name]).0, 0);
+    }
+    reexec(&vigild, &[]);
+    assert_eq!(pid(&vigild, "pool"), listener, "the listener kept its pid");
+    let heard = |what: &str| {
+        vigild
+            .ws
+            .read("events.txt")
+            .lines()
+            .any(|l| l.starts_with(what))
+    };
+    assert!(
+        wait_until(|| heard("VIGIL_REEXEC")),
+        "{}",
+        vigild.ws.read("events.txt")
+    );
+    let events = vigild.ws.read("events.txt");
+    let serials: Vec<u64> = events
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    let mut sorted = serials.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(serials, sorted, "each event once, in order: {events}");
+    let restarts = events
+        .lines()
+        .filter(|l| l.starts_with("PROCESS_STATE_STOPPING"))
+        .count();
+    assert_eq!(restarts, 4, "no event of the restarts lost: {events}");
+    assert_eq!(
+        events
+            .lines()
+            .filter(|l| l.starts_with("PROCESS_STATE_RUNNING"))
+            .count(),
+        8,
+        "the first starts and the restarts: {events}"
     );
 }

@@ -48,12 +48,21 @@ const TYPES: &[(&str, Option<&str>)] = &[
     ("VIGIL_CRASH", None),
     ("VIGIL_HEALTH", None),
     ("VIGIL_RELOAD", None),
+    ("VIGIL_REEXEC", None),
     ("VIGIL_SCHEDULE", None),
 ];
 
 /// Whether `name` is an event type a listener may subscribe to.
 pub fn is_known_type(name: &str) -> bool {
     TYPES.iter().any(|(known, _)| *known == name)
+}
+
+/// The type's name as this vigil spells it, for an event carried by name (a handover).
+pub fn known_name(name: &str) -> Option<&'static str> {
+    TYPES
+        .iter()
+        .map(|(known, _)| *known)
+        .find(|known| *known == name)
 }
 
 /// Whether a subscription to `subscription` delivers events of type `name`.

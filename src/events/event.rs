@@ -65,6 +65,18 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event a handover's record carried (queued for a listener pool): its type and
+    /// payload; None for a type this vigil does not know.
+    pub fn carried(name: &str, payload: String) -> Option<Event> {
+        Some(Event {
+            name: crate::config::event_types::known_name(name)?,
+            payload,
+            subject: None,
+            origin: None,
+            note: None,
+        })
+    }
+
     /// A process changed state: `processname:N groupname:G from_state:S` plus the extras
     /// supervisord adds per state (tries, pid, expected).
     pub fn process_state(group: &str, name: &str, change: &Change) -> Event {
@@ -204,6 +216,18 @@ impl Event {
         Event::plain(
             "VIGIL_CRASH",
             format!("processname:{name} groupname:{group}\n{record_json}"),
+        )
+    }
+
+    /// vigil: a new vigild image took the fleet over (`vigilctl reexec`): the version that
+    /// handed it over, this one, how many processes and how long the handover took.
+    pub fn reexec(from: &str, processes: usize, took_ms: f64) -> Event {
+        Event::plain(
+            "VIGIL_REEXEC",
+            format!(
+                "from_version:{from} to_version:{} processes:{processes} took_ms:{took_ms:.0}\n",
+                env!("CARGO_PKG_VERSION")
+            ),
         )
     }
 

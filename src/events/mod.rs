@@ -90,6 +90,23 @@ pub enum Message {
         /// The child's output still on its way here, shared with its capture.
         backlog: Arc<ListenerBacklog>,
     },
+    /// vigil `reexec`: the pools' state for the handover's record; the dispatcher then
+    /// stops, so nothing it would write is lost with the exec (pipes are frozen already).
+    HandOver(tokio::sync::oneshot::Sender<EventsRecord>),
+    /// vigil `reexec`: the handover was given up after [`Message::HandOver`]: go on.
+    Resume,
+    /// vigil `reexec`, in the new image: the pools' serials, queues and listeners' states
+    /// as the record has them (after the pools and their listeners were announced).
+    Adopt(EventsRecord),
+}
+
+/// The dispatcher's state as a handover's record carries it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventsRecord {
+    /// The daemon-wide serial.
+    pub serial: Serial,
+    /// Every pool.
+    pub pools: Vec<pool::PoolRecord>,
 }
 
 /// The most output of one listener child that may wait for the dispatcher. A listener that
@@ -143,6 +160,14 @@ impl Publisher {
         let _ = self.sender.send(message);
     }
 
+    /// vigil `reexec`: the pools' state for the record, once the dispatcher has handled
+    /// everything sent before (None if it has ended).
+    pub async fn hand_over(&self) -> Option<EventsRecord> {
+        let (reply, record) = tokio::sync::oneshot::channel();
+        self.send(Message::HandOver(reply));
+        record.await.ok()
+    }
+
     /// Events waiting in each pool, for `/metrics`.
     pub fn queue_depths(&self) -> Vec<(String, usize)> {
         self.depths.borrow().clone()
@@ -171,6 +196,7 @@ pub fn start(identifier: String) -> Publisher {
         depths: depths_sender,
         ticks: Ticks::default(),
         holds: Holds::default(),
+        handed_over: false,
     };
     tokio::spawn(dispatcher.run(receiver));
     Publisher {
@@ -198,11 +224,21 @@ struct Dispatcher {
     feed: broadcast::Sender<Arc<str>>,
     /// Events waiting for an exited child's last output.
     holds: Holds,
+    /// vigil `reexec`: the pools went into a handover's record; nothing more is done.
+    handed_over: bool,
 }
 
 impl Dispatcher {
     async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Message>) {
         loop {
+            // Handed over: only a given-up handover's Resume brings the dispatcher back.
+            while self.handed_over {
+                match receiver.recv().await {
+                    Some(Message::Resume) => self.handed_over = false,
+                    Some(_) => {}
+                    None => return,
+                }
+            }
             // Checked on every pass, so a stream of messages cannot delay a tick.
             for event in self.ticks.check(SystemTime::now()) {
                 self.publish(event);
@@ -228,6 +264,23 @@ impl Dispatcher {
     fn handle(&mut self, message: Message) {
         let mut actions = Vec::new();
         match message {
+            Message::HandOver(reply) => {
+                let record = EventsRecord {
+                    serial: self.serial,
+                    pools: self.pools.iter().map(Pool::to_record).collect(),
+                };
+                let _ = reply.send(record);
+                self.handed_over = true;
+            }
+            Message::Resume => {}
+            Message::Adopt(record) => {
+                self.serial = record.serial;
+                for handed in &record.pools {
+                    if let Some(pool) = self.pools.iter_mut().find(|p| p.name == handed.name) {
+                        pool.adopt(handed);
+                    }
+                }
+            }
             Message::Publish(event) => {
                 if let Some(event) = self.holds.admit(event) {
                     self.publish(event);

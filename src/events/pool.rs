@@ -18,7 +18,7 @@ pub const MAX_LINE: usize = 64 << 10;
 
 /// A pool's or the daemon's serial counter: starts at 0, wraps after Python's maxint as
 /// supervisord's `new_serial` does.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Serial(Option<u64>);
 
 impl Serial {
@@ -111,6 +111,72 @@ pub enum Action {
     },
 }
 
+/// A queued event as a handover (`vigilctl reexec`) carries it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueuedRecord {
+    /// The event's type name.
+    pub name: String,
+    /// Its payload.
+    pub payload: String,
+    /// The daemon-wide serial.
+    pub serial: u64,
+    /// The pool's serial.
+    pub pool_serial: u64,
+}
+
+/// One listener's protocol state as a handover carries it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListenerRecord {
+    /// Listener process name.
+    pub name: String,
+    /// Its child.
+    pub pid: i32,
+    /// RUNNING (events go only to running listeners).
+    pub running: bool,
+    /// ACKNOWLEDGED, READY, BUSY or UNKNOWN.
+    pub state: String,
+    /// The event it is processing while BUSY.
+    pub event: Option<QueuedRecord>,
+    /// Its output not yet consumed by the protocol.
+    pub buffer: Vec<u8>,
+    /// A RESULT being read: its announced length and what arrived.
+    pub result: Option<(usize, Vec<u8>)>,
+}
+
+/// A pool as a handover carries it: its serial, its queue and its listeners' states.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PoolRecord {
+    /// The pool (group) name.
+    pub name: String,
+    /// Its serial counter.
+    pub serial: Serial,
+    /// The events waiting, oldest first.
+    pub queue: Vec<QueuedRecord>,
+    /// Its listeners.
+    pub listeners: Vec<ListenerRecord>,
+}
+
+impl Queued {
+    fn to_record(&self) -> QueuedRecord {
+        QueuedRecord {
+            name: self.event.name.to_string(),
+            payload: self.event.payload.clone(),
+            serial: self.serial,
+            pool_serial: self.pool_serial,
+        }
+    }
+
+    /// The queued event a record describes; None for an event type this vigil does not
+    /// know (a record from another version).
+    fn from_record(record: &QueuedRecord) -> Option<Queued> {
+        Some(Queued {
+            event: Arc::new(Event::carried(&record.name, record.payload.clone())?),
+            serial: record.serial,
+            pool_serial: record.pool_serial,
+        })
+    }
+}
+
 /// A listener pool.
 #[derive(Debug)]
 pub struct Pool {
@@ -195,6 +261,58 @@ impl Pool {
             self.queue.push_front(queued);
         } else {
             self.queue.push_back(queued);
+        }
+    }
+
+    /// The pool as a handover's record.
+    pub fn to_record(&self) -> PoolRecord {
+        PoolRecord {
+            name: self.name.clone(),
+            serial: self.serial,
+            queue: self.queue.iter().map(Queued::to_record).collect(),
+            listeners: self
+                .listeners
+                .iter()
+                .map(|listener| ListenerRecord {
+                    name: listener.name.clone(),
+                    pid: listener.pid,
+                    running: listener.running,
+                    state: listener.state.name().to_string(),
+                    event: listener.event.as_ref().map(Queued::to_record),
+                    buffer: listener.buffer.clone(),
+                    result: listener.result.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The new image of a handover: the serial, the queue and each listener's protocol
+    /// state as the record has them (the listeners, by name and pid, started already).
+    pub fn adopt(&mut self, record: &PoolRecord) {
+        self.serial = record.serial;
+        self.queue = record
+            .queue
+            .iter()
+            .filter_map(Queued::from_record)
+            .collect();
+        for handed in &record.listeners {
+            let Some(listener) = self
+                .listeners
+                .iter_mut()
+                .find(|l| l.name == handed.name && l.pid == handed.pid)
+            else {
+                continue;
+            };
+            listener.running = handed.running;
+            listener.state = match handed.state.as_str() {
+                "READY" => ListenerState::Ready,
+                "BUSY" => ListenerState::Busy,
+                "UNKNOWN" => ListenerState::Unknown,
+                _ => ListenerState::Acknowledged,
+            };
+            listener.event = handed.event.as_ref().and_then(Queued::from_record);
+            listener.buffer.clone_from(&handed.buffer);
+            listener.result.clone_from(&handed.result);
         }
     }
 

@@ -130,8 +130,9 @@ pub enum Control {
         /// Answered with the outcome.
         reply: Reply,
     },
-    /// vigil `reexec`: every child pipe is frozen (or could not be, in time).
-    Frozen(bool),
+    /// vigil `reexec`: every child pipe is frozen, with the listener pools' state (None:
+    /// the pipes could not be frozen in time).
+    Frozen(Option<crate::events::EventsRecord>),
     /// vigil `reexec`'s pre-flight: run `argv` (vigild's environment, stdout and stderr
     /// into one pipe) as a child whose exit the supervisor hands back, as a health probe's.
     RunCommand {

@@ -155,6 +155,9 @@ pub(super) struct Supervisor {
     reexecs: u64,
     /// Controls that came during a handover's freeze, handled if it is given up.
     deferred: Vec<Control>,
+    /// vigil `reexec`, in the new image: the VIGIL_REEXEC to publish when the run begins
+    /// (instead of announcing groups the listeners know already).
+    adopted: Option<Event>,
 }
 
 impl Supervisor {
@@ -221,6 +224,7 @@ impl Supervisor {
             handing: None,
             reexecs: 0,
             deferred: Vec::new(),
+            adopted: None,
         };
         let helpers = supervisor.spawner.helper_pids();
         for pid in helpers.into_iter().chain(supervisor.guardian.pid()) {
@@ -253,8 +257,14 @@ impl Supervisor {
         mut receiver: mpsc::UnboundedReceiver<Control>,
         mut sigchld: Signal,
     ) -> super::Finish {
-        self.announce_groups();
-        self.events.publish(Event::supervisor_running());
+        // After a handover the listeners heard of the groups and of
+        // SUPERVISOR_STATE_CHANGE_RUNNING from the vigild before: they hear VIGIL_REEXEC.
+        if let Some(reexec) = self.adopted.take() {
+            self.events.publish(reexec);
+        } else {
+            self.announce_groups();
+            self.events.publish(Event::supervisor_running());
+        }
         self.autostart();
         self.autostarted = true;
         // The autostart's spawns are seen at once, not at the loop's first event.
@@ -333,8 +343,8 @@ impl Supervisor {
     /// finish of the run when a handover's record is made.
     fn handle_or_defer(&mut self, control: Control) -> Option<super::Finish> {
         match control {
-            Control::Frozen(frozen) => {
-                if let Some((binary, handover)) = self.frozen(frozen) {
+            Control::Frozen(events) => {
+                if let Some((binary, handover)) = self.frozen(events) {
                     self.publish();
                     return Some(super::Finish::Reexec { binary, handover });
                 }

@@ -3,8 +3,8 @@
 //! new image, the adoption: the same processes with the same pids, states, counts and
 //! timers, their pipes captured again into the same log files.
 //!
-//! A handover carries what this module checks for; what it does not carry yet (event
-//! listener pools, cgroups, fcgi sockets, `ready=notify`/`ready=fd` programs that are not
+//! A handover carries what this module checks for; what it does not carry yet (cgroups,
+//! fcgi sockets, `ready=notify`/`ready=fd` programs that are not
 //! stopped, a process being stopped, starts in progress) refuses it with a fault that says
 //! so, and the fleet goes on untouched. What was queued for a child's stdin and not written
 //! yet goes in the record, for the new image to write.
@@ -57,8 +57,15 @@ impl Supervisor {
             asked_at: SystemTime::now(),
         });
         let myself = self.myself.clone();
+        let events = self.events.clone();
         tokio::spawn(async move {
-            let frozen = crate::freeze::freeze(FREEZE_LIMIT).await;
+            // Frozen pipes first: no listener output or event write is then on its way, and
+            // the dispatcher's state is final once it has taken what was sent before.
+            let frozen = if crate::freeze::freeze(FREEZE_LIMIT).await {
+                events.hand_over().await
+            } else {
+                None
+            };
             if let Some(supervisor) = myself.upgrade() {
                 let _ = supervisor.send(Control::Frozen(frozen));
             }
@@ -118,9 +125,7 @@ impl Supervisor {
             let config = &entry.config;
             let state = entry.process.state();
             let live = state.pid().is_some();
-            let why = if config.listener.is_some() {
-                Some("event listener pools are not carried over by a handover yet".to_string())
-            } else if config.fcgi_socket.is_some() {
+            let why = if config.fcgi_socket.is_some() {
                 Some("fcgi-program sockets are not carried over by a handover yet".into())
             } else if entry.pending_start.is_some() {
                 Some("it is being started".into())
@@ -146,10 +151,14 @@ impl Supervisor {
 
     /// The pipes are frozen (or could not be): the record, or the handover given up.
     /// Returns the record when the run should end for the exec.
-    pub(super) fn frozen(&mut self, frozen: bool) -> Option<(PathBuf, Box<Handover>)> {
+    pub(super) fn frozen(
+        &mut self,
+        events: Option<crate::events::EventsRecord>,
+    ) -> Option<(PathBuf, Box<Handover>)> {
         let handing = self.handing.take()?;
-        let made = if frozen {
-            self.handover_record(handing.asked_at)
+        let handed_events = events.is_some();
+        let made = if let Some(events) = events {
+            self.handover_record(handing.asked_at, events)
         } else {
             Err(format!(
                 "the pipes' readers did not stop within {}s (a log on a stalled disk?)",
@@ -179,6 +188,9 @@ impl Supervisor {
             }
             Err(why) => {
                 crate::freeze::thaw();
+                if handed_events {
+                    self.events.send(crate::events::Message::Resume);
+                }
                 tracing::warn!("reexec: given up, the fleet goes on: {why}");
                 let _ = handing.reply.send(Err(Refusal::Failed(why)));
                 None
@@ -187,7 +199,11 @@ impl Supervisor {
     }
 
     /// Every process's record, with the fds that stay open across the exec.
-    fn handover_record(&mut self, asked_at: SystemTime) -> Result<Handover, String> {
+    fn handover_record(
+        &mut self,
+        asked_at: SystemTime,
+        events: crate::events::EventsRecord,
+    ) -> Result<Handover, String> {
         let clock = Clock::now();
         let mut processes = Vec::with_capacity(self.table.entries.len());
         for (key, entry) in &self.table.entries {
@@ -229,6 +245,7 @@ impl Supervisor {
             processes,
             guardian,
             listeners: [None; 3],
+            events,
         })
     }
 
@@ -239,7 +256,14 @@ impl Supervisor {
         self.reloads = handover.reloads;
         self.reexecs = handover.reexecs;
         let clock = Clock::now();
-        let mut adopted = 0;
+        // The pools first, without PROCESS_GROUP_ADDED (the listeners heard it already).
+        for group in &self.table.groups {
+            if let Some(pool) = group.config.pool() {
+                self.events
+                    .send(super::groups::pool_message(&group.config.name, pool));
+            }
+        }
+        let mut pipes = Vec::with_capacity(handover.processes.len());
         for handed in &handover.processes {
             let key = (handed.group.clone(), handed.name.clone());
             if !self.table.entries.contains_key(&key) {
@@ -257,12 +281,7 @@ impl Supervisor {
             };
             entry.process = crate::process::machine::Process::from_record(&handed.record, clock);
             entry.generation = generation;
-            let own = |fd: Option<i32>| {
-                // SAFETY: the vigild before us kept this fd open across the exec for this
-                // process alone; it is owned from here on.
-                fd.map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-            };
-            if let Some(stdin) = own(handed.stdin) {
+            if let Some(stdin) = owned(handed.stdin) {
                 let pending = base64::engine::general_purpose::STANDARD
                     .decode(&handed.stdin_pending)
                     .unwrap_or_default();
@@ -276,19 +295,14 @@ impl Supervisor {
                     .ok();
             }
             let pid = entry.process.state().pid();
-            if let Some(pid) = pid {
-                self.table.pids.insert(pid, key.clone());
-                self.reaper.watch(pid);
+            if let (Some(stdin), Some(_), Some(pid)) = (&entry.stdin, &entry.config.listener, pid) {
+                self.events.send(crate::events::Message::ListenerStarted {
+                    pool: entry.config.group.clone(),
+                    name: entry.config.name.clone(),
+                    pid,
+                    stdin: stdin.clone(),
+                });
             }
-            let Some(entry) = self.table.entries.get_mut(&key) else {
-                continue;
-            };
-            entry.capture_output(
-                (own(handed.pipes[0]), own(handed.pipes[1])),
-                pid.unwrap_or(0),
-                self.strip_ansi,
-                (&self.events, &self.myself),
-            );
             for (timer, after) in timers_left(&handed.record, &entry.config) {
                 if let Some(at) = clock.now.checked_add(after) {
                     self.timers.arm(
@@ -301,8 +315,26 @@ impl Supervisor {
                     );
                 }
             }
+            if let Some(pid) = pid {
+                self.table.pids.insert(pid, key.clone());
+                self.reaper.watch(pid);
+            }
             self.view.touch(&key);
-            adopted += 1;
+            pipes.push((key, pid, handed.pipes));
+        }
+        // The pools' queues and listeners' states before any listener output is read.
+        self.events
+            .send(crate::events::Message::Adopt(handover.events.clone()));
+        let adopted = pipes.len();
+        for (key, pid, [stdout, stderr]) in pipes {
+            if let Some(entry) = self.table.entries.get_mut(&key) {
+                entry.capture_output(
+                    (owned(stdout), owned(stderr)),
+                    pid.unwrap_or(0),
+                    self.strip_ansi,
+                    (&self.events, &self.myself),
+                );
+            }
         }
         let took = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -310,7 +342,15 @@ impl Supervisor {
                 (now.as_secs_f64() - handover.asked_at).max(0.0) * 1000.0
             });
         tracing::info!("reexec: adopted {adopted} processes in {took:.0} ms");
+        self.adopted = Some(Event::reexec(&handover.vigil_version, adopted, took));
     }
+}
+
+/// An fd the vigild before kept open across the exec for one process alone.
+fn owned(fd: Option<i32>) -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: the record names each fd once, for the pipe it was at the handover, and
+    // nothing in this image has it yet; it is owned from here on.
+    fd.map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 /// The timers a handed-over process had armed, with the time each had left: STARTING's
