@@ -214,3 +214,49 @@ pub fn running_binary() -> io::Result<PathBuf> {
         None => exe,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Handover {
+        Handover {
+            version: VERSION,
+            vigil_version: "0.1.0".into(),
+            asked_at: 1.5,
+            reexecs: 1,
+            reloads: 0,
+            processes: Vec::new(),
+            guardian: Some((7, 42)),
+            listeners: [Some(5), None, None],
+            events: crate::events::EventsRecord::default(),
+        }
+    }
+
+    #[test]
+    fn a_record_reads_back_and_names_its_fds() {
+        let fd = write(&record()).expect("write");
+        let raw = fd.as_raw_fd();
+        std::mem::forget(fd);
+        let read = read(raw).expect("read");
+        assert_eq!(read.guardian, Some((7, 42)));
+        assert_eq!(read.fds(), vec![5, 7]);
+    }
+
+    #[test]
+    fn a_record_from_a_newer_vigil_is_refused_naming_both_versions() {
+        let mut newer = serde_json::to_value(record()).expect("JSON");
+        newer["version"] = serde_json::json!(VERSION + 1);
+        newer["vigil_version"] = serde_json::json!("9.9.9");
+        let mut file = tempfile::tempfile().expect("temp file");
+        file.write_all(newer.to_string().as_bytes()).expect("write");
+        file.rewind().expect("rewind");
+        let raw = OwnedFd::from(file);
+        let fd = raw.as_raw_fd();
+        std::mem::forget(raw);
+        let err = read(fd).expect_err("refused").to_string();
+        assert!(err.contains("written by vigil 9.9.9"), "{err}");
+        assert!(err.contains(env!("CARGO_PKG_VERSION")), "{err}");
+        assert!(err.contains(&format!("version {}", VERSION + 1)), "{err}");
+    }
+}

@@ -353,3 +353,41 @@ fn a_listener_pool_its_queue_and_its_protocol_carry_over_and_hear_vigil_reexec()
         "the first starts and the restarts: {events}"
     );
 }
+
+#[test]
+fn a_stop_in_progress_carries_over_and_escalates_on_time() {
+    let port = free_port();
+    let vigild = Vigild::with_config(&format!(
+        "{}[program:stubborn]\ncommand={} -c 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(\"ignoring\", flush=True); time.sleep(600)'\n\
+         startsecs=0\nstopwaitsecs=3\n",
+        control(port),
+        venv_python().display()
+    ));
+    let stubborn = pid(&vigild, "stubborn");
+    assert!(
+        wait_until(|| vigilctl_tail_has(&vigild, "ignoring")),
+        "the program never said it ignores TERM"
+    );
+    assert_eq!(
+        call(port, "supervisor.stopProcess", "'stubborn', False"),
+        "true"
+    );
+    wait_status(&vigild, "stubborn", &["STOPPING"]);
+    reexec(&vigild, &[]);
+    assert!(status_line(&vigild, "stubborn").contains("STOPPING"));
+    let log = vigild.wait_log("stopped: stubborn (terminated by SIGKILL)");
+    let after = log
+        .split("reexec: adopted 1 processes")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        after.contains("killing 'stubborn'") || after.contains("stopped: stubborn"),
+        "the escalation came from the new image: {log}"
+    );
+    assert!(!alive(stubborn));
+}
+
+/// Whether the program's stdout tail holds `text`.
+fn vigilctl_tail_has(vigild: &Vigild, text: &str) -> bool {
+    vigild.vigilctl(&["tail", "stubborn"]).1.contains(text)
+}

@@ -1,6 +1,6 @@
 //! One process's runtime record as a vigild handing its fleet to a new vigild writes it
-//! (`vigilctl reexec`): the state with its pid, the times, the counts and the crash-loop
-//! detector, with every monotonic time as seconds before the handover (an `Instant` means
+//! (`vigilctl reexec`): the state with its pid, the times, the counts, the crash-loop
+//! detector and the timers it has armed, with every monotonic time as seconds before the handover (an `Instant` means
 //! nothing to another process image) and wall-clock times as seconds since the epoch.
 //! Only the record and its checks live here; `Process::to_record`/`from_record` (in
 //! `machine.rs`, which owns the fields) convert.
@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::state::Health;
 
-/// A process's state as handed over. Only the states a handover carries: STOPPING and
-/// UNKNOWN refuse it (a stop's escalation and an unknown child are left to finish first).
+/// A process's state as handed over. UNKNOWN is not carried (a handover waits for it to
+/// end).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "UPPERCASE")]
 pub enum StateRecord {
@@ -38,6 +38,15 @@ pub enum StateRecord {
         delay: f64,
         /// vigil's crash-loop delay rather than supervisord's start-up back-off.
         crash_loop: bool,
+    },
+    /// STOPPING: the stop signal was sent; its escalation is among the handed timers.
+    Stopping {
+        /// The child.
+        pid: i32,
+        /// Why the stop was asked for.
+        reason: super::tally::ExitReason,
+        /// The child's last health verdict.
+        health: Option<HealthRecord>,
     },
     /// EXITED.
     Exited,
@@ -114,4 +123,7 @@ pub struct ProcessRecord {
     pub signalled: bool,
     /// The child's process group.
     pub group: i32,
+    /// The timers armed for it, each with the seconds it had left.
+    #[serde(default)]
+    pub timers: Vec<(super::step::Timer, f64)>,
 }

@@ -212,8 +212,8 @@ impl Process {
 /// A handover (`vigilctl reexec`): the record a vigild writes, the process a new one
 /// makes of it.
 impl Process {
-    /// This process as a handover record at `clock`; None in the states a handover does
-    /// not carry (STOPPING, UNKNOWN).
+    /// This process as a handover record at `clock` (without its timers, which the
+    /// supervisor holds); None in UNKNOWN, which a handover does not carry.
     pub fn to_record(&self, clock: Clock) -> Option<ProcessRecord> {
         let ago = |at: Instant| clock.now.saturating_duration_since(at).as_secs_f64();
         let state = match self.state {
@@ -231,9 +231,18 @@ impl Process {
                 delay: retry.delay.as_secs_f64(),
                 crash_loop: retry.crash_loop,
             },
+            State::Stopping {
+                pid,
+                reason,
+                health,
+            } => StateRecord::Stopping {
+                pid,
+                reason,
+                health: health.map(Into::into),
+            },
             State::Exited => StateRecord::Exited,
             State::Fatal => StateRecord::Fatal,
-            State::Stopping { .. } | State::Unknown { .. } => return None,
+            State::Unknown { .. } => return None,
         };
         let epoch = |at: Option<SystemTime>| at.and_then(crate::timefmt::epoch_seconds);
         Some(ProcessRecord {
@@ -254,6 +263,7 @@ impl Process {
             crash_loop: self.crash_loop.to_record(clock.now),
             signalled: self.signalled,
             group: self.group,
+            timers: Vec::new(),
         })
     }
 
@@ -281,6 +291,15 @@ impl Process {
                     delay: seconds(delay),
                     crash_loop,
                 },
+            },
+            StateRecord::Stopping {
+                pid,
+                reason,
+                health,
+            } => State::Stopping {
+                pid,
+                reason,
+                health: health.map(Into::into),
             },
             StateRecord::Exited => State::Exited,
             StateRecord::Fatal => State::Fatal,

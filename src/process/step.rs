@@ -11,7 +11,7 @@ use super::state::StateKind;
 use super::tally::ExitReason;
 
 /// The timers a process can have armed (at most one at a time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Timer {
     /// Promote STARTING to RUNNING.
     StartSecs,

@@ -5,7 +5,7 @@ use super::exit::ExitOutcome;
 use crate::config::ProcessConfig;
 
 /// Why a child ended, as `vigil_process_exits_total{reason}` counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitReason {
     /// On its own, with a code in `exitcodes`.
     Expected,

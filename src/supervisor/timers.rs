@@ -95,6 +95,14 @@ impl<T> Deadlines<T> {
         due
     }
 
+    /// Every item armed and when it is due, in no order (stale ones included: the caller
+    /// knows which are live); for a handover's record, once.
+    pub fn armed(&self) -> impl Iterator<Item = (Instant, &T)> {
+        self.heap
+            .iter()
+            .map(|Reverse(armed)| (armed.at, &armed.item))
+    }
+
     /// Drops everything (on reload, when the table is rebuilt).
     pub fn clear(&mut self) {
         self.heap.clear();

@@ -1161,7 +1161,7 @@ fn a_handover_record_gives_back_the_same_process() {
         "{after_left} / {before_left}"
     );
     assert_eq!(q.crash_loop.recent_crashes(), p.crash_loop.recent_crashes());
-    // STOPPING is not carried.
+    // STOPPING is carried with its reason.
     let mut stopping = Process::default();
     stopping
         .apply(Input::Spawned { pid: 50 }, &cfg, at(base, 0))
@@ -1169,5 +1169,11 @@ fn a_handover_record_gives_back_the_same_process() {
     stopping
         .apply(Input::Stop, &cfg, at(base, 0))
         .expect("stop");
-    assert_eq!(stopping.to_record(at(base, 0)), None);
+    let record = stopping
+        .to_record(at(base, 0))
+        .expect("STOPPING is carried");
+    assert_eq!(
+        Process::from_record(&record, at(base, 1)).state,
+        stopping.state
+    );
 }

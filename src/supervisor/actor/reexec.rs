@@ -4,14 +4,15 @@
 //! timers, their pipes captured again into the same log files.
 //!
 //! A handover carries what this module checks for; what it does not carry yet (cgroups,
-//! fcgi sockets, `ready=notify`/`ready=fd` programs that are not
-//! stopped, a process being stopped, starts in progress) refuses it with a fault that says
+//! fcgi sockets, `ready=notify`/`ready=fd` programs that are not stopped, an UNKNOWN
+//! process, starts in progress) refuses it with a fault that says
 //! so, and the fleet goes on untouched. What was queued for a child's stdin and not written
 //! yet goes in the record, for the new image to write.
 
 use std::os::fd::FromRawFd;
 
 use base64::Engine as _;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -20,7 +21,6 @@ use crate::config::Readiness;
 use crate::handover::{HandedProcess, Handover};
 use crate::logs::capture::Drained;
 use crate::namespec;
-use crate::process::handover::StateRecord;
 use crate::process::state::State;
 use crate::process::stdin::Feeder;
 use crate::process::step::Timer;
@@ -125,15 +125,12 @@ impl Supervisor {
             let config = &entry.config;
             let state = entry.process.state();
             let live = state.pid().is_some();
-            let why = if config.fcgi_socket.is_some() {
+            let why: Option<String> = if config.fcgi_socket.is_some() {
                 Some("fcgi-program sockets are not carried over by a handover yet".into())
             } else if entry.pending_start.is_some() {
                 Some("it is being started".into())
-            } else if matches!(state, State::Stopping { .. } | State::Unknown { .. }) {
-                Some(format!(
-                    "it is {}: try again once it has stopped",
-                    state.name()
-                ))
+            } else if matches!(state, State::Unknown { .. }) {
+                Some("it is UNKNOWN: try again once it has ended".into())
             } else if live && !matches!(config.ready, Readiness::StartSecs | Readiness::HealthCheck)
             {
                 Some("its ready= is not carried over by a handover yet".into())
@@ -205,14 +202,28 @@ impl Supervisor {
         events: crate::events::EventsRecord,
     ) -> Result<Handover, String> {
         let clock = Clock::now();
+        // The live timers of every process, each with the time it has left.
+        let mut timers: HashMap<&ProcKey, Vec<(Timer, f64)>> = HashMap::new();
+        for (at, due) in self.timers.armed() {
+            let live = self
+                .table
+                .entries
+                .get(&due.key)
+                .is_some_and(|entry| entry.generation == due.generation);
+            if live {
+                let left = at.saturating_duration_since(clock.now).as_secs_f64();
+                timers.entry(&due.key).or_default().push((due.timer, left));
+            }
+        }
         let mut processes = Vec::with_capacity(self.table.entries.len());
         for (key, entry) in &self.table.entries {
-            let Some(record) = entry.process.to_record(clock) else {
+            let Some(mut record) = entry.process.to_record(clock) else {
                 return Err(format!(
                     "{} changed state during the freeze",
                     namespec::of(&key.0, &key.1)
                 ));
             };
+            record.timers = timers.remove(key).unwrap_or_default();
             let pipe = |at: usize| entry.captures[at].as_ref().and_then(Drained::pipe_fd);
             let (stdin, pending) = entry
                 .stdin
@@ -303,13 +314,14 @@ impl Supervisor {
                     stdin: stdin.clone(),
                 });
             }
-            for (timer, after) in timers_left(&handed.record, &entry.config) {
+            for (timer, left) in &handed.record.timers {
+                let after = Duration::try_from_secs_f64(*left).unwrap_or_default();
                 if let Some(at) = clock.now.checked_add(after) {
                     self.timers.arm(
                         at,
                         crate::supervisor::timers::Due {
                             key: key.clone(),
-                            timer,
+                            timer: *timer,
                             generation,
                         },
                     );
@@ -351,28 +363,4 @@ fn owned(fd: Option<i32>) -> Option<std::os::fd::OwnedFd> {
     // SAFETY: the record names each fd once, for the pipe it was at the handover, and
     // nothing in this image has it yet; it is owned from here on.
     fd.map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
-}
-
-/// The timers a handed-over process had armed, with the time each had left: STARTING's
-/// `startsecs`, BACKOFF's retry, and the end of a crash loop for a RUNNING process in one.
-fn timers_left(
-    record: &crate::process::handover::ProcessRecord,
-    config: &crate::config::ProcessConfig,
-) -> Vec<(Timer, Duration)> {
-    let ran = Duration::try_from_secs_f64(record.started_ago.unwrap_or(0.0)).unwrap_or_default();
-    match &record.state {
-        StateRecord::Starting { .. } if matches!(config.ready, Readiness::StartSecs) => vec![(
-            Timer::StartSecs,
-            Duration::from_secs(config.startsecs).saturating_sub(ran),
-        )],
-        StateRecord::Backoff { retry_in, .. } => vec![(
-            Timer::Retry,
-            Duration::try_from_secs_f64(*retry_in).unwrap_or_default(),
-        )],
-        StateRecord::Running { .. } if record.crash_loop.looping.is_some() => vec![(
-            Timer::CrashLoopReset,
-            config.crash_loop.reset.saturating_sub(ran),
-        )],
-        _ => Vec::new(),
-    }
 }
