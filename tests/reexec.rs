@@ -391,3 +391,30 @@ fn a_stop_in_progress_carries_over_and_escalates_on_time() {
 fn vigilctl_tail_has(vigild: &Vigild, text: &str) -> bool {
     vigild.vigilctl(&["tail", "stubborn"]).1.contains(text)
 }
+
+#[test]
+fn a_reexec_during_a_rolling_restart_is_refused() {
+    let vigild = Vigild::with_config(&format!(
+        "{CONTROL_SECTIONS}[program:web]\ncommand=/bin/sleep 600\nstartsecs=2\nnumprocs=2\n\
+         process_name=web_%(process_num)d\n"
+    ));
+    wait_status(&vigild, "web:web_1", &["RUNNING"]);
+    let config = vigild.ws.path().join("supervisord.conf");
+    let mut rolling = std::process::Command::new(vigilctl_bin())
+        .arg("-c")
+        .arg(&config)
+        .args(["restart", "--rolling", "web:*"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("vigilctl restart --rolling");
+    // web_0 started again: the restart is under way (web_1's turn is still to come).
+    vigild.wait_log_count("spawned: 'web_0'", 2);
+    let (code, out) = vigild.vigilctl(&["reexec"]);
+    let finished = rolling.wait().expect("the rolling restart");
+    assert!(finished.success());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("a rolling restart of web is under way: try again once it is done"),
+        "{out}"
+    );
+}

@@ -499,6 +499,7 @@ fn serve(
             samples,
             events: events.clone(),
             relaunch: Arc::new(crate::handover::Relaunch::new(args)),
+            sequences: Arc::default(),
         };
         // Copies of the listening sockets, which a handover keeps open across its exec.
         let listening = listeners

@@ -48,4 +48,42 @@ pub struct Api {
     pub events: crate::events::Publisher,
     /// What `vigil.reexec` runs the new binary with.
     pub relaunch: Arc<crate::handover::Relaunch>,
+    /// The calls made of several steps that are under way (a rolling restart, a group's
+    /// update, a scale), which a reexec must not cut in two.
+    pub sequences: Arc<Sequences>,
+}
+
+/// The multi-step calls under way, by what they are (`rolling restart of web`).
+#[derive(Debug, Default)]
+pub struct Sequences(std::sync::Mutex<Vec<String>>);
+
+impl Sequences {
+    /// `what` is under way until the guard is dropped.
+    pub fn begin(self: &Arc<Self>, what: String) -> Sequence {
+        self.lock().push(what.clone());
+        Sequence(Arc::clone(self), what)
+    }
+
+    /// The first call under way, if any.
+    pub fn first(&self) -> Option<String> {
+        self.lock().first().cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One multi-step call under way, for as long as it lives.
+pub struct Sequence(Arc<Sequences>, String);
+
+impl Drop for Sequence {
+    fn drop(&mut self) {
+        let mut under_way = self.0.lock();
+        if let Some(at) = under_way.iter().position(|what| *what == self.1) {
+            under_way.remove(at);
+        }
+    }
 }

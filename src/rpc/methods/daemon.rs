@@ -160,6 +160,7 @@ pub(super) fn send_remote_comm_event(api: &Api, args: Args<'_>) -> Outcome {
 /// only those restart.
 pub(super) async fn update_process_group(api: &Api, args: Args<'_>) -> Outcome {
     let group = args.string()?;
+    let _under_way = api.sequences.begin(format!("an update of {group}"));
     let request = group.to_string();
     let stale = ask(api, |reply| Control::StaleMembers(request, reply))
         .await?

@@ -61,6 +61,7 @@ pub(super) async fn rolling_restart(api: &Api, args: Args<'_>) -> Outcome {
     let (group, batch, wait_healthy) = args.group_batch_and_wait()?;
     let group = Namespec::parse(group).group().to_string();
     let members = lookup::group_members(api, &group)?;
+    let _under_way = api.sequences.begin(format!("a rolling restart of {group}"));
     let batch = usize::try_from(batch.max(1)).unwrap_or(1);
     let mut restarted = Vec::new();
     for (number, chunk) in members.chunks(batch).enumerate() {

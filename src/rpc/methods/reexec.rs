@@ -31,7 +31,18 @@ pub(super) async fn reexec(api: &Api, args: Args<'_>) -> Outcome {
     } else {
         PathBuf::from(path)
     };
+    if let Some(under_way) = api.sequences.first() {
+        return Err(failed(format!(
+            "{under_way} is under way: try again once it is done"
+        )));
+    }
     let version = preflight(api, &binary).await?;
+    // The pre-flight took a while: a sequence may have begun meanwhile.
+    if let Some(under_way) = api.sequences.first() {
+        return Err(failed(format!(
+            "{under_way} is under way: try again once it is done"
+        )));
+    }
     api.handle
         .request(move |reply| Control::Reexec {
             binary,

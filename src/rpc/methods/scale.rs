@@ -24,6 +24,7 @@ const MOST: u32 = 10_000;
 pub(super) async fn scale_group(api: &Api, args: Args<'_>) -> Outcome {
     let (name, wanted) = args.string_and_int()?;
     let group = crate::namespec::Namespec::parse(name).group().to_string();
+    let _under_way = api.sequences.begin(format!("a scale of {group}"));
     let numprocs = u32::try_from(wanted)
         .ok()
         .filter(|n| *n <= MOST)
