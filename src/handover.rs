@@ -68,6 +68,9 @@ pub struct Handover {
     /// The event listener pools: serials, queues, listeners' protocol states.
     #[serde(default)]
     pub events: crate::events::EventsRecord,
+    /// The sd_notify socket (its fd and the name in the children's `NOTIFY_SOCKET`).
+    #[serde(default)]
+    pub notify: Option<(RawFd, String)>,
 }
 
 /// One process as handed over.
@@ -162,6 +165,7 @@ impl Handover {
     pub fn fds(&self) -> Vec<RawFd> {
         let mut fds: Vec<RawFd> = self.listeners.iter().flatten().copied().collect();
         fds.extend(self.guardian.map(|(fd, _)| fd));
+        fds.extend(self.notify.as_ref().map(|(fd, _)| *fd));
         for process in &self.processes {
             fds.extend(process.pipes.iter().flatten());
             fds.extend(process.stdin);
@@ -230,6 +234,7 @@ mod tests {
             guardian: Some((7, 42)),
             listeners: [Some(5), None, None],
             events: crate::events::EventsRecord::default(),
+            notify: None,
         }
     }
 

@@ -418,3 +418,59 @@ fn a_reexec_during_a_rolling_restart_is_refused() {
         "{out}"
     );
 }
+
+/// A `ready=notify` program with a watchdog: READY=1, then a WATCHDOG=1 and a `STATUS=tick N`
+/// every 100 ms, written to its plain sd_notify socket (the environment's `NOTIFY_SOCKET`).
+const NOTIFIER: &str = r"
+import os, socket, time
+address = os.environ['NOTIFY_SOCKET']
+if address.startswith('@'):
+    address = '\0' + address[1:]
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+sock.sendto(b'READY=1', address)
+tick = 0
+while True:
+    tick += 1
+    sock.sendto(('WATCHDOG=1\nSTATUS=tick %d' % tick).encode(), address)
+    time.sleep(0.1)
+";
+
+/// The `tick N` a notifier last announced, as its status line shows it.
+fn tick(vigild: &Vigild) -> u32 {
+    let line = status_line(vigild, "notifier");
+    line.split("tick ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_ready_notify_program_with_a_watchdog_goes_on_talking_to_the_new_image() {
+    let ws = Workspace::new();
+    ws.write("notifier.py", NOTIFIER);
+    ws.config(&format!(
+        "{CONTROL_SECTIONS}[program:notifier]\ncommand={} {{dir}}/notifier.py\nready=notify\n\
+         watchdog_sec=1\n",
+        venv_python().display()
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    vigild.wait_log("success: notifier entered RUNNING state, process is ready (ready=notify)");
+    let notifier = pid(&vigild, "notifier");
+    assert!(wait_until(|| tick(&vigild) > 3));
+    reexec(&vigild, &[]);
+    let after = tick(&vigild);
+    // Its notices reach the new image (the status moves on), and its feeds too: more than
+    // two watchdog periods pass without a restart.
+    assert!(
+        wait_until(|| tick(&vigild) > after + 25),
+        "{}",
+        vigild.log()
+    );
+    assert_eq!(pid(&vigild, "notifier"), notifier);
+    assert!(
+        !vigild.log().contains("watchdog: notifier"),
+        "{}",
+        vigild.log()
+    );
+}

@@ -478,7 +478,11 @@ fn serve(
         // The control plane first: it answers while the supervisor opens the log files.
         let (handle, pending) = supervisor::handle();
         // Before the first spawn: `ready=notify` children get its name.
-        if let Err(err) = crate::notify::start(handle.clone()) {
+        // SAFETY: the vigild before us kept the socket open across the exec for us alone.
+        let adopted = handover
+            .and_then(|handover| handover.notify.clone())
+            .map(|(fd, name)| (unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }, name));
+        if let Err(err) = crate::notify::start(handle.clone(), adopted) {
             tracing::error!("cannot open the notify socket ({err}): ready=notify programs will not become ready");
         }
         let events = crate::events::start(identification.clone());

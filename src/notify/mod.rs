@@ -43,6 +43,8 @@ const MAX_FDS: usize = 16;
 
 /// The socket's `NOTIFY_SOCKET` value, once it is bound.
 static SOCKET_NAME: OnceLock<String> = OnceLock::new();
+/// The socket's fd, which a handover keeps open across its exec.
+static SOCKET_FD: OnceLock<RawFd> = OnceLock::new();
 /// The supervisor's own unbound, non-blocking socket for [`barrier`]s.
 static BARRIER_SENDER: OnceLock<OwnedFd> = OnceLock::new();
 /// What a barrier datagram says before its token.
@@ -89,22 +91,30 @@ impl Drop for Place {
     }
 }
 
-/// Binds the socket and starts the thread that receives on it.
-pub fn start(handle: Handle) -> io::Result<()> {
-    let fd = socket(
-        AddressFamily::Unix,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    // Unique on the host even for vigilds that are PID 1 of their own namespaces but share
-    // a network namespace (abstract names live there).
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let name = format!("vigil/{}/{nanos:08x}/notify", std::process::id());
-    bind(fd.as_raw_fd(), &UnixAddr::new_abstract(name.as_bytes())?)?;
+/// Binds the socket (or takes over the one a handover kept, `adopted`: its fd and name,
+/// which running children have in their `NOTIFY_SOCKET`) and starts the thread that
+/// receives on it.
+pub fn start(handle: Handle, adopted: Option<(OwnedFd, String)>) -> io::Result<()> {
+    let (fd, name) = if let Some((fd, name)) = adopted {
+        (fd, name.trim_start_matches('@').to_string())
+    } else {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )?;
+        // Unique on the host even for vigilds that are PID 1 of their own namespaces but
+        // share a network namespace (abstract names live there).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("vigil/{}/{nanos:08x}/notify", std::process::id());
+        bind(fd.as_raw_fd(), &UnixAddr::new_abstract(name.as_bytes())?)?;
+        (fd, name)
+    };
     setsockopt(&fd, sockopt::PassCred, &true)?;
+    let _ = SOCKET_FD.set(fd.as_raw_fd());
     let sender = socket(
         AddressFamily::Unix,
         SockType::Datagram,
@@ -117,6 +127,11 @@ pub fn start(handle: Handle) -> io::Result<()> {
         .name("vigil notify".into())
         .spawn(move || receive(&fd, &handle))?;
     Ok(())
+}
+
+/// vigil `reexec`: the socket's fd and name, for the handover's record.
+pub fn handover() -> Option<(RawFd, String)> {
+    Some((*SOCKET_FD.get()?, socket_name()?.to_string()))
 }
 
 /// Sends barrier `token` through the socket: the supervisor gets
@@ -162,6 +177,15 @@ fn receive(fd: &OwnedFd, handle: &Handle) {
     let own = i32::try_from(std::process::id()).unwrap_or(0);
     let mut buffer = vec![0u8; MAX_MESSAGE + 1];
     loop {
+        // A handover freezes the socket: a notice waits in it for the next vigild, and
+        // one received goes to the supervisor before the freeze is complete.
+        let Some(_operation) = crate::freeze::Operation::begin() else {
+            crate::freeze::thawed_blocking();
+            continue;
+        };
+        if !readable_within(fd, FREEZE_LOOK_MS) {
+            continue;
+        }
         let mut space = nix::cmsg_space!(UnixCredentials, [RawFd; MAX_FDS]);
         let mut iov = [IoSliceMut::new(&mut buffer)];
         let received = recvmsg::<()>(
@@ -289,4 +313,18 @@ fn lineage(pid: i32, own: i32, units: &procfs::Units) -> Lineage {
         at = parent;
     }
     lineage
+}
+
+/// How long the receiving thread waits for a notice before it looks for a freeze again.
+const FREEZE_LOOK_MS: i32 = 50;
+
+/// Whether `fd` has a datagram within `ms` milliseconds.
+fn readable_within(fd: &OwnedFd, ms: i32) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd on the stack, for an fd this thread owns.
+    unsafe { libc::poll(&raw mut pollfd, 1, ms) > 0 }
 }

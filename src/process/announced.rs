@@ -5,7 +5,7 @@
 use crate::notify::Notice;
 
 /// What the program announced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Announced {
     /// Its last `STATUS=`.
     pub status: Option<String>,
@@ -17,7 +17,7 @@ pub struct Announced {
 }
 
 /// A phase a program says it is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {
     /// Reloading its configuration (`RELOADING=1`), until `READY=1`.
     Reloading,

@@ -126,4 +126,10 @@ pub struct ProcessRecord {
     /// The timers armed for it, each with the seconds it had left.
     #[serde(default)]
     pub timers: Vec<(super::step::Timer, f64)>,
+    /// What a `ready=notify` program announced (`STATUS=`, a reload in progress).
+    #[serde(default)]
+    pub announced: super::announced::Announced,
+    /// `watchdog_sec`: seconds until a feed is due, and whether its timer is armed.
+    #[serde(default)]
+    pub watchdog: (Option<f64>, bool),
 }

@@ -264,6 +264,12 @@ impl Process {
             signalled: self.signalled,
             group: self.group,
             timers: Vec::new(),
+            announced: self.announced.clone(),
+            watchdog: (
+                self.watchdog_due
+                    .map(|due| due.saturating_duration_since(clock.now).as_secs_f64()),
+                self.watchdog_armed,
+            ),
         })
     }
 
@@ -327,9 +333,9 @@ impl Process {
             crash_loop: CrashLoop::from_record(&record.crash_loop, clock.now),
             signalled: record.signalled,
             oom_killed: false,
-            announced: Announced::default(),
-            watchdog_due: None,
-            watchdog_armed: false,
+            announced: record.announced.clone(),
+            watchdog_due: record.watchdog.0.map(|due| clock.now + seconds(due)),
+            watchdog_armed: record.watchdog.1,
             group: record.group,
         }
     }

@@ -130,8 +130,10 @@ pub enum Control {
         /// Answered with the outcome.
         reply: Reply,
     },
-    /// vigil `reexec`: every child pipe is frozen, with the listener pools' state (None:
-    /// the pipes could not be frozen in time).
+    /// vigil `reexec`: every child pipe and the notify socket are frozen (or could not be,
+    /// in time); what came before is in the supervisor's queue ahead of this.
+    PipesFrozen(bool),
+    /// vigil `reexec`: the listener pools' state for the record (None: the freeze failed).
     Frozen(Option<crate::events::EventsRecord>),
     /// vigil `reexec`'s pre-flight: run `argv` (vigild's environment, stdout and stderr
     /// into one pipe) as a child whose exit the supervisor hands back, as a health probe's.

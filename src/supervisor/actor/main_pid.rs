@@ -27,6 +27,13 @@ pub(super) struct MainPids {
     former: HashMap<i32, (ProcKey, Option<i32>)>,
 }
 
+impl MainPids {
+    /// Whether an exit waits for its barrier (a handover waits for it).
+    pub(super) fn holds_an_exit(&self) -> bool {
+        !self.held.is_empty()
+    }
+}
+
 impl Supervisor {
     /// Holds `pid`'s exit until the notify socket has handed over what came before it,
     /// when `pid` is a `ready=notify` process's child; false when it is to be handled now.

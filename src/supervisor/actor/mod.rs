@@ -355,6 +355,10 @@ impl Supervisor {
             Control::Alive(reply) => {
                 let _ = reply.send(());
             }
+            Control::PipesFrozen(frozen) => self.pipes_frozen(frozen),
+            // What programs said before the freeze was complete: taken in, as it changes
+            // no child (no dependent waits: a handover refuses while one does).
+            control @ (Control::Notified(_) | Control::NotifyBarrier(_)) => self.handle(control),
             control if self.handing.is_some() => self.deferred.push(control),
             control => self.handle(control),
         }
@@ -369,7 +373,7 @@ impl Supervisor {
                 reply,
             } => self.begin_handover(binary, version, reply),
             // Only ever in a handover, which handle_or_defer takes care of.
-            Control::Frozen(_) => {}
+            Control::Frozen(_) | Control::PipesFrozen(_) => {}
             Control::RunCommand { argv, reply } => {
                 let _ = reply.send(self.run_command(&argv));
             }

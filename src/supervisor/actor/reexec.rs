@@ -4,8 +4,8 @@
 //! timers, their pipes captured again into the same log files.
 //!
 //! A handover carries what this module checks for; what it does not carry yet (cgroups,
-//! fcgi sockets, `ready=notify`/`ready=fd` programs that are not stopped, an UNKNOWN
-//! process, starts in progress) refuses it with a fault that says
+//! fcgi sockets, a `ready=fd`/`ready=log` program still STARTING, an UNKNOWN process,
+//! starts in progress) refuses it with a fault that says
 //! so, and the fleet goes on untouched. What was queued for a child's stdin and not written
 //! yet goes in the record, for the new image to write.
 
@@ -57,17 +57,28 @@ impl Supervisor {
             asked_at: SystemTime::now(),
         });
         let myself = self.myself.clone();
+        tokio::spawn(async move {
+            let frozen = crate::freeze::freeze(FREEZE_LIMIT).await;
+            if let Some(supervisor) = myself.upgrade() {
+                let _ = supervisor.send(Control::PipesFrozen(frozen));
+            }
+        });
+    }
+
+    /// The pipes and the notify socket are frozen, and what they brought before has been
+    /// taken in: the listener pools' state next (the dispatcher has then had every event
+    /// the supervisor published), or the handover given up.
+    pub(super) fn pipes_frozen(&mut self, frozen: bool) {
+        let myself = self.myself.clone();
         let events = self.events.clone();
         tokio::spawn(async move {
-            // Frozen pipes first: no listener output or event write is then on its way, and
-            // the dispatcher's state is final once it has taken what was sent before.
-            let frozen = if crate::freeze::freeze(FREEZE_LIMIT).await {
-                events.hand_over().await
+            let record = if frozen {
+                Some(events.hand_over().await.unwrap_or_default())
             } else {
                 None
             };
             if let Some(supervisor) = myself.upgrade() {
-                let _ = supervisor.send(Control::Frozen(frozen));
+                let _ = supervisor.send(Control::Frozen(record));
             }
         });
     }
@@ -117,6 +128,9 @@ impl Supervisor {
         if !self.stopping_after_dependents.is_empty() || !self.stop_level.is_empty() {
             return Some("processes are being stopped: try again once they are".into());
         }
+        if self.main_pids.holds_an_exit() {
+            return Some("an exit is being handled: try again in a moment".into());
+        }
         if self.table.cgroups.is_some() {
             return Some("cgroup_root is not carried over by a handover yet".into());
         }
@@ -124,18 +138,16 @@ impl Supervisor {
             let name = namespec::of(&key.0, &key.1);
             let config = &entry.config;
             let state = entry.process.state();
-            let live = state.pid().is_some();
             let why: Option<String> = if config.fcgi_socket.is_some() {
                 Some("fcgi-program sockets are not carried over by a handover yet".into())
             } else if entry.pending_start.is_some() {
                 Some("it is being started".into())
             } else if matches!(state, State::Unknown { .. }) {
                 Some("it is UNKNOWN: try again once it has ended".into())
-            } else if live && !matches!(config.ready, Readiness::StartSecs | Readiness::HealthCheck)
+            } else if matches!(state, State::Starting { .. })
+                && matches!(config.ready, Readiness::Fd(_) | Readiness::Log(_))
             {
-                Some("its ready= is not carried over by a handover yet".into())
-            } else if live && config.watchdog.is_some() {
-                Some("watchdog_sec is not carried over by a handover yet".into())
+                Some("it is STARTING with ready=fd or ready=log: try again once it is ready".into())
             } else {
                 None
             };
@@ -257,6 +269,7 @@ impl Supervisor {
             guardian,
             listeners: [None; 3],
             events,
+            notify: crate::notify::handover(),
         })
     }
 
