@@ -71,6 +71,9 @@ pub struct Handover {
     /// The sd_notify socket (its fd and the name in the children's `NOTIFY_SOCKET`).
     #[serde(default)]
     pub notify: Option<(RawFd, String)>,
+    /// The fcgi-programs' sockets, by program.
+    #[serde(default)]
+    pub fcgi: Vec<(String, RawFd)>,
 }
 
 /// One process as handed over.
@@ -116,6 +119,18 @@ pub enum HandoverError {
         /// This vigil's version.
         ours: &'static str,
     },
+}
+
+/// The fcgi sockets `handover` names, owned from here on (the new image's table takes them
+/// instead of binding again).
+pub fn fcgi_sockets(handover: &Handover) -> std::collections::HashMap<String, OwnedFd> {
+    handover
+        .fcgi
+        .iter()
+        // SAFETY: the vigild before us kept each socket open across the exec for us alone,
+        // and this is the one place that takes them.
+        .map(|(program, fd)| (program.clone(), unsafe { OwnedFd::from_raw_fd(*fd) }))
+        .collect()
 }
 
 /// Writes `handover` to a memfd that an exec keeps open; returns it.
@@ -166,6 +181,7 @@ impl Handover {
         let mut fds: Vec<RawFd> = self.listeners.iter().flatten().copied().collect();
         fds.extend(self.guardian.map(|(fd, _)| fd));
         fds.extend(self.notify.as_ref().map(|(fd, _)| *fd));
+        fds.extend(self.fcgi.iter().map(|(_, fd)| *fd));
         for process in &self.processes {
             fds.extend(process.pipes.iter().flatten());
             fds.extend(process.stdin);
@@ -179,11 +195,14 @@ impl Handover {
 pub fn exec(binary: &Path, relaunch: &Relaunch, record: &OwnedFd, keep: &[RawFd]) -> io::Error {
     for fd in keep.iter().copied().chain([record.as_raw_fd()]) {
         // SAFETY: F_GETFD/F_SETFD on an fd number; no memory is passed.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags < 0 {
+            // A record naming a closed fd would hand the new image another's descriptor.
+            return io::Error::other(format!("fd {fd}, which the record names, is not open"));
+        }
+        // SAFETY: as above.
         unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-            }
+            libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
         }
     }
     let program = match CString::new(binary.as_os_str().as_bytes()) {
@@ -235,6 +254,7 @@ mod tests {
             listeners: [Some(5), None, None],
             events: crate::events::EventsRecord::default(),
             notify: None,
+            fcgi: Vec::new(),
         }
     }
 

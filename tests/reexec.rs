@@ -228,16 +228,36 @@ fn a_refused_reexec_leaves_the_fleet_running() {
         vigild.log()
     );
     // And what is not carried yet says so.
-    let fcgi = Vigild::with_config(&format!(
-        "{CONTROL_SECTIONS}[fcgi-program:fcgi]\ncommand=/bin/sleep 600\nsocket=unix://{{dir}}/fcgi.sock\nstartsecs=0\n"
+    let starting = Vigild::with_config(&format!(
+        "{CONTROL_SECTIONS}[program:slow]\ncommand=/bin/sleep 600\nready=log:never printed\nready_timeout=60\n"
     ));
-    wait_status(&fcgi, "fcgi", &["RUNNING"]);
-    let (code, out) = fcgi.vigilctl(&["reexec"]);
+    wait_status(&starting, "slow", &["STARTING"]);
+    let (code, out) = starting.vigilctl(&["reexec"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("fcgi: fcgi-program sockets are not carried over by a handover yet"),
+        out.contains("slow: it is STARTING with ready=fd or ready=log: try again once it is ready"),
         "{out}"
     );
+}
+
+#[test]
+fn an_fcgi_programs_socket_goes_over_and_serves_its_next_start() {
+    let vigild = Vigild::with_config(&format!(
+        "{CONTROL_SECTIONS}[fcgi-program:fcgi]\ncommand=/bin/sleep 600\nsocket=unix://{{dir}}/fcgi.sock\nstartsecs=0\n"
+    ));
+    let fcgi = pid(&vigild, "fcgi");
+    let socket_inode =
+        |pid: i32| std::fs::read_link(format!("/proc/{pid}/fd/0")).expect("the child's fd 0");
+    let before = socket_inode(fcgi);
+    reexec(&vigild, &[]);
+    assert_eq!(pid(&vigild, "fcgi"), fcgi);
+    // The next start gets the very socket (not one bound again, which the old one's path
+    // would have refused).
+    let (code, out) = vigild.vigilctl(&["restart", "fcgi"]);
+    assert_eq!(code, 0, "{out}");
+    let again = pid(&vigild, "fcgi");
+    assert_ne!(again, fcgi);
+    assert_eq!(socket_inode(again), before);
 }
 
 #[test]

@@ -382,7 +382,10 @@ pub fn start(
         base_env,
         children,
         (pending.snapshot, pending.changes, pending.myself),
-        (events, handover.is_some()),
+        (
+            events,
+            handover.map(crate::handover::fcgi_sockets),
+        ),
     )?;
     if let Some(handover) = handover {
         actor.adopt(handover);

@@ -455,12 +455,14 @@ impl Table {
 
     /// Builds the table for `config`: every group is added (see [`Table::add_group`]); the
     /// fcgi sockets that could not be created are returned as errors.
-    pub fn build(config: &Config) -> (Table, Vec<String>) {
+    pub fn build(config: &Config, sockets: HashMap<String, OwnedFd>) -> (Table, Vec<String>) {
         let mut table = Table {
             auto_logs: (
                 config.supervisord.childlogdir.clone(),
                 config.supervisord.identifier.clone(),
             ),
+            // A handover's fcgi sockets, by program: not bound again.
+            fcgi_sockets: sockets,
             ..Table::default()
         };
         let mut socket_errors = Vec::new();
@@ -786,7 +788,7 @@ pub mod testing {
     /// fresh directory, which is returned too and must outlive the table's use.
     pub fn table(sections: &str) -> (tempfile::TempDir, Table) {
         let (dir, config) = config(sections);
-        let (table, errors) = Table::build(&config);
+        let (table, errors) = Table::build(&config, std::collections::HashMap::new());
         assert!(errors.is_empty(), "{errors:?}");
         (dir, table)
     }

@@ -172,14 +172,14 @@ impl Supervisor {
             Arc<super::changes::Changes>,
             mpsc::WeakUnboundedSender<Control>,
         ),
-        (events, adopting): (Publisher, bool),
+        (events, adopted_sockets): (Publisher, Option<HashMap<String, std::os::fd::OwnedFd>>),
     ) -> std::io::Result<Self> {
         let settings = &config.supervisord;
         // An adopted fleet's AUTO logs are in use: they are not the last run's leftovers.
-        if !settings.nocleanup && !adopting {
+        if !settings.nocleanup && adopted_sockets.is_none() {
             auto::clean(&settings.childlogdir, &settings.identifier);
         }
-        let (mut table, socket_errors) = Table::build(config);
+        let (mut table, socket_errors) = Table::build(config, adopted_sockets.unwrap_or_default());
         if !socket_errors.is_empty() {
             return Err(std::io::Error::other(socket_errors.join("; ")));
         }

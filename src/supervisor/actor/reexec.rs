@@ -3,8 +3,7 @@
 //! new image, the adoption: the same processes with the same pids, states, counts and
 //! timers, their pipes captured again into the same log files.
 //!
-//! A handover carries what this module checks for; what it does not carry yet (cgroups,
-//! fcgi sockets, a `ready=fd`/`ready=log` program still STARTING, an UNKNOWN process,
+//! A handover carries what this module checks for; what it does not carry yet (cgroups, a `ready=fd`/`ready=log` program still STARTING, an UNKNOWN process,
 //! starts in progress) refuses it with a fault that says
 //! so, and the fleet goes on untouched. What was queued for a child's stdin and not written
 //! yet goes in the record, for the new image to write.
@@ -138,9 +137,7 @@ impl Supervisor {
             let name = namespec::of(&key.0, &key.1);
             let config = &entry.config;
             let state = entry.process.state();
-            let why: Option<String> = if config.fcgi_socket.is_some() {
-                Some("fcgi-program sockets are not carried over by a handover yet".into())
-            } else if entry.pending_start.is_some() {
+            let why: Option<String> = if entry.pending_start.is_some() {
                 Some("it is being started".into())
             } else if matches!(state, State::Unknown { .. }) {
                 Some("it is UNKNOWN: try again once it has ended".into())
@@ -177,14 +174,18 @@ impl Supervisor {
         match made {
             Ok(handover) => {
                 // The record names their fds, which must outlive this task until the exec:
-                // a guardian that saw its pipe close would kill the fleet, and a feeder
-                // whose last handle went would close the child's stdin.
+                // a guardian that saw its pipe close would kill the fleet, a feeder whose
+                // last handle went would close the child's stdin, and a closed fcgi socket's
+                // number could be another fd's by the time the new image takes it.
                 std::mem::forget(std::mem::replace(
                     &mut self.guardian,
                     crate::process::guardian::Guardian::none(),
                 ));
                 for entry in self.table.entries.values_mut() {
                     std::mem::forget(entry.stdin.take());
+                }
+                for (_, socket) in self.table.fcgi_sockets.drain() {
+                    std::mem::forget(socket);
                 }
                 tracing::info!(
                     "reexec: handing over {} processes to {} ({})",
@@ -270,6 +271,12 @@ impl Supervisor {
             listeners: [None; 3],
             events,
             notify: crate::notify::handover(),
+            fcgi: self
+                .table
+                .fcgi_sockets
+                .iter()
+                .map(|(program, fd)| (program.clone(), std::os::fd::AsRawFd::as_raw_fd(fd)))
+                .collect(),
         })
     }
 

@@ -96,7 +96,7 @@ impl Supervisor {
         self.table = Table::default();
         self.strip_ansi = config.supervisord.strip_ansi;
         self.nocleanup = config.supervisord.nocleanup;
-        let (mut table, socket_errors) = Table::build(&config);
+        let (mut table, socket_errors) = Table::build(&config, HashMap::new());
         for error in socket_errors {
             tracing::error!(target: CRITICAL, "{error}");
         }

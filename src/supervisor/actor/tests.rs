@@ -15,7 +15,7 @@ fn supervisor(sections: &str) -> (tempfile::TempDir, Supervisor, Mailbox) {
         Vec::new(),
         (Spawner::default(), Guardian::none(), None),
         (pending.snapshot, pending.changes, pending.myself),
-        (crate::events::start("test".into()), false),
+        (crate::events::start("test".into()), None),
     )
     .expect("actor");
     let mailbox = Mailbox {
