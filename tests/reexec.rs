@@ -494,3 +494,46 @@ fn a_ready_notify_program_with_a_watchdog_goes_on_talking_to_the_new_image() {
         vigild.log()
     );
 }
+
+#[test]
+fn processes_in_cgroups_of_their_own_stay_in_them_across_a_reexec() {
+    let Some(cgroup) = crate::resources::TestCgroup::or_skip("reexec") else {
+        return;
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "supervisord.conf",
+        &cgroup.config(
+            "",
+            &format!("{CONTROL_SECTIONS}[program:boxed]\ncommand=/bin/sleep 600\nstartsecs=0\n"),
+        ),
+    );
+    let vigild = Vigild::start(ws, &[]);
+    let boxed = pid(&vigild, "boxed");
+    let dir = cgroup.0.join("vigil.supervisor/boxed/boxed");
+    let members = || std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    assert!(
+        wait_until(|| members().contains(&boxed.to_string())),
+        "{}",
+        vigild.log()
+    );
+
+    reexec(&vigild, &[]);
+
+    assert_eq!(pid(&vigild, "boxed"), boxed);
+    assert!(members().contains(&boxed.to_string()));
+    assert!(
+        !vigild.log().contains("processes run without cgroups"),
+        "{}",
+        vigild.log()
+    );
+    // The new image uses them: a stop kills the cgroup's members, a start makes it afresh.
+    let (code, out) = vigild.vigilctl(&["restart", "boxed"]);
+    assert_eq!(code, 0, "{out}");
+    let again = pid(&vigild, "boxed");
+    assert!(
+        wait_until(|| members().contains(&again.to_string())),
+        "{}",
+        vigild.log()
+    );
+}

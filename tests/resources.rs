@@ -200,7 +200,7 @@ fn as_root_a_program_gets_a_negative_nice_and_the_realtime_io_class() {
 
 /// A cgroup v2 directory of one test's own, emptied and removed (leaves first) when
 /// dropped.
-struct TestCgroup(std::path::PathBuf);
+pub(crate) struct TestCgroup(pub(crate) std::path::PathBuf);
 
 impl TestCgroup {
     /// A fresh one on this host's cgroup v2 hierarchy; the reason when there is none that
@@ -228,7 +228,7 @@ impl TestCgroup {
 
 impl TestCgroup {
     /// [`TestCgroup::new`], or None after saying why the test is skipped.
-    fn or_skip(name: &str) -> Option<TestCgroup> {
+    pub(crate) fn or_skip(name: &str) -> Option<TestCgroup> {
         TestCgroup::new(name)
             .map_err(|why| eprintln!("skipped: no writable cgroup v2 hierarchy here ({why})"))
             .ok()
@@ -236,7 +236,7 @@ impl TestCgroup {
 
     /// A config whose `[supervisord]` puts each process in a cgroup under this one
     /// (`extra` adds `[supervisord]` lines), followed by `body`.
-    fn config(&self, extra: &str, body: &str) -> String {
+    pub(crate) fn config(&self, extra: &str, body: &str) -> String {
         format!(
             "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\n\
              childlogdir={{dir}}\ncgroup_root={}\n{extra}\n{body}",

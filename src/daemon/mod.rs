@@ -375,8 +375,17 @@ impl Drop for FlushedAtExit {
 
 /// vigil `cgroup_root`: where each process gets its cgroup, said once; none (with the
 /// reason, and the processes run without) where this host has no writable cgroup v2.
-fn cgroups_at(setting: &str, identifier: &str) -> Option<crate::process::cgroup::Cgroups> {
-    match crate::process::cgroup::Cgroups::detect(setting, identifier) {
+fn cgroups_at(
+    setting: &str,
+    identifier: &str,
+    adopting: bool,
+) -> Option<crate::process::cgroup::Cgroups> {
+    let found = if adopting {
+        crate::process::cgroup::Cgroups::adopt(setting, identifier)
+    } else {
+        crate::process::cgroup::Cgroups::detect(setting, identifier)
+    };
+    match found {
         Ok(cgroups) => {
             tracing::info!("cgroups: {}", cgroups.describe());
             Some(cgroups)
@@ -442,7 +451,7 @@ fn serve(
     let cgroups = settings
         .cgroup_root
         .as_deref()
-        .and_then(|setting| cgroups_at(setting, &settings.identifier))
+        .and_then(|setting| cgroups_at(setting, &settings.identifier, handover.is_some()))
         .map(Arc::new);
     warn_unapplied_limits(&config, cgroups.as_deref());
     // Also before the threads: it kills what vigild leaves behind if vigild dies. A

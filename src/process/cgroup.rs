@@ -63,6 +63,16 @@ impl Cgroups {
     /// controllers the root can hand down enabled for it; refused when another vigild's
     /// processes are in it. Blocking (reads /proc, makes directories): at start only.
     pub fn detect(setting: &str, identifier: &str) -> Result<Cgroups, Unavailable> {
+        Cgroups::find(setting, identifier, false)
+    }
+
+    /// The instance cgroup a vigild handed over (`vigilctl reexec`): its processes are
+    /// in it, so it is populated, as [`Cgroups::detect`] refuses.
+    pub fn adopt(setting: &str, identifier: &str) -> Result<Cgroups, Unavailable> {
+        Cgroups::find(setting, identifier, true)
+    }
+
+    fn find(setting: &str, identifier: &str, adopting: bool) -> Result<Cgroups, Unavailable> {
         let mount = cgroup2_mount().ok_or(Unavailable::NoHierarchy)?;
         let root = if setting.trim().eq_ignore_ascii_case("auto") {
             let own = own_cgroup().ok_or(Unavailable::OwnCgroup)?;
@@ -83,7 +93,7 @@ impl Cgroups {
         }
         let instance = root.join(format!("vigil.{identifier}"));
         std::fs::create_dir_all(&instance).map_err(not_writable)?;
-        if Cgroups::populated(&instance) {
+        if !adopting && Cgroups::populated(&instance) {
             return Err(Unavailable::InUse { dir: instance });
         }
         // What the root has, handed down to this instance's cgroup where it may (a root

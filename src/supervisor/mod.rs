@@ -382,10 +382,7 @@ pub fn start(
         base_env,
         children,
         (pending.snapshot, pending.changes, pending.myself),
-        (
-            events,
-            handover.map(crate::handover::fcgi_sockets),
-        ),
+        (events, handover.map(crate::handover::fcgi_sockets)),
     )?;
     if let Some(handover) = handover {
         actor.adopt(handover);

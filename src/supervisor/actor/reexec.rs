@@ -3,10 +3,11 @@
 //! new image, the adoption: the same processes with the same pids, states, counts and
 //! timers, their pipes captured again into the same log files.
 //!
-//! A handover carries what this module checks for; what it does not carry yet (cgroups, a `ready=fd`/`ready=log` program still STARTING, an UNKNOWN process,
-//! starts in progress) refuses it with a fault that says
-//! so, and the fleet goes on untouched. What was queued for a child's stdin and not written
-//! yet goes in the record, for the new image to write.
+//! A handover carries what this module checks for; what it does not carry (a
+//! `ready=fd`/`ready=log` program still STARTING, an UNKNOWN process, starts in progress,
+//! an exit held for the notify socket) refuses it with a fault that says so, and the fleet
+//! goes on untouched. What was queued for a child's stdin and not written yet goes in the
+//! record, for the new image to write.
 
 use std::os::fd::FromRawFd;
 
@@ -130,9 +131,7 @@ impl Supervisor {
         if self.main_pids.holds_an_exit() {
             return Some("an exit is being handled: try again in a moment".into());
         }
-        if self.table.cgroups.is_some() {
-            return Some("cgroup_root is not carried over by a handover yet".into());
-        }
+
         for (key, entry) in &self.table.entries {
             let name = namespec::of(&key.0, &key.1);
             let config = &entry.config;
