@@ -177,15 +177,15 @@ fn receive(fd: &OwnedFd, handle: &Handle) {
     let own = i32::try_from(std::process::id()).unwrap_or(0);
     let mut buffer = vec![0u8; MAX_MESSAGE + 1];
     loop {
+        if !readable(fd) {
+            continue;
+        }
         // A handover freezes the socket: a notice waits in it for the next vigild, and
         // one received goes to the supervisor before the freeze is complete.
         let Some(_operation) = crate::freeze::Operation::begin() else {
             crate::freeze::thawed_blocking();
             continue;
         };
-        if !readable_within(fd, FREEZE_LOOK_MS) {
-            continue;
-        }
         let mut space = nix::cmsg_space!(UnixCredentials, [RawFd; MAX_FDS]);
         let mut iov = [IoSliceMut::new(&mut buffer)];
         let received = recvmsg::<()>(
@@ -315,16 +315,13 @@ fn lineage(pid: i32, own: i32, units: &procfs::Units) -> Lineage {
     lineage
 }
 
-/// How long the receiving thread waits for a notice before it looks for a freeze again.
-const FREEZE_LOOK_MS: i32 = 50;
-
-/// Whether `fd` has a datagram within `ms` milliseconds.
-fn readable_within(fd: &OwnedFd, ms: i32) -> bool {
+/// Waits until `fd` has a datagram (false when the wait was interrupted).
+fn readable(fd: &OwnedFd) -> bool {
     let mut pollfd = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
     };
     // SAFETY: one pollfd on the stack, for an fd this thread owns.
-    unsafe { libc::poll(&raw mut pollfd, 1, ms) > 0 }
+    unsafe { libc::poll(&raw mut pollfd, 1, -1) > 0 }
 }
