@@ -74,6 +74,10 @@ pub struct Handover {
     /// The fcgi-programs' sockets, by program.
     #[serde(default)]
     pub fcgi: Vec<(String, RawFd)>,
+    /// The groups run at another size than their file gives (`vigil.scaleGroup`): the new
+    /// image reads the file at these sizes.
+    #[serde(default)]
+    pub scales: Vec<crate::config::Scaled>,
 }
 
 /// One process as handed over.
@@ -255,6 +259,7 @@ mod tests {
             events: crate::events::EventsRecord::default(),
             notify: None,
             fcgi: Vec::new(),
+            scales: Vec::new(),
         }
     }
 

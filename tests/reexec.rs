@@ -104,7 +104,7 @@ fn kill(pid: i32) {
 fn a_backoff_timer_and_the_crash_loop_carry_over() {
     let vigild = Vigild::with_config(&format!(
         "{CONTROL_SECTIONS}[program:looper]\ncommand=/bin/sh -c 'exit 1'\nstartsecs=0\n\
-         autorestart=true\ncrashloop_threshold=2\nrestart_delay=3\n"
+         autorestart=true\ncrashloop_threshold=2\nrestart_delay=8\n"
     ));
     wait_status(&vigild, "looper", &["BACKOFF"]);
     let (_, crashes) = vigild.vigilctl(&["crashes", "looper"]);
@@ -220,6 +220,14 @@ fn a_refused_reexec_leaves_the_fleet_running() {
         "{out}"
     );
     assert!(out.contains("startsecs=soon"), "{out}");
+    // A valid change not applied yet: the new image would run what the fleet does not.
+    std::fs::write(&config, good.replace("/bin/sleep 600", "/bin/sleep 700")).expect("write");
+    let (code, out) = vigild.vigilctl(&["reexec"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the config file differs from the groups in use (changed: sleeper)"),
+        "{out}"
+    );
     std::fs::write(&config, good).expect("write back");
     assert_eq!(pid(&vigild, "sleeper"), sleeper);
     assert!(
@@ -379,7 +387,7 @@ fn a_stop_in_progress_carries_over_and_escalates_on_time() {
     let port = free_port();
     let vigild = Vigild::with_config(&format!(
         "{}[program:stubborn]\ncommand={} -c 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(\"ignoring\", flush=True); time.sleep(600)'\n\
-         startsecs=0\nstopwaitsecs=3\n",
+         startsecs=0\nstopwaitsecs=8\n",
         control(port),
         venv_python().display()
     ));

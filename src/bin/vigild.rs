@@ -182,7 +182,11 @@ fn main() -> ExitCode {
         config_file: args.configuration.clone(),
         overrides: args.overrides(),
         handover,
-        args: std::env::args().skip(1).collect(),
+        // Not UTF-8 (a path) is kept as near as it can be; std::env::args would panic.
+        args: std::env::args_os()
+            .skip(1)
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect(),
     };
     if args.check_config {
         if args.json {

@@ -259,7 +259,15 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let source = ConfigSource::discover(options)?;
-    let loaded = source.load_at_start().map_err(StartError::Config)?;
+    // A handed-over fleet runs the file at the sizes its groups were scaled to.
+    let loaded = match &options.handover {
+        Some(handover) => source.load_scaled(&Scaling {
+            kept: handover.scales.clone(),
+            asked: None,
+        }),
+        None => source.load_at_start(),
+    }
+    .map_err(StartError::Config)?;
     let config = loaded.config;
     let settings = &config.supervisord;
     let handover = options.handover.as_ref();
@@ -482,6 +490,8 @@ fn serve(
     runtime.block_on(async move {
         // Handlers first: a signal during the first spawns must not kill vigild outright.
         let signals = SignalSource::install().map_err(io_error("installing signal handlers"))?;
+        // A vigild that handed its fleet over held these across its exec (now handled).
+        let _ = handed_signals().thread_unblock();
         let base_env = base_environment(&source.env, &config);
         let identification = config.supervisord.identifier.clone();
         // The control plane first: it answers while the supervisor opens the log files.
@@ -563,6 +573,16 @@ fn serve(
     })
 }
 
+/// The signals vigild acts on, held during a handover's exec.
+fn handed_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::Signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR2};
+    let mut set = nix::sys::signal::SigSet::empty();
+    for signal in [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2] {
+        set.add(signal);
+    }
+    set
+}
+
 /// How long the requests being answered (`vigil.reexec`'s own among them) have before a
 /// handover's exec.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -593,14 +613,17 @@ fn reexec(
     };
     let keep = handover.fds();
     logger.flush();
+    // Held from here until the new image has its handlers (the mask survives the exec):
+    // a SIGTERM in between must not kill vigild with its default action.
+    let _ = handed_signals().thread_block();
     let failed = crate::handover::exec(binary, relaunch, &record, &keep);
     tracing::error!("reexec: cannot exec {}: {failed}", binary.display());
-    if let Ok(running) = crate::handover::running_binary() {
-        tracing::error!("reexec: running {} again instead", running.display());
-        logger.flush();
-        let again = crate::handover::exec(&running, relaunch, &record, &keep);
-        tracing::error!("reexec: cannot exec {} either: {again}", running.display());
-    }
+    // The image running now, even when its file was replaced or removed since.
+    let running = Path::new("/proc/self/exe");
+    tracing::error!("reexec: running this vigild's own image again instead");
+    logger.flush();
+    let again = crate::handover::exec(running, relaunch, &record, &keep);
+    tracing::error!("reexec: cannot exec {} either: {again}", running.display());
     logger.flush();
     StartError::Io {
         about: format!("exec of {}", binary.display()),

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::state::Health;
 
-/// A process's state as handed over. UNKNOWN is not carried (a handover waits for it to
-/// end).
+/// A process's state as handed over. UNKNOWN is not carried (a handover is refused while
+/// a process is in it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "UPPERCASE")]
 pub enum StateRecord {

@@ -110,8 +110,6 @@ impl Feeder {
         let writer = Arc::clone(&shared);
         tokio::spawn(async move {
             write(&writer, pipe).await;
-            // Closed with the pipe, which the writer dropped on its way out.
-            writer.fd.store(-1, Ordering::SeqCst);
         });
         Ok(Feeder {
             handle: Arc::new(Handle { shared }),
@@ -156,9 +154,21 @@ impl Feeder {
     }
 }
 
+/// Marks a feeder's fd closed when dropped.
+struct MarkClosed<'a>(&'a AtomicI32);
+
+impl Drop for MarkClosed<'_> {
+    fn drop(&mut self) {
+        self.0.store(-1, Ordering::SeqCst);
+    }
+}
+
 /// The writer task: writes queued chunks in order as the pipe allows, until every handle is
 /// gone or a write fails.
 async fn write(shared: &Shared, pipe: pipe::Sender) {
+    // Dropped before `pipe` (locals go before parameters): the fd is marked closed before
+    // it is, so a handover never names a number that may be another fd's.
+    let _closing = MarkClosed(&shared.fd);
     loop {
         let front = {
             let queue = shared.lock();

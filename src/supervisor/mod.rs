@@ -127,6 +127,9 @@ pub enum Control {
         binary: std::path::PathBuf,
         /// Its `--version`.
         version: String,
+        /// The config file as the new image will read it (with the scales in effect):
+        /// it must give the groups in use.
+        file: Box<Config>,
         /// Answered with the outcome.
         reply: Reply,
     },

@@ -594,7 +594,6 @@ impl Table {
         history
     }
 
-    /// The stream for one of `process`'s outputs: the one already writing that file, if any.
     /// A handover (`vigilctl reexec`): `key`'s AUTO log streams go on in the files the
     /// vigild before chose (`paths`: stdout, stderr), not in fresh random names.
     pub fn keep_auto_logs(&mut self, key: &ProcKey, paths: &[Option<PathBuf>; 2]) {
@@ -613,6 +612,7 @@ impl Table {
         }
     }
 
+    /// The stream for one of `process`'s outputs: the one already writing that file, if any.
     fn stream_for(
         &mut self,
         process: &ProcessConfig,

@@ -107,7 +107,7 @@ pub(super) async fn reload_config(api: &Api, args: Args<'_>) -> Outcome {
 
 /// The config file read again off the runtime, with the scaled groups at their sizes (as
 /// long as the file allows) and `asked` besides; CANT_REREAD with every problem.
-pub(super) async fn reread(
+pub(in crate::rpc) async fn reread(
     api: &Api,
     asked: Option<crate::config::Asked>,
 ) -> Result<crate::config::Config, Fault> {

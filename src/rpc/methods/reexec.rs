@@ -43,10 +43,13 @@ pub(super) async fn reexec(api: &Api, args: Args<'_>) -> Outcome {
             "{under_way} is under way: try again once it is done"
         )));
     }
+    // The file as the new image will read it, at the sizes groups are scaled to now.
+    let file = super::daemon::reread(api, None).await?;
     api.handle
         .request(move |reply| Control::Reexec {
             binary,
             version,
+            file: Box::new(file),
             reply,
         })
         .await
@@ -133,7 +136,12 @@ async fn run(api: &Api, binary: &Path, args: &[String]) -> Result<String, String
             PREFLIGHT_LIMIT.as_secs()
         ));
     };
-    let output = reading.await.unwrap_or_default();
+    // A grandchild may hold the pipe: what came by the exit and a moment more is kept.
+    let output = tokio::time::timeout(Duration::from_secs(1), reading)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     let text = String::from_utf8_lossy(&output).trim().to_string();
     match outcome {
         crate::process::exit::ExitOutcome::Exited(0) => Ok(text),

@@ -7,6 +7,15 @@ use super::*;
 impl Supervisor {
     /// `reloadConfig`: keeps `config` for later adds; compares it with the groups in use.
     pub(super) fn reread(&mut self, config: Config) -> GroupDiff {
+        let diff = self.diff(&config);
+        self.config = Arc::new(config);
+        self.reloads += 1;
+        self.keep_scales();
+        diff
+    }
+
+    /// How `config`'s groups differ from those in use (added, changed, removed, sorted).
+    pub(super) fn diff(&self, config: &Config) -> GroupDiff {
         let mut diff = GroupDiff::default();
         for group in &config.groups {
             match self.table.group(&group.name) {
@@ -23,9 +32,6 @@ impl Supervisor {
         for names in [&mut diff.added, &mut diff.changed, &mut diff.removed] {
             names.sort();
         }
-        self.config = Arc::new(config);
-        self.reloads += 1;
-        self.keep_scales();
         diff
     }
 

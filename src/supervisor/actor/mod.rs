@@ -359,7 +359,15 @@ impl Supervisor {
             // What programs said before the freeze was complete: taken in, as it changes
             // no child (no dependent waits: a handover refuses while one does).
             control @ (Control::Notified(_) | Control::NotifyBarrier(_)) => self.handle(control),
-            control if self.handing.is_some() => self.deferred.push(control),
+            control if self.handing.is_some() => {
+                // A shutdown or restart must not be lost with the old image: it wins.
+                if let (Some(handing), Control::Shutdown | Control::Restart(..)) =
+                    (&mut self.handing, &control)
+                {
+                    handing.cancelled = Some("a shutdown or restart");
+                }
+                self.deferred.push(control);
+            }
             control => self.handle(control),
         }
         None
@@ -370,8 +378,9 @@ impl Supervisor {
             Control::Reexec {
                 binary,
                 version,
+                file,
                 reply,
-            } => self.begin_handover(binary, version, reply),
+            } => self.begin_handover(binary, version, &file, reply),
             // Only ever in a handover, which handle_or_defer takes care of.
             Control::Frozen(_) | Control::PipesFrozen(_) => {}
             Control::RunCommand { argv, reply } => {

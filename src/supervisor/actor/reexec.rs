@@ -28,8 +28,9 @@ use crate::supervisor::{ProbeChild, Reply};
 
 /// How long the pipes' readers and writers may take to stop for the freeze.
 const FREEZE_LIMIT: Duration = Duration::from_secs(10);
-/// How long a stalled guardian may take to read what it has not been told yet.
-const GUARDIAN_LIMIT: Duration = Duration::from_secs(2);
+/// How long a stalled guardian may take to read what it has not been told yet (the actor
+/// waits that long at most, once, while the fleet is frozen anyway).
+const GUARDIAN_LIMIT: Duration = Duration::from_millis(200);
 
 /// A handover under way: the freeze is being waited for.
 pub(super) struct Handing {
@@ -41,12 +42,21 @@ pub(super) struct Handing {
     reply: Reply,
     /// When it was asked for.
     asked_at: SystemTime,
+    /// Why it must be given up, if something came meanwhile that a handover would lose (a
+    /// shutdown or restart asked for during the freeze).
+    pub(super) cancelled: Option<&'static str>,
 }
 
 impl Supervisor {
     /// `vigil.reexec`: begins the handover to `binary`, or refuses it saying why.
-    pub(super) fn begin_handover(&mut self, binary: PathBuf, version: String, reply: Reply) {
-        if let Some(why) = self.handover_refusal() {
+    pub(super) fn begin_handover(
+        &mut self,
+        binary: PathBuf,
+        version: String,
+        file: &Config,
+        reply: Reply,
+    ) {
+        if let Some(why) = self.handover_refusal().or_else(|| self.file_differs(file)) {
             let _ = reply.send(Err(Refusal::Failed(why)));
             return;
         }
@@ -55,6 +65,7 @@ impl Supervisor {
             version,
             reply,
             asked_at: SystemTime::now(),
+            cancelled: None,
         });
         let myself = self.myself.clone();
         tokio::spawn(async move {
@@ -73,7 +84,10 @@ impl Supervisor {
         let events = self.events.clone();
         tokio::spawn(async move {
             let record = if frozen {
-                Some(events.hand_over().await.unwrap_or_default())
+                tokio::time::timeout(FREEZE_LIMIT, events.hand_over())
+                    .await
+                    .ok()
+                    .map(Option::unwrap_or_default)
             } else {
                 None
             };
@@ -108,6 +122,30 @@ impl Supervisor {
         })
     }
 
+    /// Why the fleet cannot be handed over to an image that reads `file`: the groups in
+    /// use must be the file's, as a reread would find them (the new image runs the file).
+    fn file_differs(&self, file: &Config) -> Option<String> {
+        let diff = self.diff(file);
+        if diff.added.is_empty() && diff.changed.is_empty() && diff.removed.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for (what, names) in [
+            ("changed", &diff.changed),
+            ("added", &diff.added),
+            ("removed", &diff.removed),
+        ] {
+            if !names.is_empty() {
+                parts.push(format!("{what}: {}", names.join(", ")));
+            }
+        }
+        Some(format!(
+            "the config file differs from the groups in use ({}): apply it first \
+             (vigilctl reread and update) or undo the change",
+            parts.join("; ")
+        ))
+    }
+
     /// Why the fleet cannot be handed over now, if it cannot.
     fn handover_refusal(&self) -> Option<String> {
         if self.handing.is_some() {
@@ -127,6 +165,13 @@ impl Supervisor {
         }
         if !self.stopping_after_dependents.is_empty() || !self.stop_level.is_empty() {
             return Some("processes are being stopped: try again once they are".into());
+        }
+        if self.spawner.helper_pids().is_empty() {
+            return Some(
+                "vigild starts children itself (no spawner helper): they would not survive \
+                 its exec"
+                    .into(),
+            );
         }
         if self.main_pids.holds_an_exit() {
             return Some("an exit is being handled: try again in a moment".into());
@@ -162,7 +207,9 @@ impl Supervisor {
     ) -> Option<(PathBuf, Box<Handover>)> {
         let handing = self.handing.take()?;
         let handed_events = events.is_some();
-        let made = if let Some(events) = events {
+        let made = if let Some(why) = handing.cancelled {
+            Err(format!("{why} was asked for meanwhile"))
+        } else if let Some(events) = events {
             self.handover_record(handing.asked_at, events)
         } else {
             Err(format!(
@@ -214,6 +261,20 @@ impl Supervisor {
         events: crate::events::EventsRecord,
     ) -> Result<Handover, String> {
         let clock = Clock::now();
+        // A child reaped before the freeze whose end is still being handled (a listener's
+        // drain) shows a pid that is gone: the record would make a ghost of it.
+        for (key, entry) in &self.table.entries {
+            if let Some(pid) = entry.process.state().pid() {
+                let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                    == Err(nix::errno::Errno::ESRCH);
+                if gone {
+                    return Err(format!(
+                        "{} ended during the freeze",
+                        namespec::of(&key.0, &key.1)
+                    ));
+                }
+            }
+        }
         // The live timers of every process, each with the time it has left.
         let mut timers: HashMap<&ProcKey, Vec<(Timer, f64)>> = HashMap::new();
         for (at, due) in self.timers.armed() {
@@ -270,6 +331,7 @@ impl Supervisor {
             listeners: [None; 3],
             events,
             notify: crate::notify::handover(),
+            scales: self.scales.clone(),
             fcgi: self
                 .table
                 .fcgi_sockets
@@ -285,6 +347,8 @@ impl Supervisor {
     pub(in crate::supervisor) fn adopt(&mut self, handover: &Handover) {
         self.reloads = handover.reloads;
         self.reexecs = handover.reexecs;
+        self.scales.clone_from(&handover.scales);
+        self.view.rescale(self.scales.clone());
         let clock = Clock::now();
         // The pools first, without PROCESS_GROUP_ADDED (the listeners heard it already).
         for group in &self.table.groups {
