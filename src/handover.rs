@@ -99,6 +99,9 @@ pub struct HandedProcess {
     /// Its stdout and stderr log files (AUTO names are chosen at random: the new image must
     /// go on with the same files).
     pub logs: [Option<PathBuf>; 2],
+    /// What its streams' filters held (an unfinished JSON line, a capture-mode block).
+    #[serde(default)]
+    pub held: [Option<crate::logs::filters::Held>; 2],
 }
 
 /// Why a record could not be written, read or acted on.

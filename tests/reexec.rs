@@ -545,3 +545,33 @@ fn processes_in_cgroups_of_their_own_stay_in_them_across_a_reexec() {
         vigild.log()
     );
 }
+
+#[test]
+fn a_json_line_begun_before_the_handover_ends_in_one_record_after_it() {
+    let vigild = Vigild::with_config(&format!(
+        "{CONTROL_SECTIONS}[program:half]\ncommand=/bin/sh -c 'printf \"begun before \"; \
+         while [ ! -e {{dir}}/go ]; do sleep 0.05; done; printf \"and ended after\\n\"; exec sleep 600'\n\
+         startsecs=0\nstdout_logfile={{dir}}/half.log\nstdout_logfile_format=json\n"
+    ));
+    let half = pid(&vigild, "half");
+    // The first half has reached vigild (held as an unfinished line), not the file.
+    assert!(wait_until(|| vigild
+        .vigilctl(&["status", "half"])
+        .1
+        .contains("RUNNING")));
+    reexec(&vigild, &[]);
+    assert_eq!(pid(&vigild, "half"), half);
+    vigild.ws.write("go", "");
+    assert!(
+        wait_until(|| vigild.ws.read("half.log").contains("ended after")),
+        "{}",
+        vigild.ws.read("half.log")
+    );
+    let log = vigild.ws.read("half.log");
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("\"line\"")).collect();
+    assert_eq!(lines.len(), 1, "one record: {log}");
+    assert!(
+        lines[0].contains("\"line\":\"begun before and ended after\""),
+        "{log}"
+    );
+}

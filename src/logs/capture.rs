@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use super::filters::{AnsiStripper, CaptureSplitter, JsonLines, Timestamper};
+use super::filters::{AnsiStripper, CaptureSplitter, Held, JsonLines, Timestamper};
 use super::stream::LogStream;
 
 /// Bytes read from a pipe at a time.
@@ -65,7 +65,7 @@ pub type OnOutput = Box<dyn FnMut(&[u8]) + Send>;
 pub fn start(
     pipe: OwnedFd,
     stream: Arc<LogStream>,
-    treatment: Treatment,
+    (treatment, seed): (Treatment, Option<Held>),
     first: Option<Vec<u8>>,
     (on_capture, on_output): (OnCapture, Option<OnOutput>),
     name: &str,
@@ -84,6 +84,12 @@ pub fn start(
     let mut relay = Relay::new(stream, treatment, on_capture, name, Arc::clone(&relayed));
     relay.on_output = on_output;
     relay.splicing = relay.untreated();
+    // A handed-over stream's filters go on where the vigild before left them.
+    if let Some(seed) = seed {
+        relay.seed(&seed);
+        relay.keep_held();
+    }
+    let kept_filters = Arc::clone(&relay.held_slot);
     // SAFETY: F_GETPIPE_SZ on a pipe fd we own; no memory is passed.
     let capacity = unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_GETPIPE_SZ) };
     relay.pipe_capacity = usize::try_from(capacity).unwrap_or(0);
@@ -120,6 +126,7 @@ pub fn start(
         done: drained,
         relayed,
         fd,
+        held: kept_filters,
     })
 }
 
@@ -149,6 +156,8 @@ fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
 /// Where one pipe's bytes go, and the treatment they get on the way.
 struct Relay {
     stream: Arc<LogStream>,
+    /// What the filters hold after the last drain, for a handover (only where they may).
+    held_slot: Arc<Mutex<Held>>,
     splitter: Option<CaptureSplitter>,
     stripper: Option<AnsiStripper>,
     stamper: Option<Timestamper>,
@@ -183,6 +192,7 @@ impl Relay {
     ) -> Self {
         let mut relay = Relay {
             stream,
+            held_slot: Arc::default(),
             splitter: (treatment.capture_maxbytes > 0)
                 .then(|| CaptureSplitter::new(treatment.capture_maxbytes)),
             stripper: treatment.strip_ansi.then(AnsiStripper::default),
@@ -207,6 +217,58 @@ impl Relay {
     }
 
     /// Whether the bytes may go from the pipe to the file untouched (zero-copy splice).
+    /// What its filters hold now.
+    fn held(&self) -> Held {
+        let mut held = Held::default();
+        if let Some(splitter) = &self.splitter {
+            splitter.hold(&mut held);
+        }
+        if let Some(stripper) = &self.stripper {
+            stripper.hold(&mut held);
+        }
+        if let Some(json) = &self.json {
+            json.hold(&mut held);
+        }
+        if let Some(stamper) = &self.stamper {
+            stamper.hold(&mut held);
+        }
+        held
+    }
+
+    /// Its filters take up where a handed-over stream's left off.
+    fn seed(&mut self, held: &Held) {
+        if let Some(splitter) = &mut self.splitter {
+            splitter.seed(held);
+        }
+        if let Some(stripper) = &mut self.stripper {
+            stripper.seed(held);
+        }
+        if let Some(json) = &mut self.json {
+            json.seed(held);
+        }
+        if let Some(stamper) = &mut self.stamper {
+            stamper.seed(held);
+        }
+    }
+
+    /// Publishes what the filters hold, where they may hold anything.
+    fn keep_held(&self) {
+        if self.holds() {
+            *self
+                .held_slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = self.held();
+        }
+    }
+
+    /// Whether a filter may hold bytes between reads (what a handover must carry).
+    fn holds(&self) -> bool {
+        self.splitter.is_some()
+            || self.stripper.is_some()
+            || self.json.is_some()
+            || self.stamper.is_some()
+    }
+
     fn untreated(&self) -> bool {
         self.splitter.is_none()
             && self.on_output.is_none()
@@ -335,6 +397,7 @@ impl Relay {
             let job = tokio::task::spawn_blocking(move || {
                 let _operation = operation;
                 let end = relay.drain(&pipe);
+                relay.keep_held();
                 if let PipeEnd::Reached = end {
                     // Before the operation ends: a handover must not pass this fd on.
                     held_here.closed();
@@ -505,6 +568,7 @@ impl Relay {
                 continue;
             };
             let end = self.drain(pipe);
+            self.keep_held();
             if let PipeEnd::Reached = end {
                 // Before the operation ends: a handover must not pass this fd on.
                 held.closed();
@@ -712,12 +776,22 @@ pub struct Drained {
     done: std::sync::mpsc::Receiver<()>,
     relayed: Arc<Relayed>,
     fd: Arc<PipeFd>,
+    held: Arc<Mutex<Held>>,
 }
 
 impl Drained {
     /// Waits until the pipe is drained, at most `limit` (a grandchild may keep it open).
     pub fn wait(&self, limit: std::time::Duration) {
         let _ = self.done.recv_timeout(limit);
+    }
+
+    /// What the stream's filters hold after their last drain (stable while pipes are
+    /// frozen): what a handover passes on.
+    pub fn held(&self) -> Held {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The pipe's fd while the capture holds it (a handover passes it on), None once the

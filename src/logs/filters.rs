@@ -5,6 +5,39 @@
 
 use std::time::SystemTime;
 
+/// What a stream's filters hold between two reads (a token's start, a capture-mode block
+/// under way, an escape sequence's state, a JSON line's unfinished part, whether a line has
+/// begun): what a handover (`vigilctl reexec`) passes to the next image, so a line split
+/// across the exec comes out as one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Held {
+    /// Capture mode: inside a block.
+    pub capturing: bool,
+    /// Capture mode: a possible token start held back.
+    pub held: Vec<u8>,
+    /// Capture mode: the block so far.
+    pub captured: Vec<u8>,
+    /// ANSI stripping: 0 text, 1 after ESC, 2 inside `ESC [`.
+    pub ansi: u8,
+    /// JSON lines: the unfinished line.
+    pub json_partial: Vec<u8>,
+    /// Timestamps: the next byte starts a line.
+    pub at_line_start: bool,
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Held {
+            capturing: false,
+            held: Vec::new(),
+            captured: Vec::new(),
+            ansi: 0,
+            json_partial: Vec::new(),
+            at_line_start: true,
+        }
+    }
+}
+
 /// Starts a block of output that goes to a PROCESS_COMMUNICATION event instead of the log.
 pub const CAPTURE_BEGIN: &[u8] = b"<!--XSUPERVISOR:BEGIN-->";
 /// Ends such a block.
@@ -30,6 +63,20 @@ impl CaptureSplitter {
             held: Vec::new(),
             captured: Vec::new(),
         }
+    }
+
+    /// Its part of what is held.
+    pub fn hold(&self, held: &mut Held) {
+        held.capturing = self.capturing;
+        held.held.clone_from(&self.held);
+        held.captured.clone_from(&self.captured);
+    }
+
+    /// Takes up where `held` left off.
+    pub fn seed(&mut self, held: &Held) {
+        self.capturing = held.capturing;
+        self.held.clone_from(&held.held);
+        self.captured.clone_from(&held.captured);
     }
 
     /// Moves the log part of `input` to `log` and returns every block completed in it.
@@ -105,6 +152,24 @@ enum AnsiState {
 const ANSI_TERMINATORS: &[u8] = b"HfABCDRsuJKhlpm";
 
 impl AnsiStripper {
+    /// Its part of what is held.
+    pub fn hold(&self, held: &mut Held) {
+        held.ansi = match self.state {
+            AnsiState::Text => 0,
+            AnsiState::Escape => 1,
+            AnsiState::Sequence => 2,
+        };
+    }
+
+    /// Takes up where `held` left off.
+    pub fn seed(&mut self, held: &Held) {
+        self.state = match held.ansi {
+            1 => AnsiState::Escape,
+            2 => AnsiState::Sequence,
+            _ => AnsiState::Text,
+        };
+    }
+
     /// Appends `input` without escape sequences to `out`.
     pub fn strip(&mut self, input: &[u8], out: &mut Vec<u8>) {
         for &byte in input {
@@ -179,6 +244,16 @@ impl JsonLines {
         }
     }
 
+    /// Its part of what is held.
+    pub fn hold(&self, held: &mut Held) {
+        held.json_partial.clone_from(&self.partial);
+    }
+
+    /// Takes up where `held` left off.
+    pub fn seed(&mut self, held: &Held) {
+        self.partial.clone_from(&held.json_partial);
+    }
+
     /// The partial line left when the pipe ended, if any.
     pub fn finish(&mut self, now: SystemTime, out: &mut Vec<u8>) {
         if !self.partial.is_empty() {
@@ -223,6 +298,16 @@ impl Default for Timestamper {
 }
 
 impl Timestamper {
+    /// Its part of what is held.
+    pub fn hold(&self, held: &mut Held) {
+        held.at_line_start = self.at_line_start;
+    }
+
+    /// Takes up where `held` left off.
+    pub fn seed(&mut self, held: &Held) {
+        self.at_line_start = held.at_line_start;
+    }
+
     /// Appends `input` to `out` with a timestamp before each line that starts in it.
     pub fn stamp(&mut self, input: &[u8], now: SystemTime, out: &mut Vec<u8>) {
         let stamp = format!("{} ", crate::timefmt::rfc3339(now));

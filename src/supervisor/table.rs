@@ -93,6 +93,7 @@ impl Entry {
     pub fn capture_output(
         &mut self,
         (stdout, stderr): (Option<OwnedFd>, Option<OwnedFd>),
+        seeds: [Option<crate::logs::filters::Held>; 2],
         pid: i32,
         strip_ansi: bool,
         (events, myself): (&Publisher, &mpsc::WeakUnboundedSender<Control>),
@@ -108,7 +109,9 @@ impl Entry {
             (stdout, &self.stdout_log, &config.stdout, Channel::Stdout),
             (stderr, &self.stderr_log, &config.stderr, Channel::Stderr),
         ];
-        for (slot, (pipe, log, settings, channel)) in captures.iter_mut().zip(streams) {
+        for ((slot, seed), (pipe, log, settings, channel)) in
+            captures.iter_mut().zip(seeds).zip(streams)
+        {
             let Some(pipe) = pipe else { continue };
             let protocol = listener && channel == Channel::Stdout;
             let treatment = Treatment {
@@ -189,7 +192,7 @@ impl Entry {
             match capture::start(
                 pipe,
                 Arc::clone(log),
-                treatment,
+                (treatment, seed),
                 marker.clone(),
                 (on_capture, on_output),
                 &label,

@@ -310,6 +310,7 @@ impl Supervisor {
                 stdin,
                 stdin_pending: base64::engine::general_purpose::STANDARD.encode(pending),
                 logs: [entry.stdout_log.path(), entry.stderr_log.path()],
+                held: [0, 1].map(|at| entry.captures[at].as_ref().map(Drained::held)),
             });
         }
         let guardian = match self.guardian.pid() {
@@ -368,6 +369,17 @@ impl Supervisor {
                 continue;
             }
             self.table.keep_auto_logs(&key, &handed.logs);
+            // As a start's preparation opens them (appending to what the run wrote so far).
+            if let Some(entry) = self.table.entries.get(&key) {
+                for stream in [&entry.stdout_log, &entry.stderr_log] {
+                    if let Err(err) = stream.open() {
+                        tracing::error!(
+                            "reexec: cannot open a log of {}: {err}",
+                            entry.config.name
+                        );
+                    }
+                }
+            }
             self.generations += 1;
             let generation = self.generations;
             let Some(entry) = self.table.entries.get_mut(&key) else {
@@ -415,16 +427,17 @@ impl Supervisor {
                 self.reaper.watch(pid);
             }
             self.view.touch(&key);
-            pipes.push((key, pid, handed.pipes));
+            pipes.push((key, pid, handed.pipes, handed.held.clone()));
         }
         // The pools' queues and listeners' states before any listener output is read.
         self.events
             .send(crate::events::Message::Adopt(handover.events.clone()));
         let adopted = pipes.len();
-        for (key, pid, [stdout, stderr]) in pipes {
+        for (key, pid, [stdout, stderr], held) in pipes {
             if let Some(entry) = self.table.entries.get_mut(&key) {
                 entry.capture_output(
                     (owned(stdout), owned(stderr)),
+                    held,
                     pid.unwrap_or(0),
                     self.strip_ansi,
                     (&self.events, &self.myself),

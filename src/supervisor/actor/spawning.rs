@@ -579,6 +579,7 @@ impl Supervisor {
         }
         entry.capture_output(
             (child.stdout, child.stderr),
+            [None, None],
             pid,
             self.strip_ansi,
             (&self.events, &self.myself),
