@@ -55,6 +55,10 @@ pub struct Handover {
     /// When the handover was asked for, in seconds since the epoch (the new image logs how
     /// long the whole handover took).
     pub asked_at: f64,
+    /// When the record was made, in seconds since the epoch: the new image takes the time
+    /// the exec and its start took off every timer.
+    #[serde(default)]
+    pub made_at: f64,
     /// Handovers so far, this one included (`vigil_reexecs_total`).
     pub reexecs: u64,
     /// Config reloads so far.
@@ -254,6 +258,7 @@ mod tests {
             version: VERSION,
             vigil_version: "0.1.0".into(),
             asked_at: 1.5,
+            made_at: 1.6,
             reexecs: 1,
             reloads: 0,
             processes: Vec::new(),

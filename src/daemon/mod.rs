@@ -297,9 +297,8 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     ));
     let listeners = match handover {
         Some(handover) => http::adopt(&config, handover.listeners),
-        None => http::bind(&config),
-    }
-    .map_err(io_error("starting the HTTP servers"))?;
+        None => http::bind(&config).map_err(io_error("starting the HTTP servers"))?,
+    };
     let socket_path = listeners.socket_path();
     // The socket is chosen once, at start: programs may ask for syslog after a reload.
     let syslog = crate::logs::syslog::open(&settings.syslog_socket);

@@ -96,22 +96,22 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
 
 /// The servers a vigild handed over (`vigilctl reexec`): their listening sockets, open
 /// across the exec, so no connection is refused meanwhile. A socket the record does not
-/// have, for a server the config has, is bound afresh.
-pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> io::Result<Listeners> {
+/// have, for a server the config has, is bound afresh (or left out, saying why).
+pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> Listeners {
     use std::os::fd::FromRawFd;
     let [unix_fd, inet_fd, metrics_fd] = fds;
     // SAFETY: each fd was named by the vigild that exec'd us, which kept it open for us
     // alone; each is owned from here on.
     let unix = match (&config.unix_http_server, unix_fd) {
         (Some(_), Some(fd)) => Some(unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) }),
-        (Some(server), None) => Some(bind_unix(&server.file)?),
+        (Some(server), None) => fresh("unix_http_server", bind_unix(&server.file)),
         (None, _) => None,
     };
     let tcp = |server: Option<(&str, u16)>, fd: Option<std::os::fd::RawFd>| match (server, fd) {
         // SAFETY: as above.
-        (Some(_), Some(fd)) => Ok(Some(unsafe { std::net::TcpListener::from_raw_fd(fd) })),
-        (Some((host, port)), None) => bind_tcp(host, port).map(Some),
-        (None, _) => Ok(None),
+        (Some(_), Some(fd)) => Some(unsafe { std::net::TcpListener::from_raw_fd(fd) }),
+        (Some((host, port)), None) => fresh("a TCP server", bind_tcp(host, port)),
+        (None, _) => None,
     };
     let inet = tcp(
         config
@@ -119,15 +119,23 @@ pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> io::Resul
             .as_ref()
             .map(|s| (s.host.as_str(), s.port)),
         inet_fd,
-    )?;
+    );
     let metrics = tcp(
         config
             .metrics_server
             .as_ref()
             .map(|s| (s.host.as_str(), s.port)),
         metrics_fd,
-    )?;
-    Ok(assemble(config, unix, inet, metrics))
+    );
+    assemble(config, unix, inet, metrics)
+}
+
+/// A server a handover's config has and its record has not, bound afresh; if that fails,
+/// the fleet goes on without it (the error is logged): failing the start would lose it.
+fn fresh<T>(what: &str, bound: io::Result<T>) -> Option<T> {
+    bound
+        .inspect_err(|err| tracing::error!("reexec: cannot start {what}: {err}"))
+        .ok()
 }
 
 /// The listeners with their accounts, as the config gives them.

@@ -325,6 +325,7 @@ impl Supervisor {
             version: crate::handover::VERSION,
             vigil_version: env!("CARGO_PKG_VERSION").into(),
             asked_at: crate::timefmt::epoch_seconds(asked_at).unwrap_or(0.0),
+            made_at: crate::timefmt::epoch_seconds(SystemTime::now()).unwrap_or(0.0),
             reexecs: self.reexecs + 1,
             reloads: self.reloads,
             processes,
@@ -350,7 +351,21 @@ impl Supervisor {
         self.reexecs = handover.reexecs;
         self.scales.clone_from(&handover.scales);
         self.view.rescale(self.scales.clone());
-        let clock = Clock::now();
+        // The moment the record was made, on this image's monotonic clock: the drain, the
+        // exec and this start took time that every timer and uptime has lived through.
+        let now = Clock::now();
+        let gap = now
+            .wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .and_then(|wall| {
+                Duration::try_from_secs_f64(wall.as_secs_f64() - handover.made_at).ok()
+            })
+            .unwrap_or_default();
+        let clock = Clock {
+            now: now.now.checked_sub(gap).unwrap_or(now.now),
+            wall: now.wall,
+        };
         // The pools first, without PROCESS_GROUP_ADDED (the listeners heard it already).
         for group in &self.table.groups {
             if let Some(pool) = group.config.pool() {
