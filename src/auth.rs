@@ -21,17 +21,35 @@ pub enum Access {
 /// The accounts of one HTTP server.
 #[derive(Debug, Clone)]
 pub struct Accounts {
-    /// `username` / `password`: full access.
-    pub full: Credentials,
+    /// `username` / `password`: full access (a server may have tokens only).
+    pub full: Option<Credentials>,
     /// `readonly_username` / `readonly_password`, if configured.
     pub readonly: Option<Credentials>,
+    /// vigil: bearer tokens (`token_file`, `readonly_token_file`, `[metrics]
+    /// bearer_token_file`) and the access each gives.
+    pub tokens: Vec<(String, Access)>,
 }
 
 impl Accounts {
+    /// The access `token` (an `Authorization: Bearer` credential) gives, or `None`. Every
+    /// token is compared, so the time taken does not tell which came close.
+    pub fn token_access(&self, token: &str) -> Option<Access> {
+        let mut found = None;
+        for (known, access) in &self.tokens {
+            if same_secret(token.as_bytes(), known.as_bytes()) && found.is_none() {
+                found = Some(*access);
+            }
+        }
+        found
+    }
+
     /// The access `user` with `password` has, or `None` for neither account. Both accounts
     /// are checked in full, so the time taken does not tell which part was wrong.
     pub fn access(&self, user: &str, password: &str) -> Option<Access> {
-        let full = is_account(&self.full, user, password);
+        let full = self
+            .full
+            .as_ref()
+            .is_some_and(|account| is_account(account, user, password));
         let readonly = self
             .readonly
             .as_ref()
@@ -122,9 +140,20 @@ mod tests {
             password: password.into(),
         };
         let accounts = Accounts {
-            full: account("admin", "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d"),
+            full: Some(account(
+                "admin",
+                "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d",
+            )),
             readonly: Some(account("viewer", "look")),
+            tokens: vec![
+                ("t0ken".into(), Access::Full),
+                ("l00k".into(), Access::ReadOnly),
+            ],
         };
+        assert_eq!(accounts.token_access("t0ken"), Some(Access::Full));
+        assert_eq!(accounts.token_access("l00k"), Some(Access::ReadOnly));
+        assert_eq!(accounts.token_access("t0ke"), None);
+        assert_eq!(accounts.token_access(""), None);
         assert_eq!(accounts.access("admin", "thepassword"), Some(Access::Full));
         assert_eq!(accounts.access("viewer", "look"), Some(Access::ReadOnly));
         assert_eq!(accounts.access("viewer", "thepassword"), None);

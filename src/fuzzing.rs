@@ -63,14 +63,15 @@ pub fn http_auth(data: &[u8]) {
     headers.insert(axum::http::header::AUTHORIZATION, value);
     for password in ["secret", "{SHA}e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4"] {
         let accounts = Accounts {
-            full: Credentials {
+            full: Some(Credentials {
                 username: "user".into(),
                 password: password.into(),
-            },
+            }),
             readonly: Some(Credentials {
                 username: "viewer".into(),
                 password: password.into(),
             }),
+            tokens: vec![(password.into(), crate::auth::Access::ReadOnly)],
         };
         let _ = crate::http::authorized(&headers, &accounts);
     }

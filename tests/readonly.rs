@@ -390,3 +390,88 @@ fn first_status(port: u16, path: &str, authorization: &str) -> u16 {
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
 }
+
+/// Calls `method(args)` with an `Authorization: Bearer token` header from Python's
+/// xmlrpc.client; its result as JSON text, or the fault's string.
+fn bearer_call(port: u16, token: &str, method: &str, args: &str) -> String {
+    let script = format!(
+        "import json, xmlrpc.client\n\
+         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2', headers=[('Authorization', 'Bearer {token}')])\n\
+         try:\n    print(json.dumps(proxy.{method}({args})))\n\
+         except xmlrpc.client.Fault as fault:\n    print('FAULT', fault.faultString)\n\
+         except xmlrpc.client.ProtocolError as err:\n    print('HTTP', err.errcode)"
+    );
+    let output = run_python(&script, &[]);
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn bearer_tokens_give_full_or_read_only_access_and_metrics_takes_a_token_file() {
+    let (port, metrics) = (free_port(), free_port());
+    let ws = Workspace::new();
+    // Written as Prometheus and secret stores write them: a trailing newline, spaces.
+    ws.write("full.token", "full-t0ken\n");
+    ws.write("view.token", "  view-t0ken \n");
+    ws.write("scrape.token", "scrape-t0ken\n");
+    ws.config(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\nusername=admin\npassword=s3cret\n\
+         token_file={{dir}}/full.token\nreadonly_token_file={{dir}}/view.token\n\n\
+         [metrics]\nport=127.0.0.1:{metrics}\nbearer_token_file={{dir}}/scrape.token\n\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n"
+    ));
+    let mut vigild = Vigild::start(ws, &[]);
+    wait_listening(port);
+    wait_listening(metrics);
+    // The read-only token reads and may not change anything; the full one may.
+    assert!(bearer_call(port, "view-t0ken", "supervisor.getState", "").contains("RUNNING"));
+    let refused = bearer_call(port, "view-t0ken", "supervisor.stopProcess", "'web'");
+    assert!(refused.starts_with("FAULT"), "{refused}");
+    let state = || bearer_call(port, "full-t0ken", "supervisor.getProcessInfo", "'web'");
+    assert!(
+        state().contains("\"statename\": \"RUNNING\""),
+        "{}",
+        state()
+    );
+    assert_eq!(
+        bearer_call(port, "full-t0ken", "supervisor.stopProcess", "'web'"),
+        "true"
+    );
+    assert!(
+        state().contains("\"statename\": \"STOPPED\""),
+        "{}",
+        state()
+    );
+    assert_eq!(
+        bearer_call(port, "wrong", "supervisor.getState", ""),
+        "HTTP 401"
+    );
+    // Basic auth still works beside the tokens.
+    let (status, _) = http_get(port, "/metrics", Some(("admin", "s3cret")));
+    assert_eq!(status, 200);
+    // The metrics listener: its token, as Prometheus' bearer_token_file sends it.
+    assert_eq!(
+        first_status(metrics, "/metrics", "Authorization: Bearer scrape-t0ken"),
+        200
+    );
+    assert_eq!(
+        first_status(metrics, "/metrics", "Authorization: Bearer other"),
+        401
+    );
+    assert_eq!(first_status(metrics, "/metrics", "X-None: none"), 401);
+    vigild.shutdown();
+
+    // A token file that cannot be read stops the start, naming file, section and option.
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[metrics]\nport=127.0.0.1:{metrics}\nbearer_token_file={{dir}}/missing.token\n"
+    ));
+    let output = ws.run_vigild(&["-c", "supervisord.conf"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[metrics] bearer_token_file=")
+            && stderr.contains("missing.token: cannot read"),
+        "{stderr}"
+    );
+}

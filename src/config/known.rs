@@ -153,9 +153,15 @@ pub const INET_HTTP: &[&str] = &["port", "username", "password"];
 /// vigil's own options of `[unix_http_server]`.
 pub const UNIX_HTTP_VIGIL: &[&str] = &["readonly_username", "readonly_password"];
 /// vigil's own options of `[inet_http_server]`.
-pub const INET_HTTP_VIGIL: &[&str] = &["metrics_auth", "readonly_username", "readonly_password"];
+pub const INET_HTTP_VIGIL: &[&str] = &[
+    "metrics_auth",
+    "readonly_username",
+    "readonly_password",
+    "token_file",
+    "readonly_token_file",
+];
 /// Options of vigil's `[metrics]`.
-pub const METRICS: &[&str] = &["port", "username", "password"];
+pub const METRICS: &[&str] = &["port", "username", "password", "bearer_token_file"];
 /// Options of `[supervisorctl]`.
 pub const SUPERVISORCTL: &[&str] = &[
     "serverurl",

@@ -643,6 +643,10 @@ pub struct InetHttpServer {
     /// vigil: whether `/metrics` asks for the credentials too (`metrics_auth`, default true);
     /// false lets Prometheus scrape without them on a trusted interface.
     pub metrics_auth: bool,
+    /// vigil: a bearer token with full access (`token_file`, read at load).
+    pub token: Option<String>,
+    /// vigil: a bearer token with the read-only account's rights (`readonly_token_file`).
+    pub readonly_token: Option<String>,
 }
 
 /// vigil's `[metrics]`: a listener of its own that serves only `/metrics`.
@@ -654,6 +658,9 @@ pub struct MetricsServer {
     pub port: u16,
     /// Basic-auth credentials, if any.
     pub auth: Option<Credentials>,
+    /// A bearer token for Prometheus' `authorization`/`bearer_token_file` (`bearer_token_file`,
+    /// read at load).
+    pub bearer_token: Option<String>,
 }
 
 /// A username with a plain or `{SHA}` password.

@@ -343,6 +343,31 @@ fn read_inet_server(
         readonly: read_readonly(&mut reader, &names, auth.as_ref()),
         auth,
         metrics_auth: reader.parse("metrics_auth", &names, true, value::boolean),
+        token: read_token(&mut reader, &names, "token_file", &ctx.cwd),
+        readonly_token: read_token(&mut reader, &names, "readonly_token_file", &ctx.cwd),
+    }
+}
+
+/// A bearer token from the file option `key` names: its contents without the surrounding
+/// whitespace (a trailing newline, as Prometheus reads `bearer_token_file`); an unreadable
+/// or empty file is an error naming it.
+fn read_token(
+    reader: &mut SectionReader<'_>,
+    names: &Names,
+    key: &str,
+    cwd: &Path,
+) -> Option<String> {
+    let path = absolute(Path::new(&reader.text(key, names)?), cwd);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+        Ok(_) => {
+            reader.error(Some(key), format!("{} is empty", path.display()));
+            None
+        }
+        Err(err) => {
+            reader.error(Some(key), format!("cannot read {}: {err}", path.display()));
+            None
+        }
     }
 }
 
@@ -358,6 +383,7 @@ fn read_metrics_server(
         host,
         port,
         auth: read_credentials(&mut reader, &names),
+        bearer_token: read_token(&mut reader, &names, "bearer_token_file", &ctx.cwd),
     }
 }
 

@@ -151,7 +151,11 @@ fn assemble(
             (
                 listener,
                 server.file.clone(),
-                accounts(server.auth.as_ref(), server.readonly.as_ref()),
+                accounts(
+                    server.auth.as_ref(),
+                    server.readonly.as_ref(),
+                    [(None, Access::Full), (None, Access::ReadOnly)],
+                ),
             )
         });
     let inet = inet
@@ -162,15 +166,29 @@ fn assemble(
             } else {
                 MetricsAuth::Open
             };
+            let tokens = [
+                (server.token.as_ref(), Access::Full),
+                (server.readonly_token.as_ref(), Access::ReadOnly),
+            ];
             (
                 listener,
-                accounts(server.auth.as_ref(), server.readonly.as_ref()),
+                accounts(server.auth.as_ref(), server.readonly.as_ref(), tokens),
                 metrics_auth,
             )
         });
     let metrics = metrics
         .zip(config.metrics_server.as_ref())
-        .map(|(listener, server)| (listener, accounts(server.auth.as_ref(), None)));
+        .map(|(listener, server)| {
+            let token = (server.bearer_token.as_ref(), Access::Full);
+            (
+                listener,
+                accounts(
+                    server.auth.as_ref(),
+                    None,
+                    [token, (None, Access::ReadOnly)],
+                ),
+            )
+        });
     for (name, auth) in [
         ("unix_http_server", unix.as_ref().map(|u| &u.2)),
         ("inet_http_server", inet.as_ref().map(|i| &i.1)),
@@ -190,10 +208,19 @@ fn assemble(
 }
 
 /// A server's accounts: none without a username, else the full one and the read-only one.
-fn accounts(full: Option<&Credentials>, readonly: Option<&Credentials>) -> Option<Accounts> {
-    full.map(|full| Accounts {
-        full: full.clone(),
-        readonly: readonly.cloned(),
+fn accounts(
+    full: Option<&Credentials>,
+    readonly: Option<&Credentials>,
+    tokens: [(Option<&String>, Access); 2],
+) -> Option<Accounts> {
+    let tokens: Vec<(String, Access)> = tokens
+        .into_iter()
+        .filter_map(|(token, access)| token.map(|token| (token.clone(), access)))
+        .collect();
+    (full.is_some() || !tokens.is_empty()).then(|| Accounts {
+        full: full.cloned(),
+        readonly: full.and(readonly.cloned()),
+        tokens,
     })
 }
 
@@ -393,11 +420,11 @@ async fn require_auth(
 /// The access of the account `headers` carry as HTTP basic auth, if they carry one of
 /// `accounts` (public for the fuzz target).
 pub fn authorized(headers: &HeaderMap, accounts: &Accounts) -> Option<Access> {
-    let encoded = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Basic ")?;
+    let given = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(token) = given.strip_prefix("Bearer ") {
+        return accounts.token_access(token.trim());
+    }
+    let encoded = given.strip_prefix("Basic ")?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
@@ -425,11 +452,12 @@ mod tests {
             password: password.into(),
         };
         let accounts = Accounts {
-            full: account("user", "123"),
+            full: Some(account("user", "123")),
             readonly: Some(account(
                 "viewer",
                 "{SHA}82ab876d1387bfafe46cc1c8a2ef074eae50cb1d",
             )),
+            tokens: vec![("t0ken".into(), Access::ReadOnly)],
         };
         let mut headers = HeaderMap::new();
         assert_eq!(authorized(&headers, &accounts), None);
