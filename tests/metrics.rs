@@ -346,3 +346,38 @@ fn a_starting_process_is_measured_at_once() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_real_prometheus_scrapes_the_metrics_listener_with_its_bearer_token_file() {
+    let metrics = free_port();
+    let ws = Workspace::new();
+    ws.write("scrape.token", "s3cret-scrape-token\n");
+    ws.config(&format!(
+        "[metrics]\nport=127.0.0.1:{metrics}\nbearer_token_file={{dir}}/scrape.token\n\n\
+         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n"
+    ));
+    let token_file = ws.path().join("scrape.token");
+    let vigild = Vigild::start(ws, &[]);
+    wait_listening(metrics);
+    // One job with the token as Prometheus reads it from a file, one without.
+    let prometheus = Prometheus::with_jobs(&format!(
+        "  - job_name: with_token\n    authorization:\n      type: Bearer\n      credentials_file: {}\n\
+         \x20   static_configs:\n      - targets: ['127.0.0.1:{metrics}']\n\
+         \x20 - job_name: without\n    static_configs:\n      - targets: ['127.0.0.1:{metrics}']\n",
+        token_file.display()
+    ));
+    assert!(
+        wait_until(|| prometheus.value(r#"up{job="with_token"}"#) == Some(1.0)
+            && prometheus.value(r#"up{job="without"}"#) == Some(0.0)),
+        "{}",
+        prometheus.log()
+    );
+    assert!(
+        wait_until(
+            || prometheus.value(r#"vigil_process_up{job="with_token",name="web"}"#) == Some(1.0)
+        ),
+        "{}",
+        prometheus.log()
+    );
+    drop(vigild);
+}

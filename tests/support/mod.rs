@@ -602,6 +602,13 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts one scraping `127.0.0.1:<target>` as job `vigil`.
     pub fn start(target: u16) -> Self {
+        Prometheus::with_jobs(&format!(
+            "  - job_name: vigil\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+        ))
+    }
+
+    /// Starts one with `jobs` (YAML list items) as its scrape configs, every second.
+    pub fn with_jobs(jobs: &str) -> Self {
         let port = free_port();
         let dir = tempfile::tempdir().expect("dir");
         let config = dir.path().join("prometheus.yml");
@@ -609,7 +616,7 @@ impl Prometheus {
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+                 scrape_configs:\n{jobs}"
             ),
         )
         .expect("prometheus.yml");
