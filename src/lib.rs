@@ -47,5 +47,8 @@ pub mod sampler;
 pub mod supervisor;
 /// Local-time formatting shared by the logs and status output.
 pub mod timefmt;
+
+/// TLS for the TCP servers and vigilctl (rustls).
+pub mod tls;
 /// vigil's web page: the fleet, a page per process, live updates, actions.
 pub mod web;

@@ -28,6 +28,10 @@ mod readonly;
 mod vigilctl;
 // vigilctl top in a real terminal (tmux).
 mod top;
+// vigilctl against several vigilds at once.
+mod hosts;
+// TLS on the TCP servers: vigilctl, Python clients, mutual TLS, reloads, bad files.
+mod tls;
 // The sampler, /metrics (promtool, a real Prometheus), memory_limit, stats.
 mod metrics;
 // Crash loops (delays that double, reset, give-up) and crash records with their output.

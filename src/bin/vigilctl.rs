@@ -22,9 +22,11 @@ struct Args {
     /// Configuration file path (its [supervisorctl] section).
     #[arg(short = 'c', long = "configuration", value_name = "FILE")]
     configuration: Option<PathBuf>,
-    /// Server URL: unix:///path or http://host:port.
+    /// Server URL: unix:///path, http://host:port or https://host:port, or a name from
+    /// [vigilctl] servers=. Given more than once, status, start, stop, restart and crashes
+    /// act on every server named.
     #[arg(short = 's', long)]
-    serverurl: Option<String>,
+    serverurl: Vec<String>,
     /// Basic-auth user name.
     #[arg(short = 'u', long)]
     username: Option<String>,
@@ -41,6 +43,15 @@ struct Args {
     /// forever). Starts and stops that wait for programs are not cut short.
     #[arg(short = 't', long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
     timeout: Duration,
+    /// The CA certificates to check https:// servers against (else the system's).
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// This client's certificate, for servers that ask for one (tls_client_ca=).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// The key of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    client_key: Option<PathBuf>,
     /// The command and its arguments, as with supervisorctl.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -78,6 +89,8 @@ fn main() -> ExitCode {
         interactive: args.interactive,
         history_file: args.history_file,
         timeout: Some(args.timeout).filter(|timeout| !timeout.is_zero()),
+        cacert: args.cacert,
+        client_identity: args.client_cert.zip(args.client_key),
         command: args.command,
     };
     ExitCode::from(u8::try_from(ctl::run(&options)).unwrap_or(1))

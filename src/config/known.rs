@@ -159,9 +159,20 @@ pub const INET_HTTP_VIGIL: &[&str] = &[
     "readonly_password",
     "token_file",
     "readonly_token_file",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
 ];
 /// Options of vigil's `[metrics]`.
-pub const METRICS: &[&str] = &["port", "username", "password", "bearer_token_file"];
+pub const METRICS: &[&str] = &[
+    "port",
+    "username",
+    "password",
+    "bearer_token_file",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+];
 /// Options of `[supervisorctl]`.
 pub const SUPERVISORCTL: &[&str] = &[
     "serverurl",
@@ -170,6 +181,10 @@ pub const SUPERVISORCTL: &[&str] = &[
     "prompt",
     "history_file",
 ];
+/// vigil's own options of `[supervisorctl]` (TLS for `https://` servers).
+pub const SUPERVISORCTL_VIGIL: &[&str] = &["cacert", "client_cert", "client_key"];
+/// Options of vigil's `[vigilctl]`.
+pub const VIGILCTL: &[&str] = &["servers"];
 
 /// Whose an option is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +198,7 @@ pub enum Origin {
 }
 
 /// The section kinds a config may have (the part of the name before `:`).
-pub const SECTION_KINDS: [&str; 12] = [
+pub const SECTION_KINDS: [&str; 13] = [
     "supervisord",
     "program",
     "fcgi-program",
@@ -194,6 +209,7 @@ pub const SECTION_KINDS: [&str; 12] = [
     "inet_http_server",
     "supervisorctl",
     "metrics",
+    "vigilctl",
     "rpcinterface",
     "ctlplugin",
 ];
@@ -233,8 +249,12 @@ pub fn options(kind: &str) -> Option<Vec<(&'static str, Origin)>> {
             (INET_HTTP, Origin::Supervisord),
             (INET_HTTP_VIGIL, Origin::Vigil),
         ],
-        "supervisorctl" => &[(SUPERVISORCTL, Origin::Supervisord)],
+        "supervisorctl" => &[
+            (SUPERVISORCTL, Origin::Supervisord),
+            (SUPERVISORCTL_VIGIL, Origin::Vigil),
+        ],
         "metrics" => &[(METRICS, Origin::Vigil)],
+        "vigilctl" => &[(VIGILCTL, Origin::Vigil)],
         _ => return None,
     };
     Some(

@@ -91,6 +91,11 @@ fn from_sections(doc: &RawDoc) -> Vec<Finding> {
                 section.location(None),
                 "vigil's own section (a /metrics listener); supervisord ignores it",
             )),
+            "vigilctl" => found.push(finding(
+                FindingKind::VigilOption,
+                section.location(None),
+                "vigil's own section (the servers vigilctl talks to); supervisord ignores it",
+            )),
             _ => found.extend(options(section, kind)),
         }
     }

@@ -647,6 +647,8 @@ pub struct InetHttpServer {
     pub token: Option<String>,
     /// vigil: a bearer token with the read-only account's rights (`readonly_token_file`).
     pub readonly_token: Option<String>,
+    /// vigil: TLS (`tls_cert`, `tls_key`, `tls_client_ca`).
+    pub tls: Option<TlsFiles>,
 }
 
 /// vigil's `[metrics]`: a listener of its own that serves only `/metrics`.
@@ -661,6 +663,20 @@ pub struct MetricsServer {
     /// A bearer token for Prometheus' `authorization`/`bearer_token_file` (`bearer_token_file`,
     /// read at load).
     pub bearer_token: Option<String>,
+    /// TLS (`tls_cert`, `tls_key`, `tls_client_ca`).
+    pub tls: Option<TlsFiles>,
+}
+
+/// vigil: the PEM files of a TCP server's TLS, checked at load and read again on SIGHUP or
+/// SIGUSR2 (the tls module loads them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own first (`tls_cert`).
+    pub cert: PathBuf,
+    /// Its private key (`tls_key`).
+    pub key: PathBuf,
+    /// The CA whose certificates clients must show (`tls_client_ca`): mutual TLS.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// A username with a plain or `{SHA}` password.
@@ -688,6 +704,24 @@ pub struct CtlConfig {
     pub prompt: String,
     /// readline history file.
     pub history_file: Option<PathBuf>,
+    /// vigil: the CA certificates that `https://` servers are checked against (`cacert`),
+    /// instead of the system's.
+    pub cacert: Option<PathBuf>,
+    /// vigil: the client certificate and key for servers with `tls_client_ca`
+    /// (`client_cert`, `client_key`).
+    pub client_identity: Option<(PathBuf, PathBuf)>,
+    /// vigil: `[vigilctl] servers=`, the servers vigilctl talks to at once, each with the
+    /// name it shows (vigilctl reads that section only).
+    pub servers: Vec<NamedServer>,
+}
+
+/// One of `[vigilctl] servers=`: `name = URL`, or a bare URL named by its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedServer {
+    /// What vigilctl shows in its host column, and takes before `:` in a name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
 }
 
 /// What a load takes besides the file: `[supervisord]` values given on the command line
@@ -777,6 +811,17 @@ pub fn load_ctl(
     env: &[(String, String)],
 ) -> Result<Option<CtlConfig>, ConfigErrors> {
     resolve::load_ctl(&cwd.join(path), cwd, env)
+}
+
+/// How vigilctl names a server in its host column when nothing else names it: the URL
+/// without its scheme (`127.0.0.1:9001`, `/run/vigil/vigil.sock`).
+pub fn server_name(url: &str) -> String {
+    ["unix://", "http://", "https://"]
+        .iter()
+        .find_map(|scheme| url.strip_prefix(scheme))
+        .unwrap_or(url)
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// The files supervisord tries, in order, when no `-c` is given (`exe` is argv\[0\]), with

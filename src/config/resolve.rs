@@ -14,7 +14,7 @@ use super::program;
 use super::value;
 use super::{
     Config, Credentials, CtlConfig, InetHttpServer, Loaded, LogLevel, MainLog, MetricsServer,
-    Overrides, SupervisordConfig, UnixHttpServer, UserSpec,
+    NamedServer, Overrides, SupervisordConfig, TlsFiles, UnixHttpServer, UserSpec,
 };
 
 /// Where syslog(3) sends: the local syslog socket.
@@ -345,6 +345,51 @@ fn read_inet_server(
         metrics_auth: reader.parse("metrics_auth", &names, true, value::boolean),
         token: read_token(&mut reader, &names, "token_file", &ctx.cwd),
         readonly_token: read_token(&mut reader, &names, "readonly_token_file", &ctx.cwd),
+        tls: read_tls(&mut reader, &names, &ctx.cwd),
+    }
+}
+
+/// `tls_cert=`, `tls_key=` and `tls_client_ca=`: the first two together or neither, and
+/// the files loaded once here, so a missing file, a key that is not the certificate's or
+/// an expired certificate is an error naming the option and the file (`--check-config`
+/// and a reexec's pre-flight see it too).
+fn read_tls(reader: &mut SectionReader<'_>, names: &Names, cwd: &Path) -> Option<TlsFiles> {
+    let mut path = |key: &str| {
+        reader
+            .text(key, names)
+            .map(|text| absolute(Path::new(text.trim()), cwd))
+    };
+    let (cert, key, client_ca) = (path("tls_cert"), path("tls_key"), path("tls_client_ca"));
+    let files = match (cert, key) {
+        (Some(cert), Some(key)) => TlsFiles {
+            cert,
+            key,
+            client_ca,
+        },
+        (None, None) => {
+            if client_ca.is_some() {
+                reader.error(
+                    Some("tls_client_ca"),
+                    "tls_client_ca needs tls_cert and tls_key",
+                );
+            }
+            return None;
+        }
+        (Some(_), None) => {
+            reader.error(Some("tls_cert"), "tls_cert needs tls_key");
+            return None;
+        }
+        (None, Some(_)) => {
+            reader.error(Some("tls_key"), "tls_key needs tls_cert");
+            return None;
+        }
+    };
+    match crate::tls::server_config(&files) {
+        Ok(_) => Some(files),
+        Err(err) => {
+            reader.error(Some(err.option()), err.to_string());
+            None
+        }
     }
 }
 
@@ -384,6 +429,7 @@ fn read_metrics_server(
         port,
         auth: read_credentials(&mut reader, &names),
         bearer_token: read_token(&mut reader, &names, "bearer_token_file", &ctx.cwd),
+        tls: read_tls(&mut reader, &names, &ctx.cwd),
     }
 }
 
@@ -475,6 +521,25 @@ fn read_readonly(
 fn read_ctl(section: &RawSection, ctx: &Context, errors: &mut Vec<Diagnostic>) -> CtlConfig {
     let names = ctx.base_names(section);
     let mut reader = SectionReader { section, errors };
+    let mut path = |key: &str| {
+        reader
+            .text(key, &names)
+            .map(|text| absolute(Path::new(text.trim()), &ctx.cwd))
+    };
+    let (cacert, client_cert, client_key) =
+        (path("cacert"), path("client_cert"), path("client_key"));
+    let client_identity = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            reader.error(Some("client_cert"), "client_cert needs client_key");
+            None
+        }
+        (None, Some(_)) => {
+            reader.error(Some("client_key"), "client_key needs client_cert");
+            None
+        }
+    };
     CtlConfig {
         serverurl: reader
             .text("serverurl", &names)
@@ -485,7 +550,47 @@ fn read_ctl(section: &RawSection, ctx: &Context, errors: &mut Vec<Diagnostic>) -
             .text("prompt", &names)
             .unwrap_or_else(|| "supervisor".into()),
         history_file: reader.text("history_file", &names).map(PathBuf::from),
+        cacert,
+        client_identity,
+        servers: Vec::new(),
     }
+}
+
+/// `[vigilctl] servers=`: entries one per line or between commas, each `name = URL` or a
+/// bare URL (named by its address, as vigilctl shows `-s` URLs).
+fn read_servers(
+    section: &RawSection,
+    ctx: &Context,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<NamedServer> {
+    let names = ctx.base_names(section);
+    let mut reader = SectionReader { section, errors };
+    let Some(text) = reader.text("servers", &names) else {
+        return Vec::new();
+    };
+    let mut servers: Vec<NamedServer> = Vec::new();
+    for entry in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let (name, url) = match entry.split_once('=') {
+            Some((name, url)) => (name.trim().to_string(), url.trim().to_string()),
+            None => (super::server_name(entry), entry.to_string()),
+        };
+        let scheme = ["unix://", "http://", "https://"];
+        if name.is_empty() || !scheme.iter().any(|s| url.starts_with(s)) {
+            reader.error(
+                Some("servers"),
+                format!("{entry:?} is not NAME = URL (unix://, http:// or https://)"),
+            );
+        } else if servers.iter().any(|s| s.name == name) {
+            reader.error(Some("servers"), format!("{name} is named twice"));
+        } else {
+            servers.push(NamedServer { name, url });
+        }
+    }
+    servers
 }
 
 /// `SUPERVISOR_SERVER_URL` for `serverurl=AUTO`: the unix server first, else the inet one.
@@ -767,9 +872,23 @@ pub(super) fn load_ctl(
         cpus: 1,
     };
     let mut errors = Vec::new();
-    let ctl = doc
+    let mut ctl = doc
         .section("supervisorctl")
         .map(|section| read_ctl(section, &ctx, &mut errors));
+    if let Some(section) = doc.section("vigilctl") {
+        let servers = read_servers(section, &ctx, &mut errors);
+        ctl.get_or_insert_with(|| CtlConfig {
+            serverurl: super::DEFAULT_SERVERURL.into(),
+            username: None,
+            password: None,
+            prompt: "supervisor".into(),
+            history_file: None,
+            cacert: None,
+            client_identity: None,
+            servers: Vec::new(),
+        })
+        .servers = servers;
+    }
     if errors.is_empty() {
         Ok(ctl)
     } else {

@@ -1,5 +1,6 @@
 //! A small blocking XML-RPC client over supervisord's transports: `unix:///path` sockets and
-//! `http://host:port`, with basic auth; plus the streaming `GET` used by `tail -f`.
+//! `http://host:port`, and vigil's `https://host:port` (rustls), with basic auth; plus the
+//! streaming `GET` used by `tail -f`.
 //!
 //! It trusts nothing the server says about sizes: a response body is read piece by piece up
 //! to [`MAX_BODY`], header and chunk-size lines up to [`MAX_LINE`], and connecting and every
@@ -8,6 +9,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -75,6 +77,9 @@ pub enum ClientError {
         /// The limit it passed.
         limit: u64,
     },
+    /// The TLS handshake failed: what went wrong and how to fix it.
+    #[error("{0}")]
+    Tls(String),
     /// Anything else about the exchange.
     #[error("{0}")]
     Protocol(String),
@@ -83,17 +88,20 @@ pub enum ClientError {
 /// Where and how to reach the server.
 #[derive(Debug, Clone)]
 pub struct Client {
-    /// `unix:///path` or `http://host:port`.
+    /// `unix:///path`, `http://host:port` or `https://host:port`.
     pub serverurl: String,
     /// Basic-auth user and password.
     pub credentials: Option<(String, String)>,
     /// How long connecting, and each read of an answer, may take (`None`: forever).
     pub timeout: Option<Duration>,
+    /// The TLS config for `https://` servers (vigilctl builds it when a URL needs it).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
@@ -101,6 +109,10 @@ impl Stream {
         match self {
             Stream::Unix(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
             Stream::Tcp(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
+            Stream::Tls(s) => {
+                let s = s.get_ref();
+                s.set_read_timeout(read).and(s.set_write_timeout(write))
+            }
         }
     }
 }
@@ -110,6 +122,7 @@ impl Read for Stream {
         match self {
             Stream::Unix(s) => s.read(buf),
             Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -126,6 +139,7 @@ impl Write for Stream {
                     .map_err(io::Error::from)
             }
             Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -133,6 +147,7 @@ impl Write for Stream {
         match self {
             Stream::Unix(s) => s.flush(),
             Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
         }
     }
 }
@@ -154,8 +169,15 @@ struct Response<'a> {
 }
 
 impl Client {
-    /// An I/O error of the exchange as a client error: a timeout names the server.
+    /// An I/O error of the exchange as a client error: a timeout names the server, a
+    /// failed TLS handshake says why and what to do.
     fn io_error(&self, err: io::Error) -> ClientError {
+        if let Some(address) = self.serverurl.strip_prefix("https://") {
+            let host = crate::tls::client::host_of(address.split('/').next().unwrap_or(address));
+            if let Some(why) = crate::tls::client::explain(&self.serverurl, host, &err) {
+                return ClientError::Tls(why);
+            }
+        }
         match (err.kind(), self.timeout) {
             (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(after)) => {
                 ClientError::TimedOut {
@@ -176,16 +198,31 @@ impl Client {
     }
 
     fn connect(&self) -> Result<Stream, ClientError> {
-        let stream = if let Some(path) = self.serverurl.strip_prefix("unix://") {
+        let url = &self.serverurl;
+        let stream = if let Some(path) = url.strip_prefix("unix://") {
             UnixStream::connect(path)
                 .map(Stream::Unix)
                 .map_err(ClientError::Connect)?
-        } else {
-            let rest = self.serverurl.strip_prefix("http://").ok_or_else(|| {
-                ClientError::Protocol(format!("unsupported serverurl {}", self.serverurl))
-            })?;
+        } else if let Some(rest) = url.strip_prefix("http://") {
             let address = rest.split('/').next().unwrap_or(rest);
             Stream::Tcp(self.connect_tcp(address)?)
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            let address = rest.split('/').next().unwrap_or(rest);
+            let tls = self
+                .tls
+                .clone()
+                .ok_or_else(|| ClientError::Protocol(format!("{url}: no TLS config")))?;
+            let host = crate::tls::client::host_of(address).to_string();
+            let name = rustls::pki_types::ServerName::try_from(host)
+                .map_err(|err| ClientError::Protocol(format!("{url}: {err}")))?;
+            let connection = rustls::ClientConnection::new(tls, name)
+                .map_err(|err| ClientError::Tls(format!("{url}: {err}")))?;
+            let tcp = self.connect_tcp(address)?;
+            Stream::Tls(Box::new(rustls::StreamOwned::new(connection, tcp)))
+        } else {
+            return Err(ClientError::Protocol(format!(
+                "unsupported serverurl {url}"
+            )));
         };
         stream
             .set_timeouts(self.timeout, self.timeout)

@@ -5,7 +5,8 @@
 use super::{double, exit, int, text, to_json, Ctl, Value};
 
 /// How to call it.
-const USAGE: &str = "Error: crashes requires one process name (crashes <name> [-n N] [--json])";
+pub(super) const USAGE: &str =
+    "Error: crashes requires one process name (crashes <name> [-n N] [--json])";
 
 impl Ctl {
     pub(super) fn crashes(&mut self, args: &[&str]) {
@@ -38,7 +39,7 @@ impl Ctl {
 }
 
 /// `(name, limit, --json)`, or None when the arguments do not fit.
-fn parse<'a>(args: &[&'a str]) -> Option<(&'a str, i64, bool)> {
+pub(super) fn parse<'a>(args: &[&'a str]) -> Option<(&'a str, i64, bool)> {
     let mut name = None;
     let mut limit = 0;
     let mut json = false;
@@ -56,10 +57,21 @@ fn parse<'a>(args: &[&'a str]) -> Option<(&'a str, i64, bool)> {
 
 /// The readable report: a headline about the loop, then each crash with its output.
 fn render(name: &str, records: &[Value], state: Option<&Value>) -> String {
-    let mut out = String::new();
+    let mut out = headline(name, state);
+    if records.is_empty() {
+        out.push_str("no crash records\n");
+    }
+    for record in records {
+        out.push_str(&render_record(record, ""));
+    }
+    out
+}
+
+/// Whether `name` is in a crash loop now, from `vigil.getCrashLoopState`, as a line.
+pub(super) fn headline(name: &str, state: Option<&Value>) -> String {
     let member = |key: &str| state.and_then(|s| s.member(key));
     let looping = matches!(member("crash_loop"), Some(Value::Bool(true)));
-    let headline = if looping {
+    if looping {
         let wait = double(member("next_start_in"));
         let next = if wait > 0.0 {
             format!(", next start in {}s", wait.ceil())
@@ -67,42 +79,40 @@ fn render(name: &str, records: &[Value], state: Option<&Value>) -> String {
             String::new()
         };
         format!(
-            "{name}: CRASH LOOP ({} crashes in {}s, restart delay {}s{next})",
+            "{name}: CRASH LOOP ({} crashes in {}s, restart delay {}s{next})\n",
             int(member("recent_crashes")),
             double(member("window")),
             double(member("restart_delay")),
         )
     } else {
-        format!("{name}: not in a crash loop")
-    };
-    out.push_str(&headline);
-    out.push('\n');
-    if records.is_empty() {
-        out.push_str("no crash records\n");
+        format!("{name}: not in a crash loop\n")
     }
-    for record in records {
-        let field = |key: &str| record.member(key);
-        let looped = if matches!(field("crash_loop"), Some(Value::Bool(true))) {
-            ", in crash loop"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "\n{}  pid {}  {}  after {:.1}s  ({} restarts before{looped})\n",
-            text(field("time")),
-            int(field("pid")),
-            text(field("description")),
-            double(field("ran_seconds")),
-            int(field("restarts")),
-        ));
-        let tail = text(field("tail"));
-        if tail.is_empty() {
-            out.push_str("    (no output)\n");
-        } else {
-            out.push_str(&format!("    last {} lines:\n", text(field("stream"))));
-            for line in tail.lines() {
-                out.push_str(&format!("    | {line}\n"));
-            }
+}
+
+/// One crash record with its output; `host` (with a trailing space), when several servers
+/// are shown, after the time.
+pub(super) fn render_record(record: &Value, host: &str) -> String {
+    let field = |key: &str| record.member(key);
+    let looped = if matches!(field("crash_loop"), Some(Value::Bool(true))) {
+        ", in crash loop"
+    } else {
+        ""
+    };
+    let mut out = format!(
+        "\n{}  {host}pid {}  {}  after {:.1}s  ({} restarts before{looped})\n",
+        text(field("time")),
+        int(field("pid")),
+        text(field("description")),
+        double(field("ran_seconds")),
+        int(field("restarts")),
+    );
+    let tail = text(field("tail"));
+    if tail.is_empty() {
+        out.push_str("    (no output)\n");
+    } else {
+        out.push_str(&format!("    last {} lines:\n", text(field("stream"))));
+        for line in tail.lines() {
+            out.push_str(&format!("    | {line}\n"));
         }
     }
     out

@@ -10,6 +10,7 @@ mod crashes;
 mod fleet;
 mod groups;
 mod help;
+mod hosts;
 mod logs;
 mod processes;
 mod reexec;
@@ -45,8 +46,9 @@ mod exit {
 pub struct CtlOptions {
     /// `-c FILE`: read `[supervisorctl]` from here (else the supervisord search path).
     pub configuration: Option<PathBuf>,
-    /// `-s URL`.
-    pub serverurl: Option<String>,
+    /// `-s URL` (or a name from `[vigilctl] servers=`), once or more: several servers make
+    /// `status`, `start`, `stop`, `restart` and `crashes` act on all of them.
+    pub serverurl: Vec<String>,
     /// `-u USER`.
     pub username: Option<String>,
     /// `-p PASSWORD`.
@@ -58,6 +60,10 @@ pub struct CtlOptions {
     /// `-t SECONDS` (vigil): how long connecting and each answer may take; `None` waits
     /// forever, as supervisorctl does.
     pub timeout: Option<std::time::Duration>,
+    /// `--cacert FILE` (vigil): the CA certificates `https://` servers are checked against.
+    pub cacert: Option<PathBuf>,
+    /// `--client-cert FILE --client-key FILE` (vigil): for servers with `tls_client_ca`.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
     /// The command and its arguments; none starts the interactive shell.
     pub command: Vec<String>,
 }
@@ -80,12 +86,22 @@ pub fn commands_help() -> String {
 
 /// Runs one command; returns the exit code.
 pub fn run(options: &CtlOptions) -> i32 {
-    let (client, section, default_server) = match client_for(options) {
+    let Setup {
+        mut servers,
+        section,
+        default_server,
+    } = match setup(options) {
         Ok(found) => found,
         Err(message) => {
             eprintln!("Error: {message}");
             return exit::INVALID_ARGS;
         }
+    };
+    if servers.len() > 1 {
+        return hosts::run(&servers, &options.command, options.interactive);
+    }
+    let Some((_, client)) = servers.pop() else {
+        return exit::INVALID_ARGS;
     };
     let mut ctl = Ctl {
         client,
@@ -119,13 +135,22 @@ enum SetupError {
     /// The config file has errors.
     #[error("{0}")]
     Config(#[from] crate::config::ConfigErrors),
+    /// A TLS file (`--cacert`, `--client-cert`, `--client-key`) does not serve.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
-/// The client for the server `options` name, with the config's `[supervisorctl]` section if
-/// there is one, and whether the server is supervisorctl's default for want of both.
-fn client_for(
-    options: &CtlOptions,
-) -> Result<(Client, Option<crate::config::CtlConfig>, bool), SetupError> {
+/// What vigilctl talks to: each server with the name it shows, the config's
+/// `[supervisorctl]` section if there is one, and whether the one server is supervisorctl's
+/// default for want of anything naming one.
+struct Setup {
+    servers: Vec<(String, Client)>,
+    section: Option<crate::config::CtlConfig>,
+    default_server: bool,
+}
+
+fn setup(options: &CtlOptions) -> Result<Setup, SetupError> {
+    use crate::config::{server_name, NamedServer, DEFAULT_SERVERURL};
     let cwd = std::env::current_dir().map_err(SetupError::CurrentDir)?;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let file = if let Some(file) = &options.configuration {
@@ -140,11 +165,36 @@ fn client_for(
         Some(file) => crate::config::load_ctl(&file, &cwd, &env)?,
         None => None,
     };
-    let serverurl = options
-        .serverurl
-        .clone()
-        .or_else(|| section.as_ref().map(|s| s.serverurl.clone()))
-        .unwrap_or_else(|| crate::config::DEFAULT_SERVERURL.into());
+    let listed = section.as_ref().map_or(&[][..], |s| s.servers.as_slice());
+    // `-s` takes a URL or a name from the list.
+    let named: Vec<NamedServer> = if options.serverurl.is_empty() {
+        if listed.is_empty() {
+            let url = section
+                .as_ref()
+                .map_or_else(|| DEFAULT_SERVERURL.to_string(), |s| s.serverurl.clone());
+            vec![NamedServer {
+                name: server_name(&url),
+                url,
+            }]
+        } else {
+            listed.to_vec()
+        }
+    } else {
+        options
+            .serverurl
+            .iter()
+            .map(|given| {
+                listed
+                    .iter()
+                    .find(|server| &server.name == given)
+                    .cloned()
+                    .unwrap_or_else(|| NamedServer {
+                        name: server_name(given),
+                        url: given.clone(),
+                    })
+            })
+            .collect()
+    };
     let username = options
         .username
         .clone()
@@ -153,14 +203,46 @@ fn client_for(
         .password
         .clone()
         .or_else(|| section.as_ref().and_then(|s| s.password.clone()));
-    let default_server =
-        options.serverurl.is_none() && serverurl == crate::config::DEFAULT_SERVERURL;
-    let client = Client {
-        serverurl,
-        credentials: username.map(|user| (user, password.unwrap_or_default())),
-        timeout: options.timeout,
+    let tls = if named
+        .iter()
+        .any(|server| server.url.starts_with("https://"))
+    {
+        let wanted = crate::tls::client::ClientTls {
+            cacert: options
+                .cacert
+                .clone()
+                .or_else(|| section.as_ref().and_then(|s| s.cacert.clone())),
+            identity: options
+                .client_identity
+                .clone()
+                .or_else(|| section.as_ref().and_then(|s| s.client_identity.clone())),
+        };
+        Some(crate::tls::client::config(&wanted)?)
+    } else {
+        None
     };
-    Ok((client, section, default_server))
+    let default_server = named.len() == 1
+        && options.serverurl.is_empty()
+        && named.iter().all(|server| server.url == DEFAULT_SERVERURL);
+    let servers = named
+        .into_iter()
+        .map(|server| {
+            let client = Client {
+                serverurl: server.url,
+                credentials: username
+                    .clone()
+                    .map(|user| (user, password.clone().unwrap_or_default())),
+                timeout: options.timeout,
+                tls: tls.clone(),
+            };
+            (server.name, client)
+        })
+        .collect();
+    Ok(Setup {
+        servers,
+        section,
+        default_server,
+    })
 }
 
 struct Ctl {
@@ -209,6 +291,23 @@ fn array(value: Value) -> Vec<Value> {
     match value {
         Value::Array(items) => items,
         _ => Vec::new(),
+    }
+}
+
+/// The exit code a result's fault `code` sets, as supervisorctl's
+/// `set_exitstatus_from_xmlrpc_fault` (None: success, or the `ignored` refusal).
+fn exit_for_fault(code: i64, ignored: FaultCode) -> Option<i32> {
+    let dead = [
+        FaultCode::SpawnError,
+        FaultCode::AbnormalTermination,
+        FaultCode::NotRunning,
+    ];
+    if code == ignored.code() || code == FaultCode::Success.code() {
+        None
+    } else if dead.iter().any(|f| f.code() == code) {
+        Some(exit::NOT_RUNNING)
+    } else {
+        Some(exit::GENERIC)
     }
 }
 
@@ -380,16 +479,8 @@ impl Ctl {
 
     /// supervisorctl's `set_exitstatus_from_xmlrpc_fault`.
     fn exit_from_fault(&mut self, code: i64, ignored: FaultCode) {
-        let dead = [
-            FaultCode::SpawnError,
-            FaultCode::AbnormalTermination,
-            FaultCode::NotRunning,
-        ];
-        if code == ignored.code() || code == FaultCode::Success.code() {
-        } else if dead.iter().any(|f| f.code() == code) {
-            self.exit = exit::NOT_RUNNING;
-        } else {
-            self.exit = exit::GENERIC;
+        if let Some(failed) = exit_for_fault(code, ignored) {
+            self.exit = failed;
         }
     }
 

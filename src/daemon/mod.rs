@@ -527,6 +527,7 @@ fn serve(
         let listening = listeners
             .copies()
             .map_err(io_error("keeping the HTTP servers' sockets"))?;
+        let tls = listeners.tls();
         let servers =
             http::serve(listeners, api).map_err(io_error("starting the HTTP servers"))?;
         if let Some(manager) = systemd::Manager::from_env(&source.env) {
@@ -543,6 +544,7 @@ fn serve(
                 main_log,
                 sample_interval,
             }),
+            tls: Arc::new(tls),
         };
         let forwarder = tokio::spawn(signals.forward(handle, reload));
         let finished = task.await.map_err(|err| StartError::Io {
@@ -638,7 +640,8 @@ fn base_environment(env: &[(String, String)], config: &Config) -> Vec<(String, S
 }
 
 /// The signals vigild acts on, turned into supervisor controls: SIGTERM/INT/QUIT shut down,
-/// SIGHUP reloads the config (a bad config keeps the running fleet), SIGUSR2 reopens logs.
+/// SIGHUP reloads the config (a bad config keeps the running fleet), SIGUSR2 reopens logs;
+/// both read the TCP servers' TLS files again.
 struct SignalSource {
     term: Signal,
     int: Signal,
@@ -676,6 +679,7 @@ impl SignalSource {
                 }
                 "SIGHUP" => {
                     tracing::warn!("received SIGHUP indicating restart request");
+                    reload.reload_tls();
                     let reloading = reload.clone();
                     // Scaled groups stay scaled, as long as the file allows.
                     let scaling = Scaling {
@@ -693,6 +697,7 @@ impl SignalSource {
                 }
                 "SIGUSR2" => {
                     tracing::info!("received SIGUSR2 indicating log reopen request");
+                    reload.reload_tls();
                     let targets = Arc::clone(&reload.targets);
                     // Off the runtime's workers: the file may sit on a stalled disk. The
                     // line above goes to the old file first, as under supervisord.
@@ -721,6 +726,22 @@ struct Reload {
     source: ConfigSource,
     applied: Arc<Mutex<settings::Applied>>,
     targets: Arc<settings::Targets>,
+    /// The TCP servers' TLS, read again from its files on SIGHUP and SIGUSR2.
+    tls: Arc<Vec<crate::tls::Reloadable>>,
+}
+
+impl Reload {
+    /// Reads the servers' certificates and keys again, off the runtime's workers; a file
+    /// that does not serve keeps the one in use (logged).
+    fn reload_tls(&self) {
+        if self.tls.is_empty() {
+            return;
+        }
+        let tls = Arc::clone(&self.tls);
+        tokio::task::spawn_blocking(move || {
+            tls.iter().for_each(crate::tls::Reloadable::reload_logged);
+        });
+    }
 }
 
 impl Reload {

@@ -35,8 +35,15 @@ const ADDRESS_IN_USE: &str = "Another program is already listening on a port tha
 /// The bound listeners, ready to serve once the supervisor runs.
 pub struct Listeners {
     unix: Option<(std::os::unix::net::UnixListener, PathBuf, Option<Accounts>)>,
-    inet: Option<(std::net::TcpListener, Option<Accounts>, MetricsAuth)>,
-    metrics: Option<(std::net::TcpListener, Option<Accounts>)>,
+    inet: Option<(TcpServer, MetricsAuth)>,
+    metrics: Option<TcpServer>,
+}
+
+/// A bound TCP server: its socket, accounts and TLS, if any.
+struct TcpServer {
+    listener: std::net::TcpListener,
+    accounts: Option<Accounts>,
+    tls: Option<crate::tls::Reloadable>,
 }
 
 /// Whether `/metrics` on a server asks for the server's credentials.
@@ -54,6 +61,15 @@ impl Listeners {
         self.unix.as_ref().map(|(_, path, _)| path.clone())
     }
 
+    /// The servers' TLS configs, for SIGHUP and SIGUSR2 to reload.
+    pub fn tls(&self) -> Vec<crate::tls::Reloadable> {
+        let inet = self.inet.as_ref().map(|(server, _)| server);
+        inet.into_iter()
+            .chain(self.metrics.as_ref())
+            .filter_map(|server| server.tls.clone())
+            .collect()
+    }
+
     /// Copies of the listening sockets (unix, inet, metrics) that a handover keeps open
     /// across its exec, taken before the servers own the originals.
     pub fn copies(&self) -> io::Result<[Option<std::os::fd::OwnedFd>; 3]> {
@@ -63,8 +79,8 @@ impl Listeners {
         };
         Ok([
             copy(self.unix.as_ref().map(|(l, _, _)| l.as_fd()))?,
-            copy(self.inet.as_ref().map(|(l, _, _)| l.as_fd()))?,
-            copy(self.metrics.as_ref().map(|(l, _)| l.as_fd()))?,
+            copy(self.inet.as_ref().map(|(s, _)| s.listener.as_fd()))?,
+            copy(self.metrics.as_ref().map(|s| s.listener.as_fd()))?,
         ])
     }
 }
@@ -91,7 +107,10 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
         Some(server) => Some(bind_tcp(&server.host, server.port)?),
         None => None,
     };
-    Ok(assemble(config, unix, inet, metrics))
+    match assemble(config, unix, inet, metrics) {
+        (listeners, failed) if failed.is_empty() => Ok(listeners),
+        (_, failed) => Err(io::Error::other(failed.join("; "))),
+    }
 }
 
 /// The servers a vigild handed over (`vigilctl reexec`): their listening sockets, open
@@ -127,7 +146,12 @@ pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> Listeners
             .map(|s| (s.host.as_str(), s.port)),
         metrics_fd,
     );
-    assemble(config, unix, inet, metrics)
+    let (listeners, failed) = assemble(config, unix, inet, metrics);
+    // The pre-flight's --check-config loaded the same files: they changed since.
+    for failure in failed {
+        tracing::error!("reexec: {failure}: that server is left out");
+    }
+    listeners
 }
 
 /// A server a handover's config has and its record has not, bound afresh; if that fails,
@@ -138,13 +162,33 @@ fn fresh<T>(what: &str, bound: io::Result<T>) -> Option<T> {
         .ok()
 }
 
-/// The listeners with their accounts, as the config gives them.
+/// The listeners with their accounts and TLS, as the config gives them; a TCP server whose
+/// TLS files do not load is left out, and why is among the failures.
 fn assemble(
     config: &Config,
     unix: Option<std::os::unix::net::UnixListener>,
     inet: Option<std::net::TcpListener>,
     metrics: Option<std::net::TcpListener>,
-) -> Listeners {
+) -> (Listeners, Vec<String>) {
+    let mut failed = Vec::new();
+    let mut tcp = |name: &'static str,
+                   listener: std::net::TcpListener,
+                   accounts: Option<Accounts>,
+                   tls: Option<&crate::config::TlsFiles>| {
+        let tls = match tls.map(|files| crate::tls::Reloadable::load(name, files)) {
+            Some(Ok(tls)) => Some(tls),
+            Some(Err(err)) => {
+                failed.push(format!("{name} {}: {err}", err.option()));
+                return None;
+            }
+            None => None,
+        };
+        Some(TcpServer {
+            listener,
+            accounts,
+            tls,
+        })
+    };
     let unix = unix
         .zip(config.unix_http_server.as_ref())
         .map(|(listener, server)| {
@@ -160,7 +204,7 @@ fn assemble(
         });
     let inet = inet
         .zip(config.inet_http_server.as_ref())
-        .map(|(listener, server)| {
+        .and_then(|(listener, server)| {
             let metrics_auth = if server.metrics_auth {
                 MetricsAuth::Required
             } else {
@@ -170,28 +214,24 @@ fn assemble(
                 (server.token.as_ref(), Access::Full),
                 (server.readonly_token.as_ref(), Access::ReadOnly),
             ];
-            (
-                listener,
-                accounts(server.auth.as_ref(), server.readonly.as_ref(), tokens),
-                metrics_auth,
-            )
+            let accounts = accounts(server.auth.as_ref(), server.readonly.as_ref(), tokens);
+            tcp("inet_http_server", listener, accounts, server.tls.as_ref())
+                .map(|server| (server, metrics_auth))
         });
     let metrics = metrics
         .zip(config.metrics_server.as_ref())
-        .map(|(listener, server)| {
+        .and_then(|(listener, server)| {
             let token = (server.bearer_token.as_ref(), Access::Full);
-            (
-                listener,
-                accounts(
-                    server.auth.as_ref(),
-                    None,
-                    [token, (None, Access::ReadOnly)],
-                ),
-            )
+            let accounts = accounts(
+                server.auth.as_ref(),
+                None,
+                [token, (None, Access::ReadOnly)],
+            );
+            tcp("metrics", listener, accounts, server.tls.as_ref())
         });
     for (name, auth) in [
         ("unix_http_server", unix.as_ref().map(|u| &u.2)),
-        ("inet_http_server", inet.as_ref().map(|i| &i.1)),
+        ("inet_http_server", inet.as_ref().map(|(i, _)| &i.accounts)),
     ] {
         if let Some(None) = auth {
             tracing::error!(
@@ -200,11 +240,12 @@ fn assemble(
             );
         }
     }
-    Listeners {
+    let listeners = Listeners {
         unix,
         inet,
         metrics,
-    }
+    };
+    (listeners, failed)
 }
 
 /// A server's accounts: none without a username, else the full one and the read-only one.
@@ -265,17 +306,13 @@ pub fn serve(listeners: Listeners, api: Api) -> io::Result<Servers> {
             }
         }));
     }
-    if let Some((listener, auth, metrics_auth)) = listeners.inet {
-        tasks.push(serve_tcp(
-            "inet_http_server",
-            listener,
-            router(api.clone(), auth, metrics_auth),
-            stopped.clone(),
-        )?);
+    if let Some((server, metrics_auth)) = listeners.inet {
+        let app = router(api.clone(), server.accounts.clone(), metrics_auth);
+        tasks.push(serve_tcp("inet_http_server", server, app, stopped.clone())?);
     }
-    if let Some((listener, auth)) = listeners.metrics {
-        let app = with_auth(metrics_router(api), auth);
-        tasks.push(serve_tcp("metrics", listener, app, stopped)?);
+    if let Some(server) = listeners.metrics {
+        let app = with_auth(metrics_router(api), server.accounts.clone());
+        tasks.push(serve_tcp("metrics", server, app, stopped)?);
     }
     Ok(Servers { stop, tasks })
 }
@@ -308,22 +345,41 @@ async fn stop_asked(mut stopped: tokio::sync::watch::Receiver<bool>) {
 
 fn serve_tcp(
     name: &'static str,
-    listener: std::net::TcpListener,
+    server: TcpServer,
     app: Router,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> io::Result<tokio::task::JoinHandle<()>> {
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    Ok(tokio::spawn(async move {
-        // A connection takes a clone of the service (an Arc), not of the router's tables,
-        // which serving the `Router` itself copies per connection.
-        let served = axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(stop_asked(stopped))
-            .await;
-        if let Err(err) = served {
-            tracing::error!("{name} stopped: {err}");
+    server.listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(server.listener)?;
+    // A connection takes a clone of the service (an Arc), not of the router's tables,
+    // which serving the `Router` itself copies per connection.
+    let service = app.into_make_service();
+    let shutdown = stop_asked(stopped.clone());
+    Ok(match server.tls {
+        Some(tls) => {
+            let listener = crate::tls::listener::TlsListener::start(listener, tls, stopped)?;
+            tokio::spawn(serve_on(name, listener, service, shutdown))
         }
-    }))
+        None => tokio::spawn(serve_on(name, listener, service, shutdown)),
+    })
+}
+
+/// Serves `service` on `listener` (plain or TLS) until `shutdown`.
+async fn serve_on<L>(
+    name: &'static str,
+    listener: L,
+    service: axum::routing::IntoMakeService<Router>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    if let Err(err) = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!("{name} stopped: {err}");
+    }
 }
 
 fn router(api: Api, auth: Option<Accounts>, metrics_auth: MetricsAuth) -> Router {

@@ -1,0 +1,323 @@
+//! TLS on `[inet_http_server]` and `[metrics]` (rustls), with certificates made by the real
+//! `openssl` in the test: vigilctl and Python's xmlrpc.client and urllib over https, mutual
+//! TLS, silent clients that do not hold up others, certificates reloaded on SIGUSR2 and
+//! SIGHUP without dropping the listener (a bad one keeps the one in use), and the start-up
+//! errors for a missing file, a key that is not the certificate's and an expired
+//! certificate.
+
+use std::io::Write;
+use std::process::Command;
+
+use nix::sys::signal::Signal;
+
+use crate::support::certs::Certs;
+use crate::support::*;
+
+/// Python's answer to `method` over https with `ca` trusted, `auth` (`user:password@` or
+/// "") in the URL: the JSON of the result, `FAULT …`, `HTTP <status>`, or `TLS …` when
+/// the handshake failed.
+fn py_call(port: u16, ca: &str, auth: &str, method: &str) -> String {
+    let script = format!(
+        "import json, ssl, xmlrpc.client\n\
+         context = ssl.create_default_context(cafile='{ca}')\n\
+         proxy = xmlrpc.client.ServerProxy('https://{auth}127.0.0.1:{port}/RPC2', context=context)\n\
+         try:\n    print(json.dumps(proxy.{method}()))\n\
+         except xmlrpc.client.Fault as fault:\n    print('FAULT', fault.faultString)\n\
+         except xmlrpc.client.ProtocolError as err:\n    print('HTTP', err.errcode)\n\
+         except (ssl.SSLError, ConnectionError, OSError) as err:\n    print('TLS', err)"
+    );
+    let output = run_python(&script, &[]);
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// `GET /metrics` over https as Python's urllib does it: the status, or `TLS …`.
+fn py_metrics(port: u16, ca: &str, client: Option<(&str, &str)>) -> String {
+    let client = client.map_or_else(String::new, |(cert, key)| {
+        format!("context.load_cert_chain('{cert}', '{key}')\n")
+    });
+    let script = format!(
+        "import ssl, urllib.request\n\
+         context = ssl.create_default_context(cafile='{ca}')\n{client}\
+         try:\n    answer = urllib.request.urlopen('https://localhost:{port}/metrics', context=context, timeout=10)\n    body = answer.read().decode()\n    print(answer.status, 'vigil_process_state' in body)\n\
+         except (ssl.SSLError, ConnectionError, OSError) as err:\n    print('TLS', err)"
+    );
+    let output = run_python(&script, &[]);
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Whether the certificate `port` shows now is the one in the PEM file `pem`.
+fn serves(port: u16, pem: &str) -> bool {
+    let script = format!(
+        "import ssl\n\
+         shown = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(('127.0.0.1', {port})))\n\
+         print(shown == ssl.PEM_cert_to_DER_cert(open('{pem}').read()))"
+    );
+    let output = run_python(&script, &[]);
+    String::from_utf8_lossy(&output.stdout).trim() == "True"
+}
+
+/// vigilctl with `args` (no config file beyond `config`), its exit code and output.
+fn vigilctl(config: &std::path::Path, args: &[&str]) -> (i32, String) {
+    run_client(vigilctl_bin(), config, args)
+}
+
+#[test]
+fn tls_serves_vigilctl_python_and_prometheus_clients_and_mutual_tls_asks_for_a_trusted_certificate()
+{
+    let certs = Certs::new();
+    let (port, metrics) = (free_port(), free_port());
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\nusername=admin\npassword=s3cret\n\
+         tls_cert={}\ntls_key={}\n\n\
+         [metrics]\nport=127.0.0.1:{metrics}\ntls_cert={}\ntls_key={}\ntls_client_ca={}\n\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n",
+        certs.file("server.pem"),
+        certs.file("server.key"),
+        certs.file("server.pem"),
+        certs.file("server.key"),
+        certs.file("ca.pem"),
+    ));
+    let vigild = Vigild::start(ws, &[]);
+    wait_listening(port);
+    wait_listening(metrics);
+    let url = format!("https://127.0.0.1:{port}");
+    // A client file naming the CA in [supervisorctl], as a user would.
+    let client = vigild.ws.write(
+        "client.conf",
+        &format!(
+            "[supervisorctl]\nserverurl={url}\nusername=admin\npassword=s3cret\ncacert={}\n",
+            certs.file("ca.pem")
+        ),
+    );
+    let blank = vigild.ws.write("blank.conf", "");
+    let running = wait_until(|| vigilctl(&client, &["status"]).1.contains("RUNNING"));
+    assert!(running, "{:?}", vigilctl(&client, &["status"]));
+    let (code, out) = vigilctl(&client, &["stop", "web"]);
+    assert_eq!((code, out.trim()), (0, "web: stopped"));
+    // --cacert on the command line does the same.
+    let (code, out) = vigilctl(
+        &blank,
+        &[
+            "-s",
+            &url,
+            "-u",
+            "admin",
+            "-p",
+            "s3cret",
+            "--cacert",
+            &certs.file("ca.pem"),
+            "start",
+            "web",
+        ],
+    );
+    assert_eq!((code, out.trim()), (0, "web: started"), "{out}");
+    // Without the CA: refused, saying how to fix it, on one line.
+    let (code, out) = vigilctl(
+        &blank,
+        &["-s", &url, "-u", "admin", "-p", "s3cret", "status"],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("not signed by a CA vigilctl trusts") && out.contains("--cacert FILE"),
+        "{out}"
+    );
+    // Plain HTTP to the TLS port gets nothing served.
+    let (code, out) = vigilctl(
+        &blank,
+        &[
+            "-s",
+            &format!("http://127.0.0.1:{port}"),
+            "-u",
+            "admin",
+            "-p",
+            "s3cret",
+            "status",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(!out.contains("RUNNING"), "{out}");
+
+    // Python's standard client over https, with basic auth in the URL and without.
+    let ca = certs.file("ca.pem");
+    let state = py_call(port, &ca, "admin:s3cret@", "supervisor.getState");
+    assert_eq!(state, r#"{"statecode": 1, "statename": "RUNNING"}"#);
+    assert_eq!(py_call(port, &ca, "", "supervisor.getState"), "HTTP 401");
+
+    // The metrics listener asks for a client certificate signed by tls_client_ca.
+    let (cert, key) = (certs.file("client.pem"), certs.file("client.key"));
+    assert_eq!(py_metrics(metrics, &ca, Some((&cert, &key))), "200 True");
+    let without = py_metrics(metrics, &ca, None);
+    assert!(without.starts_with("TLS"), "{without}");
+    let (rogue, rogue_key) = (certs.file("rogue.pem"), certs.file("rogue.key"));
+    let rogue = py_metrics(metrics, &ca, Some((&rogue, &rogue_key)));
+    assert!(rogue.starts_with("TLS"), "{rogue}");
+    // vigilctl's own certificate for such a server, and its words without one.
+    let ctl = |extra: &[&str]| {
+        let metrics_url = format!("https://localhost:{metrics}");
+        let mut args = vec!["-s", metrics_url.as_str(), "--cacert", ca.as_str()];
+        args.extend(extra);
+        args.push("version");
+        let mut command = Command::new(vigilctl_bin());
+        command.arg("-c").arg(&blank).args(&args);
+        exit_and_text(&mut command)
+    };
+    let (code, out) = ctl(&[]);
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("--client-cert FILE --client-key FILE"),
+        "{out}"
+    );
+    // (The metrics listener serves only /metrics: a call there is a 404, past TLS.)
+    let (_, out) = ctl(&["--client-cert", &cert, "--client-key", &key]);
+    assert!(out.contains("HTTP status 404"), "{out}");
+}
+
+#[test]
+fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping_the_listener() {
+    let certs = Certs::new();
+    let port = free_port();
+    let live = Workspace::new();
+    // The files vigild reads, copied where the test can replace them.
+    for name in ["server.pem", "server.key"] {
+        std::fs::copy(certs.path(name), live.path().join(name)).expect("copy");
+    }
+    live.config(&format!(
+        "[inet_http_server]\nport=127.0.0.1:{port}\ntls_cert={{dir}}/server.pem\ntls_key={{dir}}/server.key\n\n\
+         [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n"
+    ));
+    let vigild = Vigild::start(live, &[]);
+    wait_listening(port);
+    let ca = certs.file("ca.pem");
+    let url = format!("https://127.0.0.1:{port}");
+    let blank = vigild.ws.write("blank.conf", "");
+    let status = || {
+        let mut command = Command::new(vigilctl_bin());
+        command.arg("-c").arg(&blank);
+        command.args(["-s", &url, "--cacert", &ca, "-t", "5", "status"]);
+        exit_and_text(&mut command)
+    };
+    assert!(
+        wait_until(|| status().1.contains("RUNNING")),
+        "{:?}",
+        status()
+    );
+
+    // Fifty connections that never say a word, and one that sends a byte at a time: the
+    // next client is served all the same.
+    let mut silent: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    silent[0].write_all(&[0x16]).expect("one byte");
+    let (code, out) = status();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("RUNNING"), "{out}");
+    assert_eq!(
+        py_call(port, &ca, "", "supervisor.getState"),
+        r#"{"statecode": 1, "statename": "RUNNING"}"#
+    );
+    drop(silent);
+
+    // A renewed certificate: SIGUSR2 puts it in use for new connections.
+    assert!(serves(port, &certs.file("server.pem")));
+    let ws = &vigild.ws;
+    std::fs::copy(certs.path("server2.pem"), ws.path().join("server.pem")).expect("copy");
+    std::fs::copy(certs.path("server2.key"), ws.path().join("server.key")).expect("copy");
+    vigild.signal(Signal::SIGUSR2);
+    vigild.wait_log("inet_http_server: reloaded the TLS certificate");
+    assert!(serves(port, &certs.file("server2.pem")));
+    assert_eq!(status().0, 0);
+
+    // A key that is not the certificate's: SIGHUP reports it and keeps the one in use.
+    std::fs::copy(certs.path("server.key"), ws.path().join("server.key")).expect("copy");
+    vigild.signal(Signal::SIGHUP);
+    let log = vigild.wait_log("cannot reload the TLS certificate");
+    assert!(
+        log.contains("does not match the certificate") && log.contains("keeping the one in use"),
+        "{log}"
+    );
+    assert!(serves(port, &certs.file("server2.pem")));
+    assert!(
+        wait_until(|| status().1.contains("RUNNING")),
+        "{:?}",
+        status()
+    );
+}
+
+#[test]
+fn a_missing_file_a_key_that_does_not_match_and_an_expired_certificate_stop_the_start() {
+    let certs = Certs::new();
+    let port = free_port();
+    let cases = [
+        (
+            "inet_http_server",
+            format!(
+                "tls_cert={{dir}}/missing.pem\ntls_key={}",
+                certs.file("server.key")
+            ),
+            "[inet_http_server] tls_cert=",
+            "missing.pem: No such file".to_string(),
+        ),
+        (
+            "inet_http_server",
+            format!(
+                "tls_cert={}\ntls_key={}",
+                certs.file("server.pem"),
+                certs.file("client.key")
+            ),
+            "[inet_http_server] tls_key=",
+            format!(
+                "the key in {} does not match the certificate",
+                certs.file("client.key")
+            ),
+        ),
+        (
+            "metrics",
+            format!(
+                "tls_cert={}\ntls_key={}",
+                certs.file("expired.pem"),
+                certs.file("expired.key")
+            ),
+            "[metrics] tls_cert=",
+            format!(
+                "the certificate in {} expired on",
+                certs.file("expired.pem")
+            ),
+        ),
+        (
+            "metrics",
+            format!("tls_cert={}", certs.file("server.pem")),
+            "[metrics] tls_cert=",
+            "tls_cert needs tls_key".to_string(),
+        ),
+        (
+            "inet_http_server",
+            format!(
+                "tls_cert={}\ntls_key={}\ntls_client_ca={}",
+                certs.file("server.pem"),
+                certs.file("server.key"),
+                certs.file("server.key")
+            ),
+            "[inet_http_server] tls_client_ca=",
+            "holds no PEM certificate".to_string(),
+        ),
+    ];
+    for (section, options, location, reason) in &cases {
+        let ws = Workspace::new();
+        ws.config(&format!("[{section}]\nport=127.0.0.1:{port}\n{options}\n"));
+        let output = ws.run_vigild(&["-c", "supervisord.conf"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(location) && stderr.contains(reason.as_str()),
+            "{location} / {reason}: {stderr}"
+        );
+        let checked = ws.run_vigild(&["-c", "supervisord.conf", "--check-config"]);
+        let report = String::from_utf8_lossy(&checked.stdout).into_owned()
+            + &String::from_utf8_lossy(&checked.stderr);
+        assert_ne!(checked.status.code(), Some(0), "{report}");
+        assert!(report.contains(reason.as_str()), "{report}");
+    }
+}
