@@ -71,8 +71,31 @@ def dashboard(uid, title, description, panels, with_name):
     }
 
 
+def hosts():
+    """One row per vigild: is it scraped, how many of its processes run, how many do not, how
+    many crash-loop. A stopped host keeps its row with up = 0 (its process series go stale)."""
+    table = panel("table", "Hosts", "Each vigild: 1 in Up while Prometheus scrapes it, and its processes running, not running and crash-looping.",
+                  "short", [
+                      ('up{job=~"$job",instance=~"$instance"}', "up"),
+                      (f"sum by (instance) (vigil_process_up{{{SEL}}})", "running"),
+                      (f"sum by (instance) (1 - vigil_process_up{{{SEL}}})", "not running"),
+                      (f"sum by (instance) (vigil_process_crashloop{{{SEL}}})", "crash-looping"),
+                  ], 0, 0, 24, 7,
+                  transformations=[
+                      {"id": "joinByField", "options": {"byField": "instance", "mode": "outer"}},
+                      {"id": "organize", "options": {
+                          "excludeByName": {"Time": True, "Time 1": True, "Time 2": True, "Time 3": True,
+                                            "Time 4": True, "job": True, "__name__": True},
+                          "renameByName": {"Value #A": "Up", "Value #B": "Running",
+                                           "Value #C": "Not running", "Value #D": "Crash-looping"}}},
+                  ])
+    for target in table["targets"]:
+        target.update({"instant": True, "format": "table"})
+    return table
+
+
 def fleet():
-    return dashboard("vigil-fleet", "vigil: fleet", "Every host running vigild and its programs at a glance.", [
+    below = [
         panel("stat", "Running", "Processes in the RUNNING state.", "short",
               [(f'sum(vigil_process_state{{{SEL},state="RUNNING"}})', "running")], 0, 0, 6, 4,
               defaults=thresholds((None, "green"))),
@@ -104,7 +127,12 @@ def fleet():
         panel("timeseries", "Log bytes", "Bytes per second each process writes to its logs.", "Bps",
               [(f"sum by (instance, group, name, stream) (rate(vigil_log_bytes_total{{{SEL}}}[$__rate_interval]))",
                 "{{group}}:{{name}} {{stream}}")], 0, 28, 24, 8),
-    ], with_name=False)
+    ]
+    top = hosts()
+    for each in below:
+        each["gridPos"]["y"] += top["gridPos"]["h"]
+    return dashboard("vigil-fleet", "vigil: fleet", "Every host running vigild and its programs at a glance.",
+                     [top] + below, with_name=False)
 
 
 def program():

@@ -251,3 +251,134 @@ fn every_dashboard_query_returns_data_from_the_demo_fleet() {
         prometheus.log()
     );
 }
+
+/// A host of the fleet test: `app` (a line of output, then asleep) and, on the crashing
+/// host, `crasher`, which crash-loops; `/metrics` on a `[metrics]` listener of its own, over
+/// TLS with `certs`.
+fn fleet_host(
+    metrics: u16,
+    certs: Option<&crate::support::certs::Certs>,
+    crashing: bool,
+) -> Vigild {
+    let tls = certs.map_or_else(String::new, |certs| {
+        format!(
+            "tls_cert={}\ntls_key={}\n",
+            certs.file("server.pem"),
+            certs.file("server.key")
+        )
+    });
+    let crasher = if crashing {
+        "[program:crasher]\ncommand=/bin/sh -c 'echo failing >&2; sleep 0.3; exit 1'\nstartsecs=0\n"
+    } else {
+        ""
+    };
+    Vigild::with_config(&format!(
+        "[metrics]\nport=127.0.0.1:{metrics}\n{tls}\n\
+         [program:app]\ncommand=/bin/sh -c 'echo up; exec /bin/sleep 600'\nstartsecs=0\n\n{crasher}"
+    ))
+}
+
+/// `text` with `from` replaced by `to`, which it must contain (a change to a shipped file
+/// that the test relies on fails here, not later as missing data).
+fn replaced(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is gone from:\n{text}");
+    text.replace(from, to)
+}
+
+/// The series of an instant query's answer.
+fn series(prometheus: &Prometheus, query: &str) -> Vec<serde_json::Value> {
+    prometheus
+        .query(query)
+        .and_then(|answer| answer["data"]["result"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_prometheus_finds_three_vigilds_through_file_sd_and_tells_them_apart() {
+    let certs = crate::support::certs::Certs::new();
+    let ports = [free_port(), free_port(), free_port()];
+    let mut hosts = [
+        fleet_host(ports[0], None, false),
+        fleet_host(ports[1], None, false),
+        fleet_host(ports[2], Some(&certs), true),
+    ];
+    for port in ports {
+        wait_listening(port);
+    }
+    let instances = ports.map(|port| format!("127.0.0.1:{port}"));
+    // The shipped fleet config, at a test's pace and with the test's CA.
+    let shipped = std::fs::read_to_string(repo("config/prometheus-fleet.yml")).expect("shipped");
+    let config = [
+        ("scrape_interval: 15s", "scrape_interval: 1s"),
+        ("evaluation_interval: 15s", "evaluation_interval: 1s"),
+        ("refresh_interval: 1m", "refresh_interval: 1s"),
+        ("/etc/vigil/tls/ca.pem", &certs.file("ca.pem")),
+    ]
+    .iter()
+    .fold(shipped, |text, (from, to)| replaced(&text, from, to));
+    // As config/targets.json shows: plain hosts in one group, the TLS host with __scheme__.
+    let targets = serde_json::json!([
+        {"targets": [instances[0], instances[1]], "labels": {"env": "test"}},
+        {"targets": [instances[2]], "labels": {"env": "test", "__scheme__": "https"}},
+    ]);
+    // The rules as shipped but for their `for:` waits, which a test cannot sit out.
+    let rules = std::fs::read_to_string(repo("config/alerts.yml")).expect("alerts.yml");
+    let rules = ["2m", "1m", "5m"].iter().fold(rules, |text, wait| {
+        text.replace(&format!("for: {wait}"), "for: 0s")
+    });
+    let prometheus = Prometheus::with_files(&[
+        ("prometheus.yml", config),
+        ("targets.json", targets.to_string()),
+        ("alerts.yml", rules),
+    ]);
+    let up = |wanted: f64| {
+        series(&prometheus, "up{job=\"vigil\"}")
+            .iter()
+            .filter(|s| s["value"][1].as_str().and_then(|v| v.parse().ok()) == Some(wanted))
+            .filter_map(|s| s["metric"]["instance"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let all_up = wait_until(|| up(1.0).len() == 3);
+    assert!(all_up, "{:?}\n{}", up(1.0), prometheus.log());
+
+    // Every fleet dashboard query, with the Instance variable set to each host alone.
+    for expr in expressions(&dashboard("vigil-fleet.json")) {
+        for instance in &instances {
+            let query = expr
+                .replace("$instance", instance)
+                .replace("$job", ".+")
+                .replace("$group", ".+")
+                .replace("$__rate_interval", "10s");
+            let answered = wait_until(|| !series(&prometheus, &query).is_empty());
+            assert!(answered, "{query}\n{}", prometheus.log());
+        }
+    }
+    // The crash loop alerts on its host only, with its instance label.
+    let firing = |alert: &str| {
+        let query = format!("ALERTS{{alertname=\"{alert}\",alertstate=\"firing\"}}");
+        let mut found: Vec<String> = series(&prometheus, &query)
+            .iter()
+            .filter_map(|s| s["metric"]["instance"].as_str().map(str::to_string))
+            .collect();
+        found.dedup();
+        found
+    };
+    let looping = wait_until(|| !firing("VigilCrashLooping").is_empty());
+    assert!(looping, "{}", prometheus.log());
+    assert_eq!(firing("VigilCrashLooping"), [instances[2].clone()]);
+
+    // A host stopped: down, and only it; the others go on being scraped and shown.
+    hosts[1].shutdown();
+    let down = wait_until(|| up(0.0) == [instances[1].clone()]);
+    assert!(down, "{:?}", up(0.0));
+    let mut still = up(1.0);
+    still.sort();
+    let mut others = vec![instances[0].clone(), instances[2].clone()];
+    others.sort();
+    assert_eq!(still, others);
+    let vigil_down = wait_until(|| firing("VigilDown") == [instances[1].clone()]);
+    assert!(vigil_down, "{:?}", firing("VigilDown"));
+    // The hosts table keeps the stopped host's row, with Up 0.
+    let rows = series(&prometheus, "up{job=~\".+\",instance=~\".+\"}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
+}

@@ -46,7 +46,7 @@ mod dependencies;
 mod rolling;
 // The web page: escaping, guarded actions, /api/events, and a real headless Chromium.
 mod web;
-// Grafana dashboards, alert rules and the demo fleet, against a real Prometheus.
+// Grafana dashboards, alert rules, the demo fleet and a fleet of three hosts, against a real Prometheus.
 mod dashboards;
 // Sinks outside vigild that stop reading: an unread stderr.
 mod stalled_sinks;

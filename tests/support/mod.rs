@@ -611,17 +611,24 @@ impl Prometheus {
 
     /// Starts one with `jobs` (YAML list items) as its scrape configs, every second.
     pub fn with_jobs(jobs: &str) -> Self {
-        let port = free_port();
-        let dir = tempfile::tempdir().expect("dir");
-        let config = dir.path().join("prometheus.yml");
-        fs::write(
-            &config,
+        Prometheus::with_files(&[(
+            "prometheus.yml",
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
                  scrape_configs:\n{jobs}"
             ),
-        )
-        .expect("prometheus.yml");
+        )])
+    }
+
+    /// Starts one on the files given (written into its own dir), the first its config, so
+    /// a config may name rule files and `file_sd_configs` files beside it.
+    pub fn with_files(files: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("dir");
+        for (name, text) in files {
+            fs::write(dir.path().join(name), text).expect("prometheus file");
+        }
+        let config = dir.path().join(files[0].0);
         let mut command = Command::new("prometheus");
         command
             .arg(format!("--config.file={}", config.display()))
