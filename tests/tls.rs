@@ -139,6 +139,35 @@ fn tls_serves_vigilctl_python_and_prometheus_clients_and_mutual_tls_asks_for_a_t
     assert_ne!(code, 0, "{out}");
     assert!(!out.contains("RUNNING"), "{out}");
 
+    // TLS 1.2 and 1.3 are served, TLS 1.1 is not (openssl s_client, which can offer it).
+    let handshake = |version: &str| {
+        let mut command = Command::new("openssl");
+        command.args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            version,
+        ]);
+        command.args(["-cipher", "DEFAULT@SECLEVEL=0"]);
+        exit_and_text(&mut command)
+    };
+    for version in ["-tls1_2", "-tls1_3"] {
+        let (code, out) = handshake(version);
+        assert_eq!(code, 0, "{version}: {out}");
+        assert!(out.contains("BEGIN CERTIFICATE"), "{version}: {out}");
+    }
+    let (code, out) = handshake("-tls1_1");
+    assert_ne!(code, 0, "TLS 1.1 was served: {out}");
+    // The refusal is the server's: its alert (rustls answers handshake_failure).
+    assert!(out.contains("SSL alert number"), "{out}");
+    // Python's supervisorctl 4.3 refuses https:// before connecting (the README says so).
+    let (code, out) = exit_and_text(Command::new(supervisorctl_bin()).args(["-s", &url, "status"]));
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("Unknown protocol for serverurl https://"),
+        "{out}"
+    );
+
     // Python's standard client over https, with basic auth in the URL and without.
     let ca = certs.file("ca.pem");
     let state = py_call(port, &ca, "admin:s3cret@", "supervisor.getState");

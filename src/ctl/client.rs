@@ -101,7 +101,28 @@ pub struct Client {
 enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Unsignalled>>),
+}
+
+/// A TCP stream whose every write is std's `send` with `MSG_NOSIGNAL`: rustls writes
+/// records with `write_vectored`, which std does with `writev`, and a server that closed
+/// the connection (refusing a client certificate, say) would end vigilctl with SIGPIPE.
+struct Unsignalled(TcpStream);
+
+impl Read for Unsignalled {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Unsignalled {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 impl Stream {
@@ -110,7 +131,7 @@ impl Stream {
             Stream::Unix(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
             Stream::Tcp(s) => s.set_read_timeout(read).and(s.set_write_timeout(write)),
             Stream::Tls(s) => {
-                let s = s.get_ref();
+                let s = &s.get_ref().0;
                 s.set_read_timeout(read).and(s.set_write_timeout(write))
             }
         }
@@ -218,7 +239,10 @@ impl Client {
             let connection = rustls::ClientConnection::new(tls, name)
                 .map_err(|err| ClientError::Tls(format!("{url}: {err}")))?;
             let tcp = self.connect_tcp(address)?;
-            Stream::Tls(Box::new(rustls::StreamOwned::new(connection, tcp)))
+            Stream::Tls(Box::new(rustls::StreamOwned::new(
+                connection,
+                Unsignalled(tcp),
+            )))
         } else {
             return Err(ClientError::Protocol(format!(
                 "unsupported serverurl {url}"
