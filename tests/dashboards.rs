@@ -349,8 +349,17 @@ fn a_prometheus_finds_three_vigilds_through_file_sd_and_tells_them_apart() {
                 .replace("$job", ".+")
                 .replace("$group", ".+")
                 .replace("$__rate_interval", "10s");
-            let answered = wait_until(|| !series(&prometheus, &query).is_empty());
+            let mut answer = Vec::new();
+            let answered = wait_until(|| {
+                answer = series(&prometheus, &query);
+                !answer.is_empty()
+            });
             assert!(answered, "{query}\n{}", prometheus.log());
+            // The host chosen, and only it, in every series that says which host it is of.
+            for one in &answer {
+                let of = one["metric"]["instance"].as_str();
+                assert!(of.is_none_or(|of| of == instance), "{query}: {one}");
+            }
         }
     }
     // The crash loop alerts on its host only, with its instance label.
@@ -360,6 +369,7 @@ fn a_prometheus_finds_three_vigilds_through_file_sd_and_tells_them_apart() {
             .iter()
             .filter_map(|s| s["metric"]["instance"].as_str().map(str::to_string))
             .collect();
+        found.sort();
         found.dedup();
         found
     };

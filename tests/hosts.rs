@@ -7,20 +7,28 @@ use crate::support::*;
 
 /// Two real vigilds, one on TLS, with `app` and `crasher` on both and `solo` on the first.
 fn two_hosts(certs: &Certs) -> (Vigild, Vigild, u16, u16) {
-    let programs = "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
-        [program:app]\ncommand=/bin/sleep 600\nstartsecs=0\n\n\
-        [program:crasher]\ncommand=/bin/sh -c 'echo boom from crasher >&2; sleep 0.2; exit 3'\nstartsecs=0\nautorestart=false\n";
+    // b's crasher ends a second and a half after a's: the newest record is b's.
+    let programs = |lasts: &str| {
+        format!(
+            "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
+             [program:app]\ncommand=/bin/sleep 600\nstartsecs=0\n\n\
+             [program:slow]\ncommand=/bin/sleep 600\nstartsecs=2\nautostart=false\n\n\
+             [program:crasher]\ncommand=/bin/sh -c 'echo boom from crasher >&2; sleep {lasts}; exit 3'\nstartsecs=0\nautorestart=false\n"
+        )
+    };
     let (a_port, b_port) = (free_port(), free_port());
     let a = Workspace::new();
     a.config(&format!(
         "[inet_http_server]\nport=127.0.0.1:{a_port}\nusername=admin\npassword=s3cret\n\
-         tls_cert={}\ntls_key={}\n\n{programs}\n[program:solo]\ncommand=/bin/sleep 600\nstartsecs=0\n",
+         tls_cert={}\ntls_key={}\n\n{}\n[program:solo]\ncommand=/bin/sleep 600\nstartsecs=0\n",
         certs.file("server.pem"),
-        certs.file("server.key")
+        certs.file("server.key"),
+        programs("0.2")
     ));
     let b = Workspace::new();
     b.config(&format!(
-        "[inet_http_server]\nport=127.0.0.1:{b_port}\nusername=admin\npassword=s3cret\n\n{programs}"
+        "[inet_http_server]\nport=127.0.0.1:{b_port}\nusername=admin\npassword=s3cret\n\n{}",
+        programs("1.7")
     ));
     let (a, b) = (Vigild::start(a, &[]), Vigild::start(b, &[]));
     wait_listening(a_port);
@@ -117,11 +125,13 @@ fn vigilctl_shows_and_acts_on_several_servers_and_reports_those_that_do_not_answ
     assert_eq!(code, 0, "{json}");
     let records: serde_json::Value = serde_json::from_str(&json).expect("json");
     let records = records.as_array().cloned().unwrap_or_default();
-    let mut hosts: Vec<&str> = records.iter().filter_map(|r| r["host"].as_str()).collect();
-    let times: Vec<&str> = records.iter().filter_map(|r| r["time"].as_str()).collect();
-    assert!(times[0] >= times[1], "newest first: {times:?}");
-    hosts.sort_unstable();
-    assert_eq!(hosts, ["a", "b"], "{json}");
+    let hosts: Vec<&str> = records.iter().filter_map(|r| r["host"].as_str()).collect();
+    assert_eq!(hosts, ["b", "a"], "newest first: {json}");
+    let times: Vec<f64> = records
+        .iter()
+        .filter_map(|r| r["unix_time"].as_f64())
+        .collect();
+    assert!(times[0] > times[1], "{times:?}");
     let (_, report) = ctl(&["crashes", "crasher"]);
     assert!(
         report.contains("a  crasher: not in a crash loop")
@@ -149,15 +159,46 @@ fn vigilctl_shows_and_acts_on_several_servers_and_reports_those_that_do_not_answ
         out.contains(&format!(
             "127.0.0.1:{down}: ERROR ({down_url} refused connection)"
         )) && out.contains("no answer within 2 s")
-            && out.contains("a  ")
-            && out
+            && ["a ", "b "].iter().all(|host| out
                 .lines()
-                .any(|l| l.starts_with("b ") && l.contains("RUNNING")),
+                .any(|l| l.starts_with(host) && l.contains(" app ") && l.contains("RUNNING"))),
         "{out}"
     );
     let (code, out) = ctl(&["-s", "a", "-s", &down_url, "restart", "solo"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("solo: started"), "{out}");
+    // Starts that wait longer than -t for their programs (startsecs=2, -t 1) are not cut
+    // short, as with one server.
+    let (code, out) = ctl(&["-t", "1", "start", "slow"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("a  slow: started") && out.contains("b  slow: started"),
+        "{out}"
+    );
+    // A server name that is also a group name (solo is a program of a): refused, not guessed.
+    let named = a.ws.write(
+        "named.conf",
+        &format!(
+            "[supervisorctl]\nusername=admin\npassword=s3cret\ncacert={}\n\n\
+             [vigilctl]\nservers = solo = https://127.0.0.1:{a_port}, b = http://127.0.0.1:{b_port}\n",
+            certs.file("ca.pem")
+        ),
+    );
+    let (code, out) = run_client(vigilctl_bin(), &named, &["stop", "solo:solo"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("solo is a server and a group"), "{out}");
+    assert!(ctl(&["-s", "a", "status", "solo"]).1.contains("RUNNING"));
+    // A name a server may not have.
+    let bad = a.ws.write(
+        "bad.conf",
+        "[vigilctl]\nservers = all = http://127.0.0.1:1\n",
+    );
+    let (code, out) = run_client(vigilctl_bin(), &bad, &["status"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("[vigilctl] servers=") && out.contains("may not be \"all\""),
+        "{out}"
+    );
     // What works on one server only says so.
     let (code, out) = ctl(&["maintail"]);
     assert_eq!(code, 2, "{out}");

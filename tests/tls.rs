@@ -72,7 +72,8 @@ fn tls_serves_vigilctl_python_and_prometheus_clients_and_mutual_tls_asks_for_a_t
          tls_cert={}\ntls_key={}\n\n\
          [metrics]\nport=127.0.0.1:{metrics}\ntls_cert={}\ntls_key={}\ntls_client_ca={}\n\n\
          [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
-         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n",
+         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n\n\
+         [program:url]\ncommand=/bin/sh -c 'echo $SUPERVISOR_SERVER_URL > url.txt; exec sleep 600'\ndirectory={{dir}}\nstartsecs=0\n",
         certs.file("server.pem"),
         certs.file("server.key"),
         certs.file("server.pem"),
@@ -92,7 +93,11 @@ fn tls_serves_vigilctl_python_and_prometheus_clients_and_mutual_tls_asks_for_a_t
         ),
     );
     let blank = vigild.ws.write("blank.conf", "");
-    let running = wait_until(|| vigilctl(&client, &["status"]).1.contains("RUNNING"));
+    // Children are told the TLS port's URL with its scheme.
+    let told = wait_until(|| vigild.ws.read("url.txt").contains("127.0.0.1"));
+    assert!(told, "{}", vigild.log());
+    assert_eq!(vigild.ws.read("url.txt").trim(), url);
+    let running = wait_until(|| vigilctl(&client, &["status", "web"]).1.contains("RUNNING"));
     assert!(running, "{:?}", vigilctl(&client, &["status"]));
     let (code, out) = vigilctl(&client, &["stop", "web"]);
     assert_eq!((code, out.trim()), (0, "web: stopped"));
@@ -234,12 +239,16 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
         status()
     );
 
-    // Fifty connections that never say a word, and one that sends a byte at a time: the
-    // next client is served all the same.
-    let mut silent: Vec<std::net::TcpStream> = (0..50)
+    // 300 connections that never say a word, and one that starts a ClientHello and stops:
+    // the next client is served all the same.
+    let listening = listening_inode(port);
+    assert!(listening.is_some(), "no listening socket on {port}");
+    let mut silent: Vec<std::net::TcpStream> = (0..300)
         .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
         .collect();
-    silent[0].write_all(&[0x16]).expect("one byte");
+    silent[0]
+        .write_all(&[0x16, 0x03, 0x01])
+        .expect("a few bytes");
     let (code, out) = status();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("RUNNING"), "{out}");
@@ -259,12 +268,15 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
     assert!(serves(port, &certs.file("server2.pem")));
     assert_eq!(status().0, 0);
 
-    // A key that is not the certificate's: SIGHUP reports it and keeps the one in use.
+    // A key that is not the certificate's: SIGHUP reports it and keeps the one in use (the
+    // config's own reload is refused too, since it checks the same files).
     std::fs::copy(certs.path("server.key"), ws.path().join("server.key")).expect("copy");
     vigild.signal(Signal::SIGHUP);
     let log = vigild.wait_log("cannot reload the TLS certificate");
     assert!(
-        log.contains("does not match the certificate") && log.contains("keeping the one in use"),
+        log.contains("does not match the certificate")
+            && log.contains("keeping the one in use")
+            && log.contains("could not reload the config, keeping the running one"),
         "{log}"
     );
     assert!(serves(port, &certs.file("server2.pem")));
@@ -273,6 +285,43 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
         "{:?}",
         status()
     );
+
+    // A config that names other files (a renewal under a new name): SIGHUP takes them.
+    let config = ws.read("supervisord.conf").replace(
+        &format!(
+            "tls_cert={}/server.pem\ntls_key={}/server.key",
+            ws.path().display(),
+            ws.path().display()
+        ),
+        &format!(
+            "tls_cert={}\ntls_key={}",
+            certs.file("server.pem"),
+            certs.file("server.key")
+        ),
+    );
+    assert!(config.contains(&certs.file("server.key")), "{config}");
+    ws.write("supervisord.conf", &config);
+    vigild.signal(Signal::SIGHUP);
+    vigild.wait_log(&format!(
+        "inet_http_server: reloaded the TLS certificate {}",
+        certs.file("server.pem")
+    ));
+    assert!(serves(port, &certs.file("server.pem")));
+    // All along the same listening socket: never closed, never bound again.
+    assert_eq!(listening_inode(port), listening);
+}
+
+/// The inode of the socket listening on loopback `port` (from /proc/net/tcp).
+fn listening_inode(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // local_address, state (0A: LISTEN), …, inode.
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+            .then(|| fields.get(9)?.parse().ok())
+            .flatten()
+    })
 }
 
 #[test]
@@ -349,4 +398,38 @@ fn a_missing_file_a_key_that_does_not_match_and_an_expired_certificate_stop_the_
         assert_ne!(checked.status.code(), Some(0), "{report}");
         assert!(report.contains(reason.as_str()), "{report}");
     }
+}
+
+#[test]
+fn a_reexec_hands_the_tls_listener_over_and_the_new_image_serves_it() {
+    let certs = Certs::new();
+    let port = free_port();
+    let vigild = Vigild::with_config(&format!(
+        "{CONTROL_SECTIONS}[inet_http_server]\nport=127.0.0.1:{port}\ntls_cert={}\ntls_key={}\n\n\
+         [program:sleeper]\ncommand=/bin/sleep 600\nstartsecs=0\n",
+        certs.file("server.pem"),
+        certs.file("server.key")
+    ));
+    wait_listening(port);
+    let ca = certs.file("ca.pem");
+    let blank = vigild.ws.write("blank.conf", "");
+    let over_tls = |command: &str| {
+        let url = format!("https://127.0.0.1:{port}");
+        let mut vigilctl = Command::new(vigilctl_bin());
+        vigilctl.arg("-c").arg(&blank);
+        vigilctl.args(["-s", &url, "--cacert", &ca, command]);
+        exit_and_text(&mut vigilctl)
+    };
+    assert!(wait_until(|| over_tls("status").1.contains("RUNNING")));
+    let (listening, daemon) = (listening_inode(port), over_tls("pid").1);
+    let (code, out) = vigild.vigilctl(&["reexec"]);
+    assert_eq!(code, 0, "{out}\n{}", vigild.log());
+    vigild.wait_log("reexec: adopted 1 processes in");
+    // The same socket, the same vigild, the certificate loaded afresh by the new image.
+    let (code, out) = over_tls("status");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("RUNNING"), "{out}");
+    assert_eq!(over_tls("pid").1, daemon);
+    assert_eq!(listening_inode(port), listening);
+    assert!(serves(port, &certs.file("server.pem")));
 }

@@ -715,6 +715,22 @@ pub struct CtlConfig {
     pub servers: Vec<NamedServer>,
 }
 
+impl Default for CtlConfig {
+    /// supervisorctl's defaults, for a file without `[supervisorctl]`.
+    fn default() -> Self {
+        CtlConfig {
+            serverurl: DEFAULT_SERVERURL.into(),
+            username: None,
+            password: None,
+            prompt: "supervisor".into(),
+            history_file: None,
+            cacert: None,
+            client_identity: None,
+            servers: Vec::new(),
+        }
+    }
+}
+
 /// One of `[vigilctl] servers=`: `name = URL`, or a bare URL named by its address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedServer {

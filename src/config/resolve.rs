@@ -354,35 +354,20 @@ fn read_inet_server(
 /// an expired certificate is an error naming the option and the file (`--check-config`
 /// and a reexec's pre-flight see it too).
 fn read_tls(reader: &mut SectionReader<'_>, names: &Names, cwd: &Path) -> Option<TlsFiles> {
-    let mut path = |key: &str| {
-        reader
-            .text(key, names)
-            .map(|text| absolute(Path::new(text.trim()), cwd))
+    let client_ca = read_path(reader, names, "tls_client_ca", cwd);
+    let Some((cert, key)) = read_path_pair(reader, names, ["tls_cert", "tls_key"], cwd) else {
+        if client_ca.is_some() {
+            reader.error(
+                Some("tls_client_ca"),
+                "tls_client_ca needs tls_cert and tls_key",
+            );
+        }
+        return None;
     };
-    let (cert, key, client_ca) = (path("tls_cert"), path("tls_key"), path("tls_client_ca"));
-    let files = match (cert, key) {
-        (Some(cert), Some(key)) => TlsFiles {
-            cert,
-            key,
-            client_ca,
-        },
-        (None, None) => {
-            if client_ca.is_some() {
-                reader.error(
-                    Some("tls_client_ca"),
-                    "tls_client_ca needs tls_cert and tls_key",
-                );
-            }
-            return None;
-        }
-        (Some(_), None) => {
-            reader.error(Some("tls_cert"), "tls_cert needs tls_key");
-            return None;
-        }
-        (None, Some(_)) => {
-            reader.error(Some("tls_key"), "tls_key needs tls_cert");
-            return None;
-        }
+    let files = TlsFiles {
+        cert,
+        key,
+        client_ca,
     };
     match crate::tls::server_config(&files) {
         Ok(_) => Some(files),
@@ -521,38 +506,56 @@ fn read_readonly(
 fn read_ctl(section: &RawSection, ctx: &Context, errors: &mut Vec<Diagnostic>) -> CtlConfig {
     let names = ctx.base_names(section);
     let mut reader = SectionReader { section, errors };
-    let mut path = |key: &str| {
-        reader
-            .text(key, &names)
-            .map(|text| absolute(Path::new(text.trim()), &ctx.cwd))
-    };
-    let (cacert, client_cert, client_key) =
-        (path("cacert"), path("client_cert"), path("client_key"));
-    let client_identity = match (client_cert, client_key) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        (None, None) => None,
-        (Some(_), None) => {
-            reader.error(Some("client_cert"), "client_cert needs client_key");
-            None
-        }
-        (None, Some(_)) => {
-            reader.error(Some("client_key"), "client_key needs client_cert");
-            None
-        }
-    };
+    let cacert = read_path(&mut reader, &names, "cacert", &ctx.cwd);
+    let client_identity =
+        read_path_pair(&mut reader, &names, ["client_cert", "client_key"], &ctx.cwd);
+    let unset = CtlConfig::default();
     CtlConfig {
-        serverurl: reader
-            .text("serverurl", &names)
-            .unwrap_or_else(|| super::DEFAULT_SERVERURL.into()),
+        serverurl: reader.text("serverurl", &names).unwrap_or(unset.serverurl),
         username: reader.text("username", &names),
         password: reader.text("password", &names),
-        prompt: reader
-            .text("prompt", &names)
-            .unwrap_or_else(|| "supervisor".into()),
+        prompt: reader.text("prompt", &names).unwrap_or(unset.prompt),
         history_file: reader.text("history_file", &names).map(PathBuf::from),
         cacert,
         client_identity,
         servers: Vec::new(),
+    }
+}
+
+/// A file option's path, made absolute against `cwd`.
+fn read_path(
+    reader: &mut SectionReader<'_>,
+    names: &Names,
+    key: &str,
+    cwd: &Path,
+) -> Option<PathBuf> {
+    reader
+        .text(key, names)
+        .map(|text| absolute(Path::new(text.trim()), cwd))
+}
+
+/// Two file options that go together (a certificate and its key): both or neither, one
+/// without the other an error naming it.
+fn read_path_pair(
+    reader: &mut SectionReader<'_>,
+    names: &Names,
+    [first, second]: [&str; 2],
+    cwd: &Path,
+) -> Option<(PathBuf, PathBuf)> {
+    match (
+        read_path(reader, names, first, cwd),
+        read_path(reader, names, second, cwd),
+    ) {
+        (Some(a), Some(b)) => Some((a, b)),
+        (None, None) => None,
+        (Some(_), None) => {
+            reader.error(Some(first), format!("{first} needs {second}"));
+            None
+        }
+        (None, Some(_)) => {
+            reader.error(Some(second), format!("{second} needs {first}"));
+            None
+        }
     }
 }
 
@@ -579,7 +582,14 @@ fn read_servers(
             None => (super::server_name(entry), entry.to_string()),
         };
         let scheme = ["unix://", "http://", "https://"];
-        if name.is_empty() || !scheme.iter().any(|s| url.starts_with(s)) {
+        let listed = entry.contains('=');
+        if listed && (name.contains(':') || name == "all") {
+            // `name:process` aims a command at one server: the name must end at its colon.
+            reader.error(
+                Some("servers"),
+                format!("{name:?}: a server's name may not be \"all\" or hold a colon"),
+            );
+        } else if name.is_empty() || !scheme.iter().any(|s| url.starts_with(s)) {
             reader.error(
                 Some("servers"),
                 format!("{entry:?} is not NAME = URL (unix://, http:// or https://)"),
@@ -604,7 +614,9 @@ fn auto_serverurl(unix: Option<&UnixHttpServer>, inet: Option<&InetHttpServer>) 
         } else {
             &inet.host
         };
-        format!("http://{host}:{}", inet.port)
+        // vigil: a TLS port is reached over https (vigilctl; supervisorctl cannot).
+        let scheme = if inet.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host}:{}", inet.port)
     })
 }
 
@@ -877,17 +889,7 @@ pub(super) fn load_ctl(
         .map(|section| read_ctl(section, &ctx, &mut errors));
     if let Some(section) = doc.section("vigilctl") {
         let servers = read_servers(section, &ctx, &mut errors);
-        ctl.get_or_insert_with(|| CtlConfig {
-            serverurl: super::DEFAULT_SERVERURL.into(),
-            username: None,
-            password: None,
-            prompt: "supervisor".into(),
-            history_file: None,
-            cacert: None,
-            client_identity: None,
-            servers: Vec::new(),
-        })
-        .servers = servers;
+        ctl.get_or_insert_with(CtlConfig::default).servers = servers;
     }
     if errors.is_empty() {
         Ok(ctl)

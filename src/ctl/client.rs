@@ -30,13 +30,15 @@ const PIECE: usize = 64 << 10;
 /// programs' `startsecs`/`stopwaitsecs`, so only connecting and sending are bounded. Every
 /// command checks the server with a bounded `getVersion` first, so a hung server is still
 /// found.
-const WAITING_METHODS: [&str; 8] = [
+const WAITING_METHODS: [&str; 10] = [
     "supervisor.startProcess",
     "supervisor.startProcessGroup",
     "supervisor.startAllProcesses",
     "supervisor.stopProcess",
     "supervisor.stopProcessGroup",
     "supervisor.stopAllProcesses",
+    "vigil.startProcesses",
+    "vigil.stopProcesses",
     "vigil.updateProcessGroup",
     "vigil.rollingRestart",
 ];
@@ -77,9 +79,22 @@ pub enum ClientError {
         /// The limit it passed.
         limit: u64,
     },
-    /// The TLS handshake failed: what went wrong and how to fix it.
-    #[error("{0}")]
-    Tls(String),
+    /// The TLS handshake with the server failed: what went wrong and how to fix it.
+    #[error("{url}: {failure}")]
+    Tls {
+        /// The server URL.
+        url: String,
+        /// Why, and what to do.
+        failure: crate::tls::client::HandshakeFailure,
+    },
+    /// The TLS connection could not be set up (a server name rustls cannot check).
+    #[error("{url}: {error}")]
+    TlsSetup {
+        /// The server URL.
+        url: String,
+        /// What rustls said.
+        error: rustls::Error,
+    },
     /// Anything else about the exchange.
     #[error("{0}")]
     Protocol(String),
@@ -195,8 +210,15 @@ impl Client {
     fn io_error(&self, err: io::Error) -> ClientError {
         if let Some(address) = self.serverurl.strip_prefix("https://") {
             let host = crate::tls::client::host_of(address.split('/').next().unwrap_or(address));
-            if let Some(why) = crate::tls::client::explain(&self.serverurl, host, &err) {
-                return ClientError::Tls(why);
+            let identified = self
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.client_auth_cert_resolver.has_certs());
+            if let Some(failure) = crate::tls::client::failure(host, identified, &err) {
+                return ClientError::Tls {
+                    url: self.serverurl.clone(),
+                    failure,
+                };
             }
         }
         match (err.kind(), self.timeout) {
@@ -236,8 +258,12 @@ impl Client {
             let host = crate::tls::client::host_of(address).to_string();
             let name = rustls::pki_types::ServerName::try_from(host)
                 .map_err(|err| ClientError::Protocol(format!("{url}: {err}")))?;
-            let connection = rustls::ClientConnection::new(tls, name)
-                .map_err(|err| ClientError::Tls(format!("{url}: {err}")))?;
+            let connection = rustls::ClientConnection::new(tls, name).map_err(|error| {
+                ClientError::TlsSetup {
+                    url: url.clone(),
+                    error,
+                }
+            })?;
             let tcp = self.connect_tcp(address)?;
             Stream::Tls(Box::new(rustls::StreamOwned::new(
                 connection,

@@ -69,7 +69,10 @@ fn render(name: &str, records: &[Value], state: Option<&Value>) -> String {
 
 /// Whether `name` is in a crash loop now, from `vigil.getCrashLoopState`, as a line.
 pub(super) fn headline(name: &str, state: Option<&Value>) -> String {
-    let member = |key: &str| state.and_then(|s| s.member(key));
+    let Some(state) = state else {
+        return format!("{name}: crash-loop state unknown (vigil.getCrashLoopState failed)\n");
+    };
+    let member = |key: &str| state.member(key);
     let looping = matches!(member("crash_loop"), Some(Value::Bool(true)));
     if looping {
         let wait = double(member("next_start_in"));

@@ -10,7 +10,9 @@
 
 use super::client::{Client, ClientError};
 use super::processes::{signal_result, start_result};
-use super::{array, crashes, exit, exit_for_fault, help, text, to_json, Value, STOPPED_STATES};
+use super::{
+    array, connect_words, crashes, exit, exit_for_fault, help, text, to_json, Value, STOPPED_STATES,
+};
 use crate::namespec::{self, Namespec};
 use crate::rpc::faults::FaultCode;
 
@@ -98,18 +100,55 @@ fn means(servers: &Servers, name: &str, host: &str, info: &Value) -> bool {
 /// The line for a server that did not answer, in supervisorctl's words for a failed
 /// connect.
 fn unreachable(host: &str, client: &Client, err: &ClientError) -> String {
-    let url = &client.serverurl;
     match err {
         ClientError::Connect(why) => {
-            let words = match why.kind() {
-                std::io::ErrorKind::NotFound => "no such file",
-                std::io::ErrorKind::PermissionDenied => "permission denied",
-                _ => "refused connection",
-            };
-            format!("{host}: ERROR ({url} {words})")
+            format!(
+                "{host}: ERROR ({} {})",
+                client.serverurl,
+                connect_words(why)
+            )
         }
         other => format!("{host}: ERROR ({other})"),
     }
+}
+
+/// The width of the host column: the longest name and two spaces.
+fn host_width(servers: &Servers) -> usize {
+    servers.iter().map(|(h, _)| h.len()).max().unwrap_or(0) + 2
+}
+
+/// An answer's row as JSON with its server's name as `host`.
+fn with_host(value: &Value, host: &str) -> serde_json::Value {
+    let mut row = to_json(value);
+    if let Some(members) = row.as_object_mut() {
+        members.insert("host".into(), serde_json::Value::from(host));
+    }
+    row
+}
+
+/// The server a `host:rest` name is aimed at when that host is also the name of a group
+/// some server has: `web:app` could be either, and vigilctl will not guess.
+fn ambiguous<'a>(
+    servers: &'a Servers,
+    listings: &[Result<Vec<Value>, ClientError>],
+    name: &'a str,
+) -> Option<&'a str> {
+    let (Some(host), _) = target(servers, name) else {
+        return None;
+    };
+    let is_group = listings
+        .iter()
+        .flatten()
+        .flatten()
+        .any(|info| text(info.member("group")) == host);
+    is_group.then_some(host)
+}
+
+/// Says that `name` is ambiguous (see [`ambiguous`]).
+fn ambiguity(name: &str, host: &str) -> String {
+    format!(
+        "{name}: ERROR ({host} is a server and a group: rename the server in [vigilctl] servers=)"
+    )
 }
 
 /// Every host's processes, or why it did not answer.
@@ -123,10 +162,17 @@ fn listings(servers: &Servers) -> Vec<Result<Vec<Value>, ClientError>> {
 fn status(servers: &Servers, args: &[&str]) -> i32 {
     let json = args.contains(&"--json");
     let names: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let listings = listings(servers);
     let mut code = 0;
+    for name in &names {
+        if let Some(host) = ambiguous(servers, &listings, name) {
+            println!("{}", ambiguity(name, host));
+            return exit::INVALID_ARGS;
+        }
+    }
     let mut rows: Vec<(&str, Value)> = Vec::new();
     let mut failures = Vec::new();
-    for ((host, client), listing) in servers.iter().zip(listings(servers)) {
+    for ((host, client), listing) in servers.iter().zip(listings) {
         match listing {
             Ok(infos) => rows.extend(
                 infos
@@ -136,12 +182,12 @@ fn status(servers: &Servers, args: &[&str]) -> i32 {
                     })
                     .map(|info| (host.as_str(), info)),
             ),
-            Err(err) => failures.push(unreachable(host, client, &err)),
+            Err(err) => failures.push((host.as_str(), unreachable(host, client, &err))),
         }
     }
     for name in &names {
         let found = |(host, info): &(&str, Value)| means(servers, name, host, info);
-        if *name != "all" && !rows.iter().any(found) {
+        if *name != "all" && !rows.iter().any(found) && !unasked(servers, &failures, name) {
             println!("{name}: ERROR (no such process)");
             code = exit::UNKNOWN;
         }
@@ -149,13 +195,7 @@ fn status(servers: &Servers, args: &[&str]) -> i32 {
     if json {
         let rows = rows
             .iter()
-            .map(|(host, info)| {
-                let mut row = to_json(info);
-                if let Some(members) = row.as_object_mut() {
-                    members.insert("host".into(), serde_json::Value::from(*host));
-                }
-                row
-            })
+            .map(|(host, info)| with_host(info, host))
             .collect();
         println!("{}", serde_json::Value::Array(rows));
     } else {
@@ -163,7 +203,7 @@ fn status(servers: &Servers, args: &[&str]) -> i32 {
             .iter()
             .map(|(_, i)| namespec::of(&text(i.member("group")), &text(i.member("name"))))
             .collect();
-        let host_width = servers.iter().map(|(h, _)| h.len()).max().unwrap_or(0) + 2;
+        let host_width = host_width(servers);
         let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
         for (spec, (host, info)) in specs.iter().zip(&rows) {
             println!(
@@ -173,7 +213,7 @@ fn status(servers: &Servers, args: &[&str]) -> i32 {
             );
         }
     }
-    for failure in &failures {
+    for (_, failure) in &failures {
         println!("{failure}");
     }
     if !failures.is_empty() {
@@ -186,6 +226,15 @@ fn status(servers: &Servers, args: &[&str]) -> i32 {
         code = exit::NOT_RUNNING_STATUS;
     }
     code
+}
+
+/// Whether `name` may be on a server that did not answer (so "no such process" would be a
+/// guess): it is aimed at one of `failures`, or at no server and some failed.
+fn unasked(servers: &Servers, failures: &[(&str, String)], name: &str) -> bool {
+    match target(servers, name) {
+        (Some(host), _) => failures.iter().any(|(failed, _)| *failed == host),
+        (None, _) => !failures.is_empty(),
+    }
 }
 
 /// What a step of start/stop/restart asks of a host's processes.
@@ -261,25 +310,31 @@ fn apply(client: &Client, specs: &[String], goal: Goal) -> Result<Vec<Outcome>, 
 }
 
 /// `start`/`stop`/`restart name…`: each host acts on those of its processes the names mean,
-/// the hosts at the same time, each step (restart: stop, then start) on every host before
-/// the next.
+/// the hosts at the same time, each taking its steps (restart: stop, then start) on its own.
 fn act(servers: &Servers, args: &[&str], verb: &str, steps: &[Goal]) -> i32 {
     if args.is_empty() {
         println!("Error: {verb} requires a process name");
         println!("{}", help::of(verb).unwrap_or_default());
         return exit::INVALID_ARGS;
     }
+    let listings = listings(servers);
+    for name in args {
+        if let Some(host) = ambiguous(servers, &listings, name) {
+            println!("{}", ambiguity(name, host));
+            return exit::INVALID_ARGS;
+        }
+    }
     let mut code = 0;
-    let host_width = servers.iter().map(|(h, _)| h.len()).max().unwrap_or(0) + 2;
+    let host_width = host_width(servers);
     // What each host has of the names; a host that does not answer is left out.
     let mut work: Vec<(&str, &Client, Vec<String>)> = Vec::new();
+    let mut failures = Vec::new();
     let mut matched = vec![false; args.len()];
-    for ((host, client), listing) in servers.iter().zip(listings(servers)) {
+    for ((host, client), listing) in servers.iter().zip(listings) {
         let infos = match listing {
             Ok(infos) => infos,
             Err(err) => {
-                println!("{}", unreachable(host, client, &err));
-                code = exit::GENERIC;
+                failures.push((host.as_str(), unreachable(host, client, &err)));
                 continue;
             }
         };
@@ -299,30 +354,41 @@ fn act(servers: &Servers, args: &[&str], verb: &str, steps: &[Goal]) -> i32 {
         work.push((host, client, specs));
     }
     for (name, _) in args.iter().zip(&matched).filter(|(_, found)| !**found) {
-        println!("{name}: ERROR (no such process)");
-        code = exit::GENERIC;
+        if !unasked(servers, &failures, name) {
+            println!("{name}: ERROR (no such process)");
+            code = exit::GENERIC;
+        }
     }
-    for &goal in steps {
-        let answers = parallel(&work, |(_, client, specs)| apply(client, specs, goal));
-        for ((host, client, _), answer) in work.iter().zip(answers) {
-            match answer {
-                Ok(outcomes) => {
-                    for (spec, fault, description) in outcomes {
-                        println!(
-                            "{host:<host_width$}{}",
-                            goal.line(&spec, fault, &description)
-                        );
-                        if let Some(failed) = exit_for_fault(fault, goal.ignored()) {
-                            code = failed;
-                        }
-                    }
-                }
-                Err(err) => {
-                    println!("{}", unreachable(host, client, &err));
-                    code = exit::GENERIC;
+    let answers = parallel(&work, |(_, client, specs)| {
+        let mut done = Vec::new();
+        for &goal in steps {
+            match apply(client, specs, goal) {
+                Ok(outcomes) => done.push((goal, outcomes)),
+                Err(err) => return (done, Some(err)),
+            }
+        }
+        (done, None)
+    });
+    for ((host, client, _), (done, failed)) in work.iter().zip(answers) {
+        for (goal, outcomes) in done {
+            for (spec, fault, description) in outcomes {
+                println!(
+                    "{host:<host_width$}{}",
+                    goal.line(&spec, fault, &description)
+                );
+                if let Some(failed) = exit_for_fault(fault, goal.ignored()) {
+                    code = failed;
                 }
             }
         }
+        if let Some(err) = failed {
+            println!("{}", unreachable(host, client, &err));
+            code = exit::GENERIC;
+        }
+    }
+    for (_, failure) in &failures {
+        println!("{failure}");
+        code = exit::GENERIC;
     }
     code
 }
@@ -333,6 +399,10 @@ fn crashes(servers: &Servers, args: &[&str]) -> i32 {
         println!("{}", crashes::USAGE);
         return exit::INVALID_ARGS;
     };
+    if let Some(host) = ambiguous(servers, &listings(servers), name) {
+        println!("{}", ambiguity(name, host));
+        return exit::INVALID_ARGS;
+    }
     let (aimed, spec) = target(servers, name);
     let asked: Vec<&(String, Client)> = servers
         .iter()
@@ -365,21 +435,17 @@ fn crashes(servers: &Servers, args: &[&str]) -> i32 {
         println!("{name}: ERROR (no such process)");
         return exit::GENERIC;
     }
-    // RFC 3339 times in UTC sort as text.
-    merged.sort_by_key(|(_, record)| std::cmp::Reverse(text(record.member("time"))));
+    // By the epoch time: the text times carry each host's own UTC offset.
+    merged.sort_by(|(_, a), (_, b)| {
+        super::double(b.member("unix_time")).total_cmp(&super::double(a.member("unix_time")))
+    });
     if limit > 0 {
         merged.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     }
     if json {
         let records = merged
             .iter()
-            .map(|(host, record)| {
-                let mut row = to_json(record);
-                if let Some(members) = row.as_object_mut() {
-                    members.insert("host".into(), serde_json::Value::from(*host));
-                }
-                row
-            })
+            .map(|(host, record)| with_host(record, host))
             .collect();
         println!("{}", serde_json::Value::Array(records));
     } else {

@@ -221,6 +221,9 @@ fn setup(options: &CtlOptions) -> Result<Setup, SetupError> {
     } else {
         None
     };
+    let mut named = named;
+    let mut seen = std::collections::HashSet::new();
+    named.retain(|server| seen.insert(server.url.clone()));
     let default_server = named.len() == 1
         && options.serverurl.is_empty()
         && named.iter().all(|server| server.url == DEFAULT_SERVERURL);
@@ -291,6 +294,15 @@ fn array(value: Value) -> Vec<Value> {
     match value {
         Value::Array(items) => items,
         _ => Vec::new(),
+    }
+}
+
+/// supervisorctl's words for a connect that failed with `err`.
+fn connect_words(err: &std::io::Error) -> &'static str {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file",
+        std::io::ErrorKind::PermissionDenied => "permission denied",
+        _ => "refused connection",
     }
 }
 
@@ -453,15 +465,13 @@ impl Ctl {
         } else {
             "-c FILE or -s URL names another server"
         };
+        let words = connect_words(err);
         match err.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!("{url} no such file: is vigild running? ({which})")
-            }
             std::io::ErrorKind::PermissionDenied => format!(
-                "{url} permission denied: run vigilctl as a user who may open the socket \
+                "{url} {words}: run vigilctl as a user who may open the socket \
                  (root, or the owner chown= in [unix_http_server] gives it)"
             ),
-            _ => format!("{url} refused connection: is vigild running? ({which})"),
+            _ => format!("{url} {words}: is vigild running? ({which})"),
         }
     }
 

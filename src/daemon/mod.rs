@@ -70,6 +70,9 @@ pub enum StartError {
     /// `user=` cannot be switched to.
     #[error("{0}")]
     Privileges(String),
+    /// A TCP server's TLS files do not serve (changed since the config was checked).
+    #[error("{0}")]
+    Tls(#[from] http::TlsFailure),
     /// An operating-system call failed.
     #[error("{about}: {source}")]
     Io {
@@ -278,6 +281,16 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
     // supervisord's order: switch user, raise limits, open the log as that user (so a log
     // it could not rotate later fails now), daemonize, then write the pidfile (it must hold
     // the daemon's pid).
+    // The servers' TLS keys are read first, as root when vigild starts as root.
+    let tls = match handover {
+        Some(_) => None,
+        None => match http::load_tls(&config) {
+            (tls, failures) if failures.is_empty() => Some(tls),
+            (_, mut failures) => {
+                return Err(StartError::Tls(failures.swap_remove(0)));
+            }
+        },
+    };
     if let (Some(user), None) = (&settings.user, handover) {
         drop_privileges(user)?;
     }
@@ -295,9 +308,10 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
         )?,
         MAIN_LOG_TAIL_BYTES,
     ));
-    let listeners = match handover {
-        Some(handover) => http::adopt(&config, handover.listeners),
-        None => http::bind(&config).map_err(io_error("starting the HTTP servers"))?,
+    let listeners = match (handover, tls) {
+        (Some(handover), _) => http::adopt(&config, handover.listeners),
+        (None, tls) => http::bind(&config, tls.unwrap_or_default())
+            .map_err(io_error("starting the HTTP servers"))?,
     };
     let socket_path = listeners.socket_path();
     // The socket is chosen once, at start: programs may ask for syslog after a reload.
@@ -679,14 +693,18 @@ impl SignalSource {
                 }
                 "SIGHUP" => {
                     tracing::warn!("received SIGHUP indicating restart request");
-                    reload.reload_tls();
                     let reloading = reload.clone();
                     // Scaled groups stay scaled, as long as the file allows.
                     let scaling = Scaling {
                         kept: handle.snapshot().scales.to_vec(),
                         asked: None,
                     };
-                    let load = move || reloading.load_and_apply(&scaling);
+                    let load = move || {
+                        let loaded = reloading.load_and_apply(&scaling);
+                        // The certificates the config names now (a bad config: those in use).
+                        reloading.reload_tls(loaded.as_ref().map(|(config, _)| config));
+                        loaded
+                    };
                     match tokio::task::spawn_blocking(load).await {
                         Ok(Some((config, base_env))) => {
                             handle.send(Control::Restart(Box::new(config), base_env));
@@ -697,11 +715,12 @@ impl SignalSource {
                 }
                 "SIGUSR2" => {
                     tracing::info!("received SIGUSR2 indicating log reopen request");
-                    reload.reload_tls();
+                    let reopening = reload.clone();
                     let targets = Arc::clone(&reload.targets);
                     // Off the runtime's workers: the file may sit on a stalled disk. The
                     // line above goes to the old file first, as under supervisord.
                     tokio::task::spawn_blocking(move || {
+                        reopening.reload_tls(None);
                         targets.logger.flush();
                         if let Err(err) = targets.main_log.reopen() {
                             tracing::error!("could not reopen the main log: {err}");
@@ -731,16 +750,13 @@ struct Reload {
 }
 
 impl Reload {
-    /// Reads the servers' certificates and keys again, off the runtime's workers; a file
-    /// that does not serve keeps the one in use (logged).
-    fn reload_tls(&self) {
-        if self.tls.is_empty() {
-            return;
+    /// Reads the servers' certificates and keys again (those `config` names, after a
+    /// SIGHUP's reload; else those in use); files that do not serve keep the ones in use
+    /// (logged). Blocking.
+    fn reload_tls(&self, config: Option<&Config>) {
+        for tls in self.tls.iter() {
+            tls.reload_logged(config);
         }
-        let tls = Arc::clone(&self.tls);
-        tokio::task::spawn_blocking(move || {
-            tls.iter().for_each(crate::tls::Reloadable::reload_logged);
-        });
     }
 }
 

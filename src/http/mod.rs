@@ -85,9 +85,53 @@ impl Listeners {
     }
 }
 
-/// Binds every configured server (before any process starts, as supervisord does): a stale
-/// socket from a dead daemon is replaced, a live one refuses the start.
-pub fn bind(config: &Config) -> io::Result<Listeners> {
+/// The TCP servers' TLS, loaded from the config's files before vigild gives up root (the
+/// key may be readable by root alone, as web servers keep theirs).
+#[derive(Default)]
+pub struct Tls {
+    inet: Option<crate::tls::Reloadable>,
+    metrics: Option<crate::tls::Reloadable>,
+}
+
+/// A TCP server's TLS files that do not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("[{server}] {}: {error}", error.option())]
+pub struct TlsFailure {
+    /// The section.
+    server: &'static str,
+    /// What is wrong with its files.
+    #[source]
+    error: crate::tls::TlsError,
+}
+
+/// Loads the TLS of `[inet_http_server]` and `[metrics]`, as the config names it; a server
+/// whose files do not serve is left without, and the failure says why.
+pub fn load_tls(config: &Config) -> (Tls, Vec<TlsFailure>) {
+    let mut failures = Vec::new();
+    let mut load = |server: &'static str, files: Option<&crate::config::TlsFiles>| {
+        let loaded = crate::tls::Reloadable::load(server, files?);
+        loaded
+            .map_err(|error| failures.push(TlsFailure { server, error }))
+            .ok()
+    };
+    let inet = load(
+        "inet_http_server",
+        config
+            .inet_http_server
+            .as_ref()
+            .and_then(|s| s.tls.as_ref()),
+    );
+    let metrics = load(
+        "metrics",
+        config.metrics_server.as_ref().and_then(|s| s.tls.as_ref()),
+    );
+    (Tls { inet, metrics }, failures)
+}
+
+/// Binds every configured server (before any process starts, as supervisord does), with
+/// the `tls` loaded for it: a stale socket from a dead daemon is replaced, a live one
+/// refuses the start.
+pub fn bind(config: &Config, tls: Tls) -> io::Result<Listeners> {
     let unix = match &config.unix_http_server {
         Some(server) => {
             let listener = bind_unix(&server.file)?;
@@ -107,10 +151,7 @@ pub fn bind(config: &Config) -> io::Result<Listeners> {
         Some(server) => Some(bind_tcp(&server.host, server.port)?),
         None => None,
     };
-    match assemble(config, unix, inet, metrics) {
-        (listeners, failed) if failed.is_empty() => Ok(listeners),
-        (_, failed) => Err(io::Error::other(failed.join("; "))),
-    }
+    Ok(assemble(config, unix, inet, metrics, tls))
 }
 
 /// The servers a vigild handed over (`vigilctl reexec`): their listening sockets, open
@@ -146,10 +187,15 @@ pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> Listeners
             .map(|s| (s.host.as_str(), s.port)),
         metrics_fd,
     );
-    let (listeners, failed) = assemble(config, unix, inet, metrics);
+    let (tls, failures) = load_tls(config);
     // The pre-flight's --check-config loaded the same files: they changed since.
-    for failure in failed {
+    let mut listeners = assemble(config, unix, inet, metrics, tls);
+    for failure in failures {
         tracing::error!("reexec: {failure}: that server is left out");
+        match failure.server {
+            "metrics" => listeners.metrics = None,
+            _ => listeners.inet = None,
+        }
     }
     listeners
 }
@@ -162,33 +208,14 @@ fn fresh<T>(what: &str, bound: io::Result<T>) -> Option<T> {
         .ok()
 }
 
-/// The listeners with their accounts and TLS, as the config gives them; a TCP server whose
-/// TLS files do not load is left out, and why is among the failures.
+/// The listeners with their accounts and TLS, as the config gives them.
 fn assemble(
     config: &Config,
     unix: Option<std::os::unix::net::UnixListener>,
     inet: Option<std::net::TcpListener>,
     metrics: Option<std::net::TcpListener>,
-) -> (Listeners, Vec<String>) {
-    let mut failed = Vec::new();
-    let mut tcp = |name: &'static str,
-                   listener: std::net::TcpListener,
-                   accounts: Option<Accounts>,
-                   tls: Option<&crate::config::TlsFiles>| {
-        let tls = match tls.map(|files| crate::tls::Reloadable::load(name, files)) {
-            Some(Ok(tls)) => Some(tls),
-            Some(Err(err)) => {
-                failed.push(format!("{name} {}: {err}", err.option()));
-                return None;
-            }
-            None => None,
-        };
-        Some(TcpServer {
-            listener,
-            accounts,
-            tls,
-        })
-    };
+    tls: Tls,
+) -> Listeners {
     let unix = unix
         .zip(config.unix_http_server.as_ref())
         .map(|(listener, server)| {
@@ -204,7 +231,7 @@ fn assemble(
         });
     let inet = inet
         .zip(config.inet_http_server.as_ref())
-        .and_then(|(listener, server)| {
+        .map(|(listener, server)| {
             let metrics_auth = if server.metrics_auth {
                 MetricsAuth::Required
             } else {
@@ -215,19 +242,26 @@ fn assemble(
                 (server.readonly_token.as_ref(), Access::ReadOnly),
             ];
             let accounts = accounts(server.auth.as_ref(), server.readonly.as_ref(), tokens);
-            tcp("inet_http_server", listener, accounts, server.tls.as_ref())
-                .map(|server| (server, metrics_auth))
+            let server = TcpServer {
+                listener,
+                accounts,
+                tls: tls.inet,
+            };
+            (server, metrics_auth)
         });
     let metrics = metrics
         .zip(config.metrics_server.as_ref())
-        .and_then(|(listener, server)| {
+        .map(|(listener, server)| {
             let token = (server.bearer_token.as_ref(), Access::Full);
-            let accounts = accounts(
-                server.auth.as_ref(),
-                None,
-                [token, (None, Access::ReadOnly)],
-            );
-            tcp("metrics", listener, accounts, server.tls.as_ref())
+            TcpServer {
+                listener,
+                accounts: accounts(
+                    server.auth.as_ref(),
+                    None,
+                    [token, (None, Access::ReadOnly)],
+                ),
+                tls: tls.metrics,
+            }
         });
     for (name, auth) in [
         ("unix_http_server", unix.as_ref().map(|u| &u.2)),
@@ -240,12 +274,11 @@ fn assemble(
             );
         }
     }
-    let listeners = Listeners {
+    Listeners {
         unix,
         inet,
         metrics,
-    };
-    (listeners, failed)
+    }
 }
 
 /// A server's accounts: none without a username, else the full one and the read-only one.
@@ -354,10 +387,10 @@ fn serve_tcp(
     // A connection takes a clone of the service (an Arc), not of the router's tables,
     // which serving the `Router` itself copies per connection.
     let service = app.into_make_service();
-    let shutdown = stop_asked(stopped.clone());
+    let shutdown = stop_asked(stopped);
     Ok(match server.tls {
         Some(tls) => {
-            let listener = crate::tls::listener::TlsListener::start(listener, tls, stopped)?;
+            let listener = crate::tls::listener::TlsListener::new(listener, tls);
             tokio::spawn(serve_on(name, listener, service, shutdown))
         }
         None => tokio::spawn(serve_on(name, listener, service, shutdown)),

@@ -26,7 +26,7 @@ const LOAD_LIMIT: u64 = 4 * 1024 * 1024;
 /// One crash, as stored and as `vigil.getCrashes` and `vigilctl crashes` show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrashRecord {
-    /// When the process ended, RFC 3339 in UTC.
+    /// When the process ended, RFC 3339 in vigild's local time with its UTC offset.
     pub time: String,
     /// The same, as seconds since the epoch.
     pub unix_time: f64,

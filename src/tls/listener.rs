@@ -1,105 +1,151 @@
-//! A TCP listener that hands axum TLS streams: a task accepts connections and does each
-//! handshake in a task of its own, at most [`MAX_HANDSHAKES`] at a time and each within
-//! [`HANDSHAKE_LIMIT`], so a client that connects and says nothing (or says it slowly)
-//! never holds up another. Connections beyond the limit wait in the kernel's backlog.
+//! The TCP listener that hands axum TLS connections: `accept` takes a TCP connection off
+//! the socket and returns at once, and the handshake is done by the connection's own task
+//! (axum's, as for every plain connection) when it first reads or writes, within
+//! [`HANDSHAKE_LIMIT`]. So a client that connects and says nothing, or says it slowly,
+//! holds up no other, and a handover's drain treats a connection in its handshake as the
+//! plain listener treats one whose request has not come yet.
 //!
-//! It stops accepting when the servers are told to stop (a handover's drain), leaving new
-//! connections in the backlog for the next image, as the plain listeners do.
+//! It owns no config: each connection takes the [`Reloadable`]'s current one. It knows
+//! nothing of HTTP.
 
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_rustls::server::TlsStream;
 
 use super::Reloadable;
 
-/// Handshakes in progress at once, per listener.
-pub const MAX_HANDSHAKES: usize = 256;
-
 /// How long a client has to finish its handshake.
 pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
-/// Finished handshakes waiting for axum to take them.
-const READY_QUEUE: usize = 32;
-
-/// TLS connections, handshakes done, for `axum::serve`.
+/// TLS connections for `axum::serve`.
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
+    tcp: TcpListener,
+    tls: Reloadable,
 }
 
 impl TlsListener {
-    /// Starts accepting on `listener` with `tls` until `stopped` turns true.
-    pub fn start(
-        listener: TcpListener,
-        tls: Reloadable,
-        stopped: watch::Receiver<bool>,
-    ) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (sender, ready) = mpsc::channel(READY_QUEUE);
-        tokio::spawn(accept(listener, tls, sender, stopped));
-        Ok(TlsListener { ready, local })
+    /// Serves `tls` on `tcp`.
+    pub fn new(tcp: TcpListener, tls: Reloadable) -> Self {
+        TlsListener { tcp, tls }
     }
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Handshaking;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The acceptor stopped, and so does the server (its shutdown was asked for).
-            None => std::future::pending().await,
+        loop {
+            match self.tcp.accept().await {
+                Ok((stream, peer)) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(self.tls.current());
+                    return (Handshaking::new(acceptor.accept(stream), peer), peer);
+                }
+                // Out of fds and the like: as axum's own listener, a pause, then on.
+                Err(err) => {
+                    tracing::debug!("TLS listener: accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
         }
     }
 
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 
-/// Accepts connections and starts their handshakes until told to stop.
-async fn accept(
-    listener: TcpListener,
-    tls: Reloadable,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let permits = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    loop {
-        let next = async {
-            let permit = Arc::clone(&permits).acquire_owned().await;
-            (permit, listener.accept().await)
-        };
-        let (permit, accepted) = tokio::select! {
-            next = next => next,
-            _ = stopped.wait_for(|stop| *stop) => return,
-        };
-        let Ok(permit) = permit else { return };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                // Out of fds and the like: as axum's own listener, a pause, then on.
-                tracing::debug!("TLS listener: accept failed: {err}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            match tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let _ = ready.send((stream, peer)).await;
+/// A connection whose handshake completes on its first read or write.
+pub struct Handshaking {
+    state: State,
+    peer: SocketAddr,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+enum State {
+    Accepting(Box<tokio_rustls::Accept<TcpStream>>),
+    Ready(Box<TlsStream<TcpStream>>),
+    Failed,
+}
+
+impl Handshaking {
+    fn new(accept: tokio_rustls::Accept<TcpStream>, peer: SocketAddr) -> Self {
+        Handshaking {
+            state: State::Accepting(Box::new(accept)),
+            peer,
+            deadline: Box::pin(tokio::time::sleep(HANDSHAKE_LIMIT)),
+        }
+    }
+
+    /// Drives the handshake; the TLS stream once it is done.
+    fn poll_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut TlsStream<TcpStream>>> {
+        if let State::Accepting(accept) = &mut self.state {
+            let outcome = match Pin::new(accept.as_mut()).poll(cx) {
+                Poll::Ready(outcome) => outcome,
+                Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                )),
+                Poll::Pending => return Poll::Pending,
+            };
+            self.state = match outcome {
+                Ok(stream) => State::Ready(Box::new(stream)),
+                Err(err) => {
+                    tracing::debug!("TLS handshake with {} failed: {err}", self.peer);
+                    State::Failed
                 }
-                Ok(Err(err)) => tracing::debug!("TLS handshake with {peer} failed: {err}"),
-                Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
-            }
-        });
+            };
+        }
+        Poll::Ready(match &mut self.state {
+            State::Ready(stream) => Ok(stream),
+            _ => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "TLS handshake failed",
+            )),
+        })
+    }
+}
+
+impl AsyncRead for Handshaking {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let stream = ready!(self.get_mut().poll_stream(cx))?;
+        Pin::new(stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Handshaking {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let stream = ready!(self.get_mut().poll_stream(cx))?;
+        Pin::new(stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().state {
+            State::Ready(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().state {
+            State::Ready(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+            // Nothing to close politely before the handshake is done: dropping it closes it.
+            _ => Poll::Ready(Ok(())),
+        }
     }
 }

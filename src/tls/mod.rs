@@ -12,13 +12,13 @@ mod expiry;
 pub mod listener;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
-use crate::config::TlsFiles;
+use crate::config::{Config, TlsFiles};
 
 /// Why a certificate, key or CA file cannot serve.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,9 @@ pub enum TlsError {
         /// The key file.
         key: PathBuf,
     },
+    /// The TLS provider cannot make a config (it lacks the protocol versions asked for).
+    #[error("the TLS provider: {0}")]
+    Provider(#[source] rustls::Error),
     /// Anything else rustls refuses in the file.
     #[error("{}: {reason}", path.display())]
     Invalid {
@@ -83,7 +86,7 @@ impl TlsError {
             TlsError::Read { option, .. }
             | TlsError::NoCertificate { option, .. }
             | TlsError::Invalid { option, .. } => option,
-            TlsError::Expired { .. } => "tls_cert",
+            TlsError::Expired { .. } | TlsError::Provider(_) => "tls_cert",
             TlsError::NoKey { .. } | TlsError::KeyMismatch { .. } => "tls_key",
         }
     }
@@ -167,17 +170,9 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
     }
     let key = private_key(&files.key)?;
     let provider = provider();
-    let invalid = |option: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |err: rustls::Error| TlsError::Invalid {
-            option,
-            path,
-            reason: err.to_string(),
-        }
-    };
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(invalid("tls_cert", &files.cert))?;
+        .map_err(TlsError::Provider)?;
     let builder = match &files.client_ca {
         Some(path) => {
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -196,22 +191,34 @@ pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
     };
     builder
         .with_single_cert(chain, key)
-        .map_err(|err| match err {
-            rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch {
-                cert: files.cert.clone(),
-                key: files.key.clone(),
-            },
-            other => invalid("tls_key", &files.key)(other),
-        })
+        .map_err(|err| key_error(err, "tls_key", &files.cert, &files.key))
+}
+
+/// rustls's refusal of a certificate and key pair: a key that is not the certificate's, or
+/// whatever else is wrong with the key named by `option`.
+fn key_error(err: rustls::Error, option: &'static str, cert: &Path, key: &Path) -> TlsError {
+    match err {
+        rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+        },
+        other => TlsError::Invalid {
+            option,
+            path: key.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
 }
 
 /// A server's TLS config, which a reload replaces while the listener goes on: each new
 /// connection takes the config current when it arrives; those already open keep theirs.
 #[derive(Clone)]
 pub struct Reloadable {
-    /// The section it serves (`inet_http_server`, `metrics`), for the log.
+    /// The section it serves (`inet_http_server`, `metrics`), for the log and the config.
     server: &'static str,
-    files: TlsFiles,
+    /// The files in use, locked for the whole of a reload: two reloads (a SIGHUP and a
+    /// SIGUSR2 close together) read and swap one after the other, the later one last.
+    files: Arc<Mutex<TlsFiles>>,
     current: Arc<RwLock<Arc<ServerConfig>>>,
 }
 
@@ -220,7 +227,7 @@ impl Reloadable {
     pub fn load(server: &'static str, files: &TlsFiles) -> Result<Self, TlsError> {
         Ok(Reloadable {
             server,
-            files: files.clone(),
+            files: Arc::new(Mutex::new(files.clone())),
             current: Arc::new(RwLock::new(Arc::new(server_config(files)?))),
         })
     }
@@ -230,21 +237,47 @@ impl Reloadable {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Reads the files again and, if they serve, puts them in use; on an error the
-    /// config in use stays (blocking: the files may sit on a slow disk).
-    pub fn reload(&self) -> Result<(), TlsError> {
-        let fresh = Arc::new(server_config(&self.files)?);
+    /// This server's TLS files in `config`, if it names any.
+    fn files_in<'a>(&self, config: &'a Config) -> Option<&'a TlsFiles> {
+        match self.server {
+            "metrics" => config.metrics_server.as_ref()?.tls.as_ref(),
+            _ => config.inet_http_server.as_ref()?.tls.as_ref(),
+        }
+    }
+
+    /// Reads the files again, those `config` names now when it is given (a SIGHUP's reload),
+    /// else those in use, and if they serve puts them in use; on an error the config in use
+    /// stays. Blocking: the files may sit on a slow disk.
+    pub fn reload(&self, config: Option<&Config>) -> Result<(), TlsError> {
+        let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+        let wanted = match config.map(|config| self.files_in(config)) {
+            Some(Some(named)) => named.clone(),
+            Some(None) => {
+                tracing::warn!(
+                    "{}: the config has no tls_cert= now; serving without TLS takes a restart, the certificate in use is read again",
+                    self.server
+                );
+                files.clone()
+            }
+            None => files.clone(),
+        };
+        let fresh = Arc::new(server_config(&wanted)?);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        *files = wanted;
         Ok(())
     }
 
     /// Reloads, saying in the main log what came of it.
-    pub fn reload_logged(&self) {
-        match self.reload() {
+    pub fn reload_logged(&self, config: Option<&Config>) {
+        match self.reload(config) {
             Ok(()) => tracing::info!(
                 "{}: reloaded the TLS certificate {}",
                 self.server,
-                self.files.cert.display()
+                self.files
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .cert
+                    .display()
             ),
             Err(err) => tracing::error!(
                 "{}: cannot reload the TLS certificate ({err}): keeping the one in use",
