@@ -1,6 +1,8 @@
 //! The end of a certificate's validity (`notAfter`), read from its DER: the one field of
 //! X.509 vigild checks itself, so an expired certificate stops the start with a message
 //! instead of failing every handshake. rustls checks validity only on the verifying side.
+//!
+//! It reads that one field and judges nothing else of a certificate (rustls does).
 
 /// A DER element: its tag, its contents, and what follows it.
 fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
