@@ -30,7 +30,12 @@ fn two_hosts(certs: &Certs) -> (Vigild, Vigild, u16, u16) {
         "[inet_http_server]\nport=127.0.0.1:{b_port}\nusername=admin\npassword=s3cret\n\n{}",
         programs("1.7")
     ));
-    let (a, b) = (Vigild::start(a, &[]), Vigild::start(b, &[]));
+    // a's clock text is ten hours ahead of b's: merged by text, b's newer crash would come
+    // last.
+    let (a, b) = (
+        Vigild::start_wrapped(a, &["/usr/bin/env", "TZ=Etc/GMT-5"], &[]),
+        Vigild::start_wrapped(b, &["/usr/bin/env", "TZ=Etc/GMT+5"], &[]),
+    );
     wait_listening(a_port);
     wait_listening(b_port);
     (a, b, a_port, b_port)
@@ -132,6 +137,8 @@ fn vigilctl_shows_and_acts_on_several_servers_and_reports_those_that_do_not_answ
         .filter_map(|r| r["unix_time"].as_f64())
         .collect();
     assert!(times[0] > times[1], "{times:?}");
+    let texts: Vec<&str> = records.iter().filter_map(|r| r["time"].as_str()).collect();
+    assert!(texts.len() == 2 && texts[0] < texts[1], "{texts:?}");
     let (_, report) = ctl(&["crashes", "crasher"]);
     assert!(
         report.contains("a  crasher: not in a crash loop")

@@ -211,7 +211,7 @@ fn tls_serves_vigilctl_python_and_prometheus_clients_and_mutual_tls_asks_for_a_t
 #[test]
 fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping_the_listener() {
     let certs = Certs::new();
-    let port = free_port();
+    let (port, metrics_port) = (free_port(), free_port());
     let live = Workspace::new();
     // The files vigild reads, copied where the test can replace them.
     for name in ["server.pem", "server.key"] {
@@ -220,7 +220,8 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
     live.config(&format!(
         "[inet_http_server]\nport=127.0.0.1:{port}\ntls_cert={{dir}}/server.pem\ntls_key={{dir}}/server.key\n\n\
          [rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n\
-         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n"
+         [program:web]\ncommand=/bin/sleep 600\nstartsecs=0\n\n\
+         [metrics]\nport=127.0.0.1:{metrics_port}\n"
     ));
     let vigild = Vigild::start(live, &[]);
     wait_listening(port);
@@ -256,6 +257,8 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
         py_call(port, &ca, "", "supervisor.getState"),
         r#"{"statecode": 1, "statename": "RUNNING"}"#
     );
+    // One silent client is kept to the end, to see the handshake's time limit close it.
+    let mut last_silent = silent.pop().expect("a silent client");
     drop(silent);
 
     // A renewed certificate: SIGUSR2 puts it in use for new connections.
@@ -286,7 +289,9 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
         status()
     );
 
-    // A config that names other files (a renewal under a new name): SIGHUP takes them.
+    // A config that names other files (a renewal under a new name): SIGHUP takes them. One
+    // that gives the plain [metrics] listener TLS is told that this takes a reexec.
+    let plain_metrics = format!("[metrics]\nport=127.0.0.1:{metrics_port}\n");
     let config = ws.read("supervisord.conf").replace(
         &format!(
             "tls_cert={}/server.pem\ntls_key={}/server.key",
@@ -299,7 +304,19 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
             certs.file("server.key")
         ),
     );
+    let config = config.replace(
+        &plain_metrics,
+        &format!(
+            "{plain_metrics}tls_cert={}\ntls_key={}\n",
+            certs.file("server.pem"),
+            certs.file("server.key")
+        ),
+    );
     assert!(config.contains(&certs.file("server.key")), "{config}");
+    assert!(
+        config.contains(&format!("port=127.0.0.1:{metrics_port}\ntls_cert")),
+        "{config}"
+    );
     ws.write("supervisord.conf", &config);
     vigild.signal(Signal::SIGHUP);
     vigild.wait_log(&format!(
@@ -307,6 +324,22 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
         certs.file("server.pem")
     ));
     assert!(serves(port, &certs.file("server.pem")));
+    let log = vigild.wait_log("metrics: the config has tls_cert= now");
+    assert!(log.contains("serving TLS takes `vigilctl reexec`"), "{log}");
+    assert_eq!(http_get(metrics_port, "/metrics", None).0, 200);
+    // The silent client's 10 s are up, or will be: vigild closes its connection.
+    last_silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut last_silent, &mut byte);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|err| err.kind() == std::io::ErrorKind::ConnectionReset),
+        "{read:?}"
+    );
     // All along the same listening socket: never closed, never bound again.
     assert_eq!(listening_inode(port), listening);
 }
@@ -422,6 +455,7 @@ fn a_reexec_hands_the_tls_listener_over_and_the_new_image_serves_it() {
     };
     assert!(wait_until(|| over_tls("status").1.contains("RUNNING")));
     let (listening, daemon) = (listening_inode(port), over_tls("pid").1);
+    assert!(listening.is_some(), "no listening socket on {port}");
     let (code, out) = vigild.vigilctl(&["reexec"]);
     assert_eq!(code, 0, "{out}\n{}", vigild.log());
     vigild.wait_log("reexec: adopted 1 processes in");
@@ -432,4 +466,95 @@ fn a_reexec_hands_the_tls_listener_over_and_the_new_image_serves_it() {
     assert_eq!(over_tls("pid").1, daemon);
     assert_eq!(listening_inode(port), listening);
     assert!(serves(port, &certs.file("server.pem")));
+}
+
+#[test]
+fn a_key_root_alone_may_read_serves_after_user_and_reloads_keep_it() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root can start vigild with user= and a key root alone reads");
+        return;
+    }
+    let certs = Certs::new();
+    let port = free_port();
+    let ws = Workspace::new();
+    // The workspace open to nobody (logs, socket); the key root's alone.
+    std::fs::set_permissions(
+        ws.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    for name in ["server.pem", "server.key"] {
+        std::fs::copy(certs.path(name), ws.path().join(name)).expect("copy");
+    }
+    std::fs::set_permissions(
+        ws.path().join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let program = |name: &str| format!("[program:{name}]\ncommand=/bin/sleep 600\nstartsecs=0\n\n");
+    let config = |programs: &str| {
+        format!(
+            "[supervisord]\nlogfile={{dir}}/vigild.log\npidfile={{dir}}/vigild.pid\nchildlogdir={{dir}}\n\
+             loglevel=info\nuser=nobody\n\n{CONTROL_SECTIONS}\
+             [inet_http_server]\nport=127.0.0.1:{port}\ntls_cert={{dir}}/server.pem\ntls_key={{dir}}/server.key\n\n{programs}"
+        )
+    };
+    ws.write("supervisord.conf", &config(&program("first")));
+    let vigild = Vigild::start(ws, &[]);
+    wait_listening(port);
+    let ca = certs.file("ca.pem");
+    let blank = vigild.ws.write("blank.conf", "");
+    let over_tls = |command: &[&str]| {
+        let url = format!("https://127.0.0.1:{port}");
+        let mut vigilctl = Command::new(vigilctl_bin());
+        vigilctl.arg("-c").arg(&blank);
+        vigilctl.args(["-s", &url, "--cacert", &ca]).args(command);
+        exit_and_text(&mut vigilctl)
+    };
+    assert!(
+        wait_until(|| over_tls(&["status"]).1.contains("RUNNING")),
+        "{:?}\n{}",
+        over_tls(&["status"]),
+        vigild.log()
+    );
+
+    // As nobody, vigild reads its config again: the key it cannot read is the one in use.
+    vigild.ws.write(
+        "supervisord.conf",
+        &config(&(program("first") + &program("second"))),
+    );
+    let (code, out) = over_tls(&["update"]);
+    assert_eq!(code, 0, "{out}\n{}", vigild.log());
+    assert!(out.contains("second: added process group"), "{out}");
+    let first = vigild.pid_of("first");
+    vigild.signal(Signal::SIGHUP);
+    let log = vigild.wait_log("cannot reload the TLS certificate");
+    assert!(
+        log.contains("Permission denied") && log.contains("keeping the one in use"),
+        "{log}"
+    );
+    assert!(!log.contains("could not reload the config"), "{log}");
+    // supervisord's SIGHUP: every program started again, on the config just read.
+    assert!(
+        wait_until(|| {
+            let status = vigild.vigilctl(&["status"]).1;
+            status.matches("RUNNING").count() == 2 && vigild.pid_of("first") != first
+        }),
+        "{}",
+        vigild.log()
+    );
+    assert!(serves(port, &certs.file("server.pem")));
+
+    // A reexec would load the key as nobody: refused, saying so, the fleet untouched.
+    let (first, daemon) = (vigild.pid_of("first"), vigild.pid());
+    let (code, out) = over_tls(&["reexec"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("could not load [inet_http_server] tls_key")
+            && out.contains("Permission denied"),
+        "{out}"
+    );
+    assert!(!vigild.log().contains("handing over"), "{}", vigild.log());
+    assert_eq!((vigild.pid_of("first"), vigild.pid()), (first, daemon));
+    assert_eq!(over_tls(&["status"]).0, 0);
 }

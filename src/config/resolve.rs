@@ -352,7 +352,10 @@ fn read_inet_server(
 /// `tls_cert=`, `tls_key=` and `tls_client_ca=`: the first two together or neither, and
 /// the files loaded once here, so a missing file, a key that is not the certificate's or
 /// an expired certificate is an error naming the option and the file (`--check-config`
-/// and a reexec's pre-flight see it too).
+/// and a reexec's pre-flight see it too). A file this process may not read is taken
+/// unread when it is not root: a vigild that gave up root for `user=` reads its config
+/// again on SIGHUP, `reread` and `update`, and its key may be root's alone (the reload of
+/// the certificates keeps the one in use and says why; a start loads them as root).
 fn read_tls(reader: &mut SectionReader<'_>, names: &Names, cwd: &Path) -> Option<TlsFiles> {
     let client_ca = read_path(reader, names, "tls_client_ca", cwd);
     let Some((cert, key)) = read_path_pair(reader, names, ["tls_cert", "tls_key"], cwd) else {
@@ -371,6 +374,7 @@ fn read_tls(reader: &mut SectionReader<'_>, names: &Names, cwd: &Path) -> Option
     };
     match crate::tls::server_config(&files) {
         Ok(_) => Some(files),
+        Err(err) if err.is_permission_denied() && !nix::unistd::geteuid().is_root() => Some(files),
         Err(err) => {
             reader.error(Some(err.option()), err.to_string());
             None

@@ -399,21 +399,29 @@ fn crashes(servers: &Servers, args: &[&str]) -> i32 {
         println!("{}", crashes::USAGE);
         return exit::INVALID_ARGS;
     };
-    if let Some(host) = ambiguous(servers, &listings(servers), name) {
+    let (aimed, spec) = target(servers, name);
+    // Only a name aimed at a host can be ambiguous: the listings are asked for then alone.
+    if let Some(host) = aimed.and_then(|_| ambiguous(servers, &listings(servers), name)) {
         println!("{}", ambiguity(name, host));
         return exit::INVALID_ARGS;
     }
-    let (aimed, spec) = target(servers, name);
     let asked: Vec<&(String, Client)> = servers
         .iter()
         .filter(|(host, _)| aimed.is_none_or(|aimed| aimed == host))
         .collect();
     let answers = parallel(&asked, |(_, client)| {
-        let records = client.call("vigil.getCrashes", &[Value::from(spec), Value::Int(limit)]);
-        let state = client
-            .call("vigil.getCrashLoopState", &[Value::from(spec)])
-            .ok();
-        (records, state)
+        std::thread::scope(|scope| {
+            let state = scope.spawn(|| {
+                client
+                    .call("vigil.getCrashLoopState", &[Value::from(spec)])
+                    .ok()
+            });
+            let records = client.call("vigil.getCrashes", &[Value::from(spec), Value::Int(limit)]);
+            let state = state
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (records, state)
+        })
     });
     let mut code = 0;
     let mut headlines = String::new();

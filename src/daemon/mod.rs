@@ -308,10 +308,13 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
         )?,
         MAIN_LOG_TAIL_BYTES,
     ));
-    let listeners = match (handover, tls) {
+    let (listeners, left_out) = match (handover, tls) {
         (Some(handover), _) => http::adopt(&config, handover.listeners),
-        (None, tls) => http::bind(&config, tls.unwrap_or_default())
-            .map_err(io_error("starting the HTTP servers"))?,
+        (None, tls) => (
+            http::bind(&config, tls.unwrap_or_default())
+                .map_err(io_error("starting the HTTP servers"))?,
+            Vec::new(),
+        ),
     };
     let socket_path = listeners.socket_path();
     // The socket is chosen once, at start: programs may ask for syslog after a reload.
@@ -329,6 +332,9 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
             matches!(settings.logfile, MainLog::Journald).then_some(journal),
         ),
     )));
+    for server in &left_out {
+        tracing::error!("{server}");
+    }
     if !settings.nodaemon && handover.is_none() {
         for warning in &loaded.warnings {
             eprintln!("Warning: {warning}");
@@ -720,11 +726,12 @@ impl SignalSource {
                     // Off the runtime's workers: the file may sit on a stalled disk. The
                     // line above goes to the old file first, as under supervisord.
                     tokio::task::spawn_blocking(move || {
-                        reopening.reload_tls(None);
                         targets.logger.flush();
                         if let Err(err) = targets.main_log.reopen() {
                             tracing::error!("could not reopen the main log: {err}");
                         }
+                        // Its lines go to the new file.
+                        reopening.reload_tls(None);
                     });
                     handle.send(Control::ReopenLogs);
                 }
@@ -745,8 +752,9 @@ struct Reload {
     source: ConfigSource,
     applied: Arc<Mutex<settings::Applied>>,
     targets: Arc<settings::Targets>,
-    /// The TCP servers' TLS, read again from its files on SIGHUP and SIGUSR2.
-    tls: Arc<Vec<crate::tls::Reloadable>>,
+    /// The TCP servers' TLS, read again from its files on SIGHUP and SIGUSR2 (None: a
+    /// server on plain HTTP).
+    tls: Arc<Vec<(&'static str, Option<crate::tls::Reloadable>)>>,
 }
 
 impl Reload {
@@ -754,8 +762,20 @@ impl Reload {
     /// SIGHUP's reload; else those in use); files that do not serve keep the ones in use
     /// (logged). Blocking.
     fn reload_tls(&self, config: Option<&Config>) {
-        for tls in self.tls.iter() {
-            tls.reload_logged(config);
+        for (server, tls) in self.tls.iter() {
+            match tls {
+                Some(tls) => tls.reload_logged(config),
+                // A listener serves plain HTTP or TLS from its start to its end.
+                None if config
+                    .is_some_and(|config| crate::tls::files_in(server, config).is_some()) =>
+                {
+                    tracing::error!(
+                        "{server}: the config has tls_cert= now, but the listener serves plain \
+                         HTTP; serving TLS takes `vigilctl reexec` or a restart"
+                    );
+                }
+                None => {}
+            }
         }
     }
 }

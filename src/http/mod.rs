@@ -61,12 +61,17 @@ impl Listeners {
         self.unix.as_ref().map(|(_, path, _)| path.clone())
     }
 
-    /// The servers' TLS configs, for SIGHUP and SIGUSR2 to reload.
-    pub fn tls(&self) -> Vec<crate::tls::Reloadable> {
-        let inet = self.inet.as_ref().map(|(server, _)| server);
+    /// Each TCP server's section and its TLS config (None: it serves plain HTTP), for
+    /// SIGHUP and SIGUSR2 to reload.
+    pub fn tls(&self) -> Vec<(&'static str, Option<crate::tls::Reloadable>)> {
+        let inet = self
+            .inet
+            .as_ref()
+            .map(|(server, _)| ("inet_http_server", server));
+        let metrics = self.metrics.as_ref().map(|server| ("metrics", server));
         inet.into_iter()
-            .chain(self.metrics.as_ref())
-            .filter_map(|server| server.tls.clone())
+            .chain(metrics)
+            .map(|(section, server)| (section, server.tls.clone()))
             .collect()
     }
 
@@ -108,23 +113,14 @@ pub struct TlsFailure {
 /// whose files do not serve is left without, and the failure says why.
 pub fn load_tls(config: &Config) -> (Tls, Vec<TlsFailure>) {
     let mut failures = Vec::new();
-    let mut load = |server: &'static str, files: Option<&crate::config::TlsFiles>| {
-        let loaded = crate::tls::Reloadable::load(server, files?);
+    let mut load = |server: &'static str| {
+        let loaded = crate::tls::Reloadable::load(server, crate::tls::files_in(server, config)?);
         loaded
             .map_err(|error| failures.push(TlsFailure { server, error }))
             .ok()
     };
-    let inet = load(
-        "inet_http_server",
-        config
-            .inet_http_server
-            .as_ref()
-            .and_then(|s| s.tls.as_ref()),
-    );
-    let metrics = load(
-        "metrics",
-        config.metrics_server.as_ref().and_then(|s| s.tls.as_ref()),
-    );
+    let inet = load("inet_http_server");
+    let metrics = load("metrics");
     (Tls { inet, metrics }, failures)
 }
 
@@ -154,26 +150,49 @@ pub fn bind(config: &Config, tls: Tls) -> io::Result<Listeners> {
     Ok(assemble(config, unix, inet, metrics, tls))
 }
 
+/// A server a handover's new image goes on without: the fleet is kept, the server is not.
+#[derive(Debug, thiserror::Error)]
+pub enum LeftOut {
+    /// The record had no socket for it, and binding one failed.
+    #[error("reexec: cannot start {server}: {error}")]
+    Bind {
+        /// The section.
+        server: &'static str,
+        /// Why.
+        #[source]
+        error: io::Error,
+    },
+    /// Its TLS files do not load now (they changed since the pre-flight).
+    #[error("reexec: {0}: that server is left out")]
+    Tls(#[source] TlsFailure),
+}
+
 /// The servers a vigild handed over (`vigilctl reexec`): their listening sockets, open
 /// across the exec, so no connection is refused meanwhile. A socket the record does not
-/// have, for a server the config has, is bound afresh (or left out, saying why).
-pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> Listeners {
+/// have, for a server the config has, is bound afresh; a server that cannot be is left
+/// out, and so is one whose TLS does not load, each said in what comes back (for the main
+/// log, which does not exist yet when this runs).
+pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> (Listeners, Vec<LeftOut>) {
     use std::os::fd::FromRawFd;
     let [unix_fd, inet_fd, metrics_fd] = fds;
+    let mut left_out = Vec::new();
     // SAFETY: each fd was named by the vigild that exec'd us, which kept it open for us
     // alone; each is owned from here on.
     let unix = match (&config.unix_http_server, unix_fd) {
         (Some(_), Some(fd)) => Some(unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) }),
-        (Some(server), None) => fresh("unix_http_server", bind_unix(&server.file)),
+        (Some(server), None) => fresh(&mut left_out, "unix_http_server", bind_unix(&server.file)),
         (None, _) => None,
     };
-    let tcp = |server: Option<(&str, u16)>, fd: Option<std::os::fd::RawFd>| match (server, fd) {
+    let mut tcp = |server: &'static str,
+                   address: Option<(&str, u16)>,
+                   fd: Option<std::os::fd::RawFd>| match (address, fd) {
         // SAFETY: as above.
         (Some(_), Some(fd)) => Some(unsafe { std::net::TcpListener::from_raw_fd(fd) }),
-        (Some((host, port)), None) => fresh("a TCP server", bind_tcp(host, port)),
+        (Some((host, port)), None) => fresh(&mut left_out, server, bind_tcp(host, port)),
         (None, _) => None,
     };
     let inet = tcp(
+        "inet_http_server",
         config
             .inet_http_server
             .as_ref()
@@ -181,6 +200,7 @@ pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> Listeners
         inet_fd,
     );
     let metrics = tcp(
+        "metrics",
         config
             .metrics_server
             .as_ref()
@@ -188,23 +208,23 @@ pub fn adopt(config: &Config, fds: [Option<std::os::fd::RawFd>; 3]) -> Listeners
         metrics_fd,
     );
     let (tls, failures) = load_tls(config);
-    // The pre-flight's --check-config loaded the same files: they changed since.
+    // The pre-flight loaded the same files: they changed since.
     let mut listeners = assemble(config, unix, inet, metrics, tls);
     for failure in failures {
-        tracing::error!("reexec: {failure}: that server is left out");
         match failure.server {
             "metrics" => listeners.metrics = None,
             _ => listeners.inet = None,
         }
+        left_out.push(LeftOut::Tls(failure));
     }
-    listeners
+    (listeners, left_out)
 }
 
 /// A server a handover's config has and its record has not, bound afresh; if that fails,
-/// the fleet goes on without it (the error is logged): failing the start would lose it.
-fn fresh<T>(what: &str, bound: io::Result<T>) -> Option<T> {
+/// the fleet goes on without it: failing the start would lose the fleet.
+fn fresh<T>(left_out: &mut Vec<LeftOut>, server: &'static str, bound: io::Result<T>) -> Option<T> {
     bound
-        .inspect_err(|err| tracing::error!("reexec: cannot start {what}: {err}"))
+        .map_err(|error| left_out.push(LeftOut::Bind { server, error }))
         .ok()
 }
 

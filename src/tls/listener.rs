@@ -66,11 +66,14 @@ impl axum::serve::Listener for TlsListener {
 pub struct Handshaking {
     state: State,
     peer: SocketAddr,
-    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 enum State {
-    Accepting(Box<tokio_rustls::Accept<TcpStream>>),
+    /// The handshake, and when it must be done by (a timer dropped with the handshake).
+    Accepting(
+        Box<tokio_rustls::Accept<TcpStream>>,
+        Pin<Box<tokio::time::Sleep>>,
+    ),
     Ready(Box<TlsStream<TcpStream>>),
     Failed,
 }
@@ -78,18 +81,20 @@ enum State {
 impl Handshaking {
     fn new(accept: tokio_rustls::Accept<TcpStream>, peer: SocketAddr) -> Self {
         Handshaking {
-            state: State::Accepting(Box::new(accept)),
+            state: State::Accepting(
+                Box::new(accept),
+                Box::pin(tokio::time::sleep(HANDSHAKE_LIMIT)),
+            ),
             peer,
-            deadline: Box::pin(tokio::time::sleep(HANDSHAKE_LIMIT)),
         }
     }
 
     /// Drives the handshake; the TLS stream once it is done.
     fn poll_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut TlsStream<TcpStream>>> {
-        if let State::Accepting(accept) = &mut self.state {
+        if let State::Accepting(accept, deadline) = &mut self.state {
             let outcome = match Pin::new(accept.as_mut()).poll(cx) {
                 Poll::Ready(outcome) => outcome,
-                Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => Err(io::Error::new(
+                Poll::Pending if deadline.as_mut().poll(cx).is_ready() => Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "TLS handshake timed out",
                 )),
@@ -132,6 +137,21 @@ impl AsyncWrite for Handshaking {
     ) -> Poll<io::Result<usize>> {
         let stream = ready!(self.get_mut().poll_stream(cx))?;
         Pin::new(stream).poll_write(cx, buf)
+    }
+
+    // hyper hands a response's head and body over in one vectored write: rustls takes it
+    // whole, as it does from a plain connection.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let stream = ready!(self.get_mut().poll_stream(cx))?;
+        Pin::new(stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -90,6 +90,13 @@ impl TlsError {
             TlsError::NoKey { .. } | TlsError::KeyMismatch { .. } => "tls_key",
         }
     }
+
+    /// Whether a file could not be read for want of permission: a vigild that has given up
+    /// root reading again a key that root alone may read.
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, TlsError::Read { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied)
+    }
 }
 
 /// The provider every config here uses.
@@ -210,6 +217,14 @@ fn key_error(err: rustls::Error, option: &'static str, cert: &Path, key: &Path) 
     }
 }
 
+/// The TLS files `config` names for `server` (`inet_http_server` or `metrics`), if any.
+pub fn files_in<'a>(server: &str, config: &'a Config) -> Option<&'a TlsFiles> {
+    match server {
+        "metrics" => config.metrics_server.as_ref()?.tls.as_ref(),
+        _ => config.inet_http_server.as_ref()?.tls.as_ref(),
+    }
+}
+
 /// A server's TLS config, which a reload replaces while the listener goes on: each new
 /// connection takes the config current when it arrives; those already open keep theirs.
 #[derive(Clone)]
@@ -237,24 +252,16 @@ impl Reloadable {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// This server's TLS files in `config`, if it names any.
-    fn files_in<'a>(&self, config: &'a Config) -> Option<&'a TlsFiles> {
-        match self.server {
-            "metrics" => config.metrics_server.as_ref()?.tls.as_ref(),
-            _ => config.inet_http_server.as_ref()?.tls.as_ref(),
-        }
-    }
-
     /// Reads the files again, those `config` names now when it is given (a SIGHUP's reload),
     /// else those in use, and if they serve puts them in use; on an error the config in use
     /// stays. Blocking: the files may sit on a slow disk.
     pub fn reload(&self, config: Option<&Config>) -> Result<(), TlsError> {
         let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
-        let wanted = match config.map(|config| self.files_in(config)) {
+        let wanted = match config.map(|config| files_in(self.server, config)) {
             Some(Some(named)) => named.clone(),
             Some(None) => {
                 tracing::warn!(
-                    "{}: the config has no tls_cert= now; serving without TLS takes a restart, the certificate in use is read again",
+                    "{}: the config has no tls_cert= now; serving without TLS takes `vigilctl reexec` or a restart, the certificate in use is read again",
                     self.server
                 );
                 files.clone()

@@ -1,7 +1,8 @@
 //! `vigil.reexec(path)`: hands the fleet to a new vigild image without touching a program.
 //! The pre-flight runs here, off the supervisor and bounded in time: the binary exists and
 //! is executable, answers `--version`, reads this vigild's handover records, and passes
-//! `--check-config` on the command line vigild runs with; only then is the supervisor asked
+//! `--check-config` on the command line vigild runs with, and the TCP servers' TLS files
+//! load as vigild runs now (as `user=`, maybe); only then is the supervisor asked
 //! (it refuses while the fleet is in a state a handover does not carry). The answer comes
 //! once the record is made; the exec follows it.
 
@@ -45,6 +46,7 @@ pub(super) async fn reexec(api: &Api, args: Args<'_>) -> Outcome {
     }
     // The file as the new image will read it, at the sizes groups are scaled to now.
     let file = super::daemon::reread(api, None).await?;
+    let file = tls_loads(file).await?;
     api.handle
         .request(move |reply| Control::Reexec {
             binary,
@@ -101,6 +103,25 @@ async fn preflight(api: &Api, binary: &Path) -> Result<String, Fault> {
         ))
     })?;
     Ok(version)
+}
+
+/// `file` when the new image, running as vigild runs now, can load the TCP servers' TLS
+/// from it (a vigild that gave up root for `user=` cannot read a key that root alone may;
+/// the new image would serve that server without it).
+async fn tls_loads(file: crate::config::Config) -> Result<crate::config::Config, Fault> {
+    let (file, failures) = tokio::task::spawn_blocking(move || {
+        let (_, failures) = crate::http::load_tls(&file);
+        (file, failures)
+    })
+    .await
+    .map_err(|err| failed(err.to_string()))?;
+    match failures.first() {
+        None => Ok(file),
+        Some(failure) => Err(failed(format!(
+            "the new image, running as uid {}, could not load {failure}",
+            nix::unistd::geteuid()
+        ))),
+    }
 }
 
 /// Runs `binary args` as a child of vigild (stdin from /dev/null, at most
