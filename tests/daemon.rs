@@ -6,8 +6,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::support::{
-    alive, lines_with, pid_namespace, stat_fields, wait_until, SessionGuard, Vigild, Workspace,
-    CONTROL_SECTIONS,
+    alive, free_port, lines_with, pid_namespace, stat_fields, wait_until, SessionGuard,
+    Supervisord, Vigild, Workspace, CONTROL_SECTIONS,
 };
 
 #[test]
@@ -353,6 +353,42 @@ fn loglevel_critical_keeps_only_crit_lines() {
     if nix::unistd::Uid::effective().is_root() {
         assert!(log.contains(" CRIT Supervisor is running as root"), "{log}");
     }
+}
+
+#[test]
+fn servers_without_credentials_get_supervisords_crit_lines_before_the_start_line() {
+    // The start's lines, without their times, up to supervisord's "started with pid".
+    let start_lines = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter_map(|line| line.get(24..))
+            .take_while(|line| !line.starts_with("INFO supervisord started with pid"))
+            .filter(|line| line.starts_with("CRIT Server"))
+            .map(str::to_string)
+            .collect()
+    };
+    let body = |port: u16| {
+        format!(
+            "{CONTROL_SECTIONS}[inet_http_server]\nport=127.0.0.1:{port}\n\n\
+             [program:app]\ncommand=/bin/sleep 1000\nstartsecs=0\n"
+        )
+    };
+    let ws = Workspace::new();
+    let config = ws.config(&body(free_port()));
+    let supervisord = Supervisord::start(&ws, &config);
+    assert!(
+        wait_until(|| ws
+            .read("vigild.log")
+            .contains("supervisord started with pid")),
+        "{}",
+        ws.read("vigild.log")
+    );
+    drop(supervisord);
+    let expected = start_lines(&ws.read("vigild.log"));
+    assert_eq!(expected.len(), 2, "{}", ws.read("vigild.log"));
+
+    let vigild = Vigild::with_config(&body(free_port()));
+    let log = vigild.wait_log("supervisord started with pid");
+    assert_eq!(start_lines(&log), expected, "{log}");
 }
 
 #[test]

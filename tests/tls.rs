@@ -244,6 +244,7 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
     // the next client is served all the same.
     let listening = listening_inode(port);
     assert!(listening.is_some(), "no listening socket on {port}");
+    let silent_since = std::time::Instant::now();
     let mut silent: Vec<std::net::TcpStream> = (0..300)
         .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect"))
         .collect();
@@ -333,6 +334,8 @@ fn silent_clients_do_not_hold_up_others_and_certificates_reload_without_dropping
         .expect("timeout");
     let mut byte = [0u8; 1];
     let read = std::io::Read::read(&mut last_silent, &mut byte);
+    // Closed by the limit, not before it (by a reload, say).
+    assert!(silent_since.elapsed() >= std::time::Duration::from_secs(9));
     assert!(
         matches!(read, Ok(0))
             || read
@@ -527,6 +530,7 @@ fn a_key_root_alone_may_read_serves_after_user_and_reloads_keep_it() {
     assert_eq!(code, 0, "{out}\n{}", vigild.log());
     assert!(out.contains("second: added process group"), "{out}");
     let first = vigild.pid_of("first");
+    assert!(first > 0, "{}", vigild.log());
     vigild.signal(Signal::SIGHUP);
     let log = vigild.wait_log("cannot reload the TLS certificate");
     assert!(

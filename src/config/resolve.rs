@@ -109,6 +109,9 @@ pub(super) struct Context {
     pub local_zone: Result<chrono_tz::Tz, String>,
     /// The CPUs this host has (`cpu_affinity` may name only those).
     pub cpus: u32,
+    /// Whether this process runs as `[supervisord] user=`, a user other than root: a vigild
+    /// that gave up root, reading its config again (its TLS key may be root's alone).
+    pub runs_as_user: bool,
 }
 
 impl Context {
@@ -178,8 +181,15 @@ pub(super) fn load(
                 .map(|(_, tz)| tz.as_str()),
         ),
         cpus: super::controls::host_cpus(),
+        runs_as_user: false,
     };
     let supervisord = read_supervisord(&supervisord_section, &ctx, cwd, &mut errors);
+    let euid = nix::unistd::geteuid();
+    ctx.runs_as_user = !euid.is_root()
+        && supervisord
+            .user
+            .as_ref()
+            .is_some_and(|user| user.uid == euid.as_raw());
     process_env.extend(supervisord.environment.iter().cloned());
     ctx.env = process_env;
 
@@ -345,7 +355,7 @@ fn read_inet_server(
         metrics_auth: reader.parse("metrics_auth", &names, true, value::boolean),
         token: read_token(&mut reader, &names, "token_file", &ctx.cwd),
         readonly_token: read_token(&mut reader, &names, "readonly_token_file", &ctx.cwd),
-        tls: read_tls(&mut reader, &names, &ctx.cwd),
+        tls: read_tls(&mut reader, &names, ctx),
     }
 }
 
@@ -353,12 +363,13 @@ fn read_inet_server(
 /// the files loaded once here, so a missing file, a key that is not the certificate's or
 /// an expired certificate is an error naming the option and the file (`--check-config`
 /// and a reexec's pre-flight see it too). A file this process may not read is taken
-/// unread when it is not root: a vigild that gave up root for `user=` reads its config
+/// unread when it runs as `user=` (not root): a vigild that gave up root reads its config
 /// again on SIGHUP, `reread` and `update`, and its key may be root's alone (the reload of
-/// the certificates keeps the one in use and says why; a start loads them as root).
-fn read_tls(reader: &mut SectionReader<'_>, names: &Names, cwd: &Path) -> Option<TlsFiles> {
-    let client_ca = read_path(reader, names, "tls_client_ca", cwd);
-    let Some((cert, key)) = read_path_pair(reader, names, ["tls_cert", "tls_key"], cwd) else {
+/// the certificates keeps the one in use and says why; a start loads them as root, a
+/// reexec's pre-flight as the new image would).
+fn read_tls(reader: &mut SectionReader<'_>, names: &Names, ctx: &Context) -> Option<TlsFiles> {
+    let client_ca = read_path(reader, names, "tls_client_ca", &ctx.cwd);
+    let Some((cert, key)) = read_path_pair(reader, names, ["tls_cert", "tls_key"], &ctx.cwd) else {
         if client_ca.is_some() {
             reader.error(
                 Some("tls_client_ca"),
@@ -374,7 +385,7 @@ fn read_tls(reader: &mut SectionReader<'_>, names: &Names, cwd: &Path) -> Option
     };
     match crate::tls::server_config(&files) {
         Ok(_) => Some(files),
-        Err(err) if err.is_permission_denied() && !nix::unistd::geteuid().is_root() => Some(files),
+        Err(err) if err.is_permission_denied() && ctx.runs_as_user => Some(files),
         Err(err) => {
             reader.error(Some(err.option()), err.to_string());
             None
@@ -418,7 +429,7 @@ fn read_metrics_server(
         port,
         auth: read_credentials(&mut reader, &names),
         bearer_token: read_token(&mut reader, &names, "bearer_token_file", &ctx.cwd),
-        tls: read_tls(&mut reader, &names, &ctx.cwd),
+        tls: read_tls(&mut reader, &names, ctx),
     }
 }
 
@@ -886,6 +897,7 @@ pub(super) fn load_ctl(
         scaling: super::Scaling::default(),
         local_zone: Ok(chrono_tz::UTC),
         cpus: 1,
+        runs_as_user: false,
     };
     let mut errors = Vec::new();
     let mut ctl = doc

@@ -358,6 +358,13 @@ pub fn run(options: &DaemonOptions) -> Result<Ending, StartError> {
             "Supervisor is running as root.  Privileges were not dropped because no user is specified in the config file.  If you intend to run as root, you can set user=root in the config file to avoid this message."
         );
     }
+    // Logged once the main log exists, in supervisord's order (it opens its servers then).
+    for server in listeners.unauthenticated() {
+        tracing::error!(
+            target: CRITICAL,
+            "Server '{server}' running without any HTTP authentication checking"
+        );
+    }
     // supervisord's wording, which tools grep for.
     tracing::info!(
         "supervisord started with pid {} (vigil {})",

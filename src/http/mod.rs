@@ -61,6 +61,18 @@ impl Listeners {
         self.unix.as_ref().map(|(_, path, _)| path.clone())
     }
 
+    /// The control servers that check no credentials, which supervisord names in a CRIT
+    /// line at every start.
+    pub fn unauthenticated(&self) -> Vec<&'static str> {
+        let unix = self.unix.as_ref().map(|(_, _, accounts)| accounts);
+        let inet = self.inet.as_ref().map(|(server, _)| &server.accounts);
+        // supervisord's order: it reads [inet_http_server] first.
+        [("inet_http_server", inet), ("unix_http_server", unix)]
+            .into_iter()
+            .filter_map(|(name, accounts)| matches!(accounts, Some(None)).then_some(name))
+            .collect()
+    }
+
     /// Each TCP server's section and its TLS config (None: it serves plain HTTP), for
     /// SIGHUP and SIGUSR2 to reload.
     pub fn tls(&self) -> Vec<(&'static str, Option<crate::tls::Reloadable>)> {
@@ -283,17 +295,6 @@ fn assemble(
                 tls: tls.metrics,
             }
         });
-    for (name, auth) in [
-        ("unix_http_server", unix.as_ref().map(|u| &u.2)),
-        ("inet_http_server", inet.as_ref().map(|(i, _)| &i.accounts)),
-    ] {
-        if let Some(None) = auth {
-            tracing::error!(
-                target: crate::logs::mainlog::CRITICAL,
-                "Server '{name}' running without any HTTP authentication checking"
-            );
-        }
-    }
     Listeners {
         unix,
         inet,
