@@ -394,15 +394,10 @@ fn first_status(port: u16, path: &str, authorization: &str) -> u16 {
 /// Calls `method(args)` with an `Authorization: Bearer token` header from Python's
 /// xmlrpc.client; its result as JSON text, or the fault's string.
 fn bearer_call(port: u16, token: &str, method: &str, args: &str) -> String {
-    let script = format!(
-        "import json, xmlrpc.client\n\
-         proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2', headers=[('Authorization', 'Bearer {token}')])\n\
-         try:\n    print(json.dumps(proxy.{method}({args})))\n\
-         except xmlrpc.client.Fault as fault:\n    print('FAULT', fault.faultString)\n\
-         except xmlrpc.client.ProtocolError as err:\n    print('HTTP', err.errcode)"
+    let setup = format!(
+        "proxy = xmlrpc.client.ServerProxy('http://127.0.0.1:{port}/RPC2', headers=[('Authorization', 'Bearer {token}')])"
     );
-    let output = run_python(&script, &[]);
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    py_outcome(&setup, method, args)
 }
 
 #[test]

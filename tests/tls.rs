@@ -17,17 +17,11 @@ use crate::support::*;
 /// "") in the URL: the JSON of the result, `FAULT …`, `HTTP <status>`, or `TLS …` when
 /// the handshake failed.
 fn py_call(port: u16, ca: &str, auth: &str, method: &str) -> String {
-    let script = format!(
-        "import json, ssl, xmlrpc.client\n\
-         context = ssl.create_default_context(cafile='{ca}')\n\
-         proxy = xmlrpc.client.ServerProxy('https://{auth}127.0.0.1:{port}/RPC2', context=context)\n\
-         try:\n    print(json.dumps(proxy.{method}()))\n\
-         except xmlrpc.client.Fault as fault:\n    print('FAULT', fault.faultString)\n\
-         except xmlrpc.client.ProtocolError as err:\n    print('HTTP', err.errcode)\n\
-         except (ssl.SSLError, ConnectionError, OSError) as err:\n    print('TLS', err)"
+    let setup = format!(
+        "context = ssl.create_default_context(cafile='{ca}')\n\
+         proxy = xmlrpc.client.ServerProxy('https://{auth}127.0.0.1:{port}/RPC2', context=context)"
     );
-    let output = run_python(&script, &[]);
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    py_outcome(&setup, method, "")
 }
 
 /// `GET /metrics` over https as Python's urllib does it: the status, or `TLS …`.

@@ -829,15 +829,23 @@ pub fn load_ctl(
     resolve::load_ctl(&cwd.join(path), cwd, env)
 }
 
-/// How vigilctl names a server in its host column when nothing else names it: the URL
-/// without its scheme (`127.0.0.1:9001`, `/run/vigil/vigil.sock`).
-pub fn server_name(url: &str) -> String {
-    ["unix://", "http://", "https://"]
-        .iter()
-        .find_map(|scheme| url.strip_prefix(scheme))
-        .unwrap_or(url)
-        .trim_end_matches('/')
-        .to_string()
+/// The schemes a server URL may have: supervisord's two and vigil's TLS one.
+pub const SERVER_SCHEMES: [&str; 3] = ["unix://", "http://", "https://"];
+
+impl NamedServer {
+    /// A server as vigilctl names it in its host column when nothing else names it: by the
+    /// URL without its scheme (`127.0.0.1:9001`, `/run/vigil/vigil.sock`).
+    pub fn by_address(url: &str) -> NamedServer {
+        let name = SERVER_SCHEMES
+            .iter()
+            .find_map(|scheme| url.strip_prefix(scheme))
+            .unwrap_or(url)
+            .trim_end_matches('/');
+        NamedServer {
+            name: name.to_string(),
+            url: url.to_string(),
+        }
+    }
 }
 
 /// The files supervisord tries, in order, when no `-c` is given (`exe` is argv\[0\]), with

@@ -592,27 +592,29 @@ fn read_servers(
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        let (name, url) = match entry.split_once('=') {
-            Some((name, url)) => (name.trim().to_string(), url.trim().to_string()),
-            None => (super::server_name(entry), entry.to_string()),
+        let (listed, server) = match entry.split_once('=') {
+            Some((name, url)) => {
+                let (name, url) = (name.trim().to_string(), url.trim().to_string());
+                (true, NamedServer { name, url })
+            }
+            None => (false, NamedServer::by_address(entry)),
         };
-        let scheme = ["unix://", "http://", "https://"];
-        let listed = entry.contains('=');
+        let NamedServer { name, url } = &server;
         if listed && (name.contains(':') || name == "all") {
             // `name:process` aims a command at one server: the name must end at its colon.
             reader.error(
                 Some("servers"),
                 format!("{name:?}: a server's name may not be \"all\" or hold a colon"),
             );
-        } else if name.is_empty() || !scheme.iter().any(|s| url.starts_with(s)) {
+        } else if name.is_empty() || !super::SERVER_SCHEMES.iter().any(|s| url.starts_with(s)) {
             reader.error(
                 Some("servers"),
                 format!("{entry:?} is not NAME = URL (unix://, http:// or https://)"),
             );
-        } else if servers.iter().any(|s| s.name == name) {
+        } else if servers.iter().any(|s| s.name == *name) {
             reader.error(Some("servers"), format!("{name} is named twice"));
         } else {
-            servers.push(NamedServer { name, url });
+            servers.push(server);
         }
     }
     servers

@@ -204,12 +204,17 @@ struct Response<'a> {
     framing: Framing,
 }
 
+/// The `host:port` of a URL's part after its scheme (its path left off).
+fn authority(rest: &str) -> &str {
+    rest.split_once('/').map_or(rest, |(address, _)| address)
+}
+
 impl Client {
     /// An I/O error of the exchange as a client error: a timeout names the server, a
     /// failed TLS handshake says why and what to do.
     fn io_error(&self, err: io::Error) -> ClientError {
         if let Some(address) = self.serverurl.strip_prefix("https://") {
-            let host = crate::tls::client::host_of(address.split('/').next().unwrap_or(address));
+            let host = crate::tls::client::host_of(authority(address));
             let identified = self
                 .tls
                 .as_ref()
@@ -247,10 +252,9 @@ impl Client {
                 .map(Stream::Unix)
                 .map_err(ClientError::Connect)?
         } else if let Some(rest) = url.strip_prefix("http://") {
-            let address = rest.split('/').next().unwrap_or(rest);
-            Stream::Tcp(self.connect_tcp(address)?)
+            Stream::Tcp(self.connect_tcp(authority(rest))?)
         } else if let Some(rest) = url.strip_prefix("https://") {
-            let address = rest.split('/').next().unwrap_or(rest);
+            let address = authority(rest);
             let tls = self
                 .tls
                 .clone()

@@ -9,7 +9,7 @@
 //! exit code) is the single-server commands' rule, reused from them.
 
 use super::client::{Client, ClientError};
-use super::processes::{signal_result, start_result};
+use super::processes::{name_column, signal_result, start_result};
 use super::{
     array, connect_words, crashes, exit, exit_for_fault, help, text, to_json, Value, STOPPED_STATES,
 };
@@ -199,12 +199,8 @@ fn status(servers: &Servers, args: &[&str]) -> i32 {
             .collect();
         println!("{}", serde_json::Value::Array(rows));
     } else {
-        let specs: Vec<String> = rows
-            .iter()
-            .map(|(_, i)| namespec::of(&text(i.member("group")), &text(i.member("name"))))
-            .collect();
+        let (specs, width) = name_column(rows.iter().map(|(_, info)| info));
         let host_width = host_width(servers);
-        let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
         for (spec, (host, info)) in specs.iter().zip(&rows) {
             println!(
                 "{host:<host_width$}{spec:<width$}{:<10}{}",

@@ -150,7 +150,7 @@ struct Setup {
 }
 
 fn setup(options: &CtlOptions) -> Result<Setup, SetupError> {
-    use crate::config::{server_name, NamedServer, DEFAULT_SERVERURL};
+    use crate::config::{NamedServer, DEFAULT_SERVERURL};
     let cwd = std::env::current_dir().map_err(SetupError::CurrentDir)?;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let file = if let Some(file) = &options.configuration {
@@ -171,11 +171,8 @@ fn setup(options: &CtlOptions) -> Result<Setup, SetupError> {
         if listed.is_empty() {
             let url = section
                 .as_ref()
-                .map_or_else(|| DEFAULT_SERVERURL.to_string(), |s| s.serverurl.clone());
-            vec![NamedServer {
-                name: server_name(&url),
-                url,
-            }]
+                .map_or(DEFAULT_SERVERURL, |s| s.serverurl.as_str());
+            vec![NamedServer::by_address(url)]
         } else {
             listed.to_vec()
         }
@@ -188,10 +185,7 @@ fn setup(options: &CtlOptions) -> Result<Setup, SetupError> {
                     .iter()
                     .find(|server| &server.name == given)
                     .cloned()
-                    .unwrap_or_else(|| NamedServer {
-                        name: server_name(given),
-                        url: given.clone(),
-                    })
+                    .unwrap_or_else(|| NamedServer::by_address(given))
             })
             .collect()
     };

@@ -48,11 +48,7 @@ impl Ctl {
         } else if let Some(stats) = stats {
             print_long_status(&matching, &stats);
         } else {
-            let specs: Vec<String> = matching
-                .iter()
-                .map(|i| namespec::of(&text(i.member("group")), &text(i.member("name"))))
-                .collect();
-            let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
+            let (specs, width) = name_column(matching.iter().copied());
             let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
             for (spec, info) in specs.iter().zip(&matching) {
                 let state = text(info.member("statename"));
@@ -361,14 +357,20 @@ pub(super) fn signal_result(spec: &str, code: i64, description: &str, success: &
     format!("{spec}: ERROR ({why})")
 }
 
-/// `status -l`: supervisorctl's columns plus CPU % and resident memory of the process tree,
-/// uptime and restarts, with a header.
-fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String, Value>) {
+/// The name column of a status listing: each process's `group:name` and the column's
+/// width, supervisorctl's (the longest name, at least 30, and three spaces).
+pub(super) fn name_column<'a>(infos: impl Iterator<Item = &'a Value>) -> (Vec<String>, usize) {
     let specs: Vec<String> = infos
-        .iter()
         .map(|i| namespec::of(&text(i.member("group")), &text(i.member("name"))))
         .collect();
     let width = specs.iter().map(String::len).max().unwrap_or(0).max(30) + 3;
+    (specs, width)
+}
+
+/// `status -l`: supervisorctl's columns plus CPU % and resident memory of the process tree,
+/// uptime and restarts, with a header.
+fn print_long_status(infos: &[&Value], stats: &std::collections::HashMap<String, Value>) {
+    let (specs, width) = name_column(infos.iter().copied());
     println!(
         "{:<width$}{:<10}{:>7} {:>9} {:>10} {:>8}  DESCRIPTION",
         "NAME", "STATE", "CPU%", "RSS", "UPTIME", "RESTARTS"

@@ -592,6 +592,21 @@ pub fn call(port: u16, method: &str, args: &str) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// Python's xmlrpc.client calling `method(args)` on the `proxy` that the Python lines
+/// `setup` bind (they may use `ssl`): the JSON of the result, `FAULT <faultString>`,
+/// `HTTP <status>`, or `TLS <error>` when the connection or its handshake failed.
+pub fn py_outcome(setup: &str, method: &str, args: &str) -> String {
+    let script = format!(
+        "import json, ssl, xmlrpc.client\n{setup}\n\
+         try:\n    print(json.dumps(proxy.{method}({args})))\n\
+         except xmlrpc.client.Fault as fault:\n    print('FAULT', fault.faultString)\n\
+         except xmlrpc.client.ProtocolError as err:\n    print('HTTP', err.errcode)\n\
+         except (ssl.SSLError, ConnectionError, OSError) as err:\n    print('TLS', err)"
+    );
+    let output = run_python(&script, &[]);
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
 /// A real Prometheus (Debian package `prometheus`) scraping vigild's `/metrics` on a
 /// loopback port every second, on a port of its own; stopped with its session on drop.
 pub struct Prometheus {
